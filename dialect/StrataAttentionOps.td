@@ -1,0 +1,98 @@
+//===- StrataAttentionOps.td - attention ops ----------------*- tablegen -*-===//
+//
+// Scaled dot-product attention over packed heads (grouped KV, causal,
+// sliding window, block-sparse) and DeepSeek's multi-head latent attention.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_ATTENTION_OPS_TD
+#define STRATA_ATTENTION_OPS_TD
+
+def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
+  let summary = "scaled dot-product attention with grouped KV heads";
+  let description = [{
+    `q: [B, S, num_heads * head_dim]`, `k: [B, T, num_kv_heads * head_dim]`,
+    `v: [B, T, num_kv_heads * v_head_dim]`, result
+    `[B, S, num_heads * v_head_dim]`. Query head `h` reads KV head
+    `h / (num_heads / num_kv_heads)` (GQA; MQA when num_kv_heads is 1).
+    Scores are `q.k * scale` (default `1/sqrt(head_dim)`), masked, then
+    softmaxed in f32. Masks combine: `causal` (key position <= query
+    position, with queries aligned to the end of the keys), `window` (key
+    position > query position - window), and `sparsity` (the block layout of
+    `#strata.block_sparse`). Lowering computes it blockwise (flash-style),
+    never materialising the full score matrix.
+
+    Constraints: attention_c1 num_heads >= 1, num_kv_heads >= 1 and
+    head_dim >= 1; attention_c2 num_kv_heads divides num_heads;
+    attention_c3 the last dims of q, k and v are num_heads * head_dim,
+    num_kv_heads * head_dim and num_kv_heads * v_head_dim;
+    attention_c4 window >= 1 when given; attention_c5 window and sparsity
+    are not both given; attention_c6 scale > 0 when given;
+    attention_c7 q, k and v have rank 3 and the same batch, k and v the same
+    length.
+  }];
+  let arguments = (ins Strata_FloatTensor:$q, Strata_FloatTensor:$k,
+      Strata_FloatTensor:$v,
+      I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim,
+      I64Attr:$v_head_dim,
+      DefaultValuedAttr<BoolAttr, "true">:$causal,
+      OptionalAttr<I64Attr>:$window,
+      OptionalAttr<Strata_BlockSparseAttr>:$sparsity,
+      OptionalAttr<F64Attr>:$scale,
+      DefaultValuedAttr<F64Attr, "0.0">:$dropout);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v)
+  }];
+  let extraClassDeclaration = [{
+    /// The softmax scale: the attribute, or 1/sqrt(head_dim).
+    double getSoftmaxScale();
+    /// Keys one query reads on average in a sequence of `contextLength`.
+    double getAttendedKeys(int64_t contextLength);
+  }];
+}
+
+def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
+    [AttrSizedOperandSegments]> {
+  let summary = "DeepSeek-V2/V3 multi-head latent attention";
+  let description = [{
+    Low-rank attention of DeepSeek-V2/V3, including its projections. With
+    `q_lora_rank > 0` queries are `q_proj(rmsnorm(q_a_proj(x), q_a_norm))`,
+    else `q_proj(x)`; each head's query is `qk_nope_head_dim` plain dims
+    followed by `qk_rope_head_dim` rotary dims. `kv_a_proj(x)` gives a
+    `kv_lora_rank` latent (normalised by `kv_a_norm`) and one shared
+    `qk_rope_head_dim` rotary key; `kv_b_proj(latent)` expands it to each
+    head's key (nope part) and value. Attention is causal with scale
+    `softmax_scale` (default `1/sqrt(nope + rope)`, times the YaRN mscale
+    squared when the rope attribute scales), and `o_proj` maps
+    `num_heads * v_head_dim` back to hidden. Weights are `[out, in]`.
+
+    Constraints: mla_c1 num_heads, kv_lora_rank, qk_nope_head_dim,
+    qk_rope_head_dim and v_head_dim are >= 1, qk_rope_head_dim is even;
+    mla_c2 q_a_proj and q_a_norm are given together, exactly when
+    q_lora_rank > 0; mla_c3 every weight has the shape listed above;
+    mla_c4 input is rank 3.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input,
+      Optional<Strata_FloatTensor>:$q_a_proj,
+      Optional<Strata_FloatTensor>:$q_a_norm,
+      Strata_FloatTensor:$q_proj,
+      Strata_FloatTensor:$kv_a_proj, Strata_FloatTensor:$kv_a_norm,
+      Strata_FloatTensor:$kv_b_proj, Strata_FloatTensor:$o_proj,
+      I64Attr:$num_heads,
+      DefaultValuedAttr<I64Attr, "0">:$q_lora_rank,
+      I64Attr:$kv_lora_rank, I64Attr:$qk_nope_head_dim,
+      I64Attr:$qk_rope_head_dim, I64Attr:$v_head_dim,
+      Strata_RopeAttr:$rope,
+      DefaultValuedAttr<BoolAttr, "true">:$causal,
+      OptionalAttr<F64Attr>:$softmax_scale,
+      DefaultValuedAttr<F64Attr, "1.0e-6">:$eps);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`q_a` `(` $q_a_proj^ `,` $q_a_norm `)`)? `q` `(` $q_proj `)`
+    `kv_a` `(` $kv_a_proj `,` $kv_a_norm `)` `kv_b` `(` $kv_b_proj `)`
+    `out` `(` $o_proj `)` attr-dict `:` type(operands)
+  }];
+}
+
+#endif // STRATA_ATTENTION_OPS_TD

@@ -1,0 +1,194 @@
+//===- StrataCoreOps.td - parameters, norms, projections ----*- tablegen -*-===//
+//
+// Core ops: parameters, embedding, normalisation, linear projections,
+// pointwise activations, residual add, dropout and rotary positions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CORE_OPS_TD
+#define STRATA_CORE_OPS_TD
+
+def Strata_ParamOp : Strata_Op<"param", [Pure]> {
+  let summary = "a named model parameter";
+  let description = [{
+    Introduces a trainable parameter. `name` is its key in the weights file
+    (safetensors) and in the executable's parameter table; `init` is how it is
+    initialised when no weights are given (`normal` uses `std`).
+
+    Constraints: param_c1 the type has a static shape;
+    param_c2 the name is non-empty; param_c3 std >= 0.
+
+    ```mlir
+    %w = strata.param "layers.0.attn.q_proj" {init = #strata.init<normal>, std = 0.02 : f64} : tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name,
+      DefaultValuedAttr<Strata_InitKindAttr, "::mlir::strata::InitKind::Normal">:$init,
+      DefaultValuedAttr<F64Attr, "0.02">:$std);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Strata_EmbeddingOp : Strata_ComputeOp<"embedding"> {
+  let summary = "token embedding lookup";
+  let description = [{
+    `result[b, s, :] = table[tokens[b, s], :]`. Token ids outside
+    `[0, vocab)` are a runtime error.
+
+    Constraints: embedding_c1 table is rank 2 [vocab, hidden];
+    embedding_c2 tokens are rank 2 [batch, seq].
+  }];
+  let arguments = (ins Strata_TokenTensor:$tokens, Strata_FloatTensor:$table);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat =
+      "$tokens `,` $table attr-dict `:` type($tokens) `,` type($table)";
+  let hasVerifier = 0;
+}
+
+def Strata_RMSNormOp : Strata_ComputeOp<"rmsnorm"> {
+  let summary = "root-mean-square normalisation";
+  let description = [{
+    `x * rsqrt(mean(x^2, -1) + eps) * weight` over the last dimension.
+
+    Constraints: norm_c1 weight is rank 1 and matches the last dim of input;
+    norm_c2 eps > 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
+      DefaultValuedAttr<F64Attr, "1.0e-6">:$eps);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+}
+
+def Strata_LayerNormOp : Strata_ComputeOp<"layernorm"> {
+  let summary = "layer normalisation";
+  let description = [{
+    `(x - mean) * rsqrt(var + eps) * weight + bias` over the last dimension
+    (biased variance, as torch.nn.LayerNorm).
+
+    Constraints: norm_c1 weight (and bias) are rank 1 and match the last dim
+    of input; norm_c2 eps > 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
+      Optional<Strata_FloatTensor>:$bias,
+      DefaultValuedAttr<F64Attr, "1.0e-5">:$eps);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)?
+  }];
+}
+
+def Strata_LinearOp : Strata_ComputeOp<"linear"> {
+  let summary = "affine projection y = x W^T (+ b)";
+  let description = [{
+    Weights are stored `[out_features, in_features]`, as in PyTorch, so
+    checkpoints load without transposes.
+
+    Constraints: linear_c1 weight is rank 2; linear_c2 the last dim of input
+    equals in_features; linear_c3 bias is rank 1 with out_features elements.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
+      Optional<Strata_FloatTensor>:$bias);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)?
+  }];
+  let hasVerifier = 0;
+}
+
+def Strata_GeluOp : Strata_ComputeOp<"gelu"> {
+  let summary = "Gaussian error linear unit";
+  let description = [{
+    Exact (`erf`) GELU, or the `tanh` approximation.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input,
+      DefaultValuedAttr<Strata_GeluApproximationAttr,
+          "::mlir::strata::GeluApproximation::None">:$approximate);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 0;
+}
+
+def Strata_SiluOp : Strata_ComputeOp<"silu"> {
+  let summary = "x * sigmoid(x)";
+  let arguments = (ins Strata_FloatTensor:$input);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 0;
+}
+
+def Strata_SwiGLUOp : Strata_ComputeOp<"swiglu",
+    [AllTypesMatch<["gate", "up"]>]> {
+  let summary = "silu(gate) * up";
+  let description = [{
+    The gated activation of SwiGLU feed-forward networks.
+
+    Constraints: swiglu_c1 gate and up have the same type.
+  }];
+  let arguments = (ins Strata_FloatTensor:$gate, Strata_FloatTensor:$up);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($gate)";
+  let hasVerifier = 0;
+}
+
+def Strata_AddOp : Strata_ComputeOp<"add", [AllTypesMatch<["lhs", "rhs"]>]> {
+  let summary = "elementwise sum (residual connection)";
+  let description = [{
+    Constraints: add_c1 both operands have the same type.
+  }];
+  let arguments = (ins Strata_FloatTensor:$lhs, Strata_FloatTensor:$rhs);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs)";
+  let hasVerifier = 0;
+}
+
+def Strata_DropoutOp : Strata_ComputeOp<"dropout"> {
+  let summary = "inverted dropout (identity at inference)";
+  let description = [{
+    In training, zeroes each element with probability `p` and scales the
+    rest by `1 / (1 - p)`; the mask comes from a counter-based generator
+    keyed by `seed`, the step and the element index, so it is reproducible
+    across ranks and runs. At inference it is the identity.
+
+    Constraints: dropout_c1 0 <= p < 1.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input,
+      DefaultValuedAttr<F64Attr, "0.0">:$p,
+      DefaultValuedAttr<I64Attr, "0">:$seed);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Strata_RotaryOp : Strata_ComputeOp<"rotary"> {
+  let summary = "rotary position embedding over packed heads";
+  let description = [{
+    The input's last dimension packs `num_heads` heads of `head_dim`. The
+    last `rotary_dim` dims of each head are rotated by the angle
+    `pos * theta^(-2i/rotary_dim)` (YaRN-scaled when the `rope` attribute
+    says so); the leading `head_dim - rotary_dim` dims pass through (the
+    "nope" part of latent attention). `interleaved` pairs dims (2i, 2i+1)
+    as DeepSeek's checkpoints do; otherwise dim i pairs with
+    i + rotary_dim/2 (Llama's rotate_half). Positions are `positions[b, s]`
+    when given (decode with a KV cache), else `s`.
+
+    Constraints: rotary_c1 num_heads >= 1 and head_dim >= 1;
+    rotary_c2 rotary_dim is even and 2 <= rotary_dim <= head_dim;
+    rotary_c3 the last dim of input is num_heads * head_dim.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input,
+      Optional<Strata_IndexTensor>:$positions,
+      I64Attr:$num_heads, I64Attr:$head_dim, I64Attr:$rotary_dim,
+      Strata_RopeAttr:$rope,
+      DefaultValuedAttr<BoolAttr, "false">:$interleaved);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`positions` `(` $positions^ `:` type($positions) `)`)? attr-dict
+    `:` type($input)
+  }];
+  let hasVerifier = 0;
+}
+
+#endif // STRATA_CORE_OPS_TD

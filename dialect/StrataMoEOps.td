@@ -1,0 +1,111 @@
+//===- StrataMoEOps.td - mixture-of-experts ops -------------*- tablegen -*-===//
+//
+// The top-k router, the routed SwiGLU experts (only selected experts are
+// computed) and the router balance loss. The gate projection itself is
+// ordinary strata.linear (a linear gate, or the seed's d->hidden->E MLP gate
+// with GELU), so it shards and quantizes like any projection.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_MOE_OPS_TD
+#define STRATA_MOE_OPS_TD
+
+def Strata_RouterOp : Strata_ComputeOp<"router"> {
+  let summary = "top-k expert selection from gate logits";
+  let description = [{
+    From `logits: [B, S, E]`: in training, Gaussian noise of `noise_std` is
+    added (deterministic in `seed`). Scores are `softmax(logits)` (V2) or
+    `sigmoid(logits)` (V3). Selection uses `scores + bias` when a bias is
+    given (V3's aux-loss-free balancing; the bias changes which experts win,
+    not their weights). With `n_group > 1`, experts are split in `n_group`
+    groups, each group is scored (its top score for softmax, the sum of its
+    top-2 for sigmoid), and only the best `topk_group` groups compete. The
+    top `top_k` scores are the weights, renormalised to sum to 1 when
+    `norm_topk_prob`, then multiplied by `routed_scaling_factor`.
+
+    Results: `weights [B, S, top_k]`, `indices [B, S, top_k]` (i32) and the
+    full `scores [B, S, E]` for the balance loss.
+
+    `balance` records how training balances load: `aux_loss` (add
+    `strata.router_aux_loss` with `aux_loss_coef`) or `bias_update` (after
+    each step the bias moves by `bias_update_rate` towards under-loaded
+    experts).
+
+    Constraints: router_c1 num_experts >= 1 and the last dim of logits is
+    num_experts; router_c2 1 <= top_k <= num_experts; router_c3 n_group >= 1
+    divides num_experts and 1 <= topk_group <= n_group; router_c4 top_k <=
+    topk_group * (num_experts / n_group); router_c5 bias is rank 1 with
+    num_experts elements; router_c6 noise_std >= 0, routed_scaling_factor > 0,
+    aux_loss_coef >= 0, bias_update_rate >= 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$logits,
+      Optional<Strata_FloatTensor>:$bias,
+      I64Attr:$num_experts, I64Attr:$top_k,
+      DefaultValuedAttr<Strata_RouterScoringAttr,
+          "::mlir::strata::RouterScoring::Softmax">:$scoring,
+      DefaultValuedAttr<BoolAttr, "false">:$norm_topk_prob,
+      DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling_factor,
+      DefaultValuedAttr<I64Attr, "1">:$n_group,
+      DefaultValuedAttr<I64Attr, "1">:$topk_group,
+      DefaultValuedAttr<F64Attr, "0.0">:$noise_std,
+      DefaultValuedAttr<I64Attr, "0">:$seed,
+      DefaultValuedAttr<Strata_BalanceKindAttr,
+          "::mlir::strata::BalanceKind::None">:$balance,
+      DefaultValuedAttr<F64Attr, "0.0">:$aux_loss_coef,
+      DefaultValuedAttr<F64Attr, "0.0">:$bias_update_rate);
+  let results = (outs Strata_FloatTensor:$weights,
+      Strata_IndexTensor:$indices, Strata_FloatTensor:$scores);
+  let assemblyFormat = [{
+    $logits (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict `:` type($logits)
+  }];
+}
+
+def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts", [],
+    ["getActiveParamElements"]> {
+  let summary = "routed SwiGLU experts, computed only for selected tokens";
+  let description = [{
+    `result[t] = sum_k weights[t, k] * expert_{indices[t, k]}(input[t])` with
+    `expert_e(x) = down_e(silu(gate_e(x)) * up_e(x))`. Expert weights are
+    stacked: `gate_proj, up_proj: [E, F, D]`, `down_proj: [E, D, F]`.
+    Tokens are grouped by expert and each expert runs one GEMM over its
+    tokens; no expert sees a token that did not select it. With
+    `capacity_factor > 0` an expert takes at most
+    `ceil(capacity_factor * tokens * top_k / E)` tokens in training (the rest
+    pass through the residual only); `0` means no capacity limit.
+
+    Constraints: moe_c1 input is rank 3 [B, S, D]; moe_c2 weights and
+    indices are [B, S, top_k]; moe_c3 gate_proj and up_proj are [E, F, D] and
+    down_proj is [E, D, F] with E = num_experts; moe_c4 1 <= top_k <=
+    num_experts; moe_c5 capacity_factor >= 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weights,
+      Strata_IndexTensor:$indices, Strata_FloatTensor:$gate_proj,
+      Strata_FloatTensor:$up_proj, Strata_FloatTensor:$down_proj,
+      I64Attr:$num_experts, I64Attr:$top_k,
+      DefaultValuedAttr<F64Attr, "0.0">:$capacity_factor);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj `,`
+    $down_proj `)` attr-dict `:` type(operands)
+  }];
+}
+
+def Strata_RouterAuxLossOp : Strata_ComputeOp<"router_aux_loss"> {
+  let summary = "expert load-balance loss";
+  let description = [{
+    `coef * E * sum_e f_e * P_e`, where `f_e` is the fraction of the
+    `tokens * top_k` selections that went to expert e and `P_e` the mean
+    score of expert e (scores renormalised to sum to 1 per token).
+
+    Constraints: auxloss_c1 scores are [B, S, E] and indices [B, S, top_k];
+    auxloss_c2 coef >= 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$scores, Strata_IndexTensor:$indices,
+      F64Attr:$coef);
+  let results = (outs Strata_ScalarF32:$loss);
+  let assemblyFormat = [{
+    $scores `,` $indices attr-dict `:` type($scores) `,` type($indices)
+  }];
+}
+
+#endif // STRATA_MOE_OPS_TD

@@ -1,0 +1,579 @@
+//===- StrataOps.cpp - Strata op verifiers and type inference ---*- C++ -*-===//
+//
+// Shape rules live in inferReturnTypes, which MLIR runs both when parsing the
+// custom form and when verifying any op, so every shape error is reported
+// once with the same text. verify() checks what the result type does not
+// depend on. Messages start with the constraint id of docs/spec.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <string>
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+/// Starts an error for op `OpT` during type inference, where no Operation
+/// exists yet.
+template <typename OpT>
+InFlightDiagnostic inferError(MLIRContext *ctx, std::optional<Location> loc) {
+  return mlir::emitError(loc ? *loc : UnknownLoc::get(ctx))
+         << "'" << OpT::getOperationName() << "' op ";
+}
+
+std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+/// Two dims agree when either is dynamic or they are equal.
+bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+RankedTensorType tensorOf(Value v) {
+  return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+}
+
+int64_t lastDim(RankedTensorType t) {
+  return t.getRank() ? t.getShape().back() : ShapedType::kDynamic;
+}
+
+/// Reads an integer attribute during type inference. When the custom parser
+/// infers types, inherent attributes are still in the attribute dictionary,
+/// not yet in the op's properties, so both are consulted.
+std::optional<int64_t> intAttr(IntegerAttr fromProperties,
+                               DictionaryAttr attrs, StringRef name) {
+  IntegerAttr attr = fromProperties;
+  if (!attr && attrs)
+    attr = attrs.getAs<IntegerAttr>(name);
+  if (!attr)
+    return std::nullopt;
+  return attr.getInt();
+}
+
+/// Checks that `t` has exactly `expected` dims (dynamic entries match any).
+LogicalResult checkShape(function_ref<InFlightDiagnostic()> emit,
+                         StringRef what, RankedTensorType t,
+                         ArrayRef<int64_t> expected, StringRef id) {
+  bool ok = t.getRank() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; ok && i < expected.size(); ++i)
+    ok = compatible(t.getDimSize(i), expected[i]);
+  if (ok)
+    return success();
+  auto diag = emit();
+  diag << id << ": " << what << " must have shape [";
+  llvm::interleave(
+      expected, diag, [&](int64_t d) { diag << dimStr(d); }, ", ");
+  diag << "], got " << t;
+  return failure();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Shared shape rules
+//===----------------------------------------------------------------------===//
+
+/// Ops whose result has the type of their first operand.
+#define STRATA_SAME_TYPE_AS_FIRST_OPERAND(OP)                                  \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *, std::optional<Location>, OP::Adaptor adaptor,             \
+      SmallVectorImpl<Type> &inferred) {                                       \
+    inferred.push_back(adaptor.getOperands()[0].getType());                    \
+    return success();                                                          \
+  }
+
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(GeluOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(SiluOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(DropoutOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(SwiGLUOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(AddOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(MoEExpertsOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(MemoryCompressionOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(LatentAttentionOp)
+#undef STRATA_SAME_TYPE_AS_FIRST_OPERAND
+
+/// Norm weights (and biases) are vectors over the input's last dim.
+static LogicalResult inferNorm(function_ref<InFlightDiagnostic()> emit,
+                               Value input, Value weight, Value bias,
+                               SmallVectorImpl<Type> &inferred) {
+  auto in = tensorOf(input);
+  int64_t d = lastDim(in);
+  if (failed(checkShape(emit, "weight", tensorOf(weight), {d}, "norm_c1")))
+    return failure();
+  if (bias && failed(checkShape(emit, "bias", tensorOf(bias), {d}, "norm_c1")))
+    return failure();
+  inferred.push_back(in);
+  return success();
+}
+
+static LogicalResult verifyEps(Operation *op, double eps) {
+  if (eps > 0)
+    return success();
+  return op->emitOpError() << "norm_c2: eps must be > 0, got " << eps;
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (!getType().hasStaticShape())
+    return emitOpError() << "param_c1: parameter '" << getName()
+                         << "' must have a static shape, got " << getType();
+  if (getName().empty())
+    return emitOpError() << "param_c2: name must be non-empty";
+  if (getStd().convertToDouble() < 0)
+    return emitOpError() << "param_c3: std must be >= 0, got "
+                         << getStd().convertToDouble();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Core ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<EmbeddingOp>(ctx, loc); };
+  auto tokens = tensorOf(adaptor.getTokens());
+  auto table = tensorOf(adaptor.getTable());
+  if (table.getRank() != 2)
+    return emit() << "embedding_c1: table must be rank 2 [vocab, hidden], got "
+                  << table;
+  if (tokens.getRank() != 2)
+    return emit() << "embedding_c2: tokens must be rank 2 [batch, seq], got "
+                  << tokens;
+  inferred.push_back(RankedTensorType::get(
+      {tokens.getDimSize(0), tokens.getDimSize(1), table.getDimSize(1)},
+      table.getElementType()));
+  return success();
+}
+
+LogicalResult RMSNormOp::inferReturnTypes(MLIRContext *ctx,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &inferred) {
+  return inferNorm([&] { return inferError<RMSNormOp>(ctx, loc); },
+                   adaptor.getInput(), adaptor.getWeight(), Value(), inferred);
+}
+LogicalResult RMSNormOp::verify() {
+  return verifyEps(*this, getEps().convertToDouble());
+}
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return inferNorm([&] { return inferError<LayerNormOp>(ctx, loc); },
+                   adaptor.getInput(), adaptor.getWeight(), adaptor.getBias(),
+                   inferred);
+}
+LogicalResult LayerNormOp::verify() {
+  return verifyEps(*this, getEps().convertToDouble());
+}
+
+/// x: [..., in], w: [out, in], b: [out] -> [..., out].
+static LogicalResult inferProjection(function_ref<InFlightDiagnostic()> emit,
+                                     Value input, Value weight, Value bias,
+                                     StringRef id,
+                                     SmallVectorImpl<Type> &inferred) {
+  auto in = tensorOf(input);
+  auto w = tensorOf(weight);
+  if (w.getRank() != 2)
+    return emit() << id << ": weight must be rank 2 [out, in], got " << w;
+  if (in.getRank() < 1 || !compatible(lastDim(in), w.getDimSize(1)))
+    return emit() << id << ": the last dim of input (" << dimStr(lastDim(in))
+                  << ") must equal the weight's in_features ("
+                  << dimStr(w.getDimSize(1)) << ")";
+  if (bias && failed(checkShape(emit, "bias", tensorOf(bias),
+                                {w.getDimSize(0)}, id)))
+    return failure();
+  SmallVector<int64_t> shape(in.getShape().drop_back());
+  shape.push_back(w.getDimSize(0));
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferProjection([&] { return inferError<LinearOp>(ctx, loc); },
+                         adaptor.getInput(), adaptor.getWeight(),
+                         adaptor.getBias(), "linear_c2", inferred);
+}
+
+
+LogicalResult DropoutOp::verify() {
+  double p = getP().convertToDouble();
+  if (!(p >= 0 && p < 1))
+    return emitOpError() << "dropout_c1: p must be in [0, 1), got " << p;
+  return success();
+}
+
+LogicalResult RotaryOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<RotaryOp>(ctx, loc); };
+  auto heads = intAttr(adaptor.getNumHeadsAttr(), adaptor.getAttributes(),
+                   "num_heads");
+  auto headDim = intAttr(adaptor.getHeadDimAttr(), adaptor.getAttributes(),
+                   "head_dim");
+  auto rotaryDim = intAttr(adaptor.getRotaryDimAttr(), adaptor.getAttributes(),
+                   "rotary_dim");
+  if (!heads || !headDim || !rotaryDim)
+    return emit() << "requires num_heads, head_dim and rotary_dim";
+  if (*heads < 1 || *headDim < 1)
+    return emit() << "rotary_c1: num_heads and head_dim must be >= 1, got "
+                  << *heads << " and " << *headDim;
+  if (*rotaryDim < 2 || *rotaryDim % 2 || *rotaryDim > *headDim)
+    return emit() << "rotary_c2: rotary_dim must be even and in [2, head_dim = "
+                  << *headDim << "], got " << *rotaryDim;
+  auto in = tensorOf(adaptor.getInput());
+  if (failed(checkShape(emit, "input", in,
+                        {ShapedType::kDynamic, ShapedType::kDynamic,
+                         *heads * *headDim},
+                        "rotary_c3")))
+    return failure();
+  if (Value pos = adaptor.getPositions())
+    if (failed(checkShape(emit, "positions", tensorOf(pos),
+                          {in.getDimSize(0), in.getDimSize(1)}, "rotary_c3")))
+      return failure();
+  inferred.push_back(in);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<AttentionOp>(ctx, loc); };
+  auto h = intAttr(adaptor.getNumHeadsAttr(), adaptor.getAttributes(),
+                   "num_heads");
+  auto kvh = intAttr(adaptor.getNumKvHeadsAttr(), adaptor.getAttributes(),
+                   "num_kv_heads");
+  auto dqk = intAttr(adaptor.getHeadDimAttr(), adaptor.getAttributes(),
+                   "head_dim");
+  auto dv = intAttr(adaptor.getVHeadDimAttr(), adaptor.getAttributes(),
+                   "v_head_dim");
+  if (!h || !kvh || !dqk || !dv)
+    return emit() << "requires num_heads, num_kv_heads, head_dim and "
+                     "v_head_dim";
+  if (*h < 1 || *kvh < 1 || *dqk < 1 || *dv < 1)
+    return emit() << "attention_c1: num_heads (" << *h << "), num_kv_heads ("
+                  << *kvh << "), head_dim (" << *dqk << ") and v_head_dim ("
+                  << *dv << ") must be >= 1";
+  if (*h % *kvh)
+    return emit() << "attention_c2: num_kv_heads (" << *kvh
+                  << ") must divide num_heads (" << *h << ")";
+  auto q = tensorOf(adaptor.getQ());
+  auto k = tensorOf(adaptor.getK());
+  auto v = tensorOf(adaptor.getV());
+  if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
+    return emit() << "attention_c7: q, k and v must be rank 3 [batch, seq, "
+                     "heads * dim]";
+  int64_t dyn = ShapedType::kDynamic;
+  int64_t b = q.getDimSize(0), t = k.getDimSize(1);
+  if (failed(checkShape(emit, "q", q, {dyn, dyn, *h * *dqk}, "attention_c3")) ||
+      failed(checkShape(emit, "k", k, {b, dyn, *kvh * *dqk}, "attention_c3")) ||
+      failed(checkShape(emit, "v", v, {b, t, *kvh * *dv}, "attention_c3")))
+    return failure();
+  inferred.push_back(RankedTensorType::get(
+      {b, q.getDimSize(1), *h * *dv}, q.getElementType()));
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  if (std::optional<int64_t> window = getWindow()) {
+    if (*window < 1)
+      return emitOpError() << "attention_c4: window must be >= 1, got "
+                           << *window;
+    if (getSparsity())
+      return emitOpError() << "attention_c5: window and sparsity are mutually "
+                              "exclusive";
+  }
+  if (auto scale = getScale(); scale && !(scale->convertToDouble() > 0))
+    return emitOpError() << "attention_c6: scale must be > 0, got "
+                         << scale->convertToDouble();
+  double dropout = getDropout().convertToDouble();
+  if (!(dropout >= 0 && dropout < 1))
+    return emitOpError() << "attention_c6: dropout must be in [0, 1), got "
+                         << dropout;
+  return success();
+}
+
+double AttentionOp::getSoftmaxScale() {
+  if (auto scale = getScale())
+    return scale->convertToDouble();
+  return 1.0 / std::sqrt(static_cast<double>(getHeadDimAttr().getInt()));
+}
+
+LogicalResult LatentAttentionOp::verify() {
+  int64_t h = getNumHeadsAttr().getInt();
+  int64_t qRank = getQLoraRankAttr().getInt();
+  int64_t kvRank = getKvLoraRankAttr().getInt();
+  int64_t nope = getQkNopeHeadDimAttr().getInt();
+  int64_t rope = getQkRopeHeadDimAttr().getInt();
+  int64_t vDim = getVHeadDimAttr().getInt();
+  if (h < 1 || kvRank < 1 || nope < 1 || rope < 1 || vDim < 1 || rope % 2)
+    return emitOpError() << "mla_c1: num_heads, kv_lora_rank, "
+                            "qk_nope_head_dim, qk_rope_head_dim and v_head_dim "
+                            "must be >= 1 and qk_rope_head_dim even";
+  if (qRank < 0)
+    return emitOpError() << "mla_c2: q_lora_rank must be >= 0, got " << qRank;
+  bool hasQa = static_cast<bool>(getQAProj());
+  if (hasQa != static_cast<bool>(getQANorm()) || hasQa != (qRank > 0))
+    return emitOpError() << "mla_c2: q_a_proj and q_a_norm must be given "
+                            "together, exactly when q_lora_rank > 0";
+  auto in = tensorOf(getInput());
+  if (in.getRank() != 3)
+    return emitOpError() << "mla_c4: input must be rank 3, got " << in;
+  int64_t d = lastDim(in);
+  auto emit = [&] { return emitOpError(); };
+  int64_t qIn = d;
+  if (hasQa) {
+    if (failed(checkShape(emit, "q_a_proj", tensorOf(getQAProj()),
+                          {qRank, d}, "mla_c3")) ||
+        failed(checkShape(emit, "q_a_norm", tensorOf(getQANorm()), {qRank},
+                          "mla_c3")))
+      return failure();
+    qIn = qRank;
+  }
+  if (failed(checkShape(emit, "q_proj", tensorOf(getQProj()),
+                        {h * (nope + rope), qIn}, "mla_c3")) ||
+      failed(checkShape(emit, "kv_a_proj", tensorOf(getKvAProj()),
+                        {kvRank + rope, d}, "mla_c3")) ||
+      failed(checkShape(emit, "kv_a_norm", tensorOf(getKvANorm()), {kvRank},
+                        "mla_c3")) ||
+      failed(checkShape(emit, "kv_b_proj", tensorOf(getKvBProj()),
+                        {h * (nope + vDim), kvRank}, "mla_c3")) ||
+      failed(checkShape(emit, "o_proj", tensorOf(getOProj()), {d, h * vDim},
+                        "mla_c3")))
+    return failure();
+  if (auto scale = getSoftmaxScale(); scale && !(scale->convertToDouble() > 0))
+    return emitOpError() << "mla_c1: softmax_scale must be > 0";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture of experts
+//===----------------------------------------------------------------------===//
+
+LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<RouterOp>(ctx, loc); };
+  auto e = intAttr(adaptor.getNumExpertsAttr(), adaptor.getAttributes(),
+                   "num_experts");
+  auto k = intAttr(adaptor.getTopKAttr(), adaptor.getAttributes(),
+                   "top_k");
+  if (!e || !k)
+    return emit() << "requires num_experts and top_k";
+  if (*e < 1)
+    return emit() << "router_c1: num_experts must be >= 1, got " << *e;
+  if (*k < 1 || *k > *e)
+    return emit() << "router_c2: top_k must be in [1, num_experts = " << *e
+                  << "], got " << *k;
+  auto logits = tensorOf(adaptor.getLogits());
+  int64_t dyn = ShapedType::kDynamic;
+  if (failed(checkShape(emit, "logits", logits, {dyn, dyn, *e}, "router_c1")))
+    return failure();
+  int64_t b = logits.getDimSize(0), s = logits.getDimSize(1);
+  inferred.push_back(RankedTensorType::get({b, s, *k}, logits.getElementType()));
+  inferred.push_back(
+      RankedTensorType::get({b, s, *k}, IntegerType::get(ctx, 32)));
+  inferred.push_back(logits);
+  return success();
+}
+
+LogicalResult RouterOp::verify() {
+  int64_t e = getNumExpertsAttr().getInt();
+  int64_t k = getTopKAttr().getInt();
+  int64_t groups = getNGroupAttr().getInt();
+  int64_t topkGroup = getTopkGroupAttr().getInt();
+  if (groups < 1 || e % groups)
+    return emitOpError() << "router_c3: n_group must be >= 1 and divide "
+                            "num_experts ("
+                         << e << "), got " << groups;
+  if (topkGroup < 1 || topkGroup > groups)
+    return emitOpError() << "router_c3: topk_group must be in [1, n_group = "
+                         << groups << "], got " << topkGroup;
+  if (k > topkGroup * (e / groups))
+    return emitOpError() << "router_c4: top_k (" << k
+                         << ") exceeds the experts in the kept groups ("
+                         << topkGroup * (e / groups) << ")";
+  if (Value bias = getBias())
+    if (failed(checkShape([&] { return emitOpError(); }, "bias",
+                          tensorOf(bias), {e}, "router_c5")))
+      return failure();
+  if (getNoiseStd().convertToDouble() < 0 ||
+      !(getRoutedScalingFactor().convertToDouble() > 0) ||
+      getAuxLossCoef().convertToDouble() < 0 ||
+      getBiasUpdateRate().convertToDouble() < 0)
+    return emitOpError() << "router_c6: noise_std, aux_loss_coef and "
+                            "bias_update_rate must be >= 0 and "
+                            "routed_scaling_factor > 0";
+  return success();
+}
+
+LogicalResult MoEExpertsOp::verify() {
+  int64_t e = getNumExpertsAttr().getInt();
+  int64_t k = getTopKAttr().getInt();
+  if (e < 1 || k < 1 || k > e)
+    return emitOpError() << "moe_c4: top_k must be in [1, num_experts = " << e
+                         << "], got " << k;
+  if (getCapacityFactor().convertToDouble() < 0)
+    return emitOpError() << "moe_c5: capacity_factor must be >= 0, got "
+                         << getCapacityFactor().convertToDouble();
+  auto in = tensorOf(getInput());
+  if (in.getRank() != 3)
+    return emitOpError() << "moe_c1: input must be rank 3 [batch, seq, "
+                            "hidden], got "
+                         << in;
+  auto emit = [&] { return emitOpError(); };
+  int64_t b = in.getDimSize(0), s = in.getDimSize(1), d = in.getDimSize(2);
+  if (failed(checkShape(emit, "weights", tensorOf(getWeights()), {b, s, k},
+                        "moe_c2")) ||
+      failed(checkShape(emit, "indices", tensorOf(getIndices()), {b, s, k},
+                        "moe_c2")))
+    return failure();
+  auto gate = tensorOf(getGateProj());
+  int64_t f = gate.getRank() == 3 ? gate.getDimSize(1) : ShapedType::kDynamic;
+  if (failed(checkShape(emit, "gate_proj", gate, {e, f, d}, "moe_c3")) ||
+      failed(checkShape(emit, "up_proj", tensorOf(getUpProj()), {e, f, d},
+                        "moe_c3")) ||
+      failed(checkShape(emit, "down_proj", tensorOf(getDownProj()), {e, d, f},
+                        "moe_c3")))
+    return failure();
+  return success();
+}
+
+LogicalResult RouterAuxLossOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location>, Adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  inferred.push_back(RankedTensorType::get({}, Float32Type::get(ctx)));
+  return success();
+}
+
+LogicalResult RouterAuxLossOp::verify() {
+  auto scores = tensorOf(getScores());
+  auto indices = tensorOf(getIndices());
+  if (scores.getRank() != 3 || indices.getRank() != 3 ||
+      !compatible(scores.getDimSize(0), indices.getDimSize(0)) ||
+      !compatible(scores.getDimSize(1), indices.getDimSize(1)))
+    return emitOpError() << "auxloss_c1: scores must be [B, S, E] and "
+                            "indices [B, S, top_k], got "
+                         << scores << " and " << indices;
+  if (getCoef().convertToDouble() < 0)
+    return emitOpError() << "auxloss_c2: coef must be >= 0";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Compression, heads, losses
+//===----------------------------------------------------------------------===//
+
+LogicalResult MemoryCompressionOp::verify() {
+  double ratio = getRatio().convertToDouble();
+  if (!(ratio > 0 && ratio <= 1))
+    return emitOpError() << "compress_c1: ratio must be in (0, 1], got "
+                         << ratio;
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError() << "compress_c3: eps must be > 0";
+  auto in = tensorOf(getInput());
+  int64_t d = lastDim(in);
+  int64_t r = ShapedType::isDynamic(d)
+                  ? tensorOf(getEncBias()).getDimSize(0)
+                  : static_cast<int64_t>(static_cast<double>(d) * ratio);
+  if (!ShapedType::isDynamic(r) && r < 1)
+    return emitOpError() << "compress_c1: int(hidden * ratio) must be >= 1, "
+                            "got "
+                         << r;
+  auto emit = [&] { return emitOpError(); };
+  if (failed(checkShape(emit, "enc_weight", tensorOf(getEncWeight()), {r, d},
+                        "compress_c2")) ||
+      failed(checkShape(emit, "enc_bias", tensorOf(getEncBias()), {r},
+                        "compress_c2")) ||
+      failed(checkShape(emit, "dec_weight", tensorOf(getDecWeight()), {d, r},
+                        "compress_c2")) ||
+      failed(checkShape(emit, "dec_bias", tensorOf(getDecBias()), {d},
+                        "compress_c2")) ||
+      failed(checkShape(emit, "norm_weight", tensorOf(getNormWeight()), {d},
+                        "compress_c2")) ||
+      failed(checkShape(emit, "norm_bias", tensorOf(getNormBias()), {d},
+                        "compress_c2")))
+    return failure();
+  return success();
+}
+
+LogicalResult LMHeadOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  return inferProjection([&] { return inferError<LMHeadOp>(ctx, loc); },
+                         adaptor.getInput(), adaptor.getWeight(), Value(),
+                         "lmhead_c1", inferred);
+}
+
+LogicalResult ClassificationHeadOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<ClassificationHeadOp>(ctx, loc); };
+  auto in = tensorOf(adaptor.getInput());
+  if (in.getRank() != 3)
+    return emit() << "cls_c1: input must be rank 3 [batch, seq, hidden], got "
+                  << in;
+  auto w = tensorOf(adaptor.getWeight());
+  if (failed(checkShape(emit, "weight", w,
+                        {w.getRank() ? w.getDimSize(0) : 1, in.getDimSize(2)},
+                        "cls_c2")))
+    return failure();
+  if (!ShapedType::isDynamic(w.getDimSize(0)) && w.getDimSize(0) < 1)
+    return emit() << "cls_c2: num_classes must be >= 1";
+  if (Value bias = adaptor.getBias())
+    if (failed(checkShape(emit, "bias", tensorOf(bias), {w.getDimSize(0)},
+                          "cls_c2")))
+      return failure();
+  inferred.push_back(RankedTensorType::get({in.getDimSize(0), w.getDimSize(0)},
+                                           in.getElementType()));
+  return success();
+}
+
+LogicalResult CrossEntropyOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location>, Adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  inferred.push_back(RankedTensorType::get({}, Float32Type::get(ctx)));
+  return success();
+}
+
+LogicalResult CrossEntropyOp::verify() {
+  auto logits = tensorOf(getLogits());
+  auto labels = tensorOf(getLabels());
+  bool ok = logits.getRank() == labels.getRank() + 1;
+  for (int64_t i = 0; ok && i < labels.getRank(); ++i)
+    ok = compatible(logits.getDimSize(i), labels.getDimSize(i));
+  if (!ok)
+    return emitOpError() << "xent_c1: logits must be labels' shape plus a "
+                            "class dim, got "
+                         << logits << " and " << labels;
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialect/StrataOps.cpp.inc"

@@ -1,0 +1,27 @@
+//===- StrataOps.h - Strata ops ---------------------------------*- C++ -*-===//
+//
+// Op classes of the strata dialect and the cost interface they implement.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_DIALECT_STRATAOPS_H
+#define STRATA_DIALECT_STRATAOPS_H
+
+#include "dialect/StrataDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::strata::detail {
+/// Elements of `value` when it is produced by strata.param, else 0.
+int64_t getParamElements(Value value);
+} // namespace mlir::strata::detail
+
+#include "dialect/StrataInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/StrataOps.h.inc"
+
+#endif // STRATA_DIALECT_STRATAOPS_H

@@ -1,0 +1,25 @@
+//===- strata-opt.cpp - mlir-opt with the Strata dialect --------*- C++ -*-===//
+//
+// The IR driver for lit tests and debugging: parses, verifies, runs passes
+// and prints, with the strata dialect and the upstream dialects and passes
+// the pipeline lowers through.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::strata::StrataDialect, mlir::func::FuncDialect,
+                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "Strata optimizer driver\n", registry));
+}
