@@ -1,0 +1,362 @@
+//===- ModelBuilder.cpp - ModelSpec to strata IR ----------------*- C++ -*-===//
+//
+// Emits the pre-norm block `x += attn(norm(x)); x += ffn(norm(x))` (plus the
+// optional memory-compression module) for each layer. Every op's location
+// is the config key that decided it, wrapped in a NameLoc naming the layer
+// ("layers.3"), so diagnostics point at the config and statistics can group
+// by layer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/ModelBuilder.h"
+#include "frontend/ConfigFile.h"
+#include "frontend/ModelSpec.h"
+
+#include "dialect/StrataOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+#include <cmath>
+
+using namespace ::strata;
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+class ModelBuilder {
+public:
+  ModelBuilder(MLIRContext *ctx, const ConfigFile &file,
+               const StrataConfig &config)
+      : ctx(ctx), file(file), cfg(config), m(config.model), b(ctx) {}
+
+  OwningOpRef<ModuleOp> build();
+
+private:
+  /// Location of the config key `key` (falls back to the model section).
+  Location at(StringRef key) const;
+  Location inLayer(StringRef key) const {
+    return NameLoc::get(StringAttr::get(ctx, scope), at(key));
+  }
+  Value param(StringRef name, ArrayRef<int64_t> shape,
+              InitKind init = InitKind::Normal, StringRef key = "model");
+  Value linear(Value x, StringRef name, int64_t out, int64_t in, bool bias,
+               StringRef key);
+  Value ffn(Value x, StringRef prefix, int64_t width, StringRef key);
+  Value attention(Value x, const std::string &prefix);
+  Value latentAttention(Value x, const std::string &prefix);
+  Value moe(Value x, const std::string &prefix, SmallVectorImpl<Value> &aux);
+  Value block(Value x, int64_t layer, SmallVectorImpl<Value> &aux);
+  RopeAttr ropeAttr() const;
+  /// Emits the network up to the heads; returns the final hidden state.
+  Value trunk(Value tokens, SmallVectorImpl<Value> &aux);
+
+  MLIRContext *ctx;
+  const ConfigFile &file;
+  const StrataConfig &cfg;
+  const ModelSpec &m;
+  OpBuilder b;
+  std::string scope = "model";
+  llvm::StringMap<Value> params;
+  Type f32 = Float32Type::get(ctx);
+  int64_t dyn = ShapedType::kDynamic;
+};
+
+Location ModelBuilder::at(StringRef key) const {
+  auto it = m.locs.find(key);
+  if (it == m.locs.end() || !it->second.isValid())
+    it = m.locs.find("model");
+  if (it == m.locs.end())
+    return FileLineColLoc::get(ctx, file.path(), 1, 1);
+  return file.toLocation(ctx, it->second);
+}
+
+Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
+                          InitKind init, StringRef key) {
+  // Remembered by name so a tied LM head reuses the embedding's value.
+  auto type = RankedTensorType::get(shape, f32);
+  auto op = ParamOp::create(b, inLayer(key), type, b.getStringAttr(name),
+                            InitKindAttr::get(ctx, init),
+                            b.getF64FloatAttr(m.initializerRange));
+  params[name] = op;
+  return op;
+}
+
+Value ModelBuilder::linear(Value x, StringRef name, int64_t out, int64_t in,
+                           bool bias, StringRef key) {
+  Value w = param((name + ".weight").str(), {out, in}, InitKind::Normal, key);
+  Value bv = bias ? param((name + ".bias").str(), {out}, InitKind::Zeros, key)
+                  : Value();
+  return LinearOp::create(b, inLayer(key), x, w, bv);
+}
+
+Value ModelBuilder::ffn(Value x, StringRef prefix, int64_t width,
+                        StringRef key) {
+  int64_t d = m.hiddenSize;
+  Value gate = linear(x, (prefix + ".gate_proj").str(), width, d, false, key);
+  Value up = linear(x, (prefix + ".up_proj").str(), width, d, false, key);
+  Value act = SwiGLUOp::create(b, inLayer(key), gate, up);
+  return linear(act, (prefix + ".down_proj").str(), d, width, false, key);
+}
+
+RopeAttr ModelBuilder::ropeAttr() const {
+  const RopeSpec &r = m.rope;
+  return RopeAttr::get(ctx, APFloat(r.theta), r.scaling, APFloat(r.factor),
+                       r.originalMaxPosition, APFloat(r.betaFast),
+                       APFloat(r.betaSlow), APFloat(r.mscale),
+                       APFloat(r.mscaleAllDim));
+}
+
+Value ModelBuilder::attention(Value x, const std::string &prefix) {
+  const AttentionSpec &a = m.attention;
+  StringRef key = "model.attention";
+  int64_t d = m.hiddenSize, h = m.numHeads, kv = m.numKvHeads,
+          hd = m.headDim;
+  Value q = linear(x, prefix + ".q_proj", h * hd, d, a.qkvBias, key);
+  Value k = linear(x, prefix + ".k_proj", kv * hd, d, a.qkvBias, key);
+  Value v = linear(x, prefix + ".v_proj", kv * hd, d, a.qkvBias, key);
+  RopeAttr rope = ropeAttr();
+  q = RotaryOp::create(b, inLayer(key), q, Value(), h, hd, hd, rope,
+                       m.rope.interleaved);
+  k = RotaryOp::create(b, inLayer(key), k, Value(), kv, hd, hd, rope,
+                       m.rope.interleaved);
+  IntegerAttr window;
+  if (a.kind == AttentionKind::Local)
+    window = b.getI64IntegerAttr(a.window);
+  BlockSparseAttr sparsity;
+  if (a.kind == AttentionKind::BlockSparse)
+    sparsity = BlockSparseAttr::get(ctx, a.blockSize, a.numLocalBlocks,
+                                    a.numGlobalBlocks, a.numRandomBlocks,
+                                    a.seed);
+  FloatAttr scale =
+      a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
+  Value o = AttentionOp::create(b, inLayer(key), q, k, v, h, kv, hd, hd,
+                                a.causal, window, sparsity, scale,
+                                APFloat(m.attentionDropout));
+  return linear(o, prefix + ".o_proj", d, h * hd, a.outputBias, key);
+}
+
+Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
+  const AttentionSpec &a = m.attention;
+  StringRef key = "model.attention";
+  int64_t d = m.hiddenSize, h = m.numHeads;
+  int64_t qk = a.qkNopeHeadDim + a.qkRopeHeadDim;
+  Value qa, qaNorm, q;
+  if (a.qLoraRank > 0) {
+    qa = param(prefix + ".q_a_proj.weight", {a.qLoraRank, d},
+               InitKind::Normal, key);
+    qaNorm = param(prefix + ".q_a_layernorm.weight", {a.qLoraRank},
+                   InitKind::Ones, key);
+    q = param(prefix + ".q_b_proj.weight", {h * qk, a.qLoraRank},
+              InitKind::Normal, key);
+  } else {
+    q = param(prefix + ".q_proj.weight", {h * qk, d}, InitKind::Normal, key);
+  }
+  Value kva = param(prefix + ".kv_a_proj_with_mqa.weight",
+                    {a.kvLoraRank + a.qkRopeHeadDim, d}, InitKind::Normal, key);
+  Value kvaNorm = param(prefix + ".kv_a_layernorm.weight", {a.kvLoraRank},
+                        InitKind::Ones, key);
+  Value kvb =
+      param(prefix + ".kv_b_proj.weight",
+            {h * (a.qkNopeHeadDim + a.vHeadDim), a.kvLoraRank},
+            InitKind::Normal, key);
+  Value o =
+      param(prefix + ".o_proj.weight", {d, h * a.vHeadDim}, InitKind::Normal,
+            key);
+  FloatAttr scale =
+      a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
+  return LatentAttentionOp::create(
+      b, inLayer(key), x, qa, qaNorm, q, kva, kvaNorm, kvb, o, h, a.qLoraRank,
+      a.kvLoraRank, a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, ropeAttr(),
+      a.causal, scale, APFloat(m.normEps));
+}
+
+Value ModelBuilder::moe(Value x, const std::string &prefix,
+                        SmallVectorImpl<Value> &aux) {
+  const MoESpec &e = m.moe;
+  const RouterSpec &r = e.router;
+  int64_t d = m.hiddenSize, n = e.numExperts, f = e.intermediateSize;
+  StringRef key = "model.moe";
+  StringRef routerKey = m.locs.count("model.router") ? "model.router" : key;
+  Value logits;
+  if (r.gate == GateKind::MLP) {
+    // The seed's gate: Linear(d, hidden) -> GELU -> Linear(hidden, E).
+    Value hidden = linear(x, prefix + ".gate.fc1", r.mlpHidden, d, true,
+                          routerKey);
+    hidden = GeluOp::create(b, inLayer(routerKey), hidden,
+                            GeluApproximation::None);
+    logits = linear(hidden, prefix + ".gate.fc2", n, r.mlpHidden, true,
+                    routerKey);
+  } else {
+    logits = linear(x, prefix + ".gate", n, d, false, routerKey);
+  }
+  Value bias = r.correctionBias
+                   ? param(prefix + ".gate.e_score_correction_bias", {n},
+                           InitKind::Zeros, routerKey)
+                   : Value();
+  auto router = RouterOp::create(
+      b, inLayer(routerKey), logits, bias, n, e.topK, r.scoring,
+      r.normTopkProb, APFloat(r.routedScalingFactor), r.nGroup, r.topkGroup,
+      APFloat(r.noiseStd), cfg.training.seed, r.balance,
+      APFloat(r.auxLossCoef), APFloat(r.biasUpdateRate));
+  if (r.balance == BalanceKind::AuxLoss)
+    aux.push_back(RouterAuxLossOp::create(b, inLayer(routerKey),
+                                          router.getScores(),
+                                          router.getIndices(),
+                                          APFloat(r.auxLossCoef)));
+  Value gate = param(prefix + ".experts.gate_proj", {n, f, d},
+                     InitKind::Normal, key);
+  Value up = param(prefix + ".experts.up_proj", {n, f, d}, InitKind::Normal,
+                   key);
+  Value down = param(prefix + ".experts.down_proj", {n, d, f},
+                     InitKind::Normal, key);
+  Value out = MoEExpertsOp::create(b, inLayer(key), x, router.getWeights(),
+                                   router.getIndices(), gate, up, down, n,
+                                   e.topK, APFloat(e.capacityFactor));
+  if (e.numSharedExperts > 0) {
+    int64_t width = e.sharedIntermediateSize
+                        ? e.sharedIntermediateSize
+                        : e.numSharedExperts * e.intermediateSize;
+    Value shared = ffn(x, prefix + ".shared_experts", width, key);
+    out = AddOp::create(b, inLayer(key), out, shared);
+  }
+  return out;
+}
+
+Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
+  std::string prefix = "model.layers." + std::to_string(layer);
+  scope = "layers." + std::to_string(layer);
+  int64_t d = m.hiddenSize;
+  StringRef normKey = "model.hidden_size";
+  auto norm = [&](Value v, StringRef name) -> Value {
+    Value w = param(prefix + "." + name.str() + ".weight", {d}, InitKind::Ones,
+                    normKey);
+    return RMSNormOp::create(b, inLayer(normKey), v, w, APFloat(m.normEps));
+  };
+  auto residual = [&](Value v, Value delta, StringRef key) -> Value {
+    if (m.hiddenDropout > 0)
+      delta = DropoutOp::create(b, inLayer(key), delta,
+                                APFloat(m.hiddenDropout),
+                                cfg.training.seed + layer);
+    return AddOp::create(b, inLayer(key), v, delta);
+  };
+
+  Value h = norm(x, "input_layernorm");
+  Value a = m.attention.kind == AttentionKind::Latent
+                ? latentAttention(h, prefix + ".self_attn")
+                : attention(h, prefix + ".self_attn");
+  x = residual(x, a, "model.attention");
+  h = norm(x, "post_attention_layernorm");
+  Value f = m.isMoELayer(layer)
+                ? moe(h, prefix + ".mlp", aux)
+                : ffn(h, prefix + ".mlp", m.intermediateSize,
+                      "model.intermediate_size");
+  x = residual(x, f, m.isMoELayer(layer) ? "model.moe"
+                                         : "model.intermediate_size");
+  if (m.compression.enabled) {
+    StringRef key = "model.memory_compression";
+    int64_t r = static_cast<int64_t>(static_cast<double>(d) *
+                                     m.compression.ratio);
+    std::string c = prefix + ".compression";
+    x = MemoryCompressionOp::create(
+        b, inLayer(key), x, param(c + ".encoder.weight", {r, d},
+                                  InitKind::Normal, key),
+        param(c + ".encoder.bias", {r}, InitKind::Zeros, key),
+        param(c + ".decoder.weight", {d, r}, InitKind::Normal, key),
+        param(c + ".decoder.bias", {d}, InitKind::Zeros, key),
+        param(c + ".norm.weight", {d}, InitKind::Ones, key),
+        param(c + ".norm.bias", {d}, InitKind::Zeros, key),
+        APFloat(m.compression.ratio), m.compression.activation,
+        APFloat(m.compression.eps));
+  }
+  return x;
+}
+
+Value ModelBuilder::trunk(Value tokens, SmallVectorImpl<Value> &aux) {
+  scope = "embed";
+  Value table = param("model.embed_tokens.weight", {m.vocabSize, m.hiddenSize},
+                      InitKind::Normal, "model.vocab_size");
+  Value x = EmbeddingOp::create(b, inLayer("model.vocab_size"), tokens, table);
+  for (int64_t i = 0; i < m.numLayers; ++i)
+    x = block(x, i, aux);
+  scope = "head";
+  Value w = param("model.norm.weight", {m.hiddenSize}, InitKind::Ones,
+                  "model.hidden_size");
+  return RMSNormOp::create(b, inLayer("model.hidden_size"), x, w,
+                           APFloat(m.normEps));
+}
+
+OwningOpRef<ModuleOp> ModelBuilder::build() {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(at("model"));
+  module->setSymName(m.name.empty() ? "model" : m.name);
+  b.setInsertionPointToEnd(module->getBody());
+  auto tokensType = RankedTensorType::get({dyn, dyn}, b.getI32Type());
+  StringRef headKey = m.locs.count("model.heads") ? "model.heads"
+                                                  : "model.vocab_size";
+  auto emitHeads = [&](Value x, bool classifier,
+                       SmallVectorImpl<Value> &results) {
+    if (m.heads.lm) {
+      Value w = m.tieWordEmbeddings
+                    ? params["model.embed_tokens.weight"]
+                    : param("lm_head.weight", {m.vocabSize, m.hiddenSize},
+                            InitKind::Normal, headKey);
+      results.push_back(LMHeadOp::create(b, inLayer(headKey), x, w));
+    }
+    if (classifier && m.heads.numClasses) {
+      StringRef key = m.locs.count("model.heads.classification")
+                          ? "model.heads.classification"
+                          : headKey;
+      Value w = param("classifier.weight", {m.heads.numClasses, m.hiddenSize},
+                      InitKind::Normal, key);
+      Value bias = param("classifier.bias", {m.heads.numClasses},
+                         InitKind::Zeros, key);
+      results.push_back(ClassificationHeadOp::create(b, inLayer(key), x, w,
+                                                     bias, m.heads.pooling));
+    }
+  };
+
+  // forward(tokens) -> logits of every head.
+  {
+    auto func = func::FuncOp::create(b, at("model"), "forward",
+                                     b.getFunctionType({tokensType}, {}));
+    Block *body = func.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(body);
+    SmallVector<Value> aux, results;
+    emitHeads(trunk(body->getArgument(0), aux), /*classifier=*/true, results);
+    func::ReturnOp::create(b, at("model"), results);
+    func.setType(b.getFunctionType({tokensType}, TypeRange(ValueRange(results))));
+    params.clear();
+  }
+
+  // loss(tokens, labels) -> mean cross-entropy + router balance losses.
+  if (m.heads.lm) {
+    auto func = func::FuncOp::create(
+        b, at("model"), "loss",
+        b.getFunctionType({tokensType, tokensType}, {}));
+    Block *body = func.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(body);
+    SmallVector<Value> aux, results;
+    Value x = trunk(body->getArgument(0), aux);
+    scope = "head";
+    emitHeads(x, /*classifier=*/false, results);
+    Value loss = CrossEntropyOp::create(b, inLayer(headKey), results.front(),
+                                        body->getArgument(1),
+                                        cfg.training.ignoreIndex);
+    for (Value a : aux)
+      loss = AddOp::create(b, inLayer("model.moe"), loss, a);
+    func::ReturnOp::create(b, at("model"), loss);
+    func.setType(b.getFunctionType({tokensType, tokensType}, loss.getType()));
+  }
+  return module;
+}
+
+} // namespace
+
+namespace strata {
+OwningOpRef<ModuleOp> buildModel(MLIRContext *ctx, const ConfigFile &file,
+                                 const StrataConfig &config) {
+  return ModelBuilder(ctx, file, config).build();
+}
+} // namespace strata

@@ -1,0 +1,109 @@
+//===- ModelStats.cpp - parameter and FLOP accounting over IR ---*- C++ -*-===//
+
+#include "passes/ModelStats.h"
+
+#include "dialect/StrataOps.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+using namespace mlir::strata;
+
+/// The layer an op belongs to: the name of its NameLoc, else "model".
+static StringRef groupOf(Operation *op) {
+  if (auto named = dyn_cast<NameLoc>(op->getLoc()))
+    return named.getName().getValue();
+  return "model";
+}
+
+ModelStats mlir::strata::computeModelStats(func::FuncOp func,
+                                           int64_t contextLength) {
+  ModelStats stats;
+  stats.contextLength = contextLength;
+  stats.total.name = "total";
+  llvm::StringMap<size_t> index;
+  auto group = [&](StringRef name) -> GroupStats & {
+    auto [it, inserted] = index.try_emplace(name, stats.groups.size());
+    if (inserted)
+      stats.groups.push_back(GroupStats{name.str()});
+    return stats.groups[it->second];
+  };
+  llvm::DenseSet<Value> counted;
+  func.walk([&](Operation *op) {
+    if (auto param = dyn_cast<ParamOp>(op)) {
+      int64_t n = param.getType().getNumElements();
+      group(groupOf(op)).params += n;
+      stats.total.params += n;
+      return;
+    }
+    auto cost = dyn_cast<StrataCostOpInterface>(op);
+    if (!cost)
+      return;
+    int64_t flops = cost.getFlopsPerToken(contextLength);
+    group(groupOf(op)).flopsPerToken += flops;
+    stats.total.flopsPerToken += flops;
+    // A parameter read by several ops (a tied head) is active once.
+    for (OpOperand &operand : op->getOpOperands()) {
+      auto param = operand.get().getDefiningOp<ParamOp>();
+      if (!param || !counted.insert(operand.get()).second)
+        continue;
+      int64_t active = cost.getActiveParamElements(operand.getOperandNumber());
+      group(groupOf(param)).activeParams += active;
+      stats.total.activeParams += active;
+    }
+  });
+  return stats;
+}
+
+static llvm::json::Object toJson(const GroupStats &g) {
+  return llvm::json::Object{{"name", g.name},
+                            {"params", g.params},
+                            {"params_active", g.activeParams},
+                            {"flops_per_token", g.flopsPerToken}};
+}
+
+void mlir::strata::printStatsJson(const ModelStats &stats,
+                                  llvm::StringRef modelName,
+                                  llvm::raw_ostream &os) {
+  llvm::json::Array layers;
+  for (const GroupStats &g : stats.groups)
+    layers.push_back(toJson(g));
+  llvm::json::Object root{{"model", modelName},
+                          {"context_length", stats.contextLength},
+                          {"params_total", stats.total.params},
+                          {"params_active", stats.total.activeParams},
+                          {"flops_per_token", stats.total.flopsPerToken},
+                          {"layers", std::move(layers)}};
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+}
+
+/// 671026419200 -> "671.03B".
+static std::string humanCount(int64_t n) {
+  double v = static_cast<double>(n);
+  const char *units[] = {"", "K", "M", "B", "T"};
+  int u = 0;
+  while (v >= 1000.0 && u < 4) {
+    v /= 1000.0;
+    ++u;
+  }
+  return u ? llvm::formatv("{0:f2}{1}", v, units[u]).str() : std::to_string(n);
+}
+
+void mlir::strata::printStatsTable(const ModelStats &stats,
+                                   llvm::StringRef modelName,
+                                   llvm::raw_ostream &os) {
+  os << llvm::formatv("model {0}, forward FLOPs at a context of {1} tokens\n",
+                      modelName, stats.contextLength);
+  os << llvm::formatv("{0,-14} {1,18} {2,10} {3,18} {4,10} {5,16}\n", "layer",
+                      "params", "", "active params", "", "FLOPs/token");
+  auto row = [&](const GroupStats &g) {
+    os << llvm::formatv("{0,-14} {1,18} {2,10} {3,18} {4,10} {5,16}\n", g.name,
+                        g.params, humanCount(g.params), g.activeParams,
+                        humanCount(g.activeParams), g.flopsPerToken);
+  };
+  for (const GroupStats &g : stats.groups)
+    row(g);
+  row(stats.total);
+}

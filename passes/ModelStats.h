@@ -1,0 +1,46 @@
+//===- ModelStats.h - parameter and FLOP accounting over IR -----*- C++ -*-===//
+//
+// Sums StrataCostOpInterface over a function: total parameters, parameters
+// one token activates, forward FLOPs per token, and the same per layer
+// (ops are grouped by the NameLoc the frontend wraps their location in).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_PASSES_MODELSTATS_H
+#define STRATA_PASSES_MODELSTATS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::strata {
+
+struct GroupStats {
+  std::string name;
+  int64_t params = 0;
+  int64_t activeParams = 0;
+  int64_t flopsPerToken = 0;
+};
+
+struct ModelStats {
+  int64_t contextLength = 0;
+  GroupStats total;
+  std::vector<GroupStats> groups; ///< In program order: embed, layers.N, head.
+};
+
+/// Accounts `func` for sequences of `contextLength` tokens.
+ModelStats computeModelStats(func::FuncOp func, int64_t contextLength);
+
+/// One JSON object: params_total, params_active, flops_per_token,
+/// context_length and a `layers` list.
+void printStatsJson(const ModelStats &stats, llvm::StringRef modelName,
+                    llvm::raw_ostream &os);
+/// A human-readable table.
+void printStatsTable(const ModelStats &stats, llvm::StringRef modelName,
+                     llvm::raw_ostream &os);
+
+} // namespace mlir::strata
+
+#endif // STRATA_PASSES_MODELSTATS_H

@@ -1,0 +1,44 @@
+//===- PrintStats.cpp - the strata-print-stats pass -------------*- C++ -*-===//
+
+#include "passes/ModelStats.h"
+#include "passes/Passes.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAPRINTSTATS
+#include "passes/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+struct PrintStatsPass
+    : public mlir::strata::impl::StrataPrintStatsBase<PrintStatsPass> {
+  using StrataPrintStatsBase::StrataPrintStatsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto func = module.lookupSymbol<func::FuncOp>("forward");
+    if (!func)
+      for (auto f : module.getOps<func::FuncOp>()) {
+        func = f;
+        break;
+      }
+    if (!func) {
+      module.emitError("strata-print-stats: the module has no function");
+      return signalPassFailure();
+    }
+    if (contextLength < 1) {
+      module.emitError("strata-print-stats: context-length must be >= 1");
+      return signalPassFailure();
+    }
+    ModelStats stats = computeModelStats(func, contextLength);
+    StringRef name = module.getSymName().value_or("model");
+    if (json)
+      printStatsJson(stats, name, llvm::outs());
+    else
+      printStatsTable(stats, name, llvm::outs());
+    markAllAnalysesPreserved();
+  }
+};
+} // namespace

@@ -1,0 +1,170 @@
+//===- strata-compile.cpp - config to Strata program ------------*- C++ -*-===//
+//
+// The compiler driver: reads a model config (the seed's YAML or a
+// HuggingFace config.json), validates it and the parallel plan, builds the
+// strata IR and verifies it, then prints statistics and/or emits the
+// requested stage. Output files are written atomically and only on success.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+#include "frontend/ConfigFile.h"
+#include "frontend/ModelBuilder.h"
+#include "frontend/ModelSpec.h"
+#include "passes/ModelStats.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+using namespace strata;
+
+namespace {
+
+struct Options {
+  std::string config;
+  std::string output;
+  std::string emit = "mlir";
+  std::string stats; ///< "", "table" or "json".
+  bool statsRequested = false;
+  int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
+  int64_t contextLength = 0;
+  bool printLocations = false;
+};
+
+/// Applies --tp/--pp/--dp/--ep over the config's parallel section.
+void applyParallelFlags(const Options &opts, ParallelSpec &p) {
+  auto set = [&](int64_t flag, int64_t &degree, const char *key,
+                 const char *name) {
+    if (!flag)
+      return;
+    degree = flag;
+    p.fromCommandLine[key] = std::string(name) + "=" + std::to_string(flag);
+  };
+  set(opts.tp, p.tp, "tensor_parallel_degree", "--tp");
+  set(opts.pp, p.pp, "pipeline_parallel_degree", "--pp");
+  set(opts.dp, p.dp, "data_parallel_degree", "--dp");
+  set(opts.ep, p.ep, "expert_parallel_degree", "--ep");
+}
+
+/// Writes through a temporary file renamed into place, so a failed or
+/// interrupted compile never leaves a partial output.
+bool writeOutput(llvm::StringRef path,
+                 llvm::function_ref<void(llvm::raw_ostream &)> write) {
+  if (path.empty() || path == "-") {
+    write(llvm::outs());
+    return true;
+  }
+  llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    write(os);
+    return llvm::Error::success();
+  });
+  if (err) {
+    llvm::errs() << "error: cannot write '" << path
+                 << "': " << llvm::toString(std::move(err)) << "\n";
+    return false;
+  }
+  return true;
+}
+
+int run(const Options &opts) {
+  std::unique_ptr<ConfigFile> file = ConfigFile::load(opts.config);
+  if (!file)
+    return 1;
+  StrataConfig config;
+  if (!readConfig(*file, config))
+    return 1;
+  // Flags override the config's parallel section before the plan is checked.
+  applyParallelFlags(opts, config.parallel);
+  if (!validateParallel(*file, config))
+    return 1;
+
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<mlir::strata::StrataDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
+  if (!module || mlir::failed(mlir::verify(*module)))
+    return 1;
+
+  if (opts.statsRequested) {
+    auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
+    int64_t context = opts.contextLength;
+    if (!context)
+      context = config.training.seqLen ? config.training.seqLen
+                                       : config.model.maxSeqLen;
+    mlir::strata::ModelStats stats =
+        mlir::strata::computeModelStats(forward, context);
+    std::string name = config.model.name.empty() ? "model" : config.model.name;
+    if (opts.stats == "json")
+      mlir::strata::printStatsJson(stats, name, llvm::outs());
+    else
+      mlir::strata::printStatsTable(stats, name, llvm::outs());
+    // With --stats alone nothing else is printed; -o still writes the IR.
+    if (opts.output.empty())
+      return 0;
+  }
+
+  mlir::OpPrintingFlags printFlags;
+  if (opts.printLocations)
+    printFlags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  return writeOutput(opts.output,
+                     [&](llvm::raw_ostream &os) {
+                       module->print(os, printFlags);
+                     })
+             ? 0
+             : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options opts;
+  CLI::App app{"strata-compile: compile a model config (seed YAML or "
+               "HuggingFace config.json) into a Strata program"};
+  app.add_option("config", opts.config,
+                 "Model config: YAML with model/training/parallel sections, "
+                 "or a HuggingFace config.json")
+      ->required();
+  app.add_option("-o,--output", opts.output,
+                 "Output file, written only on success (default: stdout)");
+  app.add_option("--emit", opts.emit, "Stage to emit")
+      ->check(CLI::IsMember({"mlir"}))
+      ->default_val("mlir");
+  app.add_option("--stats", opts.stats,
+                 "Print parameters (total, active per token) and forward "
+                 "FLOPs per token, per layer: 'table' (default) or 'json'")
+      ->expected(0, 1)
+      ->default_str("table")
+      ->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--context-length", opts.contextLength,
+                 "Sequence length for attention FLOPs in --stats (default: "
+                 "training.seq_len, else the model's max sequence length)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
+  auto degree = CLI::Range(int64_t(1), int64_t(1) << 20);
+  app.add_option("--tp", opts.tp, "Tensor-parallel degree (overrides config)")
+      ->check(degree);
+  app.add_option("--pp", opts.pp,
+                 "Pipeline-parallel degree (overrides config)")
+      ->check(degree);
+  app.add_option("--dp", opts.dp, "Data-parallel degree (overrides config)")
+      ->check(degree);
+  app.add_option("--ep", opts.ep, "Expert-parallel degree (overrides config)")
+      ->check(degree);
+  app.add_flag("--print-locations", opts.printLocations,
+               "Print each op's config line:column in the emitted IR");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    return app.exit(e);
+  }
+  opts.statsRequested = app.count("--stats") > 0;
+  if (opts.statsRequested && opts.stats.empty())
+    opts.stats = "table";
+  return run(opts);
+}
