@@ -63,13 +63,28 @@ ConfigFile::parse(StringRef path, std::unique_ptr<llvm::MemoryBuffer> contents) 
   return file;
 }
 
+/// Prints a diagnostic with its source line, unless the line is too long to
+/// help (a minified or hostile file), in which case only file:line:col shows.
+static void printDiagnostic(const llvm::SMDiagnostic &diag) {
+  constexpr size_t kMaxShownLine = 200;
+  if (diag.getLineContents().size() <= kMaxShownLine) {
+    diag.print(nullptr, llvm::errs(), /*ShowColors=*/false);
+    return;
+  }
+  const char *kind =
+      diag.getKind() == llvm::SourceMgr::DK_Error ? "error" : "warning";
+  llvm::errs() << diag.getFilename() << ":" << diag.getLineNo() << ":"
+               << diag.getColumnNo() + 1 << ": " << kind << ": "
+               << diag.getMessage() << "\n";
+}
+
 void ConfigFile::error(SMLoc loc, const llvm::Twine &msg) {
   ++errors;
-  srcMgr.PrintMessage(llvm::errs(), loc, llvm::SourceMgr::DK_Error, msg);
+  printDiagnostic(srcMgr.GetMessage(loc, llvm::SourceMgr::DK_Error, msg));
 }
 
 void ConfigFile::warning(SMLoc loc, const llvm::Twine &msg) {
-  srcMgr.PrintMessage(llvm::errs(), loc, llvm::SourceMgr::DK_Warning, msg);
+  printDiagnostic(srcMgr.GetMessage(loc, llvm::SourceMgr::DK_Warning, msg));
 }
 
 std::pair<unsigned, unsigned> ConfigFile::lineAndColumn(SMLoc loc) const {
@@ -253,7 +268,7 @@ bool ConfigFile::build(StringRef text) {
       [](const llvm::SMDiagnostic &diag, void *ctx) {
         auto *self = static_cast<ConfigFile *>(ctx);
         ++self->errors;
-        diag.print(nullptr, llvm::errs());
+        printDiagnostic(diag);
       },
       this);
   llvm::yaml::Stream stream(text, srcMgr, /*ShowColors=*/false);
