@@ -18,7 +18,7 @@ def StrataCostOpInterface : OpInterface<"StrataCostOpInterface"> {
     produced by `strata.param`; the active part of an operand is what one
     token reads (a routed expert's weights count top_k / num_experts).
     FLOPs count a multiply-add as two and are per token of the forward pass;
-    attention reads `contextLength` keys at most, see docs/stats.md.
+    attention reads `contextLength` keys at most, see docs/spec.md.
   }];
   let methods = [
     InterfaceMethod<

@@ -1,7 +1,7 @@
 //===- StrataOpsCost.cpp - StrataCostOpInterface implementations -*- C++ -*-===//
 //
 // Forward FLOPs per token for each op (a multiply-add counts 2) and the
-// active-parameter rule of routed experts. docs/stats.md states the
+// active-parameter rule of routed experts. docs/spec.md states the
 // conventions; the published-parameter tests in test/frontend check them.
 //
 //===----------------------------------------------------------------------===//
