@@ -130,7 +130,7 @@ LogicalResult ParamOp::verify() {
                          << "' must have a static shape, got " << getType();
   if (getName().empty())
     return emitOpError() << "param_c2: name must be non-empty";
-  if (getStd().convertToDouble() < 0)
+  if (!(getStd().convertToDouble() >= 0))
     return emitOpError() << "param_c3: std must be >= 0, got "
                          << getStd().convertToDouble();
   return success();
@@ -182,21 +182,28 @@ LogicalResult LayerNormOp::verify() {
   return verifyEps(*this, getEps().convertToDouble());
 }
 
+/// Constraint ids of a projection's three shape rules.
+struct ProjectionIds {
+  StringRef weightRank, inFeatures, bias;
+};
+
 /// x: [..., in], w: [out, in], b: [out] -> [..., out].
 static LogicalResult inferProjection(function_ref<InFlightDiagnostic()> emit,
                                      Value input, Value weight, Value bias,
-                                     StringRef id,
+                                     ProjectionIds ids,
                                      SmallVectorImpl<Type> &inferred) {
   auto in = tensorOf(input);
   auto w = tensorOf(weight);
   if (w.getRank() != 2)
-    return emit() << id << ": weight must be rank 2 [out, in], got " << w;
+    return emit() << ids.weightRank << ": weight must be rank 2 [out, in], got "
+                  << w;
   if (in.getRank() < 1 || !compatible(lastDim(in), w.getDimSize(1)))
-    return emit() << id << ": the last dim of input (" << dimStr(lastDim(in))
+    return emit() << ids.inFeatures << ": the last dim of input ("
+                  << dimStr(lastDim(in))
                   << ") must equal the weight's in_features ("
                   << dimStr(w.getDimSize(1)) << ")";
   if (bias && failed(checkShape(emit, "bias", tensorOf(bias),
-                                {w.getDimSize(0)}, id)))
+                                {w.getDimSize(0)}, ids.bias)))
     return failure();
   SmallVector<int64_t> shape(in.getShape().drop_back());
   shape.push_back(w.getDimSize(0));
@@ -210,7 +217,8 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
                                          SmallVectorImpl<Type> &inferred) {
   return inferProjection([&] { return inferError<LinearOp>(ctx, loc); },
                          adaptor.getInput(), adaptor.getWeight(),
-                         adaptor.getBias(), "linear_c2", inferred);
+                         adaptor.getBias(),
+                         {"linear_c1", "linear_c2", "linear_c3"}, inferred);
 }
 
 
@@ -287,14 +295,24 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
   if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
     return emit() << "attention_c7: q, k and v must be rank 3 [batch, seq, "
                      "heads * dim]";
+  int64_t qb = q.getDimSize(0), kb = k.getDimSize(0), vb = v.getDimSize(0);
+  if (!compatible(qb, kb) || !compatible(qb, vb) || !compatible(kb, vb))
+    return emit() << "attention_c7: q, k and v must have the same batch, got "
+                  << dimStr(qb) << ", " << dimStr(kb) << " and " << dimStr(vb);
+  if (!compatible(k.getDimSize(1), v.getDimSize(1)))
+    return emit() << "attention_c7: k and v must have the same length, got "
+                  << dimStr(k.getDimSize(1)) << " and "
+                  << dimStr(v.getDimSize(1));
   int64_t dyn = ShapedType::kDynamic;
-  int64_t b = q.getDimSize(0), t = k.getDimSize(1);
   if (failed(checkShape(emit, "q", q, {dyn, dyn, *h * *dqk}, "attention_c3")) ||
-      failed(checkShape(emit, "k", k, {b, dyn, *kvh * *dqk}, "attention_c3")) ||
-      failed(checkShape(emit, "v", v, {b, t, *kvh * *dv}, "attention_c3")))
+      failed(checkShape(emit, "k", k, {dyn, dyn, *kvh * *dqk},
+                        "attention_c3")) ||
+      failed(checkShape(emit, "v", v, {dyn, dyn, *kvh * *dv}, "attention_c3")))
     return failure();
-  inferred.push_back(RankedTensorType::get(
-      {b, q.getDimSize(1), *h * *dv}, q.getElementType()));
+  int64_t b = ShapedType::isDynamic(qb) ? (ShapedType::isDynamic(kb) ? vb : kb)
+                                        : qb;
+  inferred.push_back(RankedTensorType::get({b, q.getDimSize(1), *h * *dv},
+                                           q.getElementType()));
   return success();
 }
 
@@ -312,7 +330,7 @@ LogicalResult AttentionOp::verify() {
                          << scale->convertToDouble();
   double dropout = getDropout().convertToDouble();
   if (!(dropout >= 0 && dropout < 1))
-    return emitOpError() << "attention_c6: dropout must be in [0, 1), got "
+    return emitOpError() << "attention_c8: dropout must be in [0, 1), got "
                          << dropout;
   return success();
 }
@@ -366,7 +384,8 @@ LogicalResult LatentAttentionOp::verify() {
                         "mla_c3")))
     return failure();
   if (auto scale = getSoftmaxScale(); scale && !(scale->convertToDouble() > 0))
-    return emitOpError() << "mla_c1: softmax_scale must be > 0";
+    return emitOpError() << "mla_c5: softmax_scale must be > 0, got "
+                         << scale->convertToDouble();
   return success();
 }
 
@@ -422,10 +441,10 @@ LogicalResult RouterOp::verify() {
     if (failed(checkShape([&] { return emitOpError(); }, "bias",
                           tensorOf(bias), {e}, "router_c5")))
       return failure();
-  if (getNoiseStd().convertToDouble() < 0 ||
+  if (!(getNoiseStd().convertToDouble() >= 0) ||
       !(getRoutedScalingFactor().convertToDouble() > 0) ||
-      getAuxLossCoef().convertToDouble() < 0 ||
-      getBiasUpdateRate().convertToDouble() < 0)
+      !(getAuxLossCoef().convertToDouble() >= 0) ||
+      !(getBiasUpdateRate().convertToDouble() >= 0))
     return emitOpError() << "router_c6: noise_std, aux_loss_coef and "
                             "bias_update_rate must be >= 0 and "
                             "routed_scaling_factor > 0";
@@ -438,7 +457,7 @@ LogicalResult MoEExpertsOp::verify() {
   if (e < 1 || k < 1 || k > e)
     return emitOpError() << "moe_c4: top_k must be in [1, num_experts = " << e
                          << "], got " << k;
-  if (getCapacityFactor().convertToDouble() < 0)
+  if (!(getCapacityFactor().convertToDouble() >= 0))
     return emitOpError() << "moe_c5: capacity_factor must be >= 0, got "
                          << getCapacityFactor().convertToDouble();
   auto in = tensorOf(getInput());
@@ -448,13 +467,18 @@ LogicalResult MoEExpertsOp::verify() {
                          << in;
   auto emit = [&] { return emitOpError(); };
   int64_t b = in.getDimSize(0), s = in.getDimSize(1), d = in.getDimSize(2);
-  if (failed(checkShape(emit, "weights", tensorOf(getWeights()), {b, s, k},
-                        "moe_c2")) ||
-      failed(checkShape(emit, "indices", tensorOf(getIndices()), {b, s, k},
+  auto weights = tensorOf(getWeights());
+  if (failed(checkShape(emit, "weights", weights, {b, s, k}, "moe_c2")) ||
+      failed(checkShape(emit, "indices", tensorOf(getIndices()),
+                        {ShapedType::isDynamic(b) ? weights.getDimSize(0) : b,
+                         ShapedType::isDynamic(s) ? weights.getDimSize(1) : s,
+                         k},
                         "moe_c2")))
     return failure();
   auto gate = tensorOf(getGateProj());
   int64_t f = gate.getRank() == 3 ? gate.getDimSize(1) : ShapedType::kDynamic;
+  if (ShapedType::isDynamic(d) && gate.getRank() == 3)
+    d = gate.getDimSize(2);
   if (failed(checkShape(emit, "gate_proj", gate, {e, f, d}, "moe_c3")) ||
       failed(checkShape(emit, "up_proj", tensorOf(getUpProj()), {e, f, d},
                         "moe_c3")) ||
@@ -480,7 +504,7 @@ LogicalResult RouterAuxLossOp::verify() {
     return emitOpError() << "auxloss_c1: scores must be [B, S, E] and "
                             "indices [B, S, top_k], got "
                          << scores << " and " << indices;
-  if (getCoef().convertToDouble() < 0)
+  if (!(getCoef().convertToDouble() >= 0))
     return emitOpError() << "auxloss_c2: coef must be >= 0";
   return success();
 }
@@ -496,11 +520,19 @@ LogicalResult MemoryCompressionOp::verify() {
                          << ratio;
   if (!(getEps().convertToDouble() > 0))
     return emitOpError() << "compress_c3: eps must be > 0";
-  auto in = tensorOf(getInput());
-  int64_t d = lastDim(in);
+  // R and D come from the input when static, else from the encoder weight,
+  // so the other five weights are always checked against one shape.
+  auto enc = tensorOf(getEncWeight());
+  if (enc.getRank() != 2)
+    return emitOpError() << "compress_c2: enc_weight must be rank 2 [R, D], "
+                            "got "
+                         << enc;
+  int64_t d = lastDim(tensorOf(getInput()));
   int64_t r = ShapedType::isDynamic(d)
-                  ? tensorOf(getEncBias()).getDimSize(0)
+                  ? enc.getDimSize(0)
                   : static_cast<int64_t>(static_cast<double>(d) * ratio);
+  if (ShapedType::isDynamic(d))
+    d = enc.getDimSize(1);
   if (!ShapedType::isDynamic(r) && r < 1)
     return emitOpError() << "compress_c1: int(hidden * ratio) must be >= 1, "
                             "got "
@@ -528,7 +560,7 @@ LogicalResult LMHeadOp::inferReturnTypes(MLIRContext *ctx,
                                          SmallVectorImpl<Type> &inferred) {
   return inferProjection([&] { return inferError<LMHeadOp>(ctx, loc); },
                          adaptor.getInput(), adaptor.getWeight(), Value(),
-                         "lmhead_c1", inferred);
+                         {"lmhead_c1", "lmhead_c1", "lmhead_c1"}, inferred);
 }
 
 LogicalResult ClassificationHeadOp::inferReturnTypes(
@@ -540,8 +572,10 @@ LogicalResult ClassificationHeadOp::inferReturnTypes(
     return emit() << "cls_c1: input must be rank 3 [batch, seq, hidden], got "
                   << in;
   auto w = tensorOf(adaptor.getWeight());
-  if (failed(checkShape(emit, "weight", w,
-                        {w.getRank() ? w.getDimSize(0) : 1, in.getDimSize(2)},
+  if (w.getRank() != 2)
+    return emit() << "cls_c2: weight must be rank 2 [num_classes, hidden], got "
+                  << w;
+  if (failed(checkShape(emit, "weight", w, {w.getDimSize(0), in.getDimSize(2)},
                         "cls_c2")))
     return failure();
   if (!ShapedType::isDynamic(w.getDimSize(0)) && w.getDimSize(0) < 1)

@@ -56,7 +56,7 @@ func.func @attention_q_last_dim(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32
 
 // Tests that the last dim of k must be num_kv_heads * head_dim (attention_c3).
 func.func @attention_k_last_dim(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32>, %v: tensor<2x16x64xf32>) {
-  // expected-error @+1 {{'strata.attention' op attention_c3: k must have shape [2, ?, 32], got 'tensor<2x16x64xf32>'}}
+  // expected-error @+1 {{'strata.attention' op attention_c3: k must have shape [?, ?, 32], got 'tensor<2x16x64xf32>'}}
   %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<2x16x128xf32>, tensor<2x16x64xf32>, tensor<2x16x64xf32>
   return
 }
@@ -65,7 +65,7 @@ func.func @attention_k_last_dim(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32
 
 // Tests that the last dim of v must be num_kv_heads * v_head_dim (attention_c3).
 func.func @attention_v_last_dim(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32>, %v: tensor<2x16x32xf32>) {
-  // expected-error @+1 {{'strata.attention' op attention_c3: v must have shape [2, 16, 64], got 'tensor<2x16x32xf32>'}}
+  // expected-error @+1 {{'strata.attention' op attention_c3: v must have shape [?, ?, 64], got 'tensor<2x16x32xf32>'}}
   %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 4, head_dim = 16, v_head_dim = 16} : tensor<2x16x128xf32>, tensor<2x16x64xf32>, tensor<2x16x32xf32>
   return
 }
@@ -108,10 +108,9 @@ func.func @attention_negative_scale(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64
 
 // -----
 
-// Tests that attention rejects dropout = 1. The spec has no id for this rule; the verifier
-// reports it under attention_c6.
+// Tests that attention rejects dropout = 1 (attention_c8).
 func.func @attention_dropout_one(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32>, %v: tensor<2x16x64xf32>) {
-  // expected-error @+1 {{'strata.attention' op attention_c6: dropout must be in [0, 1), got 1.000000e+00}}
+  // expected-error @+1 {{'strata.attention' op attention_c8: dropout must be in [0, 1), got 1.000000e+00}}
   %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 4, head_dim = 16, v_head_dim = 16, dropout = 1.0} : tensor<2x16x128xf32>, tensor<2x16x64xf32>, tensor<2x16x64xf32>
   return
 }
@@ -136,20 +135,18 @@ func.func @attention_v_rank(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32>, %
 
 // -----
 
-// Tests that attention rejects k with a batch different from q. The spec numbers this
-// attention_c7, but the verifier reports it as attention_c3.
+// Tests that attention rejects k with a batch different from q (attention_c7).
 func.func @attention_batch_mismatch(%q: tensor<2x16x128xf32>, %k: tensor<3x16x64xf32>, %v: tensor<3x16x64xf32>) {
-  // expected-error @+1 {{'strata.attention' op attention_c3: k must have shape [2, ?, 64], got 'tensor<3x16x64xf32>'}}
+  // expected-error @+1 {{'strata.attention' op attention_c7: q, k and v must have the same batch, got 2, 3 and 3}}
   %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 4, head_dim = 16, v_head_dim = 16} : tensor<2x16x128xf32>, tensor<3x16x64xf32>, tensor<3x16x64xf32>
   return
 }
 
 // -----
 
-// Tests that attention rejects k and v of different lengths. The spec numbers this
-// attention_c7, but the verifier reports it as attention_c3.
+// Tests that attention rejects k and v of different lengths (attention_c7).
 func.func @attention_kv_length_mismatch(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32>, %v: tensor<2x8x64xf32>) {
-  // expected-error @+1 {{'strata.attention' op attention_c3: v must have shape [2, 16, 64], got 'tensor<2x8x64xf32>'}}
+  // expected-error @+1 {{'strata.attention' op attention_c7: k and v must have the same length, got 16 and 8}}
   %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 4, head_dim = 16, v_head_dim = 16} : tensor<2x16x128xf32>, tensor<2x16x64xf32>, tensor<2x8x64xf32>
   return
 }
@@ -180,5 +177,14 @@ func.func @generic_kv_heads_not_divisor(%q: tensor<2x16x128xf32>, %k: tensor<2x1
   // expected-error @+2 {{'strata.attention' op attention_c2: num_kv_heads (3) must divide num_heads (8)}}
   // expected-error @+1 {{'strata.attention' op failed to infer returned types}}
   %0 = "strata.attention"(%q, %k, %v) <{num_heads = 8 : i64, num_kv_heads = 3 : i64, head_dim = 16 : i64, v_head_dim = 16 : i64, causal = true, dropout = 0.0 : f64}> : (tensor<2x16x128xf32>, tensor<2x16x48xf32>, tensor<2x16x48xf32>) -> tensor<2x16x128xf32>
+  return
+}
+
+// -----
+
+// Tests that k and v batches are compared with each other when q's batch is dynamic (attention_c7).
+func.func @attention_kv_batch_mismatch_dynamic_q(%q: tensor<?x16x128xf32>, %k: tensor<2x16x64xf32>, %v: tensor<3x16x64xf32>) {
+  // expected-error @+1 {{'strata.attention' op attention_c7: q, k and v must have the same batch, got ?, 2 and 3}}
+  %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 4, head_dim = 16, v_head_dim = 16} : tensor<?x16x128xf32>, tensor<2x16x64xf32>, tensor<3x16x64xf32>
   return
 }

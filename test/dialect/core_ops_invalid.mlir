@@ -109,11 +109,10 @@ func.func @layernorm_negative_eps(%x: tensor<2x8x32xf32>) {
 
 // -----
 
-// Tests that a linear weight that is not rank 2 is rejected. The spec numbers
-// this linear_c1, but the verifier reports it as linear_c2.
+// Tests that a linear weight that is not rank 2 is rejected (linear_c1).
 func.func @linear_weight_rank(%x: tensor<2x8x32xf32>) {
   %w = strata.param "w" : tensor<16x32x1xf32>
-  // expected-error @+1 {{'strata.linear' op linear_c2: weight must be rank 2 [out, in], got 'tensor<16x32x1xf32>'}}
+  // expected-error @+1 {{'strata.linear' op linear_c1: weight must be rank 2 [out, in], got 'tensor<16x32x1xf32>'}}
   %0 = strata.linear %x, %w : tensor<2x8x32xf32>, tensor<16x32x1xf32>
   return
 }
@@ -130,12 +129,11 @@ func.func @linear_in_features(%x: tensor<2x8x32xf32>) {
 
 // -----
 
-// Tests that a linear bias without out_features elements is rejected. The spec
-// numbers this linear_c3, but the verifier reports it as linear_c2.
+// Tests that a linear bias without out_features elements is rejected (linear_c3).
 func.func @linear_bias_shape(%x: tensor<2x8x32xf32>) {
   %w = strata.param "w" : tensor<16x32xf32>
   %b = strata.param "b" : tensor<32xf32>
-  // expected-error @+1 {{'strata.linear' op linear_c2: bias must have shape [16], got 'tensor<32xf32>'}}
+  // expected-error @+1 {{'strata.linear' op linear_c3: bias must have shape [16], got 'tensor<32xf32>'}}
   %0 = strata.linear %x, %w, %b : tensor<2x8x32xf32>, tensor<16x32xf32>, tensor<32xf32>
   return
 }

@@ -45,7 +45,7 @@ func.func @compress_empty_bottleneck(%x: tensor<2x16x64xf32>) {
 
 // -----
 
-// Tests that with a dynamic hidden dim the bottleneck size comes from enc_bias and must be >= 1 (compress_c1).
+// Tests that with a dynamic hidden dim the bottleneck size comes from enc_weight, so a mismatching enc_bias is rejected (compress_c2).
 func.func @compress_dynamic_hidden_empty_bottleneck(%x: tensor<2x16x?xf32>) {
   %ew = strata.param "enc.weight" : tensor<16x64xf32>
   %eb = strata.param "enc.bias" : tensor<0xf32>
@@ -53,7 +53,7 @@ func.func @compress_dynamic_hidden_empty_bottleneck(%x: tensor<2x16x?xf32>) {
   %db = strata.param "dec.bias" : tensor<64xf32>
   %nw = strata.param "norm.weight" : tensor<64xf32>
   %nb = strata.param "norm.bias" : tensor<64xf32>
-  // expected-error @+1 {{'strata.memory_compression' op compress_c1: int(hidden * ratio) must be >= 1, got 0}}
+  // expected-error @+1 {{'strata.memory_compression' op compress_c2: enc_bias must have shape [16], got 'tensor<0xf32>'}}
   %0 = strata.memory_compression %x enc(%ew, %eb) dec(%dw, %db) norm(%nw, %nb) {ratio = 0.25} : tensor<2x16x?xf32>, tensor<16x64xf32>, tensor<0xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
   return
 }
@@ -257,5 +257,45 @@ func.func @xent_float_labels(%l: tensor<2x16x100xf32>, %t: tensor<2x16xf32>) {
 func.func @xent_generic_wrong_result(%l: tensor<2x16x100xf32>, %t: tensor<2x16xi32>) {
   // expected-error @+1 {{'strata.cross_entropy' op result #0 must be 0D tensor of 32-bit float values, but got 'tensor<2x16xf32>'}}
   %0 = "strata.cross_entropy"(%l, %t) <{ignore_index = -100 : i64}> : (tensor<2x16x100xf32>, tensor<2x16xi32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a rank-0 enc_bias with a dynamic hidden dim is an error, not a crash (compress_c2).
+func.func @compress_rank0_bias_dynamic_hidden(%x: tensor<2x16x?xf32>) {
+  %ew = strata.param "ew" : tensor<16x64xf32>
+  %eb = strata.param "eb" : tensor<f32>
+  %dw = strata.param "dw" : tensor<64x16xf32>
+  %db = strata.param "db" : tensor<64xf32>
+  %nw = strata.param "nw" : tensor<64xf32>
+  %nb = strata.param "nb" : tensor<64xf32>
+  // expected-error @+1 {{'strata.memory_compression' op compress_c2: enc_bias must have shape [16], got 'tensor<f32>'}}
+  %0 = strata.memory_compression %x enc(%ew, %eb) dec(%dw, %db) norm(%nw, %nb) {ratio = 0.25} : tensor<2x16x?xf32>, tensor<16x64xf32>, tensor<f32>, tensor<64x16xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// Tests that with a dynamic hidden dim the decoder is checked against the encoder's shape (compress_c2).
+func.func @compress_dynamic_hidden_decoder_mismatch(%x: tensor<2x16x?xf32>) {
+  %ew = strata.param "ew" : tensor<16x64xf32>
+  %eb = strata.param "eb" : tensor<16xf32>
+  %dw = strata.param "dw" : tensor<32x16xf32>
+  %db = strata.param "db" : tensor<64xf32>
+  %nw = strata.param "nw" : tensor<64xf32>
+  %nb = strata.param "nb" : tensor<64xf32>
+  // expected-error @+1 {{'strata.memory_compression' op compress_c2: dec_weight must have shape [64, 16], got 'tensor<32x16xf32>'}}
+  %0 = strata.memory_compression %x enc(%ew, %eb) dec(%dw, %db) norm(%nw, %nb) {ratio = 0.25} : tensor<2x16x?xf32>, tensor<16x64xf32>, tensor<16xf32>, tensor<32x16xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// Tests that a rank-1 classifier weight is reported as a rank error (cls_c2).
+func.func @cls_rank1_weight(%x: tensor<2x16x64xf32>) {
+  %w = strata.param "w" : tensor<64xf32>
+  // expected-error @+1 {{'strata.classification_head' op cls_c2: weight must be rank 2 [num_classes, hidden], got 'tensor<64xf32>'}}
+  %0 = strata.classification_head %x, %w : tensor<2x16x64xf32>, tensor<64xf32>
   return
 }

@@ -77,7 +77,7 @@ func.func @mla_zero_softmax_scale(%x: tensor<2x16x64xf32>) {
   %kvan = strata.param "kv_a_norm" : tensor<32xf32>
   %kvb = strata.param "kv_b_proj" : tensor<128x32xf32>
   %o = strata.param "o_proj" : tensor<64x64xf32>
-  // expected-error @+1 {{'strata.latent_attention' op mla_c1: softmax_scale must be > 0}}
+  // expected-error @+1 {{'strata.latent_attention' op mla_c5: softmax_scale must be > 0, got 0.000000e+00}}
   %0 = strata.latent_attention %x q(%q) kv_a(%kva, %kvan) kv_b(%kvb) out(%o) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>, softmax_scale = 0.0} : tensor<2x16x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>
   return
 }

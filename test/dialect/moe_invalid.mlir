@@ -321,3 +321,27 @@ func.func @router_generic_wrong_indices(%l: tensor<2x16x8xf32>) {
   %0:3 = "strata.router"(%l) <{num_experts = 8 : i64, top_k = 2 : i64}> : (tensor<2x16x8xf32>) -> (tensor<2x16x2xf32>, tensor<2x16x3xi32>, tensor<2x16x8xf32>)
   return
 }
+
+// -----
+
+// Tests that weights and indices must agree on the batch when the input's batch is dynamic (moe_c2).
+func.func @moe_dynamic_batch_mismatch(%x: tensor<?x16x32xf32>, %w: tensor<2x16x2xf32>, %i: tensor<3x16x2xi32>) {
+  %g = strata.param "g" : tensor<8x48x32xf32>
+  %u = strata.param "u" : tensor<8x48x32xf32>
+  %d = strata.param "d" : tensor<8x32x48xf32>
+  // expected-error @+1 {{'strata.moe_experts' op moe_c2: indices must have shape [2, 16, 2], got 'tensor<3x16x2xi32>'}}
+  %0 = strata.moe_experts %x, %w, %i experts(%g, %u, %d) {num_experts = 8, top_k = 2} : tensor<?x16x32xf32>, tensor<2x16x2xf32>, tensor<3x16x2xi32>, tensor<8x48x32xf32>, tensor<8x48x32xf32>, tensor<8x32x48xf32>
+  return
+}
+
+// -----
+
+// Tests that NaN is not accepted where a value must be >= 0 (moe_c5).
+func.func @moe_nan_capacity(%x: tensor<2x16x32xf32>, %w: tensor<2x16x2xf32>, %i: tensor<2x16x2xi32>) {
+  %g = strata.param "g" : tensor<8x48x32xf32>
+  %u = strata.param "u" : tensor<8x48x32xf32>
+  %d = strata.param "d" : tensor<8x32x48xf32>
+  // expected-error @+1 {{'strata.moe_experts' op moe_c5: capacity_factor must be >= 0, got nan}}
+  %0 = strata.moe_experts %x, %w, %i experts(%g, %u, %d) {num_experts = 8, top_k = 2, capacity_factor = 0x7FF8000000000000 : f64} : tensor<2x16x32xf32>, tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<8x48x32xf32>, tensor<8x48x32xf32>, tensor<8x32x48xf32>
+  return
+}
