@@ -90,6 +90,22 @@ def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts", [],
   }];
 }
 
+def Strata_SigmoidGateOp : Strata_ComputeOp<"sigmoid_gate"> {
+  let summary = "value * sigmoid(logit): a learned per-token gate";
+  let description = [{
+    Scales each token's `value [B, S, D]` by `sigmoid(logit [B, S, 1])`.
+    Qwen2-MoE gates its shared expert this way, with the logit from a
+    `strata.linear` to one output.
+
+    Constraints: gate_c1 logit has the shape of value with a last dim of 1.
+  }];
+  let arguments = (ins Strata_FloatTensor:$value, Strata_FloatTensor:$logit);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat =
+      "$value `,` $logit attr-dict `:` type($value) `,` type($logit)";
+  let hasVerifier = 0;
+}
+
 def Strata_RouterAuxLossOp : Strata_ComputeOp<"router_aux_loss"> {
   let summary = "expert load-balance loss";
   let description = [{

@@ -488,6 +488,23 @@ LogicalResult MoEExpertsOp::verify() {
   return success();
 }
 
+LogicalResult SigmoidGateOp::inferReturnTypes(MLIRContext *ctx,
+                                              std::optional<Location> loc,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<SigmoidGateOp>(ctx, loc); };
+  auto value = tensorOf(adaptor.getValue());
+  if (value.getRank() < 1)
+    return emit() << "gate_c1: value must have rank >= 1";
+  SmallVector<int64_t> expected(value.getShape().drop_back());
+  expected.push_back(1);
+  if (failed(checkShape(emit, "logit", tensorOf(adaptor.getLogit()), expected,
+                        "gate_c1")))
+    return failure();
+  inferred.push_back(value);
+  return success();
+}
+
 LogicalResult RouterAuxLossOp::inferReturnTypes(
     MLIRContext *ctx, std::optional<Location>, Adaptor,
     SmallVectorImpl<Type> &inferred) {

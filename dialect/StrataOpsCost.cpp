@@ -162,6 +162,10 @@ int64_t MoEExpertsOp::getActiveParamElements(unsigned operandIndex) {
   return all / getNumExpertsAttr().getInt() * getTopKAttr().getInt();
 }
 
+int64_t SigmoidGateOp::getFlopsPerToken(int64_t) {
+  return perToken(getValue()) + 4; // one multiply per element, one sigmoid
+}
+
 int64_t RouterAuxLossOp::getFlopsPerToken(int64_t) {
   return 2 * perToken(getScores());
 }

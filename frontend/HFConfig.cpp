@@ -115,8 +115,10 @@ void readQwen2MoE(SectionReader &top, ModelSpec &m) {
   top.require("num_experts_per_tok", e.topK, 1, 1024);
   top.require("moe_intermediate_size", e.intermediateSize, 1, kMaxDim);
   if (top.read("shared_expert_intermediate_size", e.sharedIntermediateSize, 1,
-               kMaxDim))
+               kMaxDim)) {
     e.numSharedExperts = 1;
+    e.sharedExpertGate = true;
+  }
   top.read("norm_topk_prob", e.router.normTopkProb);
   if (top.read("router_aux_loss_coef", e.router.auxLossCoef, 0.0, 1e3))
     e.router.balance = BalanceKind::AuxLoss;

@@ -217,7 +217,14 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
     int64_t width = e.sharedIntermediateSize
                         ? e.sharedIntermediateSize
                         : e.numSharedExperts * e.intermediateSize;
-    Value shared = ffn(x, prefix + ".shared_experts", width, key);
+    std::string sharedName = e.sharedExpertGate ? ".shared_expert"
+                                                : ".shared_experts";
+    Value shared = ffn(x, prefix + sharedName, width, key);
+    if (e.sharedExpertGate) {
+      Value logit =
+          linear(x, prefix + ".shared_expert_gate", 1, d, false, key);
+      shared = SigmoidGateOp::create(b, inLayer(key), shared, logit);
+    }
     out = AddOp::create(b, inLayer(key), out, shared);
   }
   return out;

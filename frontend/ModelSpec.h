@@ -71,6 +71,7 @@ struct MoESpec {
   int64_t intermediateSize = 0;
   int64_t numSharedExperts = 0;
   int64_t sharedIntermediateSize = 0; ///< 0: numSharedExperts * intermediate.
+  bool sharedExpertGate = false; ///< Qwen2-MoE: sigmoid(linear(x)) * shared.
   int64_t firstDenseLayers = 0;
   int64_t layerFreq = 1;
   std::vector<int64_t> denseLayers; ///< Extra dense layers (Qwen mlp_only).

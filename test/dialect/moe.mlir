@@ -73,3 +73,15 @@ func.func @moe_experts_dynamic(%x: tensor<?x?x32xf16>, %w: tensor<?x?x1xf16>, %i
   %0 = strata.moe_experts %x, %w, %i experts(%g, %u, %d) {num_experts = 4, top_k = 1} : tensor<?x?x32xf16>, tensor<?x?x1xf16>, tensor<?x?x1xi32>, tensor<4x16x32xf16>, tensor<4x16x32xf16>, tensor<4x32x16xf16>
   return %0 : tensor<?x?x32xf16>
 }
+
+// Tests that sigmoid_gate (Qwen2-MoE's shared-expert gate) round-trips and keeps the value's type.
+// CHECK-LABEL: func.func @sigmoid_gate(
+// CHECK-SAME:    %[[V:.*]]: tensor<?x?x32xf32>, %[[G:.*]]: tensor<?x?x1xf32>) -> tensor<?x?x32xf32>
+// CHECK-NEXT:    %[[R:.*]] = strata.sigmoid_gate %[[V]], %[[G]] : tensor<?x?x32xf32>, tensor<?x?x1xf32>
+// CHECK-NEXT:    return %[[R]] : tensor<?x?x32xf32>
+// GENERIC-LABEL: sym_name = "sigmoid_gate"
+// GENERIC:       "strata.sigmoid_gate"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}) : (tensor<?x?x32xf32>, tensor<?x?x1xf32>) -> tensor<?x?x32xf32>
+func.func @sigmoid_gate(%v: tensor<?x?x32xf32>, %g: tensor<?x?x1xf32>) -> tensor<?x?x32xf32> {
+  %0 = strata.sigmoid_gate %v, %g : tensor<?x?x32xf32>, tensor<?x?x1xf32>
+  return %0 : tensor<?x?x32xf32>
+}

@@ -345,3 +345,21 @@ func.func @moe_nan_capacity(%x: tensor<2x16x32xf32>, %w: tensor<2x16x2xf32>, %i:
   %0 = strata.moe_experts %x, %w, %i experts(%g, %u, %d) {num_experts = 8, top_k = 2, capacity_factor = 0x7FF8000000000000 : f64} : tensor<2x16x32xf32>, tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<8x48x32xf32>, tensor<8x48x32xf32>, tensor<8x32x48xf32>
   return
 }
+
+// -----
+
+// Tests that sigmoid_gate needs one logit per token (gate_c1).
+func.func @sigmoid_gate_wide_logit(%v: tensor<2x16x32xf32>, %g: tensor<2x16x2xf32>) {
+  // expected-error @+1 {{'strata.sigmoid_gate' op gate_c1: logit must have shape [2, 16, 1], got 'tensor<2x16x2xf32>'}}
+  %0 = strata.sigmoid_gate %v, %g : tensor<2x16x32xf32>, tensor<2x16x2xf32>
+  return
+}
+
+// -----
+
+// Tests that sigmoid_gate rejects a scalar value (gate_c1).
+func.func @sigmoid_gate_scalar(%v: tensor<f32>, %g: tensor<1xf32>) {
+  // expected-error @+1 {{'strata.sigmoid_gate' op gate_c1: value must have rank >= 1}}
+  %0 = strata.sigmoid_gate %v, %g : tensor<f32>, tensor<1xf32>
+  return
+}
