@@ -18,9 +18,6 @@ using llvm::StringRef;
 
 namespace {
 
-constexpr int64_t kMaxDim = int64_t(1) << 20;
-constexpr int64_t kMaxVocab = int64_t(1) << 24;
-
 /// Keys of any HF config that describe packaging, not the architecture.
 constexpr StringRef kIgnoredKeys[] = {
     "architectures", "auto_map", "torch_dtype", "dtype", "transformers_version",
@@ -48,13 +45,7 @@ void readRopeScaling(SectionReader &top, ModelSpec &m) {
     rs.error(rs.has("rope_type") ? "rope_type" : "type",
              "unsupported rope scaling '" + type + "'; expected yarn, linear "
              "or default");
-  rs.read("factor", m.rope.factor, 1.0, 1e6);
-  rs.read("original_max_position_embeddings", m.rope.originalMaxPosition, 1,
-          kMaxVocab);
-  rs.read("beta_fast", m.rope.betaFast, 0.0, 1e6, true);
-  rs.read("beta_slow", m.rope.betaSlow, 0.0, 1e6, true);
-  rs.read("mscale", m.rope.mscale, 0.0, 1e6);
-  rs.read("mscale_all_dim", m.rope.mscaleAllDim, 0.0, 1e6);
+  readRopeScalingParams(rs, m.rope);
   rs.warnUnknownKeys();
 }
 

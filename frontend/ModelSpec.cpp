@@ -17,6 +17,16 @@ using namespace strata;
 using llvm::StringRef;
 using llvm::Twine;
 
+void strata::readRopeScalingParams(SectionReader &section, RopeSpec &rope) {
+  section.read("factor", rope.factor, 1.0, 1e6);
+  section.read("original_max_position_embeddings", rope.originalMaxPosition, 1,
+               kMaxVocab);
+  section.read("beta_fast", rope.betaFast, 0.0, 1e6, /*minExclusive=*/true);
+  section.read("beta_slow", rope.betaSlow, 0.0, 1e6, /*minExclusive=*/true);
+  section.read("mscale", rope.mscale, 0.0, 1e6);
+  section.read("mscale_all_dim", rope.mscaleAllDim, 0.0, 1e6);
+}
+
 bool ModelSpec::isMoELayer(int64_t i) const {
   if (!isMoE() || i < moe.firstDenseLayers || i % moe.layerFreq != 0)
     return false;

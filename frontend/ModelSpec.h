@@ -23,6 +23,11 @@
 namespace strata {
 
 class ConfigFile;
+class SectionReader;
+
+/// Sanity limits on sizes read from configs (both formats).
+constexpr int64_t kMaxDim = int64_t(1) << 20;   ///< hidden, FFN widths, ranks
+constexpr int64_t kMaxVocab = int64_t(1) << 24; ///< vocabulary, positions
 
 enum class AttentionKind { Full, Local, BlockSparse, Latent };
 enum class GateKind { Linear, MLP };
@@ -167,6 +172,11 @@ bool readSeedConfig(ConfigFile &file, StrataConfig &out);
 /// HuggingFace config.json of deepseek_v3, deepseek_v2, deepseek, mixtral,
 /// qwen2_moe or llama.
 bool readHFConfig(ConfigFile &file, StrataConfig &out);
+
+/// Reads the scaling parameters shared by both formats' rope-scaling maps
+/// (factor, original_max_position_embeddings, beta_fast, beta_slow, mscale,
+/// mscale_all_dim); the scaling type is spelled differently by each.
+void readRopeScalingParams(SectionReader &section, RopeSpec &rope);
 
 /// Derives defaults (head_dim, ...) and checks what spans several keys
 /// (heads divide hidden, top_k <= experts, ...).

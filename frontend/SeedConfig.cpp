@@ -18,9 +18,6 @@ using llvm::StringRef;
 
 namespace {
 
-constexpr int64_t kMaxDim = int64_t(1) << 20;
-constexpr int64_t kMaxVocab = int64_t(1) << 24;
-
 void readRope(SectionReader rope, ModelSpec &m) {
   rope.read("theta", m.rope.theta, 0.0, 1e12, /*minExclusive=*/true);
   rope.read("interleaved", m.rope.interleaved);
@@ -29,13 +26,7 @@ void readRope(SectionReader rope, ModelSpec &m) {
                                 {{"none", RopeScaling::None},
                                  {"linear", RopeScaling::Linear},
                                  {"yarn", RopeScaling::Yarn}});
-  scaling.read("factor", m.rope.factor, 1.0, 1e6);
-  scaling.read("original_max_position_embeddings",
-               m.rope.originalMaxPosition, 1, kMaxVocab);
-  scaling.read("beta_fast", m.rope.betaFast, 0.0, 1e6, true);
-  scaling.read("beta_slow", m.rope.betaSlow, 0.0, 1e6, true);
-  scaling.read("mscale", m.rope.mscale, 0.0, 1e6);
-  scaling.read("mscale_all_dim", m.rope.mscaleAllDim, 0.0, 1e6);
+  readRopeScalingParams(scaling, m.rope);
   scaling.warnUnknownKeys();
   rope.warnUnknownKeys();
 }

@@ -19,6 +19,7 @@ import json
 import sys
 
 SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+GROUP_FIELDS = {"params_total": "params"}
 
 
 def parse_number(text):
@@ -76,12 +77,14 @@ def main(argv):
     if not isinstance(computed, (int, float)) or isinstance(computed, bool):
         fail("field '%s' is not a number" % field)
     what = field
+    # A group names its total "params"; the other fields match the top level.
+    group_field = GROUP_FIELDS.get(field, field)
     groups = {g.get("name"): g for g in stats.get("layers", [])}
     for name in excluded:
-        if name not in groups or field not in groups[name]:
-            fail("no layer group '%s' with a field '%s'" % (name, field))
-        computed -= groups[name][field]
-        what += " - %s.%s" % (name, field)
+        if name not in groups or group_field not in groups[name]:
+            fail("no layer group '%s' with a field '%s'" % (name, group_field))
+        computed -= groups[name][group_field]
+        what += " - %s.%s" % (name, group_field)
 
     diff = (computed - published) / published
     within = abs(diff) <= tolerance
