@@ -22,8 +22,8 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
     `#strata.block_sparse`). Lowering computes it blockwise (flash-style),
     never materialising the full score matrix.
 
-    Constraints: attention_c1 num_heads >= 1, num_kv_heads >= 1 and
-    head_dim >= 1; attention_c2 num_kv_heads divides num_heads;
+    Constraints: attention_c1 num_heads, num_kv_heads, head_dim and
+    v_head_dim are >= 1; attention_c2 num_kv_heads divides num_heads;
     attention_c3 the last dims of q, k and v are num_heads * head_dim,
     num_kv_heads * head_dim and num_kv_heads * v_head_dim;
     attention_c4 window >= 1 when given; attention_c5 window and sparsity
@@ -65,15 +65,23 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     head's key (nope part) and value. Attention is causal with scale
     `softmax_scale` (default `1/sqrt(nope + rope)`, times the YaRN mscale
     squared when the rope attribute scales), and `o_proj` maps
-    `num_heads * v_head_dim` back to hidden. Weights are `[out, in]`.
+    `num_heads * v_head_dim` back to hidden. Rotary dims are paired as in
+    `strata.rotary` (`interleaved` for DeepSeek's checkpoints) at positions
+    `positions[b, s]` when given, else `s`. Weight shapes (`[out, in]`,
+    D = hidden, H = num_heads): `q_a_proj [q_lora_rank, D]`,
+    `q_a_norm [q_lora_rank]`, `q_proj [H * (nope + rope), q_lora_rank or D]`,
+    `kv_a_proj [kv_lora_rank + rope, D]`, `kv_a_norm [kv_lora_rank]`,
+    `kv_b_proj [H * (nope + v_head_dim), kv_lora_rank]`,
+    `o_proj [D, H * v_head_dim]`.
 
     Constraints: mla_c1 num_heads, kv_lora_rank, qk_nope_head_dim,
     qk_rope_head_dim and v_head_dim are >= 1, qk_rope_head_dim is even;
     mla_c2 q_a_proj and q_a_norm are given together, exactly when
-    q_lora_rank > 0; mla_c3 every weight has the shape listed above;
-    mla_c4 input is rank 3; mla_c5 softmax_scale > 0 when given.
+    q_lora_rank > 0 (q_lora_rank >= 0); mla_c3 every weight has the shape
+    listed above; mla_c4 input is rank 3 and positions, when given, [B, S]; mla_c5 softmax_scale > 0 when given.
   }];
   let arguments = (ins Strata_FloatTensor:$input,
+      Optional<Strata_IndexTensor>:$positions,
       Optional<Strata_FloatTensor>:$q_a_proj,
       Optional<Strata_FloatTensor>:$q_a_norm,
       Strata_FloatTensor:$q_proj,
@@ -84,12 +92,14 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
       I64Attr:$kv_lora_rank, I64Attr:$qk_nope_head_dim,
       I64Attr:$qk_rope_head_dim, I64Attr:$v_head_dim,
       Strata_RopeAttr:$rope,
+      DefaultValuedAttr<BoolAttr, "false">:$interleaved,
       DefaultValuedAttr<BoolAttr, "true">:$causal,
       OptionalAttr<F64Attr>:$softmax_scale,
       DefaultValuedAttr<F64Attr, "1.0e-6">:$eps);
   let results = (outs Strata_FloatTensor:$result);
   let assemblyFormat = [{
-    $input (`q_a` `(` $q_a_proj^ `,` $q_a_norm `)`)? `q` `(` $q_proj `)`
+    $input (`positions` `(` $positions^ `)`)?
+    (`q_a` `(` $q_a_proj^ `,` $q_a_norm `)`)? `q` `(` $q_proj `)`
     `kv_a` `(` $kv_a_proj `,` $kv_a_norm `)` `kv_b` `(` $kv_b_proj `)`
     `out` `(` $o_proj `)` attr-dict `:` type(operands)
   }];

@@ -129,9 +129,10 @@ def Strata_BlockSparseAttr : Strata_Attr<"BlockSparse", "block_sparse"> {
     The score matrix is tiled in `block_size` x `block_size` blocks. A query
     block attends to the `num_local_blocks` blocks ending at its own
     (inclusive), to the first `num_global_blocks` blocks, and to
-    `num_random_blocks` further earlier blocks drawn with a deterministic
-    generator seeded by `seed` and the query block index. With a causal
-    mask only keys at or before the query are kept.
+    `num_random_blocks` further blocks (earlier ones under a causal mask,
+    any under a non-causal one) drawn with a deterministic generator seeded
+    by `seed` and the query block index. With a causal mask only keys at or
+    before the query are kept.
 
     Constraints: sparse_c1 block_size >= 1; sparse_c2 num_local_blocks >= 1;
     sparse_c3 num_global_blocks >= 0 and num_random_blocks >= 0.

@@ -176,7 +176,8 @@ def Strata_RotaryOp : Strata_ComputeOp<"rotary"> {
 
     Constraints: rotary_c1 num_heads >= 1 and head_dim >= 1;
     rotary_c2 rotary_dim is even and 2 <= rotary_dim <= head_dim;
-    rotary_c3 the last dim of input is num_heads * head_dim.
+    rotary_c3 input is rank 3 [B, S, num_heads * head_dim] and positions,
+    when given, [B, S].
   }];
   let arguments = (ins Strata_FloatTensor:$input,
       Optional<Strata_IndexTensor>:$positions,

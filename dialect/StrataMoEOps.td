@@ -93,7 +93,7 @@ def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts", [],
 def Strata_SigmoidGateOp : Strata_ComputeOp<"sigmoid_gate"> {
   let summary = "value * sigmoid(logit): a learned per-token gate";
   let description = [{
-    Scales each token's `value [B, S, D]` by `sigmoid(logit [B, S, 1])`.
+    Scales each token's `value [..., D]` by `sigmoid(logit [..., 1])`.
     Qwen2-MoE gates its shared expert this way, with the logit from a
     `strata.linear` to one output.
 

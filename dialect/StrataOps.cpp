@@ -363,6 +363,10 @@ LogicalResult LatentAttentionOp::verify() {
     return emitOpError() << "mla_c4: input must be rank 3, got " << in;
   int64_t d = lastDim(in);
   auto emit = [&] { return emitOpError(); };
+  if (Value pos = getPositions())
+    if (failed(checkShape(emit, "positions", tensorOf(pos),
+                          {in.getDimSize(0), in.getDimSize(1)}, "mla_c4")))
+      return failure();
   int64_t qIn = d;
   if (hasQa) {
     if (failed(checkShape(emit, "q_a_proj", tensorOf(getQAProj()),

@@ -30,7 +30,7 @@ static int64_t perToken(Value v) {
   return t.getShape().back();
 }
 
-/// Dims of a static [out, in] weight.
+/// Elements of a statically shaped value (0 when any dim is dynamic).
 static int64_t numElements(Value v) {
   auto t = cast<RankedTensorType>(v.getType());
   return t.hasStaticShape() ? t.getNumElements() : 0;
@@ -78,6 +78,19 @@ static double blockSparseKeys(int64_t length, BlockSparseAttr layout,
   return std::min<double>(sum / length, static_cast<double>(length));
 }
 
+/// Mean over queries q of the keys k in [q - window + 1, length) (the
+/// one-sided window of a non-causal mask).
+static double nonCausalWindowKeys(int64_t length, int64_t window) {
+  if (length <= 0)
+    return 0;
+  double total = static_cast<double>(length) * length;
+  if (length > window) {
+    double cut = static_cast<double>(length - window);
+    total -= cut * (cut + 1) / 2; // keys before each late query's window
+  }
+  return total / length;
+}
+
 double AttentionOp::getAttendedKeys(int64_t contextLength) {
   if (contextLength <= 0)
     return 0;
@@ -86,7 +99,7 @@ double AttentionOp::getAttendedKeys(int64_t contextLength) {
   int64_t window = getWindow().value_or(contextLength);
   if (getCausal())
     return causalWindowKeys(contextLength, window);
-  return std::min<int64_t>(2 * window - 1, contextLength);
+  return nonCausalWindowKeys(contextLength, window);
 }
 
 //===----------------------------------------------------------------------===//
@@ -100,6 +113,8 @@ int64_t LayerNormOp::getFlopsPerToken(int64_t) {
 }
 int64_t LinearOp::getFlopsPerToken(int64_t) {
   auto w = cast<RankedTensorType>(getWeight().getType());
+  if (!w.hasStaticShape())
+    return 0;
   int64_t flops = 2 * w.getDimSize(0) * w.getDimSize(1);
   return getBias() ? flops + w.getDimSize(0) : flops;
 }
@@ -146,6 +161,8 @@ int64_t RouterOp::getFlopsPerToken(int64_t) {
 
 int64_t MoEExpertsOp::getFlopsPerToken(int64_t) {
   auto gate = cast<RankedTensorType>(getGateProj().getType());
+  if (!gate.hasStaticShape())
+    return 0;
   int64_t d = gate.getDimSize(2), f = gate.getDimSize(1);
   int64_t k = getTopKAttr().getInt();
   // gate, up and down GEMMs, SwiGLU, and the weighted sum of expert outputs.
@@ -173,7 +190,10 @@ int64_t RouterAuxLossOp::getFlopsPerToken(int64_t) {
 int64_t MemoryCompressionOp::getFlopsPerToken(int64_t) {
   int64_t d = perToken(getInput());
   int64_t r = numElements(getEncBias());
-  return 4 * d * r + r + d /*biases*/ + 8 * r /*gelu*/ + d /*residual*/ +
+  int64_t act = getActivation() == Activation::Gelu   ? 8
+                : getActivation() == Activation::Silu ? 4
+                                                      : 1;
+  return 4 * d * r + r + d /*biases*/ + act * r + d /*residual*/ +
          8 * d /*layernorm*/;
 }
 

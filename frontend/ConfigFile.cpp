@@ -80,10 +80,19 @@ static void printDiagnostic(const llvm::SMDiagnostic &diag) {
 
 void ConfigFile::error(SMLoc loc, const llvm::Twine &msg) {
   ++errors;
+  // Every caller passes a position; should one be missing, still name the file.
+  if (!loc.isValid()) {
+    llvm::errs() << filePath << ": error: " << msg << "\n";
+    return;
+  }
   printDiagnostic(srcMgr.GetMessage(loc, llvm::SourceMgr::DK_Error, msg));
 }
 
 void ConfigFile::warning(SMLoc loc, const llvm::Twine &msg) {
+  if (!loc.isValid()) {
+    llvm::errs() << filePath << ": warning: " << msg << "\n";
+    return;
+  }
   printDiagnostic(srcMgr.GetMessage(loc, llvm::SourceMgr::DK_Warning, msg));
 }
 
@@ -304,8 +313,9 @@ bool ConfigFile::build(StringRef text) {
 //===----------------------------------------------------------------------===//
 
 SectionReader::SectionReader(ConfigFile &file, const ConfigNode *node,
-                             std::string path)
-    : cfg(file), node(node), sectionPath(std::move(path)) {}
+                             std::string path, SMLoc fallback)
+    : cfg(file), node(node), sectionPath(std::move(path)),
+      fallbackLoc(fallback) {}
 
 std::string SectionReader::qualified(StringRef key) const {
   return sectionPath.empty() ? key.str() : sectionPath + "." + key.str();
@@ -329,22 +339,19 @@ SMLoc SectionReader::locOf(StringRef key) const {
 
 SMLoc SectionReader::loc() const { return node ? node->loc : SMLoc(); }
 
+SMLoc SectionReader::anchor() const { return node ? node->loc : fallbackLoc; }
+
 void SectionReader::error(StringRef key, const llvm::Twine &msg) {
   const ConfigNode::Entry *e = lookup(key);
-  SMLoc at = e ? e->value->loc : loc();
+  SMLoc at = e ? e->value->loc : anchor();
   if (!at.isValid())
     at = locOf(key);
   cfg.error(at, qualified(key) + ": " + msg);
 }
 
 void SectionReader::missing(StringRef key) {
-  SMLoc at = loc();
   std::string where = sectionPath.empty() ? "the config" : "'" + sectionPath + "'";
-  if (!at.isValid()) {
-    cfg.error(at, qualified(key) + ": required key is missing");
-    return;
-  }
-  cfg.error(at, qualified(key) + ": required key is missing from " + where);
+  cfg.error(anchor(), qualified(key) + ": required key is missing from " + where);
 }
 
 const ConfigNode *SectionReader::scalarOrError(StringRef key, StringRef what) {
@@ -358,6 +365,13 @@ const ConfigNode *SectionReader::scalarOrError(StringRef key, StringRef what) {
     return nullptr;
   }
   return e->value.get();
+}
+
+/// A double in its shortest round-trip form ("0.999", "1e+12").
+static std::string shortest(double v) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.15g", v);
+  return buf;
 }
 
 /// Parses a YAML/JSON integer, also accepting integral floats like 1e6.
@@ -395,8 +409,8 @@ bool SectionReader::read(StringRef key, int64_t &out, int64_t min,
 
 bool SectionReader::read(StringRef key, double &out, double min, double max,
                          bool minExclusive) {
-  std::string range = (minExclusive ? "(" : "[") + llvm::formatv("{0}", min).str() +
-                      ", " + llvm::formatv("{0}", max).str() + "]";
+  std::string range = (minExclusive ? "(" : "[") + shortest(min) + ", " +
+                      shortest(max) + "]";
   const ConfigNode *n = scalarOrError(key, "a number in " + range);
   if (!n)
     return false;
@@ -474,13 +488,15 @@ bool SectionReader::read(StringRef key, std::vector<int64_t> &out, int64_t min,
 SectionReader SectionReader::section(StringRef key) {
   const ConfigNode::Entry *e = lookup(key);
   used.push_back(key.str());
+  // An absent section reports missing keys at its parent (or its own key).
+  SMLoc fallback = e ? e->keyLoc : anchor();
   if (!e || e->value->isNull())
-    return SectionReader(cfg, nullptr, qualified(key));
+    return SectionReader(cfg, nullptr, qualified(key), fallback);
   if (e->value->kind != ConfigNode::Kind::Map) {
     error(key, "expected a map of settings");
-    return SectionReader(cfg, nullptr, qualified(key));
+    return SectionReader(cfg, nullptr, qualified(key), fallback);
   }
-  return SectionReader(cfg, e->value.get(), qualified(key));
+  return SectionReader(cfg, e->value.get(), qualified(key), fallback);
 }
 
 void SectionReader::ignore(llvm::ArrayRef<StringRef> keys) {

@@ -86,12 +86,18 @@ private:
 /// remembering which were read so the rest can be reported as unknown.
 class SectionReader {
 public:
-  SectionReader(ConfigFile &file, const ConfigNode *node, std::string path);
+  SectionReader(ConfigFile &file, const ConfigNode *node, std::string path,
+                llvm::SMLoc fallback = llvm::SMLoc());
 
   /// True when the key is present and not null.
   bool has(llvm::StringRef key) const;
   llvm::SMLoc locOf(llvm::StringRef key) const;
+  /// Where the section starts; invalid when the section is absent.
   llvm::SMLoc loc() const;
+  /// Where to report about the section: its start, or where it would be.
+  llvm::SMLoc anchor() const;
+  /// Whether the section is present as a map.
+  bool present() const { return node != nullptr; }
   const std::string &path() const { return sectionPath; }
   ConfigFile &file() { return cfg; }
 
@@ -137,6 +143,7 @@ private:
   ConfigFile &cfg;
   const ConfigNode *node;
   std::string sectionPath;
+  llvm::SMLoc fallbackLoc;
   std::vector<std::string> used;
 };
 

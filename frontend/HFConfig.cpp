@@ -24,7 +24,7 @@ constexpr StringRef kIgnoredKeys[] = {
     "use_cache", "pretraining_tp", "quantization_config", "output_router_logits",
     "_name_or_path", "ep_size", "return_dict", "output_attentions",
     "output_hidden_states", "use_return_dict", "attn_implementation",
-    "_attn_implementation", "rope_interleave", "mlp_bias"};
+    "_attn_implementation", "rope_interleave"};
 
 enum class Family { Llama, Mixtral, Qwen2MoE, DeepSeek, DeepSeekV2, DeepSeekV3 };
 
@@ -35,8 +35,12 @@ void readRopeScaling(SectionReader &top, ModelSpec &m) {
     return;
   std::string type = "none";
   // transformers renamed "type" to "rope_type"; both appear in the wild.
-  if (!rs.read("rope_type", type))
+  if (rs.has("rope_type")) {
+    rs.read("rope_type", type);
+    rs.ignore({"type"}); // older spelling, often left beside the new one
+  } else {
     rs.read("type", type);
+  }
   if (type == "yarn")
     m.rope.scaling = RopeScaling::Yarn;
   else if (type == "linear")
@@ -71,6 +75,7 @@ void readCommon(SectionReader &top, ModelSpec &m) {
   top.read("initializer_range", m.initializerRange, 0.0, 10.0);
   top.read("attention_dropout", m.attentionDropout, 0.0, 0.999);
   top.read("attention_bias", m.attention.qkvBias);
+  top.read("mlp_bias", m.mlpBias);
   m.attention.outputBias = m.attention.qkvBias;
   top.read("bos_token_id", m.bosTokenId, 0, kMaxVocab);
   std::vector<int64_t> eos;
@@ -85,6 +90,13 @@ void readCommon(SectionReader &top, ModelSpec &m) {
   m.locs["model"] = top.loc();
 }
 
+/// A positive auxiliary-loss coefficient turns aux-loss balancing on; 0
+/// (as inference-only configs often say) leaves it off.
+void readAuxLossCoef(SectionReader &top, StringRef key, RouterSpec &r) {
+  if (top.read(key, r.auxLossCoef, 0.0, 1e3) && r.auxLossCoef > 0)
+    r.balance = BalanceKind::AuxLoss;
+}
+
 void readMixtral(SectionReader &top, ModelSpec &m) {
   MoESpec &e = m.moe;
   if (top.require("num_local_experts", e.numExperts, 1, 65536))
@@ -92,8 +104,7 @@ void readMixtral(SectionReader &top, ModelSpec &m) {
   top.require("num_experts_per_tok", e.topK, 1, 1024);
   e.intermediateSize = m.intermediateSize;
   e.router.normTopkProb = true; // softmax over all, renormalised top-k
-  if (top.read("router_aux_loss_coef", e.router.auxLossCoef, 0.0, 1e3))
-    e.router.balance = BalanceKind::AuxLoss;
+  readAuxLossCoef(top, "router_aux_loss_coef", e.router);
   top.read("router_jitter_noise", e.router.noiseStd, 0.0, 100.0);
   if (top.read("sliding_window", m.attention.window, 1, kMaxVocab))
     m.attention.kind = AttentionKind::Local;
@@ -111,8 +122,7 @@ void readQwen2MoE(SectionReader &top, ModelSpec &m) {
     e.sharedExpertGate = true;
   }
   top.read("norm_topk_prob", e.router.normTopkProb);
-  if (top.read("router_aux_loss_coef", e.router.auxLossCoef, 0.0, 1e3))
-    e.router.balance = BalanceKind::AuxLoss;
+  readAuxLossCoef(top, "router_aux_loss_coef", e.router);
   int64_t step = 1;
   top.read("decoder_sparse_step", step, 1, 4096);
   std::vector<int64_t> mlpOnly;
@@ -127,10 +137,19 @@ void readQwen2MoE(SectionReader &top, ModelSpec &m) {
   top.read("use_sliding_window", sliding);
   int64_t window = 0;
   top.read("sliding_window", window, 1, kMaxVocab);
-  top.ignore({"max_window_layers"});
+  int64_t fullLayers = 0;
+  top.read("max_window_layers", fullLayers, 0, 4096);
+  // Qwen2 slides the window only in layers >= max_window_layers.
   if (sliding && window) {
-    m.attention.kind = AttentionKind::Local;
-    m.attention.window = window;
+    if (fullLayers > 0 && fullLayers < m.numLayers)
+      top.error("max_window_layers",
+                "a sliding window in only some layers is not supported; "
+                "set max_window_layers to 0 (all layers) or num_hidden_layers "
+                "(none)");
+    else if (fullLayers == 0) {
+      m.attention.kind = AttentionKind::Local;
+      m.attention.window = window;
+    }
   }
 }
 
@@ -144,9 +163,7 @@ void readDeepSeek(SectionReader &top, ModelSpec &m, Family family) {
   top.read("first_k_dense_replace", e.firstDenseLayers, 0, 4096);
   top.read("moe_layer_freq", e.layerFreq, 1, 4096);
   top.read("norm_topk_prob", e.router.normTopkProb);
-  if (top.read("aux_loss_alpha", e.router.auxLossCoef, 0.0, 1e3) &&
-      e.router.auxLossCoef > 0)
-    e.router.balance = BalanceKind::AuxLoss;
+  readAuxLossCoef(top, "aux_loss_alpha", e.router);
   top.ignore({"seq_aux"});
   std::string scoring = "softmax";
   top.read("scoring_func", scoring);
@@ -161,7 +178,7 @@ void readDeepSeek(SectionReader &top, ModelSpec &m, Family family) {
   // Multi-head latent attention (V2, V3).
   AttentionSpec &a = m.attention;
   a.kind = AttentionKind::Latent;
-  top.read("q_lora_rank", a.qLoraRank, 1, kMaxDim); // null: no q compression
+  top.read("q_lora_rank", a.qLoraRank, 0, kMaxDim); // null or 0: none
   top.require("kv_lora_rank", a.kvLoraRank, 1, kMaxDim);
   top.require("qk_nope_head_dim", a.qkNopeHeadDim, 1, 65536);
   top.require("qk_rope_head_dim", a.qkRopeHeadDim, 2, 65536);

@@ -47,7 +47,8 @@ private:
   Value latentAttention(Value x, const std::string &prefix);
   Value moe(Value x, const std::string &prefix, SmallVectorImpl<Value> &aux);
   Value block(Value x, int64_t layer, SmallVectorImpl<Value> &aux);
-  RopeAttr ropeAttr() const;
+  /// The rope attribute, verified (null after reporting an error).
+  RopeAttr buildRopeAttr();
   /// Emits the network up to the heads; returns the final hidden state.
   Value trunk(Value tokens, SmallVectorImpl<Value> &aux);
 
@@ -58,6 +59,7 @@ private:
   OpBuilder b;
   std::string scope = "model";
   llvm::StringMap<Value> params;
+  RopeAttr rope;
   Type f32 = Float32Type::get(ctx);
   int64_t dyn = ShapedType::kDynamic;
 };
@@ -93,18 +95,22 @@ Value ModelBuilder::linear(Value x, StringRef name, int64_t out, int64_t in,
 Value ModelBuilder::ffn(Value x, StringRef prefix, int64_t width,
                         StringRef key) {
   int64_t d = m.hiddenSize;
-  Value gate = linear(x, (prefix + ".gate_proj").str(), width, d, false, key);
-  Value up = linear(x, (prefix + ".up_proj").str(), width, d, false, key);
+  bool bias = m.mlpBias;
+  Value gate = linear(x, (prefix + ".gate_proj").str(), width, d, bias, key);
+  Value up = linear(x, (prefix + ".up_proj").str(), width, d, bias, key);
   Value act = SwiGLUOp::create(b, inLayer(key), gate, up);
-  return linear(act, (prefix + ".down_proj").str(), d, width, false, key);
+  return linear(act, (prefix + ".down_proj").str(), d, width, bias, key);
 }
 
-RopeAttr ModelBuilder::ropeAttr() const {
+RopeAttr ModelBuilder::buildRopeAttr() {
   const RopeSpec &r = m.rope;
-  return RopeAttr::get(ctx, APFloat(r.theta), r.scaling, APFloat(r.factor),
-                       r.originalMaxPosition, APFloat(r.betaFast),
-                       APFloat(r.betaSlow), APFloat(r.mscale),
-                       APFloat(r.mscaleAllDim));
+  // getChecked runs the attribute verifier, which get() skips in release
+  // builds: the compiler must never print IR its own parser rejects.
+  return RopeAttr::getChecked(
+      [&] { return mlir::emitError(at("model.attention")); }, ctx,
+      APFloat(r.theta), r.scaling, APFloat(r.factor), r.originalMaxPosition,
+      APFloat(r.betaFast), APFloat(r.betaSlow), APFloat(r.mscale),
+      APFloat(r.mscaleAllDim));
 }
 
 Value ModelBuilder::attention(Value x, const std::string &prefix) {
@@ -115,7 +121,6 @@ Value ModelBuilder::attention(Value x, const std::string &prefix) {
   Value q = linear(x, prefix + ".q_proj", h * hd, d, a.qkvBias, key);
   Value k = linear(x, prefix + ".k_proj", kv * hd, d, a.qkvBias, key);
   Value v = linear(x, prefix + ".v_proj", kv * hd, d, a.qkvBias, key);
-  RopeAttr rope = ropeAttr();
   q = RotaryOp::create(b, inLayer(key), q, Value(), h, hd, hd, rope,
                        m.rope.interleaved);
   k = RotaryOp::create(b, inLayer(key), k, Value(), kv, hd, hd, rope,
@@ -166,9 +171,10 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
   return LatentAttentionOp::create(
-      b, inLayer(key), x, qa, qaNorm, q, kva, kvaNorm, kvb, o, h, a.qLoraRank,
-      a.kvLoraRank, a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, ropeAttr(),
-      a.causal, scale, APFloat(m.normEps));
+      b, inLayer(key), x, Value(), qa, qaNorm, q, kva, kvaNorm, kvb, o, h,
+      a.qLoraRank,
+      a.kvLoraRank, a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, rope,
+      m.rope.interleaved, a.causal, scale, APFloat(m.normEps));
 }
 
 Value ModelBuilder::moe(Value x, const std::string &prefix,
@@ -294,6 +300,9 @@ Value ModelBuilder::trunk(Value tokens, SmallVectorImpl<Value> &aux) {
 }
 
 OwningOpRef<ModuleOp> ModelBuilder::build() {
+  rope = buildRopeAttr();
+  if (!rope)
+    return nullptr;
   OwningOpRef<ModuleOp> module = ModuleOp::create(at("model"));
   module->setSymName(m.name.empty() ? "model" : m.name);
   b.setInsertionPointToEnd(module->getBody());

@@ -148,10 +148,20 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
   if (!m.heads.lm && !m.heads.numClasses)
     c.fail("model.heads", "the model needs a head: enable lm or give "
                           "classification.num_classes");
-  if (m.heads.lm && m.bosTokenId >= m.vocabSize)
-    c.fail("model.vocab_size", "bos_token_id is outside the vocabulary");
-  if (m.eosTokenId >= m.vocabSize)
-    c.fail("model.vocab_size", "eos_token_id is outside the vocabulary");
+  for (auto [name, id] : {std::pair<StringRef, int64_t>{"bos_token_id", m.bosTokenId},
+                          {"eos_token_id", m.eosTokenId},
+                          {"pad_token_id", m.padTokenId}})
+    if (id >= m.vocabSize)
+      c.fail("model.vocab_size", name + " (" + Twine(id) +
+                                     ") is outside the vocabulary (vocab_size " +
+                                     Twine(m.vocabSize) + ")");
+  if (m.rope.scaling == mlir::strata::RopeScaling::Yarn &&
+      m.rope.betaFast < m.rope.betaSlow)
+    c.fail("model.attention", "yarn rope scaling needs beta_fast (" +
+                                  llvm::formatv("{0}", m.rope.betaFast).str() +
+                                  ") >= beta_slow (" +
+                                  llvm::formatv("{0}", m.rope.betaSlow).str() +
+                                  ")");
   // Keep every count far from int64 overflow.
   double params = estimateParams(m);
   if (params > 1e14)
@@ -191,7 +201,9 @@ bool strata::validateParallel(ConfigFile &file, const StrataConfig &cfg) {
     if (m.numKvHeads % p.tp && p.tp % m.numKvHeads)
       fail(tp, Twine(p.tp) + " must divide the KV heads (" +
                    Twine(m.numKvHeads) + ") or be a multiple of them");
-    mustDivide(tp, p.tp, m.vocabSize, "vocab_size (pad the vocabulary)");
+    if (m.vocabSize % p.tp)
+      fail(tp, Twine(p.tp) + " does not divide vocab_size (" +
+                   Twine(m.vocabSize) + "); pad the vocabulary to a multiple");
     if (m.intermediateSize)
       mustDivide(tp, p.tp, m.intermediateSize, "intermediate_size");
     if (m.isMoE())
@@ -215,19 +227,31 @@ bool strata::validateParallel(ConfigFile &file, const StrataConfig &cfg) {
                "): expert groups are drawn from data-parallel ranks");
   }
   const TrainingSpec &t = cfg.training;
+  auto trainingError = [&](StringRef key, const Twine &msg) {
+    ok = false;
+    auto it = t.locs.find(key);
+    file.error(it != t.locs.end() ? it->second : llvm::SMLoc(),
+               "training." + key + ": " + msg);
+  };
   int64_t perStep = p.dp * t.gradientAccumulationSteps;
   if (t.batchSize > 0) {
     if (t.batchSize % perStep)
-      fail("data_parallel_degree",
-           "batch_size (" + Twine(t.batchSize) +
-               ") must be a multiple of data_parallel_degree x "
-               "gradient_accumulation_steps (" +
-               Twine(perStep) + ")");
+      trainingError("batch_size",
+                    Twine(t.batchSize) +
+                        " must be a multiple of data_parallel_degree x "
+                        "gradient_accumulation_steps (" +
+                        Twine(p.dp) + " x " +
+                        Twine(t.gradientAccumulationSteps) + ")");
     else if ((t.batchSize / perStep) % p.microBatches)
       fail("num_micro_batches",
            Twine(p.microBatches) + " does not divide the per-rank batch (" +
                Twine(t.batchSize / perStep) + ")");
   }
+  if (t.seqLen > m.maxSeqLen)
+    trainingError("seq_len", Twine(t.seqLen) +
+                                 " exceeds the model's maximum sequence "
+                                 "length (" +
+                                 Twine(m.maxSeqLen) + ")");
   if (p.tp * p.pp * p.dp > (int64_t(1) << 20))
     fail("data_parallel_degree", "more than 1048576 ranks in total");
   return ok;

@@ -107,6 +107,7 @@ struct ModelSpec {
   double attentionDropout = 0.0, hiddenDropout = 0.0;
   bool tieWordEmbeddings = false;
   double initializerRange = 0.02;
+  bool mlpBias = false; ///< Biases on dense FFN projections (Llama mlp_bias).
   int64_t bosTokenId = -1, eosTokenId = -1, padTokenId = -1;
   int64_t mtpLayers = 0; ///< Multi-token prediction modules (not built).
   AttentionSpec attention;
@@ -139,6 +140,7 @@ struct TrainingSpec {
   int64_t batchSize = 0, seqLen = 0; ///< Global batch; 0 = not given.
   int64_t seed = 0;
   int64_t ignoreIndex = -100;
+  llvm::StringMap<llvm::SMLoc> locs; ///< "batch_size", "seq_len"
 };
 
 struct ParallelSpec {

@@ -72,6 +72,8 @@ void readMoE(SectionReader &model, ModelSpec &m) {
     if (model.has(flat) && moe.has(nested)) {
       model.error(flat, "given twice: also as '" + moe.path() + "." +
                             nested.str() + "'; keep one");
+      model.ignore({flat});
+      moe.ignore({nested});
       return;
     }
     readFn(model.has(flat) ? model : moe, model.has(flat) ? flat : nested);
@@ -117,7 +119,7 @@ void readMoE(SectionReader &model, ModelSpec &m) {
                                 {{"none", BalanceKind::None},
                                  {"aux_loss", BalanceKind::AuxLoss},
                                  {"bias_update", BalanceKind::BiasUpdate}});
-  balance.read("aux_loss_coef", r.auxLossCoef, 0.0, 1e3);
+  balance.read("aux_loss_coef", r.auxLossCoef, 0.0, 1e3, /*minExclusive=*/true);
   balance.read("bias_update_rate", r.biasUpdateRate, 0.0, 1e3);
   balance.warnUnknownKeys();
   if (r.balance == BalanceKind::BiasUpdate)
@@ -241,8 +243,10 @@ void readTraining(SectionReader t, TrainingSpec &s) {
   ckpt.warnUnknownKeys();
   t.read("gradient_accumulation_steps", s.gradientAccumulationSteps, 1,
          1000000);
-  t.read("batch_size", s.batchSize, 1, 1 << 24);
-  t.read("seq_len", s.seqLen, 1, kMaxVocab);
+  if (t.read("batch_size", s.batchSize, 1, 1 << 24))
+    s.locs["batch_size"] = t.locOf("batch_size");
+  if (t.read("seq_len", s.seqLen, 1, kMaxVocab))
+    s.locs["seq_len"] = t.locOf("seq_len");
   t.read("seed", s.seed, 0, INT64_MAX);
   t.read("ignore_index", s.ignoreIndex, INT32_MIN, INT32_MAX);
   t.warnUnknownKeys();
@@ -258,7 +262,8 @@ void readParallel(SectionReader p, ParallelSpec &s) {
   degree("data_parallel_degree", s.dp);
   degree("expert_parallel_degree", s.ep);
   p.read("optimizer_sharding", s.optimizerSharding);
-  p.read("num_micro_batches", s.microBatches, 1, 1 << 20);
+  if (p.read("num_micro_batches", s.microBatches, 1, 1 << 20))
+    s.locs["num_micro_batches"] = p.locOf("num_micro_batches");
   if (p.loc().isValid())
     s.locs["parallel"] = p.loc();
   p.warnUnknownKeys();
@@ -273,7 +278,10 @@ bool strata::readSeedConfig(ConfigFile &file, StrataConfig &out) {
     return false;
   }
   unsigned before = file.errorCount();
-  readModel(top.section("model"), out.model);
+  SectionReader model = top.section("model");
+  if (!model.present())
+    return false; // section() reported that `model` is not a map
+  readModel(model, out.model);
   readTraining(top.section("training"), out.training);
   readParallel(top.section("parallel"), out.parallel);
   SectionReader inf = top.section("inference");
