@@ -37,6 +37,9 @@ std::unique_ptr<ConfigFile> ConfigFile::load(StringRef path) {
   };
   if (llvm::sys::fs::is_directory(path))
     return fail("is a directory; expected a YAML or JSON model config");
+  // Devices and pipes report size 0 and could be read without end.
+  if (llvm::sys::fs::exists(path) && !llvm::sys::fs::is_regular_file(path))
+    return fail("is not a regular file; expected a YAML or JSON model config");
   uint64_t size = 0;
   if (std::error_code ec = llvm::sys::fs::file_size(path, size))
     return fail("cannot read config: " + ec.message());
@@ -214,6 +217,8 @@ public:
       }
       return out;
     }
+    if (auto *alias = llvm::dyn_cast<llvm::yaml::AliasNode>(n))
+      out->loc = SMLoc::getFromPointer(alias->getName().data() - 1); // '*'
     file.error(out->loc, "aliases and tags are not supported in configs");
     return nullptr;
   }
@@ -254,8 +259,11 @@ bool ConfigFile::build(StringRef text) {
     return false;
   }
   if (json) {
-    // Strict JSON first: YAML would accept things JSON forbids.
-    auto parsed = llvm::json::parse(text);
+    // Strict JSON first: YAML would accept things JSON forbids. A UTF-8
+    // byte-order mark is skipped, as the YAML parser does.
+    StringRef body = text;
+    body.consume_front("\xEF\xBB\xBF");
+    auto parsed = llvm::json::parse(body);
     if (!parsed) {
       std::string msg = llvm::toString(parsed.takeError());
       // llvm::json reports "[line:col, byte=N]: message".
@@ -263,10 +271,14 @@ bool ConfigFile::build(StringRef text) {
       llvm::Regex re("^\\[([0-9]+):([0-9]+), byte=([0-9]+)\\]: (.*)$");
       SMLoc loc = start;
       if (re.match(msg, &m)) {
+        // llvm::json reports the offset just past the offending character,
+        // except for trailing text, where it stops on the text itself.
         size_t offset = 0;
-        if (!m[3].getAsInteger(10, offset) && offset <= text.size())
-          loc = SMLoc::getFromPointer(text.begin() + offset);
-        msg = m[4].str();
+        bool onText = m[4] == "Text after end of document";
+        if (!m[3].getAsInteger(10, offset) && offset <= body.size())
+          loc = SMLoc::getFromPointer(body.begin() +
+                                      (offset && !onText ? offset - 1 : offset));
+        msg = m[4].str(); // last: m refers into msg
       }
       error(loc, "invalid JSON: " + msg);
       return false;
@@ -393,8 +405,12 @@ bool SectionReader::read(StringRef key, int64_t &out, int64_t min,
   if (!n)
     return false;
   std::optional<int64_t> value;
-  if (!n->quoted)
-    value = parseInteger(n->scalar);
+  if (n->quoted) {
+    error(key, "expected an integer in " + range + ", got the string \"" +
+                   n->scalar + "\"; write the number without quotes");
+    return false;
+  }
+  value = parseInteger(n->scalar);
   if (!value) {
     error(key, "expected an integer in " + range + ", got '" + n->scalar + "'");
     return false;
@@ -415,8 +431,12 @@ bool SectionReader::read(StringRef key, double &out, double min, double max,
   if (!n)
     return false;
   double value;
-  if (n->quoted || StringRef(n->scalar).getAsDouble(value) ||
-      !std::isfinite(value)) {
+  if (n->quoted) {
+    error(key, "expected a number in " + range + ", got the string \"" +
+                   n->scalar + "\"; write the number without quotes");
+    return false;
+  }
+  if (StringRef(n->scalar).getAsDouble(value) || !std::isfinite(value)) {
     error(key, "expected a number in " + range + ", got '" + n->scalar + "'");
     return false;
   }

@@ -31,8 +31,9 @@ enum class Family { Llama, Mixtral, Qwen2MoE, DeepSeek, DeepSeekV2, DeepSeekV3 }
 void readRopeScaling(SectionReader &top, ModelSpec &m) {
   top.read("rope_theta", m.rope.theta, 0.0, 1e12, true);
   SectionReader rs = top.section("rope_scaling");
-  if (!rs.loc().isValid())
+  if (!rs.present())
     return;
+  m.locs["model.rope_scaling"] = rs.loc();
   std::string type = "none";
   // transformers renamed "type" to "rope_type"; both appear in the wild.
   if (rs.has("rope_type")) {
@@ -65,8 +66,10 @@ void readCommon(SectionReader &top, ModelSpec &m) {
   required("num_hidden_layers", "model.num_layers", m.numLayers, 1, 4096);
   required("num_attention_heads", "model.attention", m.numHeads, 1, 65536);
   m.numKvHeads = m.numHeads;
-  top.read("num_key_value_heads", m.numKvHeads, 1, 65536);
-  top.read("head_dim", m.headDim, 1, 65536);
+  if (top.read("num_key_value_heads", m.numKvHeads, 1, 65536))
+    m.locs["model.num_kv_heads"] = top.locOf("num_key_value_heads");
+  if (top.read("head_dim", m.headDim, 1, 65536))
+    m.locs["model.head_dim"] = top.locOf("head_dim");
   top.read("max_position_embeddings", m.maxSeqLen, 1, kMaxVocab);
   if (top.read("intermediate_size", m.intermediateSize, 1, kMaxDim))
     m.locs["model.intermediate_size"] = top.locOf("intermediate_size");

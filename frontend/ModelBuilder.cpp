@@ -60,6 +60,7 @@ private:
   std::string scope = "model";
   llvm::StringMap<Value> params;
   RopeAttr rope;
+  bool buildingLoss = false;
   Type f32 = Float32Type::get(ctx);
   int64_t dyn = ShapedType::kDynamic;
 };
@@ -205,7 +206,8 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
       r.normTopkProb, APFloat(r.routedScalingFactor), r.nGroup, r.topkGroup,
       APFloat(r.noiseStd), cfg.training.seed, r.balance,
       APFloat(r.auxLossCoef), APFloat(r.biasUpdateRate));
-  if (r.balance == BalanceKind::AuxLoss)
+  // The balance loss exists only where a loss is computed, not in forward.
+  if (r.balance == BalanceKind::AuxLoss && buildingLoss)
     aux.push_back(RouterAuxLossOp::create(b, inLayer(routerKey),
                                           router.getScores(),
                                           router.getIndices(),
@@ -271,16 +273,18 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
     int64_t r = static_cast<int64_t>(static_cast<double>(d) *
                                      m.compression.ratio);
     std::string c = prefix + ".compression";
-    x = MemoryCompressionOp::create(
-        b, inLayer(key), x, param(c + ".encoder.weight", {r, d},
-                                  InitKind::Normal, key),
-        param(c + ".encoder.bias", {r}, InitKind::Zeros, key),
-        param(c + ".decoder.weight", {d, r}, InitKind::Normal, key),
-        param(c + ".decoder.bias", {d}, InitKind::Zeros, key),
-        param(c + ".norm.weight", {d}, InitKind::Ones, key),
-        param(c + ".norm.bias", {d}, InitKind::Zeros, key),
-        APFloat(m.compression.ratio), m.compression.activation,
-        APFloat(m.compression.eps));
+    // Created one statement at a time: argument evaluation order is
+    // unspecified, and the IR must not depend on the host compiler.
+    Value encW = param(c + ".encoder.weight", {r, d}, InitKind::Normal, key);
+    Value encB = param(c + ".encoder.bias", {r}, InitKind::Zeros, key);
+    Value decW = param(c + ".decoder.weight", {d, r}, InitKind::Normal, key);
+    Value decB = param(c + ".decoder.bias", {d}, InitKind::Zeros, key);
+    Value normW = param(c + ".norm.weight", {d}, InitKind::Ones, key);
+    Value normB = param(c + ".norm.bias", {d}, InitKind::Zeros, key);
+    x = MemoryCompressionOp::create(b, inLayer(key), x, encW, encB, decW, decB,
+                                    normW, normB, APFloat(m.compression.ratio),
+                                    m.compression.activation,
+                                    APFloat(m.compression.eps));
   }
   return x;
 }
@@ -354,6 +358,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
     SmallVector<Value> aux, results;
+    buildingLoss = true;
     Value x = trunk(body->getArgument(0), aux);
     scope = "head";
     emitHeads(x, /*classifier=*/false, results);

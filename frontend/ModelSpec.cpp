@@ -87,18 +87,24 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
     }
     m.headDim = m.hiddenSize / m.numHeads;
   }
+  StringRef kvKey = m.locs.count("model.num_kv_heads") ? "model.num_kv_heads"
+                                                        : "model.attention";
+  StringRef headDimKey =
+      m.locs.count("model.head_dim") ? "model.head_dim" : "model.attention";
+  StringRef ropeKey = m.locs.count("model.rope_scaling") ? "model.rope_scaling"
+                                                         : "model.attention";
   if (m.numKvHeads > m.numHeads || m.numHeads % m.numKvHeads)
-    c.fail("model.attention", "the number of KV heads (" + Twine(m.numKvHeads) +
+    c.fail(kvKey, "the number of KV heads (" + Twine(m.numKvHeads) +
                                   ") must divide num_attention_heads (" +
                                   Twine(m.numHeads) + ")");
   if (a.kind != AttentionKind::Latent && m.headDim % 2)
-    c.fail("model.attention", "head_dim (" + Twine(m.headDim) +
+    c.fail(headDimKey, "head_dim (" + Twine(m.headDim) +
                                   ") must be even for rotary embedding");
   if (a.kind == AttentionKind::Local && a.window < 1)
     c.fail("model.attention", "local attention needs window >= 1");
   if (m.rope.scaling == mlir::strata::RopeScaling::Yarn &&
       m.rope.originalMaxPosition < 1)
-    c.fail("model.attention", "yarn rope scaling needs "
+    c.fail(ropeKey, "yarn rope scaling needs "
                               "original_max_position_embeddings");
 
   // Feed-forward layers.
@@ -114,7 +120,8 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
   if (m.isMoE()) {
     const MoESpec &e = m.moe;
     const RouterSpec &r = e.router;
-    if (e.topK > e.numExperts)
+    bool topKOk = e.topK <= e.numExperts;
+    if (!topKOk)
       c.fail("model.moe", "top_k (" + Twine(e.topK) +
                               ") must not exceed the number of experts (" +
                               Twine(e.numExperts) + ")");
@@ -132,7 +139,7 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
       c.fail("model.moe", "topk_group (" + Twine(r.topkGroup) +
                               ") must not exceed n_group (" + Twine(r.nGroup) +
                               ")");
-    else if (e.topK > r.topkGroup * (e.numExperts / r.nGroup))
+    else if (topKOk && e.topK > r.topkGroup * (e.numExperts / r.nGroup))
       c.fail("model.moe", "top_k (" + Twine(e.topK) +
                               ") exceeds the experts of the topk_group kept "
                               "groups (" +
@@ -157,7 +164,7 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
                                      Twine(m.vocabSize) + ")");
   if (m.rope.scaling == mlir::strata::RopeScaling::Yarn &&
       m.rope.betaFast < m.rope.betaSlow)
-    c.fail("model.attention", "yarn rope scaling needs beta_fast (" +
+    c.fail(ropeKey, "yarn rope scaling needs beta_fast (" +
                                   llvm::formatv("{0}", m.rope.betaFast).str() +
                                   ") >= beta_slow (" +
                                   llvm::formatv("{0}", m.rope.betaSlow).str() +

@@ -22,6 +22,8 @@ void readRope(SectionReader rope, ModelSpec &m) {
   rope.read("theta", m.rope.theta, 0.0, 1e12, /*minExclusive=*/true);
   rope.read("interleaved", m.rope.interleaved);
   SectionReader scaling = rope.section("scaling");
+  if (scaling.present())
+    m.locs["model.rope_scaling"] = scaling.loc();
   scaling.readEnum<RopeScaling>("type", m.rope.scaling,
                                 {{"none", RopeScaling::None},
                                  {"linear", RopeScaling::Linear},
@@ -148,8 +150,10 @@ void readModel(SectionReader model, ModelSpec &m) {
   required("num_layers", m.numLayers, 1, 4096);
   required("num_attention_heads", m.numHeads, 1, 65536);
   m.numKvHeads = m.numHeads;
-  model.read("num_kv_heads", m.numKvHeads, 1, 65536);
-  model.read("head_dim", m.headDim, 1, 65536);
+  if (model.read("num_kv_heads", m.numKvHeads, 1, 65536))
+    m.locs["model.num_kv_heads"] = model.locOf("num_kv_heads");
+  if (model.read("head_dim", m.headDim, 1, 65536))
+    m.locs["model.head_dim"] = model.locOf("head_dim");
   model.read("max_seq_len", m.maxSeqLen, 1, kMaxVocab);
   if (model.read("intermediate_size", m.intermediateSize, 1, kMaxDim))
     m.locs["model.intermediate_size"] = model.locOf("intermediate_size");

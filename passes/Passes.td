@@ -21,4 +21,18 @@ def StrataPrintStats : Pass<"strata-print-stats", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def StrataParamsToArguments
+    : Pass<"strata-params-to-arguments", "mlir::ModuleOp"> {
+  let summary = "Turn strata.param ops into function arguments";
+  let description = [{
+    Each `strata.param` becomes a trailing argument of its function, in
+    order of first appearance, with the argument attributes
+    `strata.param = "<name>"` and `strata.init = #strata.init<...>`, so a
+    runtime binds weights by name. Parameters shared by several functions
+    keep the same name in each. Needed before bufferization: parameters are
+    then ordinary memref arguments.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 #endif // STRATA_PASSES_TD

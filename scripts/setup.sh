@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  cmake ninja-build g++ ccache python3 libgtest-dev
+  cmake ninja-build g++ ccache python3 python3-torch libgtest-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libcli11-dev libflatbuffers-dev flatbuffers-compiler
 )

@@ -23,4 +23,19 @@ llvm_config.add_tool_substitutions(
     ["strata-opt", "strata-compile", "FileCheck", "not", "count", "split-file"],
     tool_dirs)
 llvm_config.with_environment("PATH", config.strata_tools_dir, append_path=True)
+
+# Running lowered programs: mlir-runner and its support libraries.
+libdir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
+config.substitutions.append(("%runner_libs", " ".join(
+    os.path.join(libdir, lib) for lib in
+    ["libmlir_runner_utils.so", "libmlir_c_runner_utils.so"])))
+
+# Numerics tests compare with PyTorch (Debian's python3-torch, imported from
+# /usr/bin/python3); without it they are reported as unsupported.
+import subprocess
+if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("torch")
+config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -7,21 +7,28 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/StrataOps.h"
+#include "codegen/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::strata::registerStrataPasses();
+  mlir::strata::registerCodegenPipelines();
   mlir::DialectRegistry registry;
-  registry.insert<mlir::strata::StrataDialect, mlir::func::FuncDialect,
-                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+  // Every upstream dialect the lowering passes through (linalg, memref,
+  // scf, llvm, ...) and their interface models (bufferization, ...).
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::strata::StrataDialect>();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "Strata optimizer driver\n", registry));
 }

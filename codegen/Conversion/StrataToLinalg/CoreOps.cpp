@@ -1,0 +1,271 @@
+//===- CoreOps.cpp - embedding, norms and projections to linalg -*- C++ -*-===//
+//
+// Norms are a reduction generic over the last dim followed by a pointwise
+// generic; projections are one generic contracting the input's last dim
+// with the [out, in] weight, accumulating into the broadcast bias (or 0).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+
+#include "dialect/StrataOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::strata;
+using namespace mlir::strata::detail;
+
+namespace {
+
+bool isF32(Value v) {
+  return cast<RankedTensorType>(v.getType()).getElementType().isF32();
+}
+
+/// Map of a rank-`rank` iteration space onto the given dims.
+AffineMap dimsMap(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// 0..n-1.
+SmallVector<unsigned> iota(unsigned n) {
+  SmallVector<unsigned> dims(n);
+  for (unsigned i = 0; i < n; ++i)
+    dims[i] = i;
+  return dims;
+}
+
+/// Sums f(x) over the last dim of `x`: result has x's shape minus that dim.
+Value reduceLastDim(OpBuilder &b, Location loc, Value x,
+                    llvm::function_ref<Value(OpBuilder &, Location, Value)> f) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  Value acc = filledTensor(b, loc, x, type.getShape().drop_back(),
+                           type.getElementType(), 0.0);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{acc.getType()}, ValueRange{x}, ValueRange{acc},
+      ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank),
+                          dimsMap(ctx, rank, iota(rank - 1))},
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value sum = arith::AddFOp::create(nb, nl, args[1], f(nb, nl, args[0]));
+        linalg::YieldOp::create(nb, nl, sum);
+      });
+  return generic.getResult(0);
+}
+
+/// The size of x's last dim as an f32 scalar.
+Value lastDimAsFloat(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type f32 = b.getF32Type();
+  int64_t d = type.getShape().back();
+  if (!ShapedType::isDynamic(d))
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(d));
+  Value dim = tensor::DimOp::create(b, loc, x, type.getRank() - 1);
+  Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), dim);
+  return arith::UIToFPOp::create(b, loc, f32, i64);
+}
+
+Value f32Const(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32Type(),
+                                   b.getF32FloatAttr(v));
+}
+
+struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    if (!isF32(x))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = rewriter.getContext();
+    Value sumSq = reduceLastDim(rewriter, loc, x,
+                                [](OpBuilder &b, Location l, Value v) -> Value {
+                                  return arith::MulFOp::create(b, l, v, v);
+                                });
+    Value d = lastDimAsFloat(rewriter, loc, x);
+    Value eps = f32Const(rewriter, loc, op.getEps().convertToDouble());
+    Value init = emptyTensor(rewriter, loc, x, type.getShape(),
+                             type.getElementType());
+    Value out = buildPointwise(
+        rewriter, loc, {x, sumSq, op.getWeight()},
+        {rewriter.getMultiDimIdentityMap(rank),
+         dimsMap(ctx, rank, iota(rank - 1)), dimsMap(ctx, rank, {rank - 1})},
+        init, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value meanSq = arith::DivFOp::create(b, l, args[1], d);
+          Value inv = math::RsqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, meanSq, eps));
+          return arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, args[0], inv), args[2]);
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    if (!isF32(x))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = rewriter.getContext();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = dimsMap(ctx, rank, iota(rank - 1));
+    AffineMap featureMap = dimsMap(ctx, rank, {rank - 1});
+    Value d = lastDimAsFloat(rewriter, loc, x);
+    Value sum = reduceLastDim(rewriter, loc, x,
+                              [](OpBuilder &, Location, Value v) { return v; });
+    // Two passes (mean, then squared deviations) for a stable variance.
+    Value rowInit = emptyTensor(rewriter, loc, x, type.getShape().drop_back(),
+                                type.getElementType());
+    Value mean = buildPointwise(
+        rewriter, loc, {sum}, {}, rowInit,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return arith::DivFOp::create(b, l, args[0], d);
+        });
+    Value centered = buildPointwise(
+        rewriter, loc, {x, mean}, {identity, rowMap},
+        emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return arith::SubFOp::create(b, l, args[0], args[1]);
+        });
+    Value sumSq = reduceLastDim(rewriter, loc, centered,
+                                [](OpBuilder &b, Location l, Value v) -> Value {
+                                  return arith::MulFOp::create(b, l, v, v);
+                                });
+    Value eps = f32Const(rewriter, loc, op.getEps().convertToDouble());
+    SmallVector<Value> inputs{centered, sumSq, op.getWeight()};
+    SmallVector<AffineMap> maps{identity, rowMap, featureMap};
+    if (Value bias = op.getBias()) {
+      inputs.push_back(bias);
+      maps.push_back(featureMap);
+    }
+    Value out = buildPointwise(
+        rewriter, loc, inputs, maps,
+        emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value var = arith::DivFOp::create(b, l, args[1], d);
+          Value inv =
+              math::RsqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps));
+          Value y = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, args[0], inv), args[2]);
+          return args.size() > 3 ? arith::AddFOp::create(b, l, y, args[3]) : y;
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// y[..., o] = bias[o] + sum_i x[..., i] * w[o, i].
+Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
+                      Value bias) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  unsigned lead = xType.getRank() - 1;
+  unsigned rank = lead + 2; // leading dims, out, in
+  MLIRContext *ctx = b.getContext();
+  SmallVector<int64_t> outShape(xType.getShape().drop_back());
+  outShape.push_back(wType.getDimSize(0));
+  Type elementType = xType.getElementType();
+
+  Value acc;
+  if (bias) {
+    // Broadcast the bias into the accumulator: one pass less than adding it.
+    acc = buildPointwise(b, loc, {bias}, {dimsMap(ctx, lead + 1, {lead})},
+                         emptyTensor(b, loc, x, outShape, elementType),
+                         [](OpBuilder &, Location, ValueRange args) {
+                           return args[0];
+                         });
+  } else {
+    acc = filledTensor(b, loc, x, outShape, elementType, 0.0);
+  }
+  SmallVector<unsigned> xDims = iota(lead);
+  xDims.push_back(lead + 1);
+  SmallVector<unsigned> yDims = iota(lead + 1);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{acc.getType()}, ValueRange{x, w}, ValueRange{acc},
+      ArrayRef<AffineMap>{dimsMap(ctx, rank, xDims),
+                          dimsMap(ctx, rank, {lead, lead + 1}),
+                          dimsMap(ctx, rank, yDims)},
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value prod = arith::MulFOp::create(nb, nl, args[0], args[1]);
+        linalg::YieldOp::create(nb, nl,
+                                ValueRange{arith::AddFOp::create(
+                                    nb, nl, args[2], prod)});
+      });
+  return generic.getResult(0);
+}
+
+template <typename OpT>
+struct ProjectionLowering : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32(op.getInput()) || !isF32(op.getWeight()))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Value bias;
+    if constexpr (std::is_same_v<OpT, LinearOp>)
+      bias = op.getBias();
+    rewriter.replaceOp(op, buildProjection(rewriter, op.getLoc(),
+                                           op.getInput(), op.getWeight(),
+                                           bias));
+    return success();
+  }
+};
+
+/// result[b, s, d] = table[tokens[b, s], d]. Token ids are validated by the
+/// runtime before a program runs, so the gather needs no bounds check.
+struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32(op.getTable()))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    MLIRContext *ctx = rewriter.getContext();
+    Value table = op.getTable();
+    Value init = emptyTensor(rewriter, loc, op.getTokens(), type.getShape(),
+                             type.getElementType());
+    // The hidden dim of the result comes from the table, not the tokens.
+    if (type.isDynamicDim(2))
+      return rewriter.notifyMatchFailure(op, "needs a static hidden size");
+    Value out = buildPointwise(
+        rewriter, loc, {op.getTokens()}, {dimsMap(ctx, 3, {0, 1})}, init,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value row =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+          Value col = linalg::IndexOp::create(b, l, 2);
+          return tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::strata::populateCoreToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<RMSNormLowering, LayerNormLowering,
+               ProjectionLowering<LinearOp>, ProjectionLowering<LMHeadOp>,
+               EmbeddingLowering>(patterns.getContext());
+}

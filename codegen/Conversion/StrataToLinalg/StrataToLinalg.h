@@ -1,0 +1,50 @@
+//===- StrataToLinalg.h - strata to linalg patterns -------------*- C++ -*-===//
+//
+// Lowering of strata ops to linalg/tensor/arith/math on tensors, one file
+// per op family. Every pattern computes in the op's element type when it is
+// f32; other element types are left for the mixed-precision lowering.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H
+#define STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <functional>
+
+namespace mlir::strata {
+
+/// Pointwise ops: gelu, silu, swiglu, add, dropout (inference), sigmoid_gate.
+void populatePointwiseToLinalgPatterns(RewritePatternSet &patterns);
+/// Embedding, rmsnorm, layernorm, linear and lm_head.
+void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
+
+namespace detail {
+
+/// An empty tensor of `shape` x `elementType`; dynamic dims are read from
+/// `like` at the same positions (the leading batch/sequence dims).
+Value emptyTensor(OpBuilder &b, Location loc, Value like,
+                  ArrayRef<int64_t> shape, Type elementType);
+
+/// A tensor of `shape` filled with `value` (a zero accumulator, ...).
+Value filledTensor(OpBuilder &b, Location loc, Value like,
+                   ArrayRef<int64_t> shape, Type elementType, double value);
+
+/// A linalg.generic over the iteration space of `init` (all parallel),
+/// reading `inputs` through `maps` (identity when empty) and writing one
+/// result of init's type from `body(b, loc, inputArgs)`.
+Value buildPointwise(
+    OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<AffineMap> maps,
+    Value init,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.
+Value buildSilu(OpBuilder &b, Location loc, Value x);
+Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhApproximation);
+
+} // namespace detail
+} // namespace mlir::strata
+
+#endif // STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H

@@ -1,0 +1,26 @@
+//===- Passes.td - Strata codegen passes --------------------*- tablegen -*-===//
+
+#ifndef STRATA_CODEGEN_PASSES_TD
+#define STRATA_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
+  let summary = "Lower strata compute ops to linalg, tensor, arith and math";
+  let description = [{
+    Applies the strata-to-linalg patterns of
+    `codegen/Conversion/StrataToLinalg/` (one file per op family). Ops that
+    have no lowering yet are an error at their location (naming the config
+    line that produced them), unless `allow-partial` is set.
+  }];
+  let options = [
+    Option<"allowPartial", "allow-partial", "bool", "false",
+           "Leave ops without a lowering in place instead of failing">,
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
+    "mlir::math::MathDialect", "mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // STRATA_CODEGEN_PASSES_TD

@@ -1,0 +1,25 @@
+// RUN: strata-opt %s --strata-lower-to-llvm-cpu | FileCheck %s
+// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=loops" | FileCheck %s --check-prefix=LOOPS
+
+// Tests that the CPU pipeline takes a block of lowered ops, with parameters,
+// all the way to the LLVM dialect (what strata-compile --target=cpu runs).
+// CHECK: llvm.func @block(
+// CHECK-NOT: strata.
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor.
+// CHECK: llvm.call @erff
+
+// LOOPS-LABEL: func.func @block(
+// LOOPS-SAME:    memref<32x8xf32> {strata.init = #strata.init<normal>, strata.param = "embed"}
+// LOOPS:         scf.for
+// LOOPS-NOT:     linalg.generic
+func.func @block(%tok: tensor<?x?xi32>) -> tensor<?x?x16xf32> {
+  %t = strata.param "embed" : tensor<32x8xf32>
+  %n = strata.param "norm" {init = #strata.init<ones>} : tensor<8xf32>
+  %w = strata.param "w" : tensor<16x8xf32>
+  %x = strata.embedding %tok, %t : tensor<?x?xi32>, tensor<32x8xf32>
+  %h = strata.rmsnorm %x, %n : tensor<?x?x8xf32>, tensor<8xf32>
+  %y = strata.linear %h, %w : tensor<?x?x8xf32>, tensor<16x8xf32>
+  %g = strata.gelu %y : tensor<?x?x16xf32>
+  return %g : tensor<?x?x16xf32>
+}

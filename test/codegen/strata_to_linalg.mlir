@@ -1,0 +1,61 @@
+// RUN: strata-opt %s --strata-convert-to-linalg --split-input-file | FileCheck %s
+
+// Tests that linear contracts the input's last dim with the [out, in] weight,
+// accumulating into the broadcast bias.
+// CHECK-DAG: #[[BIAS:.*]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG: #[[Y:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @linear
+// CHECK:         %[[ACC:.*]] = linalg.generic {indexing_maps = [#[[BIAS]], #{{.*}}]{{.*}} ins(%{{.*}} : tensor<16xf32>)
+// CHECK:         linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[Y]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<16x8xf32>) outs(%[[ACC]] : tensor<?x?x16xf32>)
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+// CHECK-NOT:     strata.linear
+func.func @linear(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<?x?x16xf32> {
+  %0 = strata.linear %x, %w, %b : tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  return %0 : tensor<?x?x16xf32>
+}
+
+// -----
+
+// Tests that rmsnorm is a sum-of-squares reduction over the last dim and a
+// pointwise rescale by rsqrt(mean + eps) and the weight.
+// CHECK-LABEL: func.func @rmsnorm
+// CHECK:         linalg.fill
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK:           math.rsqrt
+func.func @rmsnorm(%x: tensor<2x?x8xf32>, %w: tensor<8xf32>) -> tensor<2x?x8xf32> {
+  %0 = strata.rmsnorm %x, %w : tensor<2x?x8xf32>, tensor<8xf32>
+  return %0 : tensor<2x?x8xf32>
+}
+
+// -----
+
+// Tests that embedding gathers table rows with tensor.extract inside a generic.
+// CHECK-LABEL: func.func @embedding
+// CHECK:         linalg.generic
+// CHECK:           arith.index_cast
+// CHECK:           linalg.index 2
+// CHECK:           tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<32x8xf32>
+func.func @embedding(%t: tensor<?x?xi32>, %table: tensor<32x8xf32>) -> tensor<?x?x8xf32> {
+  %0 = strata.embedding %t, %table : tensor<?x?xi32>, tensor<32x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// Tests that dropout is the identity at inference and swiglu/gelu are pointwise.
+// CHECK-LABEL: func.func @pointwise
+// CHECK-NOT:     strata.
+// CHECK:         linalg.generic
+// CHECK:           math.exp
+// CHECK:         linalg.generic
+// CHECK:           math.erf
+func.func @pointwise(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %d = strata.dropout %a {p = 0.1 : f64} : tensor<4x8xf32>
+  %s = strata.swiglu %d, %b : tensor<4x8xf32>
+  %g = strata.gelu %s : tensor<4x8xf32>
+  return %g : tensor<4x8xf32>
+}
