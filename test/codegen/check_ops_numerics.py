@@ -109,6 +109,119 @@ def cases():
     yield ("embedding", [tokens, table],
            f"  %r = strata.embedding %in0, %in1 : tensor<{B}x{S}xi32>, {t([11,D])}",
            t([B, S, D]), table[tokens.long()])
+    R = int(D * 0.4)
+    ew, eb, dw, db = rnd(R, D), rnd(R), rnd(D, R), rnd(D)
+    yield ("memory_compression", [x, ew, eb, dw, db, nw, nb],
+           f"  %r = strata.memory_compression %in0 enc(%in1, %in2) dec(%in3, %in4) norm(%in5, %in6) {{ratio = 0.4 : f64}}"
+           f" : {t([B,S,D])}, {t([R,D])}, {t([R])}, {t([D,R])}, {t([D])}, {t([D])}, {t([D])}",
+           t([B, S, D]),
+           F.layer_norm(x + (F.gelu(x @ ew.T + eb) @ dw.T + db), (D,), nw, nb, 1e-5))
+    yield from rotary_cases(rnd, t, g)
+    yield from attention_cases(rnd, t)
+
+
+def yarn_inv_freq(theta, rd, factor, orig, beta_fast, beta_slow):
+    """DeepSeek-V2's YaRN frequencies, written from its reference code."""
+    def corr_dim(rot):
+        return (rd * math.log(orig / (rot * 2 * math.pi))) / (2 * math.log(theta))
+    low = max(math.floor(corr_dim(beta_fast)), 0)
+    high = min(math.ceil(corr_dim(beta_slow)), rd - 1)
+    if low == high:
+        high += 0.001
+    extra = 1.0 / (theta ** (torch.arange(0, rd, 2, dtype=torch.float32) / rd))
+    inter = 1.0 / (factor * theta ** (torch.arange(0, rd, 2, dtype=torch.float32) / rd))
+    ramp = torch.clamp((torch.arange(rd // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+    mask = 1.0 - ramp
+    return inter * (1 - mask) + extra * mask
+
+
+def yarn_mscale(scale, m):
+    return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+
+def rope_ref(x, heads, hd, rd, inv_freq, mscale, interleaved, pos):
+    B, S, _ = x.shape
+    x = x.view(B, S, heads, hd)
+    xp, xr = x[..., :hd - rd], x[..., hd - rd:]
+    ang = pos.to(torch.float32)[..., None] * inv_freq
+    cos = (ang.cos() * mscale)[:, :, None, :]
+    sin = (ang.sin() * mscale)[:, :, None, :]
+    if interleaved:
+        x1, x2 = xr[..., 0::2], xr[..., 1::2]
+        out = torch.stack([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).flatten(-2)
+    else:
+        half = rd // 2
+        x1, x2 = xr[..., :half], xr[..., half:]
+        out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+    return torch.cat([xp, out], -1).reshape(B, S, heads * hd)
+
+
+def attention_ref(q, k, v, H, KV, D, Dv, causal=True, window=None, scale=None):
+    B, S, _ = q.shape
+    T = k.shape[1]
+    q = q.view(B, S, H, D).transpose(1, 2)
+    k = k.view(B, T, KV, D).transpose(1, 2).repeat_interleave(H // KV, dim=1)
+    v = v.view(B, T, KV, Dv).transpose(1, 2).repeat_interleave(H // KV, dim=1)
+    scores = q @ k.transpose(-1, -2) * (scale if scale else 1 / math.sqrt(D))
+    s_idx = torch.arange(S)[:, None] + (T - S)
+    t_idx = torch.arange(T)[None, :]
+    keep = torch.ones(S, T, dtype=torch.bool)
+    if causal:
+        keep &= t_idx <= s_idx
+    if window:
+        keep &= t_idx > s_idx - window
+    scores = scores.masked_fill(~keep, float("-inf"))
+    out = torch.softmax(scores, -1) @ v
+    return out.transpose(1, 2).reshape(B, S, H * Dv)
+
+
+def attention_cases(rnd, t):
+    B, S, H, KV, D = 2, 5, 4, 2, 8
+    q, k, v = rnd(B, S, H * D), rnd(B, S, KV * D), rnd(B, S, KV * D)
+    base = "num_heads = 4, num_kv_heads = 2, head_dim = 8, v_head_dim = 8"
+    ty = f"{t([B,S,H*D])}, {t([B,S,KV*D])}, {t([B,S,KV*D])}"
+    yield ("attention-gqa-causal", [q, k, v],
+           f"  %r = strata.attention %in0, %in1, %in2 {{{base}}} : {ty}",
+           t([B, S, H * D]), attention_ref(q, k, v, H, KV, D, D))
+    yield ("attention-window", [q, k, v],
+           f"  %r = strata.attention %in0, %in1, %in2 {{{base}, window = 2}} : {ty}",
+           t([B, S, H * D]), attention_ref(q, k, v, H, KV, D, D, window=2))
+    yield ("attention-bidirectional-scaled", [q, k, v],
+           f"  %r = strata.attention %in0, %in1, %in2 {{{base}, causal = false, scale = 0.25}} : {ty}",
+           t([B, S, H * D]), attention_ref(q, k, v, H, KV, D, D, causal=False, scale=0.25))
+    # Decode: one query against a longer cache, MQA, different value width.
+    q1, k7, v7 = rnd(B, 1, H * D), rnd(B, 7, D), rnd(B, 7, 4)
+    yield ("attention-decode-mqa", [q1, k7, v7],
+           f"  %r = strata.attention %in0, %in1, %in2 {{num_heads = 4, num_kv_heads = 1, head_dim = 8, v_head_dim = 4}}"
+           f" : {t([B,1,H*D])}, {t([B,7,D])}, {t([B,7,4])}",
+           t([B, 1, H * 4]), attention_ref(q1, k7, v7, H, 1, D, 4))
+
+
+def rotary_cases(rnd, t, g):
+    B, S, H, Dh = 2, 6, 2, 8
+    x = rnd(B, S, H * Dh)
+    pos = torch.arange(S).expand(B, S)
+    inv = lambda rd, theta=10000.0: 1.0 / (theta ** (torch.arange(0, rd, 2, dtype=torch.float32) / rd))
+    ty = t([B, S, H * Dh])
+    yield ("rotary-rotate-half", [x],
+           f"  %r = strata.rotary %in0 {{num_heads = 2, head_dim = 8, rotary_dim = 8, rope = #strata.rope<>}} : {ty}",
+           ty, rope_ref(x, H, Dh, 8, inv(8), 1.0, False, pos))
+    yield ("rotary-partial-interleaved", [x],
+           f"  %r = strata.rotary %in0 {{num_heads = 2, head_dim = 8, rotary_dim = 4, interleaved = true, rope = #strata.rope<theta = 500.0>}} : {ty}",
+           ty, rope_ref(x, H, Dh, 4, inv(4, 500.0), 1.0, True, pos))
+    yf = yarn_inv_freq(10000.0, 8, 40.0, 4, 32.0, 1.0)
+    ms = yarn_mscale(40.0, 0.707) / yarn_mscale(40.0, 0.707)
+    yield ("rotary-yarn", [x],
+           f"  %r = strata.rotary %in0 {{num_heads = 2, head_dim = 8, rotary_dim = 8, rope = #strata.rope<scaling = yarn, factor = 40.0, original_max_position = 4, mscale = 0.707, mscale_all_dim = 0.707>}} : {ty}",
+           ty, rope_ref(x, H, Dh, 8, yf, ms, False, pos))
+    ms2 = yarn_mscale(40.0, 1.0) / yarn_mscale(40.0, 0.0)
+    yield ("rotary-yarn-mscale", [x],
+           f"  %r = strata.rotary %in0 {{num_heads = 2, head_dim = 8, rotary_dim = 8, rope = #strata.rope<scaling = yarn, factor = 40.0, original_max_position = 4, mscale = 1.0, mscale_all_dim = 0.0>}} : {ty}",
+           ty, rope_ref(x, H, Dh, 8, yf, ms2, False, pos))
+    p = torch.randint(0, 100, (B, S), generator=g, dtype=torch.int32)
+    yield ("rotary-positions", [x, p],
+           f"  %r = strata.rotary %in0 positions(%in1 : tensor<{B}x{S}xi32>) {{num_heads = 2, head_dim = 8, rotary_dim = 8, rope = #strata.rope<>}} : {ty}",
+           ty, rope_ref(x, H, Dh, 8, inv(8), 1.0, False, p))
 
 
 def main():

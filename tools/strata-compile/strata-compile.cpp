@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Passes.h"
 #include "dialect/StrataOps.h"
 #include "frontend/ConfigFile.h"
 #include "frontend/ModelBuilder.h"
@@ -15,7 +16,12 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
@@ -32,6 +38,7 @@ struct Options {
   std::string config;
   std::string output;
   std::string emit = "mlir";
+  std::string target = "cpu";
   std::string stats; ///< "", "table" or "json".
   bool statsRequested = false;
   int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
@@ -86,8 +93,15 @@ int run(const Options &opts) {
   if (!validateParallel(*file, config))
     return 1;
 
-  mlir::MLIRContext ctx;
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::strata::StrataDialect>();
+  mlir::MLIRContext ctx(registry);
   ctx.loadDialect<mlir::strata::StrataDialect, mlir::func::FuncDialect>();
+  // Diagnostics from passes print as config file:line:col with the line.
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
@@ -110,6 +124,17 @@ int run(const Options &opts) {
       return 0;
   }
 
+  // Later stages run the target's lowering pipeline, the same builder that
+  // `strata-opt --strata-lower-to-llvm-cpu` replays.
+  if (opts.emit != "mlir") {
+    mlir::PassManager pm(&ctx);
+    mlir::strata::CpuPipelineOptions pipeline;
+    pipeline.stopAfter = opts.emit;
+    if (mlir::failed(mlir::strata::buildCpuLoweringPipeline(pm, pipeline)) ||
+        mlir::failed(pm.run(*module)))
+      return 1;
+  }
+
   mlir::OpPrintingFlags printFlags;
   if (opts.printLocations)
     printFlags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
@@ -124,6 +149,8 @@ int run(const Options &opts) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // The lowering pipeline names upstream passes textually.
+  mlir::registerAllPasses();
   Options opts;
   CLI::App app{"strata-compile: compile a model config (seed YAML or "
                "HuggingFace config.json) into a Strata program"};
@@ -133,9 +160,15 @@ int main(int argc, char **argv) {
       ->required();
   app.add_option("-o,--output", opts.output,
                  "Output file, written only on success (default: stdout)");
-  app.add_option("--emit", opts.emit, "Stage to emit")
-      ->check(CLI::IsMember({"mlir"}))
+  app.add_option("--emit", opts.emit,
+                 "Stage to emit: mlir (strata dialect), linalg (tensors), "
+                 "loops (buffers and scf) or llvm (LLVM dialect)")
+      ->check(CLI::IsMember({"mlir", "linalg", "loops", "llvm"}))
       ->default_val("mlir");
+  app.add_option("--target", opts.target,
+                 "Code generation target (cpu today; cuda comes next)")
+      ->check(CLI::IsMember({"cpu"}))
+      ->default_val("cpu");
   app.add_option("--stats", opts.stats,
                  "Print parameters (total, active per token) and forward "
                  "FLOPs per token, per layer: 'table' (default) or 'json'")

@@ -5,6 +5,7 @@
 
 #include "dialect/StrataOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/MapVector.h"
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATACONVERTTOLINALG
@@ -23,21 +24,28 @@ struct ConvertToLinalgPass
     RewritePatternSet patterns(&getContext());
     populatePointwiseToLinalgPatterns(patterns);
     populateCoreToLinalgPatterns(patterns);
+    populateAttentionToLinalgPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     if (allowPartial)
       return;
     // Anything left is an op whose lowering does not exist yet: say so at
     // the op (which carries the config line that produced it).
-    bool failedAny = false;
+    // One error per op kind, at its first occurrence, keeps a 61-layer model
+    // from printing hundreds of identical lines.
+    llvm::MapVector<OperationName, SmallVector<Operation *>> left;
     getOperation().walk([&](Operation *op) {
-      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp>(op)) {
-        op->emitOpError("has no lowering to linalg yet (element type or op "
-                        "not supported by this target)");
-        failedAny = true;
-      }
+      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp>(op))
+        left[op->getName()].push_back(op);
     });
-    if (failedAny)
+    for (auto &[name, ops] : left) {
+      InFlightDiagnostic diag = ops.front()->emitOpError(
+          "has no lowering to linalg yet (element type or op not supported "
+          "by this target)");
+      if (ops.size() > 1)
+        diag << "; " << ops.size() << " such ops in the module";
+    }
+    if (!left.empty())
       signalPassFailure();
   }
 };

@@ -114,60 +114,65 @@ struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
   }
 };
 
+/// (x - mean) * rsqrt(var + eps) * w (+ bias) over the last dim, with the
+/// variance from a second pass over the centred values (stable).
+Value buildLayerNorm(OpBuilder &rewriter, Location loc, Value x, Value weight,
+                     Value bias, double epsValue) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = rewriter.getContext();
+  AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+  AffineMap rowMap = dimsMap(ctx, rank, iota(rank - 1));
+  AffineMap featureMap = dimsMap(ctx, rank, {rank - 1});
+  Value d = lastDimAsFloat(rewriter, loc, x);
+  Value sum = reduceLastDim(rewriter, loc, x,
+                            [](OpBuilder &, Location, Value v) { return v; });
+  Value rowInit = emptyTensor(rewriter, loc, x, type.getShape().drop_back(),
+                              type.getElementType());
+  Value mean = buildPointwise(
+      rewriter, loc, {sum}, {}, rowInit,
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        return arith::DivFOp::create(b, l, args[0], d);
+      });
+  Value centered = buildPointwise(
+      rewriter, loc, {x, mean}, {identity, rowMap},
+      emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        return arith::SubFOp::create(b, l, args[0], args[1]);
+      });
+  Value sumSq = reduceLastDim(rewriter, loc, centered,
+                              [](OpBuilder &b, Location l, Value v) -> Value {
+                                return arith::MulFOp::create(b, l, v, v);
+                              });
+  Value eps = f32Const(rewriter, loc, epsValue);
+  SmallVector<Value> inputs{centered, sumSq, weight};
+  SmallVector<AffineMap> maps{identity, rowMap, featureMap};
+  if (bias) {
+    inputs.push_back(bias);
+    maps.push_back(featureMap);
+  }
+  return buildPointwise(
+      rewriter, loc, inputs, maps,
+      emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        Value var = arith::DivFOp::create(b, l, args[1], d);
+        Value inv =
+            math::RsqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps));
+        Value y = arith::MulFOp::create(
+            b, l, arith::MulFOp::create(b, l, args[0], inv), args[2]);
+        return args.size() > 3 ? arith::AddFOp::create(b, l, y, args[3]) : y;
+      });
+}
+
 struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LayerNormOp op,
                                 PatternRewriter &rewriter) const override {
-    Value x = op.getInput();
-    if (!isF32(x))
+    if (!isF32(op.getInput()))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(x.getType());
-    unsigned rank = type.getRank();
-    MLIRContext *ctx = rewriter.getContext();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap rowMap = dimsMap(ctx, rank, iota(rank - 1));
-    AffineMap featureMap = dimsMap(ctx, rank, {rank - 1});
-    Value d = lastDimAsFloat(rewriter, loc, x);
-    Value sum = reduceLastDim(rewriter, loc, x,
-                              [](OpBuilder &, Location, Value v) { return v; });
-    // Two passes (mean, then squared deviations) for a stable variance.
-    Value rowInit = emptyTensor(rewriter, loc, x, type.getShape().drop_back(),
-                                type.getElementType());
-    Value mean = buildPointwise(
-        rewriter, loc, {sum}, {}, rowInit,
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return arith::DivFOp::create(b, l, args[0], d);
-        });
-    Value centered = buildPointwise(
-        rewriter, loc, {x, mean}, {identity, rowMap},
-        emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return arith::SubFOp::create(b, l, args[0], args[1]);
-        });
-    Value sumSq = reduceLastDim(rewriter, loc, centered,
-                                [](OpBuilder &b, Location l, Value v) -> Value {
-                                  return arith::MulFOp::create(b, l, v, v);
-                                });
-    Value eps = f32Const(rewriter, loc, op.getEps().convertToDouble());
-    SmallVector<Value> inputs{centered, sumSq, op.getWeight()};
-    SmallVector<AffineMap> maps{identity, rowMap, featureMap};
-    if (Value bias = op.getBias()) {
-      inputs.push_back(bias);
-      maps.push_back(featureMap);
-    }
-    Value out = buildPointwise(
-        rewriter, loc, inputs, maps,
-        emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value var = arith::DivFOp::create(b, l, args[1], d);
-          Value inv =
-              math::RsqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps));
-          Value y = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, args[0], inv), args[2]);
-          return args.size() > 3 ? arith::AddFOp::create(b, l, y, args[3]) : y;
-        });
-    rewriter.replaceOp(op, out);
+    rewriter.replaceOp(op, buildLayerNorm(rewriter, op.getLoc(), op.getInput(),
+                                          op.getWeight(), op.getBias(),
+                                          op.getEps().convertToDouble()));
     return success();
   }
 };
@@ -232,6 +237,52 @@ struct ProjectionLowering : OpRewritePattern<OpT> {
   }
 };
 
+/// layernorm(x + dec(act(enc(x)))): composed from the same builders as the
+/// standalone ops.
+struct MemoryCompressionLowering : OpRewritePattern<MemoryCompressionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MemoryCompressionOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    if (!isF32(x))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    Value encoded = buildProjection(rewriter, loc, x, op.getEncWeight(),
+                                    op.getEncBias());
+    auto encType = cast<RankedTensorType>(encoded.getType());
+    Activation act = op.getActivation();
+    Value activated = buildPointwise(
+        rewriter, loc, {encoded}, {},
+        emptyTensor(rewriter, loc, encoded, encType.getShape(),
+                    encType.getElementType()),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          switch (act) {
+          case Activation::Gelu:
+            return buildGelu(b, l, args[0], /*tanhApproximation=*/false);
+          case Activation::Silu:
+            return buildSilu(b, l, args[0]);
+          case Activation::Relu:
+            return arith::MaximumFOp::create(b, l, args[0],
+                                             f32Const(b, l, 0.0));
+          }
+          llvm_unreachable("unknown activation");
+        });
+    Value decoded = buildProjection(rewriter, loc, activated,
+                                    op.getDecWeight(), op.getDecBias());
+    auto type = cast<RankedTensorType>(x.getType());
+    Value residual = buildPointwise(
+        rewriter, loc, {x, decoded}, {},
+        emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType()),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return arith::AddFOp::create(b, l, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, buildLayerNorm(rewriter, loc, residual,
+                                          op.getNormWeight(), op.getNormBias(),
+                                          op.getEps().convertToDouble()));
+    return success();
+  }
+};
+
 /// result[b, s, d] = table[tokens[b, s], d]. Token ids are validated by the
 /// runtime before a program runs, so the gather needs no bounds check.
 struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
@@ -267,5 +318,6 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
 void mlir::strata::populateCoreToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<RMSNormLowering, LayerNormLowering,
                ProjectionLowering<LinearOp>, ProjectionLowering<LMHeadOp>,
-               EmbeddingLowering>(patterns.getContext());
+               EmbeddingLowering, MemoryCompressionLowering>(
+      patterns.getContext());
 }

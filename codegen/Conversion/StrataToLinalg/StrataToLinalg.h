@@ -18,7 +18,9 @@ namespace mlir::strata {
 
 /// Pointwise ops: gelu, silu, swiglu, add, dropout (inference), sigmoid_gate.
 void populatePointwiseToLinalgPatterns(RewritePatternSet &patterns);
-/// Embedding, rmsnorm, layernorm, linear and lm_head.
+/// Rotary positions (with YaRN) and attention (GQA, causal, window).
+void populateAttentionToLinalgPatterns(RewritePatternSet &patterns);
+/// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
 
 namespace detail {

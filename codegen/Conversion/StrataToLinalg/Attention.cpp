@@ -1,0 +1,389 @@
+//===- Attention.cpp - rotary and attention to linalg -----------*- C++ -*-===//
+//
+// Rotary: the per-dim frequency, sign and partner tables (including YaRN's
+// blended frequencies and mscale) are computed here at compile time, in
+// double precision, so the kernel is one gather-and-rotate generic.
+//
+// Attention (CPU reference lowering): scores = q.k * scale for every
+// (batch, head, query, key), masked (causal, window), softmax in f32 by
+// max / exp / sum, then weights . v. Grouped KV heads are read through the
+// indexing maps (kv head = h floordiv (H / KV)), never copied. The blockwise
+// (flash) form that avoids materialising scores is the CUDA lowering's job.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+
+#include "dialect/StrataOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::strata;
+using namespace mlir::strata::detail;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Rotary tables
+//===----------------------------------------------------------------------===//
+
+/// YaRN helpers, as in DeepSeek-V2/V3's reference implementation.
+double yarnCorrectionDim(double rotations, double dim, double base,
+                         double maxPos) {
+  return dim * std::log(maxPos / (rotations * 2 * M_PI)) / (2 * std::log(base));
+}
+
+double yarnMscale(double scale, double mscale) {
+  return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
+
+/// Inverse frequencies of the rd/2 rotary pairs.
+SmallVector<double> inverseFrequencies(RopeAttr rope, int64_t rd) {
+  double theta = rope.getTheta().convertToDouble();
+  double factor = rope.getFactor().convertToDouble();
+  int64_t half = rd / 2;
+  SmallVector<double> inv(half);
+  for (int64_t i = 0; i < half; ++i)
+    inv[i] = 1.0 / std::pow(theta, static_cast<double>(2 * i) / rd);
+  if (rope.getScaling() == RopeScaling::Linear) {
+    for (double &f : inv)
+      f /= factor;
+  } else if (rope.getScaling() == RopeScaling::Yarn) {
+    double maxPos = static_cast<double>(rope.getOriginalMaxPosition());
+    double low = std::floor(yarnCorrectionDim(
+        rope.getBetaFast().convertToDouble(), rd, theta, maxPos));
+    double high = std::ceil(yarnCorrectionDim(
+        rope.getBetaSlow().convertToDouble(), rd, theta, maxPos));
+    low = std::max(low, 0.0);
+    high = std::min(high, static_cast<double>(rd - 1));
+    if (low == high)
+      high += 0.001;
+    for (int64_t i = 0; i < half; ++i) {
+      double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      double extrapolate = 1.0 - ramp; // weight of the unscaled frequency
+      inv[i] = inv[i] / factor * (1 - extrapolate) + inv[i] * extrapolate;
+    }
+  }
+  return inv;
+}
+
+/// cos/sin multiplier of YaRN (1 otherwise).
+double rotaryMscale(RopeAttr rope) {
+  if (rope.getScaling() != RopeScaling::Yarn)
+    return 1.0;
+  double factor = rope.getFactor().convertToDouble();
+  return yarnMscale(factor, rope.getMscale().convertToDouble()) /
+         yarnMscale(factor, rope.getMscaleAllDim().convertToDouble());
+}
+
+Value f32Table(OpBuilder &b, Location loc, ArrayRef<float> values) {
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    b.getF32Type());
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, values));
+}
+
+Value indexTable(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    b.getIndexType());
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, values));
+}
+
+struct RotaryLowering : OpRewritePattern<RotaryOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RotaryOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    if (!type.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    int64_t hd = op.getHeadDimAttr().getInt();
+    int64_t rd = op.getRotaryDimAttr().getInt();
+    int64_t pass = hd - rd, half = rd / 2;
+    bool interleaved = op.getInterleaved();
+    SmallVector<double> inv = inverseFrequencies(op.getRope(), rd);
+
+    // Per dim of a head: frequency (0 for pass-through dims), the sign of
+    // the partner's term, and the partner's offset.
+    SmallVector<float> freq(hd, 0.0f), sign(hd, 0.0f);
+    SmallVector<int64_t> delta(hd, 0);
+    for (int64_t j = pass; j < hd; ++j) {
+      int64_t r = j - pass;
+      int64_t pair = interleaved ? r / 2 : r % half;
+      bool first = interleaved ? r % 2 == 0 : r < half;
+      int64_t partner = interleaved ? (r ^ 1) : (first ? r + half : r - half);
+      freq[j] = static_cast<float>(inv[pair]);
+      sign[j] = first ? -1.0f : 1.0f;
+      delta[j] = partner - r;
+    }
+    Value freqT = f32Table(rewriter, loc, freq);
+    Value signT = f32Table(rewriter, loc, sign);
+    Value deltaT = indexTable(rewriter, loc, delta);
+    float mscale = static_cast<float>(rotaryMscale(op.getRope()));
+
+    AffineExpr c = getAffineDimExpr(2, ctx);
+    AffineMap perDim = AffineMap::get(3, 0, {c % hd}, ctx);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(3);
+    SmallVector<Value> inputs{x, freqT, signT, deltaT};
+    SmallVector<AffineMap> maps{identity, perDim, perDim, perDim};
+    if (Value pos = op.getPositions()) {
+      inputs.push_back(pos);
+      maps.push_back(AffineMap::get(3, 0,
+                                    {getAffineDimExpr(0, ctx),
+                                     getAffineDimExpr(1, ctx)},
+                                    ctx));
+    }
+    Value init = emptyTensor(rewriter, loc, x, type.getShape(),
+                             type.getElementType());
+    Value out = buildPointwise(
+        rewriter, loc, inputs, maps, init,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value position;
+          if (args.size() > 4) {
+            position = arith::SIToFPOp::create(b, l, b.getF32Type(), args[4]);
+          } else {
+            Value s = linalg::IndexOp::create(b, l, 1);
+            Value i64 = arith::IndexCastOp::create(b, l, b.getI64Type(), s);
+            position = arith::UIToFPOp::create(b, l, b.getF32Type(), i64);
+          }
+          Value angle = arith::MulFOp::create(b, l, position, args[1]);
+          Value scale = arith::ConstantOp::create(b, l, b.getF32Type(),
+                                                  b.getF32FloatAttr(mscale));
+          Value cos = arith::MulFOp::create(
+              b, l, math::CosOp::create(b, l, angle), scale);
+          Value sin = arith::MulFOp::create(
+              b, l, math::SinOp::create(b, l, angle), scale);
+          // Pass-through dims have frequency 0 and sign 0: x * 1 + 0.
+          Value bIdx = linalg::IndexOp::create(b, l, 0);
+          Value sIdx = linalg::IndexOp::create(b, l, 1);
+          Value cIdx = linalg::IndexOp::create(b, l, 2);
+          Value partnerIdx = arith::AddIOp::create(b, l, cIdx, args[3]);
+          Value partner = tensor::ExtractOp::create(
+              b, l, x, ValueRange{bIdx, sIdx, partnerIdx});
+          Value rotated = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, partner, args[2]), sin);
+          Value cosTerm = arith::MulFOp::create(b, l, args[0], cos);
+          Value isPass = arith::CmpFOp::create(
+              b, l, arith::CmpFPredicate::OEQ, args[2],
+              arith::ConstantOp::create(b, l, b.getF32Type(),
+                                        b.getF32FloatAttr(0.0f)));
+          Value result = arith::AddFOp::create(b, l, cosTerm, rotated);
+          return arith::SelectOp::create(b, l, isPass, args[0], result);
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+Value scalarF32(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32Type(),
+                                   b.getF32FloatAttr(static_cast<float>(v)));
+}
+
+/// Dynamic size `dim` of `v` (or the static one) as an index value.
+Value dimOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
+  return tensor::DimOp::create(b, loc, v, dim);
+}
+
+struct AttentionLowering : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Value q = op.getQ(), k = op.getK(), v = op.getV();
+    auto qType = cast<RankedTensorType>(q.getType());
+    if (!qType.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    if (op.getSparsity())
+      return rewriter.notifyMatchFailure(op, "block-sparse not lowered yet");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type f32 = rewriter.getF32Type();
+    int64_t h = op.getNumHeadsAttr().getInt();
+    int64_t kvh = op.getNumKvHeadsAttr().getInt();
+    int64_t d = op.getHeadDimAttr().getInt();
+    int64_t dv = op.getVHeadDimAttr().getInt();
+    int64_t group = h / kvh;
+
+    // View the packed heads as [B, S, heads, dim] so every loop dim appears
+    // plainly in some indexing map (linalg needs invertible maps); the KV
+    // group is then just h floordiv group in the k/v maps.
+    auto split = [&](Value packed, int64_t heads, int64_t dim) -> Value {
+      auto t = cast<RankedTensorType>(packed.getType());
+      auto type = RankedTensorType::get(
+          {t.getDimSize(0), t.getDimSize(1), heads, dim}, f32);
+      return tensor::ExpandShapeOp::create(
+          rewriter, loc, type, packed,
+          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    };
+    q = split(q, h, d);
+    k = split(k, kvh, d);
+    v = split(v, kvh, dv);
+
+    Value batch = dimOf(rewriter, loc, q, 0);
+    Value queries = dimOf(rewriter, loc, q, 1);
+    Value keys = dimOf(rewriter, loc, k, 1);
+    int64_t batchSize = qType.getDimSize(0), querySize = qType.getDimSize(1);
+    int64_t keySize = cast<RankedTensorType>(k.getType()).getDimSize(1);
+    // A tensor of `type` filled with `value`; `sizes` holds each dim's
+    // runtime size (null for dims that are always static), used where the
+    // type has the dim dynamic.
+    auto filled = [&](RankedTensorType type, ArrayRef<Value> sizes,
+                      Value value) -> Value {
+      SmallVector<Value> dynamic;
+      for (auto [dim, size] : llvm::zip_equal(type.getShape(), sizes))
+        if (ShapedType::isDynamic(dim))
+          dynamic.push_back(size);
+      Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                            f32, dynamic);
+      return linalg::FillOp::create(rewriter, loc, value, empty).getResult(0);
+    };
+
+    // scores[b, h, s, t] = scale * sum_d q[b, s, h*D + d] * k[b, t, g(h)*D + d]
+    auto scoresType =
+        RankedTensorType::get({batchSize, h, querySize, keySize}, f32);
+    Value zero = scalarF32(rewriter, loc, 0.0);
+    Value scoresInit =
+        filled(scoresType, {batch, Value(), queries, keys}, zero);
+    AffineExpr bE = getAffineDimExpr(0, ctx), hE = getAffineDimExpr(1, ctx),
+               sE = getAffineDimExpr(2, ctx), tE = getAffineDimExpr(3, ctx),
+               dE = getAffineDimExpr(4, ctx);
+    SmallVector<utils::IteratorType> qkIters(5, utils::IteratorType::parallel);
+    qkIters.back() = utils::IteratorType::reduction;
+    Value scores =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{scoresType}, ValueRange{q, k},
+            ValueRange{scoresInit},
+            ArrayRef<AffineMap>{
+                AffineMap::get(5, 0, {bE, sE, hE, dE}, ctx),
+                AffineMap::get(5, 0, {bE, tE, hE.floorDiv(group), dE}, ctx),
+                AffineMap::get(5, 0, {bE, hE, sE, tE}, ctx)},
+            qkIters,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], prod)});
+            })
+            .getResult(0);
+
+    // Scale and mask. Queries are aligned to the end of the keys (decode).
+    Value scale = scalarF32(rewriter, loc, op.getSoftmaxScale());
+    Value negInf =
+        scalarF32(rewriter, loc, -std::numeric_limits<float>::infinity());
+    Value offset = arith::SubIOp::create(rewriter, loc, keys, queries);
+    bool causal = op.getCausal();
+    std::optional<int64_t> window = op.getWindow();
+    Value masked = buildPointwise(
+        rewriter, loc, {scores}, {}, scoresInit,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value s = linalg::IndexOp::create(b, l, 2);
+          Value t = linalg::IndexOp::create(b, l, 3);
+          Value aligned = arith::AddIOp::create(b, l, s, offset);
+          Value keep = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
+          if (causal)
+            keep = arith::AndIOp::create(
+                b, l, keep,
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sle, t,
+                                      aligned));
+          if (window) {
+            Value w = arith::ConstantIndexOp::create(b, l, *window);
+            keep = arith::AndIOp::create(
+                b, l, keep,
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, t,
+                                      arith::SubIOp::create(b, l, aligned, w)));
+          }
+          Value scaled = arith::MulFOp::create(b, l, args[0], scale);
+          return arith::SelectOp::create(b, l, keep, scaled, negInf);
+        });
+
+    // Row max and sum of exponentials over keys.
+    auto rowType = RankedTensorType::get({batchSize, h, querySize}, f32);
+    auto rowInit = [&](Value fill) -> Value {
+      return filled(rowType, {batch, Value(), queries}, fill);
+    };
+    AffineMap id4 = rewriter.getMultiDimIdentityMap(4);
+    AffineMap row4 = AffineMap::get(4, 0, {bE, hE, sE}, ctx);
+    SmallVector<utils::IteratorType> rowIters(4, utils::IteratorType::parallel);
+    rowIters.back() = utils::IteratorType::reduction;
+    Value rowMax =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{rowType}, ValueRange{masked},
+            ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4},
+            rowIters,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::MaximumFOp::create(b, l, args[0], args[1])});
+            })
+            .getResult(0);
+    Value probs = buildPointwise(
+        rewriter, loc, {masked, rowMax}, {id4, row4}, scoresInit,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return math::ExpOp::create(
+              b, l, arith::SubFOp::create(b, l, args[0], args[1]));
+        });
+    Value rowSum =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{rowType}, ValueRange{probs},
+            ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4},
+            rowIters,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::AddFOp::create(b, l, args[0], args[1])});
+            })
+            .getResult(0);
+
+    // out[b, s, h, e] = sum_t probs[b, h, s, t] * v[b, t, g(h)*Dv + e] / sum.
+    auto outType = RankedTensorType::get({batchSize, querySize, h, dv}, f32);
+    Value outInit = filled(outType, {batch, queries, Value(), Value()}, zero);
+    // dims: b, s, h, e, t
+    AffineExpr b5 = getAffineDimExpr(0, ctx), s5 = getAffineDimExpr(1, ctx),
+               h5 = getAffineDimExpr(2, ctx), e5 = getAffineDimExpr(3, ctx),
+               t5 = getAffineDimExpr(4, ctx);
+    SmallVector<utils::IteratorType> pvIters(5, utils::IteratorType::parallel);
+    pvIters.back() = utils::IteratorType::reduction;
+    Value out4 =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{outType}, ValueRange{probs, rowSum, v},
+            ValueRange{outInit},
+            ArrayRef<AffineMap>{
+                AffineMap::get(5, 0, {b5, h5, s5, t5}, ctx),
+                AffineMap::get(5, 0, {b5, h5, s5}, ctx),
+                AffineMap::get(5, 0, {b5, t5, h5.floorDiv(group), e5}, ctx),
+                AffineMap::get(5, 0, {b5, s5, h5, e5}, ctx)},
+            pvIters,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value p = arith::DivFOp::create(b, l, args[0], args[1]);
+              Value prod = arith::MulFOp::create(b, l, p, args[2]);
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, args[3], prod)});
+            })
+            .getResult(0);
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value out = tensor::CollapseShapeOp::create(
+        rewriter, loc, resultType, out4,
+        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::strata::populateAttentionToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<RotaryLowering, AttentionLowering>(patterns.getContext());
+}
