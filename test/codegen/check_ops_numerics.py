@@ -116,6 +116,18 @@ def cases():
            f" : {t([B,S,D])}, {t([R,D])}, {t([R])}, {t([D,R])}, {t([D])}, {t([D])}, {t([D])}",
            t([B, S, D]),
            F.layer_norm(x + (F.gelu(x @ ew.T + eb) @ dw.T + db), (D,), nw, nb, 1e-5))
+    V = 7
+    logits = rnd(B, S, V)
+    labels = torch.randint(0, V, (B, S), generator=g, dtype=torch.int32)
+    labels[0, 1] = -100
+    yield ("cross_entropy-ignore", [logits, labels],
+           f"  %r = strata.cross_entropy %in0, %in1 : {t([B,S,V])}, tensor<{B}x{S}xi32>",
+           "tensor<f32>", F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1).long(),
+                                          ignore_index=-100))
+    all_ignored = torch.full((B, S), 3, dtype=torch.int32)
+    yield ("cross_entropy-all-ignored", [logits, all_ignored],
+           f"  %r = strata.cross_entropy %in0, %in1 {{ignore_index = 3}} : {t([B,S,V])}, tensor<{B}x{S}xi32>",
+           "tensor<f32>", torch.tensor(0.0))
     yield from rotary_cases(rnd, t, g)
     yield from attention_cases(rnd, t)
 

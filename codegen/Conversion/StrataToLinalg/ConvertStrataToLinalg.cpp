@@ -25,6 +25,7 @@ struct ConvertToLinalgPass
     populatePointwiseToLinalgPatterns(patterns);
     populateCoreToLinalgPatterns(patterns);
     populateAttentionToLinalgPatterns(patterns);
+    populateLossToLinalgPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     if (allowPartial)

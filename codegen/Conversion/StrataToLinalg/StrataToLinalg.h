@@ -18,6 +18,8 @@ namespace mlir::strata {
 
 /// Pointwise ops: gelu, silu, swiglu, add, dropout (inference), sigmoid_gate.
 void populatePointwiseToLinalgPatterns(RewritePatternSet &patterns);
+/// Cross-entropy and the router balance loss.
+void populateLossToLinalgPatterns(RewritePatternSet &patterns);
 /// Rotary positions (with YaRN) and attention (GQA, causal, window).
 void populateAttentionToLinalgPatterns(RewritePatternSet &patterns);
 /// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
