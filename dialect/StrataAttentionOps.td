@@ -29,7 +29,8 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
     attention_c4 window >= 1 when given; attention_c5 window and sparsity
     are not both given; attention_c6 scale > 0 when given;
     attention_c7 q, k and v have rank 3 and the same batch, k and v the same
-    length; attention_c8 0 <= dropout < 1.
+    length; attention_c8 0 <= dropout < 1; attention_c9 with a causal mask,
+    at least as many keys as queries (when both lengths are static).
   }];
   let arguments = (ins Strata_FloatTensor:$q, Strata_FloatTensor:$k,
       Strata_FloatTensor:$v,
@@ -78,7 +79,8 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     qk_rope_head_dim and v_head_dim are >= 1, qk_rope_head_dim is even;
     mla_c2 q_a_proj and q_a_norm are given together, exactly when
     q_lora_rank > 0 (q_lora_rank >= 0); mla_c3 every weight has the shape
-    listed above; mla_c4 input is rank 3 and positions, when given, [B, S]; mla_c5 softmax_scale > 0 when given.
+    listed above; mla_c4 input is rank 3 and positions, when given, [B, S]; mla_c5
+    softmax_scale > 0 when given, and eps > 0.
   }];
   let arguments = (ins Strata_FloatTensor:$input,
       Optional<Strata_IndexTensor>:$positions,

@@ -328,6 +328,15 @@ LogicalResult AttentionOp::verify() {
   if (auto scale = getScale(); scale && !(scale->convertToDouble() > 0))
     return emitOpError() << "attention_c6: scale must be > 0, got "
                          << scale->convertToDouble();
+  // With fewer keys than queries, the first queries of a causal mask would
+  // see no key at all (queries align to the end of the keys).
+  auto qLen = cast<RankedTensorType>(getQ().getType()).getDimSize(1);
+  auto kLen = cast<RankedTensorType>(getK().getType()).getDimSize(1);
+  if (getCausal() && !ShapedType::isDynamic(qLen) &&
+      !ShapedType::isDynamic(kLen) && kLen < qLen)
+    return emitOpError() << "attention_c9: a causal mask needs at least as "
+                            "many keys as queries, got "
+                         << kLen << " keys for " << qLen << " queries";
   double dropout = getDropout().convertToDouble();
   if (!(dropout >= 0 && dropout < 1))
     return emitOpError() << "attention_c8: dropout must be in [0, 1), got "
@@ -390,6 +399,9 @@ LogicalResult LatentAttentionOp::verify() {
   if (auto scale = getSoftmaxScale(); scale && !(scale->convertToDouble() > 0))
     return emitOpError() << "mla_c5: softmax_scale must be > 0, got "
                          << scale->convertToDouble();
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError() << "mla_c5: eps must be > 0, got "
+                         << getEps().convertToDouble();
   return success();
 }
 

@@ -155,6 +155,13 @@ public:
     if (!n)
       return out;
     out->loc = n->getSourceRange().Start;
+    // Tags (!!str, !custom) would change how a value reads; configs never
+    // need them, so they are rejected rather than silently dropped.
+    if (!n->getRawTag().empty()) {
+      file.error(out->loc, "YAML tags ('" + n->getRawTag() +
+                               "') are not supported in configs");
+      return nullptr;
+    }
     if (depth > maxDepth) {
       file.error(out->loc, "nesting deeper than " + llvm::Twine(maxDepth) +
                                " levels; a model config is never this deep");
@@ -379,8 +386,7 @@ const ConfigNode *SectionReader::scalarOrError(StringRef key, StringRef what) {
   return e->value.get();
 }
 
-/// A double in its shortest round-trip form ("0.999", "1e+12").
-static std::string shortest(double v) {
+std::string strata::formatNumber(double v) {
   char buf[32];
   snprintf(buf, sizeof(buf), "%.15g", v);
   return buf;
@@ -425,8 +431,8 @@ bool SectionReader::read(StringRef key, int64_t &out, int64_t min,
 
 bool SectionReader::read(StringRef key, double &out, double min, double max,
                          bool minExclusive) {
-  std::string range = (minExclusive ? "(" : "[") + shortest(min) + ", " +
-                      shortest(max) + "]";
+  std::string range = (minExclusive ? "(" : "[") + formatNumber(min) + ", " +
+                      formatNumber(max) + "]";
   const ConfigNode *n = scalarOrError(key, "a number in " + range);
   if (!n)
     return false;
@@ -480,8 +486,13 @@ bool SectionReader::read(StringRef key, std::vector<int64_t> &out, int64_t min,
     return false;
   std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
   auto bad = [&](const ConfigNode &n) {
-    cfg.error(n.loc, qualified(key) + ": expected integers in " + range +
-                         ", got '" + n.scalar + "'");
+    if (n.quoted)
+      cfg.error(n.loc, qualified(key) + ": expected integers in " + range +
+                           ", got the string \"" + n.scalar +
+                           "\"; write the number without quotes");
+    else
+      cfg.error(n.loc, qualified(key) + ": expected integers in " + range +
+                           ", got '" + n.scalar + "'");
     return false;
   };
   std::vector<int64_t> values;

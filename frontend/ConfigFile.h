@@ -26,6 +26,9 @@
 
 namespace strata {
 
+/// A double as written in messages: shortest exact form ("0.999", "1e+12").
+std::string formatNumber(double v);
+
 /// One node of a parsed config document.
 struct ConfigNode {
   enum class Kind { Null, Scalar, Map, Seq };

@@ -140,7 +140,8 @@ void readQwen2MoE(SectionReader &top, ModelSpec &m) {
   top.read("use_sliding_window", sliding);
   int64_t window = 0;
   top.read("sliding_window", window, 1, kMaxVocab);
-  int64_t fullLayers = 0;
+  // transformers' Qwen2-MoE default: the first 28 layers use full attention.
+  int64_t fullLayers = 28;
   top.read("max_window_layers", fullLayers, 0, 4096);
   // Qwen2 slides the window only in layers >= max_window_layers.
   if (sliding && window) {

@@ -42,7 +42,9 @@ private:
               InitKind init = InitKind::Normal, StringRef key = "model");
   Value linear(Value x, StringRef name, int64_t out, int64_t in, bool bias,
                StringRef key);
-  Value ffn(Value x, StringRef prefix, int64_t width, StringRef key);
+  /// A SwiGLU FFN; `bias` for Llama's mlp_bias (dense layers only).
+  Value ffn(Value x, StringRef prefix, int64_t width, StringRef key,
+            bool bias = false);
   Value attention(Value x, const std::string &prefix);
   Value latentAttention(Value x, const std::string &prefix);
   Value moe(Value x, const std::string &prefix, SmallVectorImpl<Value> &aux);
@@ -94,9 +96,8 @@ Value ModelBuilder::linear(Value x, StringRef name, int64_t out, int64_t in,
 }
 
 Value ModelBuilder::ffn(Value x, StringRef prefix, int64_t width,
-                        StringRef key) {
+                        StringRef key, bool bias) {
   int64_t d = m.hiddenSize;
-  bool bias = m.mlpBias;
   Value gate = linear(x, (prefix + ".gate_proj").str(), width, d, bias, key);
   Value up = linear(x, (prefix + ".up_proj").str(), width, d, bias, key);
   Value act = SwiGLUOp::create(b, inLayer(key), gate, up);
@@ -265,7 +266,7 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
   Value f = m.isMoELayer(layer)
                 ? moe(h, prefix + ".mlp", aux)
                 : ffn(h, prefix + ".mlp", m.intermediateSize,
-                      "model.intermediate_size");
+                      "model.intermediate_size", m.mlpBias);
   x = residual(x, f, m.isMoELayer(layer) ? "model.moe"
                                          : "model.intermediate_size");
   if (m.compression.enabled) {

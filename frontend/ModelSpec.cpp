@@ -151,7 +151,7 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
     c.fail("model.memory_compression",
            "int(hidden_size * ratio) must be >= 1, got hidden_size " +
                Twine(m.hiddenSize) + " and ratio " +
-               llvm::formatv("{0}", m.compression.ratio).str());
+               formatNumber(m.compression.ratio));
   if (!m.heads.lm && !m.heads.numClasses)
     c.fail("model.heads", "the model needs a head: enable lm or give "
                           "classification.num_classes");
@@ -165,9 +165,9 @@ bool strata::finalizeModel(ConfigFile &file, ModelSpec &m) {
   if (m.rope.scaling == mlir::strata::RopeScaling::Yarn &&
       m.rope.betaFast < m.rope.betaSlow)
     c.fail(ropeKey, "yarn rope scaling needs beta_fast (" +
-                                  llvm::formatv("{0}", m.rope.betaFast).str() +
+                                  formatNumber(m.rope.betaFast) +
                                   ") >= beta_slow (" +
-                                  llvm::formatv("{0}", m.rope.betaSlow).str() +
+                                  formatNumber(m.rope.betaSlow) +
                                   ")");
   // Keep every count far from int64 overflow.
   double params = estimateParams(m);
@@ -193,6 +193,8 @@ bool strata::validateParallel(ConfigFile &file, const StrataConfig &cfg) {
       return;
     }
     auto it = p.locs.find(key);
+    if (it == p.locs.end())
+      it = p.locs.find("parallel");
     file.error(it != p.locs.end() ? it->second : llvm::SMLoc(),
                "parallel." + key + ": " + msg);
   };
@@ -213,9 +215,13 @@ bool strata::validateParallel(ConfigFile &file, const StrataConfig &cfg) {
                    Twine(m.vocabSize) + "); pad the vocabulary to a multiple");
     if (m.intermediateSize)
       mustDivide(tp, p.tp, m.intermediateSize, "intermediate_size");
-    if (m.isMoE())
+    if (m.isMoE()) {
       mustDivide(tp, p.tp, m.moe.intermediateSize,
                  "the experts' intermediate size");
+      if (m.moe.sharedIntermediateSize)
+        mustDivide(tp, p.tp, m.moe.sharedIntermediateSize,
+                   "the shared experts' intermediate size");
+    }
   }
   if (p.pp > m.numLayers)
     fail("pipeline_parallel_degree",

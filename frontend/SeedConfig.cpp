@@ -121,7 +121,7 @@ void readMoE(SectionReader &model, ModelSpec &m) {
                                 {{"none", BalanceKind::None},
                                  {"aux_loss", BalanceKind::AuxLoss},
                                  {"bias_update", BalanceKind::BiasUpdate}});
-  balance.read("aux_loss_coef", r.auxLossCoef, 0.0, 1e3, /*minExclusive=*/true);
+  balance.read("aux_loss_coef", r.auxLossCoef, 0.0, 1e3);
   balance.read("bias_update_rate", r.biasUpdateRate, 0.0, 1e3);
   balance.warnUnknownKeys();
   if (r.balance == BalanceKind::BiasUpdate)

@@ -102,7 +102,7 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
                                 PatternRewriter &rewriter) const override {
     Value x = op.getInput();
     auto type = cast<RankedTensorType>(x.getType());
-    if (!type.getElementType().isF32())
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
@@ -204,7 +204,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                                 PatternRewriter &rewriter) const override {
     Value q = op.getQ(), k = op.getK(), v = op.getV();
     auto qType = cast<RankedTensorType>(q.getType());
-    if (!qType.getElementType().isF32())
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     if (op.getSparsity())
       return rewriter.notifyMatchFailure(op, "block-sparse not lowered yet");

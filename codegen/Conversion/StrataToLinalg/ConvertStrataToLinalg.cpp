@@ -26,6 +26,7 @@ struct ConvertToLinalgPass
     populateCoreToLinalgPatterns(patterns);
     populateAttentionToLinalgPatterns(patterns);
     populateLossToLinalgPatterns(patterns);
+    populateMoEToLinalgPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     if (allowPartial)

@@ -20,10 +20,6 @@ using namespace mlir::strata::detail;
 
 namespace {
 
-bool isF32(Value v) {
-  return cast<RankedTensorType>(v.getType()).getElementType().isF32();
-}
-
 /// Map of a rank-`rank` iteration space onto the given dims.
 AffineMap dimsMap(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;
@@ -84,7 +80,7 @@ struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
   LogicalResult matchAndRewrite(RMSNormOp op,
                                 PatternRewriter &rewriter) const override {
     Value x = op.getInput();
-    if (!isF32(x))
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Location loc = op.getLoc();
     auto type = cast<RankedTensorType>(x.getType());
@@ -168,7 +164,7 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LayerNormOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!isF32(op.getInput()))
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     rewriter.replaceOp(op, buildLayerNorm(rewriter, op.getLoc(), op.getInput(),
                                           op.getWeight(), op.getBias(),
@@ -225,7 +221,7 @@ struct ProjectionLowering : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
-    if (!isF32(op.getInput()) || !isF32(op.getWeight()))
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Value bias;
     if constexpr (std::is_same_v<OpT, LinearOp>)
@@ -244,7 +240,7 @@ struct MemoryCompressionLowering : OpRewritePattern<MemoryCompressionOp> {
   LogicalResult matchAndRewrite(MemoryCompressionOp op,
                                 PatternRewriter &rewriter) const override {
     Value x = op.getInput();
-    if (!isF32(x))
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Location loc = op.getLoc();
     Value encoded = buildProjection(rewriter, loc, x, op.getEncWeight(),
@@ -289,7 +285,7 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(EmbeddingOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!isF32(op.getTable()))
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Location loc = op.getLoc();
     auto type = cast<RankedTensorType>(op.getType());

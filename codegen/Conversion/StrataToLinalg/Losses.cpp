@@ -63,7 +63,7 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
                                 PatternRewriter &rewriter) const override {
     Value logits = op.getLogits(), labels = op.getLabels();
     auto type = cast<RankedTensorType>(logits.getType());
-    if (!type.getElementType().isF32())
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();

@@ -28,7 +28,7 @@ struct PointwisePattern : OpRewritePattern<OpT> {
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op->getResult(0).getType());
-    if (!type.getElementType().isF32())
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Value first = op->getOperand(0);
     Value init = emptyTensor(rewriter, op.getLoc(), first, type.getShape(),
@@ -93,7 +93,7 @@ struct SigmoidGateLowering : OpRewritePattern<SigmoidGateOp> {
   LogicalResult matchAndRewrite(SigmoidGateOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op.getType());
-    if (!type.getElementType().isF32())
+    if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     unsigned rank = type.getRank();
     MLIRContext *ctx = rewriter.getContext();

@@ -18,6 +18,8 @@ namespace mlir::strata {
 
 /// Pointwise ops: gelu, silu, swiglu, add, dropout (inference), sigmoid_gate.
 void populatePointwiseToLinalgPatterns(RewritePatternSet &patterns);
+/// Router (top-k by rank, groups, bias), routed experts (selected only).
+void populateMoEToLinalgPatterns(RewritePatternSet &patterns);
 /// Cross-entropy and the router balance loss.
 void populateLossToLinalgPatterns(RewritePatternSet &patterns);
 /// Rotary positions (with YaRN) and attention (GQA, causal, window).
@@ -26,6 +28,10 @@ void populateAttentionToLinalgPatterns(RewritePatternSet &patterns);
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
 
 namespace detail {
+
+/// Whether every float tensor the op reads or writes is f32 (this lowering
+/// computes in f32; mixed or narrower types belong to the precision passes).
+bool isF32Only(Operation *op);
 
 /// An empty tensor of `shape` x `elementType`; dynamic dims are read from
 /// `like` at the same positions (the leading batch/sequence dims).

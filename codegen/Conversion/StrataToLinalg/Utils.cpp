@@ -12,6 +12,16 @@
 using namespace mlir;
 using namespace mlir::strata;
 
+bool mlir::strata::detail::isF32Only(Operation *op) {
+  auto ok = [](Type t) {
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    return !tensor || !isa<FloatType>(tensor.getElementType()) ||
+           tensor.getElementType().isF32();
+  };
+  return llvm::all_of(op->getOperandTypes(), ok) &&
+         llvm::all_of(op->getResultTypes(), ok);
+}
+
 Value mlir::strata::detail::emptyTensor(OpBuilder &b, Location loc, Value like,
                           ArrayRef<int64_t> shape, Type elementType) {
   SmallVector<Value> dynamicSizes;

@@ -1,0 +1,464 @@
+//===- MoE.cpp - router, routed experts and balance loss to linalg -*- C++ -*-===//
+//
+// The router selects by rank: an expert's rank is the number of experts
+// scoring higher (ties to the lower index), so top-k is "rank < k" and the
+// j-th selection is the expert of rank j. This is O(E^2) per token but
+// branch-free and exact, and agrees with torch.topk's descending order.
+// Group-limited routing ranks groups the same way and masks experts of
+// dropped groups before ranking experts.
+//
+// Routed experts are computed only for the selected (token, expert) pairs:
+// each selected expert's weights are gathered inside the contraction, so no
+// expert sees a token that did not choose it. Grouping tokens by expert for
+// batched GEMMs is the optimised form this reference lowering leaves to the
+// tiling passes. Inference semantics: router noise and expert capacity apply
+// in training only.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+
+#include "dialect/StrataOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::strata;
+using namespace mlir::strata::detail;
+
+namespace {
+
+Value f32c(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32Type(),
+                                   b.getF32FloatAttr(static_cast<float>(v)));
+}
+
+AffineMap mapOf(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// A generic with explicit maps and iterators and a one-result body.
+Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps,
+              ArrayRef<utils::IteratorType> iterators,
+              llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>
+                  body) {
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, ValueRange{body(nb, nl, args)});
+             })
+      .getResult(0);
+}
+
+using IT = utils::IteratorType;
+
+/// rank[b, s, e] among the experts of e's group (groups of `size`
+/// consecutive experts; one group when size == E): how many score higher,
+/// ties going to the lower index. Computed on a [B, S, groups, size] view so
+/// every loop dim appears plainly in an indexing map.
+Value rankWithinGroups(OpBuilder &b, Location loc, Value scores, int64_t size) {
+  auto type = cast<RankedTensorType>(scores.getType());
+  MLIRContext *ctx = b.getContext();
+  int64_t e = type.getDimSize(2), groups = e / size;
+  auto grouped = [&](Type elt) {
+    return RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1), groups, size}, elt);
+  };
+  ArrayRef<ReassociationIndices> assoc{{0}, {1}, {2, 3}};
+  Value view = tensor::ExpandShapeOp::create(b, loc, grouped(b.getF32Type()),
+                                             scores, assoc);
+  Value empty = emptyTensor(b, loc, scores, grouped(b.getI32Type()).getShape(),
+                            b.getI32Type());
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  // dims: b, s, g, i (this expert), j (another expert of the group)
+  Value rank4 = generic(
+      b, loc, {view, view}, init,
+      {mapOf(ctx, 5, {0, 1, 2, 3}), mapOf(ctx, 5, {0, 1, 2, 4}),
+       mapOf(ctx, 5, {0, 1, 2, 3})},
+      {IT::parallel, IT::parallel, IT::parallel, IT::parallel, IT::reduction},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value mine = args[0], theirs = args[1];
+        Value i = linalg::IndexOp::create(nb, l, 3);
+        Value j = linalg::IndexOp::create(nb, l, 4);
+        Value higher = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                             theirs, mine);
+        Value tie = arith::AndIOp::create(
+            nb, l,
+            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, theirs,
+                                  mine),
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, j, i));
+        Value before = arith::OrIOp::create(nb, l, higher, tie);
+        Value one = arith::ExtUIOp::create(nb, l, nb.getI32Type(), before);
+        return arith::AddIOp::create(nb, l, args[2], one);
+      });
+  return tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), b.getI32Type()), rank4,
+      assoc);
+}
+
+struct RouterLowering : OpRewritePattern<RouterOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouterOp op,
+                                PatternRewriter &rewriter) const override {
+    Value logits = op.getLogits();
+    auto type = cast<RankedTensorType>(logits.getType());
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    int64_t e = op.getNumExpertsAttr().getInt();
+    int64_t k = op.getTopKAttr().getInt();
+    int64_t groups = op.getNGroupAttr().getInt();
+    int64_t keepGroups = op.getTopkGroupAttr().getInt();
+    int64_t groupSize = e / groups;
+    Type f32 = rewriter.getF32Type();
+    AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
+    AffineMap row3 = mapOf(ctx, 3, {0, 1});
+    ArrayRef<int64_t> shape = type.getShape();
+    SmallVector<int64_t> rowShape{shape[0], shape[1]};
+    auto like = [&](ArrayRef<int64_t> s, Type t) {
+      return emptyTensor(rewriter, loc, logits, s, t);
+    };
+
+    // 1. Scores.
+    Value scores;
+    if (op.getScoring() == RouterScoring::Sigmoid) {
+      scores = buildPointwise(
+          rewriter, loc, {logits}, {}, like(shape, f32),
+          [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+            Value one = f32c(b, l, 1.0);
+            return arith::DivFOp::create(
+                b, l, one,
+                arith::AddFOp::create(
+                    b, l, one,
+                    math::ExpOp::create(b, l,
+                                        arith::NegFOp::create(b, l, args[0]))));
+          });
+    } else {
+      Value max = generic(
+          rewriter, loc, {logits},
+          filledTensor(rewriter, loc, logits, rowShape, f32,
+                       -std::numeric_limits<float>::infinity()),
+          {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::MaximumFOp::create(b, l, a[0], a[1]);
+          });
+      Value exps = buildPointwise(
+          rewriter, loc, {logits, max}, {id3, row3}, like(shape, f32),
+          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return math::ExpOp::create(b, l,
+                                       arith::SubFOp::create(b, l, a[0], a[1]));
+          });
+      Value sum = generic(
+          rewriter, loc, {exps},
+          filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
+          {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::AddFOp::create(b, l, a[0], a[1]);
+          });
+      scores = buildPointwise(
+          rewriter, loc, {exps, sum}, {id3, row3}, like(shape, f32),
+          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::DivFOp::create(b, l, a[0], a[1]);
+          });
+    }
+
+    // 2. Selection scores: + bias (V3), then group masking.
+    Value select = scores;
+    if (Value bias = op.getBias())
+      select = buildPointwise(
+          rewriter, loc, {scores, bias}, {id3, mapOf(ctx, 3, {2})},
+          like(shape, f32), [](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::AddFOp::create(b, l, a[0], a[1]);
+          });
+    if (groups > 1) {
+      // Group score: its best expert (softmax) or its best two (sigmoid).
+      int64_t perGroup = op.getScoring() == RouterScoring::Sigmoid ? 2 : 1;
+      Value inGroupRank = rankWithinGroups(rewriter, loc, select, groupSize);
+      SmallVector<int64_t> groupShape{shape[0], shape[1], groups};
+      AffineMap expertToGroup = AffineMap::get(
+          3, 0,
+          {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
+           getAffineDimExpr(2, ctx).floorDiv(groupSize)},
+          ctx);
+      Value groupScore = generic(
+          rewriter, loc, {select, inGroupRank},
+          filledTensor(rewriter, loc, logits, groupShape, f32, 0.0),
+          {id3, id3, expertToGroup},
+          {IT::parallel, IT::parallel, IT::reduction},
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value top = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::slt, a[1],
+                arith::ConstantOp::create(b, l, b.getI32IntegerAttr(perGroup)));
+            return arith::AddFOp::create(
+                b, l, a[2],
+                arith::SelectOp::create(b, l, top, a[0], f32c(b, l, 0.0)));
+          });
+      Value groupRank = rankWithinGroups(rewriter, loc, groupScore, groups);
+      select = buildPointwise(
+          rewriter, loc, {select, groupRank}, {id3, expertToGroup},
+          like(shape, f32), [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value kept = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::slt, a[1],
+                arith::ConstantOp::create(b, l,
+                                          b.getI32IntegerAttr(keepGroups)));
+            return arith::SelectOp::create(
+                b, l, kept, a[0],
+                f32c(b, l, -std::numeric_limits<float>::infinity()));
+          });
+    }
+
+    // 3. Rank experts; slot j takes the expert of rank j.
+    Value rank = rankWithinGroups(rewriter, loc, select, e);
+    SmallVector<int64_t> topShape{shape[0], shape[1], k};
+    AffineMap slot4 = mapOf(ctx, 4, {0, 1, 2});     // b, s, j
+    AffineMap expert4 = mapOf(ctx, 4, {0, 1, 3});   // b, s, e
+    SmallVector<IT> slotIters{IT::parallel, IT::parallel, IT::parallel,
+                              IT::reduction};
+    Type i32 = rewriter.getI32Type();
+    Value zeroI =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value indicesInit =
+        linalg::FillOp::create(rewriter, loc, zeroI, like(topShape, i32))
+            .getResult(0);
+    Value indices = generic(
+        rewriter, loc, {rank}, indicesInit, {expert4, slot4}, slotIters,
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value j = arith::IndexCastOp::create(b, l, b.getI32Type(),
+                                               linalg::IndexOp::create(b, l, 2));
+          Value ex = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 3));
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], j);
+          return arith::AddIOp::create(
+              b, l, a[1],
+              arith::SelectOp::create(
+                  b, l, hit, ex,
+                  arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0))));
+        });
+    Value weights = generic(
+        rewriter, loc, {rank, scores},
+        filledTensor(rewriter, loc, logits, topShape, f32, 0.0),
+        {expert4, expert4, slot4}, slotIters,
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value j = arith::IndexCastOp::create(b, l, b.getI32Type(),
+                                               linalg::IndexOp::create(b, l, 2));
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], j);
+          return arith::AddFOp::create(
+              b, l, a[2], arith::SelectOp::create(b, l, hit, a[1], f32c(b, l, 0)));
+        });
+
+    // 4. Renormalise and scale.
+    double scaling = op.getRoutedScalingFactor().convertToDouble();
+    if (op.getNormTopkProb()) {
+      Value sum = generic(
+          rewriter, loc, {weights},
+          filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
+          {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::AddFOp::create(b, l, a[0], a[1]);
+          });
+      weights = buildPointwise(
+          rewriter, loc, {weights, sum}, {id3, row3}, like(topShape, f32),
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value denom = arith::AddFOp::create(b, l, a[1], f32c(b, l, 1e-20));
+            return arith::MulFOp::create(
+                b, l, arith::DivFOp::create(b, l, a[0], denom),
+                f32c(b, l, scaling));
+          });
+    } else if (scaling != 1.0) {
+      weights = buildPointwise(
+          rewriter, loc, {weights}, {}, like(topShape, f32),
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::MulFOp::create(b, l, a[0], f32c(b, l, scaling));
+          });
+    }
+    rewriter.replaceOp(op, {weights, indices, scores});
+    return success();
+  }
+};
+
+/// y = sum_k w_k * down_e(silu(gate_e(x)) * up_e(x)) for e = indices[k],
+/// reading each selected expert's weights by gather.
+struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MoEExpertsOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type f32 = rewriter.getF32Type();
+    auto gateType = cast<RankedTensorType>(op.getGateProj().getType());
+    int64_t f = gateType.getDimSize(1);
+    int64_t k = op.getTopKAttr().getInt();
+    if (ShapedType::isDynamic(f))
+      return rewriter.notifyMatchFailure(op, "needs a static expert width");
+    Value idx = op.getIndices();
+    SmallVector<int64_t> hiddenShape{type.getDimSize(0), type.getDimSize(1), k,
+                                     f};
+
+    // h[b, s, k, f] = sum_d x[b, s, d] * W[idx[b, s, k], f, d]
+    auto project = [&](Value weight) -> Value {
+      return generic(
+          rewriter, loc, {x, idx},
+          filledTensor(rewriter, loc, x, hiddenShape, f32, 0.0),
+          {mapOf(ctx, 5, {0, 1, 4}), mapOf(ctx, 5, {0, 1, 2}),
+           mapOf(ctx, 5, {0, 1, 2, 3})},
+          {IT::parallel, IT::parallel, IT::parallel, IT::parallel,
+           IT::reduction},
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value expert =
+                arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
+            Value w = tensor::ExtractOp::create(
+                b, l, weight,
+                ValueRange{expert, linalg::IndexOp::create(b, l, 3),
+                           linalg::IndexOp::create(b, l, 4)});
+            return arith::AddFOp::create(b, l, a[2],
+                                         arith::MulFOp::create(b, l, a[0], w));
+          });
+    };
+    Value gate = project(op.getGateProj());
+    Value up = project(op.getUpProj());
+    Value act = buildPointwise(
+        rewriter, loc, {gate, up}, {},
+        emptyTensor(rewriter, loc, x, hiddenShape, f32),
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(b, l, buildSilu(b, l, a[0]), a[1]);
+        });
+    // y[b, s, o] = sum_{k, f} w[b, s, k] * act[b, s, k, f] * Wd[idx, o, f]
+    Value down = op.getDownProj();
+    Value y = generic(
+        rewriter, loc, {op.getWeights(), act, idx},
+        filledTensor(rewriter, loc, x, type.getShape(), f32, 0.0),
+        {mapOf(ctx, 5, {0, 1, 3}), mapOf(ctx, 5, {0, 1, 3, 4}),
+         mapOf(ctx, 5, {0, 1, 3}), mapOf(ctx, 5, {0, 1, 2})},
+        {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
+         IT::reduction},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value expert =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), a[2]);
+          Value w = tensor::ExtractOp::create(
+              b, l, down,
+              ValueRange{expert, linalg::IndexOp::create(b, l, 2),
+                         linalg::IndexOp::create(b, l, 4)});
+          Value term = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, a[0], a[1]), w);
+          return arith::AddFOp::create(b, l, a[3], term);
+        });
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+/// coef * E * sum_e f_e * P_e with f_e the share of the N*K selections that
+/// went to e and P_e the mean (renormalised) score of e over the N tokens.
+struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouterAuxLossOp op,
+                                PatternRewriter &rewriter) const override {
+    Value scores = op.getScores(), idx = op.getIndices();
+    auto type = cast<RankedTensorType>(scores.getType());
+    if (!isF32Only(op) || type.isDynamicDim(2))
+      return rewriter.notifyMatchFailure(op, "needs f32 and a static E");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type f32 = rewriter.getF32Type();
+    int64_t e = type.getDimSize(2);
+    int64_t k = cast<RankedTensorType>(idx.getType()).getDimSize(2);
+    AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
+    AffineMap row3 = mapOf(ctx, 3, {0, 1});
+    SmallVector<int64_t> rowShape{type.getDimSize(0), type.getDimSize(1)};
+    Value rowSum = generic(
+        rewriter, loc, {scores},
+        filledTensor(rewriter, loc, scores, rowShape, f32, 0.0), {id3, row3},
+        {IT::parallel, IT::parallel, IT::reduction},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(b, l, a[0], a[1]);
+        });
+    auto perExpert = [&]() {
+      Value empty = tensor::EmptyOp::create(rewriter, loc,
+                                            ArrayRef<int64_t>{e}, f32);
+      return linalg::FillOp::create(rewriter, loc, f32c(rewriter, loc, 0),
+                                    empty)
+          .getResult(0);
+    };
+    // dims: e, b, s
+    Value probSum = generic(
+        rewriter, loc, {scores, rowSum}, perExpert(),
+        {mapOf(ctx, 3, {1, 2, 0}), mapOf(ctx, 3, {1, 2}), mapOf(ctx, 3, {0})},
+        {IT::parallel, IT::reduction, IT::reduction},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(b, l, a[2],
+                                       arith::DivFOp::create(b, l, a[0], a[1]));
+        });
+    // dims: e, b, s, j
+    Value counts = generic(
+        rewriter, loc, {idx}, perExpert(),
+        {mapOf(ctx, 4, {1, 2, 3}), mapOf(ctx, 4, {0})},
+        {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value ex = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 0));
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], ex);
+          return arith::AddFOp::create(
+              b, l, a[1],
+              arith::SelectOp::create(b, l, hit, f32c(b, l, 1), f32c(b, l, 0)));
+        });
+    // tokens N = B * S, as f32.
+    auto dimF = [&](int64_t d) -> Value {
+      Value v = tensor::DimOp::create(rewriter, loc, scores, d);
+      return arith::UIToFPOp::create(
+          rewriter, loc, f32,
+          arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), v));
+    };
+    Value n = arith::MulFOp::create(rewriter, loc, dimF(0), dimF(1));
+    double coef = op.getCoef().convertToDouble();
+    Value scalarInit = linalg::FillOp::create(
+                           rewriter, loc, f32c(rewriter, loc, 0),
+                           tensor::EmptyOp::create(rewriter, loc,
+                                                   ArrayRef<int64_t>{}, f32)
+                               .getResult())
+                           .getResult(0);
+    Value dot = generic(
+        rewriter, loc, {counts, probSum}, scalarInit,
+        {mapOf(ctx, 1, {0}), mapOf(ctx, 1, {0}), AffineMap::get(1, 0, {}, ctx)},
+        {IT::reduction}, [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(b, l, a[2],
+                                       arith::MulFOp::create(b, l, a[0], a[1]));
+        });
+    // coef * E * sum(count/(N*K) * probSum/N)
+    Value loss = buildPointwise(
+        rewriter, loc, {dot}, {}, scalarInit,
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value denom = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, n, n), f32c(b, l, k));
+          return arith::MulFOp::create(b, l,
+                                       arith::DivFOp::create(b, l, a[0], denom),
+                                       f32c(b, l, coef * e));
+        });
+    rewriter.replaceOp(op, loss);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<RouterLowering, MoEExpertsLowering, RouterAuxLossLowering>(
+      patterns.getContext());
+}
