@@ -129,6 +129,7 @@ def cases():
            f"  %r = strata.cross_entropy %in0, %in1 {{ignore_index = 3}} : {t([B,S,V])}, tensor<{B}x{S}xi32>",
            "tensor<f32>", torch.tensor(0.0))
     yield from rotary_cases(rnd, t, g)
+    yield from moe_cases(rnd, t)
     yield from attention_cases(rnd, t)
 
 
@@ -234,6 +235,71 @@ def rotary_cases(rnd, t, g):
     yield ("rotary-positions", [x, p],
            f"  %r = strata.rotary %in0 positions(%in1 : tensor<{B}x{S}xi32>) {{num_heads = 2, head_dim = 8, rotary_dim = 8, rope = #strata.rope<>}} : {ty}",
            ty, rope_ref(x, H, Dh, 8, inv(8), 1.0, False, p))
+
+
+def router_ref(logits, k, sigmoid=False, norm=False, scale=1.0, bias=None, groups=1, keep=1):
+    scores = torch.sigmoid(logits) if sigmoid else torch.softmax(logits, -1)
+    sel = scores + bias if bias is not None else scores
+    if groups > 1:
+        B, S, E = sel.shape
+        g = sel.view(B, S, groups, E // groups)
+        gs = g.topk(2, -1).values.sum(-1) if sigmoid else g.max(-1).values
+        gidx = gs.topk(keep, -1).indices
+        gmask = torch.zeros_like(gs).scatter_(-1, gidx, 1).bool()
+        sel = sel.masked_fill(~gmask.unsqueeze(-1).expand_as(g).reshape(B, S, E), float("-inf"))
+    idx = sel.topk(k, -1).indices
+    w = scores.gather(-1, idx)
+    if norm:
+        w = w / (w.sum(-1, keepdim=True) + 1e-20)
+    return w * scale, idx
+
+
+def experts_ref(x, w, idx, wg, wu, wd):
+    out = torch.zeros_like(x)
+    B, S, K = idx.shape
+    for b in range(B):
+        for s in range(S):
+            for j in range(K):
+                e = int(idx[b, s, j])
+                h = F.silu(x[b, s] @ wg[e].T) * (x[b, s] @ wu[e].T)
+                out[b, s] += w[b, s, j] * (h @ wd[e].T)
+    return out
+
+
+def moe_cases(rnd, t):
+    B, S, D, E, Fw = 2, 3, 8, 8, 6
+    x, logits, bias = rnd(B, S, D), rnd(B, S, E), rnd(E) * 0.1
+    wg, wu, wd = rnd(E, Fw, D), rnd(E, Fw, D), rnd(E, D, Fw)
+    ety = f"{t([E,Fw,D])}, {t([E,Fw,D])}, {t([E,D,Fw])}"
+    configs = [
+        ("softmax-norm (Mixtral)", 2, "", dict(norm=True), None),
+        ("softmax-groups-scaled (V2)", 2, "n_group = 4, topk_group = 1, routed_scaling_factor = 16.0",
+         dict(scale=16.0, groups=4, keep=1), None),
+        ("sigmoid-bias-groups (V3)", 3,
+         "scoring = #strata.scoring<sigmoid>, norm_topk_prob = true, routed_scaling_factor = 2.5, n_group = 4, topk_group = 2",
+         dict(sigmoid=True, norm=True, scale=2.5, groups=4, keep=2), bias),
+    ]
+    for name, k, attrs, kw, b in configs:
+        extra = ", " + attrs if attrs else ""
+        norm = ", norm_topk_prob = true" if kw.get("norm") and "norm_topk" not in attrs else ""
+        bias_part = f" bias(%in5 : {t([E])})" if b is not None else ""
+        body = (f"  %w, %i, %sc = strata.router %in1{bias_part} {{num_experts = {E}, top_k = {k}{norm}{extra}}} : {t([B,S,E])}\n"
+                f"  %r = strata.moe_experts %in0, %w, %i experts(%in2, %in3, %in4) {{num_experts = {E}, top_k = {k}}}"
+                f" : {t([B,S,D])}, {t([B,S,k])}, tensor<{B}x{S}x{k}xi32>, {ety}")
+        w, idx = router_ref(logits, k, bias=b, **kw)
+        inputs = [x, logits, wg, wu, wd] + ([b] if b is not None else [])
+        yield ("moe " + name, inputs, body, t([B, S, D]), experts_ref(x, w, idx, wg, wu, wd))
+        wbody = body.split("\n")[0].replace("%w, %i, %sc", "%r, %i, %sc")
+        yield ("router weights " + name, inputs, wbody, t([B, S, k]), w)
+    # Balance loss over the softmax router's choices.
+    w, idx = router_ref(logits, 2, norm=True)
+    scores = torch.softmax(logits, -1)
+    frac = torch.zeros(E).scatter_add_(0, idx.flatten(), torch.ones(idx.numel())) / idx.numel()
+    prob = (scores / scores.sum(-1, keepdim=True)).reshape(-1, E).mean(0)
+    yield ("router_aux_loss", [logits],
+           f"  %w, %i, %sc = strata.router %in0 {{num_experts = {E}, top_k = 2, norm_topk_prob = true}} : {t([B,S,E])}\n"
+           f"  %r = strata.router_aux_loss %sc, %i {{coef = 0.01 : f64}} : {t([B,S,E])}, tensor<{B}x{S}x2xi32>",
+           "tensor<f32>", 0.01 * E * (frac * prob).sum())
 
 
 def main():

@@ -73,7 +73,7 @@ Value rankWithinGroups(OpBuilder &b, Location loc, Value scores, int64_t size) {
     return RankedTensorType::get(
         {type.getDimSize(0), type.getDimSize(1), groups, size}, elt);
   };
-  ArrayRef<ReassociationIndices> assoc{{0}, {1}, {2, 3}};
+  SmallVector<ReassociationIndices> assoc{{0}, {1}, {2, 3}};
   Value view = tensor::ExpandShapeOp::create(b, loc, grouped(b.getF32Type()),
                                              scores, assoc);
   Value empty = emptyTensor(b, loc, scores, grouped(b.getI32Type()).getShape(),
