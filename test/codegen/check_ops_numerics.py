@@ -128,6 +128,14 @@ def cases():
     yield ("cross_entropy-all-ignored", [logits, all_ignored],
            f"  %r = strata.cross_entropy %in0, %in1 {{ignore_index = 3}} : {t([B,S,V])}, tensor<{B}x{S}xi32>",
            "tensor<f32>", torch.tensor(0.0))
+    C = 3
+    cw, cb = rnd(C, D), rnd(C)
+    yield ("classification_head-last", [x, cw, cb],
+           f"  %r = strata.classification_head %in0, %in1, %in2 : {t([B,S,D])}, {t([C,D])}, {t([C])}",
+           t([B, C]), x[:, -1] @ cw.T + cb)
+    yield ("classification_head-mean", [x, cw, cb],
+           f"  %r = strata.classification_head %in0, %in1, %in2 {{pooling = #strata.pooling<mean>}} : {t([B,S,D])}, {t([C,D])}, {t([C])}",
+           t([B, C]), x.mean(1) @ cw.T + cb)
     yield from rotary_cases(rnd, t, g)
     yield from moe_cases(rnd, t)
     yield from attention_cases(rnd, t)

@@ -279,6 +279,68 @@ struct MemoryCompressionLowering : OpRewritePattern<MemoryCompressionOp> {
   }
 };
 
+/// Pools [B, S, D] over the sequence (last token or mean) and projects to
+/// [B, C] with the classifier weight and bias.
+struct ClassificationHeadLowering : OpRewritePattern<ClassificationHeadOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ClassificationHeadOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    Type f32 = rewriter.getF32Type();
+    SmallVector<int64_t> pooledShape{type.getDimSize(0), type.getDimSize(2)};
+    Value pooled;
+    if (op.getPooling() == Pooling::Last) {
+      Value seq = tensor::DimOp::create(rewriter, loc, x, 1);
+      Value last = arith::SubIOp::create(
+          rewriter, loc, seq, arith::ConstantIndexOp::create(rewriter, loc, 1));
+      pooled = buildPointwise(
+          rewriter, loc, {}, {},
+          emptyTensor(rewriter, loc, x, pooledShape, f32),
+          [&](OpBuilder &b, Location l, ValueRange) -> Value {
+            return tensor::ExtractOp::create(
+                b, l, x,
+                ValueRange{linalg::IndexOp::create(b, l, 0), last,
+                           linalg::IndexOp::create(b, l, 1)});
+          });
+    } else {
+      Value sum =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{RankedTensorType::get(pooledShape, f32)},
+              ValueRange{x},
+              ValueRange{filledTensor(rewriter, loc, x, pooledShape, f32, 0.0)},
+              ArrayRef<AffineMap>{rewriter.getMultiDimIdentityMap(3),
+                                  dimsMap(ctx, 3, {0, 2})},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction,
+                                            utils::IteratorType::parallel},
+              [&](OpBuilder &b, Location l, ValueRange a) {
+                linalg::YieldOp::create(
+                    b, l, ValueRange{arith::AddFOp::create(b, l, a[0], a[1])});
+              })
+              .getResult(0);
+      Value seq = tensor::DimOp::create(rewriter, loc, x, 1);
+      Value count = arith::UIToFPOp::create(
+          rewriter, loc, f32,
+          arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                     seq));
+      pooled = buildPointwise(
+          rewriter, loc, {sum}, {},
+          emptyTensor(rewriter, loc, x, pooledShape, f32),
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            return arith::DivFOp::create(b, l, a[0], count);
+          });
+    }
+    rewriter.replaceOp(op, buildProjection(rewriter, loc, pooled,
+                                           op.getWeight(), op.getBias()));
+    return success();
+  }
+};
+
 /// result[b, s, d] = table[tokens[b, s], d]. Token ids are validated by the
 /// runtime before a program runs, so the gather needs no bounds check.
 struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
@@ -314,6 +376,7 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
 void mlir::strata::populateCoreToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<RMSNormLowering, LayerNormLowering,
                ProjectionLowering<LinearOp>, ProjectionLowering<LMHeadOp>,
-               EmbeddingLowering, MemoryCompressionLowering>(
+               EmbeddingLowering, MemoryCompressionLowering,
+               ClassificationHeadLowering>(
       patterns.getContext());
 }
