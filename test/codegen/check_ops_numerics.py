@@ -138,6 +138,7 @@ def cases():
            t([B, C]), x.mean(1) @ cw.T + cb)
     yield from rotary_cases(rnd, t, g)
     yield from moe_cases(rnd, t)
+    yield from mla_cases(rnd, t)
     yield from attention_cases(rnd, t)
 
 
@@ -308,6 +309,65 @@ def moe_cases(rnd, t):
            f"  %w, %i, %sc = strata.router %in0 {{num_experts = {E}, top_k = 2, norm_topk_prob = true}} : {t([B,S,E])}\n"
            f"  %r = strata.router_aux_loss %sc, %i {{coef = 0.01 : f64}} : {t([B,S,E])}, tensor<{B}x{S}x2xi32>",
            "tensor<f32>", 0.01 * E * (frac * prob).sum())
+
+
+def mla_ref(x, H, q_a, q_a_norm, q_b, kv_a, kv_a_norm, kv_b, o, kv_rank, nope, rope, vd,
+            inv_freq, mscale, scale):
+    """DeepSeek-V2's attention as HF writes it: interleaved rotary inputs are
+    permuted to halves and rotated with rotate_half."""
+    B, S, _ = x.shape
+    rms = lambda t, w: t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + 1e-6) * w
+    q = rms(x @ q_a.T, q_a_norm) @ q_b.T if q_a is not None else x @ q_b.T
+    q = q.view(B, S, H, nope + rope)
+    q_nope, q_pe = q[..., :nope], q[..., nope:]
+    ckv = x @ kv_a.T
+    latent, k_pe = ckv[..., :kv_rank], ckv[..., kv_rank:].view(B, S, 1, rope)
+    kv = (rms(latent, kv_a_norm) @ kv_b.T).view(B, S, H, nope + vd)
+    k_nope, v = kv[..., :nope], kv[..., nope:]
+    ang = torch.arange(S, dtype=torch.float32)[:, None] * inv_freq
+    emb = torch.cat([ang, ang], -1)
+    cos, sin = (emb.cos() * mscale)[None, :, None], (emb.sin() * mscale)[None, :, None]
+
+    def rot(t):
+        t = t.view(*t.shape[:-1], rope // 2, 2).transpose(-1, -2).reshape(t.shape)
+        half = torch.cat([-t[..., rope // 2:], t[..., :rope // 2]], -1)
+        return t * cos + half * sin
+    qs = torch.cat([q_nope, rot(q_pe)], -1)
+    ks = torch.cat([k_nope, rot(k_pe).expand(B, S, H, rope)], -1)
+    scores = torch.einsum("bshd,bthd->bhst", qs, ks) * scale
+    mask = torch.ones(S, S, dtype=torch.bool).tril()
+    p = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1)
+    out = torch.einsum("bhst,bthd->bshd", p, v).reshape(B, S, H * vd)
+    return out @ o.T
+
+
+def mla_cases(rnd, t):
+    B, S, D, H, kv_rank, nope, rope, vd, q_rank = 2, 4, 16, 2, 8, 4, 4, 6, 6
+    x = rnd(B, S, D)
+    q_a, q_a_norm, q_b = rnd(q_rank, D), rnd(q_rank), rnd(H * (nope + rope), q_rank)
+    q_plain = rnd(H * (nope + rope), D)
+    kv_a, kv_a_norm = rnd(kv_rank + rope, D), rnd(kv_rank)
+    kv_b, o = rnd(H * (nope + vd), kv_rank), rnd(D, H * vd)
+    yarn = "#strata.rope<scaling = yarn, factor = 40.0, original_max_position = 4, mscale = 0.707, mscale_all_dim = 0.707>"
+    inv = yarn_inv_freq(10000.0, rope, 40.0, 4, 32.0, 1.0)
+    m = yarn_mscale(40.0, 0.707)
+    scale = (nope + rope) ** -0.5 * m * m
+    attrs = (f"num_heads = {H}, kv_lora_rank = {kv_rank}, qk_nope_head_dim = {nope}, "
+             f"qk_rope_head_dim = {rope}, v_head_dim = {vd}, interleaved = true, rope = {yarn}")
+    kv_types = f"{t([kv_rank+rope,D])}, {t([kv_rank])}, {t([H*(nope+vd),kv_rank])}, {t([D,H*vd])}"
+    yield ("latent_attention-v2-lite", [x, q_plain, kv_a, kv_a_norm, kv_b, o],
+           f"  %r = strata.latent_attention %in0 q(%in1) kv_a(%in2, %in3) kv_b(%in4) out(%in5) {{{attrs}}}"
+           f" : {t([B,S,D])}, {t([H*(nope+rope),D])}, {kv_types}",
+           t([B, S, D]),
+           mla_ref(x, H, None, None, q_plain, kv_a, kv_a_norm, kv_b, o, kv_rank, nope, rope, vd,
+                   inv, yarn_mscale(40.0, 0.707) / yarn_mscale(40.0, 0.707), scale))
+    yield ("latent_attention-v3-q-lora", [x, q_a, q_a_norm, q_b, kv_a, kv_a_norm, kv_b, o],
+           f"  %r = strata.latent_attention %in0 q_a(%in1, %in2) q(%in3) kv_a(%in4, %in5) kv_b(%in6) out(%in7)"
+           f" {{{attrs}, q_lora_rank = {q_rank}}}"
+           f" : {t([B,S,D])}, {t([q_rank,D])}, {t([q_rank])}, {t([H*(nope+rope),q_rank])}, {kv_types}",
+           t([B, S, D]),
+           mla_ref(x, H, q_a, q_a_norm, q_b, kv_a, kv_a_norm, kv_b, o, kv_rank, nope, rope, vd,
+                   inv, 1.0, scale))
 
 
 def main():

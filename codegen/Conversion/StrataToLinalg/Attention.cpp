@@ -381,9 +381,149 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 };
 
+/// [B, S, size] slice of `x` starting at channel `offset`.
+Value channelSlice(OpBuilder &b, Location loc, Value x, int64_t offset,
+                   int64_t size) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0),
+                                    b.getIndexAttr(offset)};
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < 2; ++i)
+    sizes.push_back(type.isDynamicDim(i)
+                        ? OpFoldResult(tensor::DimOp::create(b, loc, x, i)
+                                           .getResult())
+                        : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
+  sizes.push_back(b.getIndexAttr(size));
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  auto resultType = RankedTensorType::get(
+      {type.getDimSize(0), type.getDimSize(1), size}, type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, resultType, x, offsets, sizes,
+                                        strides);
+}
+
+/// Multi-head latent attention, decomposed into strata ops (projections,
+/// norms, rotary, attention) that the other patterns then lower, plus two
+/// gathers that assemble per-head keys [k_nope | shared k_rope] and values
+/// from the expanded latent. Absorbing kv_b into q and o for decode is an
+/// optimisation for the KV-cache lowering.
+struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LatentAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    Value x = op.getInput(), positions = op.getPositions();
+    int64_t h = op.getNumHeadsAttr().getInt();
+    int64_t kvRank = op.getKvLoraRankAttr().getInt();
+    int64_t nope = op.getQkNopeHeadDimAttr().getInt();
+    int64_t rope = op.getQkRopeHeadDimAttr().getInt();
+    int64_t vd = op.getVHeadDimAttr().getInt();
+    int64_t qk = nope + rope;
+    APFloat eps = op.getEps();
+    RopeAttr ropeAttr = op.getRope();
+    bool interleaved = op.getInterleaved();
+
+    Value q;
+    if (Value qa = op.getQAProj()) {
+      Value c = LinearOp::create(rewriter, loc, x, qa, Value());
+      c = RMSNormOp::create(rewriter, loc, c, op.getQANorm(), eps);
+      q = LinearOp::create(rewriter, loc, c, op.getQProj(), Value());
+    } else {
+      q = LinearOp::create(rewriter, loc, x, op.getQProj(), Value());
+    }
+    q = RotaryOp::create(rewriter, loc, q, positions, h, qk, rope, ropeAttr,
+                         interleaved);
+    Value kva = LinearOp::create(rewriter, loc, x, op.getKvAProj(), Value());
+    Value latent = channelSlice(rewriter, loc, kva, 0, kvRank);
+    Value kpe = channelSlice(rewriter, loc, kva, kvRank, rope);
+    latent = RMSNormOp::create(rewriter, loc, latent, op.getKvANorm(), eps);
+    Value kv = LinearOp::create(rewriter, loc, latent, op.getKvBProj(),
+                                Value());
+    kpe = RotaryOp::create(rewriter, loc, kpe, positions, 1, rope, rope,
+                           ropeAttr, interleaved);
+
+    auto kvType = cast<RankedTensorType>(kv.getType());
+    Type f32 = rewriter.getF32Type();
+    int64_t stride = nope + vd, kvLast = h * stride - 1;
+    auto shapeWith = [&](int64_t last) {
+      return SmallVector<int64_t>{kvType.getDimSize(0), kvType.getDimSize(1),
+                                  last};
+    };
+    auto idx = [](OpBuilder &b, Location l, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, l, v);
+    };
+    // k[b, s, h*qk + j] = j < nope ? kv[b, s, h*stride + j] : kpe[b, s, j - nope]
+    Value k = buildPointwise(
+        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, shapeWith(h * qk), f32),
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          Value bi = linalg::IndexOp::create(b, l, 0);
+          Value si = linalg::IndexOp::create(b, l, 1);
+          Value c = linalg::IndexOp::create(b, l, 2);
+          Value head = arith::DivUIOp::create(b, l, c, idx(b, l, qk));
+          Value j = arith::RemUIOp::create(b, l, c, idx(b, l, qk));
+          Value isNope =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j,
+                                    idx(b, l, nope));
+          // Both reads stay in bounds; the select keeps the right one.
+          Value kvIdx = arith::MinUIOp::create(
+              b, l,
+              arith::AddIOp::create(
+                  b, l, arith::MulIOp::create(b, l, head, idx(b, l, stride)),
+                  j),
+              idx(b, l, kvLast));
+          Value peIdx = arith::SubIOp::create(
+              b, l, arith::MaxUIOp::create(b, l, j, idx(b, l, nope)),
+              idx(b, l, nope));
+          Value fromKv =
+              tensor::ExtractOp::create(b, l, kv, ValueRange{bi, si, kvIdx});
+          Value fromPe =
+              tensor::ExtractOp::create(b, l, kpe, ValueRange{bi, si, peIdx});
+          return arith::SelectOp::create(b, l, isNope, fromKv, fromPe);
+        });
+    // v[b, s, h*vd + e] = kv[b, s, h*stride + nope + e]
+    Value v = buildPointwise(
+        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, shapeWith(h * vd), f32),
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          Value c = linalg::IndexOp::create(b, l, 2);
+          Value head = arith::DivUIOp::create(b, l, c, idx(b, l, vd));
+          Value e = arith::RemUIOp::create(b, l, c, idx(b, l, vd));
+          Value src = arith::AddIOp::create(
+              b, l, arith::MulIOp::create(b, l, head, idx(b, l, stride)),
+              arith::AddIOp::create(b, l, e, idx(b, l, nope)));
+          return tensor::ExtractOp::create(
+              b, l, kv,
+              ValueRange{linalg::IndexOp::create(b, l, 0),
+                         linalg::IndexOp::create(b, l, 1), src});
+        });
+
+    // DeepSeek's scale: 1/sqrt(qk), times mscale^2 under YaRN.
+    double scale;
+    if (auto given = op.getSoftmaxScale()) {
+      scale = given->convertToDouble();
+    } else {
+      scale = 1.0 / std::sqrt(static_cast<double>(qk));
+      double mscaleAll = ropeAttr.getMscaleAllDim().convertToDouble();
+      if (ropeAttr.getScaling() == RopeScaling::Yarn && mscaleAll != 0) {
+        double m = yarnMscale(ropeAttr.getFactor().convertToDouble(),
+                              mscaleAll);
+        scale *= m * m;
+      }
+    }
+    Value attn = AttentionOp::create(
+        rewriter, loc, q, k, v, h, h, qk, vd, op.getCausal(), IntegerAttr(),
+        BlockSparseAttr(), rewriter.getF64FloatAttr(scale), APFloat(0.0));
+    rewriter.replaceOp(op, LinearOp::create(rewriter, loc, attn,
+                                            op.getOProj(), Value())
+                               .getResult());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::strata::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<RotaryLowering, AttentionLowering>(patterns.getContext());
+  patterns.add<RotaryLowering, AttentionLowering,
+               LatentAttentionDecomposition>(patterns.getContext());
 }
