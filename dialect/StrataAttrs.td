@@ -134,6 +134,16 @@ def Strata_BlockSparseAttr : Strata_Attr<"BlockSparse", "block_sparse"> {
     by `seed` and the query block index. With a causal mask only keys at or
     before the query are kept.
 
+    The random draw (causal): for query block i with l local and g global
+    blocks, the candidates are blocks g .. i - l, C = max(0, i - l + 1 - g)
+    of them. With r random blocks and C <= r every candidate is taken;
+    otherwise Floyd's algorithm draws r distinct candidates: for m = 0 ..
+    r - 1, n = C - r + m + 1, v = mix(seed, i, m) mod n, take candidate v
+    unless it is already taken, else candidate n - 1; candidate v is block
+    g + v. mix(seed, i, m) = sm(sm(seed ^ sm(i)) + m) with sm the splitmix64
+    finaliser, all in unsigned 64-bit arithmetic. Query blocks are counted
+    from the first key (queries align to the end of the keys).
+
     Constraints: sparse_c1 block_size >= 1; sparse_c2 num_local_blocks >= 1;
     sparse_c3 num_global_blocks >= 0 and num_random_blocks >= 0.
   }];

@@ -178,7 +178,43 @@ def rope_ref(x, heads, hd, rd, inv_freq, mscale, interleaved, pos):
     return torch.cat([xp, out], -1).reshape(B, S, heads * hd)
 
 
-def attention_ref(q, k, v, H, KV, D, Dv, causal=True, window=None, scale=None):
+M64 = (1 << 64) - 1
+
+
+def splitmix(x):
+    z = (x + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def random_blocks(qb, local, glob, r, seed):
+    """The layout's random draw for query block qb (see #strata.block_sparse)."""
+    count = max(0, qb - local + 1 - glob)
+    if count <= r:
+        return {glob + c for c in range(count)}
+    row = splitmix((seed ^ splitmix(qb)) & M64)
+    chosen = []
+    for m in range(r):
+        n = count - r + m + 1
+        v = splitmix((row + m) & M64) % n
+        chosen.append(n - 1 if v in chosen else v)
+    return {glob + c for c in chosen}
+
+
+def block_sparse_keep(S, T, bs, local, glob, r, seed):
+    keep = torch.zeros(S, T, dtype=torch.bool)
+    for s in range(S):
+        qpos = s + T - S
+        qb = qpos // bs
+        blocks = set(range(max(0, qb - local + 1), qb + 1)) | set(range(glob))
+        blocks |= random_blocks(qb, local, glob, r, seed)
+        for t in range(qpos + 1):
+            keep[s, t] = (t // bs) in blocks
+    return keep
+
+
+def attention_ref(q, k, v, H, KV, D, Dv, causal=True, window=None, scale=None, keep_mask=None):
     B, S, _ = q.shape
     T = k.shape[1]
     q = q.view(B, S, H, D).transpose(1, 2)
@@ -192,6 +228,8 @@ def attention_ref(q, k, v, H, KV, D, Dv, causal=True, window=None, scale=None):
         keep &= t_idx <= s_idx
     if window:
         keep &= t_idx > s_idx - window
+    if keep_mask is not None:
+        keep &= keep_mask
     scores = scores.masked_fill(~keep, float("-inf"))
     out = torch.softmax(scores, -1) @ v
     return out.transpose(1, 2).reshape(B, S, H * Dv)
@@ -211,6 +249,16 @@ def attention_cases(rnd, t):
     yield ("attention-bidirectional-scaled", [q, k, v],
            f"  %r = strata.attention %in0, %in1, %in2 {{{base}, causal = false, scale = 0.25}} : {ty}",
            t([B, S, H * D]), attention_ref(q, k, v, H, KV, D, D, causal=False, scale=0.25))
+    # Block-sparse over 24 positions in blocks of 2: 12 query blocks, so the
+    # random draw runs both branches (all candidates / Floyd's sampling).
+    L = 24
+    qs, ks, vs = rnd(1, L, H * D), rnd(1, L, KV * D), rnd(1, L, KV * D)
+    for seed in (0, 7):
+        keep = block_sparse_keep(L, L, 2, 1, 1, 3, seed)
+        yield (f"attention-block-sparse-seed{seed}", [qs, ks, vs],
+               f"  %r = strata.attention %in0, %in1, %in2 {{{base}, sparsity = #strata.block_sparse<block_size = 2, num_local_blocks = 1, num_global_blocks = 1, num_random_blocks = 3, seed = {seed}>}}"
+               f" : {t([1,L,H*D])}, {t([1,L,KV*D])}, {t([1,L,KV*D])}",
+               t([1, L, H * D]), attention_ref(qs, ks, vs, H, KV, D, D, keep_mask=keep))
     # Decode: one query against a longer cache, MQA, different value width.
     q1, k7, v7 = rnd(B, 1, H * D), rnd(B, 7, D), rnd(B, 7, 4)
     yield ("attention-decode-mqa", [q1, k7, v7],

@@ -102,6 +102,8 @@ int run(const Options &opts) {
   // Diagnostics from passes print as config file:line:col with the line.
   llvm::SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
+  // The config line says where an op came from; its generic form is noise.
+  ctx.printOpOnDiagnostic(false);
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;

@@ -198,6 +198,77 @@ Value dimOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
   return tensor::DimOp::create(b, loc, v, dim);
 }
 
+/// splitmix64's finaliser on i64 values (wrapping arithmetic).
+Value splitmix(OpBuilder &b, Location l, Value x) {
+  auto c = [&](uint64_t v) -> Value {
+    return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(
+                                               static_cast<int64_t>(v)));
+  };
+  Value z = arith::AddIOp::create(b, l, x, c(0x9E3779B97F4A7C15ull));
+  z = arith::MulIOp::create(
+      b, l, arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(30))),
+      c(0xBF58476D1CE4E5B9ull));
+  z = arith::MulIOp::create(
+      b, l, arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(27))),
+      c(0x94D049BB133111EBull));
+  return arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(31)));
+}
+
+/// Whether key block `kb` is visible to query block `qb` under the causal
+/// block-sparse layout (local, global or randomly drawn; see
+/// #strata.block_sparse for the draw).
+Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
+                   Value kb) {
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
+  };
+  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, l, p, x, y);
+  };
+  int64_t local = layout.getNumLocalBlocks(), global = layout.getNumGlobalBlocks();
+  int64_t r = layout.getNumRandomBlocks();
+  Value firstLocal = arith::SubIOp::create(b, l, qb, c(local - 1));
+  Value isLocal = arith::AndIOp::create(
+      b, l, cmp(arith::CmpIPredicate::sge, kb, firstLocal),
+      cmp(arith::CmpIPredicate::sle, kb, qb));
+  Value isGlobal = cmp(arith::CmpIPredicate::slt, kb, c(global));
+  Value visible = arith::OrIOp::create(b, l, isLocal, isGlobal);
+  if (r == 0)
+    return visible;
+  // Candidates g .. qb - l: C of them; candidate index of kb.
+  Value count = arith::MaxSIOp::create(
+      b, l, arith::SubIOp::create(b, l, firstLocal, c(global)), c(0));
+  Value cand = arith::SubIOp::create(b, l, kb, c(global));
+  Value isCand = arith::AndIOp::create(
+      b, l, cmp(arith::CmpIPredicate::sge, cand, c(0)),
+      cmp(arith::CmpIPredicate::slt, cand, count));
+  Value takeAll = cmp(arith::CmpIPredicate::sle, count, c(r));
+  Value rowSeed = splitmix(
+      b, l,
+      arith::XOrIOp::create(b, l, c(layout.getSeed()), splitmix(b, l, qb)));
+  SmallVector<Value> chosen;
+  Value drawn = arith::ConstantOp::create(b, l, b.getBoolAttr(false));
+  for (int64_t m = 0; m < r; ++m) {
+    // n = C - r + m + 1 >= 1 whenever C > r; clamp for the take-all case.
+    Value n = arith::MaxSIOp::create(
+        b, l, arith::AddIOp::create(b, l, count, c(m + 1 - r)), c(1));
+    Value v = arith::RemUIOp::create(
+        b, l, splitmix(b, l, arith::AddIOp::create(b, l, rowSeed, c(m))), n);
+    Value taken = arith::ConstantOp::create(b, l, b.getBoolAttr(false));
+    for (Value prev : chosen)
+      taken = arith::OrIOp::create(b, l, taken,
+                                   cmp(arith::CmpIPredicate::eq, prev, v));
+    Value pick = arith::SelectOp::create(
+        b, l, taken, arith::SubIOp::create(b, l, n, c(1)), v);
+    chosen.push_back(pick);
+    drawn = arith::OrIOp::create(b, l, drawn,
+                                 cmp(arith::CmpIPredicate::eq, pick, cand));
+  }
+  Value random = arith::AndIOp::create(
+      b, l, isCand, arith::OrIOp::create(b, l, takeAll, drawn));
+  return arith::OrIOp::create(b, l, visible, random);
+}
+
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op,
@@ -206,8 +277,10 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     auto qType = cast<RankedTensorType>(q.getType());
     if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
-    if (op.getSparsity())
-      return rewriter.notifyMatchFailure(op, "block-sparse not lowered yet");
+    BlockSparseAttr layout = op.getSparsityAttr();
+    if (layout && !op.getCausal())
+      return rewriter.notifyMatchFailure(op,
+                                         "non-causal block-sparse not lowered");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
@@ -303,6 +376,17 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                 b, l, keep,
                 arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, t,
                                       arith::SubIOp::create(b, l, aligned, w)));
+          }
+          if (layout) {
+            Value bs = arith::ConstantIndexOp::create(b, l,
+                                                      layout.getBlockSize());
+            auto toI64 = [&](Value v) -> Value {
+              return arith::IndexCastOp::create(b, l, b.getI64Type(), v);
+            };
+            Value qb = toI64(arith::DivUIOp::create(b, l, aligned, bs));
+            Value kb = toI64(arith::DivUIOp::create(b, l, t, bs));
+            keep = arith::AndIOp::create(b, l, keep,
+                                         blockVisible(b, l, layout, qb, kb));
           }
           Value scaled = arith::MulFOp::create(b, l, args[0], scale);
           return arith::SelectOp::create(b, l, keep, scaled, negInf);
