@@ -23,4 +23,15 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def StrataExportEntryPoints
+    : Pass<"strata-export-entry-points", "mlir::ModuleOp"> {
+  let summary = "Give the model's functions a C calling interface";
+  let description = [{
+    Marks every public function with a body (`forward`, `loss`, ...) with
+    `llvm.emit_c_interface`, so LLVM lowering adds `_mlir_ciface_<name>`
+    wrappers that take memref descriptors by pointer: the stable entry
+    points the runtime calls. External declarations (libm) are untouched.
+  }];
+}
+
 #endif // STRATA_CODEGEN_PASSES_TD

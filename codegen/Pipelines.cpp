@@ -35,6 +35,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
     return failure();
   if (stop == "loops")
     return success();
+  pm.addPass(createStrataExportEntryPoints());
   return parsePassPipeline(
       "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
       "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"

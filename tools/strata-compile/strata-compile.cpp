@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/cpu/ObjectEmitter.h"
 #include "dialect/StrataOps.h"
 #include "frontend/ConfigFile.h"
 #include "frontend/ModelBuilder.h"
@@ -39,6 +40,7 @@ struct Options {
   std::string output;
   std::string emit = "mlir";
   std::string target = "cpu";
+  std::string cpu = "x86-64-v2";
   std::string stats; ///< "", "table" or "json".
   bool statsRequested = false;
   int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
@@ -97,6 +99,7 @@ int run(const Options &opts) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<mlir::strata::StrataDialect>();
+  mlir::strata::registerCpuObjectTranslations(registry);
   mlir::MLIRContext ctx(registry);
   ctx.loadDialect<mlir::strata::StrataDialect, mlir::func::FuncDialect>();
   // Diagnostics from passes print as config file:line:col with the line.
@@ -128,13 +131,27 @@ int run(const Options &opts) {
 
   // Later stages run the target's lowering pipeline, the same builder that
   // `strata-opt --strata-lower-to-llvm-cpu` replays.
+  bool toMachine = opts.emit == "llvm-ir" || opts.emit == "obj";
   if (opts.emit != "mlir") {
     mlir::PassManager pm(&ctx);
     mlir::strata::CpuPipelineOptions pipeline;
-    pipeline.stopAfter = opts.emit;
+    pipeline.stopAfter = toMachine ? "llvm" : opts.emit;
     if (mlir::failed(mlir::strata::buildCpuLoweringPipeline(pm, pipeline)) ||
         mlir::failed(pm.run(*module)))
       return 1;
+  }
+
+  if (toMachine) {
+    std::string bytes;
+    mlir::strata::CpuObjectOptions objectOptions;
+    objectOptions.cpu = opts.cpu;
+    if (mlir::failed(mlir::strata::emitCpuObject(
+            *module, objectOptions, bytes, opts.emit == "llvm-ir")))
+      return 1;
+    return writeOutput(opts.output,
+                       [&](llvm::raw_ostream &os) { os << bytes; })
+               ? 0
+               : 1;
   }
 
   mlir::OpPrintingFlags printFlags;
@@ -164,13 +181,18 @@ int main(int argc, char **argv) {
                  "Output file, written only on success (default: stdout)");
   app.add_option("--emit", opts.emit,
                  "Stage to emit: mlir (strata dialect), linalg (tensors), "
-                 "loops (buffers and scf) or llvm (LLVM dialect)")
-      ->check(CLI::IsMember({"mlir", "linalg", "loops", "llvm"}))
+                 "loops (buffers and scf), llvm (LLVM dialect), llvm-ir "
+                 "(optimised LLVM IR) or obj (x86-64 ELF object)")
+      ->check(CLI::IsMember({"mlir", "linalg", "loops", "llvm", "llvm-ir",
+                             "obj"}))
       ->default_val("mlir");
   app.add_option("--target", opts.target,
                  "Code generation target (cpu today; cuda comes next)")
       ->check(CLI::IsMember({"cpu"}))
       ->default_val("cpu");
+  app.add_option("--cpu", opts.cpu,
+                 "x86-64 CPU to generate code for (llc's -mcpu names)")
+      ->default_val("x86-64-v2");
   app.add_option("--stats", opts.stats,
                  "Print parameters (total, active per token) and forward "
                  "FLOPs per token, per layer: 'table' (default) or 'json'")

@@ -1,0 +1,35 @@
+//===- ObjectEmitter.h - LLVM dialect to an x86-64 object -------*- C++ -*-===//
+//
+// The last CPU codegen step: translate the LLVM-dialect module to LLVM IR,
+// optimise it and emit an ELF object for x86-64 with LLVM's backend.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CODEGEN_CPU_OBJECTEMITTER_H
+#define STRATA_CODEGEN_CPU_OBJECTEMITTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+
+namespace mlir::strata {
+
+struct CpuObjectOptions {
+  /// Target CPU: a portable baseline by default, since executables are
+  /// compiled on one machine and run on another.
+  std::string cpu = "x86-64-v2";
+  unsigned optLevel = 2;
+};
+
+/// Registers the LLVM IR translations the emitter needs on `registry`.
+void registerCpuObjectTranslations(DialectRegistry &registry);
+
+/// Emits `module` (in the LLVM dialect) as an object file into `object`, or
+/// LLVM IR text when `llvmIR` is set. Errors are reported on the module.
+LogicalResult emitCpuObject(ModuleOp module, const CpuObjectOptions &options,
+                            std::string &object, bool llvmIR = false);
+
+} // namespace mlir::strata
+
+#endif // STRATA_CODEGEN_CPU_OBJECTEMITTER_H
