@@ -63,6 +63,10 @@ public:
 
   const ConfigNode &root() const { return *rootNode; }
   llvm::StringRef path() const { return filePath; }
+  /// The file's contents as read.
+  llvm::StringRef text() const {
+    return srcMgr.getMemoryBuffer(1)->getBuffer();
+  }
   /// True when the file should be read as HuggingFace config.json.
   bool isJson() const { return json; }
 

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/ExecutableWriter.h"
 #include "codegen/Passes.h"
 #include "codegen/cpu/ObjectEmitter.h"
 #include "dialect/StrataOps.h"
@@ -131,7 +132,15 @@ int run(const Options &opts) {
 
   // Later stages run the target's lowering pipeline, the same builder that
   // `strata-opt --strata-lower-to-llvm-cpu` replays.
-  bool toMachine = opts.emit == "llvm-ir" || opts.emit == "obj";
+  bool packaging = opts.emit == "executable";
+  bool toMachine =
+      opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
+  // The parameter table and argument layout are read before lowering, while
+  // parameters still carry their names.
+  mlir::strata::ExecutableContents contents;
+  if (packaging &&
+      mlir::failed(mlir::strata::collectEntryPoints(*module, contents)))
+    return 1;
   if (opts.emit != "mlir") {
     mlir::PassManager pm(&ctx);
     mlir::strata::CpuPipelineOptions pipeline;
@@ -148,6 +157,24 @@ int run(const Options &opts) {
     if (mlir::failed(mlir::strata::emitCpuObject(
             *module, objectOptions, bytes, opts.emit == "llvm-ir")))
       return 1;
+    if (packaging) {
+      if (mlir::failed(mlir::strata::linkSharedObject(*module, bytes,
+                                                      contents.kernelLibrary)))
+        return 1;
+      const ModelSpec &m = config.model;
+      contents.modelName = m.name.empty() ? "model" : m.name;
+      contents.configPath = opts.config;
+      contents.configText = file->text().str();
+      contents.cpu = opts.cpu;
+      contents.vocabSize = m.vocabSize;
+      contents.hiddenSize = m.hiddenSize;
+      contents.numLayers = m.numLayers;
+      contents.maxSeqLen = m.maxSeqLen;
+      contents.bosTokenId = m.bosTokenId;
+      contents.eosTokenId = m.eosTokenId;
+      contents.padTokenId = m.padTokenId;
+      bytes = mlir::strata::serializeExecutable(contents);
+    }
     return writeOutput(opts.output,
                        [&](llvm::raw_ostream &os) { os << bytes; })
                ? 0
@@ -182,9 +209,10 @@ int main(int argc, char **argv) {
   app.add_option("--emit", opts.emit,
                  "Stage to emit: mlir (strata dialect), linalg (tensors), "
                  "loops (buffers and scf), llvm (LLVM dialect), llvm-ir "
-                 "(optimised LLVM IR) or obj (x86-64 ELF object)")
+                 "(optimised LLVM IR), obj (x86-64 ELF object) or executable "
+                 "(the packaged .strata file for strata-run)")
       ->check(CLI::IsMember({"mlir", "linalg", "loops", "llvm", "llvm-ir",
-                             "obj"}))
+                             "obj", "executable"}))
       ->default_val("mlir");
   app.add_option("--target", opts.target,
                  "Code generation target (cpu today; cuda comes next)")

@@ -1,0 +1,166 @@
+//===- ExecutableWriter.cpp - package a compiled model ----------*- C++ -*-===//
+
+#include "codegen/ExecutableWriter.h"
+
+#include "dialect/StrataOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "runtime/schema/executable_generated.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::strata;
+
+static std::vector<int64_t> shapeOf(RankedTensorType type) {
+  std::vector<int64_t> shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  return shape;
+}
+
+LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
+                                               ExecutableContents &contents) {
+  llvm::StringMap<int> index;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    ExecutableContents::EntryPoint entry;
+    entry.name = func.getName().str();
+    // Original arguments first: token ids, then labels (the loss).
+    for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+      auto tensor = dyn_cast<RankedTensorType>(type);
+      if (!tensor)
+        return func.emitError("entry point argument ") << i
+               << " is not a ranked tensor";
+      ExecutableContents::Argument arg;
+      arg.kind = i == 0 ? ExecutableContents::Argument::Tokens
+                        : ExecutableContents::Argument::Labels;
+      arg.shape = shapeOf(tensor);
+      arg.isInteger = tensor.getElementType().isInteger();
+      entry.arguments.push_back(arg);
+    }
+    // Then parameters, in the order strata-params-to-arguments appends them.
+    WalkResult walk = func.walk([&](ParamOp param) {
+      auto [it, inserted] = index.try_emplace(
+          param.getName(), static_cast<int>(contents.parameters.size()));
+      if (inserted)
+        contents.parameters.push_back(
+            {param.getName().str(), shapeOf(param.getType()),
+             static_cast<int>(param.getInit()),
+             param.getStd().convertToDouble()});
+      else if (contents.parameters[it->second].shape !=
+               shapeOf(param.getType())) {
+        param.emitOpError("parameter '")
+            << param.getName() << "' has different shapes in two functions";
+        return WalkResult::interrupt();
+      }
+      ExecutableContents::Argument arg;
+      arg.kind = ExecutableContents::Argument::Param;
+      arg.parameter = it->second;
+      arg.shape = shapeOf(param.getType());
+      entry.arguments.push_back(arg);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+    for (Type type : func.getResultTypes())
+      entry.results.push_back(shapeOf(cast<RankedTensorType>(type)));
+    contents.entryPoints.push_back(std::move(entry));
+  }
+  if (contents.entryPoints.empty())
+    return module.emitError("the module has no entry point");
+  return success();
+}
+
+LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
+                                             StringRef object,
+                                             std::string &sharedObject) {
+  auto cc = llvm::sys::findProgramByName("cc");
+  if (!cc)
+    return module.emitError("packaging an executable needs a C compiler "
+                            "driver ('cc') to link the kernel library; "
+                            "install gcc or clang");
+  SmallString<128> objPath, soPath;
+  int objFd;
+  if (llvm::sys::fs::createTemporaryFile("strata-kernels", "o", objFd,
+                                         objPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-kernels", "so", soPath))
+    return module.emitError("cannot create temporary files for linking");
+  // Temporary files go away whatever happens below.
+  auto cleanup = llvm::make_scope_exit([&] {
+    llvm::sys::fs::remove(objPath);
+    llvm::sys::fs::remove(soPath);
+  });
+  {
+    llvm::raw_fd_ostream os(objFd, /*shouldClose=*/true);
+    os << object;
+  }
+  SmallVector<StringRef> args{*cc,      "-shared", "-o",        soPath,
+                              objPath,  "-lm",     "-Wl,--build-id=none"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0)
+    return module.emitError("linking the kernel library failed (")
+           << *cc << " exited with " << rc << ") " << message;
+  auto buffer = llvm::MemoryBuffer::getFile(soPath, /*IsText=*/false);
+  if (!buffer)
+    return module.emitError("cannot read the linked kernel library");
+  sharedObject = (*buffer)->getBuffer().str();
+  return success();
+}
+
+std::string
+mlir::strata::serializeExecutable(const ExecutableContents &c) {
+  namespace fb = ::strata::fb;
+  flatbuffers::FlatBufferBuilder b(1 << 20);
+  auto kernelData = b.CreateVector(
+      reinterpret_cast<const uint8_t *>(c.kernelLibrary.data()),
+      c.kernelLibrary.size());
+  std::vector<flatbuffers::Offset<fb::KernelLibrary>> kernels{
+      fb::CreateKernelLibrary(b, fb::LibraryFormat::ElfSharedObject,
+                              kernelData)};
+  std::vector<flatbuffers::Offset<fb::Parameter>> params;
+  for (const auto &p : c.parameters)
+    params.push_back(fb::CreateParameter(
+        b, b.CreateString(p.name), b.CreateVector(p.shape), fb::DType::F32,
+        static_cast<fb::InitKind>(p.init), p.std));
+  std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
+  for (const auto &e : c.entryPoints) {
+    std::vector<flatbuffers::Offset<fb::Argument>> args;
+    for (const auto &a : e.arguments) {
+      fb::ArgumentKind kind = a.kind == ExecutableContents::Argument::Tokens
+                                  ? fb::ArgumentKind::Tokens
+                              : a.kind == ExecutableContents::Argument::Labels
+                                  ? fb::ArgumentKind::Labels
+                                  : fb::ArgumentKind::Parameter;
+      args.push_back(fb::CreateArgument(b, kind, a.parameter,
+                                        b.CreateVector(a.shape),
+                                        a.isInteger ? fb::DType::I32
+                                                    : fb::DType::F32));
+    }
+    std::vector<flatbuffers::Offset<fb::Result>> results;
+    for (const auto &shape : e.results)
+      results.push_back(fb::CreateResult(b, b.CreateVector(shape)));
+    std::vector<flatbuffers::Offset<fb::Command>> commands{fb::CreateCommand(
+        b, fb::CommandKind::Launch, 0, b.CreateString("_mlir_ciface_" + e.name))};
+    entries.push_back(fb::CreateEntryPoint(
+        b, b.CreateString(e.name), b.CreateVector(args),
+        b.CreateVector(results), b.CreateVector(commands)));
+  }
+  auto meta = fb::CreateMetadata(
+      b, b.CreateString(c.modelName), b.CreateString(c.configPath),
+      b.CreateString(c.configText), c.vocabSize, c.hiddenSize, c.numLayers,
+      c.maxSeqLen, c.bosTokenId, c.eosTokenId, c.padTokenId,
+      b.CreateString(c.cpu));
+  auto root = fb::CreateExecutable(
+      b, /*version=*/1, fb::Target::Cpu, b.CreateVector(kernels),
+      b.CreateVector(entries), b.CreateVector(params), meta);
+  fb::FinishExecutableBuffer(b, root);
+  return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()),
+                     b.GetSize());
+}

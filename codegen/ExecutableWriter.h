@@ -1,0 +1,64 @@
+//===- ExecutableWriter.h - package a compiled model ------------*- C++ -*-===//
+//
+// Packages the kernel library, the entry points (argument layout and launch
+// commands), the parameter table and the model's metadata into the
+// flatbuffers executable of runtime/schema/executable.fbs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CODEGEN_EXECUTABLEWRITER_H
+#define STRATA_CODEGEN_EXECUTABLEWRITER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::strata {
+
+/// Everything an executable holds, gathered before and after lowering.
+struct ExecutableContents {
+  struct Parameter {
+    std::string name;
+    std::vector<int64_t> shape;
+    int init = 0; ///< InitKind
+    double std = 0.02;
+  };
+  struct Argument {
+    enum Kind { Tokens, Labels, Param } kind = Tokens;
+    int parameter = -1;
+    std::vector<int64_t> shape; ///< -1 for dynamic dims
+    bool isInteger = false;
+  };
+  struct EntryPoint {
+    std::string name;
+    std::vector<Argument> arguments;
+    std::vector<std::vector<int64_t>> results;
+  };
+  std::vector<Parameter> parameters;
+  std::vector<EntryPoint> entryPoints;
+  std::string kernelLibrary; ///< ELF shared object bytes
+  std::string modelName, configPath, configText, cpu;
+  int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0, maxSeqLen = 0;
+  int64_t bosTokenId = -1, eosTokenId = -1, padTokenId = -1;
+};
+
+/// Reads the parameter table and entry points of a strata-level module
+/// (before lowering): arguments in the order the lowered functions take
+/// them, parameters shared between functions listed once.
+LogicalResult collectEntryPoints(ModuleOp module,
+                                 ExecutableContents &contents);
+
+/// Links an x86-64 object into a shared object with the system C compiler
+/// driver (`cc`), the only tool the compiler needs beyond itself.
+LogicalResult linkSharedObject(ModuleOp module, StringRef object,
+                               std::string &sharedObject);
+
+/// The executable's bytes (deterministic for the same contents).
+std::string serializeExecutable(const ExecutableContents &contents);
+
+} // namespace mlir::strata
+
+#endif // STRATA_CODEGEN_EXECUTABLEWRITER_H

@@ -1,0 +1,100 @@
+/*===- strata.h - the Strata runtime C API ----------------------*- C -*-===*
+ *
+ * A small C API for programs that embed Strata. Every fallible call returns
+ * a status code (STRATA_OK is 0) and, when `status` is not NULL, fills it
+ * with a message naming what was wrong and where. Handles are opaque; no C++
+ * exception crosses this API.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef STRATA_RUNTIME_STRATA_H
+#define STRATA_RUNTIME_STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum strata_status_code {
+  STRATA_OK = 0,
+  STRATA_INVALID_ARGUMENT = 1,
+  STRATA_IO_ERROR = 2,
+  STRATA_CORRUPT_EXECUTABLE = 3,
+  STRATA_UNSUPPORTED = 4,
+  STRATA_OUT_OF_MEMORY = 5,
+  STRATA_NOT_FOUND = 6,
+} strata_status_code;
+
+/* The outcome of a call: a code and a human-readable message. */
+typedef struct strata_status {
+  strata_status_code code;
+  char message[512];
+} strata_status;
+
+/* Largest executable the loader accepts (bytes). */
+#define STRATA_MAX_EXECUTABLE_BYTES ((uint64_t)1 << 32)
+
+typedef struct strata_executable strata_executable;
+
+typedef enum strata_dtype {
+  STRATA_F32 = 0, STRATA_BF16 = 1, STRATA_F16 = 2, STRATA_I32 = 3,
+  STRATA_I64 = 4, STRATA_I8 = 5, STRATA_U8 = 6
+} strata_dtype;
+
+/* A parameter of the executable's parameter table. `shape` points into the
+ * executable and lives as long as it. */
+typedef struct strata_parameter_info {
+  const char *name;
+  const int64_t *shape;
+  size_t rank;
+  strata_dtype dtype;
+  int64_t num_elements;
+} strata_parameter_info;
+
+/* Summary of an executable. Strings live as long as the executable. */
+typedef struct strata_executable_info {
+  uint32_t format_version;
+  const char *target; /* "cpu" or "cuda" */
+  const char *model_name;
+  const char *cpu;
+  int64_t vocab_size, hidden_size, num_layers, max_seq_len;
+  int64_t bos_token_id, eos_token_id, pad_token_id;
+  size_t num_parameters;
+  int64_t total_parameter_elements;
+  size_t num_entry_points;
+  size_t num_kernel_libraries;
+} strata_executable_info;
+
+/* Loads and verifies an executable file (flatbuffers verifier plus Strata's
+ * own checks on every offset, size, count and index). */
+strata_status_code strata_executable_load_file(const char *path,
+                                               strata_executable **out,
+                                               strata_status *status);
+/* The same from memory; the bytes are copied. */
+strata_status_code strata_executable_load_memory(const void *data,
+                                                 size_t size,
+                                                 strata_executable **out,
+                                                 strata_status *status);
+void strata_executable_release(strata_executable *executable);
+
+strata_status_code strata_executable_get_info(const strata_executable *exe,
+                                              strata_executable_info *out,
+                                              strata_status *status);
+strata_status_code strata_executable_get_parameter(
+    const strata_executable *exe, size_t index, strata_parameter_info *out,
+    strata_status *status);
+/* The name of entry point `index` ("forward", "loss"). */
+strata_status_code strata_executable_get_entry_point(
+    const strata_executable *exe, size_t index, const char **name,
+    size_t *num_arguments, size_t *num_results, strata_status *status);
+
+/* The executable format version this runtime reads. */
+uint32_t strata_runtime_format_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_RUNTIME_STRATA_H */

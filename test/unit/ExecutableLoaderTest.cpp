@@ -1,0 +1,180 @@
+//===- ExecutableLoaderTest.cpp - corrupted executables are errors -*- C++ -*-===//
+//
+// Builds executables with the compiler's writer and loads them through the
+// runtime's C API: a valid one loads; every truncation, thousands of byte
+// flips and targeted corruptions are clean errors (never a crash), with a
+// message naming the problem.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/ExecutableWriter.h"
+#include "runtime/schema/executable_generated.h"
+#include "runtime/strata.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+using mlir::strata::ExecutableContents;
+
+namespace {
+
+ExecutableContents sampleContents() {
+  ExecutableContents c;
+  c.parameters.push_back({"model.embed_tokens.weight", {16, 4}, 0, 0.02});
+  c.parameters.push_back({"model.norm.weight", {4}, 2, 0.0});
+  ExecutableContents::EntryPoint forward;
+  forward.name = "forward";
+  ExecutableContents::Argument tokens;
+  tokens.shape = {-1, -1};
+  tokens.isInteger = true;
+  forward.arguments.push_back(tokens);
+  for (int i = 0; i < 2; ++i) {
+    ExecutableContents::Argument p;
+    p.kind = ExecutableContents::Argument::Param;
+    p.parameter = i;
+    p.shape = c.parameters[i].shape;
+    forward.arguments.push_back(p);
+  }
+  forward.results.push_back({-1, -1, 16});
+  c.entryPoints.push_back(forward);
+  c.kernelLibrary = std::string("\x7f" "ELF", 4) + std::string(124, '\0');
+  c.modelName = "unit";
+  c.cpu = "x86-64-v2";
+  c.vocabSize = 16;
+  c.hiddenSize = 4;
+  c.numLayers = 1;
+  c.maxSeqLen = 32;
+  c.eosTokenId = 2;
+  return c;
+}
+
+strata_status_code load(const std::string &bytes, strata_status &status) {
+  strata_executable *exe = nullptr;
+  strata_status_code code =
+      strata_executable_load_memory(bytes.data(), bytes.size(), &exe, &status);
+  EXPECT_EQ(code == STRATA_OK, exe != nullptr);
+  if (code != STRATA_OK)
+    EXPECT_NE(status.message[0], '\0') << "an error without a message";
+  strata_executable_release(exe);
+  return code;
+}
+
+/// Tests that a well-formed executable loads and reports its contents.
+TEST(ExecutableLoader, ValidExecutableLoads) {
+  std::string bytes = mlir::strata::serializeExecutable(sampleContents());
+  strata_executable *exe = nullptr;
+  strata_status status;
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK)
+      << status.message;
+  strata_executable_info info;
+  ASSERT_EQ(strata_executable_get_info(exe, &info, &status), STRATA_OK);
+  EXPECT_STREQ(info.model_name, "unit");
+  EXPECT_STREQ(info.target, "cpu");
+  EXPECT_EQ(info.num_parameters, 2u);
+  EXPECT_EQ(info.total_parameter_elements, 68);
+  strata_parameter_info param;
+  ASSERT_EQ(strata_executable_get_parameter(exe, 1, &param, &status),
+            STRATA_OK);
+  EXPECT_STREQ(param.name, "model.norm.weight");
+  EXPECT_EQ(param.rank, 1u);
+  EXPECT_EQ(strata_executable_get_parameter(exe, 2, &param, &status),
+            STRATA_NOT_FOUND);
+  const char *name;
+  size_t args, results;
+  ASSERT_EQ(strata_executable_get_entry_point(exe, 0, &name, &args, &results,
+                                              &status),
+            STRATA_OK);
+  EXPECT_STREQ(name, "forward");
+  EXPECT_EQ(args, 3u);
+  strata_executable_release(exe);
+}
+
+/// Tests that every truncation of a valid executable is a clean error.
+TEST(ExecutableLoader, EveryTruncationIsAnError) {
+  std::string bytes = mlir::strata::serializeExecutable(sampleContents());
+  strata_status status;
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_NE(load(bytes.substr(0, n), status), STRATA_OK) << "length " << n;
+}
+
+/// Tests that random byte corruption never crashes the loader; corrupted
+/// files either fail to load or still pass every check.
+TEST(ExecutableLoader, ByteFlipsNeverCrash) {
+  std::string bytes = mlir::strata::serializeExecutable(sampleContents());
+  std::mt19937 rng(42);
+  strata_status status;
+  int rejected = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string corrupted = bytes;
+    for (int e = 0, n = 1 + rng() % 4; e < n; ++e)
+      corrupted[rng() % corrupted.size()] = static_cast<char>(rng());
+    rejected += load(corrupted, status) != STRATA_OK;
+  }
+  EXPECT_GT(rejected, 0);
+}
+
+/// Tests the checks beyond the flatbuffers verifier, one corruption each.
+TEST(ExecutableLoader, SemanticCorruptionsAreNamed) {
+  strata_status status;
+  auto expectError = [&](ExecutableContents c, strata_status_code code,
+                         const char *fragment) {
+    std::string bytes = mlir::strata::serializeExecutable(c);
+    EXPECT_EQ(load(bytes, status), code);
+    EXPECT_NE(std::string(status.message).find(fragment), std::string::npos)
+        << status.message;
+  };
+  ExecutableContents c = sampleContents();
+  c.entryPoints[0].arguments[1].parameter = 7;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "refers to parameter 7 of 2");
+  c = sampleContents();
+  c.kernelLibrary = std::string(128, 'x');
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "not an ELF shared object");
+  c = sampleContents();
+  c.parameters[1].name = c.parameters[0].name;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "appears twice");
+  c = sampleContents();
+  c.parameters[0].shape = {-3, 4};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "invalid shape");
+  c = sampleContents();
+  c.parameters[0].shape = {int64_t(1) << 40, int64_t(1) << 40};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "invalid shape");
+  c = sampleContents();
+  c.eosTokenId = 99;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "special token");
+  c = sampleContents();
+  c.entryPoints.clear();
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "no entry point");
+}
+
+/// Tests that a future format version is refused with a clear message.
+TEST(ExecutableLoader, OtherVersionIsUnsupported) {
+  std::string bytes = mlir::strata::serializeExecutable(sampleContents());
+  auto *root = strata::fb::GetMutableExecutable(bytes.data());
+  ASSERT_TRUE(root->mutate_version(2));
+  strata_status status;
+  EXPECT_EQ(load(bytes, status), STRATA_UNSUPPORTED);
+  EXPECT_NE(std::string(status.message).find("format version 2"),
+            std::string::npos);
+}
+
+/// Tests file-level errors: missing file, directory, garbage, null args.
+TEST(ExecutableLoader, FileErrors) {
+  strata_executable *exe = nullptr;
+  strata_status status;
+  EXPECT_EQ(strata_executable_load_file("/nonexistent.strata", &exe, &status),
+            STRATA_IO_ERROR);
+  EXPECT_NE(std::string(status.message).find("/nonexistent.strata"),
+            std::string::npos);
+  EXPECT_NE(strata_executable_load_file("/", &exe, &status), STRATA_OK);
+  EXPECT_EQ(strata_executable_load_file(nullptr, &exe, &status),
+            STRATA_INVALID_ARGUMENT);
+  EXPECT_EQ(load("not an executable at all", status),
+            STRATA_CORRUPT_EXECUTABLE);
+  EXPECT_EQ(exe, nullptr);
+}
+
+} // namespace
