@@ -147,7 +147,7 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
     for (const auto &shape : e.results)
       results.push_back(fb::CreateResult(b, b.CreateVector(shape)));
     std::vector<flatbuffers::Offset<fb::Command>> commands{fb::CreateCommand(
-        b, fb::CommandKind::Launch, 0, b.CreateString("_mlir_ciface_" + e.name))};
+        b, fb::CommandKind::Launch, 0, b.CreateString("strata_entry_" + e.name))};
     entries.push_back(fb::CreateEntryPoint(
         b, b.CreateString(e.name), b.CreateVector(args),
         b.CreateVector(results), b.CreateVector(commands)));

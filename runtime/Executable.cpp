@@ -8,9 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/strata.h"
-
-#include "runtime/schema/executable_generated.h"
+#include "runtime/Internal.h"
 
 #include <cstdarg>
 #include <cstdio>
@@ -23,12 +21,13 @@
 #include <string>
 #include <vector>
 
-namespace {
+using strata::runtime::checkedElements;
+using strata::runtime::fail;
+using strata::runtime::ok;
 
-constexpr uint32_t kFormatVersion = 1;
-
-strata_status_code fail(strata_status *status, strata_status_code code,
-                        const char *fmt, ...) {
+strata_status_code strata::runtime::fail(strata_status *status,
+                                         strata_status_code code,
+                                         const char *fmt, ...) {
   if (status) {
     status->code = code;
     va_list args;
@@ -39,7 +38,7 @@ strata_status_code fail(strata_status *status, strata_status_code code,
   return code;
 }
 
-strata_status_code ok(strata_status *status) {
+strata_status_code strata::runtime::ok(strata_status *status) {
   if (status) {
     status->code = STRATA_OK;
     status->message[0] = '\0';
@@ -49,8 +48,8 @@ strata_status_code ok(strata_status *status) {
 
 /// Elements of `shape` (dynamic dims, -1, allowed when `allowDynamic`), or
 /// -1 when the shape is invalid or its size overflows.
-int64_t checkedElements(const flatbuffers::Vector<int64_t> *shape,
-                        bool allowDynamic) {
+int64_t strata::runtime::checkedElements(
+    const flatbuffers::Vector<int64_t> *shape, bool allowDynamic) {
   int64_t n = 1;
   for (int64_t d : *shape) {
     if (d == -1 && allowDynamic)
@@ -63,6 +62,10 @@ int64_t checkedElements(const flatbuffers::Vector<int64_t> *shape,
   }
   return n;
 }
+
+namespace {
+
+constexpr uint32_t kFormatVersion = 1;
 
 const char *targetName(strata::fb::Target target) {
   return target == strata::fb::Target::Cuda ? "cuda" : "cpu";
@@ -173,11 +176,6 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
 }
 
 } // namespace
-
-struct strata_executable {
-  std::vector<uint8_t> bytes;
-  const strata::fb::Executable *root = nullptr;
-};
 
 extern "C" {
 

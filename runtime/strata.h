@@ -90,6 +90,51 @@ strata_status_code strata_executable_get_entry_point(
     const strata_executable *exe, size_t index, const char **name,
     size_t *num_arguments, size_t *num_results, strata_status *status);
 
+/*===----------------------------------------------------------------------===*
+ * Sessions (CPU): weights and calls into the executable's kernels
+ *===----------------------------------------------------------------------===*/
+
+typedef struct strata_session strata_session;
+
+/* Loads the executable's kernel library (from memory: no file is left
+ * behind) and allocates its parameters. The executable must outlive the
+ * session. */
+strata_status_code strata_session_create(const strata_executable *exe,
+                                         strata_session **out,
+                                         strata_status *status);
+void strata_session_release(strata_session *session);
+
+/* Fills every parameter from its initializer (normal(0, std), zeros, ones)
+ * with a deterministic generator seeded by `seed` and the parameter's name
+ * (docs/embedding.md gives the algorithm). */
+strata_status_code strata_session_init_parameters(strata_session *session,
+                                                  uint64_t seed,
+                                                  strata_status *status);
+
+/* Writes every parameter to a safetensors file (F32, the executable's
+ * names and shapes). The file is written to a temporary name and renamed
+ * into place, so an existing file is never left half-written. */
+strata_status_code strata_session_save_parameters(strata_session *session,
+                                                  const char *path,
+                                                  strata_status *status);
+
+/* Runs `forward` on token ids [batch, seq] (row-major) and writes the LM
+ * logits [batch, seq, vocab] to `logits` (`capacity` floats). Token ids
+ * outside the vocabulary and sequences longer than the maximum are errors. */
+strata_status_code strata_session_forward(strata_session *session,
+                                          const int32_t *tokens, size_t batch,
+                                          size_t seq, float *logits,
+                                          size_t capacity,
+                                          strata_status *status);
+
+/* Greedy generation for one sequence: appends up to `max_new_tokens` to
+ * `prompt`, stopping after the end-of-sequence token. Writes the new tokens
+ * to `out` (capacity `max_new_tokens`) and their count to `out_count`. */
+strata_status_code strata_session_generate_greedy(
+    strata_session *session, const int32_t *prompt, size_t prompt_length,
+    size_t max_new_tokens, int32_t *out, size_t *out_count,
+    strata_status *status);
+
 /* The executable format version this runtime reads. */
 uint32_t strata_runtime_format_version(void);
 

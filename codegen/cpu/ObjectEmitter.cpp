@@ -8,6 +8,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -25,6 +26,38 @@ using namespace mlir::strata;
 void mlir::strata::registerCpuObjectTranslations(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+}
+
+/// For each `_mlir_ciface_<name>` adds `strata_entry_<name>(void **args)`,
+/// which calls it with args[0..n): one signature for every entry point, so
+/// the runtime can call a model with any number of parameters without
+/// generating call sites.
+static void addPackedEntryPoints(llvm::Module &module) {
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptrTy = llvm::PointerType::getUnqual(ctx);
+  SmallVector<llvm::Function *> entries;
+  for (llvm::Function &fn : module)
+    if (!fn.isDeclaration() && fn.getName().starts_with("_mlir_ciface_") &&
+        llvm::all_of(fn.args(), [&](llvm::Argument &a) {
+          return a.getType() == ptrTy;
+        }))
+      entries.push_back(&fn);
+  for (llvm::Function *fn : entries) {
+    std::string name =
+        ("strata_entry_" + fn->getName().drop_front(strlen("_mlir_ciface_")))
+            .str();
+    auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy},
+                                         /*isVarArg=*/false);
+    auto *wrapper = llvm::Function::Create(
+        type, llvm::GlobalValue::ExternalLinkage, name, module);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+    SmallVector<llvm::Value *> args;
+    for (unsigned i = 0; i < fn->arg_size(); ++i)
+      args.push_back(b.CreateLoad(
+          ptrTy, b.CreateConstGEP1_64(ptrTy, wrapper->getArg(0), i)));
+    b.CreateCall(fn, args);
+    b.CreateRetVoid();
+  }
 }
 
 LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
@@ -69,6 +102,7 @@ LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
     return module.emitError("translation to LLVM IR failed");
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
+  addPackedEntryPoints(*llvmModule);
   // As clang does: the IR records the CPU it was optimised for.
   for (llvm::Function &fn : *llvmModule)
     if (!fn.isDeclaration())

@@ -9,8 +9,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
+#include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -68,6 +73,119 @@ int inspect(const std::string &path, bool listParameters) {
   return 0;
 }
 
+/// Parses "1,2,3" into token ids.
+bool parseTokens(const std::string &text, std::vector<int32_t> &tokens) {
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos
+                                            ? std::string::npos
+                                            : comma - pos);
+    char *end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno || v < INT32_MIN ||
+        v > INT32_MAX)
+      return false;
+    tokens.push_back(static_cast<int32_t>(v));
+    if (comma == std::string::npos)
+      break;
+    pos = comma + 1;
+  }
+  return !tokens.empty();
+}
+
+/// Loads an executable and creates a session with seeded weights.
+struct Loaded {
+  strata_executable *exe = nullptr;
+  strata_session *session = nullptr;
+  ~Loaded() {
+    strata_session_release(session);
+    strata_executable_release(exe);
+  }
+};
+
+/// Where to save the initialised weights (--save-weights), if anywhere.
+std::string saveWeightsPath;
+
+bool load(const std::string &path, uint64_t seed, Loaded &out) {
+  strata_status status;
+  if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
+      strata_session_create(out.exe, &out.session, &status) ||
+      strata_session_init_parameters(out.session, seed, &status) ||
+      (!saveWeightsPath.empty() &&
+       strata_session_save_parameters(out.session, saveWeightsPath.c_str(),
+                                      &status))) {
+    std::fprintf(stderr, "error: %s\n", status.message);
+    return false;
+  }
+  return true;
+}
+
+int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
+          size_t maxNew, bool verbose) {
+  std::vector<int32_t> prompt;
+  if (!parseTokens(tokenText, prompt)) {
+    std::fprintf(stderr, "error: --tokens: expected comma-separated token "
+                         "ids, got '%s'\n",
+                 tokenText.c_str());
+    return 1;
+  }
+  Loaded loaded;
+  if (!load(path, seed, loaded))
+    return 1;
+  std::vector<int32_t> out(maxNew);
+  size_t count = 0;
+  strata_status status;
+  auto start = std::chrono::steady_clock::now();
+  if (strata_session_generate_greedy(loaded.session, prompt.data(),
+                                     prompt.size(), maxNew, out.data(),
+                                     &count, &status)) {
+    std::fprintf(stderr, "error: %s\n", status.message);
+    return 1;
+  }
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  if (verbose)
+    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, greedy, no "
+                "KV cache yet)\n",
+                count, ms, count ? ms / count : 0.0);
+  for (size_t i = 0; i < count; ++i)
+    std::printf("%s%d", i ? "," : "", out[i]);
+  std::printf("\n");
+  return 0;
+}
+
+int logits(const std::string &path, uint64_t seed,
+           const std::string &tokenText) {
+  std::vector<int32_t> tokens;
+  if (!parseTokens(tokenText, tokens)) {
+    std::fprintf(stderr, "error: --tokens: expected comma-separated token "
+                         "ids, got '%s'\n",
+                 tokenText.c_str());
+    return 1;
+  }
+  Loaded loaded;
+  if (!load(path, seed, loaded))
+    return 1;
+  strata_executable_info info;
+  strata_status status;
+  strata_executable_get_info(loaded.exe, &info, &status);
+  std::vector<float> out(tokens.size() * info.vocab_size);
+  if (strata_session_forward(loaded.session, tokens.data(), 1, tokens.size(),
+                             out.data(), out.size(), &status)) {
+    std::fprintf(stderr, "error: %s\n", status.message);
+    return 1;
+  }
+  for (size_t s = 0; s < tokens.size(); ++s) {
+    for (int64_t v = 0; v < info.vocab_size; ++v)
+      std::printf("%s%.9g", v ? " " : "", out[s * info.vocab_size + v]);
+    std::printf("\n");
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -80,6 +198,32 @@ int main(int argc, char **argv) {
   inspectCmd->add_option("executable", path, "A .strata file")->required();
   inspectCmd->add_flag("--parameters", listParameters,
                        "List the parameter table");
+  uint64_t seed = 0;
+  std::string tokens;
+  size_t maxNew = 16;
+  bool verbose = false;
+  CLI::App *inferCmd = app.add_subcommand(
+      "infer", "Generate tokens greedily; prints the new token ids, "
+               "comma-separated, as the last line");
+  inferCmd->add_option("executable", path, "A .strata file")->required();
+  inferCmd->add_option("--seed", seed,
+                       "Initialise the weights from this seed");
+  inferCmd->add_option("--tokens", tokens, "Prompt token ids: 1,2,3")
+      ->required();
+  inferCmd->add_option("--max-new-tokens", maxNew, "Tokens to generate")
+      ->check(CLI::Range(size_t(0), size_t(1) << 24));
+  inferCmd->add_flag("--verbose", verbose, "Print timings");
+  CLI::App *logitsCmd = app.add_subcommand(
+      "logits", "Run forward on one sequence and print its logits, one "
+                "position per line");
+  logitsCmd->add_option("executable", path, "A .strata file")->required();
+  logitsCmd->add_option("--seed", seed,
+                        "Initialise the weights from this seed");
+  logitsCmd->add_option("--tokens", tokens, "Token ids: 1,2,3")->required();
+  for (CLI::App *cmd : {inferCmd, logitsCmd})
+    cmd->add_option("--save-weights", saveWeightsPath,
+                    "Also write the initialised weights to this safetensors "
+                    "file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -87,5 +231,9 @@ int main(int argc, char **argv) {
   }
   if (*inspectCmd)
     return inspect(path, listParameters);
+  if (*inferCmd)
+    return infer(path, seed, tokens, maxNew, verbose);
+  if (*logitsCmd)
+    return logits(path, seed, tokens);
   return 1;
 }

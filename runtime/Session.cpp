@@ -1,0 +1,357 @@
+//===- Session.cpp - CPU sessions: kernels, weights, calls ------*- C++ -*-===//
+//
+// The CPU device: the kernel library is written to an anonymous memory file
+// and dlopen'ed from there (nothing on disk, nothing left behind); entry
+// points are called through their packed wrappers with memref descriptors
+// built here. Results are allocated by the kernels with malloc and freed
+// here after they are copied out.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Internal.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <memory>
+#include <new>
+#include <string>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
+
+using strata::runtime::fail;
+using strata::runtime::ok;
+
+namespace {
+
+using EntryFn = void (*)(void **);
+
+/// A memref descriptor of rank `rank` as the C interface lays it out:
+/// {allocated, aligned, offset, sizes[rank], strides[rank]}, all 8 bytes.
+struct Descriptor {
+  std::vector<int64_t> words;
+  Descriptor(void *data, const std::vector<int64_t> &shape) {
+    size_t rank = shape.size();
+    words.assign(3 + 2 * rank, 0);
+    words[0] = reinterpret_cast<int64_t>(data);
+    words[1] = reinterpret_cast<int64_t>(data);
+    int64_t stride = 1;
+    for (size_t i = rank; i-- > 0;) {
+      words[3 + i] = shape[i];
+      words[3 + rank + i] = stride;
+      stride *= shape[i];
+    }
+  }
+  void *pointer() { return words.data(); }
+};
+
+uint64_t splitmix64(uint64_t x) {
+  uint64_t z = x + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t fnv1a64(const char *s) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (; *s; ++s)
+    h = (h ^ static_cast<uint8_t>(*s)) * 0x100000001B3ull;
+  return h;
+}
+
+} // namespace
+
+struct strata_session {
+  const strata_executable *exe = nullptr;
+  void *library = nullptr;
+  std::vector<std::vector<float>> parameters;
+  ~strata_session() {
+    if (library)
+      dlclose(library);
+  }
+};
+
+extern "C" {
+
+strata_status_code strata_session_create(const strata_executable *exe,
+                                         strata_session **out,
+                                         strata_status *status) {
+  if (!exe || !out)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_create: null argument");
+  *out = nullptr;
+  const auto *root = exe->root;
+  if (root->target() != strata::fb::Target::Cpu)
+    return fail(status, STRATA_UNSUPPORTED,
+                "this executable targets CUDA; the CPU session runs CPU "
+                "executables (compile with --target=cpu)");
+  const auto *lib = root->kernels()->Get(0);
+  if (lib->format() != strata::fb::LibraryFormat::ElfSharedObject)
+    return fail(status, STRATA_UNSUPPORTED,
+                "kernel library format not loadable on the CPU");
+  try {
+    auto session = std::make_unique<strata_session>();
+    session->exe = exe;
+    int fd = memfd_create("strata-kernels", MFD_CLOEXEC);
+    if (fd < 0)
+      return fail(status, STRATA_IO_ERROR, "memfd_create failed: %s",
+                  std::strerror(errno));
+    const uint8_t *data = lib->data()->data();
+    size_t size = lib->data()->size();
+    size_t written = 0;
+    while (written < size) {
+      ssize_t n = write(fd, data + written, size - written);
+      if (n <= 0) {
+        close(fd);
+        return fail(status, STRATA_IO_ERROR,
+                    "cannot stage the kernel library in memory");
+      }
+      written += static_cast<size_t>(n);
+    }
+    std::string path = "/proc/self/fd/" + std::to_string(fd);
+    session->library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    close(fd); // the mapping outlives the descriptor
+    if (!session->library)
+      return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                  "the kernel library does not load: %s", dlerror());
+    for (const auto *p : *root->parameters())
+      session->parameters.emplace_back(static_cast<size_t>(
+          strata::runtime::checkedElements(p->shape(), false)));
+    *out = session.release();
+    return ok(status);
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY,
+                "out of memory allocating the parameters");
+  }
+}
+
+void strata_session_release(strata_session *session) { delete session; }
+
+strata_status_code strata_session_init_parameters(strata_session *session,
+                                                  uint64_t seed,
+                                                  strata_status *status) {
+  if (!session)
+    return fail(status, STRATA_INVALID_ARGUMENT, "null session");
+  const auto *params = session->exe->root->parameters();
+  for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
+    const auto *p = params->Get(i);
+    std::vector<float> &values = session->parameters[i];
+    switch (p->init()) {
+    case strata::fb::InitKind::Zeros:
+      std::fill(values.begin(), values.end(), 0.0f);
+      continue;
+    case strata::fb::InitKind::Ones:
+      std::fill(values.begin(), values.end(), 1.0f);
+      continue;
+    case strata::fb::InitKind::Normal:
+      break;
+    }
+    // Box-Muller on a splitmix64 stream keyed by the seed and the name, so
+    // a parameter's values do not depend on the others (and a Python
+    // reference can reproduce them: test/e2e/reference.py).
+    uint64_t state = splitmix64(seed ^ fnv1a64(p->name()->c_str()));
+    double stddev = p->init_std();
+    for (size_t k = 0; k < values.size(); ++k) {
+      state = splitmix64(state);
+      double u1 = (static_cast<double>(state >> 11) + 1.0) * 0x1.0p-53;
+      state = splitmix64(state);
+      double u2 = static_cast<double>(state >> 11) * 0x1.0p-53;
+      double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
+      values[k] = static_cast<float>(normal * stddev);
+    }
+  }
+  return ok(status);
+}
+
+strata_status_code strata_session_save_parameters(strata_session *session,
+                                                  const char *path,
+                                                  strata_status *status) {
+  if (!session || !path)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_save_parameters: null argument");
+  const auto *params = session->exe->root->parameters();
+  // Header: {"name": {"dtype": "F32", "shape": [...], "data_offsets": [a, b]}}
+  // with names escaped for JSON; data follows in table order.
+  std::string header = "{";
+  uint64_t offset = 0;
+  for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
+    const auto *p = params->Get(i);
+    std::string name;
+    for (char c : p->name()->str()) {
+      if (c == '"' || c == '\\')
+        name += '\\';
+      name += c;
+    }
+    uint64_t bytes = session->parameters[i].size() * sizeof(float);
+    header += (i ? "," : "") + std::string("\"") + name +
+              "\":{\"dtype\":\"F32\",\"shape\":[";
+    for (flatbuffers::uoffset_t d = 0; d < p->shape()->size(); ++d)
+      header += (d ? "," : "") + std::to_string(p->shape()->Get(d));
+    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + bytes) + "]}";
+    offset += bytes;
+  }
+  header += "}";
+  while (header.size() % 8)
+    header += ' '; // safetensors pads the header to 8 bytes with spaces
+  std::string tmp = std::string(path) + ".tmp." + std::to_string(getpid());
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f)
+    return fail(status, STRATA_IO_ERROR, "%s: cannot write: %s", tmp.c_str(),
+                std::strerror(errno));
+  uint64_t headerSize = header.size();
+  bool okWrite = std::fwrite(&headerSize, 8, 1, f) == 1 &&
+                 std::fwrite(header.data(), 1, header.size(), f) ==
+                     header.size();
+  for (const std::vector<float> &values : session->parameters)
+    okWrite = okWrite && std::fwrite(values.data(), sizeof(float),
+                                     values.size(), f) == values.size();
+  okWrite = (std::fflush(f) == 0) && okWrite;
+  okWrite = (fsync(fileno(f)) == 0) && okWrite;
+  okWrite = (std::fclose(f) == 0) && okWrite;
+  if (!okWrite || std::rename(tmp.c_str(), path) != 0) {
+    std::remove(tmp.c_str());
+    return fail(status, STRATA_IO_ERROR, "%s: writing the weights failed: %s",
+                path, std::strerror(errno));
+  }
+  return ok(status);
+}
+
+strata_status_code strata_session_forward(strata_session *session,
+                                          const int32_t *tokens, size_t batch,
+                                          size_t seq, float *logits,
+                                          size_t capacity,
+                                          strata_status *status) {
+  if (!session || !tokens || !logits || batch == 0 || seq == 0)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_forward: null argument or empty input");
+  const auto *root = session->exe->root;
+  const auto *meta = root->metadata();
+  int64_t vocab = meta->vocab_size();
+  if (static_cast<int64_t>(seq) > meta->max_seq_len())
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "sequence of %zu tokens exceeds the model's maximum of %lld",
+                seq, (long long)meta->max_seq_len());
+  for (size_t i = 0; i < batch * seq; ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "token id %d at position %zu is outside the vocabulary "
+                  "[0, %lld)",
+                  tokens[i], i, (long long)vocab);
+  size_t needed = batch * seq * static_cast<size_t>(vocab);
+  if (capacity < needed)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "logits buffer holds %zu floats, %zu needed", capacity,
+                needed);
+  const strata::fb::EntryPoint *forward = nullptr;
+  for (const auto *ep : *root->entry_points())
+    if (ep->name()->str() == "forward")
+      forward = ep;
+  if (!forward)
+    return fail(status, STRATA_NOT_FOUND, "the executable has no forward");
+  const auto *first = forward->results()->size()
+                          ? forward->results()->Get(0)->shape()
+                          : nullptr;
+  if (!first || first->size() != 3 || first->Get(2) != vocab)
+    return fail(status, STRATA_UNSUPPORTED,
+                "forward's first result is not the LM logits [batch, seq, "
+                "vocab]; this model has no language-model head");
+  const auto *launch = forward->commands()->Get(0);
+  auto entry = reinterpret_cast<EntryFn>(
+      dlsym(session->library, launch->symbol()->c_str()));
+  if (!entry)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "kernel library lacks entry symbol '%s'",
+                launch->symbol()->c_str());
+
+  // Arguments: token ids, then parameters by index.
+  std::vector<Descriptor> descriptors;
+  descriptors.reserve(forward->arguments()->size());
+  for (const auto *arg : *forward->arguments()) {
+    if (arg->kind() == strata::fb::ArgumentKind::Tokens) {
+      descriptors.emplace_back(const_cast<int32_t *>(tokens),
+                               std::vector<int64_t>{(int64_t)batch,
+                                                    (int64_t)seq});
+    } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
+      std::vector<float> &values = session->parameters[arg->parameter()];
+      std::vector<int64_t> shape(arg->shape()->begin(), arg->shape()->end());
+      descriptors.emplace_back(values.data(), shape);
+    } else {
+      return fail(status, STRATA_UNSUPPORTED,
+                  "forward takes labels; this runtime calls it with tokens "
+                  "only");
+    }
+  }
+  // Results: descriptors laid out back to back, filled by the kernel.
+  std::vector<size_t> resultOffsets;
+  size_t words = 0;
+  for (const auto *res : *forward->results()) {
+    resultOffsets.push_back(words);
+    words += 3 + 2 * res->shape()->size();
+  }
+  std::vector<int64_t> results(words, 0);
+  std::vector<void *> args{results.data()};
+  for (Descriptor &d : descriptors)
+    args.push_back(d.pointer());
+  entry(args.data());
+
+  // Copy the LM logits (result 0) out, honouring the returned strides,
+  // then free every result buffer the kernel allocated.
+  const int64_t *r0 = results.data();
+  auto *base = reinterpret_cast<float *>(r0[1]) + r0[2];
+  int64_t s0 = r0[3 + 3], s1 = r0[3 + 4], s2 = r0[3 + 5];
+  size_t k = 0;
+  for (size_t b = 0; b < batch; ++b)
+    for (size_t s = 0; s < seq; ++s)
+      for (int64_t v = 0; v < vocab; ++v)
+        logits[k++] = base[b * s0 + s * s1 + v * s2];
+  for (size_t off : resultOffsets)
+    std::free(reinterpret_cast<void *>(results[off]));
+  return ok(status);
+}
+
+strata_status_code strata_session_generate_greedy(
+    strata_session *session, const int32_t *prompt, size_t prompt_length,
+    size_t max_new_tokens, int32_t *out, size_t *out_count,
+    strata_status *status) {
+  if (!session || !prompt || !out_count || (max_new_tokens && !out) ||
+      prompt_length == 0)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_generate_greedy: null argument or empty "
+                "prompt");
+  *out_count = 0;
+  const auto *meta = session->exe->root->metadata();
+  int64_t vocab = meta->vocab_size();
+  try {
+    std::vector<int32_t> sequence(prompt, prompt + prompt_length);
+    std::vector<float> logits;
+    // No KV cache yet: each step recomputes the whole sequence.
+    for (size_t step = 0; step < max_new_tokens; ++step) {
+      if (static_cast<int64_t>(sequence.size()) >= meta->max_seq_len())
+        break;
+      logits.resize(sequence.size() * static_cast<size_t>(vocab));
+      if (strata_status_code code = strata_session_forward(
+              session, sequence.data(), 1, sequence.size(), logits.data(),
+              logits.size(), status))
+        return code;
+      const float *last = logits.data() + (sequence.size() - 1) * vocab;
+      int32_t best = 0;
+      for (int64_t v = 1; v < vocab; ++v)
+        if (last[v] > last[best])
+          best = static_cast<int32_t>(v);
+      out[(*out_count)++] = best;
+      sequence.push_back(best);
+      if (best == meta->eos_token_id())
+        break;
+    }
+    return ok(status);
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory generating");
+  }
+}
+
+} // extern "C"
