@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set up, build, then compile the bundled example config and
-# show what Strata made of it: per-layer statistics, the strata IR, and the
-# x86-64 object with the model's entry points. (Running it needs the
-# runtime, which comes with the CPU end-to-end work.)
+# show what Strata made of it: per-layer statistics and the strata IR; then
+# package it as an executable and generate tokens with it on the CPU
+# (weights initialised from a seed). Training steps come with the training
+# issue.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
@@ -16,7 +17,10 @@ echo "== strata-compile $CONFIG --emit=mlir -o $BUILD/example.mlir"
 "$BUILD/bin/strata-compile" "$CONFIG" --emit=mlir -o "$BUILD/example.mlir"
 cat "$BUILD/example.mlir"
 echo
-echo "== strata-compile $CONFIG --emit=obj -o $BUILD/example.o   (x86-64 code for the CPU)"
-"$BUILD/bin/strata-compile" "$CONFIG" --emit=obj -o "$BUILD/example.o"
-echo "entry points in $BUILD/example.o ($(stat -c %s "$BUILD/example.o") bytes):"
-/usr/lib/llvm-22/bin/llvm-nm "$BUILD/example.o" | grep " T "
+echo "== strata-compile $CONFIG --emit=executable -o $BUILD/example.strata"
+"$BUILD/bin/strata-compile" "$CONFIG" --emit=executable -o "$BUILD/example.strata"
+"$BUILD/bin/strata-run" inspect "$BUILD/example.strata"
+echo
+echo "== strata-run infer $BUILD/example.strata --seed 1 --tokens 1,5,9,42 --max-new-tokens 16"
+"$BUILD/bin/strata-run" infer "$BUILD/example.strata" --seed 1 --tokens 1,5,9,42 \
+  --max-new-tokens 16 --verbose
