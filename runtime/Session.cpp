@@ -9,6 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Internal.h"
+#include "runtime/Safetensors.h"
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cmath>
@@ -165,6 +168,143 @@ strata_status_code strata_session_init_parameters(strata_session *session,
     }
   }
   return ok(status);
+}
+
+strata_status_code strata_session_load_parameters(strata_session *session,
+                                                  const char *path,
+                                                  strata_status *status) {
+  if (!session || !path)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_load_parameters: null argument");
+  constexpr uint64_t kMaxHeader = 100u << 20;
+  try {
+    std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path, "rb"),
+                                             &std::fclose);
+    if (!f)
+      return fail(status, STRATA_IO_ERROR, "%s: cannot open: %s", path,
+                  std::strerror(errno));
+    if (std::fseek(f.get(), 0, SEEK_END) != 0)
+      return fail(status, STRATA_IO_ERROR, "%s: not a regular file", path);
+    long sizeLong = std::ftell(f.get());
+    if (sizeLong < 0)
+      return fail(status, STRATA_IO_ERROR, "%s: not a regular file", path);
+    uint64_t fileSize = static_cast<uint64_t>(sizeLong);
+    std::rewind(f.get());
+    uint64_t headerSize = 0;
+    if (fileSize < 8 || std::fread(&headerSize, 8, 1, f.get()) != 1)
+      return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                  "%s: truncated: no safetensors header length", path);
+    if (headerSize > kMaxHeader || headerSize > fileSize - 8)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "%s: header of %llu bytes does not fit in the file (%llu "
+                  "bytes) or exceeds the %llu-byte limit",
+                  path, (unsigned long long)headerSize,
+                  (unsigned long long)fileSize,
+                  (unsigned long long)kMaxHeader);
+    std::string header(headerSize, '\0');
+    if (std::fread(header.data(), 1, headerSize, f.get()) != headerSize)
+      return fail(status, STRATA_IO_ERROR, "%s: cannot read the header", path);
+    std::vector<strata::runtime::SafetensorsEntry> entries;
+    std::string error;
+    if (!strata::runtime::parseSafetensorsHeader(header, entries, error))
+      return fail(status, STRATA_INVALID_ARGUMENT, "%s: invalid header: %s",
+                  path, error.c_str());
+    uint64_t dataSize = fileSize - 8 - headerSize;
+    // Offsets: inside the data, sized for dtype and shape, contiguous.
+    std::vector<const strata::runtime::SafetensorsEntry *> byOffset;
+    for (const auto &e : entries) {
+      uint64_t elementSize = e.dtype == "F32" || e.dtype == "I32" ? 4
+                             : e.dtype == "F16" || e.dtype == "BF16" ? 2
+                             : e.dtype == "F64" || e.dtype == "I64" ? 8
+                             : e.dtype == "I8" || e.dtype == "U8" ||
+                                     e.dtype == "BOOL"
+                                 ? 1
+                                 : 0;
+      if (!elementSize)
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: tensor '%s' has unknown dtype '%s'", path,
+                    e.name.c_str(), e.dtype.c_str());
+      uint64_t n = 1;
+      for (int64_t d : e.shape) {
+        if (d && n > UINT64_MAX / static_cast<uint64_t>(d) / elementSize)
+          return fail(status, STRATA_INVALID_ARGUMENT,
+                      "%s: tensor '%s' is too large", path, e.name.c_str());
+        n *= static_cast<uint64_t>(d);
+      }
+      if (e.begin > e.end || e.end > dataSize)
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: tensor '%s' has data_offsets [%llu, %llu] outside "
+                    "the %llu data bytes (truncated file?)",
+                    path, e.name.c_str(), (unsigned long long)e.begin,
+                    (unsigned long long)e.end, (unsigned long long)dataSize);
+      if (e.end - e.begin != n * elementSize)
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: tensor '%s' holds %llu bytes but its shape and "
+                    "dtype need %llu",
+                    path, e.name.c_str(),
+                    (unsigned long long)(e.end - e.begin),
+                    (unsigned long long)(n * elementSize));
+      byOffset.push_back(&e);
+    }
+    std::sort(byOffset.begin(), byOffset.end(),
+              [](auto *a, auto *b) { return a->begin < b->begin; });
+    uint64_t expected = 0;
+    for (const auto *e : byOffset) {
+      if (e->begin != expected)
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: tensor '%s' starts at byte %llu; tensors must be "
+                    "contiguous and not overlap (expected %llu)",
+                    path, e->name.c_str(), (unsigned long long)e->begin,
+                    (unsigned long long)expected);
+      expected = e->end;
+    }
+    if (expected != dataSize)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "%s: %llu data bytes but the tensors cover %llu", path,
+                  (unsigned long long)dataSize, (unsigned long long)expected);
+    // Every parameter present with its shape; read into new buffers so a
+    // failure leaves the session's weights as they were.
+    const auto *params = session->exe->root->parameters();
+    std::vector<std::vector<float>> loaded(params->size());
+    for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
+      const auto *p = params->Get(i);
+      const strata::runtime::SafetensorsEntry *found = nullptr;
+      for (const auto &e : entries)
+        if (e.name == p->name()->str())
+          found = &e;
+      if (!found)
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: missing tensor '%s' (the model needs all %u "
+                    "parameters)",
+                    path, p->name()->c_str(), params->size());
+      std::vector<int64_t> want(p->shape()->begin(), p->shape()->end());
+      if (found->shape != want) {
+        std::string got, exp;
+        for (int64_t d : found->shape)
+          got += (got.empty() ? "" : ", ") + std::to_string(d);
+        for (int64_t d : want)
+          exp += (exp.empty() ? "" : ", ") + std::to_string(d);
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: tensor '%s' has shape [%s], the model needs [%s]",
+                    path, p->name()->c_str(), got.c_str(), exp.c_str());
+      }
+      if (found->dtype != "F32")
+        return fail(status, STRATA_UNSUPPORTED,
+                    "%s: tensor '%s' is %s; this runtime loads F32 weights",
+                    path, p->name()->c_str(), found->dtype.c_str());
+      loaded[i].resize(session->parameters[i].size());
+      if (std::fseek(f.get(), static_cast<long>(8 + headerSize + found->begin),
+                     SEEK_SET) != 0 ||
+          std::fread(loaded[i].data(), sizeof(float), loaded[i].size(),
+                     f.get()) != loaded[i].size())
+        return fail(status, STRATA_IO_ERROR, "%s: cannot read tensor '%s'",
+                    path, p->name()->c_str());
+    }
+    session->parameters.swap(loaded);
+    return ok(status);
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
+  }
 }
 
 strata_status_code strata_session_save_parameters(strata_session *session,

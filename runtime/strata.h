@@ -111,6 +111,16 @@ strata_status_code strata_session_init_parameters(strata_session *session,
                                                   uint64_t seed,
                                                   strata_status *status);
 
+/* Loads every parameter from a safetensors file. The header is checked in
+ * full (size limit, strict JSON, known dtypes, shapes, offsets inside the
+ * file, contiguous and not overlapping) and every parameter of the
+ * executable must be present with its exact shape (F32); tensors the
+ * executable does not use are ignored. On any error the session's weights
+ * are unchanged. */
+strata_status_code strata_session_load_parameters(strata_session *session,
+                                                  const char *path,
+                                                  strata_status *status);
+
 /* Writes every parameter to a safetensors file (F32, the executable's
  * names and shapes). The file is written to a temporary name and renamed
  * into place, so an existing file is never left half-written. */

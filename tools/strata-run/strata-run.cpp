@@ -107,12 +107,17 @@ struct Loaded {
 
 /// Where to save the initialised weights (--save-weights), if anywhere.
 std::string saveWeightsPath;
+/// Weights to load (--weights) instead of initialising from the seed.
+std::string weightsPath;
 
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
       strata_session_create(out.exe, &out.session, &status) ||
-      strata_session_init_parameters(out.session, seed, &status) ||
+      (weightsPath.empty()
+           ? strata_session_init_parameters(out.session, seed, &status)
+           : strata_session_load_parameters(out.session, weightsPath.c_str(),
+                                            &status)) ||
       (!saveWeightsPath.empty() &&
        strata_session_save_parameters(out.session, saveWeightsPath.c_str(),
                                       &status))) {
@@ -220,10 +225,13 @@ int main(int argc, char **argv) {
   logitsCmd->add_option("--seed", seed,
                         "Initialise the weights from this seed");
   logitsCmd->add_option("--tokens", tokens, "Token ids: 1,2,3")->required();
-  for (CLI::App *cmd : {inferCmd, logitsCmd})
+  for (CLI::App *cmd : {inferCmd, logitsCmd}) {
     cmd->add_option("--save-weights", saveWeightsPath,
-                    "Also write the initialised weights to this safetensors "
-                    "file");
+                    "Also write the weights to this safetensors file");
+    cmd->add_option("--weights", weightsPath,
+                    "Load the weights from this safetensors file (default: "
+                    "initialise them from --seed)");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
