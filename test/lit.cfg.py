@@ -20,7 +20,8 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 tool_dirs = [config.strata_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["strata-opt", "strata-compile", "strata-run", "FileCheck", "not", "count",
+    ["strata-opt", "strata-compile", "strata-run", "strata-embed-example",
+     "FileCheck", "not", "count",
      "split-file",
      "llvm-nm"],
     tool_dirs)

@@ -55,8 +55,9 @@ strata_status_code load(const std::string &bytes, strata_status &status) {
   strata_status_code code =
       strata_executable_load_memory(bytes.data(), bytes.size(), &exe, &status);
   EXPECT_EQ(code == STRATA_OK, exe != nullptr);
-  if (code != STRATA_OK)
+  if (code != STRATA_OK) {
     EXPECT_NE(status.message[0], '\0') << "an error without a message";
+  }
   strata_executable_release(exe);
   return code;
 }
