@@ -454,18 +454,91 @@ strata_status_code strata_session_forward(strata_session *session,
   return ok(status);
 }
 
-strata_status_code strata_session_generate_greedy(
+void strata_sampling_options_initialize(strata_sampling_options *options) {
+  if (!options)
+    return;
+  options->temperature = 0.0f;
+  options->top_k = 0;
+  options->top_p = 1.0f;
+  options->seed = 0;
+}
+
+namespace {
+
+/// Picks the next token from one row of logits.
+int32_t sampleToken(const float *logits, int64_t vocab,
+                    const strata_sampling_options &opts, uint64_t &state) {
+  if (opts.temperature <= 0 || opts.top_k == 1) {
+    int32_t best = 0;
+    for (int64_t v = 1; v < vocab; ++v)
+      if (logits[v] > logits[best])
+        best = static_cast<int32_t>(v);
+    return best;
+  }
+  // Probabilities in double, sorted by descending probability (ties by id).
+  std::vector<std::pair<double, int32_t>> probs(static_cast<size_t>(vocab));
+  double max = logits[0];
+  for (int64_t v = 1; v < vocab; ++v)
+    max = std::max<double>(max, logits[v]);
+  double sum = 0;
+  for (int64_t v = 0; v < vocab; ++v) {
+    double p = std::exp((logits[v] - max) / opts.temperature);
+    probs[v] = {p, static_cast<int32_t>(v)};
+    sum += p;
+  }
+  std::sort(probs.begin(), probs.end(), [](const auto &a, const auto &b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  size_t keep = probs.size();
+  if (opts.top_k > 0)
+    keep = std::min(keep, static_cast<size_t>(opts.top_k));
+  if (opts.top_p < 1) {
+    double cumulative = 0;
+    for (size_t i = 0; i < keep; ++i) {
+      cumulative += probs[i].first / sum;
+      if (cumulative >= opts.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double kept = 0;
+  for (size_t i = 0; i < keep; ++i)
+    kept += probs[i].first;
+  state = splitmix64(state);
+  double u = static_cast<double>(state >> 11) * 0x1.0p-53 * kept;
+  for (size_t i = 0; i < keep; ++i) {
+    u -= probs[i].first;
+    if (u < 0)
+      return probs[i].second;
+  }
+  return probs[keep - 1].second;
+}
+
+} // namespace
+
+strata_status_code strata_session_generate(
     strata_session *session, const int32_t *prompt, size_t prompt_length,
-    size_t max_new_tokens, int32_t *out, size_t *out_count,
-    strata_status *status) {
+    size_t max_new_tokens, const strata_sampling_options *options,
+    int32_t *out, size_t *out_count, strata_status *status) {
   if (!session || !prompt || !out_count || (max_new_tokens && !out) ||
       prompt_length == 0)
     return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_session_generate_greedy: null argument or empty "
-                "prompt");
+                "strata_session_generate: null argument or empty prompt");
+  strata_sampling_options opts;
+  strata_sampling_options_initialize(&opts);
+  if (options)
+    opts = *options;
+  if (!(opts.temperature >= 0) || opts.top_k < 0 ||
+      !(opts.top_p > 0 && opts.top_p <= 1))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "sampling options out of range: temperature %g (>= 0), "
+                "top_k %d (>= 0), top_p %g (in (0, 1])",
+                opts.temperature, opts.top_k, opts.top_p);
   *out_count = 0;
   const auto *meta = session->exe->root->metadata();
   int64_t vocab = meta->vocab_size();
+  uint64_t state = splitmix64(opts.seed);
   try {
     std::vector<int32_t> sequence(prompt, prompt + prompt_length);
     std::vector<float> logits;
@@ -478,20 +551,26 @@ strata_status_code strata_session_generate_greedy(
               session, sequence.data(), 1, sequence.size(), logits.data(),
               logits.size(), status))
         return code;
-      const float *last = logits.data() + (sequence.size() - 1) * vocab;
-      int32_t best = 0;
-      for (int64_t v = 1; v < vocab; ++v)
-        if (last[v] > last[best])
-          best = static_cast<int32_t>(v);
-      out[(*out_count)++] = best;
-      sequence.push_back(best);
-      if (best == meta->eos_token_id())
+      int32_t next = sampleToken(
+          logits.data() + (sequence.size() - 1) * vocab, vocab, opts, state);
+      out[(*out_count)++] = next;
+      sequence.push_back(next);
+      if (next == meta->eos_token_id())
         break;
     }
     return ok(status);
   } catch (const std::bad_alloc &) {
     return fail(status, STRATA_OUT_OF_MEMORY, "out of memory generating");
   }
+}
+
+strata_status_code strata_session_generate_greedy(
+    strata_session *session, const int32_t *prompt, size_t prompt_length,
+    size_t max_new_tokens, int32_t *out, size_t *out_count,
+    strata_status *status) {
+  return strata_session_generate(session, prompt, prompt_length,
+                                 max_new_tokens, nullptr, out, out_count,
+                                 status);
 }
 
 } // extern "C"

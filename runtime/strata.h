@@ -137,6 +137,28 @@ strata_status_code strata_session_forward(strata_session *session,
                                           size_t capacity,
                                           strata_status *status);
 
+/* How the next token is chosen. temperature 0 is greedy; otherwise logits
+ * are divided by the temperature, kept to the top_k most likely (0: all)
+ * and to the smallest set whose probability reaches top_p (1: all), and a
+ * token is drawn with a generator seeded by `seed`. */
+typedef struct strata_sampling_options {
+  float temperature;
+  int32_t top_k;
+  float top_p;
+  uint64_t seed;
+} strata_sampling_options;
+
+/* Greedy defaults: temperature 0, top_k 0, top_p 1, seed 0. */
+void strata_sampling_options_initialize(strata_sampling_options *options);
+
+/* Generation for one sequence: appends up to `max_new_tokens` to `prompt`,
+ * stopping after the end-of-sequence token. Writes the new tokens to `out`
+ * (capacity `max_new_tokens`) and their count to `out_count`. */
+strata_status_code strata_session_generate(
+    strata_session *session, const int32_t *prompt, size_t prompt_length,
+    size_t max_new_tokens, const strata_sampling_options *options,
+    int32_t *out, size_t *out_count, strata_status *status);
+
 /* Greedy generation for one sequence: appends up to `max_new_tokens` to
  * `prompt`, stopping after the end-of-sequence token. Writes the new tokens
  * to `out` (capacity `max_new_tokens`) and their count to `out_count`. */

@@ -128,7 +128,8 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
 }
 
 int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
-          size_t maxNew, bool verbose) {
+          size_t maxNew, const strata_sampling_options &sampling,
+          bool verbose) {
   std::vector<int32_t> prompt;
   if (!parseTokens(tokenText, prompt)) {
     std::fprintf(stderr, "error: --tokens: expected comma-separated token "
@@ -143,9 +144,9 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
   size_t count = 0;
   strata_status status;
   auto start = std::chrono::steady_clock::now();
-  if (strata_session_generate_greedy(loaded.session, prompt.data(),
-                                     prompt.size(), maxNew, out.data(),
-                                     &count, &status)) {
+  if (strata_session_generate(loaded.session, prompt.data(), prompt.size(),
+                              maxNew, &sampling, out.data(), &count,
+                              &status)) {
     std::fprintf(stderr, "error: %s\n", status.message);
     return 1;
   }
@@ -153,9 +154,10 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
                   std::chrono::steady_clock::now() - start)
                   .count();
   if (verbose)
-    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, greedy, no "
-                "KV cache yet)\n",
-                count, ms, count ? ms / count : 0.0);
+    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, %s, no KV "
+                "cache yet)\n",
+                count, ms, count ? ms / count : 0.0,
+                sampling.temperature > 0 ? "sampled" : "greedy");
   for (size_t i = 0; i < count; ++i)
     std::printf("%s%d", i ? "," : "", out[i]);
   std::printf("\n");
@@ -208,8 +210,8 @@ int main(int argc, char **argv) {
   size_t maxNew = 16;
   bool verbose = false;
   CLI::App *inferCmd = app.add_subcommand(
-      "infer", "Generate tokens greedily; prints the new token ids, "
-               "comma-separated, as the last line");
+      "infer", "Generate tokens (greedy, or sampled with --temperature); "
+               "prints the new token ids, comma-separated, as the last line");
   inferCmd->add_option("executable", path, "A .strata file")->required();
   inferCmd->add_option("--seed", seed,
                        "Initialise the weights from this seed");
@@ -218,6 +220,19 @@ int main(int argc, char **argv) {
   inferCmd->add_option("--max-new-tokens", maxNew, "Tokens to generate")
       ->check(CLI::Range(size_t(0), size_t(1) << 24));
   inferCmd->add_flag("--verbose", verbose, "Print timings");
+  strata_sampling_options sampling;
+  strata_sampling_options_initialize(&sampling);
+  inferCmd->add_option("--temperature", sampling.temperature,
+                       "Sampling temperature (0: greedy)")
+      ->check(CLI::Range(0.0f, 100.0f));
+  inferCmd->add_option("--top-k", sampling.top_k,
+                       "Keep the k most likely tokens (0: all)")
+      ->check(CLI::Range(0, 1 << 24));
+  inferCmd->add_option("--top-p", sampling.top_p,
+                       "Keep the smallest set reaching this probability")
+      ->check(CLI::Range(1e-9f, 1.0f));
+  inferCmd->add_option("--sample-seed", sampling.seed,
+                       "Seed of the sampling generator");
   CLI::App *logitsCmd = app.add_subcommand(
       "logits", "Run forward on one sequence and print its logits, one "
                 "position per line");
@@ -240,7 +255,7 @@ int main(int argc, char **argv) {
   if (*inspectCmd)
     return inspect(path, listParameters);
   if (*inferCmd)
-    return infer(path, seed, tokens, maxNew, verbose);
+    return infer(path, seed, tokens, maxNew, sampling, verbose);
   if (*logitsCmd)
     return logits(path, seed, tokens);
   return 1;
