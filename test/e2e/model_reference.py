@@ -19,7 +19,8 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
-from check_ops_numerics import attention_ref, experts_ref, rope_ref, router_ref  # noqa: E402
+from check_ops_numerics import (attention_ref, experts_ref, mla_ref, rope_ref,  # noqa: E402
+                                router_ref, yarn_inv_freq, yarn_mscale)
 
 
 def load_safetensors(path):
@@ -39,23 +40,63 @@ def load_safetensors(path):
     return tensors
 
 
-def forward(cfg, P, tokens):
+def normalize(cfg):
+    """One description of the model from either config form."""
+    if "model_type" in cfg:  # HuggingFace config.json
+        t = cfg["model_type"]
+        H = cfg["num_attention_heads"]
+        rs = cfg.get("rope_scaling") or {}
+        n = dict(
+            D=cfg["hidden_size"], L=cfg["num_hidden_layers"], H=H,
+            KV=cfg.get("num_key_value_heads", H), eps=cfg.get("rms_norm_eps", 1e-6),
+            theta=cfg.get("rope_theta", 10000.0), tie=cfg.get("tie_word_embeddings", False),
+            window=None, causal=True, interleaved=False, latent=None, comp=None,
+            yarn=rs if rs.get("type", rs.get("rope_type")) == "yarn" else None,
+            E=0, K=2, first_dense=0, freq=1, shared=0, gate="linear",
+            sigmoid=False, norm=False, scale=1.0, groups=1, keep=1)
+        n["hd"] = cfg.get("head_dim", n["D"] // H)
+        if t == "mixtral":
+            n.update(E=cfg["num_local_experts"], K=cfg["num_experts_per_tok"], norm=True)
+        if t in ("deepseek", "deepseek_v2", "deepseek_v3"):
+            n.update(E=cfg.get("n_routed_experts") or 0, K=cfg.get("num_experts_per_tok", 2),
+                     first_dense=cfg.get("first_k_dense_replace", 0),
+                     freq=cfg.get("moe_layer_freq", 1), shared=cfg.get("n_shared_experts") or 0,
+                     norm=cfg.get("norm_topk_prob", False),
+                     sigmoid=cfg.get("scoring_func") == "sigmoid")
+        if t in ("deepseek_v2", "deepseek_v3"):
+            n.update(interleaved=True, scale=cfg.get("routed_scaling_factor", 1.0),
+                     latent=dict(q_rank=cfg.get("q_lora_rank") or 0,
+                                 kv_rank=cfg["kv_lora_rank"], nope=cfg["qk_nope_head_dim"],
+                                 rope=cfg["qk_rope_head_dim"], v=cfg["v_head_dim"]))
+            if cfg.get("topk_method") in ("group_limited_greedy", "noaux_tc"):
+                n.update(groups=cfg.get("n_group", 1), keep=cfg.get("topk_group", 1))
+        return n
     m = cfg["model"]
-    D, L = m["hidden_size"], m["num_layers"]
     H = m["num_attention_heads"]
-    KV = m.get("num_kv_heads", H)
-    hd = m.get("head_dim", D // H)
-    eps = m.get("norm_eps", 1e-6)
     attn = m.get("attention", {}) or {}
-    window = attn.get("window") if attn.get("type") == "local" else None
-    theta = (m.get("rope", {}) or {}).get("theta", 10000.0)
     moe = m.get("moe", {}) or {}
-    E = m.get("moe_num_experts", moe.get("num_experts", 0))
-    K = m.get("moe_top_k", moe.get("top_k", 2))
     router = moe.get("router", {}) or {}
-    comp = m.get("memory_compression")
+    return dict(
+        D=m["hidden_size"], L=m["num_layers"], H=H, KV=m.get("num_kv_heads", H),
+        hd=m.get("head_dim", m["hidden_size"] // H), eps=m.get("norm_eps", 1e-6),
+        theta=(m.get("rope", {}) or {}).get("theta", 10000.0), yarn=None,
+        tie=m.get("tie_word_embeddings", False),
+        window=attn.get("window") if attn.get("type") == "local" else None,
+        causal=attn.get("causal", True), interleaved=False, latent=None,
+        comp=m.get("memory_compression"),
+        E=m.get("moe_num_experts", moe.get("num_experts", 0)),
+        K=m.get("moe_top_k", moe.get("top_k", 2)),
+        first_dense=moe.get("first_dense_layers", 0), freq=moe.get("layer_freq", 1),
+        shared=moe.get("num_shared_experts", 0), gate=router.get("type", "linear"),
+        sigmoid=router.get("scoring") == "sigmoid", norm=router.get("norm_topk_prob", False),
+        scale=router.get("routed_scaling_factor", 1.0), groups=router.get("n_group", 1),
+        keep=router.get("topk_group", 1))
+
+
+def forward(cfg, P, tokens):
+    n = normalize(cfg)
+    D, H, KV, hd, eps = n["D"], n["H"], n["KV"], n["hd"], n["eps"]
     rms = lambda t, w: t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + eps) * w
-    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
     S = tokens.shape[1]
     pos = torch.arange(S).expand(tokens.shape[0], S)
 
@@ -64,44 +105,68 @@ def forward(cfg, P, tokens):
         u = h @ P[prefix + ".up_proj.weight"].T
         return (F.silu(g) * u) @ P[prefix + ".down_proj.weight"].T
 
+    def self_attention(h, a):
+        lat = n["latent"]
+        if lat:
+            y = n["yarn"]
+            rope = lat["rope"]
+            if y:
+                inv = yarn_inv_freq(n["theta"], rope, y["factor"],
+                                    y["original_max_position_embeddings"],
+                                    y.get("beta_fast", 32), y.get("beta_slow", 1))
+                ms = yarn_mscale(y["factor"], y.get("mscale", 1)) / yarn_mscale(
+                    y["factor"], y.get("mscale_all_dim", 0))
+                m_all = y.get("mscale_all_dim", 0)
+                extra = yarn_mscale(y["factor"], m_all) ** 2 if m_all else 1.0
+            else:
+                inv = 1.0 / (n["theta"] ** (torch.arange(0, rope, 2, dtype=torch.float32) / rope))
+                ms, extra = 1.0, 1.0
+            scale = (lat["nope"] + rope) ** -0.5 * extra
+            qa = P.get(a + ".q_a_proj.weight")
+            return mla_ref(h, H, qa, P.get(a + ".q_a_layernorm.weight"),
+                           P[a + (".q_b_proj.weight" if qa is not None else ".q_proj.weight")],
+                           P[a + ".kv_a_proj_with_mqa.weight"], P[a + ".kv_a_layernorm.weight"],
+                           P[a + ".kv_b_proj.weight"], P[a + ".o_proj.weight"], lat["kv_rank"],
+                           lat["nope"], rope, lat["v"], inv, ms, scale)
+        inv = 1.0 / (n["theta"] ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
+        bias = lambda name: P.get(a + name + ".bias", 0)
+        q = rope_ref(h @ P[a + ".q_proj.weight"].T + bias(".q_proj"), H, hd, hd, inv, 1.0, False, pos)
+        k = rope_ref(h @ P[a + ".k_proj.weight"].T + bias(".k_proj"), KV, hd, hd, inv, 1.0, False, pos)
+        v = h @ P[a + ".v_proj.weight"].T + bias(".v_proj")
+        o = attention_ref(q, k, v, H, KV, hd, hd, causal=n["causal"], window=n["window"])
+        return o @ P[a + ".o_proj.weight"].T + bias(".o_proj")
+
     x = P["model.embed_tokens.weight"][tokens]
-    for i in range(L):
+    for i in range(n["L"]):
         pre = f"model.layers.{i}"
         h = rms(x, P[pre + ".input_layernorm.weight"])
-        a = pre + ".self_attn"
-        q = rope_ref(h @ P[a + ".q_proj.weight"].T, H, hd, hd, inv, 1.0, False, pos)
-        k = rope_ref(h @ P[a + ".k_proj.weight"].T, KV, hd, hd, inv, 1.0, False, pos)
-        v = h @ P[a + ".v_proj.weight"].T
-        o = attention_ref(q, k, v, H, KV, hd, hd, causal=attn.get("causal", True), window=window)
-        x = x + o @ P[a + ".o_proj.weight"].T
+        x = x + self_attention(h, pre + ".self_attn")
         h = rms(x, P[pre + ".post_attention_layernorm.weight"])
-        first_dense = moe.get("first_dense_layers", 0)
-        freq = moe.get("layer_freq", 1)
-        if E and i >= first_dense and i % freq == 0:
+        if n["E"] and i >= n["first_dense"] and i % n["freq"] == 0:
             mlp = pre + ".mlp"
-            if router.get("type") == "mlp":
+            if n["gate"] == "mlp":
                 z = F.gelu(h @ P[mlp + ".gate.fc1.weight"].T + P[mlp + ".gate.fc1.bias"])
                 logits = z @ P[mlp + ".gate.fc2.weight"].T + P[mlp + ".gate.fc2.bias"]
             else:
                 logits = h @ P[mlp + ".gate.weight"].T
-            w, idx = router_ref(logits, K, sigmoid=router.get("scoring") == "sigmoid",
-                                norm=router.get("norm_topk_prob", False),
-                                scale=router.get("routed_scaling_factor", 1.0))
+            w, idx = router_ref(logits, n["K"], sigmoid=n["sigmoid"], norm=n["norm"],
+                                scale=n["scale"], bias=P.get(mlp + ".gate.e_score_correction_bias"),
+                                groups=n["groups"], keep=n["keep"])
             f = experts_ref(h, w, idx, P[mlp + ".experts.gate_proj"],
                             P[mlp + ".experts.up_proj"], P[mlp + ".experts.down_proj"])
-            if moe.get("num_shared_experts", 0):
+            if n["shared"]:
                 f = f + ffn(h, mlp + ".shared_experts")
         else:
             f = ffn(h, pre + ".mlp")
         x = x + f
-        if comp:
+        if n["comp"]:
             c = pre + ".compression"
             enc = F.gelu(x @ P[c + ".encoder.weight"].T + P[c + ".encoder.bias"])
             dec = enc @ P[c + ".decoder.weight"].T + P[c + ".decoder.bias"]
             x = F.layer_norm(x + dec, (D,), P[c + ".norm.weight"], P[c + ".norm.bias"],
-                             comp.get("eps", 1e-5))
+                             n["comp"].get("eps", 1e-5))
     x = rms(x, P["model.norm.weight"])
-    head = P["model.embed_tokens.weight"] if m.get("tie_word_embeddings") else P["lm_head.weight"]
+    head = P["model.embed_tokens.weight"] if n["tie"] else P["lm_head.weight"]
     return x @ head.T
 
 
@@ -116,7 +181,8 @@ def main():
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
     args = p.parse_args()
-    cfg = yaml.safe_load(open(args.config))
+    cfg = (json.load(open(args.config)) if args.config.endswith(".json")
+           else yaml.safe_load(open(args.config)))
     P = load_safetensors(args.weights)
     tokens = torch.tensor([[int(t) for t in args.tokens.split(",")]])
     with torch.no_grad():
@@ -136,7 +202,8 @@ def main():
         return 1
     if args.strata_generated is not None:
         want = [int(t) for t in args.strata_generated.split(",") if t]
-        eos = cfg["model"].get("eos_token_id", -1)
+        eos = (cfg.get("eos_token_id", -1) if "model_type" in cfg
+               else cfg["model"].get("eos_token_id", -1))
         seq = tokens
         mine = []
         with torch.no_grad():
