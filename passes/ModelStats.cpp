@@ -8,6 +8,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::strata;
 
@@ -44,6 +46,12 @@ ModelStats mlir::strata::computeModelStats(func::FuncOp func,
     int64_t flops = cost.getFlopsPerToken(contextLength);
     group(groupOf(op)).flopsPerToken += flops;
     stats.total.flopsPerToken += flops;
+    if (auto experts = dyn_cast<MoEExpertsOp>(op))
+      stats.denseExpertsFlopsPerToken += flops /
+                                         experts.getTopKAttr().getInt() *
+                                         experts.getNumExpertsAttr().getInt();
+    else
+      stats.denseExpertsFlopsPerToken += flops;
     // A parameter read by several ops (a tied head) is active once.
     for (OpOperand &operand : op->getOpOperands()) {
       auto param = operand.get().getDefiningOp<ParamOp>();
@@ -75,6 +83,8 @@ void mlir::strata::printStatsJson(const ModelStats &stats,
                           {"params_total", stats.total.params},
                           {"params_active", stats.total.activeParams},
                           {"flops_per_token", stats.total.flopsPerToken},
+                          {"flops_per_token_dense_experts",
+                           stats.denseExpertsFlopsPerToken},
                           {"layers", std::move(layers)}};
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
 }
@@ -106,4 +116,12 @@ void mlir::strata::printStatsTable(const ModelStats &stats,
   for (const GroupStats &g : stats.groups)
     row(g);
   row(stats.total);
+  if (stats.denseExpertsFlopsPerToken != stats.total.flopsPerToken)
+    os << llvm::formatv("routed experts run only for the tokens that chose "
+                        "them: {0} FLOPs/token against {1} if every expert "
+                        "saw every token ({2:f1}x)\n",
+                        stats.total.flopsPerToken,
+                        stats.denseExpertsFlopsPerToken,
+                        static_cast<double>(stats.denseExpertsFlopsPerToken) /
+                            std::max<int64_t>(stats.total.flopsPerToken, 1));
 }

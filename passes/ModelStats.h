@@ -27,6 +27,10 @@ struct GroupStats {
 struct ModelStats {
   int64_t contextLength = 0;
   GroupStats total;
+  /// Forward FLOPs per token if every routed expert saw every token: the
+  /// dense baseline that computing only the selected experts is measured
+  /// against.
+  int64_t denseExpertsFlopsPerToken = 0;
   std::vector<GroupStats> groups; ///< In program order: embed, layers.N, head.
 };
 

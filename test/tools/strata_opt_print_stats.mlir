@@ -21,6 +21,7 @@
 // JSON:      {
 // JSON-NEXT:   "context_length": 2048,
 // JSON-NEXT:   "flops_per_token": 6360,
+// JSON-NEXT:   "flops_per_token_dense_experts": 8880,
 // JSON-NEXT:   "layers": [
 // JSON-NEXT:     {
 // JSON-NEXT:       "flops_per_token": 0,
@@ -55,6 +56,7 @@
 // No attention op: the context length changes nothing but the header.
 // CTX:       "context_length": 7,
 // CTX-NEXT:  "flops_per_token": 6360,
+// CTX-NEXT:  "flops_per_token_dense_experts": 8880,
 
 // TABLE:      model hand, forward FLOPs at a context of 2048 tokens
 // TABLE-NEXT: layer params active params FLOPs/token
