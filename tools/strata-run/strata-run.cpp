@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -193,6 +194,55 @@ int logits(const std::string &path, uint64_t seed,
   return 0;
 }
 
+/// Times forward over a prompt of `length` tokens (prefill) and greedy
+/// generation of `steps` tokens (decode), median of `repeats` runs.
+int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
+          size_t repeats) {
+  Loaded loaded;
+  if (!load(path, seed, loaded))
+    return 1;
+  strata_executable_info info;
+  strata_status status;
+  strata_executable_get_info(loaded.exe, &info, &status);
+  if (length + steps > static_cast<size_t>(info.max_seq_len)) {
+    std::fprintf(stderr, "error: prefill %zu + decode %zu exceeds the "
+                         "model's maximum sequence %lld\n",
+                 length, steps, (long long)info.max_seq_len);
+    return 1;
+  }
+  std::vector<int32_t> tokens(length);
+  for (size_t i = 0; i < length; ++i)
+    tokens[i] = static_cast<int32_t>((i * 7919 + 13) % info.vocab_size);
+  std::vector<float> logits(length * info.vocab_size);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> prefill, decode;
+  std::vector<int32_t> out(steps);
+  for (size_t r = 0; r < repeats; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (strata_session_forward(loaded.session, tokens.data(), 1, length,
+                               logits.data(), logits.size(), &status)) {
+      std::fprintf(stderr, "error: %s\n", status.message);
+      return 1;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    size_t count = 0;
+    strata_session_generate_greedy(loaded.session, tokens.data(), length,
+                                   steps, out.data(), &count, &status);
+    auto t2 = std::chrono::steady_clock::now();
+    prefill.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    decode.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count() /
+                     std::max<size_t>(count, 1));
+  }
+  double p = median(prefill), d = median(decode);
+  std::printf("prefill_ms %.3f prefill_tokens_per_s %.1f decode_ms_per_token "
+              "%.3f\n",
+              p, length / (p / 1000.0), d);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -247,6 +297,18 @@ int main(int argc, char **argv) {
                     "Load the weights from this safetensors file (default: "
                     "initialise them from --seed)");
   }
+  size_t benchLength = 64, benchSteps = 8, benchRepeats = 5;
+  CLI::App *benchCmd = app.add_subcommand(
+      "bench", "Time prefill (forward over a prompt) and greedy decode");
+  benchCmd->add_option("executable", path, "A .strata file")->required();
+  benchCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  benchCmd->add_option("--weights", weightsPath, "Load these weights");
+  benchCmd->add_option("--prefill", benchLength, "Prompt length")
+      ->check(CLI::Range(size_t(1), size_t(1) << 20));
+  benchCmd->add_option("--decode", benchSteps, "Tokens to generate")
+      ->check(CLI::Range(size_t(1), size_t(1) << 20));
+  benchCmd->add_option("--repeats", benchRepeats, "Runs (median reported)")
+      ->check(CLI::Range(size_t(1), size_t(1000)));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -258,5 +320,7 @@ int main(int argc, char **argv) {
     return infer(path, seed, tokens, maxNew, sampling, verbose);
   if (*logitsCmd)
     return logits(path, seed, tokens);
+  if (*benchCmd)
+    return bench(path, seed, benchLength, benchSteps, benchRepeats);
   return 1;
 }
