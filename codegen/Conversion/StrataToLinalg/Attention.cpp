@@ -188,11 +188,6 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
 // Attention
 //===----------------------------------------------------------------------===//
 
-Value scalarF32(OpBuilder &b, Location loc, double v) {
-  return arith::ConstantOp::create(b, loc, b.getF32Type(),
-                                   b.getF32FloatAttr(static_cast<float>(v)));
-}
-
 /// Dynamic size `dim` of `v` (or the static one) as an index value.
 Value dimOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
   return tensor::DimOp::create(b, loc, v, dim);
@@ -327,7 +322,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     // scores[b, h, s, t] = scale * sum_d q[b, s, h*D + d] * k[b, t, g(h)*D + d]
     auto scoresType =
         RankedTensorType::get({batchSize, h, querySize, keySize}, f32);
-    Value zero = scalarF32(rewriter, loc, 0.0);
+    Value zero = f32Constant(rewriter, loc, 0.0);
     Value scoresInit =
         filled(scoresType, {batch, Value(), queries, keys}, zero);
     AffineExpr bE = getAffineDimExpr(0, ctx), hE = getAffineDimExpr(1, ctx),
@@ -352,9 +347,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
             .getResult(0);
 
     // Scale and mask. Queries are aligned to the end of the keys (decode).
-    Value scale = scalarF32(rewriter, loc, op.getSoftmaxScale());
+    Value scale = f32Constant(rewriter, loc, op.getSoftmaxScale());
     Value negInf =
-        scalarF32(rewriter, loc, -std::numeric_limits<float>::infinity());
+        f32Constant(rewriter, loc, -std::numeric_limits<float>::infinity());
     Value offset = arith::SubIOp::create(rewriter, loc, keys, queries);
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getWindow();

@@ -20,14 +20,6 @@ using namespace mlir::strata::detail;
 
 namespace {
 
-/// Map of a rank-`rank` iteration space onto the given dims.
-AffineMap dimsMap(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
 /// 0..n-1.
 SmallVector<unsigned> iota(unsigned n) {
   SmallVector<unsigned> dims(n);
@@ -70,11 +62,6 @@ Value lastDimAsFloat(OpBuilder &b, Location loc, Value x) {
   return arith::UIToFPOp::create(b, loc, f32, i64);
 }
 
-Value f32Const(OpBuilder &b, Location loc, double v) {
-  return arith::ConstantOp::create(b, loc, b.getF32Type(),
-                                   b.getF32FloatAttr(v));
-}
-
 struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RMSNormOp op,
@@ -91,7 +78,7 @@ struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
                                   return arith::MulFOp::create(b, l, v, v);
                                 });
     Value d = lastDimAsFloat(rewriter, loc, x);
-    Value eps = f32Const(rewriter, loc, op.getEps().convertToDouble());
+    Value eps = f32Constant(rewriter, loc, op.getEps().convertToDouble());
     Value init = emptyTensor(rewriter, loc, x, type.getShape(),
                              type.getElementType());
     Value out = buildPointwise(
@@ -140,7 +127,7 @@ Value buildLayerNorm(OpBuilder &rewriter, Location loc, Value x, Value weight,
                               [](OpBuilder &b, Location l, Value v) -> Value {
                                 return arith::MulFOp::create(b, l, v, v);
                               });
-  Value eps = f32Const(rewriter, loc, epsValue);
+  Value eps = f32Constant(rewriter, loc, epsValue);
   SmallVector<Value> inputs{centered, sumSq, weight};
   SmallVector<AffineMap> maps{identity, rowMap, featureMap};
   if (bias) {
@@ -259,7 +246,7 @@ struct MemoryCompressionLowering : OpRewritePattern<MemoryCompressionOp> {
             return buildSilu(b, l, args[0]);
           case Activation::Relu:
             return arith::MaximumFOp::create(b, l, args[0],
-                                             f32Const(b, l, 0.0));
+                                             f32Constant(b, l, 0.0));
           }
           llvm_unreachable("unknown activation");
         });

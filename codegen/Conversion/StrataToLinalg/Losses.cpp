@@ -22,11 +22,6 @@ using namespace mlir::strata::detail;
 
 namespace {
 
-Value f32(OpBuilder &b, Location loc, double v) {
-  return arith::ConstantOp::create(b, loc, b.getF32Type(),
-                                   b.getF32FloatAttr(static_cast<float>(v)));
-}
-
 /// Reduces `input` into `init` over the dims that `outMap` drops.
 Value reduce(OpBuilder &b, Location loc, Value input, AffineMap inMap,
              Value init, AffineMap outMap,
@@ -53,7 +48,7 @@ Value reduce(OpBuilder &b, Location loc, Value input, AffineMap inMap,
 Value scalarTensor(OpBuilder &b, Location loc, double value) {
   Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
                                         b.getF32Type());
-  return linalg::FillOp::create(b, loc, f32(b, loc, value), empty)
+  return linalg::FillOp::create(b, loc, f32Constant(b, loc, value), empty)
       .getResult(0);
 }
 
@@ -128,7 +123,7 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
           Value lse = arith::AddFOp::create(b, l, args[1],
                                             math::LogOp::create(b, l, args[2]));
           Value loss = arith::SubFOp::create(b, l, lse, picked);
-          return arith::SelectOp::create(b, l, ignored, f32(b, l, 0.0), loss);
+          return arith::SelectOp::create(b, l, ignored, f32Constant(b, l, 0.0), loss);
         });
     Value counted = buildPointwise(
         rewriter, loc, {labels}, {},
@@ -139,8 +134,8 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
               b, l, arith::CmpIPredicate::eq, args[0],
               arith::ConstantOp::create(
                   b, l, labelType, b.getIntegerAttr(labelType, ignore)));
-          return arith::SelectOp::create(b, l, ignored, f32(b, l, 0.0),
-                                         f32(b, l, 1.0));
+          return arith::SelectOp::create(b, l, ignored, f32Constant(b, l, 0.0),
+                                         f32Constant(b, l, 1.0));
         });
     unsigned rowRank = rank - 1;
     AffineMap all = rewriter.getMultiDimIdentityMap(rowRank);
@@ -156,9 +151,9 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
         rewriter, loc, {total, count}, {}, scalarTensor(rewriter, loc, 0.0),
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value none = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
-                                             args[1], f32(b, l, 0.0));
+                                             args[1], f32Constant(b, l, 0.0));
           Value div = arith::DivFOp::create(b, l, args[0], args[1]);
-          return arith::SelectOp::create(b, l, none, f32(b, l, 0.0), div);
+          return arith::SelectOp::create(b, l, none, f32Constant(b, l, 0.0), div);
         });
     rewriter.replaceOp(op, mean);
     return success();

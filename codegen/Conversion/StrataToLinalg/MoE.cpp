@@ -32,33 +32,6 @@ using namespace mlir::strata::detail;
 
 namespace {
 
-Value f32c(OpBuilder &b, Location loc, double v) {
-  return arith::ConstantOp::create(b, loc, b.getF32Type(),
-                                   b.getF32FloatAttr(static_cast<float>(v)));
-}
-
-AffineMap mapOf(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
-/// A generic with explicit maps and iterators and a one-result body.
-Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-              ArrayRef<AffineMap> maps,
-              ArrayRef<utils::IteratorType> iterators,
-              llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>
-                  body) {
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
-             iterators,
-             [&](OpBuilder &nb, Location nl, ValueRange args) {
-               linalg::YieldOp::create(nb, nl, ValueRange{body(nb, nl, args)});
-             })
-      .getResult(0);
-}
-
 using IT = utils::IteratorType;
 
 /// rank[b, s, e] among the experts of e's group (groups of `size`
@@ -81,10 +54,10 @@ Value rankWithinGroups(OpBuilder &b, Location loc, Value scores, int64_t size) {
   Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
   Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   // dims: b, s, g, i (this expert), j (another expert of the group)
-  Value rank4 = generic(
+  Value rank4 = buildGeneric(
       b, loc, {view, view}, init,
-      {mapOf(ctx, 5, {0, 1, 2, 3}), mapOf(ctx, 5, {0, 1, 2, 4}),
-       mapOf(ctx, 5, {0, 1, 2, 3})},
+      {dimsMap(ctx, 5, {0, 1, 2, 3}), dimsMap(ctx, 5, {0, 1, 2, 4}),
+       dimsMap(ctx, 5, {0, 1, 2, 3})},
       {IT::parallel, IT::parallel, IT::parallel, IT::parallel, IT::reduction},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value mine = args[0], theirs = args[1];
@@ -123,7 +96,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
     int64_t groupSize = e / groups;
     Type f32 = rewriter.getF32Type();
     AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
-    AffineMap row3 = mapOf(ctx, 3, {0, 1});
+    AffineMap row3 = dimsMap(ctx, 3, {0, 1});
     ArrayRef<int64_t> shape = type.getShape();
     SmallVector<int64_t> rowShape{shape[0], shape[1]};
     auto like = [&](ArrayRef<int64_t> s, Type t) {
@@ -136,7 +109,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
       scores = buildPointwise(
           rewriter, loc, {logits}, {}, like(shape, f32),
           [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-            Value one = f32c(b, l, 1.0);
+            Value one = f32Constant(b, l, 1.0);
             return arith::DivFOp::create(
                 b, l, one,
                 arith::AddFOp::create(
@@ -145,7 +118,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                                         arith::NegFOp::create(b, l, args[0]))));
           });
     } else {
-      Value max = generic(
+      Value max = buildGeneric(
           rewriter, loc, {logits},
           filledTensor(rewriter, loc, logits, rowShape, f32,
                        -std::numeric_limits<float>::infinity()),
@@ -159,7 +132,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
             return math::ExpOp::create(b, l,
                                        arith::SubFOp::create(b, l, a[0], a[1]));
           });
-      Value sum = generic(
+      Value sum = buildGeneric(
           rewriter, loc, {exps},
           filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
           {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
@@ -177,7 +150,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
     Value select = scores;
     if (Value bias = op.getBias())
       select = buildPointwise(
-          rewriter, loc, {scores, bias}, {id3, mapOf(ctx, 3, {2})},
+          rewriter, loc, {scores, bias}, {id3, dimsMap(ctx, 3, {2})},
           like(shape, f32), [](OpBuilder &b, Location l, ValueRange a) -> Value {
             return arith::AddFOp::create(b, l, a[0], a[1]);
           });
@@ -191,7 +164,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
           {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
            getAffineDimExpr(2, ctx).floorDiv(groupSize)},
           ctx);
-      Value groupScore = generic(
+      Value groupScore = buildGeneric(
           rewriter, loc, {select, inGroupRank},
           filledTensor(rewriter, loc, logits, groupShape, f32, 0.0),
           {id3, id3, expertToGroup},
@@ -202,7 +175,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                 arith::ConstantOp::create(b, l, b.getI32IntegerAttr(perGroup)));
             return arith::AddFOp::create(
                 b, l, a[2],
-                arith::SelectOp::create(b, l, top, a[0], f32c(b, l, 0.0)));
+                arith::SelectOp::create(b, l, top, a[0], f32Constant(b, l, 0.0)));
           });
       Value groupRank = rankWithinGroups(rewriter, loc, groupScore, groups);
       select = buildPointwise(
@@ -214,15 +187,15 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                                           b.getI32IntegerAttr(keepGroups)));
             return arith::SelectOp::create(
                 b, l, kept, a[0],
-                f32c(b, l, -std::numeric_limits<float>::infinity()));
+                f32Constant(b, l, -std::numeric_limits<float>::infinity()));
           });
     }
 
     // 3. Rank experts; slot j takes the expert of rank j.
     Value rank = rankWithinGroups(rewriter, loc, select, e);
     SmallVector<int64_t> topShape{shape[0], shape[1], k};
-    AffineMap slot4 = mapOf(ctx, 4, {0, 1, 2});     // b, s, j
-    AffineMap expert4 = mapOf(ctx, 4, {0, 1, 3});   // b, s, e
+    AffineMap slot4 = dimsMap(ctx, 4, {0, 1, 2});     // b, s, j
+    AffineMap expert4 = dimsMap(ctx, 4, {0, 1, 3});   // b, s, e
     SmallVector<IT> slotIters{IT::parallel, IT::parallel, IT::parallel,
                               IT::reduction};
     Type i32 = rewriter.getI32Type();
@@ -231,7 +204,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
     Value indicesInit =
         linalg::FillOp::create(rewriter, loc, zeroI, like(topShape, i32))
             .getResult(0);
-    Value indices = generic(
+    Value indices = buildGeneric(
         rewriter, loc, {rank}, indicesInit, {expert4, slot4}, slotIters,
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value j = arith::IndexCastOp::create(b, l, b.getI32Type(),
@@ -246,7 +219,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                   b, l, hit, ex,
                   arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0))));
         });
-    Value weights = generic(
+    Value weights = buildGeneric(
         rewriter, loc, {rank, scores},
         filledTensor(rewriter, loc, logits, topShape, f32, 0.0),
         {expert4, expert4, slot4}, slotIters,
@@ -256,13 +229,13 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
           Value hit =
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], j);
           return arith::AddFOp::create(
-              b, l, a[2], arith::SelectOp::create(b, l, hit, a[1], f32c(b, l, 0)));
+              b, l, a[2], arith::SelectOp::create(b, l, hit, a[1], f32Constant(b, l, 0)));
         });
 
     // 4. Renormalise and scale.
     double scaling = op.getRoutedScalingFactor().convertToDouble();
     if (op.getNormTopkProb()) {
-      Value sum = generic(
+      Value sum = buildGeneric(
           rewriter, loc, {weights},
           filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
           {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
@@ -272,16 +245,16 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
       weights = buildPointwise(
           rewriter, loc, {weights, sum}, {id3, row3}, like(topShape, f32),
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            Value denom = arith::AddFOp::create(b, l, a[1], f32c(b, l, 1e-20));
+            Value denom = arith::AddFOp::create(b, l, a[1], f32Constant(b, l, 1e-20));
             return arith::MulFOp::create(
                 b, l, arith::DivFOp::create(b, l, a[0], denom),
-                f32c(b, l, scaling));
+                f32Constant(b, l, scaling));
           });
     } else if (scaling != 1.0) {
       weights = buildPointwise(
           rewriter, loc, {weights}, {}, like(topShape, f32),
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return arith::MulFOp::create(b, l, a[0], f32c(b, l, scaling));
+            return arith::MulFOp::create(b, l, a[0], f32Constant(b, l, scaling));
           });
     }
     rewriter.replaceOp(op, {weights, indices, scores});
@@ -313,11 +286,11 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
 
     // h[b, s, k, f] = sum_d x[b, s, d] * W[idx[b, s, k], f, d]
     auto project = [&](Value weight) -> Value {
-      return generic(
+      return buildGeneric(
           rewriter, loc, {x, idx},
           filledTensor(rewriter, loc, x, hiddenShape, f32, 0.0),
-          {mapOf(ctx, 5, {0, 1, 4}), mapOf(ctx, 5, {0, 1, 2}),
-           mapOf(ctx, 5, {0, 1, 2, 3})},
+          {dimsMap(ctx, 5, {0, 1, 4}), dimsMap(ctx, 5, {0, 1, 2}),
+           dimsMap(ctx, 5, {0, 1, 2, 3})},
           {IT::parallel, IT::parallel, IT::parallel, IT::parallel,
            IT::reduction},
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -341,11 +314,11 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
         });
     // y[b, s, o] = sum_{k, f} w[b, s, k] * act[b, s, k, f] * Wd[idx, o, f]
     Value down = op.getDownProj();
-    Value y = generic(
+    Value y = buildGeneric(
         rewriter, loc, {op.getWeights(), act, idx},
         filledTensor(rewriter, loc, x, type.getShape(), f32, 0.0),
-        {mapOf(ctx, 5, {0, 1, 3}), mapOf(ctx, 5, {0, 1, 3, 4}),
-         mapOf(ctx, 5, {0, 1, 3}), mapOf(ctx, 5, {0, 1, 2})},
+        {dimsMap(ctx, 5, {0, 1, 3}), dimsMap(ctx, 5, {0, 1, 3, 4}),
+         dimsMap(ctx, 5, {0, 1, 3}), dimsMap(ctx, 5, {0, 1, 2})},
         {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
          IT::reduction},
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -380,9 +353,9 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
     int64_t e = type.getDimSize(2);
     int64_t k = cast<RankedTensorType>(idx.getType()).getDimSize(2);
     AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
-    AffineMap row3 = mapOf(ctx, 3, {0, 1});
+    AffineMap row3 = dimsMap(ctx, 3, {0, 1});
     SmallVector<int64_t> rowShape{type.getDimSize(0), type.getDimSize(1)};
-    Value rowSum = generic(
+    Value rowSum = buildGeneric(
         rewriter, loc, {scores},
         filledTensor(rewriter, loc, scores, rowShape, f32, 0.0), {id3, row3},
         {IT::parallel, IT::parallel, IT::reduction},
@@ -392,23 +365,23 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
     auto perExpert = [&]() {
       Value empty = tensor::EmptyOp::create(rewriter, loc,
                                             ArrayRef<int64_t>{e}, f32);
-      return linalg::FillOp::create(rewriter, loc, f32c(rewriter, loc, 0),
+      return linalg::FillOp::create(rewriter, loc, f32Constant(rewriter, loc, 0),
                                     empty)
           .getResult(0);
     };
     // dims: e, b, s
-    Value probSum = generic(
+    Value probSum = buildGeneric(
         rewriter, loc, {scores, rowSum}, perExpert(),
-        {mapOf(ctx, 3, {1, 2, 0}), mapOf(ctx, 3, {1, 2}), mapOf(ctx, 3, {0})},
+        {dimsMap(ctx, 3, {1, 2, 0}), dimsMap(ctx, 3, {1, 2}), dimsMap(ctx, 3, {0})},
         {IT::parallel, IT::reduction, IT::reduction},
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
           return arith::AddFOp::create(b, l, a[2],
                                        arith::DivFOp::create(b, l, a[0], a[1]));
         });
     // dims: e, b, s, j
-    Value counts = generic(
+    Value counts = buildGeneric(
         rewriter, loc, {idx}, perExpert(),
-        {mapOf(ctx, 4, {1, 2, 3}), mapOf(ctx, 4, {0})},
+        {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
         {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value ex = arith::IndexCastOp::create(
@@ -417,7 +390,7 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], ex);
           return arith::AddFOp::create(
               b, l, a[1],
-              arith::SelectOp::create(b, l, hit, f32c(b, l, 1), f32c(b, l, 0)));
+              arith::SelectOp::create(b, l, hit, f32Constant(b, l, 1), f32Constant(b, l, 0)));
         });
     // tokens N = B * S, as f32.
     auto dimF = [&](int64_t d) -> Value {
@@ -429,14 +402,14 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
     Value n = arith::MulFOp::create(rewriter, loc, dimF(0), dimF(1));
     double coef = op.getCoef().convertToDouble();
     Value scalarInit = linalg::FillOp::create(
-                           rewriter, loc, f32c(rewriter, loc, 0),
+                           rewriter, loc, f32Constant(rewriter, loc, 0),
                            tensor::EmptyOp::create(rewriter, loc,
                                                    ArrayRef<int64_t>{}, f32)
                                .getResult())
                            .getResult(0);
-    Value dot = generic(
+    Value dot = buildGeneric(
         rewriter, loc, {counts, probSum}, scalarInit,
-        {mapOf(ctx, 1, {0}), mapOf(ctx, 1, {0}), AffineMap::get(1, 0, {}, ctx)},
+        {dimsMap(ctx, 1, {0}), dimsMap(ctx, 1, {0}), AffineMap::get(1, 0, {}, ctx)},
         {IT::reduction}, [](OpBuilder &b, Location l, ValueRange a) -> Value {
           return arith::AddFOp::create(b, l, a[2],
                                        arith::MulFOp::create(b, l, a[0], a[1]));
@@ -446,10 +419,10 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
         rewriter, loc, {dot}, {}, scalarInit,
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value denom = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, n, n), f32c(b, l, k));
+              b, l, arith::MulFOp::create(b, l, n, n), f32Constant(b, l, k));
           return arith::MulFOp::create(b, l,
                                        arith::DivFOp::create(b, l, a[0], denom),
-                                       f32c(b, l, coef * e));
+                                       f32Constant(b, l, coef * e));
         });
     rewriter.replaceOp(op, loss);
     return success();

@@ -9,6 +9,7 @@
 #ifndef STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H
 #define STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H
 
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -48,6 +49,19 @@ Value filledTensor(OpBuilder &b, Location loc, Value like,
 Value buildPointwise(
     OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<AffineMap> maps,
     Value init,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// An f32 scalar constant.
+Value f32Constant(OpBuilder &b, Location loc, double value);
+
+/// Map of a rank-`rank` iteration space onto the given dims.
+AffineMap dimsMap(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
+
+/// A linalg.generic with explicit maps and iterators whose body yields
+/// `body(b, loc, blockArgs)` into its one output `init`.
+Value buildGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs, Value init,
+    ArrayRef<AffineMap> maps, ArrayRef<utils::IteratorType> iterators,
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.

@@ -61,6 +61,33 @@ Value mlir::strata::detail::buildPointwise(
   return generic.getResult(0);
 }
 
+Value mlir::strata::detail::f32Constant(OpBuilder &b, Location loc,
+                                        double value) {
+  return arith::ConstantOp::create(
+      b, loc, b.getF32Type(), b.getF32FloatAttr(static_cast<float>(value)));
+}
+
+AffineMap mlir::strata::detail::dimsMap(MLIRContext *ctx, unsigned rank,
+                                        ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value mlir::strata::detail::buildGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs, Value init,
+    ArrayRef<AffineMap> maps, ArrayRef<utils::IteratorType> iterators,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, ValueRange{body(nb, nl, args)});
+             })
+      .getResult(0);
+}
+
 Value mlir::strata::detail::buildSilu(OpBuilder &b, Location loc, Value x) {
   // x / (1 + exp(-x)), which saturates cleanly at both ends in f32.
   Type t = x.getType();
