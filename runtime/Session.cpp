@@ -12,6 +12,7 @@
 #include "runtime/Safetensors.h"
 
 #include <algorithm>
+#include <map>
 
 #include <cerrno>
 #include <cmath>
@@ -266,18 +267,14 @@ strata_status_code strata_session_load_parameters(strata_session *session,
     // failure leaves the session's weights as they were.
     const auto *params = session->exe->root->parameters();
     std::vector<std::vector<float>> loaded(params->size());
-    for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
-      const auto *p = params->Get(i);
-      const strata::runtime::SafetensorsEntry *found = nullptr;
-      for (const auto &e : entries)
-        if (e.name == p->name()->str())
-          found = &e;
-      if (!found)
-        return fail(status, STRATA_INVALID_ARGUMENT,
-                    "%s: missing tensor '%s' (the model needs all %u "
-                    "parameters)",
-                    path, p->name()->c_str(), params->size());
-      std::vector<int64_t> want(p->shape()->begin(), p->shape()->end());
+    std::map<std::string, const strata::runtime::SafetensorsEntry *> byName;
+    for (const auto &e : entries)
+      byName[e.name] = &e;
+    // Reads one tensor of `shape` (F32) into `dst`.
+    auto readTensor = [&](const std::string &name,
+                          const std::vector<int64_t> &want,
+                          float *dst) -> strata_status_code {
+      const auto *found = byName.at(name);
       if (found->shape != want) {
         std::string got, exp;
         for (int64_t d : found->shape)
@@ -286,19 +283,61 @@ strata_status_code strata_session_load_parameters(strata_session *session,
           exp += (exp.empty() ? "" : ", ") + std::to_string(d);
         return fail(status, STRATA_INVALID_ARGUMENT,
                     "%s: tensor '%s' has shape [%s], the model needs [%s]",
-                    path, p->name()->c_str(), got.c_str(), exp.c_str());
+                    path, name.c_str(), got.c_str(), exp.c_str());
       }
       if (found->dtype != "F32")
         return fail(status, STRATA_UNSUPPORTED,
                     "%s: tensor '%s' is %s; this runtime loads F32 weights",
-                    path, p->name()->c_str(), found->dtype.c_str());
-      loaded[i].resize(session->parameters[i].size());
+                    path, name.c_str(), found->dtype.c_str());
+      size_t count = (found->end - found->begin) / sizeof(float);
       if (std::fseek(f.get(), static_cast<long>(8 + headerSize + found->begin),
                      SEEK_SET) != 0 ||
-          std::fread(loaded[i].data(), sizeof(float), loaded[i].size(),
-                     f.get()) != loaded[i].size())
+          std::fread(dst, sizeof(float), count, f.get()) != count)
         return fail(status, STRATA_IO_ERROR, "%s: cannot read tensor '%s'",
-                    path, p->name()->c_str());
+                    path, name.c_str());
+      return STRATA_OK;
+    };
+    for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
+      const auto *p = params->Get(i);
+      std::string name = p->name()->str();
+      std::vector<int64_t> want(p->shape()->begin(), p->shape()->end());
+      loaded[i].resize(session->parameters[i].size());
+      if (byName.count(name)) {
+        if (strata_status_code code = readTensor(name, want, loaded[i].data()))
+          return code;
+        continue;
+      }
+      // Routed experts are stacked [E, ...] here; HF checkpoints store one
+      // tensor per expert: <prefix>.experts.<e>.<proj>.weight.
+      size_t cut = name.rfind(".experts.");
+      std::string proj = cut == std::string::npos ? "" : name.substr(cut + 9);
+      if (want.size() == 3 &&
+          (proj == "gate_proj" || proj == "up_proj" || proj == "down_proj")) {
+        std::string prefix = name.substr(0, cut) + ".experts.";
+        std::vector<int64_t> slice(want.begin() + 1, want.end());
+        size_t sliceElements = static_cast<size_t>(slice[0] * slice[1]);
+        bool all = true;
+        for (int64_t e = 0; e < want[0] && all; ++e)
+          all = byName.count(prefix + std::to_string(e) + "." + proj +
+                             ".weight") != 0;
+        if (all) {
+          for (int64_t e = 0; e < want[0]; ++e)
+            if (strata_status_code code = readTensor(
+                    prefix + std::to_string(e) + "." + proj + ".weight", slice,
+                    loaded[i].data() + e * sliceElements))
+              return code;
+          continue;
+        }
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "%s: missing tensor '%s' (or one tensor per expert, "
+                    "'%s0.%s.weight' ... '%s%lld.%s.weight')",
+                    path, name.c_str(), prefix.c_str(), proj.c_str(),
+                    prefix.c_str(), (long long)(want[0] - 1), proj.c_str());
+      }
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "%s: missing tensor '%s' (the model needs all %u "
+                  "parameters)",
+                  path, name.c_str(), params->size());
     }
     session->parameters.swap(loaded);
     return ok(status);
