@@ -107,6 +107,11 @@ void readMixtral(SectionReader &top, ModelSpec &m) {
   top.require("num_experts_per_tok", e.topK, 1, 1024);
   e.intermediateSize = m.intermediateSize;
   e.router.normTopkProb = true; // softmax over all, renormalised top-k
+  // Mixtral checkpoints name the MoE module and expert projections so.
+  e.moduleName = "block_sparse_moe";
+  e.gateName = "w1";
+  e.upName = "w3";
+  e.downName = "w2";
   readAuxLossCoef(top, "router_aux_loss_coef", e.router);
   top.read("router_jitter_noise", e.router.noiseStd, 0.0, 100.0);
   if (top.read("sliding_window", m.attention.window, 1, kMaxVocab))

@@ -213,11 +213,11 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
                                           router.getScores(),
                                           router.getIndices(),
                                           APFloat(r.auxLossCoef)));
-  Value gate = param(prefix + ".experts.gate_proj", {n, f, d},
+  Value gate = param(prefix + ".experts." + e.gateName, {n, f, d},
                      InitKind::Normal, key);
-  Value up = param(prefix + ".experts.up_proj", {n, f, d}, InitKind::Normal,
-                   key);
-  Value down = param(prefix + ".experts.down_proj", {n, d, f},
+  Value up = param(prefix + ".experts." + e.upName, {n, f, d},
+                   InitKind::Normal, key);
+  Value down = param(prefix + ".experts." + e.downName, {n, d, f},
                      InitKind::Normal, key);
   Value out = MoEExpertsOp::create(b, inLayer(key), x, router.getWeights(),
                                    router.getIndices(), gate, up, down, n,
@@ -264,7 +264,7 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
   x = residual(x, a, "model.attention");
   h = norm(x, "post_attention_layernorm");
   Value f = m.isMoELayer(layer)
-                ? moe(h, prefix + ".mlp", aux)
+                ? moe(h, prefix + "." + m.moe.moduleName, aux)
                 : ffn(h, prefix + ".mlp", m.intermediateSize,
                       "model.intermediate_size", m.mlpBias);
   x = residual(x, f, m.isMoELayer(layer) ? "model.moe"

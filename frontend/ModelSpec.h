@@ -81,6 +81,11 @@ struct MoESpec {
   int64_t layerFreq = 1;
   std::vector<int64_t> denseLayers; ///< Extra dense layers (Qwen mlp_only).
   RouterSpec router;
+  /// Checkpoint names: the MoE module ("mlp"; Mixtral "block_sparse_moe")
+  /// and its experts' gate/up/down projections (Mixtral: w1/w3/w2).
+  std::string moduleName = "mlp";
+  std::string gateName = "gate_proj", upName = "up_proj",
+              downName = "down_proj";
 };
 
 struct CompressionSpec {

@@ -308,11 +308,13 @@ strata_status_code strata_session_load_parameters(strata_session *session,
         continue;
       }
       // Routed experts are stacked [E, ...] here; HF checkpoints store one
-      // tensor per expert: <prefix>.experts.<e>.<proj>.weight.
+      // tensor per expert: <prefix>.experts.<e>.<proj>.weight (proj is
+      // gate/up/down_proj, or Mixtral's w1/w3/w2).
       size_t cut = name.rfind(".experts.");
       std::string proj = cut == std::string::npos ? "" : name.substr(cut + 9);
       if (want.size() == 3 &&
-          (proj == "gate_proj" || proj == "up_proj" || proj == "down_proj")) {
+          (proj == "gate_proj" || proj == "up_proj" || proj == "down_proj" ||
+           proj == "w1" || proj == "w2" || proj == "w3")) {
         std::string prefix = name.substr(0, cut) + ".experts.";
         std::vector<int64_t> slice(want.begin() + 1, want.end());
         size_t sliceElements = static_cast<size_t>(slice[0] * slice[1]);

@@ -56,7 +56,8 @@ def normalize(cfg):
             sigmoid=False, norm=False, scale=1.0, groups=1, keep=1)
         n["hd"] = cfg.get("head_dim", n["D"] // H)
         if t == "mixtral":
-            n.update(E=cfg["num_local_experts"], K=cfg["num_experts_per_tok"], norm=True)
+            n.update(E=cfg["num_local_experts"], K=cfg["num_experts_per_tok"], norm=True,
+                     moe_module="block_sparse_moe", experts=("w1", "w3", "w2"))
         if t in ("deepseek", "deepseek_v2", "deepseek_v3"):
             n.update(E=cfg.get("n_routed_experts") or 0, K=cfg.get("num_experts_per_tok", 2),
                      first_dense=cfg.get("first_k_dense_replace", 0),
@@ -143,7 +144,8 @@ def forward(cfg, P, tokens):
         x = x + self_attention(h, pre + ".self_attn")
         h = rms(x, P[pre + ".post_attention_layernorm.weight"])
         if n["E"] and i >= n["first_dense"] and i % n["freq"] == 0:
-            mlp = pre + ".mlp"
+            mlp = pre + "." + n.get("moe_module", "mlp")
+            g_name, u_name, d_name = n.get("experts", ("gate_proj", "up_proj", "down_proj"))
             if n["gate"] == "mlp":
                 z = F.gelu(h @ P[mlp + ".gate.fc1.weight"].T + P[mlp + ".gate.fc1.bias"])
                 logits = z @ P[mlp + ".gate.fc2.weight"].T + P[mlp + ".gate.fc2.bias"]
@@ -152,8 +154,8 @@ def forward(cfg, P, tokens):
             w, idx = router_ref(logits, n["K"], sigmoid=n["sigmoid"], norm=n["norm"],
                                 scale=n["scale"], bias=P.get(mlp + ".gate.e_score_correction_bias"),
                                 groups=n["groups"], keep=n["keep"])
-            f = experts_ref(h, w, idx, P[mlp + ".experts.gate_proj"],
-                            P[mlp + ".experts.up_proj"], P[mlp + ".experts.down_proj"])
+            f = experts_ref(h, w, idx, P[mlp + ".experts." + g_name],
+                            P[mlp + ".experts." + u_name], P[mlp + ".experts." + d_name])
             if n["shared"]:
                 f = f + ffn(h, mlp + ".shared_experts")
         else:

@@ -25,7 +25,8 @@ def main(src, dst):
         a, b = info["data_offsets"]
         raw = body[a:b]
         proj = name.rsplit(".experts.", 1)
-        if len(proj) == 2 and proj[1] in ("gate_proj", "up_proj", "down_proj"):
+        if len(proj) == 2 and proj[1] in ("gate_proj", "up_proj", "down_proj",
+                                          "w1", "w2", "w3"):
             e, *rest = info["shape"]
             size = len(raw) // e
             for i in range(e):
