@@ -130,15 +130,17 @@ bool strata::runtime::parseSafetensorsHeader(
   entries.clear();
   if (!r.expect('{'))
     return false;
-  if (r.peek('}'))
-    return r.expect('}');
-  do {
+  // An empty object is a valid (if useless) header; otherwise entries are
+  // separated by commas, with none trailing.
+  bool more = !r.peek('}');
+  while (more) {
     std::string name;
     if (!r.string(name) || !r.expect(':'))
       return false;
     if (name == "__metadata__") {
       if (!r.stringMap())
         return false;
+      more = r.peek(',') && r.expect(',');
       continue;
     }
     SafetensorsEntry entry;
@@ -184,7 +186,8 @@ bool strata::runtime::parseSafetensorsHeader(
     entries.push_back(std::move(entry));
     if (entries.size() > 1000000)
       return r.failAt("more than a million tensors");
-  } while (r.peek(',') && r.expect(','));
+    more = r.peek(',') && r.expect(',');
+  }
   if (!r.expect('}'))
     return false;
   r.skipSpace();
