@@ -36,9 +36,16 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       if (!tensor)
         return func.emitError("entry point argument ") << i
                << " is not a ranked tensor";
-      ExecutableContents::Argument arg;
-      arg.kind = i == 0 ? ExecutableContents::Argument::Tokens
-                        : ExecutableContents::Argument::Labels;
+      using Arg = ExecutableContents::Argument;
+      Arg arg;
+      bool decode = func.getName() == "decode";
+      arg.kind = i == 0     ? Arg::Tokens
+                 : !decode  ? Arg::Labels
+                 : i == 1   ? Arg::Positions
+                 : i % 2 == 0 ? Arg::KeyCache
+                              : Arg::ValueCache;
+      if (arg.kind == Arg::KeyCache || arg.kind == Arg::ValueCache)
+        arg.layer = static_cast<int>((i - 2) / 2);
       arg.shape = shapeOf(tensor);
       arg.isInteger = tensor.getElementType().isInteger();
       entry.arguments.push_back(arg);
@@ -133,15 +140,21 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
   for (const auto &e : c.entryPoints) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;
     for (const auto &a : e.arguments) {
-      fb::ArgumentKind kind = a.kind == ExecutableContents::Argument::Tokens
-                                  ? fb::ArgumentKind::Tokens
-                              : a.kind == ExecutableContents::Argument::Labels
-                                  ? fb::ArgumentKind::Labels
-                                  : fb::ArgumentKind::Parameter;
+      using Arg = ExecutableContents::Argument;
+      fb::ArgumentKind kind;
+      switch (a.kind) {
+      case Arg::Tokens: kind = fb::ArgumentKind::Tokens; break;
+      case Arg::Labels: kind = fb::ArgumentKind::Labels; break;
+      case Arg::Param: kind = fb::ArgumentKind::Parameter; break;
+      case Arg::Positions: kind = fb::ArgumentKind::Positions; break;
+      case Arg::KeyCache: kind = fb::ArgumentKind::KeyCache; break;
+      case Arg::ValueCache: kind = fb::ArgumentKind::ValueCache; break;
+      }
       args.push_back(fb::CreateArgument(b, kind, a.parameter,
                                         b.CreateVector(a.shape),
                                         a.isInteger ? fb::DType::I32
-                                                    : fb::DType::F32));
+                                                    : fb::DType::F32,
+                                        a.layer));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
     for (const auto &shape : e.results)

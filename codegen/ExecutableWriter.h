@@ -27,8 +27,10 @@ struct ExecutableContents {
     double std = 0.02;
   };
   struct Argument {
-    enum Kind { Tokens, Labels, Param } kind = Tokens;
+    enum Kind { Tokens, Labels, Param, Positions, KeyCache, ValueCache } kind =
+        Tokens;
     int parameter = -1;
+    int layer = -1; ///< KeyCache and ValueCache
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
   };

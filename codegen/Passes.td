@@ -23,6 +23,18 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def StrataCopiesToLinalg : Pass<"strata-copies-to-linalg", "mlir::ModuleOp"> {
+  let summary = "Turn memref.copy into linalg.copy";
+  let description = [{
+    Bufferization copies between strided buffers (the decode function's
+    cache extension) as memref.copy, which LLVM lowering turns into calls
+    to MLIR's C runner library when layouts are not contiguous. As
+    linalg.copy they become loops, and the kernel library stays free of
+    dependencies beyond libc and libm.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
 def StrataExportEntryPoints
     : Pass<"strata-export-entry-points", "mlir::ModuleOp"> {
   let summary = "Give the model's functions a C calling interface";

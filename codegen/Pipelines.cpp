@@ -29,9 +29,11 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   if (failed(parsePassPipeline(
           "one-shot-bufferize{bufferize-function-boundaries "
           "function-boundary-type-conversion=identity-layout-map},"
-          "buffer-deallocation-pipeline,"
-          "convert-linalg-to-loops,canonicalize",
+          "buffer-deallocation-pipeline",
           pm)))
+    return failure();
+  pm.addPass(createStrataCopiesToLinalg());
+  if (failed(parsePassPipeline("convert-linalg-to-loops,canonicalize", pm)))
     return failure();
   if (stop == "loops")
     return success();

@@ -32,6 +32,8 @@ def Strata_Dialect : Dialect {
     its forward FLOPs per token.
   }];
   let useDefaultAttributePrinterParser = 1;
+  // The frontend's decode function concatenates KV caches with tensor.concat.
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
   let extraClassDeclaration = [{
     /// Defined next to the generated attribute storage (StrataAttrs.cpp).
     void registerAttributes();

@@ -3,6 +3,8 @@
 #include "dialect/StrataDialect.h"
 #include "dialect/StrataOps.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 
 using namespace mlir;
 using namespace mlir::strata;

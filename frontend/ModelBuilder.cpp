@@ -14,6 +14,7 @@
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
 #include <cmath>
@@ -53,6 +54,19 @@ private:
   RopeAttr buildRopeAttr();
   /// Emits the network up to the heads; returns the final hidden state.
   Value trunk(Value tokens, SmallVectorImpl<Value> &aux);
+  /// Emits `decode`: the forward pass over new tokens at `positions`,
+  /// attending to per-layer key/value caches and returning the new rows.
+  void buildDecode(ModuleOp module);
+
+  /// Set while building `decode`: positions and per-layer caches in, the
+  /// new key/value rows out.
+  struct DecodeState {
+    Value positions;
+    SmallVector<Value> keyCaches, valueCaches;
+    SmallVector<Value> newKeys, newValues;
+    unsigned layer = 0;
+  };
+  DecodeState *decoding = nullptr;
 
   MLIRContext *ctx;
   const ConfigFile &file;
@@ -123,10 +137,21 @@ Value ModelBuilder::attention(Value x, const std::string &prefix) {
   Value q = linear(x, prefix + ".q_proj", h * hd, d, a.qkvBias, key);
   Value k = linear(x, prefix + ".k_proj", kv * hd, d, a.qkvBias, key);
   Value v = linear(x, prefix + ".v_proj", kv * hd, d, a.qkvBias, key);
-  q = RotaryOp::create(b, inLayer(key), q, Value(), h, hd, hd, rope,
+  Value positions = decoding ? decoding->positions : Value();
+  q = RotaryOp::create(b, inLayer(key), q, positions, h, hd, hd, rope,
                        m.rope.interleaved);
-  k = RotaryOp::create(b, inLayer(key), k, Value(), kv, hd, hd, rope,
+  k = RotaryOp::create(b, inLayer(key), k, positions, kv, hd, hd, rope,
                        m.rope.interleaved);
+  if (decoding) {
+    // Attend to the cached keys and values followed by the new ones.
+    unsigned layer = decoding->layer++;
+    decoding->newKeys.push_back(k);
+    decoding->newValues.push_back(v);
+    k = tensor::ConcatOp::create(b, inLayer(key), 1,
+                                 ValueRange{decoding->keyCaches[layer], k});
+    v = tensor::ConcatOp::create(b, inLayer(key), 1,
+                                 ValueRange{decoding->valueCaches[layer], v});
+  }
   IntegerAttr window;
   if (a.kind == AttentionKind::Local)
     window = b.getI64IntegerAttr(a.window);
@@ -361,6 +386,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     SmallVector<Value> aux, results;
     buildingLoss = true;
     Value x = trunk(body->getArgument(0), aux);
+    buildingLoss = false;
     scope = "head";
     emitHeads(x, /*classifier=*/false, results);
     Value loss = CrossEntropyOp::create(b, inLayer(headKey), results.front(),
@@ -371,7 +397,51 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     func::ReturnOp::create(b, at("model"), loss);
     func.setType(b.getFunctionType({tokensType, tokensType}, loss.getType()));
   }
+  // decode(tokens, positions, caches...) for incremental generation; latent
+  // attention caches its compressed latent instead, which comes later.
+  if (m.heads.lm && m.attention.kind != AttentionKind::Latent &&
+      m.attention.kind != AttentionKind::BlockSparse)
+    buildDecode(*module);
   return module;
+}
+
+void ModelBuilder::buildDecode(ModuleOp module) {
+  auto tokensType = RankedTensorType::get({dyn, dyn}, b.getI32Type());
+  auto cacheType =
+      RankedTensorType::get({dyn, dyn, m.numKvHeads * m.headDim}, f32);
+  SmallVector<Type> inputs{tokensType, tokensType};
+  for (int64_t i = 0; i < 2 * m.numLayers; ++i)
+    inputs.push_back(cacheType);
+  auto func = func::FuncOp::create(b, at("model"), "decode",
+                                   b.getFunctionType(inputs, {}));
+  Block *body = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  DecodeState state;
+  state.positions = body->getArgument(1);
+  for (int64_t i = 0; i < m.numLayers; ++i) {
+    state.keyCaches.push_back(body->getArgument(2 + 2 * i));
+    state.valueCaches.push_back(body->getArgument(3 + 2 * i));
+  }
+  decoding = &state;
+  SmallVector<Value> aux;
+  Value x = trunk(body->getArgument(0), aux);
+  decoding = nullptr;
+  scope = "head";
+  StringRef headKey = m.locs.count("model.heads") ? "model.heads"
+                                                  : "model.vocab_size";
+  Value w = m.tieWordEmbeddings
+                ? params["model.embed_tokens.weight"]
+                : param("lm_head.weight", {m.vocabSize, m.hiddenSize},
+                        InitKind::Normal, headKey);
+  SmallVector<Value> results{LMHeadOp::create(b, inLayer(headKey), x, w)};
+  for (int64_t i = 0; i < m.numLayers; ++i) {
+    results.push_back(state.newKeys[i]);
+    results.push_back(state.newValues[i]);
+  }
+  func::ReturnOp::create(b, at("model"), results);
+  func.setType(b.getFunctionType(inputs, TypeRange(ValueRange(results))));
+  params.clear();
 }
 
 } // namespace

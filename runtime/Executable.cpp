@@ -136,6 +136,14 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
                     "%s: entry point '%s' has an argument with an invalid "
                     "shape",
                     where, name);
+      if ((arg->kind() == ArgumentKind::KeyCache ||
+           arg->kind() == ArgumentKind::ValueCache) &&
+          (arg->layer() < 0 || arg->shape()->size() != 3 ||
+           arg->shape()->Get(2) < 1))
+        return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                    "%s: entry point '%s' has a KV-cache argument without a "
+                    "layer or a [batch, length, width] shape",
+                    where, name);
       if (arg->kind() == ArgumentKind::Parameter &&
           (arg->parameter() < 0 ||
            static_cast<size_t>(arg->parameter()) >= numParams))

@@ -72,6 +72,7 @@ uint64_t fnv1a64(const char *s) {
 struct strata_session {
   const strata_executable *exe = nullptr;
   void *library = nullptr;
+  bool useKvCache = true;
   std::vector<std::vector<float>> parameters;
   ~strata_session() {
     if (library)
@@ -558,6 +559,123 @@ int32_t sampleToken(const float *logits, int64_t vocab,
 
 } // namespace
 
+strata_status_code strata_session_use_kv_cache(strata_session *session,
+                                               int enabled,
+                                               strata_status *status) {
+  if (!session)
+    return fail(status, STRATA_INVALID_ARGUMENT, "null session");
+  session->useKvCache = enabled != 0;
+  return ok(status);
+}
+
+namespace {
+
+const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
+                                        const char *name) {
+  for (const auto *ep : *exe->root->entry_points())
+    if (ep->name()->str() == name)
+      return ep;
+  return nullptr;
+}
+
+/// Per-layer key/value caches of one sequence, [T, width] row-major.
+struct KvCache {
+  std::vector<std::vector<float>> keys, values;
+  int64_t length = 0;
+};
+
+/// Runs `decode` on `count` new tokens at positions cache.length..: writes
+/// the last position's logits to `last` and appends the new rows.
+strata_status_code decodeStep(strata_session *session,
+                              const strata::fb::EntryPoint *decode,
+                              const int32_t *tokens, size_t count,
+                              KvCache &cache, std::vector<float> &last,
+                              strata_status *status) {
+  auto entry = reinterpret_cast<EntryFn>(dlsym(
+      session->library, decode->commands()->Get(0)->symbol()->c_str()));
+  if (!entry)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "kernel library lacks the decode entry point");
+  std::vector<int32_t> positions(count);
+  for (size_t i = 0; i < count; ++i)
+    positions[i] = static_cast<int32_t>(cache.length + i);
+  static float empty[1];
+  std::vector<Descriptor> descriptors;
+  descriptors.reserve(decode->arguments()->size());
+  const int64_t n = static_cast<int64_t>(count);
+  for (const auto *arg : *decode->arguments()) {
+    using strata::fb::ArgumentKind;
+    switch (arg->kind()) {
+    case ArgumentKind::Tokens:
+      descriptors.emplace_back(const_cast<int32_t *>(tokens),
+                               std::vector<int64_t>{1, n});
+      break;
+    case ArgumentKind::Positions:
+      descriptors.emplace_back(positions.data(), std::vector<int64_t>{1, n});
+      break;
+    case ArgumentKind::KeyCache:
+    case ArgumentKind::ValueCache: {
+      size_t layer = static_cast<size_t>(arg->layer());
+      auto &rows = arg->kind() == ArgumentKind::KeyCache ? cache.keys
+                                                         : cache.values;
+      if (rows.size() <= layer)
+        rows.resize(layer + 1);
+      float *data = rows[layer].empty() ? empty : rows[layer].data();
+      descriptors.emplace_back(
+          data, std::vector<int64_t>{1, cache.length, arg->shape()->Get(2)});
+      break;
+    }
+    case ArgumentKind::Parameter: {
+      std::vector<float> &values = session->parameters[arg->parameter()];
+      descriptors.emplace_back(
+          values.data(),
+          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
+      break;
+    }
+    default:
+      return fail(status, STRATA_UNSUPPORTED,
+                  "decode takes an argument this runtime cannot supply");
+    }
+  }
+  std::vector<size_t> offsets;
+  size_t words = 0;
+  for (const auto *res : *decode->results()) {
+    offsets.push_back(words);
+    words += 3 + 2 * res->shape()->size();
+  }
+  std::vector<int64_t> results(words, 0);
+  std::vector<void *> args{results.data()};
+  for (Descriptor &d : descriptors)
+    args.push_back(d.pointer());
+  entry(args.data());
+  // Result r of rank 3: element [0, s, j].
+  auto at = [&](size_t r, int64_t s, int64_t j) {
+    const int64_t *d = results.data() + offsets[r];
+    return reinterpret_cast<float *>(d[1])[d[2] + s * d[3 + 3 + 1] +
+                                           j * d[3 + 3 + 2]];
+  };
+  int64_t vocab = session->exe->root->metadata()->vocab_size();
+  last.resize(static_cast<size_t>(vocab));
+  for (int64_t v = 0; v < vocab; ++v)
+    last[v] = at(0, n - 1, v);
+  for (size_t r = 1; r < offsets.size(); ++r) {
+    size_t layer = (r - 1) / 2;
+    auto &rows = r % 2 ? cache.keys : cache.values;
+    if (rows.size() <= layer)
+      rows.resize(layer + 1);
+    int64_t width = results[offsets[r] + 3 + 2];
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t j = 0; j < width; ++j)
+        rows[layer].push_back(at(r, s, j));
+  }
+  for (size_t off : offsets)
+    std::free(reinterpret_cast<void *>(results[off]));
+  cache.length += n;
+  return STRATA_OK;
+}
+
+} // namespace
+
 strata_status_code strata_session_generate(
     strata_session *session, const int32_t *prompt, size_t prompt_length,
     size_t max_new_tokens, const strata_sampling_options *options,
@@ -580,10 +698,44 @@ strata_status_code strata_session_generate(
   const auto *meta = session->exe->root->metadata();
   int64_t vocab = meta->vocab_size();
   uint64_t state = splitmix64(opts.seed);
+  for (size_t i = 0; i < prompt_length; ++i)
+    if (prompt[i] < 0 || prompt[i] >= vocab)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "token id %d at position %zu is outside the vocabulary "
+                  "[0, %lld)",
+                  prompt[i], i, (long long)vocab);
+  if (static_cast<int64_t>(prompt_length) > meta->max_seq_len())
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "sequence of %zu tokens exceeds the model's maximum of %lld",
+                prompt_length, (long long)meta->max_seq_len());
   try {
+    const strata::fb::EntryPoint *decode = findEntry(session->exe, "decode");
+    if (decode && session->useKvCache) {
+      // Prefill the cache with the prompt, then one token per step.
+      KvCache cache;
+      std::vector<float> last;
+      const int32_t *step = prompt;
+      size_t count = prompt_length;
+      int32_t next = 0;
+      for (size_t i = 0; i < max_new_tokens; ++i) {
+        // As without a cache: stop once the sequence fills the model.
+        if (cache.length + static_cast<int64_t>(count) >= meta->max_seq_len())
+          break;
+        if (strata_status_code code = decodeStep(session, decode, step, count,
+                                                 cache, last, status))
+          return code;
+        next = sampleToken(last.data(), vocab, opts, state);
+        out[(*out_count)++] = next;
+        if (next == meta->eos_token_id())
+          break;
+        step = &next;
+        count = 1;
+      }
+      return ok(status);
+    }
     std::vector<int32_t> sequence(prompt, prompt + prompt_length);
     std::vector<float> logits;
-    // No KV cache yet: each step recomputes the whole sequence.
+    // Without a cache each step recomputes the whole sequence.
     for (size_t step = 0; step < max_new_tokens; ++step) {
       if (static_cast<int64_t>(sequence.size()) >= meta->max_seq_len())
         break;

@@ -159,6 +159,12 @@ strata_status_code strata_session_generate(
     size_t max_new_tokens, const strata_sampling_options *options,
     int32_t *out, size_t *out_count, strata_status *status);
 
+/* Whether generation keeps a KV cache (default: on when the executable has
+ * a `decode` entry point; off recomputes the whole sequence each step). */
+strata_status_code strata_session_use_kv_cache(strata_session *session,
+                                               int enabled,
+                                               strata_status *status);
+
 /* Greedy generation for one sequence: appends up to `max_new_tokens` to
  * `prompt`, stopping after the end-of-sequence token. Writes the new tokens
  * to `out` (capacity `max_new_tokens`) and their count to `out_count`. */

@@ -110,6 +110,8 @@ struct Loaded {
 std::string saveWeightsPath;
 /// Weights to load (--weights) instead of initialising from the seed.
 std::string weightsPath;
+/// --no-kv-cache: recompute the sequence at every step.
+bool noKvCache = false;
 
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
@@ -121,7 +123,8 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
                                             &status)) ||
       (!saveWeightsPath.empty() &&
        strata_session_save_parameters(out.session, saveWeightsPath.c_str(),
-                                      &status))) {
+                                      &status)) ||
+      strata_session_use_kv_cache(out.session, !noKvCache, &status)) {
     std::fprintf(stderr, "error: %s\n", status.message);
     return false;
   }
@@ -155,8 +158,7 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
                   std::chrono::steady_clock::now() - start)
                   .count();
   if (verbose)
-    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, %s, no KV "
-                "cache yet)\n",
+    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, %s)\n",
                 count, ms, count ? ms / count : 0.0,
                 sampling.temperature > 0 ? "sampled" : "greedy");
   for (size_t i = 0; i < count; ++i)
@@ -270,6 +272,8 @@ int main(int argc, char **argv) {
   inferCmd->add_option("--max-new-tokens", maxNew, "Tokens to generate")
       ->check(CLI::Range(size_t(0), size_t(1) << 24));
   inferCmd->add_flag("--verbose", verbose, "Print timings");
+  inferCmd->add_flag("--no-kv-cache", noKvCache,
+                     "Recompute the whole sequence at every step");
   strata_sampling_options sampling;
   strata_sampling_options_initialize(&sampling);
   inferCmd->add_option("--temperature", sampling.temperature,

@@ -4,6 +4,7 @@
 #include "codegen/Passes.h"
 
 #include "dialect/StrataOps.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -27,6 +28,9 @@ struct ConvertToLinalgPass
     populateAttentionToLinalgPatterns(patterns);
     populateLossToLinalgPatterns(patterns);
     populateMoEToLinalgPatterns(patterns);
+    // decode's KV caches are extended with tensor.concat: lower it to
+    // insert_slice, which bufferizes in place.
+    tensor::populateDecomposeTensorConcatPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     if (allowPartial)
