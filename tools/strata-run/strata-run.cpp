@@ -307,6 +307,8 @@ int main(int argc, char **argv) {
   benchCmd->add_option("executable", path, "A .strata file")->required();
   benchCmd->add_option("--seed", seed, "Initialise the weights from this seed");
   benchCmd->add_option("--weights", weightsPath, "Load these weights");
+  benchCmd->add_flag("--no-kv-cache", noKvCache,
+                     "Decode by recomputing the sequence at every step");
   benchCmd->add_option("--prefill", benchLength, "Prompt length")
       ->check(CLI::Range(size_t(1), size_t(1) << 20));
   benchCmd->add_option("--decode", benchSteps, "Tokens to generate")
