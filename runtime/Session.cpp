@@ -53,6 +53,62 @@ struct Descriptor {
   void *pointer() { return words.data(); }
 };
 
+/// The result descriptors an entry point filled, back to back.
+struct Results {
+  std::vector<int64_t> words;
+  std::vector<size_t> offsets; ///< Where each result's descriptor starts.
+
+  /// Element [0, s, j] of rank-3 result `r`, honouring its strides.
+  float at3(size_t r, int64_t s, int64_t j) const {
+    const int64_t *d = words.data() + offsets[r];
+    return reinterpret_cast<const float *>(d[1])[d[2] + s * d[3 + 3 + 1] +
+                                                 j * d[3 + 3 + 2]];
+  }
+  /// Element [b, s, j] of rank-3 result `r`.
+  float at3(size_t r, int64_t b, int64_t s, int64_t j) const {
+    const int64_t *d = words.data() + offsets[r];
+    return reinterpret_cast<const float *>(d[1])[d[2] + b * d[3 + 3] +
+                                                 s * d[3 + 4] + j * d[3 + 5]];
+  }
+  /// Frees the buffers the kernels allocated with malloc.
+  ~Results() {
+    for (size_t off : offsets)
+      std::free(reinterpret_cast<void *>(words[off]));
+  }
+};
+
+/// Calls a packed entry point: args[0] the results, then the arguments.
+void launch(EntryFn entry, const strata::fb::EntryPoint *ep,
+            std::vector<Descriptor> &arguments, Results &results) {
+  size_t words = 0;
+  for (const auto *res : *ep->results()) {
+    results.offsets.push_back(words);
+    words += 3 + 2 * res->shape()->size();
+  }
+  results.words.assign(words, 0);
+  std::vector<void *> args{results.words.data()};
+  for (Descriptor &d : arguments)
+    args.push_back(d.pointer());
+  entry(args.data());
+}
+
+/// Token ids inside the vocabulary and a sequence within the maximum.
+strata_status_code checkTokens(const strata::fb::Metadata *meta,
+                               const int32_t *tokens, size_t count,
+                               size_t seq, strata_status *status) {
+  if (static_cast<int64_t>(seq) > meta->max_seq_len())
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "sequence of %zu tokens exceeds the model's maximum of %lld",
+                seq, (long long)meta->max_seq_len());
+  for (size_t i = 0; i < count; ++i)
+    if (tokens[i] < 0 || tokens[i] >= meta->vocab_size())
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "token id %d at position %zu is outside the vocabulary "
+                  "[0, %lld)",
+                  tokens[i], i, (long long)meta->vocab_size());
+  return STRATA_OK;
+}
+
 uint64_t splitmix64(uint64_t x) {
   uint64_t z = x + 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -414,16 +470,9 @@ strata_status_code strata_session_forward(strata_session *session,
   const auto *root = session->exe->root;
   const auto *meta = root->metadata();
   int64_t vocab = meta->vocab_size();
-  if (static_cast<int64_t>(seq) > meta->max_seq_len())
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "sequence of %zu tokens exceeds the model's maximum of %lld",
-                seq, (long long)meta->max_seq_len());
-  for (size_t i = 0; i < batch * seq; ++i)
-    if (tokens[i] < 0 || tokens[i] >= vocab)
-      return fail(status, STRATA_INVALID_ARGUMENT,
-                  "token id %d at position %zu is outside the vocabulary "
-                  "[0, %lld)",
-                  tokens[i], i, (long long)vocab);
+  if (strata_status_code code =
+          checkTokens(meta, tokens, batch * seq, seq, status))
+    return code;
   size_t needed = batch * seq * static_cast<size_t>(vocab);
   if (capacity < needed)
     return fail(status, STRATA_INVALID_ARGUMENT,
@@ -442,13 +491,13 @@ strata_status_code strata_session_forward(strata_session *session,
     return fail(status, STRATA_UNSUPPORTED,
                 "forward's first result is not the LM logits [batch, seq, "
                 "vocab]; this model has no language-model head");
-  const auto *launch = forward->commands()->Get(0);
+  const auto *command = forward->commands()->Get(0);
   auto entry = reinterpret_cast<EntryFn>(
-      dlsym(session->library, launch->symbol()->c_str()));
+      dlsym(session->library, command->symbol()->c_str()));
   if (!entry)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "kernel library lacks entry symbol '%s'",
-                launch->symbol()->c_str());
+                command->symbol()->c_str());
 
   // Arguments: token ids, then parameters by index.
   std::vector<Descriptor> descriptors;
@@ -468,31 +517,14 @@ strata_status_code strata_session_forward(strata_session *session,
                   "only");
     }
   }
-  // Results: descriptors laid out back to back, filled by the kernel.
-  std::vector<size_t> resultOffsets;
-  size_t words = 0;
-  for (const auto *res : *forward->results()) {
-    resultOffsets.push_back(words);
-    words += 3 + 2 * res->shape()->size();
-  }
-  std::vector<int64_t> results(words, 0);
-  std::vector<void *> args{results.data()};
-  for (Descriptor &d : descriptors)
-    args.push_back(d.pointer());
-  entry(args.data());
-
-  // Copy the LM logits (result 0) out, honouring the returned strides,
-  // then free every result buffer the kernel allocated.
-  const int64_t *r0 = results.data();
-  auto *base = reinterpret_cast<float *>(r0[1]) + r0[2];
-  int64_t s0 = r0[3 + 3], s1 = r0[3 + 4], s2 = r0[3 + 5];
+  Results results;
+  launch(entry, forward, descriptors, results);
+  // Copy the LM logits (result 0) out; Results frees the kernel's buffers.
   size_t k = 0;
   for (size_t b = 0; b < batch; ++b)
     for (size_t s = 0; s < seq; ++s)
       for (int64_t v = 0; v < vocab; ++v)
-        logits[k++] = base[b * s0 + s * s1 + v * s2];
-  for (size_t off : resultOffsets)
-    std::free(reinterpret_cast<void *>(results[off]));
+        logits[k++] = results.at3(0, b, s, v);
   return ok(status);
 }
 
@@ -637,39 +669,22 @@ strata_status_code decodeStep(strata_session *session,
                   "decode takes an argument this runtime cannot supply");
     }
   }
-  std::vector<size_t> offsets;
-  size_t words = 0;
-  for (const auto *res : *decode->results()) {
-    offsets.push_back(words);
-    words += 3 + 2 * res->shape()->size();
-  }
-  std::vector<int64_t> results(words, 0);
-  std::vector<void *> args{results.data()};
-  for (Descriptor &d : descriptors)
-    args.push_back(d.pointer());
-  entry(args.data());
-  // Result r of rank 3: element [0, s, j].
-  auto at = [&](size_t r, int64_t s, int64_t j) {
-    const int64_t *d = results.data() + offsets[r];
-    return reinterpret_cast<float *>(d[1])[d[2] + s * d[3 + 3 + 1] +
-                                           j * d[3 + 3 + 2]];
-  };
+  Results results;
+  launch(entry, decode, descriptors, results);
   int64_t vocab = session->exe->root->metadata()->vocab_size();
   last.resize(static_cast<size_t>(vocab));
   for (int64_t v = 0; v < vocab; ++v)
-    last[v] = at(0, n - 1, v);
-  for (size_t r = 1; r < offsets.size(); ++r) {
+    last[v] = results.at3(0, n - 1, v);
+  for (size_t r = 1; r < results.offsets.size(); ++r) {
     size_t layer = (r - 1) / 2;
     auto &rows = r % 2 ? cache.keys : cache.values;
     if (rows.size() <= layer)
       rows.resize(layer + 1);
-    int64_t width = results[offsets[r] + 3 + 2];
+    int64_t width = results.words[results.offsets[r] + 3 + 2];
     for (int64_t s = 0; s < n; ++s)
       for (int64_t j = 0; j < width; ++j)
-        rows[layer].push_back(at(r, s, j));
+        rows[layer].push_back(results.at3(r, s, j));
   }
-  for (size_t off : offsets)
-    std::free(reinterpret_cast<void *>(results[off]));
   cache.length += n;
   return STRATA_OK;
 }
@@ -698,16 +713,9 @@ strata_status_code strata_session_generate(
   const auto *meta = session->exe->root->metadata();
   int64_t vocab = meta->vocab_size();
   uint64_t state = splitmix64(opts.seed);
-  for (size_t i = 0; i < prompt_length; ++i)
-    if (prompt[i] < 0 || prompt[i] >= vocab)
-      return fail(status, STRATA_INVALID_ARGUMENT,
-                  "token id %d at position %zu is outside the vocabulary "
-                  "[0, %lld)",
-                  prompt[i], i, (long long)vocab);
-  if (static_cast<int64_t>(prompt_length) > meta->max_seq_len())
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "sequence of %zu tokens exceeds the model's maximum of %lld",
-                prompt_length, (long long)meta->max_seq_len());
+  if (strata_status_code code = checkTokens(meta, prompt, prompt_length,
+                                            prompt_length, status))
+    return code;
   try {
     const strata::fb::EntryPoint *decode = findEntry(session->exe, "decode");
     if (decode && session->useKvCache) {

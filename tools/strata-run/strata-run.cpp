@@ -96,6 +96,17 @@ bool parseTokens(const std::string &text, std::vector<int32_t> &tokens) {
   return !tokens.empty();
 }
 
+/// parseTokens with the error message strata-run prints.
+bool parseTokensOrReport(const std::string &text,
+                         std::vector<int32_t> &tokens) {
+  if (parseTokens(text, tokens))
+    return true;
+  std::fprintf(stderr, "error: --tokens: expected comma-separated token ids, "
+                       "got '%s'\n",
+               text.c_str());
+  return false;
+}
+
 /// Loads an executable and creates a session with seeded weights.
 struct Loaded {
   strata_executable *exe = nullptr;
@@ -135,12 +146,8 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
           size_t maxNew, const strata_sampling_options &sampling,
           bool verbose) {
   std::vector<int32_t> prompt;
-  if (!parseTokens(tokenText, prompt)) {
-    std::fprintf(stderr, "error: --tokens: expected comma-separated token "
-                         "ids, got '%s'\n",
-                 tokenText.c_str());
+  if (!parseTokensOrReport(tokenText, prompt))
     return 1;
-  }
   Loaded loaded;
   if (!load(path, seed, loaded))
     return 1;
@@ -170,12 +177,8 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
 int logits(const std::string &path, uint64_t seed,
            const std::string &tokenText) {
   std::vector<int32_t> tokens;
-  if (!parseTokens(tokenText, tokens)) {
-    std::fprintf(stderr, "error: --tokens: expected comma-separated token "
-                         "ids, got '%s'\n",
-                 tokenText.c_str());
+  if (!parseTokensOrReport(tokenText, tokens))
     return 1;
-  }
   Loaded loaded;
   if (!load(path, seed, loaded))
     return 1;
