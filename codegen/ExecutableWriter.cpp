@@ -98,7 +98,7 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
       llvm::sys::fs::createTemporaryFile("strata-kernels", "so", soPath))
     return module.emitError("cannot create temporary files for linking");
   // Temporary files go away whatever happens below.
-  auto cleanup = llvm::make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     llvm::sys::fs::remove(objPath);
     llvm::sys::fs::remove(soPath);
   });
@@ -121,6 +121,68 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
   return success();
 }
 
+LogicalResult mlir::strata::collectCudaKernels(ModuleOp module,
+                                               ExecutableContents &contents) {
+  auto ptx = module->getAttrOfType<StringAttr>("strata.ptx");
+  auto kernels = module->getAttrOfType<ArrayAttr>("strata.gpu_kernels");
+  if (!ptx || !kernels)
+    return module.emitError("the module was not lowered for CUDA (no "
+                            "strata.ptx / strata.gpu_kernels)");
+  contents.ptx = ptx.getValue().str();
+  for (Attribute a : kernels) {
+    auto dict = dyn_cast<DictionaryAttr>(a);
+    auto name = dict ? dict.getAs<StringAttr>("name") : StringAttr();
+    auto block = dict ? dict.getAs<DenseI64ArrayAttr>("block")
+                      : DenseI64ArrayAttr();
+    if (!name || !block || block.size() != 3)
+      return module.emitError("malformed strata.gpu_kernels entry");
+    contents.gpuKernels.push_back(
+        {name.getValue().str(),
+         std::vector<int64_t>(block.asArrayRef().begin(),
+                              block.asArrayRef().end())});
+  }
+  return success();
+}
+
+LogicalResult mlir::strata::assembleCubin(ModuleOp module, StringRef ptxas,
+                                          StringRef ptx, int sm,
+                                          std::string &cubin) {
+  SmallString<128> ptxPath, cubinPath, logPath;
+  int ptxFd;
+  if (llvm::sys::fs::createTemporaryFile("strata-kernels", "ptx", ptxFd,
+                                         ptxPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-kernels", "cubin",
+                                         cubinPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-ptxas", "log", logPath))
+    return module.emitError("cannot create temporary files for ptxas");
+  llvm::scope_exit cleanup([&] {
+    llvm::sys::fs::remove(ptxPath);
+    llvm::sys::fs::remove(cubinPath);
+    llvm::sys::fs::remove(logPath);
+  });
+  {
+    llvm::raw_fd_ostream os(ptxFd, /*shouldClose=*/true);
+    os << ptx;
+  }
+  std::string arch = "-arch=sm_" + std::to_string(sm);
+  SmallVector<StringRef> args{ptxas, arch, "-O3", ptxPath, "-o", cubinPath};
+  std::optional<StringRef> redirects[] = {std::nullopt, logPath, logPath};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0,
+                                     0, &message);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    return module.emitError("ptxas rejected the generated PTX for ")
+           << arch << " (" << ptxas << " exited with " << rc << ") "
+           << message << (log ? (*log)->getBuffer() : StringRef());
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
+  if (!buffer)
+    return module.emitError("cannot read the cubin ptxas wrote");
+  cubin = (*buffer)->getBuffer().str();
+  return success();
+}
+
 std::string
 mlir::strata::serializeExecutable(const ExecutableContents &c) {
   namespace fb = ::strata::fb;
@@ -131,6 +193,21 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
   std::vector<flatbuffers::Offset<fb::KernelLibrary>> kernels{
       fb::CreateKernelLibrary(b, fb::LibraryFormat::ElfSharedObject,
                               kernelData)};
+  std::vector<flatbuffers::Offset<fb::GpuKernel>> gpuKernels;
+  if (c.cuda) {
+    auto bytes = [&](const std::string &s) {
+      return b.CreateVector(reinterpret_cast<const uint8_t *>(s.data()),
+                            s.size());
+    };
+    kernels.push_back(fb::CreateKernelLibrary(b, fb::LibraryFormat::Ptx,
+                                              bytes(c.ptx), c.sm));
+    if (!c.cubin.empty())
+      kernels.push_back(fb::CreateKernelLibrary(b, fb::LibraryFormat::Cubin,
+                                                bytes(c.cubin), c.sm));
+    for (const auto &k : c.gpuKernels)
+      gpuKernels.push_back(fb::CreateGpuKernel(
+          b, b.CreateString(k.name), b.CreateVector(k.block)));
+  }
   std::vector<flatbuffers::Offset<fb::Parameter>> params;
   for (const auto &p : c.parameters)
     params.push_back(fb::CreateParameter(
@@ -169,10 +246,12 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
       b, b.CreateString(c.modelName), b.CreateString(c.configPath),
       b.CreateString(c.configText), c.vocabSize, c.hiddenSize, c.numLayers,
       c.maxSeqLen, c.bosTokenId, c.eosTokenId, c.padTokenId,
-      b.CreateString(c.cpu));
+      b.CreateString(c.cpu), c.sm);
   auto root = fb::CreateExecutable(
-      b, /*version=*/1, fb::Target::Cpu, b.CreateVector(kernels),
-      b.CreateVector(entries), b.CreateVector(params), meta);
+      b, /*version=*/1, c.cuda ? fb::Target::Cuda : fb::Target::Cpu,
+      b.CreateVector(kernels), b.CreateVector(entries),
+      b.CreateVector(params), meta,
+      c.cuda ? b.CreateVector(gpuKernels) : 0);
   fb::FinishExecutableBuffer(b, root);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()),
                      b.GetSize());

@@ -39,9 +39,18 @@ struct ExecutableContents {
     std::vector<Argument> arguments;
     std::vector<std::vector<int64_t>> results;
   };
+  struct GpuKernel {
+    std::string name;
+    std::vector<int64_t> block; ///< x, y, z; -1 when dynamic
+  };
   std::vector<Parameter> parameters;
   std::vector<EntryPoint> entryPoints;
-  std::string kernelLibrary; ///< ELF shared object bytes
+  std::string kernelLibrary; ///< ELF shared object bytes (host code on CUDA)
+  bool cuda = false;
+  int sm = 0;          ///< CUDA compute capability
+  std::string ptx;     ///< CUDA: the device module
+  std::string cubin;   ///< CUDA: ptxas output for `sm`, empty without ptxas
+  std::vector<GpuKernel> gpuKernels;
   std::string modelName, configPath, configText, cpu;
   int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0, maxSeqLen = 0;
   int64_t bosTokenId = -1, eosTokenId = -1, padTokenId = -1;
@@ -57,6 +66,16 @@ LogicalResult collectEntryPoints(ModuleOp module,
 /// driver (`cc`), the only tool the compiler needs beyond itself.
 LogicalResult linkSharedObject(ModuleOp module, StringRef object,
                                std::string &sharedObject);
+
+/// Reads what strata-cuda-host-calls recorded on a lowered CUDA module: the
+/// PTX and the kernel table.
+LogicalResult collectCudaKernels(ModuleOp module,
+                                 ExecutableContents &contents);
+
+/// Assembles `ptx` for sm_`sm` with ptxas (`ptxas` is its path), into
+/// `cubin`. ptxas's diagnostics are reported on the module.
+LogicalResult assembleCubin(ModuleOp module, StringRef ptxas, StringRef ptx,
+                            int sm, std::string &cubin);
 
 /// The executable's bytes (deterministic for the same contents).
 std::string serializeExecutable(const ExecutableContents &contents);

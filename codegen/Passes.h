@@ -32,7 +32,31 @@ struct CpuPipelineOptions {
 LogicalResult buildCpuLoweringPipeline(OpPassManager &pm,
                                        const CpuPipelineOptions &options);
 
-/// Registers the codegen passes and the `strata-lower-to-llvm-cpu` pipeline.
+/// Options of the CUDA lowering pipeline.
+struct CudaPipelineOptions {
+  /// "linalg", "loops", "gpu" (kernels outlined, before NVVM) or "llvm"
+  /// (PTX in the module attribute `strata.ptx`, host code in LLVM).
+  std::string stopAfter = "llvm";
+  /// Compute capability: 80, 89 or 90.
+  int sm = 90;
+  /// Threads per block of the mapped loop nests.
+  int64_t blockSize = 256;
+  /// CUDA toolkit root: libdevice (math functions) is linked from it.
+  std::string cudaToolkit = "/usr/local/cuda";
+};
+
+/// The shared stages, then parallel loops -> gpu.launch -> outlined kernels
+/// in one gpu.module -> NVVM -> PTX; host code -> LLVM with launches and
+/// allocations routed through runtime hooks (strata-cuda-host-calls).
+LogicalResult buildCudaLoweringPipeline(OpPassManager &pm,
+                                        const CudaPipelineOptions &options);
+
+/// Registers the interfaces and translations the pipelines need beyond the
+/// dialects themselves (the NVVM target, LLVM IR translations).
+void registerCodegenExtensions(DialectRegistry &registry);
+
+/// Registers the codegen passes and the `strata-lower-to-llvm-cpu` and
+/// `strata-lower-to-nvvm-cuda` pipelines.
 void registerCodegenPipelines();
 
 } // namespace mlir::strata

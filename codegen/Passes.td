@@ -46,4 +46,57 @@ def StrataExportEntryPoints
   }];
 }
 
+def StrataMapLoopsToGpu : Pass<"strata-map-loops-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Turn each top-level parallel loop nest into a gpu.launch";
+  let description = [{
+    For the CUDA target. Each top-level `scf.parallel` of a function becomes
+    a 1-D grid of `block-size`-thread blocks whose threads walk the
+    linearised iteration space with a grid-stride loop, innermost dimension
+    fastest, so consecutive threads touch consecutive elements. Sizes may be
+    dynamic. Other top-level ops that read or write buffers (sequential
+    loops) run as one-thread kernels, so the host never touches device
+    memory; reads of constant globals are cloned into the kernels.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "Threads per block">,
+    Option<"maxBlocks", "max-blocks", "int64_t", "65535",
+           "Most blocks per launch; larger spaces are covered by the "
+           "grid-stride loop">,
+  ];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+    "mlir::arith::ArithDialect",
+  ];
+}
+
+def StrataMergeGpuModules : Pass<"strata-merge-gpu-modules", "mlir::ModuleOp"> {
+  let summary = "Move all outlined kernels into one gpu.module";
+  let description = [{
+    One device module per executable: one PTX text, one cubin, one module
+    load. Globals that outlining copied into several modules are kept once;
+    launches are re-pointed at the merged module.
+  }];
+  let options = [
+    Option<"moduleName", "module-name", "std::string",
+           "\"strata_kernels\"", "Name of the merged module">,
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
+def StrataCudaHostCalls : Pass<"strata-cuda-host-calls", "mlir::ModuleOp"> {
+  let summary = "Route kernel launches and allocations through runtime hooks";
+  let description = [{
+    Runs on the LLVM-dialect host module after `gpu-to-llvm`. Each
+    `gpu.launch_func` becomes an indirect call through the exported global
+    `strata_cuda_launch` (kernel index, grid, block, shared bytes, packed
+    parameters); memref allocations (finalize-memref-to-llvm with
+    use-generic-functions) call `strata_cuda_alloc`/`strata_cuda_free`.
+    The host library thus has no link-time dependency on CUDA. The PTX of
+    the device module is moved to the module attribute `strata.ptx`, the
+    kernels' names and block shapes to `strata.gpu_kernels`.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // STRATA_CODEGEN_PASSES_TD

@@ -1,8 +1,11 @@
-//===- Pipelines.cpp - the CPU lowering pipeline ----------------*- C++ -*-===//
+//===- Pipelines.cpp - the CPU and CUDA lowering pipelines ------*- C++ -*-===//
 //
-// One builder serves strata-compile and strata-opt, so the opt tool replays
-// exactly what the compiler runs. Upstream stages are spelled as textual
-// pipelines: they are stable across MLIR releases where C++ factories move.
+// One builder per target serves strata-compile and strata-opt, so the opt
+// tool replays exactly what the compiler runs. Both targets share the
+// pipeline up to buffers; the CPU then lowers linalg to sequential loops,
+// CUDA to parallel loops mapped onto grids. Upstream stages are spelled as
+// textual pipelines: they are stable across MLIR releases where C++
+// factories move.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,21 +13,24 @@
 
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "passes/Passes.h"
 
 using namespace mlir;
 using namespace mlir::strata;
 
-LogicalResult
-mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
-                                       const CpuPipelineOptions &options) {
-  StringRef stop = options.stopAfter;
-  if (stop != "linalg" && stop != "loops" && stop != "llvm")
-    return failure();
+/// strata -> linalg on tensors -> buffers: what both targets share.
+static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg) {
   pm.addPass(createStrataParamsToArguments());
   pm.addPass(createStrataConvertToLinalg());
   pm.addPass(createCanonicalizerPass());
-  if (stop == "linalg")
+  if (stopAtLinalg)
     return success();
   if (failed(parsePassPipeline(
           "one-shot-bufferize{bufferize-function-boundaries "
@@ -33,17 +39,81 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
           pm)))
     return failure();
   pm.addPass(createStrataCopiesToLinalg());
+  return success();
+}
+
+/// Host code (either target) from loops to the LLVM dialect.
+static std::string hostToLLVM(StringRef memrefOptions, StringRef extra) {
+  return ("expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+          "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm{" +
+          memrefOptions +
+          "},convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
+          "convert-func-to-llvm" +
+          extra + ",reconcile-unrealized-casts")
+      .str();
+}
+
+LogicalResult
+mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
+                                       const CpuPipelineOptions &options) {
+  StringRef stop = options.stopAfter;
+  if (stop != "linalg" && stop != "loops" && stop != "llvm")
+    return failure();
+  if (failed(addBufferStages(pm, stop == "linalg")))
+    return failure();
+  if (stop == "linalg")
+    return success();
   if (failed(parsePassPipeline("convert-linalg-to-loops,canonicalize", pm)))
     return failure();
   if (stop == "loops")
     return success();
   pm.addPass(createStrataExportEntryPoints());
-  return parsePassPipeline(
-      "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-      "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
-      "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
-      "convert-func-to-llvm,reconcile-unrealized-casts",
-      pm);
+  return parsePassPipeline(hostToLLVM("", ""), pm);
+}
+
+LogicalResult
+mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
+                                        const CudaPipelineOptions &options) {
+  StringRef stop = options.stopAfter;
+  if (stop != "linalg" && stop != "loops" && stop != "gpu" &&
+      stop != "llvm")
+    return failure();
+  if (!llvm::is_contained({80, 89, 90}, options.sm))
+    return failure();
+  if (failed(addBufferStages(pm, stop == "linalg")))
+    return failure();
+  if (stop == "linalg")
+    return success();
+  if (failed(parsePassPipeline(
+          "convert-linalg-to-parallel-loops,canonicalize", pm)))
+    return failure();
+  if (stop == "loops")
+    return success();
+  StrataMapLoopsToGpuOptions map;
+  map.blockSize = options.blockSize;
+  pm.addPass(createStrataMapLoopsToGpu(map));
+  if (failed(parsePassPipeline("gpu-kernel-outlining", pm)))
+    return failure();
+  pm.addPass(createStrataMergeGpuModules());
+  if (failed(parsePassPipeline(
+          "gpu.module(scf-parallel-for-to-nested-fors,canonicalize)", pm)))
+    return failure();
+  if (stop == "gpu")
+    return success();
+  std::string device = llvm::formatv(
+      "nvvm-attach-target{{chip=sm_{0} O=3},"
+      "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+      "convert-gpu-to-nvvm),reconcile-unrealized-casts,"
+      "gpu-module-to-binary{{format=isa toolkit={1}}",
+      options.sm, options.cudaToolkit);
+  if (failed(parsePassPipeline(device, pm)))
+    return failure();
+  pm.addPass(createStrataExportEntryPoints());
+  if (failed(parsePassPipeline(
+          hostToLLVM("use-generic-functions", ",gpu-to-llvm"), pm)))
+    return failure();
+  pm.addPass(createStrataCudaHostCalls());
+  return success();
 }
 
 namespace {
@@ -53,7 +123,30 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Last stage: linalg, loops or llvm"),
       llvm::cl::init("llvm")};
 };
+struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
+  Option<std::string> stopAfter{
+      *this, "stop-after",
+      llvm::cl::desc("Last stage: linalg, loops, gpu or llvm"),
+      llvm::cl::init("llvm")};
+  Option<int> sm{*this, "sm",
+                 llvm::cl::desc("Compute capability: 80, 89 or 90"),
+                 llvm::cl::init(90)};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit root (for libdevice)"),
+      llvm::cl::init("/usr/local/cuda")};
+};
 } // namespace
+
+void mlir::strata::registerCodegenExtensions(DialectRegistry &registry) {
+  // gpu-module-to-binary serialises through #nvvm.target, which translates
+  // the device module to LLVM IR.
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+}
 
 void mlir::strata::registerCodegenPipelines() {
   registerStrataCodegenPasses();
@@ -67,5 +160,19 @@ void mlir::strata::registerCodegenPipelines() {
         if (failed(buildCpuLoweringPipeline(pm, options)))
           llvm::errs() << "strata-lower-to-llvm-cpu: unknown stop-after '"
                        << options.stopAfter << "'\n";
+      });
+  PassPipelineRegistration<CudaPipelineCLOptions>(
+      "strata-lower-to-nvvm-cuda",
+      "Lower strata to PTX kernels and LLVM-dialect host code for CUDA "
+      "(what strata-compile --target=cuda runs)",
+      [](OpPassManager &pm, const CudaPipelineCLOptions &cl) {
+        CudaPipelineOptions options;
+        options.stopAfter = cl.stopAfter;
+        options.sm = cl.sm;
+        options.cudaToolkit = cl.toolkit;
+        if (failed(buildCudaLoweringPipeline(pm, options)))
+          llvm::errs() << "strata-lower-to-nvvm-cuda: bad stop-after '"
+                       << options.stopAfter << "' or sm " << options.sm
+                       << " (80, 89 or 90)\n";
       });
 }

@@ -96,6 +96,21 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
     if (lib->format() == LibraryFormat::ElfSharedObject &&
         (data->size() < 64 || std::memcmp(data->data(), "\x7f" "ELF", 4) != 0))
       return corrupt("kernel library is not an ELF shared object");
+    if (lib->format() == LibraryFormat::Ptx &&
+        std::memchr(data->data(), '\0', data->size()))
+      return corrupt("PTX kernel library holds a NUL byte");
+  }
+  if (exe->kernels()->Get(0)->format() != LibraryFormat::ElfSharedObject)
+    return corrupt("kernel library 0 is not the host code (ELF)");
+  if (exe->target() == Target::Cuda) {
+    if (exe->kernels()->size() < 2 ||
+        exe->kernels()->Get(1)->format() != LibraryFormat::Ptx)
+      return corrupt("CUDA executable without PTX as kernel library 1");
+    if (!exe->gpu_kernels() || exe->gpu_kernels()->size() == 0)
+      return corrupt("CUDA executable without a kernel table");
+    for (const GpuKernel *k : *exe->gpu_kernels())
+      if (k->name()->size() == 0 || k->block()->size() != 3)
+        return corrupt("malformed entry in the CUDA kernel table");
   }
   std::set<std::string> names;
   for (const Parameter *p : *exe->parameters()) {

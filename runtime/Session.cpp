@@ -1,13 +1,17 @@
-//===- Session.cpp - CPU sessions: kernels, weights, calls ------*- C++ -*-===//
+//===- Session.cpp - sessions: kernels, weights, calls ----------*- C++ -*-===//
 //
-// The CPU device: the kernel library is written to an anonymous memory file
+// The kernel library (host code) is written to an anonymous memory file
 // and dlopen'ed from there (nothing on disk, nothing left behind); entry
 // points are called through their packed wrappers with memref descriptors
-// built here. Results are allocated by the kernels with malloc and freed
-// here after they are copied out.
+// built here. On the CPU, results are allocated by the kernels with malloc
+// and freed here after they are copied out. On CUDA (CudaDevice.cpp) the
+// host code launches kernels and allocates through the device's hooks;
+// parameters live on the device, inputs are staged per call, and results
+// are copied back to host memory before they are read.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/CudaDevice.h"
 #include "runtime/Internal.h"
 #include "runtime/Safetensors.h"
 
@@ -27,6 +31,7 @@
 #include <unistd.h>
 #include <vector>
 
+using strata::runtime::CudaDevice;
 using strata::runtime::fail;
 using strata::runtime::ok;
 
@@ -130,30 +135,151 @@ struct strata_session {
   void *library = nullptr;
   bool useKvCache = true;
   std::vector<std::vector<float>> parameters;
+  /// CUDA sessions: the device and the parameters' device copies, uploaded
+  /// again before the next call whenever the host values changed.
+  std::unique_ptr<CudaDevice> cuda;
+  std::vector<void *> deviceParameters;
+  bool deviceParametersStale = true;
+  std::string deviceName = "cpu";
   ~strata_session() {
+    if (cuda)
+      for (void *p : deviceParameters)
+        cuda->release(p);
     if (library)
       dlclose(library);
   }
 };
+
+namespace {
+
+strata_status_code syncDeviceParameters(strata_session &s,
+                                        strata_status *status) {
+  if (!s.cuda || !s.deviceParametersStale)
+    return STRATA_OK;
+  s.deviceParameters.resize(s.parameters.size(), nullptr);
+  for (size_t i = 0; i < s.parameters.size(); ++i) {
+    size_t bytes = s.parameters[i].size() * sizeof(float);
+    if (!s.deviceParameters[i] &&
+        !(s.deviceParameters[i] = s.cuda->allocate(bytes, status)))
+      return status ? status->code : STRATA_OUT_OF_MEMORY;
+    if (strata_status_code code = s.cuda->upload(
+            s.deviceParameters[i], s.parameters[i].data(), bytes, status))
+      return code;
+  }
+  s.deviceParametersStale = false;
+  return STRATA_OK;
+}
+
+/// The arguments of one entry-point call. On CUDA, host inputs are staged
+/// in device buffers that live as long as the frame, and results are
+/// copied back to host memory after the call.
+struct CallFrame {
+  strata_session &session;
+  std::vector<Descriptor> descriptors;
+  std::vector<void *> staged;
+
+  explicit CallFrame(strata_session &s) : session(s) {}
+  ~CallFrame() {
+    for (void *p : staged)
+      session.cuda->release(p);
+  }
+
+  /// An input the kernels read: `bytes` of host data, logically `shape`.
+  strata_status_code add(const void *data, size_t bytes,
+                         std::vector<int64_t> shape, strata_status *status) {
+    void *where = const_cast<void *>(data);
+    if (session.cuda) {
+      where = session.cuda->allocate(bytes, status);
+      if (!where)
+        return status ? status->code : STRATA_OUT_OF_MEMORY;
+      staged.push_back(where);
+      if (bytes)
+        if (strata_status_code code =
+                session.cuda->upload(where, data, bytes, status))
+          return code;
+    }
+    descriptors.emplace_back(where, shape);
+    return STRATA_OK;
+  }
+
+  void addParameter(int index, std::vector<int64_t> shape) {
+    void *data = session.cuda ? session.deviceParameters[index]
+                              : session.parameters[index].data();
+    descriptors.emplace_back(data, shape);
+  }
+
+  strata_status_code call(EntryFn entry, const strata::fb::EntryPoint *ep,
+                          Results &results, strata_status *status) {
+    if (!session.cuda) {
+      launch(entry, ep, descriptors, results);
+      return STRATA_OK;
+    }
+    if (strata_status_code code = session.cuda->begin(status))
+      return code;
+    launch(entry, ep, descriptors, results);
+    strata_status_code code = session.cuda->finish(status);
+    // Every result moves to host memory (or is dropped on failure), so
+    // Results frees host buffers only.
+    for (size_t r = 0; r < results.offsets.size(); ++r) {
+      int64_t *d = results.words.data() + results.offsets[r];
+      size_t rank = ep->results()->Get(r)->shape()->size();
+      void *device = reinterpret_cast<void *>(d[0]);
+      // Extent of the strided view: offset plus the last element reached.
+      int64_t span = d[2] + 1;
+      bool empty = false;
+      for (size_t i = 0; i < rank; ++i) {
+        empty |= d[3 + i] == 0;
+        span += (d[3 + i] - 1) * d[3 + rank + i];
+      }
+      size_t bytes = empty ? 0 : static_cast<size_t>(span) * sizeof(float);
+      void *host = code == STRATA_OK ? std::malloc(bytes ? bytes : 1)
+                                     : nullptr;
+      if (code == STRATA_OK && !host)
+        code = fail(status, STRATA_OUT_OF_MEMORY,
+                    "out of memory copying results back");
+      if (code == STRATA_OK && bytes)
+        code = session.cuda->download(host, reinterpret_cast<void *>(d[1]),
+                                      bytes, status);
+      session.cuda->release(device);
+      d[0] = d[1] = reinterpret_cast<int64_t>(host);
+    }
+    return code;
+  }
+};
+
+} // namespace
 
 extern "C" {
 
 strata_status_code strata_session_create(const strata_executable *exe,
                                          strata_session **out,
                                          strata_status *status) {
+  return strata_session_create_on(exe, STRATA_DEVICE_AUTO, out, status);
+}
+
+strata_status_code strata_session_create_on(const strata_executable *exe,
+                                            strata_device_kind device,
+                                            strata_session **out,
+                                            strata_status *status) {
   if (!exe || !out)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_create: null argument");
   *out = nullptr;
   const auto *root = exe->root;
-  if (root->target() != strata::fb::Target::Cpu)
+  bool cuda = root->target() == strata::fb::Target::Cuda;
+  if (device == STRATA_DEVICE_CPU && cuda)
     return fail(status, STRATA_UNSUPPORTED,
-                "this executable targets CUDA; the CPU session runs CPU "
+                "this executable targets CUDA; a CPU session runs CPU "
                 "executables (compile with --target=cpu)");
-  const auto *lib = root->kernels()->Get(0);
-  if (lib->format() != strata::fb::LibraryFormat::ElfSharedObject)
+  if (device == STRATA_DEVICE_CUDA && !cuda)
     return fail(status, STRATA_UNSUPPORTED,
-                "kernel library format not loadable on the CPU");
+                "this executable targets the CPU; a CUDA session runs CUDA "
+                "executables (compile with --target=cuda)");
+  if (device != STRATA_DEVICE_AUTO && device != STRATA_DEVICE_CPU &&
+      device != STRATA_DEVICE_CUDA)
+    return fail(status, STRATA_INVALID_ARGUMENT, "unknown device kind %d",
+                static_cast<int>(device));
+  const auto *lib = root->kernels()->Get(0);
   try {
     auto session = std::make_unique<strata_session>();
     session->exe = exe;
@@ -179,6 +305,17 @@ strata_status_code strata_session_create(const strata_executable *exe,
     if (!session->library)
       return fail(status, STRATA_CORRUPT_EXECUTABLE,
                   "the kernel library does not load: %s", dlerror());
+    if (cuda) {
+      if (strata_status_code code = CudaDevice::open(session->cuda, status))
+        return code;
+      session->deviceName = "cuda: " + session->cuda->name();
+      if (strata_status_code code =
+              session->cuda->loadKernels(root, status))
+        return code;
+      if (strata_status_code code =
+              session->cuda->bindHooks(session->library, status))
+        return code;
+    }
     for (const auto *p : *root->parameters())
       session->parameters.emplace_back(static_cast<size_t>(
           strata::runtime::checkedElements(p->shape(), false)));
@@ -192,12 +329,17 @@ strata_status_code strata_session_create(const strata_executable *exe,
 
 void strata_session_release(strata_session *session) { delete session; }
 
+const char *strata_session_device_name(const strata_session *session) {
+  return session ? session->deviceName.c_str() : "";
+}
+
 strata_status_code strata_session_init_parameters(strata_session *session,
                                                   uint64_t seed,
                                                   strata_status *status) {
   if (!session)
     return fail(status, STRATA_INVALID_ARGUMENT, "null session");
   const auto *params = session->exe->root->parameters();
+  session->deviceParametersStale = true;
   for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
     const auto *p = params->Get(i);
     std::vector<float> &values = session->parameters[i];
@@ -399,6 +541,7 @@ strata_status_code strata_session_load_parameters(strata_session *session,
                   path, name.c_str(), params->size());
     }
     session->parameters.swap(loaded);
+    session->deviceParametersStale = true;
     return ok(status);
   } catch (const std::bad_alloc &) {
     return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
@@ -499,18 +642,21 @@ strata_status_code strata_session_forward(strata_session *session,
                 "kernel library lacks entry symbol '%s'",
                 command->symbol()->c_str());
 
+  if (strata_status_code code = syncDeviceParameters(*session, status))
+    return code;
   // Arguments: token ids, then parameters by index.
-  std::vector<Descriptor> descriptors;
-  descriptors.reserve(forward->arguments()->size());
+  CallFrame frame(*session);
+  frame.descriptors.reserve(forward->arguments()->size());
   for (const auto *arg : *forward->arguments()) {
     if (arg->kind() == strata::fb::ArgumentKind::Tokens) {
-      descriptors.emplace_back(const_cast<int32_t *>(tokens),
-                               std::vector<int64_t>{(int64_t)batch,
-                                                    (int64_t)seq});
+      if (strata_status_code code = frame.add(
+              tokens, batch * seq * sizeof(int32_t),
+              {(int64_t)batch, (int64_t)seq}, status))
+        return code;
     } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
-      std::vector<float> &values = session->parameters[arg->parameter()];
-      std::vector<int64_t> shape(arg->shape()->begin(), arg->shape()->end());
-      descriptors.emplace_back(values.data(), shape);
+      frame.addParameter(arg->parameter(), std::vector<int64_t>(
+                                               arg->shape()->begin(),
+                                               arg->shape()->end()));
     } else {
       return fail(status, STRATA_UNSUPPORTED,
                   "forward takes labels; this runtime calls it with tokens "
@@ -518,7 +664,8 @@ strata_status_code strata_session_forward(strata_session *session,
     }
   }
   Results results;
-  launch(entry, forward, descriptors, results);
+  if (strata_status_code code = frame.call(entry, forward, results, status))
+    return code;
   // Copy the LM logits (result 0) out; Results frees the kernel's buffers.
   size_t k = 0;
   for (size_t b = 0; b < batch; ++b)
@@ -631,19 +778,22 @@ strata_status_code decodeStep(strata_session *session,
   std::vector<int32_t> positions(count);
   for (size_t i = 0; i < count; ++i)
     positions[i] = static_cast<int32_t>(cache.length + i);
+  if (strata_status_code code = syncDeviceParameters(*session, status))
+    return code;
   static float empty[1];
-  std::vector<Descriptor> descriptors;
-  descriptors.reserve(decode->arguments()->size());
+  CallFrame frame(*session);
+  frame.descriptors.reserve(decode->arguments()->size());
   const int64_t n = static_cast<int64_t>(count);
   for (const auto *arg : *decode->arguments()) {
     using strata::fb::ArgumentKind;
+    strata_status_code code = STRATA_OK;
     switch (arg->kind()) {
     case ArgumentKind::Tokens:
-      descriptors.emplace_back(const_cast<int32_t *>(tokens),
-                               std::vector<int64_t>{1, n});
+      code = frame.add(tokens, count * sizeof(int32_t), {1, n}, status);
       break;
     case ArgumentKind::Positions:
-      descriptors.emplace_back(positions.data(), std::vector<int64_t>{1, n});
+      code = frame.add(positions.data(), count * sizeof(int32_t), {1, n},
+                       status);
       break;
     case ArgumentKind::KeyCache:
     case ArgumentKind::ValueCache: {
@@ -653,24 +803,25 @@ strata_status_code decodeStep(strata_session *session,
       if (rows.size() <= layer)
         rows.resize(layer + 1);
       float *data = rows[layer].empty() ? empty : rows[layer].data();
-      descriptors.emplace_back(
-          data, std::vector<int64_t>{1, cache.length, arg->shape()->Get(2)});
+      code = frame.add(data, rows[layer].size() * sizeof(float),
+                       {1, cache.length, arg->shape()->Get(2)}, status);
       break;
     }
-    case ArgumentKind::Parameter: {
-      std::vector<float> &values = session->parameters[arg->parameter()];
-      descriptors.emplace_back(
-          values.data(),
-          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
+    case ArgumentKind::Parameter:
+      frame.addParameter(arg->parameter(),
+                         std::vector<int64_t>(arg->shape()->begin(),
+                                              arg->shape()->end()));
       break;
-    }
     default:
       return fail(status, STRATA_UNSUPPORTED,
                   "decode takes an argument this runtime cannot supply");
     }
+    if (code)
+      return code;
   }
   Results results;
-  launch(entry, decode, descriptors, results);
+  if (strata_status_code code = frame.call(entry, decode, results, status))
+    return code;
   int64_t vocab = session->exe->root->metadata()->vocab_size();
   last.resize(static_cast<size_t>(vocab));
   for (int64_t v = 0; v < vocab; ++v)

@@ -91,18 +91,39 @@ strata_status_code strata_executable_get_entry_point(
     size_t *num_arguments, size_t *num_results, strata_status *status);
 
 /*===----------------------------------------------------------------------===*
- * Sessions (CPU): weights and calls into the executable's kernels
+ * Sessions: weights and calls into the executable's kernels
  *===----------------------------------------------------------------------===*/
 
 typedef struct strata_session strata_session;
 
 /* Loads the executable's kernel library (from memory: no file is left
- * behind) and allocates its parameters. The executable must outlive the
- * session. */
+ * behind) and allocates its parameters, on the device the executable was
+ * compiled for (strata_session_create_on with STRATA_DEVICE_AUTO). The
+ * executable must outlive the session. */
 strata_status_code strata_session_create(const strata_executable *exe,
                                          strata_session **out,
                                          strata_status *status);
 void strata_session_release(strata_session *session);
+
+/* Where a session runs. An executable is compiled for one device: AUTO
+ * runs it there; CPU or CUDA insist, and fail with a clear message when the
+ * executable targets the other one. A CUDA session opens the driver
+ * (libcuda.so.1, with dlopen) and device 0; without a driver or a GPU it
+ * fails with STRATA_UNSUPPORTED and a message that starts 'no CUDA
+ * device'. */
+typedef enum strata_device_kind {
+  STRATA_DEVICE_AUTO = 0,
+  STRATA_DEVICE_CPU = 1,
+  STRATA_DEVICE_CUDA = 2
+} strata_device_kind;
+
+strata_status_code strata_session_create_on(const strata_executable *exe,
+                                            strata_device_kind device,
+                                            strata_session **out,
+                                            strata_status *status);
+
+/* "cpu", or "cuda: <GPU name> (sm_XY)". Lives as long as the session. */
+const char *strata_session_device_name(const strata_session *session);
 
 /* Fills every parameter from its initializer (normal(0, std), zeros, ones)
  * with a deterministic generator seeded by `seed` and the parameter's name

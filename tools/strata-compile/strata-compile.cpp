@@ -26,6 +26,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <CLI/CLI.hpp>
@@ -42,6 +43,9 @@ struct Options {
   std::string emit = "mlir";
   std::string target = "cpu";
   std::string cpu = "x86-64-v2";
+  int sm = 90;                  ///< --target=cuda
+  std::string ptxas;            ///< empty: search PATH, then the toolkit
+  std::string cudaToolkit = "/usr/local/cuda";
   std::string stats; ///< "", "table" or "json".
   bool statsRequested = false;
   int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
@@ -84,6 +88,18 @@ bool writeOutput(llvm::StringRef path,
   return true;
 }
 
+/// ptxas from --ptxas, PATH or the CUDA toolkit; empty when there is none.
+std::string findPtxas(const Options &opts) {
+  if (!opts.ptxas.empty())
+    return opts.ptxas;
+  if (auto found = llvm::sys::findProgramByName("ptxas"))
+    return *found;
+  if (auto found = llvm::sys::findProgramByName(
+          "ptxas", {opts.cudaToolkit + "/bin"}))
+    return *found;
+  return "";
+}
+
 int run(const Options &opts) {
   std::unique_ptr<ConfigFile> file = ConfigFile::load(opts.config);
   if (!file)
@@ -101,6 +117,7 @@ int run(const Options &opts) {
   mlir::registerAllExtensions(registry);
   registry.insert<mlir::strata::StrataDialect>();
   mlir::strata::registerCpuObjectTranslations(registry);
+  mlir::strata::registerCodegenExtensions(registry);
   mlir::MLIRContext ctx(registry);
   ctx.loadDialect<mlir::strata::StrataDialect, mlir::func::FuncDialect>();
   // Diagnostics from passes print as config file:line:col with the line.
@@ -131,10 +148,12 @@ int run(const Options &opts) {
   }
 
   // Later stages run the target's lowering pipeline, the same builder that
-  // `strata-opt --strata-lower-to-llvm-cpu` replays.
+  // `strata-opt --strata-lower-to-{llvm-cpu,nvvm-cuda}` replays.
+  bool cuda = opts.target == "cuda";
   bool packaging = opts.emit == "executable";
   bool toMachine =
       opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
+  bool ptxOnly = opts.emit == "ptx";
   // The parameter table and argument layout are read before lowering, while
   // parameters still carry their names.
   mlir::strata::ExecutableContents contents;
@@ -143,11 +162,35 @@ int run(const Options &opts) {
     return 1;
   if (opts.emit != "mlir") {
     mlir::PassManager pm(&ctx);
-    mlir::strata::CpuPipelineOptions pipeline;
-    pipeline.stopAfter = toMachine ? "llvm" : opts.emit;
-    if (mlir::failed(mlir::strata::buildCpuLoweringPipeline(pm, pipeline)) ||
-        mlir::failed(pm.run(*module)))
+    std::string stop = toMachine || ptxOnly ? "llvm" : opts.emit;
+    mlir::LogicalResult built = mlir::failure();
+    if (cuda) {
+      mlir::strata::CudaPipelineOptions pipeline;
+      pipeline.stopAfter = stop;
+      pipeline.sm = opts.sm;
+      pipeline.cudaToolkit = opts.cudaToolkit;
+      built = mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
+    } else {
+      mlir::strata::CpuPipelineOptions pipeline;
+      pipeline.stopAfter = stop;
+      built = mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
+    }
+    if (mlir::failed(built)) {
+      llvm::errs() << "error: --emit=" << opts.emit << " is not a stage of "
+                   << "--target=" << opts.target << "\n";
       return 1;
+    }
+    if (mlir::failed(pm.run(*module)))
+      return 1;
+  }
+  if (cuda && (ptxOnly || packaging)) {
+    if (mlir::failed(mlir::strata::collectCudaKernels(*module, contents)))
+      return 1;
+    if (ptxOnly)
+      return writeOutput(opts.output,
+                         [&](llvm::raw_ostream &os) { os << contents.ptx; })
+                 ? 0
+                 : 1;
   }
 
   if (toMachine) {
@@ -161,6 +204,19 @@ int run(const Options &opts) {
       if (mlir::failed(mlir::strata::linkSharedObject(*module, bytes,
                                                       contents.kernelLibrary)))
         return 1;
+      if (cuda) {
+        contents.cuda = true;
+        contents.sm = opts.sm;
+        std::string ptxas = findPtxas(opts);
+        if (ptxas.empty())
+          llvm::errs() << "note: ptxas not found (PATH, "
+                       << opts.cudaToolkit
+                       << "/bin); the executable carries PTX only, which "
+                          "the driver compiles when loading\n";
+        else if (mlir::failed(mlir::strata::assembleCubin(
+                     *module, ptxas, contents.ptx, opts.sm, contents.cubin)))
+          return 1;
+      }
       const ModelSpec &m = config.model;
       contents.modelName = m.name.empty() ? "model" : m.name;
       contents.configPath = opts.config;
@@ -208,16 +264,28 @@ int main(int argc, char **argv) {
                  "Output file, written only on success (default: stdout)");
   app.add_option("--emit", opts.emit,
                  "Stage to emit: mlir (strata dialect), linalg (tensors), "
-                 "loops (buffers and scf), llvm (LLVM dialect), llvm-ir "
-                 "(optimised LLVM IR), obj (x86-64 ELF object) or executable "
-                 "(the packaged .strata file for strata-run)")
-      ->check(CLI::IsMember({"mlir", "linalg", "loops", "llvm", "llvm-ir",
-                             "obj", "executable"}))
+                 "loops (buffers and scf), gpu (cuda: kernels outlined), llvm "
+                 "(LLVM dialect; host code on cuda), llvm-ir (optimised LLVM "
+                 "IR), obj (x86-64 ELF object), ptx (cuda: the kernels' PTX) "
+                 "or executable (the packaged .strata file for strata-run)")
+      ->check(CLI::IsMember({"mlir", "linalg", "loops", "gpu", "llvm",
+                             "llvm-ir", "obj", "ptx", "executable"}))
       ->default_val("mlir");
   app.add_option("--target", opts.target,
-                 "Code generation target (cpu today; cuda comes next)")
-      ->check(CLI::IsMember({"cpu"}))
+                 "Code generation target: cpu (x86-64) or cuda (PTX kernels, "
+                 "x86-64 host code)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
       ->default_val("cpu");
+  app.add_option("--sm", opts.sm,
+                 "CUDA compute capability to generate for: 80, 89 or 90")
+      ->check(CLI::IsMember({80, 89, 90}))
+      ->default_val(90);
+  app.add_option("--ptxas", opts.ptxas,
+                 "ptxas to assemble the cubin with (default: PATH, then "
+                 "the CUDA toolkit's bin/)");
+  app.add_option("--cuda-toolkit", opts.cudaToolkit,
+                 "CUDA toolkit root: libdevice and ptxas are taken from it")
+      ->default_val("/usr/local/cuda");
   app.add_option("--cpu", opts.cpu,
                  "x86-64 CPU to generate code for (llc's -mcpu names)")
       ->default_val("x86-64-v2");
@@ -249,6 +317,11 @@ int main(int argc, char **argv) {
     return app.exit(e);
   }
   opts.statsRequested = app.count("--stats") > 0;
+  if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {
+    llvm::errs() << "error: --emit=" << opts.emit
+                 << " needs --target=cuda\n";
+    return 2;
+  }
   if (opts.statsRequested && opts.stats.empty())
     opts.stats = "table";
   return run(opts);

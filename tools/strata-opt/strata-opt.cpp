@@ -29,6 +29,7 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<mlir::strata::StrataDialect>();
+  mlir::strata::registerCodegenExtensions(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "Strata optimizer driver\n", registry));
 }

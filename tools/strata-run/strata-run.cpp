@@ -123,11 +123,22 @@ std::string saveWeightsPath;
 std::string weightsPath;
 /// --no-kv-cache: recompute the sequence at every step.
 bool noKvCache = false;
+/// --device: auto (the executable's target), cpu or cuda.
+std::string deviceName = "auto";
+
+strata_device_kind deviceKind() {
+  if (deviceName == "cpu")
+    return STRATA_DEVICE_CPU;
+  if (deviceName == "cuda")
+    return STRATA_DEVICE_CUDA;
+  return STRATA_DEVICE_AUTO;
+}
 
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
-      strata_session_create(out.exe, &out.session, &status) ||
+      strata_session_create_on(out.exe, deviceKind(), &out.session,
+                               &status) ||
       (weightsPath.empty()
            ? strata_session_init_parameters(out.session, seed, &status)
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
@@ -165,9 +176,10 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
                   std::chrono::steady_clock::now() - start)
                   .count();
   if (verbose)
-    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, %s)\n",
+    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, %s, %s)\n",
                 count, ms, count ? ms / count : 0.0,
-                sampling.temperature > 0 ? "sampled" : "greedy");
+                sampling.temperature > 0 ? "sampled" : "greedy",
+                strata_session_device_name(loaded.session));
   for (size_t i = 0; i < count; ++i)
     std::printf("%s%d", i ? "," : "", out[i]);
   std::printf("\n");
@@ -318,6 +330,12 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(size_t(1), size_t(1) << 20));
   benchCmd->add_option("--repeats", benchRepeats, "Runs (median reported)")
       ->check(CLI::Range(size_t(1), size_t(1000)));
+  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd})
+    cmd->add_option("--device", deviceName,
+                    "auto (where the executable was compiled for), cpu or "
+                    "cuda (fails clearly without a CUDA driver or GPU)")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+        ->default_val("auto");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

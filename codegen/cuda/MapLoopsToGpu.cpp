@@ -1,0 +1,223 @@
+//===- MapLoopsToGpu.cpp - top-level loop nests to gpu.launch --*- C++ -*-===//
+//
+// Every top-level scf.parallel of an entry function becomes one gpu.launch
+// over a 1-D grid: the parallel iteration space is linearised with the
+// innermost dimension fastest (so neighbouring threads touch neighbouring
+// elements: coalesced), and a grid-stride loop covers any size with a grid
+// that fits the hardware. Shapes may be dynamic: sizes are computed on the
+// host at run time. Top-level ops that touch buffer contents but are not
+// parallel (a sequential scf.for, a scalar store) run as one-thread
+// kernels, so the host never dereferences device memory. Constants read
+// from module globals are re-materialised inside the kernels, so outlining
+// copies the globals into the device module.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAMAPLOOPSTOGPU
+#include "codegen/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+
+namespace {
+
+/// Ops that only shape buffers on the host: they end a serial run.
+bool isBufferStructure(Operation *op) {
+  return isa<memref::AllocOp, memref::DeallocOp, memref::DimOp,
+             memref::SubViewOp, memref::ExpandShapeOp,
+             memref::CollapseShapeOp, memref::ReinterpretCastOp,
+             memref::CastOp, memref::GetGlobalOp,
+             memref::ExtractStridedMetadataOp, memref::ViewOp,
+             func::ReturnOp>(op);
+}
+
+bool isScalarPure(Operation *op) {
+  return op->getNumRegions() == 0 && isPure(op);
+}
+
+Value index(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// A launch with `blocks` x `threads` (1-D) before `anchor`, its body ready
+/// for ops (positioned before the terminator).
+gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value blocks,
+                           Value threads) {
+  Value one = index(b, loc, 1);
+  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
+                                      one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  gpu::TerminatorOp::create(b, loc);
+  return launch;
+}
+
+/// scf.parallel -> gpu.launch with a grid-stride loop over the linearised
+/// iteration space.
+LogicalResult mapParallel(scf::ParallelOp loop, int64_t blockSize,
+                          int64_t maxBlocks) {
+  if (loop.getNumResults() != 0)
+    return loop.emitOpError("parallel loops with reductions are not mapped "
+                            "to the GPU yet");
+  OpBuilder b(loop);
+  Location loc = loop.getLoc();
+  // Trip counts per dimension and their product, on the host.
+  SmallVector<Value> trips;
+  Value total = index(b, loc, 1);
+  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
+                                       loop.getUpperBound(), loop.getStep())) {
+    Value span = arith::SubIOp::create(b, loc, ub, lb);
+    Value trip = arith::CeilDivUIOp::create(b, loc, span, step);
+    trips.push_back(trip);
+    total = arith::MulIOp::create(b, loc, total, trip);
+  }
+  Value threads = index(b, loc, blockSize);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
+  blocks = arith::MinUIOp::create(b, loc, blocks, index(b, loc, maxBlocks));
+  blocks = arith::MaxUIOp::create(b, loc, blocks, index(b, loc, 1));
+  gpu::LaunchOp launch = createLaunch(b, loc, blocks, threads);
+
+  b.setInsertionPoint(launch.getBody().front().getTerminator());
+  Value first = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            launch.getBlockSize().x),
+      launch.getThreadIds().x);
+  Value stride = arith::MulIOp::create(b, loc, launch.getGridSize().x,
+                                       launch.getBlockSize().x);
+  auto strideLoop = scf::ForOp::create(b, loc, first, total, stride);
+  b.setInsertionPoint(strideLoop.getBody()->getTerminator());
+  // Delinearise, innermost dimension fastest.
+  IRMapping map;
+  Value rest = strideLoop.getInductionVar();
+  for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
+    Value i = d == 0 ? rest : arith::RemUIOp::create(b, loc, rest, trips[d]);
+    if (d != 0)
+      rest = arith::DivUIOp::create(b, loc, rest, trips[d]);
+    Value iv = arith::AddIOp::create(
+        b, loc, loop.getLowerBound()[d],
+        arith::MulIOp::create(b, loc, i, loop.getStep()[d]));
+    map.map(loop.getInductionVars()[d], iv);
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, map);
+  loop.erase();
+  return success();
+}
+
+/// A run of top-level ops that touch memory, moved into a one-thread
+/// kernel. Pure scalar ops of the run that depend only on host values stay
+/// on the host (hoisted before the launch); the rest go into the kernel.
+LogicalResult wrapSerial(ArrayRef<Operation *> run) {
+  llvm::SmallPtrSet<Operation *, 16> device;
+  SmallVector<Operation *> host;
+  for (Operation *op : run) {
+    bool needsDevice = !isScalarPure(op) ||
+                       llvm::any_of(op->getOperands(), [&](Value v) {
+                         return device.contains(v.getDefiningOp());
+                       });
+    if (needsDevice)
+      device.insert(op);
+    else
+      host.push_back(op);
+  }
+  auto onDevice = [&](Operation *user) {
+    return llvm::any_of(device,
+                        [&](Operation *o) { return o->isAncestor(user); });
+  };
+  for (Operation *op : device)
+    for (Value result : op->getResults())
+      for (Operation *user : result.getUsers())
+        if (!onDevice(user))
+          return op->emitOpError("computes a value on the GPU that the host "
+                                 "needs; this is not supported yet");
+  Operation *first = run.front();
+  for (Operation *op : host)
+    op->moveBefore(first);
+  OpBuilder b(first);
+  Location loc = first->getLoc();
+  Value one = index(b, loc, 1);
+  gpu::LaunchOp launch = createLaunch(b, loc, one, one);
+  Operation *terminator = launch.getBody().front().getTerminator();
+  for (Operation *op : run)
+    if (device.contains(op))
+      op->moveBefore(terminator);
+  return success();
+}
+
+/// Clones global-constant reads and scalar constants used inside `launch`
+/// into its body, so the kernel reads the device copy of the global.
+void sinkGlobals(gpu::LaunchOp launch) {
+  Block &body = launch.getBody().front();
+  OpBuilder b(&body, body.begin());
+  llvm::DenseMap<Value, Value> cloned;
+  launch.getBody().walk([&](Operation *op) {
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value v = operand.get();
+      auto global = v.getDefiningOp<memref::GetGlobalOp>();
+      if (!global || launch->isAncestor(global))
+        continue;
+      Value &copy = cloned[v];
+      if (!copy)
+        copy = b.clone(*global)->getResult(0);
+      operand.set(copy);
+    }
+  });
+}
+
+struct MapLoopsToGpuPass
+    : public mlir::strata::impl::StrataMapLoopsToGpuBase<MapLoopsToGpuPass> {
+  using Base::Base;
+
+  LogicalResult mapFunction(func::FuncOp func) {
+    SmallVector<Operation *> top;
+    for (Operation &op : func.getBody().front())
+      top.push_back(&op);
+    SmallVector<Operation *> serial;
+    auto flush = [&]() -> LogicalResult {
+      if (serial.empty())
+        return success();
+      LogicalResult result = wrapSerial(serial);
+      serial.clear();
+      return result;
+    };
+    for (Operation *op : top) {
+      if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
+        if (failed(flush()) || failed(mapParallel(loop, blockSize, maxBlocks)))
+          return failure();
+      } else if (isBufferStructure(op)) {
+        if (failed(flush()))
+          return failure();
+      } else if (!isScalarPure(op) || !serial.empty()) {
+        serial.push_back(op);
+      }
+    }
+    if (failed(flush()))
+      return failure();
+    func.walk([](gpu::LaunchOp launch) { sinkGlobals(launch); });
+    return success();
+  }
+
+  void runOnOperation() override {
+    if (blockSize < 1 || blockSize > 1024) {
+      getOperation().emitError("block-size must be in [1, 1024]");
+      return signalPassFailure();
+    }
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (!func.isExternal() && failed(mapFunction(func)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
