@@ -27,6 +27,7 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
 
 constexpr CUresult kSuccess = 0;
 // CUdevice_attribute values (cuda.h).
@@ -68,11 +69,18 @@ struct CudaDevice::Impl {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t) = nullptr;
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t) = nullptr;
   CUresult (*cuGetErrorString)(CUresult, const char **) = nullptr;
+  CUresult (*cuEventCreate)(CUevent *, unsigned) = nullptr;
+  CUresult (*cuEventDestroy)(CUevent) = nullptr;
+  CUresult (*cuEventRecord)(CUevent, CUstream) = nullptr;
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent) = nullptr;
+  CUresult (*cuEventElapsedTimeV1)(float *, CUevent, CUevent) = nullptr;
 
   CUdevice device = 0;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
   CUmodule module = nullptr;
+  CUevent started = nullptr, stopped = nullptr;
+  float lastMs = -1;
   std::vector<CUfunction> functions;
   std::vector<std::string> functionNames;
   int maxBlock[3] = {0, 0, 0};
@@ -101,6 +109,9 @@ struct CudaDevice::Impl {
       cuCtxSetCurrent(context);
     if (module)
       cuModuleUnload(module);
+    for (CUevent e : {started, stopped})
+      if (e)
+        cuEventDestroy(e);
     if (stream)
       cuStreamDestroy(stream);
     if (context)
@@ -146,6 +157,11 @@ bool loadSymbols(CudaDevice::Impl &d, std::string &missing) {
       STRATA_CU(cuMemcpyHtoD, "cuMemcpyHtoD_v2", true),
       STRATA_CU(cuMemcpyDtoH, "cuMemcpyDtoH_v2", true),
       STRATA_CU(cuGetErrorString, "cuGetErrorString", true),
+      STRATA_CU(cuEventCreate, "cuEventCreate", true),
+      STRATA_CU(cuEventDestroy, "cuEventDestroy_v2", true),
+      STRATA_CU(cuEventRecord, "cuEventRecord", true),
+      STRATA_CU(cuEventElapsedTime, "cuEventElapsedTime_v2", false),
+      STRATA_CU(cuEventElapsedTimeV1, "cuEventElapsedTime", false),
   };
 #undef STRATA_CU
   for (Entry &e : table) {
@@ -154,6 +170,12 @@ bool loadSymbols(CudaDevice::Impl &d, std::string &missing) {
       missing = e.name;
       return false;
     }
+  }
+  if (!d.cuEventElapsedTime)
+    d.cuEventElapsedTime = d.cuEventElapsedTimeV1;
+  if (!d.cuEventElapsedTime) {
+    missing = "cuEventElapsedTime";
+    return false;
   }
   // Stream-ordered allocation needs both halves.
   if (!d.cuMemAllocAsync || !d.cuMemFreeAsync)
@@ -185,15 +207,14 @@ void hookLaunch(void *ctx, int32_t kernel, int64_t gx, int64_t gy, int64_t gz,
               std::to_string(by) + "x" + std::to_string(bz);
     return;
   }
-  d.record(d.cuLaunchKernel(d.functions[kernel], static_cast<unsigned>(gx),
-                            static_cast<unsigned>(gy),
-                            static_cast<unsigned>(gz),
-                            static_cast<unsigned>(bx),
-                            static_cast<unsigned>(by),
-                            static_cast<unsigned>(bz),
-                            static_cast<unsigned>(shared), d.stream, params,
-                            nullptr),
-           ("launching kernel '" + d.functionNames[kernel] + "'").c_str());
+  CUresult r = d.cuLaunchKernel(
+      d.functions[kernel], static_cast<unsigned>(gx),
+      static_cast<unsigned>(gy), static_cast<unsigned>(gz),
+      static_cast<unsigned>(bx), static_cast<unsigned>(by),
+      static_cast<unsigned>(bz), static_cast<unsigned>(shared), d.stream,
+      params, nullptr);
+  if (r != kSuccess)
+    d.record(r, ("launching kernel '" + d.functionNames[kernel] + "'").c_str());
 }
 
 void *deviceAlloc(CudaDevice::Impl &d, int64_t bytes) {
@@ -202,10 +223,12 @@ void *deviceAlloc(CudaDevice::Impl &d, int64_t bytes) {
   size_t size = bytes > 0 ? static_cast<size_t>(bytes) : 4;
   CUresult r = d.cuMemAllocAsync ? d.cuMemAllocAsync(&p, size, d.stream)
                                  : d.cuMemAlloc(&p, size);
-  if (!d.record(r, ("allocating " + std::to_string(size) +
-                    " bytes of device memory")
-                       .c_str()))
+  if (r != kSuccess) {
+    d.record(r, ("allocating " + std::to_string(size) +
+                 " bytes of device memory")
+                    .c_str());
     return nullptr;
+  }
   return reinterpret_cast<void *>(p);
 }
 
@@ -258,7 +281,9 @@ strata_status_code CudaDevice::open(std::unique_ptr<CudaDevice> &out,
       !d.record(d.cuDevicePrimaryCtxRetain(&d.context, d.device),
                 "creating the CUDA context") ||
       !d.record(d.cuCtxSetCurrent(d.context), "cuCtxSetCurrent") ||
-      !d.record(d.cuStreamCreate(&d.stream, 0), "creating a CUDA stream"))
+      !d.record(d.cuStreamCreate(&d.stream, 0), "creating a CUDA stream") ||
+      !d.record(d.cuEventCreate(&d.started, 0), "cuEventCreate") ||
+      !d.record(d.cuEventCreate(&d.stopped, 0), "cuEventCreate"))
     return fail(status, STRATA_UNSUPPORTED, "CUDA device 0: %s",
                 d.error.c_str());
   int major = 0, minor = 0;
@@ -379,6 +404,8 @@ void *CudaDevice::allocate(size_t bytes, strata_status *status) {
 
 void CudaDevice::release(void *device) { deviceFree(*impl_, device); }
 
+double CudaDevice::lastMilliseconds() const { return impl_->lastMs; }
+
 strata_status_code CudaDevice::upload(void *device, const void *host,
                                       size_t bytes, strata_status *status) {
   Impl &d = *impl_;
@@ -405,14 +432,20 @@ strata_status_code CudaDevice::download(void *host, const void *device,
 strata_status_code CudaDevice::begin(strata_status *status) {
   Impl &d = *impl_;
   d.error.clear();
-  if (!d.record(d.cuCtxSetCurrent(d.context), "cuCtxSetCurrent"))
+  d.lastMs = -1;
+  if (!d.record(d.cuCtxSetCurrent(d.context), "cuCtxSetCurrent") ||
+      !d.record(d.cuEventRecord(d.started, d.stream), "cuEventRecord"))
     return fail(status, STRATA_UNSUPPORTED, "%s", d.error.c_str());
   return ok(status);
 }
 
 strata_status_code CudaDevice::finish(strata_status *status) {
   Impl &d = *impl_;
+  d.record(d.cuEventRecord(d.stopped, d.stream), "cuEventRecord");
   d.record(d.cuStreamSynchronize(d.stream), "running the kernels");
+  if (d.error.empty())
+    d.record(d.cuEventElapsedTime(&d.lastMs, d.started, d.stopped),
+             "cuEventElapsedTime");
   if (!d.error.empty())
     return fail(status, STRATA_UNSUPPORTED, "CUDA: %s", d.error.c_str());
   return ok(status);

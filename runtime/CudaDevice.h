@@ -46,6 +46,10 @@ public:
   /// Waits for the stream and reports the first error a hook recorded.
   strata_status_code finish(strata_status *status);
 
+  /// Device time from begin() to finish() of the last call (CUDA events),
+  /// in milliseconds; -1 before the first call or after a failed one.
+  double lastMilliseconds() const;
+
   /// "NVIDIA H200 (sm_90)".
   const std::string &name() const { return name_; }
 

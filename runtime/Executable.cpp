@@ -188,7 +188,15 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
     }
   }
   const Metadata *meta = exe->metadata();
-  if (meta->vocab_size() < 1 || meta->max_seq_len() < 1)
+  // Kernel modules (compiled from .mlir) take no tokens and have no
+  // vocabulary; models must have both sizes.
+  bool takesTokens = false;
+  for (const EntryPoint *ep : *exe->entry_points())
+    for (const Argument *arg : *ep->arguments())
+      takesTokens |= arg->kind() == ArgumentKind::Tokens;
+  bool kernelModule = !takesTokens && meta->vocab_size() == 0 &&
+                      meta->max_seq_len() == 0;
+  if (!kernelModule && (meta->vocab_size() < 1 || meta->max_seq_len() < 1))
     return corrupt("metadata has no vocabulary size or maximum sequence "
                    "length");
   for (int64_t id : {meta->bos_token_id(), meta->eos_token_id(),
@@ -345,6 +353,28 @@ strata_status_code strata_executable_get_entry_point(
   *name = ep->name()->c_str();
   *num_arguments = ep->arguments()->size();
   *num_results = ep->results()->size();
+  return ok(status);
+}
+
+strata_status_code strata_executable_get_result_shape(
+    const strata_executable *exe, size_t entry, size_t result,
+    const int64_t **shape, size_t *rank, strata_status *status) {
+  if (!exe || !shape || !rank)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_executable_get_result_shape: null argument");
+  const auto *eps = exe->root->entry_points();
+  if (entry >= eps->size())
+    return fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", entry,
+                eps->size());
+  const auto *results =
+      eps->Get(static_cast<flatbuffers::uoffset_t>(entry))->results();
+  if (result >= results->size())
+    return fail(status, STRATA_NOT_FOUND, "result %zu of %u", result,
+                results->size());
+  const auto *dims =
+      results->Get(static_cast<flatbuffers::uoffset_t>(result))->shape();
+  *shape = dims->data();
+  *rank = dims->size();
   return ok(status);
 }
 

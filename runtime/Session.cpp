@@ -333,6 +333,10 @@ const char *strata_session_device_name(const strata_session *session) {
   return session ? session->deviceName.c_str() : "";
 }
 
+double strata_session_last_device_ms(const strata_session *session) {
+  return session && session->cuda ? session->cuda->lastMilliseconds() : -1;
+}
+
 strata_status_code strata_session_init_parameters(strata_session *session,
                                                   uint64_t seed,
                                                   strata_status *status) {
@@ -599,6 +603,90 @@ strata_status_code strata_session_save_parameters(strata_session *session,
     return fail(status, STRATA_IO_ERROR, "%s: writing the weights failed: %s",
                 path, std::strerror(errno));
   }
+  return ok(status);
+}
+
+namespace {
+/// Copies a strided f32 result (a memref descriptor) out row-major.
+void copyRowMajor(const int64_t *d, size_t rank, float *out) {
+  const float *base = reinterpret_cast<const float *>(d[1]) + d[2];
+  std::vector<int64_t> index(rank, 0);
+  int64_t total = 1;
+  for (size_t i = 0; i < rank; ++i)
+    total *= d[3 + i];
+  for (int64_t k = 0; k < total; ++k) {
+    int64_t offset = 0;
+    for (size_t i = 0; i < rank; ++i)
+      offset += index[i] * d[3 + rank + i];
+    out[k] = base[offset];
+    for (size_t i = rank; i-- > 0;) {
+      if (++index[i] < d[3 + i])
+        break;
+      index[i] = 0;
+    }
+  }
+}
+} // namespace
+
+strata_status_code strata_session_call(strata_session *session,
+                                       const char *name,
+                                       float *const *outputs,
+                                       const size_t *capacities,
+                                       size_t num_outputs,
+                                       strata_status *status) {
+  if (!session || !name || (num_outputs && (!outputs || !capacities)))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_call: null argument");
+  const strata::fb::EntryPoint *ep = nullptr;
+  for (const auto *e : *session->exe->root->entry_points())
+    if (e->name()->str() == name)
+      ep = e;
+  if (!ep)
+    return fail(status, STRATA_NOT_FOUND, "no entry point '%s'", name);
+  for (const auto *arg : *ep->arguments())
+    if (arg->kind() != strata::fb::ArgumentKind::Parameter)
+      return fail(status, STRATA_UNSUPPORTED,
+                  "entry point '%s' takes inputs other than parameters; "
+                  "call it through forward or generate",
+                  name);
+  const auto *results = ep->results();
+  if (num_outputs != results->size())
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "entry point '%s' has %u results, %zu outputs given", name,
+                results->size(), num_outputs);
+  for (size_t r = 0; r < num_outputs; ++r) {
+    int64_t elements =
+        strata::runtime::checkedElements(results->Get(r)->shape(), false);
+    if (elements < 0)
+      return fail(status, STRATA_UNSUPPORTED,
+                  "result %zu of '%s' has a dynamic shape; "
+                  "strata_session_call needs static results",
+                  r, name);
+    if (capacities[r] < static_cast<size_t>(elements))
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "output %zu holds %zu floats, %lld needed", r,
+                  capacities[r], (long long)elements);
+  }
+  auto entry = reinterpret_cast<EntryFn>(
+      dlsym(session->library, ep->commands()->Get(0)->symbol()->c_str()));
+  if (!entry)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "kernel library lacks entry symbol '%s'",
+                ep->commands()->Get(0)->symbol()->c_str());
+  if (strata_status_code code = syncDeviceParameters(*session, status))
+    return code;
+  CallFrame frame(*session);
+  for (const auto *arg : *ep->arguments()) {
+    frame.addParameter(arg->parameter(),
+                       std::vector<int64_t>(arg->shape()->begin(),
+                                            arg->shape()->end()));
+  }
+  Results out;
+  if (strata_status_code code = frame.call(entry, ep, out, status))
+    return code;
+  for (size_t r = 0; r < num_outputs; ++r)
+    copyRowMajor(out.words.data() + out.offsets[r],
+                 results->Get(r)->shape()->size(), outputs[r]);
   return ok(status);
 }
 

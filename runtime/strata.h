@@ -90,6 +90,12 @@ strata_status_code strata_executable_get_entry_point(
     const strata_executable *exe, size_t index, const char **name,
     size_t *num_arguments, size_t *num_results, strata_status *status);
 
+/* The shape of result `result` of entry point `entry` (-1 for dynamic
+ * dims); the array lives as long as the executable. */
+strata_status_code strata_executable_get_result_shape(
+    const strata_executable *exe, size_t entry, size_t result,
+    const int64_t **shape, size_t *rank, strata_status *status);
+
 /*===----------------------------------------------------------------------===*
  * Sessions: weights and calls into the executable's kernels
  *===----------------------------------------------------------------------===*/
@@ -124,6 +130,21 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
 
 /* "cpu", or "cuda: <GPU name> (sm_XY)". Lives as long as the session. */
 const char *strata_session_device_name(const strata_session *session);
+
+/* Milliseconds the GPU spent on the last entry-point call (CUDA events
+ * around its launches); -1 on the CPU or before a successful call. */
+double strata_session_last_device_ms(const strata_session *session);
+
+/* Calls entry point `name` of an executable whose arguments are all
+ * parameters (a kernel module compiled from .mlir, see docs/cli.md).
+ * Result r, which must have a static shape, is copied row-major into
+ * outputs[r], which holds capacities[r] floats. */
+strata_status_code strata_session_call(strata_session *session,
+                                       const char *name,
+                                       float *const *outputs,
+                                       const size_t *capacities,
+                                       size_t num_outputs,
+                                       strata_status *status);
 
 /* Fills every parameter from its initializer (normal(0, std), zeros, ones)
  * with a deterministic generator seeded by `seed` and the parameter's name

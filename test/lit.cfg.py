@@ -42,3 +42,36 @@ if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
     config.available_features.add("torch")
 config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# CUDA: emitted PTX is assembled with ptxas (the CUDA toolkit), and GPU
+# tests run where the driver finds a GPU. Without either, those tests are
+# unsupported and the reason is printed once here.
+import shutil
+ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+else:
+    lit_config.note("ptxas not found (PATH, /usr/local/cuda/bin): PTX "
+                    "assembly tests are skipped")
+
+def cuda_device_reason():
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return "no CUDA driver (libcuda.so.1)"
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 \
+            or count.value == 0:
+        return "the CUDA driver finds no GPU"
+    return None
+
+reason = cuda_device_reason()
+if reason is None:
+    config.available_features.add("cuda-device")
+else:
+    lit_config.note(f"{reason}: GPU tests (test/cuda, REQUIRES: cuda-device) "
+                    "are skipped")
+import sys
+config.substitutions.append(("%python", sys.executable))

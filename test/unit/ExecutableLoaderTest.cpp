@@ -151,6 +151,74 @@ TEST(ExecutableLoader, SemanticCorruptionsAreNamed) {
   expectError(c, STRATA_CORRUPT_EXECUTABLE, "no entry point");
 }
 
+ExecutableContents cudaContents() {
+  ExecutableContents c = sampleContents();
+  c.cuda = true;
+  c.sm = 90;
+  c.ptx = ".version 8.0\n.target sm_90\n.address_size 64\n";
+  c.gpuKernels.push_back({"forward_kernel", {256, 1, 1}});
+  return c;
+}
+
+/// Tests the CUDA-specific checks: a well-formed CUDA executable loads; one
+/// whose kernel table is malformed or whose PTX holds a NUL is corrupt.
+TEST(ExecutableLoader, CudaExecutableChecks) {
+  strata_status status;
+  EXPECT_EQ(load(mlir::strata::serializeExecutable(cudaContents()), status),
+            STRATA_OK)
+      << status.message;
+  ExecutableContents c = cudaContents();
+  c.gpuKernels[0].block = {256, 1};
+  EXPECT_EQ(load(mlir::strata::serializeExecutable(c), status),
+            STRATA_CORRUPT_EXECUTABLE);
+  EXPECT_NE(std::string(status.message).find("kernel table"),
+            std::string::npos)
+      << status.message;
+  c = cudaContents();
+  c.gpuKernels.clear();
+  EXPECT_EQ(load(mlir::strata::serializeExecutable(c), status),
+            STRATA_CORRUPT_EXECUTABLE);
+  c = cudaContents();
+  c.ptx[3] = '\0';
+  EXPECT_EQ(load(mlir::strata::serializeExecutable(c), status),
+            STRATA_CORRUPT_EXECUTABLE);
+  EXPECT_NE(std::string(status.message).find("NUL"), std::string::npos)
+      << status.message;
+}
+
+/// Tests device selection: a CUDA executable on a CPU session and a CPU
+/// executable on a CUDA session are refused by name; where libcuda.so.1 is
+/// missing, a CUDA session reports 'no CUDA device'.
+TEST(ExecutableLoader, SessionDeviceSelection) {
+  strata_status status;
+  std::string bytes = mlir::strata::serializeExecutable(cudaContents());
+  strata_executable *exe = nullptr;
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK);
+  strata_session *session = nullptr;
+  EXPECT_EQ(strata_session_create_on(exe, STRATA_DEVICE_CPU, &session,
+                                     &status),
+            STRATA_UNSUPPORTED);
+  EXPECT_NE(std::string(status.message).find("targets CUDA"),
+            std::string::npos);
+  EXPECT_EQ(session, nullptr);
+  EXPECT_EQ(strata_session_create_on(exe, static_cast<strata_device_kind>(7),
+                                     &session, &status),
+            STRATA_INVALID_ARGUMENT);
+  strata_executable_release(exe);
+  bytes = mlir::strata::serializeExecutable(sampleContents());
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK);
+  EXPECT_EQ(strata_session_create_on(exe, STRATA_DEVICE_CUDA, &session,
+                                     &status),
+            STRATA_UNSUPPORTED);
+  EXPECT_NE(std::string(status.message).find("targets the CPU"),
+            std::string::npos);
+  strata_executable_release(exe);
+}
+
 /// Tests that a future format version is refused with a clear message.
 TEST(ExecutableLoader, OtherVersionIsUnsupported) {
   std::string bytes = mlir::strata::serializeExecutable(sampleContents());

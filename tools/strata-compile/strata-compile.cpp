@@ -26,7 +26,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <CLI/CLI.hpp>
@@ -100,18 +103,128 @@ std::string findPtxas(const Options &opts) {
   return "";
 }
 
-int run(const Options &opts) {
-  std::unique_ptr<ConfigFile> file = ConfigFile::load(opts.config);
-  if (!file)
+/// Lowers `module` for the target and writes the requested stage.
+/// `contents` carries the metadata.
+int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
+                  mlir::strata::ExecutableContents &contents) {
+  // Later stages run the target's lowering pipeline, the same builder that
+  // `strata-opt --strata-lower-to-{llvm-cpu,nvvm-cuda}` replays.
+  bool cuda = opts.target == "cuda";
+  bool packaging = opts.emit == "executable";
+  bool toMachine =
+      opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
+  bool ptxOnly = opts.emit == "ptx";
+  // The parameter table and argument layout are read before lowering, while
+  // parameters still carry their names.
+  if (packaging &&
+      mlir::failed(mlir::strata::collectEntryPoints(module, contents)))
     return 1;
-  StrataConfig config;
-  if (!readConfig(*file, config))
-    return 1;
-  // Flags override the config's parallel section before the plan is checked.
-  applyParallelFlags(opts, config.parallel);
-  if (!validateParallel(*file, config))
-    return 1;
+  if (opts.emit != "mlir") {
+    mlir::PassManager pm(module.getContext());
+    std::string stop = toMachine || ptxOnly ? "llvm" : opts.emit;
+    mlir::LogicalResult built = mlir::failure();
+    if (cuda) {
+      mlir::strata::CudaPipelineOptions pipeline;
+      pipeline.stopAfter = stop;
+      pipeline.sm = opts.sm;
+      pipeline.cudaToolkit = opts.cudaToolkit;
+      built = mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
+    } else {
+      mlir::strata::CpuPipelineOptions pipeline;
+      pipeline.stopAfter = stop;
+      built = mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
+    }
+    if (mlir::failed(built)) {
+      llvm::errs() << "error: --emit=" << opts.emit << " is not a stage of "
+                   << "--target=" << opts.target << "\n";
+      return 1;
+    }
+    if (mlir::failed(pm.run(module)))
+      return 1;
+  }
+  if (cuda && (ptxOnly || packaging)) {
+    if (mlir::failed(mlir::strata::collectCudaKernels(module, contents)))
+      return 1;
+    if (ptxOnly)
+      return writeOutput(opts.output,
+                         [&](llvm::raw_ostream &os) { os << contents.ptx; })
+                 ? 0
+                 : 1;
+  }
 
+  if (toMachine) {
+    std::string bytes;
+    mlir::strata::CpuObjectOptions objectOptions;
+    objectOptions.cpu = opts.cpu;
+    if (mlir::failed(mlir::strata::emitCpuObject(
+            module, objectOptions, bytes, opts.emit == "llvm-ir")))
+      return 1;
+    if (packaging) {
+      if (mlir::failed(mlir::strata::linkSharedObject(module, bytes,
+                                                      contents.kernelLibrary)))
+        return 1;
+      if (cuda) {
+        contents.cuda = true;
+        contents.sm = opts.sm;
+        std::string ptxas = findPtxas(opts);
+        if (ptxas.empty())
+          llvm::errs() << "note: ptxas not found (PATH, "
+                       << opts.cudaToolkit
+                       << "/bin); the executable carries PTX only, which "
+                          "the driver compiles when loading\n";
+        else if (mlir::failed(mlir::strata::assembleCubin(
+                     module, ptxas, contents.ptx, opts.sm, contents.cubin)))
+          return 1;
+      }
+      contents.cpu = opts.cpu;
+      bytes = mlir::strata::serializeExecutable(contents);
+    }
+    return writeOutput(opts.output,
+                       [&](llvm::raw_ostream &os) { os << bytes; })
+               ? 0
+               : 1;
+  }
+
+  mlir::OpPrintingFlags printFlags;
+  if (opts.printLocations)
+    printFlags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  return writeOutput(opts.output,
+                     [&](llvm::raw_ostream &os) {
+                       module->print(os, printFlags);
+                     })
+             ? 0
+             : 1;
+}
+
+/// A kernel module: MLIR functions on tensors (strata ops, linalg, ...)
+/// whose operands are strata.param weights, compiled like a model. Used
+/// for kernel benchmarks and tests; it has no vocabulary or tokens.
+int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
+                    llvm::SourceMgr &sourceMgr,
+                    mlir::strata::ExecutableContents &contents) {
+  std::string error;
+  auto buffer = mlir::openInputFile(opts.config, &error);
+  if (!buffer) {
+    llvm::errs() << "error: " << error << "\n";
+    return 1;
+  }
+  contents.configText = buffer->getBuffer().str();
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &ctx);
+  if (!module || mlir::failed(mlir::verify(*module)))
+    return 1;
+  if (opts.statsRequested) {
+    llvm::errs() << "error: --stats needs a model config, not an MLIR "
+                    "module\n";
+    return 1;
+  }
+  contents.modelName = llvm::sys::path::stem(opts.config).str();
+  contents.configPath = opts.config;
+  return lowerAndWrite(opts, *module, contents);
+}
+
+int run(const Options &opts) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
@@ -125,6 +238,20 @@ int run(const Options &opts) {
   mlir::SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
   // The config line says where an op came from; its generic form is noise.
   ctx.printOpOnDiagnostic(false);
+  mlir::strata::ExecutableContents contents;
+  if (llvm::StringRef(opts.config).ends_with(".mlir"))
+    return runKernelModule(opts, ctx, sourceMgr, contents);
+
+  std::unique_ptr<ConfigFile> file = ConfigFile::load(opts.config);
+  if (!file)
+    return 1;
+  StrataConfig config;
+  if (!readConfig(*file, config))
+    return 1;
+  // Flags override the config's parallel section before the plan is checked.
+  applyParallelFlags(opts, config.parallel);
+  if (!validateParallel(*file, config))
+    return 1;
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
@@ -147,105 +274,18 @@ int run(const Options &opts) {
       return 0;
   }
 
-  // Later stages run the target's lowering pipeline, the same builder that
-  // `strata-opt --strata-lower-to-{llvm-cpu,nvvm-cuda}` replays.
-  bool cuda = opts.target == "cuda";
-  bool packaging = opts.emit == "executable";
-  bool toMachine =
-      opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
-  bool ptxOnly = opts.emit == "ptx";
-  // The parameter table and argument layout are read before lowering, while
-  // parameters still carry their names.
-  mlir::strata::ExecutableContents contents;
-  if (packaging &&
-      mlir::failed(mlir::strata::collectEntryPoints(*module, contents)))
-    return 1;
-  if (opts.emit != "mlir") {
-    mlir::PassManager pm(&ctx);
-    std::string stop = toMachine || ptxOnly ? "llvm" : opts.emit;
-    mlir::LogicalResult built = mlir::failure();
-    if (cuda) {
-      mlir::strata::CudaPipelineOptions pipeline;
-      pipeline.stopAfter = stop;
-      pipeline.sm = opts.sm;
-      pipeline.cudaToolkit = opts.cudaToolkit;
-      built = mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
-    } else {
-      mlir::strata::CpuPipelineOptions pipeline;
-      pipeline.stopAfter = stop;
-      built = mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
-    }
-    if (mlir::failed(built)) {
-      llvm::errs() << "error: --emit=" << opts.emit << " is not a stage of "
-                   << "--target=" << opts.target << "\n";
-      return 1;
-    }
-    if (mlir::failed(pm.run(*module)))
-      return 1;
-  }
-  if (cuda && (ptxOnly || packaging)) {
-    if (mlir::failed(mlir::strata::collectCudaKernels(*module, contents)))
-      return 1;
-    if (ptxOnly)
-      return writeOutput(opts.output,
-                         [&](llvm::raw_ostream &os) { os << contents.ptx; })
-                 ? 0
-                 : 1;
-  }
-
-  if (toMachine) {
-    std::string bytes;
-    mlir::strata::CpuObjectOptions objectOptions;
-    objectOptions.cpu = opts.cpu;
-    if (mlir::failed(mlir::strata::emitCpuObject(
-            *module, objectOptions, bytes, opts.emit == "llvm-ir")))
-      return 1;
-    if (packaging) {
-      if (mlir::failed(mlir::strata::linkSharedObject(*module, bytes,
-                                                      contents.kernelLibrary)))
-        return 1;
-      if (cuda) {
-        contents.cuda = true;
-        contents.sm = opts.sm;
-        std::string ptxas = findPtxas(opts);
-        if (ptxas.empty())
-          llvm::errs() << "note: ptxas not found (PATH, "
-                       << opts.cudaToolkit
-                       << "/bin); the executable carries PTX only, which "
-                          "the driver compiles when loading\n";
-        else if (mlir::failed(mlir::strata::assembleCubin(
-                     *module, ptxas, contents.ptx, opts.sm, contents.cubin)))
-          return 1;
-      }
-      const ModelSpec &m = config.model;
-      contents.modelName = m.name.empty() ? "model" : m.name;
-      contents.configPath = opts.config;
-      contents.configText = file->text().str();
-      contents.cpu = opts.cpu;
-      contents.vocabSize = m.vocabSize;
-      contents.hiddenSize = m.hiddenSize;
-      contents.numLayers = m.numLayers;
-      contents.maxSeqLen = m.maxSeqLen;
-      contents.bosTokenId = m.bosTokenId;
-      contents.eosTokenId = m.eosTokenId;
-      contents.padTokenId = m.padTokenId;
-      bytes = mlir::strata::serializeExecutable(contents);
-    }
-    return writeOutput(opts.output,
-                       [&](llvm::raw_ostream &os) { os << bytes; })
-               ? 0
-               : 1;
-  }
-
-  mlir::OpPrintingFlags printFlags;
-  if (opts.printLocations)
-    printFlags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
-  return writeOutput(opts.output,
-                     [&](llvm::raw_ostream &os) {
-                       module->print(os, printFlags);
-                     })
-             ? 0
-             : 1;
+  const ModelSpec &m = config.model;
+  contents.modelName = m.name.empty() ? "model" : m.name;
+  contents.configPath = opts.config;
+  contents.configText = file->text().str();
+  contents.vocabSize = m.vocabSize;
+  contents.hiddenSize = m.hiddenSize;
+  contents.numLayers = m.numLayers;
+  contents.maxSeqLen = m.maxSeqLen;
+  contents.bosTokenId = m.bosTokenId;
+  contents.eosTokenId = m.eosTokenId;
+  contents.padTokenId = m.padTokenId;
+  return lowerAndWrite(opts, *module, contents);
 }
 
 } // namespace

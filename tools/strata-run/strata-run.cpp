@@ -213,6 +213,93 @@ int logits(const std::string &path, uint64_t seed,
 
 /// Times forward over a prompt of `length` tokens (prefill) and greedy
 /// generation of `steps` tokens (decode), median of `repeats` runs.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// Calls an entry point whose arguments are all parameters (a kernel
+/// module): prints each result's shape and sum, then the median wall and
+/// device times; --output writes the results' f32 values back to back.
+int call(const std::string &path, uint64_t seed, const std::string &name,
+         size_t repeats, const std::string &outputPath) {
+  Loaded loaded;
+  if (!load(path, seed, loaded))
+    return 1;
+  strata_status status;
+  strata_executable_info info;
+  strata_executable_get_info(loaded.exe, &info, &status);
+  size_t entry = info.num_entry_points, numResults = 0;
+  for (size_t i = 0; i < info.num_entry_points; ++i) {
+    const char *epName;
+    size_t numArgs, numRes;
+    strata_executable_get_entry_point(loaded.exe, i, &epName, &numArgs,
+                                      &numRes, &status);
+    if (name == epName)
+      entry = i, numResults = numRes;
+  }
+  if (entry == info.num_entry_points) {
+    std::fprintf(stderr, "error: no entry point '%s'\n", name.c_str());
+    return 1;
+  }
+  std::vector<std::vector<float>> results(numResults);
+  std::vector<std::vector<int64_t>> shapes(numResults);
+  std::vector<float *> outputs;
+  std::vector<size_t> capacities;
+  for (size_t r = 0; r < numResults; ++r) {
+    const int64_t *shape;
+    size_t rank;
+    strata_executable_get_result_shape(loaded.exe, entry, r, &shape, &rank,
+                                       &status);
+    size_t elements = 1;
+    for (size_t i = 0; i < rank; ++i)
+      elements *= shape[i] < 0 ? 0 : static_cast<size_t>(shape[i]);
+    shapes[r].assign(shape, shape + rank);
+    results[r].resize(elements);
+    outputs.push_back(results[r].data());
+    capacities.push_back(elements);
+  }
+  std::vector<double> wall, device;
+  for (size_t k = 0; k < repeats; ++k) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (strata_session_call(loaded.session, name.c_str(), outputs.data(),
+                            capacities.data(), numResults, &status)) {
+      std::fprintf(stderr, "error: %s\n", status.message);
+      return 1;
+    }
+    wall.push_back(std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count());
+    device.push_back(strata_session_last_device_ms(loaded.session));
+  }
+  for (size_t r = 0; r < numResults; ++r) {
+    double sum = 0;
+    for (float v : results[r])
+      sum += v;
+    std::printf("result %zu [", r);
+    for (size_t i = 0; i < shapes[r].size(); ++i)
+      std::printf("%s%lld", i ? "x" : "", (long long)shapes[r][i]);
+    std::printf("] sum %.9g\n", sum);
+  }
+  if (!outputPath.empty()) {
+    FILE *f = std::fopen(outputPath.c_str(), "wb");
+    bool good = f != nullptr;
+    for (size_t r = 0; good && r < numResults; ++r)
+      good = std::fwrite(results[r].data(), sizeof(float), results[r].size(),
+                         f) == results[r].size();
+    if (f)
+      good &= std::fclose(f) == 0;
+    if (!good) {
+      std::fprintf(stderr, "error: cannot write '%s'\n", outputPath.c_str());
+      return 1;
+    }
+  }
+  std::printf("call_ms %.3f device_ms %.3f (%s, median of %zu)\n",
+              median(wall), median(device),
+              strata_session_device_name(loaded.session), repeats);
+  return 0;
+}
+
 int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
           size_t repeats) {
   Loaded loaded;
@@ -231,10 +318,6 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
   for (size_t i = 0; i < length; ++i)
     tokens[i] = static_cast<int32_t>((i * 7919 + 13) % info.vocab_size);
   std::vector<float> logits(length * info.vocab_size);
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   std::vector<double> prefill, decode;
   std::vector<int32_t> out(steps);
   for (size_t r = 0; r < repeats; ++r) {
@@ -330,7 +413,22 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(size_t(1), size_t(1) << 20));
   benchCmd->add_option("--repeats", benchRepeats, "Runs (median reported)")
       ->check(CLI::Range(size_t(1), size_t(1000)));
-  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd})
+  std::string entryName, outputPath;
+  size_t callRepeats = 1;
+  CLI::App *callCmd = app.add_subcommand(
+      "call", "Call an entry point that takes only parameters (a kernel "
+              "module compiled from .mlir) and time it");
+  callCmd->add_option("executable", path, "A .strata file")->required();
+  callCmd->add_option("--entry", entryName, "Entry point name")->required();
+  callCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  callCmd->add_option("--weights", weightsPath, "Load these weights");
+  callCmd->add_option("--save-weights", saveWeightsPath,
+                      "Also write the weights to this safetensors file");
+  callCmd->add_option("--repeats", callRepeats, "Calls (median reported)")
+      ->check(CLI::Range(size_t(1), size_t(1000)));
+  callCmd->add_option("--output", outputPath,
+                      "Write the results' f32 values here, back to back");
+  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd})
     cmd->add_option("--device", deviceName,
                     "auto (where the executable was compiled for), cpu or "
                     "cuda (fails clearly without a CUDA driver or GPU)")
@@ -347,6 +445,8 @@ int main(int argc, char **argv) {
     return infer(path, seed, tokens, maxNew, sampling, verbose);
   if (*logitsCmd)
     return logits(path, seed, tokens);
+  if (*callCmd)
+    return call(path, seed, entryName, callRepeats, outputPath);
   if (*benchCmd)
     return bench(path, seed, benchLength, benchSteps, benchRepeats);
   return 1;

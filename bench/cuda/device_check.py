@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""The CUDA device check: numerics and benchmarks on one GPU.
+
+Runs on the device machine over the artifacts that prepare_device_check.sh
+built (strata-run and compiled executables in one folder); needs PyTorch
+with CUDA and the safetensors package there. Every result is printed and
+written to $OUT/device_check.json and $OUT/device_check.txt.
+
+Numerics: each model's CUDA executable against its CPU executable, same
+seeded weights: logits of a prompt within tolerance, and identical greedy
+tokens (prefill plus cached decode). The GEMM and attention kernel modules
+are checked against torch on the weights they were called with.
+
+Benchmarks, each against a peer measured in the same run:
+  GEMM 4096^3: Strata (f32) vs torch.matmul (cuBLAS) in f32 and bf16.
+  Attention (causal, seq 4096, 8 heads of 128): Strata vs torch SDPA.
+  Decode: ms/token vs the bound set by reading the weights once at the
+  device-to-device copy bandwidth measured here.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+ART = sys.argv[1] if len(sys.argv) > 1 else ".device"
+OUT = os.environ.get("OUT", "/tmp/strata-device-check")
+os.makedirs(OUT, exist_ok=True)
+RUN = os.path.join(ART, "strata-run")
+report = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+lines = []
+failures = []
+
+
+def say(text):
+    print(text, flush=True)
+    lines.append(text)
+
+
+def strata(*args, timeout=300):
+    proc = subprocess.run([RUN, *args], capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"strata-run {' '.join(args)} failed: "
+                           f"{proc.stderr.strip()}")
+    return proc.stdout
+
+
+def cuda_time_ms(fn, repeats=10, warmup=3):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    start, stop = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+    times = []
+    for _ in range(repeats):
+        start.record()
+        fn()
+        stop.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(stop))
+    times.sort()
+    return times[len(times) // 2]
+
+
+def parse_call(text):
+    for line in text.splitlines():
+        if line.startswith("call_ms"):
+            words = line.split()
+            return float(words[1]), float(words[3])
+    raise RuntimeError("no timing line in: " + text)
+
+
+def check(name, ok, detail):
+    say(f"{'PASS' if ok else 'FAIL'} {name}: {detail}")
+    report.setdefault("checks", {})[name] = {"pass": ok, "detail": detail}
+    if not ok:
+        failures.append(name)
+
+
+def numerics():
+    prompt = "1,5,9,13,17,21,25,29"
+    for model in ["tiny", "micro", "mixtral-small", "deepseek-v2-small"]:
+        cpu_exe = os.path.join(ART, f"{model}-cpu.strata")
+        gpu_exe = os.path.join(ART, f"{model}-cuda.strata")
+        try:
+            cpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
+                "logits", cpu_exe, "--seed", "7", "--tokens",
+                prompt).splitlines()])
+            gpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
+                "logits", gpu_exe, "--seed", "7", "--tokens", prompt,
+                "--device=cuda").splitlines()])
+            err = (cpu - gpu).abs().max().item()
+            rel = err / max(cpu.abs().max().item(), 1e-30)
+            check(f"logits {model}", rel < 1e-4,
+                  f"max abs err {err:.3g}, relative {rel:.3g} (f32; "
+                  f"tolerance 1e-4 relative)")
+            args = ["infer", "--seed", "7", "--tokens", "1,2,3",
+                    "--max-new-tokens", "24", "--verbose"]
+            cpu_out = strata(args[0], cpu_exe, *args[1:]).splitlines()
+            gpu_out = strata(args[0], gpu_exe, *args[1:],
+                             "--device=cuda").splitlines()
+            check(f"greedy {model}", cpu_out[-1] == gpu_out[-1],
+                  f"cpu {cpu_out[-1]} | cuda {gpu_out[-1]} | {gpu_out[0]}")
+        except Exception as e:  # one model's failure must not hide others
+            check(f"model {model}", False, str(e))
+    try:
+        auto = strata("infer", os.path.join(ART, "tiny-cpu.strata"),
+                      "--seed", "7", "--tokens", "1,2,3",
+                      "--max-new-tokens", "4", "--verbose", "--device=auto")
+        check("device=auto on a CPU executable", ", cpu)" in auto,
+              auto.splitlines()[0])
+    except Exception as e:
+        check("device=auto on a CPU executable", False, str(e))
+
+
+def load_weights(path):
+    from safetensors.torch import load_file
+    return {k: v.cuda() for k, v in load_file(path).items()}
+
+
+def gemm():
+    exe = os.path.join(ART, "gemm-cuda.strata")
+    w, out = "/tmp/gemm.safetensors", "/tmp/gemm.out"
+    text = strata("call", exe, "--entry", "gemm", "--seed", "3",
+                  "--repeats", "5", "--device=cuda", "--save-weights", w,
+                  "--output", out)
+    call_ms, device_ms = parse_call(text)
+    P = load_weights(w)
+    os.remove(w)
+    n = 4096
+    ours = torch.from_file(out, size=n * n, dtype=torch.float32).cuda()
+    ref = (P["a"].double() @ P["b"].double()).float().reshape(-1)
+    rel = ((ours - ref).abs().max() / ref.abs().max()).item()
+    check("gemm 4096^3 vs torch (f64 reference)", rel < 1e-4,
+          f"relative max error {rel:.3g}")
+    flop = 2 * n ** 3
+    torch.backends.cuda.matmul.allow_tf32 = False
+    a32, b32 = P["a"], P["b"]
+    f32_ms = cuda_time_ms(lambda: a32 @ b32)
+    a16, b16 = a32.bfloat16(), b32.bfloat16()
+    bf16_ms = cuda_time_ms(lambda: a16 @ b16)
+    r = {"strata_f32_ms": device_ms, "strata_call_ms": call_ms,
+         "strata_tflops": flop / device_ms / 1e9,
+         "cublas_f32_ms": f32_ms, "cublas_f32_tflops": flop / f32_ms / 1e9,
+         "cublas_bf16_ms": bf16_ms,
+         "cublas_bf16_tflops": flop / bf16_ms / 1e9}
+    r["ratio_vs_cublas_f32"] = f32_ms / device_ms
+    r["ratio_vs_cublas_bf16"] = bf16_ms / device_ms
+    report["gemm"] = r
+    say(f"GEMM 4096^3: Strata {r['strata_tflops']:.2f} TFLOP/s (f32, "
+        f"{device_ms:.2f} ms) | cuBLAS f32 {r['cublas_f32_tflops']:.1f} "
+        f"TFLOP/s | cuBLAS bf16 {r['cublas_bf16_tflops']:.1f} TFLOP/s | "
+        f"ratio vs bf16 {r['ratio_vs_cublas_bf16']:.4f}, vs f32 "
+        f"{r['ratio_vs_cublas_f32']:.4f}")
+
+
+def attention():
+    exe = os.path.join(ART, "attention-cuda.strata")
+    w, out = "/tmp/attn.safetensors", "/tmp/attn.out"
+    text = strata("call", exe, "--entry", "attention", "--seed", "5",
+                  "--repeats", "3", "--device=cuda", "--save-weights", w,
+                  "--output", out)
+    call_ms, device_ms = parse_call(text)
+    P = load_weights(w)
+    os.remove(w)
+    S, H, D = 4096, 8, 128
+    q, k, v = (P[n].reshape(1, S, H, D).transpose(1, 2) for n in "qkv")
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    ref = sdpa(q.double(), k.double(), v.double(), is_causal=True)
+    ref = ref.transpose(1, 2).reshape(-1).float()
+    ours = torch.from_file(out, size=S * H * D, dtype=torch.float32).cuda()
+    rel = ((ours - ref).abs().max() / ref.abs().max()).item()
+    check("attention 4096x8x128 vs torch SDPA (f64)", rel < 1e-4,
+          f"relative max error {rel:.3g}")
+    f32_ms = cuda_time_ms(lambda: sdpa(q, k, v, is_causal=True))
+    qb, kb, vb = q.bfloat16(), k.bfloat16(), v.bfloat16()
+    bf16_ms = cuda_time_ms(lambda: sdpa(qb, kb, vb, is_causal=True))
+    r = {"strata_f32_ms": device_ms, "strata_call_ms": call_ms,
+         "sdpa_f32_ms": f32_ms, "sdpa_bf16_ms": bf16_ms,
+         "ratio_vs_sdpa_bf16": bf16_ms / device_ms,
+         "ratio_vs_sdpa_f32": f32_ms / device_ms}
+    report["attention"] = r
+    say(f"Attention causal S=4096 H=8 D=128: Strata {device_ms:.2f} ms (f32) "
+        f"| SDPA f32 {f32_ms:.3f} ms | SDPA bf16 {bf16_ms:.3f} ms | "
+        f"throughput ratio vs bf16 {r['ratio_vs_sdpa_bf16']:.4f}, vs f32 "
+        f"{r['ratio_vs_sdpa_f32']:.4f}")
+
+
+def decode():
+    exe = os.path.join(ART, "decode-bench-cuda.strata")
+    inspect = strata("inspect", exe)
+    elements = next(int(l.split("(")[1].split()[0]) for l in
+                    inspect.splitlines() if l.startswith("parameters:"))
+    weight_bytes = elements * 4
+    buf = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(buf)
+    copy_ms = cuda_time_ms(lambda: dst.copy_(buf))
+    bandwidth = 2 * buf.numel() / (copy_ms / 1e3)  # bytes read + written
+    del buf, dst
+    bound_ms = weight_bytes / bandwidth * 1e3
+    text = strata("bench", exe, "--seed", "1", "--prefill", "32",
+                  "--decode", "32", "--repeats", "3", "--device=cuda",
+                  timeout=600)
+    words = text.split()
+    prefill_ms = float(words[words.index("prefill_ms") + 1])
+    decode_ms = float(words[words.index("decode_ms_per_token") + 1])
+    r = {"weight_bytes": weight_bytes, "copy_bandwidth_gbs": bandwidth / 1e9,
+         "bound_ms": bound_ms, "decode_ms_per_token": decode_ms,
+         "prefill_ms_32": prefill_ms, "ratio_to_bound": decode_ms / bound_ms}
+    report["decode"] = r
+    say(f"Decode (decode-bench, {weight_bytes / 1e9:.2f} GB f32 weights): "
+        f"{decode_ms:.3f} ms/token | bandwidth bound {bound_ms:.3f} ms "
+        f"({bandwidth / 1e12:.2f} TB/s copy) | {r['ratio_to_bound']:.1f}x "
+        f"the bound | prefill of 32: {prefill_ms:.2f} ms")
+
+
+def main():
+    say(f"Strata device check, {report['date']}")
+    say(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
+    for part in (numerics, gemm, attention, decode):
+        try:
+            part()
+        except Exception as e:
+            check(part.__name__, False, f"did not run: {e}")
+    report["failures"] = failures
+    with open(os.path.join(OUT, "device_check.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(OUT, "device_check.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    say("device check: " + ("all passed" if not failures else
+                            f"{len(failures)} failed: {', '.join(failures)}"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Prepares the CUDA device check on this (GPU-less) machine: sets up and
+# builds Strata, compiles every executable the check runs (CPU and CUDA
+# builds of the same models, the GEMM/attention kernel modules, the decode
+# benchmark model) and packs them with strata-run into .device/ — the only
+# things the GPU machine needs (it has no MLIR). Then, on the GPU machine:
+#   bench/cuda/device_check.sh .device
+# SM=80|89|90 picks the CUDA architecture (default 90, the H100/H200).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+"$ROOT/scripts/setup.sh"
+BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"
+SM="${SM:-90}"
+ART="$ROOT/.device"
+mkdir -p "$ART"
+COMPILE="$BUILD/bin/strata-compile"
+model() { # name config
+  "$COMPILE" "$2" --emit=executable -o "$ART/$1-cpu.strata"
+  "$COMPILE" "$2" --target=cuda --sm="$SM" --emit=executable \
+    -o "$ART/$1-cuda.strata"
+}
+model tiny "$ROOT/examples/tiny.yaml"
+model micro "$ROOT/test/configs/yaml/micro.yaml"
+model mixtral-small "$ROOT/test/configs/hf-small/mixtral-small.json"
+model deepseek-v2-small "$ROOT/test/configs/hf-small/deepseek-v2-small.json"
+for k in gemm attention; do
+  "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" \
+    --emit=executable -o "$ART/$k-cuda.strata"
+done
+"$COMPILE" "$ROOT/bench/cuda/decode-bench.yaml" --target=cuda --sm="$SM" \
+  --emit=executable -o "$ART/decode-bench-cuda.strata"
+cp "$BUILD/bin/strata-run" "$ART/"
+# PTX text compresses well; the device tool carries at most 64 MiB.
+tar -C "$ART" -cJf "$ROOT/.device.tar.xz" .
+du -sh "$ART" "$ROOT/.device.tar.xz"
