@@ -70,6 +70,32 @@ def StrataMapLoopsToGpu : Pass<"strata-map-loops-to-gpu", "mlir::ModuleOp"> {
   ];
 }
 
+def StrataWarpReductions : Pass<"strata-warp-reductions", "mlir::ModuleOp"> {
+  let summary = "Give each output of a contiguous reduction its own warp";
+  let description = [{
+    For the CUDA target, on linalg ops on buffers at the top level of a
+    function. An op with one reduction loop that every reading input walks
+    as its innermost unit-stride dimension, and whose payload is
+    `out = out ⊕ f(ins)` with ⊕ a float add, max or min, becomes a
+    `gpu.launch` in which each warp computes one output: the lanes stride
+    the reduction (coalesced loads), combine partial results with
+    `gpu.shuffle xor`, and lane 0 folds in the output's initial value.
+    Other linalg ops are left to strata-map-loops-to-gpu.
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
+           "Warps per block (outputs per block)">,
+    Option<"maxBlocks", "max-blocks", "int64_t", "65535",
+           "Most blocks per launch; warps stride over further outputs">,
+    Option<"minReduction", "min-reduction", "int64_t", "32",
+           "Static reductions shorter than this stay one thread per output">,
+  ];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+    "mlir::affine::AffineDialect", "mlir::memref::MemRefDialect",
+  ];
+}
+
 def StrataMergeGpuModules : Pass<"strata-merge-gpu-modules", "mlir::ModuleOp"> {
   let summary = "Move all outlined kernels into one gpu.module";
   let description = [{

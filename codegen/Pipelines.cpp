@@ -84,6 +84,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return failure();
   if (stop == "linalg")
     return success();
+  pm.addPass(createStrataWarpReductions());
   if (failed(parsePassPipeline(
           "convert-linalg-to-parallel-loops,canonicalize", pm)))
     return failure();
@@ -92,7 +93,10 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
   StrataMapLoopsToGpuOptions map;
   map.blockSize = options.blockSize;
   pm.addPass(createStrataMapLoopsToGpu(map));
-  if (failed(parsePassPipeline("gpu-kernel-outlining", pm)))
+  // Constants and index arithmetic move into the kernels (immediates,
+  // strength-reduced division) instead of becoming kernel parameters.
+  if (failed(parsePassPipeline(
+          "gpu-launch-sink-index-computations,gpu-kernel-outlining", pm)))
     return failure();
   pm.addPass(createStrataMergeGpuModules());
   if (failed(parsePassPipeline(

@@ -409,9 +409,10 @@ double CudaDevice::lastMilliseconds() const { return impl_->lastMs; }
 strata_status_code CudaDevice::upload(void *device, const void *host,
                                       size_t bytes, strata_status *status) {
   Impl &d = *impl_;
-  // Async allocations must be complete before a synchronous copy.
-  if (!d.record(d.cuStreamSynchronize(d.stream), "cuStreamSynchronize") ||
-      !d.record(d.cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device), host,
+  // The synchronous copy runs on the legacy default stream, which waits
+  // for the session's (blocking) stream: stream-ordered allocations made
+  // there are complete before it starts.
+  if (!d.record(d.cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device), host,
                                bytes),
                 "copying to the device"))
     return fail(status, STRATA_IO_ERROR, "%s", d.error.c_str());
@@ -421,8 +422,7 @@ strata_status_code CudaDevice::upload(void *device, const void *host,
 strata_status_code CudaDevice::download(void *host, const void *device,
                                         size_t bytes, strata_status *status) {
   Impl &d = *impl_;
-  if (!d.record(d.cuStreamSynchronize(d.stream), "cuStreamSynchronize") ||
-      !d.record(d.cuMemcpyDtoH(host, reinterpret_cast<CUdeviceptr>(device),
+  if (!d.record(d.cuMemcpyDtoH(host, reinterpret_cast<CUdeviceptr>(device),
                                bytes),
                 "copying from the device"))
     return fail(status, STRATA_IO_ERROR, "%s", d.error.c_str());

@@ -196,7 +196,9 @@ struct MapLoopsToGpuPass
       if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
         if (failed(flush()) || failed(mapParallel(loop, blockSize, maxBlocks)))
           return failure();
-      } else if (isBufferStructure(op)) {
+      } else if (isBufferStructure(op) || isa<gpu::LaunchOp>(op)) {
+        // Launches made by earlier passes (strata-warp-reductions) are
+        // already mapped.
         if (failed(flush()))
           return failure();
       } else if (!isScalarPure(op) || !serial.empty()) {

@@ -1,0 +1,260 @@
+//===- WarpReductions.cpp - one warp per reduced output --------*- C++ -*-===//
+//
+// A contraction whose reduction runs along the contiguous dimension of its
+// inputs (x·Wᵀ in every linear layer, q·kᵀ, norms, softmax sums) is slow
+// as one thread per output: each thread walks a whole row alone, neighbours
+// read addresses a row apart, and a decode step's few outputs leave most
+// of the GPU idle. Here such ops become a launch where each warp owns one
+// output: its 32 lanes stride the reduction with coalesced loads, combine
+// their partial results with shuffles, and lane 0 folds in the output's
+// initial value. Ops whose reduction is strided for some input (A·B with
+// B row-major) keep the thread-per-output mapping of
+// strata-map-loops-to-gpu, which is coalesced for them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAWARPREDUCTIONS
+#include "codegen/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kWarp = 32;
+
+/// The yielded combiner `out ⊕ f(ins)` and its identity, when the payload
+/// has that shape: the output block argument is used once, by the yielded
+/// op, an associative and commutative float reduction.
+struct Combiner {
+  Operation *op = nullptr;
+  TypedAttr identity;
+};
+
+std::optional<Combiner> matchCombiner(linalg::LinalgOp op) {
+  Block *body = op.getBlock();
+  BlockArgument out = op.getRegionOutputArgs()[0];
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  Operation *combine = yield.getOperand(0).getDefiningOp();
+  if (!combine || combine->getBlock() != body || !out.hasOneUse() ||
+      *out.getUsers().begin() != combine || combine->getNumOperands() != 2)
+    return std::nullopt;
+  auto type = dyn_cast<FloatType>(out.getType());
+  if (!type)
+    return std::nullopt;
+  const llvm::fltSemantics &sem = type.getFloatSemantics();
+  Combiner c{combine, {}};
+  if (isa<arith::AddFOp>(combine))
+    c.identity = FloatAttr::get(type, APFloat::getZero(sem));
+  else if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combine))
+    c.identity = FloatAttr::get(type, APFloat::getInf(sem, /*Negative=*/true));
+  else if (isa<arith::MinimumFOp, arith::MinNumFOp>(combine))
+    c.identity = FloatAttr::get(type, APFloat::getInf(sem));
+  else
+    return std::nullopt;
+  return c;
+}
+
+/// Every input that the reduction indexes reads it as its innermost,
+/// unit-stride dimension.
+bool reductionIsContiguous(linalg::LinalgOp op, unsigned r) {
+  bool any = false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    auto type = dyn_cast<MemRefType>(input->get().getType());
+    if (!type)
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isFunctionOfDim(r))
+      continue;
+    any = true;
+    if (map.getNumResults() == 0 ||
+        map.getResults().back() != getAffineDimExpr(r, op.getContext()))
+      return false;
+    for (AffineExpr e : map.getResults().drop_back())
+      if (e.isFunctionOfDim(r))
+        return false;
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)) ||
+        strides.back() != 1)
+      return false;
+  }
+  return any;
+}
+
+/// The indices `map` gives for loop indices `ivs`.
+SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map,
+                            ValueRange ivs) {
+  SmallVector<Value> indices;
+  for (unsigned i = 0; i < map.getNumResults(); ++i) {
+    if (auto dim = dyn_cast<AffineDimExpr>(map.getResult(i)))
+      indices.push_back(ivs[dim.getPosition()]);
+    else
+      indices.push_back(
+          affine::AffineApplyOp::create(b, loc, map.getSubMap({i}), ivs));
+  }
+  return indices;
+}
+
+unsigned reductionDim(linalg::LinalgOp op) {
+  SmallVector<unsigned> dims;
+  op.getReductionDims(dims);
+  return dims.front();
+}
+
+Value index(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
+                           int64_t warpsPerBlock, int64_t maxBlocks) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  SmallVector<Range, 4> ranges = op.createLoopRanges(b, loc);
+  unsigned r = reductionDim(op);
+  unsigned numLoops = op.getNumLoops();
+  // Ranges start at 0 with unit steps for linalg ops on buffers.
+  SmallVector<Value> sizes;
+  for (Range &range : ranges)
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
+  Value total = index(b, loc, 1);
+  for (unsigned d = 0; d < numLoops; ++d)
+    if (d != r)
+      total = arith::MulIOp::create(b, loc, total, sizes[d]);
+  Value threads = index(b, loc, warpsPerBlock * kWarp);
+  Value warps = index(b, loc, warpsPerBlock);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, warps);
+  blocks = arith::MinUIOp::create(b, loc, blocks, index(b, loc, maxBlocks));
+  blocks = arith::MaxUIOp::create(b, loc, blocks, index(b, loc, 1));
+  Value one = index(b, loc, 1);
+  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
+                                      one);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  auto terminator = gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPoint(terminator);
+
+  Value warpSize = index(b, loc, kWarp);
+  Value tid = launch.getThreadIds().x;
+  Value lane = arith::RemUIOp::create(b, loc, tid, warpSize);
+  Value warp = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, warps),
+      arith::DivUIOp::create(b, loc, tid, warpSize));
+  Value warpStride = arith::MulIOp::create(b, loc, launch.getGridSize().x,
+                                           warps);
+  auto outputs = scf::ForOp::create(b, loc, warp, total, warpStride);
+  b.setInsertionPoint(outputs.getBody()->getTerminator());
+
+  // Parallel indices from the output number, innermost fastest.
+  SmallVector<Value> ivs(numLoops);
+  Value rest = outputs.getInductionVar();
+  SmallVector<unsigned> parallel;
+  for (unsigned d = 0; d < numLoops; ++d)
+    if (d != r)
+      parallel.push_back(d);
+  for (int64_t k = static_cast<int64_t>(parallel.size()) - 1; k >= 0; --k) {
+    unsigned d = parallel[k];
+    if (k == 0) {
+      ivs[d] = rest;
+      break;
+    }
+    ivs[d] = arith::RemUIOp::create(b, loc, rest, sizes[d]);
+    rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
+  }
+
+  // Each lane folds every 32nd element of the reduction.
+  Value identity = arith::ConstantOp::create(b, loc, combiner.identity);
+  auto lanes = scf::ForOp::create(b, loc, lane, sizes[r], warpSize,
+                                  ValueRange{identity});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(lanes.getBody());
+    ivs[r] = lanes.getInductionVar();
+    IRMapping map;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      BlockArgument arg = op.getMatchingBlockArgument(input);
+      Value v = input->get();
+      if (isa<MemRefType>(v.getType()))
+        v = memref::LoadOp::create(
+            b, loc, v, applyMap(b, loc, op.getMatchingIndexingMap(input), ivs));
+      map.map(arg, v);
+    }
+    map.map(op.getRegionOutputArgs()[0], lanes.getRegionIterArg(0));
+    for (Operation &inner : op.getBlock()->without_terminator()) {
+      if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
+        map.map(idx.getResult(), ivs[idx.getDim()]);
+        continue;
+      }
+      b.clone(inner, map);
+    }
+    scf::YieldOp::create(b, loc, map.lookup(combiner.op->getResult(0)));
+  }
+  ivs[r] = nullptr;
+  // Butterfly across the warp: every lane ends with the whole result.
+  auto combine = [&](Value x, Value y) {
+    IRMapping m;
+    m.map(combiner.op->getOperand(0), x);
+    m.map(combiner.op->getOperand(1), y);
+    return b.clone(*combiner.op, m)->getResult(0);
+  };
+  Value partial = lanes.getResult(0);
+  for (int32_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(b, loc, partial, offset, kWarp,
+                                          gpu::ShuffleMode::XOR);
+    partial = combine(partial, shuffle.getShuffleResult());
+  }
+  Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        lane, index(b, loc, 0));
+  auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/false);
+  b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
+  OpOperand *init = op.getDpsInitOperand(0);
+  SmallVector<Value> parallelIvs;
+  for (unsigned d = 0; d < numLoops; ++d)
+    parallelIvs.push_back(d == r ? index(b, loc, 0) : ivs[d]);
+  SmallVector<Value> at =
+      applyMap(b, loc, op.getMatchingIndexingMap(init), parallelIvs);
+  Value old = memref::LoadOp::create(b, loc, init->get(), at);
+  memref::StoreOp::create(b, loc, combine(old, partial), init->get(), at);
+  op->erase();
+  return success();
+}
+
+struct WarpReductionsPass
+    : public mlir::strata::impl::StrataWarpReductionsBase<WarpReductionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> candidates;
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      for (Operation &op : func.getBody().getOps())
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+          candidates.push_back(linalgOp);
+    for (linalg::LinalgOp op : candidates) {
+      if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+          op.getNumReductionLoops() != 1)
+        continue;
+      unsigned r = reductionDim(op);
+      SmallVector<int64_t> loops = op.getStaticLoopRanges();
+      if (!ShapedType::isDynamic(loops[r]) && loops[r] < minReduction)
+        continue;
+      if (!reductionIsContiguous(op, r))
+        continue;
+      std::optional<Combiner> combiner = matchCombiner(op);
+      if (!combiner)
+        continue;
+      if (failed(lowerToWarps(op, *combiner, warpsPerBlock, maxBlocks)))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

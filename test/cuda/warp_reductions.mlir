@@ -1,0 +1,57 @@
+// RUN: strata-opt %s --strata-warp-reductions --split-input-file | FileCheck %s
+
+// x·Wᵀ reduces along the contiguous dimension of both inputs: one warp per
+// output, lanes striding the reduction, a shuffle butterfly, and lane 0
+// folding in the initial value.
+// CHECK-LABEL: func.func @linear
+// CHECK:         gpu.launch
+// CHECK-SAME:      threads({{.*}}) in ({{.*}} = %c256
+// CHECK:           %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+// CHECK:           scf.for %[[O:.*]] = {{.*}} {
+// CHECK:             %[[P:.*]] = scf.for %[[K:.*]] = %[[LANE]] to %c64 step %c32 iter_args(%{{.*}} = %cst{{.*}}) -> (f32) {
+// CHECK:               memref.load %{{.*}}[%{{.*}}, %[[K]]] : memref<?x64xf32>
+// CHECK:               memref.load %{{.*}}[%{{.*}}, %[[K]]] : memref<16x64xf32>
+// CHECK:               arith.mulf
+// CHECK:               arith.addf
+// CHECK-COUNT-5:     gpu.shuffle xor
+// CHECK:             scf.if
+// CHECK:               memref.load %{{.*}} : memref<?x16xf32>
+// CHECK:               arith.addf
+// CHECK:               memref.store
+// CHECK-NOT:     linalg.generic
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (n, k)>
+#out = affine_map<(m, n, k) -> (m, n)>
+func.func @linear(%x: memref<?x64xf32>, %w: memref<16x64xf32>, %y: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<16x64xf32>) outs(%y : memref<?x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A·B with B row-major reads B with a stride along the reduction: left to
+// the thread-per-output mapping. A max reduction is matched with -inf.
+// CHECK-LABEL: func.func @strided_and_max
+// CHECK:         linalg.matmul
+// CHECK:         gpu.launch
+// CHECK:           arith.constant 0xFF800000 : f32
+// CHECK:           arith.maximumf
+// CHECK:           gpu.shuffle xor
+func.func @strided_and_max(%a: memref<8x64xf32>, %b: memref<64x8xf32>, %c: memref<8x8xf32>, %m: memref<8xf32>) {
+  linalg.matmul ins(%a, %b : memref<8x64xf32>, memref<64x8xf32>) outs(%c : memref<8x8xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, k) -> (i, k)>, affine_map<(i, k) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%a : memref<8x64xf32>) outs(%m : memref<8xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %r = arith.maximumf %acc, %v : f32
+    linalg.yield %r : f32
+  }
+  return
+}
