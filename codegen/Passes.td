@@ -96,6 +96,25 @@ def StrataWarpReductions : Pass<"strata-warp-reductions", "mlir::ModuleOp"> {
   ];
 }
 
+def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
+  let summary = "Shared-memory tiled kernels for A·B contractions";
+  let description = [{
+    For the CUDA target, on linalg ops on buffers at the top level of a
+    function: `C[.., m, n] += A[.., m, k] * B[.., k, n]` (f32, any batch
+    dimensions, B read with n innermost) becomes a launch of 64x64 output
+    tiles. Each step along k stages a 64x16 tile of A and a 16x64 tile of B
+    in workgroup memory with bounds-checked, coalesced loads; each of the
+    256 threads accumulates a 4x4 block in registers with `math.fma`.
+    Batch dimensions map to the grid's z. Runs after
+    strata-warp-reductions, which takes the contractions that read both
+    operands along k.
+  }];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+    "mlir::memref::MemRefDialect", "mlir::math::MathDialect",
+  ];
+}
+
 def StrataMergeGpuModules : Pass<"strata-merge-gpu-modules", "mlir::ModuleOp"> {
   let summary = "Move all outlined kernels into one gpu.module";
   let description = [{

@@ -85,6 +85,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
   if (stop == "linalg")
     return success();
   pm.addPass(createStrataWarpReductions());
+  pm.addPass(createStrataTiledMatmuls());
   if (failed(parsePassPipeline(
           "convert-linalg-to-parallel-loops,canonicalize", pm)))
     return failure();

@@ -1,0 +1,50 @@
+// RUN: strata-opt %s --strata-tiled-matmuls --split-input-file | FileCheck %s
+
+// A·B (odd sizes): 64x64 output tiles, two 16x64
+// workgroup tiles staged with bounds-checked loads between barriers, a 4x4
+// register block per thread (16 fma per k), bounds-checked C += acc.
+// CHECK-LABEL: func.func @mm
+// CHECK-DAG:     arith.ceildivui %c50, %c64
+// CHECK-DAG:     arith.ceildivui %c70, %c64
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[AT:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c33 step %c16{{.*}} iter_args
+// CHECK:             scf.if
+// CHECK:               memref.load %arg0
+// CHECK:             memref.store %{{.*}}, %[[AT]]
+// CHECK:             memref.load %arg1
+// CHECK:             memref.store %{{.*}}, %[[BT]]
+// CHECK:             gpu.barrier
+// CHECK:             scf.for
+// CHECK-COUNT-16:      math.fma
+// CHECK:             gpu.barrier
+// CHECK-COUNT-16:  memref.store %{{.*}}, %arg2
+// CHECK-NOT:     linalg.matmul
+func.func @mm(%a: memref<70x33xf32>, %b: memref<33x50xf32>, %c: memref<70x50xf32>) {
+  linalg.matmul ins(%a, %b : memref<70x33xf32>, memref<33x50xf32>) outs(%c : memref<70x50xf32>)
+  return
+}
+
+// -----
+
+// Batched (the batch is the grid's z) and dynamic sizes.
+// CHECK-LABEL: func.func @bmm
+// CHECK:         %[[B:.*]] = memref.dim %arg0, %c0
+// CHECK:         arith.muli %c1{{.*}}, %[[B]]
+// CHECK:         gpu.launch blocks
+// CHECK-NOT:     linalg.batch_matmul
+func.func @bmm(%a: memref<?x?x8xf32>, %b: memref<?x8x?xf32>, %c: memref<?x?x?xf32>) {
+  linalg.batch_matmul ins(%a, %b : memref<?x?x8xf32>, memref<?x8x?xf32>) outs(%c : memref<?x?x?xf32>)
+  return
+}
+
+// -----
+
+// x·Wᵀ reads W along k: not this pass's (strata-warp-reductions takes it).
+// CHECK-LABEL: func.func @nt
+// CHECK:         linalg.matmul
+// CHECK-NOT:     gpu.launch
+func.func @nt(%x: memref<4x8xf32>, %w: memref<16x8xf32>, %y: memref<4x16xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : memref<4x8xf32>, memref<16x8xf32>) outs(%y : memref<4x16xf32>)
+  return
+}
