@@ -7,6 +7,7 @@ PACKAGES=(
   cmake ninja-build g++ ccache python3 python3-torch libgtest-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libcli11-dev libflatbuffers-dev flatbuffers-compiler
+  libopenblas-dev  # bench/cpu_matmul_vs_openblas.py: the sgemm peer
 )
 
 missing=()
