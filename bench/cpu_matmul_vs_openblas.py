@@ -38,7 +38,7 @@ NT_MAPS = ("indexing_maps = [affine_map<(m, n, k) -> (m, k)>, "
            "affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]")
 
 
-def strata_ms(bin_dir, work, m, n, k, transposed, repeats):
+def strata_ms(bin_dir, work, m, n, k, transposed, repeats, cpu):
     text = MODULE.format(m=m, n=n, k=k,
                          bshape=f"{n}x{k}" if transposed else f"{k}x{n}",
                          maps=NT_MAPS if transposed else "")
@@ -47,7 +47,8 @@ def strata_ms(bin_dir, work, m, n, k, transposed, repeats):
     with open(src, "w") as f:
         f.write(text)
     subprocess.run([os.path.join(bin_dir, "strata-compile"), src,
-                    "--emit=executable", "-o", exe], check=True)
+                    "--emit=executable", f"--cpu={cpu}", "-o", exe],
+                   check=True)
     out = subprocess.run([os.path.join(bin_dir, "strata-run"), "call", exe,
                           "--entry", "mm", "--repeats", str(repeats)],
                          check=True, capture_output=True, text=True).stdout
@@ -78,6 +79,8 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cpu", default="x86-64-v2",
+                   help="strata-compile --cpu (x86-64-v2 is its default)")
     a = p.parse_args()
     os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
     lib = ctypes.CDLL("libopenblas.so.0")
@@ -90,12 +93,13 @@ def main():
               ("tiny lm_head", 256, 512, 64, True),
               ("1024-wide up_proj", 128, 2816, 1024, True),
               ("square A·B", 512, 512, 512, False)]
+    print(f"Strata --cpu={a.cpu}, {a.threads} thread(s)")
     print(f"{'shape':20} {'M':>5} {'N':>5} {'K':>5}  {'Strata GFLOP/s':>14} "
           f"{'OpenBLAS GFLOP/s':>16} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as work:
         for name, m, n, k, nt in shapes:
             flop = 2.0 * m * n * k
-            ours = strata_ms(bin_dir, work, m, n, k, nt, a.repeats)
+            ours = strata_ms(bin_dir, work, m, n, k, nt, a.repeats, a.cpu)
             blas = openblas_ms(lib, m, n, k, nt, a.repeats)
             print(f"{name:20} {m:5} {n:5} {k:5}  {flop / ours / 1e6:14.2f} "
                   f"{flop / blas / 1e6:16.2f} {blas / ours:6.3f}")

@@ -35,6 +35,19 @@ def StrataCopiesToLinalg : Pass<"strata-copies-to-linalg", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def StrataReassociateReductions
+    : Pass<"strata-reassociate-reductions", "mlir::ModuleOp"> {
+  let summary = "Mark reduction payloads reassociable so LLVM vectorises them";
+  let description = [{
+    For the CPU target. Sets `fastmath<reassoc,contract>` on the float
+    arithmetic inside the payload of every linalg op with a reduction loop
+    (matmuls, norms, softmax sums), which lets LLVM's loop vectoriser split
+    the reduction across vector lanes and use fused multiply-adds. Only
+    summation order changes; element-wise ops are untouched.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 def StrataExportEntryPoints
     : Pass<"strata-export-entry-points", "mlir::ModuleOp"> {
   let summary = "Give the model's functions a C calling interface";
