@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/cuda/FillFolding.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -127,6 +128,7 @@ Value lessThan(OpBuilder &b, Location loc, Value x, Value bound) {
 void lowerTiled(linalg::LinalgOp op, const Dims &d) {
   OpBuilder b(op);
   Location loc = op.getLoc();
+  linalg::FillOp fill = mlir::strata::fillFeeding(op);
   MLIRContext *ctx = op.getContext();
   SmallVector<Value> sizes;
   for (Range &r : op.createLoopRanges(b, loc))
@@ -251,12 +253,16 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       SmallVector<Value> cIdx = indicesFor(cMap, at);
-      Value old = memref::LoadOp::create(b, loc, cMem, cIdx);
+      Value old =
+          fill ? fill.getInputs()[0]
+               : memref::LoadOp::create(b, loc, cMem, cIdx).getResult();
       Value sum = arith::AddFOp::create(b, loc, old,
                                         kLoop.getResult(i * kPer + j));
       memref::StoreOp::create(b, loc, sum, cMem, cIdx);
     }
   op->erase();
+  if (fill)
+    fill->erase();
 }
 
 struct TiledMatmulsPass

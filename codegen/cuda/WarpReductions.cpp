@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/cuda/FillFolding.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -120,6 +121,7 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
                            int64_t warpsPerBlock, int64_t maxBlocks) {
   OpBuilder b(op);
   Location loc = op.getLoc();
+  linalg::FillOp fill = mlir::strata::fillFeeding(op);
   SmallVector<Range, 4> ranges = op.createLoopRanges(b, loc);
   unsigned r = reductionDim(op);
   unsigned numLoops = op.getNumLoops();
@@ -222,9 +224,12 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
     parallelIvs.push_back(d == r ? index(b, loc, 0) : ivs[d]);
   SmallVector<Value> at =
       applyMap(b, loc, op.getMatchingIndexingMap(init), parallelIvs);
-  Value old = memref::LoadOp::create(b, loc, init->get(), at);
+  Value old = fill ? fill.getInputs()[0]
+                   : memref::LoadOp::create(b, loc, init->get(), at).getResult();
   memref::StoreOp::create(b, loc, combine(old, partial), init->get(), at);
   op->erase();
+  if (fill)
+    fill->erase();
   return success();
 }
 

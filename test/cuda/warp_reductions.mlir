@@ -55,3 +55,22 @@ func.func @strided_and_max(%a: memref<8x64xf32>, %b: memref<64x8xf32>, %c: memre
   }
   return
 }
+
+// -----
+
+// The fill that initialises a fresh output is folded into the kernel: lane
+// 0 combines with the fill value instead of a fill launch and a load.
+// CHECK-LABEL: func.func @folded_fill
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:           scf.if
+// CHECK-NOT:           memref.load
+// CHECK:               %[[S:.*]] = arith.addf %arg2, %{{.*}} : f32
+// CHECK-NEXT:          memref.store %[[S]], %{{.*}}[
+func.func @folded_fill(%x: memref<4x64xf32>, %w: memref<16x64xf32>, %init: f32) -> memref<4x16xf32> {
+  %y = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%init : f32) outs(%y : memref<4x16xf32>)
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : memref<4x64xf32>, memref<16x64xf32>) outs(%y : memref<4x16xf32>)
+  return %y : memref<4x16xf32>
+}
