@@ -23,6 +23,23 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def StrataFuseElementwise : Pass<"strata-fuse-elementwise", "mlir::ModuleOp"> {
+  let summary = "Fuse element-wise producers into consumers that read each "
+                "element once";
+  let description = [{
+    Shared by both targets, on linalg ops on tensors. Applies upstream's
+    element-wise producer/consumer fusion, restricted to operands the
+    consumer indexes with a permutation of its loops: a chain of
+    element-wise ops becomes one loop nest (one kernel on the GPU), and an
+    element-wise producer of a reduction over the same iteration space (the
+    square in a norm, the exp in a softmax sum) is folded into it, while a
+    producer whose elements the consumer reads many times (SiLU(gate)·up
+    feeding the down projection) keeps its own loop nest instead of being
+    recomputed for every reader.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
 def StrataCopiesToLinalg : Pass<"strata-copies-to-linalg", "mlir::ModuleOp"> {
   let summary = "Turn memref.copy into linalg.copy";
   let description = [{

@@ -32,12 +32,9 @@ static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg) {
   pm.addPass(createCanonicalizerPass());
   if (stopAtLinalg)
     return success();
-  // Producer-consumer fusion of element-wise generics (and of element-wise
-  // producers into reductions): one loop nest, one kernel launch, no
-  // intermediate buffer per chain.
-  if (failed(parsePassPipeline("linalg-fuse-elementwise-ops,canonicalize",
-                               pm)))
-    return failure();
+  // Element-wise chains become one loop nest (one launch on the GPU).
+  pm.addPass(createStrataFuseElementwise());
+  pm.addPass(createCanonicalizerPass());
   if (failed(parsePassPipeline(
           "one-shot-bufferize{bufferize-function-boundaries "
           "function-boundary-type-conversion=identity-layout-map},"
