@@ -75,12 +75,23 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     `kv_b_proj [H * (nope + v_head_dim), kv_lora_rank]`,
     `o_proj [D, H * v_head_dim]`.
 
+    With `cache(latent, rope_key)` the op is one decode step over a KV
+    cache: `latent [B, T, kv_lora_rank]` (normalised by `kv_a_norm`) and
+    `rope_key [B, T, qk_rope_head_dim]` (rotated) are those of all T
+    positions so far, this call's S new ones last; keys and values are
+    expanded from them instead of from `input` (which then only gives the
+    queries, at `positions`), and the causal mask aligns the queries to the
+    last S keys. What DeepSeek caches per token is thus kv_lora_rank +
+    qk_rope_head_dim values instead of a key and a value per head.
+
     Constraints: mla_c1 num_heads, kv_lora_rank, qk_nope_head_dim,
     qk_rope_head_dim and v_head_dim are >= 1, qk_rope_head_dim is even;
     mla_c2 q_a_proj and q_a_norm are given together, exactly when
     q_lora_rank > 0 (q_lora_rank >= 0); mla_c3 every weight has the shape
     listed above; mla_c4 input is rank 3 and positions, when given, [B, S]; mla_c5
-    softmax_scale > 0 when given, and eps > 0.
+    softmax_scale > 0 when given, and eps > 0; mla_c6 the cache's latent
+    and rope key are `[B, T, kv_lora_rank]` and `[B, T, qk_rope_head_dim]`
+    with the input's B and one T, and T >= S when both are static.
   }];
   let arguments = (ins Strata_FloatTensor:$input,
       Optional<Strata_IndexTensor>:$positions,
@@ -89,6 +100,8 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
       Strata_FloatTensor:$q_proj,
       Strata_FloatTensor:$kv_a_proj, Strata_FloatTensor:$kv_a_norm,
       Strata_FloatTensor:$kv_b_proj, Strata_FloatTensor:$o_proj,
+      Optional<Strata_FloatTensor>:$cached_latent,
+      Optional<Strata_FloatTensor>:$cached_rope_key,
       I64Attr:$num_heads,
       DefaultValuedAttr<I64Attr, "0">:$q_lora_rank,
       I64Attr:$kv_lora_rank, I64Attr:$qk_nope_head_dim,
@@ -103,7 +116,9 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     $input (`positions` `(` $positions^ `)`)?
     (`q_a` `(` $q_a_proj^ `,` $q_a_norm `)`)? `q` `(` $q_proj `)`
     `kv_a` `(` $kv_a_proj `,` $kv_a_norm `)` `kv_b` `(` $kv_b_proj `)`
-    `out` `(` $o_proj `)` attr-dict `:` type(operands)
+    `out` `(` $o_proj `)`
+    (`cache` `(` $cached_latent^ `,` $cached_rope_key `)`)?
+    attr-dict `:` type(operands)
   }];
 }
 

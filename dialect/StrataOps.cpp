@@ -396,6 +396,28 @@ LogicalResult LatentAttentionOp::verify() {
       failed(checkShape(emit, "o_proj", tensorOf(getOProj()), {d, h * vDim},
                         "mla_c3")))
     return failure();
+  if (static_cast<bool>(getCachedLatent()) !=
+      static_cast<bool>(getCachedRopeKey()))
+    return emitOpError() << "mla_c6: the cache needs both the latent and "
+                            "the rope key";
+  if (Value latent = getCachedLatent()) {
+    auto lt = tensorOf(latent), rt = tensorOf(getCachedRopeKey());
+    if (lt.getRank() != 3 || rt.getRank() != 3)
+      return emitOpError() << "mla_c6: the cache's latent and rope key must "
+                              "be rank 3, got "
+                           << lt << " and " << rt;
+    int64_t t = lt.getDimSize(1);
+    if (failed(checkShape(emit, "cached latent", lt,
+                          {in.getDimSize(0), t, kvRank}, "mla_c6")) ||
+        failed(checkShape(emit, "cached rope key", rt,
+                          {in.getDimSize(0), t, rope}, "mla_c6")))
+      return failure();
+    int64_t s = in.getDimSize(1);
+    if (!ShapedType::isDynamic(t) && !ShapedType::isDynamic(s) && t < s)
+      return emitOpError() << "mla_c6: the cache holds " << t
+                           << " positions, fewer than the " << s
+                           << " new ones it must include";
+  }
   if (auto scale = getSoftmaxScale(); scale && !(scale->convertToDouble() > 0))
     return emitOpError() << "mla_c5: softmax_scale must be > 0, got "
                          << scale->convertToDouble();

@@ -197,9 +197,42 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
             key);
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
+  Value positions, cachedLatent, cachedRopeKey;
+  if (decoding) {
+    // The cache holds each position's normalised latent and rotated rope
+    // key; this step's rows are computed here and appended.
+    positions = decoding->positions;
+    Value kv = LinearOp::create(b, inLayer(key), x, kva, Value());
+    auto slice = [&](int64_t offset, int64_t size) -> Value {
+      auto type = cast<RankedTensorType>(kv.getType());
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0),
+                                        b.getIndexAttr(offset)};
+      SmallVector<OpFoldResult> sizes{
+          tensor::DimOp::create(b, inLayer(key), kv, 0).getResult(),
+          tensor::DimOp::create(b, inLayer(key), kv, 1).getResult(),
+          b.getIndexAttr(size)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(
+          b, inLayer(key),
+          RankedTensorType::get({dyn, dyn, size}, type.getElementType()), kv,
+          offsets, sizes, strides);
+    };
+    Value latent = RMSNormOp::create(b, inLayer(key), slice(0, a.kvLoraRank),
+                                     kvaNorm, APFloat(m.normEps));
+    Value ropeKey = RotaryOp::create(
+        b, inLayer(key), slice(a.kvLoraRank, a.qkRopeHeadDim), positions, 1,
+        a.qkRopeHeadDim, a.qkRopeHeadDim, rope, m.rope.interleaved);
+    unsigned layer = decoding->layer++;
+    decoding->newKeys.push_back(latent);
+    decoding->newValues.push_back(ropeKey);
+    cachedLatent = tensor::ConcatOp::create(
+        b, inLayer(key), 1, ValueRange{decoding->keyCaches[layer], latent});
+    cachedRopeKey = tensor::ConcatOp::create(
+        b, inLayer(key), 1, ValueRange{decoding->valueCaches[layer], ropeKey});
+  }
   return LatentAttentionOp::create(
-      b, inLayer(key), x, Value(), qa, qaNorm, q, kva, kvaNorm, kvb, o, h,
-      a.qLoraRank,
+      b, inLayer(key), x, positions, qa, qaNorm, q, kva, kvaNorm, kvb, o,
+      cachedLatent, cachedRopeKey, h, a.qLoraRank,
       a.kvLoraRank, a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, rope,
       m.rope.interleaved, a.causal, scale, APFloat(m.normEps));
 }
@@ -397,21 +430,25 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     func::ReturnOp::create(b, at("model"), loss);
     func.setType(b.getFunctionType({tokensType, tokensType}, loss.getType()));
   }
-  // decode(tokens, positions, caches...) for incremental generation; latent
-  // attention caches its compressed latent instead, which comes later.
-  if (m.heads.lm && m.attention.kind != AttentionKind::Latent &&
-      m.attention.kind != AttentionKind::BlockSparse)
+  // decode(tokens, positions, caches...) for incremental generation: per
+  // layer a key and a value cache, or for latent attention the normalised
+  // latent and the rotated rope key.
+  if (m.heads.lm && m.attention.kind != AttentionKind::BlockSparse)
     buildDecode(*module);
   return module;
 }
 
 void ModelBuilder::buildDecode(ModuleOp module) {
   auto tokensType = RankedTensorType::get({dyn, dyn}, b.getI32Type());
-  auto cacheType =
-      RankedTensorType::get({dyn, dyn, m.numKvHeads * m.headDim}, f32);
+  bool latent = m.attention.kind == AttentionKind::Latent;
+  int64_t keyWidth = latent ? m.attention.kvLoraRank : m.numKvHeads * m.headDim;
+  int64_t valueWidth =
+      latent ? m.attention.qkRopeHeadDim : m.numKvHeads * m.headDim;
   SmallVector<Type> inputs{tokensType, tokensType};
-  for (int64_t i = 0; i < 2 * m.numLayers; ++i)
-    inputs.push_back(cacheType);
+  for (int64_t i = 0; i < m.numLayers; ++i) {
+    inputs.push_back(RankedTensorType::get({dyn, dyn, keyWidth}, f32));
+    inputs.push_back(RankedTensorType::get({dyn, dyn, valueWidth}, f32));
+  }
   auto func = func::FuncOp::create(b, at("model"), "decode",
                                    b.getFunctionType(inputs, {}));
   Block *body = func.addEntryBlock();

@@ -269,7 +269,7 @@ func.func @mla_q_a_proj_without_norm(%x: tensor<2x16x64xf32>) {
   %kvb = strata.param "kv_b_proj" : tensor<128x32xf32>
   %o = strata.param "o_proj" : tensor<64x64xf32>
   // expected-error @+1 {{'strata.latent_attention' op mla_c2: q_a_proj and q_a_norm must be given together, exactly when q_lora_rank > 0}}
-  %0 = "strata.latent_attention"(%x, %qa, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 1, 0, 1, 1, 1, 1, 1>, num_heads = 4 : i64, q_lora_rank = 24 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<24x64xf32>, tensor<96x24xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xf32>
+  %0 = "strata.latent_attention"(%x, %qa, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0>, num_heads = 4 : i64, q_lora_rank = 24 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<24x64xf32>, tensor<96x24xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xf32>
   return
 }
 
@@ -284,7 +284,7 @@ func.func @mla_generic_wrong_result(%x: tensor<2x16x64xf32>) {
   %o = strata.param "o_proj" : tensor<64x64xf32>
   // expected-error @+2 {{'strata.latent_attention' op inferred type(s) 'tensor<2x16x64xf32>' are incompatible with return type(s) of operation 'tensor<2x16x64xbf16>'}}
   // expected-error @+1 {{'strata.latent_attention' op failed to infer returned types}}
-  %0 = "strata.latent_attention"(%x, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 1, 1, 1, 1, 1>, num_heads = 4 : i64, q_lora_rank = 0 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xbf16>
+  %0 = "strata.latent_attention"(%x, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0>, num_heads = 4 : i64, q_lora_rank = 0 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xbf16>
   return
 }
 
@@ -299,5 +299,48 @@ func.func @mla_positions_shape(%x: tensor<2x4x64xf32>, %pos: tensor<2x5xi32>) {
   %o = strata.param "o" : tensor<64x64xf32>
   // expected-error @+1 {{'strata.latent_attention' op mla_c4: positions must have shape [2, 4], got 'tensor<2x5xi32>'}}
   %0 = strata.latent_attention %x positions(%pos) q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x4x64xf32>, tensor<2x5xi32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>
+  return
+}
+
+// -----
+
+// Tests that a decode step's cache has the latent and rope-key widths
+// (mla_c6).
+func.func @mla_cache_width(%x: tensor<2x1x64xf32>, %lat: tensor<2x9x31xf32>, %kpe: tensor<2x9x8xf32>) {
+  %q = strata.param "q" : tensor<96x64xf32>
+  %kva = strata.param "kva" : tensor<40x64xf32>
+  %kvn = strata.param "kvn" : tensor<32xf32>
+  %kvb = strata.param "kvb" : tensor<128x32xf32>
+  %o = strata.param "o" : tensor<64x64xf32>
+  // expected-error @+1 {{'strata.latent_attention' op mla_c6: cached latent must have shape [2, 9, 32], got 'tensor<2x9x31xf32>'}}
+  %0 = strata.latent_attention %x q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x1x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<2x9x31xf32>, tensor<2x9x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the cache includes at least the new positions (mla_c6).
+func.func @mla_cache_short(%x: tensor<2x4x64xf32>, %lat: tensor<2x3x32xf32>, %kpe: tensor<2x3x8xf32>) {
+  %q = strata.param "q" : tensor<96x64xf32>
+  %kva = strata.param "kva" : tensor<40x64xf32>
+  %kvn = strata.param "kvn" : tensor<32xf32>
+  %kvb = strata.param "kvb" : tensor<128x32xf32>
+  %o = strata.param "o" : tensor<64x64xf32>
+  // expected-error @+1 {{'strata.latent_attention' op mla_c6: the cache holds 3 positions, fewer than the 4 new ones it must include}}
+  %0 = strata.latent_attention %x q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x4x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<2x3x32xf32>, tensor<2x3x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the rope key's positions are the latent's (mla_c6).
+func.func @mla_cache_lengths(%x: tensor<2x1x64xf32>, %lat: tensor<2x9x32xf32>, %kpe: tensor<2x8x8xf32>) {
+  %q = strata.param "q" : tensor<96x64xf32>
+  %kva = strata.param "kva" : tensor<40x64xf32>
+  %kvn = strata.param "kvn" : tensor<32xf32>
+  %kvb = strata.param "kvb" : tensor<128x32xf32>
+  %o = strata.param "o" : tensor<64x64xf32>
+  // expected-error @+1 {{'strata.latent_attention' op mla_c6: cached rope key must have shape [2, 9, 8], got 'tensor<2x8x8xf32>'}}
+  %0 = strata.latent_attention %x q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x1x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<2x9x32xf32>, tensor<2x8x8xf32>
   return
 }

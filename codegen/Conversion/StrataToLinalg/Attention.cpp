@@ -483,8 +483,9 @@ Value channelSlice(OpBuilder &b, Location loc, Value x, int64_t offset,
 /// Multi-head latent attention, decomposed into strata ops (projections,
 /// norms, rotary, attention) that the other patterns then lower, plus two
 /// gathers that assemble per-head keys [k_nope | shared k_rope] and values
-/// from the expanded latent. Absorbing kv_b into q and o for decode is an
-/// optimisation for the KV-cache lowering.
+/// from the expanded latent. A decode step expands the cached latent of
+/// every position; absorbing kv_b into q and o instead is an optimisation
+/// still to come.
 struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LatentAttentionOp op,
@@ -513,14 +514,19 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
     }
     q = RotaryOp::create(rewriter, loc, q, positions, h, qk, rope, ropeAttr,
                          interleaved);
-    Value kva = LinearOp::create(rewriter, loc, x, op.getKvAProj(), Value());
-    Value latent = channelSlice(rewriter, loc, kva, 0, kvRank);
-    Value kpe = channelSlice(rewriter, loc, kva, kvRank, rope);
-    latent = RMSNormOp::create(rewriter, loc, latent, op.getKvANorm(), eps);
+    // Keys and values come from the normalised latent and the rotated
+    // shared rope key: the cache's (a decode step) or this input's.
+    Value latent = op.getCachedLatent(), kpe = op.getCachedRopeKey();
+    if (!latent) {
+      Value kva = LinearOp::create(rewriter, loc, x, op.getKvAProj(), Value());
+      latent = channelSlice(rewriter, loc, kva, 0, kvRank);
+      kpe = channelSlice(rewriter, loc, kva, kvRank, rope);
+      latent = RMSNormOp::create(rewriter, loc, latent, op.getKvANorm(), eps);
+      kpe = RotaryOp::create(rewriter, loc, kpe, positions, 1, rope, rope,
+                             ropeAttr, interleaved);
+    }
     Value kv = LinearOp::create(rewriter, loc, latent, op.getKvBProj(),
                                 Value());
-    kpe = RotaryOp::create(rewriter, loc, kpe, positions, 1, rope, rope,
-                           ropeAttr, interleaved);
 
     auto kvType = cast<RankedTensorType>(kv.getType());
     Type f32 = rewriter.getF32Type();
