@@ -68,6 +68,8 @@ struct CudaDevice::Impl {
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream) = nullptr;
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t) = nullptr;
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t) = nullptr;
+  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t,
+                                CUstream) = nullptr;
   CUresult (*cuGetErrorString)(CUresult, const char **) = nullptr;
   CUresult (*cuEventCreate)(CUevent *, unsigned) = nullptr;
   CUresult (*cuEventDestroy)(CUevent) = nullptr;
@@ -156,6 +158,7 @@ bool loadSymbols(CudaDevice::Impl &d, std::string &missing) {
       STRATA_CU(cuMemFreeAsync, "cuMemFreeAsync", false),
       STRATA_CU(cuMemcpyHtoD, "cuMemcpyHtoD_v2", true),
       STRATA_CU(cuMemcpyDtoH, "cuMemcpyDtoH_v2", true),
+      STRATA_CU(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", true),
       STRATA_CU(cuGetErrorString, "cuGetErrorString", true),
       STRATA_CU(cuEventCreate, "cuEventCreate", true),
       STRATA_CU(cuEventDestroy, "cuEventDestroy_v2", true),
@@ -425,6 +428,18 @@ strata_status_code CudaDevice::download(void *host, const void *device,
   if (!d.record(d.cuMemcpyDtoH(host, reinterpret_cast<CUdeviceptr>(device),
                                bytes),
                 "copying from the device"))
+    return fail(status, STRATA_IO_ERROR, "%s", d.error.c_str());
+  return ok(status);
+}
+
+strata_status_code CudaDevice::copyOnDevice(void *dst, const void *src,
+                                            size_t bytes,
+                                            strata_status *status) {
+  Impl &d = *impl_;
+  if (!d.record(d.cuMemcpyDtoDAsync(reinterpret_cast<CUdeviceptr>(dst),
+                                    reinterpret_cast<CUdeviceptr>(src), bytes,
+                                    d.stream),
+                "copying on the device"))
     return fail(status, STRATA_IO_ERROR, "%s", d.error.c_str());
   return ok(status);
 }

@@ -40,6 +40,10 @@ public:
   strata_status_code download(void *host, const void *device, size_t bytes,
                               strata_status *status);
 
+  /// Stream-ordered device-to-device copy (no host synchronisation).
+  strata_status_code copyOnDevice(void *dst, const void *src, size_t bytes,
+                                  strata_status *status);
+
   /// Makes the device current on the calling thread; clears the error
   /// the hooks recorded.
   strata_status_code begin(strata_status *status);

@@ -202,14 +202,23 @@ struct CallFrame {
     return STRATA_OK;
   }
 
+  /// Device memory the session owns (CUDA sessions), passed as is.
+  void addDevice(void *device, std::vector<int64_t> shape) {
+    descriptors.emplace_back(device, shape);
+  }
+
   void addParameter(int index, std::vector<int64_t> shape) {
     void *data = session.cuda ? session.deviceParameters[index]
                               : session.parameters[index].data();
     descriptors.emplace_back(data, shape);
   }
 
+  /// Runs the entry point. On CUDA, results are copied to host memory,
+  /// except those `keep` marks: their descriptors keep pointing at device
+  /// memory, which the caller must release (and then clear the pointers).
   strata_status_code call(EntryFn entry, const strata::fb::EntryPoint *ep,
-                          Results &results, strata_status *status) {
+                          Results &results, strata_status *status,
+                          const std::vector<bool> &keep = {}) {
     if (!session.cuda) {
       launch(entry, ep, descriptors, results);
       return STRATA_OK;
@@ -222,6 +231,13 @@ struct CallFrame {
     // Results frees host buffers only.
     for (size_t r = 0; r < results.offsets.size(); ++r) {
       int64_t *d = results.words.data() + results.offsets[r];
+      if (r < keep.size() && keep[r]) {
+        if (code != STRATA_OK) {
+          session.cuda->release(reinterpret_cast<void *>(d[0]));
+          d[0] = d[1] = 0;
+        }
+        continue;
+      }
       size_t rank = ep->results()->Get(r)->shape()->size();
       void *device = reinterpret_cast<void *>(d[0]);
       // Extent of the strided view: offset plus the last element reached.
@@ -849,7 +865,102 @@ const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
 struct KvCache {
   std::vector<std::vector<float>> keys, values;
   int64_t length = 0;
+
+  /// CUDA sessions keep the caches on the device: one buffer per layer and
+  /// kind holding `capacity` rows of `width` floats, grown by doubling.
+  /// Only the next token's logits cross PCIe per step.
+  struct DeviceRows {
+    void *data = nullptr;
+    int64_t width = 0;
+  };
+  std::vector<DeviceRows> deviceKeys, deviceValues;
+  int64_t capacity = 0;
+  CudaDevice *device = nullptr;
+
+  ~KvCache() {
+    for (auto *rows : {&deviceKeys, &deviceValues})
+      for (DeviceRows &r : *rows)
+        if (r.data)
+          device->release(r.data);
+  }
+
+  /// Room for `rows` positions in every device buffer that exists.
+  strata_status_code reserve(int64_t rows, int64_t maxRows,
+                             strata_status *status) {
+    if (rows <= capacity)
+      return STRATA_OK;
+    int64_t grown = std::min(std::max({2 * capacity, rows, int64_t(16)}),
+                             std::max(maxRows, rows));
+    for (auto *all : {&deviceKeys, &deviceValues})
+      for (DeviceRows &r : *all) {
+        if (!r.data)
+          continue;
+        size_t rowBytes = static_cast<size_t>(r.width) * sizeof(float);
+        void *bigger = device->allocate(grown * rowBytes, status);
+        if (!bigger)
+          return status ? status->code : STRATA_OUT_OF_MEMORY;
+        if (length)
+          if (strata_status_code code = device->copyOnDevice(
+                  bigger, r.data, length * rowBytes, status)) {
+            device->release(bigger);
+            return code;
+          }
+        device->release(r.data);
+        r.data = bigger;
+      }
+    capacity = grown;
+    return STRATA_OK;
+  }
+
+  /// The device buffer of `layer`'s keys or values, created on first use.
+  strata_status_code deviceBuffer(bool keys, size_t layer, int64_t width,
+                                  DeviceRows *&out, strata_status *status) {
+    auto &all = keys ? deviceKeys : deviceValues;
+    if (all.size() <= layer)
+      all.resize(layer + 1);
+    out = &all[layer];
+    if (!out->data) {
+      out->width = width;
+      out->data = device->allocate(
+          static_cast<size_t>(std::max<int64_t>(capacity, 1) * width) *
+              sizeof(float),
+          status);
+      if (!out->data)
+        return status ? status->code : STRATA_OUT_OF_MEMORY;
+    }
+    return STRATA_OK;
+  }
 };
+
+/// Appends decode's new rows (device results 1.., keys and values by
+/// layer) to the device caches and releases them; clears their pointers.
+strata_status_code appendDeviceRows(CudaDevice &device, Results &results,
+                                    int64_t n, KvCache &cache,
+                                    strata_status *status) {
+  strata_status_code code = STRATA_OK;
+  for (size_t r = 1; r < results.offsets.size(); ++r) {
+    int64_t *d = results.words.data() + results.offsets[r];
+    size_t layer = (r - 1) / 2;
+    auto &rows = r % 2 ? cache.deviceKeys : cache.deviceValues;
+    int64_t width = d[3 + 2];
+    // The rows must be one contiguous [1, n, width] block.
+    bool contiguous = d[3 + 3 + 2] == 1 && (n == 1 || d[3 + 3 + 1] == width);
+    if (code == STRATA_OK &&
+        (layer >= rows.size() || rows[layer].width != width || !contiguous))
+      code = fail(status, STRATA_CORRUPT_EXECUTABLE,
+                  "decode result %zu does not match its cache", r);
+    if (code == STRATA_OK && n)
+      code = device.copyOnDevice(
+          static_cast<float *>(rows[layer].data) + cache.length * width,
+          reinterpret_cast<float *>(d[1]) + d[2],
+          static_cast<size_t>(n * width) * sizeof(float), status);
+    device.release(reinterpret_cast<void *>(d[0]));
+    d[0] = d[1] = 0;
+  }
+  if (code == STRATA_OK)
+    cache.length += n;
+  return code;
+}
 
 /// Runs `decode` on `count` new tokens at positions cache.length..: writes
 /// the last position's logits to `last` and appends the new rows.
@@ -868,6 +979,13 @@ strata_status_code decodeStep(strata_session *session,
     positions[i] = static_cast<int32_t>(cache.length + i);
   if (strata_status_code code = syncDeviceParameters(*session, status))
     return code;
+  if (session->cuda) {
+    cache.device = session->cuda.get();
+    if (strata_status_code code = cache.reserve(
+            cache.length + static_cast<int64_t>(count),
+            session->exe->root->metadata()->max_seq_len(), status))
+      return code;
+  }
   static float empty[1];
   CallFrame frame(*session);
   frame.descriptors.reserve(decode->arguments()->size());
@@ -886,6 +1004,15 @@ strata_status_code decodeStep(strata_session *session,
     case ArgumentKind::KeyCache:
     case ArgumentKind::ValueCache: {
       size_t layer = static_cast<size_t>(arg->layer());
+      if (session->cuda) {
+        KvCache::DeviceRows *rows = nullptr;
+        code = cache.deviceBuffer(arg->kind() == ArgumentKind::KeyCache,
+                                  layer, arg->shape()->Get(2), rows, status);
+        if (!code)
+          frame.addDevice(rows->data,
+                          {1, cache.length, arg->shape()->Get(2)});
+        break;
+      }
       auto &rows = arg->kind() == ArgumentKind::KeyCache ? cache.keys
                                                          : cache.values;
       if (rows.size() <= layer)
@@ -908,12 +1035,19 @@ strata_status_code decodeStep(strata_session *session,
       return code;
   }
   Results results;
-  if (strata_status_code code = frame.call(entry, decode, results, status))
+  // On CUDA the new cache rows stay on the device.
+  std::vector<bool> keep(decode->results()->size(), session->cuda != nullptr);
+  if (!keep.empty())
+    keep[0] = false;
+  if (strata_status_code code =
+          frame.call(entry, decode, results, status, keep))
     return code;
   int64_t vocab = session->exe->root->metadata()->vocab_size();
   last.resize(static_cast<size_t>(vocab));
   for (int64_t v = 0; v < vocab; ++v)
     last[v] = results.at3(0, n - 1, v);
+  if (session->cuda)
+    return appendDeviceRows(*session->cuda, results, n, cache, status);
   for (size_t r = 1; r < results.offsets.size(); ++r) {
     size_t layer = (r - 1) / 2;
     auto &rows = r % 2 ? cache.keys : cache.values;
