@@ -337,9 +337,12 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
                      std::max<size_t>(count, 1));
   }
   double p = median(prefill), d = median(decode);
+  // The GPU's own time for the last decode step (-1 on the CPU): against
+  // the wall time per token, it shows how much is host-side overhead.
   std::printf("prefill_ms %.3f prefill_tokens_per_s %.1f decode_ms_per_token "
-              "%.3f\n",
-              p, length / (p / 1000.0), d);
+              "%.3f last_step_device_ms %.3f\n",
+              p, length / (p / 1000.0), d,
+              strata_session_last_device_ms(loaded.session));
   return 0;
 }
 
