@@ -65,6 +65,21 @@ def StrataReassociateReductions
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
+def StrataInterchangeReductions
+    : Pass<"strata-interchange-reductions", "mlir::ModuleOp"> {
+  let summary = "Move a strided innermost reduction outside a contiguous "
+                "parallel loop";
+  let description = [{
+    For the CPU target. In a linalg op whose innermost loop is a reduction
+    that some input reads with a stride (A·B with B row-major, attention's
+    P·V), and whose output's innermost dimension every input reads
+    contiguously, the reduction loop moves just outside that dimension's
+    loop. The innermost loop then vectorises without reassociation; each
+    output still accumulates in the original order.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
 def StrataExportEntryPoints
     : Pass<"strata-export-entry-points", "mlir::ModuleOp"> {
   let summary = "Give the model's functions a C calling interface";

@@ -66,6 +66,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
     return failure();
   if (stop == "linalg")
     return success();
+  pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
   if (failed(parsePassPipeline("convert-linalg-to-loops,canonicalize", pm)))
     return failure();
