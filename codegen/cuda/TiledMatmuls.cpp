@@ -145,6 +145,8 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
   // Grids of zero blocks are invalid launches; empty ranges then do
   // nothing inside.
   auto atLeastOne = [&](Value v) { return arith::MaxUIOp::create(b, loc, v, one); };
+  Value batches = gridZ;
+  gridZ = arith::MinUIOp::create(b, loc, gridZ, cst(b, loc, 65535));
   auto launch = gpu::LaunchOp::create(
       b, loc, atLeastOne(gridX), atLeastOne(gridY), atLeastOne(gridZ),
       cst(b, loc, kThreads), one, one, /*dynamicSharedMemorySize=*/nullptr,
@@ -164,9 +166,13 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
       b, loc, arith::DivUIOp::create(b, loc, tid, sixteen), per);
   Value tx = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, tid, sixteen), per);
-  // Batch indices from the grid's z, innermost fastest.
+  // Batch indices from the grid's z (striding past 65535 batches),
+  // innermost fastest.
+  auto batchLoop = scf::ForOp::create(b, loc, launch.getBlockIds().z,
+                                      batches, launch.getGridSize().z);
+  b.setInsertionPoint(batchLoop.getBody()->getTerminator());
   SmallVector<Value> ivs(op.getNumLoops(), cst(b, loc, 0));
-  Value rest = launch.getBlockIds().z;
+  Value rest = batchLoop.getInductionVar();
   for (int64_t i = static_cast<int64_t>(d.batch.size()) - 1; i >= 0; --i) {
     unsigned dim = d.batch[i];
     ivs[dim] = i == 0 ? rest : arith::RemUIOp::create(b, loc, rest, sizes[dim]);
