@@ -26,11 +26,14 @@ func.func @mm(%a: memref<70x33xf32>, %b: memref<33x50xf32>, %c: memref<70x50xf32
 
 // -----
 
-// Batched (the batch is the grid's z) and dynamic sizes.
+// Batched (the batch is the grid's z, clamped to 65535 with the blocks
+// striding over the rest) and dynamic sizes.
 // CHECK-LABEL: func.func @bmm
 // CHECK:         %[[B:.*]] = memref.dim %arg0, %c0
-// CHECK:         arith.muli %c1{{.*}}, %[[B]]
-// CHECK:         gpu.launch blocks
+// CHECK:         %[[Z:.*]] = arith.muli %c1{{.*}}, %[[B]]
+// CHECK:         arith.minui %[[Z]], %c65535
+// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %[[BZ:.*]]) in (%{{.*}}, %{{.*}}, %[[GZ:.*]] = %{{.*}}) threads
+// CHECK:           scf.for %{{.*}} = %[[BZ]] to %[[Z]] step %[[GZ]] {
 // CHECK-NOT:     linalg.batch_matmul
 func.func @bmm(%a: memref<?x?x8xf32>, %b: memref<?x8x?xf32>, %c: memref<?x?x?xf32>) {
   linalg.batch_matmul ins(%a, %b : memref<?x?x8xf32>, memref<?x8x?xf32>) outs(%c : memref<?x?x?xf32>)
