@@ -16,6 +16,9 @@
 #include "runtime/Safetensors.h"
 
 #include <algorithm>
+#include <atomic>
+#include <system_error>
+#include <thread>
 #include <map>
 
 #include <cerrno>
@@ -353,6 +356,36 @@ double strata_session_last_device_ms(const strata_session *session) {
   return session && session->cuda ? session->cuda->lastMilliseconds() : -1;
 }
 
+namespace {
+/// Fills parameter `p` from its initializer. Box-Muller on a splitmix64
+/// stream keyed by the seed and the name, so a parameter's values do not
+/// depend on the others (and a Python reference can reproduce them:
+/// test/e2e/model_reference.py).
+void initParameter(const strata::fb::Parameter *p, uint64_t seed,
+                   std::vector<float> &values) {
+  switch (p->init()) {
+  case strata::fb::InitKind::Zeros:
+    std::fill(values.begin(), values.end(), 0.0f);
+    return;
+  case strata::fb::InitKind::Ones:
+    std::fill(values.begin(), values.end(), 1.0f);
+    return;
+  case strata::fb::InitKind::Normal:
+    break;
+  }
+  uint64_t state = splitmix64(seed ^ fnv1a64(p->name()->c_str()));
+  double stddev = p->init_std();
+  for (size_t k = 0; k < values.size(); ++k) {
+    state = splitmix64(state);
+    double u1 = (static_cast<double>(state >> 11) + 1.0) * 0x1.0p-53;
+    state = splitmix64(state);
+    double u2 = static_cast<double>(state >> 11) * 0x1.0p-53;
+    double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
+    values[k] = static_cast<float>(normal * stddev);
+  }
+}
+} // namespace
+
 strata_status_code strata_session_init_parameters(strata_session *session,
                                                   uint64_t seed,
                                                   strata_status *status) {
@@ -360,33 +393,32 @@ strata_status_code strata_session_init_parameters(strata_session *session,
     return fail(status, STRATA_INVALID_ARGUMENT, "null session");
   const auto *params = session->exe->root->parameters();
   session->deviceParametersStale = true;
-  for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
-    const auto *p = params->Get(i);
-    std::vector<float> &values = session->parameters[i];
-    switch (p->init()) {
-    case strata::fb::InitKind::Zeros:
-      std::fill(values.begin(), values.end(), 0.0f);
-      continue;
-    case strata::fb::InitKind::Ones:
-      std::fill(values.begin(), values.end(), 1.0f);
-      continue;
-    case strata::fb::InitKind::Normal:
-      break;
-    }
-    // Box-Muller on a splitmix64 stream keyed by the seed and the name, so
-    // a parameter's values do not depend on the others (and a Python
-    // reference can reproduce them: test/e2e/reference.py).
-    uint64_t state = splitmix64(seed ^ fnv1a64(p->name()->c_str()));
-    double stddev = p->init_std();
-    for (size_t k = 0; k < values.size(); ++k) {
-      state = splitmix64(state);
-      double u1 = (static_cast<double>(state >> 11) + 1.0) * 0x1.0p-53;
-      state = splitmix64(state);
-      double u2 = static_cast<double>(state >> 11) * 0x1.0p-53;
-      double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
-      values[k] = static_cast<float>(normal * stddev);
-    }
+  // Each parameter's stream is sequential but independent of the others:
+  // parameters are spread over the cores, largest first, with identical
+  // results whatever the thread count.
+  std::vector<flatbuffers::uoffset_t> order(params->size());
+  for (flatbuffers::uoffset_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) {
+    return session->parameters[a].size() > session->parameters[b].size();
+  });
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < order.size();)
+      initParameter(params->Get(order[k]), seed,
+                    session->parameters[order[k]]);
+  };
+  std::vector<std::thread> threads;
+  unsigned extra = std::min(16u, std::thread::hardware_concurrency());
+  try {
+    for (unsigned t = 1; t < extra; ++t)
+      threads.emplace_back(work);
+  } catch (const std::system_error &) {
+    // Fewer threads than asked: the ones running and this one finish.
   }
+  work();
+  for (std::thread &t : threads)
+    t.join();
   return ok(status);
 }
 
