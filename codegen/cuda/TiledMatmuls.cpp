@@ -76,17 +76,30 @@ std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
   Dims d;
   d.k = reductions.front();
   d.n = cast<AffineDimExpr>(c.getResults().back()).getPosition();
-  d.m = cast<AffineDimExpr>(c.getResults()[c.getNumResults() - 2])
-            .getPosition();
-  // A reads m and k but not n; B reads k and n but not m; B walks n
-  // fastest (else the reduction is contiguous: strata-warp-reductions).
-  if (!a.isFunctionOfDim(d.m) || !a.isFunctionOfDim(d.k) ||
-      a.isFunctionOfDim(d.n) || !b.isFunctionOfDim(d.k) ||
-      !b.isFunctionOfDim(d.n) || b.isFunctionOfDim(d.m) ||
+  // m: the innermost other output dimension that only A reads (attention's
+  // P·V writes [b, s, h, e] and reads V by h: m is s, not h).
+  std::optional<unsigned> m;
+  for (AffineExpr e : llvm::reverse(c.getResults().drop_back())) {
+    unsigned dim = cast<AffineDimExpr>(e).getPosition();
+    if (a.isFunctionOfDim(dim) && !b.isFunctionOfDim(dim)) {
+      m = dim;
+      break;
+    }
+  }
+  if (!m)
+    return std::nullopt;
+  d.m = *m;
+  // A reads m and k but not n; B reads k and n; B walks n fastest (else
+  // the reduction is contiguous: strata-warp-reductions).
+  if (!a.isFunctionOfDim(d.k) || a.isFunctionOfDim(d.n) ||
+      !b.isFunctionOfDim(d.k) ||
       b.getResults().back() != getAffineDimExpr(d.n, op.getContext()))
     return std::nullopt;
-  for (unsigned i = 0; i + 2 < c.getNumResults(); ++i)
-    d.batch.push_back(cast<AffineDimExpr>(c.getResult(i)).getPosition());
+  for (AffineExpr e : c.getResults().drop_back()) {
+    unsigned dim = cast<AffineDimExpr>(e).getPosition();
+    if (dim != d.m)
+      d.batch.push_back(dim);
+  }
   return d;
 }
 

@@ -425,7 +425,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
             })
             .getResult(0);
 
-    // out[b, s, h, e] = sum_t probs[b, h, s, t] * v[b, t, g(h)*Dv + e] / sum.
+    // out[b, s, h, e] = (sum_t probs[b, h, s, t] * v[b, t, g(h)*Dv + e]) / sum:
+    // a plain contraction (which the targets tile or vectorise), then one
+    // division per output instead of one per product.
     auto outType = RankedTensorType::get({batchSize, querySize, h, dv}, f32);
     Value outInit = filled(outType, {batch, queries, Value(), Value()}, zero);
     // dims: b, s, h, e, t
@@ -434,23 +436,31 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                t5 = getAffineDimExpr(4, ctx);
     SmallVector<utils::IteratorType> pvIters(5, utils::IteratorType::parallel);
     pvIters.back() = utils::IteratorType::reduction;
-    Value out4 =
+    Value weighted =
         linalg::GenericOp::create(
-            rewriter, loc, TypeRange{outType}, ValueRange{probs, rowSum, v},
+            rewriter, loc, TypeRange{outType}, ValueRange{probs, v},
             ValueRange{outInit},
             ArrayRef<AffineMap>{
                 AffineMap::get(5, 0, {b5, h5, s5, t5}, ctx),
-                AffineMap::get(5, 0, {b5, h5, s5}, ctx),
                 AffineMap::get(5, 0, {b5, t5, h5.floorDiv(group), e5}, ctx),
                 AffineMap::get(5, 0, {b5, s5, h5, e5}, ctx)},
             pvIters,
             [&](OpBuilder &b, Location l, ValueRange args) {
-              Value p = arith::DivFOp::create(b, l, args[0], args[1]);
-              Value prod = arith::MulFOp::create(b, l, p, args[2]);
+              Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
               linalg::YieldOp::create(
-                  b, l, ValueRange{arith::AddFOp::create(b, l, args[3], prod)});
+                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], prod)});
             })
             .getResult(0);
+    AffineExpr b4 = getAffineDimExpr(0, ctx), s4 = getAffineDimExpr(1, ctx),
+               h4 = getAffineDimExpr(2, ctx);
+    Value out4 = buildPointwise(
+        rewriter, loc, {weighted, rowSum},
+        {id4, AffineMap::get(4, 0, {b4, h4, s4}, ctx)},
+        emptyTensor(rewriter, loc, weighted,
+                    {batchSize, querySize, h, dv}, f32),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return arith::DivFOp::create(b, l, args[0], args[1]);
+        });
     auto resultType = cast<RankedTensorType>(op.getType());
     Value out = tensor::CollapseShapeOp::create(
         rewriter, loc, resultType, out4,
