@@ -2,7 +2,9 @@
  *
  * Loads an executable, initialises its weights (from a safetensors file, or
  * from a seed), and generates tokens greedily from a prompt, using only the
- * C API of runtime/strata.h.
+ * C API of runtime/strata.h. The session runs where the executable was
+ * compiled for: the CPU, or GPU 0 for a --target=cuda executable (stderr
+ * says which).
  *
  *   generate MODEL.strata (--weights FILE | --seed N) TOKEN... [-n COUNT]
  */
@@ -46,6 +48,8 @@ int main(int argc, char **argv) {
   int failed = check(strata_executable_load_file(argv[1], &exe, &status),
                      &status) ||
                check(strata_session_create(exe, &session, &status), &status);
+  if (!failed)
+    fprintf(stderr, "running on %s\n", strata_session_device_name(session));
   if (!failed)
     failed = check(weights ? strata_session_load_parameters(session, weights,
                                                             &status)
