@@ -15,6 +15,7 @@ config.test_exec_root = os.path.join(config.strata_obj_root, "test")
 
 config.substitutions.append(("%configs", os.path.join(config.test_source_root, "configs")))
 config.substitutions.append(("%examples", os.path.join(config.strata_src_root, "examples")))
+config.substitutions.append(("%strata_src", config.strata_src_root))
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
