@@ -129,6 +129,16 @@ LogicalResult mlir::strata::collectCudaKernels(ModuleOp module,
     return module.emitError("the module was not lowered for CUDA (no "
                             "strata.ptx / strata.gpu_kernels)");
   contents.ptx = ptx.getValue().str();
+  // An unresolved call (libdevice's math functions when the toolkit lacked
+  // it) would only fail when the driver loads the module.
+  size_t external = contents.ptx.find(".extern .func");
+  if (external != std::string::npos) {
+    size_t end = contents.ptx.find('\n', external);
+    return module.emitError("the PTX calls a function it does not define (")
+           << StringRef(contents.ptx).slice(external, end).trim()
+           << "): libdevice was not linked; point --cuda-toolkit at a CUDA "
+              "toolkit with nvvm/libdevice/libdevice.10.bc";
+  }
   for (Attribute a : kernels) {
     auto dict = dyn_cast<DictionaryAttr>(a);
     auto name = dict ? dict.getAs<StringAttr>("name") : StringAttr();

@@ -49,12 +49,15 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 # unsupported and the reason is printed once here.
 import shutil
 ptxas = shutil.which("ptxas") or shutil.which("ptxas", path="/usr/local/cuda/bin")
-if ptxas:
+# strata-compile's default --cuda-toolkit provides libdevice.
+libdevice = "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc"
+if ptxas and os.path.exists(libdevice):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+    config.substitutions.append(("%libdevice", libdevice))
 else:
-    lit_config.note("ptxas not found (PATH, /usr/local/cuda/bin): PTX "
-                    "assembly tests are skipped")
+    lit_config.note("ptxas or /usr/local/cuda's libdevice not found: CUDA "
+                    "codegen tests are skipped")
 
 def cuda_device_reason():
     import ctypes

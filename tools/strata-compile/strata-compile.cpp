@@ -26,6 +26,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "mlir/Parser/Parser.h"
@@ -111,6 +112,18 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
   // `strata-opt --strata-lower-to-{llvm-cpu,nvvm-cuda}` replays.
   bool cuda = opts.target == "cuda";
   bool packaging = opts.emit == "executable";
+  // Kernels call libdevice for math functions; without it the PTX would
+  // only fail when the driver loads it.
+  std::string libdevice = opts.cudaToolkit + "/nvvm/libdevice/libdevice.10.bc";
+  if (cuda && !llvm::is_contained({"mlir", "linalg", "loops", "gpu"},
+                                  opts.emit) &&
+      !llvm::sys::fs::exists(libdevice)) {
+    llvm::errs() << "error: --target=cuda needs libdevice, and '"
+                 << libdevice
+                 << "' does not exist: install the CUDA toolkit or point "
+                    "--cuda-toolkit at it\n";
+    return 1;
+  }
   bool toMachine =
       opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
   bool ptxOnly = opts.emit == "ptx";
