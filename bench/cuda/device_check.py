@@ -207,15 +207,19 @@ def decode():
     prefill_ms = float(words[words.index("prefill_ms") + 1])
     decode_ms = float(words[words.index("decode_ms_per_token") + 1])
     step_device_ms = float(words[words.index("last_step_device_ms") + 1])
+    step_ms = float(words[words.index("decode_step_ms") + 1])
     r = {"weight_bytes": weight_bytes, "copy_bandwidth_gbs": bandwidth / 1e9,
          "bound_ms": bound_ms, "decode_ms_per_token": decode_ms,
          "prefill_ms_32": prefill_ms, "ratio_to_bound": decode_ms / bound_ms,
-         "last_step_device_ms": step_device_ms}
+         "last_step_device_ms": step_device_ms, "decode_step_ms": step_ms,
+         "step_ratio_to_bound": step_ms / bound_ms}
     report["decode"] = r
     say(f"Decode (decode-bench, {weight_bytes / 1e9:.2f} GB f32 weights): "
         f"{decode_ms:.3f} ms/token | bandwidth bound {bound_ms:.3f} ms "
         f"({bandwidth / 1e12:.2f} TB/s copy) | {r['ratio_to_bound']:.1f}x "
-        f"the bound | GPU time of one step {step_device_ms:.3f} ms | "
+        f"the bound | one step alone {step_ms:.3f} ms "
+        f"({step_ms / bound_ms:.1f}x) | GPU time of one step "
+        f"{step_device_ms:.3f} ms | "
         f"prefill of 32: {prefill_ms:.2f} ms")
 
 

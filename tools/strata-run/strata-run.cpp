@@ -318,7 +318,7 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
   for (size_t i = 0; i < length; ++i)
     tokens[i] = static_cast<int32_t>((i * 7919 + 13) % info.vocab_size);
   std::vector<float> logits(length * info.vocab_size);
-  std::vector<double> prefill, decode;
+  std::vector<double> prefill, decode, step;
   std::vector<int32_t> out(steps);
   for (size_t r = 0; r < repeats; ++r) {
     auto t0 = std::chrono::steady_clock::now();
@@ -332,17 +332,29 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
     strata_session_generate_greedy(loaded.session, tokens.data(), length,
                                    steps, out.data(), &count, &status);
     auto t2 = std::chrono::steady_clock::now();
+    // The same generation stopped after its first token: the difference
+    // is the cost of the remaining steps alone.
+    size_t first = 0;
+    strata_session_generate_greedy(loaded.session, tokens.data(), length, 1,
+                                   out.data(), &first, &status);
+    auto t3 = std::chrono::steady_clock::now();
     prefill.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     decode.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count() /
                      std::max<size_t>(count, 1));
+    if (count > first)
+      step.push_back(
+          (std::chrono::duration<double, std::milli>(t2 - t1).count() -
+           std::chrono::duration<double, std::milli>(t3 - t2).count()) /
+          static_cast<double>(count - first));
   }
   double p = median(prefill), d = median(decode);
   // The GPU's own time for the last decode step (-1 on the CPU): against
   // the wall time per token, it shows how much is host-side overhead.
   std::printf("prefill_ms %.3f prefill_tokens_per_s %.1f decode_ms_per_token "
-              "%.3f last_step_device_ms %.3f\n",
+              "%.3f last_step_device_ms %.3f decode_step_ms %.3f\n",
               p, length / (p / 1000.0), d,
-              strata_session_last_device_ms(loaded.session));
+              strata_session_last_device_ms(loaded.session),
+              step.empty() ? -1.0 : median(step));
   return 0;
 }
 
