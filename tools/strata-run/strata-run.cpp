@@ -320,6 +320,7 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
   std::vector<float> logits(length * info.vocab_size);
   std::vector<double> prefill, decode, step;
   std::vector<int32_t> out(steps);
+  double lastStepDeviceMs = -1;
   for (size_t r = 0; r < repeats; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     if (strata_session_forward(loaded.session, tokens.data(), 1, length,
@@ -332,6 +333,7 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
     strata_session_generate_greedy(loaded.session, tokens.data(), length,
                                    steps, out.data(), &count, &status);
     auto t2 = std::chrono::steady_clock::now();
+    lastStepDeviceMs = strata_session_last_device_ms(loaded.session);
     // The same generation stopped after its first token: the difference
     // is the cost of the remaining steps alone.
     size_t first = 0;
@@ -352,8 +354,7 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
   // the wall time per token, it shows how much is host-side overhead.
   std::printf("prefill_ms %.3f prefill_tokens_per_s %.1f decode_ms_per_token "
               "%.3f last_step_device_ms %.3f decode_step_ms %.3f\n",
-              p, length / (p / 1000.0), d,
-              strata_session_last_device_ms(loaded.session),
+              p, length / (p / 1000.0), d, lastStepDeviceMs,
               step.empty() ? -1.0 : median(step));
   return 0;
 }
