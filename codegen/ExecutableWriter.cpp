@@ -83,6 +83,53 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
   return success();
 }
 
+namespace {
+/// Runs `tool` on `input`, written to a temporary file `*.inExt`; `args`
+/// gives its arguments from the input and output paths, and what it writes
+/// to the `*.outExt` path comes back in `output`. The temporary files are
+/// removed whatever happens. Failures are reported on `module`, naming
+/// `what` the tool was doing, with its exit code and output.
+LogicalResult runOnTemporaryFiles(
+    ModuleOp module, StringRef tool, StringRef input, StringRef inExt,
+    StringRef outExt, StringRef what,
+    function_ref<SmallVector<StringRef>(StringRef, StringRef)> args,
+    std::string &output) {
+  SmallString<128> inPath, outPath, logPath;
+  int inFd;
+  if (llvm::sys::fs::createTemporaryFile("strata-kernels", inExt, inFd,
+                                         inPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-kernels", outExt,
+                                         outPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-tool", "log", logPath))
+    return module.emitError("cannot create temporary files for ") << what;
+  llvm::scope_exit cleanup([&] {
+    llvm::sys::fs::remove(inPath);
+    llvm::sys::fs::remove(outPath);
+    llvm::sys::fs::remove(logPath);
+  });
+  {
+    llvm::raw_fd_ostream os(inFd, /*shouldClose=*/true);
+    os << input;
+  }
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
+                                          StringRef(logPath)};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(tool, args(inPath, outPath),
+                                     std::nullopt, redirects, 0, 0, &message);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    return module.emitError() << what << " failed (" << tool
+                              << " exited with " << rc << ") " << message
+                              << (log ? (*log)->getBuffer() : StringRef());
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(outPath, /*IsText=*/false);
+  if (!buffer)
+    return module.emitError("cannot read what ") << tool << " wrote";
+  output = (*buffer)->getBuffer().str();
+  return success();
+}
+} // namespace
+
 LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
                                              StringRef object,
                                              std::string &sharedObject) {
@@ -91,34 +138,13 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
     return module.emitError("packaging an executable needs a C compiler "
                             "driver ('cc') to link the kernel library; "
                             "install gcc or clang");
-  SmallString<128> objPath, soPath;
-  int objFd;
-  if (llvm::sys::fs::createTemporaryFile("strata-kernels", "o", objFd,
-                                         objPath) ||
-      llvm::sys::fs::createTemporaryFile("strata-kernels", "so", soPath))
-    return module.emitError("cannot create temporary files for linking");
-  // Temporary files go away whatever happens below.
-  llvm::scope_exit cleanup([&] {
-    llvm::sys::fs::remove(objPath);
-    llvm::sys::fs::remove(soPath);
-  });
-  {
-    llvm::raw_fd_ostream os(objFd, /*shouldClose=*/true);
-    os << object;
-  }
-  SmallVector<StringRef> args{*cc,      "-shared", "-o",        soPath,
-                              objPath,  "-lm",     "-Wl,--build-id=none"};
-  std::string message;
-  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
-                                     &message);
-  if (rc != 0)
-    return module.emitError("linking the kernel library failed (")
-           << *cc << " exited with " << rc << ") " << message;
-  auto buffer = llvm::MemoryBuffer::getFile(soPath, /*IsText=*/false);
-  if (!buffer)
-    return module.emitError("cannot read the linked kernel library");
-  sharedObject = (*buffer)->getBuffer().str();
-  return success();
+  return runOnTemporaryFiles(
+      module, *cc, object, "o", "so", "linking the kernel library",
+      [&](StringRef in, StringRef out) {
+        return SmallVector<StringRef>{*cc, "-shared", "-o", out,
+                                      in,  "-lm",     "-Wl,--build-id=none"};
+      },
+      sharedObject);
 }
 
 LogicalResult mlir::strata::collectCudaKernels(ModuleOp module,
@@ -157,40 +183,14 @@ LogicalResult mlir::strata::collectCudaKernels(ModuleOp module,
 LogicalResult mlir::strata::assembleCubin(ModuleOp module, StringRef ptxas,
                                           StringRef ptx, int sm,
                                           std::string &cubin) {
-  SmallString<128> ptxPath, cubinPath, logPath;
-  int ptxFd;
-  if (llvm::sys::fs::createTemporaryFile("strata-kernels", "ptx", ptxFd,
-                                         ptxPath) ||
-      llvm::sys::fs::createTemporaryFile("strata-kernels", "cubin",
-                                         cubinPath) ||
-      llvm::sys::fs::createTemporaryFile("strata-ptxas", "log", logPath))
-    return module.emitError("cannot create temporary files for ptxas");
-  llvm::scope_exit cleanup([&] {
-    llvm::sys::fs::remove(ptxPath);
-    llvm::sys::fs::remove(cubinPath);
-    llvm::sys::fs::remove(logPath);
-  });
-  {
-    llvm::raw_fd_ostream os(ptxFd, /*shouldClose=*/true);
-    os << ptx;
-  }
   std::string arch = "-arch=sm_" + std::to_string(sm);
-  SmallVector<StringRef> args{ptxas, arch, "-O3", ptxPath, "-o", cubinPath};
-  std::optional<StringRef> redirects[] = {std::nullopt, logPath, logPath};
-  std::string message;
-  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0,
-                                     0, &message);
-  if (rc != 0) {
-    auto log = llvm::MemoryBuffer::getFile(logPath);
-    return module.emitError("ptxas rejected the generated PTX for ")
-           << arch << " (" << ptxas << " exited with " << rc << ") "
-           << message << (log ? (*log)->getBuffer() : StringRef());
-  }
-  auto buffer = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
-  if (!buffer)
-    return module.emitError("cannot read the cubin ptxas wrote");
-  cubin = (*buffer)->getBuffer().str();
-  return success();
+  return runOnTemporaryFiles(
+      module, ptxas, ptx, "ptx", "cubin",
+      "assembling the generated PTX for " + arch,
+      [&](StringRef in, StringRef out) {
+        return SmallVector<StringRef>{ptxas, arch, "-O3", in, "-o", out};
+      },
+      cubin);
 }
 
 std::string
@@ -228,7 +228,7 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;
     for (const auto &a : e.arguments) {
       using Arg = ExecutableContents::Argument;
-      fb::ArgumentKind kind;
+      fb::ArgumentKind kind = fb::ArgumentKind::Tokens;
       switch (a.kind) {
       case Arg::Tokens: kind = fb::ArgumentKind::Tokens; break;
       case Arg::Labels: kind = fb::ArgumentKind::Labels; break;

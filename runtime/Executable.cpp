@@ -208,6 +208,20 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
 
 } // namespace
 
+namespace {
+/// Entry point `index`, or null after reporting it is out of range.
+const strata::fb::EntryPoint *entryAt(const strata_executable *exe,
+                                      size_t index, strata_status *status) {
+  const auto *eps = exe->root->entry_points();
+  if (index >= eps->size()) {
+    fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", index,
+         eps->size());
+    return nullptr;
+  }
+  return eps->Get(static_cast<flatbuffers::uoffset_t>(index));
+}
+} // namespace
+
 extern "C" {
 
 uint32_t strata_runtime_format_version(void) { return kFormatVersion; }
@@ -345,11 +359,9 @@ strata_status_code strata_executable_get_entry_point(
   if (!exe || !name || !num_arguments || !num_results)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_executable_get_entry_point: null argument");
-  const auto *eps = exe->root->entry_points();
-  if (index >= eps->size())
-    return fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", index,
-                eps->size());
-  const auto *ep = eps->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const strata::fb::EntryPoint *ep = entryAt(exe, index, status);
+  if (!ep)
+    return status ? status->code : STRATA_NOT_FOUND;
   *name = ep->name()->c_str();
   *num_arguments = ep->arguments()->size();
   *num_results = ep->results()->size();
@@ -362,12 +374,10 @@ strata_status_code strata_executable_get_result_shape(
   if (!exe || !shape || !rank)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_executable_get_result_shape: null argument");
-  const auto *eps = exe->root->entry_points();
-  if (entry >= eps->size())
-    return fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", entry,
-                eps->size());
-  const auto *results =
-      eps->Get(static_cast<flatbuffers::uoffset_t>(entry))->results();
+  const strata::fb::EntryPoint *ep = entryAt(exe, entry, status);
+  if (!ep)
+    return status ? status->code : STRATA_NOT_FOUND;
+  const auto *results = ep->results();
   if (result >= results->size())
     return fail(status, STRATA_NOT_FOUND, "result %zu of %u", result,
                 results->size());

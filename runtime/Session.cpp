@@ -117,6 +117,14 @@ strata_status_code checkTokens(const strata::fb::Metadata *meta,
   return STRATA_OK;
 }
 
+const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
+                                        const char *name) {
+  for (const auto *ep : *exe->root->entry_points())
+    if (ep->name()->str() == name)
+      return ep;
+  return nullptr;
+}
+
 uint64_t splitmix64(uint64_t x) {
   uint64_t z = x + 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -171,6 +179,19 @@ strata_status_code syncDeviceParameters(strata_session &s,
   }
   s.deviceParametersStale = false;
   return STRATA_OK;
+}
+
+/// The host function of entry point `ep`, with the device's copy of the
+/// parameters brought up to date.
+strata_status_code prepareEntry(strata_session &s,
+                                const strata::fb::EntryPoint *ep,
+                                EntryFn &entry, strata_status *status) {
+  const char *symbol = ep->commands()->Get(0)->symbol()->c_str();
+  entry = reinterpret_cast<EntryFn>(dlsym(s.library, symbol));
+  if (!entry)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "kernel library lacks entry symbol '%s'", symbol);
+  return syncDeviceParameters(s, status);
 }
 
 /// The arguments of one entry-point call. On CUDA, host inputs are staged
@@ -685,10 +706,7 @@ strata_status_code strata_session_call(strata_session *session,
   if (!session || !name || (num_outputs && (!outputs || !capacities)))
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_call: null argument");
-  const strata::fb::EntryPoint *ep = nullptr;
-  for (const auto *e : *session->exe->root->entry_points())
-    if (e->name()->str() == name)
-      ep = e;
+  const strata::fb::EntryPoint *ep = findEntry(session->exe, name);
   if (!ep)
     return fail(status, STRATA_NOT_FOUND, "no entry point '%s'", name);
   for (const auto *arg : *ep->arguments())
@@ -715,13 +733,8 @@ strata_status_code strata_session_call(strata_session *session,
                   "output %zu holds %zu floats, %lld needed", r,
                   capacities[r], (long long)elements);
   }
-  auto entry = reinterpret_cast<EntryFn>(
-      dlsym(session->library, ep->commands()->Get(0)->symbol()->c_str()));
-  if (!entry)
-    return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                "kernel library lacks entry symbol '%s'",
-                ep->commands()->Get(0)->symbol()->c_str());
-  if (strata_status_code code = syncDeviceParameters(*session, status))
+  EntryFn entry;
+  if (strata_status_code code = prepareEntry(*session, ep, entry, status))
     return code;
   CallFrame frame(*session);
   for (const auto *arg : *ep->arguments()) {
@@ -757,10 +770,7 @@ strata_status_code strata_session_forward(strata_session *session,
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "logits buffer holds %zu floats, %zu needed", capacity,
                 needed);
-  const strata::fb::EntryPoint *forward = nullptr;
-  for (const auto *ep : *root->entry_points())
-    if (ep->name()->str() == "forward")
-      forward = ep;
+  const strata::fb::EntryPoint *forward = findEntry(session->exe, "forward");
   if (!forward)
     return fail(status, STRATA_NOT_FOUND, "the executable has no forward");
   const auto *first = forward->results()->size()
@@ -770,15 +780,8 @@ strata_status_code strata_session_forward(strata_session *session,
     return fail(status, STRATA_UNSUPPORTED,
                 "forward's first result is not the LM logits [batch, seq, "
                 "vocab]; this model has no language-model head");
-  const auto *command = forward->commands()->Get(0);
-  auto entry = reinterpret_cast<EntryFn>(
-      dlsym(session->library, command->symbol()->c_str()));
-  if (!entry)
-    return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                "kernel library lacks entry symbol '%s'",
-                command->symbol()->c_str());
-
-  if (strata_status_code code = syncDeviceParameters(*session, status))
+  EntryFn entry;
+  if (strata_status_code code = prepareEntry(*session, forward, entry, status))
     return code;
   // Arguments: token ids, then parameters by index.
   CallFrame frame(*session);
@@ -884,14 +887,6 @@ strata_status_code strata_session_use_kv_cache(strata_session *session,
 }
 
 namespace {
-
-const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
-                                        const char *name) {
-  for (const auto *ep : *exe->root->entry_points())
-    if (ep->name()->str() == name)
-      return ep;
-  return nullptr;
-}
 
 /// Per-layer key/value caches of one sequence, [T, width] row-major.
 struct KvCache {

@@ -115,22 +115,25 @@ def numerics():
         check("device=auto on a CPU executable", False, str(e))
 
 
-def load_weights(path):
+def call_kernel_module(name, seed, repeats, elements):
+    """Calls `name` of .device/<name>-cuda.strata with seeded weights;
+    returns (call ms, device ms, the weights on the GPU, the result)."""
     from safetensors.torch import load_file
-    return {k: v.cuda() for k, v in load_file(path).items()}
+    exe = os.path.join(ART, f"{name}-cuda.strata")
+    w, out = f"/tmp/{name}.safetensors", f"/tmp/{name}.out"
+    text = strata("call", exe, "--entry", name, "--seed", str(seed),
+                  "--repeats", str(repeats), "--device=cuda",
+                  "--save-weights", w, "--output", out)
+    call_ms, device_ms = parse_call(text)
+    weights = {k: v.cuda() for k, v in load_file(w).items()}
+    os.remove(w)
+    result = torch.from_file(out, size=elements, dtype=torch.float32).cuda()
+    return call_ms, device_ms, weights, result
 
 
 def gemm():
-    exe = os.path.join(ART, "gemm-cuda.strata")
-    w, out = "/tmp/gemm.safetensors", "/tmp/gemm.out"
-    text = strata("call", exe, "--entry", "gemm", "--seed", "3",
-                  "--repeats", "5", "--device=cuda", "--save-weights", w,
-                  "--output", out)
-    call_ms, device_ms = parse_call(text)
-    P = load_weights(w)
-    os.remove(w)
     n = 4096
-    ours = torch.from_file(out, size=n * n, dtype=torch.float32).cuda()
+    call_ms, device_ms, P, ours = call_kernel_module("gemm", 3, 5, n * n)
     ref = (P["a"].double() @ P["b"].double()).float().reshape(-1)
     rel = ((ours - ref).abs().max() / ref.abs().max()).item()
     check("gemm 4096^3 vs torch (f64 reference)", rel < 1e-4,
@@ -157,20 +160,13 @@ def gemm():
 
 
 def attention():
-    exe = os.path.join(ART, "attention-cuda.strata")
-    w, out = "/tmp/attn.safetensors", "/tmp/attn.out"
-    text = strata("call", exe, "--entry", "attention", "--seed", "5",
-                  "--repeats", "3", "--device=cuda", "--save-weights", w,
-                  "--output", out)
-    call_ms, device_ms = parse_call(text)
-    P = load_weights(w)
-    os.remove(w)
     S, H, D = 4096, 8, 128
+    call_ms, device_ms, P, ours = call_kernel_module("attention", 5, 3,
+                                                     S * H * D)
     q, k, v = (P[n].reshape(1, S, H, D).transpose(1, 2) for n in "qkv")
     sdpa = torch.nn.functional.scaled_dot_product_attention
     ref = sdpa(q.double(), k.double(), v.double(), is_causal=True)
     ref = ref.transpose(1, 2).reshape(-1).float()
-    ours = torch.from_file(out, size=S * H * D, dtype=torch.float32).cuda()
     rel = ((ours - ref).abs().max() / ref.abs().max()).item()
     check("attention 4096x8x128 vs torch SDPA (f64)", rel < 1e-4,
           f"relative max error {rel:.3g}")

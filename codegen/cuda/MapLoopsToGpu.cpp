@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/cuda/KernelBuilder.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -29,38 +30,21 @@ namespace mlir::strata {
 } // namespace mlir::strata
 
 using namespace mlir;
+using namespace mlir::strata;
 
 namespace {
 
 /// Ops that only shape buffers on the host: they end a serial run.
 bool isBufferStructure(Operation *op) {
   return isa<memref::AllocOp, memref::DeallocOp, memref::DimOp,
-             memref::SubViewOp, memref::ExpandShapeOp,
-             memref::CollapseShapeOp, memref::ReinterpretCastOp,
-             memref::CastOp, memref::GetGlobalOp,
-             memref::ExtractStridedMetadataOp, memref::ViewOp,
-             func::ReturnOp>(op);
+             memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
+             memref::ReinterpretCastOp, memref::CastOp, memref::GetGlobalOp,
+             memref::ExtractStridedMetadataOp, memref::ViewOp, func::ReturnOp>(
+      op);
 }
 
 bool isScalarPure(Operation *op) {
   return op->getNumRegions() == 0 && isPure(op);
-}
-
-Value index(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
-/// A launch with `blocks` x `threads` (1-D) before `anchor`, its body ready
-/// for ops (positioned before the terminator).
-gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value blocks,
-                           Value threads) {
-  Value one = index(b, loc, 1);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
-                                      one);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  gpu::TerminatorOp::create(b, loc);
-  return launch;
 }
 
 /// scf.parallel -> gpu.launch with a grid-stride loop over the linearised
@@ -74,21 +58,18 @@ LogicalResult mapParallel(scf::ParallelOp loop, int64_t blockSize,
   Location loc = loop.getLoc();
   // Trip counts per dimension and their product, on the host.
   SmallVector<Value> trips;
-  Value total = index(b, loc, 1);
-  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
-                                       loop.getUpperBound(), loop.getStep())) {
+  Value total = indexConstant(b, loc, 1);
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
     Value span = arith::SubIOp::create(b, loc, ub, lb);
     Value trip = arith::CeilDivUIOp::create(b, loc, span, step);
     trips.push_back(trip);
     total = arith::MulIOp::create(b, loc, total, trip);
   }
-  Value threads = index(b, loc, blockSize);
-  Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
-  blocks = arith::MinUIOp::create(b, loc, blocks, index(b, loc, maxBlocks));
-  blocks = arith::MaxUIOp::create(b, loc, blocks, index(b, loc, 1));
-  gpu::LaunchOp launch = createLaunch(b, loc, blocks, threads);
-
-  b.setInsertionPoint(launch.getBody().front().getTerminator());
+  Value threads = indexConstant(b, loc, blockSize);
+  Value blocks = clampedGridSize(b, loc, total, threads, maxBlocks);
+  Value one = indexConstant(b, loc, 1);
+  gpu::LaunchOp launch = createLaunch(b, loc, blocks, one, one, threads);
   Value first = arith::AddIOp::create(
       b, loc,
       arith::MulIOp::create(b, loc, launch.getBlockIds().x,
@@ -98,13 +79,10 @@ LogicalResult mapParallel(scf::ParallelOp loop, int64_t blockSize,
                                        launch.getBlockSize().x);
   auto strideLoop = scf::ForOp::create(b, loc, first, total, stride);
   b.setInsertionPoint(strideLoop.getBody()->getTerminator());
-  // Delinearise, innermost dimension fastest.
   IRMapping map;
-  Value rest = strideLoop.getInductionVar();
-  for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
-    Value i = d == 0 ? rest : arith::RemUIOp::create(b, loc, rest, trips[d]);
-    if (d != 0)
-      rest = arith::DivUIOp::create(b, loc, rest, trips[d]);
+  SmallVector<Value> counters =
+      delinearize(b, loc, strideLoop.getInductionVar(), trips);
+  for (auto [d, i] : llvm::enumerate(counters)) {
     Value iv = arith::AddIOp::create(
         b, loc, loop.getLowerBound()[d],
         arith::MulIOp::create(b, loc, i, loop.getStep()[d]));
@@ -123,10 +101,10 @@ LogicalResult wrapSerial(ArrayRef<Operation *> run) {
   llvm::SmallPtrSet<Operation *, 16> device;
   SmallVector<Operation *> host;
   for (Operation *op : run) {
-    bool needsDevice = !isScalarPure(op) ||
-                       llvm::any_of(op->getOperands(), [&](Value v) {
-                         return device.contains(v.getDefiningOp());
-                       });
+    bool needsDevice =
+        !isScalarPure(op) || llvm::any_of(op->getOperands(), [&](Value v) {
+          return device.contains(v.getDefiningOp());
+        });
     if (needsDevice)
       device.insert(op);
     else
@@ -147,8 +125,8 @@ LogicalResult wrapSerial(ArrayRef<Operation *> run) {
     op->moveBefore(first);
   OpBuilder b(first);
   Location loc = first->getLoc();
-  Value one = index(b, loc, 1);
-  gpu::LaunchOp launch = createLaunch(b, loc, one, one);
+  Value one = indexConstant(b, loc, 1);
+  gpu::LaunchOp launch = createLaunch(b, loc, one, one, one, one);
   Operation *terminator = launch.getBody().front().getTerminator();
   for (Operation *op : run)
     if (device.contains(op))

@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAMERGEGPUMODULES
@@ -34,14 +35,14 @@ struct MergeGpuModulesPass
     auto merged = gpu::GPUModuleOp::create(b, module.getLoc(), moduleName);
     // Outlining names every kernel after its function and uniques only the
     // modules; the module names become the kernel names.
-    llvm::StringMap<std::string> kernelOf;
+    llvm::StringSet<> outlined;
     for (gpu::GPUModuleOp source : sources) {
       auto kernels = llvm::to_vector(source.getOps<gpu::GPUFuncOp>());
       if (kernels.size() != 1) {
         source.emitOpError("expected one kernel per outlined module");
         return signalPassFailure();
       }
-      kernelOf[source.getName()] = source.getName().str();
+      outlined.insert(source.getName());
       // Launches are re-pointed below, so no use needs updating here.
       SymbolTable::setSymbolName(kernels.front(), source.getNameAttr());
     }
@@ -59,12 +60,10 @@ struct MergeGpuModulesPass
       }
     }
     module.walk([&](gpu::LaunchFuncOp launch) {
-      auto it = kernelOf.find(launch.getKernelModuleName().getValue());
-      if (it == kernelOf.end())
-        return;
-      launch.setKernelAttr(SymbolRefAttr::get(
-          b.getStringAttr(moduleName),
-          {FlatSymbolRefAttr::get(b.getContext(), it->second)}));
+      StringAttr kernel = launch.getKernelModuleName();
+      if (outlined.contains(kernel.getValue()))
+        launch.setKernelAttr(SymbolRefAttr::get(
+            b.getStringAttr(moduleName), {FlatSymbolRefAttr::get(kernel)}));
     });
     for (gpu::GPUModuleOp source : sources)
       source.erase();

@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
-#include "codegen/cuda/FillFolding.h"
+#include "codegen/cuda/KernelBuilder.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,6 +27,7 @@ namespace mlir::strata {
 } // namespace mlir::strata
 
 using namespace mlir;
+using namespace mlir::strata;
 
 namespace {
 
@@ -103,17 +104,6 @@ std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
   return d;
 }
 
-Value cst(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
-SmallVector<Value> indicesFor(AffineMap map, ArrayRef<Value> ivs) {
-  SmallVector<Value> indices;
-  for (AffineExpr e : map.getResults())
-    indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
-  return indices;
-}
-
 /// Loads operand `memref` at `indices` when `inBounds`, else 0.
 Value guardedLoad(OpBuilder &b, Location loc, Value inBounds, Value memref,
                   ValueRange indices) {
@@ -123,9 +113,8 @@ Value guardedLoad(OpBuilder &b, Location loc, Value inBounds, Value memref,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
-    scf::YieldOp::create(b, loc,
-                         ValueRange{memref::LoadOp::create(b, loc, memref,
-                                                           indices)});
+    scf::YieldOp::create(
+        b, loc, ValueRange{memref::LoadOp::create(b, loc, memref, indices)});
     b.setInsertionPointToStart(ifOp.elseBlock());
     scf::YieldOp::create(
         b, loc,
@@ -141,57 +130,56 @@ Value lessThan(OpBuilder &b, Location loc, Value x, Value bound) {
 void lowerTiled(linalg::LinalgOp op, const Dims &d) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  linalg::FillOp fill = mlir::strata::fillFeeding(op);
+  linalg::FillOp fill = fillFeeding(op);
   MLIRContext *ctx = op.getContext();
   SmallVector<Value> sizes;
   for (Range &r : op.createLoopRanges(b, loc))
     sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
-  Value tile = cst(b, loc, kTile), one = cst(b, loc, 1);
+  Value tile = indexConstant(b, loc, kTile), one = indexConstant(b, loc, 1);
   Value gridX = arith::CeilDivUIOp::create(b, loc, sizes[d.n], tile);
   Value gridY = arith::CeilDivUIOp::create(b, loc, sizes[d.m], tile);
   Value gridZ = one;
   for (unsigned dim : d.batch)
     gridZ = arith::MulIOp::create(b, loc, gridZ, sizes[dim]);
-  auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto tileType = MemRefType::get({kDepth, kTile}, b.getF32Type(),
                                   MemRefLayoutAttrInterface(), workgroup);
   // Grids of zero blocks are invalid launches; empty ranges then do
   // nothing inside.
-  auto atLeastOne = [&](Value v) { return arith::MaxUIOp::create(b, loc, v, one); };
+  auto atLeastOne = [&](Value v) {
+    return arith::MaxUIOp::create(b, loc, v, one);
+  };
   Value batches = gridZ;
-  gridZ = arith::MinUIOp::create(b, loc, gridZ, cst(b, loc, 65535));
-  auto launch = gpu::LaunchOp::create(
+  gridZ = arith::MinUIOp::create(b, loc, gridZ, indexConstant(b, loc, 65535));
+  gpu::LaunchOp launch = createLaunch(
       b, loc, atLeastOne(gridX), atLeastOne(gridY), atLeastOne(gridZ),
-      cst(b, loc, kThreads), one, one, /*dynamicSharedMemorySize=*/nullptr,
-      /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
-      TypeRange{tileType, tileType});
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  auto terminator = gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPoint(terminator);
+      indexConstant(b, loc, kThreads), TypeRange{tileType, tileType});
   Value aTile = launch.getWorkgroupAttributions()[0]; // [k][m]
   Value bTile = launch.getWorkgroupAttributions()[1]; // [k][n]
 
   Value tid = launch.getThreadIds().x;
   Value row0 = arith::MulIOp::create(b, loc, launch.getBlockIds().y, tile);
   Value col0 = arith::MulIOp::create(b, loc, launch.getBlockIds().x, tile);
-  Value per = cst(b, loc, kPer), sixteen = cst(b, loc, kTile / kPer);
+  Value per = indexConstant(b, loc, kPer),
+        sixteen = indexConstant(b, loc, kTile / kPer);
   Value ty = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, tid, sixteen), per);
   Value tx = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, tid, sixteen), per);
   // Batch indices from the grid's z (striding past 65535 batches),
   // innermost fastest.
-  auto batchLoop = scf::ForOp::create(b, loc, launch.getBlockIds().z,
-                                      batches, launch.getGridSize().z);
+  auto batchLoop = scf::ForOp::create(b, loc, launch.getBlockIds().z, batches,
+                                      launch.getGridSize().z);
   b.setInsertionPoint(batchLoop.getBody()->getTerminator());
-  SmallVector<Value> ivs(op.getNumLoops(), cst(b, loc, 0));
-  Value rest = batchLoop.getInductionVar();
-  for (int64_t i = static_cast<int64_t>(d.batch.size()) - 1; i >= 0; --i) {
-    unsigned dim = d.batch[i];
-    ivs[dim] = i == 0 ? rest : arith::RemUIOp::create(b, loc, rest, sizes[dim]);
-    if (i != 0)
-      rest = arith::DivUIOp::create(b, loc, rest, sizes[dim]);
-  }
+  SmallVector<Value> ivs(op.getNumLoops(), indexConstant(b, loc, 0));
+  SmallVector<Value> batchSizes;
+  for (unsigned dim : d.batch)
+    batchSizes.push_back(sizes[dim]);
+  for (auto [dim, iv] :
+       llvm::zip(d.batch,
+                 delinearize(b, loc, batchLoop.getInductionVar(), batchSizes)))
+    ivs[dim] = iv;
   Value aMem = op.getDpsInputOperand(0)->get();
   Value bMem = op.getDpsInputOperand(1)->get();
   Value cMem = op.getDpsInitOperand(0)->get();
@@ -201,13 +189,14 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
 
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
   SmallVector<Value> init(kPer * kPer, zero);
-  Value depth = cst(b, loc, kDepth);
+  Value depth = indexConstant(b, loc, kDepth);
   auto kLoop = scf::ForOp::create(
-      b, loc, cst(b, loc, 0), sizes[d.k], depth, init,
+      b, loc, indexConstant(b, loc, 0), sizes[d.k], depth, init,
       [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
         // Stage the tiles: 1024 elements each, 4 per thread.
         for (int64_t q = 0; q < kTile * kDepth / kThreads; ++q) {
-          Value e = arith::AddIOp::create(b, loc, tid, cst(b, loc, q * kThreads));
+          Value e = arith::AddIOp::create(b, loc, tid,
+                                          indexConstant(b, loc, q * kThreads));
           // A: k fastest (A is usually k-contiguous).
           Value am = arith::DivUIOp::create(b, loc, e, depth);
           Value ak = arith::RemUIOp::create(b, loc, e, depth);
@@ -218,7 +207,8 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
               b, loc, lessThan(b, loc, at[d.m], sizes[d.m]),
               lessThan(b, loc, at[d.k], sizes[d.k]));
           memref::StoreOp::create(
-              b, loc, guardedLoad(b, loc, ok, aMem, indicesFor(aMap, at)),
+              b, loc,
+              guardedLoad(b, loc, ok, aMem, applyIndexingMap(b, loc, aMap, at)),
               aTile, ValueRange{ak, am});
           // B: n fastest (coalesced).
           Value bk = arith::DivUIOp::create(b, loc, e, tile);
@@ -226,27 +216,28 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
           SmallVector<Value> bt = ivs;
           bt[d.k] = arith::AddIOp::create(b, loc, k0, bk);
           bt[d.n] = arith::AddIOp::create(b, loc, col0, bn);
-          ok = arith::AndIOp::create(
-              b, loc, lessThan(b, loc, bt[d.k], sizes[d.k]),
-              lessThan(b, loc, bt[d.n], sizes[d.n]));
+          ok = arith::AndIOp::create(b, loc,
+                                     lessThan(b, loc, bt[d.k], sizes[d.k]),
+                                     lessThan(b, loc, bt[d.n], sizes[d.n]));
           memref::StoreOp::create(
-              b, loc, guardedLoad(b, loc, ok, bMem, indicesFor(bMap, bt)),
+              b, loc,
+              guardedLoad(b, loc, ok, bMem, applyIndexingMap(b, loc, bMap, bt)),
               bTile, ValueRange{bk, bn});
         }
         gpu::BarrierOp::create(b, loc);
         auto inner = scf::ForOp::create(
-            b, loc, cst(b, loc, 0), depth, cst(b, loc, 1), acc,
-            [&](OpBuilder &b, Location loc, Value kk, ValueRange acc) {
+            b, loc, indexConstant(b, loc, 0), depth, indexConstant(b, loc, 1),
+            acc, [&](OpBuilder &b, Location loc, Value kk, ValueRange acc) {
               SmallVector<Value> av, bv, next;
               for (int64_t i = 0; i < kPer; ++i) {
                 av.push_back(memref::LoadOp::create(
                     b, loc, aTile,
-                    ValueRange{kk, arith::AddIOp::create(b, loc, ty,
-                                                         cst(b, loc, i))}));
+                    ValueRange{kk, arith::AddIOp::create(
+                                       b, loc, ty, indexConstant(b, loc, i))}));
                 bv.push_back(memref::LoadOp::create(
                     b, loc, bTile,
-                    ValueRange{kk, arith::AddIOp::create(b, loc, tx,
-                                                         cst(b, loc, i))}));
+                    ValueRange{kk, arith::AddIOp::create(
+                                       b, loc, tx, indexConstant(b, loc, i))}));
               }
               for (int64_t i = 0; i < kPer; ++i)
                 for (int64_t j = 0; j < kPer; ++j)
@@ -262,21 +253,22 @@ void lowerTiled(linalg::LinalgOp op, const Dims &d) {
     for (int64_t j = 0; j < kPer; ++j) {
       SmallVector<Value> at = ivs;
       at[d.m] = arith::AddIOp::create(
-          b, loc, row0, arith::AddIOp::create(b, loc, ty, cst(b, loc, i)));
+          b, loc, row0,
+          arith::AddIOp::create(b, loc, ty, indexConstant(b, loc, i)));
       at[d.n] = arith::AddIOp::create(
-          b, loc, col0, arith::AddIOp::create(b, loc, tx, cst(b, loc, j)));
-      Value ok = arith::AndIOp::create(
-          b, loc, lessThan(b, loc, at[d.m], sizes[d.m]),
-          lessThan(b, loc, at[d.n], sizes[d.n]));
+          b, loc, col0,
+          arith::AddIOp::create(b, loc, tx, indexConstant(b, loc, j)));
+      Value ok =
+          arith::AndIOp::create(b, loc, lessThan(b, loc, at[d.m], sizes[d.m]),
+                                lessThan(b, loc, at[d.n], sizes[d.n]));
       auto ifOp = scf::IfOp::create(b, loc, ok, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      SmallVector<Value> cIdx = indicesFor(cMap, at);
-      Value old =
-          fill ? fill.getInputs()[0]
-               : memref::LoadOp::create(b, loc, cMem, cIdx).getResult();
-      Value sum = arith::AddFOp::create(b, loc, old,
-                                        kLoop.getResult(i * kPer + j));
+      SmallVector<Value> cIdx = applyIndexingMap(b, loc, cMap, at);
+      Value old = fill ? fill.getInputs()[0]
+                       : memref::LoadOp::create(b, loc, cMem, cIdx).getResult();
+      Value sum =
+          arith::AddFOp::create(b, loc, old, kLoop.getResult(i * kPer + j));
       memref::StoreOp::create(b, loc, sum, cMem, cIdx);
     }
   op->erase();

@@ -14,7 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
-#include "codegen/cuda/FillFolding.h"
+#include "codegen/cuda/KernelBuilder.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -29,6 +29,7 @@ namespace mlir::strata {
 } // namespace mlir::strata
 
 using namespace mlir;
+using namespace mlir::strata;
 
 namespace {
 
@@ -93,35 +94,17 @@ bool reductionIsContiguous(linalg::LinalgOp op, unsigned r) {
   return any;
 }
 
-/// The indices `map` gives for loop indices `ivs`.
-SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map,
-                            ValueRange ivs) {
-  SmallVector<Value> indices;
-  for (unsigned i = 0; i < map.getNumResults(); ++i) {
-    if (auto dim = dyn_cast<AffineDimExpr>(map.getResult(i)))
-      indices.push_back(ivs[dim.getPosition()]);
-    else
-      indices.push_back(
-          affine::AffineApplyOp::create(b, loc, map.getSubMap({i}), ivs));
-  }
-  return indices;
-}
-
 unsigned reductionDim(linalg::LinalgOp op) {
   SmallVector<unsigned> dims;
   op.getReductionDims(dims);
   return dims.front();
 }
 
-Value index(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
 LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
                            int64_t warpsPerBlock, int64_t maxBlocks) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  linalg::FillOp fill = mlir::strata::fillFeeding(op);
+  linalg::FillOp fill = fillFeeding(op);
   SmallVector<Range, 4> ranges = op.createLoopRanges(b, loc);
   unsigned r = reductionDim(op);
   unsigned numLoops = op.getNumLoops();
@@ -129,49 +112,39 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
   SmallVector<Value> sizes;
   for (Range &range : ranges)
     sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
-  Value total = index(b, loc, 1);
+  Value total = indexConstant(b, loc, 1);
   for (unsigned d = 0; d < numLoops; ++d)
     if (d != r)
       total = arith::MulIOp::create(b, loc, total, sizes[d]);
-  Value threads = index(b, loc, warpsPerBlock * kWarp);
-  Value warps = index(b, loc, warpsPerBlock);
-  Value blocks = arith::CeilDivUIOp::create(b, loc, total, warps);
-  blocks = arith::MinUIOp::create(b, loc, blocks, index(b, loc, maxBlocks));
-  blocks = arith::MaxUIOp::create(b, loc, blocks, index(b, loc, 1));
-  Value one = index(b, loc, 1);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one, threads, one,
-                                      one);
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  auto terminator = gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPoint(terminator);
+  Value threads = indexConstant(b, loc, warpsPerBlock * kWarp);
+  Value warps = indexConstant(b, loc, warpsPerBlock);
+  Value blocks = clampedGridSize(b, loc, total, warps, maxBlocks);
+  Value one = indexConstant(b, loc, 1);
+  gpu::LaunchOp launch = createLaunch(b, loc, blocks, one, one, threads);
 
-  Value warpSize = index(b, loc, kWarp);
+  Value warpSize = indexConstant(b, loc, kWarp);
   Value tid = launch.getThreadIds().x;
   Value lane = arith::RemUIOp::create(b, loc, tid, warpSize);
   Value warp = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, warps),
       arith::DivUIOp::create(b, loc, tid, warpSize));
-  Value warpStride = arith::MulIOp::create(b, loc, launch.getGridSize().x,
-                                           warps);
+  Value warpStride =
+      arith::MulIOp::create(b, loc, launch.getGridSize().x, warps);
   auto outputs = scf::ForOp::create(b, loc, warp, total, warpStride);
   b.setInsertionPoint(outputs.getBody()->getTerminator());
 
   // Parallel indices from the output number, innermost fastest.
-  SmallVector<Value> ivs(numLoops);
-  Value rest = outputs.getInductionVar();
+  SmallVector<Value> ivs(numLoops), parallelSizes;
   SmallVector<unsigned> parallel;
   for (unsigned d = 0; d < numLoops; ++d)
-    if (d != r)
+    if (d != r) {
       parallel.push_back(d);
-  for (int64_t k = static_cast<int64_t>(parallel.size()) - 1; k >= 0; --k) {
-    unsigned d = parallel[k];
-    if (k == 0) {
-      ivs[d] = rest;
-      break;
+      parallelSizes.push_back(sizes[d]);
     }
-    ivs[d] = arith::RemUIOp::create(b, loc, rest, sizes[d]);
-    rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
-  }
+  for (auto [d, iv] :
+       llvm::zip(parallel,
+                 delinearize(b, loc, outputs.getInductionVar(), parallelSizes)))
+    ivs[d] = iv;
 
   // Each lane folds every 32nd element of the reduction.
   Value identity = arith::ConstantOp::create(b, loc, combiner.identity);
@@ -187,7 +160,8 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
       Value v = input->get();
       if (isa<MemRefType>(v.getType()))
         v = memref::LoadOp::create(
-            b, loc, v, applyMap(b, loc, op.getMatchingIndexingMap(input), ivs));
+            b, loc, v,
+            applyIndexingMap(b, loc, op.getMatchingIndexingMap(input), ivs));
       map.map(arg, v);
     }
     map.map(op.getRegionOutputArgs()[0], lanes.getRegionIterArg(0));
@@ -214,18 +188,19 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
                                           gpu::ShuffleMode::XOR);
     partial = combine(partial, shuffle.getShuffleResult());
   }
-  Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                        lane, index(b, loc, 0));
+  Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                        indexConstant(b, loc, 0));
   auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/false);
   b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
   OpOperand *init = op.getDpsInitOperand(0);
   SmallVector<Value> parallelIvs;
   for (unsigned d = 0; d < numLoops; ++d)
-    parallelIvs.push_back(d == r ? index(b, loc, 0) : ivs[d]);
+    parallelIvs.push_back(d == r ? indexConstant(b, loc, 0) : ivs[d]);
   SmallVector<Value> at =
-      applyMap(b, loc, op.getMatchingIndexingMap(init), parallelIvs);
-  Value old = fill ? fill.getInputs()[0]
-                   : memref::LoadOp::create(b, loc, init->get(), at).getResult();
+      applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), parallelIvs);
+  Value old = fill
+                  ? fill.getInputs()[0]
+                  : memref::LoadOp::create(b, loc, init->get(), at).getResult();
   memref::StoreOp::create(b, loc, combine(old, partial), init->get(), at);
   op->erase();
   if (fill)

@@ -211,8 +211,6 @@ int logits(const std::string &path, uint64_t seed,
   return 0;
 }
 
-/// Times forward over a prompt of `length` tokens (prefill) and greedy
-/// generation of `steps` tokens (decode), median of `repeats` runs.
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -300,6 +298,8 @@ int call(const std::string &path, uint64_t seed, const std::string &name,
   return 0;
 }
 
+/// Times forward over a prompt of `length` tokens (prefill) and greedy
+/// generation of `steps` tokens (decode), median of `repeats` runs.
 int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
           size_t repeats) {
   Loaded loaded;
