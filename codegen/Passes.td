@@ -40,6 +40,17 @@ def StrataFuseElementwise : Pass<"strata-fuse-elementwise", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def StrataOrderGlobals : Pass<"strata-order-globals", "mlir::ModuleOp"> {
+  let summary = "Name and order constant globals by first use";
+  let description = [{
+    Runs after bufferization, which creates a memref.global per dense
+    tensor constant in an order that can differ between runs. Renames every
+    global read by memref.get_global to `__constant_<n>`, n counting first
+    uses in module order, and places them at the top of the module in that
+    order, so that compiles are byte-identical.
+  }];
+}
+
 def StrataCopiesToLinalg : Pass<"strata-copies-to-linalg", "mlir::ModuleOp"> {
   let summary = "Turn memref.copy into linalg.copy";
   let description = [{

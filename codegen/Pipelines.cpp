@@ -41,6 +41,7 @@ static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg) {
           "buffer-deallocation-pipeline",
           pm)))
     return failure();
+  pm.addPass(createStrataOrderGlobals());
   pm.addPass(createStrataCopiesToLinalg());
   return success();
 }
