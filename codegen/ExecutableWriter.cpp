@@ -34,14 +34,14 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
       auto tensor = dyn_cast<RankedTensorType>(type);
       if (!tensor)
-        return func.emitError("entry point argument ") << i
-               << " is not a ranked tensor";
+        return func.emitError("entry point argument ")
+               << i << " is not a ranked tensor";
       using Arg = ExecutableContents::Argument;
       Arg arg;
       bool decode = func.getName() == "decode";
-      arg.kind = i == 0     ? Arg::Tokens
-                 : !decode  ? Arg::Labels
-                 : i == 1   ? Arg::Positions
+      arg.kind = i == 0       ? Arg::Tokens
+                 : !decode    ? Arg::Labels
+                 : i == 1     ? Arg::Positions
                  : i % 2 == 0 ? Arg::KeyCache
                               : Arg::ValueCache;
       if (arg.kind == Arg::KeyCache || arg.kind == Arg::ValueCache)
@@ -55,10 +55,10 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       auto [it, inserted] = index.try_emplace(
           param.getName(), static_cast<int>(contents.parameters.size()));
       if (inserted)
-        contents.parameters.push_back(
-            {param.getName().str(), shapeOf(param.getType()),
-             static_cast<int>(param.getInit()),
-             param.getStd().convertToDouble()});
+        contents.parameters.push_back({param.getName().str(),
+                                       shapeOf(param.getType()),
+                                       static_cast<int>(param.getInit()),
+                                       param.getStd().convertToDouble()});
       else if (contents.parameters[it->second].shape !=
                shapeOf(param.getType())) {
         param.emitOpError("parameter '")
@@ -98,8 +98,7 @@ LogicalResult runOnTemporaryFiles(
   int inFd;
   if (llvm::sys::fs::createTemporaryFile("strata-kernels", inExt, inFd,
                                          inPath) ||
-      llvm::sys::fs::createTemporaryFile("strata-kernels", outExt,
-                                         outPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-kernels", outExt, outPath) ||
       llvm::sys::fs::createTemporaryFile("strata-tool", "log", logPath))
     return module.emitError("cannot create temporary files for ") << what;
   llvm::scope_exit cleanup([&] {
@@ -114,13 +113,13 @@ LogicalResult runOnTemporaryFiles(
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(tool, args(inPath, outPath),
-                                     std::nullopt, redirects, 0, 0, &message);
+  int rc = llvm::sys::ExecuteAndWait(tool, args(inPath, outPath), std::nullopt,
+                                     redirects, 0, 0, &message);
   if (rc != 0) {
     auto log = llvm::MemoryBuffer::getFile(logPath);
-    return module.emitError() << what << " failed (" << tool
-                              << " exited with " << rc << ") " << message
-                              << (log ? (*log)->getBuffer() : StringRef());
+    return module.emitError()
+           << what << " failed (" << tool << " exited with " << rc << ") "
+           << message << (log ? (*log)->getBuffer() : StringRef());
   }
   auto buffer = llvm::MemoryBuffer::getFile(outPath, /*IsText=*/false);
   if (!buffer)
@@ -130,8 +129,7 @@ LogicalResult runOnTemporaryFiles(
 }
 } // namespace
 
-LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
-                                             StringRef object,
+LogicalResult mlir::strata::linkSharedObject(ModuleOp module, StringRef object,
                                              std::string &sharedObject) {
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc)
@@ -141,8 +139,8 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
   return runOnTemporaryFiles(
       module, *cc, object, "o", "so", "linking the kernel library",
       [&](StringRef in, StringRef out) {
-        return SmallVector<StringRef>{*cc, "-shared", "-o", out,
-                                      in,  "-lm",     "-Wl,--build-id=none"};
+        return SmallVector<StringRef>{
+            *cc, "-shared", "-o", out, in, "-lm", "-Wl,--build-id=none"};
       },
       sharedObject);
 }
@@ -168,8 +166,8 @@ LogicalResult mlir::strata::collectCudaKernels(ModuleOp module,
   for (Attribute a : kernels) {
     auto dict = dyn_cast<DictionaryAttr>(a);
     auto name = dict ? dict.getAs<StringAttr>("name") : StringAttr();
-    auto block = dict ? dict.getAs<DenseI64ArrayAttr>("block")
-                      : DenseI64ArrayAttr();
+    auto block =
+        dict ? dict.getAs<DenseI64ArrayAttr>("block") : DenseI64ArrayAttr();
     if (!name || !block || block.size() != 3)
       return module.emitError("malformed strata.gpu_kernels entry");
     contents.gpuKernels.push_back(
@@ -193,13 +191,12 @@ LogicalResult mlir::strata::assembleCubin(ModuleOp module, StringRef ptxas,
       cubin);
 }
 
-std::string
-mlir::strata::serializeExecutable(const ExecutableContents &c) {
+std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   namespace fb = ::strata::fb;
   flatbuffers::FlatBufferBuilder b(1 << 20);
-  auto kernelData = b.CreateVector(
-      reinterpret_cast<const uint8_t *>(c.kernelLibrary.data()),
-      c.kernelLibrary.size());
+  auto kernelData =
+      b.CreateVector(reinterpret_cast<const uint8_t *>(c.kernelLibrary.data()),
+                     c.kernelLibrary.size());
   std::vector<flatbuffers::Offset<fb::KernelLibrary>> kernels{
       fb::CreateKernelLibrary(b, fb::LibraryFormat::ElfSharedObject,
                               kernelData)};
@@ -209,14 +206,14 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
       return b.CreateVector(reinterpret_cast<const uint8_t *>(s.data()),
                             s.size());
     };
-    kernels.push_back(fb::CreateKernelLibrary(b, fb::LibraryFormat::Ptx,
-                                              bytes(c.ptx), c.sm));
+    kernels.push_back(
+        fb::CreateKernelLibrary(b, fb::LibraryFormat::Ptx, bytes(c.ptx), c.sm));
     if (!c.cubin.empty())
       kernels.push_back(fb::CreateKernelLibrary(b, fb::LibraryFormat::Cubin,
                                                 bytes(c.cubin), c.sm));
     for (const auto &k : c.gpuKernels)
-      gpuKernels.push_back(fb::CreateGpuKernel(
-          b, b.CreateString(k.name), b.CreateVector(k.block)));
+      gpuKernels.push_back(fb::CreateGpuKernel(b, b.CreateString(k.name),
+                                               b.CreateVector(k.block)));
   }
   std::vector<flatbuffers::Offset<fb::Parameter>> params;
   for (const auto &p : c.parameters)
@@ -230,24 +227,35 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
       using Arg = ExecutableContents::Argument;
       fb::ArgumentKind kind = fb::ArgumentKind::Tokens;
       switch (a.kind) {
-      case Arg::Tokens: kind = fb::ArgumentKind::Tokens; break;
-      case Arg::Labels: kind = fb::ArgumentKind::Labels; break;
-      case Arg::Param: kind = fb::ArgumentKind::Parameter; break;
-      case Arg::Positions: kind = fb::ArgumentKind::Positions; break;
-      case Arg::KeyCache: kind = fb::ArgumentKind::KeyCache; break;
-      case Arg::ValueCache: kind = fb::ArgumentKind::ValueCache; break;
+      case Arg::Tokens:
+        kind = fb::ArgumentKind::Tokens;
+        break;
+      case Arg::Labels:
+        kind = fb::ArgumentKind::Labels;
+        break;
+      case Arg::Param:
+        kind = fb::ArgumentKind::Parameter;
+        break;
+      case Arg::Positions:
+        kind = fb::ArgumentKind::Positions;
+        break;
+      case Arg::KeyCache:
+        kind = fb::ArgumentKind::KeyCache;
+        break;
+      case Arg::ValueCache:
+        kind = fb::ArgumentKind::ValueCache;
+        break;
       }
-      args.push_back(fb::CreateArgument(b, kind, a.parameter,
-                                        b.CreateVector(a.shape),
-                                        a.isInteger ? fb::DType::I32
-                                                    : fb::DType::F32,
-                                        a.layer));
+      args.push_back(fb::CreateArgument(
+          b, kind, a.parameter, b.CreateVector(a.shape),
+          a.isInteger ? fb::DType::I32 : fb::DType::F32, a.layer));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
     for (const auto &shape : e.results)
       results.push_back(fb::CreateResult(b, b.CreateVector(shape)));
-    std::vector<flatbuffers::Offset<fb::Command>> commands{fb::CreateCommand(
-        b, fb::CommandKind::Launch, 0, b.CreateString("strata_entry_" + e.name))};
+    std::vector<flatbuffers::Offset<fb::Command>> commands{
+        fb::CreateCommand(b, fb::CommandKind::Launch, 0,
+                          b.CreateString("strata_entry_" + e.name))};
     entries.push_back(fb::CreateEntryPoint(
         b, b.CreateString(e.name), b.CreateVector(args),
         b.CreateVector(results), b.CreateVector(commands)));
@@ -259,9 +267,8 @@ mlir::strata::serializeExecutable(const ExecutableContents &c) {
       b.CreateString(c.cpu), c.sm);
   auto root = fb::CreateExecutable(
       b, /*version=*/1, c.cuda ? fb::Target::Cuda : fb::Target::Cpu,
-      b.CreateVector(kernels), b.CreateVector(entries),
-      b.CreateVector(params), meta,
-      c.cuda ? b.CreateVector(gpuKernels) : 0);
+      b.CreateVector(kernels), b.CreateVector(entries), b.CreateVector(params),
+      meta, c.cuda ? b.CreateVector(gpuKernels) : 0);
   fb::FinishExecutableBuffer(b, root);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()),
                      b.GetSize());

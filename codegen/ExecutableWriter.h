@@ -27,10 +27,16 @@ struct ExecutableContents {
     double std = 0.02;
   };
   struct Argument {
-    enum Kind { Tokens, Labels, Param, Positions, KeyCache, ValueCache } kind =
-        Tokens;
+    enum Kind {
+      Tokens,
+      Labels,
+      Param,
+      Positions,
+      KeyCache,
+      ValueCache
+    } kind = Tokens;
     int parameter = -1;
-    int layer = -1; ///< KeyCache and ValueCache
+    int layer = -1;             ///< KeyCache and ValueCache
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
   };
@@ -47,9 +53,9 @@ struct ExecutableContents {
   std::vector<EntryPoint> entryPoints;
   std::string kernelLibrary; ///< ELF shared object bytes (host code on CUDA)
   bool cuda = false;
-  int sm = 0;          ///< CUDA compute capability
-  std::string ptx;     ///< CUDA: the device module
-  std::string cubin;   ///< CUDA: ptxas output for `sm`, empty without ptxas
+  int sm = 0;        ///< CUDA compute capability
+  std::string ptx;   ///< CUDA: the device module
+  std::string cubin; ///< CUDA: ptxas output for `sm`, empty without ptxas
   std::vector<GpuKernel> gpuKernels;
   std::string modelName, configPath, configText, cpu;
   int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0, maxSeqLen = 0;
@@ -59,8 +65,7 @@ struct ExecutableContents {
 /// Reads the parameter table and entry points of a strata-level module
 /// (before lowering): arguments in the order the lowered functions take
 /// them, parameters shared between functions listed once.
-LogicalResult collectEntryPoints(ModuleOp module,
-                                 ExecutableContents &contents);
+LogicalResult collectEntryPoints(ModuleOp module, ExecutableContents &contents);
 
 /// Links an x86-64 object into a shared object with the system C compiler
 /// driver (`cc`), the only tool the compiler needs beyond itself.
@@ -69,8 +74,7 @@ LogicalResult linkSharedObject(ModuleOp module, StringRef object,
 
 /// Reads what strata-cuda-host-calls recorded on a lowered CUDA module: the
 /// PTX and the kernel table.
-LogicalResult collectCudaKernels(ModuleOp module,
-                                 ExecutableContents &contents);
+LogicalResult collectCudaKernels(ModuleOp module, ExecutableContents &contents);
 
 /// Assembles `ptx` for sm_`sm` with ptxas (`ptxas` is its path), into
 /// `cubin`. ptxas's diagnostics are reported on the module.

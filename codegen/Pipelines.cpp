@@ -11,16 +11,16 @@
 
 #include "codegen/Passes.h"
 
-#include "mlir/Pass/PassRegistry.h"
-#include "mlir/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
-#include "llvm/Support/FormatVariadic.h"
+#include "mlir/Transforms/Passes.h"
 #include "passes/Passes.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::strata;
@@ -81,8 +81,7 @@ LogicalResult
 mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
                                         const CudaPipelineOptions &options) {
   StringRef stop = options.stopAfter;
-  if (stop != "linalg" && stop != "loops" && stop != "gpu" &&
-      stop != "llvm")
+  if (stop != "linalg" && stop != "loops" && stop != "gpu" && stop != "llvm")
     return failure();
   if (!llvm::is_contained({80, 89, 90}, options.sm))
     return failure();
@@ -92,8 +91,8 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return success();
   pm.addPass(createStrataWarpReductions());
   pm.addPass(createStrataTiledMatmuls());
-  if (failed(parsePassPipeline(
-          "convert-linalg-to-parallel-loops,canonicalize", pm)))
+  if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
+                               pm)))
     return failure();
   if (stop == "loops")
     return success();
@@ -130,8 +129,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
 namespace {
 struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
   Option<std::string> stopAfter{
-      *this, "stop-after",
-      llvm::cl::desc("Last stage: linalg, loops or llvm"),
+      *this, "stop-after", llvm::cl::desc("Last stage: linalg, loops or llvm"),
       llvm::cl::init("llvm")};
 };
 struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
@@ -143,8 +141,7 @@ struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
                  llvm::cl::desc("Compute capability: 80, 89 or 90"),
                  llvm::cl::init(90)};
   Option<std::string> toolkit{
-      *this, "toolkit",
-      llvm::cl::desc("CUDA toolkit root (for libdevice)"),
+      *this, "toolkit", llvm::cl::desc("CUDA toolkit root (for libdevice)"),
       llvm::cl::init("/usr/local/cuda")};
 };
 } // namespace

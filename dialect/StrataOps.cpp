@@ -48,8 +48,8 @@ int64_t lastDim(RankedTensorType t) {
 /// Reads an integer attribute during type inference. When the custom parser
 /// infers types, inherent attributes are still in the attribute dictionary,
 /// not yet in the op's properties, so both are consulted.
-std::optional<int64_t> intAttr(IntegerAttr fromProperties,
-                               DictionaryAttr attrs, StringRef name) {
+std::optional<int64_t> intAttr(IntegerAttr fromProperties, DictionaryAttr attrs,
+                               StringRef name) {
   IntegerAttr attr = fromProperties;
   if (!attr && attrs)
     attr = attrs.getAs<IntegerAttr>(name);
@@ -83,9 +83,9 @@ LogicalResult checkShape(function_ref<InFlightDiagnostic()> emit,
 
 /// Ops whose result has the type of their first operand.
 #define STRATA_SAME_TYPE_AS_FIRST_OPERAND(OP)                                  \
-  LogicalResult OP::inferReturnTypes(                                          \
-      MLIRContext *, std::optional<Location>, OP::Adaptor adaptor,             \
-      SmallVectorImpl<Type> &inferred) {                                       \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location>,   \
+                                     OP::Adaptor adaptor,                      \
+                                     SmallVectorImpl<Type> &inferred) {        \
     inferred.push_back(adaptor.getOperands()[0].getType());                    \
     return success();                                                          \
   }
@@ -202,8 +202,8 @@ static LogicalResult inferProjection(function_ref<InFlightDiagnostic()> emit,
                   << dimStr(lastDim(in))
                   << ") must equal the weight's in_features ("
                   << dimStr(w.getDimSize(1)) << ")";
-  if (bias && failed(checkShape(emit, "bias", tensorOf(bias),
-                                {w.getDimSize(0)}, ids.bias)))
+  if (bias && failed(checkShape(emit, "bias", tensorOf(bias), {w.getDimSize(0)},
+                                ids.bias)))
     return failure();
   SmallVector<int64_t> shape(in.getShape().drop_back());
   shape.push_back(w.getDimSize(0));
@@ -221,7 +221,6 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
                          {"linear_c1", "linear_c2", "linear_c3"}, inferred);
 }
 
-
 LogicalResult DropoutOp::verify() {
   double p = getP().convertToDouble();
   if (!(p >= 0 && p < 1))
@@ -234,12 +233,12 @@ LogicalResult RotaryOp::inferReturnTypes(MLIRContext *ctx,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &inferred) {
   auto emit = [&] { return inferError<RotaryOp>(ctx, loc); };
-  auto heads = intAttr(adaptor.getNumHeadsAttr(), adaptor.getAttributes(),
-                   "num_heads");
-  auto headDim = intAttr(adaptor.getHeadDimAttr(), adaptor.getAttributes(),
-                   "head_dim");
+  auto heads =
+      intAttr(adaptor.getNumHeadsAttr(), adaptor.getAttributes(), "num_heads");
+  auto headDim =
+      intAttr(adaptor.getHeadDimAttr(), adaptor.getAttributes(), "head_dim");
   auto rotaryDim = intAttr(adaptor.getRotaryDimAttr(), adaptor.getAttributes(),
-                   "rotary_dim");
+                           "rotary_dim");
   if (!heads || !headDim || !rotaryDim)
     return emit() << "requires num_heads, head_dim and rotary_dim";
   if (*heads < 1 || *headDim < 1)
@@ -249,10 +248,10 @@ LogicalResult RotaryOp::inferReturnTypes(MLIRContext *ctx,
     return emit() << "rotary_c2: rotary_dim must be even and in [2, head_dim = "
                   << *headDim << "], got " << *rotaryDim;
   auto in = tensorOf(adaptor.getInput());
-  if (failed(checkShape(emit, "input", in,
-                        {ShapedType::kDynamic, ShapedType::kDynamic,
-                         *heads * *headDim},
-                        "rotary_c3")))
+  if (failed(checkShape(
+          emit, "input", in,
+          {ShapedType::kDynamic, ShapedType::kDynamic, *heads * *headDim},
+          "rotary_c3")))
     return failure();
   if (Value pos = adaptor.getPositions())
     if (failed(checkShape(emit, "positions", tensorOf(pos),
@@ -271,14 +270,14 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &inferred) {
   auto emit = [&] { return inferError<AttentionOp>(ctx, loc); };
-  auto h = intAttr(adaptor.getNumHeadsAttr(), adaptor.getAttributes(),
-                   "num_heads");
+  auto h =
+      intAttr(adaptor.getNumHeadsAttr(), adaptor.getAttributes(), "num_heads");
   auto kvh = intAttr(adaptor.getNumKvHeadsAttr(), adaptor.getAttributes(),
-                   "num_kv_heads");
-  auto dqk = intAttr(adaptor.getHeadDimAttr(), adaptor.getAttributes(),
-                   "head_dim");
-  auto dv = intAttr(adaptor.getVHeadDimAttr(), adaptor.getAttributes(),
-                   "v_head_dim");
+                     "num_kv_heads");
+  auto dqk =
+      intAttr(adaptor.getHeadDimAttr(), adaptor.getAttributes(), "head_dim");
+  auto dv =
+      intAttr(adaptor.getVHeadDimAttr(), adaptor.getAttributes(), "v_head_dim");
   if (!h || !kvh || !dqk || !dv)
     return emit() << "requires num_heads, num_kv_heads, head_dim and "
                      "v_head_dim";
@@ -305,12 +304,12 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
                   << dimStr(v.getDimSize(1));
   int64_t dyn = ShapedType::kDynamic;
   if (failed(checkShape(emit, "q", q, {dyn, dyn, *h * *dqk}, "attention_c3")) ||
-      failed(checkShape(emit, "k", k, {dyn, dyn, *kvh * *dqk},
-                        "attention_c3")) ||
+      failed(
+          checkShape(emit, "k", k, {dyn, dyn, *kvh * *dqk}, "attention_c3")) ||
       failed(checkShape(emit, "v", v, {dyn, dyn, *kvh * *dv}, "attention_c3")))
     return failure();
-  int64_t b = ShapedType::isDynamic(qb) ? (ShapedType::isDynamic(kb) ? vb : kb)
-                                        : qb;
+  int64_t b =
+      ShapedType::isDynamic(qb) ? (ShapedType::isDynamic(kb) ? vb : kb) : qb;
   inferred.push_back(RankedTensorType::get({b, q.getDimSize(1), *h * *dv},
                                            q.getElementType()));
   return success();
@@ -378,8 +377,8 @@ LogicalResult LatentAttentionOp::verify() {
       return failure();
   int64_t qIn = d;
   if (hasQa) {
-    if (failed(checkShape(emit, "q_a_proj", tensorOf(getQAProj()),
-                          {qRank, d}, "mla_c3")) ||
+    if (failed(checkShape(emit, "q_a_proj", tensorOf(getQAProj()), {qRank, d},
+                          "mla_c3")) ||
         failed(checkShape(emit, "q_a_norm", tensorOf(getQANorm()), {qRank},
                           "mla_c3")))
       return failure();
@@ -438,8 +437,7 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
   auto emit = [&] { return inferError<RouterOp>(ctx, loc); };
   auto e = intAttr(adaptor.getNumExpertsAttr(), adaptor.getAttributes(),
                    "num_experts");
-  auto k = intAttr(adaptor.getTopKAttr(), adaptor.getAttributes(),
-                   "top_k");
+  auto k = intAttr(adaptor.getTopKAttr(), adaptor.getAttributes(), "top_k");
   if (!e || !k)
     return emit() << "requires num_experts and top_k";
   if (*e < 1)
@@ -452,7 +450,8 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
   if (failed(checkShape(emit, "logits", logits, {dyn, dyn, *e}, "router_c1")))
     return failure();
   int64_t b = logits.getDimSize(0), s = logits.getDimSize(1);
-  inferred.push_back(RankedTensorType::get({b, s, *k}, logits.getElementType()));
+  inferred.push_back(
+      RankedTensorType::get({b, s, *k}, logits.getElementType()));
   inferred.push_back(
       RankedTensorType::get({b, s, *k}, IntegerType::get(ctx, 32)));
   inferred.push_back(logits);
@@ -476,8 +475,8 @@ LogicalResult RouterOp::verify() {
                          << ") exceeds the experts in the kept groups ("
                          << topkGroup * (e / groups) << ")";
   if (Value bias = getBias())
-    if (failed(checkShape([&] { return emitOpError(); }, "bias",
-                          tensorOf(bias), {e}, "router_c5")))
+    if (failed(checkShape([&] { return emitOpError(); }, "bias", tensorOf(bias),
+                          {e}, "router_c5")))
       return failure();
   if (!(getNoiseStd().convertToDouble() >= 0) ||
       !(getRoutedScalingFactor().convertToDouble() > 0) ||
@@ -507,11 +506,11 @@ LogicalResult MoEExpertsOp::verify() {
   int64_t b = in.getDimSize(0), s = in.getDimSize(1), d = in.getDimSize(2);
   auto weights = tensorOf(getWeights());
   if (failed(checkShape(emit, "weights", weights, {b, s, k}, "moe_c2")) ||
-      failed(checkShape(emit, "indices", tensorOf(getIndices()),
-                        {ShapedType::isDynamic(b) ? weights.getDimSize(0) : b,
-                         ShapedType::isDynamic(s) ? weights.getDimSize(1) : s,
-                         k},
-                        "moe_c2")))
+      failed(
+          checkShape(emit, "indices", tensorOf(getIndices()),
+                     {ShapedType::isDynamic(b) ? weights.getDimSize(0) : b,
+                      ShapedType::isDynamic(s) ? weights.getDimSize(1) : s, k},
+                     "moe_c2")))
     return failure();
   auto gate = tensorOf(getGateProj());
   int64_t f = gate.getRank() == 3 ? gate.getDimSize(1) : ShapedType::kDynamic;
@@ -543,9 +542,9 @@ LogicalResult SigmoidGateOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
-LogicalResult RouterAuxLossOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location>, Adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+RouterAuxLossOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
+                                  Adaptor, SmallVectorImpl<Type> &inferred) {
   inferred.push_back(RankedTensorType::get({}, Float32Type::get(ctx)));
   return success();
 }
@@ -644,9 +643,9 @@ LogicalResult ClassificationHeadOp::inferReturnTypes(
   return success();
 }
 
-LogicalResult CrossEntropyOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location>, Adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+CrossEntropyOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
+                                 Adaptor, SmallVectorImpl<Type> &inferred) {
   inferred.push_back(RankedTensorType::get({}, Float32Type::get(ctx)));
   return success();
 }

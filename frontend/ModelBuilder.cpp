@@ -109,8 +109,8 @@ Value ModelBuilder::linear(Value x, StringRef name, int64_t out, int64_t in,
   return LinearOp::create(b, inLayer(key), x, w, bv);
 }
 
-Value ModelBuilder::ffn(Value x, StringRef prefix, int64_t width,
-                        StringRef key, bool bias) {
+Value ModelBuilder::ffn(Value x, StringRef prefix, int64_t width, StringRef key,
+                        bool bias) {
   int64_t d = m.hiddenSize;
   Value gate = linear(x, (prefix + ".gate_proj").str(), width, d, bias, key);
   Value up = linear(x, (prefix + ".up_proj").str(), width, d, bias, key);
@@ -132,8 +132,7 @@ RopeAttr ModelBuilder::buildRopeAttr() {
 Value ModelBuilder::attention(Value x, const std::string &prefix) {
   const AttentionSpec &a = m.attention;
   StringRef key = "model.attention";
-  int64_t d = m.hiddenSize, h = m.numHeads, kv = m.numKvHeads,
-          hd = m.headDim;
+  int64_t d = m.hiddenSize, h = m.numHeads, kv = m.numKvHeads, hd = m.headDim;
   Value q = linear(x, prefix + ".q_proj", h * hd, d, a.qkvBias, key);
   Value k = linear(x, prefix + ".k_proj", kv * hd, d, a.qkvBias, key);
   Value v = linear(x, prefix + ".v_proj", kv * hd, d, a.qkvBias, key);
@@ -157,14 +156,14 @@ Value ModelBuilder::attention(Value x, const std::string &prefix) {
     window = b.getI64IntegerAttr(a.window);
   BlockSparseAttr sparsity;
   if (a.kind == AttentionKind::BlockSparse)
-    sparsity = BlockSparseAttr::get(ctx, a.blockSize, a.numLocalBlocks,
-                                    a.numGlobalBlocks, a.numRandomBlocks,
-                                    a.seed);
+    sparsity =
+        BlockSparseAttr::get(ctx, a.blockSize, a.numLocalBlocks,
+                             a.numGlobalBlocks, a.numRandomBlocks, a.seed);
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
-  Value o = AttentionOp::create(b, inLayer(key), q, k, v, h, kv, hd, hd,
-                                a.causal, window, sparsity, scale,
-                                APFloat(m.attentionDropout));
+  Value o =
+      AttentionOp::create(b, inLayer(key), q, k, v, h, kv, hd, hd, a.causal,
+                          window, sparsity, scale, APFloat(m.attentionDropout));
   return linear(o, prefix + ".o_proj", d, h * hd, a.outputBias, key);
 }
 
@@ -175,8 +174,8 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
   int64_t qk = a.qkNopeHeadDim + a.qkRopeHeadDim;
   Value qa, qaNorm, q;
   if (a.qLoraRank > 0) {
-    qa = param(prefix + ".q_a_proj.weight", {a.qLoraRank, d},
-               InitKind::Normal, key);
+    qa = param(prefix + ".q_a_proj.weight", {a.qLoraRank, d}, InitKind::Normal,
+               key);
     qaNorm = param(prefix + ".q_a_layernorm.weight", {a.qLoraRank},
                    InitKind::Ones, key);
     q = param(prefix + ".q_b_proj.weight", {h * qk, a.qLoraRank},
@@ -188,13 +187,11 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
                     {a.kvLoraRank + a.qkRopeHeadDim, d}, InitKind::Normal, key);
   Value kvaNorm = param(prefix + ".kv_a_layernorm.weight", {a.kvLoraRank},
                         InitKind::Ones, key);
-  Value kvb =
-      param(prefix + ".kv_b_proj.weight",
-            {h * (a.qkNopeHeadDim + a.vHeadDim), a.kvLoraRank},
-            InitKind::Normal, key);
-  Value o =
-      param(prefix + ".o_proj.weight", {d, h * a.vHeadDim}, InitKind::Normal,
-            key);
+  Value kvb = param(prefix + ".kv_b_proj.weight",
+                    {h * (a.qkNopeHeadDim + a.vHeadDim), a.kvLoraRank},
+                    InitKind::Normal, key);
+  Value o = param(prefix + ".o_proj.weight", {d, h * a.vHeadDim},
+                  InitKind::Normal, key);
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
   Value positions, cachedLatent, cachedRopeKey;
@@ -232,9 +229,9 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
   }
   return LatentAttentionOp::create(
       b, inLayer(key), x, positions, qa, qaNorm, q, kva, kvaNorm, kvb, o,
-      cachedLatent, cachedRopeKey, h, a.qLoraRank,
-      a.kvLoraRank, a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, rope,
-      m.rope.interleaved, a.causal, scale, APFloat(m.normEps));
+      cachedLatent, cachedRopeKey, h, a.qLoraRank, a.kvLoraRank,
+      a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, rope, m.rope.interleaved,
+      a.causal, scale, APFloat(m.normEps));
 }
 
 Value ModelBuilder::moe(Value x, const std::string &prefix,
@@ -247,12 +244,12 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
   Value logits;
   if (r.gate == GateKind::MLP) {
     // The seed's gate: Linear(d, hidden) -> GELU -> Linear(hidden, E).
-    Value hidden = linear(x, prefix + ".gate.fc1", r.mlpHidden, d, true,
-                          routerKey);
-    hidden = GeluOp::create(b, inLayer(routerKey), hidden,
-                            GeluApproximation::None);
-    logits = linear(hidden, prefix + ".gate.fc2", n, r.mlpHidden, true,
-                    routerKey);
+    Value hidden =
+        linear(x, prefix + ".gate.fc1", r.mlpHidden, d, true, routerKey);
+    hidden =
+        GeluOp::create(b, inLayer(routerKey), hidden, GeluApproximation::None);
+    logits =
+        linear(hidden, prefix + ".gate.fc2", n, r.mlpHidden, true, routerKey);
   } else {
     logits = linear(x, prefix + ".gate", n, d, false, routerKey);
   }
@@ -261,20 +258,19 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
                            InitKind::Zeros, routerKey)
                    : Value();
   auto router = RouterOp::create(
-      b, inLayer(routerKey), logits, bias, n, e.topK, r.scoring,
-      r.normTopkProb, APFloat(r.routedScalingFactor), r.nGroup, r.topkGroup,
-      APFloat(r.noiseStd), cfg.training.seed, r.balance,
-      APFloat(r.auxLossCoef), APFloat(r.biasUpdateRate));
+      b, inLayer(routerKey), logits, bias, n, e.topK, r.scoring, r.normTopkProb,
+      APFloat(r.routedScalingFactor), r.nGroup, r.topkGroup,
+      APFloat(r.noiseStd), cfg.training.seed, r.balance, APFloat(r.auxLossCoef),
+      APFloat(r.biasUpdateRate));
   // The balance loss exists only where a loss is computed, not in forward.
   if (r.balance == BalanceKind::AuxLoss && buildingLoss)
-    aux.push_back(RouterAuxLossOp::create(b, inLayer(routerKey),
-                                          router.getScores(),
-                                          router.getIndices(),
-                                          APFloat(r.auxLossCoef)));
+    aux.push_back(
+        RouterAuxLossOp::create(b, inLayer(routerKey), router.getScores(),
+                                router.getIndices(), APFloat(r.auxLossCoef)));
   Value gate = param(prefix + ".experts." + e.gateName, {n, f, d},
                      InitKind::Normal, key);
-  Value up = param(prefix + ".experts." + e.upName, {n, f, d},
-                   InitKind::Normal, key);
+  Value up =
+      param(prefix + ".experts." + e.upName, {n, f, d}, InitKind::Normal, key);
   Value down = param(prefix + ".experts." + e.downName, {n, d, f},
                      InitKind::Normal, key);
   Value out = MoEExpertsOp::create(b, inLayer(key), x, router.getWeights(),
@@ -284,12 +280,11 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
     int64_t width = e.sharedIntermediateSize
                         ? e.sharedIntermediateSize
                         : e.numSharedExperts * e.intermediateSize;
-    std::string sharedName = e.sharedExpertGate ? ".shared_expert"
-                                                : ".shared_experts";
+    std::string sharedName =
+        e.sharedExpertGate ? ".shared_expert" : ".shared_experts";
     Value shared = ffn(x, prefix + sharedName, width, key);
     if (e.sharedExpertGate) {
-      Value logit =
-          linear(x, prefix + ".shared_expert_gate", 1, d, false, key);
+      Value logit = linear(x, prefix + ".shared_expert_gate", 1, d, false, key);
       shared = SigmoidGateOp::create(b, inLayer(key), shared, logit);
     }
     out = AddOp::create(b, inLayer(key), out, shared);
@@ -309,9 +304,9 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
   };
   auto residual = [&](Value v, Value delta, StringRef key) -> Value {
     if (m.hiddenDropout > 0)
-      delta = DropoutOp::create(b, inLayer(key), delta,
-                                APFloat(m.hiddenDropout),
-                                cfg.training.seed + layer);
+      delta =
+          DropoutOp::create(b, inLayer(key), delta, APFloat(m.hiddenDropout),
+                            cfg.training.seed + layer);
     return AddOp::create(b, inLayer(key), v, delta);
   };
 
@@ -321,16 +316,15 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
                 : attention(h, prefix + ".self_attn");
   x = residual(x, a, "model.attention");
   h = norm(x, "post_attention_layernorm");
-  Value f = m.isMoELayer(layer)
-                ? moe(h, prefix + "." + m.moe.moduleName, aux)
-                : ffn(h, prefix + ".mlp", m.intermediateSize,
-                      "model.intermediate_size", m.mlpBias);
-  x = residual(x, f, m.isMoELayer(layer) ? "model.moe"
-                                         : "model.intermediate_size");
+  Value f = m.isMoELayer(layer) ? moe(h, prefix + "." + m.moe.moduleName, aux)
+                                : ffn(h, prefix + ".mlp", m.intermediateSize,
+                                      "model.intermediate_size", m.mlpBias);
+  x = residual(x, f,
+               m.isMoELayer(layer) ? "model.moe" : "model.intermediate_size");
   if (m.compression.enabled) {
     StringRef key = "model.memory_compression";
-    int64_t r = static_cast<int64_t>(static_cast<double>(d) *
-                                     m.compression.ratio);
+    int64_t r =
+        static_cast<int64_t>(static_cast<double>(d) * m.compression.ratio);
     std::string c = prefix + ".compression";
     // Created one statement at a time: argument evaluation order is
     // unspecified, and the IR must not depend on the host compiler.
@@ -370,8 +364,8 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   module->setSymName(m.name.empty() ? "model" : m.name);
   b.setInsertionPointToEnd(module->getBody());
   auto tokensType = RankedTensorType::get({dyn, dyn}, b.getI32Type());
-  StringRef headKey = m.locs.count("model.heads") ? "model.heads"
-                                                  : "model.vocab_size";
+  StringRef headKey =
+      m.locs.count("model.heads") ? "model.heads" : "model.vocab_size";
   auto emitHeads = [&](Value x, bool classifier,
                        SmallVectorImpl<Value> &results) {
     if (m.heads.lm) {
@@ -387,8 +381,8 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
                           : headKey;
       Value w = param("classifier.weight", {m.heads.numClasses, m.hiddenSize},
                       InitKind::Normal, key);
-      Value bias = param("classifier.bias", {m.heads.numClasses},
-                         InitKind::Zeros, key);
+      Value bias =
+          param("classifier.bias", {m.heads.numClasses}, InitKind::Zeros, key);
       results.push_back(ClassificationHeadOp::create(b, inLayer(key), x, w,
                                                      bias, m.heads.pooling));
     }
@@ -404,15 +398,16 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     SmallVector<Value> aux, results;
     emitHeads(trunk(body->getArgument(0), aux), /*classifier=*/true, results);
     func::ReturnOp::create(b, at("model"), results);
-    func.setType(b.getFunctionType({tokensType}, TypeRange(ValueRange(results))));
+    func.setType(
+        b.getFunctionType({tokensType}, TypeRange(ValueRange(results))));
     params.clear();
   }
 
   // loss(tokens, labels) -> mean cross-entropy + router balance losses.
   if (m.heads.lm) {
-    auto func = func::FuncOp::create(
-        b, at("model"), "loss",
-        b.getFunctionType({tokensType, tokensType}, {}));
+    auto func =
+        func::FuncOp::create(b, at("model"), "loss",
+                             b.getFunctionType({tokensType, tokensType}, {}));
     Block *body = func.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
@@ -422,9 +417,9 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     buildingLoss = false;
     scope = "head";
     emitHeads(x, /*classifier=*/false, results);
-    Value loss = CrossEntropyOp::create(b, inLayer(headKey), results.front(),
-                                        body->getArgument(1),
-                                        cfg.training.ignoreIndex);
+    Value loss =
+        CrossEntropyOp::create(b, inLayer(headKey), results.front(),
+                               body->getArgument(1), cfg.training.ignoreIndex);
     for (Value a : aux)
       loss = AddOp::create(b, inLayer("model.moe"), loss, a);
     func::ReturnOp::create(b, at("model"), loss);
@@ -465,8 +460,8 @@ void ModelBuilder::buildDecode(ModuleOp module) {
   Value x = trunk(body->getArgument(0), aux);
   decoding = nullptr;
   scope = "head";
-  StringRef headKey = m.locs.count("model.heads") ? "model.heads"
-                                                  : "model.vocab_size";
+  StringRef headKey =
+      m.locs.count("model.heads") ? "model.heads" : "model.vocab_size";
   Value w = m.tieWordEmbeddings
                 ? params["model.embed_tokens.weight"]
                 : param("lm_head.weight", {m.vocabSize, m.hiddenSize},

@@ -48,8 +48,9 @@ strata_status_code strata::runtime::ok(strata_status *status) {
 
 /// Elements of `shape` (dynamic dims, -1, allowed when `allowDynamic`), or
 /// -1 when the shape is invalid or its size overflows.
-int64_t strata::runtime::checkedElements(
-    const flatbuffers::Vector<int64_t> *shape, bool allowDynamic) {
+int64_t
+strata::runtime::checkedElements(const flatbuffers::Vector<int64_t> *shape,
+                                 bool allowDynamic) {
   int64_t n = 1;
   for (int64_t d : *shape) {
     if (d == -1 && allowDynamic)
@@ -88,13 +89,17 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
   if (exe->kernels()->size() == 0)
     return corrupt("no kernel library");
   for (const KernelLibrary *lib : *exe->kernels()) {
-    if (lib->format() < LibraryFormat::MIN || lib->format() > LibraryFormat::MAX)
+    if (lib->format() < LibraryFormat::MIN ||
+        lib->format() > LibraryFormat::MAX)
       return corrupt("kernel library of unknown format");
     const auto *data = lib->data();
     if (data->size() == 0)
       return corrupt("empty kernel library");
     if (lib->format() == LibraryFormat::ElfSharedObject &&
-        (data->size() < 64 || std::memcmp(data->data(), "\x7f" "ELF", 4) != 0))
+        (data->size() < 64 || std::memcmp(data->data(),
+                                          "\x7f"
+                                          "ELF",
+                                          4) != 0))
       return corrupt("kernel library is not an ELF shared object");
     if (lib->format() == LibraryFormat::Ptx &&
         std::memchr(data->data(), '\0', data->size()))
@@ -118,7 +123,8 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
       return corrupt("a parameter has an empty name");
     if (!names.insert(p->name()->str()).second)
       return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "%s: parameter '%s' appears twice", where, p->name()->c_str());
+                  "%s: parameter '%s' appears twice", where,
+                  p->name()->c_str());
     if (p->dtype() < DType::MIN || p->dtype() > DType::MAX ||
         p->init() < InitKind::MIN || p->init() > InitKind::MAX)
       return fail(status, STRATA_CORRUPT_EXECUTABLE,
@@ -163,8 +169,8 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
           (arg->parameter() < 0 ||
            static_cast<size_t>(arg->parameter()) >= numParams))
         return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' refers to parameter %d of %zu",
-                    where, name, arg->parameter(), numParams);
+                    "%s: entry point '%s' refers to parameter %d of %zu", where,
+                    name, arg->parameter(), numParams);
     }
     for (const Result *res : *ep->results())
       if (checkedElements(res->shape(), /*allowDynamic=*/true) < 0)
@@ -177,10 +183,9 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
     for (const Command *cmd : *ep->commands()) {
       if (cmd->kind() != CommandKind::Launch)
         return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has a command of unknown kind",
-                    where, name);
-      if (cmd->kernel() >= exe->kernels()->size() ||
-          cmd->symbol()->size() == 0)
+                    "%s: entry point '%s' has a command of unknown kind", where,
+                    name);
+      if (cmd->kernel() >= exe->kernels()->size() || cmd->symbol()->size() == 0)
         return fail(status, STRATA_CORRUPT_EXECUTABLE,
                     "%s: entry point '%s' launches kernel %u of %u or an "
                     "empty symbol",
@@ -194,13 +199,13 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
   for (const EntryPoint *ep : *exe->entry_points())
     for (const Argument *arg : *ep->arguments())
       takesTokens |= arg->kind() == ArgumentKind::Tokens;
-  bool kernelModule = !takesTokens && meta->vocab_size() == 0 &&
-                      meta->max_seq_len() == 0;
+  bool kernelModule =
+      !takesTokens && meta->vocab_size() == 0 && meta->max_seq_len() == 0;
   if (!kernelModule && (meta->vocab_size() < 1 || meta->max_seq_len() < 1))
     return corrupt("metadata has no vocabulary size or maximum sequence "
                    "length");
-  for (int64_t id : {meta->bos_token_id(), meta->eos_token_id(),
-                     meta->pad_token_id()})
+  for (int64_t id :
+       {meta->bos_token_id(), meta->eos_token_id(), meta->pad_token_id()})
     if (id < -1 || id >= meta->vocab_size())
       return corrupt("metadata has a special token outside the vocabulary");
   return ok(status);
@@ -214,8 +219,7 @@ const strata::fb::EntryPoint *entryAt(const strata_executable *exe,
                                       size_t index, strata_status *status) {
   const auto *eps = exe->root->entry_points();
   if (index >= eps->size()) {
-    fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", index,
-         eps->size());
+    fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", index, eps->size());
     return nullptr;
   }
   return eps->Get(static_cast<flatbuffers::uoffset_t>(index));
@@ -226,8 +230,7 @@ extern "C" {
 
 uint32_t strata_runtime_format_version(void) { return kFormatVersion; }
 
-strata_status_code strata_executable_load_memory(const void *data,
-                                                 size_t size,
+strata_status_code strata_executable_load_memory(const void *data, size_t size,
                                                  strata_executable **out,
                                                  strata_status *status) {
   if (!out || (!data && size))
@@ -242,9 +245,8 @@ strata_status_code strata_executable_load_memory(const void *data,
     auto exe = std::make_unique<strata_executable>();
     exe->bytes.assign(static_cast<const uint8_t *>(data),
                       static_cast<const uint8_t *>(data) + size);
-    if (size < 8 ||
-        !flatbuffers::BufferHasIdentifier(exe->bytes.data(),
-                                          strata::fb::ExecutableIdentifier()))
+    if (size < 8 || !flatbuffers::BufferHasIdentifier(
+                        exe->bytes.data(), strata::fb::ExecutableIdentifier()))
       return fail(status, STRATA_CORRUPT_EXECUTABLE,
                   "<memory>: not a Strata executable (no STRX identifier)");
     flatbuffers::Verifier verifier(exe->bytes.data(), exe->bytes.size(),
@@ -334,9 +336,10 @@ strata_status_code strata_executable_get_info(const strata_executable *exe,
   return ok(status);
 }
 
-strata_status_code strata_executable_get_parameter(
-    const strata_executable *exe, size_t index, strata_parameter_info *out,
-    strata_status *status) {
+strata_status_code strata_executable_get_parameter(const strata_executable *exe,
+                                                   size_t index,
+                                                   strata_parameter_info *out,
+                                                   strata_status *status) {
   if (!exe || !out)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_executable_get_parameter: null argument");
@@ -353,9 +356,10 @@ strata_status_code strata_executable_get_parameter(
   return ok(status);
 }
 
-strata_status_code strata_executable_get_entry_point(
-    const strata_executable *exe, size_t index, const char **name,
-    size_t *num_arguments, size_t *num_results, strata_status *status) {
+strata_status_code
+strata_executable_get_entry_point(const strata_executable *exe, size_t index,
+                                  const char **name, size_t *num_arguments,
+                                  size_t *num_results, strata_status *status) {
   if (!exe || !name || !num_arguments || !num_results)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_executable_get_entry_point: null argument");
@@ -368,9 +372,10 @@ strata_status_code strata_executable_get_entry_point(
   return ok(status);
 }
 
-strata_status_code strata_executable_get_result_shape(
-    const strata_executable *exe, size_t entry, size_t result,
-    const int64_t **shape, size_t *rank, strata_status *status) {
+strata_status_code
+strata_executable_get_result_shape(const strata_executable *exe, size_t entry,
+                                   size_t result, const int64_t **shape,
+                                   size_t *rank, strata_status *status) {
   if (!exe || !shape || !rank)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_executable_get_result_shape: null argument");

@@ -17,9 +17,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <system_error>
 #include <thread>
-#include <map>
 
 #include <cerrno>
 #include <cmath>
@@ -69,14 +69,14 @@ struct Results {
   /// Element [0, s, j] of rank-3 result `r`, honouring its strides.
   float at3(size_t r, int64_t s, int64_t j) const {
     const int64_t *d = words.data() + offsets[r];
-    return reinterpret_cast<const float *>(d[1])[d[2] + s * d[3 + 3 + 1] +
-                                                 j * d[3 + 3 + 2]];
+    return reinterpret_cast<const float *>(
+        d[1])[d[2] + s * d[3 + 3 + 1] + j * d[3 + 3 + 2]];
   }
   /// Element [b, s, j] of rank-3 result `r`.
   float at3(size_t r, int64_t b, int64_t s, int64_t j) const {
     const int64_t *d = words.data() + offsets[r];
-    return reinterpret_cast<const float *>(d[1])[d[2] + b * d[3 + 3] +
-                                                 s * d[3 + 4] + j * d[3 + 5]];
+    return reinterpret_cast<const float *>(
+        d[1])[d[2] + b * d[3 + 3] + s * d[3 + 4] + j * d[3 + 5]];
   }
   /// Frees the buffers the kernels allocated with malloc.
   ~Results() {
@@ -102,8 +102,8 @@ void launch(EntryFn entry, const strata::fb::EntryPoint *ep,
 
 /// Token ids inside the vocabulary and a sequence within the maximum.
 strata_status_code checkTokens(const strata::fb::Metadata *meta,
-                               const int32_t *tokens, size_t count,
-                               size_t seq, strata_status *status) {
+                               const int32_t *tokens, size_t count, size_t seq,
+                               strata_status *status) {
   if (static_cast<int64_t>(seq) > meta->max_seq_len())
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "sequence of %zu tokens exceeds the model's maximum of %lld",
@@ -272,8 +272,7 @@ struct CallFrame {
         span += (d[3 + i] - 1) * d[3 + rank + i];
       }
       size_t bytes = empty ? 0 : static_cast<size_t>(span) * sizeof(float);
-      void *host = code == STRATA_OK ? std::malloc(bytes ? bytes : 1)
-                                     : nullptr;
+      void *host = code == STRATA_OK ? std::malloc(bytes ? bytes : 1) : nullptr;
       if (code == STRATA_OK && !host)
         code = fail(status, STRATA_OUT_OF_MEMORY,
                     "out of memory copying results back");
@@ -349,8 +348,7 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
       if (strata_status_code code = CudaDevice::open(session->cuda, status))
         return code;
       session->deviceName = "cuda: " + session->cuda->name();
-      if (strata_status_code code =
-              session->cuda->loadKernels(root, status))
+      if (strata_status_code code = session->cuda->loadKernels(root, status))
         return code;
       if (strata_status_code code =
               session->cuda->bindHooks(session->library, status))
@@ -426,8 +424,7 @@ strata_status_code strata_session_init_parameters(strata_session *session,
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t k; (k = next.fetch_add(1)) < order.size();)
-      initParameter(params->Get(order[k]), seed,
-                    session->parameters[order[k]]);
+      initParameter(params->Get(order[k]), seed, session->parameters[order[k]]);
   };
   std::vector<std::thread> threads;
   unsigned extra = std::min(16u, std::thread::hardware_concurrency());
@@ -472,8 +469,7 @@ strata_status_code strata_session_load_parameters(strata_session *session,
                   "%s: header of %llu bytes does not fit in the file (%llu "
                   "bytes) or exceeds the %llu-byte limit",
                   path, (unsigned long long)headerSize,
-                  (unsigned long long)fileSize,
-                  (unsigned long long)kMaxHeader);
+                  (unsigned long long)fileSize, (unsigned long long)kMaxHeader);
     std::string header(headerSize, '\0');
     if (std::fread(header.data(), 1, headerSize, f.get()) != headerSize)
       return fail(status, STRATA_IO_ERROR, "%s: cannot read the header", path);
@@ -486,13 +482,12 @@ strata_status_code strata_session_load_parameters(strata_session *session,
     // Offsets: inside the data, sized for dtype and shape, contiguous.
     std::vector<const strata::runtime::SafetensorsEntry *> byOffset;
     for (const auto &e : entries) {
-      uint64_t elementSize = e.dtype == "F32" || e.dtype == "I32" ? 4
-                             : e.dtype == "F16" || e.dtype == "BF16" ? 2
-                             : e.dtype == "F64" || e.dtype == "I64" ? 8
-                             : e.dtype == "I8" || e.dtype == "U8" ||
-                                     e.dtype == "BOOL"
-                                 ? 1
-                                 : 0;
+      uint64_t elementSize =
+          e.dtype == "F32" || e.dtype == "I32"                      ? 4
+          : e.dtype == "F16" || e.dtype == "BF16"                   ? 2
+          : e.dtype == "F64" || e.dtype == "I64"                    ? 8
+          : e.dtype == "I8" || e.dtype == "U8" || e.dtype == "BOOL" ? 1
+                                                                    : 0;
       if (!elementSize)
         return fail(status, STRATA_INVALID_ARGUMENT,
                     "%s: tensor '%s' has unknown dtype '%s'", path,
@@ -514,8 +509,7 @@ strata_status_code strata_session_load_parameters(strata_session *session,
         return fail(status, STRATA_INVALID_ARGUMENT,
                     "%s: tensor '%s' holds %llu bytes but its shape and "
                     "dtype need %llu",
-                    path, e.name.c_str(),
-                    (unsigned long long)(e.end - e.begin),
+                    path, e.name.c_str(), (unsigned long long)(e.end - e.begin),
                     (unsigned long long)(n * elementSize));
       byOffset.push_back(&e);
     }
@@ -658,9 +652,9 @@ strata_status_code strata_session_save_parameters(strata_session *session,
     return fail(status, STRATA_IO_ERROR, "%s: cannot write: %s", tmp.c_str(),
                 std::strerror(errno));
   uint64_t headerSize = header.size();
-  bool okWrite = std::fwrite(&headerSize, 8, 1, f) == 1 &&
-                 std::fwrite(header.data(), 1, header.size(), f) ==
-                     header.size();
+  bool okWrite =
+      std::fwrite(&headerSize, 8, 1, f) == 1 &&
+      std::fwrite(header.data(), 1, header.size(), f) == header.size();
   for (const std::vector<float> &values : session->parameters)
     okWrite = okWrite && std::fwrite(values.data(), sizeof(float),
                                      values.size(), f) == values.size();
@@ -698,8 +692,7 @@ void copyRowMajor(const int64_t *d, size_t rank, float *out) {
 } // namespace
 
 strata_status_code strata_session_call(strata_session *session,
-                                       const char *name,
-                                       float *const *outputs,
+                                       const char *name, float *const *outputs,
                                        const size_t *capacities,
                                        size_t num_outputs,
                                        strata_status *status) {
@@ -730,17 +723,17 @@ strata_status_code strata_session_call(strata_session *session,
                   r, name);
     if (capacities[r] < static_cast<size_t>(elements))
       return fail(status, STRATA_INVALID_ARGUMENT,
-                  "output %zu holds %zu floats, %lld needed", r,
-                  capacities[r], (long long)elements);
+                  "output %zu holds %zu floats, %lld needed", r, capacities[r],
+                  (long long)elements);
   }
   EntryFn entry;
   if (strata_status_code code = prepareEntry(*session, ep, entry, status))
     return code;
   CallFrame frame(*session);
   for (const auto *arg : *ep->arguments()) {
-    frame.addParameter(arg->parameter(),
-                       std::vector<int64_t>(arg->shape()->begin(),
-                                            arg->shape()->end()));
+    frame.addParameter(
+        arg->parameter(),
+        std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
   }
   Results out;
   if (strata_status_code code = frame.call(entry, ep, out, status))
@@ -768,8 +761,7 @@ strata_status_code strata_session_forward(strata_session *session,
   size_t needed = batch * seq * static_cast<size_t>(vocab);
   if (capacity < needed)
     return fail(status, STRATA_INVALID_ARGUMENT,
-                "logits buffer holds %zu floats, %zu needed", capacity,
-                needed);
+                "logits buffer holds %zu floats, %zu needed", capacity, needed);
   const strata::fb::EntryPoint *forward = findEntry(session->exe, "forward");
   if (!forward)
     return fail(status, STRATA_NOT_FOUND, "the executable has no forward");
@@ -788,14 +780,14 @@ strata_status_code strata_session_forward(strata_session *session,
   frame.descriptors.reserve(forward->arguments()->size());
   for (const auto *arg : *forward->arguments()) {
     if (arg->kind() == strata::fb::ArgumentKind::Tokens) {
-      if (strata_status_code code = frame.add(
-              tokens, batch * seq * sizeof(int32_t),
-              {(int64_t)batch, (int64_t)seq}, status))
+      if (strata_status_code code =
+              frame.add(tokens, batch * seq * sizeof(int32_t),
+                        {(int64_t)batch, (int64_t)seq}, status))
         return code;
     } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
-      frame.addParameter(arg->parameter(), std::vector<int64_t>(
-                                               arg->shape()->begin(),
-                                               arg->shape()->end()));
+      frame.addParameter(
+          arg->parameter(),
+          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
     } else {
       return fail(status, STRATA_UNSUPPORTED,
                   "forward takes labels; this runtime calls it with tokens "
@@ -996,8 +988,8 @@ strata_status_code decodeStep(strata_session *session,
                               const int32_t *tokens, size_t count,
                               KvCache &cache, std::vector<float> &last,
                               strata_status *status) {
-  auto entry = reinterpret_cast<EntryFn>(dlsym(
-      session->library, decode->commands()->Get(0)->symbol()->c_str()));
+  auto entry = reinterpret_cast<EntryFn>(
+      dlsym(session->library, decode->commands()->Get(0)->symbol()->c_str()));
   if (!entry)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "kernel library lacks the decode entry point");
@@ -1025,23 +1017,22 @@ strata_status_code decodeStep(strata_session *session,
       code = frame.add(tokens, count * sizeof(int32_t), {1, n}, status);
       break;
     case ArgumentKind::Positions:
-      code = frame.add(positions.data(), count * sizeof(int32_t), {1, n},
-                       status);
+      code =
+          frame.add(positions.data(), count * sizeof(int32_t), {1, n}, status);
       break;
     case ArgumentKind::KeyCache:
     case ArgumentKind::ValueCache: {
       size_t layer = static_cast<size_t>(arg->layer());
       if (session->cuda) {
         KvCache::DeviceRows *rows = nullptr;
-        code = cache.deviceBuffer(arg->kind() == ArgumentKind::KeyCache,
-                                  layer, arg->shape()->Get(2), rows, status);
+        code = cache.deviceBuffer(arg->kind() == ArgumentKind::KeyCache, layer,
+                                  arg->shape()->Get(2), rows, status);
         if (!code)
-          frame.addDevice(rows->data,
-                          {1, cache.length, arg->shape()->Get(2)});
+          frame.addDevice(rows->data, {1, cache.length, arg->shape()->Get(2)});
         break;
       }
-      auto &rows = arg->kind() == ArgumentKind::KeyCache ? cache.keys
-                                                         : cache.values;
+      auto &rows =
+          arg->kind() == ArgumentKind::KeyCache ? cache.keys : cache.values;
       if (rows.size() <= layer)
         rows.resize(layer + 1);
       float *data = rows[layer].empty() ? empty : rows[layer].data();
@@ -1050,9 +1041,9 @@ strata_status_code decodeStep(strata_session *session,
       break;
     }
     case ArgumentKind::Parameter:
-      frame.addParameter(arg->parameter(),
-                         std::vector<int64_t>(arg->shape()->begin(),
-                                              arg->shape()->end()));
+      frame.addParameter(
+          arg->parameter(),
+          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
       break;
     default:
       return fail(status, STRATA_UNSUPPORTED,
@@ -1091,10 +1082,11 @@ strata_status_code decodeStep(strata_session *session,
 
 } // namespace
 
-strata_status_code strata_session_generate(
-    strata_session *session, const int32_t *prompt, size_t prompt_length,
-    size_t max_new_tokens, const strata_sampling_options *options,
-    int32_t *out, size_t *out_count, strata_status *status) {
+strata_status_code
+strata_session_generate(strata_session *session, const int32_t *prompt,
+                        size_t prompt_length, size_t max_new_tokens,
+                        const strata_sampling_options *options, int32_t *out,
+                        size_t *out_count, strata_status *status) {
   if (!session || !prompt || !out_count || (max_new_tokens && !out) ||
       prompt_length == 0)
     return fail(status, STRATA_INVALID_ARGUMENT,
@@ -1113,8 +1105,8 @@ strata_status_code strata_session_generate(
   const auto *meta = session->exe->root->metadata();
   int64_t vocab = meta->vocab_size();
   uint64_t state = splitmix64(opts.seed);
-  if (strata_status_code code = checkTokens(meta, prompt, prompt_length,
-                                            prompt_length, status))
+  if (strata_status_code code =
+          checkTokens(meta, prompt, prompt_length, prompt_length, status))
     return code;
   try {
     const strata::fb::EntryPoint *decode = findEntry(session->exe, "decode");
@@ -1129,8 +1121,8 @@ strata_status_code strata_session_generate(
         // As without a cache: stop once the sequence fills the model.
         if (cache.length + static_cast<int64_t>(count) >= meta->max_seq_len())
           break;
-        if (strata_status_code code = decodeStep(session, decode, step, count,
-                                                 cache, last, status))
+        if (strata_status_code code =
+                decodeStep(session, decode, step, count, cache, last, status))
           return code;
         next = sampleToken(last.data(), vocab, opts, state);
         out[(*out_count)++] = next;
@@ -1152,8 +1144,8 @@ strata_status_code strata_session_generate(
               session, sequence.data(), 1, sequence.size(), logits.data(),
               logits.size(), status))
         return code;
-      int32_t next = sampleToken(
-          logits.data() + (sequence.size() - 1) * vocab, vocab, opts, state);
+      int32_t next = sampleToken(logits.data() + (sequence.size() - 1) * vocab,
+                                 vocab, opts, state);
       out[(*out_count)++] = next;
       sequence.push_back(next);
       if (next == meta->eos_token_id())
@@ -1165,13 +1157,13 @@ strata_status_code strata_session_generate(
   }
 }
 
-strata_status_code strata_session_generate_greedy(
-    strata_session *session, const int32_t *prompt, size_t prompt_length,
-    size_t max_new_tokens, int32_t *out, size_t *out_count,
-    strata_status *status) {
-  return strata_session_generate(session, prompt, prompt_length,
-                                 max_new_tokens, nullptr, out, out_count,
-                                 status);
+strata_status_code
+strata_session_generate_greedy(strata_session *session, const int32_t *prompt,
+                               size_t prompt_length, size_t max_new_tokens,
+                               int32_t *out, size_t *out_count,
+                               strata_status *status) {
+  return strata_session_generate(session, prompt, prompt_length, max_new_tokens,
+                                 nullptr, out, out_count, status);
 }
 
 } // extern "C"

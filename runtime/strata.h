@@ -39,8 +39,13 @@ typedef struct strata_status {
 typedef struct strata_executable strata_executable;
 
 typedef enum strata_dtype {
-  STRATA_F32 = 0, STRATA_BF16 = 1, STRATA_F16 = 2, STRATA_I32 = 3,
-  STRATA_I64 = 4, STRATA_I8 = 5, STRATA_U8 = 6
+  STRATA_F32 = 0,
+  STRATA_BF16 = 1,
+  STRATA_F16 = 2,
+  STRATA_I32 = 3,
+  STRATA_I64 = 4,
+  STRATA_I8 = 5,
+  STRATA_U8 = 6
 } strata_dtype;
 
 /* A parameter of the executable's parameter table. `shape` points into the
@@ -73,8 +78,7 @@ strata_status_code strata_executable_load_file(const char *path,
                                                strata_executable **out,
                                                strata_status *status);
 /* The same from memory; the bytes are copied. */
-strata_status_code strata_executable_load_memory(const void *data,
-                                                 size_t size,
+strata_status_code strata_executable_load_memory(const void *data, size_t size,
                                                  strata_executable **out,
                                                  strata_status *status);
 void strata_executable_release(strata_executable *executable);
@@ -82,19 +86,22 @@ void strata_executable_release(strata_executable *executable);
 strata_status_code strata_executable_get_info(const strata_executable *exe,
                                               strata_executable_info *out,
                                               strata_status *status);
-strata_status_code strata_executable_get_parameter(
-    const strata_executable *exe, size_t index, strata_parameter_info *out,
-    strata_status *status);
+strata_status_code strata_executable_get_parameter(const strata_executable *exe,
+                                                   size_t index,
+                                                   strata_parameter_info *out,
+                                                   strata_status *status);
 /* The name of entry point `index` ("forward", "loss"). */
-strata_status_code strata_executable_get_entry_point(
-    const strata_executable *exe, size_t index, const char **name,
-    size_t *num_arguments, size_t *num_results, strata_status *status);
+strata_status_code
+strata_executable_get_entry_point(const strata_executable *exe, size_t index,
+                                  const char **name, size_t *num_arguments,
+                                  size_t *num_results, strata_status *status);
 
 /* The shape of result `result` of entry point `entry` (-1 for dynamic
  * dims); the array lives as long as the executable. */
-strata_status_code strata_executable_get_result_shape(
-    const strata_executable *exe, size_t entry, size_t result,
-    const int64_t **shape, size_t *rank, strata_status *status);
+strata_status_code
+strata_executable_get_result_shape(const strata_executable *exe, size_t entry,
+                                   size_t result, const int64_t **shape,
+                                   size_t *rank, strata_status *status);
 
 /*===----------------------------------------------------------------------===*
  * Sessions: weights and calls into the executable's kernels
@@ -140,8 +147,7 @@ double strata_session_last_device_ms(const strata_session *session);
  * Result r, which must have a static shape, is copied row-major into
  * outputs[r], which holds capacities[r] floats. */
 strata_status_code strata_session_call(strata_session *session,
-                                       const char *name,
-                                       float *const *outputs,
+                                       const char *name, float *const *outputs,
                                        const size_t *capacities,
                                        size_t num_outputs,
                                        strata_status *status);
@@ -196,10 +202,11 @@ void strata_sampling_options_initialize(strata_sampling_options *options);
 /* Generation for one sequence: appends up to `max_new_tokens` to `prompt`,
  * stopping after the end-of-sequence token. Writes the new tokens to `out`
  * (capacity `max_new_tokens`) and their count to `out_count`. */
-strata_status_code strata_session_generate(
-    strata_session *session, const int32_t *prompt, size_t prompt_length,
-    size_t max_new_tokens, const strata_sampling_options *options,
-    int32_t *out, size_t *out_count, strata_status *status);
+strata_status_code
+strata_session_generate(strata_session *session, const int32_t *prompt,
+                        size_t prompt_length, size_t max_new_tokens,
+                        const strata_sampling_options *options, int32_t *out,
+                        size_t *out_count, strata_status *status);
 
 /* Whether generation keeps a KV cache (default: on when the executable has
  * a `decode` entry point; off recomputes the whole sequence each step). */
@@ -210,10 +217,11 @@ strata_status_code strata_session_use_kv_cache(strata_session *session,
 /* Greedy generation for one sequence: appends up to `max_new_tokens` to
  * `prompt`, stopping after the end-of-sequence token. Writes the new tokens
  * to `out` (capacity `max_new_tokens`) and their count to `out_count`. */
-strata_status_code strata_session_generate_greedy(
-    strata_session *session, const int32_t *prompt, size_t prompt_length,
-    size_t max_new_tokens, int32_t *out, size_t *out_count,
-    strata_status *status);
+strata_status_code
+strata_session_generate_greedy(strata_session *session, const int32_t *prompt,
+                               size_t prompt_length, size_t max_new_tokens,
+                               int32_t *out, size_t *out_count,
+                               strata_status *status);
 
 /* The executable format version this runtime reads. */
 uint32_t strata_runtime_format_version(void);

@@ -42,9 +42,9 @@ constexpr StringLiteral kFree = "strata_cuda_free";
 /// `ptr @name = null`, exported so the runtime finds it with dlsym.
 void createHook(OpBuilder &b, Location loc, StringRef name) {
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto global = LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,
-                                       LLVM::Linkage::External, name,
-                                       Attribute());
+  auto global =
+      LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,
+                             LLVM::Linkage::External, name, Attribute());
   OpBuilder::InsertionGuard guard(b);
   Block *init = b.createBlock(&global.getInitializerRegion());
   b.setInsertionPointToStart(init);
@@ -100,10 +100,9 @@ struct CudaHostCallsPass
     auto [it, inserted] =
         kernelIndex.try_emplace(name, static_cast<int>(kernels.size()));
     if (inserted) {
-      SmallVector<int64_t> block{
-          constantOr(launch.getBlockSizeX(), -1),
-          constantOr(launch.getBlockSizeY(), -1),
-          constantOr(launch.getBlockSizeZ(), -1)};
+      SmallVector<int64_t> block{constantOr(launch.getBlockSizeX(), -1),
+                                 constantOr(launch.getBlockSizeY(), -1),
+                                 constantOr(launch.getBlockSizeZ(), -1)};
       kernels.push_back(b.getDictionaryAttr(
           {b.getNamedAttr("name", b.getStringAttr(name)),
            b.getNamedAttr("block", b.getDenseI64ArrayAttr(block))}));
@@ -126,9 +125,9 @@ struct CudaHostCallsPass
           b, loc, ptr, slots, slotMemory,
           ArrayRef<LLVM::GEPArg>{0, static_cast<int32_t>(i)});
       LLVM::StoreOp::create(b, loc, v, slot);
-      Value entry = LLVM::GEPOp::create(
-          b, loc, ptr, ptr, params,
-          ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+      Value entry =
+          LLVM::GEPOp::create(b, loc, ptr, ptr, params,
+                              ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
       LLVM::StoreOp::create(b, loc, slot, entry);
     }
     auto asI64 = [&](Value v) -> Value {
@@ -142,19 +141,18 @@ struct CudaHostCallsPass
     auto fnType = LLVM::LLVMFunctionType::get(
         LLVM::LLVMVoidType::get(ctx),
         {ptr, i32, i64, i64, i64, i64, i64, i64, i32, ptr, i64});
-    SmallVector<Value> args{
-        loadHook(b, loc, kLaunch),
-        loadHook(b, loc, kContext),
-        LLVM::ConstantOp::create(b, loc, i32, it->second),
-        asI64(launch.getGridSizeX()),
-        asI64(launch.getGridSizeY()),
-        asI64(launch.getGridSizeZ()),
-        asI64(launch.getBlockSizeX()),
-        asI64(launch.getBlockSizeY()),
-        asI64(launch.getBlockSizeZ()),
-        shared,
-        params,
-        count};
+    SmallVector<Value> args{loadHook(b, loc, kLaunch),
+                            loadHook(b, loc, kContext),
+                            LLVM::ConstantOp::create(b, loc, i32, it->second),
+                            asI64(launch.getGridSizeX()),
+                            asI64(launch.getGridSizeY()),
+                            asI64(launch.getGridSizeZ()),
+                            asI64(launch.getBlockSizeX()),
+                            asI64(launch.getBlockSizeY()),
+                            asI64(launch.getBlockSizeZ()),
+                            shared,
+                            params,
+                            count};
     LLVM::CallOp::create(b, loc, fnType, args);
     launch.erase();
     return success();
@@ -182,10 +180,9 @@ struct CudaHostCallsPass
       if (release) {
         auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
                                                 {ptr, ptr});
-        LLVM::CallOp::create(
-            b, loc, type,
-            ValueRange{loadHook(b, loc, kFree), context,
-                       entry->getArgument(0)});
+        LLVM::CallOp::create(b, loc, type,
+                             ValueRange{loadHook(b, loc, kFree), context,
+                                        entry->getArgument(0)});
         LLVM::ReturnOp::create(b, loc, ValueRange());
         continue;
       }

@@ -24,8 +24,8 @@ Value clampedGridSize(OpBuilder &b, Location loc, Value work, Value perBlock,
 /// A gpu.launch of `threadsX`-thread blocks on a `gridX` x `gridY` x
 /// `gridZ` grid, with `workgroup` memory attributions; `b` is left before
 /// the body's terminator.
-gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX,
-                           Value gridY, Value gridZ, Value threadsX,
+gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
+                           Value gridZ, Value threadsX,
                            TypeRange workgroup = {});
 
 /// The indices of `linear` in a row-major space of `sizes`, innermost

@@ -22,8 +22,9 @@ static int check(strata_status_code code, const strata_status *status) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s MODEL.strata (--weights FILE | --seed N) "
-                    "TOKEN... [-n COUNT]\n",
+    fprintf(stderr,
+            "usage: %s MODEL.strata (--weights FILE | --seed N) "
+            "TOKEN... [-n COUNT]\n",
             argv[0]);
     return 2;
   }
@@ -45,23 +46,21 @@ int main(int argc, char **argv) {
   strata_status status;
   strata_executable *exe = NULL;
   strata_session *session = NULL;
-  int failed = check(strata_executable_load_file(argv[1], &exe, &status),
-                     &status) ||
-               check(strata_session_create(exe, &session, &status), &status);
+  int failed =
+      check(strata_executable_load_file(argv[1], &exe, &status), &status) ||
+      check(strata_session_create(exe, &session, &status), &status);
   if (!failed)
     fprintf(stderr, "running on %s\n", strata_session_device_name(session));
   if (!failed)
-    failed = check(weights ? strata_session_load_parameters(session, weights,
-                                                            &status)
-                           : strata_session_init_parameters(session, seed,
-                                                            &status),
-                   &status);
+    failed = check(
+        weights ? strata_session_load_parameters(session, weights, &status)
+                : strata_session_init_parameters(session, seed, &status),
+        &status);
   int32_t *out = malloc(max_new * sizeof(int32_t) + 1);
   size_t count = 0;
   if (!failed && out)
-    failed = check(strata_session_generate_greedy(session, prompt, length,
-                                                  max_new, out, &count,
-                                                  &status),
+    failed = check(strata_session_generate_greedy(
+                       session, prompt, length, max_new, out, &count, &status),
                    &status);
   for (size_t i = 0; !failed && i < count; ++i)
     printf("%s%d", i ? "," : "", out[i]);

@@ -22,13 +22,20 @@ namespace {
 
 const char *dtypeName(strata_dtype dtype) {
   switch (dtype) {
-  case STRATA_F32: return "f32";
-  case STRATA_BF16: return "bf16";
-  case STRATA_F16: return "f16";
-  case STRATA_I32: return "i32";
-  case STRATA_I64: return "i64";
-  case STRATA_I8: return "i8";
-  case STRATA_U8: return "u8";
+  case STRATA_F32:
+    return "f32";
+  case STRATA_BF16:
+    return "bf16";
+  case STRATA_F16:
+    return "f16";
+  case STRATA_I32:
+    return "i32";
+  case STRATA_I64:
+    return "i64";
+  case STRATA_I8:
+    return "i8";
+  case STRATA_U8:
+    return "u8";
   }
   return "?";
 }
@@ -67,8 +74,7 @@ int inspect(const std::string &path, bool listParameters) {
     std::string shape;
     for (size_t d = 0; d < p.rank; ++d)
       shape += (d ? ", " : "") + std::to_string(p.shape[d]);
-    std::printf("  %-56s [%s] %s\n", p.name, shape.c_str(),
-                dtypeName(p.dtype));
+    std::printf("  %-56s [%s] %s\n", p.name, shape.c_str(), dtypeName(p.dtype));
   }
   strata_executable_release(exe);
   return 0;
@@ -79,14 +85,12 @@ bool parseTokens(const std::string &text, std::vector<int32_t> &tokens) {
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos
-                                            ? std::string::npos
-                                            : comma - pos);
+    std::string item = text.substr(
+        pos, comma == std::string::npos ? std::string::npos : comma - pos);
     char *end = nullptr;
     errno = 0;
     long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || errno || v < INT32_MIN ||
-        v > INT32_MAX)
+    if (item.empty() || *end != '\0' || errno || v < INT32_MIN || v > INT32_MAX)
       return false;
     tokens.push_back(static_cast<int32_t>(v));
     if (comma == std::string::npos)
@@ -101,8 +105,9 @@ bool parseTokensOrReport(const std::string &text,
                          std::vector<int32_t> &tokens) {
   if (parseTokens(text, tokens))
     return true;
-  std::fprintf(stderr, "error: --tokens: expected comma-separated token ids, "
-                       "got '%s'\n",
+  std::fprintf(stderr,
+               "error: --tokens: expected comma-separated token ids, "
+               "got '%s'\n",
                text.c_str());
   return false;
 }
@@ -137,8 +142,7 @@ strata_device_kind deviceKind() {
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
-      strata_session_create_on(out.exe, deviceKind(), &out.session,
-                               &status) ||
+      strata_session_create_on(out.exe, deviceKind(), &out.session, &status) ||
       (weightsPath.empty()
            ? strata_session_init_parameters(out.session, seed, &status)
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
@@ -167,8 +171,7 @@ int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
   strata_status status;
   auto start = std::chrono::steady_clock::now();
   if (strata_session_generate(loaded.session, prompt.data(), prompt.size(),
-                              maxNew, &sampling, out.data(), &count,
-                              &status)) {
+                              maxNew, &sampling, out.data(), &count, &status)) {
     std::fprintf(stderr, "error: %s\n", status.message);
     return 1;
   }
@@ -231,8 +234,8 @@ int call(const std::string &path, uint64_t seed, const std::string &name,
   for (size_t i = 0; i < info.num_entry_points; ++i) {
     const char *epName;
     size_t numArgs, numRes;
-    strata_executable_get_entry_point(loaded.exe, i, &epName, &numArgs,
-                                      &numRes, &status);
+    strata_executable_get_entry_point(loaded.exe, i, &epName, &numArgs, &numRes,
+                                      &status);
     if (name == epName)
       entry = i, numResults = numRes;
   }
@@ -292,9 +295,9 @@ int call(const std::string &path, uint64_t seed, const std::string &name,
       return 1;
     }
   }
-  std::printf("call_ms %.3f device_ms %.3f (%s, median of %zu)\n",
-              median(wall), median(device),
-              strata_session_device_name(loaded.session), repeats);
+  std::printf("call_ms %.3f device_ms %.3f (%s, median of %zu)\n", median(wall),
+              median(device), strata_session_device_name(loaded.session),
+              repeats);
   return 0;
 }
 
@@ -309,8 +312,9 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
   strata_status status;
   strata_executable_get_info(loaded.exe, &info, &status);
   if (length + steps > static_cast<size_t>(info.max_seq_len)) {
-    std::fprintf(stderr, "error: prefill %zu + decode %zu exceeds the "
-                         "model's maximum sequence %lld\n",
+    std::fprintf(stderr,
+                 "error: prefill %zu + decode %zu exceeds the "
+                 "model's maximum sequence %lld\n",
                  length, steps, (long long)info.max_seq_len);
     return 1;
   }
@@ -330,8 +334,8 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
     }
     auto t1 = std::chrono::steady_clock::now();
     size_t count = 0;
-    strata_session_generate_greedy(loaded.session, tokens.data(), length,
-                                   steps, out.data(), &count, &status);
+    strata_session_generate_greedy(loaded.session, tokens.data(), length, steps,
+                                   out.data(), &count, &status);
     auto t2 = std::chrono::steady_clock::now();
     lastStepDeviceMs = strata_session_last_device_ms(loaded.session);
     // The same generation stopped after its first token: the difference
@@ -340,9 +344,11 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
     strata_session_generate_greedy(loaded.session, tokens.data(), length, 1,
                                    out.data(), &first, &status);
     auto t3 = std::chrono::steady_clock::now();
-    prefill.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    decode.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count() /
-                     std::max<size_t>(count, 1));
+    prefill.push_back(
+        std::chrono::duration<double, std::milli>(t1 - t0).count());
+    decode.push_back(
+        std::chrono::duration<double, std::milli>(t2 - t1).count() /
+        std::max<size_t>(count, 1));
     if (count > first)
       step.push_back(
           (std::chrono::duration<double, std::milli>(t2 - t1).count() -
@@ -379,8 +385,7 @@ int main(int argc, char **argv) {
       "infer", "Generate tokens (greedy, or sampled with --temperature); "
                "prints the new token ids, comma-separated, as the last line");
   inferCmd->add_option("executable", path, "A .strata file")->required();
-  inferCmd->add_option("--seed", seed,
-                       "Initialise the weights from this seed");
+  inferCmd->add_option("--seed", seed, "Initialise the weights from this seed");
   inferCmd->add_option("--tokens", tokens, "Prompt token ids: 1,2,3")
       ->required();
   inferCmd->add_option("--max-new-tokens", maxNew, "Tokens to generate")
@@ -390,14 +395,17 @@ int main(int argc, char **argv) {
                      "Recompute the whole sequence at every step");
   strata_sampling_options sampling;
   strata_sampling_options_initialize(&sampling);
-  inferCmd->add_option("--temperature", sampling.temperature,
-                       "Sampling temperature (0: greedy)")
+  inferCmd
+      ->add_option("--temperature", sampling.temperature,
+                   "Sampling temperature (0: greedy)")
       ->check(CLI::Range(0.0f, 100.0f));
-  inferCmd->add_option("--top-k", sampling.top_k,
-                       "Keep the k most likely tokens (0: all)")
+  inferCmd
+      ->add_option("--top-k", sampling.top_k,
+                   "Keep the k most likely tokens (0: all)")
       ->check(CLI::Range(0, 1 << 24));
-  inferCmd->add_option("--top-p", sampling.top_p,
-                       "Keep the smallest set reaching this probability")
+  inferCmd
+      ->add_option("--top-p", sampling.top_p,
+                   "Keep the smallest set reaching this probability")
       ->check(CLI::Range(1e-9f, 1.0f));
   inferCmd->add_option("--sample-seed", sampling.seed,
                        "Seed of the sampling generator");

@@ -85,15 +85,15 @@ double rotaryMscale(RopeAttr rope) {
 Value f32Table(OpBuilder &b, Location loc, ArrayRef<float> values) {
   auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
                                     b.getF32Type());
-  return arith::ConstantOp::create(
-      b, loc, type, DenseElementsAttr::get(type, values));
+  return arith::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, values));
 }
 
 Value indexTable(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
   auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
                                     b.getIndexType());
-  return arith::ConstantOp::create(
-      b, loc, type, DenseElementsAttr::get(type, values));
+  return arith::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, values));
 }
 
 struct RotaryLowering : OpRewritePattern<RotaryOp> {
@@ -137,13 +137,11 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
     SmallVector<AffineMap> maps{identity, perDim, perDim, perDim};
     if (Value pos = op.getPositions()) {
       inputs.push_back(pos);
-      maps.push_back(AffineMap::get(3, 0,
-                                    {getAffineDimExpr(0, ctx),
-                                     getAffineDimExpr(1, ctx)},
-                                    ctx));
+      maps.push_back(AffineMap::get(
+          3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx));
     }
-    Value init = emptyTensor(rewriter, loc, x, type.getShape(),
-                             type.getElementType());
+    Value init =
+        emptyTensor(rewriter, loc, x, type.getShape(), type.getElementType());
     Value out = buildPointwise(
         rewriter, loc, inputs, maps, init,
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -196,15 +194,17 @@ Value dimOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
 /// splitmix64's finaliser on i64 values (wrapping arithmetic).
 Value splitmix(OpBuilder &b, Location l, Value x) {
   auto c = [&](uint64_t v) -> Value {
-    return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(
-                                               static_cast<int64_t>(v)));
+    return arith::ConstantOp::create(
+        b, l, b.getI64IntegerAttr(static_cast<int64_t>(v)));
   };
   Value z = arith::AddIOp::create(b, l, x, c(0x9E3779B97F4A7C15ull));
   z = arith::MulIOp::create(
-      b, l, arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(30))),
+      b, l,
+      arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(30))),
       c(0xBF58476D1CE4E5B9ull));
   z = arith::MulIOp::create(
-      b, l, arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(27))),
+      b, l,
+      arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(27))),
       c(0x94D049BB133111EBull));
   return arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(31)));
 }
@@ -220,7 +220,8 @@ Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
   auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
     return arith::CmpIOp::create(b, l, p, x, y);
   };
-  int64_t local = layout.getNumLocalBlocks(), global = layout.getNumGlobalBlocks();
+  int64_t local = layout.getNumLocalBlocks(),
+          global = layout.getNumGlobalBlocks();
   int64_t r = layout.getNumRandomBlocks();
   Value firstLocal = arith::SubIOp::create(b, l, qb, c(local - 1));
   Value isLocal = arith::AndIOp::create(
@@ -234,9 +235,9 @@ Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
   Value count = arith::MaxSIOp::create(
       b, l, arith::SubIOp::create(b, l, firstLocal, c(global)), c(0));
   Value cand = arith::SubIOp::create(b, l, kb, c(global));
-  Value isCand = arith::AndIOp::create(
-      b, l, cmp(arith::CmpIPredicate::sge, cand, c(0)),
-      cmp(arith::CmpIPredicate::slt, cand, count));
+  Value isCand =
+      arith::AndIOp::create(b, l, cmp(arith::CmpIPredicate::sge, cand, c(0)),
+                            cmp(arith::CmpIPredicate::slt, cand, count));
   Value takeAll = cmp(arith::CmpIPredicate::sle, count, c(r));
   Value rowSeed = splitmix(
       b, l,
@@ -314,8 +315,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       for (auto [dim, size] : llvm::zip_equal(type.getShape(), sizes))
         if (ShapedType::isDynamic(dim))
           dynamic.push_back(size);
-      Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
-                                            f32, dynamic);
+      Value empty =
+          tensor::EmptyOp::create(rewriter, loc, type.getShape(), f32, dynamic);
       return linalg::FillOp::create(rewriter, loc, value, empty).getResult(0);
     };
 
@@ -331,19 +332,27 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     SmallVector<utils::IteratorType> qkIters(5, utils::IteratorType::parallel);
     qkIters.back() = utils::IteratorType::reduction;
     Value scores =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{scoresType}, ValueRange{q, k},
-            ValueRange{scoresInit},
-            ArrayRef<AffineMap>{
-                AffineMap::get(5, 0, {bE, sE, hE, dE}, ctx),
-                AffineMap::get(5, 0, {bE, tE, hE.floorDiv(group), dE}, ctx),
-                AffineMap::get(5, 0, {bE, hE, sE, tE}, ctx)},
-            qkIters,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
-              linalg::YieldOp::create(
-                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], prod)});
-            })
+        linalg::GenericOp::create(rewriter, loc, TypeRange{scoresType},
+                                  ValueRange{q, k}, ValueRange{scoresInit},
+                                  ArrayRef<AffineMap>{
+                                      AffineMap::get(5, 0, {bE, sE, hE, dE},
+                                                     ctx),
+                                      AffineMap::get(
+                                          5, 0,
+                                          {bE, tE, hE.floorDiv(group), dE},
+                                          ctx),
+                                      AffineMap::get(5,
+                                                     0, {bE, hE, sE, tE}, ctx)},
+                                  qkIters,
+                                  [&](OpBuilder &b, Location l,
+                                      ValueRange args) {
+                                    Value prod = arith::MulFOp::create(
+                                        b, l, args[0], args[1]);
+                                    linalg::YieldOp::create(
+                                        b, l,
+                                        ValueRange{arith::AddFOp::create(
+                                            b, l, args[2], prod)});
+                                  })
             .getResult(0);
 
     // Scale and mask. Queries are aligned to the end of the keys (decode).
@@ -373,8 +382,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                                       arith::SubIOp::create(b, l, aligned, w)));
           }
           if (layout) {
-            Value bs = arith::ConstantIndexOp::create(b, l,
-                                                      layout.getBlockSize());
+            Value bs =
+                arith::ConstantIndexOp::create(b, l, layout.getBlockSize());
             auto toI64 = [&](Value v) -> Value {
               return arith::IndexCastOp::create(b, l, b.getI64Type(), v);
             };
@@ -402,9 +411,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
             ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4},
             rowIters,
             [&](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::MaximumFOp::create(b, l, args[0], args[1])});
+              linalg::YieldOp::create(b, l,
+                                      ValueRange{arith::MaximumFOp::create(
+                                          b, l, args[0], args[1])});
             })
             .getResult(0);
     Value probs = buildPointwise(
@@ -416,8 +425,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value rowSum =
         linalg::GenericOp::create(
             rewriter, loc, TypeRange{rowType}, ValueRange{probs},
-            ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4},
-            rowIters,
+            ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
             [&](OpBuilder &b, Location l, ValueRange args) {
               linalg::YieldOp::create(
                   b, l,
@@ -436,31 +444,34 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                t5 = getAffineDimExpr(4, ctx);
     SmallVector<utils::IteratorType> pvIters(5, utils::IteratorType::parallel);
     pvIters.back() = utils::IteratorType::reduction;
-    Value weighted =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{outType}, ValueRange{probs, v},
-            ValueRange{outInit},
-            ArrayRef<AffineMap>{
-                AffineMap::get(5, 0, {b5, h5, s5, t5}, ctx),
-                AffineMap::get(5, 0, {b5, t5, h5.floorDiv(group), e5}, ctx),
-                AffineMap::get(5, 0, {b5, s5, h5, e5}, ctx)},
-            pvIters,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
-              linalg::YieldOp::create(
-                  b, l, ValueRange{arith::AddFOp::create(b, l, args[2], prod)});
-            })
-            .getResult(0);
+    Value weighted = linalg::GenericOp::create(
+                         rewriter, loc, TypeRange{outType},
+                         ValueRange{probs, v}, ValueRange{outInit},
+                         ArrayRef<AffineMap>{
+                             AffineMap::get(5, 0, {b5, h5, s5, t5}, ctx),
+                             AffineMap::get(
+                                 5, 0, {b5, t5, h5.floorDiv(group), e5}, ctx),
+                             AffineMap::get(5, 0, {b5, s5, h5, e5}, ctx)},
+                         pvIters,
+                         [&](OpBuilder &b, Location l, ValueRange args) {
+                           Value prod =
+                               arith::MulFOp::create(b, l, args[0], args[1]);
+                           linalg::YieldOp::create(
+                               b, l,
+                               ValueRange{
+                                   arith::AddFOp::create(b, l, args[2], prod)});
+                         })
+                         .getResult(0);
     AffineExpr b4 = getAffineDimExpr(0, ctx), s4 = getAffineDimExpr(1, ctx),
                h4 = getAffineDimExpr(2, ctx);
-    Value out4 = buildPointwise(
-        rewriter, loc, {weighted, rowSum},
-        {id4, AffineMap::get(4, 0, {b4, h4, s4}, ctx)},
-        emptyTensor(rewriter, loc, weighted,
-                    {batchSize, querySize, h, dv}, f32),
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return arith::DivFOp::create(b, l, args[0], args[1]);
-        });
+    Value out4 =
+        buildPointwise(rewriter, loc, {weighted, rowSum},
+                       {id4, AffineMap::get(4, 0, {b4, h4, s4}, ctx)},
+                       emptyTensor(rewriter, loc, weighted,
+                                   {batchSize, querySize, h, dv}, f32),
+                       [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                         return arith::DivFOp::create(b, l, args[0], args[1]);
+                       });
     auto resultType = cast<RankedTensorType>(op.getType());
     Value out = tensor::CollapseShapeOp::create(
         rewriter, loc, resultType, out4,
@@ -478,10 +489,10 @@ Value channelSlice(OpBuilder &b, Location loc, Value x, int64_t offset,
                                     b.getIndexAttr(offset)};
   SmallVector<OpFoldResult> sizes;
   for (int64_t i = 0; i < 2; ++i)
-    sizes.push_back(type.isDynamicDim(i)
-                        ? OpFoldResult(tensor::DimOp::create(b, loc, x, i)
-                                           .getResult())
-                        : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
+    sizes.push_back(
+        type.isDynamicDim(i)
+            ? OpFoldResult(tensor::DimOp::create(b, loc, x, i).getResult())
+            : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
   sizes.push_back(b.getIndexAttr(size));
   SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
   auto resultType = RankedTensorType::get(
@@ -535,8 +546,8 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
       kpe = RotaryOp::create(rewriter, loc, kpe, positions, 1, rope, rope,
                              ropeAttr, interleaved);
     }
-    Value kv = LinearOp::create(rewriter, loc, latent, op.getKvBProj(),
-                                Value());
+    Value kv =
+        LinearOp::create(rewriter, loc, latent, op.getKvBProj(), Value());
 
     auto kvType = cast<RankedTensorType>(kv.getType());
     Type f32 = rewriter.getF32Type();
@@ -548,18 +559,19 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
     auto idx = [](OpBuilder &b, Location l, int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, l, v);
     };
-    // k[b, s, h*qk + j] = j < nope ? kv[b, s, h*stride + j] : kpe[b, s, j - nope]
+    // k[b, s, h*qk + j] = j < nope ? kv[b, s, h*stride + j] : kpe[b, s, j -
+    // nope]
     Value k = buildPointwise(
-        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, shapeWith(h * qk), f32),
+        rewriter, loc, {}, {},
+        emptyTensor(rewriter, loc, kv, shapeWith(h * qk), f32),
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           Value bi = linalg::IndexOp::create(b, l, 0);
           Value si = linalg::IndexOp::create(b, l, 1);
           Value c = linalg::IndexOp::create(b, l, 2);
           Value head = arith::DivUIOp::create(b, l, c, idx(b, l, qk));
           Value j = arith::RemUIOp::create(b, l, c, idx(b, l, qk));
-          Value isNope =
-              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j,
-                                    idx(b, l, nope));
+          Value isNope = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                               j, idx(b, l, nope));
           // Both reads stay in bounds; the select keeps the right one.
           Value kvIdx = arith::MinUIOp::create(
               b, l,
@@ -578,7 +590,8 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
         });
     // v[b, s, h*vd + e] = kv[b, s, h*stride + nope + e]
     Value v = buildPointwise(
-        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, shapeWith(h * vd), f32),
+        rewriter, loc, {}, {},
+        emptyTensor(rewriter, loc, kv, shapeWith(h * vd), f32),
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           Value c = linalg::IndexOp::create(b, l, 2);
           Value head = arith::DivUIOp::create(b, l, c, idx(b, l, vd));
@@ -600,17 +613,17 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
       scale = 1.0 / std::sqrt(static_cast<double>(qk));
       double mscaleAll = ropeAttr.getMscaleAllDim().convertToDouble();
       if (ropeAttr.getScaling() == RopeScaling::Yarn && mscaleAll != 0) {
-        double m = yarnMscale(ropeAttr.getFactor().convertToDouble(),
-                              mscaleAll);
+        double m =
+            yarnMscale(ropeAttr.getFactor().convertToDouble(), mscaleAll);
         scale *= m * m;
       }
     }
     Value attn = AttentionOp::create(
         rewriter, loc, q, k, v, h, h, qk, vd, op.getCausal(), IntegerAttr(),
         BlockSparseAttr(), rewriter.getF64FloatAttr(scale), APFloat(0.0));
-    rewriter.replaceOp(op, LinearOp::create(rewriter, loc, attn,
-                                            op.getOProj(), Value())
-                               .getResult());
+    rewriter.replaceOp(
+        op, LinearOp::create(rewriter, loc, attn, op.getOProj(), Value())
+                .getResult());
     return success();
   }
 };
@@ -619,6 +632,6 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
 
 void mlir::strata::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<RotaryLowering, AttentionLowering,
-               LatentAttentionDecomposition>(patterns.getContext());
+  patterns.add<RotaryLowering, AttentionLowering, LatentAttentionDecomposition>(
+      patterns.getContext());
 }
