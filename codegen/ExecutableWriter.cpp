@@ -42,10 +42,11 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       arg.kind = i == 0       ? Arg::Tokens
                  : !decode    ? Arg::Labels
                  : i == 1     ? Arg::Positions
-                 : i % 2 == 0 ? Arg::KeyCache
+                 : i == 2     ? Arg::KeyPadding
+                 : i % 2 == 1 ? Arg::KeyCache
                               : Arg::ValueCache;
       if (arg.kind == Arg::KeyCache || arg.kind == Arg::ValueCache)
-        arg.layer = static_cast<int>((i - 2) / 2);
+        arg.layer = static_cast<int>((i - 3) / 2);
       arg.shape = shapeOf(tensor);
       arg.isInteger = tensor.getElementType().isInteger();
       entry.arguments.push_back(arg);
@@ -238,6 +239,9 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
         break;
       case Arg::Positions:
         kind = fb::ArgumentKind::Positions;
+        break;
+      case Arg::KeyPadding:
+        kind = fb::ArgumentKind::KeyPadding;
         break;
       case Arg::KeyCache:
         kind = fb::ArgumentKind::KeyCache;

@@ -33,7 +33,8 @@ struct ExecutableContents {
       Param,
       Positions,
       KeyCache,
-      ValueCache
+      ValueCache,
+      KeyPadding
     } kind = Tokens;
     int parameter = -1;
     int layer = -1;             ///< KeyCache and ValueCache

@@ -91,6 +91,46 @@ def StrataInterchangeReductions
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def StrataOutlineParallelLoops
+    : Pass<"strata-outline-parallel-loops", "mlir::ModuleOp"> {
+  let summary = "Move each top-level parallel loop nest into a function "
+                "over a range of its iterations";
+  let description = [{
+    For the CPU target, on loops. Each top-level `scf.parallel` of a
+    function (without reductions) becomes a private function
+    `@<fn>_par<N>(%begin, %end, captures...)` that runs iterations
+    [begin, end) of its linearised iteration space, called once over the
+    whole space. Constants and constant globals are rebuilt inside instead
+    of captured. A straight-line body (an element-wise nest) keeps its
+    innermost dimension as a loop in each iteration, so it still
+    vectorises. The function's `strata.parallel_cost` estimates the
+    operations of one iteration (unknown trip counts count as 64), which
+    lets the runtime keep small loops on the calling thread.
+    strata-cpu-parallel-hooks then hands the range to the thread pool.
+  }];
+  let dependentDialects = [
+    "mlir::func::FuncDialect", "mlir::scf::SCFDialect",
+    "mlir::arith::ArithDialect",
+  ];
+}
+
+def StrataCpuParallelHooks
+    : Pass<"strata-cpu-parallel-hooks", "mlir::ModuleOp"> {
+  let summary = "Run outlined parallel loops through the runtime's thread "
+                "pool";
+  let description = [{
+    For the CPU target, on the LLVM dialect. Each call of a function that
+    strata-outline-parallel-loops created stores its captures in a stack
+    struct and calls the exported hook `strata_cpu_parallel_for(ctx, thunk,
+    captures, iterations, costPerIteration)` (context in
+    `strata_cpu_context`), where the thunk unpacks the captures and runs a
+    range of iterations. The runtime sets both globals after loading the
+    library; while the hook is null the whole range runs on the calling
+    thread.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 def StrataExportEntryPoints
     : Pass<"strata-export-entry-points", "mlir::ModuleOp"> {
   let summary = "Give the model's functions a C calling interface";

@@ -69,12 +69,18 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
     return success();
   pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
-  if (failed(parsePassPipeline("convert-linalg-to-loops,canonicalize", pm)))
+  if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
+                               pm)))
     return failure();
+  pm.addPass(createStrataOutlineParallelLoops());
+  pm.addPass(createCanonicalizerPass());
   if (stop == "loops")
     return success();
   pm.addPass(createStrataExportEntryPoints());
-  return parsePassPipeline(hostToLLVM("", ""), pm);
+  if (failed(parsePassPipeline(hostToLLVM("", ""), pm)))
+    return failure();
+  pm.addPass(createStrataCpuParallelHooks());
+  return success();
 }
 
 LogicalResult

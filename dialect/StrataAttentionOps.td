@@ -18,9 +18,13 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
     Scores are `q.k * scale` (default `1/sqrt(head_dim)`), masked, then
     softmaxed in f32. Masks combine: `causal` (key position <= query
     position, with queries aligned to the end of the keys), `window` (key
-    position > query position - window), and `sparsity` (the block layout of
-    `#strata.block_sparse`). Lowering computes it blockwise (flash-style),
-    never materialising the full score matrix.
+    position > query position - window), `sparsity` (the block layout of
+    `#strata.block_sparse`) and `key_padding`: `[B]` i32, the number of
+    leading keys of each batch row that are padding, hidden from every
+    other query of that row (a batch of left-padded sequences of different
+    lengths). A padding position still sees itself, so the padding's
+    outputs, and the keys and values later layers compute from them, stay
+    finite; real positions never see padding.
 
     Constraints: attention_c1 num_heads, num_kv_heads, head_dim and
     v_head_dim are >= 1; attention_c2 num_kv_heads divides num_heads;
@@ -30,10 +34,11 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
     are not both given; attention_c6 scale > 0 when given;
     attention_c7 q, k and v have rank 3 and the same batch, k and v the same
     length; attention_c8 0 <= dropout < 1; attention_c9 with a causal mask,
-    at least as many keys as queries (when both lengths are static).
+    at least as many keys as queries (when both lengths are static);
+    attention_c10 key_padding is rank 1 with q's batch.
   }];
   let arguments = (ins Strata_FloatTensor:$q, Strata_FloatTensor:$k,
-      Strata_FloatTensor:$v,
+      Strata_FloatTensor:$v, Optional<Strata_IndexTensor>:$key_padding,
       I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim,
       I64Attr:$v_head_dim,
       DefaultValuedAttr<BoolAttr, "true">:$causal,
@@ -43,7 +48,9 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
       DefaultValuedAttr<F64Attr, "0.0">:$dropout);
   let results = (outs Strata_FloatTensor:$result);
   let assemblyFormat = [{
-    $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v)
+    $q `,` $k `,` $v
+    (`key_padding` `(` $key_padding^ `:` type($key_padding) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v)
   }];
   let extraClassDeclaration = [{
     /// The softmax scale: the attribute, or 1/sqrt(head_dim).
@@ -83,6 +90,8 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     queries, at `positions`), and the causal mask aligns the queries to the
     last S keys. What DeepSeek caches per token is thus kv_lora_rank +
     qk_rope_head_dim values instead of a key and a value per head.
+    `key_padding` (`[B]` i32) hides each batch row's leading padding keys,
+    as in `strata.attention`.
 
     Constraints: mla_c1 num_heads, kv_lora_rank, qk_nope_head_dim,
     qk_rope_head_dim and v_head_dim are >= 1, qk_rope_head_dim is even;
@@ -91,7 +100,8 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     listed above; mla_c4 input is rank 3 and positions, when given, [B, S]; mla_c5
     softmax_scale > 0 when given, and eps > 0; mla_c6 the cache's latent
     and rope key are `[B, T, kv_lora_rank]` and `[B, T, qk_rope_head_dim]`
-    with the input's B and one T, and T >= S when both are static.
+    with the input's B and one T, and T >= S when both are static;
+    mla_c7 key_padding is rank 1 with the input's batch.
   }];
   let arguments = (ins Strata_FloatTensor:$input,
       Optional<Strata_IndexTensor>:$positions,
@@ -102,6 +112,7 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
       Strata_FloatTensor:$kv_b_proj, Strata_FloatTensor:$o_proj,
       Optional<Strata_FloatTensor>:$cached_latent,
       Optional<Strata_FloatTensor>:$cached_rope_key,
+      Optional<Strata_IndexTensor>:$key_padding,
       I64Attr:$num_heads,
       DefaultValuedAttr<I64Attr, "0">:$q_lora_rank,
       I64Attr:$kv_lora_rank, I64Attr:$qk_nope_head_dim,
@@ -118,6 +129,7 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     `kv_a` `(` $kv_a_proj `,` $kv_a_norm `)` `kv_b` `(` $kv_b_proj `)`
     `out` `(` $o_proj `)`
     (`cache` `(` $cached_latent^ `,` $cached_rope_key `)`)?
+    (`key_padding` `(` $key_padding^ `)`)?
     attr-dict `:` type(operands)
   }];
 }

@@ -340,6 +340,13 @@ LogicalResult AttentionOp::verify() {
   if (!(dropout >= 0 && dropout < 1))
     return emitOpError() << "attention_c8: dropout must be in [0, 1), got "
                          << dropout;
+  if (Value padding = getKeyPadding()) {
+    auto emit = [&] { return emitOpError(); };
+    int64_t batch = cast<RankedTensorType>(getQ().getType()).getDimSize(0);
+    if (failed(checkShape(emit, "key_padding", tensorOf(padding), {batch},
+                          "attention_c10")))
+      return failure();
+  }
   return success();
 }
 
@@ -417,6 +424,10 @@ LogicalResult LatentAttentionOp::verify() {
                            << " positions, fewer than the " << s
                            << " new ones it must include";
   }
+  if (Value padding = getKeyPadding())
+    if (failed(checkShape(emit, "key_padding", tensorOf(padding),
+                          {in.getDimSize(0)}, "mla_c7")))
+      return failure();
   if (auto scale = getSoftmaxScale(); scale && !(scale->convertToDouble() > 0))
     return emitOpError() << "mla_c5: softmax_scale must be > 0, got "
                          << scale->convertToDouble();

@@ -62,6 +62,8 @@ private:
   /// new key/value rows out.
   struct DecodeState {
     Value positions;
+    /// [B] i32: each row's leading padding positions (left-padded batch).
+    Value keyPadding;
     SmallVector<Value> keyCaches, valueCaches;
     SmallVector<Value> newKeys, newValues;
     unsigned layer = 0;
@@ -161,9 +163,10 @@ Value ModelBuilder::attention(Value x, const std::string &prefix) {
                              a.numGlobalBlocks, a.numRandomBlocks, a.seed);
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
-  Value o =
-      AttentionOp::create(b, inLayer(key), q, k, v, h, kv, hd, hd, a.causal,
-                          window, sparsity, scale, APFloat(m.attentionDropout));
+  Value padding = decoding ? decoding->keyPadding : Value();
+  Value o = AttentionOp::create(b, inLayer(key), q, k, v, padding, h, kv, hd,
+                                hd, a.causal, window, sparsity, scale,
+                                APFloat(m.attentionDropout));
   return linear(o, prefix + ".o_proj", d, h * hd, a.outputBias, key);
 }
 
@@ -194,8 +197,9 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
                   InitKind::Normal, key);
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
-  Value positions, cachedLatent, cachedRopeKey;
+  Value positions, cachedLatent, cachedRopeKey, padding;
   if (decoding) {
+    padding = decoding->keyPadding;
     // The cache holds each position's normalised latent and rotated rope
     // key; this step's rows are computed here and appended.
     positions = decoding->positions;
@@ -229,7 +233,7 @@ Value ModelBuilder::latentAttention(Value x, const std::string &prefix) {
   }
   return LatentAttentionOp::create(
       b, inLayer(key), x, positions, qa, qaNorm, q, kva, kvaNorm, kvb, o,
-      cachedLatent, cachedRopeKey, h, a.qLoraRank, a.kvLoraRank,
+      cachedLatent, cachedRopeKey, padding, h, a.qLoraRank, a.kvLoraRank,
       a.qkNopeHeadDim, a.qkRopeHeadDim, a.vHeadDim, rope, m.rope.interleaved,
       a.causal, scale, APFloat(m.normEps));
 }
@@ -425,9 +429,9 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     func::ReturnOp::create(b, at("model"), loss);
     func.setType(b.getFunctionType({tokensType, tokensType}, loss.getType()));
   }
-  // decode(tokens, positions, caches...) for incremental generation: per
-  // layer a key and a value cache, or for latent attention the normalised
-  // latent and the rotated rope key.
+  // decode(tokens, positions, key_padding, caches...) for incremental
+  // generation of a left-padded batch: per layer a key and a value cache,
+  // or for latent attention the normalised latent and the rotated rope key.
   if (m.heads.lm && m.attention.kind != AttentionKind::BlockSparse)
     buildDecode(*module);
   return module;
@@ -439,7 +443,8 @@ void ModelBuilder::buildDecode(ModuleOp module) {
   int64_t keyWidth = latent ? m.attention.kvLoraRank : m.numKvHeads * m.headDim;
   int64_t valueWidth =
       latent ? m.attention.qkRopeHeadDim : m.numKvHeads * m.headDim;
-  SmallVector<Type> inputs{tokensType, tokensType};
+  SmallVector<Type> inputs{tokensType, tokensType,
+                           RankedTensorType::get({dyn}, b.getI32Type())};
   for (int64_t i = 0; i < m.numLayers; ++i) {
     inputs.push_back(RankedTensorType::get({dyn, dyn, keyWidth}, f32));
     inputs.push_back(RankedTensorType::get({dyn, dyn, valueWidth}, f32));
@@ -451,9 +456,10 @@ void ModelBuilder::buildDecode(ModuleOp module) {
   b.setInsertionPointToStart(body);
   DecodeState state;
   state.positions = body->getArgument(1);
+  state.keyPadding = body->getArgument(2);
   for (int64_t i = 0; i < m.numLayers; ++i) {
-    state.keyCaches.push_back(body->getArgument(2 + 2 * i));
-    state.valueCaches.push_back(body->getArgument(3 + 2 * i));
+    state.keyCaches.push_back(body->getArgument(3 + 2 * i));
+    state.valueCaches.push_back(body->getArgument(4 + 2 * i));
   }
   decoding = &state;
   SmallVector<Value> aux;

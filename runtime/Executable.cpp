@@ -165,6 +165,11 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
                     "%s: entry point '%s' has a KV-cache argument without a "
                     "layer or a [batch, length, width] shape",
                     where, name);
+      if (arg->kind() == ArgumentKind::KeyPadding && arg->shape()->size() != 1)
+        return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                    "%s: entry point '%s' has a key-padding argument that is "
+                    "not [batch]",
+                    where, name);
       if (arg->kind() == ArgumentKind::Parameter &&
           (arg->parameter() < 0 ||
            static_cast<size_t>(arg->parameter()) >= numParams))

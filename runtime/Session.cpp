@@ -14,6 +14,7 @@
 #include "runtime/CudaDevice.h"
 #include "runtime/Internal.h"
 #include "runtime/Safetensors.h"
+#include "runtime/ThreadPool.h"
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +38,7 @@
 using strata::runtime::CudaDevice;
 using strata::runtime::fail;
 using strata::runtime::ok;
+using strata::runtime::ThreadPool;
 
 namespace {
 
@@ -152,6 +154,9 @@ struct strata_session {
   std::vector<void *> deviceParameters;
   bool deviceParametersStale = true;
   std::string deviceName = "cpu";
+  /// CPU sessions: the threads parallel loops run on (the kernel library's
+  /// `strata_cpu_context` points at it).
+  std::unique_ptr<ThreadPool> pool;
   ~strata_session() {
     if (cuda)
       for (void *p : deviceParameters)
@@ -296,6 +301,48 @@ strata_status_code strata_session_create(const strata_executable *exe,
   return strata_session_create_on(exe, STRATA_DEVICE_AUTO, out, status);
 }
 
+namespace {
+extern "C" void hookParallelFor(void *context,
+                                strata::runtime::ParallelBody body,
+                                void *captures, int64_t iterations,
+                                int64_t cost) {
+  static_cast<ThreadPool *>(context)->parallelFor(body, captures, iterations,
+                                                  cost);
+}
+
+/// Starts a pool of `threads` threads (0: one per available CPU) and points
+/// the kernel library's parallel-loop hooks at it. Libraries without
+/// parallel loops have no hooks.
+strata_status_code startThreads(strata_session &s, unsigned threads,
+                                strata_status *status) {
+  if (threads == 0)
+    threads = ThreadPool::availableCpus();
+  auto **context = static_cast<void **>(dlsym(s.library, "strata_cpu_context"));
+  auto **hook =
+      static_cast<void **>(dlsym(s.library, "strata_cpu_parallel_for"));
+  if (!context != !hook)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "the kernel library has only one of the parallel-loop hooks "
+                "strata_cpu_context and strata_cpu_parallel_for");
+  if (context) {
+    *hook = nullptr; // loops run on the caller until the new pool is in
+    *context = nullptr;
+  }
+  s.pool.reset();
+  try {
+    s.pool = std::make_unique<ThreadPool>(threads);
+  } catch (const std::system_error &e) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "cannot start %u threads: %s",
+                threads, e.what());
+  }
+  if (context) {
+    *context = s.pool.get();
+    *hook = reinterpret_cast<void *>(&hookParallelFor);
+  }
+  return ok(status);
+}
+} // namespace
+
 strata_status_code strata_session_create_on(const strata_executable *exe,
                                             strata_device_kind device,
                                             strata_session **out,
@@ -353,6 +400,8 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
       if (strata_status_code code =
               session->cuda->bindHooks(session->library, status))
         return code;
+    } else if (strata_status_code code = startThreads(*session, 0, status)) {
+      return code;
     }
     for (const auto *p : *root->parameters())
       session->parameters.emplace_back(static_cast<size_t>(
@@ -366,6 +415,23 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
 }
 
 void strata_session_release(strata_session *session) { delete session; }
+
+strata_status_code strata_session_set_num_threads(strata_session *session,
+                                                  unsigned threads,
+                                                  strata_status *status) {
+  if (!session)
+    return fail(status, STRATA_INVALID_ARGUMENT, "null session");
+  if (threads > 1024)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "%u threads requested; at most 1024 are supported", threads);
+  if (session->cuda)
+    return ok(status); // the host code of a CUDA executable has no loops
+  return startThreads(*session, threads, status);
+}
+
+unsigned strata_session_num_threads(const strata_session *session) {
+  return session && session->pool ? session->pool->threads() : 1;
+}
 
 const char *strata_session_device_name(const strata_session *session) {
   return session ? session->deviceName.c_str() : "";
@@ -880,9 +946,10 @@ strata_status_code strata_session_use_kv_cache(strata_session *session,
 
 namespace {
 
-/// Per-layer key/value caches of one sequence, [T, width] row-major.
+/// Per-layer key/value caches of a batch, [batch, T, width] row-major.
 struct KvCache {
   std::vector<std::vector<float>> keys, values;
+  int64_t batch = 1;
   int64_t length = 0;
 
   /// CUDA sessions keep the caches on the device: one buffer per layer and
@@ -981,44 +1048,88 @@ strata_status_code appendDeviceRows(CudaDevice &device, Results &results,
   return code;
 }
 
-/// Runs `decode` on `count` new tokens at positions cache.length..: writes
-/// the last position's logits to `last` and appends the new rows.
+/// One decode call: `count` new tokens per row of the cache's batch
+/// ([batch, count] row-major) at `positions`, with `padding` leading
+/// padding positions per row.
+struct DecodeInput {
+  const int32_t *tokens;
+  size_t count;
+  const int32_t *positions;
+  const int32_t *padding;
+};
+
+/// Appends the batch's new rows (results 1.., keys and values by layer)
+/// to the host caches: [B, T, W] + [B, n, W] -> [B, T + n, W].
+void appendHostRows(const Results &results, int64_t n, KvCache &cache) {
+  const int64_t batch = cache.batch, length = cache.length;
+  for (size_t r = 1; r < results.offsets.size(); ++r) {
+    size_t layer = (r - 1) / 2;
+    auto &all = r % 2 ? cache.keys : cache.values;
+    if (all.size() <= layer)
+      all.resize(layer + 1);
+    std::vector<float> &rows = all[layer];
+    int64_t width = results.words[results.offsets[r] + 3 + 2];
+    auto appendRow = [&](std::vector<float> &to, int64_t b) {
+      for (int64_t s = 0; s < n; ++s)
+        for (int64_t j = 0; j < width; ++j)
+          to.push_back(results.at3(r, b, s, j));
+    };
+    if (batch == 1) {
+      appendRow(rows, 0);
+      continue;
+    }
+    std::vector<float> grown;
+    grown.reserve(static_cast<size_t>(batch * (length + n) * width));
+    for (int64_t b = 0; b < batch; ++b) {
+      auto from = rows.begin() + b * length * width;
+      grown.insert(grown.end(), from, from + length * width);
+      appendRow(grown, b);
+    }
+    rows.swap(grown);
+  }
+  cache.length += n;
+}
+
+/// Runs `decode` on the input's tokens: writes each row's last logits to
+/// `last` ([batch, vocab]) and appends the new rows to the cache.
 strata_status_code decodeStep(strata_session *session,
                               const strata::fb::EntryPoint *decode,
-                              const int32_t *tokens, size_t count,
-                              KvCache &cache, std::vector<float> &last,
-                              strata_status *status) {
+                              const DecodeInput &in, KvCache &cache,
+                              std::vector<float> &last, strata_status *status) {
   auto entry = reinterpret_cast<EntryFn>(
       dlsym(session->library, decode->commands()->Get(0)->symbol()->c_str()));
   if (!entry)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "kernel library lacks the decode entry point");
-  std::vector<int32_t> positions(count);
-  for (size_t i = 0; i < count; ++i)
-    positions[i] = static_cast<int32_t>(cache.length + i);
   if (strata_status_code code = syncDeviceParameters(*session, status))
     return code;
+  const int64_t n = static_cast<int64_t>(in.count), batch = cache.batch;
   if (session->cuda) {
+    if (batch != 1)
+      return fail(status, STRATA_UNSUPPORTED,
+                  "batched decode is not implemented on CUDA yet");
     cache.device = session->cuda.get();
     if (strata_status_code code = cache.reserve(
-            cache.length + static_cast<int64_t>(count),
-            session->exe->root->metadata()->max_seq_len(), status))
+            cache.length + n, session->exe->root->metadata()->max_seq_len(),
+            status))
       return code;
   }
   static float empty[1];
   CallFrame frame(*session);
   frame.descriptors.reserve(decode->arguments()->size());
-  const int64_t n = static_cast<int64_t>(count);
+  const size_t cells = static_cast<size_t>(batch * n) * sizeof(int32_t);
   for (const auto *arg : *decode->arguments()) {
     using strata::fb::ArgumentKind;
     strata_status_code code = STRATA_OK;
     switch (arg->kind()) {
     case ArgumentKind::Tokens:
-      code = frame.add(tokens, count * sizeof(int32_t), {1, n}, status);
+      code = frame.add(in.tokens, cells, {batch, n}, status);
       break;
     case ArgumentKind::Positions:
-      code =
-          frame.add(positions.data(), count * sizeof(int32_t), {1, n}, status);
+      code = frame.add(in.positions, cells, {batch, n}, status);
+      break;
+    case ArgumentKind::KeyPadding:
+      code = frame.add(in.padding, batch * sizeof(int32_t), {batch}, status);
       break;
     case ArgumentKind::KeyCache:
     case ArgumentKind::ValueCache: {
@@ -1037,7 +1148,7 @@ strata_status_code decodeStep(strata_session *session,
         rows.resize(layer + 1);
       float *data = rows[layer].empty() ? empty : rows[layer].data();
       code = frame.add(data, rows[layer].size() * sizeof(float),
-                       {1, cache.length, arg->shape()->Get(2)}, status);
+                       {batch, cache.length, arg->shape()->Get(2)}, status);
       break;
     }
     case ArgumentKind::Parameter:
@@ -1061,23 +1172,23 @@ strata_status_code decodeStep(strata_session *session,
           frame.call(entry, decode, results, status, keep))
     return code;
   int64_t vocab = session->exe->root->metadata()->vocab_size();
-  last.resize(static_cast<size_t>(vocab));
-  for (int64_t v = 0; v < vocab; ++v)
-    last[v] = results.at3(0, n - 1, v);
+  last.resize(static_cast<size_t>(batch * vocab));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t v = 0; v < vocab; ++v)
+      last[b * vocab + v] = results.at3(0, b, n - 1, v);
   if (session->cuda)
     return appendDeviceRows(*session->cuda, results, n, cache, status);
-  for (size_t r = 1; r < results.offsets.size(); ++r) {
-    size_t layer = (r - 1) / 2;
-    auto &rows = r % 2 ? cache.keys : cache.values;
-    if (rows.size() <= layer)
-      rows.resize(layer + 1);
-    int64_t width = results.words[results.offsets[r] + 3 + 2];
-    for (int64_t s = 0; s < n; ++s)
-      for (int64_t j = 0; j < width; ++j)
-        rows[layer].push_back(results.at3(r, s, j));
-  }
-  cache.length += n;
+  appendHostRows(results, n, cache);
   return STRATA_OK;
+}
+
+/// Whether `decode` can run a left-padded batch (executables compiled
+/// before key padding existed cannot).
+bool takesKeyPadding(const strata::fb::EntryPoint *decode) {
+  for (const auto *arg : *decode->arguments())
+    if (arg->kind() == strata::fb::ArgumentKind::KeyPadding)
+      return true;
+  return false;
 }
 
 } // namespace
@@ -1116,13 +1227,18 @@ strata_session_generate(strata_session *session, const int32_t *prompt,
       std::vector<float> last;
       const int32_t *step = prompt;
       size_t count = prompt_length;
-      int32_t next = 0;
+      int32_t next = 0, noPadding = 0;
+      std::vector<int32_t> positions;
       for (size_t i = 0; i < max_new_tokens; ++i) {
         // As without a cache: stop once the sequence fills the model.
         if (cache.length + static_cast<int64_t>(count) >= meta->max_seq_len())
           break;
+        positions.resize(count);
+        for (size_t p = 0; p < count; ++p)
+          positions[p] = static_cast<int32_t>(cache.length + p);
+        DecodeInput in{step, count, positions.data(), &noPadding};
         if (strata_status_code code =
-                decodeStep(session, decode, step, count, cache, last, status))
+                decodeStep(session, decode, in, cache, last, status))
           return code;
         next = sampleToken(last.data(), vocab, opts, state);
         out[(*out_count)++] = next;
@@ -1150,6 +1266,129 @@ strata_session_generate(strata_session *session, const int32_t *prompt,
       sequence.push_back(next);
       if (next == meta->eos_token_id())
         break;
+    }
+    return ok(status);
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory generating");
+  }
+}
+
+namespace {
+/// The batch one sequence at a time: each row as strata_session_generate
+/// with seed + row.
+strata_status_code
+generateEachAlone(strata_session *session, const int32_t *const *prompts,
+                  const size_t *lengths, size_t batch, size_t maxNew,
+                  const strata_sampling_options &opts, int32_t *out,
+                  size_t *outCounts, strata_status *status) {
+  for (size_t b = 0; b < batch; ++b) {
+    strata_sampling_options row = opts;
+    row.seed = opts.seed + b;
+    if (strata_status_code code = strata_session_generate(
+            session, prompts[b], lengths[b], maxNew, &row, out + b * maxNew,
+            &outCounts[b], status))
+      return code;
+  }
+  return STRATA_OK;
+}
+} // namespace
+
+strata_status_code strata_session_generate_batch(
+    strata_session *session, const int32_t *const *prompts,
+    const size_t *prompt_lengths, size_t batch, size_t max_new_tokens,
+    const strata_sampling_options *options, int32_t *out, size_t *out_counts,
+    strata_status *status) {
+  if (!session || !prompts || !prompt_lengths || !out_counts || batch == 0 ||
+      (max_new_tokens && !out))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_generate_batch: null argument or empty batch");
+  strata_sampling_options opts;
+  strata_sampling_options_initialize(&opts);
+  if (options)
+    opts = *options;
+  if (!(opts.temperature >= 0) || opts.top_k < 0 ||
+      !(opts.top_p > 0 && opts.top_p <= 1))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "sampling options out of range: temperature %g (>= 0), "
+                "top_k %d (>= 0), top_p %g (in (0, 1])",
+                opts.temperature, opts.top_k, opts.top_p);
+  const auto *meta = session->exe->root->metadata();
+  size_t longest = 0;
+  for (size_t b = 0; b < batch; ++b) {
+    out_counts[b] = 0;
+    if (!prompts[b] || prompt_lengths[b] == 0)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "sequence %zu of the batch is null or empty", b);
+    if (strata_status_code code = checkTokens(
+            meta, prompts[b], prompt_lengths[b], prompt_lengths[b], status)) {
+      std::string message = status ? status->message : "";
+      return fail(status, code, "sequence %zu of the batch: %s", b,
+                  message.c_str());
+    }
+    longest = std::max(longest, prompt_lengths[b]);
+  }
+  const strata::fb::EntryPoint *decode = findEntry(session->exe, "decode");
+  // Without a batched cache (recomputing models, CUDA, older
+  // executables), the rows run one after another: same tokens.
+  if (!decode || !session->useKvCache || session->cuda ||
+      !takesKeyPadding(decode) || batch == 1) {
+    if (strata_status_code code =
+            generateEachAlone(session, prompts, prompt_lengths, batch,
+                              max_new_tokens, opts, out, out_counts, status))
+      return code;
+    return ok(status);
+  }
+  try {
+    const int64_t vocab = meta->vocab_size(), maxSeq = meta->max_seq_len();
+    const size_t B = batch;
+    // Prefill: prompts left-padded to the longest (padding id 0, hidden by
+    // the key-padding mask), positions counted from each prompt's start.
+    std::vector<int32_t> tokens(B * longest, 0), positions(B * longest, 0),
+        padding(B);
+    for (size_t b = 0; b < B; ++b) {
+      size_t pad = longest - prompt_lengths[b];
+      padding[b] = static_cast<int32_t>(pad);
+      for (size_t t = 0; t < prompt_lengths[b]; ++t) {
+        tokens[b * longest + pad + t] = prompts[b][t];
+        positions[b * longest + pad + t] = static_cast<int32_t>(t);
+      }
+    }
+    std::vector<uint64_t> rng(B);
+    std::vector<bool> done(B, false);
+    for (size_t b = 0; b < B; ++b)
+      rng[b] = splitmix64(opts.seed + b);
+    KvCache cache;
+    cache.batch = static_cast<int64_t>(B);
+    std::vector<float> last;
+    size_t count = longest;
+    for (size_t i = 0; i < max_new_tokens; ++i) {
+      // Each row stops, as alone, once its sequence fills the model.
+      bool active = false;
+      for (size_t b = 0; b < B; ++b) {
+        if (static_cast<int64_t>(prompt_lengths[b] + i) >= maxSeq)
+          done[b] = true;
+        active |= !done[b];
+      }
+      if (!active)
+        break;
+      DecodeInput in{tokens.data(), count, positions.data(), padding.data()};
+      if (strata_status_code code =
+              decodeStep(session, decode, in, cache, last, status))
+        return code;
+      tokens.assign(B, 0);
+      positions.assign(B, 0);
+      for (size_t b = 0; b < B; ++b) {
+        positions[b] = static_cast<int32_t>(prompt_lengths[b] + i);
+        if (done[b])
+          continue; // finished rows keep step with the batch
+        int32_t next =
+            sampleToken(last.data() + b * vocab, vocab, opts, rng[b]);
+        out[b * max_new_tokens + out_counts[b]++] = next;
+        tokens[b] = next;
+        if (next == meta->eos_token_id())
+          done[b] = true;
+      }
+      count = 1;
     }
     return ok(status);
   } catch (const std::bad_alloc &) {

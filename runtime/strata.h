@@ -135,6 +135,16 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
                                             strata_session **out,
                                             strata_status *status);
 
+/* The threads a CPU session runs parallel loops on: the calling thread and
+ * threads - 1 workers of the session's pool; 0 (the default) is one per
+ * CPU the process may run on. Loops too small to pay for a hand-off run on
+ * the calling thread alone. Results do not depend on the thread count. A
+ * CUDA session accepts and ignores the setting. */
+strata_status_code strata_session_set_num_threads(strata_session *session,
+                                                  unsigned threads,
+                                                  strata_status *status);
+unsigned strata_session_num_threads(const strata_session *session);
+
 /* "cpu", or "cuda: <GPU name> (sm_XY)". Lives as long as the session. */
 const char *strata_session_device_name(const strata_session *session);
 
@@ -207,6 +217,25 @@ strata_session_generate(strata_session *session, const int32_t *prompt,
                         size_t prompt_length, size_t max_new_tokens,
                         const strata_sampling_options *options, int32_t *out,
                         size_t *out_count, strata_status *status);
+
+/* Generation for a batch of `batch` sequences of different lengths:
+ * prompts[b] holds prompt_lengths[b] tokens. The prompts are left-padded to
+ * the longest and run together, prefill and then one token per step for
+ * the whole batch, with the padding hidden from attention (the executable's
+ * `decode` takes each row's padding count). Row b's new tokens go to
+ * out[b * max_new_tokens ...] and their count to out_counts[b]; each row
+ * stops at its end-of-sequence token, at max_new_tokens or when it fills
+ * the model, and samples with seed + b: it gets the tokens
+ * strata_session_generate gives it alone (its logits agree to rounding:
+ * the padding shifts how softmax sums are split across vector lanes).
+ * Executables without a batched
+ * decode (block-sparse attention, the KV cache turned off, CUDA sessions
+ * for now) run the rows one after another, with the same results. */
+strata_status_code strata_session_generate_batch(
+    strata_session *session, const int32_t *const *prompts,
+    const size_t *prompt_lengths, size_t batch, size_t max_new_tokens,
+    const strata_sampling_options *options, int32_t *out, size_t *out_counts,
+    strata_status *status);
 
 /* Whether generation keeps a KV cache (default: on when the executable has
  * a `decode` entry point; off recomputes the whole sequence each step). */

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/LoweringUtils.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -31,6 +32,7 @@ namespace mlir::strata {
 } // namespace mlir::strata
 
 using namespace mlir;
+using namespace mlir::strata;
 
 namespace {
 
@@ -38,25 +40,6 @@ constexpr StringLiteral kContext = "strata_cuda_context";
 constexpr StringLiteral kLaunch = "strata_cuda_launch";
 constexpr StringLiteral kAlloc = "strata_cuda_alloc";
 constexpr StringLiteral kFree = "strata_cuda_free";
-
-/// `ptr @name = null`, exported so the runtime finds it with dlsym.
-void createHook(OpBuilder &b, Location loc, StringRef name) {
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto global =
-      LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,
-                             LLVM::Linkage::External, name, Attribute());
-  OpBuilder::InsertionGuard guard(b);
-  Block *init = b.createBlock(&global.getInitializerRegion());
-  b.setInsertionPointToStart(init);
-  Value zero = LLVM::ZeroOp::create(b, loc, ptr);
-  LLVM::ReturnOp::create(b, loc, zero);
-}
-
-Value loadHook(OpBuilder &b, Location loc, StringRef name) {
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  Value address = LLVM::AddressOfOp::create(b, loc, ptr, name);
-  return LLVM::LoadOp::create(b, loc, ptr, address);
-}
 
 int64_t constantOr(Value v, int64_t otherwise) {
   APInt value;
@@ -141,8 +124,8 @@ struct CudaHostCallsPass
     auto fnType = LLVM::LLVMFunctionType::get(
         LLVM::LLVMVoidType::get(ctx),
         {ptr, i32, i64, i64, i64, i64, i64, i64, i32, ptr, i64});
-    SmallVector<Value> args{loadHook(b, loc, kLaunch),
-                            loadHook(b, loc, kContext),
+    SmallVector<Value> args{loadHookGlobal(b, loc, kLaunch),
+                            loadHookGlobal(b, loc, kContext),
                             LLVM::ConstantOp::create(b, loc, i32, it->second),
                             asI64(launch.getGridSizeX()),
                             asI64(launch.getGridSizeY()),
@@ -176,12 +159,12 @@ struct CudaHostCallsPass
       OpBuilder b(ctx);
       Block *entry = func.addEntryBlock(b);
       b.setInsertionPointToStart(entry);
-      Value context = loadHook(b, loc, kContext);
+      Value context = loadHookGlobal(b, loc, kContext);
       if (release) {
         auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
                                                 {ptr, ptr});
         LLVM::CallOp::create(b, loc, type,
-                             ValueRange{loadHook(b, loc, kFree), context,
+                             ValueRange{loadHookGlobal(b, loc, kFree), context,
                                         entry->getArgument(0)});
         LLVM::ReturnOp::create(b, loc, ValueRange());
         continue;
@@ -190,7 +173,8 @@ struct CudaHostCallsPass
       Value bytes = entry->getArgument(aligned ? 1 : 0);
       auto type = LLVM::LLVMFunctionType::get(ptr, {ptr, i64});
       auto call = LLVM::CallOp::create(
-          b, loc, type, ValueRange{loadHook(b, loc, kAlloc), context, bytes});
+          b, loc, type,
+          ValueRange{loadHookGlobal(b, loc, kAlloc), context, bytes});
       LLVM::ReturnOp::create(b, loc, call.getResult());
     }
   }
@@ -202,7 +186,7 @@ struct CudaHostCallsPass
       return signalPassFailure();
     OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
     for (StringRef hook : {kContext, kLaunch, kAlloc, kFree})
-      createHook(b, module.getLoc(), hook);
+      createHookGlobal(b, module.getLoc(), hook);
     llvm::StringMap<int> kernelIndex;
     SmallVector<Attribute> kernels;
     SmallVector<gpu::LaunchFuncOp> launches;

@@ -8,10 +8,6 @@
 
 using namespace mlir;
 
-Value mlir::strata::indexConstant(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
-
 Value mlir::strata::clampedGridSize(OpBuilder &b, Location loc, Value work,
                                     Value perBlock, int64_t maxBlocks) {
   Value blocks = arith::CeilDivUIOp::create(b, loc, work, perBlock);
@@ -31,21 +27,6 @@ gpu::LaunchOp mlir::strata::createLaunch(OpBuilder &b, Location loc,
   b.setInsertionPointToEnd(&launch.getBody().front());
   b.setInsertionPoint(gpu::TerminatorOp::create(b, loc));
   return launch;
-}
-
-SmallVector<Value> mlir::strata::delinearize(OpBuilder &b, Location loc,
-                                             Value linear,
-                                             ArrayRef<Value> sizes) {
-  SmallVector<Value> indices(sizes.size());
-  for (size_t d = sizes.size(); d-- > 0;) {
-    if (d == 0) {
-      indices[d] = linear;
-      break;
-    }
-    indices[d] = arith::RemUIOp::create(b, loc, linear, sizes[d]);
-    linear = arith::DivUIOp::create(b, loc, linear, sizes[d]);
-  }
-  return indices;
 }
 
 SmallVector<Value> mlir::strata::applyIndexingMap(OpBuilder &b, Location loc,

@@ -9,12 +9,11 @@
 #ifndef STRATA_CODEGEN_CUDA_KERNELBUILDER_H
 #define STRATA_CODEGEN_CUDA_KERNELBUILDER_H
 
+#include "codegen/LoweringUtils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::strata {
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t value);
 
 /// max(1, min(ceil(work / perBlock), maxBlocks)): a launchable grid size
 /// whose kernel strides over any remaining work.
@@ -27,11 +26,6 @@ Value clampedGridSize(OpBuilder &b, Location loc, Value work, Value perBlock,
 gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
                            Value gridZ, Value threadsX,
                            TypeRange workgroup = {});
-
-/// The indices of `linear` in a row-major space of `sizes`, innermost
-/// fastest (the outermost index is not bounded).
-SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
-                               ArrayRef<Value> sizes);
 
 /// The indices `map` gives for loop indices `ivs`: a loop index as is,
 /// any other expression through affine.apply.

@@ -57,15 +57,10 @@ LogicalResult mapParallel(scf::ParallelOp loop, int64_t blockSize,
   OpBuilder b(loop);
   Location loc = loop.getLoc();
   // Trip counts per dimension and their product, on the host.
-  SmallVector<Value> trips;
+  SmallVector<Value> trips = parallelTripCounts(b, loop);
   Value total = indexConstant(b, loc, 1);
-  for (auto [lb, ub, step] :
-       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
-    Value span = arith::SubIOp::create(b, loc, ub, lb);
-    Value trip = arith::CeilDivUIOp::create(b, loc, span, step);
-    trips.push_back(trip);
+  for (Value trip : trips)
     total = arith::MulIOp::create(b, loc, total, trip);
-  }
   Value threads = indexConstant(b, loc, blockSize);
   Value blocks = clampedGridSize(b, loc, total, threads, maxBlocks);
   Value one = indexConstant(b, loc, 1);

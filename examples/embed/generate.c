@@ -24,19 +24,22 @@ int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr,
             "usage: %s MODEL.strata (--weights FILE | --seed N) "
-            "TOKEN... [-n COUNT]\n",
+            "TOKEN... [-n COUNT] [--threads N]\n",
             argv[0]);
     return 2;
   }
   const char *weights = NULL;
   unsigned long long seed = 0;
   size_t max_new = 16, length = 0;
+  unsigned threads = 0; /* one per CPU */
   int32_t prompt[256];
   for (int i = 2; i < argc; ++i) {
     if (!strcmp(argv[i], "--weights") && i + 1 < argc)
       weights = argv[++i];
     else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
       seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+      threads = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "-n") && i + 1 < argc)
       max_new = (size_t)strtoul(argv[++i], NULL, 10);
     else if (length < sizeof(prompt) / sizeof(prompt[0]))
@@ -48,9 +51,12 @@ int main(int argc, char **argv) {
   strata_session *session = NULL;
   int failed =
       check(strata_executable_load_file(argv[1], &exe, &status), &status) ||
-      check(strata_session_create(exe, &session, &status), &status);
+      check(strata_session_create(exe, &session, &status), &status) ||
+      check(strata_session_set_num_threads(session, threads, &status), &status);
   if (!failed)
-    fprintf(stderr, "running on %s\n", strata_session_device_name(session));
+    fprintf(stderr, "running on %s (%u threads)\n",
+            strata_session_device_name(session),
+            strata_session_num_threads(session));
   if (!failed)
     failed = check(
         weights ? strata_session_load_parameters(session, weights, &status)

@@ -2,17 +2,23 @@
 // RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=loops" | FileCheck %s --check-prefix=LOOPS
 
 // Tests that the CPU pipeline takes a block of lowered ops, with parameters,
-// all the way to the LLVM dialect (what strata-compile --target=cpu runs).
+// all the way to the LLVM dialect (what strata-compile --target=cpu runs),
+// every loop nest handed to the runtime's thread pool.
+// CHECK: llvm.mlir.global external @strata_cpu_parallel_for()
 // CHECK: llvm.func @block(
 // CHECK-NOT: strata.
 // CHECK-NOT: linalg.
 // CHECK-NOT: tensor.
+// CHECK-COUNT-7: llvm.call @__strata_parallel_for(
+// CHECK: llvm.func @_mlir_ciface_block(
 // CHECK: llvm.call @erff
 
 // LOOPS-LABEL: func.func @block(
 // LOOPS-SAME:    memref<32x8xf32> {strata.init = #strata.init<normal>, strata.param = "embed"}
-// LOOPS:         scf.for
+// LOOPS-COUNT-7: call @block_par
 // LOOPS-NOT:     linalg.generic
+// LOOPS:         func.func private @block_par0(
+// LOOPS:         scf.for
 func.func @block(%tok: tensor<?x?xi32>) -> tensor<?x?x16xf32> {
   %t = strata.param "embed" : tensor<32x8xf32>
   %n = strata.param "norm" {init = #strata.init<ones>} : tensor<8xf32>

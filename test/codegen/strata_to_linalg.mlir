@@ -59,3 +59,28 @@ func.func @pointwise(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4x8xf32
   %g = strata.gelu %s : tensor<4x8xf32>
   return %g : tensor<4x8xf32>
 }
+
+// -----
+
+// Tests that key padding ([B] counts of leading padding keys) joins the
+// score mask: a key is kept when it is not padding (t >= pad[b]) or is the
+// query's own position (so padding rows stay finite), and causally.
+// CHECK-DAG:   #[[BATCH:.*]] = affine_map<(d0, d1, d2, d3) -> (d0)>
+// CHECK-DAG:   #[[ID4:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @attention_key_padding(
+// CHECK-SAME:    %{{.*}}: tensor<?x?x64xf32>, %{{.*}}: tensor<?x?x32xf32>, %[[PAD:.*]]: tensor<?xi32>)
+// CHECK:         linalg.generic {indexing_maps = [#[[ID4]], #[[BATCH]], #[[ID4]]], {{.*}} ins(%{{.*}}, %[[PAD]] : tensor<?x4x?x?xf32>, tensor<?xi32>)
+// CHECK:         ^bb0(%[[S:.*]]: f32, %[[P:.*]]: i32, %{{.*}}: f32):
+// CHECK-DAG:       %[[QI:.*]] = linalg.index 2
+// CHECK-DAG:       %[[T:.*]] = linalg.index 3
+// CHECK:           %[[ALIGNED:.*]] = arith.addi %[[QI]]
+// CHECK:           %[[FIRST:.*]] = arith.index_cast %[[P]] : i32 to index
+// CHECK-DAG:       %[[SELF:.*]] = arith.cmpi eq, %[[T]], %[[ALIGNED]]
+// CHECK-DAG:       %[[REAL:.*]] = arith.cmpi sge, %[[T]], %[[FIRST]]
+// CHECK:           %[[KEEP:.*]] = arith.ori %[[REAL]], %[[SELF]]
+// CHECK:           %[[CAUSAL:.*]] = arith.cmpi sle, %[[T]], %[[ALIGNED]]
+// CHECK:           arith.andi %[[KEEP]], %[[CAUSAL]]
+func.func @attention_key_padding(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>, %pad: tensor<?xi32>) -> tensor<?x?x64xf32> {
+  %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<?xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  return %0 : tensor<?x?x64xf32>
+}

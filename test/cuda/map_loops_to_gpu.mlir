@@ -8,6 +8,7 @@
 // CHECK:         memref.dim
 // CHECK:         arith.subi %c64
 // CHECK-NEXT:    arith.ceildivui
+// CHECK:         %[[TOTAL:.*]] = arith.muli
 // CHECK-NEXT:    %[[TOTAL:.*]] = arith.muli
 // CHECK-NEXT:    %[[C256:.*]] = arith.constant 256 : index
 // CHECK-NEXT:    %[[B:.*]] = arith.ceildivui %[[TOTAL]], %[[C256]]

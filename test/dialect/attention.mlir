@@ -59,3 +59,14 @@ func.func @attention_block(%x: tensor<2x16x64xf32>, %kv: tensor<?x?x32xf32>) -> 
   %0 = strata.attention %qr, %kv, %kv {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<2x16x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
   return %0 : tensor<2x16x64xf32>
 }
+
+// Tests that attention with a per-row key padding (a left-padded batch)
+// round-trips, the padding as a fourth operand.
+// CHECK-LABEL: func.func @attention_key_padding(
+// CHECK:         strata.attention %{{.*}}, %{{.*}}, %{{.*}} key_padding(%{{.*}} : tensor<?xi32>) {head_dim = 16 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, v_head_dim = 16 : i64} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+// GENERIC-LABEL: sym_name = "attention_key_padding"
+// GENERIC:       "strata.attention"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) <{{.*}}> : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?xi32>) -> tensor<?x?x64xf32>
+func.func @attention_key_padding(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>, %pad: tensor<?xi32>) -> tensor<?x?x64xf32> {
+  %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<?xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  return %0 : tensor<?x?x64xf32>
+}

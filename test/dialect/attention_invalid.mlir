@@ -188,3 +188,21 @@ func.func @attention_kv_batch_mismatch_dynamic_q(%q: tensor<?x16x128xf32>, %k: t
   %0 = strata.attention %q, %k, %v {num_heads = 8, num_kv_heads = 4, head_dim = 16, v_head_dim = 16} : tensor<?x16x128xf32>, tensor<2x16x64xf32>, tensor<3x16x64xf32>
   return
 }
+
+// -----
+
+// Tests that the key padding has one count per batch row (attention_c10).
+func.func @attention_key_padding_batch(%q: tensor<2x4x64xf32>, %kv: tensor<2x8x32xf32>, %pad: tensor<3xi32>) {
+  // expected-error @+1 {{'strata.attention' op attention_c10: key_padding must have shape [2], got 'tensor<3xi32>'}}
+  %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<3xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<2x4x64xf32>, tensor<2x8x32xf32>, tensor<2x8x32xf32>
+  return
+}
+
+// -----
+
+// Tests that the key padding is a vector (attention_c10).
+func.func @attention_key_padding_rank(%q: tensor<2x4x64xf32>, %kv: tensor<2x8x32xf32>, %pad: tensor<2x1xi32>) {
+  // expected-error @+1 {{'strata.attention' op attention_c10: key_padding must have shape [2], got 'tensor<2x1xi32>'}}
+  %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<2x1xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<2x4x64xf32>, tensor<2x8x32xf32>, tensor<2x8x32xf32>
+  return
+}

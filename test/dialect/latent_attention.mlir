@@ -20,7 +20,7 @@
 // CHECK-NEXT:    return %[[R]] : tensor<2x16x64xf32>
 // GENERIC-LABEL: sym_name = "mla_q_lora"
 // GENERIC:       "strata.latent_attention"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}})
-// GENERIC-SAME:    <{causal = true, eps = 1.000000e-05 : f64, interleaved = false, kv_lora_rank = 32 : i64, num_heads = 4 : i64, operandSegmentSizes = array<i32: 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0>, q_lora_rank = 24 : i64,
+// GENERIC-SAME:    <{causal = true, eps = 1.000000e-05 : f64, interleaved = false, kv_lora_rank = 32 : i64, num_heads = 4 : i64, operandSegmentSizes = array<i32: 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0>, q_lora_rank = 24 : i64,
 // GENERIC-SAME:    : (tensor<2x16x64xf32>, tensor<24x64xf32>, tensor<24xf32>, tensor<96x24xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xf32>
 func.func @mla_q_lora(%x: tensor<2x16x64xf32>) -> tensor<2x16x64xf32> {
   %qa = strata.param "attn.q_a_proj.weight" : tensor<24x64xf32>
@@ -49,7 +49,7 @@ func.func @mla_q_lora(%x: tensor<2x16x64xf32>) -> tensor<2x16x64xf32> {
 // CHECK-NEXT:    return %[[R]] : tensor<?x?x64xbf16>
 // GENERIC-LABEL: sym_name = "mla_plain_q"
 // GENERIC:       "strata.latent_attention"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}})
-// GENERIC-SAME:    <{causal = false, eps = 9.9999999999999995E-7 : f64, interleaved = false, kv_lora_rank = 32 : i64, num_heads = 4 : i64, operandSegmentSizes = array<i32: 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0>, q_lora_rank = 0 : i64,
+// GENERIC-SAME:    <{causal = false, eps = 9.9999999999999995E-7 : f64, interleaved = false, kv_lora_rank = 32 : i64, num_heads = 4 : i64, operandSegmentSizes = array<i32: 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0>, q_lora_rank = 0 : i64,
 // GENERIC-SAME:    : (tensor<?x?x64xbf16>, tensor<96x64xbf16>, tensor<40x64xbf16>, tensor<32xbf16>, tensor<128x32xbf16>, tensor<64x64xbf16>) -> tensor<?x?x64xbf16>
 func.func @mla_plain_q(%x: tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16> {
   %q = strata.param "attn.q_proj.weight" : tensor<96x64xbf16>
@@ -65,7 +65,7 @@ func.func @mla_plain_q(%x: tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16> {
 // CHECK-LABEL: func.func @mla_positions_interleaved(
 // CHECK:         strata.latent_attention %{{.*}} positions(%{{.*}}) q(%{{.*}}) kv_a(%{{.*}}, %{{.*}}) kv_b(%{{.*}}) out(%{{.*}}) {interleaved = true, kv_lora_rank = 32 : i64, num_heads = 4 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, rope = #strata.rope<>, v_head_dim = 16 : i64} : tensor<2x1x64xf32>, tensor<2x1xi32>, tensor<96x64xf32>
 // GENERIC-LABEL: sym_name = "mla_positions_interleaved"
-// GENERIC:       operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0>
+// GENERIC:       operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0>
 func.func @mla_positions_interleaved(%x: tensor<2x1x64xf32>, %pos: tensor<2x1xi32>) -> tensor<2x1x64xf32> {
   %q = strata.param "q" : tensor<96x64xf32>
   %kva = strata.param "kva" : tensor<40x64xf32>
@@ -89,4 +89,18 @@ func.func @mla_cache(%x: tensor<1x?x64xf32>, %pos: tensor<1x?xi32>, %lat: tensor
   %o = strata.param "o" : tensor<64x64xf32>
   %0 = strata.latent_attention %x positions(%pos) q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<1x?x64xf32>, tensor<1x?xi32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<1x?x32xf32>, tensor<1x?x8xf32>
   return %0 : tensor<1x?x64xf32>
+}
+
+// Tests that a decode step of a left-padded batch (key_padding) round-trips.
+// CHECK-LABEL: func.func @mla_key_padding(
+// CHECK:         cache(%{{.*}}, %{{.*}}) key_padding(%{{.*}}) {
+// CHECK-SAME:    tensor<2x?x8xf32>, tensor<2xi32>
+func.func @mla_key_padding(%x: tensor<2x?x64xf32>, %pos: tensor<2x?xi32>, %lat: tensor<2x?x32xf32>, %kpe: tensor<2x?x8xf32>, %pad: tensor<2xi32>) -> tensor<2x?x64xf32> {
+  %q = strata.param "q" : tensor<96x64xf32>
+  %kva = strata.param "kva" : tensor<40x64xf32>
+  %kvn = strata.param "kvn" : tensor<32xf32>
+  %kvb = strata.param "kvb" : tensor<128x32xf32>
+  %o = strata.param "o" : tensor<64x64xf32>
+  %0 = strata.latent_attention %x positions(%pos) q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) key_padding(%pad) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x?x64xf32>, tensor<2x?xi32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<2x?x32xf32>, tensor<2x?x8xf32>, tensor<2xi32>
+  return %0 : tensor<2x?x64xf32>
 }

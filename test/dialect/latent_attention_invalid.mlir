@@ -269,7 +269,7 @@ func.func @mla_q_a_proj_without_norm(%x: tensor<2x16x64xf32>) {
   %kvb = strata.param "kv_b_proj" : tensor<128x32xf32>
   %o = strata.param "o_proj" : tensor<64x64xf32>
   // expected-error @+1 {{'strata.latent_attention' op mla_c2: q_a_proj and q_a_norm must be given together, exactly when q_lora_rank > 0}}
-  %0 = "strata.latent_attention"(%x, %qa, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0>, num_heads = 4 : i64, q_lora_rank = 24 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<24x64xf32>, tensor<96x24xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xf32>
+  %0 = "strata.latent_attention"(%x, %qa, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0>, num_heads = 4 : i64, q_lora_rank = 24 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<24x64xf32>, tensor<96x24xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xf32>
   return
 }
 
@@ -284,7 +284,7 @@ func.func @mla_generic_wrong_result(%x: tensor<2x16x64xf32>) {
   %o = strata.param "o_proj" : tensor<64x64xf32>
   // expected-error @+2 {{'strata.latent_attention' op inferred type(s) 'tensor<2x16x64xf32>' are incompatible with return type(s) of operation 'tensor<2x16x64xbf16>'}}
   // expected-error @+1 {{'strata.latent_attention' op failed to infer returned types}}
-  %0 = "strata.latent_attention"(%x, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0>, num_heads = 4 : i64, q_lora_rank = 0 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xbf16>
+  %0 = "strata.latent_attention"(%x, %q, %kva, %kvan, %kvb, %o) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0>, num_heads = 4 : i64, q_lora_rank = 0 : i64, kv_lora_rank = 32 : i64, qk_nope_head_dim = 16 : i64, qk_rope_head_dim = 8 : i64, v_head_dim = 16 : i64, rope = #strata.rope<>, causal = true, eps = 1.0e-6 : f64}> : (tensor<2x16x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>) -> tensor<2x16x64xbf16>
   return
 }
 
@@ -342,5 +342,19 @@ func.func @mla_cache_lengths(%x: tensor<2x1x64xf32>, %lat: tensor<2x9x32xf32>, %
   %o = strata.param "o" : tensor<64x64xf32>
   // expected-error @+1 {{'strata.latent_attention' op mla_c6: cached rope key must have shape [2, 9, 8], got 'tensor<2x8x8xf32>'}}
   %0 = strata.latent_attention %x q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x1x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<2x9x32xf32>, tensor<2x8x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the key padding has the input's batch (mla_c7).
+func.func @mla_key_padding_batch(%x: tensor<2x1x64xf32>, %lat: tensor<2x9x32xf32>, %kpe: tensor<2x9x8xf32>, %pad: tensor<1xi32>) {
+  %q = strata.param "q" : tensor<96x64xf32>
+  %kva = strata.param "kva" : tensor<40x64xf32>
+  %kvn = strata.param "kvn" : tensor<32xf32>
+  %kvb = strata.param "kvb" : tensor<128x32xf32>
+  %o = strata.param "o" : tensor<64x64xf32>
+  // expected-error @+1 {{'strata.latent_attention' op mla_c7: key_padding must have shape [2], got 'tensor<1xi32>'}}
+  %0 = strata.latent_attention %x q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) cache(%lat, %kpe) key_padding(%pad) {num_heads = 4, kv_lora_rank = 32, qk_nope_head_dim = 16, qk_rope_head_dim = 8, v_head_dim = 16, rope = #strata.rope<>} : tensor<2x1x64xf32>, tensor<96x64xf32>, tensor<40x64xf32>, tensor<32xf32>, tensor<128x32xf32>, tensor<64x64xf32>, tensor<2x9x32xf32>, tensor<2x9x8xf32>, tensor<1xi32>
   return
 }

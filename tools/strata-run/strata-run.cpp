@@ -130,6 +130,8 @@ std::string weightsPath;
 bool noKvCache = false;
 /// --device: auto (the executable's target), cpu or cuda.
 std::string deviceName = "auto";
+/// --threads: CPU threads for parallel loops (0: one per available CPU).
+unsigned numThreads = 0;
 
 strata_device_kind deviceKind() {
   if (deviceName == "cpu")
@@ -143,6 +145,7 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
       strata_session_create_on(out.exe, deviceKind(), &out.session, &status) ||
+      strata_session_set_num_threads(out.session, numThreads, &status) ||
       (weightsPath.empty()
            ? strata_session_init_parameters(out.session, seed, &status)
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
@@ -157,35 +160,61 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
   return true;
 }
 
-int infer(const std::string &path, uint64_t seed, const std::string &tokenText,
-          size_t maxNew, const strata_sampling_options &sampling,
-          bool verbose) {
-  std::vector<int32_t> prompt;
-  if (!parseTokensOrReport(tokenText, prompt))
-    return 1;
+/// Generates for one prompt, or for a batch (one --tokens per sequence,
+/// run together with padding); prints each sequence's new tokens on a line.
+int infer(const std::string &path, uint64_t seed,
+          const std::vector<std::string> &promptTexts, size_t maxNew,
+          const strata_sampling_options &sampling, bool verbose) {
+  std::vector<std::vector<int32_t>> prompts(promptTexts.size());
+  for (size_t b = 0; b < prompts.size(); ++b)
+    if (!parseTokensOrReport(promptTexts[b], prompts[b]))
+      return 1;
   Loaded loaded;
   if (!load(path, seed, loaded))
     return 1;
-  std::vector<int32_t> out(maxNew);
-  size_t count = 0;
+  size_t batch = prompts.size();
+  std::vector<int32_t> out(batch * maxNew);
+  std::vector<size_t> counts(batch, 0);
+  std::vector<const int32_t *> starts;
+  std::vector<size_t> lengths;
+  for (const auto &p : prompts) {
+    starts.push_back(p.data());
+    lengths.push_back(p.size());
+  }
   strata_status status;
   auto start = std::chrono::steady_clock::now();
-  if (strata_session_generate(loaded.session, prompt.data(), prompt.size(),
-                              maxNew, &sampling, out.data(), &count, &status)) {
+  strata_status_code code =
+      batch == 1 ? strata_session_generate(loaded.session, starts[0],
+                                           lengths[0], maxNew, &sampling,
+                                           out.data(), &counts[0], &status)
+                 : strata_session_generate_batch(
+                       loaded.session, starts.data(), lengths.data(), batch,
+                       maxNew, &sampling, out.data(), counts.data(), &status);
+  if (code) {
     std::fprintf(stderr, "error: %s\n", status.message);
     return 1;
   }
   double ms = std::chrono::duration<double, std::milli>(
                   std::chrono::steady_clock::now() - start)
                   .count();
+  size_t total = 0;
+  for (size_t c : counts)
+    total += c;
   if (verbose)
-    std::printf("generated %zu tokens in %.1f ms (%.2f ms/token, %s, %s)\n",
-                count, ms, count ? ms / count : 0.0,
+    std::printf("generated %zu tokens%s in %.1f ms (%.2f ms/token, %s, "
+                "%s)\n",
+                total,
+                batch == 1
+                    ? ""
+                    : (" for " + std::to_string(batch) + " sequences").c_str(),
+                ms, total ? ms / total : 0.0,
                 sampling.temperature > 0 ? "sampled" : "greedy",
                 strata_session_device_name(loaded.session));
-  for (size_t i = 0; i < count; ++i)
-    std::printf("%s%d", i ? "," : "", out[i]);
-  std::printf("\n");
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t i = 0; i < counts[b]; ++i)
+      std::printf("%s%d", i ? "," : "", out[b * maxNew + i]);
+    std::printf("\n");
+  }
   return 0;
 }
 
@@ -383,10 +412,16 @@ int main(int argc, char **argv) {
   bool verbose = false;
   CLI::App *inferCmd = app.add_subcommand(
       "infer", "Generate tokens (greedy, or sampled with --temperature); "
-               "prints the new token ids, comma-separated, as the last line");
+               "prints the new token ids, comma-separated, one line per "
+               "prompt (the last line for one prompt)");
   inferCmd->add_option("executable", path, "A .strata file")->required();
   inferCmd->add_option("--seed", seed, "Initialise the weights from this seed");
-  inferCmd->add_option("--tokens", tokens, "Prompt token ids: 1,2,3")
+  std::vector<std::string> prompts;
+  inferCmd
+      ->add_option("--tokens", prompts,
+                   "Prompt token ids: 1,2,3. Repeat for a batch (run "
+                   "together, left-padded; one output line per prompt, in "
+                   "order; sequence b samples with --sample-seed + b)")
       ->required();
   inferCmd->add_option("--max-new-tokens", maxNew, "Tokens to generate")
       ->check(CLI::Range(size_t(0), size_t(1) << 24));
@@ -458,6 +493,11 @@ int main(int argc, char **argv) {
                     "cuda (fails clearly without a CUDA driver or GPU)")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->default_val("auto");
+  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd})
+    cmd->add_option("--threads", numThreads,
+                    "CPU threads for the kernels' parallel loops (default 0: "
+                    "one per available CPU; the results do not depend on it)")
+        ->check(CLI::Range(0u, 1024u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -466,7 +506,7 @@ int main(int argc, char **argv) {
   if (*inspectCmd)
     return inspect(path, listParameters);
   if (*inferCmd)
-    return infer(path, seed, tokens, maxNew, sampling, verbose);
+    return infer(path, seed, prompts, maxNew, sampling, verbose);
   if (*logitsCmd)
     return logits(path, seed, tokens);
   if (*callCmd)

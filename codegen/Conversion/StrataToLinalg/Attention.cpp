@@ -362,13 +362,32 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value offset = arith::SubIOp::create(rewriter, loc, keys, queries);
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getWindow();
+    // Each batch row's leading padding keys are hidden from all queries.
+    SmallVector<Value> maskInputs{scores};
+    SmallVector<AffineMap> maskMaps{rewriter.getMultiDimIdentityMap(4)};
+    if (Value padding = op.getKeyPadding()) {
+      maskInputs.push_back(padding);
+      maskMaps.push_back(AffineMap::get(4, 0, {bE}, ctx));
+    }
     Value masked = buildPointwise(
-        rewriter, loc, {scores}, {}, scoresInit,
+        rewriter, loc, maskInputs, maskMaps, scoresInit,
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value s = linalg::IndexOp::create(b, l, 2);
           Value t = linalg::IndexOp::create(b, l, 3);
           Value aligned = arith::AddIOp::create(b, l, s, offset);
           Value keep = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
+          if (args.size() > 1) {
+            // A padding query still sees itself, so its row stays finite
+            // (no NaN reaches the padding's cached keys and values).
+            Value first =
+                arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
+            keep = arith::OrIOp::create(
+                b, l,
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, t,
+                                      first),
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, t,
+                                      aligned));
+          }
           if (causal)
             keep = arith::AndIOp::create(
                 b, l, keep,
@@ -619,8 +638,9 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
       }
     }
     Value attn = AttentionOp::create(
-        rewriter, loc, q, k, v, h, h, qk, vd, op.getCausal(), IntegerAttr(),
-        BlockSparseAttr(), rewriter.getF64FloatAttr(scale), APFloat(0.0));
+        rewriter, loc, q, k, v, op.getKeyPadding(), h, h, qk, vd,
+        op.getCausal(), IntegerAttr(), BlockSparseAttr(),
+        rewriter.getF64FloatAttr(scale), APFloat(0.0));
     rewriter.replaceOp(
         op, LinearOp::create(rewriter, loc, attn, op.getOProj(), Value())
                 .getResult());

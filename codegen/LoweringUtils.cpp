@@ -1,0 +1,59 @@
+//===- LoweringUtils.cpp - helpers both targets' lowerings share -*- C++
+//-*-===//
+
+#include "codegen/LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+using namespace mlir;
+
+Value mlir::strata::indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+SmallVector<Value> mlir::strata::parallelTripCounts(OpBuilder &b,
+                                                    scf::ParallelOp loop) {
+  SmallVector<Value> trips;
+  Location loc = loop.getLoc();
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    Value span = arith::SubIOp::create(b, loc, ub, lb);
+    trips.push_back(arith::CeilDivUIOp::create(b, loc, span, step));
+  }
+  return trips;
+}
+
+SmallVector<Value> mlir::strata::delinearize(OpBuilder &b, Location loc,
+                                             Value linear,
+                                             ArrayRef<Value> sizes) {
+  SmallVector<Value> indices(sizes.size());
+  for (size_t d = sizes.size(); d-- > 0;) {
+    if (d == 0) {
+      indices[d] = linear;
+      break;
+    }
+    indices[d] = arith::RemUIOp::create(b, loc, linear, sizes[d]);
+    linear = arith::DivUIOp::create(b, loc, linear, sizes[d]);
+  }
+  return indices;
+}
+
+void mlir::strata::createHookGlobal(OpBuilder &b, Location loc,
+                                    StringRef name) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  auto global =
+      LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,
+                             LLVM::Linkage::External, name, Attribute());
+  OpBuilder::InsertionGuard guard(b);
+  Block *init = b.createBlock(&global.getInitializerRegion());
+  b.setInsertionPointToStart(init);
+  Value zero = LLVM::ZeroOp::create(b, loc, ptr);
+  LLVM::ReturnOp::create(b, loc, zero);
+}
+
+Value mlir::strata::loadHookGlobal(OpBuilder &b, Location loc, StringRef name) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Value address = LLVM::AddressOfOp::create(b, loc, ptr, name);
+  return LLVM::LoadOp::create(b, loc, ptr, address);
+}

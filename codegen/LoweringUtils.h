@@ -1,0 +1,37 @@
+//===- LoweringUtils.h - helpers both targets' lowerings share --*- C++ -*-===//
+//
+// Loop-space arithmetic used wherever a loop nest is re-expressed as one
+// linear range (a GPU grid, a thread pool's chunks), and the exported
+// function-pointer globals through which generated host code calls the
+// runtime (CUDA launches, the CPU thread pool).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CODEGEN_LOWERINGUTILS_H
+#define STRATA_CODEGEN_LOWERINGUTILS_H
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::strata {
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value);
+
+/// ceil((ub - lb) / step) for each dimension of `loop`, built at `b`.
+SmallVector<Value> parallelTripCounts(OpBuilder &b, scf::ParallelOp loop);
+
+/// The indices of `linear` in a row-major space of `sizes`, innermost
+/// fastest (the outermost index is not bounded).
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                               ArrayRef<Value> sizes);
+
+/// Declares `ptr @name = null` (LLVM dialect), exported so the runtime
+/// finds it with dlsym and stores a pointer in it after loading.
+void createHookGlobal(OpBuilder &b, Location loc, StringRef name);
+
+/// The pointer currently stored in hook global `name`.
+Value loadHookGlobal(OpBuilder &b, Location loc, StringRef name);
+
+} // namespace mlir::strata
+
+#endif // STRATA_CODEGEN_LOWERINGUTILS_H
