@@ -16,10 +16,16 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
   let options = [
     Option<"allowPartial", "allow-partial", "bool", "false",
            "Leave ops without a lowering in place instead of failing">,
+    Option<"groupExperts", "group-experts", "bool", "false",
+           "Routed experts grouped by expert: the (token, slot) pairs "
+           "counting-sorted by expert, then one GEMM per expert over its "
+           "rows (the CPU's form); otherwise each pair gathers its "
+           "expert's weights">,
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
-    "mlir::math::MathDialect", "mlir::tensor::TensorDialect",
+    "mlir::math::MathDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect",
   ];
 }
 

@@ -26,9 +26,15 @@ using namespace mlir;
 using namespace mlir::strata;
 
 /// strata -> linalg on tensors -> buffers: what both targets share.
-static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg) {
+/// `groupExperts`: routed experts as one GEMM per expert over its sorted
+/// rows (the CPU), or per-pair weight gathers (CUDA, until its grouped
+/// kernels exist: a loop over experts would run serially there).
+static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
+                                     bool groupExperts) {
   pm.addPass(createStrataParamsToArguments());
-  pm.addPass(createStrataConvertToLinalg());
+  StrataConvertToLinalgOptions toLinalg;
+  toLinalg.groupExperts = groupExperts;
+  pm.addPass(createStrataConvertToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
   if (stopAtLinalg)
     return success();
@@ -63,7 +69,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   StringRef stop = options.stopAfter;
   if (stop != "linalg" && stop != "loops" && stop != "llvm")
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg")))
+  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/true)))
     return failure();
   if (stop == "linalg")
     return success();
@@ -91,7 +97,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return failure();
   if (!llvm::is_contained({80, 89, 90}, options.sm))
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg")))
+  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/false)))
     return failure();
   if (stop == "linalg")
     return success();

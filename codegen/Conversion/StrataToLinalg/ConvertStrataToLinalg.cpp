@@ -4,6 +4,7 @@
 #include "codegen/Passes.h"
 
 #include "dialect/StrataOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/MapVector.h"
@@ -27,7 +28,7 @@ struct ConvertToLinalgPass
     populateCoreToLinalgPatterns(patterns);
     populateAttentionToLinalgPatterns(patterns);
     populateLossToLinalgPatterns(patterns);
-    populateMoEToLinalgPatterns(patterns);
+    populateMoEToLinalgPatterns(patterns, groupExperts);
     // decode's KV caches are extended with tensor.concat: lower it to
     // insert_slice, which bufferizes in place.
     tensor::populateDecomposeTensorConcatPatterns(patterns);

@@ -7,12 +7,13 @@
 // Group-limited routing ranks groups the same way and masks experts of
 // dropped groups before ranking experts.
 //
-// Routed experts are computed only for the selected (token, expert) pairs:
-// each selected expert's weights are gathered inside the contraction, so no
-// expert sees a token that did not choose it. Grouping tokens by expert for
-// batched GEMMs is the optimised form this reference lowering leaves to the
-// tiling passes. Inference semantics: router noise and expert capacity apply
-// in training only.
+// Routed experts are computed only for the selected (token, expert) pairs,
+// in one of two forms: grouped by expert (the pairs counting-sorted by
+// expert, then one GEMM per expert over its contiguous rows, so each
+// expert's weights are read once; the CPU's form), or each pair gathering
+// its expert's weights inside the contraction (no control flow: the form
+// the CUDA target maps onto grids until it has grouped kernels). Inference
+// semantics: router noise and expert capacity apply in training only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +23,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -337,6 +339,224 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
+/// The same computation grouped by expert (the CPU's form): the N*K
+/// (token, slot) pairs are counting-sorted by expert, their inputs gathered
+/// into one [N*K, D] matrix, and a loop over experts runs three GEMMs on
+/// each expert's contiguous rows with that expert's weights, read once per
+/// expert instead of once per token. A final gather weights each token's K
+/// rows and sums them in slot order.
+struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// [rows, cols] = sum_c a[r, c] * w[o, c]: rows of `a` times wᵀ.
+  static Value rowsTimesTransposed(OpBuilder &b, Location loc, Value a,
+                                   Value w, int64_t cols) {
+    MLIRContext *ctx = b.getContext();
+    return buildGeneric(
+        b, loc, {a, w},
+        filledTensor(b, loc, a, {ShapedType::kDynamic, cols}, b.getF32Type(),
+                     0.0),
+        {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {1, 2}),
+         dimsMap(ctx, 3, {0, 1})},
+        {IT::parallel, IT::parallel, IT::reduction},
+        [](OpBuilder &nb, Location l, ValueRange v) -> Value {
+          return arith::AddFOp::create(nb, l, v[2],
+                                       arith::MulFOp::create(nb, l, v[0], v[1]));
+        });
+  }
+
+  /// Expert `e`'s [rows, cols] matrix of a stacked [E, rows, cols] weight.
+  static Value expertMatrix(OpBuilder &b, Location loc, Value stacked,
+                            Value e) {
+    auto type = cast<RankedTensorType>(stacked.getType());
+    auto matrix = RankedTensorType::get(
+        {type.getDimSize(1), type.getDimSize(2)}, type.getElementType());
+    SmallVector<OpFoldResult> offsets{e, b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(1),
+                                    b.getIndexAttr(type.getDimSize(1)),
+                                    b.getIndexAttr(type.getDimSize(2))};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, matrix, stacked, offsets,
+                                          sizes, strides);
+  }
+
+  LogicalResult matchAndRewrite(MoEExpertsOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    auto gateType = cast<RankedTensorType>(op.getGateProj().getType());
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    int64_t numExperts = gateType.getDimSize(0), f = gateType.getDimSize(1);
+    int64_t d = type.getDimSize(2), k = op.getTopKAttr().getInt();
+    if (ShapedType::isDynamic(numExperts) || ShapedType::isDynamic(f) ||
+        ShapedType::isDynamic(d))
+      return rewriter.notifyMatchFailure(op, "needs static expert shapes");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    OpBuilder &b = rewriter;
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    Value idx = op.getIndices();
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    auto toIndex = [&](OpBuilder &nb, Location l, Value v) -> Value {
+      return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
+    };
+    Value seq = tensor::DimOp::create(b, loc, x, 1);
+    Value tokens = arith::MulIOp::create(
+        b, loc, tensor::DimOp::create(b, loc, x, 0), seq);
+    Value pairs = arith::MulIOp::create(b, loc, tokens, cst(k));
+    // Pair p is (token p / K, slot p % K); token t is (t / S, t % S).
+    auto pairIndices = [&](OpBuilder &nb, Location l, Value p) {
+      Value kc = arith::ConstantIndexOp::create(nb, l, k);
+      Value t = arith::DivUIOp::create(nb, l, p, kc);
+      return SmallVector<Value>{arith::DivUIOp::create(nb, l, t, seq),
+                                arith::RemUIOp::create(nb, l, t, seq),
+                                arith::RemUIOp::create(nb, l, p, kc)};
+    };
+
+    // counts[e]: pairs routed to e (dims e, b, s, k); offsets[e]: their
+    // first row in expert order (an exclusive prefix sum over e' < e).
+    Value zeroI = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    auto perExpert = [&]() -> Value {
+      Value empty = tensor::EmptyOp::create(
+          b, loc, ArrayRef<int64_t>{numExperts}, i32);
+      return linalg::FillOp::create(b, loc, zeroI, empty).getResult(0);
+    };
+    Value counts = buildGeneric(
+        b, loc, {idx}, perExpert(),
+        {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
+        {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value e = arith::IndexCastOp::create(
+              nb, l, nb.getI32Type(), linalg::IndexOp::create(nb, l, 0));
+          Value hit =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[0], e);
+          return arith::AddIOp::create(
+              nb, l, a[1], arith::ExtUIOp::create(nb, l, nb.getI32Type(), hit));
+        });
+    Value offsets = buildGeneric(
+        b, loc, {counts}, perExpert(),
+        {dimsMap(ctx, 2, {1}), dimsMap(ctx, 2, {0})},
+        {IT::parallel, IT::reduction},
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value before = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::ult,
+              linalg::IndexOp::create(nb, l, 1),
+              linalg::IndexOp::create(nb, l, 0));
+          return arith::AddIOp::create(
+              nb, l, a[1],
+              arith::SelectOp::create(
+                  nb, l, before, a[0],
+                  arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0))));
+        });
+
+    // Counting sort, in pair order (stable): pair p goes to row
+    // position[p]; row r holds pair order[r].
+    auto pairVector = [&]() -> Value {
+      return tensor::EmptyOp::create(b, loc,
+                                     ArrayRef<int64_t>{ShapedType::kDynamic},
+                                     i32, ValueRange{pairs});
+    };
+    auto sort = scf::ForOp::create(
+        b, loc, cst(0), pairs, cst(1),
+        ValueRange{offsets, pairVector(), pairVector()},
+        [&](OpBuilder &nb, Location l, Value p, ValueRange iter) {
+          SmallVector<Value> bsk = pairIndices(nb, l, p);
+          Value e = toIndex(nb, l, tensor::ExtractOp::create(nb, l, idx, bsk));
+          Value row = tensor::ExtractOp::create(nb, l, iter[0], e);
+          Value next = arith::AddIOp::create(
+              nb, l, row,
+              arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(1)));
+          Value cursor = tensor::InsertOp::create(nb, l, next, iter[0], e);
+          Value pInt = arith::IndexCastOp::create(nb, l, nb.getI32Type(), p);
+          Value order = tensor::InsertOp::create(nb, l, pInt, iter[1],
+                                                 toIndex(nb, l, row));
+          Value position = tensor::InsertOp::create(nb, l, row, iter[2], p);
+          scf::YieldOp::create(nb, l, ValueRange{cursor, order, position});
+        });
+    Value order = sort.getResult(1), position = sort.getResult(2);
+
+    // rows[r, :] = x[token of order[r], :]
+    Value rowsInit = tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{ShapedType::kDynamic, d}, f32,
+        ValueRange{pairs});
+    Value rows = buildPointwise(
+        b, loc, {order}, {dimsMap(ctx, 2, {0})}, rowsInit,
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          SmallVector<Value> bsk = pairIndices(nb, l, toIndex(nb, l, a[0]));
+          return tensor::ExtractOp::create(
+              nb, l, x,
+              ValueRange{bsk[0], bsk[1], linalg::IndexOp::create(nb, l, 1)});
+        });
+
+    // Per expert: its rows through gate, up, SiLU and down.
+    Value outInit = filledTensor(b, loc, rows, {ShapedType::kDynamic, d}, f32,
+                                 0.0);
+    auto experts = scf::ForOp::create(
+        b, loc, cst(0), cst(numExperts), cst(1), ValueRange{outInit},
+        [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
+          Value start = toIndex(nb, l, tensor::ExtractOp::create(nb, l, offsets, e));
+          Value count = toIndex(nb, l, tensor::ExtractOp::create(nb, l, counts, e));
+          SmallVector<OpFoldResult> at{start, nb.getIndexAttr(0)};
+          SmallVector<OpFoldResult> size{count, nb.getIndexAttr(d)};
+          SmallVector<OpFoldResult> unit(2, nb.getIndexAttr(1));
+          Value mine = tensor::ExtractSliceOp::create(
+              nb, l,
+              RankedTensorType::get({ShapedType::kDynamic, d}, f32), rows, at,
+              size, unit);
+          Value gate = rowsTimesTransposed(
+              nb, l, mine, expertMatrix(nb, l, op.getGateProj(), e), f);
+          Value up = rowsTimesTransposed(
+              nb, l, mine, expertMatrix(nb, l, op.getUpProj(), e), f);
+          Value act = buildPointwise(
+              nb, l, {gate, up}, {}, emptyTensor(nb, l, gate,
+                                                 {ShapedType::kDynamic, f}, f32),
+              [](OpBuilder &bb, Location ll, ValueRange a) -> Value {
+                return arith::MulFOp::create(bb, ll, buildSilu(bb, ll, a[0]),
+                                             a[1]);
+              });
+          Value down = rowsTimesTransposed(
+              nb, l, act, expertMatrix(nb, l, op.getDownProj(), e), d);
+          Value out = tensor::InsertSliceOp::create(nb, l, down, iter[0], at,
+                                                    size, unit);
+          scf::YieldOp::create(nb, l, out);
+        });
+    Value expertOut = experts.getResult(0);
+
+    // y[b, s, o] = sum_k w[b, s, k] * expertOut[position[pair], o]
+    Value y = buildGeneric(
+        b, loc, {op.getWeights()},
+        filledTensor(b, loc, x, type.getShape(), f32, 0.0),
+        {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 2})},
+        {IT::parallel, IT::parallel, IT::parallel, IT::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value bi = linalg::IndexOp::create(nb, l, 0);
+          Value si = linalg::IndexOp::create(nb, l, 1);
+          Value ki = linalg::IndexOp::create(nb, l, 3);
+          Value pair = arith::AddIOp::create(
+              nb, l,
+              arith::MulIOp::create(
+                  nb, l,
+                  arith::AddIOp::create(nb, l,
+                                        arith::MulIOp::create(nb, l, bi, seq),
+                                        si),
+                  arith::ConstantIndexOp::create(nb, l, k)),
+              ki);
+          Value row = toIndex(
+              nb, l, tensor::ExtractOp::create(nb, l, position, pair));
+          Value v = tensor::ExtractOp::create(
+              nb, l, expertOut,
+              ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
+          return arith::AddFOp::create(nb, l, a[1],
+                                       arith::MulFOp::create(nb, l, a[0], v));
+        });
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
 /// coef * E * sum_e f_e * P_e with f_e the share of the N*K selections that
 /// went to e and P_e the mean (renormalised) score of e over the N tokens.
 struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
@@ -431,7 +651,11 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
 
 } // namespace
 
-void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<RouterLowering, MoEExpertsLowering, RouterAuxLossLowering>(
-      patterns.getContext());
+void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
+                                               bool groupByExpert) {
+  patterns.add<RouterLowering, RouterAuxLossLowering>(patterns.getContext());
+  if (groupByExpert)
+    patterns.add<GroupedMoEExpertsLowering>(patterns.getContext());
+  else
+    patterns.add<MoEExpertsLowering>(patterns.getContext());
 }

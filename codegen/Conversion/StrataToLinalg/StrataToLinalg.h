@@ -19,8 +19,11 @@ namespace mlir::strata {
 
 /// Pointwise ops: gelu, silu, swiglu, add, dropout (inference), sigmoid_gate.
 void populatePointwiseToLinalgPatterns(RewritePatternSet &patterns);
-/// Router (top-k by rank, groups, bias), routed experts (selected only).
-void populateMoEToLinalgPatterns(RewritePatternSet &patterns);
+/// Router (top-k by rank, groups, bias), routed experts (selected only):
+/// grouped by expert (sorted rows, one GEMM per expert) or, without
+/// `groupByExpert`, each (token, slot) pair gathering its expert's weights.
+void populateMoEToLinalgPatterns(RewritePatternSet &patterns,
+                                 bool groupByExpert);
 /// Cross-entropy and the router balance loss.
 void populateLossToLinalgPatterns(RewritePatternSet &patterns);
 /// Rotary positions (with YaRN) and attention (GQA, causal, window).
