@@ -5,7 +5,7 @@ For each shape, writes a kernel module (bench/cuda/gemm.mlir's form: the
 operands are parameters), compiles it for the CPU, times `strata-run call`
 (median of --repeats; the wall time includes copying the result out), and
 times OpenBLAS's cblas_sgemm on the same shape in the same run with the
-same thread count (Strata's CPU kernels run on one thread). Shapes are
+same thread count (--threads: strata-run's pool and OpenBLAS's). Shapes are
 the model's: x·Wᵀ (NT, what every linear layer computes) and A·B (NN).
 Prints GFLOP/s for both and Strata's fraction of OpenBLAS.
 
@@ -38,7 +38,7 @@ NT_MAPS = ("indexing_maps = [affine_map<(m, n, k) -> (m, k)>, "
            "affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]")
 
 
-def strata_ms(bin_dir, work, m, n, k, transposed, repeats, cpu):
+def strata_ms(bin_dir, work, m, n, k, transposed, repeats, cpu, threads):
     text = MODULE.format(m=m, n=n, k=k,
                          bshape=f"{n}x{k}" if transposed else f"{k}x{n}",
                          maps=NT_MAPS if transposed else "")
@@ -50,7 +50,8 @@ def strata_ms(bin_dir, work, m, n, k, transposed, repeats, cpu):
                     "--emit=executable", f"--cpu={cpu}", "-o", exe],
                    check=True)
     out = subprocess.run([os.path.join(bin_dir, "strata-run"), "call", exe,
-                          "--entry", "mm", "--repeats", str(repeats)],
+                          "--entry", "mm", "--repeats", str(repeats),
+                          "--threads", str(threads)],
                          check=True, capture_output=True, text=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("call_ms"))
     return float(line.split()[1])
@@ -99,7 +100,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for name, m, n, k, nt in shapes:
             flop = 2.0 * m * n * k
-            ours = strata_ms(bin_dir, work, m, n, k, nt, a.repeats, a.cpu)
+            ours = strata_ms(bin_dir, work, m, n, k, nt, a.repeats, a.cpu, a.threads)
             blas = openblas_ms(lib, m, n, k, nt, a.repeats)
             print(f"{name:20} {m:5} {n:5} {k:5}  {flop / ours / 1e6:14.2f} "
                   f"{flop / blas / 1e6:16.2f} {blas / ours:6.3f}")

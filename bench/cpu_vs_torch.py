@@ -50,7 +50,7 @@ def main():
         out = subprocess.run([os.path.join(bin_dir, "strata-run"), "bench", exe,
                               "--weights", weights, "--prefill", str(a.prefill),
                               "--decode", str(a.decode), "--repeats", str(a.repeats),
-                              *extra],
+                              "--threads", str(a.threads), *extra],
                              check=True, capture_output=True, text=True).stdout.split()
         return dict(zip(out[0::2], map(float, out[1::2])))
     s = strata("--no-kv-cache")

@@ -144,6 +144,12 @@ def Strata_BlockSparseAttr : Strata_Attr<"BlockSparse", "block_sparse"> {
     finaliser, all in unsigned 64-bit arithmetic. Query blocks are counted
     from the first key (queries align to the end of the keys).
 
+    The random draw (bidirectional, no causal mask): with NB key blocks,
+    the candidates are the blocks g .. NB - 1 other than the local ones,
+    in increasing order, C of them; the same rule and generator pick r of
+    them (candidate v is the v-th such block). With `key_padding`, blocks
+    (and NB) count from each row's first real key.
+
     Constraints: sparse_c1 block_size >= 1; sparse_c2 num_local_blocks >= 1;
     sparse_c3 num_global_blocks >= 0 and num_random_blocks >= 0.
   }];

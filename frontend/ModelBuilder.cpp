@@ -432,7 +432,9 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   // decode(tokens, positions, key_padding, caches...) for incremental
   // generation of a left-padded batch: per layer a key and a value cache,
   // or for latent attention the normalised latent and the rotated rope key.
-  if (m.heads.lm && m.attention.kind != AttentionKind::BlockSparse)
+  // Only under a causal mask are earlier keys and values independent of
+  // later tokens, so that a cache holds.
+  if (m.heads.lm && m.attention.causal)
     buildDecode(*module);
   return module;
 }

@@ -202,14 +202,32 @@ def random_blocks(qb, local, glob, r, seed):
     return {glob + c for c in chosen}
 
 
-def block_sparse_keep(S, T, bs, local, glob, r, seed):
+def random_blocks_bidirectional(qb, nb, local, glob, r, seed):
+    """The bidirectional draw: candidates are the non-local blocks >= glob."""
+    cands = [b for b in range(glob, nb) if not (qb - local + 1 <= b <= qb)]
+    if len(cands) <= r:
+        return set(cands)
+    row = splitmix((seed ^ splitmix(qb)) & M64)
+    chosen = []
+    for m in range(r):
+        n = len(cands) - r + m + 1
+        v = splitmix((row + m) & M64) % n
+        chosen.append(n - 1 if v in chosen else v)
+    return {cands[c] for c in chosen}
+
+
+def block_sparse_keep(S, T, bs, local, glob, r, seed, causal=True):
     keep = torch.zeros(S, T, dtype=torch.bool)
+    nb = (T + bs - 1) // bs
     for s in range(S):
         qpos = s + T - S
         qb = qpos // bs
         blocks = set(range(max(0, qb - local + 1), qb + 1)) | set(range(glob))
-        blocks |= random_blocks(qb, local, glob, r, seed)
-        for t in range(qpos + 1):
+        if causal:
+            blocks |= random_blocks(qb, local, glob, r, seed)
+        else:
+            blocks |= random_blocks_bidirectional(qb, nb, local, glob, r, seed)
+        for t in range(qpos + 1 if causal else T):
             keep[s, t] = (t // bs) in blocks
     return keep
 
@@ -259,6 +277,18 @@ def attention_cases(rnd, t):
                f"  %r = strata.attention %in0, %in1, %in2 {{{base}, sparsity = #strata.block_sparse<block_size = 2, num_local_blocks = 1, num_global_blocks = 1, num_random_blocks = 3, seed = {seed}>}}"
                f" : {t([1,L,H*D])}, {t([1,L,KV*D])}, {t([1,L,KV*D])}",
                t([1, L, H * D]), attention_ref(qs, ks, vs, H, KV, D, D, keep_mask=keep))
+    # Bidirectional: 25 positions (a partial last block), candidates on
+    # both sides of the local blocks; r = 2 draws for most query blocks,
+    # takes all near the ends of a short layout.
+    L2 = 25
+    qb_, kb_, vb_ = rnd(1, L2, H * D), rnd(1, L2, KV * D), rnd(1, L2, KV * D)
+    for seed in (0, 7):
+        keep = block_sparse_keep(L2, L2, 2, 2, 1, 2, seed, causal=False)
+        yield (f"attention-block-sparse-bidirectional-seed{seed}", [qb_, kb_, vb_],
+               f"  %r = strata.attention %in0, %in1, %in2 {{{base}, causal = false, sparsity = #strata.block_sparse<block_size = 2, num_local_blocks = 2, num_global_blocks = 1, num_random_blocks = 2, seed = {seed}>}}"
+               f" : {t([1,L2,H*D])}, {t([1,L2,KV*D])}, {t([1,L2,KV*D])}",
+               t([1, L2, H * D]),
+               attention_ref(qb_, kb_, vb_, H, KV, D, D, causal=False, keep_mask=keep))
     # Decode: one query against a longer cache, MQA, different value width.
     q1, k7, v7 = rnd(B, 1, H * D), rnd(B, 7, D), rnd(B, 7, 4)
     yield ("attention-decode-mqa", [q1, k7, v7],

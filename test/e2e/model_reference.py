@@ -19,7 +19,7 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
-from check_ops_numerics import (attention_ref, experts_ref, mla_ref, rope_ref,  # noqa: E402
+from check_ops_numerics import (attention_ref, block_sparse_keep, experts_ref, mla_ref, rope_ref,  # noqa: E402
                                 router_ref, yarn_inv_freq, yarn_mscale)
 
 
@@ -83,6 +83,7 @@ def normalize(cfg):
         theta=(m.get("rope", {}) or {}).get("theta", 10000.0), yarn=None,
         tie=m.get("tie_word_embeddings", False),
         window=attn.get("window") if attn.get("type") == "local" else None,
+        sparse=attn if attn.get("type") == "block_sparse" else None,
         causal=attn.get("causal", True), interleaved=False, latent=None,
         comp=m.get("memory_compression"),
         E=m.get("moe_num_experts", moe.get("num_experts", 0)),
@@ -134,7 +135,14 @@ def forward(cfg, P, tokens):
         q = rope_ref(h @ P[a + ".q_proj.weight"].T + bias(".q_proj"), H, hd, hd, inv, 1.0, False, pos)
         k = rope_ref(h @ P[a + ".k_proj.weight"].T + bias(".k_proj"), KV, hd, hd, inv, 1.0, False, pos)
         v = h @ P[a + ".v_proj.weight"].T + bias(".v_proj")
-        o = attention_ref(q, k, v, H, KV, hd, hd, causal=n["causal"], window=n["window"])
+        keep = None
+        sp = n.get("sparse")
+        if sp:
+            keep = block_sparse_keep(S, S, sp.get("block_size", 64), sp.get("num_local_blocks", 1),
+                                     sp.get("num_global_blocks", 1), sp.get("num_random_blocks", 3),
+                                     sp.get("seed", 0), causal=n["causal"])
+        o = attention_ref(q, k, v, H, KV, hd, hd, causal=n["causal"], window=n["window"],
+                          keep_mask=keep)
         return o @ P[a + ".o_proj.weight"].T + bias(".o_proj")
 
     x = P["model.embed_tokens.weight"][tokens]

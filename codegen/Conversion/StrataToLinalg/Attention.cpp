@@ -209,36 +209,61 @@ Value splitmix(OpBuilder &b, Location l, Value x) {
   return arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(31)));
 }
 
-/// Whether key block `kb` is visible to query block `qb` under the causal
+/// Whether key block `kb` is visible to query block `qb` under the
 /// block-sparse layout (local, global or randomly drawn; see
-/// #strata.block_sparse for the draw).
+/// #strata.block_sparse for the draw). `keyBlocks` (i64, the number of key
+/// blocks) is given for a bidirectional layout, whose random candidates are
+/// all non-local blocks after the global ones; null for a causal one, whose
+/// candidates precede the local blocks.
 Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
-                   Value kb) {
+                   Value kb, Value keyBlocks) {
+  using P = arith::CmpIPredicate;
   auto c = [&](int64_t v) -> Value {
     return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
   };
-  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
+  auto cmp = [&](P p, Value x, Value y) -> Value {
     return arith::CmpIOp::create(b, l, p, x, y);
+  };
+  auto all = [&](Value x, Value y) -> Value {
+    return arith::AndIOp::create(b, l, x, y);
+  };
+  auto any = [&](Value x, Value y) -> Value {
+    return arith::OrIOp::create(b, l, x, y);
+  };
+  auto sub = [&](Value x, Value y) -> Value {
+    return arith::SubIOp::create(b, l, x, y);
   };
   int64_t local = layout.getNumLocalBlocks(),
           global = layout.getNumGlobalBlocks();
   int64_t r = layout.getNumRandomBlocks();
-  Value firstLocal = arith::SubIOp::create(b, l, qb, c(local - 1));
-  Value isLocal = arith::AndIOp::create(
-      b, l, cmp(arith::CmpIPredicate::sge, kb, firstLocal),
-      cmp(arith::CmpIPredicate::sle, kb, qb));
-  Value isGlobal = cmp(arith::CmpIPredicate::slt, kb, c(global));
-  Value visible = arith::OrIOp::create(b, l, isLocal, isGlobal);
+  Value firstLocal = sub(qb, c(local - 1));
+  Value isLocal = all(cmp(P::sge, kb, firstLocal), cmp(P::sle, kb, qb));
+  Value isGlobal = cmp(P::slt, kb, c(global));
+  Value visible = any(isLocal, isGlobal);
   if (r == 0)
     return visible;
-  // Candidates g .. qb - l: C of them; candidate index of kb.
-  Value count = arith::MaxSIOp::create(
-      b, l, arith::SubIOp::create(b, l, firstLocal, c(global)), c(0));
-  Value cand = arith::SubIOp::create(b, l, kb, c(global));
-  Value isCand =
-      arith::AndIOp::create(b, l, cmp(arith::CmpIPredicate::sge, cand, c(0)),
-                            cmp(arith::CmpIPredicate::slt, cand, count));
-  Value takeAll = cmp(arith::CmpIPredicate::sle, count, c(r));
+  // C candidates, and kb's index among them (meaningful when isCand).
+  Value count, cand, isCand;
+  if (!keyBlocks) {
+    // Causal: blocks g .. qb - l.
+    count = arith::MaxSIOp::create(b, l, sub(firstLocal, c(global)), c(0));
+    cand = sub(kb, c(global));
+    isCand = all(cmp(P::sge, cand, c(0)), cmp(P::slt, cand, count));
+  } else {
+    // Bidirectional: blocks g .. NB - 1 except the local ones [lo, hi].
+    Value lo = arith::MaxSIOp::create(b, l, firstLocal, c(global));
+    Value hi = arith::MinSIOp::create(b, l, qb, sub(keyBlocks, c(1)));
+    Value locals = arith::MaxSIOp::create(
+        b, l, arith::AddIOp::create(b, l, sub(hi, lo), c(1)), c(0));
+    count = arith::MaxSIOp::create(
+        b, l, sub(sub(keyBlocks, c(global)), locals), c(0));
+    Value offset = sub(kb, c(global));
+    cand = arith::SelectOp::create(b, l, cmp(P::slt, kb, lo), offset,
+                                   sub(offset, locals));
+    Value outsideLocal = any(cmp(P::slt, kb, lo), cmp(P::sgt, kb, hi));
+    isCand = all(cmp(P::sge, kb, c(global)), outsideLocal);
+  }
+  Value takeAll = cmp(P::sle, count, c(r));
   Value rowSeed = splitmix(
       b, l,
       arith::XOrIOp::create(b, l, c(layout.getSeed()), splitmix(b, l, qb)));
@@ -252,17 +277,12 @@ Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
         b, l, splitmix(b, l, arith::AddIOp::create(b, l, rowSeed, c(m))), n);
     Value taken = arith::ConstantOp::create(b, l, b.getBoolAttr(false));
     for (Value prev : chosen)
-      taken = arith::OrIOp::create(b, l, taken,
-                                   cmp(arith::CmpIPredicate::eq, prev, v));
-    Value pick = arith::SelectOp::create(
-        b, l, taken, arith::SubIOp::create(b, l, n, c(1)), v);
+      taken = any(taken, cmp(P::eq, prev, v));
+    Value pick = arith::SelectOp::create(b, l, taken, sub(n, c(1)), v);
     chosen.push_back(pick);
-    drawn = arith::OrIOp::create(b, l, drawn,
-                                 cmp(arith::CmpIPredicate::eq, pick, cand));
+    drawn = any(drawn, cmp(P::eq, pick, cand));
   }
-  Value random = arith::AndIOp::create(
-      b, l, isCand, arith::OrIOp::create(b, l, takeAll, drawn));
-  return arith::OrIOp::create(b, l, visible, random);
+  return any(visible, all(isCand, any(takeAll, drawn)));
 }
 
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
@@ -274,9 +294,6 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     BlockSparseAttr layout = op.getSparsityAttr();
-    if (layout && !op.getCausal())
-      return rewriter.notifyMatchFailure(op,
-                                         "non-causal block-sparse not lowered");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
@@ -401,15 +418,34 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                                       arith::SubIOp::create(b, l, aligned, w)));
           }
           if (layout) {
+            // Blocks count from each row's first real key, so a padded
+            // row has the layout it has alone.
             Value bs =
                 arith::ConstantIndexOp::create(b, l, layout.getBlockSize());
             auto toI64 = [&](Value v) -> Value {
               return arith::IndexCastOp::create(b, l, b.getI64Type(), v);
             };
-            Value qb = toI64(arith::DivUIOp::create(b, l, aligned, bs));
-            Value kb = toI64(arith::DivUIOp::create(b, l, t, bs));
-            keep = arith::AndIOp::create(b, l, keep,
-                                         blockVisible(b, l, layout, qb, kb));
+            Value qPos = aligned, kPos = t, realKeys = keys;
+            if (args.size() > 1) {
+              Value first =
+                  arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
+              Value zero = arith::ConstantIndexOp::create(b, l, 0);
+              auto real = [&](Value v) -> Value {
+                return arith::MaxSIOp::create(
+                    b, l, arith::SubIOp::create(b, l, v, first), zero);
+              };
+              qPos = real(aligned);
+              kPos = real(t);
+              realKeys = real(keys);
+            }
+            Value qb = toI64(arith::DivUIOp::create(b, l, qPos, bs));
+            Value kb = toI64(arith::DivUIOp::create(b, l, kPos, bs));
+            Value keyBlocks;
+            if (!causal)
+              keyBlocks =
+                  toI64(arith::CeilDivUIOp::create(b, l, realKeys, bs));
+            keep = arith::AndIOp::create(
+                b, l, keep, blockVisible(b, l, layout, qb, kb, keyBlocks));
           }
           Value scaled = arith::MulFOp::create(b, l, args[0], scale);
           return arith::SelectOp::create(b, l, keep, scaled, negInf);
