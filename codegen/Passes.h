@@ -24,6 +24,9 @@ struct CpuPipelineOptions {
   /// Stop after this stage: "linalg" (tensors), "loops" (buffers and scf)
   /// or "llvm" (the LLVM dialect).
   std::string stopAfter = "llvm";
+  /// Vector register width of the target CPU (128, 256 or 512 bits):
+  /// register tiles of x·Wᵀ are sized for it (vectorBitsForCpu).
+  int64_t vectorBits = 128;
 };
 
 /// strata -> linalg on tensors -> one-shot bufferization -> loops -> LLVM.

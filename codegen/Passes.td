@@ -97,6 +97,32 @@ def StrataInterchangeReductions
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def StrataRegisterTiledMatmuls
+    : Pass<"strata-register-tiled-matmuls", "mlir::ModuleOp"> {
+  let summary = "Compute x·Wᵀ contractions with register tiles of vector "
+                "accumulators";
+  let description = [{
+    For the CPU target, on linalg ops on buffers. An op computing
+    `C[p.., n] += A[p.., k] * W[n, k]` in f32 (a linear layer, the LM head,
+    an expert's GEMM; W static, K a multiple of the vector width, N of 4,
+    unit innermost strides; A and C contiguous when they have more than
+    two dims) becomes one scf.parallel over MR x 4 output tiles (MR = 4
+    with 512-bit vectors, 2 below): each step of the reduction loads MR
+    rows of A and 4 of W as vectors and issues MR·4 `vector.fma` into
+    loop-carried accumulators; each output then gets the sum of its
+    accumulator's lanes added. Rows past the last full tile use 1 x 4
+    tiles. Only the summation order changes.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", "128",
+           "Vector register width of the target CPU: 128, 256 or 512">,
+  ];
+  let dependentDialects = [
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
+    "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+  ];
+}
+
 def StrataOutlineParallelLoops
     : Pass<"strata-outline-parallel-loops", "mlir::ModuleOp"> {
   let summary = "Move each top-level parallel loop nest into a function "

@@ -55,6 +55,7 @@ static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
 /// Host code (either target) from loops to the LLVM dialect.
 static std::string hostToLLVM(StringRef memrefOptions, StringRef extra) {
   return ("expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+          "convert-vector-to-llvm,"
           "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm{" +
           memrefOptions +
           "},convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
@@ -75,6 +76,9 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
     return success();
   pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
+  StrataRegisterTiledMatmulsOptions tiles;
+  tiles.vectorBits = options.vectorBits;
+  pm.addPass(createStrataRegisterTiledMatmuls(tiles));
   if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
                                pm)))
     return failure();
@@ -143,6 +147,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
   Option<std::string> stopAfter{
       *this, "stop-after", llvm::cl::desc("Last stage: linalg, loops or llvm"),
       llvm::cl::init("llvm")};
+  Option<int64_t> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Vector register width of the target CPU (128, 256 or "
+                     "512)"),
+      llvm::cl::init(128)};
 };
 struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
   Option<std::string> stopAfter{
@@ -177,6 +186,7 @@ void mlir::strata::registerCodegenPipelines() {
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
         CpuPipelineOptions options;
         options.stopAfter = cl.stopAfter;
+        options.vectorBits = cl.vectorBits;
         if (failed(buildCpuLoweringPipeline(pm, options)))
           llvm::errs() << "strata-lower-to-llvm-cpu: unknown stop-after '"
                        << options.stopAfter << "'\n";

@@ -60,6 +60,23 @@ static void addPackedEntryPoints(llvm::Module &module) {
   }
 }
 
+int64_t mlir::strata::vectorBitsForCpu(StringRef cpu) {
+  // The CPU's own features, without those they imply (x86-64-v4 lists
+  // avx512bw but not avx512f): any AVX-512 or AVX feature decides.
+  llvm::SmallVector<llvm::StringRef> features;
+  llvm::X86::getFeaturesForCPU(cpu, features);
+  auto any = [&](llvm::StringRef prefix) {
+    return llvm::any_of(features, [&](llvm::StringRef f) {
+      return f.starts_with(prefix);
+    });
+  };
+  if (any("avx512"))
+    return 512;
+  if (any("avx"))
+    return 256;
+  return 128;
+}
+
 LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
                                           const CpuObjectOptions &options,
                                           std::string &object, bool llvmIR) {

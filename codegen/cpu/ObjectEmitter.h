@@ -22,6 +22,10 @@ struct CpuObjectOptions {
   unsigned optLevel = 2;
 };
 
+/// The vector register width (128, 256 or 512 bits) of x86-64 CPU `cpu`
+/// (llc's -mcpu names): 512 with AVX-512F, 256 with AVX, else 128.
+int64_t vectorBitsForCpu(StringRef cpu);
+
 /// Registers the LLVM IR translations the emitter needs on `registry`.
 void registerCpuObjectTranslations(DialectRegistry &registry);
 

@@ -145,6 +145,7 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     } else {
       mlir::strata::CpuPipelineOptions pipeline;
       pipeline.stopAfter = stop;
+      pipeline.vectorBits = mlir::strata::vectorBitsForCpu(opts.cpu);
       built = mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
     }
     if (mlir::failed(built)) {

@@ -1,0 +1,246 @@
+//===- RegisterTiledMatmuls.cpp - x·Wᵀ with register tiles -----*- C++ -*-===//
+//
+// x·Wᵀ (every linear layer, the LM head, each expert's GEMMs) reads both
+// operands along the reduction. Vectorised one output at a time, it loads
+// two vectors per fused multiply-add; here each step of the reduction loop
+// loads MR rows of x and NR rows of W once and issues MR·NR FMAs into
+// vector accumulators that stay in registers (SSA loop-carried values), so
+// loads per FMA fall from 2 to (MR + NR) / (MR · NR). The accumulators are
+// reduced across lanes once per output at the end and added to the output's
+// initial value. Rows past the last full tile of MR use a 1 x NR tile.
+//
+// The op's loops are replaced by one scf.parallel over the tiles, which
+// strata-outline-parallel-loops hands to the thread pool.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/LoweringUtils.h"
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAREGISTERTILEDMATMULS
+#include "codegen/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+/// What a matched `C[p.., n] += A[p.., k] * W[n, k]` op reads and writes.
+struct Contraction {
+  Value a, w, c;
+  int64_t n, k;
+};
+
+/// Whether `v` is block argument `index` of `block` (after casts: none).
+bool isArg(Value v, Block &block, unsigned index) {
+  return v == block.getArgument(index);
+}
+
+/// The payload is acc + a * w (either operand order).
+bool isMulAdd(linalg::LinalgOp op) {
+  Block &body = op->getRegion(0).front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(body.front());
+  auto add = dyn_cast<arith::AddFOp>(*std::next(body.begin()));
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  if (!mul || !add || !yield || yield.getValues().front() != add.getResult())
+    return false;
+  bool mulOk = (isArg(mul.getLhs(), body, 0) && isArg(mul.getRhs(), body, 1)) ||
+               (isArg(mul.getLhs(), body, 1) && isArg(mul.getRhs(), body, 0));
+  bool addOk =
+      (add.getLhs() == mul.getResult() && isArg(add.getRhs(), body, 2)) ||
+      (add.getRhs() == mul.getResult() && isArg(add.getLhs(), body, 2));
+  return mulOk && addOk;
+}
+
+/// A memref whose innermost stride is 1 (rows can be loaded as vectors).
+bool hasUnitInnerStride(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(type.getStridesAndOffset(strides, offset)) &&
+         !strides.empty() && strides.back() == 1;
+}
+
+FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
+                             int64_t nr) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
+      !isMulAdd(op))
+    return failure();
+  unsigned loops = op.getNumLoops();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  auto iterators = op.getIteratorTypesArray();
+  unsigned k = 0;
+  while (iterators[k] != utils::IteratorType::reduction)
+    ++k;
+  // W[n, k], A[p.., k], C[p.., n] with p.. the other parallel loops in order.
+  auto dims = [](AffineMap map) -> std::optional<SmallVector<unsigned>> {
+    SmallVector<unsigned> out;
+    for (AffineExpr e : map.getResults()) {
+      auto d = dyn_cast<AffineDimExpr>(e);
+      if (!d)
+        return std::nullopt;
+      out.push_back(d.getPosition());
+    }
+    return out;
+  };
+  auto a = dims(maps[0]), w = dims(maps[1]), c = dims(maps[2]);
+  if (!a || !w || !c || w->size() != 2 || (*w)[1] != k || a->back() != k)
+    return failure();
+  unsigned n = (*w)[0];
+  SmallVector<unsigned> rows;
+  for (unsigned d = 0; d < loops; ++d)
+    if (d != n && d != k)
+      rows.push_back(d);
+  SmallVector<unsigned> aExpected(rows), cExpected(rows);
+  aExpected.push_back(k);
+  cExpected.push_back(n);
+  if (*a != aExpected || *c != cExpected)
+    return failure();
+  Value av = op.getDpsInputOperand(0)->get();
+  Value wv = op.getDpsInputOperand(1)->get();
+  Value cv = op.getDpsInitOperand(0)->get();
+  auto at = cast<MemRefType>(av.getType()), wt = cast<MemRefType>(wv.getType());
+  auto ct = cast<MemRefType>(cv.getType());
+  if (!at.getElementType().isF32() || !wt.getElementType().isF32() ||
+      !ct.getElementType().isF32() || !wt.hasStaticShape())
+    return failure();
+  int64_t nSize = wt.getDimSize(0), kSize = wt.getDimSize(1);
+  if (kSize % lanes || nSize % nr || !hasUnitInnerStride(wt) ||
+      !hasUnitInnerStride(at) || !hasUnitInnerStride(ct))
+    return failure();
+  // More than one row dim: A and C are viewed as 2-D, which needs them
+  // contiguous.
+  if (rows.size() != 1 &&
+      (!at.getLayout().isIdentity() || !ct.getLayout().isIdentity()))
+    return failure();
+  return Contraction{av, wv, cv, nSize, kSize};
+}
+
+/// `memref` as [rows, last]: collapsed when it has more than two dims.
+Value asMatrix(OpBuilder &b, Location loc, Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (type.getRank() == 2)
+    return memref;
+  ReassociationIndices rows;
+  for (int64_t d = 0; d + 1 < type.getRank(); ++d)
+    rows.push_back(d);
+  return memref::CollapseShapeOp::create(
+      b, loc, memref,
+      ArrayRef<ReassociationIndices>{rows, {type.getRank() - 1}});
+}
+
+/// One mr x nr tile at rows p0.., columns n0..: the reduction loop with
+/// mr·nr vector accumulators, then C[p, n] += sum of lanes.
+void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
+              Value n0, int64_t mr, int64_t nr, int64_t k, int64_t lanes) {
+  auto vec = VectorType::get({lanes}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, loc, vec,
+                                         DenseElementsAttr::get(vec, 0.0f));
+  auto offset = [&](Value base, int64_t i) -> Value {
+    return i ? arith::AddIOp::create(b, loc, base, indexConstant(b, loc, i))
+             : base;
+  };
+  SmallVector<Value> rowsAt, colsAt;
+  for (int64_t i = 0; i < mr; ++i)
+    rowsAt.push_back(offset(p0, i));
+  for (int64_t j = 0; j < nr; ++j)
+    colsAt.push_back(offset(n0, j));
+  SmallVector<Value> init(mr * nr, zero);
+  auto loop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, k),
+      indexConstant(b, loc, lanes), init,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        SmallVector<Value> xs, ws, next;
+        for (Value r : rowsAt)
+          xs.push_back(vector::LoadOp::create(nb, l, vec, a, ValueRange{r, kk}));
+        for (Value col : colsAt)
+          ws.push_back(
+              vector::LoadOp::create(nb, l, vec, w, ValueRange{col, kk}));
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t j = 0; j < nr; ++j)
+            next.push_back(
+                vector::FMAOp::create(nb, l, xs[i], ws[j], acc[i * nr + j]));
+        scf::YieldOp::create(nb, l, next);
+      });
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              loop.getResult(i * nr + j));
+      ValueRange at{rowsAt[i], colsAt[j]};
+      Value old = memref::LoadOp::create(b, loc, c, at);
+      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
+                              c, at);
+    }
+}
+
+void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
+             int64_t mr, int64_t nr) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value a = asMatrix(b, loc, m.a), c = asMatrix(b, loc, m.c);
+  Value rows = memref::DimOp::create(b, loc, a, 0);
+  Value mrV = indexConstant(b, loc, mr), nrV = indexConstant(b, loc, nr);
+  Value rowTiles = arith::CeilDivUIOp::create(b, loc, rows, mrV);
+  Value zero = indexConstant(b, loc, 0), one = indexConstant(b, loc, 1);
+  auto tiles = scf::ParallelOp::create(
+      b, loc, ValueRange{zero, zero},
+      ValueRange{rowTiles, indexConstant(b, loc, m.n / nr)},
+      ValueRange{one, one});
+  b.setInsertionPointToStart(tiles.getBody());
+  Value p0 = arith::MulIOp::create(b, loc, tiles.getInductionVars()[0], mrV);
+  Value n0 = arith::MulIOp::create(b, loc, tiles.getInductionVars()[1], nrV);
+  Value left = arith::SubIOp::create(b, loc, rows, p0);
+  Value full = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, left,
+                                     mrV);
+  scf::IfOp::create(
+      b, loc, full,
+      [&](OpBuilder &nb, Location l) {
+        emitTile(nb, l, a, m.w, c, p0, n0, mr, nr, m.k, lanes);
+        scf::YieldOp::create(nb, l);
+      },
+      [&](OpBuilder &nb, Location l) {
+        scf::ForOp::create(
+            nb, l, p0, rows, indexConstant(nb, l, 1), ValueRange{},
+            [&](OpBuilder &bb, Location ll, Value p, ValueRange) {
+              emitTile(bb, ll, a, m.w, c, p, n0, 1, nr, m.k, lanes);
+              scf::YieldOp::create(bb, ll);
+            });
+        scf::YieldOp::create(nb, l);
+      });
+  op->erase();
+}
+
+struct RegisterTiledMatmulsPass
+    : public mlir::strata::impl::StrataRegisterTiledMatmulsBase<
+          RegisterTiledMatmulsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (vectorBits != 128 && vectorBits != 256 && vectorBits != 512) {
+      getOperation().emitError("vector-bits must be 128, 256 or 512, got ")
+          << vectorBits;
+      return signalPassFailure();
+    }
+    int64_t lanes = vectorBits / 32;
+    // Accumulators plus one tile of loads must fit the register file:
+    // 32 zmm with AVX-512, 16 registers below it.
+    int64_t mr = vectorBits == 512 ? 4 : 2, nr = 4;
+    SmallVector<std::pair<linalg::LinalgOp, Contraction>> found;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (FailureOr<Contraction> m = match(op, lanes, nr); succeeded(m))
+        found.push_back({op, *m});
+    });
+    for (auto &[op, m] : found)
+      rewrite(op, m, lanes, mr, nr);
+  }
+};
+
+} // namespace
