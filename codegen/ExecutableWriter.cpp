@@ -146,6 +146,23 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module, StringRef object,
       sharedObject);
 }
 
+LogicalResult mlir::strata::collectMemoryPlans(ModuleOp module,
+                                               ExecutableContents &contents) {
+  for (auto &entry : contents.entryPoints) {
+    Operation *fn = module.lookupSymbol(entry.name);
+    auto plan =
+        fn ? fn->getAttrOfType<DenseI64ArrayAttr>("strata.memory_plan")
+           : DenseI64ArrayAttr();
+    if (!plan)
+      continue;
+    ArrayRef<int64_t> record = plan.asArrayRef();
+    if (record.size() < 2 || record.size() != 2 + size_t(record[1]))
+      return fn->emitError("malformed strata.memory_plan");
+    entry.memoryPlan.assign(record.begin(), record.end());
+  }
+  return success();
+}
+
 LogicalResult mlir::strata::collectCudaKernels(ModuleOp module,
                                                ExecutableContents &contents) {
   auto ptx = module->getAttrOfType<StringAttr>("strata.ptx");
@@ -260,9 +277,15 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
     std::vector<flatbuffers::Offset<fb::Command>> commands{
         fb::CreateCommand(b, fb::CommandKind::Launch, 0,
                           b.CreateString("strata_entry_" + e.name))};
+    flatbuffers::Offset<fb::MemoryPlan> plan;
+    if (!e.memoryPlan.empty())
+      plan = fb::CreateMemoryPlan(
+          b, e.memoryPlan[0],
+          b.CreateVector(std::vector<int64_t>(e.memoryPlan.begin() + 2,
+                                              e.memoryPlan.end())));
     entries.push_back(fb::CreateEntryPoint(
         b, b.CreateString(e.name), b.CreateVector(args),
-        b.CreateVector(results), b.CreateVector(commands)));
+        b.CreateVector(results), b.CreateVector(commands), plan));
   }
   auto meta = fb::CreateMetadata(
       b, b.CreateString(c.modelName), b.CreateString(c.configPath),

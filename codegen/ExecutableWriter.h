@@ -45,6 +45,9 @@ struct ExecutableContents {
     std::string name;
     std::vector<Argument> arguments;
     std::vector<std::vector<int64_t>> results;
+    /// strata-plan-memory's record: buffers, slots, then each slot's bytes
+    /// (-1: shape-dependent); empty without a plan.
+    std::vector<int64_t> memoryPlan;
   };
   struct GpuKernel {
     std::string name;
@@ -72,6 +75,10 @@ LogicalResult collectEntryPoints(ModuleOp module, ExecutableContents &contents);
 /// driver (`cc`), the only tool the compiler needs beyond itself.
 LogicalResult linkSharedObject(ModuleOp module, StringRef object,
                                std::string &sharedObject);
+
+/// Reads the memory plans strata-plan-memory recorded on the lowered
+/// module's entry functions (CPU) into `contents`' entry points.
+LogicalResult collectMemoryPlans(ModuleOp module, ExecutableContents &contents);
 
 /// Reads what strata-cuda-host-calls recorded on a lowered CUDA module: the
 /// PTX and the kernel table.

@@ -123,6 +123,39 @@ def StrataRegisterTiledMatmuls
   ];
 }
 
+def StrataPlanMemory : Pass<"strata-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Place each entry point's temporary buffers in one arena";
+  let description = [{
+    For the CPU target, on buffers. In every public function, the buffers
+    allocated and freed in its top-level block (not its results) are
+    assigned to slots of one arena, first fit over their lifetimes, so
+    buffers alive at the same time never share a slot. Slot sizes (the
+    largest buffer of the slot; they depend on the input shapes) and their
+    64-byte aligned offsets are computed when the call starts, the arena is
+    obtained once from `strata_arena_acquire(bytes)`, each allocation
+    becomes a `memref.view` of it and the frees are dropped. The plan is
+    recorded as `strata.memory_plan = array<i64: buffers, slots, slot
+    bytes...>` (-1 for a slot whose size depends on the shapes).
+  }];
+  let dependentDialects = [
+    "mlir::func::FuncDialect", "mlir::memref::MemRefDialect",
+    "mlir::arith::ArithDialect",
+  ];
+}
+
+def StrataCpuArenaHook : Pass<"strata-cpu-arena-hook", "mlir::ModuleOp"> {
+  let summary = "Give strata_arena_acquire a body that asks the runtime";
+  let description = [{
+    For the CPU target, on the LLVM dialect, after strata-plan-memory. The
+    arena comes from the exported hook `strata_cpu_arena(ctx, bytes)` (the
+    context in `strata_cpu_context`), which the runtime sets to its
+    session's arena; while the hook is null the library grows and reuses a
+    buffer of its own. The descriptor's aligned pointer is rounded up to 64
+    bytes.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 def StrataOutlineParallelLoops
     : Pass<"strata-outline-parallel-loops", "mlir::ModuleOp"> {
   let summary = "Move each top-level parallel loop nest into a function "

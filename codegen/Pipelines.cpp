@@ -83,6 +83,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
                                pm)))
     return failure();
   pm.addPass(createStrataOutlineParallelLoops());
+  pm.addPass(createStrataPlanMemory());
   pm.addPass(createCanonicalizerPass());
   if (stop == "loops")
     return success();
@@ -90,6 +91,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   if (failed(parsePassPipeline(hostToLLVM("", ""), pm)))
     return failure();
   pm.addPass(createStrataCpuParallelHooks());
+  pm.addPass(createStrataCpuArenaHook());
   return success();
 }
 

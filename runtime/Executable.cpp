@@ -177,6 +177,17 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
                     "%s: entry point '%s' refers to parameter %d of %zu", where,
                     name, arg->parameter(), numParams);
     }
+    if (const auto *plan = ep->memory_plan()) {
+      bool valid = plan->buffers() >= 0 &&
+                   plan->slot_bytes()->size() <=
+                       static_cast<flatbuffers::uoffset_t>(plan->buffers());
+      for (int64_t bytes : *plan->slot_bytes())
+        valid &= bytes >= -1;
+      if (!valid)
+        return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                    "%s: entry point '%s' has an invalid memory plan", where,
+                    name);
+    }
     for (const Result *res : *ep->results())
       if (checkedElements(res->shape(), /*allowDynamic=*/true) < 0)
         return fail(status, STRATA_CORRUPT_EXECUTABLE,
@@ -374,6 +385,26 @@ strata_executable_get_entry_point(const strata_executable *exe, size_t index,
   *name = ep->name()->c_str();
   *num_arguments = ep->arguments()->size();
   *num_results = ep->results()->size();
+  return ok(status);
+}
+
+strata_status_code strata_executable_get_memory_plan(
+    const strata_executable *exe, size_t entry, int64_t *buffers,
+    int64_t *slots, int64_t *static_bytes, int64_t *dynamic_slots,
+    strata_status *status) {
+  if (!exe || !buffers || !slots || !static_bytes || !dynamic_slots)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_executable_get_memory_plan: null argument");
+  const strata::fb::EntryPoint *ep = entryAt(exe, entry, status);
+  if (!ep)
+    return status ? status->code : STRATA_NOT_FOUND;
+  *buffers = *slots = *static_bytes = *dynamic_slots = 0;
+  if (const auto *plan = ep->memory_plan()) {
+    *buffers = plan->buffers();
+    *slots = plan->slot_bytes()->size();
+    for (int64_t bytes : *plan->slot_bytes())
+      bytes < 0 ? ++*dynamic_slots : *static_bytes += bytes;
+  }
   return ok(status);
 }
 

@@ -154,9 +154,15 @@ struct strata_session {
   std::vector<void *> deviceParameters;
   bool deviceParametersStale = true;
   std::string deviceName = "cpu";
-  /// CPU sessions: the threads parallel loops run on (the kernel library's
-  /// `strata_cpu_context` points at it).
-  std::unique_ptr<ThreadPool> pool;
+  /// CPU sessions: what the kernel library's `strata_cpu_context` points
+  /// at — the threads parallel loops run on, and the arena of the entry
+  /// points' memory plans.
+  struct CpuContext {
+    std::unique_ptr<ThreadPool> pool;
+    void *arena = nullptr;
+    size_t arenaBytes = 0;
+    ~CpuContext() { std::free(arena); }
+  } cpu;
   ~strata_session() {
     if (cuda)
       for (void *p : deviceParameters)
@@ -302,43 +308,69 @@ strata_status_code strata_session_create(const strata_executable *exe,
 }
 
 namespace {
+using CpuContext = strata_session::CpuContext;
+
 extern "C" void hookParallelFor(void *context,
                                 strata::runtime::ParallelBody body,
                                 void *captures, int64_t iterations,
                                 int64_t cost) {
-  static_cast<ThreadPool *>(context)->parallelFor(body, captures, iterations,
-                                                  cost);
+  static_cast<CpuContext *>(context)->pool->parallelFor(body, captures,
+                                                        iterations, cost);
+}
+
+/// The arena of a call's memory plan: one 64-byte aligned block, grown when
+/// a call needs more and reused by the next (calls of a session do not
+/// overlap). Like the kernels' own mallocs, running out of memory here is
+/// fatal: the generated code has no error path.
+extern "C" void *hookArena(void *context, int64_t bytes) {
+  auto *cpu = static_cast<CpuContext *>(context);
+  size_t need = static_cast<size_t>(std::max<int64_t>(bytes, 64));
+  if (need > cpu->arenaBytes) {
+    std::free(cpu->arena);
+    size_t rounded = (need + 63) / 64 * 64;
+    cpu->arena = std::aligned_alloc(64, rounded);
+    if (!cpu->arena) {
+      std::fprintf(stderr, "strata: out of memory for a %zu-byte arena\n",
+                   rounded);
+      std::abort();
+    }
+    cpu->arenaBytes = rounded;
+  }
+  return cpu->arena;
 }
 
 /// Starts a pool of `threads` threads (0: one per available CPU) and points
-/// the kernel library's parallel-loop hooks at it. Libraries without
-/// parallel loops have no hooks.
+/// the kernel library's hooks (parallel loops, arena) at the session's CPU
+/// context. A library has the hooks its code needs, or none.
 strata_status_code startThreads(strata_session &s, unsigned threads,
                                 strata_status *status) {
   if (threads == 0)
     threads = ThreadPool::availableCpus();
-  auto **context = static_cast<void **>(dlsym(s.library, "strata_cpu_context"));
-  auto **hook =
-      static_cast<void **>(dlsym(s.library, "strata_cpu_parallel_for"));
-  if (!context != !hook)
+  auto slot = [&](const char *name) {
+    return static_cast<void **>(dlsym(s.library, name));
+  };
+  void **context = slot("strata_cpu_context");
+  void **parallel = slot("strata_cpu_parallel_for");
+  void **arena = slot("strata_cpu_arena");
+  if ((parallel || arena) && !context)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                "the kernel library has only one of the parallel-loop hooks "
-                "strata_cpu_context and strata_cpu_parallel_for");
-  if (context) {
-    *hook = nullptr; // loops run on the caller until the new pool is in
-    *context = nullptr;
-  }
-  s.pool.reset();
+                "the kernel library has CPU hooks but no strata_cpu_context");
+  // Loops run on the caller until the new pool is in.
+  if (parallel)
+    *parallel = nullptr;
+  s.cpu.pool.reset();
   try {
-    s.pool = std::make_unique<ThreadPool>(threads);
+    s.cpu.pool = std::make_unique<ThreadPool>(threads);
   } catch (const std::system_error &e) {
     return fail(status, STRATA_OUT_OF_MEMORY, "cannot start %u threads: %s",
                 threads, e.what());
   }
-  if (context) {
-    *context = s.pool.get();
-    *hook = reinterpret_cast<void *>(&hookParallelFor);
-  }
+  if (context)
+    *context = &s.cpu;
+  if (parallel)
+    *parallel = reinterpret_cast<void *>(&hookParallelFor);
+  if (arena)
+    *arena = reinterpret_cast<void *>(&hookArena);
   return ok(status);
 }
 } // namespace
@@ -430,7 +462,11 @@ strata_status_code strata_session_set_num_threads(strata_session *session,
 }
 
 unsigned strata_session_num_threads(const strata_session *session) {
-  return session && session->pool ? session->pool->threads() : 1;
+  return session && session->cpu.pool ? session->cpu.pool->threads() : 1;
+}
+
+size_t strata_session_workspace_bytes(const strata_session *session) {
+  return session ? session->cpu.arenaBytes : 0;
 }
 
 const char *strata_session_device_name(const strata_session *session) {

@@ -96,6 +96,15 @@ strata_executable_get_entry_point(const strata_executable *exe, size_t index,
                                   const char **name, size_t *num_arguments,
                                   size_t *num_results, strata_status *status);
 
+/* Entry point `entry`'s memory plan: how many temporary buffers share how
+ * many arena slots (0 and 0 without a plan), and the bytes of the slots
+ * whose size does not depend on the input shapes (summed; shape-dependent
+ * slots are counted in `dynamic_slots`). */
+strata_status_code strata_executable_get_memory_plan(
+    const strata_executable *exe, size_t entry, int64_t *buffers,
+    int64_t *slots, int64_t *static_bytes, int64_t *dynamic_slots,
+    strata_status *status);
+
 /* The shape of result `result` of entry point `entry` (-1 for dynamic
  * dims); the array lives as long as the executable. */
 strata_status_code
@@ -144,6 +153,12 @@ strata_status_code strata_session_set_num_threads(strata_session *session,
                                                   unsigned threads,
                                                   strata_status *status);
 unsigned strata_session_num_threads(const strata_session *session);
+
+/* Bytes of the CPU session's workspace: the arena in which each entry
+ * point's memory plan places its temporary buffers (slots reused by
+ * buffers whose lifetimes do not overlap). It grows to the largest call so
+ * far and is reused by later calls; 0 before the first call. */
+size_t strata_session_workspace_bytes(const strata_session *session);
 
 /* "cpu", or "cuda: <GPU name> (sm_XY)". Lives as long as the session. */
 const char *strata_session_device_name(const strata_session *session);

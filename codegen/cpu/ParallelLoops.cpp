@@ -341,7 +341,8 @@ struct CpuParallelHooksPass
       return;
     OpBuilder b(module.getBodyRegion());
     Location loc = module.getLoc();
-    createHookGlobal(b, loc, kContext);
+    if (!module.lookupSymbol(kContext))
+      createHookGlobal(b, loc, kContext);
     createHookGlobal(b, loc, kParallelFor);
     createDispatcher(b, loc);
     for (auto [call, body] : calls)

@@ -3,9 +3,10 @@
 
 // Tests that the CPU pipeline takes a block of lowered ops, with parameters,
 // all the way to the LLVM dialect (what strata-compile --target=cpu runs),
-// every loop nest handed to the runtime's thread pool.
+// every loop nest handed to the runtime's thread pool and the temporaries
+// (4 buffers, 2 arena slots) placed by the memory plan.
 // CHECK: llvm.mlir.global external @strata_cpu_parallel_for()
-// CHECK: llvm.func @block(
+// CHECK: llvm.func @block({{.*}}strata.memory_plan = array<i64: 4, 2, -1, -1>
 // CHECK-NOT: strata.
 // CHECK-NOT: linalg.
 // CHECK-NOT: tensor.

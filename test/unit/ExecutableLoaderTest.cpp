@@ -149,6 +149,38 @@ TEST(ExecutableLoader, SemanticCorruptionsAreNamed) {
   c = sampleContents();
   c.entryPoints.clear();
   expectError(c, STRATA_CORRUPT_EXECUTABLE, "no entry point");
+  c = sampleContents();
+  c.entryPoints[0].memoryPlan = {3, 2, 128, -5};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "invalid memory plan");
+  c = sampleContents();
+  c.entryPoints[0].memoryPlan = {1, 2, 128, 64};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "invalid memory plan");
+}
+
+/// Tests that a memory plan is read back: buffers, slots, fixed bytes and
+/// the slots the input shapes size.
+TEST(ExecutableLoader, MemoryPlanIsReported) {
+  ExecutableContents c = sampleContents();
+  c.entryPoints[0].memoryPlan = {5, 3, 128, -1, 64};
+  std::string bytes = mlir::strata::serializeExecutable(c);
+  strata_executable *exe = nullptr;
+  strata_status status;
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK)
+      << status.message;
+  int64_t buffers, slots, fixed, dynamic;
+  ASSERT_EQ(strata_executable_get_memory_plan(exe, 0, &buffers, &slots,
+                                              &fixed, &dynamic, &status),
+            STRATA_OK);
+  EXPECT_EQ(buffers, 5);
+  EXPECT_EQ(slots, 3);
+  EXPECT_EQ(fixed, 192);
+  EXPECT_EQ(dynamic, 1);
+  EXPECT_EQ(strata_executable_get_memory_plan(exe, 4, &buffers, &slots,
+                                              &fixed, &dynamic, &status),
+            STRATA_NOT_FOUND);
+  strata_executable_release(exe);
 }
 
 ExecutableContents cudaContents() {

@@ -166,6 +166,9 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
                  : 1;
   }
 
+  if (!cuda && packaging &&
+      mlir::failed(mlir::strata::collectMemoryPlans(module, contents)))
+    return 1;
   if (toMachine) {
     std::string bytes;
     mlir::strata::CpuObjectOptions objectOptions;

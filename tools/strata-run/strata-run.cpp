@@ -65,6 +65,15 @@ int inspect(const std::string &path, bool listParameters) {
     strata_executable_get_entry_point(exe, i, &name, &args, &results, &status);
     std::printf("entry point %s: %zu arguments, %zu results\n", name, args,
                 results);
+    int64_t buffers, slots, staticBytes, dynamicSlots;
+    if (strata_executable_get_memory_plan(exe, i, &buffers, &slots,
+                                          &staticBytes, &dynamicSlots,
+                                          &status) == STRATA_OK &&
+        buffers > 0)
+      std::printf("  memory plan: %lld buffers in %lld arena slots (%lld "
+                  "sized by the input shapes, %lld bytes fixed)\n",
+                  (long long)buffers, (long long)slots,
+                  (long long)dynamicSlots, (long long)staticBytes);
   }
   std::printf("parameters: %zu (%lld elements)\n", info.num_parameters,
               (long long)info.total_parameter_elements);
@@ -388,9 +397,11 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
   // The GPU's own time for the last decode step (-1 on the CPU): against
   // the wall time per token, it shows how much is host-side overhead.
   std::printf("prefill_ms %.3f prefill_tokens_per_s %.1f decode_ms_per_token "
-              "%.3f last_step_device_ms %.3f decode_step_ms %.3f\n",
+              "%.3f last_step_device_ms %.3f decode_step_ms %.3f "
+              "workspace_bytes %zu\n",
               p, length / (p / 1000.0), d, lastStepDeviceMs,
-              step.empty() ? -1.0 : median(step));
+              step.empty() ? -1.0 : median(step),
+              strata_session_workspace_bytes(loaded.session));
   return 0;
 }
 

@@ -1,0 +1,379 @@
+//===- PlanMemory.cpp - one arena per call from a static plan --*- C++ -*-===//
+//
+// strata-plan-memory (on buffers) gives each entry point a memory plan: the
+// temporary buffers of its body (allocated and freed in its top-level
+// block) are assigned to slots of one arena such that buffers whose
+// lifetimes overlap never share a slot. The slots are fixed at compile
+// time; their sizes, which depend on the batch and sequence lengths, are
+// computed when the call starts (each slot as large as its largest
+// buffer), and so are their 64-byte aligned offsets. The function then
+// asks for the arena once,
+//
+//   memref<?xi8> @strata_arena_acquire(index bytes)
+//
+// and every planned allocation becomes a memref.view of it; the frees go.
+// The plan is recorded on the function as `strata.memory_plan` (buffers,
+// slots, and each slot's size in bytes, -1 where it depends on the input
+// shape) for the executable.
+//
+// strata-cpu-arena-hook (on the LLVM dialect) defines
+// strata_arena_acquire: it returns the session's arena through the
+// exported hook `void *(*strata_cpu_arena)(void *ctx, int64_t bytes)` (the
+// context in strata_cpu_context), which the runtime sets; without a
+// runtime it keeps a growing buffer of the library's own.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/LoweringUtils.h"
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAPLANMEMORY
+#define GEN_PASS_DEF_STRATACPUARENAHOOK
+#include "codegen/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+constexpr StringLiteral kAcquire = "strata_arena_acquire";
+constexpr StringLiteral kArenaHook = "strata_cpu_arena";
+constexpr StringLiteral kContext = "strata_cpu_context";
+constexpr int64_t kAlignment = 64;
+
+/// A planned buffer: its allocation, its free, and its place in the block.
+struct Buffer {
+  memref::AllocOp alloc;
+  memref::DeallocOp dealloc;
+  unsigned start, end;
+  unsigned slot = 0;
+};
+
+/// Rebuilds `v` at the start of `entry` (before `at`) from block arguments
+/// and pure, region-free ops; null when it depends on anything else.
+Value materialize(Value v, Block &entry, OpBuilder &b, IRMapping &map) {
+  if (Value known = map.lookupOrNull(v))
+    return known;
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (arg.getOwner() != &entry)
+      return Value();
+    map.map(v, v);
+    return v;
+  }
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getNumRegions() != 0 || !isPure(def) ||
+      def->getNumResults() != 1)
+    return Value();
+  for (Value operand : def->getOperands())
+    if (!materialize(operand, entry, b, map))
+      return Value();
+  Operation *clone = b.clone(*def, map);
+  return clone->getResult(0);
+}
+
+/// Bytes of `alloc`'s buffer, built at `b` (operands from `map`).
+Value bufferBytes(memref::AllocOp alloc, OpBuilder &b, IRMapping &map) {
+  Location loc = alloc.getLoc();
+  MemRefType type = alloc.getType();
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  Value total;
+  unsigned dynamic = 0;
+  for (int64_t dim : type.getShape()) {
+    if (!ShapedType::isDynamic(dim)) {
+      bytes *= dim;
+      continue;
+    }
+    Value size = map.lookup(alloc.getDynamicSizes()[dynamic++]);
+    total = total ? arith::MulIOp::create(b, loc, total, size) : size;
+  }
+  Value fixed = indexConstant(b, loc, bytes);
+  return total ? arith::MulIOp::create(b, loc, total, fixed) : fixed;
+}
+
+Value alignUp(OpBuilder &b, Location loc, Value bytes) {
+  Value mask = indexConstant(b, loc, kAlignment - 1);
+  Value sum = arith::AddIOp::create(b, loc, bytes, mask);
+  return arith::AndIOp::create(
+      b, loc, sum, indexConstant(b, loc, ~(kAlignment - 1)));
+}
+
+/// Position (in `entry`) of the last op that uses `alloc`'s buffer, through
+/// any memref an op derives from it (views, reshapes, casts: every memref
+/// result of a user is taken to alias it), the free excluded. Uses nested
+/// in loops or other regions count at their ancestor in `entry`.
+unsigned lastUse(memref::AllocOp alloc, Block &entry,
+                 const llvm::DenseMap<Operation *, unsigned> &position) {
+  unsigned last = position.lookup(alloc);
+  SmallVector<Value> work{alloc.getResult()};
+  llvm::SmallPtrSet<Value, 8> seen{alloc.getResult()};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (isa<memref::DeallocOp>(user))
+        continue;
+      if (Operation *top = entry.findAncestorOpInBlock(*user))
+        last = std::max(last, position.lookup(top));
+      for (Value result : user->getResults())
+        if (isa<BaseMemRefType>(result.getType()) && seen.insert(result).second)
+          work.push_back(result);
+    }
+  }
+  return last;
+}
+
+/// Buffers of `fn`'s entry block that can be planned.
+SmallVector<Buffer> collect(func::FuncOp fn, OpBuilder &b, IRMapping &map) {
+  Block &entry = fn.getBody().front();
+  llvm::DenseMap<Operation *, unsigned> position;
+  unsigned i = 0;
+  for (Operation &op : entry)
+    position[&op] = i++;
+  SmallVector<Buffer> buffers;
+  for (auto alloc : entry.getOps<memref::AllocOp>()) {
+    if (!alloc.getType().getLayout().isIdentity() ||
+        !alloc.getType().getElementType().isIntOrFloat() ||
+        alloc.getType().getElementTypeBitWidth() % 8 ||
+        alloc.getType().getMemorySpace())
+      continue;
+    memref::DeallocOp dealloc;
+    unsigned deallocs = 0;
+    for (Operation *user : alloc->getUsers())
+      if (auto d = dyn_cast<memref::DeallocOp>(user)) {
+        ++deallocs;
+        dealloc = d;
+      }
+    // Freed once, in this block; the rest (results) stay with malloc.
+    if (deallocs != 1 || dealloc->getBlock() != &entry)
+      continue;
+    bool sizesKnown = llvm::all_of(alloc.getDynamicSizes(), [&](Value v) {
+      return static_cast<bool>(materialize(v, entry, b, map));
+    });
+    if (!sizesKnown)
+      continue;
+    // The free sits at the end of the block; the lifetime ends at the last
+    // use.
+    buffers.push_back(
+        {alloc, dealloc, position[alloc], lastUse(alloc, entry, position)});
+  }
+  return buffers;
+}
+
+/// First-fit over lifetimes: a slot is reused once its last buffer has
+/// been freed. Returns the number of slots.
+unsigned assignSlots(MutableArrayRef<Buffer> buffers) {
+  SmallVector<unsigned> freeAfter;
+  for (Buffer &buffer : buffers) {
+    auto slot = llvm::find_if(freeAfter,
+                              [&](unsigned end) { return end < buffer.start; });
+    if (slot == freeAfter.end()) {
+      buffer.slot = freeAfter.size();
+      freeAfter.push_back(buffer.end);
+    } else {
+      buffer.slot = slot - freeAfter.begin();
+      *slot = buffer.end;
+    }
+  }
+  return freeAfter.size();
+}
+
+LogicalResult plan(func::FuncOp fn, func::FuncOp acquire) {
+  Block &entry = fn.getBody().front();
+  OpBuilder b(&entry, entry.begin());
+  IRMapping map;
+  SmallVector<Buffer> buffers = collect(fn, b, map);
+  if (buffers.empty())
+    return success();
+  unsigned slots = assignSlots(buffers);
+  Location loc = fn.getLoc();
+
+  // Slot sizes (the largest member), aligned offsets and the total.
+  SmallVector<Value> slotBytes(slots);
+  SmallVector<int64_t> staticBytes(slots, 0);
+  for (Buffer &buffer : buffers) {
+    Value bytes = bufferBytes(buffer.alloc, b, map);
+    Value &size = slotBytes[buffer.slot];
+    size = size ? arith::MaxUIOp::create(b, loc, size, bytes) : bytes;
+    int64_t &known = staticBytes[buffer.slot];
+    if (buffer.alloc.getType().hasStaticShape() && known >= 0)
+      known = std::max<int64_t>(
+          known, buffer.alloc.getType().getNumElements() *
+                     (buffer.alloc.getType().getElementTypeBitWidth() / 8));
+    else
+      known = -1;
+  }
+  SmallVector<Value> offsets;
+  Value total = indexConstant(b, loc, 0);
+  for (Value size : slotBytes) {
+    offsets.push_back(total);
+    total = arith::AddIOp::create(b, loc, total, alignUp(b, loc, size));
+  }
+  Value arena = func::CallOp::create(b, loc, acquire, total).getResult(0);
+
+  for (Buffer &buffer : buffers) {
+    OpBuilder at(buffer.alloc);
+    auto view = memref::ViewOp::create(
+        at, buffer.alloc.getLoc(), buffer.alloc.getType(), arena,
+        offsets[buffer.slot], buffer.alloc.getDynamicSizes());
+    buffer.alloc.replaceAllUsesWith(view.getResult());
+    buffer.dealloc.erase();
+    buffer.alloc.erase();
+  }
+  SmallVector<int64_t> record{static_cast<int64_t>(buffers.size()),
+                              static_cast<int64_t>(slots)};
+  llvm::append_range(record, staticBytes);
+  fn->setAttr("strata.memory_plan", b.getDenseI64ArrayAttr(record));
+  return success();
+}
+
+struct PlanMemoryPass
+    : public mlir::strata::impl::StrataPlanMemoryBase<PlanMemoryPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    OpBuilder b(module.getBodyRegion());
+    auto arenaType = MemRefType::get({ShapedType::kDynamic},
+                                     IntegerType::get(ctx, 8));
+    func::FuncOp acquire;
+    for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (!fn.isPublic() || fn.isExternal())
+        continue;
+      if (!acquire) {
+        acquire = func::FuncOp::create(
+            b, module.getLoc(), kAcquire,
+            FunctionType::get(ctx, {b.getIndexType()}, {arenaType}));
+        acquire.setPrivate();
+      }
+      if (failed(plan(fn, acquire)))
+        return signalPassFailure();
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// LLVM dialect: the body of strata_arena_acquire
+//===----------------------------------------------------------------------===//
+
+/// An internal `ptr`/`i64` global initialised to zero.
+void createZeroGlobal(OpBuilder &b, Location loc, StringRef name, Type type) {
+  auto global = LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/false,
+                                       LLVM::Linkage::Internal, name,
+                                       Attribute());
+  OpBuilder::InsertionGuard guard(b);
+  Block *init = b.createBlock(&global.getInitializerRegion());
+  b.setInsertionPointToStart(init);
+  LLVM::ReturnOp::create(b, loc,
+                         ValueRange{LLVM::ZeroOp::create(b, loc, type)});
+}
+
+struct CpuArenaHookPass
+    : public mlir::strata::impl::StrataCpuArenaHookBase<CpuArenaHookPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto acquire = module.lookupSymbol<LLVM::LLVMFuncOp>(kAcquire);
+    if (!acquire || !acquire.isExternal())
+      return;
+    MLIRContext *ctx = module.getContext();
+    Location loc = acquire.getLoc();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    auto descriptor =
+        dyn_cast<LLVM::LLVMStructType>(acquire.getFunctionType().getReturnType());
+    if (!descriptor || acquire.getNumArguments() != 1)
+      return (void)acquire.emitOpError(
+                 "expected the lowered memref<?xi8> (index) signature"),
+             signalPassFailure();
+    OpBuilder b(module.getBodyRegion());
+    if (!module.lookupSymbol(kContext))
+      createHookGlobal(b, loc, kContext);
+    createHookGlobal(b, loc, kArenaHook);
+    createZeroGlobal(b, loc, "__strata_own_arena", ptr);
+    createZeroGlobal(b, loc, "__strata_own_arena_bytes", i64);
+    auto malloc = module.lookupSymbol<LLVM::LLVMFuncOp>("malloc");
+    if (!malloc)
+      malloc = LLVM::LLVMFuncOp::create(
+          b, loc, "malloc", LLVM::LLVMFunctionType::get(ptr, {i64}));
+    auto free = module.lookupSymbol<LLVM::LLVMFuncOp>("free");
+    if (!free)
+      free = LLVM::LLVMFuncOp::create(
+          b, loc, "free",
+          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr}));
+
+    acquire.setLinkage(LLVM::Linkage::Internal);
+    acquire.setVisibility(SymbolTable::Visibility::Public);
+    Block *entry = acquire.addEntryBlock(b);
+    Block *hooked = acquire.addBlock(), *own = acquire.addBlock(),
+          *grow = acquire.addBlock(), *done = acquire.addBlock();
+    done->addArgument(ptr, loc);
+    Value bytes = entry->getArgument(0);
+    b.setInsertionPointToStart(entry);
+    Value hook = loadHookGlobal(b, loc, kArenaHook);
+    Value null = LLVM::ZeroOp::create(b, loc, ptr);
+    Value unset =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, hook, null);
+    LLVM::CondBrOp::create(b, loc, unset, own, hooked);
+
+    b.setInsertionPointToStart(hooked);
+    auto hookType = LLVM::LLVMFunctionType::get(ptr, {ptr, i64});
+    Value fromRuntime =
+        LLVM::CallOp::create(
+            b, loc, hookType,
+            ValueRange{hook, loadHookGlobal(b, loc, kContext), bytes})
+            .getResult();
+    LLVM::BrOp::create(b, loc, ValueRange{fromRuntime}, done);
+
+    // Without a runtime: one buffer of the library's own, grown as needed.
+    b.setInsertionPointToStart(own);
+    Value ownPtr = LLVM::AddressOfOp::create(b, loc, ptr, "__strata_own_arena");
+    Value ownBytes =
+        LLVM::AddressOfOp::create(b, loc, ptr, "__strata_own_arena_bytes");
+    Value have = LLVM::LoadOp::create(b, loc, i64, ownBytes);
+    Value current = LLVM::LoadOp::create(b, loc, ptr, ownPtr);
+    Value small =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, have, bytes);
+    LLVM::CondBrOp::create(b, loc, small, grow, ValueRange{}, done,
+                           ValueRange{current});
+
+    b.setInsertionPointToStart(grow);
+    LLVM::CallOp::create(b, loc, free, ValueRange{current});
+    // malloc's 16-byte alignment, padded to the plan's 64.
+    Value padded = LLVM::AddOp::create(
+        b, loc, bytes, LLVM::ConstantOp::create(b, loc, i64, kAlignment));
+    Value raw = LLVM::CallOp::create(b, loc, malloc, ValueRange{padded})
+                    .getResult();
+    LLVM::StoreOp::create(b, loc, raw, ownPtr);
+    LLVM::StoreOp::create(b, loc, bytes, ownBytes);
+    LLVM::BrOp::create(b, loc, ValueRange{raw}, done);
+
+    // {allocated, aligned (rounded up to 64), 0, [bytes], [1]}
+    b.setInsertionPointToStart(done);
+    Value base = done->getArgument(0);
+    Value address = LLVM::PtrToIntOp::create(b, loc, i64, base);
+    Value rounded = LLVM::AndOp::create(
+        b, loc,
+        LLVM::AddOp::create(
+            b, loc, address,
+            LLVM::ConstantOp::create(b, loc, i64, kAlignment - 1)),
+        LLVM::ConstantOp::create(b, loc, i64, ~(kAlignment - 1)));
+    Value aligned = LLVM::IntToPtrOp::create(b, loc, ptr, rounded);
+    Value d = LLVM::UndefOp::create(b, loc, descriptor);
+    d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
+    d = LLVM::InsertValueOp::create(b, loc, d, aligned, ArrayRef<int64_t>{1});
+    d = LLVM::InsertValueOp::create(
+        b, loc, d, LLVM::ConstantOp::create(b, loc, i64, 0),
+        ArrayRef<int64_t>{2});
+    d = LLVM::InsertValueOp::create(b, loc, d, bytes, ArrayRef<int64_t>{3, 0});
+    d = LLVM::InsertValueOp::create(
+        b, loc, d, LLVM::ConstantOp::create(b, loc, i64, 1),
+        ArrayRef<int64_t>{4, 0});
+    LLVM::ReturnOp::create(b, loc, ValueRange{d});
+  }
+};
+
+} // namespace
