@@ -39,6 +39,18 @@ SmallVector<Value> mlir::strata::delinearize(OpBuilder &b, Location loc,
   return indices;
 }
 
+void mlir::strata::mapDelinearizedIvs(OpBuilder &b, Location loc,
+                                      Value linear, ArrayRef<Value> trips,
+                                      scf::ParallelOp bounds, ValueRange ivs,
+                                      IRMapping &map) {
+  for (auto [d, i] : llvm::enumerate(delinearize(b, loc, linear, trips))) {
+    Value iv = arith::AddIOp::create(
+        b, loc, bounds.getLowerBound()[d],
+        arith::MulIOp::create(b, loc, i, bounds.getStep()[d]));
+    map.map(ivs[d], iv);
+  }
+}
+
 void mlir::strata::createHookGlobal(OpBuilder &b, Location loc,
                                     StringRef name) {
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());

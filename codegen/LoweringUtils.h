@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 
 namespace mlir::strata {
 
@@ -24,6 +25,14 @@ SmallVector<Value> parallelTripCounts(OpBuilder &b, scf::ParallelOp loop);
 /// fastest (the outermost index is not bounded).
 SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
                                ArrayRef<Value> sizes);
+
+/// Maps `ivs` (induction variables of a parallel loop, its leading
+/// trips.size() ones) to `lb + i * step` for the indices i that `linear`
+/// delinearises to in the space of `trips`, with bounds and steps read from
+/// `bounds` (the loop itself, or a clone whose operands are available).
+void mapDelinearizedIvs(OpBuilder &b, Location loc, Value linear,
+                        ArrayRef<Value> trips, scf::ParallelOp bounds,
+                        ValueRange ivs, IRMapping &map);
 
 /// Declares `ptr @name = null` (LLVM dialect), exported so the runtime
 /// finds it with dlsym and stores a pointer in it after loading.

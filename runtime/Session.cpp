@@ -1218,6 +1218,22 @@ strata_status_code decodeStep(strata_session *session,
   return STRATA_OK;
 }
 
+/// `options`, or the greedy defaults when null, checked.
+strata_status_code resolveSampling(const strata_sampling_options *options,
+                                   strata_sampling_options &opts,
+                                   strata_status *status) {
+  strata_sampling_options_initialize(&opts);
+  if (options)
+    opts = *options;
+  if (!(opts.temperature >= 0) || opts.top_k < 0 ||
+      !(opts.top_p > 0 && opts.top_p <= 1))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "sampling options out of range: temperature %g (>= 0), "
+                "top_k %d (>= 0), top_p %g (in (0, 1])",
+                opts.temperature, opts.top_k, opts.top_p);
+  return STRATA_OK;
+}
+
 /// Whether `decode` can run a left-padded batch (executables compiled
 /// before key padding existed cannot).
 bool takesKeyPadding(const strata::fb::EntryPoint *decode) {
@@ -1239,15 +1255,8 @@ strata_session_generate(strata_session *session, const int32_t *prompt,
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_generate: null argument or empty prompt");
   strata_sampling_options opts;
-  strata_sampling_options_initialize(&opts);
-  if (options)
-    opts = *options;
-  if (!(opts.temperature >= 0) || opts.top_k < 0 ||
-      !(opts.top_p > 0 && opts.top_p <= 1))
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "sampling options out of range: temperature %g (>= 0), "
-                "top_k %d (>= 0), top_p %g (in (0, 1])",
-                opts.temperature, opts.top_k, opts.top_p);
+  if (strata_status_code code = resolveSampling(options, opts, status))
+    return code;
   *out_count = 0;
   const auto *meta = session->exe->root->metadata();
   int64_t vocab = meta->vocab_size();
@@ -1339,15 +1348,8 @@ strata_status_code strata_session_generate_batch(
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_generate_batch: null argument or empty batch");
   strata_sampling_options opts;
-  strata_sampling_options_initialize(&opts);
-  if (options)
-    opts = *options;
-  if (!(opts.temperature >= 0) || opts.top_k < 0 ||
-      !(opts.top_p > 0 && opts.top_p <= 1))
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "sampling options out of range: temperature %g (>= 0), "
-                "top_k %d (>= 0), top_p %g (in (0, 1])",
-                opts.temperature, opts.top_k, opts.top_p);
+  if (strata_status_code code = resolveSampling(options, opts, status))
+    return code;
   const auto *meta = session->exe->root->metadata();
   size_t longest = 0;
   for (size_t b = 0; b < batch; ++b) {

@@ -149,14 +149,8 @@ LogicalResult outline(scf::ParallelOp loop, func::FuncOp parent, unsigned index,
                          indexConstant(b, loc, 1));
   func::ReturnOp::create(b, loc);
   b.setInsertionPointToStart(chunk.getBody());
-  SmallVector<Value> counters =
-      delinearize(b, loc, chunk.getInductionVar(), trips);
-  for (auto [d, i] : llvm::enumerate(counters)) {
-    Value iv = arith::AddIOp::create(
-        b, loc, inner.getLowerBound()[d],
-        arith::MulIOp::create(b, loc, i, inner.getStep()[d]));
-    map.map(loop.getInductionVars()[d], iv);
-  }
+  mapDelinearizedIvs(b, loc, chunk.getInductionVar(), trips, inner,
+                     loop.getInductionVars(), map);
   if (dispatched < rank) {
     auto rest = scf::ParallelOp::create(
         b, loc, inner.getLowerBound().drop_front(dispatched),

@@ -5,9 +5,11 @@
 // two vectors per fused multiply-add; here each step of the reduction loop
 // loads MR rows of x and NR rows of W once and issues MR·NR FMAs into
 // vector accumulators that stay in registers (SSA loop-carried values), so
-// loads per FMA fall from 2 to (MR + NR) / (MR · NR). The accumulators are
-// reduced across lanes once per output at the end and added to the output's
-// initial value. Rows past the last full tile of MR use a 1 x NR tile.
+// loads per FMA fall from 2 to (MR + NR) / (MR · NR). At the end each row's
+// four accumulators are reduced across lanes together (a tree of pairwise
+// adds, as haddps does, yielding the four sums in one vector) and added to
+// the outputs' initial values with one vector load and store. Rows past the
+// last full tile of MR use a 1 x NR tile.
 //
 // The op's loops are replaced by one scf.parallel over the tiles, which
 // strata-outline-parallel-loops hands to the thread pool.
@@ -138,8 +140,37 @@ Value asMatrix(OpBuilder &b, Location loc, Value memref) {
       ArrayRef<ReassociationIndices>{rows, {type.getRank() - 1}});
 }
 
+/// [x pairs, y pairs]: lanes 2i and 2i + 1 of x summed into lane i, then
+/// those of y (an `haddps` on any width).
+Value pairwiseAdd(OpBuilder &b, Location loc, Value x, Value y) {
+  int64_t lanes = cast<VectorType>(x.getType()).getNumElements();
+  SmallVector<int64_t> even, odd;
+  for (int64_t i = 0; i < lanes; ++i) {
+    even.push_back(2 * i);
+    odd.push_back(2 * i + 1);
+  }
+  return arith::AddFOp::create(b, loc,
+                               vector::ShuffleOp::create(b, loc, x, y, even),
+                               vector::ShuffleOp::create(b, loc, x, y, odd));
+}
+
+/// The lane sums of four accumulators as one vector<4xf32>: two levels of
+/// pairwise adds give [a, b, c, d] in groups of lanes/4, and each further
+/// level halves the groups, until lane j holds the sum of accumulator j.
+Value sumFour(OpBuilder &b, Location loc, ValueRange acc) {
+  int64_t lanes = cast<VectorType>(acc[0].getType()).getNumElements();
+  Value v = pairwiseAdd(b, loc, pairwiseAdd(b, loc, acc[0], acc[1]),
+                        pairwiseAdd(b, loc, acc[2], acc[3]));
+  for (int64_t group = lanes / 4; group > 1; group /= 2)
+    v = pairwiseAdd(b, loc, v, v);
+  if (lanes == 4)
+    return v;
+  return vector::ExtractStridedSliceOp::create(b, loc, v, /*offsets=*/{0},
+                                               /*sizes=*/{4}, /*strides=*/{1});
+}
+
 /// One mr x nr tile at rows p0.., columns n0..: the reduction loop with
-/// mr·nr vector accumulators, then C[p, n] += sum of lanes.
+/// mr·nr vector accumulators, then C[p, n0 .. n0 + 3] += their lane sums.
 void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
               Value n0, int64_t mr, int64_t nr, int64_t k, int64_t lanes) {
   auto vec = VectorType::get({lanes}, b.getF32Type());
@@ -171,15 +202,14 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
                 vector::FMAOp::create(nb, l, xs[i], ws[j], acc[i * nr + j]));
         scf::YieldOp::create(nb, l, next);
       });
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                              loop.getResult(i * nr + j));
-      ValueRange at{rowsAt[i], colsAt[j]};
-      Value old = memref::LoadOp::create(b, loc, c, at);
-      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
-                              c, at);
-    }
+  auto quad = VectorType::get({4}, b.getF32Type());
+  for (int64_t i = 0; i < mr; ++i) {
+    Value sums = sumFour(b, loc, loop.getResults().slice(i * nr, nr));
+    ValueRange at{rowsAt[i], n0};
+    Value old = vector::LoadOp::create(b, loc, quad, c, at);
+    vector::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sums),
+                            c, at);
+  }
 }
 
 void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,

@@ -75,14 +75,8 @@ LogicalResult mapParallel(scf::ParallelOp loop, int64_t blockSize,
   auto strideLoop = scf::ForOp::create(b, loc, first, total, stride);
   b.setInsertionPoint(strideLoop.getBody()->getTerminator());
   IRMapping map;
-  SmallVector<Value> counters =
-      delinearize(b, loc, strideLoop.getInductionVar(), trips);
-  for (auto [d, i] : llvm::enumerate(counters)) {
-    Value iv = arith::AddIOp::create(
-        b, loc, loop.getLowerBound()[d],
-        arith::MulIOp::create(b, loc, i, loop.getStep()[d]));
-    map.map(loop.getInductionVars()[d], iv);
-  }
+  mapDelinearizedIvs(b, loc, strideLoop.getInductionVar(), trips, loop,
+                     loop.getInductionVars(), map);
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, map);
   loop.erase();

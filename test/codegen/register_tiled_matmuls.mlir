@@ -4,7 +4,9 @@
 // A linear layer x·Wᵀ over [B, S, K]: A and C are viewed as [B·S, K] and
 // [B·S, N]; 4 x 4 tiles of 16-lane accumulators with AVX-512 (4 rows of x
 // and 4 of W loaded per step, 16 FMAs), rows past the last full tile in
-// 1 x 4 tiles; each output gets its lanes' sum added.
+// 1 x 4 tiles. Each row's four accumulators are summed across lanes
+// together by pairwise-add shuffles (16 -> 4 lanes) and added to C with one
+// vector load and store.
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME:    %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[C:.*]]: memref<?x?x32xf32>)
 // CHECK:         %[[A:.*]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]]
@@ -17,10 +19,11 @@
 // CHECK-COUNT-4:       vector.load %[[A]]
 // CHECK-COUNT-4:       vector.load %[[W]]
 // CHECK-COUNT-16:      vector.fma
-// CHECK:             vector.reduction <add>
-// CHECK:             memref.load %[[C2]]
-// CHECK:             arith.addf
-// CHECK:             memref.store %{{.*}}, %[[C2]]
+// CHECK:             vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
+// CHECK:             %[[SUMS:.*]] = vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xf32> to vector<4xf32>
+// CHECK:             %[[OLD:.*]] = vector.load %[[C2]]{{.*}} : memref<?x32xf32>, vector<4xf32>
+// CHECK:             %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
+// CHECK:             vector.store %[[NEW]], %[[C2]]
 // CHECK:           } else {
 // CHECK:             scf.for
 // CHECK:               scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
@@ -28,6 +31,8 @@
 // SSE-LABEL: func.func @linear(
 // SSE:         scf.for {{.*}} step %c4{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // SSE-COUNT-8:   vector.fma
+// SSE-NOT:       vector.extract_strided_slice
+// SSE:           vector.store {{.*}} vector<4xf32>
 #x = affine_map<(b, s, n, k) -> (b, s, k)>
 #w = affine_map<(b, s, n, k) -> (n, k)>
 #c = affine_map<(b, s, n, k) -> (b, s, n)>
