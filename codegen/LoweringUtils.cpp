@@ -3,6 +3,7 @@
 
 #include "codegen/LoweringUtils.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
@@ -49,6 +50,20 @@ void mlir::strata::mapDelinearizedIvs(OpBuilder &b, Location loc,
         arith::MulIOp::create(b, loc, i, bounds.getStep()[d]));
     map.map(ivs[d], iv);
   }
+}
+
+SmallVector<Value> mlir::strata::applyIndexingMap(OpBuilder &b, Location loc,
+                                                  AffineMap map,
+                                                  ValueRange ivs) {
+  SmallVector<Value> indices;
+  for (unsigned i = 0; i < map.getNumResults(); ++i) {
+    if (auto dim = dyn_cast<AffineDimExpr>(map.getResult(i)))
+      indices.push_back(ivs[dim.getPosition()]);
+    else
+      indices.push_back(
+          affine::AffineApplyOp::create(b, loc, map.getSubMap({i}), ivs));
+  }
+  return indices;
 }
 
 void mlir::strata::createHookGlobal(OpBuilder &b, Location loc,

@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/AffineMap.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace mlir::strata {
@@ -33,6 +34,11 @@ SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
 void mapDelinearizedIvs(OpBuilder &b, Location loc, Value linear,
                         ArrayRef<Value> trips, scf::ParallelOp bounds,
                         ValueRange ivs, IRMapping &map);
+
+/// The indices `map` gives for loop indices `ivs`: a loop index as is,
+/// any other expression through affine.apply.
+SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map,
+                                    ValueRange ivs);
 
 /// Declares `ptr @name = null` (LLVM dialect), exported so the runtime
 /// finds it with dlsym and stores a pointer in it after loading.

@@ -111,7 +111,17 @@ def StrataRegisterTiledMatmuls
     rows of A and 4 of W as vectors and issues MR·4 `vector.fma` into
     loop-carried accumulators; each output then gets the sum of its
     accumulator's lanes added. Rows past the last full tile use 1 x 4
-    tiles. Only the summation order changes.
+    tiles. Each row's four accumulators are lane-summed together by a
+    pairwise-add shuffle tree and added to C with one vector load/store.
+
+    An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
+    (n innermost and unit-stride in B and C, static and a multiple of the
+    vector width; m a loop C and A use and B does not; any other parallel
+    loops batch the tiles, any indexing expressions in A and B) becomes
+    outer products: per step of k, MR scalars of A broadcast against up to
+    4 vectors of B's row, the accumulators (C's tile, loaded first and
+    stored last) in registers for the whole reduction. Attention's P·V and
+    plain A·B take this form. Only the summation order changes.
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "int64_t", "128",

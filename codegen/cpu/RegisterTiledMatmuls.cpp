@@ -11,6 +11,11 @@
 // the outputs' initial values with one vector load and store. Rows past the
 // last full tile of MR use a 1 x NR tile.
 //
+// A·B-shaped contractions (n innermost in B and C: attention's P·V, a
+// plain A·B) get outer-product tiles instead: per step of k, MR scalars of
+// A are broadcast against NV vectors of B's row, and the tile of C itself
+// is the accumulator, loaded before the reduction and stored after it.
+//
 // The op's loops are replaced by one scf.parallel over the tiles, which
 // strata-outline-parallel-loops hands to the thread pool.
 //
@@ -19,6 +24,8 @@
 #include "codegen/LoweringUtils.h"
 #include "codegen/Passes.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -249,6 +256,177 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
   op->erase();
 }
 
+//===----------------------------------------------------------------------===//
+// A·B: C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n], n innermost in
+// B and C (attention's P·V, a plain A·B). Outer products: per step of k,
+// MR scalars of A broadcast against NV vectors of B's row, with the
+// accumulators (C's tile) in registers for the whole reduction.
+//===----------------------------------------------------------------------===//
+
+struct OuterProduct {
+  unsigned m, n, k;
+  SmallVector<unsigned> batch; ///< the other parallel loops
+  int64_t nSize;
+};
+
+FailureOr<OuterProduct> matchOuterProduct(linalg::LinalgOp op,
+                                          int64_t lanes) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
+      !isMulAdd(op))
+    return failure();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  auto innermost = [](AffineMap map) -> std::optional<unsigned> {
+    if (map.getNumResults() == 0)
+      return std::nullopt;
+    auto d = dyn_cast<AffineDimExpr>(map.getResults().back());
+    return d ? std::optional<unsigned>(d.getPosition()) : std::nullopt;
+  };
+  auto iterators = op.getIteratorTypesArray();
+  std::optional<unsigned> n = innermost(maps[2]);
+  if (!n || innermost(maps[1]) != n || maps[0].isFunctionOfDim(*n))
+    return failure();
+  OuterProduct m;
+  m.n = *n;
+  m.k = 0;
+  while (iterators[m.k] != utils::IteratorType::reduction)
+    ++m.k;
+  // C must be indexed by plain loop dims; its rows by a dim B does not use.
+  std::optional<unsigned> row;
+  for (AffineExpr e : maps[2].getResults()) {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    if (!d)
+      return failure();
+    unsigned dim = d.getPosition();
+    if (dim != m.n && !maps[1].isFunctionOfDim(dim) &&
+        maps[0].isFunctionOfDim(dim))
+      row = dim;
+  }
+  if (!row || maps[2].getNumResults() != op.getNumParallelLoops())
+    return failure();
+  m.m = *row;
+  for (unsigned d = 0; d < op.getNumLoops(); ++d)
+    if (d != m.m && d != m.n && d != m.k)
+      m.batch.push_back(d);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  m.nSize = ranges[m.n];
+  auto memref = [&](unsigned i) {
+    return cast<MemRefType>(op->getOperand(i).getType());
+  };
+  if (ShapedType::isDynamic(m.nSize) || m.nSize % lanes ||
+      !memref(0).getElementType().isF32() ||
+      !memref(1).getElementType().isF32() ||
+      !memref(2).getElementType().isF32() || !hasUnitInnerStride(memref(1)) ||
+      !hasUnitInnerStride(memref(2)))
+    return failure();
+  return m;
+}
+
+/// One tile: rows m0 .. m0 + mr - 1, vectors nv of columns from n0, over
+/// all k; the accumulators start from C and are stored back.
+void emitOuterTile(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                   const OuterProduct &m, SmallVector<Value> ivs, Value m0,
+                   Value n0, Value kSize, int64_t mr, int64_t nv,
+                   int64_t lanes) {
+  auto vec = VectorType::get({lanes}, b.getF32Type());
+  Value a = op->getOperand(0), bm = op->getOperand(1), c = op->getOperand(2);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  auto at = [&](OpBuilder &nb, Location l, unsigned operand, int64_t i,
+                int64_t j, Value kIv) {
+    ivs[m.m] = i ? arith::AddIOp::create(nb, l, m0, indexConstant(nb, l, i))
+                 : m0;
+    ivs[m.n] = j ? arith::AddIOp::create(nb, l, n0,
+                                          indexConstant(nb, l, j * lanes))
+                 : n0;
+    ivs[m.k] = kIv;
+    return applyIndexingMap(nb, l, maps[operand], ivs);
+  };
+  Value zero = indexConstant(b, loc, 0);
+  SmallVector<Value> init;
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nv; ++j)
+      init.push_back(
+          vector::LoadOp::create(b, loc, vec, c, at(b, loc, 2, i, j, zero)));
+  auto loop = scf::ForOp::create(
+      b, loc, zero, kSize, indexConstant(b, loc, 1), init,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        SmallVector<Value> rows, cols, next;
+        for (int64_t j = 0; j < nv; ++j)
+          cols.push_back(
+              vector::LoadOp::create(nb, l, vec, bm, at(nb, l, 1, 0, j, kk)));
+        for (int64_t i = 0; i < mr; ++i)
+          rows.push_back(vector::BroadcastOp::create(
+              nb, l, vec,
+              memref::LoadOp::create(nb, l, a, at(nb, l, 0, i, 0, kk))));
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t j = 0; j < nv; ++j)
+            next.push_back(vector::FMAOp::create(nb, l, rows[i], cols[j],
+                                                 acc[i * nv + j]));
+        scf::YieldOp::create(nb, l, next);
+      });
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nv; ++j)
+      vector::StoreOp::create(b, loc, loop.getResult(i * nv + j), c,
+                              at(b, loc, 2, i, j, zero));
+}
+
+void rewriteOuterProduct(linalg::LinalgOp op, const OuterProduct &m,
+                         int64_t lanes, int64_t accumulators) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  // Loop d runs over [0, ranges[d]) (linalg ops on buffers start at 0
+  // with unit steps).
+  SmallVector<Value> ranges;
+  for (Range r : op.createLoopRanges(b, loc))
+    ranges.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
+  int64_t nv = std::min<int64_t>(m.nSize / lanes, 4);
+  while ((m.nSize / lanes) % nv)
+    --nv;
+  int64_t mr = std::max<int64_t>(1, accumulators / nv);
+  Value mrV = indexConstant(b, loc, mr);
+  Value zero = indexConstant(b, loc, 0), one = indexConstant(b, loc, 1);
+  // Loops: the batch dims, row tiles, column tiles.
+  SmallVector<Value> lbs, ubs, steps;
+  for (unsigned d : m.batch) {
+    lbs.push_back(zero);
+    ubs.push_back(ranges[d]);
+    steps.push_back(one);
+  }
+  lbs.append({zero, zero});
+  ubs.push_back(arith::CeilDivUIOp::create(b, loc, ranges[m.m], mrV));
+  ubs.push_back(indexConstant(b, loc, m.nSize / (nv * lanes)));
+  steps.append({one, one});
+  auto tiles = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
+  b.setInsertionPointToStart(tiles.getBody());
+  SmallVector<Value> ivs(op.getNumLoops());
+  for (auto [i, d] : llvm::enumerate(m.batch))
+    ivs[d] = tiles.getInductionVars()[i];
+  unsigned nb = m.batch.size();
+  Value m0 = arith::MulIOp::create(b, loc, tiles.getInductionVars()[nb], mrV);
+  Value n0 = arith::MulIOp::create(b, loc, tiles.getInductionVars()[nb + 1],
+                                   indexConstant(b, loc, nv * lanes));
+  Value left = arith::SubIOp::create(b, loc, ranges[m.m], m0);
+  Value full =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, left, mrV);
+  Value kSize = ranges[m.k];
+  scf::IfOp::create(
+      b, loc, full,
+      [&](OpBuilder &t, Location l) {
+        emitOuterTile(t, l, op, m, ivs, m0, n0, kSize, mr, nv, lanes);
+        scf::YieldOp::create(t, l);
+      },
+      [&](OpBuilder &t, Location l) {
+        scf::ForOp::create(
+            t, l, m0, ranges[m.m], indexConstant(t, l, 1), ValueRange{},
+            [&](OpBuilder &r, Location rl, Value row, ValueRange) {
+              emitOuterTile(r, rl, op, m, ivs, row, n0, kSize, 1, nv, lanes);
+              scf::YieldOp::create(r, rl);
+            });
+        scf::YieldOp::create(t, l);
+      });
+  op->erase();
+}
+
 struct RegisterTiledMatmulsPass
     : public mlir::strata::impl::StrataRegisterTiledMatmulsBase<
           RegisterTiledMatmulsPass> {
@@ -264,12 +442,18 @@ struct RegisterTiledMatmulsPass
     // 32 zmm with AVX-512, 16 registers below it.
     int64_t mr = vectorBits == 512 ? 4 : 2, nr = 4;
     SmallVector<std::pair<linalg::LinalgOp, Contraction>> found;
+    SmallVector<std::pair<linalg::LinalgOp, OuterProduct>> outer;
     getOperation().walk([&](linalg::LinalgOp op) {
       if (FailureOr<Contraction> m = match(op, lanes, nr); succeeded(m))
         found.push_back({op, *m});
+      else if (FailureOr<OuterProduct> o = matchOuterProduct(op, lanes);
+               succeeded(o))
+        outer.push_back({op, *o});
     });
     for (auto &[op, m] : found)
       rewrite(op, m, lanes, mr, nr);
+    for (auto &[op, m] : outer)
+      rewriteOuterProduct(op, m, lanes, mr * nr);
   }
 };
 

@@ -29,20 +29,6 @@ gpu::LaunchOp mlir::strata::createLaunch(OpBuilder &b, Location loc,
   return launch;
 }
 
-SmallVector<Value> mlir::strata::applyIndexingMap(OpBuilder &b, Location loc,
-                                                  AffineMap map,
-                                                  ValueRange ivs) {
-  SmallVector<Value> indices;
-  for (unsigned i = 0; i < map.getNumResults(); ++i) {
-    if (auto dim = dyn_cast<AffineDimExpr>(map.getResult(i)))
-      indices.push_back(ivs[dim.getPosition()]);
-    else
-      indices.push_back(
-          affine::AffineApplyOp::create(b, loc, map.getSubMap({i}), ivs));
-  }
-  return indices;
-}
-
 linalg::FillOp mlir::strata::fillFeeding(linalg::LinalgOp op) {
   Value out = op.getDpsInitOperand(0)->get();
   if (!out.getDefiningOp<memref::AllocOp>())

@@ -27,11 +27,6 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
                            Value gridZ, Value threadsX,
                            TypeRange workgroup = {});
 
-/// The indices `map` gives for loop indices `ivs`: a loop index as is,
-/// any other expression through affine.apply.
-SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map,
-                                    ValueRange ivs);
-
 /// The linalg.fill that initialises `op`'s output (a fresh allocation)
 /// with no other use of the buffer before `op`; null otherwise. A kernel
 /// computing `op` may start from the fill's value, and the fill (a launch

@@ -48,16 +48,15 @@ func.func @linear(%x: memref<?x?x64xf32>, %w: memref<32x64xf32>, %c: memref<?x?x
 
 // -----
 
-// Left alone: a reduction that is not a multiple of the vector width, W
-// not static, or A·B (W read along its rows).
+// Left alone: a reduction that is not a multiple of the vector width, or
+// W not static.
 // CHECK-LABEL: func.func @not_tiled(
 // CHECK-NOT:     vector.fma
-// CHECK-COUNT-3: linalg.generic
+// CHECK-COUNT-2: linalg.generic
 #a2 = affine_map<(m, n, k) -> (m, k)>
 #w2 = affine_map<(m, n, k) -> (n, k)>
-#b2 = affine_map<(m, n, k) -> (k, n)>
 #c2 = affine_map<(m, n, k) -> (m, n)>
-func.func @not_tiled(%a: memref<?x60xf32>, %w: memref<32x60xf32>, %c: memref<?x32xf32>, %wd: memref<?x64xf32>, %a64: memref<?x64xf32>, %b: memref<64x32xf32>) {
+func.func @not_tiled(%a: memref<?x60xf32>, %w: memref<32x60xf32>, %c: memref<?x32xf32>, %wd: memref<?x64xf32>, %a64: memref<?x64xf32>) {
   linalg.generic {indexing_maps = [#a2, #w2, #c2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<?x60xf32>, memref<32x60xf32>) outs(%c : memref<?x32xf32>) {
   ^bb0(%x: f32, %y: f32, %acc: f32):
     %p = arith.mulf %x, %y : f32
@@ -70,10 +69,41 @@ func.func @not_tiled(%a: memref<?x60xf32>, %w: memref<32x60xf32>, %c: memref<?x3
     %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
-  linalg.generic {indexing_maps = [#a2, #b2, #c2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a64, %b : memref<?x64xf32>, memref<64x32xf32>) outs(%c : memref<?x32xf32>) {
+  return
+}
+
+// -----
+
+// Attention's P·V, out[b, s, h, e] += p[b, h, s, t] * v[b, t, h / 2, e]:
+// outer products. The rows are the queries s (p and out use them, v does
+// not), the columns e (innermost in v and out), b and h are batch loops of
+// the tile grid. Each step over t loads one 16-lane row of v and
+// broadcasts 16 queries' probabilities (AVX-512: 16 accumulators of one
+// vector each); the accumulators start from out's tile and are stored
+// back. v's grouped head index goes through affine.apply.
+// CHECK-LABEL: func.func @pv(
+// CHECK-SAME:    %[[P:.*]]: memref<?x4x?x?xf32>, %[[V:.*]]: memref<?x?x2x16xf32>, %[[O:.*]]: memref<?x?x4x16xf32>)
+// CHECK:         scf.parallel (%[[B:.*]], %[[H:.*]], %[[ST:.*]], %[[ET:.*]]) =
+// CHECK:           scf.if
+// CHECK-COUNT-16:    vector.load %[[O]]
+// CHECK:             scf.for %{{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK:               %[[G:.*]] = affine.apply {{.*}}(%[[B]], %{{.*}}, %[[H]], %{{.*}}, %{{.*}})
+// CHECK:               vector.load %[[V]][%[[B]], %{{.*}}, %[[G]], %{{.*}}]
+// CHECK:               memref.load %[[P]][%[[B]], %[[H]]
+// CHECK:               vector.broadcast
+// CHECK-COUNT-16:      vector.fma
+// CHECK-COUNT-16:    vector.store {{.*}}, %[[O]]
+// CHECK-NOT:     linalg.generic
+// SSE-LABEL: func.func @pv(
+// SSE:         scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+#p = affine_map<(b, s, h, e, t) -> (b, h, s, t)>
+#v = affine_map<(b, s, h, e, t) -> (b, t, h floordiv 2, e)>
+#o = affine_map<(b, s, h, e, t) -> (b, s, h, e)>
+func.func @pv(%p: memref<?x4x?x?xf32>, %v: memref<?x?x2x16xf32>, %o: memref<?x?x4x16xf32>) {
+  linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : memref<?x4x?x?xf32>, memref<?x?x2x16xf32>) outs(%o : memref<?x?x4x16xf32>) {
   ^bb0(%x: f32, %y: f32, %acc: f32):
-    %p = arith.mulf %x, %y : f32
-    %s = arith.addf %acc, %p : f32
+    %m = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %m : f32
     linalg.yield %s : f32
   }
   return
