@@ -68,6 +68,8 @@ SmallVector<Value> mlir::strata::applyIndexingMap(OpBuilder &b, Location loc,
 
 void mlir::strata::createHookGlobal(OpBuilder &b, Location loc,
                                     StringRef name) {
+  if (SymbolTable::lookupSymbolIn(b.getInsertionBlock()->getParentOp(), name))
+    return;
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   auto global =
       LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,

@@ -40,8 +40,14 @@ void mapDelinearizedIvs(OpBuilder &b, Location loc, Value linear,
 SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map,
                                     ValueRange ivs);
 
-/// Declares `ptr @name = null` (LLVM dialect), exported so the runtime
-/// finds it with dlsym and stores a pointer in it after loading.
+/// The context pointer every CPU hook receives (the session's thread pool
+/// and arena), shared by strata-cpu-parallel-hooks and
+/// strata-cpu-arena-hook.
+constexpr llvm::StringLiteral kCpuContextHook = "strata_cpu_context";
+
+/// Declares `ptr @name = null` (LLVM dialect) in the symbol table `b`
+/// inserts into, unless it is there already; exported so the runtime finds
+/// it with dlsym and stores a pointer in it after loading.
 void createHookGlobal(OpBuilder &b, Location loc, StringRef name);
 
 /// The pointer currently stored in hook global `name`.

@@ -1132,12 +1132,8 @@ strata_status_code decodeStep(strata_session *session,
                               const strata::fb::EntryPoint *decode,
                               const DecodeInput &in, KvCache &cache,
                               std::vector<float> &last, strata_status *status) {
-  auto entry = reinterpret_cast<EntryFn>(
-      dlsym(session->library, decode->commands()->Get(0)->symbol()->c_str()));
-  if (!entry)
-    return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                "kernel library lacks the decode entry point");
-  if (strata_status_code code = syncDeviceParameters(*session, status))
+  EntryFn entry;
+  if (strata_status_code code = prepareEntry(*session, decode, entry, status))
     return code;
   const int64_t n = static_cast<int64_t>(in.count), batch = cache.batch;
   if (session->cuda) {

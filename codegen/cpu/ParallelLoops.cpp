@@ -50,7 +50,6 @@ using namespace mlir::strata;
 namespace {
 
 constexpr StringLiteral kCostAttr = "strata.parallel_cost";
-constexpr StringLiteral kContext = "strata_cpu_context";
 constexpr StringLiteral kParallelFor = "strata_cpu_parallel_for";
 constexpr StringLiteral kDispatch = "__strata_parallel_for";
 
@@ -229,7 +228,7 @@ void createDispatcher(OpBuilder &b, Location loc) {
   auto hookType =
       LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, ptr, i64, i64});
   LLVM::CallOp::create(b, loc, hookType,
-                       ValueRange{hook, loadHookGlobal(b, loc, kContext),
+                       ValueRange{hook, loadHookGlobal(b, loc, kCpuContextHook),
                                   entry->getArgument(0), entry->getArgument(1),
                                   entry->getArgument(2),
                                   entry->getArgument(3)});
@@ -335,8 +334,7 @@ struct CpuParallelHooksPass
       return;
     OpBuilder b(module.getBodyRegion());
     Location loc = module.getLoc();
-    if (!module.lookupSymbol(kContext))
-      createHookGlobal(b, loc, kContext);
+    createHookGlobal(b, loc, kCpuContextHook);
     createHookGlobal(b, loc, kParallelFor);
     createDispatcher(b, loc);
     for (auto [call, body] : calls)

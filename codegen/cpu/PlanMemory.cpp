@@ -45,7 +45,6 @@ namespace {
 
 constexpr StringLiteral kAcquire = "strata_arena_acquire";
 constexpr StringLiteral kArenaHook = "strata_cpu_arena";
-constexpr StringLiteral kContext = "strata_cpu_context";
 constexpr int64_t kAlignment = 64;
 
 /// A planned buffer: its allocation, its free, and its place in the block.
@@ -290,8 +289,7 @@ struct CpuArenaHookPass
                  "expected the lowered memref<?xi8> (index) signature"),
              signalPassFailure();
     OpBuilder b(module.getBodyRegion());
-    if (!module.lookupSymbol(kContext))
-      createHookGlobal(b, loc, kContext);
+    createHookGlobal(b, loc, kCpuContextHook);
     createHookGlobal(b, loc, kArenaHook);
     createZeroGlobal(b, loc, "__strata_own_arena", ptr);
     createZeroGlobal(b, loc, "__strata_own_arena_bytes", i64);
@@ -324,7 +322,7 @@ struct CpuArenaHookPass
     Value fromRuntime =
         LLVM::CallOp::create(
             b, loc, hookType,
-            ValueRange{hook, loadHookGlobal(b, loc, kContext), bytes})
+            ValueRange{hook, loadHookGlobal(b, loc, kCpuContextHook), bytes})
             .getResult();
     LLVM::BrOp::create(b, loc, ValueRange{fromRuntime}, done);
 

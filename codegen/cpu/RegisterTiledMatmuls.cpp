@@ -52,8 +52,12 @@ bool isArg(Value v, Block &block, unsigned index) {
   return v == block.getArgument(index);
 }
 
-/// The payload is acc + a * w (either operand order).
-bool isMulAdd(linalg::LinalgOp op) {
+/// A two-input op on buffers with one reduction loop whose payload is
+/// acc + a * w (either operand order).
+bool isMulAddContraction(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1)
+    return false;
   Block &body = op->getRegion(0).front();
   if (body.getOperations().size() != 3)
     return false;
@@ -80,9 +84,7 @@ bool hasUnitInnerStride(MemRefType type) {
 
 FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
                              int64_t nr) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
-      !isMulAdd(op))
+  if (!isMulAddContraction(op))
     return failure();
   unsigned loops = op.getNumLoops();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -271,9 +273,7 @@ struct OuterProduct {
 
 FailureOr<OuterProduct> matchOuterProduct(linalg::LinalgOp op,
                                           int64_t lanes) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
-      !isMulAdd(op))
+  if (!isMulAddContraction(op))
     return failure();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   auto innermost = [](AffineMap map) -> std::optional<unsigned> {

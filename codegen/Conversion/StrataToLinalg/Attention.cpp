@@ -393,11 +393,15 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
           Value t = linalg::IndexOp::create(b, l, 3);
           Value aligned = arith::AddIOp::create(b, l, s, offset);
           Value keep = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
-          if (args.size() > 1) {
+          // Row b's first real key (key padding), null without padding.
+          Value first =
+              args.size() > 1
+                  ? Value(arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                                     args[1]))
+                  : Value();
+          if (first) {
             // A padding query still sees itself, so its row stays finite
             // (no NaN reaches the padding's cached keys and values).
-            Value first =
-                arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
             keep = arith::OrIOp::create(
                 b, l,
                 arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, t,
@@ -426,9 +430,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
               return arith::IndexCastOp::create(b, l, b.getI64Type(), v);
             };
             Value qPos = aligned, kPos = t, realKeys = keys;
-            if (args.size() > 1) {
-              Value first =
-                  arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
+            if (first) {
               Value zero = arith::ConstantIndexOp::create(b, l, 0);
               auto real = [&](Value v) -> Value {
                 return arith::MaxSIOp::create(
