@@ -27,6 +27,9 @@ struct CpuPipelineOptions {
   /// Vector register width of the target CPU (128, 256 or 512 bits):
   /// register tiles of x·Wᵀ are sized for it (vectorBitsForCpu).
   int64_t vectorBits = 128;
+  /// Attention as strata.flash_attention lowered to row loops (online
+  /// softmax) instead of materialised scores.
+  bool flashAttention = false;
 };
 
 /// strata -> linalg on tensors -> one-shot bufferization -> loops -> LLVM.
@@ -46,6 +49,9 @@ struct CudaPipelineOptions {
   int64_t blockSize = 256;
   /// CUDA toolkit root: libdevice (math functions) is linked from it.
   std::string cudaToolkit = "/usr/local/cuda";
+  /// Attention as one fused kernel (a warp per query row, online softmax)
+  /// instead of score, softmax and P·V kernels.
+  bool flashAttention = true;
 };
 
 /// The shared stages, then parallel loops -> gpu.launch -> outlined kernels
@@ -57,6 +63,10 @@ LogicalResult buildCudaLoweringPipeline(OpPassManager &pm,
 /// Registers the interfaces and translations the pipelines need beyond the
 /// dialects themselves (the NVVM target, LLVM IR translations).
 void registerCodegenExtensions(DialectRegistry &registry);
+
+/// One-shot bufferization of strata.flash_attention (part of
+/// registerCodegenExtensions).
+void registerFlashAttentionBufferization(DialectRegistry &registry);
 
 /// Registers the codegen passes and the `strata-lower-to-llvm-cpu` and
 /// `strata-lower-to-nvvm-cuda` pipelines.

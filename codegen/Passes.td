@@ -21,6 +21,10 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
            "counting-sorted by expert, then one GEMM per expert over its "
            "rows (the CPU's form); otherwise each pair gathers its "
            "expert's weights">,
+    Option<"flashAttention", "flash-attention", "bool", "false",
+           "Attention as strata.flash_attention (online softmax, no "
+           "[B, H, S, T] scores), which the targets lower to loops or "
+           "kernels; otherwise scores are materialised in linalg">,
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
@@ -215,6 +219,52 @@ def StrataExportEntryPoints
     wrappers that take memref descriptors by pointer: the stable entry
     points the runtime calls. External declarations (libm) are untouched.
   }];
+}
+
+def StrataFlashAttentionLoops
+    : Pass<"strata-flash-attention-loops", "mlir::ModuleOp"> {
+  let summary = "Lower strata.flash_attention on buffers to row loops";
+  let description = [{
+    For the CPU (and any target that runs plain loops). Each
+    strata.flash_attention becomes one scf.parallel over (batch, head,
+    query); a row zeroes its output, walks the keys its causal and window
+    masks leave (other masks are tested key by key), computes each score as
+    a dot product, keeps the running maximum and sum of the online softmax,
+    rescales the row's accumulated values when the maximum grows, adds the
+    weighted value row, and divides by the sum at the end. Memory is
+    O(output) instead of the [B, H, S, T] scores of the materialising
+    lowering; the dot products are marked reassociable so that LLVM
+    vectorises them.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+  ];
+}
+
+def StrataFlashAttentionKernels
+    : Pass<"strata-flash-attention-kernels", "mlir::ModuleOp"> {
+  let summary = "Lower strata.flash_attention on buffers to one CUDA kernel";
+  let description = [{
+    Each strata.flash_attention becomes one gpu.launch in which a warp owns
+    a (batch, head, query) row (grid-stride over rows): lane i keeps query
+    elements and value accumulators i, i + 32, ... in registers, each
+    key's score is the lanes' partial dot products combined by five xor
+    shuffles, and the online-softmax state is uniform across the warp. Keys
+    and values are read once per row with coalesced loads, the scores are
+    never written to memory, and the whole attention is one launch.
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "4",
+           "Warps (query rows in flight) per block">,
+    Option<"maxBlocks", "max-blocks", "int64_t", "65535",
+           "Grid size cap (blocks then stride over the remaining rows)">,
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
+    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+  ];
 }
 
 def StrataMapLoopsToGpu : Pass<"strata-map-loops-to-gpu", "mlir::ModuleOp"> {

@@ -30,10 +30,11 @@ using namespace mlir::strata;
 /// rows (the CPU), or per-pair weight gathers (CUDA, until its grouped
 /// kernels exist: a loop over experts would run serially there).
 static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
-                                     bool groupExperts) {
+                                     bool groupExperts, bool flashAttention) {
   pm.addPass(createStrataParamsToArguments());
   StrataConvertToLinalgOptions toLinalg;
   toLinalg.groupExperts = groupExperts;
+  toLinalg.flashAttention = flashAttention;
   pm.addPass(createStrataConvertToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
   if (stopAtLinalg)
@@ -70,10 +71,12 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   StringRef stop = options.stopAfter;
   if (stop != "linalg" && stop != "loops" && stop != "llvm")
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/true)))
+  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/true,
+                             options.flashAttention)))
     return failure();
   if (stop == "linalg")
     return success();
+  pm.addPass(createStrataFlashAttentionLoops());
   pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
   StrataRegisterTiledMatmulsOptions tiles;
@@ -103,10 +106,12 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return failure();
   if (!llvm::is_contained({80, 89, 90}, options.sm))
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/false)))
+  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/false,
+                             options.flashAttention)))
     return failure();
   if (stop == "linalg")
     return success();
+  pm.addPass(createStrataFlashAttentionKernels());
   pm.addPass(createStrataWarpReductions());
   pm.addPass(createStrataTiledMatmuls());
   if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
@@ -154,6 +159,10 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Vector register width of the target CPU (128, 256 or "
                      "512)"),
       llvm::cl::init(128)};
+  Option<bool> flashAttention{
+      *this, "flash-attention",
+      llvm::cl::desc("Attention as row loops with an online softmax"),
+      llvm::cl::init(false)};
 };
 struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
   Option<std::string> stopAfter{
@@ -166,6 +175,11 @@ struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
   Option<std::string> toolkit{
       *this, "toolkit", llvm::cl::desc("CUDA toolkit root (for libdevice)"),
       llvm::cl::init("/usr/local/cuda")};
+  Option<bool> flashAttention{
+      *this, "flash-attention",
+      llvm::cl::desc("Attention as one fused kernel (else materialised "
+                     "scores)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -177,6 +191,7 @@ void mlir::strata::registerCodegenExtensions(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
   registerGPUDialectTranslation(registry);
+  registerFlashAttentionBufferization(registry);
 }
 
 void mlir::strata::registerCodegenPipelines() {
@@ -189,6 +204,7 @@ void mlir::strata::registerCodegenPipelines() {
         CpuPipelineOptions options;
         options.stopAfter = cl.stopAfter;
         options.vectorBits = cl.vectorBits;
+        options.flashAttention = cl.flashAttention;
         if (failed(buildCpuLoweringPipeline(pm, options)))
           llvm::errs() << "strata-lower-to-llvm-cpu: unknown stop-after '"
                        << options.stopAfter << "'\n";
@@ -202,6 +218,7 @@ void mlir::strata::registerCodegenPipelines() {
         options.stopAfter = cl.stopAfter;
         options.sm = cl.sm;
         options.cudaToolkit = cl.toolkit;
+        options.flashAttention = cl.flashAttention;
         if (failed(buildCudaLoweringPipeline(pm, options)))
           llvm::errs() << "strata-lower-to-nvvm-cuda: bad stop-after '"
                        << options.stopAfter << "' or sm " << options.sm

@@ -134,4 +134,55 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
   }];
 }
 
+
+def Strata_FlashAttentionOp : Strata_Op<"flash_attention", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "attention row by row with an online softmax, into a "
+                "destination";
+  let description = [{
+    The kernel-level form of `strata.attention` that the code generators
+    lower instead of materialising the `[B, H, S, T]` scores: for each
+    (batch, head, query) the keys are visited once, keeping the running
+    maximum `m`, the running sum `l` of `exp(score - m)` and the weighted
+    sum of values, rescaled by `exp(m_old - m_new)` whenever the maximum
+    grows, and divided by `l` at the end. Heads are split:
+    `q: [B, S, H, D]`, `k: [B, T, KV, D]`, `v: [B, T, KV, Dv]`,
+    `init: [B, S, H, Dv]` (overwritten; its contents are not read), and
+    query head `h` reads KV head `h / (H / KV)`. `causal`, `window`,
+    `sparsity` and `key_padding` mask exactly as on `strata.attention`
+    (queries aligned to the end of the keys); `scale` multiplies every
+    score.
+
+    Destination style: on tensors it returns the new value of `init`; after
+    bufferization it operates on memrefs in place and returns nothing.
+
+    Constraints: flash_c1 q, k, v and init are all tensors or all memrefs
+    of f32, rank 4; flash_c2 KV divides H and q's head count is H;
+    flash_c3 q and k have the same head dim, v and init the same value dim,
+    init the shape [B, S, H, Dv] of q's batch, queries and heads, k and v
+    the same batch, length and KV heads as each other and q's batch;
+    flash_c4 window >= 1 when given, not together with sparsity;
+    flash_c5 scale > 0; flash_c6 key_padding is rank 1 with q's batch;
+    flash_c7 one result of init's type on tensors, none on memrefs.
+  }];
+  let arguments = (ins TensorOrMemRef<[F32]>:$q, TensorOrMemRef<[F32]>:$k,
+      TensorOrMemRef<[F32]>:$v,
+      Optional<TensorOrMemRef<[I32]>>:$key_padding,
+      TensorOrMemRef<[F32]>:$init,
+      F64Attr:$scale, BoolAttr:$causal, OptionalAttr<I64Attr>:$window,
+      OptionalAttr<Strata_BlockSparseAttr>:$sparsity);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v
+    (`key_padding` `(` $key_padding^ `:` type($key_padding) `)`)?
+    `into` $init attr-dict `:` type($q) `,` type($k) `,` type($v) `,`
+    type($init) (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
+  }];
+}
+
 #endif // STRATA_ATTENTION_OPS_TD

@@ -674,5 +674,90 @@ LogicalResult CrossEntropyOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// FlashAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FlashAttentionOp::verify() {
+  SmallVector<Value> operands{getQ(), getK(), getV(), getInit()};
+  bool onTensors = isa<RankedTensorType>(getInit().getType());
+  for (Value v : operands) {
+    auto type = cast<ShapedType>(v.getType());
+    if (isa<RankedTensorType>(type) != onTensors || !type.hasRank() ||
+        type.getRank() != 4)
+      return emitOpError() << "flash_c1: q, k, v and init must all be rank-4 "
+                              "tensors or all rank-4 memrefs, got "
+                           << v.getType();
+  }
+  auto dims = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
+  ArrayRef<int64_t> q = dims(getQ()), k = dims(getK()), v = dims(getV()),
+                    out = dims(getInit());
+  int64_t heads = q[2], kvHeads = k[2];
+  if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads) &&
+      (kvHeads < 1 || heads % kvHeads))
+    return emitOpError() << "flash_c2: " << kvHeads
+                         << " KV heads must divide " << heads << " heads";
+  auto same = [](ArrayRef<std::pair<int64_t, int64_t>> pairs) {
+    return llvm::all_of(pairs,
+                        [](auto p) { return compatible(p.first, p.second); });
+  };
+  if (!same({{q[3], k[3]},
+             {v[3], out[3]},
+             {out[0], q[0]},
+             {out[1], q[1]},
+             {out[2], q[2]},
+             {k[0], q[0]},
+             {v[0], q[0]},
+             {k[1], v[1]},
+             {k[2], v[2]}}))
+    return emitOpError()
+           << "flash_c3: shapes must be q [B, S, H, D], k [B, T, KV, D], v "
+              "[B, T, KV, Dv] and init [B, S, H, Dv], got "
+           << getQ().getType() << ", " << getK().getType() << ", "
+           << getV().getType() << " and " << getInit().getType();
+  if (std::optional<int64_t> window = getWindow()) {
+    if (*window < 1)
+      return emitOpError() << "flash_c4: window must be >= 1, got " << *window;
+    if (getSparsity())
+      return emitOpError()
+             << "flash_c4: window and sparsity are mutually exclusive";
+  }
+  if (!(getScale().convertToDouble() > 0))
+    return emitOpError() << "flash_c5: scale must be > 0, got "
+                         << getScale().convertToDouble();
+  if (Value padding = getKeyPadding()) {
+    auto type = cast<ShapedType>(padding.getType());
+    if (isa<RankedTensorType>(type) != onTensors || !type.hasRank() ||
+        type.getRank() != 1 || !compatible(type.getDimSize(0), q[0]))
+      return emitOpError() << "flash_c6: key_padding must be a rank-1 "
+                           << (onTensors ? "tensor" : "memref")
+                           << " of q's batch, got " << type;
+  }
+  if (onTensors ? getResult().size() != 1 ||
+                      getResult().front().getType() != getInit().getType()
+                : !getResult().empty())
+    return emitOpError() << "flash_c7: expected "
+                         << (onTensors ? "one result of init's type"
+                                       : "no result on memrefs");
+  return success();
+}
+
+void FlashAttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // On tensors the op is pure; on memrefs it reads its inputs and
+  // overwrites init.
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (&operand == &getInitMutable())
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
 #define GET_OP_CLASSES
 #include "dialect/StrataOps.cpp.inc"

@@ -10,6 +10,7 @@
 include "dialect/StrataBase.td"
 include "dialect/StrataAttrs.td"
 include "dialect/StrataInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 

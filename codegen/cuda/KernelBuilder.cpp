@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 
@@ -27,6 +28,40 @@ gpu::LaunchOp mlir::strata::createLaunch(OpBuilder &b, Location loc,
   b.setInsertionPointToEnd(&launch.getBody().front());
   b.setInsertionPoint(gpu::TerminatorOp::create(b, loc));
   return launch;
+}
+
+mlir::strata::WarpPerItem mlir::strata::createWarpPerItemLaunch(OpBuilder &b, Location loc,
+                                                  Value total,
+                                                  int64_t warpsPerBlock,
+                                                  int64_t maxBlocks) {
+  Value warps = indexConstant(b, loc, warpsPerBlock);
+  Value blocks = clampedGridSize(b, loc, total, warps, maxBlocks);
+  Value one = indexConstant(b, loc, 1);
+  gpu::LaunchOp launch =
+      createLaunch(b, loc, blocks, one, one,
+                   indexConstant(b, loc, warpsPerBlock * kWarpSize));
+  Value warpSize = indexConstant(b, loc, kWarpSize);
+  Value tid = launch.getThreadIds().x;
+  Value lane = arith::RemUIOp::create(b, loc, tid, warpSize);
+  Value warp = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, warps),
+      arith::DivUIOp::create(b, loc, tid, warpSize));
+  Value warpStride =
+      arith::MulIOp::create(b, loc, launch.getGridSize().x, warps);
+  auto items = scf::ForOp::create(b, loc, warp, total, warpStride);
+  b.setInsertionPoint(items.getBody()->getTerminator());
+  return {launch, items.getInductionVar(), lane, warpSize};
+}
+
+Value mlir::strata::warpAllReduce(OpBuilder &b, Location loc, Value x,
+                                  function_ref<Value(Value, Value)> combine) {
+  for (int32_t offset = kWarpSize / 2; offset >= 1; offset /= 2) {
+    auto shuffle =
+        gpu::ShuffleOp::create(b, loc, x, offset, static_cast<int32_t>(kWarpSize),
+                               gpu::ShuffleMode::XOR);
+    x = combine(x, shuffle.getShuffleResult());
+  }
+  return x;
 }
 
 linalg::FillOp mlir::strata::fillFeeding(linalg::LinalgOp op) {

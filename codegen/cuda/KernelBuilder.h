@@ -27,6 +27,26 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
                            Value gridZ, Value threadsX,
                            TypeRange workgroup = {});
 
+/// Lanes per warp.
+constexpr int64_t kWarpSize = 32;
+
+/// A launch of `warpsPerBlock`-warp blocks in which each warp takes the
+/// items [0, total) in turn (grid-stride, at most `maxBlocks` blocks); `b`
+/// is left inside the loop over items.
+struct WarpPerItem {
+  gpu::LaunchOp launch;
+  Value item; ///< this warp's current item
+  Value lane;     ///< the thread's lane in [0, 32)
+  Value warpSize; ///< 32, as an index constant inside the launch
+};
+WarpPerItem createWarpPerItemLaunch(OpBuilder &b, Location loc, Value total,
+                                    int64_t warpsPerBlock, int64_t maxBlocks);
+
+/// `x` combined across the warp's 32 lanes with five xor shuffles; every
+/// lane gets the result. `combine` is associative and commutative.
+Value warpAllReduce(OpBuilder &b, Location loc, Value x,
+                    function_ref<Value(Value, Value)> combine);
+
 /// The linalg.fill that initialises `op`'s output (a fresh allocation)
 /// with no other use of the buffer before `op`; null otherwise. A kernel
 /// computing `op` may start from the fill's value, and the fill (a launch

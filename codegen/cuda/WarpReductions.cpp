@@ -33,8 +33,6 @@ using namespace mlir::strata;
 
 namespace {
 
-constexpr int64_t kWarp = 32;
-
 /// The yielded combiner `out ⊕ f(ins)` and its identity, when the payload
 /// has that shape: the output block argument is used once, by the yielded
 /// op, an associative and commutative float reduction.
@@ -116,22 +114,10 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
   for (unsigned d = 0; d < numLoops; ++d)
     if (d != r)
       total = arith::MulIOp::create(b, loc, total, sizes[d]);
-  Value threads = indexConstant(b, loc, warpsPerBlock * kWarp);
-  Value warps = indexConstant(b, loc, warpsPerBlock);
-  Value blocks = clampedGridSize(b, loc, total, warps, maxBlocks);
-  Value one = indexConstant(b, loc, 1);
-  gpu::LaunchOp launch = createLaunch(b, loc, blocks, one, one, threads);
-
-  Value warpSize = indexConstant(b, loc, kWarp);
-  Value tid = launch.getThreadIds().x;
-  Value lane = arith::RemUIOp::create(b, loc, tid, warpSize);
-  Value warp = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, warps),
-      arith::DivUIOp::create(b, loc, tid, warpSize));
-  Value warpStride =
-      arith::MulIOp::create(b, loc, launch.getGridSize().x, warps);
-  auto outputs = scf::ForOp::create(b, loc, warp, total, warpStride);
-  b.setInsertionPoint(outputs.getBody()->getTerminator());
+  WarpPerItem warps =
+      createWarpPerItemLaunch(b, loc, total, warpsPerBlock, maxBlocks);
+  Value lane = warps.lane;
+  Value warpSize = warps.warpSize;
 
   // Parallel indices from the output number, innermost fastest.
   SmallVector<Value> ivs(numLoops), parallelSizes;
@@ -143,7 +129,7 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
     }
   for (auto [d, iv] :
        llvm::zip(parallel,
-                 delinearize(b, loc, outputs.getInductionVar(), parallelSizes)))
+                 delinearize(b, loc, warps.item, parallelSizes)))
     ivs[d] = iv;
 
   // Each lane folds every 32nd element of the reduction.
@@ -182,12 +168,7 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
     m.map(combiner.op->getOperand(1), y);
     return b.clone(*combiner.op, m)->getResult(0);
   };
-  Value partial = lanes.getResult(0);
-  for (int32_t offset = kWarp / 2; offset >= 1; offset /= 2) {
-    auto shuffle = gpu::ShuffleOp::create(b, loc, partial, offset, kWarp,
-                                          gpu::ShuffleMode::XOR);
-    partial = combine(partial, shuffle.getShuffleResult());
-  }
+  Value partial = warpAllReduce(b, loc, lanes.getResult(0), combine);
   Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
                                         indexConstant(b, loc, 0));
   auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/false);

@@ -57,7 +57,10 @@ def program(inputs, body, result_type):
 
 
 def run(args, text):
-    lowered = subprocess.run([args.strata_opt, "-", "--strata-lower-to-llvm-cpu"],
+    pipeline = "--strata-lower-to-llvm-cpu"
+    if args.pipeline_options:
+        pipeline += "=" + args.pipeline_options
+    lowered = subprocess.run([args.strata_opt, "-", pipeline],
                              input=text, capture_output=True, text=True)
     if lowered.returncode:
         raise RuntimeError("strata-opt failed:\n" + lowered.stderr)
@@ -453,16 +456,21 @@ def main():
     p.add_argument("--strata-opt", required=True)
     p.add_argument("--mlir-runner", required=True)
     p.add_argument("--shared-libs", nargs="+", required=True)
+    p.add_argument("--pipeline-options", default="",
+                   help="options of strata-lower-to-llvm-cpu, e.g. flash-attention=true")
+    p.add_argument("--only", default="",
+                   help="run the cases whose name matches this regex")
     args = p.parse_args()
     failures = 0
-    for name, inputs, body, rtype, expected in cases():
+    selected = [c for c in cases() if re.search(args.only, c[0])]
+    for name, inputs, body, rtype, expected in selected:
         got = run(args, program(inputs, body, rtype))
         exp = expected.flatten().to(torch.float32)
         ok = got.shape == exp.shape and torch.allclose(got, exp, rtol=RTOL, atol=ATOL)
         err = (got - exp).abs().max().item() if got.shape == exp.shape else math.inf
         print(f"{'PASS' if ok else 'FAIL'}: {name} (max abs err {err:.2e})")
         failures += not ok
-    print(f"{len(list(cases())) - failures} passed, {failures} failed")
+    print(f"{len(selected) - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

@@ -55,6 +55,8 @@ struct Options {
   int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
   int64_t contextLength = 0;
   bool printLocations = false;
+  /// "flash", "materialized" or "auto" (the target's default).
+  std::string attention = "auto";
 };
 
 /// Applies --tp/--pp/--dp/--ep over the config's parallel section.
@@ -141,11 +143,15 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
       pipeline.stopAfter = stop;
       pipeline.sm = opts.sm;
       pipeline.cudaToolkit = opts.cudaToolkit;
+      if (opts.attention != "auto")
+        pipeline.flashAttention = opts.attention == "flash";
       built = mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
     } else {
       mlir::strata::CpuPipelineOptions pipeline;
       pipeline.stopAfter = stop;
       pipeline.vectorBits = mlir::strata::vectorBitsForCpu(opts.cpu);
+      if (opts.attention != "auto")
+        pipeline.flashAttention = opts.attention == "flash";
       built = mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
     }
     if (mlir::failed(built)) {
@@ -346,6 +352,13 @@ int main(int argc, char **argv) {
   app.add_option("--cpu", opts.cpu,
                  "x86-64 CPU to generate code for (llc's -mcpu names)")
       ->default_val("x86-64-v2");
+  app.add_option("--attention", opts.attention,
+                 "Attention kernels: flash (online softmax, one pass over "
+                 "the keys, no score matrix), materialized (scores, "
+                 "softmax, then P·V) or auto (flash on cuda, materialized "
+                 "on cpu)")
+      ->check(CLI::IsMember({"auto", "flash", "materialized"}))
+      ->default_val("auto");
   app.add_option("--stats", opts.stats,
                  "Print parameters (total, active per token) and forward "
                  "FLOPs per token, per layer: 'table' (default) or 'json'")

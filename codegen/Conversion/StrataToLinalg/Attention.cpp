@@ -4,15 +4,17 @@
 // blended frequencies and mscale) are computed here at compile time, in
 // double precision, so the kernel is one gather-and-rotate generic.
 //
-// Attention (CPU reference lowering): scores = q.k * scale for every
-// (batch, head, query, key), masked (causal, window), softmax in f32 by
-// max / exp / sum, then weights . v. Grouped KV heads are read through the
-// indexing maps (kv head = h floordiv (H / KV)), never copied. The blockwise
-// (flash) form that avoids materialising scores is the CUDA lowering's job.
+// Attention, materialised: scores = q.k * scale for every (batch, head,
+// query, key), masked (codegen/AttentionUtils.h), softmax in f32 by max /
+// exp / sum, then weights . v. Grouped KV heads are read through the
+// indexing maps (kv head = h floordiv (H / KV)), never copied. With
+// `flash-attention` the op becomes strata.flash_attention instead (online
+// softmax, no scores), which each target lowers itself.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+#include "codegen/AttentionUtils.h"
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -191,102 +193,32 @@ Value dimOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
   return tensor::DimOp::create(b, loc, v, dim);
 }
 
-/// splitmix64's finaliser on i64 values (wrapping arithmetic).
-Value splitmix(OpBuilder &b, Location l, Value x) {
-  auto c = [&](uint64_t v) -> Value {
-    return arith::ConstantOp::create(
-        b, l, b.getI64IntegerAttr(static_cast<int64_t>(v)));
-  };
-  Value z = arith::AddIOp::create(b, l, x, c(0x9E3779B97F4A7C15ull));
-  z = arith::MulIOp::create(
-      b, l,
-      arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(30))),
-      c(0xBF58476D1CE4E5B9ull));
-  z = arith::MulIOp::create(
-      b, l,
-      arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(27))),
-      c(0x94D049BB133111EBull));
-  return arith::XOrIOp::create(b, l, z, arith::ShRUIOp::create(b, l, z, c(31)));
-}
-
-/// Whether key block `kb` is visible to query block `qb` under the
-/// block-sparse layout (local, global or randomly drawn; see
-/// #strata.block_sparse for the draw). `keyBlocks` (i64, the number of key
-/// blocks) is given for a bidirectional layout, whose random candidates are
-/// all non-local blocks after the global ones; null for a causal one, whose
-/// candidates precede the local blocks.
-Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
-                   Value kb, Value keyBlocks) {
-  using P = arith::CmpIPredicate;
-  auto c = [&](int64_t v) -> Value {
-    return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
-  };
-  auto cmp = [&](P p, Value x, Value y) -> Value {
-    return arith::CmpIOp::create(b, l, p, x, y);
-  };
-  auto all = [&](Value x, Value y) -> Value {
-    return arith::AndIOp::create(b, l, x, y);
-  };
-  auto any = [&](Value x, Value y) -> Value {
-    return arith::OrIOp::create(b, l, x, y);
-  };
-  auto sub = [&](Value x, Value y) -> Value {
-    return arith::SubIOp::create(b, l, x, y);
-  };
-  int64_t local = layout.getNumLocalBlocks(),
-          global = layout.getNumGlobalBlocks();
-  int64_t r = layout.getNumRandomBlocks();
-  Value firstLocal = sub(qb, c(local - 1));
-  Value isLocal = all(cmp(P::sge, kb, firstLocal), cmp(P::sle, kb, qb));
-  Value isGlobal = cmp(P::slt, kb, c(global));
-  Value visible = any(isLocal, isGlobal);
-  if (r == 0)
-    return visible;
-  // C candidates, and kb's index among them (meaningful when isCand).
-  Value count, cand, isCand;
-  if (!keyBlocks) {
-    // Causal: blocks g .. qb - l.
-    count = arith::MaxSIOp::create(b, l, sub(firstLocal, c(global)), c(0));
-    cand = sub(kb, c(global));
-    isCand = all(cmp(P::sge, cand, c(0)), cmp(P::slt, cand, count));
-  } else {
-    // Bidirectional: blocks g .. NB - 1 except the local ones [lo, hi].
-    Value lo = arith::MaxSIOp::create(b, l, firstLocal, c(global));
-    Value hi = arith::MinSIOp::create(b, l, qb, sub(keyBlocks, c(1)));
-    Value locals = arith::MaxSIOp::create(
-        b, l, arith::AddIOp::create(b, l, sub(hi, lo), c(1)), c(0));
-    count = arith::MaxSIOp::create(
-        b, l, sub(sub(keyBlocks, c(global)), locals), c(0));
-    Value offset = sub(kb, c(global));
-    cand = arith::SelectOp::create(b, l, cmp(P::slt, kb, lo), offset,
-                                   sub(offset, locals));
-    Value outsideLocal = any(cmp(P::slt, kb, lo), cmp(P::sgt, kb, hi));
-    isCand = all(cmp(P::sge, kb, c(global)), outsideLocal);
-  }
-  Value takeAll = cmp(P::sle, count, c(r));
-  Value rowSeed = splitmix(
-      b, l,
-      arith::XOrIOp::create(b, l, c(layout.getSeed()), splitmix(b, l, qb)));
-  SmallVector<Value> chosen;
-  Value drawn = arith::ConstantOp::create(b, l, b.getBoolAttr(false));
-  for (int64_t m = 0; m < r; ++m) {
-    // n = C - r + m + 1 >= 1 whenever C > r; clamp for the take-all case.
-    Value n = arith::MaxSIOp::create(
-        b, l, arith::AddIOp::create(b, l, count, c(m + 1 - r)), c(1));
-    Value v = arith::RemUIOp::create(
-        b, l, splitmix(b, l, arith::AddIOp::create(b, l, rowSeed, c(m))), n);
-    Value taken = arith::ConstantOp::create(b, l, b.getBoolAttr(false));
-    for (Value prev : chosen)
-      taken = any(taken, cmp(P::eq, prev, v));
-    Value pick = arith::SelectOp::create(b, l, taken, sub(n, c(1)), v);
-    chosen.push_back(pick);
-    drawn = any(drawn, cmp(P::eq, pick, cand));
-  }
-  return any(visible, all(isCand, any(takeAll, drawn)));
-}
-
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+  AttentionLowering(MLIRContext *ctx, bool flash)
+      : OpRewritePattern(ctx), flash(flash) {}
+  bool flash;
+
+  /// The kernel-level form: strata.flash_attention into an empty
+  /// [B, S, H, Dv] destination, on the split views.
+  Value buildFlash(PatternRewriter &rewriter, AttentionOp op, Value q, Value k,
+                   Value v) const {
+    Location loc = op.getLoc();
+    auto qType = cast<RankedTensorType>(q.getType());
+    auto vType = cast<RankedTensorType>(v.getType());
+    Value init = emptyTensor(rewriter, loc, q,
+                             {qType.getDimSize(0), qType.getDimSize(1),
+                              qType.getDimSize(2), vType.getDimSize(3)},
+                             rewriter.getF32Type());
+    return FlashAttentionOp::create(
+               rewriter, loc, TypeRange{init.getType()}, q, k, v,
+               op.getKeyPadding(), init,
+               rewriter.getF64FloatAttr(op.getSoftmaxScale()),
+               rewriter.getBoolAttr(op.getCausal()), op.getWindowAttr(),
+               op.getSparsityAttr())
+        .getResult()
+        .front();
+  }
+
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Value q = op.getQ(), k = op.getK(), v = op.getV();
@@ -317,6 +249,12 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     q = split(q, h, d);
     k = split(k, kvh, d);
     v = split(v, kvh, dv);
+    if (flash) {
+      rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+          op, op.getType(), buildFlash(rewriter, op, q, k, v),
+          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+      return success();
+    }
 
     Value batch = dimOf(rewriter, loc, q, 0);
     Value queries = dimOf(rewriter, loc, q, 1);
@@ -377,8 +315,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value negInf =
         f32Constant(rewriter, loc, -std::numeric_limits<float>::infinity());
     Value offset = arith::SubIOp::create(rewriter, loc, keys, queries);
-    bool causal = op.getCausal();
-    std::optional<int64_t> window = op.getWindow();
+    AttentionMask mask{op.getCausal(), op.getWindow(), layout};
     // Each batch row's leading padding keys are hidden from all queries.
     SmallVector<Value> maskInputs{scores};
     SmallVector<AffineMap> maskMaps{rewriter.getMultiDimIdentityMap(4)};
@@ -392,63 +329,14 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
           Value s = linalg::IndexOp::create(b, l, 2);
           Value t = linalg::IndexOp::create(b, l, 3);
           Value aligned = arith::AddIOp::create(b, l, s, offset);
-          Value keep = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
           // Row b's first real key (key padding), null without padding.
           Value first =
               args.size() > 1
                   ? Value(arith::IndexCastOp::create(b, l, b.getIndexType(),
                                                      args[1]))
                   : Value();
-          if (first) {
-            // A padding query still sees itself, so its row stays finite
-            // (no NaN reaches the padding's cached keys and values).
-            keep = arith::OrIOp::create(
-                b, l,
-                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, t,
-                                      first),
-                arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, t,
-                                      aligned));
-          }
-          if (causal)
-            keep = arith::AndIOp::create(
-                b, l, keep,
-                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sle, t,
-                                      aligned));
-          if (window) {
-            Value w = arith::ConstantIndexOp::create(b, l, *window);
-            keep = arith::AndIOp::create(
-                b, l, keep,
-                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, t,
-                                      arith::SubIOp::create(b, l, aligned, w)));
-          }
-          if (layout) {
-            // Blocks count from each row's first real key, so a padded
-            // row has the layout it has alone.
-            Value bs =
-                arith::ConstantIndexOp::create(b, l, layout.getBlockSize());
-            auto toI64 = [&](Value v) -> Value {
-              return arith::IndexCastOp::create(b, l, b.getI64Type(), v);
-            };
-            Value qPos = aligned, kPos = t, realKeys = keys;
-            if (first) {
-              Value zero = arith::ConstantIndexOp::create(b, l, 0);
-              auto real = [&](Value v) -> Value {
-                return arith::MaxSIOp::create(
-                    b, l, arith::SubIOp::create(b, l, v, first), zero);
-              };
-              qPos = real(aligned);
-              kPos = real(t);
-              realKeys = real(keys);
-            }
-            Value qb = toI64(arith::DivUIOp::create(b, l, qPos, bs));
-            Value kb = toI64(arith::DivUIOp::create(b, l, kPos, bs));
-            Value keyBlocks;
-            if (!causal)
-              keyBlocks =
-                  toI64(arith::CeilDivUIOp::create(b, l, realKeys, bs));
-            keep = arith::AndIOp::create(
-                b, l, keep, blockVisible(b, l, layout, qb, kb, keyBlocks));
-          }
+          Value keep =
+              attentionKeyVisible(b, l, mask, aligned, t, first, keys);
           Value scaled = arith::MulFOp::create(b, l, args[0], scale);
           return arith::SelectOp::create(b, l, keep, scaled, negInf);
         });
@@ -688,8 +576,9 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
 
 } // namespace
 
-void mlir::strata::populateAttentionToLinalgPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<RotaryLowering, AttentionLowering, LatentAttentionDecomposition>(
+void mlir::strata::populateAttentionToLinalgPatterns(RewritePatternSet &patterns,
+                                                     bool flash) {
+  patterns.add<RotaryLowering, LatentAttentionDecomposition>(
       patterns.getContext());
+  patterns.add<AttentionLowering>(patterns.getContext(), flash);
 }

@@ -26,7 +26,7 @@ struct ConvertToLinalgPass
     RewritePatternSet patterns(&getContext());
     populatePointwiseToLinalgPatterns(patterns);
     populateCoreToLinalgPatterns(patterns);
-    populateAttentionToLinalgPatterns(patterns);
+    populateAttentionToLinalgPatterns(patterns, flashAttention);
     populateLossToLinalgPatterns(patterns);
     populateMoEToLinalgPatterns(patterns, groupExperts);
     // decode's KV caches are extended with tensor.concat: lower it to
@@ -42,7 +42,7 @@ struct ConvertToLinalgPass
     // from printing hundreds of identical lines.
     llvm::MapVector<OperationName, SmallVector<Operation *>> left;
     getOperation().walk([&](Operation *op) {
-      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp>(op))
+      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp, FlashAttentionOp>(op))
         left[op->getName()].push_back(op);
     });
     for (auto &[name, ops] : left) {

@@ -1,0 +1,65 @@
+// RUN: strata-opt %s --strata-convert-to-linalg=flash-attention --split-input-file | FileCheck %s --check-prefix=LINALG
+// RUN: strata-opt %s --strata-convert-to-linalg=flash-attention --one-shot-bufferize=bufferize-function-boundaries --strata-flash-attention-loops --canonicalize --split-input-file | FileCheck %s --check-prefix=LOOPS
+// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=loops flash-attention=true" --split-input-file | FileCheck %s --check-prefix=PIPELINE
+// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=linalg" --split-input-file | FileCheck %s --check-prefix=MATERIALIZED
+
+// Tests that with flash-attention, grouped-KV attention becomes one
+// strata.flash_attention on the split-head views (no [B, H, S, T] scores),
+// into an empty destination, and the result is packed back.
+// LINALG-LABEL: func.func @gqa_padded(
+// LINALG-SAME:    %[[Q:.*]]: tensor<?x?x64xf32>, %[[KV:.*]]: tensor<?x?x32xf32>, %[[PAD:.*]]: tensor<?xi32>)
+// LINALG-DAG:     %[[Q4:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1], [2, 3]] {{.*}} : tensor<?x?x64xf32> into tensor<?x?x4x16xf32>
+// LINALG-DAG:     %[[K4:.*]] = tensor.expand_shape %[[KV]] {{\[}}[0], [1], [2, 3]] {{.*}} : tensor<?x?x32xf32> into tensor<?x?x2x16xf32>
+// LINALG:         %[[INIT:.*]] = tensor.empty(%{{.*}}, %{{.*}}) : tensor<?x?x4x16xf32>
+// LINALG:         %[[R:.*]] = strata.flash_attention %[[Q4]], %[[K4]], %{{.*}} key_padding(%[[PAD]] : tensor<?xi32>) into %[[INIT]] {causal = true, scale = 2.500000e-01 : f64, window = 8 : i64}
+// LINALG:         tensor.collapse_shape %[[R]] {{\[}}[0], [1], [2, 3]]
+// LINALG-NOT:     linalg.generic
+
+// Tests that after bufferization the CPU lowers it to one parallel loop
+// over (batch, head, query) rows: the keys are a sequential loop carrying
+// the running max and sum, scores are reassociable dot products over the
+// head dim, each visible key rescales the row and adds its value, and the
+// sum divides the row at the end. No score buffer is allocated.
+// LOOPS-LABEL: func.func @gqa_padded(
+// LOOPS-NOT:     memref.alloc() {{.*}}xf32>
+// LOOPS:         scf.parallel (%[[B:.*]], %[[H:.*]], %[[S:.*]]) = (%c0, %c0, %c0) to (%{{.*}}, %c4, %{{.*}})
+// LOOPS:           %[[HK:.*]] = arith.divui %[[H]], %c2
+// LOOPS:           %[[ROW:.*]]:2 = scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c1 iter_args(%[[M:.*]] = %cst{{.*}}, %[[L:.*]] = %cst{{.*}}) -> (f32, f32)
+// LOOPS:             scf.if %{{.*}} -> (f32, f32)
+// LOOPS:               scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args(%{{.*}}) -> (f32)
+// LOOPS:                 arith.mulf %{{.*}} fastmath<reassoc,contract>
+// LOOPS:               %[[MAX:.*]] = arith.maximumf %[[M]], %{{.*}}
+// LOOPS:               math.exp
+// LOOPS:               math.exp
+// LOOPS:           arith.divf %{{.*}}, %[[ROW]]#1
+
+// Tests that the CPU pipeline with flash-attention=true runs the rows on
+// the thread pool (an outlined parallel loop) and leaves no flash op.
+// PIPELINE-LABEL: func.func @gqa_padded(
+// PIPELINE-NOT:   strata.flash_attention
+// PIPELINE:       func.func private @gqa_padded_par{{[0-9]+}}(
+// PIPELINE:         scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
+
+// Tests that the default CPU pipeline still materialises the scores.
+// MATERIALIZED-LABEL: func.func @gqa_padded(
+// MATERIALIZED:       tensor.empty({{.*}}) : tensor<?x4x?x?xf32>
+// MATERIALIZED-NOT:   strata.flash_attention
+func.func @gqa_padded(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>, %pad: tensor<?xi32>) -> tensor<?x?x64xf32> {
+  %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<?xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16, window = 8} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that a causal mask alone is a key range, not a per-key test: the
+// row walks keys up to its own position and never branches.
+// LOOPS-LABEL: func.func @causal_range(
+// LOOPS:         scf.parallel
+// LOOPS:           %[[END:.*]] = arith.minsi
+// LOOPS:           scf.for %{{.*}} = %c0 to %[[END]] step %c1 iter_args
+// LOOPS-NOT:         scf.if
+// LOOPS:           arith.divf
+func.func @causal_range(%q: tensor<1x?x32xf32>) -> tensor<1x?x32xf32> {
+  %0 = strata.attention %q, %q, %q {num_heads = 2, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>
+  return %0 : tensor<1x?x32xf32>
+}
