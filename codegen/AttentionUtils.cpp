@@ -195,13 +195,18 @@ std::pair<Value, Value> mlir::strata::flashKeyRange(OpBuilder &b, Location l,
 
 OnlineSoftmaxStep mlir::strata::onlineSoftmaxStep(OpBuilder &b, Location l,
                                                   Value m, Value sum, Value x) {
+  // One exponential per key: e = exp(-|x - m|) is the key's weight when
+  // the maximum stays (x <= m), else the factor rescaling what came before
+  // (the new key then weighs exp(0) = 1). On a row's first key m = -inf:
+  // e = 0, so nothing is rescaled into the (empty) sums.
   OnlineSoftmaxStep step;
-  step.max = arith::MaximumFOp::create(b, l, m, x);
-  // exp(-inf - max) = 0 on the row's first key: nothing to rescale yet.
-  step.rescale =
-      math::ExpOp::create(b, l, arith::SubFOp::create(b, l, m, step.max));
-  step.weight =
-      math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, step.max));
+  Value grows = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, m);
+  step.max = arith::SelectOp::create(b, l, grows, x, m);
+  Value gap = math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, x, m));
+  Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, gap));
+  Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
+  step.rescale = arith::SelectOp::create(b, l, grows, e, one);
+  step.weight = arith::SelectOp::create(b, l, grows, one, e);
   step.sum = arith::AddFOp::create(
       b, l, arith::MulFOp::create(b, l, sum, step.rescale), step.weight);
   return step;

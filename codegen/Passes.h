@@ -29,7 +29,7 @@ struct CpuPipelineOptions {
   int64_t vectorBits = 128;
   /// Attention as strata.flash_attention lowered to row loops (online
   /// softmax) instead of materialised scores.
-  bool flashAttention = false;
+  bool flashAttention = true;
 };
 
 /// strata -> linalg on tensors -> one-shot bufferization -> loops -> LLVM.

@@ -161,8 +161,9 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::init(128)};
   Option<bool> flashAttention{
       *this, "flash-attention",
-      llvm::cl::desc("Attention as row loops with an online softmax"),
-      llvm::cl::init(false)};
+      llvm::cl::desc("Attention as row loops with an online softmax (else "
+                     "materialised scores)"),
+      llvm::cl::init(true)};
 };
 struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
   Option<std::string> stopAfter{

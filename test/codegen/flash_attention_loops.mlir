@@ -1,7 +1,7 @@
 // RUN: strata-opt %s --strata-convert-to-linalg=flash-attention --split-input-file | FileCheck %s --check-prefix=LINALG
 // RUN: strata-opt %s --strata-convert-to-linalg=flash-attention --one-shot-bufferize=bufferize-function-boundaries --strata-flash-attention-loops --canonicalize --split-input-file | FileCheck %s --check-prefix=LOOPS
-// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=loops flash-attention=true" --split-input-file | FileCheck %s --check-prefix=PIPELINE
-// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=linalg" --split-input-file | FileCheck %s --check-prefix=MATERIALIZED
+// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=loops" --split-input-file | FileCheck %s --check-prefix=PIPELINE
+// RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=linalg flash-attention=false" --split-input-file | FileCheck %s --check-prefix=MATERIALIZED
 
 // Tests that with flash-attention, grouped-KV attention becomes one
 // strata.flash_attention on the split-head views (no [B, H, S, T] scores),
@@ -18,8 +18,9 @@
 // Tests that after bufferization the CPU lowers it to one parallel loop
 // over (batch, head, query) rows: the keys are a sequential loop carrying
 // the running max and sum, scores are reassociable dot products over the
-// head dim, each visible key rescales the row and adds its value, and the
-// sum divides the row at the end. No score buffer is allocated.
+// head dim, each visible key takes one exponential (its weight, or the
+// factor rescaling the row when it raises the maximum), rescales the row
+// and adds its value, and the sum divides the row at the end. No score buffer is allocated.
 // LOOPS-LABEL: func.func @gqa_padded(
 // LOOPS-NOT:     memref.alloc() {{.*}}xf32>
 // LOOPS:         scf.parallel (%[[B:.*]], %[[H:.*]], %[[S:.*]]) = (%c0, %c0, %c0) to (%{{.*}}, %c4, %{{.*}})
@@ -28,19 +29,21 @@
 // LOOPS:             scf.if %{{.*}} -> (f32, f32)
 // LOOPS:               scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args(%{{.*}}) -> (f32)
 // LOOPS:                 arith.mulf %{{.*}} fastmath<reassoc,contract>
-// LOOPS:               %[[MAX:.*]] = arith.maximumf %[[M]], %{{.*}}
+// LOOPS:               %[[GROWS:.*]] = arith.cmpf ogt, %[[X:.*]], %[[M]]
+// LOOPS:               arith.select %[[GROWS]], %[[X]], %[[M]]
 // LOOPS:               math.exp
-// LOOPS:               math.exp
+// LOOPS-NOT:           math.exp
+// LOOPS:             scf.yield
 // LOOPS:           arith.divf %{{.*}}, %[[ROW]]#1
 
-// Tests that the CPU pipeline with flash-attention=true runs the rows on
+// Tests that the CPU pipeline (flash-attention=true by default) runs the rows on
 // the thread pool (an outlined parallel loop) and leaves no flash op.
 // PIPELINE-LABEL: func.func @gqa_padded(
 // PIPELINE-NOT:   strata.flash_attention
 // PIPELINE:       func.func private @gqa_padded_par{{[0-9]+}}(
 // PIPELINE:         scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
 
-// Tests that the default CPU pipeline still materialises the scores.
+// Tests that flash-attention=false materialises the scores.
 // MATERIALIZED-LABEL: func.func @gqa_padded(
 // MATERIALIZED:       tensor.empty({{.*}}) : tensor<?x4x?x?xf32>
 // MATERIALIZED-NOT:   strata.flash_attention

@@ -355,8 +355,8 @@ int main(int argc, char **argv) {
   app.add_option("--attention", opts.attention,
                  "Attention kernels: flash (online softmax, one pass over "
                  "the keys, no score matrix), materialized (scores, "
-                 "softmax, then P·V) or auto (flash on cuda, materialized "
-                 "on cpu)")
+                 "softmax, then P·V) or auto (flash; the same on both "
+                 "targets for now)")
       ->check(CLI::IsMember({"auto", "flash", "materialized"}))
       ->default_val("auto");
   app.add_option("--stats", opts.stats,
