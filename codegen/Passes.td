@@ -329,10 +329,19 @@ def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
     Batch dimensions map to the grid's z. Runs after
     strata-warp-reductions, which takes the contractions that read both
     operands along k.
+
+    With `tensor-cores` (sm_80+) the tile is computed by 4 warps with
+    `nvvm.mma.sync` m16n8k16: operands rounded to bf16 when staged,
+    accumulation in f32 (each warp a 32x32 quarter, 2x4 mma tiles).
   }];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", "false",
+           "bf16 mma.sync tiles with f32 accumulation instead of f32 FMAs">,
+  ];
   let dependentDialects = [
     "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
     "mlir::memref::MemRefDialect", "mlir::math::MathDialect",
+    "mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect",
   ];
 }
 

@@ -113,7 +113,9 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return success();
   pm.addPass(createStrataFlashAttentionKernels());
   pm.addPass(createStrataWarpReductions());
-  pm.addPass(createStrataTiledMatmuls());
+  StrataTiledMatmulsOptions tiles;
+  tiles.tensorCores = options.tensorCores;
+  pm.addPass(createStrataTiledMatmuls(tiles));
   if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
                                pm)))
     return failure();
@@ -181,6 +183,10 @@ struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
       llvm::cl::desc("Attention as one fused kernel (else materialised "
                      "scores)"),
       llvm::cl::init(true)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("A·B contractions as bf16 mma.sync tiles"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -220,6 +226,7 @@ void mlir::strata::registerCodegenPipelines() {
         options.sm = cl.sm;
         options.cudaToolkit = cl.toolkit;
         options.flashAttention = cl.flashAttention;
+        options.tensorCores = cl.tensorCores;
         if (failed(buildCudaLoweringPipeline(pm, options)))
           llvm::errs() << "strata-lower-to-nvvm-cuda: bad stop-after '"
                        << options.stopAfter << "' or sm " << options.sm

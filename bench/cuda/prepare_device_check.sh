@@ -27,6 +27,8 @@ for k in gemm attention; do
   "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" \
     --emit=executable -o "$ART/$k-cuda.strata"
 done
+"$COMPILE" "$ROOT/bench/cuda/gemm.mlir" --target=cuda --sm="$SM" --tensor-cores \
+  --emit=executable -o "$ART/gemm-tc-cuda.strata"
 "$COMPILE" "$ROOT/bench/cuda/decode-bench.yaml" --target=cuda --sm="$SM" \
   --emit=executable -o "$ART/decode-bench-cuda.strata"
 cp "$BUILD/bin/strata-run" "$ART/"

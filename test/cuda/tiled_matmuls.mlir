@@ -1,4 +1,23 @@
 // RUN: strata-opt %s --strata-tiled-matmuls --split-input-file | FileCheck %s
+// RUN: strata-opt %s --strata-tiled-matmuls=tensor-cores --split-input-file | FileCheck %s --check-prefix=TC
+
+// With tensor-cores: 4 warps (128 threads) per 64x64 tile, both operands
+// staged as bf16 [64][16] tiles (k contiguous: A as [m][k], B as [n][k])
+// after bounds-checked loads, then per warp 2x4 nvvm.mma.sync m16n8k16
+// (bf16 x bf16 -> f32) on fragment registers that pack two bf16 each,
+// 32 f32 accumulators carried along k, and 32 bounds-checked stores.
+// TC-LABEL: func.func @mm
+// TC:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128, {{.*}}) workgroup(%[[AT:.*]] : memref<64x16xbf16, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<64x16xbf16, #gpu.address_space<workgroup>>)
+// TC:           scf.for %{{.*}} = %c0{{.*}} to %c33 step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// TC:             %[[A:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// TC:             memref.store %[[A]], %[[AT]]
+// TC:             memref.store %{{.*}}, %[[BT]]
+// TC:             gpu.barrier
+// TC:             arith.bitcast %{{.*}} : bf16 to i16
+// TC:             arith.shli %{{.*}}, %c16_i32
+// TC-COUNT-8:     nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// TC:             gpu.barrier
+// TC-COUNT-32:  memref.store %{{.*}}, %arg2
 
 // A·B (odd sizes): 64x64 output tiles, two 16x64
 // workgroup tiles staged with bounds-checked loads between barriers, a 4x4

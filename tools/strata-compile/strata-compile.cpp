@@ -57,6 +57,7 @@ struct Options {
   bool printLocations = false;
   /// "flash", "materialized" or "auto" (the target's default).
   std::string attention = "auto";
+  bool tensorCores = false; ///< --target=cuda
 };
 
 /// Applies --tp/--pp/--dp/--ep over the config's parallel section.
@@ -145,6 +146,7 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
       pipeline.cudaToolkit = opts.cudaToolkit;
       if (opts.attention != "auto")
         pipeline.flashAttention = opts.attention == "flash";
+      pipeline.tensorCores = opts.tensorCores;
       built = mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
     } else {
       mlir::strata::CpuPipelineOptions pipeline;
@@ -343,6 +345,10 @@ int main(int argc, char **argv) {
                  "CUDA compute capability to generate for: 80, 89 or 90")
       ->check(CLI::IsMember({80, 89, 90}))
       ->default_val(90);
+  app.add_flag("--tensor-cores", opts.tensorCores,
+               "cuda: A·B contractions on tensor cores (mma.sync, bf16 "
+               "operands, f32 accumulation; results within bf16 tolerance "
+               "of f32)");
   app.add_option("--ptxas", opts.ptxas,
                  "ptxas to assemble the cubin with (default: PATH, then "
                  "the CUDA toolkit's bin/)");
