@@ -112,10 +112,12 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
   if (stop == "linalg")
     return success();
   pm.addPass(createStrataFlashAttentionKernels());
-  pm.addPass(createStrataWarpReductions());
+  // Tiles first: with tensor cores they take x·Wᵀ with many rows, which
+  // warp reductions would otherwise claim.
   StrataTiledMatmulsOptions tiles;
   tiles.tensorCores = options.tensorCores;
   pm.addPass(createStrataTiledMatmuls(tiles));
+  pm.addPass(createStrataWarpReductions());
   if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
                                pm)))
     return failure();

@@ -105,6 +105,21 @@ def numerics():
                   f"cpu {cpu_out[-1]} | cuda {gpu_out[-1]} | {gpu_out[0]}")
         except Exception as e:  # one model's failure must not hide others
             check(f"model {model}", False, str(e))
+    for model in ["tiny", "deepseek-v2-small"]:
+        try:  # tensor cores round operands to bf16: bf16 tolerance
+            cpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
+                "logits", os.path.join(ART, f"{model}-cpu.strata"), "--seed",
+                "7", "--tokens", prompt).splitlines()])
+            tc = torch.tensor([[float(v) for v in l.split()] for l in strata(
+                "logits", os.path.join(ART, f"{model}-cuda-tc.strata"),
+                "--seed", "7", "--tokens", prompt,
+                "--device=cuda").splitlines()])
+            rel = ((cpu - tc).abs().max() / cpu.abs().max()).item()
+            check(f"logits {model} --tensor-cores", rel < 2e-2,
+                  f"relative max error {rel:.3g} (bf16 operands; tolerance "
+                  f"2e-2 relative)")
+        except Exception as e:
+            check(f"model {model} --tensor-cores", False, str(e))
     try:
         auto = strata("infer", os.path.join(ART, "tiny-cpu.strata"),
                       "--seed", "7", "--tokens", "1,2,3",
@@ -233,6 +248,17 @@ def decode():
         f"({step_ms / bound_ms:.1f}x) | GPU time of one step "
         f"{step_device_ms:.3f} ms | "
         f"prefill of 32: {prefill_ms:.2f} ms")
+    # Prefill is where x·Wᵀ has rows enough for tensor-core tiles.
+    for build in ("decode-bench-cuda", "decode-bench-cuda-tc"):
+        text = strata("bench", os.path.join(ART, f"{build}.strata"), "--seed",
+                      "1", "--prefill", "512", "--decode", "1", "--repeats",
+                      "3", "--device=cuda", timeout=600)
+        words = text.split()
+        r[f"prefill_ms_512_{build}"] = float(
+            words[words.index("prefill_ms") + 1])
+    say(f"Prefill of 512 (decode-bench): f32 "
+        f"{r['prefill_ms_512_decode-bench-cuda']:.2f} ms | tensor cores "
+        f"{r['prefill_ms_512_decode-bench-cuda-tc']:.2f} ms")
 
 
 def main():

@@ -20,6 +20,14 @@ model() { # name config
     -o "$ART/$1-cuda.strata"
 }
 model tiny "$ROOT/examples/tiny.yaml"
+# Tensor-core builds (--tensor-cores), checked against the CPU at bf16
+# tolerance and timed against the f32 builds.
+for m in tiny:examples/tiny.yaml \
+         deepseek-v2-small:test/configs/hf-small/deepseek-v2-small.json \
+         decode-bench:bench/cuda/decode-bench.yaml; do
+  "$COMPILE" "$ROOT/${m#*:}" --target=cuda --sm="$SM" --tensor-cores \
+    --emit=executable -o "$ART/${m%%:*}-cuda-tc.strata"
+done
 model micro "$ROOT/test/configs/yaml/micro.yaml"
 model mixtral-small "$ROOT/test/configs/hf-small/mixtral-small.json"
 model deepseek-v2-small "$ROOT/test/configs/hf-small/deepseek-v2-small.json"

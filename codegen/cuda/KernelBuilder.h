@@ -47,6 +47,15 @@ WarpPerItem createWarpPerItemLaunch(OpBuilder &b, Location loc, Value total,
 Value warpAllReduce(OpBuilder &b, Location loc, Value x,
                     function_ref<Value(Value, Value)> combine);
 
+/// Whether strata-warp-reductions takes `op`: one reduction, read along
+/// the contiguous innermost dimension of every input that has it, at least
+/// `minReduction` long when static, with an associative combiner.
+bool isWarpReducible(linalg::LinalgOp op, int64_t minReduction);
+
+/// Lowers `op` (isWarpReducible) to a launch with one warp per output.
+LogicalResult lowerToWarps(linalg::LinalgOp op, int64_t warpsPerBlock,
+                           int64_t maxBlocks);
+
 /// The linalg.fill that initialises `op`'s output (a fresh allocation)
 /// with no other use of the buffer before `op`; null otherwise. A kernel
 /// computing `op` may start from the fill's value, and the fill (a launch

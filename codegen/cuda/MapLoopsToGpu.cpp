@@ -47,6 +47,20 @@ bool isScalarPure(Operation *op) {
   return op->getNumRegions() == 0 && isPure(op);
 }
 
+/// A host-side choice between launches (strata-tiled-matmuls' tensor-core
+/// or warp kernel by row count): an scf.if holding only launches and the
+/// scalar arithmetic that sizes them.
+bool isLaunchDispatch(Operation *op) {
+  auto ifOp = dyn_cast<scf::IfOp>(op);
+  if (!ifOp || ifOp.getNumResults() != 0)
+    return false;
+  for (Region &region : ifOp->getRegions())
+    for (Operation &inner : region.getOps())
+      if (!isa<gpu::LaunchOp, scf::YieldOp>(inner) && !isScalarPure(&inner))
+        return false;
+  return true;
+}
+
 /// scf.parallel -> gpu.launch with a grid-stride loop over the linearised
 /// iteration space.
 LogicalResult mapParallel(scf::ParallelOp loop, int64_t blockSize,
@@ -163,7 +177,8 @@ struct MapLoopsToGpuPass
       if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
         if (failed(flush()) || failed(mapParallel(loop, blockSize, maxBlocks)))
           return failure();
-      } else if (isBufferStructure(op) || isa<gpu::LaunchOp>(op)) {
+      } else if (isBufferStructure(op) || isa<gpu::LaunchOp>(op) ||
+                 isLaunchDispatch(op)) {
         // Launches made by earlier passes (strata-warp-reductions) are
         // already mapped.
         if (failed(flush()))

@@ -39,7 +39,12 @@ constexpr int64_t kTile = 64, kDepth = 16, kThreads = 256, kPer = 4;
 struct Dims {
   unsigned m, n, k;
   SmallVector<unsigned> batch;
+  bool bAlongK = false; ///< B read along k (x·Wᵀ), not along n (A·B)
 };
+
+/// Rows (m) from which x·Wᵀ runs on tensor cores; fewer rows (decode's
+/// matrix-vector products) stay one warp per output.
+constexpr int64_t kTensorCoreMinRows = 16;
 
 /// `out + a * b` over the two inputs, in either operand order.
 bool isMulAdd(linalg::LinalgOp op) {
@@ -60,7 +65,7 @@ bool isMulAdd(linalg::LinalgOp op) {
          cast<linalg::YieldOp>(body->getTerminator()).getOperand(0) == add;
 }
 
-std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
+std::optional<Dims> matchMatmul(linalg::LinalgOp op, bool allowAlongK) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
       !isMulAdd(op))
@@ -93,10 +98,15 @@ std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
     return std::nullopt;
   d.m = *m;
   // A reads m and k but not n; B reads k and n; B walks n fastest (else
-  // the reduction is contiguous: strata-warp-reductions).
+  // the reduction is contiguous: strata-warp-reductions), or k when
+  // allowed (x·Wᵀ on tensor cores).
   if (!a.isFunctionOfDim(d.k) || a.isFunctionOfDim(d.n) ||
-      !b.isFunctionOfDim(d.k) ||
-      b.getResults().back() != getAffineDimExpr(d.n, op.getContext()))
+      !b.isFunctionOfDim(d.k) || !b.isFunctionOfDim(d.n))
+    return std::nullopt;
+  AffineExpr bLast = b.getResults().back();
+  d.bAlongK = bLast == getAffineDimExpr(d.k, op.getContext());
+  if (bLast != getAffineDimExpr(d.n, op.getContext()) &&
+      !(allowAlongK && d.bAlongK))
     return std::nullopt;
   for (AffineExpr e : c.getResults().drop_back()) {
     unsigned dim = cast<AffineDimExpr>(e).getPosition();
@@ -363,13 +373,17 @@ void lowerTensorCore(linalg::LinalgOp op, const Dims &d) {
                                     arith::TruncFOp::create(b, loc, bf16, v),
                                     tile, ValueRange{mn, k});
           };
-          // A k-fastest, B n-fastest: coalesced global reads for the
-          // usual row-major operands.
+          // A k-fastest, B n-fastest (k-fastest for x·Wᵀ): coalesced
+          // global reads for the usual row-major operands.
           stage(0, arith::DivUIOp::create(b, loc, e, depth),
                 arith::RemUIOp::create(b, loc, e, depth), aTile);
           Value tile = indexConstant(b, loc, kTile);
-          stage(1, arith::RemUIOp::create(b, loc, e, tile),
-                arith::DivUIOp::create(b, loc, e, tile), bTile);
+          if (d.bAlongK)
+            stage(1, arith::DivUIOp::create(b, loc, e, depth),
+                  arith::RemUIOp::create(b, loc, e, depth), bTile);
+          else
+            stage(1, arith::RemUIOp::create(b, loc, e, tile),
+                  arith::DivUIOp::create(b, loc, e, tile), bTile);
         }
         gpu::BarrierOp::create(b, loc);
         // One 32-bit fragment register: tile[row][col] in the low half,
@@ -434,6 +448,36 @@ void lowerTensorCore(linalg::LinalgOp op, const Dims &d) {
   t.finish();
 }
 
+/// x·Wᵀ: tensor-core tiles when it has at least kTensorCoreMinRows rows,
+/// else one warp per output (strata-warp-reductions' kernel); with a
+/// dynamic row count, both kernels behind a host-side branch.
+void lowerLinearOnTensorCores(linalg::LinalgOp op, const Dims &d) {
+  int64_t rows = op.getStaticLoopRanges()[d.m];
+  if (!ShapedType::isDynamic(rows)) {
+    if (rows >= kTensorCoreMinRows)
+      lowerTensorCore(op, d);
+    return; // strata-warp-reductions takes it
+  }
+  if (!isWarpReducible(op, /*minReduction=*/0))
+    return lowerTensorCore(op, d);
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value m = getValueOrCreateConstantIndexOp(
+      b, loc, op.createLoopRanges(b, loc)[d.m].size);
+  Value many = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::uge, m,
+      indexConstant(b, loc, kTensorCoreMinRows));
+  auto ifOp = scf::IfOp::create(b, loc, many, /*withElse=*/true);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  auto tiles = cast<linalg::LinalgOp>(b.clone(*op));
+  b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  auto warps = cast<linalg::LinalgOp>(b.clone(*op));
+  op->erase();
+  lowerTensorCore(tiles, d);
+  // strata-warp-reductions' defaults: 8 warps per block, 65535 blocks.
+  (void)lowerToWarps(warps, /*warpsPerBlock=*/8, /*maxBlocks=*/65535);
+}
+
 struct TiledMatmulsPass
     : public mlir::strata::impl::StrataTiledMatmulsBase<TiledMatmulsPass> {
   using Base::Base;
@@ -443,13 +487,15 @@ struct TiledMatmulsPass
     for (auto func : getOperation().getOps<func::FuncOp>())
       for (Operation &op : func.getBody().getOps())
         if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-          if (std::optional<Dims> d = matchMatmul(linalgOp))
+          if (std::optional<Dims> d = matchMatmul(linalgOp, tensorCores))
             work.push_back({linalgOp, *d});
     for (auto &[op, dims] : work) {
-      if (tensorCores)
+      if (!tensorCores)
+        lowerTiled(op, dims);
+      else if (!dims.bAlongK)
         lowerTensorCore(op, dims);
       else
-        lowerTiled(op, dims);
+        lowerLinearOnTensorCores(op, dims);
     }
   }
 };

@@ -98,8 +98,26 @@ unsigned reductionDim(linalg::LinalgOp op) {
   return dims.front();
 }
 
-LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
-                           int64_t warpsPerBlock, int64_t maxBlocks) {
+} // namespace
+
+bool mlir::strata::isWarpReducible(linalg::LinalgOp op, int64_t minReduction) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1)
+    return false;
+  unsigned r = reductionDim(op);
+  SmallVector<int64_t> loops = op.getStaticLoopRanges();
+  if (!ShapedType::isDynamic(loops[r]) && loops[r] < minReduction)
+    return false;
+  return reductionIsContiguous(op, r) && matchCombiner(op).has_value();
+}
+
+LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
+                                         int64_t warpsPerBlock,
+                                         int64_t maxBlocks) {
+  std::optional<Combiner> found = matchCombiner(op);
+  if (!found)
+    return failure();
+  const Combiner &combiner = *found;
   OpBuilder b(op);
   Location loc = op.getLoc();
   linalg::FillOp fill = fillFeeding(op);
@@ -189,6 +207,8 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, const Combiner &combiner,
   return success();
 }
 
+namespace {
+
 struct WarpReductionsPass
     : public mlir::strata::impl::StrataWarpReductionsBase<WarpReductionsPass> {
   using Base::Base;
@@ -199,22 +219,9 @@ struct WarpReductionsPass
       for (Operation &op : func.getBody().getOps())
         if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
           candidates.push_back(linalgOp);
-    for (linalg::LinalgOp op : candidates) {
-      if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-          op.getNumReductionLoops() != 1)
-        continue;
-      unsigned r = reductionDim(op);
-      SmallVector<int64_t> loops = op.getStaticLoopRanges();
-      if (!ShapedType::isDynamic(loops[r]) && loops[r] < minReduction)
-        continue;
-      if (!reductionIsContiguous(op, r))
-        continue;
-      std::optional<Combiner> combiner = matchCombiner(op);
-      if (!combiner)
-        continue;
-      if (failed(lowerToWarps(op, *combiner, warpsPerBlock, maxBlocks)))
-        return signalPassFailure();
-    }
+    for (linalg::LinalgOp op : candidates)
+      if (isWarpReducible(op, minReduction))
+        (void)lowerToWarps(op, warpsPerBlock, maxBlocks);
   }
 };
 

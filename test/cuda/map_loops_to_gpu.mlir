@@ -78,3 +78,31 @@ func.func @host_needs_device_value(%m: memref<index>) -> memref<?xf32> {
   %a = memref.alloc(%n) : memref<?xf32>
   return %a : memref<?xf32>
 }
+
+// -----
+
+// A host-side branch between launches (strata-tiled-matmuls' choice of
+// kernel by row count) stays on the host: it is not wrapped into a
+// one-thread kernel.
+// CHECK-LABEL: func.func @dispatch
+// CHECK:         scf.if %arg0 {
+// CHECK-NEXT:      gpu.launch
+// CHECK:         } else {
+// CHECK-NEXT:      gpu.launch
+// CHECK-NOT:     gpu.launch
+func.func @dispatch(%many: i1, %x: memref<4xf32>) {
+  %c1 = arith.constant 1 : index
+  %cst = arith.constant 1.0 : f32
+  scf.if %many {
+    gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1) threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
+      memref.store %cst, %x[%t0] : memref<4xf32>
+      gpu.terminator
+    }
+  } else {
+    gpu.launch blocks(%b0, %b1, %b2) in (%g0 = %c1, %g1 = %c1, %g2 = %c1) threads(%t0, %t1, %t2) in (%s0 = %c1, %s1 = %c1, %s2 = %c1) {
+      memref.store %cst, %x[%b0] : memref<4xf32>
+      gpu.terminator
+    }
+  }
+  return
+}

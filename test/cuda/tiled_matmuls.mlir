@@ -61,12 +61,40 @@ func.func @bmm(%a: memref<?x?x8xf32>, %b: memref<?x8x?xf32>, %c: memref<?x?x?xf3
 
 // -----
 
-// x·Wᵀ reads W along k: not this pass's (strata-warp-reductions takes it).
+// x·Wᵀ reads W along k: not this pass's (strata-warp-reductions takes it),
+// nor, with 4 rows (a decode step's few), the tensor-core kernel's.
 // CHECK-LABEL: func.func @nt
 // CHECK:         linalg.matmul
 // CHECK-NOT:     gpu.launch
+// TC-LABEL: func.func @nt
+// TC:         linalg.matmul
+// TC-NOT:     gpu.launch
 func.func @nt(%x: memref<4x8xf32>, %w: memref<16x8xf32>, %y: memref<4x16xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%x, %w : memref<4x8xf32>, memref<16x8xf32>) outs(%y : memref<4x16xf32>)
+  return
+}
+
+// -----
+
+// x·Wᵀ with a dynamic row count on tensor cores: a host-side branch
+// between the tensor-core tile kernel (16 rows or more; W staged k-fastest
+// as [n][k]) and one warp per output (fewer rows: decode).
+// CHECK-LABEL: func.func @linear
+// CHECK:         linalg.matmul
+// TC-LABEL: func.func @linear
+// TC:         %[[M:.*]] = memref.dim %arg0, %c0
+// TC:         %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16
+// TC:         scf.if %[[MANY]] {
+// TC:           gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128, {{.*}}) workgroup(
+// TC-COUNT-8:     nvvm.mma.sync
+// TC:         } else {
+// TC:           gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256,
+// TC-COUNT-5:     gpu.shuffle  xor
+// TC:         }
+// TC-NOT:     linalg.matmul
+func.func @linear(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x32xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>) outs(%y : memref<?x32xf32>)
   return
 }
