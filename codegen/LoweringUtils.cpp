@@ -86,3 +86,27 @@ Value mlir::strata::loadHookGlobal(OpBuilder &b, Location loc, StringRef name) {
   Value address = LLVM::AddressOfOp::create(b, loc, ptr, name);
   return LLVM::LoadOp::create(b, loc, ptr, address);
 }
+
+Value mlir::strata::arenaDescriptor(OpBuilder &b, Location loc, Type type,
+                                    Value base, Value bytes,
+                                    int64_t alignment) {
+  // {allocated, aligned, 0, [bytes], [1]}
+  auto i64 = b.getI64Type();
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Value address = LLVM::PtrToIntOp::create(b, loc, i64, base);
+  Value rounded = LLVM::AndOp::create(
+      b, loc,
+      LLVM::AddOp::create(b, loc, address,
+                          LLVM::ConstantOp::create(b, loc, i64, alignment - 1)),
+      LLVM::ConstantOp::create(b, loc, i64, ~(alignment - 1)));
+  Value aligned = LLVM::IntToPtrOp::create(b, loc, ptr, rounded);
+  Value d = LLVM::UndefOp::create(b, loc, type);
+  d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
+  d = LLVM::InsertValueOp::create(b, loc, d, aligned, ArrayRef<int64_t>{1});
+  d = LLVM::InsertValueOp::create(
+      b, loc, d, LLVM::ConstantOp::create(b, loc, i64, 0), ArrayRef<int64_t>{2});
+  d = LLVM::InsertValueOp::create(b, loc, d, bytes, ArrayRef<int64_t>{3, 0});
+  return LLVM::InsertValueOp::create(b, loc, d,
+                                     LLVM::ConstantOp::create(b, loc, i64, 1),
+                                     ArrayRef<int64_t>{4, 0});
+}

@@ -53,6 +53,17 @@ void createHookGlobal(OpBuilder &b, Location loc, StringRef name);
 /// The pointer currently stored in hook global `name`.
 Value loadHookGlobal(OpBuilder &b, Location loc, StringRef name);
 
+/// strata-plan-memory's arena (`memref<?xi8>` of `bytes`, an i64) as the
+/// lowered descriptor `type`, its aligned pointer `base` rounded up to
+/// `alignment` bytes.
+Value arenaDescriptor(OpBuilder &b, Location loc, Type type, Value base,
+                      Value bytes, int64_t alignment);
+
+/// Name of the function strata-plan-memory calls for each entry's arena:
+/// `memref<?xi8> strata_arena_acquire(index bytes)`; each target's hook
+/// pass gives it a body.
+inline constexpr llvm::StringLiteral kArenaAcquire = "strata_arena_acquire";
+
 } // namespace mlir::strata
 
 #endif // STRATA_CODEGEN_LOWERINGUTILS_H

@@ -126,6 +126,9 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
   StrataMapLoopsToGpuOptions map;
   map.blockSize = options.blockSize;
   pm.addPass(createStrataMapLoopsToGpu(map));
+  // After mapping, every top-level op left is host code: the arena call
+  // and its views stay on the host, the kernels receive views.
+  pm.addPass(createStrataPlanMemory());
   // Constants and index arithmetic move into the kernels (immediates,
   // strength-reduced division) instead of becoming kernel parameters.
   if (failed(parsePassPipeline(

@@ -80,6 +80,10 @@ struct CudaDevice::Impl {
   CUdevice device = 0;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
+  /// The memory plans' arena: one device buffer, grown to the largest
+  /// request (strata_cuda_arena).
+  void *arena = nullptr;
+  int64_t arenaBytes = 0;
   CUmodule module = nullptr;
   CUevent started = nullptr, stopped = nullptr;
   float lastMs = -1;
@@ -109,6 +113,11 @@ struct CudaDevice::Impl {
   ~Impl() {
     if (context && cuCtxSetCurrent)
       cuCtxSetCurrent(context);
+    if (arena && cuMemFree) {
+      if (stream)
+        cuStreamSynchronize(stream);
+      cuMemFree(reinterpret_cast<CUdeviceptr>(arena));
+    }
     if (module)
       cuModuleUnload(module);
     for (CUevent e : {started, stopped})
@@ -244,6 +253,25 @@ void deviceFree(CudaDevice::Impl &d, void *p) {
   CUresult r = d.cuMemFreeAsync ? d.cuMemFreeAsync(ptr, d.stream)
                                 : d.cuMemFree(ptr);
   d.record(r, "freeing device memory");
+}
+
+/// The arena of strata-plan-memory's plans: kept across calls and grown
+/// (stream-ordered free, then a new buffer) when a call needs more. Every
+/// kernel runs on the session's stream, so a slot's reuse by a later kernel,
+/// or by the next call, waits for the kernels before it.
+void *hookArena(void *ctx, int64_t bytes) {
+  auto &d = *static_cast<CudaDevice::Impl *>(ctx);
+  if (bytes > d.arenaBytes || !d.arena) {
+    deviceFree(d, d.arena);
+    d.arenaBytes = 0;
+    // A quarter more than asked: a growing sequence does not reallocate
+    // at every step.
+    int64_t size = bytes + bytes / 4;
+    d.arena = deviceAlloc(d, size);
+    if (d.arena)
+      d.arenaBytes = size;
+  }
+  return d.arena;
 }
 
 void *hookAlloc(void *ctx, int64_t bytes) {
@@ -395,6 +423,9 @@ strata_status_code CudaDevice::bindHooks(void *library,
                   "the host library lacks the CUDA hook '%s'", h.name);
     *slot = h.value;
   }
+  // Only libraries with memory plans have the arena hook.
+  if (auto *slot = static_cast<void **>(dlsym(library, "strata_cuda_arena")))
+    *slot = reinterpret_cast<void *>(&hookArena);
   return ok(status);
 }
 

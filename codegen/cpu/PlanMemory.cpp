@@ -43,7 +43,6 @@ using namespace mlir::strata;
 
 namespace {
 
-constexpr StringLiteral kAcquire = "strata_arena_acquire";
 constexpr StringLiteral kArenaHook = "strata_cpu_arena";
 constexpr int64_t kAlignment = 64;
 
@@ -245,7 +244,7 @@ struct PlanMemoryPass
         continue;
       if (!acquire) {
         acquire = func::FuncOp::create(
-            b, module.getLoc(), kAcquire,
+            b, module.getLoc(), kArenaAcquire,
             FunctionType::get(ctx, {b.getIndexType()}, {arenaType}));
         acquire.setPrivate();
       }
@@ -275,7 +274,7 @@ struct CpuArenaHookPass
     : public mlir::strata::impl::StrataCpuArenaHookBase<CpuArenaHookPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto acquire = module.lookupSymbol<LLVM::LLVMFuncOp>(kAcquire);
+    auto acquire = module.lookupSymbol<LLVM::LLVMFuncOp>(kArenaAcquire);
     if (!acquire || !acquire.isExternal())
       return;
     MLIRContext *ctx = module.getContext();
@@ -349,27 +348,9 @@ struct CpuArenaHookPass
     LLVM::StoreOp::create(b, loc, bytes, ownBytes);
     LLVM::BrOp::create(b, loc, ValueRange{raw}, done);
 
-    // {allocated, aligned (rounded up to 64), 0, [bytes], [1]}
     b.setInsertionPointToStart(done);
-    Value base = done->getArgument(0);
-    Value address = LLVM::PtrToIntOp::create(b, loc, i64, base);
-    Value rounded = LLVM::AndOp::create(
-        b, loc,
-        LLVM::AddOp::create(
-            b, loc, address,
-            LLVM::ConstantOp::create(b, loc, i64, kAlignment - 1)),
-        LLVM::ConstantOp::create(b, loc, i64, ~(kAlignment - 1)));
-    Value aligned = LLVM::IntToPtrOp::create(b, loc, ptr, rounded);
-    Value d = LLVM::UndefOp::create(b, loc, descriptor);
-    d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
-    d = LLVM::InsertValueOp::create(b, loc, d, aligned, ArrayRef<int64_t>{1});
-    d = LLVM::InsertValueOp::create(
-        b, loc, d, LLVM::ConstantOp::create(b, loc, i64, 0),
-        ArrayRef<int64_t>{2});
-    d = LLVM::InsertValueOp::create(b, loc, d, bytes, ArrayRef<int64_t>{3, 0});
-    d = LLVM::InsertValueOp::create(
-        b, loc, d, LLVM::ConstantOp::create(b, loc, i64, 1),
-        ArrayRef<int64_t>{4, 0});
+    Value d = arenaDescriptor(b, loc, descriptor, done->getArgument(0), bytes,
+                              kAlignment);
     LLVM::ReturnOp::create(b, loc, ValueRange{d});
   }
 };

@@ -3,7 +3,7 @@
 // The host code of a CUDA executable is an x86-64 shared object like the
 // CPU target's, but it neither links nor names the CUDA driver: every
 // kernel launch and every buffer allocation goes through function pointers
-// in four exported globals, which the runtime fills in after loading the
+// in exported globals, which the runtime fills in after loading the
 // library (runtime/CudaDevice.cpp):
 //
 //   void *strata_cuda_context;
@@ -12,6 +12,10 @@
 //        int32_t sharedBytes, void **params, int64_t numParams);
 //   void *(*strata_cuda_alloc)(void *ctx, int64_t bytes);
 //   void (*strata_cuda_free)(void *ctx, void *ptr);
+//   void *(*strata_cuda_arena)(void *ctx, int64_t bytes);  // with a plan
+//
+// The last serves strata-plan-memory's arena: an entry point's planned
+// temporaries are views of one device buffer the session keeps.
 //
 // Kernels are named by their index in the device module; the module's PTX
 // and the kernels' names and block shapes are recorded as module
@@ -39,6 +43,7 @@ namespace {
 constexpr StringLiteral kContext = "strata_cuda_context";
 constexpr StringLiteral kLaunch = "strata_cuda_launch";
 constexpr StringLiteral kAlloc = "strata_cuda_alloc";
+constexpr StringLiteral kArena = "strata_cuda_arena";
 constexpr StringLiteral kFree = "strata_cuda_free";
 
 int64_t constantOr(Value v, int64_t otherwise) {
@@ -179,6 +184,44 @@ struct CudaHostCallsPass
     }
   }
 
+  /// Gives strata-plan-memory's strata_arena_acquire a body: the device
+  /// arena comes from the runtime's `strata_cuda_arena(ctx, bytes)` hook
+  /// (a session buffer it grows; kernels on one stream run in order, so
+  /// reusing it across calls and slots is safe).
+  LogicalResult defineArena(ModuleOp module) {
+    auto acquire = module.lookupSymbol<LLVM::LLVMFuncOp>(kArenaAcquire);
+    if (!acquire || !acquire.isExternal())
+      return success();
+    MLIRContext *ctx = module.getContext();
+    Location loc = acquire.getLoc();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    Type descriptor = acquire.getFunctionType().getReturnType();
+    if (!isa<LLVM::LLVMStructType>(descriptor) ||
+        acquire.getNumArguments() != 1)
+      return acquire.emitOpError(
+          "expected the lowered memref<?xi8> (index) signature");
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    createHookGlobal(top, loc, kArena);
+    OpBuilder b(ctx);
+    acquire.setLinkage(LLVM::Linkage::Internal);
+    acquire.setVisibility(SymbolTable::Visibility::Public);
+    Block *entry = acquire.addEntryBlock(b);
+    b.setInsertionPointToStart(entry);
+    Value bytes = entry->getArgument(0);
+    auto type = LLVM::LLVMFunctionType::get(ptr, {ptr, i64});
+    Value base = LLVM::CallOp::create(b, loc, type,
+                                      ValueRange{loadHookGlobal(b, loc, kArena),
+                                                 loadHookGlobal(b, loc, kContext),
+                                                 bytes})
+                     .getResult();
+    // Device allocations are 256-byte aligned: the plan's 64 holds.
+    LLVM::ReturnOp::create(
+        b, loc,
+        ValueRange{arenaDescriptor(b, loc, descriptor, base, bytes, 64)});
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     StringRef moduleName;
@@ -197,6 +240,8 @@ struct CudaHostCallsPass
     module->setAttr("strata.gpu_kernels", b.getArrayAttr(kernels));
     module->removeAttr("gpu.container_module");
     defineAllocators(module);
+    if (failed(defineArena(module)))
+      return signalPassFailure();
   }
 };
 

@@ -20,7 +20,12 @@
 // HOST-DAG:  llvm.mlir.global external @strata_cuda_alloc()
 // HOST-DAG:  llvm.mlir.global external @strata_cuda_free()
 // HOST-DAG:  llvm.func internal @_mlir_memref_to_llvm_alloc(
-// HOST:      llvm.func @forward(
+// The temporaries (the norm's output and its sums) are planned: views of
+// one device arena per call, which strata_cuda_arena hands out.
+// HOST-DAG:  llvm.mlir.global external @strata_cuda_arena()
+// HOST-DAG:  llvm.func internal @strata_arena_acquire(%{{.*}}: i64)
+// HOST:      llvm.func @forward({{.*}} strata.memory_plan = array<i64: 2, 2, -1, -1>
+// HOST:        llvm.call @strata_arena_acquire(
 // HOST:        %[[FN:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
 // HOST:        llvm.call %[[FN]](%{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i64, i64, i64, i64, i64, i64, i32, !llvm.ptr, i64) -> ()
 // HOST-NOT:  gpu.launch_func

@@ -174,7 +174,7 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
                  : 1;
   }
 
-  if (!cuda && packaging &&
+  if (packaging &&
       mlir::failed(mlir::strata::collectMemoryPlans(module, contents)))
     return 1;
   if (toMachine) {
