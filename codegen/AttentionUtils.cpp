@@ -1,4 +1,5 @@
-//===- AttentionUtils.cpp - which keys a query sees --------------*- C++ -*-===//
+//===- AttentionUtils.cpp - which keys a query sees --------------*- C++
+//-*-===//
 
 #include "codegen/AttentionUtils.h"
 
@@ -75,8 +76,8 @@ Value blockVisible(OpBuilder &b, Location l, BlockSparseAttr layout, Value qb,
     Value hi = arith::MinSIOp::create(b, l, qb, sub(keyBlocks, c(1)));
     Value locals = arith::MaxSIOp::create(
         b, l, arith::AddIOp::create(b, l, sub(hi, lo), c(1)), c(0));
-    count = arith::MaxSIOp::create(
-        b, l, sub(sub(keyBlocks, c(global)), locals), c(0));
+    count = arith::MaxSIOp::create(b, l, sub(sub(keyBlocks, c(global)), locals),
+                                   c(0));
     Value offset = sub(kb, c(global));
     cand = arith::SelectOp::create(b, l, cmp(P::slt, kb, lo), offset,
                                    sub(offset, locals));
@@ -127,8 +128,7 @@ Value mlir::strata::attentionKeyVisible(OpBuilder &b, Location l,
   if (mask.window) {
     Value w = arith::ConstantIndexOp::create(b, l, *mask.window);
     keep = arith::AndIOp::create(
-        b, l, keep,
-        cmp(P::sgt, t, arith::SubIOp::create(b, l, aligned, w)));
+        b, l, keep, cmp(P::sgt, t, arith::SubIOp::create(b, l, aligned, w)));
   }
   if (BlockSparseAttr layout = mask.layout) {
     // Blocks count from each row's first real key, so a padded row has the

@@ -40,8 +40,7 @@ struct FlashAttentionBufferization
     rewriter.setInsertionPoint(op);
     FlashAttentionOp::create(rewriter, op->getLoc(), TypeRange{}, buffers,
                              op->getAttrs());
-    bufferization::replaceOpWithBufferizedValues(rewriter, op,
-                                                 buffers.back());
+    bufferization::replaceOpWithBufferizedValues(rewriter, op, buffers.back());
     return success();
   }
 };

@@ -40,8 +40,8 @@ SmallVector<Value> mlir::strata::delinearize(OpBuilder &b, Location loc,
   return indices;
 }
 
-void mlir::strata::mapDelinearizedIvs(OpBuilder &b, Location loc,
-                                      Value linear, ArrayRef<Value> trips,
+void mlir::strata::mapDelinearizedIvs(OpBuilder &b, Location loc, Value linear,
+                                      ArrayRef<Value> trips,
                                       scf::ParallelOp bounds, ValueRange ivs,
                                       IRMapping &map) {
   for (auto [d, i] : llvm::enumerate(delinearize(b, loc, linear, trips))) {
@@ -103,8 +103,9 @@ Value mlir::strata::arenaDescriptor(OpBuilder &b, Location loc, Type type,
   Value d = LLVM::UndefOp::create(b, loc, type);
   d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
   d = LLVM::InsertValueOp::create(b, loc, d, aligned, ArrayRef<int64_t>{1});
-  d = LLVM::InsertValueOp::create(
-      b, loc, d, LLVM::ConstantOp::create(b, loc, i64, 0), ArrayRef<int64_t>{2});
+  d = LLVM::InsertValueOp::create(b, loc, d,
+                                  LLVM::ConstantOp::create(b, loc, i64, 0),
+                                  ArrayRef<int64_t>{2});
   d = LLVM::InsertValueOp::create(b, loc, d, bytes, ArrayRef<int64_t>{3, 0});
   return LLVM::InsertValueOp::create(b, loc, d,
                                      LLVM::ConstantOp::create(b, loc, i64, 1),

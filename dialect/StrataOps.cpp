@@ -695,8 +695,8 @@ LogicalResult FlashAttentionOp::verify() {
   int64_t heads = q[2], kvHeads = k[2];
   if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads) &&
       (kvHeads < 1 || heads % kvHeads))
-    return emitOpError() << "flash_c2: " << kvHeads
-                         << " KV heads must divide " << heads << " heads";
+    return emitOpError() << "flash_c2: " << kvHeads << " KV heads must divide "
+                         << heads << " heads";
   auto same = [](ArrayRef<std::pair<int64_t, int64_t>> pairs) {
     return llvm::all_of(pairs,
                         [](auto p) { return compatible(p.first, p.second); });

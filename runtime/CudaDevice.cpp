@@ -59,9 +59,9 @@ struct CudaDevice::Impl {
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule,
                                   const char *) = nullptr;
   CUresult (*cuFuncGetAttribute)(int *, int, CUfunction) = nullptr;
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, unsigned, unsigned, CUstream,
-                             void **, void **) = nullptr;
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **) = nullptr;
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t) = nullptr;
   CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream) = nullptr;
@@ -141,7 +141,7 @@ bool loadSymbols(CudaDevice::Impl &d, std::string &missing) {
     void **slot;
     bool required;
   };
-#define STRATA_CU(field, symbol, required)                                    \
+#define STRATA_CU(field, symbol, required)                                     \
   Entry{symbol, reinterpret_cast<void **>(&d.field), required}
   Entry table[] = {
       STRATA_CU(cuInit, "cuInit", true),
@@ -220,11 +220,10 @@ void hookLaunch(void *ctx, int32_t kernel, int64_t gx, int64_t gy, int64_t gz,
     return;
   }
   CUresult r = d.cuLaunchKernel(
-      d.functions[kernel], static_cast<unsigned>(gx),
-      static_cast<unsigned>(gy), static_cast<unsigned>(gz),
-      static_cast<unsigned>(bx), static_cast<unsigned>(by),
-      static_cast<unsigned>(bz), static_cast<unsigned>(shared), d.stream,
-      params, nullptr);
+      d.functions[kernel], static_cast<unsigned>(gx), static_cast<unsigned>(gy),
+      static_cast<unsigned>(gz), static_cast<unsigned>(bx),
+      static_cast<unsigned>(by), static_cast<unsigned>(bz),
+      static_cast<unsigned>(shared), d.stream, params, nullptr);
   if (r != kSuccess)
     d.record(r, ("launching kernel '" + d.functionNames[kernel] + "'").c_str());
 }
@@ -236,9 +235,9 @@ void *deviceAlloc(CudaDevice::Impl &d, int64_t bytes) {
   CUresult r = d.cuMemAllocAsync ? d.cuMemAllocAsync(&p, size, d.stream)
                                  : d.cuMemAlloc(&p, size);
   if (r != kSuccess) {
-    d.record(r, ("allocating " + std::to_string(size) +
-                 " bytes of device memory")
-                    .c_str());
+    d.record(r,
+             ("allocating " + std::to_string(size) + " bytes of device memory")
+                 .c_str());
     return nullptr;
   }
   return reinterpret_cast<void *>(p);
@@ -250,8 +249,8 @@ void deviceFree(CudaDevice::Impl &d, void *p) {
   auto ptr = reinterpret_cast<CUdeviceptr>(p);
   // Stream-ordered: the buffer is reused only after the kernels queued
   // before this point, without synchronising the stream.
-  CUresult r = d.cuMemFreeAsync ? d.cuMemFreeAsync(ptr, d.stream)
-                                : d.cuMemFree(ptr);
+  CUresult r =
+      d.cuMemFreeAsync ? d.cuMemFreeAsync(ptr, d.stream) : d.cuMemFree(ptr);
   d.record(r, "freeing device memory");
 }
 
@@ -318,8 +317,7 @@ strata_status_code CudaDevice::open(std::unique_ptr<CudaDevice> &out,
     return fail(status, STRATA_UNSUPPORTED, "CUDA device 0: %s",
                 d.error.c_str());
   int major = 0, minor = 0;
-  int attrs[][2] = {{kMaxBlockDimX, 0}, {kMaxBlockDimY, 1},
-                    {kMaxBlockDimZ, 2}};
+  int attrs[][2] = {{kMaxBlockDimX, 0}, {kMaxBlockDimY, 1}, {kMaxBlockDimZ, 2}};
   for (auto &a : attrs)
     d.cuDeviceGetAttribute(&d.maxBlock[a[1]], a[0], d.device);
   d.cuDeviceGetAttribute(&d.maxThreads, kMaxThreadsPerBlock, d.device);
@@ -342,8 +340,7 @@ strata_status_code CudaDevice::loadKernels(const strata::fb::Executable *exe,
   const auto *kernels = exe->kernels();
   const strata::fb::KernelLibrary *ptx = kernels->Get(1), *cubin = nullptr;
   for (const auto *lib : *kernels)
-    if (lib->format() == strata::fb::LibraryFormat::Cubin &&
-        lib->sm() == d.sm)
+    if (lib->format() == strata::fb::LibraryFormat::Cubin && lib->sm() == d.sm)
       cubin = lib;
   if (!cubin && ptx->sm() > d.sm)
     return fail(status, STRATA_UNSUPPORTED,
@@ -397,16 +394,15 @@ strata_status_code CudaDevice::loadKernels(const strata::fb::Executable *exe,
       return fail(status, STRATA_UNSUPPORTED,
                   "kernel '%s' needs %lld bytes of shared memory per block, "
                   "the device has %d",
-                  k->name()->c_str(),
-                  (long long)fnShared + k->shared_bytes(), d.maxShared);
+                  k->name()->c_str(), (long long)fnShared + k->shared_bytes(),
+                  d.maxShared);
     d.functions.push_back(fn);
     d.functionNames.push_back(k->name()->str());
   }
   return ok(status);
 }
 
-strata_status_code CudaDevice::bindHooks(void *library,
-                                         strata_status *status) {
+strata_status_code CudaDevice::bindHooks(void *library, strata_status *status) {
   struct Hook {
     const char *name;
     void *value;
@@ -446,9 +442,9 @@ strata_status_code CudaDevice::upload(void *device, const void *host,
   // The synchronous copy runs on the legacy default stream, which waits
   // for the session's (blocking) stream: stream-ordered allocations made
   // there are complete before it starts.
-  if (!d.record(d.cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device), host,
-                               bytes),
-                "copying to the device"))
+  if (!d.record(
+          d.cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device), host, bytes),
+          "copying to the device"))
     return fail(status, STRATA_IO_ERROR, "%s", d.error.c_str());
   return ok(status);
 }
@@ -456,9 +452,9 @@ strata_status_code CudaDevice::upload(void *device, const void *host,
 strata_status_code CudaDevice::download(void *host, const void *device,
                                         size_t bytes, strata_status *status) {
   Impl &d = *impl_;
-  if (!d.record(d.cuMemcpyDtoH(host, reinterpret_cast<CUdeviceptr>(device),
-                               bytes),
-                "copying from the device"))
+  if (!d.record(
+          d.cuMemcpyDtoH(host, reinterpret_cast<CUdeviceptr>(device), bytes),
+          "copying from the device"))
     return fail(status, STRATA_IO_ERROR, "%s", d.error.c_str());
   return ok(status);
 }

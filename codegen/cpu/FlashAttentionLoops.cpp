@@ -55,17 +55,17 @@ struct RowBuilder {
   /// any order (the loop vectorises).
   Value score(OpBuilder &b, Location l, Value bi, Value si, Value hi, Value hk,
               Value t) {
-    auto fm = arith::FastMathFlagsAttr::get(
-        b.getContext(),
-        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+    auto fm = arith::FastMathFlagsAttr::get(b.getContext(),
+                                            arith::FastMathFlags::reassoc |
+                                                arith::FastMathFlags::contract);
     auto loop = scf::ForOp::create(
         b, l, indexConstant(b, l, 0), indexConstant(b, l, shapes.headDim),
         indexConstant(b, l, 1), ValueRange{f32Const(b, l, 0)},
         [&](OpBuilder &b, Location l, Value d, ValueRange acc) {
           Value q = memref::LoadOp::create(b, l, op.getQ(),
                                            ValueRange{bi, si, hi, d});
-          Value k = memref::LoadOp::create(b, l, op.getK(),
-                                           ValueRange{bi, t, hk, d});
+          Value k =
+              memref::LoadOp::create(b, l, op.getK(), ValueRange{bi, t, hk, d});
           Value prod = arith::MulFOp::create(b, l, q, k, fm);
           scf::YieldOp::create(
               b, l, ValueRange{arith::AddFOp::create(b, l, acc[0], prod, fm)});
@@ -75,8 +75,7 @@ struct RowBuilder {
 
   /// Key `t`'s contribution: returns the new (max, sum).
   SmallVector<Value> addKey(OpBuilder &b, Location l, Value bi, Value si,
-                            Value hi, Value hk, Value t, Value m,
-                            Value sum) {
+                            Value hi, Value hk, Value t, Value m, Value sum) {
     OnlineSoftmaxStep step =
         onlineSoftmaxStep(b, l, m, sum, score(b, l, bi, si, hi, hk, t));
     Value out = op.getInit();
@@ -118,14 +117,13 @@ struct RowBuilder {
                 b, l, addKey(b, l, bi, si, hi, hk, t, state[0], state[1]));
             return;
           }
-          Value visible = attentionKeyVisible(b, l, mask, aligned, t, first,
-                                              shapes.keys);
+          Value visible =
+              attentionKeyVisible(b, l, mask, aligned, t, first, shapes.keys);
           auto ifOp = scf::IfOp::create(
               b, l, visible,
               [&](OpBuilder &b, Location l) {
                 scf::YieldOp::create(
-                    b, l,
-                    addKey(b, l, bi, si, hi, hk, t, state[0], state[1]));
+                    b, l, addKey(b, l, bi, si, hi, hk, t, state[0], state[1]));
               },
               [&](OpBuilder &b, Location l) {
                 scf::YieldOp::create(b, l, state);
@@ -164,7 +162,8 @@ struct FlashAttentionLoopsPass
     getOperation().walk([&](FlashAttentionOp op) { ops.push_back(op); });
     for (FlashAttentionOp op : ops) {
       if (!isa<MemRefType>(op.getInit().getType())) {
-        op.emitOpError("must be bufferized before strata-flash-attention-loops");
+        op.emitOpError(
+            "must be bufferized before strata-flash-attention-loops");
         return signalPassFailure();
       }
       lowerToLoops(op);

@@ -98,8 +98,8 @@ Value bufferBytes(memref::AllocOp alloc, OpBuilder &b, IRMapping &map) {
 Value alignUp(OpBuilder &b, Location loc, Value bytes) {
   Value mask = indexConstant(b, loc, kAlignment - 1);
   Value sum = arith::AddIOp::create(b, loc, bytes, mask);
-  return arith::AndIOp::create(
-      b, loc, sum, indexConstant(b, loc, ~(kAlignment - 1)));
+  return arith::AndIOp::create(b, loc, sum,
+                               indexConstant(b, loc, ~(kAlignment - 1)));
 }
 
 /// Position (in `entry`) of the last op that uses `alloc`'s buffer, through
@@ -236,8 +236,8 @@ struct PlanMemoryPass
     ModuleOp module = getOperation();
     MLIRContext *ctx = module.getContext();
     OpBuilder b(module.getBodyRegion());
-    auto arenaType = MemRefType::get({ShapedType::kDynamic},
-                                     IntegerType::get(ctx, 8));
+    auto arenaType =
+        MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
     func::FuncOp acquire;
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
       if (!fn.isPublic() || fn.isExternal())
@@ -260,9 +260,9 @@ struct PlanMemoryPass
 
 /// An internal `ptr`/`i64` global initialised to zero.
 void createZeroGlobal(OpBuilder &b, Location loc, StringRef name, Type type) {
-  auto global = LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/false,
-                                       LLVM::Linkage::Internal, name,
-                                       Attribute());
+  auto global =
+      LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/false,
+                             LLVM::Linkage::Internal, name, Attribute());
   OpBuilder::InsertionGuard guard(b);
   Block *init = b.createBlock(&global.getInitializerRegion());
   b.setInsertionPointToStart(init);
@@ -281,8 +281,8 @@ struct CpuArenaHookPass
     Location loc = acquire.getLoc();
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
-    auto descriptor =
-        dyn_cast<LLVM::LLVMStructType>(acquire.getFunctionType().getReturnType());
+    auto descriptor = dyn_cast<LLVM::LLVMStructType>(
+        acquire.getFunctionType().getReturnType());
     if (!descriptor || acquire.getNumArguments() != 1)
       return (void)acquire.emitOpError(
                  "expected the lowered memref<?xi8> (index) signature"),
@@ -342,8 +342,8 @@ struct CpuArenaHookPass
     // malloc's 16-byte alignment, padded to the plan's 64.
     Value padded = LLVM::AddOp::create(
         b, loc, bytes, LLVM::ConstantOp::create(b, loc, i64, kAlignment));
-    Value raw = LLVM::CallOp::create(b, loc, malloc, ValueRange{padded})
-                    .getResult();
+    Value raw =
+        LLVM::CallOp::create(b, loc, malloc, ValueRange{padded}).getResult();
     LLVM::StoreOp::create(b, loc, raw, ownPtr);
     LLVM::StoreOp::create(b, loc, bytes, ownBytes);
     LLVM::BrOp::create(b, loc, ValueRange{raw}, done);

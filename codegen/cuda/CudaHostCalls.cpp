@@ -210,10 +210,10 @@ struct CudaHostCallsPass
     b.setInsertionPointToStart(entry);
     Value bytes = entry->getArgument(0);
     auto type = LLVM::LLVMFunctionType::get(ptr, {ptr, i64});
-    Value base = LLVM::CallOp::create(b, loc, type,
-                                      ValueRange{loadHookGlobal(b, loc, kArena),
-                                                 loadHookGlobal(b, loc, kContext),
-                                                 bytes})
+    Value base = LLVM::CallOp::create(
+                     b, loc, type,
+                     ValueRange{loadHookGlobal(b, loc, kArena),
+                                loadHookGlobal(b, loc, kContext), bytes})
                      .getResult();
     // Device allocations are 256-byte aligned: the plan's 64 holds.
     LLVM::ReturnOp::create(

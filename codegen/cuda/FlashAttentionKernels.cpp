@@ -67,8 +67,7 @@ struct LaneSlice {
     SmallVector<Value> indices(prefix);
     indices.push_back(at);
     Value v = memref::LoadOp::create(b, l, memref, indices);
-    return ok ? arith::SelectOp::create(b, l, ok, v, f32Const(b, l, 0))
-              : v;
+    return ok ? arith::SelectOp::create(b, l, ok, v, f32Const(b, l, 0)) : v;
   }
 };
 
@@ -84,8 +83,8 @@ void lowerToKernel(FlashAttentionOp op, int64_t warpsPerBlock,
   WarpPerItem warps =
       createWarpPerItemLaunch(b, l, rows, warpsPerBlock, maxBlocks);
   // Consecutive rows: consecutive queries of one head.
-  SmallVector<Value> idx =
-      delinearize(b, l, warps.item, {shapes.batch, shapes.heads, shapes.queries});
+  SmallVector<Value> idx = delinearize(
+      b, l, warps.item, {shapes.batch, shapes.heads, shapes.queries});
   Value bi = idx[0], hi = idx[1], si = idx[2];
   Value hk = arith::DivUIOp::create(b, l, hi, shapes.group);
   Value aligned = arith::AddIOp::create(b, l, si, shapes.offset);
@@ -107,8 +106,8 @@ void lowerToKernel(FlashAttentionOp op, int64_t warpsPerBlock,
     for (int64_t j = 0; j < qk.count(); ++j)
       partial = math::FmaOp::create(
           b, l, q[j], qk.load(b, l, op.getK(), {bi, t, hk}, j), partial);
-    Value x = arith::MulFOp::create(
-        b, l, warpAllReduce(b, l, partial, add), scale);
+    Value x =
+        arith::MulFOp::create(b, l, warpAllReduce(b, l, partial, add), scale);
     OnlineSoftmaxStep step = onlineSoftmaxStep(b, l, state[0], state[1], x);
     SmallVector<Value> next{step.max, step.sum};
     for (int64_t j = 0; j < ve.count(); ++j)

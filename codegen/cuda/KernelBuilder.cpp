@@ -30,10 +30,10 @@ gpu::LaunchOp mlir::strata::createLaunch(OpBuilder &b, Location loc,
   return launch;
 }
 
-mlir::strata::WarpPerItem mlir::strata::createWarpPerItemLaunch(OpBuilder &b, Location loc,
-                                                  Value total,
-                                                  int64_t warpsPerBlock,
-                                                  int64_t maxBlocks) {
+mlir::strata::WarpPerItem
+mlir::strata::createWarpPerItemLaunch(OpBuilder &b, Location loc, Value total,
+                                      int64_t warpsPerBlock,
+                                      int64_t maxBlocks) {
   Value warps = indexConstant(b, loc, warpsPerBlock);
   Value blocks = clampedGridSize(b, loc, total, warps, maxBlocks);
   Value one = indexConstant(b, loc, 1);
@@ -56,9 +56,9 @@ mlir::strata::WarpPerItem mlir::strata::createWarpPerItemLaunch(OpBuilder &b, Lo
 Value mlir::strata::warpAllReduce(OpBuilder &b, Location loc, Value x,
                                   function_ref<Value(Value, Value)> combine) {
   for (int32_t offset = kWarpSize / 2; offset >= 1; offset /= 2) {
-    auto shuffle =
-        gpu::ShuffleOp::create(b, loc, x, offset, static_cast<int32_t>(kWarpSize),
-                               gpu::ShuffleMode::XOR);
+    auto shuffle = gpu::ShuffleOp::create(b, loc, x, offset,
+                                          static_cast<int32_t>(kWarpSize),
+                                          gpu::ShuffleMode::XOR);
     x = combine(x, shuffle.getShuffleResult());
   }
   return x;

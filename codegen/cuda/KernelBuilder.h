@@ -35,7 +35,7 @@ constexpr int64_t kWarpSize = 32;
 /// is left inside the loop over items.
 struct WarpPerItem {
   gpu::LaunchOp launch;
-  Value item; ///< this warp's current item
+  Value item;     ///< this warp's current item
   Value lane;     ///< the thread's lane in [0, 32)
   Value warpSize; ///< 32, as an index constant inside the launch
 };

@@ -18,9 +18,9 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace mlir::strata {
@@ -223,8 +223,8 @@ TileLaunch createTileLaunch(OpBuilder &b, linalg::LinalgOp op, const Dims &d,
   t.col0 = arith::MulIOp::create(b, loc, t.launch.getBlockIds().x, tile);
   // Batch indices from the grid's z (striding past 65535 batches),
   // innermost fastest.
-  auto batchLoop = scf::ForOp::create(b, loc, t.launch.getBlockIds().z,
-                                      batches, t.launch.getGridSize().z);
+  auto batchLoop = scf::ForOp::create(b, loc, t.launch.getBlockIds().z, batches,
+                                      t.launch.getGridSize().z);
   b.setInsertionPoint(batchLoop.getBody()->getTerminator());
   t.ivs.assign(op.getNumLoops(), indexConstant(b, loc, 0));
   SmallVector<Value> batchSizes;
@@ -245,8 +245,8 @@ Value add(OpBuilder &b, Location loc, Value x, int64_t c) {
 void lowerTiled(linalg::LinalgOp op, const Dims &d) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  auto workgroup = gpu::AddressSpaceAttr::get(op.getContext(),
-                                              gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(op.getContext(), gpu::AddressSpace::Workgroup);
   auto tileType = MemRefType::get({kDepth, kTile}, b.getF32Type(),
                                   MemRefLayoutAttrInterface(), workgroup);
   TileLaunch t =
@@ -331,8 +331,8 @@ void lowerTensorCore(linalg::LinalgOp op, const Dims &d) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Type bf16 = b.getBF16Type(), f32 = b.getF32Type();
-  auto workgroup = gpu::AddressSpaceAttr::get(op.getContext(),
-                                              gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(op.getContext(), gpu::AddressSpace::Workgroup);
   auto tileType = MemRefType::get({kTile, kMmaK}, bf16,
                                   MemRefLayoutAttrInterface(), workgroup);
   TileLaunch t = createTileLaunch(b, op, d, kWarps * strata::kWarpSize,
@@ -402,13 +402,15 @@ void lowerTensorCore(linalg::LinalgOp op, const Dims &d) {
         SmallVector<SmallVector<Value>> aFrags, bFrags;
         Value k8 = add(b, loc, c2, 8);
         for (int64_t i = 0; i < kTilesM; ++i) {
-          Value r = arith::AddIOp::create(b, loc, wm, add(b, loc, g, i * kMmaM));
+          Value r =
+              arith::AddIOp::create(b, loc, wm, add(b, loc, g, i * kMmaM));
           Value r8 = add(b, loc, r, 8);
           aFrags.push_back({reg(aTile, r, c2), reg(aTile, r8, c2),
                             reg(aTile, r, k8), reg(aTile, r8, k8)});
         }
         for (int64_t j = 0; j < kTilesN; ++j) {
-          Value n = arith::AddIOp::create(b, loc, wn, add(b, loc, g, j * kMmaN));
+          Value n =
+              arith::AddIOp::create(b, loc, wn, add(b, loc, g, j * kMmaN));
           bFrags.push_back({reg(bTile, n, c2), reg(bTile, n, k8)});
         }
         auto resultType = LLVM::LLVMStructType::getLiteral(
@@ -464,9 +466,8 @@ void lowerLinearOnTensorCores(linalg::LinalgOp op, const Dims &d) {
   Location loc = op.getLoc();
   Value m = getValueOrCreateConstantIndexOp(
       b, loc, op.createLoopRanges(b, loc)[d.m].size);
-  Value many = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::uge, m,
-      indexConstant(b, loc, kTensorCoreMinRows));
+  Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, m,
+                                     indexConstant(b, loc, kTensorCoreMinRows));
   auto ifOp = scf::IfOp::create(b, loc, many, /*withElse=*/true);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   auto tiles = cast<linalg::LinalgOp>(b.clone(*op));

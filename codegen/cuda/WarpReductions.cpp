@@ -146,8 +146,7 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
       parallelSizes.push_back(sizes[d]);
     }
   for (auto [d, iv] :
-       llvm::zip(parallel,
-                 delinearize(b, loc, warps.item, parallelSizes)))
+       llvm::zip(parallel, delinearize(b, loc, warps.item, parallelSizes)))
     ivs[d] = iv;
 
   // Each lane folds every 32nd element of the reduction.

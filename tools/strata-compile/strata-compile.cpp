@@ -17,20 +17,20 @@
 #include "passes/ModelStats.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <CLI/CLI.hpp>
@@ -47,8 +47,8 @@ struct Options {
   std::string emit = "mlir";
   std::string target = "cpu";
   std::string cpu = "x86-64-v2";
-  int sm = 90;                  ///< --target=cuda
-  std::string ptxas;            ///< empty: search PATH, then the toolkit
+  int sm = 90;       ///< --target=cuda
+  std::string ptxas; ///< empty: search PATH, then the toolkit
   std::string cudaToolkit = "/usr/local/cuda";
   std::string stats; ///< "", "table" or "json".
   bool statsRequested = false;
@@ -101,8 +101,8 @@ std::string findPtxas(const Options &opts) {
     return opts.ptxas;
   if (auto found = llvm::sys::findProgramByName("ptxas"))
     return *found;
-  if (auto found = llvm::sys::findProgramByName(
-          "ptxas", {opts.cudaToolkit + "/bin"}))
+  if (auto found =
+          llvm::sys::findProgramByName("ptxas", {opts.cudaToolkit + "/bin"}))
     return *found;
   return "";
 }
@@ -118,17 +118,15 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
   // Kernels call libdevice for math functions; without it the PTX would
   // only fail when the driver loads it.
   std::string libdevice = opts.cudaToolkit + "/nvvm/libdevice/libdevice.10.bc";
-  if (cuda && !llvm::is_contained({"mlir", "linalg", "loops", "gpu"},
-                                  opts.emit) &&
+  if (cuda &&
+      !llvm::is_contained({"mlir", "linalg", "loops", "gpu"}, opts.emit) &&
       !llvm::sys::fs::exists(libdevice)) {
-    llvm::errs() << "error: --target=cuda needs libdevice, and '"
-                 << libdevice
+    llvm::errs() << "error: --target=cuda needs libdevice, and '" << libdevice
                  << "' does not exist: install the CUDA toolkit or point "
                     "--cuda-toolkit at it\n";
     return 1;
   }
-  bool toMachine =
-      opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
+  bool toMachine = opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
   bool ptxOnly = opts.emit == "ptx";
   // The parameter table and argument layout are read before lowering, while
   // parameters still carry their names.
@@ -181,8 +179,8 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     std::string bytes;
     mlir::strata::CpuObjectOptions objectOptions;
     objectOptions.cpu = opts.cpu;
-    if (mlir::failed(mlir::strata::emitCpuObject(
-            module, objectOptions, bytes, opts.emit == "llvm-ir")))
+    if (mlir::failed(mlir::strata::emitCpuObject(module, objectOptions, bytes,
+                                                 opts.emit == "llvm-ir")))
       return 1;
     if (packaging) {
       if (mlir::failed(mlir::strata::linkSharedObject(module, bytes,
@@ -193,8 +191,7 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
         contents.sm = opts.sm;
         std::string ptxas = findPtxas(opts);
         if (ptxas.empty())
-          llvm::errs() << "note: ptxas not found (PATH, "
-                       << opts.cudaToolkit
+          llvm::errs() << "note: ptxas not found (PATH, " << opts.cudaToolkit
                        << "/bin); the executable carries PTX only, which "
                           "the driver compiles when loading\n";
         else if (mlir::failed(mlir::strata::assembleCubin(
@@ -204,8 +201,7 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
       contents.cpu = opts.cpu;
       bytes = mlir::strata::serializeExecutable(contents);
     }
-    return writeOutput(opts.output,
-                       [&](llvm::raw_ostream &os) { os << bytes; })
+    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { os << bytes; })
                ? 0
                : 1;
   }
@@ -213,10 +209,9 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
   mlir::OpPrintingFlags printFlags;
   if (opts.printLocations)
     printFlags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
-  return writeOutput(opts.output,
-                     [&](llvm::raw_ostream &os) {
-                       module->print(os, printFlags);
-                     })
+  return writeOutput(
+             opts.output,
+             [&](llvm::raw_ostream &os) { module->print(os, printFlags); })
              ? 0
              : 1;
 }
@@ -378,8 +373,7 @@ int main(int argc, char **argv) {
   auto degree = CLI::Range(int64_t(1), int64_t(1) << 20);
   app.add_option("--tp", opts.tp, "Tensor-parallel degree (overrides config)")
       ->check(degree);
-  app.add_option("--pp", opts.pp,
-                 "Pipeline-parallel degree (overrides config)")
+  app.add_option("--pp", opts.pp, "Pipeline-parallel degree (overrides config)")
       ->check(degree);
   app.add_option("--dp", opts.dp, "Data-parallel degree (overrides config)")
       ->check(degree);
@@ -394,8 +388,7 @@ int main(int argc, char **argv) {
   }
   opts.statsRequested = app.count("--stats") > 0;
   if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {
-    llvm::errs() << "error: --emit=" << opts.emit
-                 << " needs --target=cuda\n";
+    llvm::errs() << "error: --emit=" << opts.emit << " needs --target=cuda\n";
     return 2;
   }
   if (opts.statsRequested && opts.stats.empty())

@@ -13,8 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 #include "codegen/AttentionUtils.h"
+#include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -330,13 +330,10 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
           Value t = linalg::IndexOp::create(b, l, 3);
           Value aligned = arith::AddIOp::create(b, l, s, offset);
           // Row b's first real key (key padding), null without padding.
-          Value first =
-              args.size() > 1
-                  ? Value(arith::IndexCastOp::create(b, l, b.getIndexType(),
-                                                     args[1]))
-                  : Value();
-          Value keep =
-              attentionKeyVisible(b, l, mask, aligned, t, first, keys);
+          Value first = args.size() > 1 ? Value(arith::IndexCastOp::create(
+                                              b, l, b.getIndexType(), args[1]))
+                                        : Value();
+          Value keep = attentionKeyVisible(b, l, mask, aligned, t, first, keys);
           Value scaled = arith::MulFOp::create(b, l, args[0], scale);
           return arith::SelectOp::create(b, l, keep, scaled, negInf);
         });
@@ -576,8 +573,8 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
 
 } // namespace
 
-void mlir::strata::populateAttentionToLinalgPatterns(RewritePatternSet &patterns,
-                                                     bool flash) {
+void mlir::strata::populateAttentionToLinalgPatterns(
+    RewritePatternSet &patterns, bool flash) {
   patterns.add<RotaryLowering, LatentAttentionDecomposition>(
       patterns.getContext());
   patterns.add<AttentionLowering>(patterns.getContext(), flash);

@@ -1,4 +1,5 @@
-//===- ConvertStrataToLinalg.cpp - the strata-convert-to-linalg pass -*- C++ -*-===//
+//===- ConvertStrataToLinalg.cpp - the strata-convert-to-linalg pass -*- C++
+//-*-===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 #include "codegen/Passes.h"
@@ -19,7 +20,8 @@ using namespace mlir::strata;
 
 namespace {
 struct ConvertToLinalgPass
-    : public mlir::strata::impl::StrataConvertToLinalgBase<ConvertToLinalgPass> {
+    : public mlir::strata::impl::StrataConvertToLinalgBase<
+          ConvertToLinalgPass> {
   using StrataConvertToLinalgBase::StrataConvertToLinalgBase;
 
   void runOnOperation() override {
@@ -42,7 +44,8 @@ struct ConvertToLinalgPass
     // from printing hundreds of identical lines.
     llvm::MapVector<OperationName, SmallVector<Operation *>> left;
     getOperation().walk([&](Operation *op) {
-      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp, FlashAttentionOp>(op))
+      if (isa<StrataDialect>(op->getDialect()) &&
+          !isa<ParamOp, FlashAttentionOp>(op))
         left[op->getName()].push_back(op);
     });
     for (auto &[name, ops] : left) {

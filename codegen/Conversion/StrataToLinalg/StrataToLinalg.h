@@ -27,8 +27,7 @@ void populateMoEToLinalgPatterns(RewritePatternSet &patterns,
 /// Cross-entropy and the router balance loss.
 void populateLossToLinalgPatterns(RewritePatternSet &patterns);
 /// Rotary positions (with YaRN) and attention (GQA, causal, window).
-void populateAttentionToLinalgPatterns(RewritePatternSet &patterns,
-                                       bool flash);
+void populateAttentionToLinalgPatterns(RewritePatternSet &patterns, bool flash);
 /// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
 
