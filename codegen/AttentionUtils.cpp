@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::strata;
 
@@ -198,12 +200,19 @@ OnlineSoftmaxStep mlir::strata::onlineSoftmaxStep(OpBuilder &b, Location l,
   // One exponential per key: e = exp(-|x - m|) is the key's weight when
   // the maximum stays (x <= m), else the factor rescaling what came before
   // (the new key then weighs exp(0) = 1). On a row's first key m = -inf:
-  // e = 0, so nothing is rescaled into the (empty) sums.
+  // e = 0, so nothing is rescaled into the (empty) sums; a -inf score
+  // while m is still -inf (overflowed q.k) weighs 0 instead of NaN.
   OnlineSoftmaxStep step;
   Value grows = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, m);
   step.max = arith::SelectOp::create(b, l, grows, x, m);
   Value gap = math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, x, m));
   Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, gap));
+  Value unset = arith::CmpFOp::create(
+      b, l, arith::CmpFPredicate::OEQ, m,
+      arith::ConstantOp::create(
+          b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity())));
+  Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0f));
+  e = arith::SelectOp::create(b, l, unset, zero, e);
   Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
   step.rescale = arith::SelectOp::create(b, l, grows, e, one);
   step.weight = arith::SelectOp::create(b, l, grows, one, e);

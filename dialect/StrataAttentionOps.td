@@ -164,7 +164,8 @@ def Strata_FlashAttentionOp : Strata_Op<"flash_attention", [
     the same batch, length and KV heads as each other and q's batch;
     flash_c4 window >= 1 when given, not together with sparsity;
     flash_c5 scale > 0; flash_c6 key_padding is rank 1 with q's batch;
-    flash_c7 one result of init's type on tensors, none on memrefs.
+    flash_c7 one result of init's type on tensors, none on memrefs;
+    flash_c8 the head dims D and Dv are static.
   }];
   let arguments = (ins TensorOrMemRef<[F32]>:$q, TensorOrMemRef<[F32]>:$k,
       TensorOrMemRef<[F32]>:$v,

@@ -715,6 +715,11 @@ LogicalResult FlashAttentionOp::verify() {
               "[B, T, KV, Dv] and init [B, S, H, Dv], got "
            << getQ().getType() << ", " << getK().getType() << ", "
            << getV().getType() << " and " << getInit().getType();
+  // The lowerings keep a row's head-dim elements in registers or unrolled
+  // loops: the dims must be known.
+  if (ShapedType::isDynamic(q[3]) || ShapedType::isDynamic(v[3]))
+    return emitOpError() << "flash_c8: the head dims (last dims of q and v) "
+                            "must be static";
   if (std::optional<int64_t> window = getWindow()) {
     if (*window < 1)
       return emitOpError() << "flash_c4: window must be >= 1, got " << *window;

@@ -8,7 +8,9 @@
 // (coalesced loads, bounds-checked), and each of its 256 threads keeps a
 // 4x4 block of C in registers, so a shared-memory value feeds four
 // multiply-adds. Batch dimensions become the grid's z. Contractions that
-// read both operands along k (x·Wᵀ) are left to strata-warp-reductions.
+// read both operands along k (x·Wᵀ) are left to strata-warp-reductions,
+// except with tensor cores (lowerTensorCore below), which take x·Wᵀ with
+// enough rows.
 //
 //===----------------------------------------------------------------------===//
 

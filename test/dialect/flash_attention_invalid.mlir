@@ -60,3 +60,12 @@ func.func @flash_no_result(%q: tensor<1x4x2x8xf32>) {
   strata.flash_attention %q, %q, %q into %q {causal = true, scale = 1.0 : f64} : tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>
   return
 }
+
+// -----
+
+// Tests that the head dims are static (flash_c8).
+func.func @flash_dynamic_head_dim(%q: memref<1x4x2x?xf32>) {
+  // expected-error @+1 {{'strata.flash_attention' op flash_c8: the head dims (last dims of q and v) must be static}}
+  strata.flash_attention %q, %q, %q into %q {causal = true, scale = 1.0 : f64} : memref<1x4x2x?xf32>, memref<1x4x2x?xf32>, memref<1x4x2x?xf32>, memref<1x4x2x?xf32>
+  return
+}
