@@ -436,6 +436,10 @@ void CudaDevice::release(void *device) { deviceFree(*impl_, device); }
 
 double CudaDevice::lastMilliseconds() const { return impl_->lastMs; }
 
+size_t CudaDevice::arenaBytes() const {
+  return static_cast<size_t>(impl_->arenaBytes);
+}
+
 strata_status_code CudaDevice::upload(void *device, const void *host,
                                       size_t bytes, strata_status *status) {
   Impl &d = *impl_;

@@ -53,6 +53,8 @@ public:
   /// Device time from begin() to finish() of the last call (CUDA events),
   /// in milliseconds; -1 before the first call or after a failed one.
   double lastMilliseconds() const;
+  /// Bytes of the memory plans' device arena (0 before the first call).
+  size_t arenaBytes() const;
 
   /// "NVIDIA H200 (sm_90)".
   const std::string &name() const { return name_; }

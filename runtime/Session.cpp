@@ -466,7 +466,9 @@ unsigned strata_session_num_threads(const strata_session *session) {
 }
 
 size_t strata_session_workspace_bytes(const strata_session *session) {
-  return session ? session->cpu.arenaBytes : 0;
+  if (!session)
+    return 0;
+  return session->cuda ? session->cuda->arenaBytes() : session->cpu.arenaBytes;
 }
 
 const char *strata_session_device_name(const strata_session *session) {

@@ -154,10 +154,11 @@ strata_status_code strata_session_set_num_threads(strata_session *session,
                                                   strata_status *status);
 unsigned strata_session_num_threads(const strata_session *session);
 
-/* Bytes of the CPU session's workspace: the arena in which each entry
- * point's memory plan places its temporary buffers (slots reused by
- * buffers whose lifetimes do not overlap). It grows to the largest call so
- * far and is reused by later calls; 0 before the first call. */
+/* Bytes of the session's workspace: the arena in which each entry point's
+ * memory plan places its temporary buffers (slots reused by buffers whose
+ * lifetimes do not overlap), in host memory on the CPU and device memory
+ * on CUDA. It grows to the largest call so far (on CUDA with a quarter to
+ * spare) and is reused by later calls; 0 before the first call. */
 size_t strata_session_workspace_bytes(const strata_session *session);
 
 /* "cpu", or "cuda: <GPU name> (sm_XY)". Lives as long as the session. */
