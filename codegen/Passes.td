@@ -227,14 +227,15 @@ def StrataFlashAttentionLoops
   let description = [{
     For the CPU (and any target that runs plain loops). Each
     strata.flash_attention becomes one scf.parallel over (batch, head,
-    query); a row zeroes its output, walks the keys its causal and window
-    masks leave (other masks are tested key by key), computes each score as
-    a dot product, keeps the running maximum and sum of the online softmax,
-    rescales the row's accumulated values when the maximum grows, adds the
-    weighted value row, and divides by the sum at the end. Memory is
-    O(output) instead of the [B, H, S, T] scores of the materialising
-    lowering; the dot products are marked reassociable so that LLVM
-    vectorises them.
+    block of 4 queries). The block's rows walk the union of their key
+    ranges (causal and window masks bound it) together, so each key and
+    value row is read once for 4 rows; a key a row must not see scores
+    -inf there (weight 0). Per key and row: a dot product (reassociable, so
+    LLVM vectorises it), the online softmax's running maximum and sum, and
+    the row's accumulators (a stack buffer) rescaled when the maximum grows
+    plus the weighted value row; each real row is divided by its sum at the
+    end. Memory is O(output) instead of the [B, H, S, T] scores of the
+    materialising lowering.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::math::MathDialect",

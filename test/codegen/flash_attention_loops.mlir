@@ -16,32 +16,35 @@
 // LINALG-NOT:     linalg.generic
 
 // Tests that after bufferization the CPU lowers it to one parallel loop
-// over (batch, head, query) rows: the keys are a sequential loop carrying
-// the running max and sum, scores are reassociable dot products over the
-// head dim, each visible key takes one exponential (its weight, or the
-// factor rescaling the row when it raises the maximum), rescales the row
-// and adds its value, and the sum divides the row at the end. No score buffer is allocated.
+// over (batch, head, block of 4 queries): the block's accumulators live in
+// a stack buffer, its keys are one sequential loop carrying each row's
+// running max and sum (8 values), each key row is read once for the 4
+// rows' reassociable dot products, each row masks the key by scoring it
+// -inf and takes one exponential (its weight, or the factor rescaling the
+// row when the key raises the maximum), one read of the value row updates
+// the 4 rows, and each real row is divided by its sum and stored. No score
+// buffer is allocated.
 // LOOPS-LABEL: func.func @gqa_padded(
 // LOOPS-NOT:     memref.alloc() {{.*}}xf32>
-// LOOPS:         scf.parallel (%[[B:.*]], %[[H:.*]], %[[S:.*]]) = (%c0, %c0, %c0) to (%{{.*}}, %c4, %{{.*}})
-// LOOPS:           %[[HK:.*]] = arith.divui %[[H]], %c2
-// LOOPS:           %[[ROW:.*]]:2 = scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c1 iter_args(%[[M:.*]] = %cst{{.*}}, %[[L:.*]] = %cst{{.*}}) -> (f32, f32)
-// LOOPS:             scf.if %{{.*}} -> (f32, f32)
-// LOOPS:               scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args(%{{.*}}) -> (f32)
-// LOOPS:                 arith.mulf %{{.*}} fastmath<reassoc,contract>
-// LOOPS:               %[[GROWS:.*]] = arith.cmpf ogt, %[[X:.*]], %[[M]]
-// LOOPS:               arith.select %[[GROWS]], %[[X]], %[[M]]
-// LOOPS:               math.exp
-// LOOPS-NOT:           math.exp
-// LOOPS:             scf.yield
-// LOOPS:           arith.divf %{{.*}}, %[[ROW]]#1
+// LOOPS:         %[[BLOCKS:.*]] = arith.ceildivui %{{.*}}, %c4
+// LOOPS:         scf.parallel (%[[B:.*]], %[[H:.*]], %[[Q:.*]]) = (%c0, %c0, %c0) to (%{{.*}}, %c4, %[[BLOCKS]])
+// LOOPS:           %[[ACC:.*]] = memref.alloca() : memref<4x16xf32>
+// LOOPS:           %[[ROW:.*]]:8 = scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// LOOPS:             scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32)
+// LOOPS-COUNT-4:       arith.mulf %{{.*}} fastmath<reassoc,contract>
+// LOOPS-COUNT-4:     math.exp
+// LOOPS:             scf.for
+// LOOPS-COUNT-4:       memref.store %{{.*}}, %[[ACC]]
+// LOOPS:           scf.if
+// LOOPS:             arith.divf %{{.*}}, %[[ROW]]#1
+// LOOPS-NOT:     scf.if %{{.*}} -> (f32
 
 // Tests that the CPU pipeline (flash-attention=true by default) runs the rows on
 // the thread pool (an outlined parallel loop) and leaves no flash op.
 // PIPELINE-LABEL: func.func @gqa_padded(
 // PIPELINE-NOT:   strata.flash_attention
 // PIPELINE:       func.func private @gqa_padded_par{{[0-9]+}}(
-// PIPELINE:         scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
+// PIPELINE:         scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 
 // Tests that flash-attention=false materialises the scores.
 // MATERIALIZED-LABEL: func.func @gqa_padded(
@@ -54,13 +57,13 @@ func.func @gqa_padded(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>, %pad: ten
 
 // -----
 
-// Tests that a causal mask alone is a key range, not a per-key test: the
-// row walks keys up to its own position and never branches.
+// Tests that a causal mask alone bounds the block's key loop by its last
+// row's position: the loop never branches (masked keys score -inf).
 // LOOPS-LABEL: func.func @causal_range(
 // LOOPS:         scf.parallel
 // LOOPS:           %[[END:.*]] = arith.minsi
 // LOOPS:           scf.for %{{.*}} = %c0 to %[[END]] step %c1 iter_args
-// LOOPS-NOT:         scf.if
+// LOOPS-NOT:         scf.if %{{.*}} -> (f32
 // LOOPS:           arith.divf
 func.func @causal_range(%q: tensor<1x?x32xf32>) -> tensor<1x?x32xf32> {
   %0 = strata.attention %q, %q, %q {num_heads = 2, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<1x?x32xf32>, tensor<1x?x32xf32>, tensor<1x?x32xf32>
