@@ -2,6 +2,7 @@
 //-*-===//
 
 #include "codegen/AttentionUtils.h"
+#include "codegen/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -209,16 +210,27 @@ OnlineSoftmaxStep mlir::strata::onlineSoftmaxStep(OpBuilder &b, Location l,
   Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, gap));
   Value unset = arith::CmpFOp::create(
       b, l, arith::CmpFPredicate::OEQ, m,
-      arith::ConstantOp::create(
-          b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity())));
-  Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0f));
-  e = arith::SelectOp::create(b, l, unset, zero, e);
-  Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
+      f32Constant(b, l, -std::numeric_limits<double>::infinity()));
+  e = arith::SelectOp::create(b, l, unset, f32Constant(b, l, 0), e);
+  Value one = f32Constant(b, l, 1);
   step.rescale = arith::SelectOp::create(b, l, grows, e, one);
   step.weight = arith::SelectOp::create(b, l, grows, one, e);
   step.sum = arith::AddFOp::create(
       b, l, arith::MulFOp::create(b, l, sum, step.rescale), step.weight);
   return step;
+}
+
+LogicalResult mlir::strata::lowerBufferizedFlashAttention(
+    ModuleOp module, StringRef pass,
+    function_ref<void(FlashAttentionOp)> lower) {
+  SmallVector<FlashAttentionOp> ops;
+  module.walk([&](FlashAttentionOp op) { ops.push_back(op); });
+  for (FlashAttentionOp op : ops) {
+    if (!isa<MemRefType>(op.getInit().getType()))
+      return op.emitOpError("must be bufferized before ") << pass;
+    lower(op);
+  }
+  return success();
 }
 
 AttentionMask mlir::strata::flashMask(FlashAttentionOp op) {

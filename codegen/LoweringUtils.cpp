@@ -13,6 +13,11 @@ Value mlir::strata::indexConstant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
 
+Value mlir::strata::f32Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(
+      b, loc, b.getF32Type(), b.getF32FloatAttr(static_cast<float>(value)));
+}
+
 SmallVector<Value> mlir::strata::parallelTripCounts(OpBuilder &b,
                                                     scf::ParallelOp loop) {
   SmallVector<Value> trips;
@@ -88,8 +93,8 @@ Value mlir::strata::loadHookGlobal(OpBuilder &b, Location loc, StringRef name) {
 }
 
 Value mlir::strata::arenaDescriptor(OpBuilder &b, Location loc, Type type,
-                                    Value base, Value bytes,
-                                    int64_t alignment) {
+                                    Value base, Value bytes) {
+  constexpr int64_t alignment = kArenaAlignment;
   // {allocated, aligned, 0, [bytes], [1]}
   auto i64 = b.getI64Type();
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());

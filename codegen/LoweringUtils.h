@@ -19,6 +19,9 @@ namespace mlir::strata {
 
 Value indexConstant(OpBuilder &b, Location loc, int64_t value);
 
+/// An f32 scalar constant (`value` rounded to f32).
+Value f32Constant(OpBuilder &b, Location loc, double value);
+
 /// ceil((ub - lb) / step) for each dimension of `loop`, built at `b`.
 SmallVector<Value> parallelTripCounts(OpBuilder &b, scf::ParallelOp loop);
 
@@ -53,16 +56,19 @@ void createHookGlobal(OpBuilder &b, Location loc, StringRef name);
 /// The pointer currently stored in hook global `name`.
 Value loadHookGlobal(OpBuilder &b, Location loc, StringRef name);
 
-/// strata-plan-memory's arena (`memref<?xi8>` of `bytes`, an i64) as the
-/// lowered descriptor `type`, its aligned pointer `base` rounded up to
-/// `alignment` bytes.
-Value arenaDescriptor(OpBuilder &b, Location loc, Type type, Value base,
-                      Value bytes, int64_t alignment);
-
 /// Name of the function strata-plan-memory calls for each entry's arena:
 /// `memref<?xi8> strata_arena_acquire(index bytes)`; each target's hook
 /// pass gives it a body.
 inline constexpr llvm::StringLiteral kArenaAcquire = "strata_arena_acquire";
+
+/// Alignment of the arena and of every slot offset in it.
+inline constexpr int64_t kArenaAlignment = 64;
+
+/// strata-plan-memory's arena (`memref<?xi8>` of `bytes`, an i64) as the
+/// lowered descriptor `type`, its aligned pointer `base` rounded up to
+/// kArenaAlignment bytes.
+Value arenaDescriptor(OpBuilder &b, Location loc, Type type, Value base,
+                      Value bytes);
 
 } // namespace mlir::strata
 

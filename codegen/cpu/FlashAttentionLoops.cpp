@@ -33,10 +33,6 @@ namespace {
 /// Queries per parallel iteration.
 constexpr int64_t kQueryTile = 4;
 
-Value f32Const(OpBuilder &b, Location l, float v) {
-  return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
-}
-
 /// `body(b, l, i)` for i in [0, n).
 void forEach(OpBuilder &b, Location l, Value n,
              function_ref<void(OpBuilder &, Location, Value)> body) {
@@ -67,15 +63,18 @@ struct TileBuilder {
     Value first = flashFirstKey(b, l, op, bi);
     Value lastQuery =
         arith::SubIOp::create(b, l, shapes.queries, indexConstant(b, l, 1));
-    SmallVector<Value> rows, aligned;
+    // queries[i]: the row's query (possibly past the last); rows[i]: the
+    // one it computes (clamped).
+    SmallVector<Value> queries, rows, aligned;
     for (int64_t i = 0; i < kQueryTile; ++i) {
       Value s = arith::AddIOp::create(
           b, l,
           arith::MulIOp::create(b, l, block, indexConstant(b, l, kQueryTile)),
           indexConstant(b, l, i));
-      s = arith::MinUIOp::create(b, l, s, lastQuery);
-      rows.push_back(s);
-      aligned.push_back(arith::AddIOp::create(b, l, s, shapes.offset));
+      queries.push_back(s);
+      rows.push_back(arith::MinUIOp::create(b, l, s, lastQuery));
+      aligned.push_back(
+          arith::AddIOp::create(b, l, rows.back(), shapes.offset));
     }
     // The union of the rows' ranges: the first row's start, the last's end.
     Value lo = flashKeyRange(b, l, mask, aligned.front(), shapes.keys).first;
@@ -84,13 +83,13 @@ struct TileBuilder {
         MemRefType::get({kQueryTile, shapes.valueDim}, b.getF32Type());
     Value acc = memref::AllocaOp::create(b, l, accType);
     Value valueDim = indexConstant(b, l, shapes.valueDim);
-    Value zero = f32Const(b, l, 0);
+    Value zero = f32Constant(b, l, 0);
     forEach(b, l, valueDim, [&](OpBuilder &b, Location l, Value e) {
       for (int64_t i = 0; i < kQueryTile; ++i)
         memref::StoreOp::create(b, l, zero, acc,
                                 ValueRange{indexConstant(b, l, i), e});
     });
-    Value negInf = f32Const(b, l, -std::numeric_limits<float>::infinity());
+    Value negInf = f32Constant(b, l, -std::numeric_limits<float>::infinity());
     SmallVector<Value> init;
     for (int64_t i = 0; i < kQueryTile; ++i)
       init.append({negInf, zero});
@@ -149,10 +148,7 @@ struct TileBuilder {
         });
     // Store each real row once (repeated last rows are skipped).
     for (int64_t i = 0; i < kQueryTile; ++i) {
-      Value s = arith::AddIOp::create(
-          b, l,
-          arith::MulIOp::create(b, l, block, indexConstant(b, l, kQueryTile)),
-          indexConstant(b, l, i));
+      Value s = queries[i];
       Value real = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, s,
                                          shapes.queries);
       auto ifOp = scf::IfOp::create(b, l, real, /*withElse=*/false);
@@ -173,7 +169,7 @@ void lowerToLoops(FlashAttentionOp op) {
   OpBuilder b(op);
   Location l = op.getLoc();
   TileBuilder tiles{op, readFlashShapes(b, op), flashMask(op),
-                    f32Const(b, l, op.getScale().convertToDouble())};
+                    f32Constant(b, l, op.getScale().convertToDouble())};
   Value zero = indexConstant(b, l, 0), one = indexConstant(b, l, 1);
   Value blocks = arith::CeilDivUIOp::create(b, l, tiles.shapes.queries,
                                             indexConstant(b, l, kQueryTile));
@@ -190,16 +186,9 @@ struct FlashAttentionLoopsPass
     : public mlir::strata::impl::StrataFlashAttentionLoopsBase<
           FlashAttentionLoopsPass> {
   void runOnOperation() override {
-    SmallVector<FlashAttentionOp> ops;
-    getOperation().walk([&](FlashAttentionOp op) { ops.push_back(op); });
-    for (FlashAttentionOp op : ops) {
-      if (!isa<MemRefType>(op.getInit().getType())) {
-        op.emitOpError(
-            "must be bufferized before strata-flash-attention-loops");
-        return signalPassFailure();
-      }
-      lowerToLoops(op);
-    }
+    if (failed(lowerBufferizedFlashAttention(getOperation(), getArgument(),
+                                             lowerToLoops)))
+      signalPassFailure();
   }
 };
 

@@ -44,7 +44,6 @@ using namespace mlir::strata;
 namespace {
 
 constexpr StringLiteral kArenaHook = "strata_cpu_arena";
-constexpr int64_t kAlignment = 64;
 
 /// A planned buffer: its allocation, its free, and its place in the block.
 struct Buffer {
@@ -96,10 +95,10 @@ Value bufferBytes(memref::AllocOp alloc, OpBuilder &b, IRMapping &map) {
 }
 
 Value alignUp(OpBuilder &b, Location loc, Value bytes) {
-  Value mask = indexConstant(b, loc, kAlignment - 1);
+  Value mask = indexConstant(b, loc, kArenaAlignment - 1);
   Value sum = arith::AddIOp::create(b, loc, bytes, mask);
   return arith::AndIOp::create(b, loc, sum,
-                               indexConstant(b, loc, ~(kAlignment - 1)));
+                               indexConstant(b, loc, ~(kArenaAlignment - 1)));
 }
 
 /// Position (in `entry`) of the last op that uses `alloc`'s buffer, through
@@ -341,7 +340,7 @@ struct CpuArenaHookPass
     LLVM::CallOp::create(b, loc, free, ValueRange{current});
     // malloc's 16-byte alignment, padded to the plan's 64.
     Value padded = LLVM::AddOp::create(
-        b, loc, bytes, LLVM::ConstantOp::create(b, loc, i64, kAlignment));
+        b, loc, bytes, LLVM::ConstantOp::create(b, loc, i64, kArenaAlignment));
     Value raw =
         LLVM::CallOp::create(b, loc, malloc, ValueRange{padded}).getResult();
     LLVM::StoreOp::create(b, loc, raw, ownPtr);
@@ -349,8 +348,7 @@ struct CpuArenaHookPass
     LLVM::BrOp::create(b, loc, ValueRange{raw}, done);
 
     b.setInsertionPointToStart(done);
-    Value d = arenaDescriptor(b, loc, descriptor, done->getArgument(0), bytes,
-                              kAlignment);
+    Value d = arenaDescriptor(b, loc, descriptor, done->getArgument(0), bytes);
     LLVM::ReturnOp::create(b, loc, ValueRange{d});
   }
 };

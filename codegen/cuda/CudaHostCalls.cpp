@@ -217,8 +217,7 @@ struct CudaHostCallsPass
                      .getResult();
     // Device allocations are 256-byte aligned: the plan's 64 holds.
     LLVM::ReturnOp::create(
-        b, loc,
-        ValueRange{arenaDescriptor(b, loc, descriptor, base, bytes, 64)});
+        b, loc, ValueRange{arenaDescriptor(b, loc, descriptor, base, bytes)});
     return success();
   }
 

@@ -33,10 +33,6 @@ using namespace mlir::strata;
 
 namespace {
 
-Value f32Const(OpBuilder &b, Location l, float v) {
-  return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
-}
-
 /// One warp's row: the lane's slice of a head dim of static size `dim`
 /// is elements lane + 32 j, j < ceil(dim / 32).
 struct LaneSlice {
@@ -67,7 +63,7 @@ struct LaneSlice {
     SmallVector<Value> indices(prefix);
     indices.push_back(at);
     Value v = memref::LoadOp::create(b, l, memref, indices);
-    return ok ? arith::SelectOp::create(b, l, ok, v, f32Const(b, l, 0)) : v;
+    return ok ? arith::SelectOp::create(b, l, ok, v, f32Constant(b, l, 0)) : v;
   }
 };
 
@@ -94,7 +90,7 @@ void lowerToKernel(FlashAttentionOp op, int64_t warpsPerBlock,
   SmallVector<Value> q;
   for (int64_t j = 0; j < qk.count(); ++j)
     q.push_back(qk.load(b, l, op.getQ(), {bi, si, hi}, j));
-  Value scale = f32Const(b, l, op.getScale().convertToDouble());
+  Value scale = f32Constant(b, l, op.getScale().convertToDouble());
   auto add = [&](Value x, Value y) -> Value {
     return arith::AddFOp::create(b, l, x, y);
   };
@@ -102,7 +98,7 @@ void lowerToKernel(FlashAttentionOp op, int64_t warpsPerBlock,
   // State: max, sum, then the lane's accumulators.
   auto addKey = [&](OpBuilder &b, Location l, Value t,
                     ValueRange state) -> SmallVector<Value> {
-    Value partial = f32Const(b, l, 0);
+    Value partial = f32Constant(b, l, 0);
     for (int64_t j = 0; j < qk.count(); ++j)
       partial = math::FmaOp::create(
           b, l, q[j], qk.load(b, l, op.getK(), {bi, t, hk}, j), partial);
@@ -118,9 +114,9 @@ void lowerToKernel(FlashAttentionOp op, int64_t warpsPerBlock,
   };
 
   SmallVector<Value> init{
-      f32Const(b, l, -std::numeric_limits<float>::infinity()),
-      f32Const(b, l, 0)};
-  init.append(ve.count(), f32Const(b, l, 0));
+      f32Constant(b, l, -std::numeric_limits<float>::infinity()),
+      f32Constant(b, l, 0)};
+  init.append(ve.count(), f32Constant(b, l, 0));
   auto [lo, hiKey] = flashKeyRange(b, l, mask, aligned, shapes.keys);
   bool testEach = first || mask.layout;
   auto keys = scf::ForOp::create(
@@ -165,16 +161,11 @@ struct FlashAttentionKernelsPass
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<FlashAttentionOp> ops;
-    getOperation().walk([&](FlashAttentionOp op) { ops.push_back(op); });
-    for (FlashAttentionOp op : ops) {
-      if (!isa<MemRefType>(op.getInit().getType())) {
-        op.emitOpError(
-            "must be bufferized before strata-flash-attention-kernels");
-        return signalPassFailure();
-      }
-      lowerToKernel(op, warpsPerBlock, maxBlocks);
-    }
+    if (failed(lowerBufferizedFlashAttention(
+            getOperation(), getArgument(), [&](FlashAttentionOp op) {
+              lowerToKernel(op, warpsPerBlock, maxBlocks);
+            })))
+      signalPassFailure();
   }
 };
 

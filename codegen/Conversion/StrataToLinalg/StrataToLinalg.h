@@ -9,6 +9,7 @@
 #ifndef STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H
 #define STRATA_CODEGEN_CONVERSION_STRATATOLINALG_H
 
+#include "codegen/LoweringUtils.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
@@ -53,9 +54,6 @@ Value buildPointwise(
     OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<AffineMap> maps,
     Value init,
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
-
-/// An f32 scalar constant.
-Value f32Constant(OpBuilder &b, Location loc, double value);
 
 /// Map of a rank-`rank` iteration space onto the given dims.
 AffineMap dimsMap(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);

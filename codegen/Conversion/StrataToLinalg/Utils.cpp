@@ -1,4 +1,5 @@
-//===- Utils.cpp - shared helpers of the strata-to-linalg patterns -*- C++ -*-===//
+//===- Utils.cpp - shared helpers of the strata-to-linalg patterns -*- C++
+//-*-===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 
@@ -23,7 +24,8 @@ bool mlir::strata::detail::isF32Only(Operation *op) {
 }
 
 Value mlir::strata::detail::emptyTensor(OpBuilder &b, Location loc, Value like,
-                          ArrayRef<int64_t> shape, Type elementType) {
+                                        ArrayRef<int64_t> shape,
+                                        Type elementType) {
   SmallVector<Value> dynamicSizes;
   for (auto [i, dim] : llvm::enumerate(shape))
     if (ShapedType::isDynamic(dim))
@@ -32,11 +34,11 @@ Value mlir::strata::detail::emptyTensor(OpBuilder &b, Location loc, Value like,
 }
 
 Value mlir::strata::detail::filledTensor(OpBuilder &b, Location loc, Value like,
-                           ArrayRef<int64_t> shape, Type elementType,
-                           double value) {
+                                         ArrayRef<int64_t> shape,
+                                         Type elementType, double value) {
   Value empty = emptyTensor(b, loc, like, shape, elementType);
-  Value scalar = arith::ConstantOp::create(
-      b, loc, elementType, b.getFloatAttr(elementType, value));
+  Value scalar = arith::ConstantOp::create(b, loc, elementType,
+                                           b.getFloatAttr(elementType, value));
   return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
 }
 
@@ -59,12 +61,6 @@ Value mlir::strata::detail::buildPointwise(
         linalg::YieldOp::create(nested, nestedLoc, out);
       });
   return generic.getResult(0);
-}
-
-Value mlir::strata::detail::f32Constant(OpBuilder &b, Location loc,
-                                        double value) {
-  return arith::ConstantOp::create(
-      b, loc, b.getF32Type(), b.getF32FloatAttr(static_cast<float>(value)));
 }
 
 AffineMap mlir::strata::detail::dimsMap(MLIRContext *ctx, unsigned rank,
@@ -99,7 +95,7 @@ Value mlir::strata::detail::buildSilu(OpBuilder &b, Location loc, Value x) {
 }
 
 Value mlir::strata::detail::buildGelu(OpBuilder &b, Location loc, Value x,
-                        bool tanhApproximation) {
+                                      bool tanhApproximation) {
   Type t = x.getType();
   auto c = [&](double v) {
     return arith::ConstantOp::create(b, loc, t, b.getFloatAttr(t, v));
@@ -108,16 +104,16 @@ Value mlir::strata::detail::buildGelu(OpBuilder &b, Location loc, Value x,
   Value inner;
   if (tanhApproximation) {
     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    Value x3 = arith::MulFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, x, x));
+    Value x3 =
+        arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
     Value poly = arith::AddFOp::create(
         b, loc, x, arith::MulFOp::create(b, loc, x3, c(0.044715)));
     inner = math::TanhOp::create(
         b, loc, arith::MulFOp::create(b, loc, poly, c(std::sqrt(2.0 / M_PI))));
   } else {
     // 0.5 x (1 + erf(x / sqrt(2)))
-    inner = math::ErfOp::create(
-        b, loc, arith::MulFOp::create(b, loc, x, c(M_SQRT1_2)));
+    inner = math::ErfOp::create(b, loc,
+                                arith::MulFOp::create(b, loc, x, c(M_SQRT1_2)));
   }
   return arith::MulFOp::create(b, loc, half,
                                arith::AddFOp::create(b, loc, c(1.0), inner));
