@@ -220,19 +220,6 @@ OnlineSoftmaxStep mlir::strata::onlineSoftmaxStep(OpBuilder &b, Location l,
   return step;
 }
 
-LogicalResult mlir::strata::lowerBufferizedFlashAttention(
-    ModuleOp module, StringRef pass,
-    function_ref<void(FlashAttentionOp)> lower) {
-  SmallVector<FlashAttentionOp> ops;
-  module.walk([&](FlashAttentionOp op) { ops.push_back(op); });
-  for (FlashAttentionOp op : ops) {
-    if (!isa<MemRefType>(op.getInit().getType()))
-      return op.emitOpError("must be bufferized before ") << pass;
-    lower(op);
-  }
-  return success();
-}
-
 AttentionMask mlir::strata::flashMask(FlashAttentionOp op) {
   return AttentionMask{op.getCausal(), op.getWindow(), op.getSparsityAttr()};
 }
@@ -242,6 +229,5 @@ Value mlir::strata::flashFirstKey(OpBuilder &b, Location l, FlashAttentionOp op,
   Value padding = op.getKeyPadding();
   if (!padding)
     return {};
-  Value first = memref::LoadOp::create(b, l, padding, ValueRange{batchIndex});
-  return arith::IndexCastOp::create(b, l, b.getIndexType(), first);
+  return loadIndex(b, l, padding, batchIndex);
 }

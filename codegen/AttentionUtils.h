@@ -57,12 +57,6 @@ struct OnlineSoftmaxStep {
 OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location l, Value m,
                                     Value sum, Value x);
 
-/// Calls `lower` on every strata.flash_attention in `module` (which it may
-/// erase); fails, naming `pass`, at one that is not yet bufferized.
-LogicalResult
-lowerBufferizedFlashAttention(ModuleOp module, StringRef pass,
-                              function_ref<void(FlashAttentionOp)> lower);
-
 /// The AttentionMask of `op`.
 AttentionMask flashMask(FlashAttentionOp op);
 

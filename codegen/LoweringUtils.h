@@ -13,11 +13,15 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace mlir::strata {
 
 Value indexConstant(OpBuilder &b, Location loc, int64_t value);
+
+/// `memref[indices]`, an integer, as an index.
+Value loadIndex(OpBuilder &b, Location loc, Value memref, ValueRange indices);
 
 /// An f32 scalar constant (`value` rounded to f32).
 Value f32Constant(OpBuilder &b, Location loc, double value);
@@ -69,6 +73,23 @@ inline constexpr int64_t kArenaAlignment = 64;
 /// kArenaAlignment bytes.
 Value arenaDescriptor(OpBuilder &b, Location loc, Type type, Value base,
                       Value bytes);
+
+/// Calls `lower` on every `OpT` (a destination-style kernel op:
+/// strata.flash_attention, strata.grouped_matmul) in `module`, which must
+/// all be bufferized; `pass` names the lowering in the error otherwise.
+template <typename OpT>
+LogicalResult lowerBufferized(ModuleOp module, StringRef pass,
+                              function_ref<LogicalResult(OpT)> lower) {
+  SmallVector<OpT> ops;
+  module.walk([&](OpT op) { ops.push_back(op); });
+  for (OpT op : ops) {
+    if (!isa<MemRefType>(op.getInit().getType()))
+      return op.emitOpError("must be bufferized before ") << pass;
+    if (failed(lower(op)))
+      return failure();
+  }
+  return success();
+}
 
 } // namespace mlir::strata
 

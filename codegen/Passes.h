@@ -66,9 +66,9 @@ LogicalResult buildCudaLoweringPipeline(OpPassManager &pm,
 /// dialects themselves (the NVVM target, LLVM IR translations).
 void registerCodegenExtensions(DialectRegistry &registry);
 
-/// One-shot bufferization of strata.flash_attention (part of
-/// registerCodegenExtensions).
-void registerFlashAttentionBufferization(DialectRegistry &registry);
+/// One-shot bufferization of strata.flash_attention and
+/// strata.grouped_matmul (part of registerCodegenExtensions).
+void registerDestinationBufferization(DialectRegistry &registry);
 
 /// Registers the codegen passes and the `strata-lower-to-llvm-cpu` and
 /// `strata-lower-to-nvvm-cuda` pipelines.

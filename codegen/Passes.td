@@ -18,9 +18,9 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
            "Leave ops without a lowering in place instead of failing">,
     Option<"groupExperts", "group-experts", "bool", "false",
            "Routed experts grouped by expert: the (token, slot) pairs "
-           "counting-sorted by expert, then one GEMM per expert over its "
-           "rows (the CPU's form); otherwise each pair gathers its "
-           "expert's weights">,
+           "counting-sorted by expert, then strata.grouped_matmul (one "
+           "GEMM per expert over its rows; what both targets compile); "
+           "otherwise each pair gathers its expert's weights">,
     Option<"flashAttention", "flash-attention", "bool", "false",
            "Attention as strata.flash_attention (online softmax, no "
            "[B, H, S, T] scores), which the targets lower to loops or "
@@ -327,13 +327,58 @@ def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
     tiles. Each step along k stages a 64x16 tile of A and a 16x64 tile of B
     in workgroup memory with bounds-checked, coalesced loads; each of the
     256 threads accumulates a 4x4 block in registers with `math.fma`.
-    Batch dimensions map to the grid's z. Runs after
-    strata-warp-reductions, which takes the contractions that read both
-    operands along k.
+    Batch dimensions map to the grid's z. Contractions that read both
+    operands along k (x·Wᵀ) are left to strata-warp-reductions, which runs
+    next.
 
     With `tensor-cores` (sm_80+) the tile is computed by 4 warps with
     `nvvm.mma.sync` m16n8k16: operands rounded to bf16 when staged,
-    accumulation in f32 (each warp a 32x32 quarter, 2x4 mma tiles).
+    accumulation in f32 (each warp a 32x32 quarter, 2x4 mma tiles), and
+    x·Wᵀ with 16 rows or more runs on these tiles too (with a dynamic row
+    count, a host-side branch chooses between them and one warp per
+    output).
+  }];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", "false",
+           "bf16 mma.sync tiles with f32 accumulation instead of f32 FMAs">,
+  ];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+    "mlir::memref::MemRefDialect", "mlir::math::MathDialect",
+    "mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect",
+  ];
+}
+
+def StrataGroupedMatmulLoops
+    : Pass<"strata-grouped-matmul-loops", "mlir::ModuleOp"> {
+  let summary = "Lower strata.grouped_matmul on buffers to one GEMM per group";
+  let description = [{
+    For the CPU (and any target that runs plain loops). Each
+    strata.grouped_matmul becomes an scf.for over the groups (experts)
+    whose body is the x·Wᵀ linalg contraction of the group's rows (a
+    subview from offsets[e] to offsets[e + 1]) with its weight matrix,
+    accumulating into the same rows of init. strata-register-tiled-matmuls
+    and the thread pool then treat it like any linear layer.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+  ];
+}
+
+def StrataGroupedMatmulKernels
+    : Pass<"strata-grouped-matmul-kernels", "mlir::ModuleOp"> {
+  let summary = "Lower strata.grouped_matmul on buffers to CUDA kernels";
+  let description = [{
+    Each strata.grouped_matmul becomes two launches behind a host-side
+    branch on the row count P. With at least 8 rows per expert on average
+    (P >= 8 E): 64x64 output tiles over each expert's segment of rows,
+    with the tile bodies of strata-tiled-matmuls (f32 FMAs, or bf16
+    mma.sync with `tensor-cores`); grid y enumerates ceil(P / 64) + E tile
+    slots and each block finds its expert and row tile by scanning the
+    offsets, so each tile of an expert's weights is read once per 64 of its
+    rows. Otherwise (decode): one warp per output, the row's expert found
+    by binary search of the offsets. init's zero fill is folded into both.
   }];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", "false",

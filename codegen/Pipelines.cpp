@@ -25,15 +25,15 @@
 using namespace mlir;
 using namespace mlir::strata;
 
-/// strata -> linalg on tensors -> buffers: what both targets share.
-/// `groupExperts`: routed experts as one GEMM per expert over its sorted
-/// rows (the CPU), or per-pair weight gathers (CUDA, until its grouped
-/// kernels exist: a loop over experts would run serially there).
+/// strata -> linalg on tensors -> buffers: what both targets share. Routed
+/// experts become strata.grouped_matmul over their sorted rows, attention
+/// strata.flash_attention unless `flashAttention` is off; each target
+/// lowers both ops on buffers.
 static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
-                                     bool groupExperts, bool flashAttention) {
+                                     bool flashAttention) {
   pm.addPass(createStrataParamsToArguments());
   StrataConvertToLinalgOptions toLinalg;
-  toLinalg.groupExperts = groupExperts;
+  toLinalg.groupExperts = true;
   toLinalg.flashAttention = flashAttention;
   pm.addPass(createStrataConvertToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
@@ -71,12 +71,12 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   StringRef stop = options.stopAfter;
   if (stop != "linalg" && stop != "loops" && stop != "llvm")
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/true,
-                             options.flashAttention)))
+  if (failed(addBufferStages(pm, stop == "linalg", options.flashAttention)))
     return failure();
   if (stop == "linalg")
     return success();
   pm.addPass(createStrataFlashAttentionLoops());
+  pm.addPass(createStrataGroupedMatmulLoops());
   pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
   StrataRegisterTiledMatmulsOptions tiles;
@@ -106,12 +106,14 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return failure();
   if (!llvm::is_contained({80, 89, 90}, options.sm))
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg", /*groupExperts=*/false,
-                             options.flashAttention)))
+  if (failed(addBufferStages(pm, stop == "linalg", options.flashAttention)))
     return failure();
   if (stop == "linalg")
     return success();
   pm.addPass(createStrataFlashAttentionKernels());
+  StrataGroupedMatmulKernelsOptions grouped;
+  grouped.tensorCores = options.tensorCores;
+  pm.addPass(createStrataGroupedMatmulKernels(grouped));
   // Tiles first: with tensor cores they take x·Wᵀ with many rows, which
   // warp reductions would otherwise claim.
   StrataTiledMatmulsOptions tiles;
@@ -203,7 +205,7 @@ void mlir::strata::registerCodegenExtensions(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
   registerGPUDialectTranslation(registry);
-  registerFlashAttentionBufferization(registry);
+  registerDestinationBufferization(registry);
 }
 
 void mlir::strata::registerCodegenPipelines() {

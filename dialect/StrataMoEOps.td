@@ -124,4 +124,48 @@ def Strata_RouterAuxLossOp : Strata_ComputeOp<"router_aux_loss"> {
   }];
 }
 
+def Strata_GroupedMatmulOp : Strata_Op<"grouped_matmul", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "rows times their group's transposed weight matrix, into a "
+                "destination";
+  let description = [{
+    The kernel-level form of routed experts that the code generators lower:
+    `rows: [P, D]` are sorted by group (expert), group `e` owning rows
+    `offsets[e] <= r < offsets[e + 1]`, and each row is multiplied by its
+    group's matrix of `weights: [E, N, D]`, transposed, and added to the
+    destination:
+
+        init[r, n] += sum_d rows[r, d] * weights[e, n, d]
+
+    Rows outside every group keep `init`. Each group's weights are read
+    once per tile of its rows instead of once per row, which is what makes
+    a mixture of experts cost one GEMM per expert. `offsets` (i32) must be
+    non-decreasing, start at 0 and end at most at P; this is the caller's
+    contract (the MoE lowering builds them from counts), not checked at run
+    time.
+
+    Destination style: on tensors it returns the new value of `init`; after
+    bufferization it operates on memrefs in place and returns nothing.
+
+    Constraints: gmm_c1 rows, weights, offsets and init are all tensors or
+    all memrefs, of ranks 2, 3, 1 and 2; gmm_c2 rows [P, D], weights
+    [E, N, D], offsets [E + 1] and init [P, N]; gmm_c3 one result of
+    init's type on tensors, none on memrefs; gmm_c4 D and N are static.
+  }];
+  let arguments = (ins TensorOrMemRef<[F32]>:$rows,
+      TensorOrMemRef<[F32]>:$weights, TensorOrMemRef<[I32]>:$offsets,
+      TensorOrMemRef<[F32]>:$init);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $rows `,` $weights `groups` `(` $offsets `)` `into` $init attr-dict `:`
+    type($rows) `,` type($weights) `,` type($offsets) `,` type($init)
+    (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
+  }];
+}
+
 #endif // STRATA_MOE_OPS_TD

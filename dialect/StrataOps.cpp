@@ -747,21 +747,79 @@ LogicalResult FlashAttentionOp::verify() {
   return success();
 }
 
+/// On tensors a destination-style kernel op is pure; on memrefs it reads
+/// its inputs and writes init (reading it too when it accumulates).
+static void destinationEffects(
+    Operation *op, OpOperand &init, bool readsInit,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (&operand != &init || readsInit)
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    if (&operand == &init)
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
 void FlashAttentionOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  // On tensors the op is pure; on memrefs it reads its inputs and
-  // overwrites init.
-  for (OpOperand &operand : getOperation()->getOpOperands()) {
-    if (!isa<MemRefType>(operand.get().getType()))
-      continue;
-    if (&operand == &getInitMutable())
-      effects.emplace_back(MemoryEffects::Write::get(), &operand,
-                           SideEffects::DefaultResource::get());
-    else
-      effects.emplace_back(MemoryEffects::Read::get(), &operand,
-                           SideEffects::DefaultResource::get());
+  destinationEffects(getOperation(), getInitMutable(), /*readsInit=*/false,
+                     effects);
+}
+
+//===----------------------------------------------------------------------===//
+// GroupedMatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GroupedMatmulOp::verify() {
+  bool onTensors = isa<RankedTensorType>(getInit().getType());
+  const std::pair<Value, int64_t> ranked[] = {
+      {getRows(), 2}, {getWeights(), 3}, {getOffsets(), 1}, {getInit(), 2}};
+  for (auto [v, rank] : ranked) {
+    auto type = cast<ShapedType>(v.getType());
+    if (isa<RankedTensorType>(type) != onTensors || !type.hasRank() ||
+        type.getRank() != rank)
+      return emitOpError() << "gmm_c1: rows, weights, offsets and init must "
+                              "all be tensors or all memrefs, of ranks 2, 3, "
+                              "1 and 2, got "
+                           << v.getType();
   }
+  auto dims = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
+  ArrayRef<int64_t> rows = dims(getRows()), w = dims(getWeights()),
+                    offsets = dims(getOffsets()), out = dims(getInit());
+  int64_t groupsPlusOne =
+      ShapedType::isDynamic(w[0]) ? ShapedType::kDynamic : w[0] + 1;
+  if (!compatible(rows[1], w[2]) || !compatible(out[0], rows[0]) ||
+      !compatible(out[1], w[1]) || !compatible(offsets[0], groupsPlusOne))
+    return emitOpError() << "gmm_c2: shapes must be rows [P, D], weights "
+                            "[E, N, D], offsets [E + 1] and init [P, N], got "
+                         << getRows().getType() << ", "
+                         << getWeights().getType() << ", "
+                         << getOffsets().getType() << " and "
+                         << getInit().getType();
+  if (onTensors ? getResult().size() != 1 ||
+                      getResult().front().getType() != getInit().getType()
+                : !getResult().empty())
+    return emitOpError() << "gmm_c3: expected "
+                         << (onTensors ? "one result of init's type"
+                                       : "no result on memrefs");
+  // The kernels tile N and D with static bounds.
+  if (ShapedType::isDynamic(w[1]) || ShapedType::isDynamic(w[2]))
+    return emitOpError() << "gmm_c4: N and D (the weights' last two dims) "
+                            "must be static";
+  return success();
+}
+
+void GroupedMatmulOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  destinationEffects(getOperation(), getInitMutable(), /*readsInit=*/true,
+                     effects);
 }
 
 #define GET_OP_CLASSES

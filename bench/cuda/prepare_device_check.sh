@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the CUDA device check on this (GPU-less) machine: sets up and
 # builds Strata, compiles every executable the check runs (CPU and CUDA
-# builds of the same models, the GEMM/attention kernel modules, the decode
+# builds of the same models, the GEMM/attention/MoE kernel modules, the decode
 # benchmark model) and packs them with strata-run into .device/ — the only
 # things the GPU machine needs (it has no MLIR). Then, on the GPU machine:
 #   bench/cuda/device_check.sh .device
@@ -31,12 +31,14 @@ done
 model micro "$ROOT/test/configs/yaml/micro.yaml"
 model mixtral-small "$ROOT/test/configs/hf-small/mixtral-small.json"
 model deepseek-v2-small "$ROOT/test/configs/hf-small/deepseek-v2-small.json"
-for k in gemm attention; do
+for k in gemm attention moe; do
   "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" \
     --emit=executable -o "$ART/$k-cuda.strata"
 done
-"$COMPILE" "$ROOT/bench/cuda/gemm.mlir" --target=cuda --sm="$SM" --tensor-cores \
-  --emit=executable -o "$ART/gemm-tc-cuda.strata"
+for k in gemm moe; do
+  "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" --tensor-cores \
+    --emit=executable -o "$ART/$k-tc-cuda.strata"
+done
 "$COMPILE" "$ROOT/bench/cuda/decode-bench.yaml" --target=cuda --sm="$SM" \
   --emit=executable -o "$ART/decode-bench-cuda.strata"
 cp "$BUILD/bin/strata-run" "$ART/"

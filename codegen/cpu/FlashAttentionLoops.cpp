@@ -186,8 +186,11 @@ struct FlashAttentionLoopsPass
     : public mlir::strata::impl::StrataFlashAttentionLoopsBase<
           FlashAttentionLoopsPass> {
   void runOnOperation() override {
-    if (failed(lowerBufferizedFlashAttention(getOperation(), getArgument(),
-                                             lowerToLoops)))
+    if (failed(lowerBufferized<FlashAttentionOp>(getOperation(), getArgument(),
+                                                 [](FlashAttentionOp op) {
+                                                   lowerToLoops(op);
+                                                   return success();
+                                                 })))
       signalPassFailure();
   }
 };

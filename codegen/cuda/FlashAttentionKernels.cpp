@@ -161,9 +161,10 @@ struct FlashAttentionKernelsPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(lowerBufferizedFlashAttention(
+    if (failed(lowerBufferized<FlashAttentionOp>(
             getOperation(), getArgument(), [&](FlashAttentionOp op) {
               lowerToKernel(op, warpsPerBlock, maxBlocks);
+              return success();
             })))
       signalPassFailure();
   }

@@ -64,13 +64,12 @@ Value mlir::strata::warpAllReduce(OpBuilder &b, Location loc, Value x,
   return x;
 }
 
-linalg::FillOp mlir::strata::fillFeeding(linalg::LinalgOp op) {
-  Value out = op.getDpsInitOperand(0)->get();
+linalg::FillOp mlir::strata::fillFeeding(Operation *op, Value out) {
   if (!out.getDefiningOp<memref::AllocOp>())
     return {};
   linalg::FillOp fill;
   for (Operation *user : out.getUsers()) {
-    if (user == op.getOperation())
+    if (user == op)
       continue;
     if (user->getBlock() != op->getBlock())
       return {};

@@ -56,11 +56,14 @@ bool isWarpReducible(linalg::LinalgOp op, int64_t minReduction);
 LogicalResult lowerToWarps(linalg::LinalgOp op, int64_t warpsPerBlock,
                            int64_t maxBlocks);
 
-/// The linalg.fill that initialises `op`'s output (a fresh allocation)
-/// with no other use of the buffer before `op`; null otherwise. A kernel
-/// computing `op` may start from the fill's value, and the fill (a launch
-/// of its own on the GPU) be erased.
-linalg::FillOp fillFeeding(linalg::LinalgOp op);
+/// The linalg.fill that initialises `op`'s output `out` (a fresh
+/// allocation) with no other use of the buffer before `op`; null
+/// otherwise. A kernel computing `op` may start from the fill's value, and
+/// the fill (a launch of its own on the GPU) be erased.
+linalg::FillOp fillFeeding(Operation *op, Value out);
+inline linalg::FillOp fillFeeding(linalg::LinalgOp op) {
+  return fillFeeding(op, op.getDpsInitOperand(0)->get());
+}
 
 } // namespace mlir::strata
 

@@ -1,38 +1,33 @@
 // RUN: strata-opt %s --strata-convert-to-linalg=group-experts | FileCheck %s
 // RUN: strata-opt %s --strata-convert-to-linalg | FileCheck %s --check-prefix=GATHER
 
-// Tests the grouped form of routed experts (the CPU's): the (token, slot)
-// pairs are counted per expert, given first rows by an exclusive prefix sum
-// and counting-sorted (stable, in pair order); their inputs are gathered
-// into one [N*K, D] matrix; a loop over the experts runs gate, up, SiLU and
-// down as GEMMs on each expert's contiguous rows with that expert's
-// weights; a last gather weights each token's K rows.
+// Tests the grouped form of routed experts (what both targets compile):
+// the (token, slot) pairs are counted per expert, given first rows by an
+// exclusive prefix sum (E + 1 offsets, the last one N*K) and
+// counting-sorted (stable, in pair order); their inputs are gathered into
+// one [N*K, D] matrix; strata.grouped_matmul runs gate, up and down on
+// each expert's contiguous rows with that expert's weights, SiLU·up
+// between them; a last gather weights each token's K rows.
 // CHECK-LABEL: func.func @experts(
-// CHECK-SAME:    %[[X:.*]]: tensor<?x?x32xf32>, %[[W:.*]]: tensor<?x?x2xf32>, %[[I:.*]]: tensor<?x?x2xi32>
+// CHECK-SAME:    %[[X:.*]]: tensor<?x?x32xf32>, %[[W:.*]]: tensor<?x?x2xf32>, %[[I:.*]]: tensor<?x?x2xi32>, %[[GW:.*]]: tensor<8x48x32xf32>, %[[UW:.*]]: tensor<8x48x32xf32>, %[[DW:.*]]: tensor<8x32x48xf32>
 // counts, then offsets
 // CHECK:         %[[COUNTS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "reduction", "reduction"]} ins(%[[I]] : tensor<?x?x2xi32>) outs(%{{.*}} : tensor<8xi32>)
-// CHECK:         %[[OFFSETS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[COUNTS]] : tensor<8xi32>) outs(%{{.*}} : tensor<8xi32>)
+// CHECK:         %[[OFFSETS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[COUNTS]] : tensor<8xi32>) outs(%{{.*}} : tensor<9xi32>)
 // CHECK:           arith.cmpi ult
 // the sort
-// CHECK:         %[[SORT:.*]]:3 = scf.for %{{.*}} iter_args(%{{.*}} = %[[OFFSETS]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<8xi32>, tensor<?xi32>, tensor<?xi32>)
+// CHECK:         %[[SORT:.*]]:3 = scf.for %{{.*}} iter_args(%{{.*}} = %[[OFFSETS]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<9xi32>, tensor<?xi32>, tensor<?xi32>)
 // CHECK:           tensor.extract %[[I]]
 // CHECK-COUNT-3:   tensor.insert
 // gather of the rows
 // CHECK:         %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[SORT]]#1 : tensor<?xi32>) outs(%{{.*}} : tensor<?x32xf32>)
 // CHECK:           tensor.extract %[[X]]
 // the experts
-// CHECK:         %[[OUT:.*]] = scf.for %[[E:.*]] = %{{.*}} to %c8 step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x32xf32>)
-// CHECK:           %[[START:.*]] = tensor.extract %[[OFFSETS]][%[[E]]]
-// CHECK:           %[[COUNT:.*]] = tensor.extract %[[COUNTS]][%[[E]]]
-// CHECK:           %[[MINE:.*]] = tensor.extract_slice %[[ROWS]]
-// CHECK:           %[[G:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 48, 32] [1, 1, 1] : tensor<8x48x32xf32> to tensor<48x32xf32>
-// CHECK:           linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[MINE]], %[[G]] : tensor<?x32xf32>, tensor<48x32xf32>)
-// CHECK:           linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[MINE]], %{{.*}} : tensor<?x32xf32>, tensor<48x32xf32>)
+// CHECK-NOT:     scf.for
+// CHECK:         %[[GATE:.*]] = strata.grouped_matmul %[[ROWS]], %[[GW]] groups(%[[OFFSETS]]) into %{{.*}} : tensor<?x32xf32>, tensor<8x48x32xf32>, tensor<9xi32>, tensor<?x48xf32> -> tensor<?x48xf32>
+// CHECK:         %[[UP:.*]] = strata.grouped_matmul %[[ROWS]], %[[UW]] groups(%[[OFFSETS]])
+// CHECK:         %[[ACT:.*]] = linalg.generic {{.*}} ins(%[[GATE]], %[[UP]] : tensor<?x48xf32>, tensor<?x48xf32>)
 // CHECK:           math.exp
-// CHECK:           tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 48] [1, 1, 1] : tensor<8x32x48xf32> to tensor<32x48xf32>
-// CHECK:           %[[DOWN:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x48xf32>, tensor<32x48xf32>) outs(%{{.*}} : tensor<?x32xf32>)
-// CHECK:           %[[NEXT:.*]] = tensor.insert_slice %[[DOWN]] into %[[ACC]]
-// CHECK:           scf.yield %[[NEXT]]
+// CHECK:         %[[OUT:.*]] = strata.grouped_matmul %[[ACT]], %[[DW]] groups(%[[OFFSETS]]) into %{{.*}} : tensor<?x48xf32>, tensor<8x32x48xf32>, tensor<9xi32>, tensor<?x32xf32> -> tensor<?x32xf32>
 // the weighted sum over each token's slots
 // CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[W]] : tensor<?x?x2xf32>)
 // CHECK:           tensor.extract %[[SORT]]#2

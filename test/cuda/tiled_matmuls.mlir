@@ -2,12 +2,13 @@
 // RUN: strata-opt %s --strata-tiled-matmuls=tensor-cores --split-input-file | FileCheck %s --check-prefix=TC
 
 // With tensor-cores: 4 warps (128 threads) per 64x64 tile, both operands
-// staged as bf16 [64][16] tiles (k contiguous: A as [m][k], B as [n][k])
+// staged as bf16 [64][16] tiles (rows padded to 24; k contiguous: A as
+// [m][k], B as [n][k])
 // after bounds-checked loads, then per warp 2x4 nvvm.mma.sync m16n8k16
 // (bf16 x bf16 -> f32) on fragment registers that pack two bf16 each,
 // 32 f32 accumulators carried along k, and 32 bounds-checked stores.
 // TC-LABEL: func.func @mm
-// TC:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128, {{.*}}) workgroup(%[[AT:.*]] : memref<64x16xbf16, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<64x16xbf16, #gpu.address_space<workgroup>>)
+// TC:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128, {{.*}}) workgroup(%[[AT:.*]] : memref<64x24xbf16, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<64x24xbf16, #gpu.address_space<workgroup>>)
 // TC:           scf.for %{{.*}} = %c0{{.*}} to %c33 step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // TC:             %[[A:.*]] = arith.truncf %{{.*}} : f32 to bf16
 // TC:             memref.store %[[A]], %[[AT]]
@@ -19,13 +20,13 @@
 // TC:             gpu.barrier
 // TC-COUNT-32:  memref.store %{{.*}}, %arg2
 
-// A·B (odd sizes): 64x64 output tiles, two 16x64
+// A·B (odd sizes): 64x64 output tiles, two 16x64 (padded to 66)
 // workgroup tiles staged with bounds-checked loads between barriers, a 4x4
 // register block per thread (16 fma per k), bounds-checked C += acc.
 // CHECK-LABEL: func.func @mm
 // CHECK-DAG:     arith.ceildivui %c50, %c64
 // CHECK-DAG:     arith.ceildivui %c70, %c64
-// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[AT:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>)
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[AT:.*]] : memref<16x66xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x66xf32, #gpu.address_space<workgroup>>)
 // CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c33 step %c16{{.*}} iter_args
 // CHECK:             scf.if
 // CHECK:               memref.load %arg0

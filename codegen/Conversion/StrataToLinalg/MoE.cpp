@@ -9,11 +9,12 @@
 //
 // Routed experts are computed only for the selected (token, expert) pairs,
 // in one of two forms: grouped by expert (the pairs counting-sorted by
-// expert, then one GEMM per expert over its contiguous rows, so each
-// expert's weights are read once; the CPU's form), or each pair gathering
-// its expert's weights inside the contraction (no control flow: the form
-// the CUDA target maps onto grids until it has grouped kernels). Inference
-// semantics: router noise and expert capacity apply in training only.
+// expert, then strata.grouped_matmul: one GEMM per expert over its
+// contiguous rows, so each expert's weights are read once per tile of its
+// rows; what both targets compile), or each pair gathering its expert's
+// weights inside the contraction (no control flow; the reference form).
+// Inference semantics: router noise and expert capacity apply in training
+// only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -339,46 +340,14 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
-/// The same computation grouped by expert (the CPU's form): the N*K
-/// (token, slot) pairs are counting-sorted by expert, their inputs gathered
-/// into one [N*K, D] matrix, and a loop over experts runs three GEMMs on
-/// each expert's contiguous rows with that expert's weights, read once per
-/// expert instead of once per token. A final gather weights each token's K
-/// rows and sums them in slot order.
+/// The same computation grouped by expert: the N*K (token, slot) pairs are
+/// counting-sorted by expert, their inputs gathered into one [N*K, D]
+/// matrix, and strata.grouped_matmul runs gate, up and down on each
+/// expert's contiguous rows with that expert's weights, read once per tile
+/// of rows instead of once per token. A final gather weights each token's
+/// K rows and sums them in slot order.
 struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   using OpRewritePattern::OpRewritePattern;
-
-  /// [rows, cols] = sum_c a[r, c] * w[o, c]: rows of `a` times wᵀ.
-  static Value rowsTimesTransposed(OpBuilder &b, Location loc, Value a,
-                                   Value w, int64_t cols) {
-    MLIRContext *ctx = b.getContext();
-    return buildGeneric(
-        b, loc, {a, w},
-        filledTensor(b, loc, a, {ShapedType::kDynamic, cols}, b.getF32Type(),
-                     0.0),
-        {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {1, 2}),
-         dimsMap(ctx, 3, {0, 1})},
-        {IT::parallel, IT::parallel, IT::reduction},
-        [](OpBuilder &nb, Location l, ValueRange v) -> Value {
-          return arith::AddFOp::create(nb, l, v[2],
-                                       arith::MulFOp::create(nb, l, v[0], v[1]));
-        });
-  }
-
-  /// Expert `e`'s [rows, cols] matrix of a stacked [E, rows, cols] weight.
-  static Value expertMatrix(OpBuilder &b, Location loc, Value stacked,
-                            Value e) {
-    auto type = cast<RankedTensorType>(stacked.getType());
-    auto matrix = RankedTensorType::get(
-        {type.getDimSize(1), type.getDimSize(2)}, type.getElementType());
-    SmallVector<OpFoldResult> offsets{e, b.getIndexAttr(0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes{b.getIndexAttr(1),
-                                    b.getIndexAttr(type.getDimSize(1)),
-                                    b.getIndexAttr(type.getDimSize(2))};
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    return tensor::ExtractSliceOp::create(b, loc, matrix, stacked, offsets,
-                                          sizes, strides);
-  }
 
   LogicalResult matchAndRewrite(MoEExpertsOp op,
                                 PatternRewriter &rewriter) const override {
@@ -417,15 +386,16 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
     };
 
     // counts[e]: pairs routed to e (dims e, b, s, k); offsets[e]: their
-    // first row in expert order (an exclusive prefix sum over e' < e).
+    // first row in expert order (an exclusive prefix sum over e' < e), and
+    // offsets[E] = N*K.
     Value zeroI = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-    auto perExpert = [&]() -> Value {
-      Value empty = tensor::EmptyOp::create(
-          b, loc, ArrayRef<int64_t>{numExperts}, i32);
+    auto perExpert = [&](int64_t size) -> Value {
+      Value empty =
+          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size}, i32);
       return linalg::FillOp::create(b, loc, zeroI, empty).getResult(0);
     };
     Value counts = buildGeneric(
-        b, loc, {idx}, perExpert(),
+        b, loc, {idx}, perExpert(numExperts),
         {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
         {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
         [](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -437,7 +407,7 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
               nb, l, a[1], arith::ExtUIOp::create(nb, l, nb.getI32Type(), hit));
         });
     Value offsets = buildGeneric(
-        b, loc, {counts}, perExpert(),
+        b, loc, {counts}, perExpert(numExperts + 1),
         {dimsMap(ctx, 2, {1}), dimsMap(ctx, 2, {0})},
         {IT::parallel, IT::reduction},
         [](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -492,38 +462,23 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
         });
 
     // Per expert: its rows through gate, up, SiLU and down.
-    Value outInit = filledTensor(b, loc, rows, {ShapedType::kDynamic, d}, f32,
-                                 0.0);
-    auto experts = scf::ForOp::create(
-        b, loc, cst(0), cst(numExperts), cst(1), ValueRange{outInit},
-        [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
-          Value start = toIndex(nb, l, tensor::ExtractOp::create(nb, l, offsets, e));
-          Value count = toIndex(nb, l, tensor::ExtractOp::create(nb, l, counts, e));
-          SmallVector<OpFoldResult> at{start, nb.getIndexAttr(0)};
-          SmallVector<OpFoldResult> size{count, nb.getIndexAttr(d)};
-          SmallVector<OpFoldResult> unit(2, nb.getIndexAttr(1));
-          Value mine = tensor::ExtractSliceOp::create(
-              nb, l,
-              RankedTensorType::get({ShapedType::kDynamic, d}, f32), rows, at,
-              size, unit);
-          Value gate = rowsTimesTransposed(
-              nb, l, mine, expertMatrix(nb, l, op.getGateProj(), e), f);
-          Value up = rowsTimesTransposed(
-              nb, l, mine, expertMatrix(nb, l, op.getUpProj(), e), f);
-          Value act = buildPointwise(
-              nb, l, {gate, up}, {}, emptyTensor(nb, l, gate,
-                                                 {ShapedType::kDynamic, f}, f32),
-              [](OpBuilder &bb, Location ll, ValueRange a) -> Value {
-                return arith::MulFOp::create(bb, ll, buildSilu(bb, ll, a[0]),
-                                             a[1]);
-              });
-          Value down = rowsTimesTransposed(
-              nb, l, act, expertMatrix(nb, l, op.getDownProj(), e), d);
-          Value out = tensor::InsertSliceOp::create(nb, l, down, iter[0], at,
-                                                    size, unit);
-          scf::YieldOp::create(nb, l, out);
+    auto grouped = [&](Value input, Value weights, int64_t cols) -> Value {
+      Value init =
+          filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0);
+      return GroupedMatmulOp::create(b, loc, TypeRange{init.getType()}, input,
+                                     weights, offsets, init)
+          .getResult()
+          .front();
+    };
+    Value gate = grouped(rows, op.getGateProj(), f);
+    Value up = grouped(rows, op.getUpProj(), f);
+    Value act = buildPointwise(
+        b, loc, {gate, up}, {},
+        emptyTensor(b, loc, gate, {ShapedType::kDynamic, f}, f32),
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(nb, l, buildSilu(nb, l, a[0]), a[1]);
         });
-    Value expertOut = experts.getResult(0);
+    Value expertOut = grouped(act, op.getDownProj(), d);
 
     // y[b, s, o] = sum_k w[b, s, k] * expertOut[position[pair], o]
     Value y = buildGeneric(

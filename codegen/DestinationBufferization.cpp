@@ -1,8 +1,9 @@
-//===- FlashAttentionBufferization.cpp - one-shot bufferization -*- C++ -*-===//
+//===- DestinationBufferization.cpp - one-shot bufferization ---*- C++ -*-===//
 //
-// strata.flash_attention is destination style: one-shot bufferization
-// writes its result into init's buffer (in place unless init is still
-// needed) and leaves the op on memrefs, where the targets lower it.
+// Strata's kernel-level ops (strata.flash_attention, strata.grouped_matmul)
+// are destination style: one-shot bufferization writes the result into
+// init's buffer (in place unless init is still needed) and leaves the op on
+// memrefs, where the targets lower it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,13 +18,17 @@ using namespace mlir::strata;
 
 namespace {
 
-struct FlashAttentionBufferization
+/// `ReadsInit`: whether the op accumulates into init (grouped_matmul) or
+/// only overwrites it (flash_attention), whose old contents then need not
+/// survive in place.
+template <typename OpT, bool ReadsInit>
+struct DestinationBufferization
     : bufferization::DstBufferizableOpInterfaceExternalModel<
-          FlashAttentionBufferization, FlashAttentionOp> {
-  /// init is only written: its old contents need not survive in place.
+          DestinationBufferization<OpT, ReadsInit>, OpT> {
   bool bufferizesToMemoryRead(Operation *op, OpOperand &operand,
                               const bufferization::AnalysisState &) const {
-    return !cast<DestinationStyleOpInterface>(op).isDpsInit(&operand);
+    return ReadsInit ||
+           !cast<DestinationStyleOpInterface>(op).isDpsInit(&operand);
   }
 
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
@@ -38,8 +43,7 @@ struct FlashAttentionBufferization
       buffers.push_back(*buffer);
     }
     rewriter.setInsertionPoint(op);
-    FlashAttentionOp::create(rewriter, op->getLoc(), TypeRange{}, buffers,
-                             op->getAttrs());
+    OpT::create(rewriter, op->getLoc(), TypeRange{}, buffers, op->getAttrs());
     bufferization::replaceOpWithBufferizedValues(rewriter, op, buffers.back());
     return success();
   }
@@ -47,9 +51,11 @@ struct FlashAttentionBufferization
 
 } // namespace
 
-void mlir::strata::registerFlashAttentionBufferization(
-    DialectRegistry &registry) {
+void mlir::strata::registerDestinationBufferization(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, StrataDialect *) {
-    FlashAttentionOp::attachInterface<FlashAttentionBufferization>(*ctx);
+    FlashAttentionOp::attachInterface<
+        DestinationBufferization<FlashAttentionOp, /*ReadsInit=*/false>>(*ctx);
+    GroupedMatmulOp::attachInterface<
+        DestinationBufferization<GroupedMatmulOp, /*ReadsInit=*/true>>(*ctx);
   });
 }

@@ -1,0 +1,276 @@
+//===- TileKernels.cpp - a block's 64x64 tile of a contraction -*- C++ -*-===//
+//
+// Shared-memory tiles are padded so that staging stores and fragment loads
+// fall in distinct banks: f32 tiles are [16][66] (a warp writes 16 k by 2
+// rows or columns: word 66·k + r lands in bank 2k + r), bf16 tiles
+// [64][24] (a fragment load by lanes g = 0..7, c = 0..3 reads word
+// 12g + c: 32 banks).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cuda/TileKernels.h"
+
+#include "codegen/LoweringUtils.h"
+#include "codegen/cuda/KernelBuilder.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+constexpr int64_t kDepth = 16; // k per staged step
+constexpr int64_t kFmaThreads = 256, kPer = 4;
+constexpr int64_t kFmaPadded = kTileSize + 2;
+constexpr int64_t kMmaWarps = 4, kMmaM = 16, kMmaN = 8, kMmaK = 16;
+constexpr int64_t kMmaPadded = kMmaK + 8;
+
+Value add(OpBuilder &b, Location loc, Value x, int64_t c) {
+  return arith::AddIOp::create(b, loc, x, indexConstant(b, loc, c));
+}
+
+/// Row and k of element `e` of a 64x16 operand tile staged k-fastest (16
+/// consecutive k per row: coalesced for operands contiguous along k), or
+/// row-fastest.
+std::pair<Value, Value> stagedElement(OpBuilder &b, Location loc, Value e,
+                                      bool kFastest) {
+  if (kFastest) {
+    Value depth = indexConstant(b, loc, kDepth);
+    return {arith::DivUIOp::create(b, loc, e, depth),
+            arith::RemUIOp::create(b, loc, e, depth)};
+  }
+  Value tile = indexConstant(b, loc, kTileSize);
+  return {arith::RemUIOp::create(b, loc, e, tile),
+          arith::DivUIOp::create(b, loc, e, tile)};
+}
+
+/// f32 FMA body: 256 threads, each a 4x4 register block; A and B staged as
+/// [k][m] and [k][n].
+void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
+                  const TileAccess &t) {
+  Value aTile = buffers[0], bTile = buffers[1];
+  Value tid = t.tid;
+  Value per = indexConstant(b, loc, kPer),
+        sixteen = indexConstant(b, loc, kTileSize / kPer);
+  Value ty = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, tid, sixteen), per);
+  Value tx = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, tid, sixteen), per);
+
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  SmallVector<Value> init(kPer * kPer, zero);
+  Value depth = indexConstant(b, loc, kDepth);
+  auto kLoop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
+      [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
+        // Stage the tiles: 1024 elements each, 4 per thread. A k-fastest
+        // (A is usually k-contiguous); B n-fastest, or k-fastest for x·Wᵀ.
+        for (int64_t q = 0; q < kTileSize * kDepth / kFmaThreads; ++q) {
+          Value e = add(b, loc, tid, q * kFmaThreads);
+          auto stage = [&](unsigned operand, bool kFastest, Value tile,
+                           Value origin) {
+            auto [mn, k] = stagedElement(b, loc, e, kFastest);
+            Value v = t.load(b, loc, operand,
+                             arith::AddIOp::create(b, loc, origin, mn),
+                             arith::AddIOp::create(b, loc, k0, k));
+            memref::StoreOp::create(b, loc, v, tile, ValueRange{k, mn});
+          };
+          stage(0, /*kFastest=*/true, aTile, t.row0);
+          stage(1, t.bAlongK, bTile, t.col0);
+        }
+        gpu::BarrierOp::create(b, loc);
+        auto inner = scf::ForOp::create(
+            b, loc, indexConstant(b, loc, 0), depth, indexConstant(b, loc, 1),
+            acc, [&](OpBuilder &b, Location loc, Value kk, ValueRange acc) {
+              SmallVector<Value> av, bv, next;
+              for (int64_t i = 0; i < kPer; ++i) {
+                av.push_back(memref::LoadOp::create(
+                    b, loc, aTile, ValueRange{kk, add(b, loc, ty, i)}));
+                bv.push_back(memref::LoadOp::create(
+                    b, loc, bTile, ValueRange{kk, add(b, loc, tx, i)}));
+              }
+              for (int64_t i = 0; i < kPer; ++i)
+                for (int64_t j = 0; j < kPer; ++j)
+                  next.push_back(math::FmaOp::create(b, loc, av[i], bv[j],
+                                                     acc[i * kPer + j]));
+              scf::YieldOp::create(b, loc, next);
+            });
+        gpu::BarrierOp::create(b, loc);
+        scf::YieldOp::create(b, loc, inner.getResults());
+      });
+  for (int64_t i = 0; i < kPer; ++i)
+    for (int64_t j = 0; j < kPer; ++j)
+      t.store(b, loc, arith::AddIOp::create(b, loc, t.row0, add(b, loc, ty, i)),
+              arith::AddIOp::create(b, loc, t.col0, add(b, loc, tx, j)),
+              kLoop.getResult(i * kPer + j));
+}
+
+/// Tensor-core body (sm_80+): 4 warps, each a 32x32 quarter of the tile as
+/// 2x4 mma.sync m16n8k16 tiles (nvvm.mma.sync: nvgpu's mma.sync has no
+/// bf16 lowering in MLIR 22) with bf16 operands and f32 accumulators. Per
+/// step of 16 along k, A's and B's 64x16 tiles are rounded to bf16 and
+/// staged k-contiguous ([m][k] and [n][k]), so a lane's fragment pairs are
+/// adjacent. Fragment ownership follows the PTX ISA (g = lane / 4,
+/// c = lane % 4): A registers hold rows g and g + 8 at k = 2c, 2c + 8
+/// (+1); B registers k = 2c, 2c + 8 (+1) at column g; C rows g and g + 8
+/// at columns 2c (+1).
+void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
+                  const TileAccess &t) {
+  constexpr int64_t kWarpTile = 32, kTilesM = kWarpTile / kMmaM,
+                    kTilesN = kWarpTile / kMmaN;
+  Type bf16 = b.getBF16Type(), f32 = b.getF32Type();
+  Value aTile = buffers[0], bTile = buffers[1];
+  Value warpSize = indexConstant(b, loc, strata::kWarpSize);
+  Value lane = arith::RemUIOp::create(b, loc, t.tid, warpSize);
+  Value warp = arith::DivUIOp::create(b, loc, t.tid, warpSize);
+  Value two = indexConstant(b, loc, 2), four = indexConstant(b, loc, 4);
+  Value g = arith::DivUIOp::create(b, loc, lane, four);
+  Value c2 = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, lane, four), two);
+  Value warpTile = indexConstant(b, loc, kWarpTile);
+  Value wm = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, warp, two), warpTile);
+  Value wn = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, warp, two), warpTile);
+
+  // Four f32 accumulators per mma tile and lane: c0..c3.
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  SmallVector<Value> init(kTilesM * kTilesN * 4, zero);
+  Value depth = indexConstant(b, loc, kMmaK);
+  Type i32 = b.getI32Type(), i16 = b.getI16Type();
+  auto kLoop = scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
+      [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
+        // Stage: 1024 elements per operand, 8 per thread. A k-fastest, B
+        // n-fastest (k-fastest for x·Wᵀ): coalesced global reads for the
+        // usual row-major operands.
+        int64_t threads = kMmaWarps * strata::kWarpSize;
+        for (int64_t q = 0; q < kTileSize * kMmaK / threads; ++q) {
+          Value e = add(b, loc, t.tid, q * threads);
+          auto stage = [&](unsigned operand, bool kFastest, Value tile,
+                           Value origin) {
+            auto [mn, k] = stagedElement(b, loc, e, kFastest);
+            Value v = t.load(b, loc, operand,
+                             arith::AddIOp::create(b, loc, origin, mn),
+                             arith::AddIOp::create(b, loc, k0, k));
+            memref::StoreOp::create(b, loc,
+                                    arith::TruncFOp::create(b, loc, bf16, v),
+                                    tile, ValueRange{mn, k});
+          };
+          stage(0, /*kFastest=*/true, aTile, t.row0);
+          stage(1, t.bAlongK, bTile, t.col0);
+        }
+        gpu::BarrierOp::create(b, loc);
+        // One 32-bit fragment register: tile[row][col] in the low half,
+        // tile[row][col + 1] in the high half.
+        auto reg = [&](Value tile, Value row, Value col) -> Value {
+          auto half = [&](Value c) -> Value {
+            Value v = memref::LoadOp::create(b, loc, tile, ValueRange{row, c});
+            return arith::ExtUIOp::create(
+                b, loc, i32, arith::BitcastOp::create(b, loc, i16, v));
+          };
+          Value hi = arith::ShLIOp::create(
+              b, loc, half(add(b, loc, col, 1)),
+              arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
+          return arith::OrIOp::create(b, loc, half(col), hi);
+        };
+        SmallVector<SmallVector<Value>> aFrags, bFrags;
+        Value k8 = add(b, loc, c2, 8);
+        for (int64_t i = 0; i < kTilesM; ++i) {
+          Value r =
+              arith::AddIOp::create(b, loc, wm, add(b, loc, g, i * kMmaM));
+          Value r8 = add(b, loc, r, 8);
+          aFrags.push_back({reg(aTile, r, c2), reg(aTile, r8, c2),
+                            reg(aTile, r, k8), reg(aTile, r8, k8)});
+        }
+        for (int64_t j = 0; j < kTilesN; ++j) {
+          Value n =
+              arith::AddIOp::create(b, loc, wn, add(b, loc, g, j * kMmaN));
+          bFrags.push_back({reg(bTile, n, c2), reg(bTile, n, k8)});
+        }
+        auto resultType = LLVM::LLVMStructType::getLiteral(
+            b.getContext(), SmallVector<Type>(4, f32));
+        SmallVector<Value> next;
+        for (int64_t i = 0; i < kTilesM; ++i)
+          for (int64_t j = 0; j < kTilesN; ++j) {
+            ValueRange c = acc.slice((i * kTilesN + j) * 4, 4);
+            Value mma = NVVM::MmaOp::create(
+                b, loc, resultType, aFrags[i], bFrags[j], c,
+                ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK}, std::nullopt,
+                std::nullopt,
+                std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                              NVVM::MMATypes::bf16},
+                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                               NVVM::MMALayout::col});
+            for (int64_t r = 0; r < 4; ++r)
+              next.push_back(LLVM::ExtractValueOp::create(b, loc, mma, r));
+          }
+        gpu::BarrierOp::create(b, loc);
+        scf::YieldOp::create(b, loc, next);
+      });
+  for (int64_t i = 0; i < kTilesM; ++i)
+    for (int64_t j = 0; j < kTilesN; ++j)
+      for (int64_t r = 0; r < 4; ++r) {
+        // c0, c1: row g; c2, c3: row g + 8; columns 2c, 2c + 1.
+        Value m = arith::AddIOp::create(
+            b, loc, t.row0,
+            arith::AddIOp::create(b, loc, wm,
+                                  add(b, loc, g, i * kMmaM + 8 * (r / 2))));
+        Value n = arith::AddIOp::create(
+            b, loc, t.col0,
+            arith::AddIOp::create(b, loc, wn,
+                                  add(b, loc, c2, j * kMmaN + r % 2)));
+        t.store(b, loc, m, n, kLoop.getResult((i * kTilesN + j) * 4 + r));
+      }
+}
+
+} // namespace
+
+int64_t mlir::strata::tileThreads(TileKind kind) {
+  return kind == TileKind::Fma ? kFmaThreads : kMmaWarps * kWarpSize;
+}
+
+SmallVector<Type> mlir::strata::tileBuffers(MLIRContext *ctx, TileKind kind) {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  MemRefType type =
+      kind == TileKind::Fma
+          ? MemRefType::get({kDepth, kFmaPadded}, Float32Type::get(ctx),
+                            MemRefLayoutAttrInterface(), workgroup)
+          : MemRefType::get({kTileSize, kMmaPadded}, BFloat16Type::get(ctx),
+                            MemRefLayoutAttrInterface(), workgroup);
+  return {type, type};
+}
+
+void mlir::strata::buildTile(OpBuilder &b, Location loc, TileKind kind,
+                             ValueRange buffers, const TileAccess &t) {
+  if (kind == TileKind::Fma)
+    buildFmaTile(b, loc, buffers, t);
+  else
+    buildMmaTile(b, loc, buffers, t);
+}
+
+Value mlir::strata::guardedLoad(OpBuilder &b, Location loc, Value inBounds,
+                                Value memref, ValueRange indices) {
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getF32Type()}, inBounds,
+                                /*withElse=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  scf::YieldOp::create(
+      b, loc, ValueRange{memref::LoadOp::create(b, loc, memref, indices)});
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  scf::YieldOp::create(
+      b, loc,
+      ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))});
+  return ifOp.getResult(0);
+}
+
+Value mlir::strata::lessThan(OpBuilder &b, Location loc, Value x, Value bound) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, bound);
+}

@@ -1,0 +1,64 @@
+//===- TileKernels.h - a block's 64x64 tile of a contraction ---*- C++ -*-===//
+//
+// The kernel bodies of strata-tiled-matmuls, shared with
+// strata-grouped-matmul-kernels. Given where a block's 64x64 tile of
+// C[m, n] += sum_k A[m, k] * B[n, k] starts and how to read A and B and
+// update C, a body stages 64x16 operand tiles in shared memory per step of
+// k and computes the tile with f32 FMAs (256 threads, 4x4 outputs each) or
+// bf16 mma.sync on tensor cores (4 warps, 32x32 each). What the caller
+// decides is the mapping of blocks to tiles: batch dimensions for a linalg
+// contraction, expert segments for a grouped matmul.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CODEGEN_CUDA_TILEKERNELS_H
+#define STRATA_CODEGEN_CUDA_TILEKERNELS_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::strata {
+
+/// Output rows and columns per block.
+constexpr int64_t kTileSize = 64;
+
+enum class TileKind {
+  Fma,       ///< f32 FMAs, 256 threads
+  TensorCore ///< bf16 mma.sync m16n8k16 with f32 accumulators, 4 warps
+};
+
+/// Threads per block of a `kind` tile kernel.
+int64_t tileThreads(TileKind kind);
+
+/// The shared-memory buffers a `kind` tile kernel's launch must attribute,
+/// in this order.
+SmallVector<Type> tileBuffers(MLIRContext *ctx, TileKind kind);
+
+/// How a tile body reaches its operands.
+struct TileAccess {
+  Value tid;        ///< thread index in the block
+  Value row0, col0; ///< the tile's first output row (m) and column (n)
+  Value depth;      ///< k's extent
+  bool bAlongK;     ///< B's consecutive elements run along k (x·Wᵀ)
+  /// A (operand 0) at (row, k) or B (1) at (column, k), in absolute
+  /// indices; 0 outside the operand.
+  function_ref<Value(OpBuilder &, Location, unsigned, Value, Value)> load;
+  /// C[m, n] = its initial value + `acc`, when (m, n) is inside C.
+  function_ref<void(OpBuilder &, Location, Value, Value, Value)> store;
+};
+
+/// Builds at `b`, inside a launch of tileThreads(kind) threads whose
+/// workgroup attributions are `buffers` (tileBuffers(kind)), the
+/// computation of the tile at (row0, col0).
+void buildTile(OpBuilder &b, Location loc, TileKind kind, ValueRange buffers,
+               const TileAccess &t);
+
+/// `memref[indices]` (f32) when `inBounds`, else 0.
+Value guardedLoad(OpBuilder &b, Location loc, Value inBounds, Value memref,
+                  ValueRange indices);
+
+/// x < bound, unsigned.
+Value lessThan(OpBuilder &b, Location loc, Value x, Value bound);
+
+} // namespace mlir::strata
+
+#endif // STRATA_CODEGEN_CUDA_TILEKERNELS_H
