@@ -319,24 +319,22 @@ def StrataWarpReductions : Pass<"strata-warp-reductions", "mlir::ModuleOp"> {
 }
 
 def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
-  let summary = "Shared-memory tiled kernels for A·B contractions";
+  let summary = "Shared-memory tiled kernels for A·B and x·Wᵀ contractions";
   let description = [{
     For the CUDA target, on linalg ops on buffers at the top level of a
     function: `C[.., m, n] += A[.., m, k] * B[.., k, n]` (f32, any batch
-    dimensions, B read with n innermost) becomes a launch of 64x64 output
-    tiles. Each step along k stages a 64x16 tile of A and a 16x64 tile of B
-    in workgroup memory with bounds-checked, coalesced loads; each of the
-    256 threads accumulates a 4x4 block in registers with `math.fma`.
-    Batch dimensions map to the grid's z. Contractions that read both
-    operands along k (x·Wᵀ) are left to strata-warp-reductions, which runs
-    next.
+    dimensions, B read with n or k innermost) becomes a launch of 64x64
+    output tiles. Each step along k stages 64x16 tiles of A and B in
+    workgroup memory with bounds-checked, coalesced loads; each of the 256
+    threads accumulates a 4x4 block in registers with `math.fma`. Batch
+    dimensions map to the grid's z. x·Wᵀ (B read along k) takes tiles from
+    16 rows; with fewer it is left to strata-warp-reductions, which runs
+    next, and with a dynamic row count a host-side branch chooses between
+    the tiles and one warp per output.
 
     With `tensor-cores` (sm_80+) the tile is computed by 4 warps with
     `nvvm.mma.sync` m16n8k16: operands rounded to bf16 when staged,
-    accumulation in f32 (each warp a 32x32 quarter, 2x4 mma tiles), and
-    x·Wᵀ with 16 rows or more runs on these tiles too (with a dynamic row
-    count, a host-side branch chooses between them and one warp per
-    output).
+    accumulation in f32 (each warp a 32x32 quarter, 2x4 mma tiles).
   }];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", "false",

@@ -138,12 +138,13 @@ def Strata_GroupedMatmulOp : Strata_Op<"grouped_matmul", [
 
         init[r, n] += sum_d rows[r, d] * weights[e, n, d]
 
-    Rows outside every group keep `init`. Each group's weights are read
-    once per tile of its rows instead of once per row, which is what makes
-    a mixture of experts cost one GEMM per expert. `offsets` (i32) must be
-    non-decreasing, start at 0 and end at most at P; this is the caller's
-    contract (the MoE lowering builds them from counts), not checked at run
-    time.
+    Each group's weights are read once per tile of its rows instead of once
+    per row, which is what makes a mixture of experts cost one GEMM per
+    expert. `offsets` (i32) must be non-decreasing, start at 0 and end at
+    P, so that every row belongs to exactly one group (the kernels rely on
+    it: they write each row once, folding init's fill); this is the
+    caller's contract (the MoE lowering builds them from counts), not
+    checked at run time.
 
     Destination style: on tensors it returns the new value of `init`; after
     bufferization it operates on memrefs in place and returns nothing.

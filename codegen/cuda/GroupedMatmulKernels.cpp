@@ -75,7 +75,8 @@ void buildTileKernel(OpBuilder &b, Location loc, Grouped &g, TileKind kind) {
   Value tile = indexConstant(b, loc, kTileSize), one = indexConstant(b, loc, 1);
   Value slots = arith::AddIOp::create(
       b, loc, arith::CeilDivUIOp::create(b, loc, g.p, tile), g.groups);
-  Value gridX = indexConstant(b, loc, llvm::divideCeil(g.n, kTileSize));
+  Value gridX = indexConstant(
+      b, loc, std::max<int64_t>(1, llvm::divideCeil(g.n, kTileSize)));
   Value gridY = clampedGridSize(b, loc, slots, one, /*maxBlocks=*/65535);
   gpu::LaunchOp launch = createLaunch(b, loc, gridX, gridY, one,
                                       indexConstant(b, loc, tileThreads(kind)),

@@ -80,5 +80,10 @@ linalg::FillOp mlir::strata::fillFeeding(Operation *op, Value out) {
       return {};
     fill = f;
   }
+  // The kernels add to the fill's scalar: it must be of the element type
+  // (linalg.fill may convert it).
+  if (fill && fill.getInputs()[0].getType() !=
+                  cast<MemRefType>(out.getType()).getElementType())
+    return {};
   return fill;
 }

@@ -1,10 +1,13 @@
 //===- TileKernels.cpp - a block's 64x64 tile of a contraction -*- C++ -*-===//
 //
-// Shared-memory tiles are padded so that staging stores and fragment loads
-// fall in distinct banks: f32 tiles are [16][66] (a warp writes 16 k by 2
-// rows or columns: word 66·k + r lands in bank 2k + r), bf16 tiles
+// Shared-memory tiles are padded against bank conflicts: f32 tiles are
+// [16][66] (a warp staging 16 k by 2 rows writes word 66·k + r, bank
+// 2k + r: 32 banks; staged row-fastest, 32 consecutive words), bf16 tiles
 // [64][24] (a fragment load by lanes g = 0..7, c = 0..3 reads word
-// 12g + c: 32 banks).
+// 12g + c: 32 banks; k-fastest staging writes 16 consecutive words).
+// Left: bf16 B staged row-fastest (A·B on tensor cores) writes word
+// 12n + k/2, 4-way conflicts (8-way unpadded), and the f32 body's B
+// reads by columns 4j and 4j + 32 are 2-way.
 //
 //===----------------------------------------------------------------------===//
 

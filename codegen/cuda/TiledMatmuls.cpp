@@ -1,17 +1,17 @@
 //===- TiledMatmuls.cpp - shared-memory tiled contractions -----*- C++ -*-===//
 //
-// C[.., m, n] += A[.., m, k] * B[.., k, n] with B read along n (A·B with B
-// row-major, attention's P·V): one thread per output reads a row of A and
-// a column of B for every output, twice the loads per multiply-add and no
-// reuse. Here each block computes a 64x64 tile of C: per step along k it
-// stages a 64x16 tile of A and a 16x64 tile of B in shared memory
-// (coalesced loads, bounds-checked), and each of its 256 threads keeps a
-// 4x4 block of C in registers, so a shared-memory value feeds four
-// multiply-adds. Batch dimensions become the grid's z. Contractions that
-// read both operands along k (x·Wᵀ) are left to strata-warp-reductions,
-// except with tensor cores, which take x·Wᵀ with enough rows. The tile
-// bodies (f32 FMAs, bf16 mma.sync) are in TileKernels.cpp; this pass
-// matches contractions and maps blocks to their tiles.
+// C[.., m, n] += A[.., m, k] * B[.., k, n] (A·B with B row-major,
+// attention's P·V) or B[.., n, k] (x·Wᵀ: every linear layer): one thread
+// or warp per output reads a row of A and a column of B for every output,
+// with no reuse. Here each block computes a 64x64 tile of C: per step
+// along k it stages 64x16 tiles of A and B in shared memory (coalesced
+// loads, bounds-checked), and each of its 256 threads keeps a 4x4 block of
+// C in registers, so a shared-memory value feeds four multiply-adds (or 4
+// warps run bf16 mma.sync with tensor-cores). Batch dimensions become the
+// grid's z. x·Wᵀ with fewer than 16 rows (decode's matrix-vector
+// products) is left to strata-warp-reductions; with a dynamic row count a
+// host-side branch chooses. The tile bodies are in TileKernels.cpp; this
+// pass matches contractions and maps blocks to their tiles.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,9 +44,9 @@ struct Dims {
   bool bAlongK = false; ///< B read along k (x·Wᵀ), not along n (A·B)
 };
 
-/// Rows (m) from which x·Wᵀ runs on tensor cores; fewer rows (decode's
+/// Rows (m) from which x·Wᵀ runs on tiles; fewer rows (decode's
 /// matrix-vector products) stay one warp per output.
-constexpr int64_t kTensorCoreMinRows = 16;
+constexpr int64_t kTileMinRows = 16;
 
 /// `out + a * b` over the two inputs, in either operand order.
 bool isMulAdd(linalg::LinalgOp op) {
@@ -67,7 +67,7 @@ bool isMulAdd(linalg::LinalgOp op) {
          cast<linalg::YieldOp>(body->getTerminator()).getOperand(0) == add;
 }
 
-std::optional<Dims> matchMatmul(linalg::LinalgOp op, bool allowAlongK) {
+std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
       !isMulAdd(op))
@@ -99,16 +99,14 @@ std::optional<Dims> matchMatmul(linalg::LinalgOp op, bool allowAlongK) {
   if (!m)
     return std::nullopt;
   d.m = *m;
-  // A reads m and k but not n; B reads k and n; B walks n fastest (else
-  // the reduction is contiguous: strata-warp-reductions), or k when
-  // allowed (x·Wᵀ on tensor cores).
+  // A reads m and k but not n; B reads k and n, walking n fastest (A·B)
+  // or k (x·Wᵀ).
   if (!a.isFunctionOfDim(d.k) || a.isFunctionOfDim(d.n) ||
       !b.isFunctionOfDim(d.k) || !b.isFunctionOfDim(d.n))
     return std::nullopt;
   AffineExpr bLast = b.getResults().back();
   d.bAlongK = bLast == getAffineDimExpr(d.k, op.getContext());
-  if (bLast != getAffineDimExpr(d.n, op.getContext()) &&
-      !(allowAlongK && d.bAlongK))
+  if (bLast != getAffineDimExpr(d.n, op.getContext()) && !d.bAlongK)
     return std::nullopt;
   for (AffineExpr e : c.getResults().drop_back()) {
     unsigned dim = cast<AffineDimExpr>(e).getPosition();
@@ -192,16 +190,21 @@ TileLaunch createTileLaunch(OpBuilder &b, linalg::LinalgOp op, const Dims &d,
   auto atLeastOne = [&](Value v) {
     return arith::MaxUIOp::create(b, loc, v, one);
   };
-  Value gridZ =
-      arith::MinUIOp::create(b, loc, batches, indexConstant(b, loc, 65535));
-  t.launch = createLaunch(b, loc, atLeastOne(gridX), atLeastOne(gridY),
-                          atLeastOne(gridZ), indexConstant(b, loc, threads),
-                          workgroup);
+  // Grid y and z are at most 65535: blocks stride over further row tiles
+  // and batches.
+  Value maxYZ = indexConstant(b, loc, 65535);
+  Value gridZ = arith::MinUIOp::create(b, loc, batches, maxYZ);
+  t.launch = createLaunch(
+      b, loc, atLeastOne(gridX),
+      atLeastOne(arith::MinUIOp::create(b, loc, gridY, maxYZ)),
+      atLeastOne(gridZ), indexConstant(b, loc, threads), workgroup);
   t.tid = t.launch.getThreadIds().x;
-  t.row0 = arith::MulIOp::create(b, loc, t.launch.getBlockIds().y, tile);
   t.col0 = arith::MulIOp::create(b, loc, t.launch.getBlockIds().x, tile);
-  // Batch indices from the grid's z (striding past 65535 batches),
-  // innermost fastest.
+  auto rowLoop = scf::ForOp::create(b, loc, t.launch.getBlockIds().y, gridY,
+                                    t.launch.getGridSize().y);
+  b.setInsertionPoint(rowLoop.getBody()->getTerminator());
+  t.row0 = arith::MulIOp::create(b, loc, rowLoop.getInductionVar(), tile);
+  // Batch indices, innermost fastest.
   auto batchLoop = scf::ForOp::create(b, loc, t.launch.getBlockIds().z, batches,
                                       t.launch.getGridSize().z);
   b.setInsertionPoint(batchLoop.getBody()->getTerminator());
@@ -233,31 +236,31 @@ void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
   t.finish();
 }
 
-/// x·Wᵀ: tensor-core tiles when it has at least kTensorCoreMinRows rows,
-/// else one warp per output (strata-warp-reductions' kernel); with a
-/// dynamic row count, both kernels behind a host-side branch.
-void lowerLinearOnTensorCores(linalg::LinalgOp op, const Dims &d) {
+/// x·Wᵀ: tiles of `kind` when it has at least kTileMinRows rows, else one
+/// warp per output (strata-warp-reductions' kernel); with a dynamic row
+/// count, both kernels behind a host-side branch.
+void lowerLinearOnTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
   int64_t rows = op.getStaticLoopRanges()[d.m];
   if (!ShapedType::isDynamic(rows)) {
-    if (rows >= kTensorCoreMinRows)
-      lowerTiles(op, d, TileKind::TensorCore);
+    if (rows >= kTileMinRows)
+      lowerTiles(op, d, kind);
     return; // strata-warp-reductions takes it
   }
   if (!isWarpReducible(op, /*minReduction=*/0))
-    return lowerTiles(op, d, TileKind::TensorCore);
+    return lowerTiles(op, d, kind);
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value m = getValueOrCreateConstantIndexOp(
       b, loc, op.createLoopRanges(b, loc)[d.m].size);
   Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, m,
-                                     indexConstant(b, loc, kTensorCoreMinRows));
+                                     indexConstant(b, loc, kTileMinRows));
   auto ifOp = scf::IfOp::create(b, loc, many, /*withElse=*/true);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   auto tiles = cast<linalg::LinalgOp>(b.clone(*op));
   b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
   auto warps = cast<linalg::LinalgOp>(b.clone(*op));
   op->erase();
-  lowerTiles(tiles, d, TileKind::TensorCore);
+  lowerTiles(tiles, d, kind);
   // strata-warp-reductions' defaults: 8 warps per block, 65535 blocks.
   (void)lowerToWarps(warps, /*warpsPerBlock=*/8, /*maxBlocks=*/65535);
 }
@@ -271,15 +274,14 @@ struct TiledMatmulsPass
     for (auto func : getOperation().getOps<func::FuncOp>())
       for (Operation &op : func.getBody().getOps())
         if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-          if (std::optional<Dims> d = matchMatmul(linalgOp, tensorCores))
+          if (std::optional<Dims> d = matchMatmul(linalgOp))
             work.push_back({linalgOp, *d});
+    TileKind kind = tensorCores ? TileKind::TensorCore : TileKind::Fma;
     for (auto &[op, dims] : work) {
-      if (!tensorCores)
-        lowerTiles(op, dims, TileKind::Fma);
-      else if (!dims.bAlongK)
-        lowerTiles(op, dims, TileKind::TensorCore);
+      if (dims.bAlongK)
+        lowerLinearOnTiles(op, dims, kind);
       else
-        lowerLinearOnTensorCores(op, dims);
+        lowerTiles(op, dims, kind);
     }
   }
 };

@@ -23,10 +23,13 @@
 // A·B (odd sizes): 64x64 output tiles, two 16x64 (padded to 66)
 // workgroup tiles staged with bounds-checked loads between barriers, a 4x4
 // register block per thread (16 fma per k), bounds-checked C += acc.
+// Grid y is capped at 65535 and blocks stride over further row tiles.
 // CHECK-LABEL: func.func @mm
 // CHECK-DAG:     arith.ceildivui %c50, %c64
-// CHECK-DAG:     arith.ceildivui %c70, %c64
-// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[AT:.*]] : memref<16x66xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x66xf32, #gpu.address_space<workgroup>>)
+// CHECK-DAG:     %[[ROWTILES:.*]] = arith.ceildivui %c70, %c64
+// CHECK-DAG:     arith.minui %[[ROWTILES]], %c65535
+// CHECK:         gpu.launch blocks(%{{.*}}, %[[BY:.*]], %{{.*}}) in (%{{.*}} = %{{.*}}, %[[GY:.*]] = %{{.*}}, %{{.*}} = %{{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[AT:.*]] : memref<16x66xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x66xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %{{.*}} = %[[BY]] to %[[ROWTILES]] step %[[GY]]
 // CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c33 step %c16{{.*}} iter_args
 // CHECK:             scf.if
 // CHECK:               memref.load %arg0
@@ -62,8 +65,8 @@ func.func @bmm(%a: memref<?x?x8xf32>, %b: memref<?x8x?xf32>, %c: memref<?x?x?xf3
 
 // -----
 
-// x·Wᵀ reads W along k: not this pass's (strata-warp-reductions takes it),
-// nor, with 4 rows (a decode step's few), the tensor-core kernel's.
+// x·Wᵀ with 4 rows (a decode step's few) is left to
+// strata-warp-reductions, with or without tensor cores.
 // CHECK-LABEL: func.func @nt
 // CHECK:         linalg.matmul
 // CHECK-NOT:     gpu.launch
@@ -78,11 +81,21 @@ func.func @nt(%x: memref<4x8xf32>, %w: memref<16x8xf32>, %y: memref<4x16xf32>) {
 
 // -----
 
-// x·Wᵀ with a dynamic row count on tensor cores: a host-side branch
-// between the tensor-core tile kernel (16 rows or more; W staged k-fastest
-// as [n][k]) and one warp per output (fewer rows: decode).
+// x·Wᵀ with a dynamic row count: a host-side branch between the tile
+// kernel (16 rows or more; W staged k-fastest) and one warp per output
+// (fewer rows: decode).
 // CHECK-LABEL: func.func @linear
-// CHECK:         linalg.matmul
+// CHECK:         %[[M:.*]] = memref.dim %arg0, %c0
+// CHECK:         %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16
+// CHECK:         scf.if %[[MANY]] {
+// CHECK:           gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%{{.*}} : memref<16x66xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x66xf32, #gpu.address_space<workgroup>>)
+// CHECK:             memref.load %arg1[
+// CHECK-COUNT-16:    math.fma
+// CHECK:         } else {
+// CHECK:           gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256,
+// CHECK-COUNT-5:     gpu.shuffle  xor
+// CHECK:         }
+// CHECK-NOT:     linalg.matmul
 // TC-LABEL: func.func @linear
 // TC:         %[[M:.*]] = memref.dim %arg0, %c0
 // TC:         %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16
@@ -97,5 +110,19 @@ func.func @nt(%x: memref<4x8xf32>, %w: memref<16x8xf32>, %y: memref<4x16xf32>) {
 func.func @linear(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x32xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>) outs(%y : memref<?x32xf32>)
+  return
+}
+
+// -----
+
+// x·Wᵀ with 64 static rows (a prefill): tiles only, no branch.
+// CHECK-LABEL: func.func @linear_rows
+// CHECK-NOT:     scf.if
+// CHECK:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(
+// CHECK-NOT:     gpu.shuffle
+// CHECK-NOT:     linalg.matmul
+func.func @linear_rows(%x: memref<64x64xf32>, %w: memref<32x64xf32>, %y: memref<64x32xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : memref<64x64xf32>, memref<32x64xf32>) outs(%y : memref<64x32xf32>)
   return
 }
