@@ -69,21 +69,16 @@ linalg::FillOp mlir::strata::fillFeeding(Operation *op, Value out) {
     return {};
   linalg::FillOp fill;
   for (Operation *user : out.getUsers()) {
-    if (user == op)
-      continue;
-    if (user->getBlock() != op->getBlock())
+    // Uses nested in ops after `op` (kernels lowered earlier) come later.
+    Operation *top = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!top)
       return {};
-    if (!user->isBeforeInBlock(op))
+    if (top == op || !top->isBeforeInBlock(op))
       continue;
     auto f = dyn_cast<linalg::FillOp>(user);
     if (!f || fill)
       return {};
     fill = f;
   }
-  // The kernels add to the fill's scalar: it must be of the element type
-  // (linalg.fill may convert it).
-  if (fill && fill.getInputs()[0].getType() !=
-                  cast<MemRefType>(out.getType()).getElementType())
-    return {};
   return fill;
 }

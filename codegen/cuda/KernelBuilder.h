@@ -52,9 +52,16 @@ Value warpAllReduce(OpBuilder &b, Location loc, Value x,
 /// `minReduction` long when static, with an associative combiner.
 bool isWarpReducible(linalg::LinalgOp op, int64_t minReduction);
 
-/// Lowers `op` (isWarpReducible) to a launch with one warp per output.
+/// Lowers `op` (isWarpReducible) to a launch with one warp per output,
+/// folding in (and erasing) the fill that initialises its output, if any.
 LogicalResult lowerToWarps(linalg::LinalgOp op, int64_t warpsPerBlock,
                            int64_t maxBlocks);
+
+/// The same with every output starting from `fill`'s value (its current
+/// contents when `fill` is null); `fill` is left to the caller, as when
+/// two kernels behind a host-side branch share it.
+LogicalResult lowerToWarps(linalg::LinalgOp op, int64_t warpsPerBlock,
+                           int64_t maxBlocks, linalg::FillOp fill);
 
 /// The linalg.fill that initialises `op`'s output `out` (a fresh
 /// allocation) with no other use of the buffer before `op`; null

@@ -166,16 +166,14 @@ struct TileLaunch {
                             cMem(), cIdx);
   }
 
-  void finish() {
-    op->erase();
-    if (fill)
-      fill->erase();
-  }
 };
 
+/// The launch for `op`, whose outputs start from `fill`'s value (their
+/// current contents when null).
 TileLaunch createTileLaunch(OpBuilder &b, linalg::LinalgOp op, const Dims &d,
-                            int64_t threads, TypeRange workgroup) {
-  TileLaunch t{op, d, fillFeeding(op)};
+                            int64_t threads, TypeRange workgroup,
+                            linalg::FillOp fill) {
+  TileLaunch t{op, d, fill};
   Location loc = op.getLoc();
   for (Range &r : op.createLoopRanges(b, loc))
     t.sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
@@ -219,12 +217,14 @@ TileLaunch createTileLaunch(OpBuilder &b, linalg::LinalgOp op, const Dims &d,
   return t;
 }
 
-/// The tile kernel of `kind` for a matched contraction.
-void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
+/// The tile kernel of `kind` for a matched contraction, starting from
+/// `fill`'s value (which the caller erases) when given.
+void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind,
+                linalg::FillOp fill) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   TileLaunch t = createTileLaunch(b, op, d, tileThreads(kind),
-                                  tileBuffers(op.getContext(), kind));
+                                  tileBuffers(op.getContext(), kind), fill);
   auto load = [&](OpBuilder &b, Location loc, unsigned operand, Value mn,
                   Value k) { return t.load(b, loc, operand, mn, k); };
   auto store = [&](OpBuilder &b, Location loc, Value m, Value n, Value acc) {
@@ -233,12 +233,21 @@ void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
   buildTile(
       b, loc, kind, t.launch.getWorkgroupAttributions(),
       TileAccess{t.tid, t.row0, t.col0, t.sizes[d.k], d.bAlongK, load, store});
-  t.finish();
+  op->erase();
+}
+
+/// The same, folding in (and erasing) the fill of op's output, if any.
+void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
+  linalg::FillOp fill = fillFeeding(op);
+  lowerTiles(op, d, kind, fill);
+  if (fill)
+    fill->erase();
 }
 
 /// x·Wᵀ: tiles of `kind` when it has at least kTileMinRows rows, else one
 /// warp per output (strata-warp-reductions' kernel); with a dynamic row
-/// count, both kernels behind a host-side branch.
+/// count, both kernels behind a host-side branch, both starting from the
+/// output's fill (erased: one launch fewer per layer).
 void lowerLinearOnTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
   int64_t rows = op.getStaticLoopRanges()[d.m];
   if (!ShapedType::isDynamic(rows)) {
@@ -248,6 +257,7 @@ void lowerLinearOnTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
   }
   if (!isWarpReducible(op, /*minReduction=*/0))
     return lowerTiles(op, d, kind);
+  linalg::FillOp fill = fillFeeding(op);
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value m = getValueOrCreateConstantIndexOp(
@@ -260,9 +270,11 @@ void lowerLinearOnTiles(linalg::LinalgOp op, const Dims &d, TileKind kind) {
   b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
   auto warps = cast<linalg::LinalgOp>(b.clone(*op));
   op->erase();
-  lowerTiles(tiles, d, kind);
+  lowerTiles(tiles, d, kind, fill);
   // strata-warp-reductions' defaults: 8 warps per block, 65535 blocks.
-  (void)lowerToWarps(warps, /*warpsPerBlock=*/8, /*maxBlocks=*/65535);
+  (void)lowerToWarps(warps, /*warpsPerBlock=*/8, /*maxBlocks=*/65535, fill);
+  if (fill)
+    fill->erase();
 }
 
 struct TiledMatmulsPass

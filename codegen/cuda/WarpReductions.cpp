@@ -114,13 +114,24 @@ bool mlir::strata::isWarpReducible(linalg::LinalgOp op, int64_t minReduction) {
 LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
                                          int64_t warpsPerBlock,
                                          int64_t maxBlocks) {
+  linalg::FillOp fill = fillFeeding(op);
+  if (failed(lowerToWarps(op, warpsPerBlock, maxBlocks, fill)))
+    return failure();
+  if (fill)
+    fill->erase();
+  return success();
+}
+
+LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
+                                         int64_t warpsPerBlock,
+                                         int64_t maxBlocks,
+                                         linalg::FillOp fill) {
   std::optional<Combiner> found = matchCombiner(op);
   if (!found)
     return failure();
   const Combiner &combiner = *found;
   OpBuilder b(op);
   Location loc = op.getLoc();
-  linalg::FillOp fill = fillFeeding(op);
   SmallVector<Range, 4> ranges = op.createLoopRanges(b, loc);
   unsigned r = reductionDim(op);
   unsigned numLoops = op.getNumLoops();
@@ -201,8 +212,6 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
                   : memref::LoadOp::create(b, loc, init->get(), at).getResult();
   memref::StoreOp::create(b, loc, combine(old, partial), init->get(), at);
   op->erase();
-  if (fill)
-    fill->erase();
   return success();
 }
 

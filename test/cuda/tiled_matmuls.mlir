@@ -126,3 +126,26 @@ func.func @linear_rows(%x: memref<64x64xf32>, %w: memref<32x64xf32>, %y: memref<
       ins(%x, %w : memref<64x64xf32>, memref<32x64xf32>) outs(%y : memref<64x32xf32>)
   return
 }
+
+// -----
+
+// Both kernels behind the branch start from the output's fill, which is
+// then erased (no fill launch per linear layer).
+// CHECK-LABEL: func.func @linear_fill
+// CHECK-NOT:     linalg.fill
+// CHECK:         scf.if
+// CHECK:           gpu.launch {{.*}} workgroup(
+// CHECK:             arith.addf %arg2,
+// CHECK:         } else {
+// CHECK:           gpu.launch
+// CHECK:             arith.addf %arg2,
+// CHECK-NOT:     linalg.fill
+func.func @linear_fill(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %init: f32) -> memref<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %m = memref.dim %x, %c0 : memref<?x64xf32>
+  %y = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%init : f32) outs(%y : memref<?x32xf32>)
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>) outs(%y : memref<?x32xf32>)
+  return %y : memref<?x32xf32>
+}

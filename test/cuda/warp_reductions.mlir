@@ -74,3 +74,28 @@ func.func @folded_fill(%x: memref<4x64xf32>, %w: memref<16x64xf32>, %init: f32) 
       ins(%x, %w : memref<4x64xf32>, memref<16x64xf32>) outs(%y : memref<4x16xf32>)
   return %y : memref<4x16xf32>
 }
+
+// -----
+
+// The fill is folded too when a later kernel (a launch built by an earlier
+// pass) reads the output inside its body.
+// CHECK-LABEL: func.func @folded_fill_read_later
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:           arith.addf %arg2,
+// CHECK:         gpu.launch
+// CHECK:           memref.load %[[Y:.*]][
+func.func @folded_fill_read_later(%x: memref<4x64xf32>, %w: memref<16x64xf32>, %init: f32, %out: memref<4x16xf32>) -> memref<4x16xf32> {
+  %y = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%init : f32) outs(%y : memref<4x16xf32>)
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%x, %w : memref<4x64xf32>, memref<16x64xf32>) outs(%y : memref<4x16xf32>)
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %c0 = arith.constant 0 : index
+    %v = memref.load %y[%c0, %c0] : memref<4x16xf32>
+    memref.store %v, %out[%c0, %c0] : memref<4x16xf32>
+    gpu.terminator
+  }
+  return %y : memref<4x16xf32>
+}
