@@ -165,7 +165,6 @@ struct TileLaunch {
     memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, acc),
                             cMem(), cIdx);
   }
-
 };
 
 /// The launch for `op`, whose outputs start from `fill`'s value (their
