@@ -1,9 +1,9 @@
 //===- DestinationBufferization.cpp - one-shot bufferization ---*- C++ -*-===//
 //
-// Strata's kernel-level ops (strata.flash_attention, strata.grouped_matmul)
-// are destination style: one-shot bufferization writes the result into
-// init's buffer (in place unless init is still needed) and leaves the op on
-// memrefs, where the targets lower it.
+// Strata's kernel-level ops (strata.flash_attention, strata.grouped_matmul,
+// strata.expert_sort) are destination style: one-shot bufferization writes
+// the results into their inits' buffers (in place unless an init is still
+// needed) and leaves the op on memrefs, where the targets lower it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,9 +18,9 @@ using namespace mlir::strata;
 
 namespace {
 
-/// `ReadsInit`: whether the op accumulates into init (grouped_matmul) or
-/// only overwrites it (flash_attention), whose old contents then need not
-/// survive in place.
+/// `ReadsInit`: whether the op accumulates into its init (grouped_matmul)
+/// or only overwrites its inits (flash_attention, expert_sort), whose old
+/// contents then need not survive in place.
 template <typename OpT, bool ReadsInit>
 struct DestinationBufferization
     : bufferization::DstBufferizableOpInterfaceExternalModel<
@@ -44,7 +44,11 @@ struct DestinationBufferization
     }
     rewriter.setInsertionPoint(op);
     OpT::create(rewriter, op->getLoc(), TypeRange{}, buffers, op->getAttrs());
-    bufferization::replaceOpWithBufferizedValues(rewriter, op, buffers.back());
+    SmallVector<Value> results;
+    for (OpOperand &init :
+         cast<DestinationStyleOpInterface>(op).getDpsInitsMutable())
+      results.push_back(buffers[init.getOperandNumber()]);
+    bufferization::replaceOpWithBufferizedValues(rewriter, op, results);
     return success();
   }
 };
@@ -57,5 +61,7 @@ void mlir::strata::registerDestinationBufferization(DialectRegistry &registry) {
         DestinationBufferization<FlashAttentionOp, /*ReadsInit=*/false>>(*ctx);
     GroupedMatmulOp::attachInterface<
         DestinationBufferization<GroupedMatmulOp, /*ReadsInit=*/true>>(*ctx);
+    ExpertSortOp::attachInterface<
+        DestinationBufferization<ExpertSortOp, /*ReadsInit=*/false>>(*ctx);
   });
 }

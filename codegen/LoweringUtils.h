@@ -15,6 +15,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 
 namespace mlir::strata {
 
@@ -75,15 +76,17 @@ Value arenaDescriptor(OpBuilder &b, Location loc, Type type, Value base,
                       Value bytes);
 
 /// Calls `lower` on every `OpT` (a destination-style kernel op:
-/// strata.flash_attention, strata.grouped_matmul) in `module`, which must
-/// all be bufferized; `pass` names the lowering in the error otherwise.
+/// strata.flash_attention, strata.grouped_matmul, strata.expert_sort) in
+/// `module`, which must all be bufferized; `pass` names the lowering in the
+/// error otherwise.
 template <typename OpT>
 LogicalResult lowerBufferized(ModuleOp module, StringRef pass,
                               function_ref<LogicalResult(OpT)> lower) {
   SmallVector<OpT> ops;
   module.walk([&](OpT op) { ops.push_back(op); });
   for (OpT op : ops) {
-    if (!isa<MemRefType>(op.getInit().getType()))
+    if (!cast<DestinationStyleOpInterface>(op.getOperation())
+             .hasPureBufferSemantics())
       return op.emitOpError("must be bufferized before ") << pass;
     if (failed(lower(op)))
       return failure();

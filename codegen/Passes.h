@@ -66,8 +66,8 @@ LogicalResult buildCudaLoweringPipeline(OpPassManager &pm,
 /// dialects themselves (the NVVM target, LLVM IR translations).
 void registerCodegenExtensions(DialectRegistry &registry);
 
-/// One-shot bufferization of strata.flash_attention and
-/// strata.grouped_matmul (part of registerCodegenExtensions).
+/// One-shot bufferization of strata.flash_attention, strata.grouped_matmul
+/// and strata.expert_sort (part of registerCodegenExtensions).
 void registerDestinationBufferization(DialectRegistry &registry);
 
 /// Registers the codegen passes and the `strata-lower-to-llvm-cpu` and

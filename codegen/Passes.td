@@ -347,6 +347,39 @@ def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
   ];
 }
 
+def StrataExpertSortLoops : Pass<"strata-expert-sort-loops", "mlir::ModuleOp"> {
+  let summary = "Lower strata.expert_sort on buffers to sequential loops";
+  let description = [{
+    For the CPU (and any target that runs plain loops). Each
+    strata.expert_sort becomes four loops: count each expert's pairs into
+    offsets[e + 1], prefix-sum them, scatter the pairs in pair order using
+    offsets[e] as expert e's cursor, then shift the offsets back. O(P + E),
+    no temporary.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+  ];
+}
+
+def StrataExpertSortKernel
+    : Pass<"strata-expert-sort-kernel", "mlir::ModuleOp"> {
+  let summary = "Lower strata.expert_sort on buffers to one CUDA kernel";
+  let description = [{
+    Each strata.expert_sort becomes one launch of one block with a thread
+    per expert (whole warps, at most 1024; more experts are strided over
+    the threads). Each thread counts its experts' pairs, thread 0
+    prefix-sums the counts into the offsets, and each thread scatters its
+    experts' pairs in pair order with its cursor in a register; barriers
+    separate the phases. Every thread reads every pair's expert, but a
+    warp's lanes read the same one at once (a broadcast).
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+  ];
+}
+
 def StrataGroupedMatmulLoops
     : Pass<"strata-grouped-matmul-loops", "mlir::ModuleOp"> {
   let summary = "Lower strata.grouped_matmul on buffers to one GEMM per group";

@@ -26,9 +26,9 @@ using namespace mlir;
 using namespace mlir::strata;
 
 /// strata -> linalg on tensors -> buffers: what both targets share. Routed
-/// experts become strata.grouped_matmul over their sorted rows, attention
-/// strata.flash_attention unless `flashAttention` is off; each target
-/// lowers both ops on buffers.
+/// experts become strata.expert_sort and strata.grouped_matmul over their
+/// sorted rows, attention strata.flash_attention unless `flashAttention` is
+/// off; each target lowers these ops on buffers.
 static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
                                      bool flashAttention) {
   pm.addPass(createStrataParamsToArguments());
@@ -76,6 +76,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   if (stop == "linalg")
     return success();
   pm.addPass(createStrataFlashAttentionLoops());
+  pm.addPass(createStrataExpertSortLoops());
   pm.addPass(createStrataGroupedMatmulLoops());
   pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
@@ -111,6 +112,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
   if (stop == "linalg")
     return success();
   pm.addPass(createStrataFlashAttentionKernels());
+  pm.addPass(createStrataExpertSortKernel());
   StrataGroupedMatmulKernelsOptions grouped;
   grouped.tensorCores = options.tensorCores;
   pm.addPass(createStrataGroupedMatmulKernels(grouped));

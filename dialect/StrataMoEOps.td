@@ -169,4 +169,51 @@ def Strata_GroupedMatmulOp : Strata_Op<"grouped_matmul", [
   }];
 }
 
+def Strata_ExpertSortOp : Strata_Op<"expert_sort", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "counting sort of routed (token, slot) pairs by expert, into "
+                "destinations";
+  let description = [{
+    The kernel-level routing step of grouped experts. From
+    `indices: [P]` (i32, the router's selections in pair order: pair
+    `t * top_k + j` is token t's j-th expert, each in `[0, num_experts)`)
+    it computes, stably (an expert's pairs keep pair order):
+
+    - `offsets: [num_experts + 1]`: `offsets[e]` is the number of pairs
+      routed to experts below e, so expert e owns sorted rows
+      `offsets[e] .. offsets[e + 1]` and `offsets[E] = P`;
+    - `order: [P]`: sorted row r holds pair `order[r]`;
+    - `position: [P]`: pair p lands in row `position[p]` (the inverse of
+      `order`).
+
+    An index outside `[0, num_experts)` is the caller's error (the router
+    never produces one); it is not checked at run time.
+
+    Destination style: the three inits are overwritten (their contents are
+    not read); on tensors the op returns their new values, after
+    bufferization it writes them in place and returns nothing.
+
+    Constraints: sort_c1 indices and the three inits are all rank-1 tensors
+    or all rank-1 memrefs; sort_c2 num_experts >= 1 and offsets has
+    num_experts + 1 elements, order and position the length of indices;
+    sort_c3 three results of the inits' types on tensors, none on memrefs.
+  }];
+  let arguments = (ins TensorOrMemRef<[I32]>:$indices,
+      TensorOrMemRef<[I32]>:$offsets_init, TensorOrMemRef<[I32]>:$order_init,
+      TensorOrMemRef<[I32]>:$position_init, I64Attr:$num_experts);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $indices `into` $offsets_init `,` $order_init `,` $position_init
+    attr-dict `:` type($indices) `,` type($offsets_init) `,`
+    type($order_init) `,` type($position_init) (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getOperation(), 1, 3);
+    }
+  }];
+}
+
 #endif // STRATA_MOE_OPS_TD

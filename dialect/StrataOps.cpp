@@ -750,16 +750,18 @@ LogicalResult FlashAttentionOp::verify() {
 /// On tensors a destination-style kernel op is pure; on memrefs it reads
 /// its inputs and writes init (reading it too when it accumulates).
 static void destinationEffects(
-    Operation *op, OpOperand &init, bool readsInit,
+    Operation *op, bool readsInit,
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
+  auto dst = cast<DestinationStyleOpInterface>(op);
   for (OpOperand &operand : op->getOpOperands()) {
     if (!isa<MemRefType>(operand.get().getType()))
       continue;
-    if (&operand != &init || readsInit)
+    bool init = dst.isDpsInit(&operand);
+    if (!init || readsInit)
       effects.emplace_back(MemoryEffects::Read::get(), &operand,
                            SideEffects::DefaultResource::get());
-    if (&operand == &init)
+    if (init)
       effects.emplace_back(MemoryEffects::Write::get(), &operand,
                            SideEffects::DefaultResource::get());
   }
@@ -768,8 +770,7 @@ static void destinationEffects(
 void FlashAttentionOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  destinationEffects(getOperation(), getInitMutable(), /*readsInit=*/false,
-                     effects);
+  destinationEffects(getOperation(), /*readsInit=*/false, effects);
 }
 
 //===----------------------------------------------------------------------===//
@@ -818,8 +819,58 @@ LogicalResult GroupedMatmulOp::verify() {
 void GroupedMatmulOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  destinationEffects(getOperation(), getInitMutable(), /*readsInit=*/true,
-                     effects);
+  destinationEffects(getOperation(), /*readsInit=*/true, effects);
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertSortOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertSortOp::verify() {
+  bool onTensors = isa<RankedTensorType>(getIndices().getType());
+  for (Value v :
+       {getIndices(), getOffsetsInit(), getOrderInit(), getPositionInit()}) {
+    auto type = cast<ShapedType>(v.getType());
+    if (isa<RankedTensorType>(type) != onTensors || !type.hasRank() ||
+        type.getRank() != 1)
+      return emitOpError() << "sort_c1: indices, offsets, order and position "
+                              "must all be rank-1 tensors or all rank-1 "
+                              "memrefs, got "
+                           << v.getType();
+  }
+  int64_t experts = getNumExperts();
+  auto size = [](Value v) {
+    return cast<ShapedType>(v.getType()).getDimSize(0);
+  };
+  if (experts < 1 || !compatible(size(getOffsetsInit()), experts + 1))
+    return emitOpError() << "sort_c2: num_experts must be >= 1 and offsets "
+                            "have num_experts + 1 = "
+                         << experts + 1 << " elements, got "
+                         << getOffsetsInit().getType();
+  if (!compatible(size(getOrderInit()), size(getIndices())) ||
+      !compatible(size(getPositionInit()), size(getIndices())))
+    return emitOpError() << "sort_c2: order and position must have the "
+                            "length of indices, got "
+                         << getOrderInit().getType() << " and "
+                         << getPositionInit().getType() << " for "
+                         << getIndices().getType();
+  if (onTensors) {
+    if (getResults().size() != 3 ||
+        getResults()[0].getType() != getOffsetsInit().getType() ||
+        getResults()[1].getType() != getOrderInit().getType() ||
+        getResults()[2].getType() != getPositionInit().getType())
+      return emitOpError() << "sort_c3: expected three results of the inits' "
+                              "types";
+  } else if (!getResults().empty()) {
+    return emitOpError() << "sort_c3: expected no result on memrefs";
+  }
+  return success();
+}
+
+void ExpertSortOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  destinationEffects(getOperation(), /*readsInit=*/false, effects);
 }
 
 #define GET_OP_CLASSES

@@ -368,16 +368,24 @@ def moe_cases(rnd, t):
         ("sigmoid-bias-groups (V3)", 3,
          "scoring = #strata.scoring<sigmoid>, norm_topk_prob = true, routed_scaling_factor = 2.5, n_group = 4, topk_group = 2",
          dict(sigmoid=True, norm=True, scale=2.5, groups=4, keep=2), bias),
+        # Expert 5 wins every token: one large group, most experts empty.
+        ("softmax-skewed (one expert wins)", 2, "", dict(norm=True, skew=5), None),
     ]
     for name, k, attrs, kw, b in configs:
+        kw = dict(kw)
+        skew = kw.pop("skew", None)
+        L = logits
+        if skew is not None:
+            L = logits.clone()
+            L[..., skew] += 10.0
         extra = ", " + attrs if attrs else ""
         norm = ", norm_topk_prob = true" if kw.get("norm") and "norm_topk" not in attrs else ""
         bias_part = f" bias(%in5 : {t([E])})" if b is not None else ""
         body = (f"  %w, %i, %sc = strata.router %in1{bias_part} {{num_experts = {E}, top_k = {k}{norm}{extra}}} : {t([B,S,E])}\n"
                 f"  %r = strata.moe_experts %in0, %w, %i experts(%in2, %in3, %in4) {{num_experts = {E}, top_k = {k}}}"
                 f" : {t([B,S,D])}, {t([B,S,k])}, tensor<{B}x{S}x{k}xi32>, {ety}")
-        w, idx = router_ref(logits, k, bias=b, **kw)
-        inputs = [x, logits, wg, wu, wd] + ([b] if b is not None else [])
+        w, idx = router_ref(L, k, bias=b, **kw)
+        inputs = [x, L, wg, wu, wd] + ([b] if b is not None else [])
         yield ("moe " + name, inputs, body, t([B, S, D]), experts_ref(x, w, idx, wg, wu, wd))
         wbody = body.split("\n")[0].replace("%w, %i, %sc", "%r, %i, %sc")
         yield ("router weights " + name, inputs, wbody, t([B, S, k]), w)

@@ -45,7 +45,7 @@ struct ConvertToLinalgPass
     llvm::MapVector<OperationName, SmallVector<Operation *>> left;
     getOperation().walk([&](Operation *op) {
       if (isa<StrataDialect>(op->getDialect()) &&
-          !isa<ParamOp, FlashAttentionOp, GroupedMatmulOp>(op))
+          !isa<ParamOp, FlashAttentionOp, GroupedMatmulOp, ExpertSortOp>(op))
         left[op->getName()].push_back(op);
     });
     for (auto &[name, ops] : left) {

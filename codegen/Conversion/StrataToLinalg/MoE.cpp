@@ -8,11 +8,12 @@
 // dropped groups before ranking experts.
 //
 // Routed experts are computed only for the selected (token, expert) pairs,
-// in one of two forms: grouped by expert (the pairs counting-sorted by
-// expert, then strata.grouped_matmul: one GEMM per expert over its
-// contiguous rows, so each expert's weights are read once per tile of its
-// rows; what both targets compile), or each pair gathering its expert's
-// weights inside the contraction (no control flow; the reference form).
+// in one of two forms: grouped by expert (strata.expert_sort counting-sorts
+// the pairs by expert, then strata.grouped_matmul runs one GEMM per expert
+// over its contiguous rows, so each expert's weights are read once per
+// tile of its rows; what both targets compile), or each pair gathering its
+// expert's weights inside the contraction (no control flow; the reference
+// form).
 // Inference semantics: router noise and expert capacity apply in training
 // only.
 //
@@ -24,7 +25,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -341,11 +341,11 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
 };
 
 /// The same computation grouped by expert: the N*K (token, slot) pairs are
-/// counting-sorted by expert, their inputs gathered into one [N*K, D]
-/// matrix, and strata.grouped_matmul runs gate, up and down on each
-/// expert's contiguous rows with that expert's weights, read once per tile
-/// of rows instead of once per token. A final gather weights each token's
-/// K rows and sums them in slot order.
+/// counting-sorted by expert (strata.expert_sort), their inputs gathered
+/// into one [N*K, D] matrix, and strata.grouped_matmul runs gate, up and
+/// down on each expert's contiguous rows with that expert's weights, read
+/// once per tile of rows instead of once per token. A final gather weights
+/// each token's K rows and sums them in slot order.
 struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -385,68 +385,25 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
                                 arith::RemUIOp::create(nb, l, p, kc)};
     };
 
-    // counts[e]: pairs routed to e (dims e, b, s, k); offsets[e]: their
-    // first row in expert order (an exclusive prefix sum over e' < e), and
-    // offsets[E] = N*K.
-    Value zeroI = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-    auto perExpert = [&](int64_t size) -> Value {
-      Value empty =
-          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size}, i32);
-      return linalg::FillOp::create(b, loc, zeroI, empty).getResult(0);
+    // The pairs counting-sorted by expert (stable): expert e owns sorted
+    // rows offsets[e] .. offsets[e + 1]; row r holds pair order[r], pair p
+    // lands in row position[p]. Pair p is (b, s, k) of idx in row-major
+    // order, so idx collapsed to [N*K] is indexed by pair.
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, idx, SmallVector<ReassociationIndices>{{0, 1, 2}});
+    auto vector = [&](ArrayRef<int64_t> shape, ValueRange sizes) -> Value {
+      return tensor::EmptyOp::create(b, loc, shape, i32, sizes);
     };
-    Value counts = buildGeneric(
-        b, loc, {idx}, perExpert(numExperts),
-        {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
-        {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
-        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value e = arith::IndexCastOp::create(
-              nb, l, nb.getI32Type(), linalg::IndexOp::create(nb, l, 0));
-          Value hit =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[0], e);
-          return arith::AddIOp::create(
-              nb, l, a[1], arith::ExtUIOp::create(nb, l, nb.getI32Type(), hit));
-        });
-    Value offsets = buildGeneric(
-        b, loc, {counts}, perExpert(numExperts + 1),
-        {dimsMap(ctx, 2, {1}), dimsMap(ctx, 2, {0})},
-        {IT::parallel, IT::reduction},
-        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value before = arith::CmpIOp::create(
-              nb, l, arith::CmpIPredicate::ult,
-              linalg::IndexOp::create(nb, l, 1),
-              linalg::IndexOp::create(nb, l, 0));
-          return arith::AddIOp::create(
-              nb, l, a[1],
-              arith::SelectOp::create(
-                  nb, l, before, a[0],
-                  arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0))));
-        });
-
-    // Counting sort, in pair order (stable): pair p goes to row
-    // position[p]; row r holds pair order[r].
-    auto pairVector = [&]() -> Value {
-      return tensor::EmptyOp::create(b, loc,
-                                     ArrayRef<int64_t>{ShapedType::kDynamic},
-                                     i32, ValueRange{pairs});
-    };
-    auto sort = scf::ForOp::create(
-        b, loc, cst(0), pairs, cst(1),
-        ValueRange{offsets, pairVector(), pairVector()},
-        [&](OpBuilder &nb, Location l, Value p, ValueRange iter) {
-          SmallVector<Value> bsk = pairIndices(nb, l, p);
-          Value e = toIndex(nb, l, tensor::ExtractOp::create(nb, l, idx, bsk));
-          Value row = tensor::ExtractOp::create(nb, l, iter[0], e);
-          Value next = arith::AddIOp::create(
-              nb, l, row,
-              arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(1)));
-          Value cursor = tensor::InsertOp::create(nb, l, next, iter[0], e);
-          Value pInt = arith::IndexCastOp::create(nb, l, nb.getI32Type(), p);
-          Value order = tensor::InsertOp::create(nb, l, pInt, iter[1],
-                                                 toIndex(nb, l, row));
-          Value position = tensor::InsertOp::create(nb, l, row, iter[2], p);
-          scf::YieldOp::create(nb, l, ValueRange{cursor, order, position});
-        });
-    Value order = sort.getResult(1), position = sort.getResult(2);
+    Value offsetsInit = vector({numExperts + 1}, {});
+    Value pairsInit = vector({ShapedType::kDynamic}, {pairs});
+    auto sort = ExpertSortOp::create(
+        b, loc,
+        TypeRange{offsetsInit.getType(), pairsInit.getType(),
+                  pairsInit.getType()},
+        flat, offsetsInit, pairsInit, vector({ShapedType::kDynamic}, {pairs}),
+        b.getI64IntegerAttr(numExperts));
+    Value offsets = sort.getResults()[0], order = sort.getResults()[1],
+          position = sort.getResults()[2];
 
     // rows[r, :] = x[token of order[r], :]
     Value rowsInit = tensor::EmptyOp::create(
