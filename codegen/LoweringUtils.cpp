@@ -14,6 +14,26 @@ Value mlir::strata::indexConstant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
 
+Value mlir::strata::addConstant(OpBuilder &b, Location loc, Value x,
+                                int64_t c) {
+  Value cst =
+      x.getType().isIndex()
+          ? indexConstant(b, loc, c)
+          : arith::ConstantOp::create(b, loc, b.getIntegerAttr(x.getType(), c))
+                .getResult();
+  return arith::AddIOp::create(b, loc, x, cst);
+}
+
+void mlir::strata::forRange(
+    OpBuilder &b, Location loc, Value lb, Value ub, Value step,
+    function_ref<void(OpBuilder &, Location, Value)> body) {
+  scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                     [&](OpBuilder &b, Location l, Value i, ValueRange) {
+                       body(b, l, i);
+                       scf::YieldOp::create(b, l);
+                     });
+}
+
 Value mlir::strata::loadIndex(OpBuilder &b, Location loc, Value memref,
                               ValueRange indices) {
   Value v = memref::LoadOp::create(b, loc, memref, indices);

@@ -21,6 +21,14 @@ namespace mlir::strata {
 
 Value indexConstant(OpBuilder &b, Location loc, int64_t value);
 
+/// `x + c` for an index or integer `x`.
+Value addConstant(OpBuilder &b, Location loc, Value x, int64_t c);
+
+/// `body(b, l, i)` for i = lb, lb + step, ... < ub (an scf.for without
+/// results).
+void forRange(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
+              function_ref<void(OpBuilder &, Location, Value)> body);
+
 /// `memref[indices]`, an integer, as an index.
 Value loadIndex(OpBuilder &b, Location loc, Value memref, ValueRange indices);
 

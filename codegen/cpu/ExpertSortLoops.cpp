@@ -26,50 +26,31 @@ using namespace mlir::strata;
 
 namespace {
 
-/// `body(b, l, i)` for i in [lb, ub).
-void forRange(OpBuilder &b, Location loc, Value lb, Value ub,
-              function_ref<void(OpBuilder &, Location, Value)> body) {
-  scf::ForOp::create(b, loc, lb, ub, indexConstant(b, loc, 1), ValueRange{},
-                     [&](OpBuilder &b, Location l, Value i, ValueRange) {
-                       body(b, l, i);
-                       scf::YieldOp::create(b, l);
-                     });
-}
-
-Value addConstant(OpBuilder &b, Location loc, Value x, int64_t c) {
-  Value cst =
-      x.getType().isIndex()
-          ? indexConstant(b, loc, c)
-          : arith::ConstantOp::create(b, loc, b.getIntegerAttr(x.getType(), c))
-                .getResult();
-  return arith::AddIOp::create(b, loc, x, cst);
-}
-
 LogicalResult lowerToLoops(ExpertSortOp op) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value idx = op.getIndices(), offsets = op.getOffsetsInit(),
         order = op.getOrderInit(), position = op.getPositionInit();
   int64_t experts = op.getNumExperts();
-  Value zero = indexConstant(b, loc, 0);
+  Value zero = indexConstant(b, loc, 0), one = indexConstant(b, loc, 1);
   Value pairs = memref::DimOp::create(b, loc, idx, 0);
   Value zeroI = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
   auto load = [](OpBuilder &b, Location l, Value m, Value i) -> Value {
     return memref::LoadOp::create(b, l, m, i);
   };
   // 1. offsets[e + 1] = pairs of expert e.
-  forRange(b, loc, zero, indexConstant(b, loc, experts + 1),
+  forRange(b, loc, zero, indexConstant(b, loc, experts + 1), one,
            [&](OpBuilder &b, Location l, Value e) {
              memref::StoreOp::create(b, l, zeroI, offsets, e);
            });
-  forRange(b, loc, zero, pairs, [&](OpBuilder &b, Location l, Value p) {
+  forRange(b, loc, zero, pairs, one, [&](OpBuilder &b, Location l, Value p) {
     Value slot = addConstant(b, l, loadIndex(b, l, idx, p), 1);
     memref::StoreOp::create(
         b, l, addConstant(b, l, load(b, l, offsets, slot), 1), offsets, slot);
   });
   // 2. Inclusive prefix sum: offsets[e + 1] = pairs of experts <= e.
   forRange(b, loc, indexConstant(b, loc, 1), indexConstant(b, loc, experts + 1),
-           [&](OpBuilder &b, Location l, Value e) {
+           one, [&](OpBuilder &b, Location l, Value e) {
              Value before = load(b, l, offsets, addConstant(b, l, e, -1));
              memref::StoreOp::create(
                  b, l,
@@ -78,7 +59,7 @@ LogicalResult lowerToLoops(ExpertSortOp op) {
            });
   // 3. Scatter in pair order with offsets[e] as expert e's cursor: it ends
   // at offsets[e + 1]'s value.
-  forRange(b, loc, zero, pairs, [&](OpBuilder &b, Location l, Value p) {
+  forRange(b, loc, zero, pairs, one, [&](OpBuilder &b, Location l, Value p) {
     Value e = loadIndex(b, l, idx, p);
     Value row = load(b, l, offsets, e);
     memref::StoreOp::create(
@@ -89,7 +70,7 @@ LogicalResult lowerToLoops(ExpertSortOp op) {
   });
   // 4. Each cursor now holds the next expert's start: shift back.
   forRange(
-      b, loc, zero, indexConstant(b, loc, experts),
+      b, loc, zero, indexConstant(b, loc, experts), one,
       [&](OpBuilder &b, Location l, Value i) {
         Value e = arith::SubIOp::create(b, l, indexConstant(b, l, experts), i);
         memref::StoreOp::create(

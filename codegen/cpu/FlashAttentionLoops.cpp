@@ -36,12 +36,7 @@ constexpr int64_t kQueryTile = 4;
 /// `body(b, l, i)` for i in [0, n).
 void forEach(OpBuilder &b, Location l, Value n,
              function_ref<void(OpBuilder &, Location, Value)> body) {
-  scf::ForOp::create(b, l, indexConstant(b, l, 0), n, indexConstant(b, l, 1),
-                     ValueRange{},
-                     [&](OpBuilder &b, Location l, Value i, ValueRange) {
-                       body(b, l, i);
-                       scf::YieldOp::create(b, l);
-                     });
+  forRange(b, l, indexConstant(b, l, 0), n, indexConstant(b, l, 1), body);
 }
 
 /// Query rows of `op`, kQueryTile per parallel iteration: consecutive

@@ -40,12 +40,8 @@ int64_t blockThreads(int64_t experts) {
 void forMyExperts(OpBuilder &b, Location loc, Value tid, int64_t threads,
                   int64_t experts,
                   function_ref<void(OpBuilder &, Location, Value)> body) {
-  scf::ForOp::create(b, loc, tid, indexConstant(b, loc, experts),
-                     indexConstant(b, loc, threads), ValueRange{},
-                     [&](OpBuilder &b, Location l, Value e, ValueRange) {
-                       body(b, l, e);
-                       scf::YieldOp::create(b, l);
-                     });
+  forRange(b, loc, tid, indexConstant(b, loc, experts),
+           indexConstant(b, loc, threads), body);
 }
 
 /// Whether pair p is routed to expert `e` (an index).
@@ -92,9 +88,8 @@ LogicalResult lowerToKernel(ExpertSortOp op) {
             b, l, zeroIndex(b, l), pairs, indexConstant(b, l, 1),
             ValueRange{zeroIndex(b, l)},
             [&](OpBuilder &b, Location l, Value p, ValueRange n) {
-              Value hit = arith::IndexCastOp::create(
-                  b, l, b.getIndexType(),
-                  arith::ExtUIOp::create(b, l, i32, routedTo(b, l, idx, p, e)));
+              Value hit = arith::IndexCastUIOp::create(
+                  b, l, b.getIndexType(), routedTo(b, l, idx, p, e));
               scf::YieldOp::create(
                   b, l, ValueRange{arith::AddIOp::create(b, l, n[0], hit)});
             });
@@ -135,9 +130,8 @@ LogicalResult lowerToKernel(ExpertSortOp op) {
                 memref::StoreOp::create(b, l, i32Value(b, l, row[0]), position,
                                         p);
               }
-              Value step = arith::IndexCastOp::create(
-                  b, l, b.getIndexType(),
-                  arith::ExtUIOp::create(b, l, i32, hit));
+              Value step =
+                  arith::IndexCastUIOp::create(b, l, b.getIndexType(), hit);
               scf::YieldOp::create(
                   b, l, ValueRange{arith::AddIOp::create(b, l, row[0], step)});
             });

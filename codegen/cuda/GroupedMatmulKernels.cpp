@@ -47,7 +47,6 @@ constexpr int64_t kTileRowsPerGroup = 8;
 
 /// What both kernels need of a grouped matmul, computed on the host.
 struct Grouped {
-  GroupedMatmulOp op;
   linalg::FillOp fill; ///< init's zero fill, folded into the kernels
   Value rows, weights, offsets, init;
   Value p, groups; ///< P and E (index)
@@ -62,10 +61,6 @@ struct Grouped {
                             init, ValueRange{m, col});
   }
 };
-
-Value add(OpBuilder &b, Location loc, Value x, int64_t c) {
-  return arith::AddIOp::create(b, loc, x, indexConstant(b, loc, c));
-}
 
 /// The tile kernel. Inside, a block strides over tile slots
 /// (blockIdx.y, + gridDim.y, ...), finds the slot's expert and row tile,
@@ -94,7 +89,7 @@ void buildTileKernel(OpBuilder &b, Location loc, Grouped &g, TileKind kind) {
       [&](OpBuilder &b, Location loc, Value e, ValueRange state) {
         Value first = state[0];
         Value count = arith::SubIOp::create(
-            b, loc, loadIndex(b, loc, g.offsets, add(b, loc, e, 1)),
+            b, loc, loadIndex(b, loc, g.offsets, addConstant(b, loc, e, 1)),
             loadIndex(b, loc, g.offsets, e));
         Value next = arith::AddIOp::create(
             b, loc, first, arith::CeilDivUIOp::create(b, loc, count, tile));
@@ -116,7 +111,7 @@ void buildTileKernel(OpBuilder &b, Location loc, Grouped &g, TileKind kind) {
   Value row0 =
       arith::AddIOp::create(b, loc, loadIndex(b, loc, g.offsets, expert),
                             arith::MulIOp::create(b, loc, localTile, tile));
-  Value rowEnd = loadIndex(b, loc, g.offsets, add(b, loc, expert, 1));
+  Value rowEnd = loadIndex(b, loc, g.offsets, addConstant(b, loc, expert, 1));
   Value nSize = indexConstant(b, loc, g.n), dSize = indexConstant(b, loc, g.d);
   auto load = [&](OpBuilder &b, Location loc, unsigned operand, Value mn,
                   Value k) -> Value {
@@ -163,7 +158,7 @@ Value groupOfRow(OpBuilder &b, Location loc, Grouped &g, Value r,
         // Is r past mid's segment? Then e > mid.
         Value past = arith::CmpIOp::create(
             b, loc, arith::CmpIPredicate::ule,
-            loadIndex(b, loc, g.offsets, add(b, loc, mid, 1)), r);
+            loadIndex(b, loc, g.offsets, addConstant(b, loc, mid, 1)), r);
         Value open = lessThan(b, loc, lo, hi);
         Value right = arith::AndIOp::create(b, loc, open, past);
         Value left = arith::AndIOp::create(
@@ -173,9 +168,9 @@ Value groupOfRow(OpBuilder &b, Location loc, Grouped &g, Value r,
                 arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
         scf::YieldOp::create(
             b, loc,
-            ValueRange{
-                arith::SelectOp::create(b, loc, right, add(b, loc, mid, 1), lo),
-                arith::SelectOp::create(b, loc, left, mid, hi)});
+            ValueRange{arith::SelectOp::create(b, loc, right,
+                                               addConstant(b, loc, mid, 1), lo),
+                       arith::SelectOp::create(b, loc, left, mid, hi)});
       });
   return search.getResult(0);
 }
@@ -217,7 +212,7 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
 LogicalResult lowerToKernels(GroupedMatmulOp op, bool tensorCores) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  Grouped g{op, fillFeeding(op, op.getInit())};
+  Grouped g{fillFeeding(op, op.getInit())};
   g.rows = op.getRows();
   g.weights = op.getWeights();
   g.offsets = op.getOffsets();

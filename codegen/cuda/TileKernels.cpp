@@ -33,10 +33,7 @@ constexpr int64_t kFmaThreads = 256, kPer = 4;
 constexpr int64_t kFmaPadded = kTileSize + 2;
 constexpr int64_t kMmaWarps = 4, kMmaM = 16, kMmaN = 8, kMmaK = 16;
 constexpr int64_t kMmaPadded = kMmaK + 8;
-
-Value add(OpBuilder &b, Location loc, Value x, int64_t c) {
-  return arith::AddIOp::create(b, loc, x, indexConstant(b, loc, c));
-}
+static_assert(kMmaK == kDepth, "one staged step is one mma.sync k step");
 
 /// Row and k of element `e` of a 64x16 operand tile staged k-fastest (16
 /// consecutive k per row: coalesced for operands contiguous along k), or
@@ -51,6 +48,29 @@ std::pair<Value, Value> stagedElement(OpBuilder &b, Location loc, Value e,
   Value tile = indexConstant(b, loc, kTileSize);
   return {arith::RemUIOp::create(b, loc, e, tile),
           arith::DivUIOp::create(b, loc, e, tile)};
+}
+
+/// Stages A's and B's 64x16 tiles at depth `k0` with `threads` threads
+/// (A k-fastest, as A is usually k-contiguous; B n-fastest, or k-fastest
+/// for x·Wᵀ: coalesced global reads), each element going through
+/// `put(b, tile, mn, k, value)`.
+void stageTiles(
+    OpBuilder &b, Location loc, const TileAccess &t, Value k0, int64_t threads,
+    Value aTile, Value bTile,
+    function_ref<void(OpBuilder &, Value, Value, Value, Value)> put) {
+  for (int64_t q = 0; q < kTileSize * kDepth / threads; ++q) {
+    Value e = addConstant(b, loc, t.tid, q * threads);
+    auto stage = [&](unsigned operand, bool kFastest, Value tile,
+                     Value origin) {
+      auto [mn, k] = stagedElement(b, loc, e, kFastest);
+      Value v =
+          t.load(b, loc, operand, arith::AddIOp::create(b, loc, origin, mn),
+                 arith::AddIOp::create(b, loc, k0, k));
+      put(b, tile, mn, k, v);
+    };
+    stage(0, /*kFastest=*/true, aTile, t.row0);
+    stage(1, t.bAlongK, bTile, t.col0);
+  }
 }
 
 /// f32 FMA body: 256 threads, each a 4x4 register block; A and B staged as
@@ -72,21 +92,12 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
   auto kLoop = scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
       [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
-        // Stage the tiles: 1024 elements each, 4 per thread. A k-fastest
-        // (A is usually k-contiguous); B n-fastest, or k-fastest for x·Wᵀ.
-        for (int64_t q = 0; q < kTileSize * kDepth / kFmaThreads; ++q) {
-          Value e = add(b, loc, tid, q * kFmaThreads);
-          auto stage = [&](unsigned operand, bool kFastest, Value tile,
-                           Value origin) {
-            auto [mn, k] = stagedElement(b, loc, e, kFastest);
-            Value v = t.load(b, loc, operand,
-                             arith::AddIOp::create(b, loc, origin, mn),
-                             arith::AddIOp::create(b, loc, k0, k));
-            memref::StoreOp::create(b, loc, v, tile, ValueRange{k, mn});
-          };
-          stage(0, /*kFastest=*/true, aTile, t.row0);
-          stage(1, t.bAlongK, bTile, t.col0);
-        }
+        // f32 tiles as [k][m] and [k][n]: 4 elements per thread each.
+        stageTiles(
+            b, loc, t, k0, kFmaThreads, aTile, bTile,
+            [&](OpBuilder &b, Value tile, Value mn, Value k, Value v) {
+              memref::StoreOp::create(b, loc, v, tile, ValueRange{k, mn});
+            });
         gpu::BarrierOp::create(b, loc);
         auto inner = scf::ForOp::create(
             b, loc, indexConstant(b, loc, 0), depth, indexConstant(b, loc, 1),
@@ -94,9 +105,9 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
               SmallVector<Value> av, bv, next;
               for (int64_t i = 0; i < kPer; ++i) {
                 av.push_back(memref::LoadOp::create(
-                    b, loc, aTile, ValueRange{kk, add(b, loc, ty, i)}));
+                    b, loc, aTile, ValueRange{kk, addConstant(b, loc, ty, i)}));
                 bv.push_back(memref::LoadOp::create(
-                    b, loc, bTile, ValueRange{kk, add(b, loc, tx, i)}));
+                    b, loc, bTile, ValueRange{kk, addConstant(b, loc, tx, i)}));
               }
               for (int64_t i = 0; i < kPer; ++i)
                 for (int64_t j = 0; j < kPer; ++j)
@@ -109,8 +120,9 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
       });
   for (int64_t i = 0; i < kPer; ++i)
     for (int64_t j = 0; j < kPer; ++j)
-      t.store(b, loc, arith::AddIOp::create(b, loc, t.row0, add(b, loc, ty, i)),
-              arith::AddIOp::create(b, loc, t.col0, add(b, loc, tx, j)),
+      t.store(b, loc,
+              arith::AddIOp::create(b, loc, t.row0, addConstant(b, loc, ty, i)),
+              arith::AddIOp::create(b, loc, t.col0, addConstant(b, loc, tx, j)),
               kLoop.getResult(i * kPer + j));
 }
 
@@ -150,25 +162,13 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
   auto kLoop = scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
       [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
-        // Stage: 1024 elements per operand, 8 per thread. A k-fastest, B
-        // n-fastest (k-fastest for x·Wᵀ): coalesced global reads for the
-        // usual row-major operands.
-        int64_t threads = kMmaWarps * strata::kWarpSize;
-        for (int64_t q = 0; q < kTileSize * kMmaK / threads; ++q) {
-          Value e = add(b, loc, t.tid, q * threads);
-          auto stage = [&](unsigned operand, bool kFastest, Value tile,
-                           Value origin) {
-            auto [mn, k] = stagedElement(b, loc, e, kFastest);
-            Value v = t.load(b, loc, operand,
-                             arith::AddIOp::create(b, loc, origin, mn),
-                             arith::AddIOp::create(b, loc, k0, k));
-            memref::StoreOp::create(b, loc,
-                                    arith::TruncFOp::create(b, loc, bf16, v),
-                                    tile, ValueRange{mn, k});
-          };
-          stage(0, /*kFastest=*/true, aTile, t.row0);
-          stage(1, t.bAlongK, bTile, t.col0);
-        }
+        // bf16 tiles as [m][k] and [n][k]: 8 elements per thread each.
+        stageTiles(b, loc, t, k0, kMmaWarps * strata::kWarpSize, aTile, bTile,
+                   [&](OpBuilder &b, Value tile, Value mn, Value k, Value v) {
+                     memref::StoreOp::create(
+                         b, loc, arith::TruncFOp::create(b, loc, bf16, v), tile,
+                         ValueRange{mn, k});
+                   });
         gpu::BarrierOp::create(b, loc);
         // One 32-bit fragment register: tile[row][col] in the low half,
         // tile[row][col + 1] in the high half.
@@ -179,22 +179,22 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                 b, loc, i32, arith::BitcastOp::create(b, loc, i16, v));
           };
           Value hi = arith::ShLIOp::create(
-              b, loc, half(add(b, loc, col, 1)),
+              b, loc, half(addConstant(b, loc, col, 1)),
               arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
           return arith::OrIOp::create(b, loc, half(col), hi);
         };
         SmallVector<SmallVector<Value>> aFrags, bFrags;
-        Value k8 = add(b, loc, c2, 8);
+        Value k8 = addConstant(b, loc, c2, 8);
         for (int64_t i = 0; i < kTilesM; ++i) {
-          Value r =
-              arith::AddIOp::create(b, loc, wm, add(b, loc, g, i * kMmaM));
-          Value r8 = add(b, loc, r, 8);
+          Value r = arith::AddIOp::create(b, loc, wm,
+                                          addConstant(b, loc, g, i * kMmaM));
+          Value r8 = addConstant(b, loc, r, 8);
           aFrags.push_back({reg(aTile, r, c2), reg(aTile, r8, c2),
                             reg(aTile, r, k8), reg(aTile, r8, k8)});
         }
         for (int64_t j = 0; j < kTilesN; ++j) {
-          Value n =
-              arith::AddIOp::create(b, loc, wn, add(b, loc, g, j * kMmaN));
+          Value n = arith::AddIOp::create(b, loc, wn,
+                                          addConstant(b, loc, g, j * kMmaN));
           bFrags.push_back({reg(bTile, n, c2), reg(bTile, n, k8)});
         }
         auto resultType = LLVM::LLVMStructType::getLiteral(
@@ -223,12 +223,12 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
         // c0, c1: row g; c2, c3: row g + 8; columns 2c, 2c + 1.
         Value m = arith::AddIOp::create(
             b, loc, t.row0,
-            arith::AddIOp::create(b, loc, wm,
-                                  add(b, loc, g, i * kMmaM + 8 * (r / 2))));
+            arith::AddIOp::create(
+                b, loc, wm, addConstant(b, loc, g, i * kMmaM + 8 * (r / 2))));
         Value n = arith::AddIOp::create(
             b, loc, t.col0,
             arith::AddIOp::create(b, loc, wn,
-                                  add(b, loc, c2, j * kMmaN + r % 2)));
+                                  addConstant(b, loc, c2, j * kMmaN + r % 2)));
         t.store(b, loc, m, n, kLoop.getResult((i * kTilesN + j) * 4 + r));
       }
 }
