@@ -52,7 +52,8 @@ struct CudaPipelineOptions {
   /// Attention as one fused kernel (a warp per query row, online softmax)
   /// instead of score, softmax and P·V kernels.
   bool flashAttention = true;
-  /// A·B contractions as bf16 mma.sync tiles with f32 accumulation.
+  /// Contractions, grouped expert GEMMs and flash attention as bf16
+  /// mma.sync tiles with f32 accumulation.
   bool tensorCores = false;
 };
 

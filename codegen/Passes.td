@@ -254,16 +254,29 @@ def StrataFlashAttentionKernels
     shuffles, and the online-softmax state is uniform across the warp. Keys
     and values are read once per row with coalesced loads, the scores are
     never written to memory, and the whole attention is one launch.
+
+    With `tensor-cores`, a block of 4 warps owns 64 queries of one (batch,
+    head) and walks the keys in tiles of 64 staged in shared memory as
+    bf16; each warp computes its 16 queries' scores with mma.sync
+    (m16n8k16, f32 accumulators), applies the mask and the online softmax
+    to them in registers, and feeds the probabilities, rounded to bf16, as
+    the A fragments of P·V, whose f32 accumulators stay in registers.
   }];
   let options = [
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "4",
            "Warps (query rows in flight) per block">,
     Option<"maxBlocks", "max-blocks", "int64_t", "65535",
            "Grid size cap (blocks then stride over the remaining rows)">,
+    Option<"tensorCores", "tensor-cores", "bool", "false",
+           "Tiles of 64 queries per 4-warp block with q·kᵀ and P·V as bf16 "
+           "mma.sync (sm_80+), where head dims are multiples of 16 (q, k) "
+           "and 8 (v) and the key and value tiles fit in 48 KiB of shared "
+           "memory">,
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
-    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::LLVM::LLVMDialect", "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect", "mlir::NVVM::NVVMDialect",
     "mlir::scf::SCFDialect",
   ];
 }

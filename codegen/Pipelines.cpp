@@ -111,7 +111,9 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return failure();
   if (stop == "linalg")
     return success();
-  pm.addPass(createStrataFlashAttentionKernels());
+  StrataFlashAttentionKernelsOptions flash;
+  flash.tensorCores = options.tensorCores;
+  pm.addPass(createStrataFlashAttentionKernels(flash));
   pm.addPass(createStrataExpertSortKernel());
   StrataGroupedMatmulKernelsOptions grouped;
   grouped.tensorCores = options.tensorCores;
@@ -194,7 +196,8 @@ struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
       llvm::cl::init(true)};
   Option<bool> tensorCores{
       *this, "tensor-cores",
-      llvm::cl::desc("A·B contractions as bf16 mma.sync tiles"),
+      llvm::cl::desc("Contractions and flash attention on bf16 mma.sync "
+                     "tiles"),
       llvm::cl::init(false)};
 };
 } // namespace

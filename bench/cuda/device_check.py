@@ -215,6 +215,21 @@ def attention():
         f"| SDPA f32 {f32_ms:.3f} ms | SDPA bf16 {bf16_ms:.3f} ms | "
         f"throughput ratio vs bf16 {r['ratio_vs_sdpa_bf16']:.4f}, vs f32 "
         f"{r['ratio_vs_sdpa_f32']:.4f}")
+    # The tensor-core build (64-query tiles, q·kᵀ and P·V as bf16
+    # mma.sync; probabilities rounded to bf16 as SDPA's bf16 kernels do):
+    # against f64 SDPA of the bf16-rounded inputs, at bf16 tolerance.
+    call_ms, tc_ms, P, ours = call_kernel_module("attention", 5, 3, S * H * D,
+                                                 build="attention-tc")
+    q, k, v = (P[n].reshape(1, S, H, D).transpose(1, 2) for n in "qkv")
+    ref = sdpa(*(x.bfloat16().double() for x in (q, k, v)), is_causal=True)
+    ref = ref.transpose(1, 2).reshape(-1).float()
+    rel = ((ours - ref).abs().max() / ref.abs().max()).item()
+    check("attention 4096x8x128 on tensor cores vs f64 SDPA of bf16 inputs",
+          rel < 2e-2, f"relative max error {rel:.3g}")
+    r.update({"strata_tc_ms": tc_ms,
+              "tc_ratio_vs_sdpa_bf16": bf16_ms / tc_ms})
+    say(f"Attention tensor cores: Strata {tc_ms:.3f} ms | throughput ratio "
+        f"vs SDPA bf16 {r['tc_ratio_vs_sdpa_bf16']:.4f} (target 0.5)")
 
 
 def moe_eager(P, dtype, route=None):

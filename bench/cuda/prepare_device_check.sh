@@ -35,7 +35,7 @@ for k in gemm attention moe; do
   "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" \
     --emit=executable -o "$ART/$k-cuda.strata"
 done
-for k in gemm moe; do
+for k in gemm attention moe; do
   "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" --tensor-cores \
     --emit=executable -o "$ART/$k-tc-cuda.strata"
 done

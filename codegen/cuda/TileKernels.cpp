@@ -31,7 +31,7 @@ namespace {
 constexpr int64_t kDepth = 16; // k per staged step
 constexpr int64_t kFmaThreads = 256, kPer = 4;
 constexpr int64_t kFmaPadded = kTileSize + 2;
-constexpr int64_t kMmaWarps = 4, kMmaM = 16, kMmaN = 8, kMmaK = 16;
+constexpr int64_t kMmaWarps = 4;
 constexpr int64_t kMmaPadded = kMmaK + 8;
 static_assert(kMmaK == kDepth, "one staged step is one mma.sync k step");
 
@@ -139,7 +139,7 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                   const TileAccess &t) {
   constexpr int64_t kWarpTile = 32, kTilesM = kWarpTile / kMmaM,
                     kTilesN = kWarpTile / kMmaN;
-  Type bf16 = b.getBF16Type(), f32 = b.getF32Type();
+  Type bf16 = b.getBF16Type();
   Value aTile = buffers[0], bTile = buffers[1];
   Value warpSize = indexConstant(b, loc, strata::kWarpSize);
   Value lane = arith::RemUIOp::create(b, loc, t.tid, warpSize);
@@ -158,7 +158,6 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
   SmallVector<Value> init(kTilesM * kTilesN * 4, zero);
   Value depth = indexConstant(b, loc, kMmaK);
-  Type i32 = b.getI32Type(), i16 = b.getI16Type();
   auto kLoop = scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
       [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
@@ -170,18 +169,8 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                          ValueRange{mn, k});
                    });
         gpu::BarrierOp::create(b, loc);
-        // One 32-bit fragment register: tile[row][col] in the low half,
-        // tile[row][col + 1] in the high half.
-        auto reg = [&](Value tile, Value row, Value col) -> Value {
-          auto half = [&](Value c) -> Value {
-            Value v = memref::LoadOp::create(b, loc, tile, ValueRange{row, c});
-            return arith::ExtUIOp::create(
-                b, loc, i32, arith::BitcastOp::create(b, loc, i16, v));
-          };
-          Value hi = arith::ShLIOp::create(
-              b, loc, half(addConstant(b, loc, col, 1)),
-              arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
-          return arith::OrIOp::create(b, loc, half(col), hi);
+        auto reg = [&](Value tile, Value row, Value col) {
+          return loadBf16Pair(b, loc, tile, row, col);
         };
         SmallVector<SmallVector<Value>> aFrags, bFrags;
         Value k8 = addConstant(b, loc, c2, 8);
@@ -197,23 +186,12 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                                           addConstant(b, loc, g, j * kMmaN));
           bFrags.push_back({reg(bTile, n, c2), reg(bTile, n, k8)});
         }
-        auto resultType = LLVM::LLVMStructType::getLiteral(
-            b.getContext(), SmallVector<Type>(4, f32));
         SmallVector<Value> next;
         for (int64_t i = 0; i < kTilesM; ++i)
-          for (int64_t j = 0; j < kTilesN; ++j) {
-            ValueRange c = acc.slice((i * kTilesN + j) * 4, 4);
-            Value mma = NVVM::MmaOp::create(
-                b, loc, resultType, aFrags[i], bFrags[j], c,
-                ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK}, std::nullopt,
-                std::nullopt,
-                std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                              NVVM::MMATypes::bf16},
-                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                               NVVM::MMALayout::col});
-            for (int64_t r = 0; r < 4; ++r)
-              next.push_back(LLVM::ExtractValueOp::create(b, loc, mma, r));
-          }
+          for (int64_t j = 0; j < kTilesN; ++j)
+            llvm::append_range(
+                next, mmaSyncBf16(b, loc, aFrags[i], bFrags[j],
+                                  acc.slice((i * kTilesN + j) * 4, 4)));
         gpu::BarrierOp::create(b, loc);
         scf::YieldOp::create(b, loc, next);
       });
@@ -257,6 +235,46 @@ void mlir::strata::buildTile(OpBuilder &b, Location loc, TileKind kind,
     buildFmaTile(b, loc, buffers, t);
   else
     buildMmaTile(b, loc, buffers, t);
+}
+
+Value mlir::strata::packBf16Pair(OpBuilder &b, Location loc, Value low,
+                                 Value high) {
+  Type i32 = b.getI32Type(), i16 = b.getI16Type();
+  auto bits = [&](Value v) -> Value {
+    if (v.getType().isF32())
+      v = arith::TruncFOp::create(b, loc, b.getBF16Type(), v);
+    return arith::ExtUIOp::create(b, loc, i32,
+                                  arith::BitcastOp::create(b, loc, i16, v));
+  };
+  Value shifted = arith::ShLIOp::create(
+      b, loc, bits(high),
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16)));
+  return arith::OrIOp::create(b, loc, bits(low), shifted);
+}
+
+Value mlir::strata::loadBf16Pair(OpBuilder &b, Location loc, Value tile,
+                                 Value row, Value col) {
+  auto at = [&](Value c) -> Value {
+    return memref::LoadOp::create(b, loc, tile, ValueRange{row, c});
+  };
+  return packBf16Pair(b, loc, at(col), at(addConstant(b, loc, col, 1)));
+}
+
+SmallVector<Value, 4> mlir::strata::mmaSyncBf16(OpBuilder &b, Location loc,
+                                                ValueRange a, ValueRange bFrag,
+                                                ValueRange c) {
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(4, b.getF32Type()));
+  Value mma = NVVM::MmaOp::create(
+      b, loc, resultType, a, bFrag, c, ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK},
+      std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value, 4> d;
+  for (int64_t r = 0; r < 4; ++r)
+    d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, r));
+  return d;
 }
 
 Value mlir::strata::guardedLoad(OpBuilder &b, Location loc, Value inBounds,

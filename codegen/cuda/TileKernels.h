@@ -21,6 +21,9 @@ namespace mlir::strata {
 /// Output rows and columns per block.
 constexpr int64_t kTileSize = 64;
 
+/// The shape of one tensor-core instruction, mma.sync m16n8k16.
+constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
+
 enum class TileKind {
   Fma,       ///< f32 FMAs, 256 threads
   TensorCore ///< bf16 mma.sync m16n8k16 with f32 accumulators, 4 warps
@@ -51,6 +54,24 @@ struct TileAccess {
 /// computation of the tile at (row0, col0).
 void buildTile(OpBuilder &b, Location loc, TileKind kind, ValueRange buffers,
                const TileAccess &t);
+
+/// One 32-bit mma fragment register: `low` in its low 16 bits, `high` in
+/// its high 16 bits, both bf16 (f32 values are rounded to bf16 first).
+Value packBf16Pair(OpBuilder &b, Location loc, Value low, Value high);
+
+/// The fragment register holding the bf16 `tile[row][col]` and
+/// `tile[row][col + 1]`.
+Value loadBf16Pair(OpBuilder &b, Location loc, Value tile, Value row,
+                   Value col);
+
+/// D = A·B + C for one warp's m16n8k16 tile (bf16 A row-major, B
+/// column-major, f32 C): `a` the lane's four A registers, `b` its two B
+/// registers, `c` its four accumulators; returns the four of D. Fragment
+/// ownership (PTX ISA, g = lane / 4, c = lane % 4): A rows g and g + 8 at
+/// k = 2c, 2c + 8 (+1); B column g at the same k; C rows g and g + 8 at
+/// columns 2c (+1).
+SmallVector<Value, 4> mmaSyncBf16(OpBuilder &b, Location loc, ValueRange a,
+                                  ValueRange bFrag, ValueRange c);
 
 /// `memref[indices]` (f32) when `inBounds`, else 0.
 Value guardedLoad(OpBuilder &b, Location loc, Value inBounds, Value memref,

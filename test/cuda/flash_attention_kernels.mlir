@@ -1,5 +1,6 @@
 // RUN: strata-opt %s --strata-flash-attention-kernels --canonicalize --split-input-file | FileCheck %s
 // RUN: strata-opt %s --strata-flash-attention-kernels=warps-per-block=8 --split-input-file | FileCheck %s --check-prefix=WARPS
+// RUN: strata-opt %s --strata-flash-attention-kernels=tensor-cores=true --canonicalize --split-input-file | FileCheck %s --check-prefix=TC
 
 // Tests that flash attention becomes one launch with a warp per (batch,
 // head, query) row: 128-thread blocks of 4 warps, a grid-stride loop over
@@ -48,5 +49,65 @@ func.func @flash(%q: memref<?x?x4x16xf32>, %k: memref<?x?x2x16xf32>, %v: memref<
 // CHECK-COUNT-4:   memref.store
 func.func @flash_d128(%q: memref<1x?x8x128xf32>, %out: memref<1x?x8x128xf32>) {
   strata.flash_attention %q, %q, %q into %out {causal = true, scale = 0.088 : f64} : memref<1x?x8x128xf32>, memref<1x?x8x128xf32>, memref<1x?x8x128xf32>, memref<1x?x8x128xf32>
+  return
+}
+
+// -----
+
+// Tests the tensor-core kernel: with a dynamic query count the host
+// chooses it from 16 queries on (a warp's rows) and the warp kernel below;
+// 4-warp blocks stage K as [64 keys][64 + 8] and V transposed as
+// [32][64 + 8] bf16 tiles between two barriers per key tile; per warp,
+// q·kᵀ is 8 score tiles of 4 mma.sync steps (head dim 64), rows' maxima
+// and sums combine over a quad (xor 1, 2), and P·V is 4 value tiles of 4
+// key steps; rows past the last query are not stored.
+// TC-LABEL: func.func @flash_tc(
+// TC:         %[[S:.*]] = memref.dim %arg0, %c1
+// TC:         %[[MANY:.*]] = arith.cmpi uge, %[[S]], %c16
+// TC:         scf.if %[[MANY]] {
+// TC:           gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c128, %{{.*}} = %c1, %{{.*}} = %c1) workgroup(%[[KT:.*]] : memref<64x72xbf16, #gpu.address_space<workgroup>>, %[[VT:.*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>)
+// TC:             scf.for
+// TC-COUNT-16:      arith.truncf %{{.*}} : f32 to bf16
+// TC:               scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// TC:                 memref.store %{{.*}}, %[[KT]]
+// TC:                 memref.store %{{.*}}, %[[VT]]
+// TC:                 gpu.barrier
+// TC-COUNT-32:        nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+// TC:                 gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32
+// TC:                 gpu.shuffle  xor %{{.*}}, %c2_i32, %c32_i32
+// TC:                 math.exp
+// TC-COUNT-16:        nvvm.mma.sync
+// TC:                 gpu.barrier
+// TC:               gpu.shuffle  xor
+// TC:               gpu.shuffle  xor
+// TC:               scf.if
+// TC-COUNT-8:         memref.store %{{.*}}, %arg3
+// TC:         } else {
+// TC:           gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c128,
+// TC-NOT:         nvvm.mma.sync
+// TC:             gpu.shuffle  xor
+func.func @flash_tc(%q: memref<?x?x4x64xf32>, %k: memref<?x?x2x64xf32>, %v: memref<?x?x2x32xf32>, %out: memref<?x?x4x32xf32>) {
+  strata.flash_attention %q, %k, %v into %out {causal = true, scale = 0.125 : f64} : memref<?x?x4x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x32xf32>, memref<?x?x4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that the tensor-core kernel is left out where it does not apply:
+// a single query (decode), a head dim that is not a whole mma step (12),
+// and tiles past 48 KiB of shared memory (head dims 256): the warp kernel
+// runs, with no host-side choice.
+// TC-LABEL: func.func @flash_no_tc(
+// TC-NOT:     nvvm.mma.sync
+// TC-NOT:     scf.if
+// TC-COUNT-3: gpu.launch
+// TC-NOT:     nvvm.mma.sync
+// TC:         return
+func.func @flash_no_tc(%q1: memref<2x1x4x64xf32>, %k: memref<2x?x4x64xf32>, %o1: memref<2x1x4x64xf32>,
+                       %q12: memref<1x?x4x12xf32>, %o12: memref<1x?x4x12xf32>,
+                       %q256: memref<1x64x2x256xf32>, %o256: memref<1x64x2x256xf32>) {
+  strata.flash_attention %q1, %k, %k into %o1 {causal = true, scale = 0.125 : f64} : memref<2x1x4x64xf32>, memref<2x?x4x64xf32>, memref<2x?x4x64xf32>, memref<2x1x4x64xf32>
+  strata.flash_attention %q12, %q12, %q12 into %o12 {causal = true, scale = 0.3 : f64} : memref<1x?x4x12xf32>, memref<1x?x4x12xf32>, memref<1x?x4x12xf32>, memref<1x?x4x12xf32>
+  strata.flash_attention %q256, %q256, %q256 into %o256 {causal = false, scale = 0.06 : f64} : memref<1x64x2x256xf32>, memref<1x64x2x256xf32>, memref<1x64x2x256xf32>, memref<1x64x2x256xf32>
   return
 }

@@ -341,9 +341,9 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({80, 89, 90}))
       ->default_val(90);
   app.add_flag("--tensor-cores", opts.tensorCores,
-               "cuda: A·B contractions on tensor cores (mma.sync, bf16 "
-               "operands, f32 accumulation; results within bf16 tolerance "
-               "of f32)");
+               "cuda: contractions, grouped expert GEMMs and flash attention "
+               "on tensor cores (mma.sync, bf16 operands, f32 accumulation; "
+               "results within bf16 tolerance of f32)");
   app.add_option("--ptxas", opts.ptxas,
                  "ptxas to assemble the cubin with (default: PATH, then "
                  "the CUDA toolkit's bin/)");
