@@ -316,6 +316,14 @@ def StrataWarpReductions : Pass<"strata-warp-reductions", "mlir::ModuleOp"> {
     the reduction (coalesced loads), combine partial results with
     `gpu.shuffle xor`, and lane 0 folds in the output's initial value.
     Other linalg ops are left to strata-map-loops-to-gpu.
+
+    A row epilogue joins the reduction's kernel: when the next op with
+    memory effects is an all-parallel linalg.generic that reads the
+    reduced buffer at its leading indices and runs one more dimension
+    (RMSNorm's scaling by the row's sum of squares, a softmax's division
+    by its sum), the warp that owns a reduced value goes on to compute
+    that op's outputs for its row, lanes striding the extra dimension, so
+    the two launches become one and the row is still in L1/L2.
   }];
   let options = [
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",

@@ -59,9 +59,20 @@ LogicalResult lowerToWarps(linalg::LinalgOp op, int64_t warpsPerBlock,
 
 /// The same with every output starting from `fill`'s value (its current
 /// contents when `fill` is null); `fill` is left to the caller, as when
-/// two kernels behind a host-side branch share it.
+/// two kernels behind a host-side branch share it. A non-null `epilogue`
+/// (rowEpilogue(op)) is computed by the same warps and erased.
 LogicalResult lowerToWarps(linalg::LinalgOp op, int64_t warpsPerBlock,
-                           int64_t maxBlocks, linalg::FillOp fill);
+                           int64_t maxBlocks, linalg::FillOp fill,
+                           linalg::GenericOp epilogue = {});
+
+/// The row epilogue of reduction `op` (isWarpReducible), if any: the next
+/// op after `op` with memory effects (only side-effect-free ops and
+/// allocations in between), an all-parallel linalg.generic with one more
+/// loop than `op`'s output has dimensions, that reads `op`'s output
+/// (indexed by `op`'s parallel loops in order) at its leading loops and
+/// writes only fresh allocations. The warp owning a reduced value can then
+/// compute the epilogue's outputs for that row right after it.
+linalg::GenericOp rowEpilogue(linalg::LinalgOp op);
 
 /// The linalg.fill that initialises `op`'s output `out` (a fresh
 /// allocation) with no other use of the buffer before `op`; null

@@ -98,7 +98,123 @@ unsigned reductionDim(linalg::LinalgOp op) {
   return dims.front();
 }
 
+/// The buffer `v` is a view of (itself when it is none).
+Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// Emits, inside the warp that owns reduced value `value` (the output of
+/// the reduction at the row `row`), `epilogue`'s outputs for that row:
+/// lanes stride the epilogue's last loop, whose extents are `sizes`, and
+/// `value` stands for every read of `reduced`.
+void emitRowEpilogue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
+                     ArrayRef<Value> sizes, ArrayRef<Value> row, Value value,
+                     Value reduced, Value lane, Value warpSize) {
+  // Rows the epilogue does not run (a smaller leading extent) are skipped.
+  Value inside = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+  for (auto [i, size] : llvm::zip(row, sizes))
+    inside = arith::AndIOp::create(
+        b, loc, inside,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, size));
+  auto ifInside = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifInside.thenBlock()->getTerminator());
+  forRange(
+      b, loc, lane, sizes.back(), warpSize,
+      [&](OpBuilder &b, Location loc, Value j) {
+        SmallVector<Value> ivs(row);
+        ivs.push_back(j);
+        IRMapping map;
+        for (OpOperand &operand : epilogue->getOpOperands()) {
+          BlockArgument arg = epilogue.getMatchingBlockArgument(&operand);
+          Value v = operand.get();
+          if (v == reduced)
+            v = value;
+          else if (isa<MemRefType>(v.getType()) &&
+                   (epilogue.isDpsInput(&operand) || !arg.use_empty()))
+            v = memref::LoadOp::create(
+                b, loc, v,
+                applyIndexingMap(
+                    b, loc, epilogue.getMatchingIndexingMap(&operand), ivs));
+          map.map(arg, v);
+        }
+        for (Operation &inner : epilogue.getBlock()->without_terminator()) {
+          if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
+            map.map(idx.getResult(), ivs[idx.getDim()]);
+            continue;
+          }
+          b.clone(inner, map);
+        }
+        auto yield =
+            cast<linalg::YieldOp>(epilogue.getBlock()->getTerminator());
+        for (auto [result, init] :
+             llvm::zip(yield.getOperands(), epilogue.getDpsInitsMutable()))
+          memref::StoreOp::create(
+              b, loc, map.lookupOrDefault(result), init.get(),
+              applyIndexingMap(b, loc, epilogue.getMatchingIndexingMap(&init),
+                               ivs));
+      });
+}
+
 } // namespace
+
+linalg::GenericOp mlir::strata::rowEpilogue(linalg::LinalgOp op) {
+  MLIRContext *ctx = op.getContext();
+  OpOperand *init = op.getDpsInitOperand(0);
+  Value out = init->get();
+  unsigned r = reductionDim(op);
+  // The output is indexed by the parallel loops, in order.
+  AffineMap outMap = op.getMatchingIndexingMap(init);
+  unsigned rank = outMap.getNumResults();
+  if (rank + 1 != op.getNumLoops())
+    return {};
+  for (unsigned d = 0, k = 0; d < op.getNumLoops(); ++d)
+    if (d != r && outMap.getResult(k++) != getAffineDimExpr(d, ctx))
+      return {};
+  Operation *next = op->getNextNode();
+  while (next && (isa<memref::AllocOp>(next) || isMemoryEffectFree(next)))
+    next = next->getNextNode();
+  auto epilogue = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!epilogue || !epilogue.hasPureBufferSemantics() ||
+      epilogue.getNumLoops() != rank + 1 ||
+      epilogue.getNumParallelLoops() != rank + 1)
+    return {};
+  // Reads the reduced value once, at its leading loops.
+  OpOperand *reads = nullptr;
+  for (OpOperand &operand : epilogue->getOpOperands()) {
+    if (operand.get() != out)
+      continue;
+    if (reads || !epilogue.isDpsInput(&operand))
+      return {};
+    reads = &operand;
+  }
+  SmallVector<AffineExpr> leading;
+  for (unsigned d = 0; d < rank; ++d)
+    leading.push_back(getAffineDimExpr(d, ctx));
+  if (!reads || epilogue.getMatchingIndexingMap(reads) !=
+                    AffineMap::get(rank + 1, 0, leading, ctx))
+    return {};
+  // Its outputs are fresh buffers the reduction does not touch, so writing
+  // them while other warps still reduce is safe; and it reads the reduced
+  // buffer only through `reads`, whose value its warp holds (other rows
+  // may not be written yet).
+  Value reducedRoot = rootBuffer(out);
+  for (OpOperand &operand : epilogue->getOpOperands()) {
+    Value root = rootBuffer(operand.get());
+    if (&operand != reads && root == reducedRoot)
+      return {};
+    if (!epilogue.isDpsInit(&operand))
+      continue;
+    if (!root.getDefiningOp<memref::AllocOp>())
+      return {};
+    for (Value used : op->getOperands())
+      if (rootBuffer(used) == root)
+        return {};
+  }
+  return epilogue;
+}
 
 bool mlir::strata::isWarpReducible(linalg::LinalgOp op, int64_t minReduction) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
@@ -115,7 +231,7 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
                                          int64_t warpsPerBlock,
                                          int64_t maxBlocks) {
   linalg::FillOp fill = fillFeeding(op);
-  if (failed(lowerToWarps(op, warpsPerBlock, maxBlocks, fill)))
+  if (failed(lowerToWarps(op, warpsPerBlock, maxBlocks, fill, rowEpilogue(op))))
     return failure();
   if (fill)
     fill->erase();
@@ -124,14 +240,25 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
 
 LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
                                          int64_t warpsPerBlock,
-                                         int64_t maxBlocks,
-                                         linalg::FillOp fill) {
+                                         int64_t maxBlocks, linalg::FillOp fill,
+                                         linalg::GenericOp epilogue) {
   std::optional<Combiner> found = matchCombiner(op);
   if (!found)
     return failure();
   const Combiner &combiner = *found;
+  // What the epilogue's launch needs (its output allocations, shapes) moves
+  // ahead of the reduction: nothing in between has memory effects.
+  if (epilogue)
+    while (op->getNextNode() != epilogue.getOperation())
+      op->getNextNode()->moveBefore(op);
   OpBuilder b(op);
   Location loc = op.getLoc();
+  SmallVector<Value> epilogueSizes;
+  if (epilogue)
+    for (Range &range : cast<linalg::LinalgOp>(epilogue.getOperation())
+                            .createLoopRanges(b, loc))
+      epilogueSizes.push_back(
+          getValueOrCreateConstantIndexOp(b, loc, range.size));
   SmallVector<Range, 4> ranges = op.createLoopRanges(b, loc);
   unsigned r = reductionDim(op);
   unsigned numLoops = op.getNumLoops();
@@ -197,20 +324,37 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
     return b.clone(*combiner.op, m)->getResult(0);
   };
   Value partial = warpAllReduce(b, loc, lanes.getResult(0), combine);
-  Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                                        indexConstant(b, loc, 0));
-  auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/false);
-  b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
   OpOperand *init = op.getDpsInitOperand(0);
   SmallVector<Value> parallelIvs;
   for (unsigned d = 0; d < numLoops; ++d)
     parallelIvs.push_back(d == r ? indexConstant(b, loc, 0) : ivs[d]);
   SmallVector<Value> at =
       applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), parallelIvs);
-  Value old = fill
-                  ? fill.getInputs()[0]
-                  : memref::LoadOp::create(b, loc, init->get(), at).getResult();
-  memref::StoreOp::create(b, loc, combine(old, partial), init->get(), at);
+  auto initialValue = [&]() -> Value {
+    if (fill)
+      return fill.getInputs()[0];
+    return memref::LoadOp::create(b, loc, init->get(), at);
+  };
+  // With an epilogue every lane needs the result; else lane 0 alone.
+  Value result = epilogue ? combine(initialValue(), partial) : Value();
+  Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                        indexConstant(b, loc, 0));
+  auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
+    memref::StoreOp::create(b, loc,
+                            result ? result : combine(initialValue(), partial),
+                            init->get(), at);
+  }
+  if (epilogue) {
+    SmallVector<Value> row;
+    for (unsigned d : parallel)
+      row.push_back(ivs[d]);
+    emitRowEpilogue(b, loc, epilogue, epilogueSizes, row, result, init->get(),
+                    lane, warpSize);
+    epilogue->erase();
+  }
   op->erase();
   return success();
 }
@@ -222,14 +366,15 @@ struct WarpReductionsPass
   using Base::Base;
 
   void runOnOperation() override {
+    // Epilogues (all-parallel, never candidates) are erased on the way.
     SmallVector<linalg::LinalgOp> candidates;
     for (auto func : getOperation().getOps<func::FuncOp>())
       for (Operation &op : func.getBody().getOps())
         if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-          candidates.push_back(linalgOp);
+          if (isWarpReducible(linalgOp, minReduction))
+            candidates.push_back(linalgOp);
     for (linalg::LinalgOp op : candidates)
-      if (isWarpReducible(op, minReduction))
-        (void)lowerToWarps(op, warpsPerBlock, maxBlocks);
+      (void)lowerToWarps(op, warpsPerBlock, maxBlocks);
   }
 };
 

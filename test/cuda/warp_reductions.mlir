@@ -99,3 +99,77 @@ func.func @folded_fill_read_later(%x: memref<4x64xf32>, %w: memref<16x64xf32>, %
   }
   return %y : memref<4x16xf32>
 }
+
+// -----
+
+// RMSNorm's scaling joins the sum of squares' kernel as a row epilogue:
+// every lane combines the row's total with the fill value, lane 0 still
+// stores it, and the lanes stride the row writing x * rsqrt(mean + eps) * g.
+// The output's allocation moves ahead of the launch; one launch remains.
+// CHECK-LABEL: func.func @rmsnorm_epilogue
+// CHECK:         %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x96xf32>
+// CHECK:         gpu.launch
+// CHECK:           scf.for %[[ROW:.*]] = %{{.*}} to
+// CHECK-COUNT-5:     gpu.shuffle  xor
+// CHECK:             %[[TOTAL:.*]] = arith.addf %cst, %{{.*}}
+// CHECK:             scf.if
+// CHECK-NEXT:          memref.store %[[TOTAL]], %{{.*}}[%[[ROW]]]
+// CHECK:             scf.if
+// CHECK-NEXT:          scf.for %[[J:.*]] = %{{.*}} to %c96 step %c32 {
+// CHECK:                 memref.load %arg0[%[[ROW]], %[[J]]]
+// CHECK:                 arith.divf %[[TOTAL]]
+// CHECK:                 math.rsqrt
+// CHECK:                 memref.store %{{.*}}, %[[Y]][%[[ROW]], %[[J]]]
+// CHECK-NOT:     gpu.launch
+// CHECK-NOT:     linalg.generic
+// CHECK:         return %[[Y]]
+func.func @rmsnorm_epilogue(%x: memref<?x96xf32>, %g: memref<96xf32>) -> memref<?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x96xf32>
+  %ss = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(r, d) -> (r, d)>, affine_map<(r, d) -> (r)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x96xf32>) outs(%ss : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x96xf32>
+  linalg.generic {indexing_maps = [affine_map<(r, d) -> (r, d)>, affine_map<(r, d) -> (r)>, affine_map<(r, d) -> (d)>, affine_map<(r, d) -> (r, d)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %ss, %g : memref<?x96xf32>, memref<?xf32>, memref<96xf32>) outs(%y : memref<?x96xf32>) {
+  ^bb0(%a: f32, %s: f32, %gw: f32, %o: f32):
+    %dim = arith.constant 96.0 : f32
+    %eps = arith.constant 1.0e-6 : f32
+    %mean = arith.divf %s, %dim : f32
+    %me = arith.addf %mean, %eps : f32
+    %r = math.rsqrt %me : f32
+    %t = arith.mulf %a, %r : f32
+    %u = arith.mulf %t, %gw : f32
+    linalg.yield %u : f32
+  }
+  return %y : memref<?x96xf32>
+}
+
+// -----
+
+// An epilogue that reads the reduced buffer other than at its leading
+// indices (here transposed: another warp's row) is not joined.
+// CHECK-LABEL: func.func @not_an_epilogue
+// CHECK:         gpu.launch
+// CHECK:         linalg.generic
+func.func @not_an_epilogue(%x: memref<64x64xf32>, %ss: memref<64xf32>, %y: memref<64x64xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(r, d) -> (r, d)>, affine_map<(r, d) -> (r)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x64xf32>) outs(%ss : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(r, d) -> (d)>, affine_map<(r, d) -> (r, d)>], iterator_types = ["parallel", "parallel"]}
+      ins(%ss : memref<64xf32>) outs(%y : memref<64x64xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    linalg.yield %s : f32
+  }
+  return
+}

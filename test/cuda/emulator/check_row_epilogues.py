@@ -1,0 +1,142 @@
+"""Emulates strata-warp-reductions' kernels with a row epilogue joined in
+(RMSNorm: the sum of squares and the scaling of the row; softmax: the
+sum of exponentials and the division) and a case the epilogue must not
+join, and compares them with float64 numpy."""
+
+import numpy as np
+
+import harness
+
+MODULE = """
+#row = affine_map<(r, d) -> (r, d)>
+#red = affine_map<(r, d) -> (r)>
+#w = affine_map<(r, d) -> (d)>
+func.func @rmsnorm(%x: memref<?x96xf32>, %g: memref<96xf32>) -> memref<?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x96xf32>
+  %ss = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x96xf32>) outs(%ss : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x96xf32>
+  linalg.generic {indexing_maps = [#row, #red, #w, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %ss, %g : memref<?x96xf32>, memref<?xf32>, memref<96xf32>) outs(%y : memref<?x96xf32>) {
+  ^bb0(%a: f32, %s: f32, %gw: f32, %o: f32):
+    %dim = arith.constant 96.0 : f32
+    %eps = arith.constant 1.0e-6 : f32
+    %mean = arith.divf %s, %dim : f32
+    %me = arith.addf %mean, %eps : f32
+    %r = math.rsqrt %me : f32
+    %t = arith.mulf %a, %r : f32
+    %u = arith.mulf %t, %gw : f32
+    linalg.yield %u : f32
+  }
+  return %y : memref<?x96xf32>
+}
+func.func @softmax(%x: memref<?x40xf32>) -> memref<?x40xf32> {
+  %c0 = arith.constant 0 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x40xf32>
+  %m = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%ninf : f32) outs(%m : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x40xf32>) outs(%m : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.maximumf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #red, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %m : memref<?x40xf32>, memref<?xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%a: f32, %mx: f32, %acc: f32):
+    %d = arith.subf %a, %mx : f32
+    %e = math.exp %d : f32
+    %s = arith.addf %acc, %e : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x40xf32>
+  linalg.generic {indexing_maps = [#row, #red, #red, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %m, %sum : memref<?x40xf32>, memref<?xf32>, memref<?xf32>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %mx: f32, %s: f32, %o: f32):
+    %d = arith.subf %a, %mx : f32
+    %e = math.exp %d : f32
+    %q = arith.divf %e, %s : f32
+    linalg.yield %q : f32
+  }
+  return %y : memref<?x40xf32>
+}
+func.func @in_place(%x: memref<?x64xf32>, %ss: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#row, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%ss : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#red, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%ss : memref<?xf32>) outs(%x : memref<?x64xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %u = arith.divf %o, %s : f32
+    linalg.yield %u : f32
+  }
+  return
+}
+"""
+
+TOL = 1e-5
+
+
+def main():
+    args = harness.arguments(__doc__)
+    check = harness.Checker()
+    rng = np.random.default_rng(7)
+    rand = lambda *s: rng.standard_normal(s).astype(np.float32)
+    text = harness.lower(args.strata_opt, MODULE,
+                         ["--strata-warp-reductions", "--convert-linalg-to-parallel-loops",
+                          "--strata-map-loops-to-gpu"],
+                         args.keep, "row_epilogues")
+    mod = harness.simt.Module(text)
+
+    g = rand(96)
+    for n in (1, 7, 50):
+        x = rand(n, 96)
+        _, (got,), st = harness.run(mod, "rmsnorm", x, g)
+        xd = x.astype(np.float64)
+        ref = xd / np.sqrt((xd * xd).mean(axis=1, keepdims=True) + 1e-6) * g
+        check.close("rmsnorm rows=%d" % n, got, ref, TOL)
+        check.expect("rmsnorm rows=%d: one launch" % n, len(st["launches"]) == 1,
+                     "%d launches" % len(st["launches"]))
+
+    for n in (3, 33):
+        x = rand(n, 40) * 4
+        _, (got,), st = harness.run(mod, "softmax", x)
+        xd = x.astype(np.float64)
+        e = np.exp(xd - xd.max(axis=1, keepdims=True))
+        check.close("softmax rows=%d" % n, got, e / e.sum(axis=1, keepdims=True), TOL)
+        # The maximum, then the sum with the division joined in.
+        check.expect("softmax rows=%d: two launches" % n, len(st["launches"]) == 2,
+                     "%d launches" % len(st["launches"]))
+
+    # The epilogue writes the reduction's own input: it must stay a launch
+    # of its own (other warps may still be reading the rows).
+    x, ss = rand(9, 64), rand(9)
+    (gx, gss), _, st = harness.run(mod, "in_place", x, ss)
+    xd = x.astype(np.float64)
+    total = ss + (xd * xd).sum(axis=1)
+    check.close("in_place sums", gss, total, TOL)
+    check.close("in_place rows", gx, xd / total[:, None], TOL)
+    check.expect("in_place: epilogue not joined", len(st["launches"]) == 2,
+                 "%d launches" % len(st["launches"]))
+    check.finish()
+
+
+if __name__ == "__main__":
+    main()
