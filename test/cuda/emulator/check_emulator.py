@@ -3,7 +3,10 @@ whose fragments follow the PTX ISA matches numpy and fragments in the
 wrong places do not; out-of-bounds accesses, races (missing barriers),
 divergent barriers and shuffles and reads of unwritten memory are errors
 naming the op; shuffle modes and widths; bf16 rounding and bitcasts
-against PyTorch; integer semantics."""
+against PyTorch; integer semantics; strata-plan-memory's arena (views of
+one strata_arena_acquire buffer: two in use at once on the same bytes, or
+a read of what an earlier view left, are errors), affine.apply, math.erf,
+index-typed memrefs, and launches' locations in the stats."""
 
 import numpy as np
 
@@ -315,6 +318,55 @@ func.func @ints(%a: i32, %b: i32) -> (i32, i32, i32, i32, i32, i32, i1, i1, i64,
 """
 
 
+# strata-plan-memory's form: views of one arena; %off places the second.
+ARENA = """
+memref.global "private" constant @idx : memref<3xindex> = dense<[5, -1, 7]>
+func.func private @strata_arena_acquire(index) -> memref<?xi8>
+func.func @arena(%x: memref<4xf32>, %out: memref<4xf32>, %off: index, %write_b: i1) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %bytes = arith.constant 128 : index
+  %arena = call @strata_arena_acquire(%bytes) : (index) -> memref<?xi8>
+  %a = memref.view %arena[%c0][%c4] : memref<?xi8> to memref<?xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %x[%i] : memref<4xf32>
+    memref.store %v, %a[%i] : memref<?xf32>
+  }
+  %b = memref.view %arena[%off][] : memref<?xi8> to memref<2xi64>
+  %g = memref.get_global @idx : memref<3xindex>
+  %e = memref.load %g[%c1] : memref<3xindex>
+  %ei = arith.index_cast %e : index to i64
+  scf.if %write_b {
+    memref.store %ei, %b[%c1] : memref<2xi64>
+  }
+  %r = memref.load %b[%c1] : memref<2xi64>
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %a[%i] : memref<?xf32>
+    %rf = arith.sitofp %r : i64 to f32
+    %w = arith.addf %v, %rf : f32
+    memref.store %w, %out[%i] : memref<4xf32>
+  }
+  return
+}
+func.func @affine(%d: index, %s: index) -> index {
+  %r = affine.apply affine_map<(d0)[s0] -> (d0 floordiv 3 + s0 * 2 - d0 mod 3 + (d0 + s0) ceildiv 4 - 7)>(%d)[%s]
+  return %r : index
+}
+func.func @erf(%x: memref<?xf32>, %out: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?xf32>
+  scf.for %i = %c0 to %n step %c1 {
+    %v = memref.load %x[%i] : memref<?xf32>
+    %e = math.erf %v : f32
+    memref.store %e, %out[%i] : memref<?xf32>
+  }
+  return
+}
+"""
+
+
 def ints_reference(a, b):
     ua, ub = a & 0xFFFFFFFF, b & 0xFFFFFFFF
     s32 = lambda v: ((v + 2 ** 31) % 2 ** 32) - 2 ** 31
@@ -452,6 +504,40 @@ def main():
         exp = [int(v) for v in ints_reference(a, b)]
         check.equal("arith integer ops on (%d, %d)" % (a, b), np.array(got), np.array(exp))
     check.raises("division by zero", lambda: mod.run("ints", 1, 0), "arith.divui", "by zero")
+
+    # --- strata-plan-memory's arena, affine.apply, math.erf.
+    mod = opt(ARENA, "arena")
+    x4 = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    (_, out, _, _), _, st = harness.run(mod, "arena", x4, np.zeros(4, np.float32), 64, True)
+    check.close("two arena views on separate bytes (and an index global)", out, x4 - 1, 0)
+    check.expect("the arena call and its views are counted", st["arena_bytes"] == [128] and st["arena_views"] == 2,
+                 "%s bytes, %d views" % (st["arena_bytes"], st["arena_views"]))
+    check.raises("a view in use whose bytes a later view claimed",
+                 lambda: harness.run(mod, "arena", x4, np.zeros(4, np.float32), 0, True),
+                 "memref.load", "share arena bytes")
+    check.raises("a fresh view's element read before it is written",
+                 lambda: harness.run(mod, "arena", x4, np.zeros(4, np.float32), 64, False),
+                 "memref.load", "never written")
+    check.raises("a view past the arena",
+                 lambda: harness.run(mod, "arena", x4, np.zeros(4, np.float32), 120, True),
+                 "memref.view", "of a 128-byte buffer")
+    got, exp = [], []
+    for d, sym in [(0, 0), (7, 2), (-7, 3), (-1, -5), (100, -40)]:
+        got.append(int(mod.run("affine", d, sym)[0][0]))
+        exp.append(d // 3 + sym * 2 - d % 3 + -((-(d + sym)) // 4) - 7)
+    check.equal("affine.apply (floordiv, mod, ceildiv on negatives)", np.array(got), np.array(exp))
+    import math
+    xs = np.array([-3.0, -0.5, -1e-3, 0.0, 0.25, 1.0, 2.5, 6.0], np.float32)
+    (_, out), _, _ = harness.run(mod, "erf", xs, np.zeros(8, np.float32))
+    check.close("math.erf", out, np.array([math.erf(v) for v in xs.astype(np.float64)]), 1e-7)
+
+    # --- locations (--mlir-print-debuginfo) reach the launch stats.
+    text = launch(ROTATE.format(barrier="gpu.barrier"), io, workgroup=WG)
+    line = next(k for k, l in enumerate(text.split("\n"), 1) if "gpu.launch" in l)
+    mod = harness.simt.Module(harness.lower(args.strata_opt, text, ["--mlir-print-debuginfo"], args.keep, "locations"))
+    _, _, st = harness.run(mod, "k", x, np.zeros(32, np.float32))
+    loc = st["launches"][0]["loc"] or ""
+    check.expect("a launch's stats carry its location (line %d)" % line, (":%d:" % line) in loc, loc)
     check.finish()
 
 

@@ -17,35 +17,49 @@ sys.path.insert(0, HERE)
 import simt  # noqa: E402
 
 
-def arguments(description):
+def arguments(description, tools=("strata-opt",), extra=None):
+    """Command-line options: a path for each tool (default: the build's
+    bin/, else PATH), --keep, and what `extra(parser)` adds."""
     p = argparse.ArgumentParser(description=description)
-    default = os.path.join(HERE, "..", "..", "..", "build", "bin", "strata-opt")
-    p.add_argument("--strata-opt", default=default if os.path.exists(default) else "strata-opt")
+    for name in tools:
+        default = os.path.join(HERE, "..", "..", "..", "build", "bin", name)
+        p.add_argument("--" + name, default=default if os.path.exists(default) else name)
     p.add_argument("--keep", help="directory to write the lowered MLIR into")
+    if extra:
+        extra(p)
     return p.parse_args()
+
+
+def tool(cmd, input=None, what=None):
+    """Runs cmd (a list) and returns its stdout and stderr; exits naming
+    `what` when it fails. Retries a few times: the binary may be being
+    replaced by a rebuild."""
+    why = ""
+    for attempt in range(6):
+        try:
+            r = subprocess.run(cmd, input=input, capture_output=True, text=True)
+        except OSError as e:   # being relinked
+            why = str(e)
+        else:
+            if r.returncode == 0:
+                return r.stdout, r.stderr
+            why = "exit %d:\n%s" % (r.returncode, r.stderr)
+        time.sleep(2 * (attempt + 1))
+    sys.exit("%s failed: %s" % (what or " ".join(cmd), why))
 
 
 def lower(opt, text, passes, keep=None, tag="lowered"):
     """`text` through strata-opt with `passes` (a list of flags), in the
-    generic op form. Retries a few times: the binary may be being replaced
-    by a rebuild."""
-    cmd = [opt, "-", *passes, "--mlir-print-op-generic"]
-    why = ""
-    for attempt in range(6):
-        try:
-            r = subprocess.run(cmd, input=text, capture_output=True, text=True)
-        except OSError as e:   # being relinked
-            why = str(e)
-        else:
-            if r.returncode == 0 and r.stdout.strip():
-                if keep:
-                    os.makedirs(keep, exist_ok=True)
-                    with open(os.path.join(keep, tag + ".mlir"), "w") as f:
-                        f.write(r.stdout)
-                return r.stdout
-            why = "exit %d:\n%s" % (r.returncode, r.stderr)
-        time.sleep(2 * (attempt + 1))
-    sys.exit("strata-opt %s failed: %s" % (" ".join(passes), why))
+    generic op form (retried as `tool` does)."""
+    out, _ = tool([opt, "-", *passes, "--mlir-print-op-generic"], input=text,
+                  what="strata-opt %s" % " ".join(passes))
+    if not out.strip():
+        sys.exit("strata-opt %s printed nothing" % " ".join(passes))
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, tag + ".mlir"), "w") as f:
+            f.write(out)
+    return out
 
 
 def bf16(x):
@@ -148,6 +162,6 @@ def run(module, func, *args):
     """Runs func on fresh copies of the arrays; returns (outputs, stats of
     this run)."""
     copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
-    module.stats = {"launches": [], "warp_mma": 0, "warp_shuffle": 0, "barriers": 0}
+    module.reset_stats()
     results = module.run(func, *copies)
     return copies, results, module.stats

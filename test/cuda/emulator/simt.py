@@ -4,17 +4,22 @@ Checks the numerics of generated CUDA kernels on a machine without a GPU.
 Input is MLIR in the generic form (`strata-opt ... --mlir-print-op-generic`)
 after the kernel passes (strata-tiled-matmuls, strata-grouped-matmul-kernels,
 strata-expert-sort-kernel, strata-flash-attention-kernels,
-strata-warp-reductions, strata-map-loops-to-gpu) and before kernel
+strata-warp-reductions, strata-map-loops-to-gpu; strata-plan-memory and
+gpu-launch-sink-index-computations may have run too) and before kernel
 outlining: a func.func on memrefs whose host code (memref.dim, arith,
-scf.if choosing a kernel, ...) contains gpu.launch ops.
+scf.if choosing a kernel, the arena and its views, ...) contains gpu.launch
+ops. A whole model's forward runs too (check_model.py).
 
 Usage (as a module; /usr/bin/python3, numpy only):
 
     import simt
     module = simt.Module(generic_mlir_text)
     results = module.run("linear", x, w, y)   # numpy arrays, updated in place
-    module.stats   # launches (grid, block, workgroup bytes) and the warp
-                   # mma / shuffle and block barrier instructions executed
+    module.stats   # launches (grid, block, workgroup bytes, location, and
+                   # the warp mma / shuffle and block barrier instructions
+                   # each executed), those counts in all, the arena sizes
+                   # requested and the number of views of them
+    module.reset_stats()
 
 Arguments are numpy arrays for memref parameters (C-contiguous, of the
 element type: f32 float32, bf16 float32 holding bf16 values, f16 float16,
@@ -23,8 +28,10 @@ and may alias) and Python numbers for scalar ones. Results are returned as
 numpy arrays (memrefs) or one-element arrays (scalars). Errors are
 EmulatorError, naming the op, its line in the input and the thread.
 `python3 simt.py FILE` lists a file's functions and the ops the emulator
-does not support. Meant for small shapes: every op is a numpy call over all
-threads of up to 65536-thread chunks of a launch's blocks.
+does not support. Locations (`--mlir-print-debuginfo`, aliases included)
+are read: a launch's is in its stats record, so that a kernel can be
+traced to the op it came from. Meant for small shapes: every op is a numpy
+call over all threads of up to 65536-thread chunks of a launch's blocks.
 
 What it models:
 - Host code runs as one scalar thread. Each gpu.launch checks its grid and
@@ -68,6 +75,16 @@ What it models:
   rounded once; exp/log/... are numpy's (within an ulp or two).
 - Integer ops wrap at their width; unsigned ops reinterpret; division by
   zero, out-of-range shifts and out-of-range fptosi/fptoui are errors.
+  affine.apply evaluates one-result maps (floordiv, ceildiv and mod round
+  as affine does); math.erf is Python's, rounded once.
+- strata-plan-memory's arena: a func.call to a declaration named in
+  EXTERNALS runs Python; `strata_arena_acquire(bytes)` returns a fresh
+  byte buffer. Each memref.view of it is a buffer of its own that starts
+  unwritten (NaN), so reading what an earlier user of the bytes left is an
+  error, and claims its bytes: an access through a view whose bytes a
+  later view has claimed is an error (two buffers in use at once in one
+  slot). Views do not otherwise share data, which is exact for programs
+  these rules accept.
 
 What it does not model: timing, occupancy, memory coalescing, bank
 conflicts, caches, the memory model beyond the race rules above (no
@@ -75,17 +92,18 @@ atomics, fences or inter-block synchronisation), warp schedules other than
 lockstep (a race outside the detector's rules is not found), libdevice's
 exact ulp error for exp/log, denormal flushing, dynamic shared memory,
 clusters, and outlined kernels (gpu.func / gpu.launch_func). Ops without a
-handler in _HANDLERS (vector, cf, affine, linalg, atomics, ldmatrix,
-cp.async, other mma shapes and types, ...) raise an EmulatorError naming
-the op.
+handler in _HANDLERS (vector, cf, affine but affine.apply, linalg, atomics,
+ldmatrix, cp.async, other mma shapes and types, ...) raise an
+EmulatorError naming the op.
 """
 
+import math
 import re
 import sys
 
 import numpy as np
 
-__all__ = ["Module", "EmulatorError", "parse", "round_bf16", "unsupported_ops"]
+__all__ = ["Module", "EmulatorError", "EXTERNALS", "parse", "round_bf16", "unsupported_ops"]
 
 
 class EmulatorError(Exception):
@@ -204,9 +222,9 @@ def _parse_type(s):
     if s.startswith("memref<") and s.endswith(">"):
         body = s[len("memref<"):-1]
         parts = _split_top(body)
-        dims = parts[0].split("x")
-        elem = dims[-1]
-        shape = [None if d == "?" else int(d) for d in dims[:-1]]
+        m = re.match(r"((?:(?:\?|\d+)x)*)(.+)$", parts[0].strip())
+        elem = m.group(2)
+        shape = [None if d == "?" else int(d) for d in m.group(1).split("x")[:-1]]
         strides, offset, space = None, 0, None
         for p in parts[1:]:
             if p.startswith("strided<"):
@@ -241,7 +259,7 @@ def _parse_type(s):
 
 class Op:
     __slots__ = ("name", "results", "operands", "props", "attrs", "regions",
-                 "in_types", "out_types", "line", "handler")
+                 "in_types", "out_types", "line", "handler", "loc")
 
     def where(self):
         res = (" " + ", ".join(self.results) + " =") if self.results else ""
@@ -266,6 +284,8 @@ class Region:
 _NAME_RE = re.compile(r"%[\w$.\-]+")
 _USE_RE = re.compile(r"%[\w$.\-]+(?:#\d+)?")
 _BARE_RE = re.compile(r"[\w$.\-]+")
+_COUNT_RE = re.compile(r":(\d+)")
+_BLOCK_RE = re.compile(r"\^[\w$.\-]+")
 
 
 class _Parser:
@@ -401,9 +421,9 @@ class _Parser:
                     self.err("expected result name")
                 self.i = m.end()
                 name = m.group(0)
-                mm = re.match(r":(\d+)", self.s[self.i:])
+                mm = _COUNT_RE.match(self.s, self.i)
                 if mm:
-                    self.i += mm.end()
+                    self.i = mm.end()
                     results += ["%s#%d" % (name, k) for k in range(int(mm.group(1)))]
                 else:
                     results.append(name)
@@ -456,9 +476,10 @@ class _Parser:
         else:
             self.ws()
             op.out_types = [parse_type(self.scan(",){}", stop_ws=True))]
+        op.loc = None
         if self.peek("loc("):
-            self.i += 3
-            self.scan(")")
+            self.i += 4
+            op.loc = self.scan(")")
             self.expect(")")
         op.handler = None
         if len(op.out_types) != len(op.results):
@@ -476,8 +497,8 @@ class _Parser:
                 self.i += 1
                 break
             if c == "^":
-                m = re.match(r"\^[\w$.\-]+", self.s[self.i:])
-                self.i += m.end()
+                m = _BLOCK_RE.match(self.s, self.i)
+                self.i = m.end()
                 args = []
                 if self.peek("("):
                     self.i += 1
@@ -489,7 +510,7 @@ class _Parser:
                         self.ws()
                         t = parse_type(self.scan(",)", stop_ws=True))
                         if self.peek("loc("):
-                            self.i += 3
+                            self.i += 4
                             self.scan(")")
                             self.expect(")")
                         args.append((m.group(0), t))
@@ -520,14 +541,15 @@ _ALIAS_RE = re.compile(r"^([#!][\w$.\-]+)\s*=\s*(.*)$", re.M)
 
 def _expand_aliases(text):
     """Removes attribute and type alias definitions (`#map = ...`,
-    `!t = ...`, printed before the ops) and substitutes their uses. The
-    definitions' lines are blanked, so line numbers stay those of the
+    `!t = ...`, printed before the ops; location aliases `#loc3 = loc(...)`
+    of --mlir-print-debuginfo also after them) and substitutes their uses.
+    The definitions' lines are blanked, so line numbers stay those of the
     input."""
     aliases = {}
     lines = text.split("\n")
     for k, line in enumerate(lines):
-        if line.startswith('"') or line.startswith("%") or line.startswith("module"):
-            break
+        if not line.startswith(("#", "!")):
+            continue
         m = _ALIAS_RE.match(line)
         if m:
             aliases[m.group(1)] = m.group(2).strip()
@@ -732,6 +754,8 @@ class Buffer:
         self.init = np.zeros(data.size, dtype=bool) if track_init else None
         self.freed = False
         self.race = None
+        self.arena = None       # for a memref.view: the Buffer it views
+        self.owner = None       # for a viewed buffer: claiming view per byte
 
     @staticmethod
     def fresh(size, elem, name):
@@ -855,9 +879,14 @@ class Module:
                 (self.funcs if op.name == "func.func" else self.global_decls)[name] = op
         self.check_races = check_races
         self.launch_id = 0
-        self.stats = {"launches": [], "warp_mma": 0, "warp_shuffle": 0,
-                      "barriers": 0}
+        self.externals = dict(EXTERNALS)
+        self.views = []
+        self.reset_stats()
         self.env = {}
+
+    def reset_stats(self):
+        self.stats = {"launches": [], "warp_mma": 0, "warp_shuffle": 0,
+                      "barriers": 0, "arena_bytes": [], "arena_views": 0}
 
     # ------------------------------------------------------------ running
     def run(self, name, *args):
@@ -963,7 +992,21 @@ class Module:
             k = int(np.flatnonzero(bad)[0])
             raise EmulatorError("out of bounds: element %d of a buffer of %d (%s)%s"
                                 % (flat[k], mr.buf.data.size, mr.buf.name, self._who(ctx, k)))
+        if mr.buf.arena is not None:
+            self._check_owner(mr.buf, flat, ctx)
         return flat
+
+    def _check_owner(self, buf, flat, ctx):
+        """A view's elements must still be its own: no later memref.view of
+        the same bytes while it is in use."""
+        arena, vid, off, size = buf.arena
+        owner = arena.owner[off + flat * size]
+        bad = owner != vid
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise EmulatorError(
+                "element %d of %s was since claimed by %s: two buffers in use at once share "
+                "arena bytes%s" % (flat[k], buf.name, self.views[int(owner[k])], self._who(ctx, k)))
 
     def _who(self, ctx, k):
         """Describes the k-th active lane."""
@@ -1017,16 +1060,22 @@ class Module:
                 "race: thread %d of block %d reads element %d of %s written by thread %d of block %d "
                 "with no barrier in between" % (g[k] - b[k] * ctx.kernel.T, b[k], f[k], buf.name,
                                                 wg[k] - wb[k] * ctx.kernel.T, wb[k]))
-        # Summarise this op's readers per element.
-        order = np.lexsort((g, f))
-        fs, gs, bs, es = f[order], g[order], b[order], e[order]
-        starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]])
-        uf = fs[starts]
-        gmin, gmax = np.minimum.reduceat(gs, starts), np.maximum.reduceat(gs, starts)
-        bmin, bmax = np.minimum.reduceat(bs, starts), np.maximum.reduceat(bs, starts)
-        nb_ = np.where(bmin == bmax, bmin, -2)
-        ng = np.where(gmin == gmax, gmin, -2)
-        ne = es[starts]
+        # Summarise this op's readers per element (the epoch is the same
+        # for readers of one block; it matters only then).
+        order = np.argsort(f, kind="stable")
+        fs = f[order]
+        dup = fs[1:] == fs[:-1]
+        if not dup.any():     # one reader per element
+            uf, ng, nb_, ne = fs, g[order], b[order], e[order]
+        else:
+            gs, bs, es = g[order], b[order], e[order]
+            starts = np.flatnonzero(np.concatenate(([True], ~dup)))
+            uf = fs[starts]
+            gmin, gmax = np.minimum.reduceat(gs, starts), np.maximum.reduceat(gs, starts)
+            bmin, bmax = np.minimum.reduceat(bs, starts), np.maximum.reduceat(bs, starts)
+            nb_ = np.where(bmin == bmax, bmin, -2)
+            ng = np.where(gmin == gmax, gmin, -2)
+            ne = es[starts]
         rl, rb, re_, rg = st["rl"][uf], st["rb"][uf], st["re"][uf], st["rg"][uf]
         fresh = rl != L
         blk = np.where(fresh, nb_, np.where((rb == -2) | (nb_ == -2) | (rb != nb_), -2, rb))
@@ -1398,6 +1447,13 @@ def _rsqrt(x):
     return np.asarray(1, dtype=x.dtype) / np.sqrt(x)
 
 
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    return _ERF(np.asarray(x, dtype=np.float64)).astype(np.float64)
+
+
 _HANDLERS.update({
     "arith.addf": _float_op(np.add),
     "arith.subf": _float_op(np.subtract),
@@ -1420,6 +1476,7 @@ _HANDLERS.update({
     "math.sqrt": _float_op(np.sqrt),
     "math.rsqrt": _float_op(_rsqrt),
     "math.tanh": _float_op(np.tanh),
+    "math.erf": _float_op(_erf, wide=True),
     "math.sin": _float_op(np.sin),
     "math.cos": _float_op(np.cos),
     "math.floor": _float_op(np.floor),
@@ -1673,6 +1730,154 @@ def _mcopy(m, op, ctx, ins):
     return []
 
 
+_ELEM_BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i1": 1, "i8": 1,
+               "i16": 2, "i32": 4, "i64": 8, "index": 8}
+
+
+def _arena_acquire(m, ins):
+    """strata-plan-memory's `memref<?xi8> @strata_arena_acquire(index
+    bytes)`: a fresh byte buffer (its bytes owned by no view yet)."""
+    nbytes = _scalar(ins[0], "the arena size")
+    if nbytes < 0:
+        raise EmulatorError("strata_arena_acquire(%d)" % nbytes)
+    buf = Buffer.fresh(nbytes, "i8", "arena")
+    buf.owner = np.full(nbytes, -1, dtype=np.int64)
+    m.stats["arena_bytes"].append(nbytes)
+    return [MemRef(buf, 0, [nbytes], [1])]
+
+
+# Functions that a module declares but does not define (func.call to a
+# declaration): name -> fn(module, operands) -> results.
+EXTERNALS = {"strata_arena_acquire": _arena_acquire}
+
+
+@handler("memref.view")
+def _view(m, op, ctx, ins):
+    if ctx.kernel is not None:
+        raise EmulatorError("memref.view inside a kernel is not supported")
+    src, shift = ins[0], _scalar(ins[1], "memref.view's byte shift")
+    t = _rtype(op)
+    if src.elem != "i8" or len(src.shape) != 1 or src.strides != (1,) or \
+            not isinstance(src.offset, (int, np.integer)):
+        raise EmulatorError("memref.view of a source that is not a contiguous 1-D i8 buffer")
+    if t.strides is not None:
+        raise EmulatorError("memref.view to a non-identity layout")
+    shape = _static_or_dynamic([_DYNAMIC if s is None else s for s in t.shape], ins[2:], "view size")
+    size = int(np.prod(shape)) if shape else 1
+    esize = _ELEM_BYTES[t.elem]
+    start = int(src.offset) + shift
+    if shift < 0 or shift + size * esize > src.shape[0]:
+        raise EmulatorError("view of bytes [%d, %d) of a %d-byte buffer" % (shift, shift + size * esize, src.shape[0]))
+    if start % esize:
+        raise EmulatorError("view at byte %d is not aligned to its %d-byte elements" % (start, esize))
+    arena = src.buf
+    if arena.owner is None:
+        arena.owner = np.full(arena.data.size, -1, dtype=np.int64)
+    # The view's elements live in a buffer of their own, which starts
+    # unwritten (NaN), so that reading what an earlier user of these bytes
+    # left is an error; the bytes are claimed, so that using an earlier view
+    # of them from now on is one too.
+    vid = len(m.views)
+    name = "%s (arena bytes [%d, %d))" % (op.results[0], start, start + size * esize)
+    m.views.append(name)
+    buf = Buffer.fresh(size, t.elem, name)
+    buf.arena = (arena, vid, start, esize)
+    arena.owner[start:start + size * esize] = vid
+    m.stats["arena_views"] += 1
+    return [MemRef(buf, 0, shape, _contiguous_strides(shape))]
+
+
+# --- affine.apply -------------------------------------------------------------
+
+_AFFINE_TOKEN = re.compile(r"\s*(?:(\d+)|([ds]\d+)|(floordiv|ceildiv|mod)|([-+*()]))")
+_affine_cache = {}
+
+
+def _affine_map(raw):
+    """affine_map<(d0, ...)[s0, ...] -> (expr)> -> fn(dims, syms)."""
+    if raw in _affine_cache:
+        return _affine_cache[raw]
+    mm = re.match(r"affine_map<\(([^)]*)\)\s*(?:\[([^\]]*)\])?\s*->\s*\((.*)\)>$", raw.strip())
+    if not mm:
+        raise EmulatorError("cannot parse " + raw)
+    dims = [d.strip() for d in mm.group(1).split(",") if d.strip()]
+    syms = [d.strip() for d in (mm.group(2) or "").split(",") if d.strip()]
+    results = _split_top(mm.group(3))
+    if len(results) != 1:
+        raise EmulatorError("affine.apply needs a map with one result: " + raw)
+    toks, text, i = [], results[0], 0
+    while i < len(text):
+        t = _AFFINE_TOKEN.match(text, i)
+        if not t or t.end() == i:
+            if text[i:].strip() == "":
+                break
+            raise EmulatorError("cannot parse affine expression " + text)
+        toks.append(next(g for g in t.groups() if g is not None))
+        i = t.end()
+    names = {n: ("d", k) for k, n in enumerate(dims)}
+    names.update({n: ("s", k) for k, n in enumerate(syms)})
+    pos = [0]
+
+    def peek():
+        return toks[pos[0]] if pos[0] < len(toks) else None
+
+    def take():
+        pos[0] += 1
+        return toks[pos[0] - 1]
+
+    def atom():
+        t = take()
+        if t == "(":
+            e = expr()
+            if take() != ")":
+                raise EmulatorError("unbalanced parentheses in " + text)
+            return e
+        if t == "-":
+            a = atom()
+            return lambda d, s: -a(d, s)
+        if t.isdigit():
+            v = int(t)
+            return lambda d, s: v
+        if t in names:
+            kind, k = names[t]
+            return (lambda d, s: d[k]) if kind == "d" else (lambda d, s: s[k])
+        raise EmulatorError("unexpected '%s' in affine expression %s" % (t, text))
+
+    def term():
+        a = atom()
+        while peek() in ("*", "floordiv", "ceildiv", "mod"):
+            o, b = take(), atom()
+            a = {"*": lambda x, y: lambda d, s: x(d, s) * y(d, s),
+                 "floordiv": lambda x, y: lambda d, s: x(d, s) // y(d, s),
+                 "ceildiv": lambda x, y: lambda d, s: -((-x(d, s)) // y(d, s)),
+                 "mod": lambda x, y: lambda d, s: x(d, s) % y(d, s)}[o](a, b)
+        return a
+
+    def expr():
+        a = term()
+        while peek() in ("+", "-"):
+            o, b = take(), term()
+            a = (lambda x, y: lambda d, s: x(d, s) + y(d, s))(a, b) if o == "+" else \
+                (lambda x, y: lambda d, s: x(d, s) - y(d, s))(a, b)
+        return a
+
+    fn = expr()
+    if pos[0] != len(toks):
+        raise EmulatorError("cannot parse affine expression " + text)
+    _affine_cache[raw] = (fn, len(dims), len(syms))
+    return _affine_cache[raw]
+
+
+@handler("affine.apply")
+def _affine_apply(m, op, ctx, ins):
+    fn, nd, ns = _affine_map(op.props.get("map") or op.attrs.get("map"))
+    if len(ins) != nd + ns:
+        raise EmulatorError("%d operands for a map with %d dims and %d symbols" % (len(ins), nd, ns))
+    args = [np.asarray(x).astype(np.int64) for x in ins]
+    out = fn(args[:nd], args[nd:])
+    return [np.asarray(out, dtype=np.int64) + np.zeros(1, dtype=np.int64)]
+
+
 # --- scf ----------------------------------------------------------------------
 
 @handler("scf.if")
@@ -1799,6 +2004,8 @@ def _call(m, op, ctx, ins):
         raise EmulatorError("func.call inside a kernel")
     callee = (op.props.get("callee") or op.attrs.get("callee")).lstrip("@")
     f = m.funcs.get(callee)
+    if (f is None or not f.regions or not f.regions[0].blocks) and callee in m.externals:
+        return m.externals[callee](m, ins)
     if f is None or not f.regions or not f.regions[0].blocks:
         raise EmulatorError("no body for @%s" % callee)
     block = f.regions[0].blocks[0]
@@ -1940,8 +2147,10 @@ def _launch(m, op, ctx, ins):
         raise EmulatorError("%d bytes of static workgroup memory (at most 48 KiB)" % wg_bytes)
     m.launch_id += 1
     G = grid[0] * grid[1] * grid[2]
-    m.stats["launches"].append({"line": op.line, "grid": tuple(grid), "block": tuple(block),
-                                "workgroup_bytes": wg_bytes})
+    record = {"line": op.line, "loc": op.loc, "grid": tuple(grid), "block": tuple(block),
+              "workgroup_bytes": wg_bytes}
+    m.stats["launches"].append(record)
+    before = {k: m.stats[k] for k in ("warp_mma", "warp_shuffle", "barriers")}
     per = max(1, m.CHUNK_LANES // T)
     for first in range(0, G, per):
         nb = min(per, G - first)
@@ -1964,6 +2173,8 @@ def _launch(m, op, ctx, ins):
         kind, _ = m._run_block(body, kctx, args)
         if kind != "gpu.terminator":
             raise EmulatorError("kernel body ended without gpu.terminator")
+    for k, v in before.items():
+        record[k] = m.stats[k] - v
     return [None] * len(op.results)   # async token, if any
 
 

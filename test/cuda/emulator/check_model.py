@@ -1,0 +1,432 @@
+"""Runs whole models' CUDA forward pass in the SIMT emulator and compares
+its logits with the CPU build's.
+
+For each model config: `strata-compile --target=cuda --emit=mlir` gives the
+strata-dialect module; its forward function (the passes work function by
+function; the other entry points are left out) goes through the CUDA
+lowering pipeline up to gpu-kernel-outlining (every kernel pass,
+strata-map-loops-to-gpu, strata-plan-memory and
+gpu-launch-sink-index-computations), with the pass list taken from
+`strata-opt --dump-pass-pipeline` of strata-lower-to-nvvm-cuda (the
+builder strata-compile runs) rather than copied, and the emulator runs it
+on seeded weights. The CPU build (`strata-compile --emit=executable`,
+`strata-run logits --seed N --save-weights`) gives the weights, which are
+sharpened (norm weights and biases off their initial ones and zeros,
+query and key projections scaled up so that attention is far from
+uniform; see sharpen()), and then, on those (`--weights`), the reference
+logits (the LM head's; a second result, like tiny's classification
+logits, is not compared). Checks:
+
+- the dumped pipeline, run whole by strata-opt, gives what
+  `strata-compile --target=cuda --emit=gpu` gives (once per build), so the
+  list cannot drift from what strata-compile runs;
+- the emulated logits are within 1e-4 of the CPU's (relative to their
+  largest magnitude) for the f32 build, 2e-2 with --tensor-cores, and a
+  wrong answer (two vocabulary columns swapped) would be rejected;
+- the kernels meant to run did: no mma.sync in f32 builds; mma.sync in the
+  launches of each op kind the case names for tensor-core builds; the
+  64x64 tile kernels (workgroup memory, barriers) where the case names
+  them. Launches are attributed to the strata op they came from through
+  their locations (the strata module's line, kept by every pass);
+- every buffer strata-plan-memory placed in the arena was viewed once,
+  and no two views in use at once shared arena bytes (the emulator checks
+  that on every access).
+
+CPU executables are compiled in the background while earlier models are
+emulated (that compile is most of the run time). --keep DIR keeps the
+strata modules, the lowered IR, the executables and the weights."""
+
+import json
+import os
+import re
+import struct
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+
+import numpy as np
+
+import harness
+
+ROOT = os.path.normpath(os.path.join(harness.HERE, "..", "..", ".."))
+
+# Per model: config, prompt length (tokens from a fixed formula), weight
+# seed, and per build the op kinds whose launches must show a kernel:
+# "mma" (some launch executed mma.sync) or "tiles" (some launch used
+# workgroup memory and barriers: the 64x64 tile kernels).
+MODELS = {
+    # MoE with a shared expert, grouped KV (head dim 8). 16 tokens: x·Wᵀ
+    # has 16 rows (tile kernels) and the routed experts 32 rows over 4
+    # experts (grouped tile kernel from 8 rows per expert).
+    "micro": dict(config="test/configs/yaml/micro.yaml", tokens=16, seed=11,
+                  f32={"linear": "tiles", "lm_head": "tiles", "moe_experts": "tiles"},
+                  tc={"linear": "mma", "lm_head": "mma", "moe_experts": "mma"}),
+    # Latent attention (MLA, YaRN rope), group-limited routing over 8
+    # experts: 16 tokens, 32 rows, below the grouped tile kernel.
+    "deepseek-v2-small": dict(config="test/configs/hf-small/deepseek-v2-small.json", tokens=16, seed=5,
+                              f32={"linear": "tiles", "latent_attention": "tiles"},
+                              tc={"linear": "mma", "latent_attention": "mma"}),
+    # Head dim 16 (the tensor-core flash attention kernel from 16 queries),
+    # 8 experts with an MLP router, memory compression, both heads. 32
+    # tokens: 64 routed rows, the grouped tile kernel's threshold.
+    "tiny": dict(config="examples/tiny.yaml", tokens=32, seed=3,
+                 f32={"linear": "tiles", "moe_experts": "tiles"},
+                 tc={"linear": "mma", "attention": "mma", "moe_experts": "mma",
+                     "memory_compression": "mma"}),
+}
+
+TOLERANCE = {"f32": 1e-4, "tc": 2e-2}
+
+
+def extra_options(p):
+    p.add_argument("--models", default=",".join(MODELS),
+                   help="comma-separated subset of " + ", ".join(MODELS))
+
+
+# ---------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------
+
+def cuda_pipeline(opt, tc):
+    """The passes of strata-lower-to-nvvm-cuda (stop-after=gpu) as strata-opt
+    dumps them: a list of `name{options}` strings."""
+    spec = "builtin.module(strata-lower-to-nvvm-cuda{stop-after=gpu tensor-cores=%s})" % (
+        "true" if tc else "false")
+    _, err = harness.tool([opt, "-", "--pass-pipeline=" + spec, "--dump-pass-pipeline",
+                           "-o", os.devnull], input="module {}\n", what="strata-opt --dump-pass-pipeline")
+    at = err.find("builtin.module(")
+    if at < 0:
+        sys.exit("no pipeline in strata-opt --dump-pass-pipeline's output:\n" + err)
+    body = " ".join(line.strip() for line in err[at:].splitlines())
+    body = body[len("builtin.module("):body.rindex(")")]
+    return harness.simt._split_top(body)
+
+
+def pass_name(entry):
+    return re.match(r"[\w.\-]+", entry).group(0)
+
+
+def spec(entries):
+    return "builtin.module(%s)" % ",".join(entries)
+
+
+def until_outlining(check, passes, tc):
+    """The passes before gpu-kernel-outlining, after checking that they hold
+    what the emulated IR must have been through."""
+    names = [pass_name(p) for p in passes]
+    ok = "gpu-kernel-outlining" in names
+    prefix = passes[:names.index("gpu-kernel-outlining")] if ok else []
+    pnames = names[:len(prefix)]
+    need = ["strata-flash-attention-kernels", "strata-expert-sort-kernel",
+            "strata-grouped-matmul-kernels", "strata-tiled-matmuls",
+            "strata-warp-reductions", "strata-map-loops-to-gpu", "strata-plan-memory"]
+    missing = [n for n in need if n not in pnames] if ok else ["gpu-kernel-outlining"]
+    flag = "tensor-cores=%s" % ("true" if tc else "false")
+    with_flag = {pass_name(p) for p in prefix if flag in p}
+    wrong = [pass_name(p) for p in prefix if "tensor-cores=" in p and flag not in p] + [
+        n for n in ("strata-flash-attention-kernels", "strata-grouped-matmul-kernels",
+                    "strata-tiled-matmuls") if n not in with_flag]
+    shown = [pass_name(p) + ("{%s}" % flag if "tensor-cores=" in p else "") for p in prefix]
+    check.expect("%s pipeline before gpu-kernel-outlining: %s" % ("tc" if tc else "f32", ", ".join(shown)),
+                 not missing and not wrong,
+                 "" if not missing and not wrong else "missing %s; not %s: %s" % (missing, flag, wrong))
+    return prefix
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            sys.exit("%s: %s is %s, expected F32" % (path, name, info["dtype"]))
+        a, b = info["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + a:8 + n + b], dtype=np.float32).reshape(info["shape"]).copy()
+    return out
+
+
+def save_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name], dtype=np.float32)
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        blobs.append(a.tobytes())
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+# Query and key projections (MLA: kv_b_proj, which makes the keys) are
+# scaled by this; see sharpen().
+QK_SCALE = 8.0
+
+
+def sharpen(weights, seed):
+    """The seeded initialisation leaves norm weights at one, biases at zero
+    and attention almost uniform (scores of order 1e-2), where a kernel
+    that skipped a norm weight or a bias, or got the softmax wrong, would
+    still pass. 1-D parameters get 0.1 N(0, 1) added and the query and key
+    projections are scaled by QK_SCALE (scores of order 1)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in sorted(weights):
+        a = weights[name]
+        if a.ndim == 1:
+            a = a + np.float32(0.1) * rng.standard_normal(a.shape).astype(np.float32)
+        elif re.search(r"\.(q_proj|k_proj|kv_b_proj)\.", name):
+            a = a * np.float32(QK_SCALE)
+        out[name] = a
+    return out
+
+
+def forward_arguments(func, weights, tokens):
+    """The arguments of the lowered forward: the token ids, then each
+    parameter (strata-params-to-arguments names it in the argument's
+    `strata.param` attribute)."""
+    attrs = harness.simt._split_top(func.props["arg_attrs"].strip()[1:-1])
+    block_args = func.regions[0].blocks[0].args
+    args, used, plain = [], set(), 0
+    for raw, (name, t) in zip(attrs, block_args):
+        m = re.search(r'strata\.param = "([^"]*)"', raw)
+        if m:
+            if m.group(1) not in weights:
+                sys.exit("no weight %s in the saved weights" % m.group(1))
+            args.append(weights[m.group(1)])
+            used.add(m.group(1))
+        else:
+            plain += 1
+            args.append(np.array([tokens], dtype=np.int32))
+    if plain != 1 or len(attrs) != len(block_args):
+        sys.exit("forward: expected one argument besides the parameters, got %d" % plain)
+    unused = sorted(set(weights) - used)
+    if unused:
+        sys.exit("saved weights forward does not take: %s" % unused)
+    return args
+
+
+def only_forward(strata):
+    """The strata-dialect module (as strata-compile prints it) with only
+    its forward function: the passes work function by function, and the
+    other entry points would triple the lowering and parsing."""
+    out, skipping = [], False
+    for line in strata.split("\n"):
+        m = re.match(r"  func\.func @([\w$.\-]+)\(", line)
+        if m:
+            skipping = m.group(1) != "forward"
+        if not skipping:
+            out.append(line)
+        elif line == "  }":
+            skipping = False
+    text = "\n".join(out)
+    if "func.func @forward(" not in text or text.count("func.func") != 1:
+        sys.exit("cannot cut the strata module to its forward function")
+    return text
+
+
+_VIEW = re.compile(r'("memref\.view"\(%[\w$.\-]+, )(%[\w$.\-]+)')
+
+
+def one_slot(text):
+    """The module with every memref.view of the arena at the first view's
+    offset (a memory plan that puts every buffer in one slot), and the
+    number of distinct offsets there were."""
+    offsets = [m.group(2) for m in _VIEW.finditer(text)]
+    if not offsets:
+        return text, 0
+    return _VIEW.sub(lambda m: m.group(1) + offsets[0], text), len(set(offsets))
+
+
+# ---------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------
+
+def launch_kinds(stats, strata_lines):
+    """Per strata op kind (from each launch's location): the launches'
+    records."""
+    kinds = defaultdict(list)
+    for rec in stats["launches"]:
+        m = re.search(r":(\d+):\d+", rec.get("loc") or "")
+        kind = "?"
+        if m and 0 < int(m.group(1)) <= len(strata_lines):
+            op = re.search(r"strata\.(\w+)", strata_lines[int(m.group(1)) - 1])
+            kind = op.group(1) if op else "?"
+        kinds[kind].append(rec)
+    return kinds
+
+
+def summary(kinds):
+    parts = []
+    for k in sorted(kinds):
+        recs = kinds[k]
+        feats = []
+        for what, key in (("mma", "warp_mma"), ("shuffle", "warp_shuffle"), ("barrier", "barriers")):
+            c = sum(1 for r in recs if r[key])
+            if c:
+                feats.append("%d %s" % (c, what))
+        parts.append("%s %d%s" % (k, len(recs), " (%s)" % ", ".join(feats) if feats else ""))
+    return "; ".join(parts)
+
+
+def check_kernels(check, label, kinds, stats, build, expect):
+    mma = stats["warp_mma"]
+    if build == "f32":
+        check.expect("%s ran no mma.sync" % label, mma == 0, "%d warp mma executed" % mma if mma else "")
+    for kind, feature in sorted(expect.items()):
+        recs = kinds.get(kind, [])
+        if feature == "mma":
+            hits = [r for r in recs if r["warp_mma"]]
+        else:
+            hits = [r for r in recs if r["workgroup_bytes"] and r["barriers"] and not r["warp_mma"]]
+        check.expect("%s %s ran the %s kernel" % (label, kind, "mma.sync" if feature == "mma" else "tile"),
+                     hits, "%d of %d launches" % (len(hits), len(recs)))
+
+
+# ---------------------------------------------------------------------------
+
+class CpuBuilds:
+    """strata-compile --emit=executable for each model in the background
+    while the main thread lowers and emulates: the last model (the slowest
+    to compile) in one thread, the others one after another, in the order
+    they are checked, in a second."""
+
+    def __init__(self, compile_, models, work):
+        self.paths = {m: os.path.join(work, m + ".strata") for m in models}
+        self.done = {m: threading.Event() for m in models}
+        self.errors = {}
+        cmds = [(m, [compile_, os.path.join(ROOT, MODELS[m]["config"]), "--emit=executable",
+                     "-o", self.paths[m]]) for m in models]
+        for lane in (cmds[:-1], cmds[-1:]):
+            if lane:
+                threading.Thread(target=self._run, args=(lane,), daemon=True).start()
+
+    def _run(self, cmds):
+        for m, cmd in cmds:
+            try:
+                harness.tool(cmd)
+            except SystemExit as e:     # harness.tool's failure
+                self.errors[m] = str(e)
+            self.done[m].set()
+
+    def wait(self, m):
+        self.done[m].wait()
+        if m in self.errors:
+            sys.exit(self.errors[m])
+        return self.paths[m]
+
+
+def main():
+    args = harness.arguments(__doc__, ("strata-opt", "strata-compile", "strata-run"), extra_options)
+    models = [m for m in args.models.split(",") if m]
+    for m in models:
+        if m not in MODELS:
+            sys.exit("unknown model %s (have %s)" % (m, ", ".join(MODELS)))
+    check = harness.Checker()
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        run_models(args, models, check, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="check_model.") as work:
+            run_models(args, models, check, work)
+    check.finish()
+
+
+def run_models(args, models, check, work):
+    cpu = CpuBuilds(args.strata_compile, models, work)
+    pipelines = {}
+    for build in ("f32", "tc"):
+        passes = cuda_pipeline(args.strata_opt, build == "tc")
+        pipelines[build] = (passes, until_outlining(check, passes, build == "tc"))
+
+    for m in models:
+        cfg = MODELS[m]
+        config = os.path.join(ROOT, cfg["config"])
+        strata, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=mlir"])
+        mlir_path = os.path.join(work, m + ".mlir")
+        with open(mlir_path, "w") as f:
+            f.write(strata)
+        forward = only_forward(strata)
+        strata_lines = forward.split("\n")
+        vocab = int(re.search(r"func\.func @forward\([^)]*\) -> \(?tensor<\?x\?x(\d+)xf32>", strata).group(1))
+        tokens = [(7 * i * i + 13 * i + 5) % vocab for i in range(cfg["tokens"])]
+
+        # Both builds lowered and parsed while the CPU build compiles.
+        lowered = {}
+        for build in ("f32", "tc"):
+            label = "%s %s" % (m, build)
+            passes, prefix = pipelines[build]
+            t0 = time.time()
+            if m == models[0]:
+                # The dumped pipeline is what strata-compile runs.
+                flags = ["--tensor-cores"] if build == "tc" else []
+                mine, _ = harness.tool([args.strata_opt, mlir_path, "--pass-pipeline=" + spec(passes)])
+                theirs, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=gpu"] + flags)
+                check.expect("%s: strata-opt with the dumped pipeline gives strata-compile --emit=gpu's module" % label,
+                             mine.rstrip() == theirs.rstrip() and "gpu.module" in mine)
+            text = harness.lower(args.strata_opt, forward, ["--pass-pipeline=" + spec(prefix), "--mlir-print-debuginfo"],
+                                 args.keep, "%s_%s" % (m, build))
+            lowered[build] = (text, harness.simt.Module(text), time.time() - t0)
+
+        t0 = time.time()
+        exe = cpu.wait(m)
+        waited = time.time() - t0
+        # The seeded weights, sharpened; the CPU build's logits on them.
+        seeded = os.path.join(work, m + ".seeded.safetensors")
+        harness.tool([args.strata_run, "logits", exe, "--seed", str(cfg["seed"]),
+                      "--tokens", ",".join(map(str, tokens)), "--save-weights", seeded])
+        weights = sharpen(load_safetensors(seeded), cfg["seed"])
+        wpath = os.path.join(work, m + ".safetensors")
+        save_safetensors(wpath, weights)
+        out, _ = harness.tool([args.strata_run, "logits", exe, "--weights", wpath,
+                               "--tokens", ",".join(map(str, tokens))])
+        ref = np.array([[float(x) for x in line.split()] for line in out.strip().split("\n")])
+
+        for build in ("f32", "tc"):
+            label = "%s %s" % (m, build)
+            text, module, t_lower = lowered[build]
+            func = module.funcs["forward"]
+            fargs = forward_arguments(func, weights, tokens)
+            t0 = time.time()
+            try:
+                _, results, stats = harness.run(module, "forward", *fargs)
+            except harness.simt.EmulatorError as e:
+                check.expect("%s forward ran in the emulator" % label, False, str(e))
+                continue
+            t_run = time.time() - t0
+            logits = np.asarray(results[0])
+            if logits.shape == (1,) + ref.shape:
+                logits = logits[0]
+            check.close("%s logits (%d tokens, %d launches, %.1fs)" % (label, len(tokens), len(stats["launches"]), t_run),
+                        logits, ref, TOLERANCE[build])
+            print("    lowering and parsing %.1fs%s" % (
+                t_lower, ", waited %.1fs for the CPU build" % waited if build == "f32" else ""))
+            kinds = launch_kinds(stats, strata_lines)
+            print("    kernels by strata op: " + summary(kinds))
+            check_kernels(check, label, kinds, stats, build, cfg[build])
+            plan = re.search(r"array<i64: (\d+), (\d+)", func.attrs.get("strata.memory_plan", ""))
+            planned, slots = (int(plan.group(1)), int(plan.group(2))) if plan else (0, 0)
+            check.expect("%s arena: %d planned buffers in %d slots, %d views, %s bytes" % (
+                label, planned, slots, stats["arena_views"], "+".join(map(str, stats["arena_bytes"]))),
+                planned > 0 and stats["arena_views"] == planned and len(stats["arena_bytes"]) == 1)
+            if m == models[0] and build == "f32":
+                # A plan with buffers in use at once in one slot is caught.
+                broken, distinct = one_slot(text)
+                bad = harness.simt.Module(broken)
+                check.raises("%s with all %d slots' buffers at one offset" % (label, distinct),
+                             lambda: harness.run(bad, "forward", *fargs), "share arena bytes")
+        del lowered
+
+
+if __name__ == "__main__":
+    main()
