@@ -53,8 +53,47 @@ struct Buffer {
   unsigned slot = 0;
 };
 
+Value materialize(Value v, Block &entry, OpBuilder &b, IRMapping &map);
+
+/// Dimension `dim` of `buffer`, rebuilt at `b` from the sizes the op that
+/// made it was given (an allocation's, an expand_shape's output shape, the
+/// product of a collapse_shape's source dimensions); null otherwise.
+Value materializeDim(Value buffer, int64_t dim, Block &entry, OpBuilder &b,
+                     IRMapping &map) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (dim < 0 || dim >= type.getRank())
+    return Value();
+  Location loc = buffer.getLoc();
+  if (!type.isDynamicDim(dim))
+    return indexConstant(b, loc, type.getDimSize(dim));
+  if (auto alloc = buffer.getDefiningOp<memref::AllocOp>())
+    return materialize(alloc.getDynamicSizes()[type.getDynamicDimIndex(dim)],
+                       entry, b, map);
+  if (auto expand = buffer.getDefiningOp<memref::ExpandShapeOp>()) {
+    OpFoldResult size = expand.getMixedOutputShape()[dim];
+    if (auto value = dyn_cast<Value>(size))
+      return materialize(value, entry, b, map);
+    return getValueOrCreateConstantIndexOp(b, loc, size);
+  }
+  if (auto collapse = buffer.getDefiningOp<memref::CollapseShapeOp>()) {
+    Value product;
+    SmallVector<ReassociationIndices, 4> groups =
+        collapse.getReassociationIndices();
+    for (int64_t source : groups[dim]) {
+      Value size = materializeDim(collapse.getSrc(), source, entry, b, map);
+      if (!size)
+        return Value();
+      product = product ? arith::MulIOp::create(b, loc, product, size) : size;
+    }
+    return product;
+  }
+  return Value();
+}
+
 /// Rebuilds `v` at the start of `entry` (before `at`) from block arguments
-/// and pure, region-free ops; null when it depends on anything else.
+/// and pure, region-free ops; null when it depends on anything else. A
+/// dimension of a buffer made in the block (an allocation, a reshape of
+/// one) is rebuilt from the sizes it was made with.
 Value materialize(Value v, Block &entry, OpBuilder &b, IRMapping &map) {
   if (Value known = map.lookupOrNull(v))
     return known;
@@ -64,6 +103,12 @@ Value materialize(Value v, Block &entry, OpBuilder &b, IRMapping &map) {
     map.map(v, v);
     return v;
   }
+  if (auto dim = v.getDefiningOp<memref::DimOp>())
+    if (std::optional<int64_t> index = dim.getConstantIndex())
+      if (Value size = materializeDim(dim.getSource(), *index, entry, b, map)) {
+        map.map(v, size);
+        return size;
+      }
   Operation *def = v.getDefiningOp();
   if (!def || def->getNumRegions() != 0 || !isPure(def) ||
       def->getNumResults() != 1)

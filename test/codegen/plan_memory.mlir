@@ -40,3 +40,39 @@ func.func @chain(%x: memref<?x8xf32>) -> memref<?x8xf32> {
   memref.dealloc %c : memref<?x16xf32>
   return %d : memref<?x8xf32>
 }
+
+// Tests that a buffer sized by the dimensions of other buffers made in the
+// function (an allocation, an expand_shape of it with a dynamic output
+// size, a collapse_shape of that) is planned too: its sizes are rebuilt
+// from the sizes those buffers were made with (%n, and %h * 1 * 4 for the
+// collapsed group), so the arena's size is known when the call starts;
+// %c, sized by %n alone, reuses %a's slot.
+// CHECK-LABEL: func.func @sized_by_reshapes(
+// CHECK-SAME:    %[[X:.*]]: memref<?x8xf32>, %[[H:.*]]: index)
+// CHECK-SAME:    attributes {strata.memory_plan = array<i64: 3, 2, -1, -1>}
+// CHECK:         %[[N:.*]] = memref.dim %[[X]], %c0
+// CHECK:         %[[H1:.*]] = arith.muli %[[H]], %c1
+// CHECK:         %[[C4H:.*]] = arith.muli %[[H1]], %c4
+// CHECK:         %[[NH:.*]] = arith.muli %[[N]], %[[C4H]]
+// CHECK:         call @strata_arena_acquire
+// CHECK-NOT:     memref.alloc
+// CHECK:         memref.view {{.*}} : memref<?xi8> to memref<?x?xf32>
+// CHECK:         memref.view {{.*}} : memref<?xi8> to memref<?xf32>
+// CHECK-NOT:     memref.dealloc
+func.func @sized_by_reshapes(%x: memref<?x8xf32>, %h: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?x8xf32>
+  %a = memref.alloc(%n, %h) : memref<?x?x4xf32>
+  %e = memref.expand_shape %a [[0], [1, 2], [3]] output_shape [%n, %h, 1, 4] : memref<?x?x4xf32> into memref<?x?x1x4xf32>
+  %f = memref.collapse_shape %e [[0], [1, 2, 3]] : memref<?x?x1x4xf32> into memref<?x?xf32>
+  %d0 = memref.dim %f, %c0 : memref<?x?xf32>
+  %d1 = memref.dim %f, %c1 : memref<?x?xf32>
+  %b = memref.alloc(%d0, %d1) : memref<?x?xf32>
+  memref.copy %f, %b : memref<?x?xf32> to memref<?x?xf32>
+  %c = memref.alloc(%d0) : memref<?xf32>
+  memref.dealloc %a : memref<?x?x4xf32>
+  memref.dealloc %b : memref<?x?xf32>
+  memref.dealloc %c : memref<?xf32>
+  return
+}
