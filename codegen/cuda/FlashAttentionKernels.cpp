@@ -224,11 +224,13 @@ Value quadAllReduce(OpBuilder &b, Location l, Value x,
 }
 
 /// Stages keys [t0, t0 + 64) of K into `kTile` ([key][d]) and of V into
-/// `vTile` ([d][key]) as bf16, 0 past the last key; consecutive threads
-/// read consecutive elements of a key's row.
+/// `vTile` ([d][key]) as bf16, 0 from `end` on (the end of the keys the
+/// block's queries see, at most the key count: a non-finite value there
+/// cannot reach P·V as 0 x inf); consecutive threads read consecutive
+/// elements of a key's row.
 void stageKeyTile(OpBuilder &b, Location l, FlashAttentionOp op,
-                  const FlashShapes &shapes, Value tid, Value t0, Value bi,
-                  Value hk, Value kTile, Value vTile) {
+                  const FlashShapes &shapes, Value tid, Value t0, Value end,
+                  Value bi, Value hk, Value kTile, Value vTile) {
   Value threads = indexConstant(b, l, kFlashWarps * kWarpSize);
   auto stage = [&](Value source, int64_t dim, bool transposed, Value tile) {
     forRange(b, l, tid, indexConstant(b, l, kKeyTile * dim), threads,
@@ -237,8 +239,8 @@ void stageKeyTile(OpBuilder &b, Location l, FlashAttentionOp op,
                Value key = arith::DivUIOp::create(b, l, e, width);
                Value col = arith::RemUIOp::create(b, l, e, width);
                Value t = arith::AddIOp::create(b, l, t0, key);
-               Value v = guardedLoad(b, l, lessThan(b, l, t, shapes.keys),
-                                     source, {bi, t, hk, col});
+               Value v = guardedLoad(b, l, lessThan(b, l, t, end), source,
+                                     {bi, t, hk, col});
                Value h = arith::TruncFOp::create(b, l, b.getBF16Type(), v);
                memref::StoreOp::create(b, l, h, tile,
                                        transposed ? ValueRange{col, key}
@@ -350,7 +352,7 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
   auto keyLoop = scf::ForOp::create(
       b, l, lo, hiKey, indexConstant(b, l, kKeyTile), init,
       [&](OpBuilder &b, Location l, Value t0, ValueRange state) {
-        stageKeyTile(b, l, op, shapes, tid, t0, bi, hk, kTile, vTile);
+        stageKeyTile(b, l, op, shapes, tid, t0, hiKey, bi, hk, kTile, vTile);
         gpu::BarrierOp::create(b, l);
 
         // Scores of tile j: keys t0 + 8j + 2c (+1) of rows g (0, 1) and

@@ -199,8 +199,16 @@ linalg::GenericOp mlir::strata::rowEpilogue(linalg::LinalgOp op) {
   // Its outputs are fresh buffers the reduction does not touch, so writing
   // them while other warps still reduce is safe; and it reads the reduced
   // buffer only through `reads`, whose value its warp holds (other rows
-  // may not be written yet).
+  // may not be written yet): not through another operand, nor from its
+  // body (a load there, as tensor.extract bufferizes to, is not joined).
+  // The reduced buffer is a fresh allocation too, so no other handle (an
+  // aliasing argument or global) reaches it.
   Value reducedRoot = rootBuffer(out);
+  if (!reducedRoot.getDefiningOp<memref::AllocOp>())
+    return {};
+  for (Operation &inner : epilogue.getBlock()->without_terminator())
+    if (!isMemoryEffectFree(&inner))
+      return {};
   for (OpOperand &operand : epilogue->getOpOperands()) {
     Value root = rootBuffer(operand.get());
     if (&operand != reads && root == reducedRoot)
@@ -335,10 +343,31 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
       return fill.getInputs()[0];
     return memref::LoadOp::create(b, loc, init->get(), at);
   };
-  // With an epilogue every lane needs the result; else lane 0 alone.
-  Value result = epilogue ? combine(initialValue(), partial) : Value();
   Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
                                         indexConstant(b, loc, 0));
+  // With an epilogue every lane needs the result; else lane 0 alone. An
+  // initial value in memory is read by lane 0 only (it alone stores the
+  // result, so no lane's read races with that store) and broadcast.
+  Value result;
+  if (epilogue && fill) {
+    result = combine(initialValue(), partial);
+  } else if (epilogue) {
+    auto read = scf::IfOp::create(b, loc, TypeRange{partial.getType()}, isFirst,
+                                  /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(read.thenBlock());
+      scf::YieldOp::create(b, loc, initialValue());
+      b.setInsertionPointToStart(read.elseBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{arith::ConstantOp::create(b, loc, combiner.identity)});
+    }
+    result = gpu::ShuffleOp::create(b, loc, combine(read.getResult(0), partial),
+                                    0, static_cast<int32_t>(kWarpSize),
+                                    gpu::ShuffleMode::IDX)
+                 .getShuffleResult();
+  }
   auto ifFirst = scf::IfOp::create(b, loc, isFirst, /*withElse=*/false);
   {
     OpBuilder::InsertionGuard guard(b);

@@ -89,6 +89,52 @@ func.func @in_place(%x: memref<?x64xf32>, %ss: memref<?xf32>) {
   }
   return
 }
+func.func @copied_init(%x: memref<?x64xf32>, %init: memref<?xf32>) -> memref<?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %ss = memref.alloc(%n) : memref<?xf32>
+  memref.copy %init, %ss : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#row, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%ss : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#row, #red, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %ss : memref<?x64xf32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %q = arith.divf %a, %s : f32
+    linalg.yield %q : f32
+  }
+  return %y : memref<?x64xf32>
+}
+func.func @body_load(%x: memref<?x64xf32>) -> memref<?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %last = arith.subi %n, %c1 : index
+  %ss = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%ss : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#row, #red, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %ss : memref<?x64xf32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %i = linalg.index 0 : index
+    %j = arith.subi %last, %i : index
+    %other = memref.load %ss[%j] : memref<?xf32>
+    %q = arith.divf %a, %other : f32
+    linalg.yield %q : f32
+  }
+  return %y : memref<?x64xf32>
+}
 """
 
 TOL = 1e-5
@@ -100,7 +146,8 @@ def main():
     rng = np.random.default_rng(7)
     rand = lambda *s: rng.standard_normal(s).astype(np.float32)
     text = harness.lower(args.strata_opt, MODULE,
-                         ["--strata-warp-reductions", "--convert-linalg-to-parallel-loops",
+                         ["--strata-copies-to-linalg", "--strata-warp-reductions",
+                          "--convert-linalg-to-parallel-loops",
                           "--strata-map-loops-to-gpu"],
                          args.keep, "row_epilogues")
     mod = harness.simt.Module(text)
@@ -134,6 +181,24 @@ def main():
     check.close("in_place sums", gss, total, TOL)
     check.close("in_place rows", gx, xd / total[:, None], TOL)
     check.expect("in_place: epilogue not joined", len(st["launches"]) == 2,
+                 "%d launches" % len(st["launches"]))
+
+    # The sums start from a copy, not a fill: every lane reads the initial
+    # value and lane 0 stores the total, which the race detector checks.
+    x = rand(37, 64)
+    init = rand(37) + 80
+    _, (got,), st = harness.run(mod, "copied_init", x, init)
+    total = init.astype(np.float64) + x.astype(np.float64).sum(axis=1)
+    check.close("copied_init", got, x / total[:, None], TOL)
+    check.expect("copied_init: one launch after the copy", len(st["launches"]) == 2,
+                 "%d launches" % len(st["launches"]))
+
+    # The epilogue's body reads another row's sum: not joined.
+    x = rand(21, 64) + 1
+    _, (got,), st = harness.run(mod, "body_load", x)
+    sums = x.astype(np.float64).sum(axis=1)
+    check.close("body_load", got, x / sums[::-1][:, None], TOL)
+    check.expect("body_load: epilogue not joined", len(st["launches"]) == 2,
                  "%d launches" % len(st["launches"]))
     check.finish()
 
