@@ -363,10 +363,8 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
           Value key = addConstant(b, l, fl.g, j * kMmaN);
           for (int64_t kk = 0; kk < qSteps; ++kk) {
             Value k = addConstant(b, l, fl.c2, kk * kMmaK);
-            Value bFrag[] = {
-                loadBf16Pair(b, l, kTile, key, k),
-                loadBf16Pair(b, l, kTile, key, addConstant(b, l, k, 8))};
-            acc = llvm::to_vector(mmaSyncBf16(b, l, qFrags[kk], bFrag, acc));
+            acc = llvm::to_vector(mmaSyncBf16(
+                b, l, qFrags[kk], loadBFragment(b, l, kTile, key, k), acc));
           }
           for (int64_t r = 0; r < 4; ++r) {
             Value t = arith::AddIOp::create(
@@ -430,10 +428,8 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
           Value col = addConstant(b, l, fl.g, n * kMmaN);
           for (int64_t i = 0; i < keySteps; ++i) {
             Value k = addConstant(b, l, fl.c2, i * kMmaK);
-            Value bFrag[] = {
-                loadBf16Pair(b, l, vTile, col, k),
-                loadBf16Pair(b, l, vTile, col, addConstant(b, l, k, 8))};
-            acc = llvm::to_vector(mmaSyncBf16(b, l, pFrags[i], bFrag, acc));
+            acc = llvm::to_vector(mmaSyncBf16(
+                b, l, pFrags[i], loadBFragment(b, l, vTile, col, k), acc));
           }
           llvm::append_range(next, acc);
         }

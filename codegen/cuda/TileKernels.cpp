@@ -184,7 +184,7 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
         for (int64_t j = 0; j < kTilesN; ++j) {
           Value n = arith::AddIOp::create(b, loc, wn,
                                           addConstant(b, loc, g, j * kMmaN));
-          bFrags.push_back({reg(bTile, n, c2), reg(bTile, n, k8)});
+          bFrags.push_back(loadBFragment(b, loc, bTile, n, c2));
         }
         SmallVector<Value> next;
         for (int64_t i = 0; i < kTilesM; ++i)
@@ -258,6 +258,13 @@ Value mlir::strata::loadBf16Pair(OpBuilder &b, Location loc, Value tile,
     return memref::LoadOp::create(b, loc, tile, ValueRange{row, c});
   };
   return packBf16Pair(b, loc, at(col), at(addConstant(b, loc, col, 1)));
+}
+
+SmallVector<Value, 2> mlir::strata::loadBFragment(OpBuilder &b, Location loc,
+                                                  Value tile, Value column,
+                                                  Value k) {
+  return {loadBf16Pair(b, loc, tile, column, k),
+          loadBf16Pair(b, loc, tile, column, addConstant(b, loc, k, 8))};
 }
 
 SmallVector<Value, 4> mlir::strata::mmaSyncBf16(OpBuilder &b, Location loc,

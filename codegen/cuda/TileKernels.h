@@ -64,6 +64,11 @@ Value packBf16Pair(OpBuilder &b, Location loc, Value low, Value high);
 Value loadBf16Pair(OpBuilder &b, Location loc, Value tile, Value row,
                    Value col);
 
+/// A lane's two B fragment registers from `tile` staged [n][k]: column
+/// `column` at k = `k` and k + 8 (`k` includes the lane's 2c).
+SmallVector<Value, 2> loadBFragment(OpBuilder &b, Location loc, Value tile,
+                                    Value column, Value k);
+
 /// D = A·B + C for one warp's m16n8k16 tile (bf16 A row-major, B
 /// column-major, f32 C): `a` the lane's four A registers, `b` its two B
 /// registers, `c` its four accumulators; returns the four of D. Fragment
