@@ -199,16 +199,13 @@ linalg::GenericOp mlir::strata::rowEpilogue(linalg::LinalgOp op) {
   // Its outputs are fresh buffers the reduction does not touch, so writing
   // them while other warps still reduce is safe; and it reads the reduced
   // buffer only through `reads`, whose value its warp holds (other rows
-  // may not be written yet): not through another operand, nor from its
-  // body (a load there, as tensor.extract bufferizes to, is not joined).
-  // The reduced buffer is a fresh allocation too, so no other handle (an
-  // aliasing argument or global) reaches it.
+  // may not be written yet), not through another operand. The reduced
+  // buffer is a fresh allocation too, so no other handle (an aliasing
+  // argument or global) reaches it.
   Value reducedRoot = rootBuffer(out);
   if (!reducedRoot.getDefiningOp<memref::AllocOp>())
     return {};
-  for (Operation &inner : epilogue.getBlock()->without_terminator())
-    if (!isMemoryEffectFree(&inner))
-      return {};
+  llvm::SmallPtrSet<Value, 4> written{reducedRoot};
   for (OpOperand &operand : epilogue->getOpOperands()) {
     Value root = rootBuffer(operand.get());
     if (&operand != reads && root == reducedRoot)
@@ -220,6 +217,18 @@ linalg::GenericOp mlir::strata::rowEpilogue(linalg::LinalgOp op) {
     for (Value used : op->getOperands())
       if (rootBuffer(used) == root)
         return {};
+    written.insert(root);
+  }
+  // Its body may load (a gather fused in, as tensor.extract bufferizes
+  // to) from buffers that neither kernel writes; nothing else with effects.
+  for (Operation &inner : epilogue.getBlock()->without_terminator()) {
+    if (auto load = dyn_cast<memref::LoadOp>(inner)) {
+      if (written.contains(rootBuffer(load.getMemRef())))
+        return {};
+      continue;
+    }
+    if (!isMemoryEffectFree(&inner))
+      return {};
   }
   return epilogue;
 }

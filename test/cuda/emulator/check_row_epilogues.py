@@ -109,6 +109,40 @@ func.func @copied_init(%x: memref<?x64xf32>, %init: memref<?xf32>) -> memref<?x6
   }
   return %y : memref<?x64xf32>
 }
+func.func @gathered(%ids: memref<?xi32>, %table: memref<50x64xf32>) -> memref<?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %ids, %c0 : memref<?xi32>
+  %x = memref.alloc(%n) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#red, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%ids : memref<?xi32>) outs(%x : memref<?x64xf32>) {
+  ^bb0(%id: i32, %o: f32):
+    %j = linalg.index 1 : index
+    %r = arith.index_cast %id : i32 to index
+    %v = memref.load %table[%r, %j] : memref<50x64xf32>
+    linalg.yield %v : f32
+  }
+  %ss = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #red], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%ss : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%n) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#red, #red, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%ids, %ss : memref<?xi32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%id: i32, %s: f32, %o: f32):
+    %j = linalg.index 1 : index
+    %r = arith.index_cast %id : i32 to index
+    %v = memref.load %table[%r, %j] : memref<50x64xf32>
+    %q = arith.divf %v, %s : f32
+    linalg.yield %q : f32
+  }
+  return %y : memref<?x64xf32>
+}
 func.func @body_load(%x: memref<?x64xf32>) -> memref<?x64xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -191,6 +225,16 @@ def main():
     total = init.astype(np.float64) + x.astype(np.float64).sum(axis=1)
     check.close("copied_init", got, x / total[:, None], TOL)
     check.expect("copied_init: one launch after the copy", len(st["launches"]) == 2,
+                 "%d launches" % len(st["launches"]))
+
+    # The epilogue's body gathers its row again from a table neither kernel
+    # writes (as an embedding lookup fused into a norm does): joined.
+    ids = rng.integers(0, 50, 13).astype(np.int32)
+    table = rand(50, 64)
+    _, (got,), st = harness.run(mod, "gathered", ids, table)
+    rows = table[ids].astype(np.float64)
+    check.close("gathered", got, rows / (rows * rows).sum(axis=1)[:, None], TOL)
+    check.expect("gathered: the gather, then one launch", len(st["launches"]) == 2,
                  "%d launches" % len(st["launches"]))
 
     # The epilogue's body reads another row's sum: not joined.
