@@ -1,21 +1,21 @@
 """Runs whole models' CUDA forward pass in the SIMT emulator and compares
 its logits with the CPU build's.
 
-For each model config: `strata-compile --target=cuda --emit=mlir` gives the
-strata-dialect module; its forward function (the passes work function by
-function; the other entry points are left out) goes through the CUDA
-lowering pipeline up to gpu-kernel-outlining (every kernel pass,
-strata-map-loops-to-gpu, strata-plan-memory and
+For each model config: `strata-compile --target=cuda --emit=mlir` gives
+the strata-dialect module; its forward function (the passes work function
+by function; the other entry points are left out, check_decode.py runs
+decode) goes through the CUDA lowering pipeline up to gpu-kernel-outlining
+(every kernel pass, strata-map-loops-to-gpu, strata-plan-memory and
 gpu-launch-sink-index-computations), with the pass list taken from
 `strata-opt --dump-pass-pipeline` of strata-lower-to-nvvm-cuda (the
 builder strata-compile runs) rather than copied, and the emulator runs it
 on seeded weights. The CPU build (`strata-compile --emit=executable`,
 `strata-run logits --seed N --save-weights`) gives the weights, which are
-sharpened (norm weights and biases off their initial ones and zeros,
-query and key projections scaled up so that attention is far from
-uniform; see sharpen()), and then, on those (`--weights`), the reference
-logits (the LM head's; a second result, like tiny's classification
-logits, is not compared). Checks:
+sharpened (norm weights and biases off their initial ones and zeros, query
+and key projections scaled up so that attention is far from uniform; see
+sharpen()), and then, on those (`--weights`), the reference logits (the LM
+head's; a second result, like tiny's classification logits, is not
+compared). Checks:
 
 - the dumped pipeline, run whole by strata-opt, gives what
   `strata-compile --target=cuda --emit=gpu` gives (once per build), so the
@@ -191,47 +191,55 @@ def sharpen(weights, seed):
     return out
 
 
-def forward_arguments(func, weights, tokens):
-    """The arguments of the lowered forward: the token ids, then each
-    parameter (strata-params-to-arguments names it in the argument's
-    `strata.param` attribute)."""
+def entry_arguments(func, weights, plain):
+    """The arguments of a lowered entry point: `plain` (a list of arrays) for
+    the arguments that are not parameters, in order, and each parameter
+    (strata-params-to-arguments names it in the argument's `strata.param`
+    attribute) from `weights`."""
+    name = (func.props.get("sym_name") or func.attrs.get("sym_name")).strip('"')
     attrs = harness.simt._split_top(func.props["arg_attrs"].strip()[1:-1])
     block_args = func.regions[0].blocks[0].args
-    args, used, plain = [], set(), 0
-    for raw, (name, t) in zip(attrs, block_args):
+    args, used, rest = [], set(), list(plain)
+    for raw, _ in zip(attrs, block_args):
         m = re.search(r'strata\.param = "([^"]*)"', raw)
         if m:
             if m.group(1) not in weights:
                 sys.exit("no weight %s in the saved weights" % m.group(1))
             args.append(weights[m.group(1)])
             used.add(m.group(1))
+        elif rest:
+            args.append(rest.pop(0))
         else:
-            plain += 1
-            args.append(np.array([tokens], dtype=np.int32))
-    if plain != 1 or len(attrs) != len(block_args):
-        sys.exit("forward: expected one argument besides the parameters, got %d" % plain)
+            sys.exit("%s: more arguments besides the parameters than the %d given" % (name, len(plain)))
+    if rest or len(attrs) != len(block_args):
+        sys.exit("%s: expected %d arguments besides the parameters" % (name, len(plain)))
     unused = sorted(set(weights) - used)
     if unused:
-        sys.exit("saved weights forward does not take: %s" % unused)
+        sys.exit("saved weights %s does not take: %s" % (name, unused))
     return args
 
 
-def only_forward(strata):
+def forward_arguments(func, weights, tokens):
+    """The lowered forward's arguments: the token ids, then the parameters."""
+    return entry_arguments(func, weights, [np.array([tokens], dtype=np.int32)])
+
+
+def only_function(strata, name):
     """The strata-dialect module (as strata-compile prints it) with only
-    its forward function: the passes work function by function, and the
-    other entry points would triple the lowering and parsing."""
+    function `name`: the passes work function by function, and the other
+    entry points would triple the lowering and parsing."""
     out, skipping = [], False
     for line in strata.split("\n"):
         m = re.match(r"  func\.func @([\w$.\-]+)\(", line)
         if m:
-            skipping = m.group(1) != "forward"
+            skipping = m.group(1) != name
         if not skipping:
             out.append(line)
         elif line == "  }":
             skipping = False
     text = "\n".join(out)
-    if "func.func @forward(" not in text or text.count("func.func") != 1:
-        sys.exit("cannot cut the strata module to its forward function")
+    if "func.func @%s(" % name not in text or text.count("func.func") != 1:
+        sys.exit("cannot cut the strata module to its %s function" % name)
     return text
 
 
@@ -253,15 +261,15 @@ def one_slot(text):
 # ---------------------------------------------------------------------------
 
 def launch_kinds(stats, strata_lines):
-    """Per strata op kind (from each launch's location): the launches'
-    records."""
+    """Per strata op kind (from each launch's location; `tensor.concat` and
+    the like by their full name): the launches' records."""
     kinds = defaultdict(list)
     for rec in stats["launches"]:
         m = re.search(r":(\d+):\d+", rec.get("loc") or "")
         kind = "?"
         if m and 0 < int(m.group(1)) <= len(strata_lines):
-            op = re.search(r"strata\.(\w+)", strata_lines[int(m.group(1)) - 1])
-            kind = op.group(1) if op else "?"
+            op = re.search(r"\b(strata|tensor)\.(\w+)", strata_lines[int(m.group(1)) - 1])
+            kind = (op.group(2) if op.group(1) == "strata" else op.group(0)) if op else "?"
         kinds[kind].append(rec)
     return kinds
 
@@ -293,7 +301,36 @@ def check_kernels(check, label, kinds, stats, build, expect):
                      hits, "%d of %d launches" % (len(hits), len(recs)))
 
 
+def check_arena(check, label, func, stats):
+    """Every buffer strata-plan-memory placed in the arena was viewed once,
+    from one arena (the emulator checks overlaps on every access)."""
+    plan = re.search(r"array<i64: (\d+), (\d+)", func.attrs.get("strata.memory_plan", ""))
+    planned, slots = (int(plan.group(1)), int(plan.group(2))) if plan else (0, 0)
+    check.expect("%s arena: %d planned buffers in %d slots, %d views, %s bytes" % (
+        label, planned, slots, stats["arena_views"], "+".join(map(str, stats["arena_bytes"]))),
+        planned > 0 and stats["arena_views"] == planned and len(stats["arena_bytes"]) == 1)
+
+
 # ---------------------------------------------------------------------------
+# The CPU build
+
+def cpu_weights(run, exe, seed, stem):
+    """The CPU executable's weights from `seed`, sharpened (sharpen()), and
+    the safetensors file (stem.safetensors) that holds them."""
+    seeded = stem + ".seeded.safetensors"
+    harness.tool([run, "logits", exe, "--seed", str(seed), "--tokens", "0", "--save-weights", seeded])
+    weights = sharpen(load_safetensors(seeded), seed)
+    path = stem + ".safetensors"
+    save_safetensors(path, weights)
+    return weights, path
+
+
+def cpu_logits(run, exe, weights_path, tokens):
+    """The CPU build's logits ([tokens, vocab]) of `strata-run logits`."""
+    out, _ = harness.tool([run, "logits", exe, "--weights", weights_path,
+                           "--tokens", ",".join(map(str, tokens))])
+    return np.array([[float(x) for x in line.split()] for line in out.strip().split("\n")])
+
 
 class CpuBuilds:
     """strata-compile --emit=executable for each model in the background
@@ -356,7 +393,7 @@ def run_models(args, models, check, work):
         mlir_path = os.path.join(work, m + ".mlir")
         with open(mlir_path, "w") as f:
             f.write(strata)
-        forward = only_forward(strata)
+        forward = only_function(strata, "forward")
         strata_lines = forward.split("\n")
         vocab = int(re.search(r"func\.func @forward\([^)]*\) -> \(?tensor<\?x\?x(\d+)xf32>", strata).group(1))
         tokens = [(7 * i * i + 13 * i + 5) % vocab for i in range(cfg["tokens"])]
@@ -382,15 +419,8 @@ def run_models(args, models, check, work):
         exe = cpu.wait(m)
         waited = time.time() - t0
         # The seeded weights, sharpened; the CPU build's logits on them.
-        seeded = os.path.join(work, m + ".seeded.safetensors")
-        harness.tool([args.strata_run, "logits", exe, "--seed", str(cfg["seed"]),
-                      "--tokens", ",".join(map(str, tokens)), "--save-weights", seeded])
-        weights = sharpen(load_safetensors(seeded), cfg["seed"])
-        wpath = os.path.join(work, m + ".safetensors")
-        save_safetensors(wpath, weights)
-        out, _ = harness.tool([args.strata_run, "logits", exe, "--weights", wpath,
-                               "--tokens", ",".join(map(str, tokens))])
-        ref = np.array([[float(x) for x in line.split()] for line in out.strip().split("\n")])
+        weights, wpath = cpu_weights(args.strata_run, exe, cfg["seed"], os.path.join(work, m))
+        ref = cpu_logits(args.strata_run, exe, wpath, tokens)
 
         for build in ("f32", "tc"):
             label = "%s %s" % (m, build)
@@ -414,11 +444,7 @@ def run_models(args, models, check, work):
             kinds = launch_kinds(stats, strata_lines)
             print("    kernels by strata op: " + summary(kinds))
             check_kernels(check, label, kinds, stats, build, cfg[build])
-            plan = re.search(r"array<i64: (\d+), (\d+)", func.attrs.get("strata.memory_plan", ""))
-            planned, slots = (int(plan.group(1)), int(plan.group(2))) if plan else (0, 0)
-            check.expect("%s arena: %d planned buffers in %d slots, %d views, %s bytes" % (
-                label, planned, slots, stats["arena_views"], "+".join(map(str, stats["arena_bytes"]))),
-                planned > 0 and stats["arena_views"] == planned and len(stats["arena_bytes"]) == 1)
+            check_arena(check, label, func, stats)
             if m == models[0] and build == "f32":
                 # A plan with buffers in use at once in one slot is caught.
                 broken, distinct = one_slot(text)

@@ -8,7 +8,8 @@ strata-warp-reductions, strata-map-loops-to-gpu; strata-plan-memory and
 gpu-launch-sink-index-computations may have run too) and before kernel
 outlining: a func.func on memrefs whose host code (memref.dim, arith,
 scf.if choosing a kernel, the arena and its views, ...) contains gpu.launch
-ops. A whole model's forward runs too (check_model.py).
+ops. A whole model's forward runs too (check_model.py), and its decode
+over a KV cache (check_decode.py).
 
 Usage (as a module; /usr/bin/python3, numpy only):
 
