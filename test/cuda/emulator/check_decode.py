@@ -49,7 +49,6 @@ the weights."""
 import os
 import re
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -178,19 +177,7 @@ def append(caches, rows):
 
 
 def main():
-    args = harness.arguments(__doc__, ("strata-opt", "strata-compile", "strata-run"), extra_options)
-    models = [m for m in args.models.split(",") if m]
-    for m in models:
-        if m not in MODELS:
-            sys.exit("unknown model %s (have %s)" % (m, ", ".join(MODELS)))
-    check = harness.Checker()
-    if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
-        run_models(args, models, check, args.keep)
-    else:
-        with tempfile.TemporaryDirectory(prefix="check_decode.") as work:
-            run_models(args, models, check, work)
-    check.finish()
+    cm.drive(__doc__, MODELS, extra_options, run_models, "check_decode.")
 
 
 def run_models(args, models, check, work):

@@ -363,20 +363,27 @@ class CpuBuilds:
         return self.paths[m]
 
 
-def main():
-    args = harness.arguments(__doc__, ("strata-opt", "strata-compile", "strata-run"), extra_options)
+def drive(doc, models_known, options, run, prefix):
+    """The command line both model drivers share: parse the arguments, pick
+    the models, run `run(args, models, check, work)` in a work directory
+    (--keep's, else a temporary one) and report."""
+    args = harness.arguments(doc, ("strata-opt", "strata-compile", "strata-run"), options)
     models = [m for m in args.models.split(",") if m]
     for m in models:
-        if m not in MODELS:
-            sys.exit("unknown model %s (have %s)" % (m, ", ".join(MODELS)))
+        if m not in models_known:
+            sys.exit("unknown model %s (have %s)" % (m, ", ".join(models_known)))
     check = harness.Checker()
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
-        run_models(args, models, check, args.keep)
+        run(args, models, check, args.keep)
     else:
-        with tempfile.TemporaryDirectory(prefix="check_model.") as work:
-            run_models(args, models, check, work)
+        with tempfile.TemporaryDirectory(prefix=prefix) as work:
+            run(args, models, check, work)
     check.finish()
+
+
+def main():
+    drive(__doc__, MODELS, extra_options, run_models, "check_model.")
 
 
 def run_models(args, models, check, work):
