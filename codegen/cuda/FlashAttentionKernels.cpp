@@ -204,24 +204,9 @@ bool fitsTensorCores(FlashAttentionOp op) {
   return bytes <= kSharedLimit;
 }
 
-/// A lane's place in its mma fragments: group g = lane / 4 and 2c, twice
-/// its index c = lane % 4 in the group.
-struct FragmentLane {
-  Value g, c2;
-};
-
-/// `x` combined over the four lanes of a quad (the lanes holding one
-/// accumulator row).
-Value quadAllReduce(OpBuilder &b, Location l, Value x,
-                    function_ref<Value(Value, Value)> combine) {
-  for (int32_t offset : {1, 2}) {
-    auto shuffle =
-        gpu::ShuffleOp::create(b, l, x, offset, static_cast<int32_t>(kWarpSize),
-                               gpu::ShuffleMode::XOR);
-    x = combine(x, shuffle.getShuffleResult());
-  }
-  return x;
-}
+/// The xor offsets spanning a quad: the four lanes holding one
+/// accumulator row.
+constexpr int32_t kQuad[] = {1, 2};
 
 /// Stages keys [t0, t0 + 64) of K into `kTile` ([key][d]) and of V into
 /// `vTile` ([d][key]) as bf16, 0 from `end` on (the end of the keys the
@@ -278,11 +263,7 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
   Value warpSize = indexConstant(b, l, kWarpSize);
   Value lane = arith::RemUIOp::create(b, l, tid, warpSize);
   Value warp = arith::DivUIOp::create(b, l, tid, warpSize);
-  Value four = indexConstant(b, l, 4);
-  FragmentLane fl{
-      arith::DivUIOp::create(b, l, lane, four),
-      arith::MulIOp::create(b, l, arith::RemUIOp::create(b, l, lane, four),
-                            indexConstant(b, l, 2))};
+  MmaLane fl = mmaLane(b, l, lane);
 
   // Blocks stride over (batch, head, query tile) items.
   auto itemLoop = scf::ForOp::create(b, l, launch.getBlockIds().x, items,
@@ -306,10 +287,13 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
 
   // Q's A fragments, once per item: rows past the last query read the last
   // one (finite, never stored).
+  std::array<Value, 2> clamped{
+      arith::MinUIOp::create(b, l, rows[0], lastQuery),
+      arith::MinUIOp::create(b, l, rows[1], lastQuery)};
   auto q = [&](unsigned r, int64_t col) -> Value {
-    Value s = arith::MinUIOp::create(b, l, rows[r], lastQuery);
     Value at = addConstant(b, l, fl.c2, col);
-    return memref::LoadOp::create(b, l, op.getQ(), ValueRange{bi, s, hi, at});
+    return memref::LoadOp::create(b, l, op.getQ(),
+                                  ValueRange{bi, clamped[r], hi, at});
   };
   SmallVector<SmallVector<Value>> qFrags;
   for (int64_t kk = 0; kk < qSteps; ++kk) {
@@ -386,7 +370,7 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
           Value m = state[r];
           for (int64_t j = 0; j < scoreTiles; ++j)
             m = maxF(m, maxF(x[j * 4 + 2 * r], x[j * 4 + 2 * r + 1]));
-          m = quadAllReduce(b, l, m, maxF);
+          m = xorAllReduce(b, l, m, maxF, kQuad);
           // While a row has seen no key its maximum is -inf: subtract 0
           // instead, so its (all -inf) scores weigh 0, not NaN.
           Value unset =
@@ -441,7 +425,7 @@ void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
   // Each row's sum over its quad, then out = accumulators / sum for the
   // rows that exist.
   for (unsigned r = 0; r < 2; ++r) {
-    Value sum = quadAllReduce(b, l, keyLoop.getResult(2 + r), addF);
+    Value sum = xorAllReduce(b, l, keyLoop.getResult(2 + r), addF, kQuad);
     auto ifOp = scf::IfOp::create(b, l, lessThan(b, l, rows[r], shapes.queries),
                                   /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);

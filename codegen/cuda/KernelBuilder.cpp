@@ -53,15 +53,22 @@ mlir::strata::createWarpPerItemLaunch(OpBuilder &b, Location loc, Value total,
   return {launch, items.getInductionVar(), lane, warpSize};
 }
 
-Value mlir::strata::warpAllReduce(OpBuilder &b, Location loc, Value x,
-                                  function_ref<Value(Value, Value)> combine) {
-  for (int32_t offset = kWarpSize / 2; offset >= 1; offset /= 2) {
+Value mlir::strata::xorAllReduce(OpBuilder &b, Location loc, Value x,
+                                 function_ref<Value(Value, Value)> combine,
+                                 ArrayRef<int32_t> xorOffsets) {
+  for (int32_t offset : xorOffsets) {
     auto shuffle = gpu::ShuffleOp::create(b, loc, x, offset,
                                           static_cast<int32_t>(kWarpSize),
                                           gpu::ShuffleMode::XOR);
     x = combine(x, shuffle.getShuffleResult());
   }
   return x;
+}
+
+Value mlir::strata::warpAllReduce(OpBuilder &b, Location loc, Value x,
+                                  function_ref<Value(Value, Value)> combine) {
+  static_assert(kWarpSize == 32, "five butterfly steps");
+  return xorAllReduce(b, loc, x, combine, {16, 8, 4, 2, 1});
 }
 
 linalg::FillOp mlir::strata::fillFeeding(Operation *op, Value out) {

@@ -42,8 +42,15 @@ struct WarpPerItem {
 WarpPerItem createWarpPerItemLaunch(OpBuilder &b, Location loc, Value total,
                                     int64_t warpsPerBlock, int64_t maxBlocks);
 
+/// `x` combined with the lanes whose index differs by each of
+/// `xorOffsets` in turn (xor shuffles): over the lanes those offsets span,
+/// every lane gets the result. `combine` is associative and commutative.
+Value xorAllReduce(OpBuilder &b, Location loc, Value x,
+                   function_ref<Value(Value, Value)> combine,
+                   ArrayRef<int32_t> xorOffsets);
+
 /// `x` combined across the warp's 32 lanes with five xor shuffles; every
-/// lane gets the result. `combine` is associative and commutative.
+/// lane gets the result.
 Value warpAllReduce(OpBuilder &b, Location loc, Value x,
                     function_ref<Value(Value, Value)> combine);
 

@@ -144,10 +144,8 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
   Value warpSize = indexConstant(b, loc, strata::kWarpSize);
   Value lane = arith::RemUIOp::create(b, loc, t.tid, warpSize);
   Value warp = arith::DivUIOp::create(b, loc, t.tid, warpSize);
-  Value two = indexConstant(b, loc, 2), four = indexConstant(b, loc, 4);
-  Value g = arith::DivUIOp::create(b, loc, lane, four);
-  Value c2 = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, lane, four), two);
+  Value two = indexConstant(b, loc, 2);
+  auto [g, c2] = mmaLane(b, loc, lane);
   Value warpTile = indexConstant(b, loc, kWarpTile);
   Value wm = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, warp, two), warpTile);
@@ -235,6 +233,14 @@ void mlir::strata::buildTile(OpBuilder &b, Location loc, TileKind kind,
     buildFmaTile(b, loc, buffers, t);
   else
     buildMmaTile(b, loc, buffers, t);
+}
+
+MmaLane mlir::strata::mmaLane(OpBuilder &b, Location loc, Value lane) {
+  Value four = indexConstant(b, loc, 4);
+  return {arith::DivUIOp::create(b, loc, lane, four),
+          arith::MulIOp::create(b, loc,
+                                arith::RemUIOp::create(b, loc, lane, four),
+                                indexConstant(b, loc, 2))};
 }
 
 Value mlir::strata::packBf16Pair(OpBuilder &b, Location loc, Value low,

@@ -55,6 +55,13 @@ struct TileAccess {
 void buildTile(OpBuilder &b, Location loc, TileKind kind, ValueRange buffers,
                const TileAccess &t);
 
+/// A lane's place in its mma fragments (PTX ISA): its group g = lane / 4,
+/// and 2c, twice its index c = lane % 4 in the group.
+struct MmaLane {
+  Value g, c2;
+};
+MmaLane mmaLane(OpBuilder &b, Location loc, Value lane);
+
 /// One 32-bit mma fragment register: `low` in its low 16 bits, `high` in
 /// its high 16 bits, both bf16 (f32 values are rounded to bf16 first).
 Value packBf16Pair(OpBuilder &b, Location loc, Value low, Value high);

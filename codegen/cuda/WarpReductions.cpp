@@ -105,6 +105,18 @@ Value rootBuffer(Value v) {
   return v;
 }
 
+/// Clones `op`'s payload (its terminator aside) at `b` for the iteration
+/// `ivs`, its block arguments already in `map`; linalg.index reads `ivs`.
+void cloneBody(OpBuilder &b, linalg::LinalgOp op, ArrayRef<Value> ivs,
+               IRMapping &map) {
+  for (Operation &inner : op.getBlock()->without_terminator()) {
+    if (auto idx = dyn_cast<linalg::IndexOp>(inner))
+      map.map(idx.getResult(), ivs[idx.getDim()]);
+    else
+      b.clone(inner, map);
+  }
+}
+
 /// Emits, inside the warp that owns reduced value `value` (the output of
 /// the reduction at the row `row`), `epilogue`'s outputs for that row:
 /// lanes stride the epilogue's last loop, whose extents are `sizes`, and
@@ -140,13 +152,7 @@ void emitRowEpilogue(OpBuilder &b, Location loc, linalg::GenericOp epilogue,
                     b, loc, epilogue.getMatchingIndexingMap(&operand), ivs));
           map.map(arg, v);
         }
-        for (Operation &inner : epilogue.getBlock()->without_terminator()) {
-          if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
-            map.map(idx.getResult(), ivs[idx.getDim()]);
-            continue;
-          }
-          b.clone(inner, map);
-        }
+        cloneBody(b, epilogue, ivs, map);
         auto yield =
             cast<linalg::YieldOp>(epilogue.getBlock()->getTerminator());
         for (auto [result, init] :
@@ -323,13 +329,7 @@ LogicalResult mlir::strata::lowerToWarps(linalg::LinalgOp op,
       map.map(arg, v);
     }
     map.map(op.getRegionOutputArgs()[0], lanes.getRegionIterArg(0));
-    for (Operation &inner : op.getBlock()->without_terminator()) {
-      if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
-        map.map(idx.getResult(), ivs[idx.getDim()]);
-        continue;
-      }
-      b.clone(inner, map);
-    }
+    cloneBody(b, op, ivs, map);
     scf::YieldOp::create(b, loc, map.lookup(combiner.op->getResult(0)));
   }
   ivs[r] = nullptr;
