@@ -35,15 +35,6 @@ def StrataCostOpInterface : OpInterface<"StrataCostOpInterface"> {
       /*retTy=*/"int64_t", /*methodName=*/"getFlopsPerToken",
       /*args=*/(ins "int64_t":$contextLength)>,
   ];
-  let extraSharedClassDeclaration = [{
-    /// All elements of the parameters this op reads.
-    int64_t getParamCount() {
-      int64_t total = 0;
-      for (::mlir::Value v : $_op->getOperands())
-        total += ::mlir::strata::detail::getParamElements(v);
-      return total;
-    }
-  }];
 }
 
 #endif // STRATA_INTERFACES_TD

@@ -15,11 +15,14 @@ using namespace mlir::strata;
 
 #include "dialect/StrataInterfaces.cpp.inc"
 
+// The operand is a parameter (the caller checked): a strata.param, or the
+// argument of a layer body that its call sites bind to one.
 int64_t mlir::strata::detail::getParamElements(Value value) {
-  auto param = value ? value.getDefiningOp<ParamOp>() : ParamOp();
-  if (!param)
+  auto type = value ? dyn_cast<RankedTensorType>(value.getType())
+                    : RankedTensorType();
+  if (!type || !type.hasStaticShape())
     return 0;
-  return param.getType().getNumElements();
+  return type.getNumElements();
 }
 
 /// Elements per token of a [..., D] value: its last dim (0 when dynamic).

@@ -1,10 +1,15 @@
 //===- ModelBuilder.cpp - ModelSpec to strata IR ----------------*- C++ -*-===//
 //
 // Emits the pre-norm block `x += attn(norm(x)); x += ffn(norm(x))` (plus the
-// optional memory-compression module) for each layer. Every op's location
-// is the config key that decided it, wrapped in a NameLoc naming the layer
-// ("layers.3"), so diagnostics point at the config and statistics can group
-// by layer.
+// optional memory-compression module) once per distinct layer: each layer
+// body is a private function of its activations and parameters, layers of
+// the same structure share one (a 61-layer model has two or three), and the
+// entry points bind each layer's parameters and call its body. Lowering and
+// code generation then run once per kind of layer, not once per layer.
+// Every op's location is the config key that decided it, wrapped in a
+// NameLoc naming its scope: "layers.3" for a layer's parameters and its
+// call, "layer" inside shared bodies, so diagnostics point at the config
+// and statistics can group by layer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +21,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/OperationSupport.h"
 
 #include <cmath>
 
@@ -50,6 +56,10 @@ private:
   Value latentAttention(Value x, const std::string &prefix);
   Value moe(Value x, const std::string &prefix, SmallVectorImpl<Value> &aux);
   Value block(Value x, int64_t layer, SmallVectorImpl<Value> &aux);
+  /// Emits layer `layer` as a call of its (shared) body function.
+  Value callLayer(Value x, int64_t layer, SmallVectorImpl<Value> &aux);
+  /// The existing body equal to `fn` (ignoring locations), else null.
+  func::FuncOp findEquivalentBody(func::FuncOp fn);
   /// The rope attribute, verified (null after reporting an error).
   RopeAttr buildRopeAttr();
   /// Emits the network up to the heads; returns the final hidden state.
@@ -70,12 +80,32 @@ private:
   };
   DecodeState *decoding = nullptr;
 
+  /// Set while a layer body is built: `param()` appends an argument to the
+  /// body and records the parameter the caller binds to it.
+  struct LayerBody {
+    struct Param {
+      std::string name;
+      RankedTensorType type;
+      InitKind init;
+      Location loc;
+    };
+    Block *block;
+    SmallVector<Param> params;
+  };
+  LayerBody *body = nullptr;
+  /// The entry point being built; layer bodies go before it.
+  func::FuncOp entry;
+  /// Every layer body emitted so far, for sharing.
+  SmallVector<func::FuncOp> bodies;
+
   MLIRContext *ctx;
   const ConfigFile &file;
   const StrataConfig &cfg;
   const ModelSpec &m;
   OpBuilder b;
   std::string scope = "model";
+  /// The scope of a layer body's parameters ("layers.3").
+  std::string paramScope;
   llvm::StringMap<Value> params;
   RopeAttr rope;
   bool buildingLoss = false;
@@ -94,8 +124,15 @@ Location ModelBuilder::at(StringRef key) const {
 
 Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
                           InitKind init, StringRef key) {
-  // Remembered by name so a tied LM head reuses the embedding's value.
   auto type = RankedTensorType::get(shape, f32);
+  if (body) {
+    Location loc = inLayer(key);
+    body->params.push_back({name.str(), type, init,
+                            NameLoc::get(StringAttr::get(ctx, paramScope),
+                                         at(key))});
+    return body->block->addArgument(type, loc);
+  }
+  // Remembered by name so a tied LM head reuses the embedding's value.
   auto op = ParamOp::create(b, inLayer(key), type, b.getStringAttr(name),
                             InitKindAttr::get(ctx, init),
                             b.getF64FloatAttr(m.initializerRange));
@@ -298,7 +335,6 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
 
 Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
   std::string prefix = "model.layers." + std::to_string(layer);
-  scope = "layers." + std::to_string(layer);
   int64_t d = m.hiddenSize;
   StringRef normKey = "model.hidden_size";
   auto norm = [&](Value v, StringRef name) -> Value {
@@ -307,10 +343,11 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
     return RMSNormOp::create(b, inLayer(normKey), v, w, APFloat(m.normEps));
   };
   auto residual = [&](Value v, Value delta, StringRef key) -> Value {
+    // One seed for every layer, so that layers share their body.
     if (m.hiddenDropout > 0)
       delta =
           DropoutOp::create(b, inLayer(key), delta, APFloat(m.hiddenDropout),
-                            cfg.training.seed + layer);
+                            cfg.training.seed);
     return AddOp::create(b, inLayer(key), v, delta);
   };
 
@@ -346,13 +383,113 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
   return x;
 }
 
+func::FuncOp ModelBuilder::findEquivalentBody(func::FuncOp fn) {
+  for (func::FuncOp other : bodies)
+    if (other.getFunctionType() == fn.getFunctionType() &&
+        OperationEquivalence::isRegionEquivalentTo(
+            &other.getBody(), &fn.getBody(),
+            OperationEquivalence::IgnoreLocations))
+      return other;
+  return nullptr;
+}
+
+Value ModelBuilder::callLayer(Value x, int64_t layer,
+                              SmallVectorImpl<Value> &aux) {
+  std::string layerScope = "layers." + std::to_string(layer);
+  Location callLoc = NameLoc::get(StringAttr::get(ctx, layerScope), at("model"));
+
+  // The body: (x, [positions, key padding, key cache, value cache],
+  // parameters...) -> (x, [new keys, new values], balance losses...).
+  func::FuncOp fn;
+  LayerBody state;
+  SmallVector<Value> callOperands{x};
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(entry);
+    fn = func::FuncOp::create(b, at("model"), "layer",
+                              b.getFunctionType({}, {}));
+    fn.setPrivate();
+    state.block = fn.addEntryBlock();
+    b.setInsertionPointToStart(state.block);
+    Value input = state.block->addArgument(x.getType(), callLoc);
+    DecodeState local, *outer = decoding;
+    if (outer) {
+      unsigned i = outer->layer++;
+      for (Value v : {outer->positions, outer->keyPadding,
+                      outer->keyCaches[i], outer->valueCaches[i]}) {
+        callOperands.push_back(v);
+        state.block->addArgument(v.getType(), callLoc);
+      }
+      local.positions = state.block->getArgument(1);
+      local.keyPadding = state.block->getArgument(2);
+      local.keyCaches.push_back(state.block->getArgument(3));
+      local.valueCaches.push_back(state.block->getArgument(4));
+      decoding = &local;
+    }
+    std::string outerScope = scope;
+    scope = "layer";
+    paramScope = layerScope;
+    body = &state;
+    SmallVector<Value> bodyAux;
+    Value out = block(input, layer, bodyAux);
+    body = nullptr;
+    scope = outerScope;
+    decoding = outer;
+    SmallVector<Value> results{out};
+    if (outer) {
+      results.push_back(local.newKeys.front());
+      results.push_back(local.newValues.front());
+    }
+    llvm::append_range(results, bodyAux);
+    func::ReturnOp::create(b, at("model"), results);
+    fn.setType(b.getFunctionType(state.block->getArgumentTypes(),
+                                 TypeRange(ValueRange(results))));
+  }
+
+  // Layers of the same structure share one body.
+  if (func::FuncOp existing = findEquivalentBody(fn)) {
+    fn.erase();
+    fn = existing;
+  } else {
+    std::string name = (decoding ? "decode_" : "") +
+                       std::string(m.isMoELayer(layer) ? "moe" : "dense") +
+                       "_layer" + (fn.getNumResults() > 1 && !decoding
+                                       ? "_with_aux"
+                                       : "");
+    std::string unique = name;
+    for (unsigned n = 1; llvm::any_of(bodies,
+                                      [&](func::FuncOp f) {
+                                        return f.getSymName() == unique;
+                                      });
+         ++n)
+      unique = name + "_" + std::to_string(n);
+    fn.setSymName(unique);
+    bodies.push_back(fn);
+  }
+
+  // The call site binds this layer's parameters.
+  for (const LayerBody::Param &p : state.params)
+    callOperands.push_back(ParamOp::create(
+        b, p.loc, p.type, b.getStringAttr(p.name),
+        InitKindAttr::get(ctx, p.init), b.getF64FloatAttr(m.initializerRange)));
+  auto call = func::CallOp::create(b, callLoc, fn, callOperands);
+  unsigned next = 1;
+  if (decoding) {
+    decoding->newKeys.push_back(call.getResult(next++));
+    decoding->newValues.push_back(call.getResult(next++));
+  }
+  for (; next < call.getNumResults(); ++next)
+    aux.push_back(call.getResult(next));
+  return call.getResult(0);
+}
+
 Value ModelBuilder::trunk(Value tokens, SmallVectorImpl<Value> &aux) {
   scope = "embed";
   Value table = param("model.embed_tokens.weight", {m.vocabSize, m.hiddenSize},
                       InitKind::Normal, "model.vocab_size");
   Value x = EmbeddingOp::create(b, inLayer("model.vocab_size"), tokens, table);
   for (int64_t i = 0; i < m.numLayers; ++i)
-    x = block(x, i, aux);
+    x = callLayer(x, i, aux);
   scope = "head";
   Value w = param("model.norm.weight", {m.hiddenSize}, InitKind::Ones,
                   "model.hidden_size");
@@ -396,6 +533,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   {
     auto func = func::FuncOp::create(b, at("model"), "forward",
                                      b.getFunctionType({tokensType}, {}));
+    entry = func;
     Block *body = func.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
@@ -412,6 +550,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     auto func =
         func::FuncOp::create(b, at("model"), "loss",
                              b.getFunctionType({tokensType, tokensType}, {}));
+    entry = func;
     Block *body = func.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
@@ -453,6 +592,7 @@ void ModelBuilder::buildDecode(ModuleOp module) {
   }
   auto func = func::FuncOp::create(b, at("model"), "decode",
                                    b.getFunctionType(inputs, {}));
+  entry = func;
   Block *body = func.addEntryBlock();
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(body);

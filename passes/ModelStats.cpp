@@ -3,6 +3,8 @@
 #include "passes/ModelStats.h"
 
 #include "dialect/StrataOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -20,19 +22,66 @@ static StringRef groupOf(Operation *op) {
   return "model";
 }
 
-ModelStats mlir::strata::computeModelStats(func::FuncOp func,
-                                           int64_t contextLength) {
-  ModelStats stats;
-  stats.contextLength = contextLength;
-  stats.total.name = "total";
-  llvm::StringMap<size_t> index;
-  auto group = [&](StringRef name) -> GroupStats & {
+namespace {
+/// Walks an entry point and the layer bodies it calls. Inside a body the
+/// group is the call's layer, and each argument stands for the caller's
+/// value, so a parameter read in a shared body is still found by its op.
+class StatsWalker {
+public:
+  StatsWalker(ModelStats &stats, int64_t contextLength)
+      : stats(stats), contextLength(contextLength) {}
+
+  void walk(func::FuncOp func, StringRef groupOverride,
+            const llvm::DenseMap<Value, Value> &argMap);
+
+private:
+  GroupStats &group(StringRef name) {
     auto [it, inserted] = index.try_emplace(name, stats.groups.size());
     if (inserted)
       stats.groups.push_back(GroupStats{name.str()});
     return stats.groups[it->second];
-  };
+  }
+  void visitCost(StrataCostOpInterface cost, StringRef groupName,
+                 const llvm::DenseMap<Value, Value> &argMap);
+
+  ModelStats &stats;
+  int64_t contextLength;
+  llvm::StringMap<size_t> index;
   llvm::DenseSet<Value> counted;
+};
+} // namespace
+
+void StatsWalker::visitCost(StrataCostOpInterface cost, StringRef groupName,
+                           const llvm::DenseMap<Value, Value> &argMap) {
+  Operation *op = cost;
+  int64_t flops = cost.getFlopsPerToken(contextLength);
+  group(groupName).flopsPerToken += flops;
+  stats.total.flopsPerToken += flops;
+  if (auto experts = dyn_cast<MoEExpertsOp>(op))
+    stats.denseExpertsFlopsPerToken += flops /
+                                       experts.getTopKAttr().getInt() *
+                                       experts.getNumExpertsAttr().getInt();
+  else
+    stats.denseExpertsFlopsPerToken += flops;
+  // A parameter read by several ops (a tied head) is active once.
+  for (OpOperand &operand : op->getOpOperands()) {
+    Value v = argMap.lookup(operand.get());
+    if (!v)
+      v = operand.get();
+    auto param = v.getDefiningOp<ParamOp>();
+    if (!param || !counted.insert(v).second)
+      continue;
+    int64_t active = cost.getActiveParamElements(operand.getOperandNumber());
+    group(groupOf(param)).activeParams += active;
+    stats.total.activeParams += active;
+  }
+}
+
+void StatsWalker::walk(func::FuncOp func, StringRef groupOverride,
+                       const llvm::DenseMap<Value, Value> &argMap) {
+  auto groupFor = [&](Operation *op) {
+    return groupOverride.empty() ? groupOf(op) : groupOverride;
+  };
   func.walk([&](Operation *op) {
     if (auto param = dyn_cast<ParamOp>(op)) {
       int64_t n = param.getType().getNumElements();
@@ -40,28 +89,31 @@ ModelStats mlir::strata::computeModelStats(func::FuncOp func,
       stats.total.params += n;
       return;
     }
-    auto cost = dyn_cast<StrataCostOpInterface>(op);
-    if (!cost)
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+          call, call.getCalleeAttr());
+      if (!callee || callee.isExternal())
+        return;
+      llvm::DenseMap<Value, Value> inner;
+      for (auto [arg, operand] :
+           llvm::zip(callee.getArguments(), call.getOperands())) {
+        Value outer = argMap.lookup(operand);
+        inner[arg] = outer ? outer : operand;
+      }
+      walk(callee, groupFor(op), inner);
       return;
-    int64_t flops = cost.getFlopsPerToken(contextLength);
-    group(groupOf(op)).flopsPerToken += flops;
-    stats.total.flopsPerToken += flops;
-    if (auto experts = dyn_cast<MoEExpertsOp>(op))
-      stats.denseExpertsFlopsPerToken += flops /
-                                         experts.getTopKAttr().getInt() *
-                                         experts.getNumExpertsAttr().getInt();
-    else
-      stats.denseExpertsFlopsPerToken += flops;
-    // A parameter read by several ops (a tied head) is active once.
-    for (OpOperand &operand : op->getOpOperands()) {
-      auto param = operand.get().getDefiningOp<ParamOp>();
-      if (!param || !counted.insert(operand.get()).second)
-        continue;
-      int64_t active = cost.getActiveParamElements(operand.getOperandNumber());
-      group(groupOf(param)).activeParams += active;
-      stats.total.activeParams += active;
     }
+    if (auto cost = dyn_cast<StrataCostOpInterface>(op))
+      visitCost(cost, groupFor(op), argMap);
   });
+}
+
+ModelStats mlir::strata::computeModelStats(func::FuncOp func,
+                                           int64_t contextLength) {
+  ModelStats stats;
+  stats.contextLength = contextLength;
+  stats.total.name = "total";
+  StatsWalker(stats, contextLength).walk(func, "", {});
   return stats;
 }
 

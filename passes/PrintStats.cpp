@@ -19,13 +19,16 @@ struct PrintStatsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto func = module.lookupSymbol<func::FuncOp>("forward");
+    // Otherwise the first entry point: private functions are layer bodies,
+    // counted through their calls.
     if (!func)
-      for (auto f : module.getOps<func::FuncOp>()) {
-        func = f;
-        break;
-      }
+      for (auto f : module.getOps<func::FuncOp>())
+        if (f.isPublic() && !f.isExternal()) {
+          func = f;
+          break;
+        }
     if (!func) {
-      module.emitError("strata-print-stats: the module has no function");
+      module.emitError("strata-print-stats: the module has no public function");
       return signalPassFailure();
     }
     if (contextLength < 1) {

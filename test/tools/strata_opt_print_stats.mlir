@@ -66,7 +66,7 @@
 // TABLE-NEXT: head 1600 1.60K 1600 1.60K 3200
 // TABLE-NEXT: total 5872 5.87K 4720 4.72K 6360
 
-// NOFUNC: error: strata-print-stats: the module has no function
+// NOFUNC: error: strata-print-stats: the module has no public function
 
 module @hand {
   func.func @forward(%tok: tensor<2x8xi32>) -> tensor<2x8x100xf32> {
