@@ -4,6 +4,7 @@
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "runtime/abi.h"
 #include "runtime/schema/executable_generated.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
@@ -293,7 +294,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       c.maxSeqLen, c.bosTokenId, c.eosTokenId, c.padTokenId,
       b.CreateString(c.cpu), c.sm);
   auto root = fb::CreateExecutable(
-      b, /*version=*/1, c.cuda ? fb::Target::Cuda : fb::Target::Cpu,
+      b, /*version=*/STRATA_EXECUTABLE_FORMAT_VERSION, c.cuda ? fb::Target::Cuda : fb::Target::Cpu,
       b.CreateVector(kernels), b.CreateVector(entries), b.CreateVector(params),
       meta, c.cuda ? b.CreateVector(gpuKernels) : 0);
   fb::FinishExecutableBuffer(b, root);

@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "runtime/abi.h"
 
 namespace mlir::strata {
 
@@ -59,7 +60,7 @@ SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map,
 /// The context pointer every CPU hook receives (the session's thread pool
 /// and arena), shared by strata-cpu-parallel-hooks and
 /// strata-cpu-arena-hook.
-constexpr llvm::StringLiteral kCpuContextHook = "strata_cpu_context";
+constexpr llvm::StringLiteral kCpuContextHook = STRATA_HOOK_CPU_CONTEXT;
 
 /// Declares `ptr @name = null` (LLVM dialect) in the symbol table `b`
 /// inserts into, unless it is there already; exported so the runtime finds
@@ -73,9 +74,11 @@ Value loadHookGlobal(OpBuilder &b, Location loc, StringRef name);
 /// `memref<?xi8> strata_arena_acquire(index bytes)`; each target's hook
 /// pass gives it a body.
 inline constexpr llvm::StringLiteral kArenaAcquire = "strata_arena_acquire";
+/// And `strata_arena_release(memref<?xi8>)`, before each of its returns.
+inline constexpr llvm::StringLiteral kArenaRelease = "strata_arena_release";
 
 /// Alignment of the arena and of every slot offset in it.
-inline constexpr int64_t kArenaAlignment = 64;
+inline constexpr int64_t kArenaAlignment = STRATA_ARENA_ALIGNMENT;
 
 /// strata-plan-memory's arena (`memref<?xi8>` of `bytes`, an i64) as the
 /// lowered descriptor `type`, its aligned pointer `base` rounded up to

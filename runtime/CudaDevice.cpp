@@ -10,11 +10,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CudaDevice.h"
+#include "runtime/FrameArena.h"
+#include "runtime/abi.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
+#include <memory>
 #include <vector>
 
 namespace strata::runtime {
@@ -80,10 +84,8 @@ struct CudaDevice::Impl {
   CUdevice device = 0;
   CUcontext context = nullptr;
   CUstream stream = nullptr;
-  /// The memory plans' arena: one device buffer, grown to the largest
-  /// request (strata_cuda_arena).
-  void *arena = nullptr;
-  int64_t arenaBytes = 0;
+  /// The memory plans' frames (strata_cuda_arena), made at the first.
+  std::unique_ptr<FrameArena> arena;
   CUmodule module = nullptr;
   CUevent started = nullptr, stopped = nullptr;
   float lastMs = -1;
@@ -113,10 +115,10 @@ struct CudaDevice::Impl {
   ~Impl() {
     if (context && cuCtxSetCurrent)
       cuCtxSetCurrent(context);
-    if (arena && cuMemFree) {
+    if (arena) {
       if (stream)
         cuStreamSynchronize(stream);
-      cuMemFree(reinterpret_cast<CUdeviceptr>(arena));
+      arena.reset();
     }
     if (module)
       cuModuleUnload(module);
@@ -254,23 +256,29 @@ void deviceFree(CudaDevice::Impl &d, void *p) {
   d.record(r, "freeing device memory");
 }
 
-/// The arena of strata-plan-memory's plans: kept across calls and grown
-/// (stream-ordered free, then a new buffer) when a call needs more. Every
-/// kernel runs on the session's stream, so a slot's reuse by a later kernel,
-/// or by the next call, waits for the kernels before it.
+/// A frame of strata-plan-memory's plans (see FrameArena). Every kernel
+/// runs on the session's stream, so a slot's reuse by a later kernel, or
+/// by the next call, waits for the kernels before it, and so does a
+/// stream-ordered free when the arena regrows.
 void *hookArena(void *ctx, int64_t bytes) {
   auto &d = *static_cast<CudaDevice::Impl *>(ctx);
-  if (bytes > d.arenaBytes || !d.arena) {
-    deviceFree(d, d.arena);
-    d.arenaBytes = 0;
-    // A quarter more than asked: a growing sequence does not reallocate
-    // at every step.
-    int64_t size = bytes + bytes / 4;
-    d.arena = deviceAlloc(d, size);
-    if (d.arena)
-      d.arenaBytes = size;
-  }
-  return d.arena;
+  if (!d.arena)
+    d.arena = std::make_unique<FrameArena>(
+        [](void *c, size_t n) {
+          return deviceAlloc(*static_cast<CudaDevice::Impl *>(c),
+                             static_cast<int64_t>(n));
+        },
+        [](void *c, void *p) {
+          deviceFree(*static_cast<CudaDevice::Impl *>(c), p);
+        },
+        &d);
+  return d.arena->push(static_cast<size_t>(std::max<int64_t>(bytes, 0)));
+}
+
+void hookArenaRelease(void *ctx, void *frame) {
+  auto &d = *static_cast<CudaDevice::Impl *>(ctx);
+  if (!d.arena || !d.arena->pop(frame))
+    d.error = "device arena frames released out of order";
 }
 
 void *hookAlloc(void *ctx, int64_t bytes) {
@@ -407,10 +415,10 @@ strata_status_code CudaDevice::bindHooks(void *library, strata_status *status) {
     const char *name;
     void *value;
   } hooks[] = {
-      {"strata_cuda_context", impl_.get()},
-      {"strata_cuda_launch", reinterpret_cast<void *>(&hookLaunch)},
-      {"strata_cuda_alloc", reinterpret_cast<void *>(&hookAlloc)},
-      {"strata_cuda_free", reinterpret_cast<void *>(&hookFree)},
+      {STRATA_HOOK_CUDA_CONTEXT, impl_.get()},
+      {STRATA_HOOK_CUDA_LAUNCH, reinterpret_cast<void *>(&hookLaunch)},
+      {STRATA_HOOK_CUDA_ALLOC, reinterpret_cast<void *>(&hookAlloc)},
+      {STRATA_HOOK_CUDA_FREE, reinterpret_cast<void *>(&hookFree)},
   };
   for (Hook &h : hooks) {
     auto *slot = static_cast<void **>(dlsym(library, h.name));
@@ -419,9 +427,18 @@ strata_status_code CudaDevice::bindHooks(void *library, strata_status *status) {
                   "the host library lacks the CUDA hook '%s'", h.name);
     *slot = h.value;
   }
-  // Only libraries with memory plans have the arena hook.
-  if (auto *slot = static_cast<void **>(dlsym(library, "strata_cuda_arena")))
-    *slot = reinterpret_cast<void *>(&hookArena);
+  // Only libraries with memory plans have the arena hooks, and then both.
+  auto *acquire = static_cast<void **>(dlsym(library, STRATA_HOOK_CUDA_ARENA));
+  auto *release =
+      static_cast<void **>(dlsym(library, STRATA_HOOK_CUDA_ARENA_RELEASE));
+  if (acquire && !release)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "the host library has strata_cuda_arena but not "
+                "strata_cuda_arena_release");
+  if (acquire) {
+    *acquire = reinterpret_cast<void *>(&hookArena);
+    *release = reinterpret_cast<void *>(&hookArenaRelease);
+  }
   return ok(status);
 }
 
@@ -437,7 +454,7 @@ void CudaDevice::release(void *device) { deviceFree(*impl_, device); }
 double CudaDevice::lastMilliseconds() const { return impl_->lastMs; }
 
 size_t CudaDevice::arenaBytes() const {
-  return static_cast<size_t>(impl_->arenaBytes);
+  return impl_->arena ? impl_->arena->bytesHeld() : 0;
 }
 
 strata_status_code CudaDevice::upload(void *device, const void *host,

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Internal.h"
+#include "runtime/abi.h"
 
 #include <cstdarg>
 #include <cstdio>
@@ -66,7 +67,7 @@ strata::runtime::checkedElements(const flatbuffers::Vector<int64_t> *shape,
 
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = STRATA_EXECUTABLE_FORMAT_VERSION;
 
 const char *targetName(strata::fb::Target target) {
   return target == strata::fb::Target::Cuda ? "cuda" : "cpu";

@@ -12,6 +12,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CudaDevice.h"
+#include "runtime/FrameArena.h"
+#include "runtime/abi.h"
 #include "runtime/Internal.h"
 #include "runtime/Safetensors.h"
 #include "runtime/ThreadPool.h"
@@ -159,9 +161,9 @@ struct strata_session {
   /// points' memory plans.
   struct CpuContext {
     std::unique_ptr<ThreadPool> pool;
-    void *arena = nullptr;
-    size_t arenaBytes = 0;
-    ~CpuContext() { std::free(arena); }
+    strata::runtime::FrameArena arena{
+        [](void *, size_t bytes) { return std::aligned_alloc(64, bytes); },
+        [](void *, void *p) { std::free(p); }, nullptr};
   } cpu;
   ~strata_session() {
     if (cuda)
@@ -318,25 +320,26 @@ extern "C" void hookParallelFor(void *context,
                                                         iterations, cost);
 }
 
-/// The arena of a call's memory plan: one 64-byte aligned block, grown when
-/// a call needs more and reused by the next (calls of a session do not
-/// overlap). Like the kernels' own mallocs, running out of memory here is
-/// fatal: the generated code has no error path.
+/// A frame of a compiled function's memory plan (see FrameArena): calls of
+/// a session do not overlap, and a call's frames nest. Like the kernels'
+/// own mallocs, running out of memory here is fatal: the generated code has
+/// no error path.
 extern "C" void *hookArena(void *context, int64_t bytes) {
   auto *cpu = static_cast<CpuContext *>(context);
-  size_t need = static_cast<size_t>(std::max<int64_t>(bytes, 64));
-  if (need > cpu->arenaBytes) {
-    std::free(cpu->arena);
-    size_t rounded = (need + 63) / 64 * 64;
-    cpu->arena = std::aligned_alloc(64, rounded);
-    if (!cpu->arena) {
-      std::fprintf(stderr, "strata: out of memory for a %zu-byte arena\n",
-                   rounded);
-      std::abort();
-    }
-    cpu->arenaBytes = rounded;
+  void *frame = cpu->arena.push(static_cast<size_t>(std::max<int64_t>(bytes, 0)));
+  if (!frame) {
+    std::fprintf(stderr, "strata: out of memory for a %lld-byte arena frame\n",
+                 static_cast<long long>(bytes));
+    std::abort();
   }
-  return cpu->arena;
+  return frame;
+}
+
+extern "C" void hookArenaRelease(void *context, void *frame) {
+  if (!static_cast<CpuContext *>(context)->arena.pop(frame)) {
+    std::fprintf(stderr, "strata: arena frames released out of order\n");
+    std::abort();
+  }
 }
 
 /// Starts a pool of `threads` threads (0: one per available CPU) and points
@@ -349,12 +352,17 @@ strata_status_code startThreads(strata_session &s, unsigned threads,
   auto slot = [&](const char *name) {
     return static_cast<void **>(dlsym(s.library, name));
   };
-  void **context = slot("strata_cpu_context");
-  void **parallel = slot("strata_cpu_parallel_for");
-  void **arena = slot("strata_cpu_arena");
+  void **context = slot(STRATA_HOOK_CPU_CONTEXT);
+  void **parallel = slot(STRATA_HOOK_CPU_PARALLEL_FOR);
+  void **arena = slot(STRATA_HOOK_CPU_ARENA);
+  void **arenaRelease = slot(STRATA_HOOK_CPU_ARENA_RELEASE);
   if ((parallel || arena) && !context)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "the kernel library has CPU hooks but no strata_cpu_context");
+  if (arena && !arenaRelease)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "the kernel library has strata_cpu_arena but not "
+                "strata_cpu_arena_release");
   // Loops run on the caller until the new pool is in.
   if (parallel)
     *parallel = nullptr;
@@ -371,6 +379,8 @@ strata_status_code startThreads(strata_session &s, unsigned threads,
     *parallel = reinterpret_cast<void *>(&hookParallelFor);
   if (arena)
     *arena = reinterpret_cast<void *>(&hookArena);
+  if (arenaRelease)
+    *arenaRelease = reinterpret_cast<void *>(&hookArenaRelease);
   return ok(status);
 }
 } // namespace
@@ -468,7 +478,8 @@ unsigned strata_session_num_threads(const strata_session *session) {
 size_t strata_session_workspace_bytes(const strata_session *session) {
   if (!session)
     return 0;
-  return session->cuda ? session->cuda->arenaBytes() : session->cpu.arenaBytes;
+  return session->cuda ? session->cuda->arenaBytes()
+                       : session->cpu.arena.bytesHeld();
 }
 
 const char *strata_session_device_name(const strata_session *session) {

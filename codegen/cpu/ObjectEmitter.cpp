@@ -1,6 +1,7 @@
 //===- ObjectEmitter.cpp - LLVM dialect to an x86-64 object -----*- C++ -*-===//
 
 #include "codegen/cpu/ObjectEmitter.h"
+#include "runtime/abi.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -44,7 +45,7 @@ static void addPackedEntryPoints(llvm::Module &module) {
       entries.push_back(&fn);
   for (llvm::Function *fn : entries) {
     std::string name =
-        ("strata_entry_" + fn->getName().drop_front(strlen("_mlir_ciface_")))
+        (STRATA_ENTRY_PREFIX + fn->getName().drop_front(strlen("_mlir_ciface_")))
             .str();
     auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy},
                                          /*isVarArg=*/false);

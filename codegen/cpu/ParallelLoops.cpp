@@ -50,7 +50,7 @@ using namespace mlir::strata;
 namespace {
 
 constexpr StringLiteral kCostAttr = "strata.parallel_cost";
-constexpr StringLiteral kParallelFor = "strata_cpu_parallel_for";
+constexpr StringLiteral kParallelFor = STRATA_HOOK_CPU_PARALLEL_FOR;
 constexpr StringLiteral kDispatch = "__strata_parallel_for";
 
 /// Iterations assumed for a loop whose trip count is not a constant.

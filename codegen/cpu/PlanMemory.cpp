@@ -11,16 +11,22 @@
 //
 //   memref<?xi8> @strata_arena_acquire(index bytes)
 //
-// and every planned allocation becomes a memref.view of it; the frees go.
+// and every planned allocation becomes a memref.view of it; the frees go,
+// and before each return the function gives its arena back:
+//
+//   @strata_arena_release(memref<?xi8>)
+//
+// Layer bodies are planned like entry points, so an entry's frame and the
+// frames of the bodies it calls nest like a call stack.
 // The plan is recorded on the function as `strata.memory_plan` (buffers,
 // slots, and each slot's size in bytes, -1 where it depends on the input
 // shape) for the executable.
 //
-// strata-cpu-arena-hook (on the LLVM dialect) defines
-// strata_arena_acquire: it returns the session's arena through the
-// exported hook `void *(*strata_cpu_arena)(void *ctx, int64_t bytes)` (the
-// context in strata_cpu_context), which the runtime sets; without a
-// runtime it keeps a growing buffer of the library's own.
+// strata-cpu-arena-hook (on the LLVM dialect) defines both: a frame comes
+// from the exported hooks `void *(*strata_cpu_arena)(void *ctx, int64_t
+// bytes)` and `void (*strata_cpu_arena_release)(void *ctx, void *frame)`
+// (the context in strata_cpu_context), which the runtime sets; without a
+// runtime each frame is a malloc of its own.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,7 +49,8 @@ using namespace mlir::strata;
 
 namespace {
 
-constexpr StringLiteral kArenaHook = "strata_cpu_arena";
+constexpr StringLiteral kArenaHook = STRATA_HOOK_CPU_ARENA;
+constexpr StringLiteral kArenaReleaseHook = STRATA_HOOK_CPU_ARENA_RELEASE;
 
 /// A planned buffer: its allocation, its free, and its place in the block.
 struct Buffer {
@@ -225,7 +232,8 @@ unsigned assignSlots(MutableArrayRef<Buffer> buffers) {
   return freeAfter.size();
 }
 
-LogicalResult plan(func::FuncOp fn, func::FuncOp acquire) {
+LogicalResult plan(func::FuncOp fn, func::FuncOp acquire,
+                   func::FuncOp release) {
   Block &entry = fn.getBody().front();
   OpBuilder b(&entry, entry.begin());
   IRMapping map;
@@ -267,6 +275,10 @@ LogicalResult plan(func::FuncOp fn, func::FuncOp acquire) {
     buffer.dealloc.erase();
     buffer.alloc.erase();
   }
+  fn.walk([&](func::ReturnOp ret) {
+    OpBuilder at(ret);
+    func::CallOp::create(at, ret.getLoc(), release, arena);
+  });
   SmallVector<int64_t> record{static_cast<int64_t>(buffers.size()),
                               static_cast<int64_t>(slots)};
   llvm::append_range(record, staticBytes);
@@ -282,19 +294,29 @@ struct PlanMemoryPass
     OpBuilder b(module.getBodyRegion());
     auto arenaType =
         MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
-    func::FuncOp acquire;
+    func::FuncOp acquire, release;
+    // Entry points and the layer bodies they call alike, not the outlined
+    // bodies of parallel loops: those run on several threads at once.
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
-      if (!fn.isPublic() || fn.isExternal())
+      if (fn.isExternal() || fn->hasAttr("strata.parallel_cost"))
         continue;
       if (!acquire) {
         acquire = func::FuncOp::create(
             b, module.getLoc(), kArenaAcquire,
             FunctionType::get(ctx, {b.getIndexType()}, {arenaType}));
         acquire.setPrivate();
+        release = func::FuncOp::create(
+            b, module.getLoc(), kArenaRelease,
+            FunctionType::get(ctx, {arenaType}, {}));
+        release.setPrivate();
       }
-      if (failed(plan(fn, acquire)))
+      if (failed(plan(fn, acquire, release)))
         return signalPassFailure();
     }
+    // Unused declarations would only become dangling hooks.
+    for (func::FuncOp decl : {acquire, release})
+      if (decl && SymbolTable::symbolKnownUseEmpty(decl, module))
+        decl.erase();
   }
 };
 
@@ -302,16 +324,20 @@ struct PlanMemoryPass
 // LLVM dialect: the body of strata_arena_acquire
 //===----------------------------------------------------------------------===//
 
-/// An internal `ptr`/`i64` global initialised to zero.
-void createZeroGlobal(OpBuilder &b, Location loc, StringRef name, Type type) {
-  auto global =
-      LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/false,
-                             LLVM::Linkage::Internal, name, Attribute());
-  OpBuilder::InsertionGuard guard(b);
-  Block *init = b.createBlock(&global.getInitializerRegion());
-  b.setInsertionPointToStart(init);
-  LLVM::ReturnOp::create(b, loc,
-                         ValueRange{LLVM::ZeroOp::create(b, loc, type)});
+/// `name` (LLVM dialect) declared in `module` unless it is there.
+LLVM::LLVMFuncOp declareFunction(ModuleOp module, OpBuilder &b, Location loc,
+                                 StringRef name, LLVM::LLVMFunctionType type) {
+  if (auto fn = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+    return fn;
+  return LLVM::LLVMFuncOp::create(b, loc, name, type);
+}
+
+/// Turns the declaration `fn` into an internal definition and returns its
+/// entry block.
+Block *defineInternal(LLVM::LLVMFuncOp fn, OpBuilder &b) {
+  fn.setLinkage(LLVM::Linkage::Internal);
+  fn.setVisibility(SymbolTable::Visibility::Public);
+  return fn.addEntryBlock(b);
 }
 
 struct CpuArenaHookPass
@@ -319,82 +345,104 @@ struct CpuArenaHookPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto acquire = module.lookupSymbol<LLVM::LLVMFuncOp>(kArenaAcquire);
+    auto release = module.lookupSymbol<LLVM::LLVMFuncOp>(kArenaRelease);
     if (!acquire || !acquire.isExternal())
       return;
     MLIRContext *ctx = module.getContext();
     Location loc = acquire.getLoc();
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
+    auto voidType = LLVM::LLVMVoidType::get(ctx);
     auto descriptor = dyn_cast<LLVM::LLVMStructType>(
         acquire.getFunctionType().getReturnType());
     if (!descriptor || acquire.getNumArguments() != 1)
       return (void)acquire.emitOpError(
                  "expected the lowered memref<?xi8> (index) signature"),
              signalPassFailure();
+    // The lowered memref<?xi8> argument: allocated pointer first.
+    if (!release || !release.isExternal() || release.getNumArguments() < 1 ||
+        release.getArgumentTypes().front() != ptr)
+    {
+      module.emitError("strata-cpu-arena-hook: ")
+          << kArenaAcquire << " without a lowered " << kArenaRelease;
+      return signalPassFailure();
+    }
     OpBuilder b(module.getBodyRegion());
     createHookGlobal(b, loc, kCpuContextHook);
     createHookGlobal(b, loc, kArenaHook);
-    createZeroGlobal(b, loc, "__strata_own_arena", ptr);
-    createZeroGlobal(b, loc, "__strata_own_arena_bytes", i64);
-    auto malloc = module.lookupSymbol<LLVM::LLVMFuncOp>("malloc");
-    if (!malloc)
-      malloc = LLVM::LLVMFuncOp::create(
-          b, loc, "malloc", LLVM::LLVMFunctionType::get(ptr, {i64}));
-    auto free = module.lookupSymbol<LLVM::LLVMFuncOp>("free");
-    if (!free)
-      free = LLVM::LLVMFuncOp::create(
-          b, loc, "free",
-          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr}));
+    createHookGlobal(b, loc, kArenaReleaseHook);
+    auto malloc = declareFunction(module, b, loc, "malloc",
+                                  LLVM::LLVMFunctionType::get(ptr, {i64}));
+    auto free = declareFunction(module, b, loc, "free",
+                                LLVM::LLVMFunctionType::get(voidType, {ptr}));
+    Value null;
+    auto hookUnset = [&](StringRef hook, Value &loaded) {
+      loaded = loadHookGlobal(b, loc, hook);
+      null = LLVM::ZeroOp::create(b, loc, ptr);
+      return LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, loaded,
+                                  null);
+    };
 
-    acquire.setLinkage(LLVM::Linkage::Internal);
-    acquire.setVisibility(SymbolTable::Visibility::Public);
-    Block *entry = acquire.addEntryBlock(b);
-    Block *hooked = acquire.addBlock(), *own = acquire.addBlock(),
-          *grow = acquire.addBlock(), *done = acquire.addBlock();
-    done->addArgument(ptr, loc);
-    Value bytes = entry->getArgument(0);
-    b.setInsertionPointToStart(entry);
-    Value hook = loadHookGlobal(b, loc, kArenaHook);
-    Value null = LLVM::ZeroOp::create(b, loc, ptr);
-    Value unset =
-        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, hook, null);
-    LLVM::CondBrOp::create(b, loc, unset, own, hooked);
+    // acquire(bytes): the runtime's frame, else a malloc of its own.
+    {
+      Block *entry = defineInternal(acquire, b);
+      Block *hooked = acquire.addBlock(), *own = acquire.addBlock(),
+            *done = acquire.addBlock();
+      done->addArgument(ptr, loc);
+      Value bytes = entry->getArgument(0);
+      b.setInsertionPointToStart(entry);
+      Value hook;
+      LLVM::CondBrOp::create(b, loc, hookUnset(kArenaHook, hook), own, hooked);
 
-    b.setInsertionPointToStart(hooked);
-    auto hookType = LLVM::LLVMFunctionType::get(ptr, {ptr, i64});
-    Value fromRuntime =
-        LLVM::CallOp::create(
-            b, loc, hookType,
-            ValueRange{hook, loadHookGlobal(b, loc, kCpuContextHook), bytes})
-            .getResult();
-    LLVM::BrOp::create(b, loc, ValueRange{fromRuntime}, done);
+      b.setInsertionPointToStart(hooked);
+      auto hookType = LLVM::LLVMFunctionType::get(ptr, {ptr, i64});
+      Value frame =
+          LLVM::CallOp::create(
+              b, loc, hookType,
+              ValueRange{hook, loadHookGlobal(b, loc, kCpuContextHook), bytes})
+              .getResult();
+      LLVM::BrOp::create(b, loc, ValueRange{frame}, done);
 
-    // Without a runtime: one buffer of the library's own, grown as needed.
-    b.setInsertionPointToStart(own);
-    Value ownPtr = LLVM::AddressOfOp::create(b, loc, ptr, "__strata_own_arena");
-    Value ownBytes =
-        LLVM::AddressOfOp::create(b, loc, ptr, "__strata_own_arena_bytes");
-    Value have = LLVM::LoadOp::create(b, loc, i64, ownBytes);
-    Value current = LLVM::LoadOp::create(b, loc, ptr, ownPtr);
-    Value small =
-        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, have, bytes);
-    LLVM::CondBrOp::create(b, loc, small, grow, ValueRange{}, done,
-                           ValueRange{current});
+      // malloc's 16-byte alignment, padded to the plan's 64.
+      b.setInsertionPointToStart(own);
+      Value padded = LLVM::AddOp::create(
+          b, loc, bytes,
+          LLVM::ConstantOp::create(b, loc, i64, kArenaAlignment));
+      Value raw =
+          LLVM::CallOp::create(b, loc, malloc, ValueRange{padded}).getResult();
+      LLVM::BrOp::create(b, loc, ValueRange{raw}, done);
 
-    b.setInsertionPointToStart(grow);
-    LLVM::CallOp::create(b, loc, free, ValueRange{current});
-    // malloc's 16-byte alignment, padded to the plan's 64.
-    Value padded = LLVM::AddOp::create(
-        b, loc, bytes, LLVM::ConstantOp::create(b, loc, i64, kArenaAlignment));
-    Value raw =
-        LLVM::CallOp::create(b, loc, malloc, ValueRange{padded}).getResult();
-    LLVM::StoreOp::create(b, loc, raw, ownPtr);
-    LLVM::StoreOp::create(b, loc, bytes, ownBytes);
-    LLVM::BrOp::create(b, loc, ValueRange{raw}, done);
+      b.setInsertionPointToStart(done);
+      Value d =
+          arenaDescriptor(b, loc, descriptor, done->getArgument(0), bytes);
+      LLVM::ReturnOp::create(b, loc, ValueRange{d});
+    }
 
-    b.setInsertionPointToStart(done);
-    Value d = arenaDescriptor(b, loc, descriptor, done->getArgument(0), bytes);
-    LLVM::ReturnOp::create(b, loc, ValueRange{d});
+    // release(allocated, ...): back to the runtime, else free.
+    {
+      Block *entry = defineInternal(release, b);
+      Block *hooked = release.addBlock(), *own = release.addBlock(),
+            *done = release.addBlock();
+      Value frame = entry->getArgument(0);
+      b.setInsertionPointToStart(entry);
+      Value hook;
+      LLVM::CondBrOp::create(b, loc, hookUnset(kArenaReleaseHook, hook), own,
+                             hooked);
+
+      b.setInsertionPointToStart(hooked);
+      auto hookType = LLVM::LLVMFunctionType::get(voidType, {ptr, ptr});
+      LLVM::CallOp::create(
+          b, loc, hookType,
+          ValueRange{hook, loadHookGlobal(b, loc, kCpuContextHook), frame});
+      LLVM::BrOp::create(b, loc, ValueRange{}, done);
+
+      b.setInsertionPointToStart(own);
+      LLVM::CallOp::create(b, loc, free, ValueRange{frame});
+      LLVM::BrOp::create(b, loc, ValueRange{}, done);
+
+      b.setInsertionPointToStart(done);
+      LLVM::ReturnOp::create(b, loc, ValueRange{});
+    }
   }
 };
 

@@ -13,9 +13,11 @@
 //   void *(*strata_cuda_alloc)(void *ctx, int64_t bytes);
 //   void (*strata_cuda_free)(void *ctx, void *ptr);
 //   void *(*strata_cuda_arena)(void *ctx, int64_t bytes);  // with a plan
+//   void (*strata_cuda_arena_release)(void *ctx, void *frame);
 //
-// The last serves strata-plan-memory's arena: an entry point's planned
-// temporaries are views of one device buffer the session keeps.
+// The last two serve strata-plan-memory's arena: a function's planned
+// temporaries are views of one frame of a device arena the session keeps,
+// pushed when the function starts and popped before it returns.
 //
 // Kernels are named by their index in the device module; the module's PTX
 // and the kernels' names and block shapes are recorded as module
@@ -40,11 +42,12 @@ using namespace mlir::strata;
 
 namespace {
 
-constexpr StringLiteral kContext = "strata_cuda_context";
-constexpr StringLiteral kLaunch = "strata_cuda_launch";
-constexpr StringLiteral kAlloc = "strata_cuda_alloc";
-constexpr StringLiteral kArena = "strata_cuda_arena";
-constexpr StringLiteral kFree = "strata_cuda_free";
+constexpr StringLiteral kContext = STRATA_HOOK_CUDA_CONTEXT;
+constexpr StringLiteral kLaunch = STRATA_HOOK_CUDA_LAUNCH;
+constexpr StringLiteral kAlloc = STRATA_HOOK_CUDA_ALLOC;
+constexpr StringLiteral kArena = STRATA_HOOK_CUDA_ARENA;
+constexpr StringLiteral kArenaReleaseHook = STRATA_HOOK_CUDA_ARENA_RELEASE;
+constexpr StringLiteral kFree = STRATA_HOOK_CUDA_FREE;
 
 int64_t constantOr(Value v, int64_t otherwise) {
   APInt value;
@@ -184,10 +187,11 @@ struct CudaHostCallsPass
     }
   }
 
-  /// Gives strata-plan-memory's strata_arena_acquire a body: the device
-  /// arena comes from the runtime's `strata_cuda_arena(ctx, bytes)` hook
-  /// (a session buffer it grows; kernels on one stream run in order, so
-  /// reusing it across calls and slots is safe).
+  /// Gives strata-plan-memory's strata_arena_acquire and release bodies:
+  /// device frames come from the runtime's `strata_cuda_arena(ctx, bytes)`
+  /// and go back through `strata_cuda_arena_release(ctx, frame)` (a session
+  /// arena; kernels on one stream run in order, so reusing it across calls
+  /// and slots is safe).
   LogicalResult defineArena(ModuleOp module) {
     auto acquire = module.lookupSymbol<LLVM::LLVMFuncOp>(kArenaAcquire);
     if (!acquire || !acquire.isExternal())
@@ -218,6 +222,24 @@ struct CudaHostCallsPass
     // Device allocations are 256-byte aligned: the plan's 64 holds.
     LLVM::ReturnOp::create(
         b, loc, ValueRange{arenaDescriptor(b, loc, descriptor, base, bytes)});
+
+    auto release = module.lookupSymbol<LLVM::LLVMFuncOp>(kArenaRelease);
+    if (!release || !release.isExternal() || release.getNumArguments() < 1 ||
+        release.getArgumentTypes().front() != ptr)
+      return module.emitError("strata-cuda-host-calls: ")
+             << kArenaAcquire << " without a lowered " << kArenaRelease;
+    createHookGlobal(top, loc, kArenaReleaseHook);
+    release.setLinkage(LLVM::Linkage::Internal);
+    release.setVisibility(SymbolTable::Visibility::Public);
+    Block *releaseEntry = release.addEntryBlock(b);
+    b.setInsertionPointToStart(releaseEntry);
+    auto releaseType = LLVM::LLVMFunctionType::get(
+        LLVM::LLVMVoidType::get(ctx), {ptr, ptr});
+    LLVM::CallOp::create(b, loc, releaseType,
+                         ValueRange{loadHookGlobal(b, loc, kArenaReleaseHook),
+                                    loadHookGlobal(b, loc, kContext),
+                                    releaseEntry->getArgument(0)});
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
     return success();
   }
 

@@ -6,6 +6,7 @@
 // returned %d is not planned (the caller frees it). Offsets are 64-byte
 // aligned, the arena is asked for once, the frees are gone.
 // CHECK:       func.func private @strata_arena_acquire(index) -> memref<?xi8>
+// CHECK-NEXT:  func.func private @strata_arena_release(memref<?xi8>)
 // CHECK-LABEL: func.func @chain(
 // CHECK-SAME:    %[[X:.*]]: memref<?x8xf32>) -> memref<?x8xf32>
 // CHECK-SAME:    attributes {strata.memory_plan = array<i64: 3, 2, -1, -1>}
@@ -74,5 +75,46 @@ func.func @sized_by_reshapes(%x: memref<?x8xf32>, %h: index) {
   memref.dealloc %a : memref<?x?x4xf32>
   memref.dealloc %b : memref<?x?xf32>
   memref.dealloc %c : memref<?xf32>
+  return
+}
+
+// Tests frames: a layer body (a private function with a body) plans its own
+// temporaries in a frame of its own, acquired on entry and released before
+// it returns; the caller's buffer that the body writes (an out-param, as
+// strata-results-to-out-params leaves it) is planned in the caller's frame,
+// which is released after the call. A declaration is left alone.
+// CHECK-LABEL: func.func private @body(
+// CHECK-SAME:    %[[BX:.*]]: memref<?x8xf32>, %[[BOUT:.*]]: memref<?x8xf32>)
+// CHECK-SAME:    attributes {strata.memory_plan = array<i64: 1, 1, -1>}
+// CHECK:         %[[BA:.*]] = call @strata_arena_acquire(%{{.*}}) : (index) -> memref<?xi8>
+// CHECK:         %[[T:.*]] = memref.view %[[BA]]
+// CHECK:         memref.copy %[[BX]], %[[T]]
+// CHECK:         memref.copy %[[T]], %[[BOUT]]
+// CHECK-NEXT:    call @strata_arena_release(%[[BA]]) : (memref<?xi8>) -> ()
+// CHECK-NEXT:    return
+// CHECK-LABEL: func.func @entry(
+// CHECK-SAME:    attributes {strata.memory_plan = array<i64: 1, 1, -1>}
+// CHECK:         %[[EA:.*]] = call @strata_arena_acquire(%{{.*}}) : (index) -> memref<?xi8>
+// CHECK:         %[[O:.*]] = memref.view %[[EA]]
+// CHECK:         call @body(%{{.*}}, %[[O]])
+// CHECK:         memref.copy %[[O]], %{{.*}}
+// CHECK:         call @strata_arena_release(%[[EA]]) : (memref<?xi8>) -> ()
+// CHECK-NEXT:    return
+func.func private @body(%x: memref<?x8xf32>, %out: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x8xf32>
+  %t = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8xf32>
+  memref.copy %x, %t : memref<?x8xf32> to memref<?x8xf32>
+  memref.copy %t, %out : memref<?x8xf32> to memref<?x8xf32>
+  memref.dealloc %t : memref<?x8xf32>
+  return
+}
+func.func @entry(%x: memref<?x8xf32>, %y: memref<?x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x8xf32>
+  %o = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8xf32>
+  func.call @body(%x, %o) : (memref<?x8xf32>, memref<?x8xf32>) -> ()
+  memref.copy %o, %y : memref<?x8xf32> to memref<?x8xf32>
+  memref.dealloc %o : memref<?x8xf32>
   return
 }

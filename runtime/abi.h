@@ -1,0 +1,56 @@
+/*===- abi.h - the contract between generated code and the runtime -------===*
+ *
+ * Plain C, no dependencies: included by the compiler (codegen/), which
+ * emits these symbols, and by the runtime, which looks them up with dlsym
+ * in a loaded kernel library. A change to a name or a signature here is a
+ * change of the executable format: bump STRATA_EXECUTABLE_FORMAT_VERSION.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef STRATA_RUNTIME_ABI_H
+#define STRATA_RUNTIME_ABI_H
+
+/* Version 2: memory plans are nested frames (an arena release hook), and
+ * layers are functions of their own. */
+#define STRATA_EXECUTABLE_FORMAT_VERSION 2
+
+/* Entry points: `void strata_entry_<name>(void **args)`, args[i] pointing
+ * at the i-th argument's memref descriptor, results last. */
+#define STRATA_ENTRY_PREFIX "strata_entry_"
+
+/* CPU kernel libraries. Each hook is an exported pointer-sized global the
+ * runtime fills in after dlopen; null hooks make the library fall back to
+ * running alone (loops on the caller, malloc for arenas).
+ *   void *strata_cpu_context;
+ *   void (*strata_cpu_parallel_for)(void *ctx,
+ *        void (*body)(void *captures, int64_t begin, int64_t end),
+ *        void *captures, int64_t iterations, int64_t costPerIteration);
+ *   void *(*strata_cpu_arena)(void *ctx, int64_t bytes);  push a frame
+ *   void (*strata_cpu_arena_release)(void *ctx, void *frame);  pop it
+ * A function with a memory plan pushes one 64-byte aligned frame when it
+ * starts and pops it before it returns: frames nest like calls. */
+#define STRATA_HOOK_CPU_CONTEXT "strata_cpu_context"
+#define STRATA_HOOK_CPU_PARALLEL_FOR "strata_cpu_parallel_for"
+#define STRATA_HOOK_CPU_ARENA "strata_cpu_arena"
+#define STRATA_HOOK_CPU_ARENA_RELEASE "strata_cpu_arena_release"
+
+/* CUDA host libraries: the same for device memory, plus launches.
+ *   void *strata_cuda_context;
+ *   void (*strata_cuda_launch)(void *ctx, int32_t kernel, int64_t gx,
+ *        int64_t gy, int64_t gz, int64_t bx, int64_t by, int64_t bz,
+ *        int32_t sharedBytes, void **params, int64_t numParams);
+ *   void *(*strata_cuda_alloc)(void *ctx, int64_t bytes);
+ *   void (*strata_cuda_free)(void *ctx, void *ptr);
+ *   void *(*strata_cuda_arena)(void *ctx, int64_t bytes);
+ *   void (*strata_cuda_arena_release)(void *ctx, void *frame); */
+#define STRATA_HOOK_CUDA_CONTEXT "strata_cuda_context"
+#define STRATA_HOOK_CUDA_LAUNCH "strata_cuda_launch"
+#define STRATA_HOOK_CUDA_ALLOC "strata_cuda_alloc"
+#define STRATA_HOOK_CUDA_FREE "strata_cuda_free"
+#define STRATA_HOOK_CUDA_ARENA "strata_cuda_arena"
+#define STRATA_HOOK_CUDA_ARENA_RELEASE "strata_cuda_arena_release"
+
+/* Arena frames and every slot in them are aligned to this many bytes. */
+#define STRATA_ARENA_ALIGNMENT 64
+
+#endif /* STRATA_RUNTIME_ABI_H */
