@@ -61,6 +61,24 @@ def StrataOrderGlobals : Pass<"strata-order-globals", "mlir::ModuleOp"> {
   }];
 }
 
+def StrataResultsToOutParams
+    : Pass<"strata-results-to-out-params", "mlir::ModuleOp"> {
+  let summary = "Let callers allocate the buffers layer bodies return";
+  let description = [{
+    Runs between one-shot bufferization and buffer deallocation. For each
+    private function whose every use is a call (the layer bodies), a
+    returned buffer that the body allocated in its entry block, with
+    dynamic sizes computed from the body's arguments by pure ops, becomes a
+    trailing argument: every call site computes the sizes from its operands,
+    allocates the buffer and passes it. A returned argument is replaced by
+    the caller's operand. Callers then own every buffer they use, so
+    deallocation needs no run-time ownership checks and the memory planner
+    places the buffers in the caller's frame. Results it cannot move (an
+    allocation in a nested region, sizes read from memory) stay results.
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect"];
+}
+
 def StrataCopiesToLinalg : Pass<"strata-copies-to-linalg", "mlir::ModuleOp"> {
   let summary = "Turn memref.copy into linalg.copy";
   let description = [{

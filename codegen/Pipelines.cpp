@@ -44,9 +44,14 @@ static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
   pm.addPass(createCanonicalizerPass());
   if (failed(parsePassPipeline(
           "one-shot-bufferize{bufferize-function-boundaries "
-          "function-boundary-type-conversion=identity-layout-map},"
-          "buffer-deallocation-pipeline",
+          "function-boundary-type-conversion=identity-layout-map}",
           pm)))
+    return failure();
+  // Layer bodies' results become caller-owned out-params: no run-time
+  // ownership checks, and the caller's frame holds them.
+  pm.addPass(createStrataResultsToOutParams());
+  pm.addPass(createCanonicalizerPass());
+  if (failed(parsePassPipeline("buffer-deallocation-pipeline", pm)))
     return failure();
   pm.addPass(createStrataOrderGlobals());
   pm.addPass(createStrataCopiesToLinalg());

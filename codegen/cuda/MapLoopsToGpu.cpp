@@ -34,12 +34,14 @@ using namespace mlir::strata;
 
 namespace {
 
-/// Ops that only shape buffers on the host: they end a serial run.
-bool isBufferStructure(Operation *op) {
+/// Ops that only shape buffers on the host, or call another host function
+/// (a layer body, which launches its own kernels): they end a serial run.
+bool isHostStructure(Operation *op) {
   return isa<memref::AllocOp, memref::DeallocOp, memref::DimOp,
              memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
              memref::ReinterpretCastOp, memref::CastOp, memref::GetGlobalOp,
-             memref::ExtractStridedMetadataOp, memref::ViewOp, func::ReturnOp>(
+             memref::ExtractStridedMetadataOp, memref::ViewOp, func::CallOp,
+             func::ReturnOp>(
       op);
 }
 
@@ -177,7 +179,7 @@ struct MapLoopsToGpuPass
       if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
         if (failed(flush()) || failed(mapParallel(loop, blockSize, maxBlocks)))
           return failure();
-      } else if (isBufferStructure(op) || isa<gpu::LaunchOp>(op) ||
+      } else if (isHostStructure(op) || isa<gpu::LaunchOp>(op) ||
                  isLaunchDispatch(op)) {
         // Launches made by earlier passes (strata-warp-reductions) are
         // already mapped.

@@ -25,6 +25,7 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
@@ -58,6 +59,7 @@ struct Options {
   /// "flash", "materialized" or "auto" (the target's default).
   std::string attention = "auto";
   bool tensorCores = false; ///< --target=cuda
+  bool timing = false;      ///< --timing: per pass and per step, to stderr
 };
 
 /// Applies --tp/--pp/--dp/--ep over the config's parallel section.
@@ -127,6 +129,9 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     return 1;
   }
   bool toMachine = opts.emit == "llvm-ir" || opts.emit == "obj" || packaging;
+  mlir::DefaultTimingManager timing;
+  timing.setEnabled(opts.timing);
+  mlir::TimingScope rootTiming = timing.getRootScope();
   bool ptxOnly = opts.emit == "ptx";
   // The parameter table and argument layout are read before lowering, while
   // parameters still carry their names.
@@ -135,6 +140,9 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     return 1;
   if (opts.emit != "mlir") {
     mlir::PassManager pm(module.getContext());
+    mlir::TimingScope pipelineTiming = rootTiming.nest("lowering pipeline");
+    if (opts.timing)
+      pm.enableTiming(pipelineTiming);
     std::string stop = toMachine || ptxOnly ? "llvm" : opts.emit;
     mlir::LogicalResult built = mlir::failure();
     if (cuda) {
@@ -179,13 +187,17 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     std::string bytes;
     mlir::strata::CpuObjectOptions objectOptions;
     objectOptions.cpu = opts.cpu;
+    mlir::TimingScope objectTiming = rootTiming.nest("LLVM code generation");
     if (mlir::failed(mlir::strata::emitCpuObject(module, objectOptions, bytes,
                                                  opts.emit == "llvm-ir")))
       return 1;
+    objectTiming.stop();
     if (packaging) {
+      mlir::TimingScope linkTiming = rootTiming.nest("linking");
       if (mlir::failed(mlir::strata::linkSharedObject(module, bytes,
                                                       contents.kernelLibrary)))
         return 1;
+      linkTiming.stop();
       if (cuda) {
         contents.cuda = true;
         contents.sm = opts.sm;
@@ -194,9 +206,12 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
           llvm::errs() << "note: ptxas not found (PATH, " << opts.cudaToolkit
                        << "/bin); the executable carries PTX only, which "
                           "the driver compiles when loading\n";
-        else if (mlir::failed(mlir::strata::assembleCubin(
-                     module, ptxas, contents.ptx, opts.sm, contents.cubin)))
-          return 1;
+        else {
+          mlir::TimingScope ptxasTiming = rootTiming.nest("ptxas");
+          if (mlir::failed(mlir::strata::assembleCubin(
+                  module, ptxas, contents.ptx, opts.sm, contents.cubin)))
+            return 1;
+        }
       }
       contents.cpu = opts.cpu;
       bytes = mlir::strata::serializeExecutable(contents);
@@ -381,6 +396,9 @@ int main(int argc, char **argv) {
       ->check(degree);
   app.add_flag("--print-locations", opts.printLocations,
                "Print each op's config line:column in the emitted IR");
+  app.add_flag("--timing", opts.timing,
+               "Print the time of every lowering pass, LLVM code generation, "
+               "linking and ptxas to stderr");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

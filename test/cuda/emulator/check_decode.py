@@ -250,7 +250,7 @@ def run_models(args, models, check, work):
             kinds = cm.launch_kinds(stats, strata_lines)
             print("    step kernels by strata op: " + cm.summary(kinds))
             check_launches(check, label + " step", kinds, stats, build, cfg["step"][build])
-            cm.check_arena(check, label + " step", dec.func, stats)
+            cm.check_arena(check, label + " step", dec.module, "decode", stats)
 
             # Greedy tokens: the CPU decode's, where the reference's top two
             # logits are further apart than the tolerance allows to blur.

@@ -226,34 +226,54 @@ def forward_arguments(func, weights, tokens):
 
 def only_function(strata, name):
     """The strata-dialect module (as strata-compile prints it) with only
-    function `name`: the passes work function by function, and the other
-    entry points would triple the lowering and parsing."""
-    out, skipping = [], False
+    function `name` and the private layer bodies it calls: the passes work
+    function by function, and the other entry points would triple the
+    lowering and parsing."""
+    funcs, order, current = {}, [], None
+    head = []
     for line in strata.split("\n"):
-        m = re.match(r"  func\.func @([\w$.\-]+)\(", line)
+        m = re.match(r"  func\.func (?:private )?@([\w$.\-]+)\(", line)
         if m:
-            skipping = m.group(1) != name
-        if not skipping:
-            out.append(line)
-        elif line == "  }":
-            skipping = False
-    text = "\n".join(out)
-    if "func.func @%s(" % name not in text or text.count("func.func") != 1:
+            current = m.group(1)
+            order.append(current)
+            funcs[current] = []
+        if current is None:
+            if not order:
+                head.append(line)
+        else:
+            funcs[current].append(line)
+            if line == "  }":
+                current = None
+    if name not in funcs:
         sys.exit("cannot cut the strata module to its %s function" % name)
-    return text
+    keep, todo = set(), [name]
+    while todo:
+        f = todo.pop()
+        if f in keep:
+            continue
+        keep.add(f)
+        todo += re.findall(r"call @([\w$.\-]+)\(", "\n".join(funcs[f]))
+    out = head + [l for f in order if f in keep for l in funcs[f]] + ["}"]
+    return "\n".join(out)
 
 
 _VIEW = re.compile(r'("memref\.view"\(%[\w$.\-]+, )(%[\w$.\-]+)')
 
 
 def one_slot(text):
-    """The module with every memref.view of the arena at the first view's
-    offset (a memory plan that puts every buffer in one slot), and the
-    number of distinct offsets there were."""
-    offsets = [m.group(2) for m in _VIEW.finditer(text)]
-    if not offsets:
-        return text, 0
-    return _VIEW.sub(lambda m: m.group(1) + offsets[0], text), len(set(offsets))
+    """The module with every memref.view of a frame at the first view's
+    offset in that function (a memory plan that puts every buffer in one
+    slot), and the number of distinct offsets there were."""
+    # Each function names its own SSA values: rewrite function by function.
+    chunks = re.split(r'(?=^\s*(?:"func\.func"|func\.func))', text, flags=re.M)
+    out, distinct = [], 0
+    for chunk in chunks:
+        offsets = [m.group(2) for m in _VIEW.finditer(chunk)]
+        if offsets:
+            distinct += len(set(offsets))
+            chunk = _VIEW.sub(lambda m: m.group(1) + offsets[0], chunk)
+        out.append(chunk)
+    return "".join(out), distinct
 
 
 # ---------------------------------------------------------------------------
@@ -301,14 +321,26 @@ def check_kernels(check, label, kinds, stats, build, expect):
                      hits, "%d of %d launches" % (len(hits), len(recs)))
 
 
-def check_arena(check, label, func, stats):
-    """Every buffer strata-plan-memory placed in the arena was viewed once,
-    from one arena (the emulator checks overlaps on every access)."""
+def planned_buffers(func):
+    """How many buffers strata-plan-memory placed in `func`'s frame."""
     plan = re.search(r"array<i64: (\d+), (\d+)", func.attrs.get("strata.memory_plan", ""))
-    planned, slots = (int(plan.group(1)), int(plan.group(2))) if plan else (0, 0)
-    check.expect("%s arena: %d planned buffers in %d slots, %d views, %s bytes" % (
-        label, planned, slots, stats["arena_views"], "+".join(map(str, stats["arena_bytes"]))),
-        planned > 0 and stats["arena_views"] == planned and len(stats["arena_bytes"]) == 1)
+    return (int(plan.group(1)), int(plan.group(2))) if plan else (0, 0)
+
+
+def check_arena(check, label, module, entry, stats):
+    """Every frame (one arena acquire per call of a planned function: the
+    entry point and each layer body it calls) viewed each buffer its
+    function's plan placed there once (the emulator checks overlaps on
+    every access)."""
+    planned, slots = planned_buffers(module.funcs[entry])
+    frames = stats["frames"]
+    bad = [f for f in frames if f["views"] != planned_buffers(module.funcs[f["func"]])[0]]
+    entry_frames = sum(1 for f in frames if f["func"] == entry)
+    check.expect("%s arena: %d planned buffers in %d slots in @%s, %d frames, %d views, %s bytes" % (
+        label, planned, slots, entry, len(frames), stats["arena_views"],
+        "+".join(map(str, stats["arena_bytes"]))),
+        planned > 0 and entry_frames == 1 and not bad,
+        "frames viewed other than planned: %s" % bad if bad else "")
 
 
 # ---------------------------------------------------------------------------
@@ -451,7 +483,7 @@ def run_models(args, models, check, work):
             kinds = launch_kinds(stats, strata_lines)
             print("    kernels by strata op: " + summary(kinds))
             check_kernels(check, label, kinds, stats, build, cfg[build])
-            check_arena(check, label, func, stats)
+            check_arena(check, label, module, "forward", stats)
             if m == models[0] and build == "f32":
                 # A plan with buffers in use at once in one slot is caught.
                 broken, distinct = one_slot(text)

@@ -887,7 +887,11 @@ class Module:
 
     def reset_stats(self):
         self.stats = {"launches": [], "warp_mma": 0, "warp_shuffle": 0,
-                      "barriers": 0, "arena_bytes": [], "arena_views": 0}
+                      "barriers": 0, "arena_bytes": [], "arena_views": 0,
+                      # one per strata_arena_acquire: the function whose
+                      # frame it is, its bytes and the views made of it
+                      "frames": []}
+        self.call_stack = []
 
     # ------------------------------------------------------------ running
     def run(self, name, *args):
@@ -902,6 +906,7 @@ class Module:
             vals.append(self._argument(argname, t, a))
         ctx = _Ctx(1, np.ones(1, dtype=bool), None)
         self.env = {}
+        self.call_stack = [name]
         with np.errstate(all="ignore"):
             kind, res = self._run_block(block, ctx, vals)
         out = []
@@ -1743,13 +1748,28 @@ def _arena_acquire(m, ins):
         raise EmulatorError("strata_arena_acquire(%d)" % nbytes)
     buf = Buffer.fresh(nbytes, "i8", "arena")
     buf.owner = np.full(nbytes, -1, dtype=np.int64)
+    buf.frame = {"func": m.call_stack[-1] if m.call_stack else None,
+                 "bytes": nbytes, "views": 0}
     m.stats["arena_bytes"].append(nbytes)
+    m.stats["frames"].append(buf.frame)
     return [MemRef(buf, 0, [nbytes], [1])]
+
+
+def _arena_release(m, ins):
+    """`@strata_arena_release(memref<?xi8>)`, before each planned function
+    returns: its frame's bytes belong to no view any more, so a stale view
+    read after the release is caught as a read of unowned bytes."""
+    buf = ins[0].buf
+    if buf.owner is None:
+        raise EmulatorError("strata_arena_release of a buffer no acquire returned")
+    buf.owner[:] = -1
+    return []
 
 
 # Functions that a module declares but does not define (func.call to a
 # declaration): name -> fn(module, operands) -> results.
-EXTERNALS = {"strata_arena_acquire": _arena_acquire}
+EXTERNALS = {"strata_arena_acquire": _arena_acquire,
+             "strata_arena_release": _arena_release}
 
 
 @handler("memref.view")
@@ -1785,6 +1805,8 @@ def _view(m, op, ctx, ins):
     buf.arena = (arena, vid, start, esize)
     arena.owner[start:start + size * esize] = vid
     m.stats["arena_views"] += 1
+    if getattr(arena, "frame", None) is not None:
+        arena.frame["views"] += 1
     return [MemRef(buf, 0, shape, _contiguous_strides(shape))]
 
 
@@ -2011,10 +2033,12 @@ def _call(m, op, ctx, ins):
         raise EmulatorError("no body for @%s" % callee)
     block = f.regions[0].blocks[0]
     saved, m.env = m.env, {}       # the callee's SSA names are its own
+    m.call_stack.append(callee)
     try:
         _, res = m._run_block(block, ctx, ins)
     finally:
         m.env = saved
+        m.call_stack.pop()
     return res
 
 
