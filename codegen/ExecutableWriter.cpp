@@ -150,7 +150,8 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module, StringRef object,
 LogicalResult mlir::strata::collectMemoryPlans(ModuleOp module,
                                                ExecutableContents &contents) {
   for (auto &entry : contents.entryPoints) {
-    Operation *fn = module.lookupSymbol(entry.name);
+    // strata-export-entry-points gave the lowered function its ABI name.
+    Operation *fn = module.lookupSymbol(STRATA_ENTRY_PREFIX + entry.name);
     auto plan =
         fn ? fn->getAttrOfType<DenseI64ArrayAttr>("strata.memory_plan")
            : DenseI64ArrayAttr();

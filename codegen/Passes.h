@@ -30,6 +30,9 @@ struct CpuPipelineOptions {
   /// Attention as strata.flash_attention lowered to row loops (online
   /// softmax) instead of materialised scores.
   bool flashAttention = true;
+  /// Public functions become the runtime's packed `strata_entry_<name>`
+  /// (runtime/abi.h); off, they keep their signatures (for mlir-runner).
+  bool exportEntryPoints = true;
 };
 
 /// strata -> linalg on tensors -> one-shot bufferization -> loops -> LLVM.

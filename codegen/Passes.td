@@ -230,13 +230,24 @@ def StrataCpuParallelHooks
 
 def StrataExportEntryPoints
     : Pass<"strata-export-entry-points", "mlir::ModuleOp"> {
-  let summary = "Give the model's functions a C calling interface";
+  let summary = "Give the model's functions the runtime's packed calling "
+                "interface";
   let description = [{
-    Marks every public function with a body (`forward`, `loss`, ...) with
-    `llvm.emit_c_interface`, so LLVM lowering adds `_mlir_ciface_<name>`
-    wrappers that take memref descriptors by pointer: the stable entry
-    points the runtime calls. External declarations (libm) are untouched.
+    Rewrites every public function with a body (`forward`, `loss`, ...)
+    into `strata_entry_<name>(!llvm.ptr args)`, the signature runtime/abi.h
+    fixes: `args[0]` points at the results' memref descriptors laid out one
+    after another, `args[1 + i]` at argument i's descriptor. Each argument's
+    descriptor is loaded just before its first use; for a static shape only
+    the two pointers are read (offset, sizes and strides follow from the
+    type). Results are stored through `args[0]` before returning.
+
+    Unlike `llvm.emit_c_interface`, no wrapper unpacks every descriptor into
+    scalars for one call: a model with a thousand parameters would make that
+    call, and LLVM's instruction selection of it, the slowest part of
+    compiling the whole model. Only memref arguments and results are
+    accepted. External declarations (libm) are untouched.
   }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
 def StrataFlashAttentionLoops

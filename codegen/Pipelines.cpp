@@ -96,7 +96,8 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (stop == "loops")
     return success();
-  pm.addPass(createStrataExportEntryPoints());
+  if (options.exportEntryPoints)
+    pm.addPass(createStrataExportEntryPoints());
   if (failed(parsePassPipeline(hostToLLVM("", ""), pm)))
     return failure();
   pm.addPass(createStrataCpuParallelHooks());
@@ -182,6 +183,12 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Attention as row loops with an online softmax (else "
                      "materialised scores)"),
       llvm::cl::init(true)};
+  Option<bool> entryPoints{
+      *this, "entry-points",
+      llvm::cl::desc("Export public functions as the runtime's packed "
+                     "strata_entry_<name> (off: keep their signatures, e.g. "
+                     "for mlir-runner)"),
+      llvm::cl::init(true)};
 };
 struct CudaPipelineCLOptions : PassPipelineOptions<CudaPipelineCLOptions> {
   Option<std::string> stopAfter{
@@ -229,6 +236,7 @@ void mlir::strata::registerCodegenPipelines() {
         options.stopAfter = cl.stopAfter;
         options.vectorBits = cl.vectorBits;
         options.flashAttention = cl.flashAttention;
+        options.exportEntryPoints = cl.entryPoints;
         if (failed(buildCpuLoweringPipeline(pm, options)))
           llvm::errs() << "strata-lower-to-llvm-cpu: unknown stop-after '"
                        << options.stopAfter << "'\n";

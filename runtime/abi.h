@@ -10,12 +10,16 @@
 #ifndef STRATA_RUNTIME_ABI_H
 #define STRATA_RUNTIME_ABI_H
 
-/* Version 2: memory plans are nested frames (an arena release hook), and
- * layers are functions of their own. */
+/* Version 2: memory plans are nested frames (an arena release hook),
+ * layers are functions of their own, and entry points read their
+ * descriptors through the packed array themselves (no C wrapper). */
 #define STRATA_EXECUTABLE_FORMAT_VERSION 2
 
-/* Entry points: `void strata_entry_<name>(void **args)`, args[i] pointing
- * at the i-th argument's memref descriptor, results last. */
+/* Entry points: `void strata_entry_<name>(void **args)`. args[0] points
+ * at room for the results' memref descriptors, one after another (3 + 2 *
+ * rank 8-byte words each), filled in by the call; args[1 + i] points at
+ * the i-th argument's descriptor. A fully static argument is read only for
+ * its two pointers: its offset, sizes and strides must match its type. */
 #define STRATA_ENTRY_PREFIX "strata_entry_"
 
 /* CPU kernel libraries. Each hook is an exported pointer-sized global the

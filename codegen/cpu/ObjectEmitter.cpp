@@ -1,7 +1,6 @@
 //===- ObjectEmitter.cpp - LLVM dialect to an x86-64 object -----*- C++ -*-===//
 
 #include "codegen/cpu/ObjectEmitter.h"
-#include "runtime/abi.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -9,7 +8,6 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -27,38 +25,6 @@ using namespace mlir::strata;
 void mlir::strata::registerCpuObjectTranslations(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
-}
-
-/// For each `_mlir_ciface_<name>` adds `strata_entry_<name>(void **args)`,
-/// which calls it with args[0..n): one signature for every entry point, so
-/// the runtime can call a model with any number of parameters without
-/// generating call sites.
-static void addPackedEntryPoints(llvm::Module &module) {
-  llvm::LLVMContext &ctx = module.getContext();
-  auto *ptrTy = llvm::PointerType::getUnqual(ctx);
-  SmallVector<llvm::Function *> entries;
-  for (llvm::Function &fn : module)
-    if (!fn.isDeclaration() && fn.getName().starts_with("_mlir_ciface_") &&
-        llvm::all_of(fn.args(), [&](llvm::Argument &a) {
-          return a.getType() == ptrTy;
-        }))
-      entries.push_back(&fn);
-  for (llvm::Function *fn : entries) {
-    std::string name =
-        (STRATA_ENTRY_PREFIX + fn->getName().drop_front(strlen("_mlir_ciface_")))
-            .str();
-    auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy},
-                                         /*isVarArg=*/false);
-    auto *wrapper = llvm::Function::Create(
-        type, llvm::GlobalValue::ExternalLinkage, name, module);
-    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
-    SmallVector<llvm::Value *> args;
-    for (unsigned i = 0; i < fn->arg_size(); ++i)
-      args.push_back(b.CreateLoad(
-          ptrTy, b.CreateConstGEP1_64(ptrTy, wrapper->getArg(0), i)));
-    b.CreateCall(fn, args);
-    b.CreateRetVoid();
-  }
 }
 
 int64_t mlir::strata::vectorBitsForCpu(StringRef cpu) {
@@ -120,7 +86,6 @@ LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
     return module.emitError("translation to LLVM IR failed");
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
-  addPackedEntryPoints(*llvmModule);
   // As clang does: the IR records the CPU it was optimised for.
   for (llvm::Function &fn : *llvmModule)
     if (!fn.isDeclaration())

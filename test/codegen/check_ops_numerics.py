@@ -57,9 +57,11 @@ def program(inputs, body, result_type):
 
 
 def run(args, text):
-    pipeline = "--strata-lower-to-llvm-cpu"
+    # mlir-runner calls main() itself, not through the runtime's packed ABI.
+    options = ["entry-points=false"]
     if args.pipeline_options:
-        pipeline += "=" + args.pipeline_options
+        options.append(args.pipeline_options)
+    pipeline = "--strata-lower-to-llvm-cpu=" + " ".join(options)
     lowered = subprocess.run([args.strata_opt, "-", pipeline],
                              input=text, capture_output=True, text=True)
     if lowered.returncode:

@@ -6,12 +6,11 @@
 // every loop nest handed to the runtime's thread pool and the temporaries
 // (4 buffers, 2 arena slots) placed by the memory plan.
 // CHECK: llvm.mlir.global external @strata_cpu_parallel_for()
-// CHECK: llvm.func @block({{.*}}strata.memory_plan = array<i64: 4, 2, -1, -1>
+// CHECK: llvm.func @strata_entry_block(%arg0: !llvm.ptr) attributes {strata.memory_plan = array<i64: 4, 2, -1, -1>
 // CHECK-NOT: strata.
 // CHECK-NOT: linalg.
 // CHECK-NOT: tensor.
 // CHECK-COUNT-7: llvm.call @__strata_parallel_for(
-// CHECK: llvm.func @_mlir_ciface_block(
 // CHECK: llvm.call @erff
 
 // LOOPS-LABEL: func.func @block(

@@ -24,7 +24,7 @@
 // one device arena per call, which strata_cuda_arena hands out.
 // HOST-DAG:  llvm.mlir.global external @strata_cuda_arena()
 // HOST-DAG:  llvm.func internal @strata_arena_acquire(%{{.*}}: i64)
-// HOST:      llvm.func @forward({{.*}} strata.memory_plan = array<i64: 2, 2, -1, -1>
+// HOST:      llvm.func @strata_entry_forward(%arg0: !llvm.ptr) attributes {strata.memory_plan = array<i64: 2, 2, -1, -1>
 // HOST:        llvm.call @strata_arena_acquire(
 // HOST:        %[[FN:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
 // HOST:        llvm.call %[[FN]](%{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i64, i64, i64, i64, i64, i64, i32, !llvm.ptr, i64) -> ()
