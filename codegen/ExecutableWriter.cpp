@@ -86,37 +86,43 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
 }
 
 namespace {
-/// Runs `tool` on `input`, written to a temporary file `*.inExt`; `args`
-/// gives its arguments from the input and output paths, and what it writes
-/// to the `*.outExt` path comes back in `output`. The temporary files are
-/// removed whatever happens. Failures are reported on `module`, naming
-/// `what` the tool was doing, with its exit code and output.
+/// Runs `tool` on `inputs`, each written to a temporary file `*.inExt`;
+/// `args` gives its arguments from the input and output paths, and what it
+/// writes to the `*.outExt` path comes back in `output`. The temporary
+/// files are removed whatever happens. Failures are reported on `module`,
+/// naming `what` the tool was doing, with its exit code and output.
 LogicalResult runOnTemporaryFiles(
-    ModuleOp module, StringRef tool, StringRef input, StringRef inExt,
-    StringRef outExt, StringRef what,
-    function_ref<SmallVector<StringRef>(StringRef, StringRef)> args,
+    ModuleOp module, StringRef tool, ArrayRef<std::string> inputs,
+    StringRef inExt, StringRef outExt, StringRef what,
+    function_ref<SmallVector<StringRef>(ArrayRef<SmallString<128>>,
+                                        StringRef)>
+        args,
     std::string &output) {
-  SmallString<128> inPath, outPath, logPath;
-  int inFd;
-  if (llvm::sys::fs::createTemporaryFile("strata-kernels", inExt, inFd,
-                                         inPath) ||
-      llvm::sys::fs::createTemporaryFile("strata-kernels", outExt, outPath) ||
-      llvm::sys::fs::createTemporaryFile("strata-tool", "log", logPath))
-    return module.emitError("cannot create temporary files for ") << what;
+  SmallVector<SmallString<128>> inPaths(inputs.size());
+  SmallString<128> outPath, logPath;
   llvm::scope_exit cleanup([&] {
-    llvm::sys::fs::remove(inPath);
+    for (const SmallString<128> &in : inPaths)
+      if (!in.empty())
+        llvm::sys::fs::remove(in);
     llvm::sys::fs::remove(outPath);
     llvm::sys::fs::remove(logPath);
   });
-  {
+  for (auto [input, inPath] : llvm::zip(inputs, inPaths)) {
+    int inFd;
+    if (llvm::sys::fs::createTemporaryFile("strata-kernels", inExt, inFd,
+                                           inPath))
+      return module.emitError("cannot create temporary files for ") << what;
     llvm::raw_fd_ostream os(inFd, /*shouldClose=*/true);
     os << input;
   }
+  if (llvm::sys::fs::createTemporaryFile("strata-kernels", outExt, outPath) ||
+      llvm::sys::fs::createTemporaryFile("strata-tool", "log", logPath))
+    return module.emitError("cannot create temporary files for ") << what;
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(tool, args(inPath, outPath), std::nullopt,
-                                     redirects, 0, 0, &message);
+  int rc = llvm::sys::ExecuteAndWait(tool, args(inPaths, outPath),
+                                     std::nullopt, redirects, 0, 0, &message);
   if (rc != 0) {
     auto log = llvm::MemoryBuffer::getFile(logPath);
     return module.emitError()
@@ -131,7 +137,8 @@ LogicalResult runOnTemporaryFiles(
 }
 } // namespace
 
-LogicalResult mlir::strata::linkSharedObject(ModuleOp module, StringRef object,
+LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
+                                             ArrayRef<std::string> objects,
                                              std::string &sharedObject) {
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc)
@@ -139,10 +146,13 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module, StringRef object,
                             "driver ('cc') to link the kernel library; "
                             "install gcc or clang");
   return runOnTemporaryFiles(
-      module, *cc, object, "o", "so", "linking the kernel library",
-      [&](StringRef in, StringRef out) {
-        return SmallVector<StringRef>{
-            *cc, "-shared", "-o", out, in, "-lm", "-Wl,--build-id=none"};
+      module, *cc, objects, "o", "so", "linking the kernel library",
+      [&](ArrayRef<SmallString<128>> in, StringRef out) {
+        SmallVector<StringRef> args{*cc, "-shared", "-o", out};
+        llvm::append_range(args, in);
+        llvm::append_range(args, ArrayRef<StringRef>{"-lm",
+                                                     "-Wl,--build-id=none"});
+        return args;
       },
       sharedObject);
 }
@@ -203,10 +213,10 @@ LogicalResult mlir::strata::assembleCubin(ModuleOp module, StringRef ptxas,
                                           std::string &cubin) {
   std::string arch = "-arch=sm_" + std::to_string(sm);
   return runOnTemporaryFiles(
-      module, ptxas, ptx, "ptx", "cubin",
+      module, ptxas, {ptx.str()}, "ptx", "cubin",
       "assembling the generated PTX for " + arch,
-      [&](StringRef in, StringRef out) {
-        return SmallVector<StringRef>{ptxas, arch, "-O3", in, "-o", out};
+      [&](ArrayRef<SmallString<128>> in, StringRef out) {
+        return SmallVector<StringRef>{ptxas, arch, "-O3", in[0], "-o", out};
       },
       cubin);
 }

@@ -71,9 +71,9 @@ struct ExecutableContents {
 /// them, parameters shared between functions listed once.
 LogicalResult collectEntryPoints(ModuleOp module, ExecutableContents &contents);
 
-/// Links an x86-64 object into a shared object with the system C compiler
+/// Links x86-64 objects into one shared object with the system C compiler
 /// driver (`cc`), the only tool the compiler needs beyond itself.
-LogicalResult linkSharedObject(ModuleOp module, StringRef object,
+LogicalResult linkSharedObject(ModuleOp module, ArrayRef<std::string> objects,
                                std::string &sharedObject);
 
 /// Reads the memory plans strata-plan-memory recorded on the lowered

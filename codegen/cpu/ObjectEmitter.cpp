@@ -8,19 +8,26 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Triple.h"
 #include "llvm/TargetParser/X86TargetParser.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 using namespace mlir;
 using namespace mlir::strata;
+
+static constexpr const char *kTriple = "x86_64-unknown-linux-gnu";
 
 void mlir::strata::registerCpuObjectTranslations(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
@@ -44,33 +51,39 @@ int64_t mlir::strata::vectorBitsForCpu(StringRef cpu) {
   return 128;
 }
 
-LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
-                                          const CpuObjectOptions &options,
-                                          std::string &object, bool llvmIR) {
+namespace {
+/// The x86-64 target, after checking that `cpu` names one of its CPUs.
+FailureOr<const llvm::Target *> lookupX86(ModuleOp module, StringRef cpu) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  llvm::Triple triple("x86_64-unknown-linux-gnu");
   std::string error;
   const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(kTriple), error);
   if (!target)
     return module.emitError("no x86-64 backend in this LLVM: ") << error;
   // LLVM only warns about unknown CPUs and later aborts; check first.
-  if (llvm::X86::parseArchX86(options.cpu, /*Only64Bit=*/true) ==
-      llvm::X86::CK_None)
+  if (llvm::X86::parseArchX86(cpu, /*Only64Bit=*/true) == llvm::X86::CK_None)
     return module.emitError("unknown x86-64 CPU '")
-           << options.cpu << "' (try x86-64, x86-64-v2, x86-64-v3, "
+           << cpu << "' (try x86-64, x86-64-v2, x86-64-v3, "
            << "x86-64-v4 or a name such as znver4)";
-  llvm::TargetOptions targetOptions;
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, options.cpu, /*Features=*/"", targetOptions,
-      llvm::Reloc::PIC_, /*CM=*/std::nullopt,
+  return target;
+}
+
+/// One per thread: target machines are not shared between threads.
+std::unique_ptr<llvm::TargetMachine>
+createMachine(const llvm::Target *target, const CpuObjectOptions &options) {
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      llvm::Triple(kTriple), options.cpu, /*Features=*/"",
+      llvm::TargetOptions(), llvm::Reloc::PIC_, /*CM=*/std::nullopt,
       options.optLevel >= 2 ? llvm::CodeGenOptLevel::Default
                             : llvm::CodeGenOptLevel::None));
-  if (!machine)
-    return module.emitError("cannot create a target machine for CPU '")
-           << options.cpu << "'";
+}
 
+/// `module` as LLVM IR in `context`, for `machine`'s target.
+std::unique_ptr<llvm::Module> translate(ModuleOp module,
+                                        llvm::LLVMContext &context,
+                                        llvm::TargetMachine &machine,
+                                        StringRef cpu) {
   // Parameter names and initialisers belong to the executable's parameter
   // table, not to LLVM IR (which has no place for them).
   module.walk([](LLVM::LLVMFuncOp func) {
@@ -78,36 +91,123 @@ LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
       for (StringRef name : {"strata.param", "strata.init"})
         func.removeArgAttr(i, StringAttr::get(func.getContext(), name));
   });
-
-  llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(module, llvmContext, "strata");
+      translateModuleToLLVMIR(module, context, "strata");
   if (!llvmModule)
-    return module.emitError("translation to LLVM IR failed");
-  llvmModule->setTargetTriple(triple);
-  llvmModule->setDataLayout(machine->createDataLayout());
+    return nullptr;
+  llvmModule->setTargetTriple(llvm::Triple(kTriple));
+  llvmModule->setDataLayout(machine.createDataLayout());
   // As clang does: the IR records the CPU it was optimised for.
   for (llvm::Function &fn : *llvmModule)
     if (!fn.isDeclaration())
-      fn.addFnAttr("target-cpu", options.cpu);
-  auto optimize = makeOptimizingTransformer(options.optLevel,
-                                            /*sizeLevel=*/0, machine.get());
-  if (llvm::Error err = optimize(llvmModule.get()))
-    return module.emitError("LLVM optimisation failed: ")
-           << llvm::toString(std::move(err));
+      fn.addFnAttr("target-cpu", cpu);
+  return llvmModule;
+}
 
-  llvm::raw_string_ostream os(object);
+/// Optimises `llvmModule` and, unless `llvmIR`, compiles it to an object;
+/// the IR text or the object goes to `out`. An error message on failure.
+std::optional<std::string> optimizeAndEmit(llvm::Module &llvmModule,
+                                           llvm::TargetMachine &machine,
+                                           unsigned optLevel, bool llvmIR,
+                                           std::string &out) {
+  auto optimize =
+      makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, &machine);
+  if (llvm::Error err = optimize(&llvmModule))
+    return "LLVM optimisation failed: " + llvm::toString(std::move(err));
+  llvm::raw_string_ostream os(out);
   if (llvmIR) {
-    llvmModule->print(os, nullptr);
-    return success();
+    llvmModule.print(os, nullptr);
+    return std::nullopt;
   }
   llvm::SmallVector<char, 0> buffer;
   llvm::raw_svector_ostream objectStream(buffer);
   llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, objectStream, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile))
-    return module.emitError("the x86-64 backend cannot emit an object");
-  codegen.run(*llvmModule);
+  if (machine.addPassesToEmitFile(codegen, objectStream, nullptr,
+                                  llvm::CodeGenFileType::ObjectFile))
+    return std::string("the x86-64 backend cannot emit an object");
+  codegen.run(llvmModule);
   os << llvm::StringRef(buffer.data(), buffer.size());
+  return std::nullopt;
+}
+} // namespace
+
+LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
+                                          const CpuObjectOptions &options,
+                                          std::string &object, bool llvmIR) {
+  FailureOr<const llvm::Target *> target = lookupX86(module, options.cpu);
+  if (failed(target))
+    return failure();
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createMachine(*target, options);
+  if (!machine)
+    return module.emitError("cannot create a target machine for CPU '")
+           << options.cpu << "'";
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translate(module, context, *machine, options.cpu);
+  if (!llvmModule)
+    return module.emitError("translation to LLVM IR failed");
+  if (auto error = optimizeAndEmit(*llvmModule, *machine, options.optLevel,
+                                   llvmIR, object))
+    return module.emitError(*error);
+  return success();
+}
+
+LogicalResult mlir::strata::emitCpuObjects(ModuleOp module,
+                                           const CpuObjectOptions &options,
+                                           SmallVectorImpl<std::string> &objects) {
+  if (options.jobs <= 1)
+    return emitCpuObject(module, options, objects.emplace_back());
+  FailureOr<const llvm::Target *> target = lookupX86(module, options.cpu);
+  if (failed(target))
+    return failure();
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createMachine(*target, options);
+  if (!machine)
+    return module.emitError("cannot create a target machine for CPU '")
+           << options.cpu << "'";
+  // Partitions travel to their threads as bitcode: an LLVM context, and
+  // everything in it, belongs to one thread.
+  SmallVector<SmallVector<char, 0>> bitcode;
+  {
+    llvm::LLVMContext context;
+    std::unique_ptr<llvm::Module> llvmModule =
+        translate(module, context, *machine, options.cpu);
+    if (!llvmModule)
+      return module.emitError("translation to LLVM IR failed");
+    unsigned functions = llvm::count_if(
+        *llvmModule, [](llvm::Function &f) { return !f.isDeclaration(); });
+    unsigned parts = std::max(1u, std::min(options.jobs, functions));
+    llvm::SplitModule(
+        *llvmModule, parts,
+        [&](std::unique_ptr<llvm::Module> part) {
+          llvm::raw_svector_ostream os(bitcode.emplace_back());
+          llvm::WriteBitcodeToFile(*part, os);
+        },
+        /*PreserveLocals=*/false, /*RoundRobin=*/false);
+  }
+  objects.resize(bitcode.size());
+  SmallVector<std::optional<std::string>> errors(bitcode.size());
+  llvm::DefaultThreadPool pool(llvm::hardware_concurrency(bitcode.size()));
+  for (size_t i = 0; i < bitcode.size(); ++i)
+    pool.async([&, i] {
+      llvm::LLVMContext context;
+      auto part = llvm::parseBitcodeFile(
+          llvm::MemoryBufferRef(
+              llvm::StringRef(bitcode[i].data(), bitcode[i].size()), "part"),
+          context);
+      if (!part) {
+        errors[i] = llvm::toString(part.takeError());
+        return;
+      }
+      std::unique_ptr<llvm::TargetMachine> own =
+          createMachine(*target, options);
+      errors[i] = optimizeAndEmit(**part, *own, options.optLevel,
+                                  /*llvmIR=*/false, objects[i]);
+    });
+  pool.wait();
+  for (const std::optional<std::string> &error : errors)
+    if (error)
+      return module.emitError(*error);
   return success();
 }

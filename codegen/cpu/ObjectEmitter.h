@@ -20,6 +20,10 @@ struct CpuObjectOptions {
   /// compiled on one machine and run on another.
   std::string cpu = "x86-64-v2";
   unsigned optLevel = 2;
+  /// Threads that optimise and generate code at once: the module is split
+  /// into this many objects (fewer if it has fewer functions), each in its
+  /// own LLVM context. 1: one object, on the calling thread.
+  unsigned jobs = 1;
 };
 
 /// The vector register width (128, 256 or 512 bits) of x86-64 CPU `cpu`
@@ -33,6 +37,13 @@ void registerCpuObjectTranslations(DialectRegistry &registry);
 /// LLVM IR text when `llvmIR` is set. Errors are reported on the module.
 LogicalResult emitCpuObject(ModuleOp module, const CpuObjectOptions &options,
                             std::string &object, bool llvmIR = false);
+
+/// Like emitCpuObject, on `options.jobs` threads: the module is split into
+/// linkable partitions (whole functions; locals a partition shares with
+/// another become hidden globals), each optimised and compiled on its own.
+/// Link the objects together (linkSharedObject).
+LogicalResult emitCpuObjects(ModuleOp module, const CpuObjectOptions &options,
+                             SmallVectorImpl<std::string> &objects);
 
 } // namespace mlir::strata
 

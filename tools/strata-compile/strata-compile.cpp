@@ -32,6 +32,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <CLI/CLI.hpp>
@@ -59,6 +60,7 @@ struct Options {
   /// "flash", "materialized" or "auto" (the target's default).
   std::string attention = "auto";
   bool tensorCores = false; ///< --target=cuda
+  unsigned jobs = 0;        ///< -j: threads for LLVM (0: one per core)
   bool timing = false;      ///< --timing: per pass and per step, to stderr
 };
 
@@ -187,14 +189,26 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     std::string bytes;
     mlir::strata::CpuObjectOptions objectOptions;
     objectOptions.cpu = opts.cpu;
+    // A kernel library is linked from as many objects as there are
+    // threads; --emit=obj and llvm-ir are one file each.
+    objectOptions.jobs =
+        packaging ? (opts.jobs ? opts.jobs : llvm::hardware_concurrency()
+                                                 .compute_thread_count())
+                  : 1;
     mlir::TimingScope objectTiming = rootTiming.nest("LLVM code generation");
-    if (mlir::failed(mlir::strata::emitCpuObject(module, objectOptions, bytes,
-                                                 opts.emit == "llvm-ir")))
+    llvm::SmallVector<std::string> objects;
+    if (packaging) {
+      if (mlir::failed(
+              mlir::strata::emitCpuObjects(module, objectOptions, objects)))
+        return 1;
+    } else if (mlir::failed(mlir::strata::emitCpuObject(
+                   module, objectOptions, bytes, opts.emit == "llvm-ir"))) {
       return 1;
+    }
     objectTiming.stop();
     if (packaging) {
       mlir::TimingScope linkTiming = rootTiming.nest("linking");
-      if (mlir::failed(mlir::strata::linkSharedObject(module, bytes,
+      if (mlir::failed(mlir::strata::linkSharedObject(module, objects,
                                                       contents.kernelLibrary)))
         return 1;
       linkTiming.stop();
@@ -396,6 +410,10 @@ int main(int argc, char **argv) {
       ->check(degree);
   app.add_flag("--print-locations", opts.printLocations,
                "Print each op's config line:column in the emitted IR");
+  app.add_option("-j,--jobs", opts.jobs,
+                 "Threads that optimise and compile the kernel library at "
+                 "once (default: one per core)")
+      ->check(CLI::Range(1u, 256u));
   app.add_flag("--timing", opts.timing,
                "Print the time of every lowering pass, LLVM code generation, "
                "linking and ptxas to stderr");
