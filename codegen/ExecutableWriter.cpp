@@ -221,6 +221,82 @@ LogicalResult mlir::strata::assembleCubin(ModuleOp module, StringRef ptxas,
       cubin);
 }
 
+void mlir::strata::collectPlan(ModuleOp module, ExecutableContents &contents) {
+  ExecutableContents::Plan &p = contents.plan;
+  if (auto par = module->getAttrOfType<ParallelAttr>("strata.parallel")) {
+    p.hasParallel = true;
+    p.tp = par.getTp();
+    p.pp = par.getPp();
+    p.dp = par.getDp();
+    p.ep = par.getEp();
+    p.zeroStage = par.getZeroStage();
+    p.microBatches = par.getMicroBatches();
+    SmallVector<int64_t> shape = par.getGridShape();
+    p.meshShape.assign(shape.begin(), shape.end());
+  }
+  if (auto t = module->getAttrOfType<TrainingAttr>("strata.training")) {
+    p.hasTraining = true;
+    // The fb enums list the same cases in the same order as the dialect's.
+    p.optimizer = static_cast<int>(t.getOptimizer());
+    p.schedule = static_cast<int>(t.getSchedule());
+    p.precision = static_cast<int>(t.getPrecision());
+    p.dynamicLossScaling = t.getLossScaling() == LossScaling::Dynamic;
+    p.lr = t.getLr().convertToDouble();
+    p.weightDecay = t.getWeightDecay().convertToDouble();
+    p.beta1 = t.getBeta1().convertToDouble();
+    p.beta2 = t.getBeta2().convertToDouble();
+    p.eps = t.getEps().convertToDouble();
+    p.minLrRatio = t.getMinLrRatio().convertToDouble();
+    p.gradientClipping = t.getGradientClipping().convertToDouble();
+    p.warmupSteps = t.getWarmupSteps();
+    p.totalSteps = t.getTotalSteps();
+    p.accumulationSteps = t.getAccumulationSteps();
+    p.checkpointInterval = t.getCheckpointInterval();
+    p.checkpointKeepLast = t.getCheckpointKeepLast();
+    p.batchSize = t.getBatchSize();
+    p.seqLen = t.getSeqLen();
+    p.seed = t.getSeed();
+    p.ignoreIndex = t.getIgnoreIndex();
+  }
+  if (auto inf = module->getAttrOfType<InferenceAttr>("strata.inference")) {
+    p.hasInference = true;
+    p.maxBatchSize = inf.getMaxBatchSize();
+    p.maxTokens = inf.getMaxTokens();
+  }
+}
+
+namespace {
+struct PlanOffsets {
+  flatbuffers::Offset<::strata::fb::ParallelPlan> parallel;
+  flatbuffers::Offset<::strata::fb::TrainingPlan> training;
+  flatbuffers::Offset<::strata::fb::InferencePlan> inference;
+};
+
+PlanOffsets serializePlan(flatbuffers::FlatBufferBuilder &b,
+                          const ExecutableContents::Plan &p) {
+  namespace fb = ::strata::fb;
+  PlanOffsets out;
+  if (p.hasParallel) {
+    auto mesh = fb::CreateMesh(
+        b, b.CreateVectorOfStrings({"pp", "dp", "ep", "tp"}),
+        b.CreateVector(p.meshShape));
+    out.parallel = fb::CreateParallelPlan(b, p.tp, p.pp, p.dp, p.ep,
+                                          p.zeroStage, p.microBatches, mesh);
+  }
+  if (p.hasTraining)
+    out.training = fb::CreateTrainingPlan(
+        b, static_cast<fb::Optimizer>(p.optimizer), p.lr, p.weightDecay,
+        p.beta1, p.beta2, p.eps, static_cast<fb::LrSchedule>(p.schedule),
+        p.warmupSteps, p.totalSteps, p.minLrRatio, p.gradientClipping,
+        p.accumulationSteps, static_cast<fb::Precision>(p.precision),
+        p.dynamicLossScaling, p.checkpointInterval, p.checkpointKeepLast,
+        p.batchSize, p.seqLen, p.seed, p.ignoreIndex);
+  if (p.hasInference)
+    out.inference = fb::CreateInferencePlan(b, p.maxBatchSize, p.maxTokens);
+  return out;
+}
+} // namespace
+
 std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   namespace fb = ::strata::fb;
   flatbuffers::FlatBufferBuilder b(1 << 20);
@@ -304,10 +380,12 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       b.CreateString(c.configText), c.vocabSize, c.hiddenSize, c.numLayers,
       c.maxSeqLen, c.bosTokenId, c.eosTokenId, c.padTokenId,
       b.CreateString(c.cpu), c.sm);
+  auto [parallel, training, inference] = serializePlan(b, c.plan);
   auto root = fb::CreateExecutable(
-      b, /*version=*/STRATA_EXECUTABLE_FORMAT_VERSION, c.cuda ? fb::Target::Cuda : fb::Target::Cpu,
-      b.CreateVector(kernels), b.CreateVector(entries), b.CreateVector(params),
-      meta, c.cuda ? b.CreateVector(gpuKernels) : 0);
+      b, /*version=*/STRATA_EXECUTABLE_FORMAT_VERSION,
+      c.cuda ? fb::Target::Cuda : fb::Target::Cpu, b.CreateVector(kernels),
+      b.CreateVector(entries), b.CreateVector(params), meta,
+      c.cuda ? b.CreateVector(gpuKernels) : 0, parallel, training, inference);
   fb::FinishExecutableBuffer(b, root);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()),
                      b.GetSize());

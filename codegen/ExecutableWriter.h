@@ -61,6 +61,21 @@ struct ExecutableContents {
   std::string ptx;   ///< CUDA: the device module
   std::string cubin; ///< CUDA: ptxas output for `sm`, empty without ptxas
   std::vector<GpuKernel> gpuKernels;
+  /// The plan, from the module's strata.parallel / training / inference
+  /// attributes (collectPlan).
+  struct Plan {
+    bool hasParallel = false, hasTraining = false, hasInference = false;
+    int64_t tp = 1, pp = 1, dp = 1, ep = 1, zeroStage = 0, microBatches = 1;
+    std::vector<int64_t> meshShape; ///< pp, dp / ep, ep, tp
+    int optimizer = 0, schedule = 0, precision = 0; ///< fb enum values
+    bool dynamicLossScaling = false;
+    double lr = 0, weightDecay = 0, beta1 = 0, beta2 = 0, eps = 0;
+    double minLrRatio = 0, gradientClipping = 0;
+    int64_t warmupSteps = 0, totalSteps = 0, accumulationSteps = 1;
+    int64_t checkpointInterval = 0, checkpointKeepLast = 0;
+    int64_t batchSize = 0, seqLen = 0, seed = 0, ignoreIndex = -100;
+    int64_t maxBatchSize = 32, maxTokens = 4096;
+  } plan;
   std::string modelName, configPath, configText, cpu;
   int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0, maxSeqLen = 0;
   int64_t bosTokenId = -1, eosTokenId = -1, padTokenId = -1;
@@ -70,6 +85,9 @@ struct ExecutableContents {
 /// (before lowering): arguments in the order the lowered functions take
 /// them, parameters shared between functions listed once.
 LogicalResult collectEntryPoints(ModuleOp module, ExecutableContents &contents);
+
+/// Reads the plan attributes of `module` (before lowering) into `contents`.
+void collectPlan(ModuleOp module, ExecutableContents &contents);
 
 /// Links x86-64 objects into one shared object with the system C compiler
 /// driver (`cc`), the only tool the compiler needs beyond itself.

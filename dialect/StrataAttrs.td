@@ -90,6 +90,43 @@ def Strata_Pooling : I32EnumAttr<"Pooling", "sequence pooling", [
 }
 def Strata_PoolingAttr : Strata_EnumAttr<Strata_Pooling, "pooling">;
 
+def Strata_Optimizer : I32EnumAttr<"Optimizer", "training optimizer", [
+    I32EnumAttrCase<"AdamW", 0, "adamw">,
+    I32EnumAttrCase<"Lion", 1, "lion">,
+    I32EnumAttrCase<"Sgd", 2, "sgd">]> {
+  let cppNamespace = "::mlir::strata";
+  let genSpecializedAttr = 0;
+}
+def Strata_OptimizerAttr : Strata_EnumAttr<Strata_Optimizer, "optimizer">;
+
+def Strata_LrSchedule : I32EnumAttr<"LrSchedule", "learning-rate schedule", [
+    I32EnumAttrCase<"Constant", 0, "constant">,
+    I32EnumAttrCase<"LinearWarmup", 1, "linear_warmup">,
+    I32EnumAttrCase<"LinearWarmupCosineDecay", 2,
+                    "linear_warmup_cosine_decay">]> {
+  let cppNamespace = "::mlir::strata";
+  let genSpecializedAttr = 0;
+}
+def Strata_LrScheduleAttr : Strata_EnumAttr<Strata_LrSchedule, "schedule">;
+
+def Strata_Precision : I32EnumAttr<"Precision", "training precision", [
+    I32EnumAttrCase<"F32", 0, "f32">,
+    I32EnumAttrCase<"BF16", 1, "bf16">,
+    I32EnumAttrCase<"F16", 2, "f16">]> {
+  let cppNamespace = "::mlir::strata";
+  let genSpecializedAttr = 0;
+}
+def Strata_PrecisionAttr : Strata_EnumAttr<Strata_Precision, "precision">;
+
+def Strata_LossScaling : I32EnumAttr<"LossScaling", "loss scaling", [
+    I32EnumAttrCase<"None", 0, "none">,
+    I32EnumAttrCase<"Dynamic", 1, "dynamic">]> {
+  let cppNamespace = "::mlir::strata";
+  let genSpecializedAttr = 0;
+}
+def Strata_LossScalingAttr
+    : Strata_EnumAttr<Strata_LossScaling, "loss_scaling">;
+
 //===----------------------------------------------------------------------===//
 // Structured attributes
 //===----------------------------------------------------------------------===//
@@ -159,6 +196,106 @@ def Strata_BlockSparseAttr : Strata_Attr<"BlockSparse", "block_sparse"> {
     DefaultValuedParameter<"int64_t", "1">:$num_global_blocks,
     DefaultValuedParameter<"int64_t", "3">:$num_random_blocks,
     DefaultValuedParameter<"int64_t", "0">:$seed
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The plan: module attributes from the config's parallel, training and
+// inference sections. Passes read them from the IR, so a .mlir file alone
+// replays any later pass.
+//===----------------------------------------------------------------------===//
+
+def Strata_ParallelAttr : Strata_Attr<"Parallel", "parallel"> {
+  let summary = "the parallel plan (module attribute `strata.parallel`)";
+  let description = [{
+    Degrees of tensor (`tp`), pipeline (`pp`), data (`dp`) and expert
+    (`ep`) parallelism, the ZeRO stage of the optimizer state over the
+    data-parallel group (0: replicated, 1: sharded) and the micro-batches of
+    a pipelined step. `grid` names the module's `shard.grid`, whose axes are
+    (pp, dp / ep, ep, tp): the expert-parallel group is carved out of the
+    data-parallel one, as DeepSeek does, and tensor-parallel ranks are
+    neighbours.
+
+    Constraints: plan_c1 every degree and micro_batches >= 1; plan_c2 ep
+    divides dp; plan_c3 zero_stage is 0 or 1; plan_c4 `grid` names a
+    `shard.grid` of shape pp x (dp / ep) x ep x tp (checked on the module).
+  }];
+  let parameters = (ins
+    "::mlir::FlatSymbolRefAttr":$grid,
+    DefaultValuedParameter<"int64_t", "1">:$tp,
+    DefaultValuedParameter<"int64_t", "1">:$pp,
+    DefaultValuedParameter<"int64_t", "1">:$dp,
+    DefaultValuedParameter<"int64_t", "1">:$ep,
+    DefaultValuedParameter<"int64_t", "0">:$zero_stage,
+    DefaultValuedParameter<"int64_t", "1">:$micro_batches
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The shard.grid shape this plan implies: pp x (dp / ep) x ep x tp.
+    ::llvm::SmallVector<int64_t> getGridShape() const;
+    int64_t getWorldSize() const { return getTp() * getPp() * getDp(); }
+  }];
+}
+
+def Strata_TrainingAttr : Strata_Attr<"Training", "training"> {
+  let summary = "the training plan (module attribute `strata.training`)";
+  let description = [{
+    The config's `training` section: optimizer and its hyper-parameters,
+    learning-rate schedule (warmup, total steps, floor as a ratio of `lr`),
+    global-norm clipping (0: off), gradient accumulation, precision (f16
+    implies dynamic loss scaling, `loss_scaling`), checkpoint interval and
+    retention (0: off / keep all), global batch and sequence length (0: not
+    given), seed and the labels' ignore index. Present only when the config
+    has a training section.
+
+    Constraints: train_c1 lr > 0, eps > 0, 0 <= beta1, beta2 < 1;
+    train_c2 warmup_steps <= total_steps when total_steps > 0;
+    train_c3 accumulation_steps >= 1; train_c4 0 <= min_lr_ratio <= 1.
+  }];
+  let parameters = (ins
+    DefaultValuedParameter<"::mlir::strata::Optimizer",
+        "::mlir::strata::Optimizer::AdamW">:$optimizer,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(3e-4)">:$lr,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$weight_decay,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.9)">:$beta1,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.999)">:$beta2,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(1e-8)">:$eps,
+    DefaultValuedParameter<"::mlir::strata::LrSchedule",
+        "::mlir::strata::LrSchedule::Constant">:$schedule,
+    DefaultValuedParameter<"int64_t", "0">:$warmup_steps,
+    DefaultValuedParameter<"int64_t", "0">:$total_steps,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$min_lr_ratio,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(0.0)">:$gradient_clipping,
+    DefaultValuedParameter<"int64_t", "1">:$accumulation_steps,
+    DefaultValuedParameter<"::mlir::strata::Precision",
+        "::mlir::strata::Precision::F32">:$precision,
+    DefaultValuedParameter<"::mlir::strata::LossScaling",
+        "::mlir::strata::LossScaling::None">:$loss_scaling,
+    DefaultValuedParameter<"int64_t", "0">:$checkpoint_interval,
+    DefaultValuedParameter<"int64_t", "0">:$checkpoint_keep_last,
+    DefaultValuedParameter<"int64_t", "0">:$batch_size,
+    DefaultValuedParameter<"int64_t", "0">:$seq_len,
+    DefaultValuedParameter<"int64_t", "0">:$seed,
+    DefaultValuedParameter<"int64_t", "-100">:$ignore_index
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Strata_InferenceAttr : Strata_Attr<"Inference", "inference"> {
+  let summary = "the inference plan (module attribute `strata.inference`)";
+  let description = [{
+    The config's `inference` section: the largest batch of sequences and
+    the token budget of one dynamic batch.
+
+    Constraints: infer_c1 max_batch_size >= 1 and max_tokens >= 1.
+  }];
+  let parameters = (ins
+    DefaultValuedParameter<"int64_t", "32">:$max_batch_size,
+    DefaultValuedParameter<"int64_t", "4096">:$max_tokens
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;

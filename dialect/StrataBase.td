@@ -33,7 +33,10 @@ def Strata_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   // The frontend's decode function concatenates KV caches with tensor.concat.
-  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  // Modules carry their device mesh as a shard.grid (see #strata.parallel).
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::shard::ShardDialect"];
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Defined next to the generated attribute storage (StrataAttrs.cpp).
     void registerAttributes();

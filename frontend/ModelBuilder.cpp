@@ -19,9 +19,11 @@
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OperationSupport.h"
+#include "llvm/ADT/StringSwitch.h"
 
 #include <cmath>
 
@@ -38,6 +40,7 @@ public:
       : ctx(ctx), file(file), cfg(config), m(config.model), b(ctx) {}
 
   OwningOpRef<ModuleOp> build();
+  void addPlan(ModuleOp module);
 
 private:
   /// Location of the config key `key` (falls back to the model section).
@@ -497,6 +500,54 @@ Value ModelBuilder::trunk(Value tokens, SmallVectorImpl<Value> &aux) {
                            APFloat(m.normEps));
 }
 
+/// The config's parallel, training and inference sections as module
+/// attributes, and the device mesh as a shard.grid: later passes read the
+/// plan from the IR alone.
+void ModelBuilder::addPlan(ModuleOp module) {
+  const ParallelSpec &p = cfg.parallel;
+  MLIRContext *ctx = module.getContext();
+  // The grid points at the config's parallel section when it has one.
+  auto section = p.locs.find("parallel");
+  Location parallelLoc = section != p.locs.end() && section->second.isValid()
+                             ? file.toLocation(ctx, section->second)
+                             : at("model");
+  auto plan = ParallelAttr::get(
+      ctx, FlatSymbolRefAttr::get(ctx, "mesh"), p.tp, p.pp, p.dp, p.ep,
+      p.optimizerSharding ? 1 : 0, p.microBatches);
+  shard::GridOp::create(b, parallelLoc, "mesh", plan.getGridShape());
+  module->setAttr("strata.parallel", plan);
+  module->setAttr("strata.inference",
+                  InferenceAttr::get(ctx, cfg.inference.maxBatchSize,
+                                     cfg.inference.maxTokens));
+  const TrainingSpec &t = cfg.training;
+  if (!t.present)
+    return;
+  auto schedule = llvm::StringSwitch<LrSchedule>(t.schedule)
+                      .Case("linear_warmup", LrSchedule::LinearWarmup)
+                      .Case("linear_warmup_cosine_decay",
+                            LrSchedule::LinearWarmupCosineDecay)
+                      .Default(LrSchedule::Constant);
+  auto precision = llvm::StringSwitch<Precision>(t.precision)
+                       .Case("bfloat16", Precision::BF16)
+                       .Case("float16", Precision::F16)
+                       .Default(Precision::F32);
+  module->setAttr(
+      "strata.training",
+      TrainingAttr::get(
+          ctx,
+          t.optimizer == OptimizerKind::Lion ? Optimizer::Lion
+                                             : Optimizer::AdamW,
+          APFloat(t.lr), APFloat(t.weightDecay), APFloat(t.beta1),
+          APFloat(t.beta2), APFloat(t.eps), schedule, t.warmupSteps,
+          t.totalSteps, APFloat(t.minLrRatio), APFloat(t.gradientClipping),
+          t.gradientAccumulationSteps, precision,
+          // float16's narrow range needs a dynamic loss scale.
+          precision == Precision::F16 ? LossScaling::Dynamic
+                                      : LossScaling::None,
+          t.checkpointInterval, t.checkpointKeepLast, t.batchSize, t.seqLen,
+          t.seed, t.ignoreIndex));
+}
+
 OwningOpRef<ModuleOp> ModelBuilder::build() {
   rope = buildRopeAttr();
   if (!rope)
@@ -504,6 +555,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   OwningOpRef<ModuleOp> module = ModuleOp::create(at("model"));
   module->setSymName(m.name.empty() ? "model" : m.name);
   b.setInsertionPointToEnd(module->getBody());
+  addPlan(*module);
   auto tokensType = RankedTensorType::get({dyn, dyn}, b.getI32Type());
   StringRef headKey =
       m.locs.count("model.heads") ? "model.heads" : "model.vocab_size";

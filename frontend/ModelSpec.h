@@ -133,6 +133,7 @@ struct ModelSpec {
 enum class OptimizerKind { Lion, AdamW };
 
 struct TrainingSpec {
+  bool present = false; ///< The config has a training section.
   std::string precision = "bfloat16";
   OptimizerKind optimizer = OptimizerKind::AdamW;
   double lr = 3e-4, weightDecay = 0.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;

@@ -286,7 +286,9 @@ bool strata::readSeedConfig(ConfigFile &file, StrataConfig &out) {
   if (!model.present())
     return false; // section() reported that `model` is not a map
   readModel(model, out.model);
-  readTraining(top.section("training"), out.training);
+  SectionReader training = top.section("training");
+  out.training.present = training.present();
+  readTraining(training, out.training);
   readParallel(top.section("parallel"), out.parallel);
   SectionReader inf = top.section("inference");
   inf.read("max_batch_size", out.inference.maxBatchSize, 1, 1 << 20);

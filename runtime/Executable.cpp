@@ -74,6 +74,55 @@ const char *targetName(strata::fb::Target target) {
 }
 
 /// Strata's checks on a verified buffer. `where` names the input in errors.
+/// The plan's degrees agree with each other and with the mesh; enums and
+/// counts are in range.
+strata_status_code checkPlan(const strata::fb::Executable *exe,
+                             const char *where, strata_status *status) {
+  using namespace strata::fb;
+  auto corrupt = [&](const char *what) {
+    return fail(status, STRATA_CORRUPT_EXECUTABLE, "%s: %s", where, what);
+  };
+  constexpr int64_t kMaxDegree = int64_t(1) << 20;
+  if (const ParallelPlan *p = exe->parallel()) {
+    for (int64_t d : {p->tp(), p->pp(), p->dp(), p->ep(), p->micro_batches()})
+      if (d < 1 || d > kMaxDegree)
+        return corrupt("parallel plan has a degree outside [1, 2^20]");
+    if (p->dp() % p->ep())
+      return corrupt("parallel plan's ep does not divide dp");
+    if (p->zero_stage() != 0 && p->zero_stage() != 1)
+      return corrupt("parallel plan has a ZeRO stage other than 0 or 1");
+    const Mesh *mesh = p->mesh();
+    if (mesh->axes()->size() != mesh->shape()->size() ||
+        mesh->shape()->size() > STRATA_MAX_MESH_RANK)
+      return corrupt("mesh axes and shape disagree");
+    int64_t ranks = 1;
+    for (int64_t d : *mesh->shape()) {
+      if (d < 1 || d > kMaxDegree)
+        return corrupt("mesh has an axis outside [1, 2^20]");
+      ranks *= d; // at most 8 axes of 2^20 each would overflow: bounded below
+      if (ranks > kMaxDegree * kMaxDegree)
+        return corrupt("mesh has too many ranks");
+    }
+    if (ranks != p->tp() * p->pp() * p->dp())
+      return corrupt("mesh size is not tp * pp * dp");
+  }
+  if (const TrainingPlan *t = exe->training()) {
+    if (t->optimizer() < Optimizer::MIN || t->optimizer() > Optimizer::MAX ||
+        t->schedule() < LrSchedule::MIN || t->schedule() > LrSchedule::MAX ||
+        t->precision() < Precision::MIN || t->precision() > Precision::MAX)
+      return corrupt("training plan has an unknown optimizer, schedule or "
+                     "precision");
+    if (!(t->lr() > 0) || !(t->eps() > 0) || t->warmup_steps() < 0 ||
+        t->total_steps() < 0 || t->accumulation_steps() < 1 ||
+        t->checkpoint_interval() < 0 || t->checkpoint_keep_last() < 0)
+      return corrupt("training plan has an out-of-range setting");
+  }
+  if (const InferencePlan *i = exe->inference())
+    if (i->max_batch_size() < 1 || i->max_tokens() < 1)
+      return corrupt("inference plan has a limit below 1");
+  return ok(status);
+}
+
 strata_status_code checkExecutable(const strata::fb::Executable *exe,
                                    const char *where, strata_status *status) {
   using namespace strata::fb;
@@ -225,7 +274,7 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
        {meta->bos_token_id(), meta->eos_token_id(), meta->pad_token_id()})
     if (id < -1 || id >= meta->vocab_size())
       return corrupt("metadata has a special token outside the vocabulary");
-  return ok(status);
+  return checkPlan(exe, where, status);
 }
 
 } // namespace
@@ -350,6 +399,63 @@ strata_status_code strata_executable_get_info(const strata_executable *exe,
     out->total_parameter_elements += checkedElements(p->shape(), false);
   out->num_entry_points = root->entry_points()->size();
   out->num_kernel_libraries = root->kernels()->size();
+  return ok(status);
+}
+
+strata_status_code strata_executable_get_plan(const strata_executable *exe,
+                                              strata_plan_info *out,
+                                              strata_status *status) {
+  if (!exe || !out)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_executable_get_plan: null argument");
+  using namespace strata::fb;
+  const auto *root = exe->root;
+  *out = strata_plan_info{};
+  out->tp = out->pp = out->dp = out->ep = out->micro_batches = 1;
+  if (const ParallelPlan *p = root->parallel()) {
+    out->has_parallel = 1;
+    out->tp = p->tp();
+    out->pp = p->pp();
+    out->dp = p->dp();
+    out->ep = p->ep();
+    out->zero_stage = p->zero_stage();
+    out->micro_batches = p->micro_batches();
+    out->mesh_rank = p->mesh()->shape()->size();
+    for (size_t i = 0; i < out->mesh_rank; ++i) {
+      out->mesh_shape[i] = p->mesh()->shape()->Get(i);
+      out->mesh_axes[i] = p->mesh()->axes()->Get(i)->c_str();
+    }
+  }
+  if (const TrainingPlan *t = root->training()) {
+    out->has_training = 1;
+    out->optimizer = EnumNameOptimizer(t->optimizer());
+    out->lr = t->lr();
+    out->weight_decay = t->weight_decay();
+    out->beta1 = t->beta1();
+    out->beta2 = t->beta2();
+    out->eps = t->eps();
+    out->schedule = EnumNameLrSchedule(t->schedule());
+    out->warmup_steps = t->warmup_steps();
+    out->total_steps = t->total_steps();
+    out->min_lr_ratio = t->min_lr_ratio();
+    out->gradient_clipping = t->gradient_clipping();
+    out->accumulation_steps = t->accumulation_steps();
+    out->precision = EnumNamePrecision(t->precision());
+    out->dynamic_loss_scaling = t->dynamic_loss_scaling();
+    out->checkpoint_interval = t->checkpoint_interval();
+    out->checkpoint_keep_last = t->checkpoint_keep_last();
+    out->batch_size = t->batch_size();
+    out->seq_len = t->seq_len();
+    out->seed = t->seed();
+    out->ignore_index = t->ignore_index();
+  }
+  out->max_batch_size = 32;
+  out->max_tokens = 4096;
+  if (const InferencePlan *i = root->inference()) {
+    out->has_inference = 1;
+    out->max_batch_size = i->max_batch_size();
+    out->max_tokens = i->max_tokens();
+  }
   return ok(status);
 }
 

@@ -72,6 +72,35 @@ typedef struct strata_executable_info {
   size_t num_kernel_libraries;
 } strata_executable_info;
 
+/* The plan an executable was compiled with: its config's parallel,
+ * training and inference sections (absent sections: has_* 0, degrees 1).
+ * Strings live as long as the executable. */
+#define STRATA_MAX_MESH_RANK 8
+typedef struct strata_plan_info {
+  int has_parallel;
+  int64_t tp, pp, dp, ep;
+  int32_t zero_stage; /* 1: optimizer state sharded over data parallelism */
+  int64_t micro_batches;
+  /* The device mesh: rank r's coordinates are r's digits in mesh_shape,
+   * the last axis fastest; mesh_axes names each axis ("pp", "dp", ...). */
+  size_t mesh_rank;
+  int64_t mesh_shape[STRATA_MAX_MESH_RANK];
+  const char *mesh_axes[STRATA_MAX_MESH_RANK];
+  int has_training;
+  const char *optimizer; /* "AdamW", "Lion", "Sgd" */
+  double lr, weight_decay, beta1, beta2, eps;
+  const char *schedule; /* "Constant", "LinearWarmup", ... */
+  int64_t warmup_steps, total_steps;
+  double min_lr_ratio, gradient_clipping;
+  int64_t accumulation_steps;
+  const char *precision; /* "F32", "BF16", "F16" */
+  int dynamic_loss_scaling;
+  int64_t checkpoint_interval, checkpoint_keep_last;
+  int64_t batch_size, seq_len, seed, ignore_index;
+  int has_inference;
+  int64_t max_batch_size, max_tokens;
+} strata_plan_info;
+
 /* Loads and verifies an executable file (flatbuffers verifier plus Strata's
  * own checks on every offset, size, count and index). */
 strata_status_code strata_executable_load_file(const char *path,
@@ -85,6 +114,9 @@ void strata_executable_release(strata_executable *executable);
 
 strata_status_code strata_executable_get_info(const strata_executable *exe,
                                               strata_executable_info *out,
+                                              strata_status *status);
+strata_status_code strata_executable_get_plan(const strata_executable *exe,
+                                              strata_plan_info *out,
                                               strata_status *status);
 strata_status_code strata_executable_get_parameter(const strata_executable *exe,
                                                    size_t index,

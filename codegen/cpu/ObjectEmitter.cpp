@@ -3,6 +3,7 @@
 #include "codegen/cpu/ObjectEmitter.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -91,6 +92,12 @@ std::unique_ptr<llvm::Module> translate(ModuleOp module,
       for (StringRef name : {"strata.param", "strata.init"})
         func.removeArgAttr(i, StringAttr::get(func.getContext(), name));
   });
+  // Likewise the plan (the executable's plan table) and its device mesh.
+  for (auto grid : llvm::make_early_inc_range(module.getOps<shard::GridOp>()))
+    grid.erase();
+  for (StringRef name : {"strata.parallel", "strata.training",
+                         "strata.inference"})
+    module->removeAttr(name);
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, context, "strata");
   if (!llvmModule)

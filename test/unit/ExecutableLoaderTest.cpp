@@ -184,6 +184,110 @@ TEST(ExecutableLoader, MemoryPlanIsReported) {
   strata_executable_release(exe);
 }
 
+/// A plan as collectPlan reads it from a module: TP 2 x PP 2 x DP 4 with
+/// EP 2, AdamW in bf16, and inference limits.
+ExecutableContents planContents() {
+  ExecutableContents c = sampleContents();
+  ExecutableContents::Plan &p = c.plan;
+  p.hasParallel = p.hasTraining = p.hasInference = true;
+  p.tp = 2;
+  p.pp = 2;
+  p.dp = 4;
+  p.ep = 2;
+  p.zeroStage = 1;
+  p.microBatches = 4;
+  p.meshShape = {2, 2, 2, 2};
+  p.optimizer = static_cast<int>(strata::fb::Optimizer::AdamW);
+  p.schedule = static_cast<int>(strata::fb::LrSchedule::LinearWarmupCosineDecay);
+  p.precision = static_cast<int>(strata::fb::Precision::BF16);
+  p.lr = 3e-5;
+  p.eps = 1e-8;
+  p.beta1 = 0.9;
+  p.beta2 = 0.99;
+  p.warmupSteps = 10;
+  p.totalSteps = 100;
+  p.accumulationSteps = 2;
+  p.checkpointInterval = 50;
+  p.maxBatchSize = 4;
+  p.maxTokens = 512;
+  return c;
+}
+
+/// Tests that the plan is read back through strata_executable_get_plan, and
+/// that an executable without one reports a single rank.
+TEST(ExecutableLoader, PlanIsReported) {
+  std::string bytes = mlir::strata::serializeExecutable(planContents());
+  strata_executable *exe = nullptr;
+  strata_status status;
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK)
+      << status.message;
+  strata_plan_info plan;
+  ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
+  EXPECT_TRUE(plan.has_parallel && plan.has_training && plan.has_inference);
+  EXPECT_EQ(plan.tp * plan.pp * plan.dp, 16);
+  EXPECT_EQ(plan.ep, 2);
+  EXPECT_EQ(plan.zero_stage, 1);
+  EXPECT_EQ(plan.micro_batches, 4);
+  ASSERT_EQ(plan.mesh_rank, 4u);
+  EXPECT_STREQ(plan.mesh_axes[0], "pp");
+  EXPECT_STREQ(plan.mesh_axes[3], "tp");
+  EXPECT_STREQ(plan.optimizer, "AdamW");
+  EXPECT_STREQ(plan.schedule, "LinearWarmupCosineDecay");
+  EXPECT_STREQ(plan.precision, "BF16");
+  EXPECT_DOUBLE_EQ(plan.lr, 3e-5);
+  EXPECT_EQ(plan.accumulation_steps, 2);
+  EXPECT_EQ(plan.max_tokens, 512);
+  EXPECT_EQ(strata_executable_get_plan(exe, nullptr, &status),
+            STRATA_INVALID_ARGUMENT);
+  strata_executable_release(exe);
+
+  bytes = mlir::strata::serializeExecutable(sampleContents());
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK);
+  ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
+  EXPECT_FALSE(plan.has_parallel || plan.has_training || plan.has_inference);
+  EXPECT_EQ(plan.tp * plan.pp * plan.dp * plan.ep, 1);
+  strata_executable_release(exe);
+}
+
+/// Tests that a plan that disagrees with itself is a named corruption.
+TEST(ExecutableLoader, InconsistentPlansAreCorrupt) {
+  strata_status status;
+  auto expectCorrupt = [&](ExecutableContents c, const char *fragment) {
+    EXPECT_EQ(load(mlir::strata::serializeExecutable(c), status),
+              STRATA_CORRUPT_EXECUTABLE);
+    EXPECT_NE(std::string(status.message).find(fragment), std::string::npos)
+        << status.message;
+  };
+  ExecutableContents c = planContents();
+  c.plan.meshShape = {2, 2, 2, 4};
+  expectCorrupt(c, "mesh size is not tp * pp * dp");
+  c = planContents();
+  c.plan.ep = 3;
+  expectCorrupt(c, "ep does not divide dp");
+  c = planContents();
+  c.plan.tp = 0;
+  expectCorrupt(c, "degree outside");
+  c = planContents();
+  c.plan.meshShape = {2, 2, 2};
+  expectCorrupt(c, "mesh axes and shape disagree");
+  c = planContents();
+  c.plan.zeroStage = 3;
+  expectCorrupt(c, "ZeRO stage");
+  c = planContents();
+  c.plan.optimizer = 9;
+  expectCorrupt(c, "unknown optimizer");
+  c = planContents();
+  c.plan.accumulationSteps = 0;
+  expectCorrupt(c, "out-of-range setting");
+  c = planContents();
+  c.plan.maxTokens = 0;
+  expectCorrupt(c, "inference plan");
+}
+
 ExecutableContents cudaContents() {
   ExecutableContents c = sampleContents();
   c.cuda = true;

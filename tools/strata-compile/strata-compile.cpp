@@ -140,6 +140,8 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
   if (packaging &&
       mlir::failed(mlir::strata::collectEntryPoints(module, contents)))
     return 1;
+  if (packaging)
+    mlir::strata::collectPlan(module, contents);
   if (opts.emit != "mlir") {
     mlir::PassManager pm(module.getContext());
     mlir::TimingScope pipelineTiming = rootTiming.nest("lowering pipeline");

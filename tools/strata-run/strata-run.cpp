@@ -40,6 +40,46 @@ const char *dtypeName(strata_dtype dtype) {
   return "?";
 }
 
+/// The parallel, training and inference plan, one line each.
+void printPlan(const strata_executable *exe) {
+  strata_status status;
+  strata_plan_info p;
+  if (strata_executable_get_plan(exe, &p, &status) != STRATA_OK)
+    return;
+  if (p.has_parallel) {
+    std::string mesh;
+    int64_t ranks = 1;
+    for (size_t i = 0; i < p.mesh_rank; ++i) {
+      mesh += (i ? " x " : "") + std::string(p.mesh_axes[i]) + " " +
+              std::to_string(p.mesh_shape[i]);
+      ranks *= p.mesh_shape[i];
+    }
+    std::printf("parallel: tp %lld, pp %lld, dp %lld, ep %lld, ZeRO stage "
+                "%d, %lld micro-batches; mesh %s (%lld ranks)\n",
+                (long long)p.tp, (long long)p.pp, (long long)p.dp,
+                (long long)p.ep, p.zero_stage, (long long)p.micro_batches,
+                mesh.c_str(), (long long)ranks);
+  }
+  if (p.has_training)
+    std::printf("training: %s lr %g, weight decay %g, betas %g/%g, eps %g; "
+                "%s schedule, warmup %lld of %lld steps, floor %g x lr; "
+                "clip %g; accumulation %lld; %s%s; checkpoint every %lld "
+                "steps, keep %lld; batch %lld x %lld, seed %lld, ignore "
+                "index %lld\n",
+                p.optimizer, p.lr, p.weight_decay, p.beta1, p.beta2, p.eps,
+                p.schedule, (long long)p.warmup_steps,
+                (long long)p.total_steps, p.min_lr_ratio, p.gradient_clipping,
+                (long long)p.accumulation_steps, p.precision,
+                p.dynamic_loss_scaling ? " with dynamic loss scaling" : "",
+                (long long)p.checkpoint_interval,
+                (long long)p.checkpoint_keep_last, (long long)p.batch_size,
+                (long long)p.seq_len, (long long)p.seed,
+                (long long)p.ignore_index);
+  if (p.has_inference)
+    std::printf("inference: batches of up to %lld sequences, %lld tokens\n",
+                (long long)p.max_batch_size, (long long)p.max_tokens);
+}
+
 /// Prints what an executable holds: model, entry points, parameter table.
 int inspect(const std::string &path, bool listParameters) {
   strata_status status;
@@ -75,6 +115,7 @@ int inspect(const std::string &path, bool listParameters) {
                   (long long)buffers, (long long)slots,
                   (long long)dynamicSlots, (long long)staticBytes);
   }
+  printPlan(exe);
   std::printf("parameters: %zu (%lld elements)\n", info.num_parameters,
               (long long)info.total_parameter_elements);
   for (size_t i = 0; listParameters && i < info.num_parameters; ++i) {
