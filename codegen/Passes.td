@@ -156,16 +156,20 @@ def StrataRegisterTiledMatmuls
 }
 
 def StrataPlanMemory : Pass<"strata-plan-memory", "mlir::ModuleOp"> {
-  let summary = "Place each entry point's temporary buffers in one arena";
+  let summary = "Place each function's temporary buffers in one arena frame";
   let description = [{
-    For the CPU target, on buffers. In every public function, the buffers
+    On buffers (both targets; on CUDA after loop mapping, so the frame holds
+    device memory). In every function with a body except the outlined
+    parallel-loop bodies (entry points and layer bodies alike), the buffers
     allocated and freed in its top-level block (not its results) are
-    assigned to slots of one arena, first fit over their lifetimes, so
+    assigned to slots of one frame, first fit over their lifetimes, so
     buffers alive at the same time never share a slot. Slot sizes (the
     largest buffer of the slot; they depend on the input shapes) and their
-    64-byte aligned offsets are computed when the call starts, the arena is
+    64-byte aligned offsets are computed when the call starts, the frame is
     obtained once from `strata_arena_acquire(bytes)`, each allocation
-    becomes a `memref.view` of it and the frees are dropped. The plan is
+    becomes a `memref.view` of it, the frees are dropped and
+    `strata_arena_release(frame)` precedes each return: an entry's frame and
+    those of the bodies it calls nest like a call stack. The plan is
     recorded as `strata.memory_plan = array<i64: buffers, slots, slot
     bytes...>` (-1 for a slot whose size depends on the shapes).
   }];
@@ -176,14 +180,16 @@ def StrataPlanMemory : Pass<"strata-plan-memory", "mlir::ModuleOp"> {
 }
 
 def StrataCpuArenaHook : Pass<"strata-cpu-arena-hook", "mlir::ModuleOp"> {
-  let summary = "Give strata_arena_acquire a body that asks the runtime";
+  let summary = "Give strata_arena_acquire and _release bodies that ask the "
+                "runtime";
   let description = [{
-    For the CPU target, on the LLVM dialect, after strata-plan-memory. The
-    arena comes from the exported hook `strata_cpu_arena(ctx, bytes)` (the
-    context in `strata_cpu_context`), which the runtime sets to its
-    session's arena; while the hook is null the library grows and reuses a
-    buffer of its own. The descriptor's aligned pointer is rounded up to 64
-    bytes.
+    For the CPU target, on the LLVM dialect, after strata-plan-memory. A
+    frame comes from the exported hook `strata_cpu_arena(ctx, bytes)` and
+    goes back through `strata_cpu_arena_release(ctx, frame)` (the context in
+    `strata_cpu_context`), which the runtime sets to its session's frame
+    stack (runtime/FrameArena.h); while the hooks are null each frame is a
+    malloc of its own, freed on release. The descriptor's aligned pointer is
+    rounded up to 64 bytes.
   }];
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
