@@ -225,6 +225,11 @@ void readTraining(SectionReader t, TrainingSpec &s) {
   params.read("beta1", s.beta1, 0.0, 1.0);
   params.read("beta2", s.beta2, 0.0, 1.0);
   params.read("eps", s.eps, 0.0, 1.0, true);
+  // A moment's decay of 1 never forgets (and #strata.training rejects it).
+  if (s.beta1 >= 1.0)
+    params.error("beta1", "must be below 1, got 1");
+  if (s.beta2 >= 1.0)
+    params.error("beta2", "must be below 1, got 1");
   params.warnUnknownKeys();
   opt.warnUnknownKeys();
   t.read("gradient_clipping", s.gradientClipping, 0.0, 1e9);
