@@ -256,6 +256,27 @@ def StrataExportEntryPoints
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
+def StrataRollLayerCalls : Pass<"strata-roll-layer-calls", "mlir::ModuleOp"> {
+  let summary = "Turn runs of calls to one layer body into a loop";
+  let description = [{
+    After strata-export-entry-points. In an entry point, three or more
+    consecutive calls to the same body (with only pure ops between them)
+    whose operands each follow a pattern in the layer index l become one
+    `scf.for` over l: an operand is the same value for every call, or
+    alternates between two values (activations ping-ponging between two
+    arena slots; also `memref.view`s of one buffer whose offsets
+    alternate), or is a pointer into the packed `args` that advances by a
+    constant stride per layer (the layer's parameters). An entry point's
+    code then grows with the number of distinct runs, not with the number
+    of layers. Runs whose operands follow no pattern (decode's freshly
+    allocated caches) stay as they are.
+  }];
+  let dependentDialects = [
+    "mlir::scf::SCFDialect", "mlir::arith::ArithDialect",
+    "mlir::memref::MemRefDialect", "mlir::LLVM::LLVMDialect",
+  ];
+}
+
 def StrataFlashAttentionLoops
     : Pass<"strata-flash-attention-loops", "mlir::ModuleOp"> {
   let summary = "Lower strata.flash_attention on buffers to row loops";

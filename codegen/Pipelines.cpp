@@ -96,8 +96,10 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (stop == "loops")
     return success();
-  if (options.exportEntryPoints)
+  if (options.exportEntryPoints) {
     pm.addPass(createStrataExportEntryPoints());
+    pm.addPass(createStrataRollLayerCalls());
+  }
   if (failed(parsePassPipeline(hostToLLVM("", ""), pm)))
     return failure();
   pm.addPass(createStrataCpuParallelHooks());
@@ -161,6 +163,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
   if (failed(parsePassPipeline(device, pm)))
     return failure();
   pm.addPass(createStrataExportEntryPoints());
+  pm.addPass(createStrataRollLayerCalls());
   if (failed(parsePassPipeline(
           hostToLLVM("use-generic-functions", ",gpu-to-llvm"), pm)))
     return failure();
