@@ -16,6 +16,8 @@ config.test_exec_root = os.path.join(config.strata_obj_root, "test")
 config.substitutions.append(("%configs", os.path.join(config.test_source_root, "configs")))
 config.substitutions.append(("%examples", os.path.join(config.strata_src_root, "examples")))
 config.substitutions.append(("%strata_src", config.strata_src_root))
+# Executables compiled once with the build (test/CMakeLists.txt).
+config.substitutions.append(("%fixtures", os.path.join(config.strata_obj_root, "test", "fixtures")))
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
