@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/cpu/Passes.h"
+#include "codegen/cuda/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -230,6 +232,8 @@ void mlir::strata::registerCodegenExtensions(DialectRegistry &registry) {
 
 void mlir::strata::registerCodegenPipelines() {
   registerStrataCodegenPasses();
+  registerStrataCpuPasses();
+  registerStrataCudaPasses();
   PassPipelineRegistration<CpuPipelineCLOptions>(
       "strata-lower-to-llvm-cpu",
       "Lower strata to the LLVM dialect for the CPU (what strata-compile "

@@ -13,7 +13,7 @@
 
 #include "codegen/AttentionUtils.h"
 #include "codegen/LoweringUtils.h"
-#include "codegen/Passes.h"
+#include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -22,7 +22,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAFLASHATTENTIONLOOPS
-#include "codegen/Passes.h.inc"
+#include "codegen/cpu/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

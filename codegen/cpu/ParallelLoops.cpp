@@ -28,7 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/LoweringUtils.h"
-#include "codegen/Passes.h"
+#include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -41,7 +41,7 @@
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAOUTLINEPARALLELLOOPS
 #define GEN_PASS_DEF_STRATACPUPARALLELHOOKS
-#include "codegen/Passes.h.inc"
+#include "codegen/cpu/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

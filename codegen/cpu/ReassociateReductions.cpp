@@ -9,13 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/Passes.h"
+#include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAREASSOCIATEREDUCTIONS
-#include "codegen/Passes.h.inc"
+#include "codegen/cpu/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

@@ -22,7 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/LoweringUtils.h"
-#include "codegen/Passes.h"
+#include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
@@ -33,7 +33,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAREGISTERTILEDMATMULS
-#include "codegen/Passes.h.inc"
+#include "codegen/cpu/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

@@ -26,7 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/LoweringUtils.h"
-#include "codegen/Passes.h"
+#include "codegen/cuda/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -34,7 +34,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATACUDAHOSTCALLS
-#include "codegen/Passes.h.inc"
+#include "codegen/cuda/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

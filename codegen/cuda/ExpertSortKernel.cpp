@@ -12,7 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/LoweringUtils.h"
-#include "codegen/Passes.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
 #include "dialect/StrataOps.h"
 
@@ -23,7 +23,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAEXPERTSORTKERNEL
-#include "codegen/Passes.h.inc"
+#include "codegen/cuda/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

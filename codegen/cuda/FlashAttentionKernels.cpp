@@ -26,7 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/AttentionUtils.h"
-#include "codegen/Passes.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
 #include "codegen/cuda/TileKernels.h"
 
@@ -41,7 +41,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAFLASHATTENTIONKERNELS
-#include "codegen/Passes.h.inc"
+#include "codegen/cuda/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

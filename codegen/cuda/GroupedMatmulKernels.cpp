@@ -18,7 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/Passes.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
 #include "codegen/cuda/TileKernels.h"
 #include "dialect/StrataOps.h"
@@ -34,7 +34,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAGROUPEDMATMULKERNELS
-#include "codegen/Passes.h.inc"
+#include "codegen/cuda/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

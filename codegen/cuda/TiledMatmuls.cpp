@@ -15,7 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/Passes.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
 #include "codegen/cuda/TileKernels.h"
 
@@ -29,7 +29,7 @@
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATATILEDMATMULS
-#include "codegen/Passes.h.inc"
+#include "codegen/cuda/Passes.h.inc"
 } // namespace mlir::strata
 
 using namespace mlir;

@@ -1,0 +1,186 @@
+//===- Passes.td - Strata CPU passes --------------------------------*- tablegen -*-===//
+//
+// Passes of the CPU pipeline only: loops, register tiles, parallel loops
+// and the CPU runtime hooks.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_CODEGEN_CPU_PASSES_TD
+#define STRATA_CODEGEN_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def StrataReassociateReductions
+    : Pass<"strata-reassociate-reductions", "mlir::ModuleOp"> {
+  let summary = "Mark reduction payloads reassociable so LLVM vectorises them";
+  let description = [{
+    For the CPU target. Sets `fastmath<reassoc,contract>` on the float
+    arithmetic inside the payload of every linalg op with a reduction loop
+    (matmuls, norms, softmax sums), which lets LLVM's loop vectoriser split
+    the reduction across vector lanes and use fused multiply-adds. Only
+    summation order changes; element-wise ops are untouched.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
+def StrataInterchangeReductions
+    : Pass<"strata-interchange-reductions", "mlir::ModuleOp"> {
+  let summary = "Move a strided innermost reduction outside a contiguous "
+                "parallel loop";
+  let description = [{
+    For the CPU target. In a linalg op whose innermost loop is a reduction
+    that some input reads with a stride (A·B with B row-major, attention's
+    P·V), and whose output's innermost dimension every input reads
+    contiguously, the reduction loop moves just outside that dimension's
+    loop. The innermost loop then vectorises without reassociation; each
+    output still accumulates in the original order.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def StrataRegisterTiledMatmuls
+    : Pass<"strata-register-tiled-matmuls", "mlir::ModuleOp"> {
+  let summary = "Compute x·Wᵀ contractions with register tiles of vector "
+                "accumulators";
+  let description = [{
+    For the CPU target, on linalg ops on buffers. An op computing
+    `C[p.., n] += A[p.., k] * W[n, k]` in f32 (a linear layer, the LM head,
+    an expert's GEMM; W static, K a multiple of the vector width, N of 4,
+    unit innermost strides; A and C contiguous when they have more than
+    two dims) becomes one scf.parallel over MR x 4 output tiles (MR = 4
+    with 512-bit vectors, 2 below): each step of the reduction loads MR
+    rows of A and 4 of W as vectors and issues MR·4 `vector.fma` into
+    loop-carried accumulators; each output then gets the sum of its
+    accumulator's lanes added. Rows past the last full tile use 1 x 4
+    tiles. Each row's four accumulators are lane-summed together by a
+    pairwise-add shuffle tree and added to C with one vector load/store.
+
+    An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
+    (n innermost and unit-stride in B and C, static and a multiple of the
+    vector width; m a loop C and A use and B does not; any other parallel
+    loops batch the tiles, any indexing expressions in A and B) becomes
+    outer products: per step of k, MR scalars of A broadcast against up to
+    4 vectors of B's row, the accumulators (C's tile, loaded first and
+    stored last) in registers for the whole reduction. Attention's P·V and
+    plain A·B take this form. Only the summation order changes.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", "128",
+           "Vector register width of the target CPU: 128, 256 or 512">,
+  ];
+  let dependentDialects = [
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
+    "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+  ];
+}
+
+def StrataCpuArenaHook : Pass<"strata-cpu-arena-hook", "mlir::ModuleOp"> {
+  let summary = "Give strata_arena_acquire and _release bodies that ask the "
+                "runtime";
+  let description = [{
+    For the CPU target, on the LLVM dialect, after strata-plan-memory. A
+    frame comes from the exported hook `strata_cpu_arena(ctx, bytes)` and
+    goes back through `strata_cpu_arena_release(ctx, frame)` (the context in
+    `strata_cpu_context`), which the runtime sets to its session's frame
+    stack (runtime/FrameArena.h); while the hooks are null each frame is a
+    malloc of its own, freed on release. The descriptor's aligned pointer is
+    rounded up to 64 bytes.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+def StrataOutlineParallelLoops
+    : Pass<"strata-outline-parallel-loops", "mlir::ModuleOp"> {
+  let summary = "Move each top-level parallel loop nest into a function "
+                "over a range of its iterations";
+  let description = [{
+    For the CPU target, on loops. Each top-level `scf.parallel` of a
+    function (without reductions) becomes a private function
+    `@<fn>_par<N>(%begin, %end, captures...)` that runs iterations
+    [begin, end) of its linearised iteration space, called once over the
+    whole space. Constants and constant globals are rebuilt inside instead
+    of captured. A straight-line body (an element-wise nest) keeps its
+    innermost dimension as a loop in each iteration, so it still
+    vectorises. The function's `strata.parallel_cost` estimates the
+    operations of one iteration (unknown trip counts count as 64), which
+    lets the runtime keep small loops on the calling thread.
+    strata-cpu-parallel-hooks then hands the range to the thread pool.
+  }];
+  let dependentDialects = [
+    "mlir::func::FuncDialect", "mlir::scf::SCFDialect",
+    "mlir::arith::ArithDialect",
+  ];
+}
+
+def StrataCpuParallelHooks
+    : Pass<"strata-cpu-parallel-hooks", "mlir::ModuleOp"> {
+  let summary = "Run outlined parallel loops through the runtime's thread "
+                "pool";
+  let description = [{
+    For the CPU target, on the LLVM dialect. Each call of a function that
+    strata-outline-parallel-loops created stores its captures in a stack
+    struct and calls the exported hook `strata_cpu_parallel_for(ctx, thunk,
+    captures, iterations, costPerIteration)` (context in
+    `strata_cpu_context`), where the thunk unpacks the captures and runs a
+    range of iterations. The runtime sets both globals after loading the
+    library; while the hook is null the whole range runs on the calling
+    thread.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+def StrataFlashAttentionLoops
+    : Pass<"strata-flash-attention-loops", "mlir::ModuleOp"> {
+  let summary = "Lower strata.flash_attention on buffers to row loops";
+  let description = [{
+    For the CPU (and any target that runs plain loops). Each
+    strata.flash_attention becomes one scf.parallel over (batch, head,
+    block of 4 queries). The block's rows walk the union of their key
+    ranges (causal and window masks bound it) together, so each key and
+    value row is read once for 4 rows; a key a row must not see scores
+    -inf there (weight 0). Per key and row: a dot product (reassociable, so
+    LLVM vectorises it), the online softmax's running maximum and sum, and
+    the row's accumulators (a stack buffer) rescaled when the maximum grows
+    plus the weighted value row; each real row is divided by its sum at the
+    end. Memory is O(output) instead of the [B, H, S, T] scores of the
+    materialising lowering.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+  ];
+}
+
+def StrataExpertSortLoops : Pass<"strata-expert-sort-loops", "mlir::ModuleOp"> {
+  let summary = "Lower strata.expert_sort on buffers to sequential loops";
+  let description = [{
+    For the CPU (and any target that runs plain loops). Each
+    strata.expert_sort becomes four loops: count each expert's pairs into
+    offsets[e + 1], prefix-sum them, scatter the pairs in pair order using
+    offsets[e] as expert e's cursor, then shift the offsets back. O(P + E),
+    no temporary.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+  ];
+}
+
+def StrataGroupedMatmulLoops
+    : Pass<"strata-grouped-matmul-loops", "mlir::ModuleOp"> {
+  let summary = "Lower strata.grouped_matmul on buffers to one GEMM per group";
+  let description = [{
+    For the CPU (and any target that runs plain loops). Each
+    strata.grouped_matmul becomes an scf.for over the groups (experts)
+    whose body is the x·Wᵀ linalg contraction of the group's rows (a
+    subview from offsets[e] to offsets[e + 1]) with its weight matrix,
+    accumulating into the same rows of init. strata-register-tiled-matmuls
+    and the thread pool then treat it like any linear layer.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+  ];
+}
+
+#endif // STRATA_CODEGEN_CPU_PASSES_TD
