@@ -3,6 +3,7 @@
 
 #include "codegen/AttentionUtils.h"
 #include "codegen/LoweringUtils.h"
+#include "dialect/KernelDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -162,7 +163,8 @@ Value mlir::strata::attentionKeyVisible(OpBuilder &b, Location l,
   return keep;
 }
 
-FlashShapes mlir::strata::readFlashShapes(OpBuilder &b, FlashAttentionOp op) {
+FlashShapes mlir::strata::readFlashShapes(OpBuilder &b,
+                                          kernel::FlashAttentionOp op) {
   Location l = op.getLoc();
   auto dim = [&](Value v, int64_t i) -> Value {
     return memref::DimOp::create(b, l, v, i);
@@ -220,11 +222,12 @@ OnlineSoftmaxStep mlir::strata::onlineSoftmaxStep(OpBuilder &b, Location l,
   return step;
 }
 
-AttentionMask mlir::strata::flashMask(FlashAttentionOp op) {
+AttentionMask mlir::strata::flashMask(kernel::FlashAttentionOp op) {
   return AttentionMask{op.getCausal(), op.getWindow(), op.getSparsityAttr()};
 }
 
-Value mlir::strata::flashFirstKey(OpBuilder &b, Location l, FlashAttentionOp op,
+Value mlir::strata::flashFirstKey(OpBuilder &b, Location l,
+                                  kernel::FlashAttentionOp op,
                                   Value batchIndex) {
   Value padding = op.getKeyPadding();
   if (!padding)

@@ -12,6 +12,7 @@
 #ifndef STRATA_CODEGEN_ATTENTIONUTILS_H
 #define STRATA_CODEGEN_ATTENTIONUTILS_H
 
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -33,14 +34,14 @@ struct AttentionMask {
 Value attentionKeyVisible(OpBuilder &b, Location l, const AttentionMask &mask,
                           Value aligned, Value t, Value first, Value keys);
 
-/// The sizes of a strata.flash_attention on buffers, as index values
+/// The sizes of a strata_kernel.flash_attention on buffers, as index values
 /// (head dims also as constants: loops over them are unrolled or
 /// distributed).
 struct FlashShapes {
   Value batch, queries, heads, keys, group, offset;
   int64_t headDim, valueDim;
 };
-FlashShapes readFlashShapes(OpBuilder &b, FlashAttentionOp op);
+FlashShapes readFlashShapes(OpBuilder &b, kernel::FlashAttentionOp op);
 
 /// The keys [lo, hi) that causal and window masks leave to the query at
 /// `aligned`; other masks are tested key by key.
@@ -58,10 +59,10 @@ OnlineSoftmaxStep onlineSoftmaxStep(OpBuilder &b, Location l, Value m,
                                     Value sum, Value x);
 
 /// The AttentionMask of `op`.
-AttentionMask flashMask(FlashAttentionOp op);
+AttentionMask flashMask(kernel::FlashAttentionOp op);
 
 /// The row's first real key (an index) under key padding, else null.
-Value flashFirstKey(OpBuilder &b, Location l, FlashAttentionOp op,
+Value flashFirstKey(OpBuilder &b, Location l, kernel::FlashAttentionOp op,
                     Value batchIndex);
 
 } // namespace mlir::strata

@@ -1,13 +1,14 @@
 //===- DestinationBufferization.cpp - one-shot bufferization ---*- C++ -*-===//
 //
-// Strata's kernel-level ops (strata.flash_attention, strata.grouped_matmul,
-// strata.expert_sort) are destination style: one-shot bufferization writes
+// Strata's kernel-level ops (strata_kernel.flash_attention, strata_kernel.grouped_matmul,
+// strata_kernel.expert_sort) are destination style: one-shot bufferization writes
 // the results into their inits' buffers (in place unless an init is still
 // needed) and leaves the op on memrefs, where the targets lower it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
@@ -56,12 +57,14 @@ struct DestinationBufferization
 } // namespace
 
 void mlir::strata::registerDestinationBufferization(DialectRegistry &registry) {
-  registry.addExtension(+[](MLIRContext *ctx, StrataDialect *) {
-    FlashAttentionOp::attachInterface<
-        DestinationBufferization<FlashAttentionOp, /*ReadsInit=*/false>>(*ctx);
-    GroupedMatmulOp::attachInterface<
-        DestinationBufferization<GroupedMatmulOp, /*ReadsInit=*/true>>(*ctx);
-    ExpertSortOp::attachInterface<
-        DestinationBufferization<ExpertSortOp, /*ReadsInit=*/false>>(*ctx);
+  registry.addExtension(+[](MLIRContext *ctx, kernel::StrataKernelDialect *) {
+    kernel::FlashAttentionOp::attachInterface<DestinationBufferization<
+        kernel::FlashAttentionOp, /*ReadsInit=*/false>>(*ctx);
+    kernel::GroupedMatmulOp::attachInterface<
+        DestinationBufferization<kernel::GroupedMatmulOp, /*ReadsInit=*/true>>(
+        *ctx);
+    kernel::ExpertSortOp::attachInterface<
+        DestinationBufferization<kernel::ExpertSortOp, /*ReadsInit=*/false>>(
+        *ctx);
   });
 }

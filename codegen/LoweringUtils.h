@@ -87,7 +87,7 @@ Value arenaDescriptor(OpBuilder &b, Location loc, Type type, Value base,
                       Value bytes);
 
 /// Calls `lower` on every `OpT` (a destination-style kernel op:
-/// strata.flash_attention, strata.grouped_matmul, strata.expert_sort) in
+/// strata_kernel.flash_attention, strata_kernel.grouped_matmul, strata_kernel.expert_sort) in
 /// `module`, which must all be bufferized; `pass` names the lowering in the
 /// error otherwise.
 template <typename OpT>

@@ -27,7 +27,7 @@ struct CpuPipelineOptions {
   /// Vector register width of the target CPU (128, 256 or 512 bits):
   /// register tiles of x·Wᵀ are sized for it (vectorBitsForCpu).
   int64_t vectorBits = 128;
-  /// Attention as strata.flash_attention lowered to row loops (online
+  /// Attention as strata_kernel.flash_attention lowered to row loops (online
   /// softmax) instead of materialised scores.
   bool flashAttention = true;
   /// Public functions become the runtime's packed `strata_entry_<name>`
@@ -70,8 +70,8 @@ LogicalResult buildCudaLoweringPipeline(OpPassManager &pm,
 /// dialects themselves (the NVVM target, LLVM IR translations).
 void registerCodegenExtensions(DialectRegistry &registry);
 
-/// One-shot bufferization of strata.flash_attention, strata.grouped_matmul
-/// and strata.expert_sort (part of registerCodegenExtensions).
+/// One-shot bufferization of strata_kernel.flash_attention, strata_kernel.grouped_matmul
+/// and strata_kernel.expert_sort (part of registerCodegenExtensions).
 void registerDestinationBufferization(DialectRegistry &registry);
 
 /// Registers the codegen passes and the `strata-lower-to-llvm-cpu` and

@@ -25,18 +25,18 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
            "Leave ops without a lowering in place instead of failing">,
     Option<"groupExperts", "group-experts", "bool", "false",
            "Routed experts grouped by expert: the (token, slot) pairs "
-           "counting-sorted by expert, then strata.grouped_matmul (one "
+           "counting-sorted by expert, then strata_kernel.grouped_matmul (one "
            "GEMM per expert over its rows; what both targets compile); "
            "otherwise each pair gathers its expert's weights">,
     Option<"flashAttention", "flash-attention", "bool", "false",
-           "Attention as strata.flash_attention (online softmax, no "
+           "Attention as strata_kernel.flash_attention (online softmax, no "
            "[B, H, S, T] scores), which the targets lower to loops or "
            "kernels; otherwise scores are materialised in linalg">,
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
     "mlir::math::MathDialect", "mlir::scf::SCFDialect",
-    "mlir::tensor::TensorDialect",
+    "mlir::tensor::TensorDialect", "mlir::strata::kernel::StrataKernelDialect",
   ];
 }
 

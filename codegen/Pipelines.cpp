@@ -28,8 +28,8 @@ using namespace mlir;
 using namespace mlir::strata;
 
 /// strata -> linalg on tensors -> buffers: what both targets share. Routed
-/// experts become strata.expert_sort and strata.grouped_matmul over their
-/// sorted rows, attention strata.flash_attention unless `flashAttention` is
+/// experts become strata_kernel.expert_sort and strata_kernel.grouped_matmul over their
+/// sorted rows, attention strata_kernel.flash_attention unless `flashAttention` is
 /// off; each target lowers these ops on buffers.
 static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
                                      bool flashAttention) {

@@ -3,7 +3,7 @@
 // renormalised), compiled like a model (strata-compile moe.mlir
 // --target=cuda) and called with `strata-run call --entry moe`. Routing
 // sorts the 8192 (token, slot) pairs by expert, so the expert projections
-// are grouped GEMMs (strata.grouped_matmul) over each expert's rows.
+// are grouped GEMMs (strata_kernel.grouped_matmul) over each expert's rows.
 func.func @moe() -> tensor<1x4096x1024xf32> {
   %x = strata.param "x" : tensor<1x4096x1024xf32>
   %gate = strata.param "gate" : tensor<16x1024xf32>

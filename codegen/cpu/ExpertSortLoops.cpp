@@ -1,6 +1,6 @@
 //===- ExpertSortLoops.cpp - the expert counting sort as loops -*- C++ -*-===//
 //
-// strata.expert_sort on buffers -> four sequential loops: count each
+// strata_kernel.expert_sort on buffers -> four sequential loops: count each
 // expert's pairs into offsets[e + 1], prefix-sum them, scatter each pair
 // to its expert's cursor (offsets[e], which ends at its segment's end),
 // and shift the offsets back by one. O(P + E) work and no temporary; on the
@@ -10,6 +10,7 @@
 
 #include "codegen/LoweringUtils.h"
 #include "codegen/cpu/Passes.h"
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,7 +27,7 @@ using namespace mlir::strata;
 
 namespace {
 
-LogicalResult lowerToLoops(ExpertSortOp op) {
+LogicalResult lowerToLoops(kernel::ExpertSortOp op) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value idx = op.getIndices(), offsets = op.getOffsetsInit(),
@@ -85,8 +86,8 @@ struct ExpertSortLoopsPass
     : public mlir::strata::impl::StrataExpertSortLoopsBase<
           ExpertSortLoopsPass> {
   void runOnOperation() override {
-    if (failed(lowerBufferized<ExpertSortOp>(getOperation(), getArgument(),
-                                             lowerToLoops)))
+    if (failed(lowerBufferized<kernel::ExpertSortOp>(
+            getOperation(), getArgument(), lowerToLoops)))
       signalPassFailure();
   }
 };

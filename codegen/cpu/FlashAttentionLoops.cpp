@@ -1,6 +1,6 @@
 //===- FlashAttentionLoops.cpp - flash attention as row loops --*- C++ -*-===//
 //
-// strata.flash_attention on buffers -> one scf.parallel over (batch, head,
+// strata_kernel.flash_attention on buffers -> one scf.parallel over (batch, head,
 // block of kQueryTile queries). For every key in the union of the block's
 // key ranges each row computes the score (a dot product over the head dim;
 // -inf where its mask hides the key), advances its online softmax and adds
@@ -14,6 +14,7 @@
 #include "codegen/AttentionUtils.h"
 #include "codegen/LoweringUtils.h"
 #include "codegen/cpu/Passes.h"
+#include "dialect/KernelDialect.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -47,7 +48,7 @@ void forEach(OpBuilder &b, Location l, Value n,
 /// branch-free key loop over the union of their key ranges. Rows past the
 /// last query repeat it and are not stored.
 struct TileBuilder {
-  FlashAttentionOp op;
+  kernel::FlashAttentionOp op;
   FlashShapes shapes;
   AttentionMask mask;
   Value scale;
@@ -160,7 +161,7 @@ struct TileBuilder {
   }
 };
 
-void lowerToLoops(FlashAttentionOp op) {
+void lowerToLoops(kernel::FlashAttentionOp op) {
   OpBuilder b(op);
   Location l = op.getLoc();
   TileBuilder tiles{op, readFlashShapes(b, op), flashMask(op),
@@ -181,11 +182,11 @@ struct FlashAttentionLoopsPass
     : public mlir::strata::impl::StrataFlashAttentionLoopsBase<
           FlashAttentionLoopsPass> {
   void runOnOperation() override {
-    if (failed(lowerBufferized<FlashAttentionOp>(getOperation(), getArgument(),
-                                                 [](FlashAttentionOp op) {
-                                                   lowerToLoops(op);
-                                                   return success();
-                                                 })))
+    if (failed(lowerBufferized<kernel::FlashAttentionOp>(
+            getOperation(), getArgument(), [](kernel::FlashAttentionOp op) {
+              lowerToLoops(op);
+              return success();
+            })))
       signalPassFailure();
   }
 };

@@ -1,6 +1,6 @@
 //===- GroupedMatmulLoops.cpp - grouped matmuls as GEMM loops -*- C++ -*-===//
 //
-// strata.grouped_matmul on buffers -> a loop over the groups (experts),
+// strata_kernel.grouped_matmul on buffers -> a loop over the groups (experts),
 // each running x·Wᵀ as a linalg contraction on its contiguous rows and its
 // weight matrix. The contraction is then register-tiled and handed to the
 // thread pool like every other linear layer, so each expert's weights are
@@ -10,6 +10,7 @@
 
 #include "codegen/LoweringUtils.h"
 #include "codegen/cpu/Passes.h"
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -44,7 +45,7 @@ Value window(OpBuilder &b, Location loc, Value source,
 }
 
 /// init[start:end] += rows[start:end] · weights[e]ᵀ for each group e.
-LogicalResult lowerToLoops(GroupedMatmulOp op) {
+LogicalResult lowerToLoops(kernel::GroupedMatmulOp op) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
@@ -96,8 +97,8 @@ struct GroupedMatmulLoopsPass
     : public mlir::strata::impl::StrataGroupedMatmulLoopsBase<
           GroupedMatmulLoopsPass> {
   void runOnOperation() override {
-    if (failed(lowerBufferized<GroupedMatmulOp>(getOperation(), getArgument(),
-                                                lowerToLoops)))
+    if (failed(lowerBufferized<kernel::GroupedMatmulOp>(
+            getOperation(), getArgument(), lowerToLoops)))
       signalPassFailure();
   }
 };

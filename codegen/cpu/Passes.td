@@ -131,10 +131,10 @@ def StrataCpuParallelHooks
 
 def StrataFlashAttentionLoops
     : Pass<"strata-flash-attention-loops", "mlir::ModuleOp"> {
-  let summary = "Lower strata.flash_attention on buffers to row loops";
+  let summary = "Lower strata_kernel.flash_attention on buffers to row loops";
   let description = [{
     For the CPU (and any target that runs plain loops). Each
-    strata.flash_attention becomes one scf.parallel over (batch, head,
+    strata_kernel.flash_attention becomes one scf.parallel over (batch, head,
     block of 4 queries). The block's rows walk the union of their key
     ranges (causal and window masks bound it) together, so each key and
     value row is read once for 4 rows; a key a row must not see scores
@@ -152,10 +152,10 @@ def StrataFlashAttentionLoops
 }
 
 def StrataExpertSortLoops : Pass<"strata-expert-sort-loops", "mlir::ModuleOp"> {
-  let summary = "Lower strata.expert_sort on buffers to sequential loops";
+  let summary = "Lower strata_kernel.expert_sort on buffers to sequential loops";
   let description = [{
     For the CPU (and any target that runs plain loops). Each
-    strata.expert_sort becomes four loops: count each expert's pairs into
+    strata_kernel.expert_sort becomes four loops: count each expert's pairs into
     offsets[e + 1], prefix-sum them, scatter the pairs in pair order using
     offsets[e] as expert e's cursor, then shift the offsets back. O(P + E),
     no temporary.
@@ -168,10 +168,10 @@ def StrataExpertSortLoops : Pass<"strata-expert-sort-loops", "mlir::ModuleOp"> {
 
 def StrataGroupedMatmulLoops
     : Pass<"strata-grouped-matmul-loops", "mlir::ModuleOp"> {
-  let summary = "Lower strata.grouped_matmul on buffers to one GEMM per group";
+  let summary = "Lower strata_kernel.grouped_matmul on buffers to one GEMM per group";
   let description = [{
     For the CPU (and any target that runs plain loops). Each
-    strata.grouped_matmul becomes an scf.for over the groups (experts)
+    strata_kernel.grouped_matmul becomes an scf.for over the groups (experts)
     whose body is the x·Wᵀ linalg contraction of the group's rows (a
     subview from offsets[e] to offsets[e + 1]) with its weight matrix,
     accumulating into the same rows of init. strata-register-tiled-matmuls

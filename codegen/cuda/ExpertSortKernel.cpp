@@ -1,6 +1,6 @@
 //===- ExpertSortKernel.cpp - the expert counting sort on a GPU -*- C++ -*-===//
 //
-// strata.expert_sort on buffers -> one launch of one block in which each
+// strata_kernel.expert_sort on buffers -> one launch of one block in which each
 // thread owns experts e = tid, tid + T, ...: it counts its experts' pairs
 // (every thread walks all pairs; a warp's lanes read the same index at the
 // same time, one broadcast load), thread 0 prefix-sums the counts, and each
@@ -12,8 +12,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/LoweringUtils.h"
-#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
+#include "codegen/cuda/Passes.h"
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -61,7 +62,7 @@ void onFirstThread(OpBuilder &b, Location loc, Value tid,
   then(b, loc);
 }
 
-LogicalResult lowerToKernel(ExpertSortOp op) {
+LogicalResult lowerToKernel(kernel::ExpertSortOp op) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value idx = op.getIndices(), offsets = op.getOffsetsInit(),
@@ -144,8 +145,8 @@ struct ExpertSortKernelPass
     : public mlir::strata::impl::StrataExpertSortKernelBase<
           ExpertSortKernelPass> {
   void runOnOperation() override {
-    if (failed(lowerBufferized<ExpertSortOp>(getOperation(), getArgument(),
-                                             lowerToKernel)))
+    if (failed(lowerBufferized<kernel::ExpertSortOp>(
+            getOperation(), getArgument(), lowerToKernel)))
       signalPassFailure();
   }
 };

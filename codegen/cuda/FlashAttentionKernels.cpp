@@ -1,6 +1,6 @@
 //===- FlashAttentionKernels.cpp - flash attention on CUDA -----*- C++ -*-===//
 //
-// strata.flash_attention on buffers -> one kernel, a warp per (batch,
+// strata_kernel.flash_attention on buffers -> one kernel, a warp per (batch,
 // head, query) row. Lane i holds query elements and value accumulators
 // i, i + 32, ... in registers (head dims are static, so these are
 // unrolled), every key's score is the lanes' partial products summed by an
@@ -26,9 +26,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/AttentionUtils.h"
-#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/TileKernels.h"
+#include "dialect/KernelDialect.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -83,8 +84,8 @@ struct LaneSlice {
   }
 };
 
-void buildWarpKernel(OpBuilder &b, FlashAttentionOp op, int64_t warpsPerBlock,
-                     int64_t maxBlocks) {
+void buildWarpKernel(OpBuilder &b, kernel::FlashAttentionOp op,
+                     int64_t warpsPerBlock, int64_t maxBlocks) {
   OpBuilder::InsertionGuard guard(b);
   Location l = op.getLoc();
   FlashShapes shapes = readFlashShapes(b, op);
@@ -194,7 +195,7 @@ std::pair<MemRefType, MemRefType> flashTiles(MLIRContext *ctx, int64_t d,
 
 /// Whether the tensor-core kernel takes `op`: head dims that are whole
 /// mma steps (16 along q·kᵀ's k, 8 along P·V's n) and tiles that fit.
-bool fitsTensorCores(FlashAttentionOp op) {
+bool fitsTensorCores(kernel::FlashAttentionOp op) {
   int64_t d = cast<MemRefType>(op.getQ().getType()).getDimSize(3);
   int64_t dv = cast<MemRefType>(op.getV().getType()).getDimSize(3);
   if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d <= 0 ||
@@ -213,7 +214,7 @@ constexpr int32_t kQuad[] = {1, 2};
 /// block's queries see, at most the key count: a non-finite value there
 /// cannot reach P·V as 0 x inf); consecutive threads read consecutive
 /// elements of a key's row.
-void stageKeyTile(OpBuilder &b, Location l, FlashAttentionOp op,
+void stageKeyTile(OpBuilder &b, Location l, kernel::FlashAttentionOp op,
                   const FlashShapes &shapes, Value tid, Value t0, Value end,
                   Value bi, Value hk, Value kTile, Value vTile) {
   Value threads = indexConstant(b, l, kFlashWarps * kWarpSize);
@@ -236,7 +237,7 @@ void stageKeyTile(OpBuilder &b, Location l, FlashAttentionOp op,
   stage(op.getV(), shapes.valueDim, /*transposed=*/true, vTile);
 }
 
-void buildTensorCoreKernel(OpBuilder &b, FlashAttentionOp op,
+void buildTensorCoreKernel(OpBuilder &b, kernel::FlashAttentionOp op,
                            int64_t maxBlocks) {
   OpBuilder::InsertionGuard guard(b);
   Location l = op.getLoc();
@@ -447,7 +448,7 @@ constexpr int64_t kTensorCoreMinQueries = kMmaM;
 /// Lowers `op` to the warp kernel, or with `tensorCores` to the tile
 /// kernel when it fits and has enough queries; a dynamic query count
 /// chooses at run time.
-void lowerToKernels(FlashAttentionOp op, bool tensorCores,
+void lowerToKernels(kernel::FlashAttentionOp op, bool tensorCores,
                     int64_t warpsPerBlock, int64_t maxBlocks) {
   OpBuilder b(op);
   Location l = op.getLoc();
@@ -486,8 +487,8 @@ struct FlashAttentionKernelsPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(lowerBufferized<FlashAttentionOp>(
-            getOperation(), getArgument(), [&](FlashAttentionOp op) {
+    if (failed(lowerBufferized<kernel::FlashAttentionOp>(
+            getOperation(), getArgument(), [&](kernel::FlashAttentionOp op) {
               lowerToKernels(op, tensorCores, warpsPerBlock, maxBlocks);
               return success();
             })))

@@ -1,6 +1,6 @@
 //===- GroupedMatmulKernels.cpp - grouped matmul kernels ----*- C++ -*-===//
 //
-// strata.grouped_matmul on buffers (the routed experts' gate, up and down
+// strata_kernel.grouped_matmul on buffers (the routed experts' gate, up and down
 // projections over rows sorted by expert) -> one of two kernels, chosen on
 // the host by the row count P against the expert count E:
 //
@@ -18,9 +18,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/KernelBuilder.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/cuda/TileKernels.h"
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -209,7 +210,7 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
   g.store(b, loc, r, col, sum);
 }
 
-LogicalResult lowerToKernels(GroupedMatmulOp op, bool tensorCores) {
+LogicalResult lowerToKernels(kernel::GroupedMatmulOp op, bool tensorCores) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Grouped g{fillFeeding(op, op.getInit())};
@@ -246,8 +247,8 @@ struct GroupedMatmulKernelsPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(lowerBufferized<GroupedMatmulOp>(
-            getOperation(), getArgument(), [&](GroupedMatmulOp op) {
+    if (failed(lowerBufferized<kernel::GroupedMatmulOp>(
+            getOperation(), getArgument(), [&](kernel::GroupedMatmulOp op) {
               return lowerToKernels(op, tensorCores);
             })))
       signalPassFailure();

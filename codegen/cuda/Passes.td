@@ -12,9 +12,9 @@ include "mlir/Pass/PassBase.td"
 
 def StrataFlashAttentionKernels
     : Pass<"strata-flash-attention-kernels", "mlir::ModuleOp"> {
-  let summary = "Lower strata.flash_attention on buffers to one CUDA kernel";
+  let summary = "Lower strata_kernel.flash_attention on buffers to one CUDA kernel";
   let description = [{
-    Each strata.flash_attention becomes one gpu.launch in which a warp owns
+    Each strata_kernel.flash_attention becomes one gpu.launch in which a warp owns
     a (batch, head, query) row (grid-stride over rows): lane i keeps query
     elements and value accumulators i, i + 32, ... in registers, each
     key's score is the lanes' partial dot products combined by five xor
@@ -137,9 +137,9 @@ def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
 
 def StrataExpertSortKernel
     : Pass<"strata-expert-sort-kernel", "mlir::ModuleOp"> {
-  let summary = "Lower strata.expert_sort on buffers to one CUDA kernel";
+  let summary = "Lower strata_kernel.expert_sort on buffers to one CUDA kernel";
   let description = [{
-    Each strata.expert_sort becomes one launch of one block with a thread
+    Each strata_kernel.expert_sort becomes one launch of one block with a thread
     per expert (whole warps, at most 1024; more experts are strided over
     the threads). Each thread counts its experts' pairs, thread 0
     prefix-sums the counts into the offsets, and each thread scatters its
@@ -155,9 +155,9 @@ def StrataExpertSortKernel
 
 def StrataGroupedMatmulKernels
     : Pass<"strata-grouped-matmul-kernels", "mlir::ModuleOp"> {
-  let summary = "Lower strata.grouped_matmul on buffers to CUDA kernels";
+  let summary = "Lower strata_kernel.grouped_matmul on buffers to CUDA kernels";
   let description = [{
-    Each strata.grouped_matmul becomes two launches behind a host-side
+    Each strata_kernel.grouped_matmul becomes two launches behind a host-side
     branch on the row count P. With at least 8 rows per expert on average
     (P >= 8 E): 64x64 output tiles over each expert's segment of rows,
     with the tile bodies of strata-tiled-matmuls (f32 FMAs, or bf16

@@ -24,8 +24,8 @@
 // CHECK:           memref.store %[[ROW]], %[[P]][%[[PAIR]]]
 // CHECK:         scf.for %{{.*}} = %c0 to %c8 step %c1 {
 // CHECK:         memref.store %c0_i32, %[[O]][%c0]
-// CHECK-NOT:     strata.expert_sort
+// CHECK-NOT:     strata_kernel.expert_sort
 func.func @sort(%idx: memref<?xi32>, %offsets: memref<9xi32>, %order: memref<?xi32>, %position: memref<?xi32>) {
-  strata.expert_sort %idx into %offsets, %order, %position {num_experts = 8} : memref<?xi32>, memref<9xi32>, memref<?xi32>, memref<?xi32>
+  strata_kernel.expert_sort %idx into %offsets, %order, %position {num_experts = 8} : memref<?xi32>, memref<9xi32>, memref<?xi32>, memref<?xi32>
   return
 }

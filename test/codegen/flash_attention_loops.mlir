@@ -4,14 +4,14 @@
 // RUN: strata-opt %s --strata-lower-to-llvm-cpu="stop-after=linalg flash-attention=false" --split-input-file | FileCheck %s --check-prefix=MATERIALIZED
 
 // Tests that with flash-attention, grouped-KV attention becomes one
-// strata.flash_attention on the split-head views (no [B, H, S, T] scores),
+// strata_kernel.flash_attention on the split-head views (no [B, H, S, T] scores),
 // into an empty destination, and the result is packed back.
 // LINALG-LABEL: func.func @gqa_padded(
 // LINALG-SAME:    %[[Q:.*]]: tensor<?x?x64xf32>, %[[KV:.*]]: tensor<?x?x32xf32>, %[[PAD:.*]]: tensor<?xi32>)
 // LINALG-DAG:     %[[Q4:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1], [2, 3]] {{.*}} : tensor<?x?x64xf32> into tensor<?x?x4x16xf32>
 // LINALG-DAG:     %[[K4:.*]] = tensor.expand_shape %[[KV]] {{\[}}[0], [1], [2, 3]] {{.*}} : tensor<?x?x32xf32> into tensor<?x?x2x16xf32>
 // LINALG:         %[[INIT:.*]] = tensor.empty(%{{.*}}, %{{.*}}) : tensor<?x?x4x16xf32>
-// LINALG:         %[[R:.*]] = strata.flash_attention %[[Q4]], %[[K4]], %{{.*}} key_padding(%[[PAD]] : tensor<?xi32>) into %[[INIT]] {causal = true, scale = 2.500000e-01 : f64, window = 8 : i64}
+// LINALG:         %[[R:.*]] = strata_kernel.flash_attention %[[Q4]], %[[K4]], %{{.*}} key_padding(%[[PAD]] : tensor<?xi32>) into %[[INIT]] {causal = true, scale = 2.500000e-01 : f64, window = 8 : i64}
 // LINALG:         tensor.collapse_shape %[[R]] {{\[}}[0], [1], [2, 3]]
 // LINALG-NOT:     linalg.generic
 
@@ -42,14 +42,14 @@
 // Tests that the CPU pipeline (flash-attention=true by default) runs the rows on
 // the thread pool (an outlined parallel loop) and leaves no flash op.
 // PIPELINE-LABEL: func.func @gqa_padded(
-// PIPELINE-NOT:   strata.flash_attention
+// PIPELINE-NOT:   strata_kernel.flash_attention
 // PIPELINE:       func.func private @gqa_padded_par{{[0-9]+}}(
 // PIPELINE:         scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 
 // Tests that flash-attention=false materialises the scores.
 // MATERIALIZED-LABEL: func.func @gqa_padded(
 // MATERIALIZED:       tensor.empty({{.*}}) : tensor<?x4x?x?xf32>
-// MATERIALIZED-NOT:   strata.flash_attention
+// MATERIALIZED-NOT:   strata_kernel.flash_attention
 func.func @gqa_padded(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>, %pad: tensor<?xi32>) -> tensor<?x?x64xf32> {
   %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<?xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16, window = 8} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
   return %0 : tensor<?x?x64xf32>

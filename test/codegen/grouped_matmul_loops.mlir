@@ -20,13 +20,13 @@
 // CHECK:           linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[A]], %[[B]] : {{.*}}) outs(%[[C]] : {{.*}})
 // CHECK:             arith.mulf
 // CHECK:             arith.addf
-// CHECK-NOT:     strata.grouped_matmul
+// CHECK-NOT:     strata_kernel.grouped_matmul
 // TILED-LABEL: func.func @grouped(
 // TILED:         scf.for
 // TILED:           scf.parallel
 // TILED:             vector.fma
 func.func @grouped(%rows: memref<?x32xf32>, %w: memref<8x48x32xf32>, %offsets: memref<9xi32>, %out: memref<?x48xf32>) {
-  strata.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xf32>, memref<9xi32>, memref<?x48xf32>
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xf32>, memref<9xi32>, memref<?x48xf32>
   return
 }
 

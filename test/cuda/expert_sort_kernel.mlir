@@ -24,9 +24,9 @@
 // CHECK:               scf.if
 // CHECK:                 memref.store %{{.*}}, %[[R]][%[[ROW]]]
 // CHECK:                 memref.store %{{.*}}, %[[P]][%[[PAIR]]]
-// CHECK-NOT:     strata.expert_sort
+// CHECK-NOT:     strata_kernel.expert_sort
 func.func @sort(%idx: memref<?xi32>, %offsets: memref<9xi32>, %order: memref<?xi32>, %position: memref<?xi32>) {
-  strata.expert_sort %idx into %offsets, %order, %position {num_experts = 8} : memref<?xi32>, memref<9xi32>, memref<?xi32>, memref<?xi32>
+  strata_kernel.expert_sort %idx into %offsets, %order, %position {num_experts = 8} : memref<?xi32>, memref<9xi32>, memref<?xi32>, memref<?xi32>
   return
 }
 
@@ -37,6 +37,6 @@ func.func @sort(%idx: memref<?xi32>, %offsets: memref<9xi32>, %order: memref<?xi
 // CHECK:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c1024,
 // CHECK:           scf.for %{{.*}} = %{{.*}} to %c2000 step %c1024 {
 func.func @many_experts(%idx: memref<?xi32>, %offsets: memref<2001xi32>, %order: memref<?xi32>, %position: memref<?xi32>) {
-  strata.expert_sort %idx into %offsets, %order, %position {num_experts = 2000} : memref<?xi32>, memref<2001xi32>, memref<?xi32>, memref<?xi32>
+  strata_kernel.expert_sort %idx into %offsets, %order, %position {num_experts = 2000} : memref<?xi32>, memref<2001xi32>, memref<?xi32>, memref<?xi32>
   return
 }

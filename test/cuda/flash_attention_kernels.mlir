@@ -30,7 +30,7 @@
 // WARPS:         %[[T:.*]] = arith.constant 256 : index
 // WARPS:         gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %[[T]],
 func.func @flash(%q: memref<?x?x4x16xf32>, %k: memref<?x?x2x16xf32>, %v: memref<?x?x2x8xf32>, %pad: memref<?xi32>, %out: memref<?x?x4x8xf32>) {
-  strata.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = true, window = 4, scale = 0.25 : f64} : memref<?x?x4x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x8xf32>, memref<?x?x4x8xf32>
+  strata_kernel.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = true, window = 4, scale = 0.25 : f64} : memref<?x?x4x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x8xf32>, memref<?x?x4x8xf32>
   return
 }
 
@@ -48,7 +48,7 @@ func.func @flash(%q: memref<?x?x4x16xf32>, %k: memref<?x?x2x16xf32>, %v: memref<
 // CHECK-COUNT-5:     gpu.shuffle  xor
 // CHECK-COUNT-4:   memref.store
 func.func @flash_d128(%q: memref<1x?x8x128xf32>, %out: memref<1x?x8x128xf32>) {
-  strata.flash_attention %q, %q, %q into %out {causal = true, scale = 0.088 : f64} : memref<1x?x8x128xf32>, memref<1x?x8x128xf32>, memref<1x?x8x128xf32>, memref<1x?x8x128xf32>
+  strata_kernel.flash_attention %q, %q, %q into %out {causal = true, scale = 0.088 : f64} : memref<1x?x8x128xf32>, memref<1x?x8x128xf32>, memref<1x?x8x128xf32>, memref<1x?x8x128xf32>
   return
 }
 
@@ -87,7 +87,7 @@ func.func @flash_d128(%q: memref<1x?x8x128xf32>, %out: memref<1x?x8x128xf32>) {
 // TC-NOT:         nvvm.mma.sync
 // TC:             gpu.shuffle  xor
 func.func @flash_tc(%q: memref<?x?x4x64xf32>, %k: memref<?x?x2x64xf32>, %v: memref<?x?x2x32xf32>, %out: memref<?x?x4x32xf32>) {
-  strata.flash_attention %q, %k, %v into %out {causal = true, scale = 0.125 : f64} : memref<?x?x4x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x32xf32>, memref<?x?x4x32xf32>
+  strata_kernel.flash_attention %q, %k, %v into %out {causal = true, scale = 0.125 : f64} : memref<?x?x4x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x32xf32>, memref<?x?x4x32xf32>
   return
 }
 
@@ -106,8 +106,8 @@ func.func @flash_tc(%q: memref<?x?x4x64xf32>, %k: memref<?x?x2x64xf32>, %v: memr
 func.func @flash_no_tc(%q1: memref<2x1x4x64xf32>, %k: memref<2x?x4x64xf32>, %o1: memref<2x1x4x64xf32>,
                        %q12: memref<1x?x4x12xf32>, %o12: memref<1x?x4x12xf32>,
                        %q256: memref<1x64x2x256xf32>, %o256: memref<1x64x2x256xf32>) {
-  strata.flash_attention %q1, %k, %k into %o1 {causal = true, scale = 0.125 : f64} : memref<2x1x4x64xf32>, memref<2x?x4x64xf32>, memref<2x?x4x64xf32>, memref<2x1x4x64xf32>
-  strata.flash_attention %q12, %q12, %q12 into %o12 {causal = true, scale = 0.3 : f64} : memref<1x?x4x12xf32>, memref<1x?x4x12xf32>, memref<1x?x4x12xf32>, memref<1x?x4x12xf32>
-  strata.flash_attention %q256, %q256, %q256 into %o256 {causal = false, scale = 0.06 : f64} : memref<1x64x2x256xf32>, memref<1x64x2x256xf32>, memref<1x64x2x256xf32>, memref<1x64x2x256xf32>
+  strata_kernel.flash_attention %q1, %k, %k into %o1 {causal = true, scale = 0.125 : f64} : memref<2x1x4x64xf32>, memref<2x?x4x64xf32>, memref<2x?x4x64xf32>, memref<2x1x4x64xf32>
+  strata_kernel.flash_attention %q12, %q12, %q12 into %o12 {causal = true, scale = 0.3 : f64} : memref<1x?x4x12xf32>, memref<1x?x4x12xf32>, memref<1x?x4x12xf32>, memref<1x?x4x12xf32>
+  strata_kernel.flash_attention %q256, %q256, %q256 into %o256 {causal = false, scale = 0.06 : f64} : memref<1x64x2x256xf32>, memref<1x64x2x256xf32>, memref<1x64x2x256xf32>, memref<1x64x2x256xf32>
   return
 }

@@ -57,6 +57,6 @@ func.func @grouped(%rows: memref<?x32xf32>, %w: memref<8x48x32xf32>, %offsets: m
   %out = memref.alloc(%p) : memref<?x48xf32>
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%out : memref<?x48xf32>)
-  strata.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xf32>, memref<9xi32>, memref<?x48xf32>
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xf32>, memref<9xi32>, memref<?x48xf32>
   return %out : memref<?x48xf32>
 }

@@ -10,6 +10,7 @@
 #include "codegen/ExecutableWriter.h"
 #include "codegen/Passes.h"
 #include "codegen/cpu/ObjectEmitter.h"
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "frontend/ConfigFile.h"
 #include "frontend/ModelBuilder.h"
@@ -279,7 +280,8 @@ int run(const Options &opts) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<mlir::strata::StrataDialect>();
+  registry.insert<mlir::strata::StrataDialect,
+                  mlir::strata::kernel::StrataKernelDialect>();
   mlir::strata::registerCpuObjectTranslations(registry);
   mlir::strata::registerCodegenExtensions(registry);
   mlir::MLIRContext ctx(registry);

@@ -6,8 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/StrataOps.h"
 #include "codegen/Passes.h"
+#include "dialect/KernelDialect.h"
+#include "dialect/StrataOps.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,7 +29,8 @@ int main(int argc, char **argv) {
   // scf, llvm, ...) and their interface models (bufferization, ...).
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<mlir::strata::StrataDialect>();
+  registry.insert<mlir::strata::StrataDialect,
+                  mlir::strata::kernel::StrataKernelDialect>();
   mlir::strata::registerCodegenExtensions(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "Strata optimizer driver\n", registry));

@@ -8,7 +8,7 @@
 // query, key), masked (codegen/AttentionUtils.h), softmax in f32 by max /
 // exp / sum, then weights . v. Grouped KV heads are read through the
 // indexing maps (kv head = h floordiv (H / KV)), never copied. With
-// `flash-attention` the op becomes strata.flash_attention instead (online
+// `flash-attention` the op becomes strata_kernel.flash_attention instead (online
 // softmax, no scores), which each target lowers itself.
 //
 //===----------------------------------------------------------------------===//
@@ -16,6 +16,7 @@
 #include "codegen/AttentionUtils.h"
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -198,7 +199,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       : OpRewritePattern(ctx), flash(flash) {}
   bool flash;
 
-  /// The kernel-level form: strata.flash_attention into an empty
+  /// The kernel-level form: strata_kernel.flash_attention into an empty
   /// [B, S, H, Dv] destination, on the split views.
   Value buildFlash(PatternRewriter &rewriter, AttentionOp op, Value q, Value k,
                    Value v) const {
@@ -209,7 +210,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                              {qType.getDimSize(0), qType.getDimSize(1),
                               qType.getDimSize(2), vType.getDimSize(3)},
                              rewriter.getF32Type());
-    return FlashAttentionOp::create(
+    return kernel::FlashAttentionOp::create(
                rewriter, loc, TypeRange{init.getType()}, q, k, v,
                op.getKeyPadding(), init,
                rewriter.getF64FloatAttr(op.getSoftmaxScale()),

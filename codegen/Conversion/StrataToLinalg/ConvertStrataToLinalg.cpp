@@ -4,6 +4,7 @@
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 #include "codegen/Passes.h"
 
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
@@ -44,8 +45,7 @@ struct ConvertToLinalgPass
     // from printing hundreds of identical lines.
     llvm::MapVector<OperationName, SmallVector<Operation *>> left;
     getOperation().walk([&](Operation *op) {
-      if (isa<StrataDialect>(op->getDialect()) &&
-          !isa<ParamOp, FlashAttentionOp, GroupedMatmulOp, ExpertSortOp>(op))
+      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp>(op))
         left[op->getName()].push_back(op);
     });
     for (auto &[name, ops] : left) {

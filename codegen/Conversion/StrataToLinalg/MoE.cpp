@@ -8,8 +8,8 @@
 // dropped groups before ranking experts.
 //
 // Routed experts are computed only for the selected (token, expert) pairs,
-// in one of two forms: grouped by expert (strata.expert_sort counting-sorts
-// the pairs by expert, then strata.grouped_matmul runs one GEMM per expert
+// in one of two forms: grouped by expert (strata_kernel.expert_sort counting-sorts
+// the pairs by expert, then strata_kernel.grouped_matmul runs one GEMM per expert
 // over its contiguous rows, so each expert's weights are read once per
 // tile of its rows; what both targets compile), or each pair gathering its
 // expert's weights inside the contraction (no control flow; the reference
@@ -21,6 +21,7 @@
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 
+#include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -341,8 +342,8 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
 };
 
 /// The same computation grouped by expert: the N*K (token, slot) pairs are
-/// counting-sorted by expert (strata.expert_sort), their inputs gathered
-/// into one [N*K, D] matrix, and strata.grouped_matmul runs gate, up and
+/// counting-sorted by expert (strata_kernel.expert_sort), their inputs gathered
+/// into one [N*K, D] matrix, and strata_kernel.grouped_matmul runs gate, up and
 /// down on each expert's contiguous rows with that expert's weights, read
 /// once per tile of rows instead of once per token. A final gather weights
 /// each token's K rows and sums them in slot order.
@@ -396,7 +397,7 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
     };
     Value offsetsInit = vector({numExperts + 1}, {});
     Value pairsInit = vector({ShapedType::kDynamic}, {pairs});
-    auto sort = ExpertSortOp::create(
+    auto sort = kernel::ExpertSortOp::create(
         b, loc,
         TypeRange{offsetsInit.getType(), pairsInit.getType(),
                   pairsInit.getType()},
@@ -422,8 +423,8 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
     auto grouped = [&](Value input, Value weights, int64_t cols) -> Value {
       Value init =
           filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0);
-      return GroupedMatmulOp::create(b, loc, TypeRange{init.getType()}, input,
-                                     weights, offsets, init)
+      return kernel::GroupedMatmulOp::create(b, loc, TypeRange{init.getType()},
+                                             input, weights, offsets, init)
           .getResult()
           .front();
     };

@@ -10,39 +10,39 @@ import harness
 
 MODULE = """
 func.func @gqa_causal_window_pad(%q: memref<?x?x4x16xf32>, %k: memref<?x?x2x16xf32>, %v: memref<?x?x2x8xf32>, %pad: memref<?xi32>, %out: memref<?x?x4x8xf32>) {
-  strata.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = true, window = 4, scale = 0.25 : f64} : memref<?x?x4x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x8xf32>, memref<?x?x4x8xf32>
+  strata_kernel.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = true, window = 4, scale = 0.25 : f64} : memref<?x?x4x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x8xf32>, memref<?x?x4x8xf32>
   return
 }
 func.func @mqa_pad(%q: memref<?x?x3x40xf32>, %k: memref<?x?x1x40xf32>, %v: memref<?x?x1x24xf32>, %pad: memref<?xi32>, %out: memref<?x?x3x24xf32>) {
-  strata.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = false, scale = 0.15 : f64} : memref<?x?x3x40xf32>, memref<?x?x1x40xf32>, memref<?x?x1x24xf32>, memref<?x?x3x24xf32>
+  strata_kernel.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = false, scale = 0.15 : f64} : memref<?x?x3x40xf32>, memref<?x?x1x40xf32>, memref<?x?x1x24xf32>, memref<?x?x3x24xf32>
   return
 }
 func.func @causal_pad(%q: memref<?x?x2x32xf32>, %k: memref<?x?x2x32xf32>, %v: memref<?x?x2x33xf32>, %pad: memref<?xi32>, %out: memref<?x?x2x33xf32>) {
-  strata.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = true, scale = 0.2 : f64} : memref<?x?x2x32xf32>, memref<?x?x2x32xf32>, memref<?x?x2x33xf32>, memref<?x?x2x33xf32>
+  strata_kernel.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = true, scale = 0.2 : f64} : memref<?x?x2x32xf32>, memref<?x?x2x32xf32>, memref<?x?x2x33xf32>, memref<?x?x2x33xf32>
   return
 }
 func.func @window(%q: memref<?x?x2x16xf32>, %k: memref<?x?x2x16xf32>, %v: memref<?x?x2x16xf32>, %out: memref<?x?x2x16xf32>) {
-  strata.flash_attention %q, %k, %v into %out {causal = false, window = 3, scale = 0.5 : f64} : memref<?x?x2x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x16xf32>
+  strata_kernel.flash_attention %q, %k, %v into %out {causal = false, window = 3, scale = 0.5 : f64} : memref<?x?x2x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x16xf32>, memref<?x?x2x16xf32>
   return
 }
 func.func @full(%q: memref<?x?x2x32xf32>, %k: memref<?x?x1x32xf32>, %v: memref<?x?x1x16xf32>, %out: memref<?x?x2x16xf32>) {
-  strata.flash_attention %q, %k, %v into %out {causal = false, scale = 0.18 : f64} : memref<?x?x2x32xf32>, memref<?x?x1x32xf32>, memref<?x?x1x16xf32>, memref<?x?x2x16xf32>
+  strata_kernel.flash_attention %q, %k, %v into %out {causal = false, scale = 0.18 : f64} : memref<?x?x2x32xf32>, memref<?x?x1x32xf32>, memref<?x?x1x16xf32>, memref<?x?x2x16xf32>
   return
 }
 func.func @pad_noncausal(%q: memref<?x?x2x32xf32>, %k: memref<?x?x2x32xf32>, %v: memref<?x?x2x24xf32>, %pad: memref<?xi32>, %out: memref<?x?x2x24xf32>) {
-  strata.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = false, scale = 0.18 : f64} : memref<?x?x2x32xf32>, memref<?x?x2x32xf32>, memref<?x?x2x24xf32>, memref<?x?x2x24xf32>
+  strata_kernel.flash_attention %q, %k, %v key_padding(%pad : memref<?xi32>) into %out {causal = false, scale = 0.18 : f64} : memref<?x?x2x32xf32>, memref<?x?x2x32xf32>, memref<?x?x2x24xf32>, memref<?x?x2x24xf32>
   return
 }
 func.func @mla(%q: memref<?x?x2x192xf32>, %k: memref<?x?x2x192xf32>, %v: memref<?x?x2x128xf32>, %out: memref<?x?x2x128xf32>) {
-  strata.flash_attention %q, %k, %v into %out {causal = true, scale = 0.072 : f64} : memref<?x?x2x192xf32>, memref<?x?x2x192xf32>, memref<?x?x2x128xf32>, memref<?x?x2x128xf32>
+  strata_kernel.flash_attention %q, %k, %v into %out {causal = true, scale = 0.072 : f64} : memref<?x?x2x192xf32>, memref<?x?x2x192xf32>, memref<?x?x2x128xf32>, memref<?x?x2x128xf32>
   return
 }
 func.func @mla_absorbed(%q: memref<?x?x2x576xf32>, %k: memref<?x?x1x576xf32>, %v: memref<?x?x1x512xf32>, %out: memref<?x?x2x512xf32>) {
-  strata.flash_attention %q, %k, %v into %out {causal = true, scale = 0.072 : f64} : memref<?x?x2x576xf32>, memref<?x?x1x576xf32>, memref<?x?x1x512xf32>, memref<?x?x2x512xf32>
+  strata_kernel.flash_attention %q, %k, %v into %out {causal = true, scale = 0.072 : f64} : memref<?x?x2x576xf32>, memref<?x?x1x576xf32>, memref<?x?x1x512xf32>, memref<?x?x2x512xf32>
   return
 }
 func.func @d128(%q: memref<1x?x2x128xf32>, %out: memref<1x?x2x128xf32>) {
-  strata.flash_attention %q, %q, %q into %out {causal = true, scale = 0.088 : f64} : memref<1x?x2x128xf32>, memref<1x?x2x128xf32>, memref<1x?x2x128xf32>, memref<1x?x2x128xf32>
+  strata_kernel.flash_attention %q, %q, %q into %out {causal = true, scale = 0.088 : f64} : memref<1x?x2x128xf32>, memref<1x?x2x128xf32>, memref<1x?x2x128xf32>, memref<1x?x2x128xf32>
   return
 }
 """
@@ -102,7 +102,7 @@ def tc_eligible(f):
 
 
 def attention(q, k, v, scale, causal, window=None, pad=None, bf16=False):
-    """float64 softmax attention of strata.flash_attention: q [B, S, H, D],
+    """float64 softmax attention of strata_kernel.flash_attention: q [B, S, H, D],
     k [B, T, KV, D], v [B, T, KV, Dv]; queries aligned to the end of the
     keys; pad[b] leading keys hidden from every other query of row b."""
     f = harness.bf16 if bf16 else (lambda x: np.asarray(x, dtype=np.float64))

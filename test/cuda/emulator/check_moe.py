@@ -17,26 +17,26 @@ func.func @grouped(%rows: memref<?x{D}xf32>, %w: memref<{E}x{N}x{D}xf32>, %offse
   %out = memref.alloc(%p) : memref<?x{N}xf32>
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%out : memref<?x{N}xf32>)
-  strata.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x{D}xf32>, memref<{E}x{N}x{D}xf32>, memref<{E1}xi32>, memref<?x{N}xf32>
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x{D}xf32>, memref<{E}x{N}x{D}xf32>, memref<{E1}xi32>, memref<?x{N}xf32>
   return %out : memref<?x{N}xf32>
 }}
 func.func @grouped_acc(%rows: memref<?x{D}xf32>, %w: memref<{E}x{N}x{D}xf32>, %offsets: memref<{E1}xi32>, %out: memref<?x{N}xf32>) {{
-  strata.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x{D}xf32>, memref<{E}x{N}x{D}xf32>, memref<{E1}xi32>, memref<?x{N}xf32>
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x{D}xf32>, memref<{E}x{N}x{D}xf32>, memref<{E1}xi32>, memref<?x{N}xf32>
   return
 }}
 """.format(E=E, N=N, D=D, E1=E + 1)
 
 SORT = """
 func.func @sort8(%idx: memref<?xi32>, %offsets: memref<9xi32>, %order: memref<?xi32>, %position: memref<?xi32>) {
-  strata.expert_sort %idx into %offsets, %order, %position {num_experts = 8} : memref<?xi32>, memref<9xi32>, memref<?xi32>, memref<?xi32>
+  strata_kernel.expert_sort %idx into %offsets, %order, %position {num_experts = 8} : memref<?xi32>, memref<9xi32>, memref<?xi32>, memref<?xi32>
   return
 }
 func.func @sort40(%idx: memref<?xi32>, %offsets: memref<41xi32>, %order: memref<?xi32>, %position: memref<?xi32>) {
-  strata.expert_sort %idx into %offsets, %order, %position {num_experts = 40} : memref<?xi32>, memref<41xi32>, memref<?xi32>, memref<?xi32>
+  strata_kernel.expert_sort %idx into %offsets, %order, %position {num_experts = 40} : memref<?xi32>, memref<41xi32>, memref<?xi32>, memref<?xi32>
   return
 }
 func.func @sort1500(%idx: memref<?xi32>, %offsets: memref<1501xi32>, %order: memref<?xi32>, %position: memref<?xi32>) {
-  strata.expert_sort %idx into %offsets, %order, %position {num_experts = 1500} : memref<?xi32>, memref<1501xi32>, memref<?xi32>, memref<?xi32>
+  strata_kernel.expert_sort %idx into %offsets, %order, %position {num_experts = 1500} : memref<?xi32>, memref<1501xi32>, memref<?xi32>, memref<?xi32>
   return
 }
 """
