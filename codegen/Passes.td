@@ -156,8 +156,9 @@ def StrataRollLayerCalls : Pass<"strata-roll-layer-calls", "mlir::ModuleOp"> {
     alternate), or is a pointer into the packed `args` that advances by a
     constant stride per layer (the layer's parameters). An entry point's
     code then grows with the number of distinct runs, not with the number
-    of layers. Runs whose operands follow no pattern (decode's freshly
-    allocated caches) stay as they are.
+    of layers; a run whose first call alone differs (a loss's zero
+    balance-loss accumulator) is rolled from its second call. Runs whose
+    operands follow no pattern stay as they are.
   }];
   let dependentDialects = [
     "mlir::scf::SCFDialect", "mlir::arith::ArithDialect",

@@ -342,8 +342,14 @@ struct RollLayerCallsPass
       DominanceInfo dom(func);
       for (Block &block : func.getBody()) {
         bool rolled = false;
-        for (const SmallVector<func::CallOp> &run : findRuns(block))
-          rolled |= rollRun(run, dom);
+        for (ArrayRef<func::CallOp> run : findRuns(block)) {
+          // The first call may take a seed the others do not (a zero
+          // accumulator where the rest take the previous layer's sum).
+          bool done = rollRun(run, dom);
+          if (!done && run.size() > 3)
+            done = rollRun(run.drop_front(), dom);
+          rolled |= done;
+        }
         if (!rolled)
           continue;
         // What fed only the first calls of the runs (their views and

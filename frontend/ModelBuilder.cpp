@@ -18,6 +18,7 @@
 #include "frontend/ModelSpec.h"
 
 #include "dialect/StrataOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -406,6 +407,18 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
   func::FuncOp fn;
   LayerBody state;
   SmallVector<Value> callOperands{x};
+  // A loss's balance losses accumulate through the layers (the running sum
+  // goes in and comes out of each MoE body), so the calls of a run of MoE
+  // layers differ only regularly and can become one loop.
+  bool accumulates = buildingLoss && !decoding && m.isMoELayer(layer) &&
+                     m.moe.router.balance == BalanceKind::AuxLoss;
+  auto scalar = RankedTensorType::get({}, f32);
+  if (accumulates)
+    callOperands.push_back(
+        aux.empty() ? arith::ConstantOp::create(
+                          b, callLoc, DenseElementsAttr::get(scalar, 0.0f))
+                          .getResult()
+                    : aux.back());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(entry);
@@ -415,6 +428,8 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
     state.block = fn.addEntryBlock();
     b.setInsertionPointToStart(state.block);
     Value input = state.block->addArgument(x.getType(), callLoc);
+    Value auxIn =
+        accumulates ? state.block->addArgument(scalar, callLoc) : Value();
     DecodeState local, *outer = decoding;
     if (outer) {
       unsigned i = outer->layer++;
@@ -435,6 +450,12 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
     body = &state;
     SmallVector<Value> bodyAux;
     Value out = block(input, layer, bodyAux);
+    if (accumulates) {
+      Value sum = auxIn;
+      for (Value a : bodyAux)
+        sum = AddOp::create(b, inLayer("model.moe"), sum, a);
+      bodyAux.assign({sum});
+    }
     body = nullptr;
     scope = outerScope;
     decoding = outer;
@@ -481,6 +502,8 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
     decoding->newKeys.push_back(call.getResult(next++));
     decoding->newValues.push_back(call.getResult(next++));
   }
+  if (accumulates)
+    aux.clear(); // the running sum replaces the earlier ones
   for (; next < call.getNumResults(); ++next)
     aux.push_back(call.getResult(next));
   return call.getResult(0);
