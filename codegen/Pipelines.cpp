@@ -60,6 +60,12 @@ static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
   return success();
 }
 
+/// The runtime's packed entry points, their layer calls rolled into loops.
+static void addEntryPointStages(OpPassManager &pm) {
+  pm.addPass(createStrataExportEntryPoints());
+  pm.addPass(createStrataRollLayerCalls());
+}
+
 /// Host code (either target) from loops to the LLVM dialect.
 static std::string hostToLLVM(StringRef memrefOptions, StringRef extra) {
   return ("expand-strided-metadata,lower-affine,convert-scf-to-cf,"
@@ -98,10 +104,8 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (stop == "loops")
     return success();
-  if (options.exportEntryPoints) {
-    pm.addPass(createStrataExportEntryPoints());
-    pm.addPass(createStrataRollLayerCalls());
-  }
+  if (options.exportEntryPoints)
+    addEntryPointStages(pm);
   if (failed(parsePassPipeline(hostToLLVM("", ""), pm)))
     return failure();
   pm.addPass(createStrataCpuParallelHooks());
@@ -164,8 +168,7 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
       options.sm, options.cudaToolkit);
   if (failed(parsePassPipeline(device, pm)))
     return failure();
-  pm.addPass(createStrataExportEntryPoints());
-  pm.addPass(createStrataRollLayerCalls());
+  addEntryPointStages(pm);
   if (failed(parsePassPipeline(
           hostToLLVM("use-generic-functions", ",gpu-to-llvm"), pm)))
     return failure();

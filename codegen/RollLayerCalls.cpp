@@ -69,18 +69,31 @@ std::optional<OperandPattern> alternation(ArrayRef<Value> values,
   return p;
 }
 
+/// The ops of type OpT that define `values`, or none if one is not.
+template <typename OpT>
+std::optional<SmallVector<OpT>> definingOps(ArrayRef<Value> values) {
+  SmallVector<OpT> ops;
+  for (Value v : values) {
+    auto op = v.getDefiningOp<OpT>();
+    if (!op)
+      return std::nullopt;
+    ops.push_back(op);
+  }
+  return ops;
+}
+
 /// GEPs off one base with one constant index that advances by a stride.
 std::optional<OperandPattern> pointerStride(ArrayRef<Value> values,
                                             Operation *anchor,
                                             DominanceInfo &dom) {
-  SmallVector<LLVM::GEPOp> geps;
-  for (Value v : values) {
-    auto gep = v.getDefiningOp<LLVM::GEPOp>();
-    if (!gep || !gep.getDynamicIndices().empty() ||
+  auto found = definingOps<LLVM::GEPOp>(values);
+  if (!found)
+    return std::nullopt;
+  SmallVector<LLVM::GEPOp> &geps = *found;
+  for (LLVM::GEPOp gep : geps)
+    if (!gep.getDynamicIndices().empty() ||
         gep.getRawConstantIndices().size() != 1)
       return std::nullopt;
-    geps.push_back(gep);
-  }
   LLVM::GEPOp first = geps.front();
   if (!availableAt(first.getBase(), anchor, dom))
     return std::nullopt;
@@ -103,16 +116,12 @@ std::optional<OperandPattern> pointerStride(ArrayRef<Value> values,
 std::optional<OperandPattern> alternatingView(ArrayRef<Value> values,
                                               Operation *anchor,
                                               DominanceInfo &dom) {
-  SmallVector<memref::ViewOp> views;
-  for (Value v : values) {
-    auto view = v.getDefiningOp<memref::ViewOp>();
-    if (!view)
-      return std::nullopt;
-    views.push_back(view);
-  }
-  memref::ViewOp first = views.front();
+  auto views = definingOps<memref::ViewOp>(values);
+  if (!views)
+    return std::nullopt;
+  memref::ViewOp first = views->front();
   SmallVector<Value> shifts;
-  for (memref::ViewOp view : views) {
+  for (memref::ViewOp view : *views) {
     if (view.getSource() != first.getSource() ||
         view.getType() != first.getType() ||
         view.getSizes() != first.getSizes())
@@ -180,6 +189,8 @@ std::optional<OperandPattern> returnedAlloc(ArrayRef<Value> values,
     words.push_back(gep.getRawConstantIndices()[0]);
     p.stores.append({store.getValue().getDefiningOp(), store, gep});
   }
+  if (words.size() < 2)
+    return std::nullopt;
   p.first = words[0];
   p.stride = words[1] - words[0];
   for (auto [l, word] : llvm::enumerate(words))
@@ -204,7 +215,7 @@ std::optional<OperandPattern> classify(ArrayRef<Value> values,
   return returnedAlloc(values, calls, anchor, dom);
 }
 
-/// Byte-free index arithmetic: first + l * stride as an i64.
+/// first + l * stride as an i64 (an index into args or the results).
 Value strided(OpBuilder &b, Location loc, Value l, int64_t first,
               int64_t stride) {
   Value offset = arith::AddIOp::create(

@@ -80,6 +80,23 @@ createMachine(const llvm::Target *target, const CpuObjectOptions &options) {
                             : llvm::CodeGenOptLevel::None));
 }
 
+/// The x86-64 target and a machine for `options.cpu`; null after reporting
+/// on `module` what is missing.
+std::unique_ptr<llvm::TargetMachine>
+setUpMachine(ModuleOp module, const CpuObjectOptions &options,
+             const llvm::Target *&target) {
+  FailureOr<const llvm::Target *> found = lookupX86(module, options.cpu);
+  if (failed(found))
+    return nullptr;
+  target = *found;
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createMachine(target, options);
+  if (!machine)
+    module.emitError("cannot create a target machine for CPU '")
+        << options.cpu << "'";
+  return machine;
+}
+
 /// `module` as LLVM IR in `context`, for `machine`'s target.
 std::unique_ptr<llvm::Module> translate(ModuleOp module,
                                         llvm::LLVMContext &context,
@@ -141,14 +158,11 @@ std::optional<std::string> optimizeAndEmit(llvm::Module &llvmModule,
 LogicalResult mlir::strata::emitCpuObject(ModuleOp module,
                                           const CpuObjectOptions &options,
                                           std::string &object, bool llvmIR) {
-  FailureOr<const llvm::Target *> target = lookupX86(module, options.cpu);
-  if (failed(target))
-    return failure();
+  const llvm::Target *target = nullptr;
   std::unique_ptr<llvm::TargetMachine> machine =
-      createMachine(*target, options);
+      setUpMachine(module, options, target);
   if (!machine)
-    return module.emitError("cannot create a target machine for CPU '")
-           << options.cpu << "'";
+    return failure();
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> llvmModule =
       translate(module, context, *machine, options.cpu);
@@ -165,14 +179,11 @@ LogicalResult mlir::strata::emitCpuObjects(ModuleOp module,
                                            SmallVectorImpl<std::string> &objects) {
   if (options.jobs <= 1)
     return emitCpuObject(module, options, objects.emplace_back());
-  FailureOr<const llvm::Target *> target = lookupX86(module, options.cpu);
-  if (failed(target))
-    return failure();
+  const llvm::Target *target = nullptr;
   std::unique_ptr<llvm::TargetMachine> machine =
-      createMachine(*target, options);
+      setUpMachine(module, options, target);
   if (!machine)
-    return module.emitError("cannot create a target machine for CPU '")
-           << options.cpu << "'";
+    return failure();
   // Partitions travel to their threads as bitcode: an LLVM context, and
   // everything in it, belongs to one thread.
   SmallVector<SmallVector<char, 0>> bitcode;
@@ -208,7 +219,7 @@ LogicalResult mlir::strata::emitCpuObjects(ModuleOp module,
         return;
       }
       std::unique_ptr<llvm::TargetMachine> own =
-          createMachine(*target, options);
+          createMachine(target, options);
       errors[i] = optimizeAndEmit(**part, *own, options.optLevel,
                                   /*llvmIR=*/false, objects[i]);
     });

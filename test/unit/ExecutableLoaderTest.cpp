@@ -213,16 +213,24 @@ ExecutableContents planContents() {
   return c;
 }
 
-/// Tests that the plan is read back through strata_executable_get_plan, and
-/// that an executable without one reports a single rank.
-TEST(ExecutableLoader, PlanIsReported) {
-  std::string bytes = mlir::strata::serializeExecutable(planContents());
+/// Loads `bytes`, which must be a valid executable (null after a failure).
+strata_executable *loadValid(const std::string &bytes) {
   strata_executable *exe = nullptr;
   strata_status status;
-  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+  EXPECT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
                                           &status),
             STRATA_OK)
       << status.message;
+  return exe;
+}
+
+/// Tests that the plan is read back through strata_executable_get_plan, and
+/// that an executable without one reports a single rank.
+TEST(ExecutableLoader, PlanIsReported) {
+  strata_executable *exe =
+      loadValid(mlir::strata::serializeExecutable(planContents()));
+  ASSERT_NE(exe, nullptr);
+  strata_status status;
   strata_plan_info plan;
   ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
   EXPECT_TRUE(plan.has_parallel && plan.has_training && plan.has_inference);
@@ -243,10 +251,8 @@ TEST(ExecutableLoader, PlanIsReported) {
             STRATA_INVALID_ARGUMENT);
   strata_executable_release(exe);
 
-  bytes = mlir::strata::serializeExecutable(sampleContents());
-  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
-                                          &status),
-            STRATA_OK);
+  exe = loadValid(mlir::strata::serializeExecutable(sampleContents()));
+  ASSERT_NE(exe, nullptr);
   ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
   EXPECT_FALSE(plan.has_parallel || plan.has_training || plan.has_inference);
   EXPECT_EQ(plan.tp * plan.pp * plan.dp * plan.ep, 1);
@@ -344,10 +350,8 @@ TEST(ExecutableLoader, SessionDeviceSelection) {
                                      &session, &status),
             STRATA_INVALID_ARGUMENT);
   strata_executable_release(exe);
-  bytes = mlir::strata::serializeExecutable(sampleContents());
-  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
-                                          &status),
-            STRATA_OK);
+  exe = loadValid(mlir::strata::serializeExecutable(sampleContents()));
+  ASSERT_NE(exe, nullptr);
   EXPECT_EQ(strata_session_create_on(exe, STRATA_DEVICE_CUDA, &session,
                                      &status),
             STRATA_UNSUPPORTED);
