@@ -11,6 +11,7 @@
 
 #include "runtime/CudaDevice.h"
 #include "runtime/FrameArena.h"
+#include "runtime/KernelLibrary.h"
 #include "runtime/abi.h"
 
 #include <algorithm>
@@ -291,7 +292,7 @@ void hookFree(void *ctx, void *p) {
 
 } // namespace
 
-strata_status_code CudaDevice::open(std::unique_ptr<CudaDevice> &out,
+strata_status_code CudaDevice::open(std::unique_ptr<Device> &out,
                                     strata_status *status) {
   std::unique_ptr<CudaDevice> device(new CudaDevice);
   device->impl_ = std::make_unique<Impl>();
@@ -410,7 +411,16 @@ strata_status_code CudaDevice::loadKernels(const strata::fb::Executable *exe,
   return ok(status);
 }
 
-strata_status_code CudaDevice::bindHooks(void *library, strata_status *status) {
+strata_status_code CudaDevice::bind(KernelLibrary &library,
+                                    const strata::fb::Executable *exe,
+                                    strata_status *status) {
+  if (strata_status_code code = loadKernels(exe, status))
+    return code;
+  return bindHooks(library, status);
+}
+
+strata_status_code CudaDevice::bindHooks(KernelLibrary &library,
+                                         strata_status *status) {
   struct Hook {
     const char *name;
     void *value;
@@ -421,16 +431,15 @@ strata_status_code CudaDevice::bindHooks(void *library, strata_status *status) {
       {STRATA_HOOK_CUDA_FREE, reinterpret_cast<void *>(&hookFree)},
   };
   for (Hook &h : hooks) {
-    auto *slot = static_cast<void **>(dlsym(library, h.name));
+    void **slot = library.slot(h.name);
     if (!slot)
       return fail(status, STRATA_CORRUPT_EXECUTABLE,
                   "the host library lacks the CUDA hook '%s'", h.name);
     *slot = h.value;
   }
   // Only libraries with memory plans have the arena hooks, and then both.
-  auto *acquire = static_cast<void **>(dlsym(library, STRATA_HOOK_CUDA_ARENA));
-  auto *release =
-      static_cast<void **>(dlsym(library, STRATA_HOOK_CUDA_ARENA_RELEASE));
+  void **acquire = library.slot(STRATA_HOOK_CUDA_ARENA);
+  void **release = library.slot(STRATA_HOOK_CUDA_ARENA_RELEASE);
   if (acquire && !release)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "the host library has strata_cuda_arena but not "
@@ -453,7 +462,7 @@ void CudaDevice::release(void *device) { deviceFree(*impl_, device); }
 
 double CudaDevice::lastMilliseconds() const { return impl_->lastMs; }
 
-size_t CudaDevice::arenaBytes() const {
+size_t CudaDevice::workspaceBytes() const {
   return impl_->arena ? impl_->arena->bytesHeld() : 0;
 }
 

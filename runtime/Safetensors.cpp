@@ -2,6 +2,7 @@
 
 #include "runtime/Safetensors.h"
 
+#include <cctype>
 #include <cstdio>
 
 using namespace strata::runtime;
@@ -13,10 +14,12 @@ struct Reader {
   const std::string &text;
   size_t pos = 0;
   std::string &error;
+  const char *document = "header";
 
   bool failAt(const char *what) {
     char buf[160];
-    snprintf(buf, sizeof(buf), "%s at byte %zu of the header", what, pos);
+    snprintf(buf, sizeof(buf), "%s at byte %zu of the %s", what, pos,
+             document);
     error = buf;
     return false;
   }
@@ -106,6 +109,38 @@ struct Reader {
     } while (peek(',') && expect(','));
     return expect(']');
   }
+  /// Skips any JSON value, nested at most `depth` deep.
+  bool skipValue(int depth) {
+    if (depth == 0)
+      return failAt("nested too deeply");
+    skipSpace();
+    if (pos >= text.size())
+      return failAt("expected a value");
+    char c = text[pos];
+    std::string ignored;
+    if (c == '"')
+      return string(ignored);
+    if (c == '{' || c == '[') {
+      char close = c == '{' ? '}' : ']';
+      ++pos;
+      if (peek(close))
+        return expect(close);
+      do {
+        if (c == '{' && (!string(ignored) || !expect(':')))
+          return false;
+        if (!skipValue(depth - 1))
+          return false;
+      } while (peek(',') && expect(','));
+      return expect(close);
+    }
+    // A number, true, false or null.
+    size_t start = pos;
+    while (pos < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[pos])) ||
+            text[pos] == '-' || text[pos] == '+' || text[pos] == '.'))
+      ++pos;
+    return pos > start || failAt("expected a value");
+  }
   /// Skips a string-to-string map (__metadata__).
   bool stringMap() {
     if (!expect('{'))
@@ -193,5 +228,51 @@ bool strata::runtime::parseSafetensorsHeader(
   r.skipSpace();
   if (r.pos != header.size())
     return r.failAt("text after the header object");
+  return true;
+}
+
+bool strata::runtime::parseSafetensorsIndex(
+    const std::string &text,
+    std::vector<std::pair<std::string, std::string>> &weightMap,
+    std::string &error) {
+  Reader r{text, 0, error, "index"};
+  weightMap.clear();
+  bool haveMap = false;
+  if (!r.expect('{'))
+    return false;
+  bool more = !r.peek('}');
+  while (more) {
+    std::string key;
+    if (!r.string(key) || !r.expect(':'))
+      return false;
+    if (key != "weight_map") {
+      if (!r.skipValue(16))
+        return false;
+    } else {
+      haveMap = true;
+      if (!r.expect('{'))
+        return false;
+      bool entries = !r.peek('}');
+      while (entries) {
+        std::string name, file;
+        if (!r.string(name) || !r.expect(':') || !r.string(file))
+          return false;
+        weightMap.emplace_back(std::move(name), std::move(file));
+        if (weightMap.size() > 1000000)
+          return r.failAt("more than a million tensors");
+        entries = r.peek(',') && r.expect(',');
+      }
+      if (!r.expect('}'))
+        return false;
+    }
+    more = r.peek(',') && r.expect(',');
+  }
+  if (!r.expect('}'))
+    return false;
+  r.skipSpace();
+  if (r.pos != text.size())
+    return r.failAt("text after the index object");
+  if (!haveMap)
+    return r.failAt("no \"weight_map\" object");
   return true;
 }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace strata::runtime {
@@ -28,6 +29,14 @@ struct SafetensorsEntry {
 bool parseSafetensorsHeader(const std::string &header,
                             std::vector<SafetensorsEntry> &entries,
                             std::string &error);
+
+/// Parses a sharded checkpoint's index (model.safetensors.index.json):
+/// its "weight_map" object, tensor name -> shard file name, in order.
+/// Other members ("metadata") are skipped.
+bool parseSafetensorsIndex(
+    const std::string &text,
+    std::vector<std::pair<std::string, std::string>> &weightMap,
+    std::string &error);
 
 } // namespace strata::runtime
 

@@ -35,17 +35,26 @@ unsigned ThreadPool::availableCpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-ThreadPool::ThreadPool(unsigned threads) {
+ThreadPool::ThreadPool(unsigned threads, const SpawnFn &spawn) {
   try {
     for (unsigned i = 1; i < threads; ++i)
-      workers_.emplace_back([this] { workerLoop(); });
+      workers_.push_back(spawn([this] { workerLoop(); }));
   } catch (...) {
-    this->~ThreadPool();
+    // The members are destroyed after this rethrow: stop the workers that
+    // did start, and leave the rest to the members' destructors.
+    shutdown();
     throw;
   }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::ThreadPool(unsigned threads)
+    : ThreadPool(threads, [](std::function<void()> body) {
+        return std::thread(std::move(body));
+      }) {}
+
+ThreadPool::~ThreadPool() { shutdown(); }
+
+void ThreadPool::shutdown() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,6 +29,9 @@ public:
   /// Runs loops on `threads` threads: the caller and threads - 1 workers.
   /// Throws std::system_error when a worker cannot be started.
   explicit ThreadPool(unsigned threads);
+  /// Starts the workers with `spawn` (tests make it fail part-way).
+  using SpawnFn = std::function<std::thread(std::function<void()>)>;
+  ThreadPool(unsigned threads, const SpawnFn &spawn);
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
@@ -49,6 +53,8 @@ public:
 
 private:
   void workerLoop();
+  /// Stops and joins the workers; idempotent.
+  void shutdown();
   void runChunks();
 
   std::vector<std::thread> workers_;

@@ -217,19 +217,44 @@ strata_status_code strata_session_init_parameters(strata_session *session,
                                                   uint64_t seed,
                                                   strata_status *status);
 
-/* Loads every parameter from a safetensors file. The header is checked in
- * full (size limit, strict JSON, known dtypes, shapes, offsets inside the
- * file, contiguous and not overlapping) and every parameter of the
- * executable must be present with its exact shape (F32); tensors the
- * executable does not use are ignored. On any error the session's weights
- * are unchanged. */
+/* Loads every parameter from a checkpoint: a safetensors file, a sharded
+ * HuggingFace checkpoint (its model.safetensors.index.json, whose shards
+ * sit next to it), or a directory holding either. Files are mapped and
+ * each tensor converted straight into the parameter's buffer (F32, BF16
+ * and F16 convert to the dtype the executable declares; widening is exact,
+ * narrowing rounds to nearest even). Routed experts may be stacked or one
+ * tensor per expert. Headers are checked in full (size limit, strict JSON,
+ * known dtypes, shapes, offsets inside the file, contiguous and not
+ * overlapping) and every parameter of the executable must be present with
+ * its exact shape; tensors the executable does not use are ignored. On any
+ * error the session's weights are unchanged. */
 strata_status_code strata_session_load_parameters(strata_session *session,
                                                   const char *path,
                                                   strata_status *status);
 
-/* Writes every parameter to a safetensors file (F32, the executable's
- * names and shapes). The file is written to a temporary name and renamed
- * into place, so an existing file is never left half-written. */
+/* How strata_session_save_parameters_with writes a checkpoint. */
+typedef struct strata_save_options {
+  /* STRATA_F32, STRATA_BF16 or STRATA_F16 to convert float parameters to;
+   * -1 (the default) keeps each parameter's own dtype. */
+  int dtype;
+  /* 0 (the default): one safetensors file at `path`, unless `path` is a
+   * directory. Otherwise (or for a directory) `path` is a directory that
+   * receives shards model-0000i-of-0000n.safetensors of at most this many
+   * bytes each (a larger tensor gets a shard alone) and their
+   * model.safetensors.index.json. */
+  uint64_t max_shard_bytes;
+} strata_save_options;
+void strata_save_options_initialize(strata_save_options *options);
+
+/* Writes every parameter (the executable's names and shapes) as `options`
+ * say (NULL: the defaults). Each file is written to a temporary name,
+ * synced and renamed into place, so an existing file is never left
+ * half-written; a symlink is written through, a device node written in
+ * place; a sharded checkpoint's index is written last. */
+strata_status_code strata_session_save_parameters_with(
+    strata_session *session, const char *path,
+    const strata_save_options *options, strata_status *status);
+/* strata_session_save_parameters_with with the default options. */
 strata_status_code strata_session_save_parameters(strata_session *session,
                                                   const char *path,
                                                   strata_status *status);

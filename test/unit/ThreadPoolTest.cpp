@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <system_error>
 #include <vector>
 
 using strata::runtime::ThreadPool;
@@ -119,3 +120,24 @@ TEST(ThreadPool, AvailableCpusIsPositive) {
 }
 
 } // namespace
+
+// A worker that cannot start (`ulimit -u`) makes the constructor throw
+// after others started: they are stopped and joined once, and nothing is
+// freed twice (the sanitizer job runs this under ASan).
+TEST(ThreadPool, WorkersThatCannotStartAreReportedCleanly) {
+  int started = 0;
+  auto spawn = [&](std::function<void()> body) {
+    if (++started == 3)
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+    return std::thread(std::move(body));
+  };
+  EXPECT_THROW(ThreadPool(6, spawn), std::system_error);
+  EXPECT_EQ(started, 3);
+  // A pool made afterwards works.
+  ThreadPool pool(2);
+  std::atomic<int64_t> sum{0};
+  pool.parallelFor([](void *c, int64_t b, int64_t e) {
+    static_cast<std::atomic<int64_t> *>(c)->fetch_add(e - b);
+  }, &sum, 1 << 20, 1);
+  EXPECT_EQ(sum.load(), 1 << 20);
+}

@@ -1,0 +1,59 @@
+//===- CpuDevice.h - the runtime's CPU device -------------------*- C++ -*-===//
+//
+// Host memory, and the two services a CPU kernel library calls back for:
+// parallel loops on the session's thread pool and the memory plans' frames.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_RUNTIME_CPUDEVICE_H
+#define STRATA_RUNTIME_CPUDEVICE_H
+
+#include "runtime/Device.h"
+#include "runtime/FrameArena.h"
+#include "runtime/ThreadPool.h"
+
+namespace strata::runtime {
+
+class CpuDevice final : public Device {
+public:
+  static strata_status_code open(std::unique_ptr<Device> &out,
+                                 strata_status *status);
+
+  std::string name() const override { return "cpu"; }
+  strata_status_code bind(KernelLibrary &library,
+                          const strata::fb::Executable *exe,
+                          strata_status *status) override;
+  bool hostMemory() const override { return true; }
+  void *allocate(size_t bytes, strata_status *status) override;
+  void release(void *p) override;
+  strata_status_code upload(void *dst, const void *src, size_t bytes,
+                            strata_status *status) override;
+  strata_status_code download(void *dst, const void *src, size_t bytes,
+                              strata_status *status) override;
+  strata_status_code copyOnDevice(void *dst, const void *src, size_t bytes,
+                                  strata_status *status) override;
+  void releaseResult(void *p) override;
+  strata_status_code begin(strata_status *status) override;
+  strata_status_code finish(strata_status *status) override;
+  strata_status_code setThreads(unsigned threads,
+                                strata_status *status) override;
+  unsigned threads() const override;
+  size_t workspaceBytes() const override { return arena.bytesHeld(); }
+  double lastMilliseconds() const override { return -1; }
+
+  /// What the library's hooks reach through their context argument.
+  ThreadPool *pool() { return pool_.get(); }
+  FrameArena &frames() { return arena; }
+
+private:
+  CpuDevice();
+  std::unique_ptr<ThreadPool> pool_;
+  FrameArena arena;
+  /// The bound library's parallel-for slot: cleared while the pool is
+  /// replaced, so loops run on the caller meanwhile.
+  void **parallelSlot = nullptr;
+};
+
+} // namespace strata::runtime
+
+#endif // STRATA_RUNTIME_CPUDEVICE_H

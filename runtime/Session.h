@@ -1,0 +1,37 @@
+//===- Session.h - what a session holds -------------------------*- C++ -*-===//
+//
+// Private to the runtime's session files: EntryCall.cpp (calls of entry
+// points, forward), Weights.cpp and Checkpoint.cpp (parameters), KvCache.cpp,
+// Sampling.cpp and Generate.cpp (generation), Session.cpp (the session's
+// life).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_RUNTIME_SESSION_H
+#define STRATA_RUNTIME_SESSION_H
+
+#include "runtime/Device.h"
+#include "runtime/KernelLibrary.h"
+#include "runtime/Weights.h"
+
+#include <memory>
+#include <string>
+
+struct strata_session {
+  const strata_executable *exe = nullptr;
+  /// Declared first, so destroyed last: the library's hooks, the weights'
+  /// device copies and every buffer point into it.
+  std::unique_ptr<strata::runtime::Device> device;
+  std::unique_ptr<strata::runtime::KernelLibrary> library;
+  strata::runtime::Weights weights;
+  std::string deviceName;
+  bool useKvCache = true;
+
+  ~strata_session() {
+    if (device)
+      weights.releaseDeviceCopies(*device);
+    library.reset();
+  }
+};
+
+#endif // STRATA_RUNTIME_SESSION_H

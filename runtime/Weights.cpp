@@ -1,0 +1,236 @@
+//===- Weights.cpp - a session's parameters, in their own dtype -----------===//
+//
+// Also the C API that fills and saves them: strata_session_init_parameters,
+// _load_parameters and _save_parameters(_with).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Weights.h"
+#include "runtime/Checkpoint.h"
+#include "runtime/DType.h"
+#include "runtime/Device.h"
+#include "runtime/Sampling.h"
+#include "runtime/Session.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <system_error>
+#include <thread>
+
+namespace strata::runtime {
+
+size_t HostTensor::bytes() const { return elements * dtypeSize(dtype); }
+
+bool HostTensor::allocate() {
+  size_t size = bytes();
+  size_t rounded = (std::max<size_t>(size, 1) + 63) & ~size_t(63);
+  data.reset(static_cast<uint8_t *>(std::aligned_alloc(64, rounded)));
+  return data != nullptr;
+}
+
+strata_status_code Weights::allocate(const strata::fb::Executable *exe,
+                                     strata_status *status) {
+  const auto *params = exe->parameters();
+  tensors.clear();
+  tensors.resize(params->size());
+  for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
+    const auto *p = params->Get(i);
+    HostTensor &t = tensors[i];
+    t.dtype = static_cast<strata_dtype>(p->dtype());
+    t.shape.assign(p->shape()->begin(), p->shape()->end());
+    int64_t elements = checkedElements(p->shape(), false);
+    size_t size = dtypeSize(t.dtype);
+    // The loader checked shapes; the byte size must fit as well.
+    if (elements < 0 || size == 0 ||
+        static_cast<uint64_t>(elements) > SIZE_MAX / size)
+      return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                  "parameter '%s' has an invalid shape or dtype",
+                  p->name()->c_str());
+    t.elements = static_cast<size_t>(elements);
+    if (!t.allocate())
+      return fail(status, STRATA_OUT_OF_MEMORY,
+                  "out of memory allocating parameter '%s' (%zu bytes)",
+                  p->name()->c_str(), t.bytes());
+  }
+  deviceStale = true;
+  return ok(status);
+}
+
+void Weights::replace(std::vector<HostTensor> loaded) {
+  tensors.swap(loaded);
+  deviceStale = true;
+}
+
+strata_status_code Weights::sync(Device &device, strata_status *status) {
+  if (device.hostMemory() || !deviceStale)
+    return STRATA_OK;
+  deviceCopies.resize(tensors.size(), nullptr);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    size_t bytes = tensors[i].bytes();
+    if (!deviceCopies[i] &&
+        !(deviceCopies[i] = device.allocate(bytes, status)))
+      return status ? status->code : STRATA_OUT_OF_MEMORY;
+    if (strata_status_code code = device.upload(
+            deviceCopies[i], tensors[i].data.get(), bytes, status))
+      return code;
+  }
+  deviceStale = false;
+  return STRATA_OK;
+}
+
+void *Weights::kernelPointer(size_t i, Device &device) {
+  return device.hostMemory() ? tensors[i].data.get() : deviceCopies[i];
+}
+
+void Weights::releaseDeviceCopies(Device &device) {
+  for (void *p : deviceCopies)
+    if (p)
+      device.release(p);
+  deviceCopies.clear();
+  deviceStale = true;
+}
+
+namespace {
+uint64_t fnv1a64(const char *s) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (; *s; ++s)
+    h = (h ^ static_cast<uint8_t>(*s)) * 0x100000001B3ull;
+  return h;
+}
+
+/// Fills parameter `p` from its initializer. Box-Muller on a splitmix64
+/// stream keyed by the seed and the name, so a parameter's values do not
+/// depend on the others (and a Python reference can reproduce them:
+/// test/e2e/model_reference.py). Values are drawn in f32 and stored in the
+/// parameter's dtype.
+void initParameter(const strata::fb::Parameter *p, uint64_t seed,
+                   HostTensor &t) {
+  constexpr size_t kChunk = 4096;
+  float values[kChunk];
+  uint64_t state = splitmix64(seed ^ fnv1a64(p->name()->c_str()));
+  double stddev = p->init_std();
+  for (size_t begin = 0; begin < t.elements; begin += kChunk) {
+    size_t n = std::min(kChunk, t.elements - begin);
+    for (size_t k = 0; k < n; ++k) {
+      switch (p->init()) {
+      case strata::fb::InitKind::Zeros:
+        values[k] = 0.0f;
+        continue;
+      case strata::fb::InitKind::Ones:
+        values[k] = 1.0f;
+        continue;
+      case strata::fb::InitKind::Normal:
+        break;
+      }
+      state = splitmix64(state);
+      double u1 = (static_cast<double>(state >> 11) + 1.0) * 0x1.0p-53;
+      state = splitmix64(state);
+      double u2 = static_cast<double>(state >> 11) * 0x1.0p-53;
+      double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * M_PI * u2);
+      values[k] = static_cast<float>(normal * stddev);
+    }
+    convertElements(STRATA_F32, values, t.dtype,
+                    t.data.get() + begin * dtypeSize(t.dtype), n);
+  }
+}
+} // namespace
+
+} // namespace strata::runtime
+
+using namespace strata::runtime;
+
+extern "C" {
+
+strata_status_code strata_session_init_parameters(strata_session *session,
+                                                  uint64_t seed,
+                                                  strata_status *status) {
+  if (!session)
+    return fail(status, STRATA_INVALID_ARGUMENT, "null session");
+  const auto *params = session->exe->root->parameters();
+  Weights &weights = session->weights;
+  weights.changed();
+  // Each parameter's stream is sequential but independent of the others:
+  // parameters are spread over the cores, largest first, with identical
+  // results whatever the thread count.
+  std::vector<flatbuffers::uoffset_t> order;
+  try {
+    order.resize(params->size());
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory");
+  }
+  for (flatbuffers::uoffset_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) {
+    return weights[a].elements > weights[b].elements;
+  });
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < order.size();)
+      initParameter(params->Get(order[k]), seed, weights[order[k]]);
+  };
+  std::vector<std::thread> threads;
+  unsigned extra = std::min(16u, std::thread::hardware_concurrency());
+  try {
+    threads.reserve(extra);
+    for (unsigned t = 1; t < extra; ++t)
+      threads.emplace_back(work);
+  } catch (const std::system_error &) {
+    // Fewer threads than asked: the ones running and this one finish.
+  }
+  work();
+  for (std::thread &t : threads)
+    t.join();
+  return ok(status);
+}
+
+strata_status_code strata_session_load_parameters(strata_session *session,
+                                                  const char *path,
+                                                  strata_status *status) {
+  if (!session || !path)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_load_parameters: null argument");
+  try {
+    // New buffers, so a failure leaves the session's weights as they were.
+    std::vector<HostTensor> loaded;
+    if (strata_status_code code = readCheckpoint(path, session->exe->root,
+                                                 session->weights, loaded,
+                                                 status))
+      return code;
+    session->weights.replace(std::move(loaded));
+    return ok(status);
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
+  }
+}
+
+void strata_save_options_initialize(strata_save_options *options) {
+  if (!options)
+    return;
+  options->dtype = -1;
+  options->max_shard_bytes = 0;
+}
+
+strata_status_code strata_session_save_parameters_with(
+    strata_session *session, const char *path,
+    const strata_save_options *options, strata_status *status) {
+  if (!session || !path)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_save_parameters: null argument");
+  strata_save_options defaults;
+  strata_save_options_initialize(&defaults);
+  try {
+    return writeCheckpoint(path, session->exe->root, session->weights,
+                           options ? *options : defaults, status);
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
+  }
+}
+
+strata_status_code strata_session_save_parameters(strata_session *session,
+                                                  const char *path,
+                                                  strata_status *status) {
+  return strata_session_save_parameters_with(session, path, nullptr, status);
+}
+
+} // extern "C"

@@ -1,0 +1,68 @@
+//===- Weights.h - a session's parameters, in their own dtype ---*- C++ -*-===//
+//
+// Every parameter of the executable's table is one host tensor stored in
+// the dtype the executable declares for it (f32, bf16, f16; int8 leaves
+// room for per-channel scales as parameters of their own). Devices whose
+// memory is not the host's get a copy, uploaded again before the next call
+// after the host values changed.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_RUNTIME_WEIGHTS_H
+#define STRATA_RUNTIME_WEIGHTS_H
+
+#include "runtime/Internal.h"
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace strata::runtime {
+
+class Device;
+
+struct HostTensor {
+  strata_dtype dtype = STRATA_F32;
+  std::vector<int64_t> shape;
+  size_t elements = 0;
+  struct Free {
+    void operator()(void *p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> data;
+
+  size_t bytes() const;
+  /// Room for `elements` of `dtype`, 64-byte aligned; false when out of
+  /// memory.
+  bool allocate();
+};
+
+class Weights {
+public:
+  /// One tensor per parameter of `exe`, uninitialised.
+  strata_status_code allocate(const strata::fb::Executable *exe,
+                              strata_status *status);
+  size_t size() const { return tensors.size(); }
+  HostTensor &operator[](size_t i) { return tensors[i]; }
+  const HostTensor &operator[](size_t i) const { return tensors[i]; }
+  /// Replaces every tensor (a checkpoint read into new buffers, so that a
+  /// failure leaves the old values).
+  void replace(std::vector<HostTensor> loaded);
+  /// The host values changed: device copies are stale.
+  void changed() { deviceStale = true; }
+
+  /// Brings the device copies up to date (no-op on host-memory devices).
+  strata_status_code sync(Device &device, strata_status *status);
+  /// Where the kernels read parameter `i`.
+  void *kernelPointer(size_t i, Device &device);
+  /// Frees the device copies (before the device goes).
+  void releaseDeviceCopies(Device &device);
+
+private:
+  std::vector<HostTensor> tensors;
+  std::vector<void *> deviceCopies;
+  bool deviceStale = true;
+};
+
+} // namespace strata::runtime
+
+#endif // STRATA_RUNTIME_WEIGHTS_H
