@@ -174,6 +174,9 @@ struct Loaded {
 
 /// Where to save the initialised weights (--save-weights), if anywhere.
 std::string saveWeightsPath;
+/// How to save them: --save-dtype, --shard-size.
+std::string saveDtype = "keep";
+uint64_t shardBytes = 0;
 /// Weights to load (--weights) instead of initialising from the seed.
 std::string weightsPath;
 /// --no-kv-cache: recompute the sequence at every step.
@@ -191,8 +194,20 @@ strata_device_kind deviceKind() {
   return STRATA_DEVICE_AUTO;
 }
 
+strata_save_options saveOptions() {
+  strata_save_options options;
+  strata_save_options_initialize(&options);
+  options.dtype = saveDtype == "f32"    ? STRATA_F32
+                  : saveDtype == "bf16" ? STRATA_BF16
+                  : saveDtype == "f16"  ? STRATA_F16
+                                        : -1;
+  options.max_shard_bytes = shardBytes;
+  return options;
+}
+
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
+  strata_save_options save = saveOptions();
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
       strata_session_create_on(out.exe, deviceKind(), &out.session, &status) ||
       strata_session_set_num_threads(out.session, numThreads, &status) ||
@@ -201,8 +216,8 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
                                             &status)) ||
       (!saveWeightsPath.empty() &&
-       strata_session_save_parameters(out.session, saveWeightsPath.c_str(),
-                                      &status)) ||
+       strata_session_save_parameters_with(
+           out.session, saveWeightsPath.c_str(), &save, &status)) ||
       strata_session_use_kv_cache(out.session, !noKvCache, &status)) {
     std::fprintf(stderr, "error: %s\n", status.message);
     return false;
@@ -505,10 +520,13 @@ int main(int argc, char **argv) {
   logitsCmd->add_option("--tokens", tokens, "Token ids: 1,2,3")->required();
   for (CLI::App *cmd : {inferCmd, logitsCmd}) {
     cmd->add_option("--save-weights", saveWeightsPath,
-                    "Also write the weights to this safetensors file");
+                    "Also write the weights to this safetensors file (or, "
+                    "with --shard-size or for a directory, a sharded "
+                    "checkpoint in this directory)");
     cmd->add_option("--weights", weightsPath,
-                    "Load the weights from this safetensors file (default: "
-                    "initialise them from --seed)");
+                    "Load the weights from a safetensors file, a sharded "
+                    "checkpoint's index JSON, or a directory holding either "
+                    "(default: initialise them from --seed)");
   }
   size_t benchLength = 64, benchSteps = 8, benchRepeats = 5;
   CLI::App *benchCmd = app.add_subcommand(
@@ -539,6 +557,15 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(size_t(1), size_t(1000)));
   callCmd->add_option("--output", outputPath,
                       "Write the results' f32 values here, back to back");
+  for (CLI::App *cmd : {inferCmd, logitsCmd, callCmd}) {
+    cmd->add_option("--save-dtype", saveDtype,
+                    "Save float weights as f32, bf16 or f16 (default: keep "
+                    "each parameter's dtype)")
+        ->check(CLI::IsMember({"keep", "f32", "bf16", "f16"}));
+    cmd->add_option("--shard-size", shardBytes,
+                    "Save a sharded checkpoint: shards of at most this many "
+                    "bytes plus model.safetensors.index.json");
+  }
   for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd})
     cmd->add_option("--device", deviceName,
                     "auto (where the executable was compiled for), cpu or "
