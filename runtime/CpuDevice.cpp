@@ -87,10 +87,12 @@ strata_status_code CpuDevice::bind(KernelLibrary &library,
   if (context)
     *context = this;
   if (parallel)
-    *parallel = reinterpret_cast<void *>(&hookParallelFor);
+    KernelLibrary::setHook<strata_cpu_parallel_for_fn>(parallel,
+                                                       &hookParallelFor);
   if (acquire) {
-    *acquire = reinterpret_cast<void *>(&hookArena);
-    *release = reinterpret_cast<void *>(&hookArenaRelease);
+    KernelLibrary::setHook<strata_arena_fn>(acquire, &hookArena);
+    KernelLibrary::setHook<strata_arena_release_fn>(release,
+                                                    &hookArenaRelease);
   }
   parallelSlot = parallel;
   return ok(status);

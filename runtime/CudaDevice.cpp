@@ -421,22 +421,24 @@ strata_status_code CudaDevice::bind(KernelLibrary &library,
 
 strata_status_code CudaDevice::bindHooks(KernelLibrary &library,
                                          strata_status *status) {
-  struct Hook {
-    const char *name;
-    void *value;
-  } hooks[] = {
-      {STRATA_HOOK_CUDA_CONTEXT, impl_.get()},
-      {STRATA_HOOK_CUDA_LAUNCH, reinterpret_cast<void *>(&hookLaunch)},
-      {STRATA_HOOK_CUDA_ALLOC, reinterpret_cast<void *>(&hookAlloc)},
-      {STRATA_HOOK_CUDA_FREE, reinterpret_cast<void *>(&hookFree)},
+  const char *missing = nullptr;
+  auto bindSlot = [&](const char *name) {
+    void **slot = library.slot(name);
+    if (!slot && !missing)
+      missing = name;
+    return slot;
   };
-  for (Hook &h : hooks) {
-    void **slot = library.slot(h.name);
-    if (!slot)
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "the host library lacks the CUDA hook '%s'", h.name);
-    *slot = h.value;
-  }
+  void **context = bindSlot(STRATA_HOOK_CUDA_CONTEXT);
+  void **launch = bindSlot(STRATA_HOOK_CUDA_LAUNCH);
+  void **alloc = bindSlot(STRATA_HOOK_CUDA_ALLOC);
+  void **free = bindSlot(STRATA_HOOK_CUDA_FREE);
+  if (missing)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "the host library lacks the CUDA hook '%s'", missing);
+  *context = impl_.get();
+  KernelLibrary::setHook<strata_cuda_launch_fn>(launch, &hookLaunch);
+  KernelLibrary::setHook<strata_cuda_alloc_fn>(alloc, &hookAlloc);
+  KernelLibrary::setHook<strata_cuda_free_fn>(free, &hookFree);
   // Only libraries with memory plans have the arena hooks, and then both.
   void **acquire = library.slot(STRATA_HOOK_CUDA_ARENA);
   void **release = library.slot(STRATA_HOOK_CUDA_ARENA_RELEASE);
@@ -445,8 +447,8 @@ strata_status_code CudaDevice::bindHooks(KernelLibrary &library,
                 "the host library has strata_cuda_arena but not "
                 "strata_cuda_arena_release");
   if (acquire) {
-    *acquire = reinterpret_cast<void *>(&hookArena);
-    *release = reinterpret_cast<void *>(&hookArenaRelease);
+    KernelLibrary::setHook<strata_arena_fn>(acquire, &hookArena);
+    KernelLibrary::setHook<strata_arena_release_fn>(release, &hookArenaRelease);
   }
   return ok(status);
 }

@@ -12,6 +12,7 @@
 #define STRATA_RUNTIME_ENTRYCALL_H
 
 #include "runtime/Session.h"
+#include "runtime/abi.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -19,7 +20,7 @@
 
 namespace strata::runtime {
 
-using EntryFn = void (*)(void **);
+using EntryFn = strata_entry_fn;
 
 /// A memref descriptor of rank `rank` as the C interface lays it out:
 /// {allocated, aligned, offset, sizes[rank], strides[rank]}, all 8 bytes.

@@ -36,6 +36,12 @@ public:
   void **slot(const char *name) const {
     return static_cast<void **>(symbol(name));
   }
+  /// Points hook slot `slot` at `hook`, whose type must be the hook's C
+  /// signature in abi.h (the compiler checks it here).
+  template <typename HookFn>
+  static void setHook(void **slot, HookFn hook) {
+    *slot = reinterpret_cast<void *>(hook);
+  }
 
 private:
   KernelLibrary(void *handle, int fd) : handle(handle), fd(fd) {}

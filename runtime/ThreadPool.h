@@ -12,6 +12,8 @@
 #ifndef STRATA_RUNTIME_THREADPOOL_H
 #define STRATA_RUNTIME_THREADPOOL_H
 
+#include "runtime/abi.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -22,7 +24,7 @@
 
 namespace strata::runtime {
 
-using ParallelBody = void (*)(void *captures, int64_t begin, int64_t end);
+using ParallelBody = strata_parallel_body_fn;
 
 class ThreadPool {
 public:

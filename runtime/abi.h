@@ -10,6 +10,8 @@
 #ifndef STRATA_RUNTIME_ABI_H
 #define STRATA_RUNTIME_ABI_H
 
+#include <stdint.h>
+
 /* Version 2: memory plans are nested frames (an arena release hook),
  * layers are functions of their own, and entry points read their
  * descriptors through the packed array themselves (no C wrapper). */
@@ -21,6 +23,7 @@
  * the i-th argument's descriptor. A fully static argument is read only for
  * its two pointers: its offset, sizes and strides must match its type. */
 #define STRATA_ENTRY_PREFIX "strata_entry_"
+typedef void (*strata_entry_fn)(void **args);
 
 /* CPU kernel libraries. Each hook is an exported pointer-sized global the
  * runtime fills in after dlopen; null hooks make the library fall back to
@@ -37,6 +40,14 @@
 #define STRATA_HOOK_CPU_PARALLEL_FOR "strata_cpu_parallel_for"
 #define STRATA_HOOK_CPU_ARENA "strata_cpu_arena"
 #define STRATA_HOOK_CPU_ARENA_RELEASE "strata_cpu_arena_release"
+typedef void (*strata_parallel_body_fn)(void *captures, int64_t begin,
+                                        int64_t end);
+typedef void (*strata_cpu_parallel_for_fn)(void *ctx,
+                                           strata_parallel_body_fn body,
+                                           void *captures, int64_t iterations,
+                                           int64_t costPerIteration);
+typedef void *(*strata_arena_fn)(void *ctx, int64_t bytes);
+typedef void (*strata_arena_release_fn)(void *ctx, void *frame);
 
 /* CUDA host libraries: the same for device memory, plus launches.
  *   void *strata_cuda_context;
@@ -53,6 +64,15 @@
 #define STRATA_HOOK_CUDA_FREE "strata_cuda_free"
 #define STRATA_HOOK_CUDA_ARENA "strata_cuda_arena"
 #define STRATA_HOOK_CUDA_ARENA_RELEASE "strata_cuda_arena_release"
+typedef void (*strata_cuda_launch_fn)(void *ctx, int32_t kernel, int64_t gx,
+                                      int64_t gy, int64_t gz, int64_t bx,
+                                      int64_t by, int64_t bz,
+                                      int32_t sharedBytes, void **params,
+                                      int64_t numParams);
+typedef void *(*strata_cuda_alloc_fn)(void *ctx, int64_t bytes);
+typedef void (*strata_cuda_free_fn)(void *ctx, void *ptr);
+/* Hook slots are per loaded library instance, and the runtime loads one
+ * instance per session: a session's hooks reach only its own context. */
 
 /* Arena frames and every slot in them are aligned to this many bytes. */
 #define STRATA_ARENA_ALIGNMENT 64
