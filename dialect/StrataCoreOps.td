@@ -30,7 +30,7 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Strata_EmbeddingOp : Strata_ComputeOp<"embedding"> {
+def Strata_EmbeddingOp : Strata_ComputeOp<"embedding", [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "token embedding lookup";
   let description = [{
     `result[b, s, :] = table[tokens[b, s], :]`. Token ids outside
@@ -46,7 +46,7 @@ def Strata_EmbeddingOp : Strata_ComputeOp<"embedding"> {
   let hasVerifier = 0;
 }
 
-def Strata_RMSNormOp : Strata_ComputeOp<"rmsnorm"> {
+def Strata_RMSNormOp : Strata_ComputeOp<"rmsnorm", [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "root-mean-square normalisation";
   let description = [{
     `x * rsqrt(mean(x^2, -1) + eps) * weight` over the last dimension.
@@ -80,7 +80,7 @@ def Strata_LayerNormOp : Strata_ComputeOp<"layernorm"> {
   }];
 }
 
-def Strata_LinearOp : Strata_ComputeOp<"linear"> {
+def Strata_LinearOp : Strata_ComputeOp<"linear", [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "affine projection y = x W^T (+ b)";
   let description = [{
     Weights are stored `[out_features, in_features]`, as in PyTorch, so
@@ -99,7 +99,7 @@ def Strata_LinearOp : Strata_ComputeOp<"linear"> {
   let hasVerifier = 0;
 }
 
-def Strata_GeluOp : Strata_ComputeOp<"gelu"> {
+def Strata_GeluOp : Strata_ComputeOp<"gelu", [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "Gaussian error linear unit";
   let description = [{
     Exact (`erf`) GELU, or the `tanh` approximation.
@@ -112,7 +112,7 @@ def Strata_GeluOp : Strata_ComputeOp<"gelu"> {
   let hasVerifier = 0;
 }
 
-def Strata_SiluOp : Strata_ComputeOp<"silu"> {
+def Strata_SiluOp : Strata_ComputeOp<"silu", [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "x * sigmoid(x)";
   let arguments = (ins Strata_FloatTensor:$input);
   let results = (outs Strata_FloatTensor:$result);
@@ -121,7 +121,7 @@ def Strata_SiluOp : Strata_ComputeOp<"silu"> {
 }
 
 def Strata_SwiGLUOp : Strata_ComputeOp<"swiglu",
-    [AllTypesMatch<["gate", "up"]>]> {
+    [AllTypesMatch<["gate", "up"]>, DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "silu(gate) * up";
   let description = [{
     The gated activation of SwiGLU feed-forward networks.
@@ -134,7 +134,8 @@ def Strata_SwiGLUOp : Strata_ComputeOp<"swiglu",
   let hasVerifier = 0;
 }
 
-def Strata_AddOp : Strata_ComputeOp<"add", [AllTypesMatch<["lhs", "rhs"]>]> {
+def Strata_AddOp : Strata_ComputeOp<"add",
+    [AllTypesMatch<["lhs", "rhs"]>, DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "elementwise sum (residual connection)";
   let description = [{
     Constraints: add_c1 both operands have the same type.

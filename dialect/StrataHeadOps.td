@@ -33,7 +33,7 @@ def Strata_MemoryCompressionOp : Strata_ComputeOp<"memory_compression"> {
   }];
 }
 
-def Strata_LMHeadOp : Strata_ComputeOp<"lm_head"> {
+def Strata_LMHeadOp : Strata_ComputeOp<"lm_head", [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "language-model head: logits = x W^T";
   let description = [{
     `weight: [vocab, hidden]`; when it is the embedding table the head is
@@ -70,7 +70,8 @@ def Strata_ClassificationHeadOp : Strata_ComputeOp<"classification_head"> {
   let hasVerifier = 0;
 }
 
-def Strata_CrossEntropyOp : Strata_ComputeOp<"cross_entropy"> {
+def Strata_CrossEntropyOp : Strata_ComputeOp<"cross_entropy",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "mean token cross-entropy with an ignore index";
   let description = [{
     `mean over labels != ignore_index of -log_softmax(logits)[label]`;

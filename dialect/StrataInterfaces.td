@@ -37,4 +37,29 @@ def StrataCostOpInterface : OpInterface<"StrataCostOpInterface"> {
   ];
 }
 
+def StrataGradientOpInterface : OpInterface<"StrataGradientOpInterface"> {
+  let cppNamespace = "::mlir::strata";
+  let description = [{
+    The op's vector-Jacobian product, for `strata-autodiff`: given the
+    gradients flowing into its results, build (at the builder's insertion
+    point, after the op) the gradients of its operands. Rules emit strata
+    ops — the `*_backward` ops where the backward is more than a
+    combination of forward ops — so the backward stays at the model's level
+    until codegen lowers it like the forward.
+  }];
+  let methods = [
+    InterfaceMethod<
+      /*desc=*/"Gradients of the operands from those of the results. "
+               "`resultGrads` has one value per result, null where no "
+               "gradient flows; `operandGrads` receives one value per "
+               "operand, null where the operand is not differentiable "
+               "(token ids, labels). Fails with an error at the op when "
+               "the rule does not cover the op's configuration.",
+      /*retTy=*/"::mlir::LogicalResult", /*methodName=*/"buildVJP",
+      /*args=*/(ins "::mlir::OpBuilder &":$builder,
+                    "::mlir::ValueRange":$resultGrads,
+                    "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
 #endif // STRATA_INTERFACES_TD

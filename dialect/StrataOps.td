@@ -27,5 +27,6 @@ include "dialect/StrataCoreOps.td"
 include "dialect/StrataAttentionOps.td"
 include "dialect/StrataMoEOps.td"
 include "dialect/StrataHeadOps.td"
+include "dialect/StrataGradOps.td"
 
 #endif // STRATA_OPS_TD

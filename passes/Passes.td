@@ -35,4 +35,30 @@ def StrataParamsToArguments
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation of a loss into <name>_grad";
+  let description = [{
+    For each function named in `functions` (by default `loss`), which must
+    return one 0-d f32 tensor, adds `<name>_grad`: the same arguments,
+    returning the loss, the gradient of each float argument, then that of
+    every `strata.param` it reads, in order of appearance (a value read
+    twice, e.g. a tied embedding, gets the sum). The forward is cloned, then each op's
+    StrataGradientOpInterface rule runs in reverse order, accumulating
+    gradients of values used more than once with `strata.add`. A call of
+    a layer body `@b` becomes a call of `@b_vjp` (made once per body):
+    the body's arguments and its results' gradients in, its float
+    arguments' gradients out; it recomputes the body's forward before its
+    backward, so activations inside a layer are not kept across the step
+    (per-layer recomputation). An op without a rule is an error naming it.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "Functions to differentiate (default: loss)">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 #endif // STRATA_PASSES_TD

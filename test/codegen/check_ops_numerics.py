@@ -56,13 +56,15 @@ def program(inputs, body, result_type):
     return "\n".join(lines) + "\n"
 
 
-def run(args, text):
+def run_all(args, text, passes=()):
+    """Lowers `text` (after `passes`), runs its main() and returns every
+    tensor it printed, in order."""
     # mlir-runner calls main() itself, not through the runtime's packed ABI.
     options = ["entry-points=false"]
     if args.pipeline_options:
         options.append(args.pipeline_options)
     pipeline = "--strata-lower-to-llvm-cpu=" + " ".join(options)
-    lowered = subprocess.run([args.strata_opt, "-", pipeline],
+    lowered = subprocess.run([args.strata_opt, "-", *passes, pipeline],
                              input=text, capture_output=True, text=True)
     if lowered.returncode:
         raise RuntimeError("strata-opt failed:\n" + lowered.stderr)
@@ -72,9 +74,16 @@ def run(args, text):
                          input=lowered.stdout, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError("mlir-runner failed:\n" + out.stderr)
-    data = out.stdout.split("data =", 1)[1]
-    nums = re.findall(r"-?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)", data)
-    return torch.tensor([float(n) for n in nums])
+    tensors = []
+    for data in out.stdout.split("data =")[1:]:
+        data = data.split("Unranked Memref", 1)[0]
+        nums = re.findall(r"-?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)", data)
+        tensors.append(torch.tensor([float(n) for n in nums]))
+    return tensors
+
+
+def run(args, text):
+    return run_all(args, text)[0]
 
 
 def cases():

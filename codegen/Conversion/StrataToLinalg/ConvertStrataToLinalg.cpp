@@ -31,6 +31,7 @@ struct ConvertToLinalgPass
     populateCoreToLinalgPatterns(patterns);
     populateAttentionToLinalgPatterns(patterns, flashAttention);
     populateLossToLinalgPatterns(patterns);
+    populateGradientsToLinalgPatterns(patterns);
     populateMoEToLinalgPatterns(patterns, groupExperts);
     // decode's KV caches are extended with tensor.concat: lower it to
     // insert_slice, which bufferizes in place.

@@ -29,6 +29,9 @@ void populateMoEToLinalgPatterns(RewritePatternSet &patterns,
 void populateLossToLinalgPatterns(RewritePatternSet &patterns);
 /// Rotary positions (with YaRN) and attention (GQA, causal, window).
 void populateAttentionToLinalgPatterns(RewritePatternSet &patterns, bool flash);
+/// The backward ops strata-autodiff emits (linear, rmsnorm, activations,
+/// swiglu, cross-entropy, the embedding's scatter-add).
+void populateGradientsToLinalgPatterns(RewritePatternSet &patterns);
 /// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
 

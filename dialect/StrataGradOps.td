@@ -1,0 +1,134 @@
+//===- StrataGradOps.td - backward ops of the strata dialect -*- tablegen -*-===//
+//
+// What `strata-autodiff` emits where an op's gradient is more than a
+// combination of forward ops. Each takes the forward op's inputs (the
+// backward recomputes what it needs rather than storing it) and the
+// gradient of its result.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_GRAD_OPS_TD
+#define STRATA_GRAD_OPS_TD
+
+class Strata_BackwardOp<string mnemonic, list<Trait> traits = []>
+    : Strata_Op<mnemonic, !listconcat([Pure], traits)> {
+  let hasVerifier = 1;
+}
+
+def Strata_LinearBackwardOp : Strata_BackwardOp<"linear_backward"> {
+  let summary = "gradients of y = x W^T (+ b)";
+  let description = [{
+    From `input: [..., in]`, `weight: [out, in]` and `result_grad:
+    [..., out]`: `input_grad = result_grad W` (`[..., in]`), `weight_grad =
+    sum over the leading dims of result_grad^T input` (`[out, in]`) and,
+    with `has_bias`, `bias_grad = sum over the leading dims of result_grad`
+    (`[out]`). Also the backward of `lm_head`.
+    Constraints: linear_bwd_c1 input and result_grad have the same rank and
+    leading dims; linear_bwd_c2 the grads have the types of input, weight
+    and [out].
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
+      Strata_FloatTensor:$result_grad, UnitAttr:$has_bias);
+  let results = (outs Strata_FloatTensor:$input_grad,
+      Strata_FloatTensor:$weight_grad,
+      Optional<Strata_FloatTensor>:$bias_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $result_grad attr-dict `:` type($input) `,`
+    type($weight) `,` type($result_grad) `->` type(results)
+  }];
+}
+
+def Strata_RMSNormBackwardOp : Strata_BackwardOp<"rmsnorm_backward",
+    [AllTypesMatch<["input", "result_grad", "input_grad"]>,
+     AllTypesMatch<["weight", "weight_grad"]>]> {
+  let summary = "gradients of rmsnorm";
+  let description = [{
+    With `r = rsqrt(mean(x^2) + eps)` per row and `g = result_grad *
+    weight`: `input_grad = r g - x r^3 mean(g x)` and `weight_grad = sum
+    over rows of result_grad x r`.
+    Constraints: norm_c1 weight is rank 1 and matches the last dim of
+    input; norm_c2 eps > 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
+      Strata_FloatTensor:$result_grad,
+      DefaultValuedAttr<F64Attr, "1.0e-6">:$eps);
+  let results = (outs Strata_FloatTensor:$input_grad,
+      Strata_FloatTensor:$weight_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $result_grad attr-dict `:` type($input) `,`
+    type($weight)
+  }];
+}
+
+def Strata_EmbeddingBackwardOp : Strata_BackwardOp<"embedding_backward"> {
+  let summary = "gradient of the embedding table (scatter-add)";
+  let description = [{
+    `table_grad[v, :] = sum over (b, s) with tokens[b, s] == v of
+    result_grad[b, s, :]`: every row a token selected receives the sum of
+    its positions' gradients; the others are zero. Token ids outside the
+    table contribute nothing.
+    Constraints: embedding_bwd_c1 result_grad is [batch, seq, hidden] over
+    tokens [batch, seq]; embedding_bwd_c2 table_grad is [vocab, hidden].
+  }];
+  let arguments = (ins Strata_TokenTensor:$tokens,
+      Strata_FloatTensor:$result_grad);
+  let results = (outs Strata_FloatTensor:$table_grad);
+  let assemblyFormat = [{
+    $tokens `,` $result_grad attr-dict `:` type($tokens) `,`
+    type($result_grad) `->` type($table_grad)
+  }];
+}
+
+def Strata_CrossEntropyBackwardOp
+    : Strata_BackwardOp<"cross_entropy_backward",
+        [AllTypesMatch<["logits", "logits_grad"]>]> {
+  let summary = "gradient of the mean token cross-entropy";
+  let description = [{
+    `logits_grad = loss_grad * (softmax(logits) - onehot(label)) / n` on
+    rows whose label is not `ignore_index` (n of them), 0 on the others and
+    everywhere when n is 0.
+    Constraints: xent_c1 logits have rank labels + 1 and the same leading
+    dims.
+  }];
+  let arguments = (ins Strata_FloatTensor:$logits, Strata_TokenTensor:$labels,
+      Strata_ScalarF32:$loss_grad,
+      DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs Strata_FloatTensor:$logits_grad);
+  let assemblyFormat = [{
+    $logits `,` $labels `,` $loss_grad attr-dict `:` type($logits) `,`
+    type($labels) `,` type($loss_grad)
+  }];
+}
+
+def Strata_ActivationBackwardOp : Strata_BackwardOp<"activation_backward",
+    [AllTypesMatch<["input", "result_grad", "input_grad"]>]> {
+  let summary = "gradient of silu or gelu";
+  let description = [{
+    `input_grad = result_grad * f'(input)` for `f` = `silu` or `gelu`
+    (exact, or the tanh approximation with `approximate = tanh`).
+    Constraints: act_bwd_c1 kind is silu or gelu.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input,
+      Strata_FloatTensor:$result_grad, StrAttr:$kind,
+      DefaultValuedAttr<Strata_GeluApproximationAttr,
+          "::mlir::strata::GeluApproximation::None">:$approximate);
+  let results = (outs Strata_FloatTensor:$input_grad);
+  let assemblyFormat = "$input `,` $result_grad attr-dict `:` type($input)";
+}
+
+def Strata_SwiGLUBackwardOp : Strata_BackwardOp<"swiglu_backward",
+    [AllTypesMatch<["gate", "up", "result_grad", "gate_grad", "up_grad"]>]> {
+  let summary = "gradients of silu(gate) * up";
+  let description = [{
+    `gate_grad = result_grad * up * silu'(gate)`, `up_grad = result_grad *
+    silu(gate)`.
+  }];
+  let arguments = (ins Strata_FloatTensor:$gate, Strata_FloatTensor:$up,
+      Strata_FloatTensor:$result_grad);
+  let results = (outs Strata_FloatTensor:$gate_grad,
+      Strata_FloatTensor:$up_grad);
+  let assemblyFormat = "$gate `,` $up `,` $result_grad attr-dict `:` type($gate)";
+  let hasVerifier = 0;
+}
+
+#endif // STRATA_GRAD_OPS_TD

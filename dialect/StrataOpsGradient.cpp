@@ -1,0 +1,209 @@
+//===- StrataOpsGradient.cpp - VJP rules and the backward ops' verifiers --===//
+//
+// StrataGradientOpInterface for the forward ops: each rule builds the
+// operands' gradients from the results' at the builder's insertion point,
+// with strata ops only (forward ops where they serve, the *_backward ops of
+// StrataGradOps.td otherwise). docs/spec.md states each backward op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Two dims agree when either is dynamic or they are equal.
+bool agree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+bool sameShape(RankedTensorType a, RankedTensorType b) {
+  if (a.getRank() != b.getRank())
+    return false;
+  for (int64_t i = 0; i < a.getRank(); ++i)
+    if (!agree(a.getDimSize(i), b.getDimSize(i)))
+      return false;
+  return true;
+}
+
+/// Gradient of a linear map x W^T (+ b) — linear and lm_head.
+void projectionVJP(OpBuilder &b, Operation *op, Value input, Value weight,
+                   Value bias, Value resultGrad,
+                   SmallVectorImpl<Value> &operandGrads) {
+  SmallVector<Type> types{input.getType(), weight.getType()};
+  if (bias)
+    types.push_back(bias.getType());
+  auto backward = LinearBackwardOp::create(
+      b, op->getLoc(), types, input, weight, resultGrad,
+      bias ? b.getUnitAttr() : UnitAttr());
+  operandGrads.append({backward.getInputGrad(), backward.getWeightGrad()});
+  if (bias)
+    operandGrads.push_back(backward.getBiasGrad());
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// VJP rules
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::buildVJP(OpBuilder &, ValueRange resultGrads,
+                              SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.append({resultGrads[0], resultGrads[0]});
+  return success();
+}
+
+LogicalResult LinearOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  projectionVJP(b, *this, getInput(), getWeight(), getBias(), resultGrads[0],
+                operandGrads);
+  return success();
+}
+
+LogicalResult LMHeadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  projectionVJP(b, *this, getInput(), getWeight(), Value(), resultGrads[0],
+                operandGrads);
+  return success();
+}
+
+LogicalResult RMSNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  auto backward = RMSNormBackwardOp::create(b, getLoc(), getInput(),
+                                            getWeight(), resultGrads[0],
+                                            getEpsAttr());
+  operandGrads.append({backward.getInputGrad(), backward.getWeightGrad()});
+  return success();
+}
+
+LogicalResult SiluOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(ActivationBackwardOp::create(
+      b, getLoc(), getInput(), resultGrads[0], b.getStringAttr("silu"),
+      GeluApproximationAttr::get(getContext(), GeluApproximation::None)));
+  return success();
+}
+
+LogicalResult GeluOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(ActivationBackwardOp::create(
+      b, getLoc(), getInput(), resultGrads[0], b.getStringAttr("gelu"),
+      getApproximateAttr()));
+  return success();
+}
+
+LogicalResult SwiGLUOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  auto backward =
+      SwiGLUBackwardOp::create(b, getLoc(), getGate(), getUp(), resultGrads[0]);
+  operandGrads.append({backward.getGateGrad(), backward.getUpGrad()});
+  return success();
+}
+
+LogicalResult EmbeddingOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(Value()); // token ids
+  operandGrads.push_back(EmbeddingBackwardOp::create(
+      b, getLoc(), getTable().getType(), getTokens(), resultGrads[0]));
+  return success();
+}
+
+LogicalResult CrossEntropyOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(CrossEntropyBackwardOp::create(
+      b, getLoc(), getLogits(), getLabels(), resultGrads[0],
+      getIgnoreIndexAttr()));
+  operandGrads.push_back(Value()); // labels
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops' verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearBackwardOp::verify() {
+  auto input = tensorType(getInput()), weight = tensorType(getWeight()),
+       grad = tensorType(getResultGrad());
+  if (weight.getRank() != 2 || input.getRank() < 1 ||
+      !agree(input.getShape().back(), weight.getDimSize(1)))
+    return emitOpError() << "linear_c1/c2: weight must be [out, in] with in "
+                            "the last dim of input, got "
+                         << weight << " and " << input;
+  bool leading = grad.getRank() == input.getRank() &&
+                 agree(grad.getShape().back(), weight.getDimSize(0));
+  for (int64_t i = 0; leading && i + 1 < input.getRank(); ++i)
+    leading = agree(grad.getDimSize(i), input.getDimSize(i));
+  if (!leading)
+    return emitOpError() << "linear_bwd_c1: result_grad must be input's "
+                            "leading dims and [out], got "
+                         << grad;
+  if (getInputGrad().getType() != input ||
+      getWeightGrad().getType() != weight ||
+      static_cast<bool>(getBiasGrad()) != getHasBias())
+    return emitOpError() << "linear_bwd_c2: the gradients must have the "
+                            "types of input, weight (and bias with has_bias)";
+  if (getBiasGrad()) {
+    auto bias = tensorType(getBiasGrad());
+    if (bias.getRank() != 1 || !agree(bias.getDimSize(0), weight.getDimSize(0)))
+      return emitOpError() << "linear_bwd_c2: bias_grad must be [out], got "
+                           << bias;
+  }
+  return success();
+}
+
+LogicalResult RMSNormBackwardOp::verify() {
+  auto input = tensorType(getInput()), weight = tensorType(getWeight());
+  if (weight.getRank() != 1 || input.getRank() < 1 ||
+      !agree(weight.getDimSize(0), input.getShape().back()))
+    return emitOpError() << "norm_c1: weight must be rank 1 and match the "
+                            "last dim of input, got "
+                         << weight << " and " << input;
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError() << "norm_c2: eps must be > 0, got "
+                         << getEps().convertToDouble();
+  return success();
+}
+
+LogicalResult EmbeddingBackwardOp::verify() {
+  auto tokens = tensorType(getTokens()), grad = tensorType(getResultGrad()),
+       table = tensorType(getTableGrad());
+  if (tokens.getRank() != 2 || grad.getRank() != 3 ||
+      !agree(grad.getDimSize(0), tokens.getDimSize(0)) ||
+      !agree(grad.getDimSize(1), tokens.getDimSize(1)))
+    return emitOpError() << "embedding_bwd_c1: result_grad must be [batch, "
+                            "seq, hidden] over tokens [batch, seq], got "
+                         << grad << " and " << tokens;
+  if (table.getRank() != 2 || !table.hasStaticShape() ||
+      !agree(table.getDimSize(1), grad.getDimSize(2)) ||
+      table.getElementType() != grad.getElementType())
+    return emitOpError() << "embedding_bwd_c2: table_grad must be a static "
+                            "[vocab, hidden] of result_grad's element type, "
+                            "got "
+                         << table;
+  return success();
+}
+
+LogicalResult CrossEntropyBackwardOp::verify() {
+  auto logits = tensorType(getLogits()), labels = tensorType(getLabels());
+  bool ok = logits.getRank() == labels.getRank() + 1;
+  for (int64_t i = 0; ok && i < labels.getRank(); ++i)
+    ok = agree(logits.getDimSize(i), labels.getDimSize(i));
+  if (!ok)
+    return emitOpError() << "xent_c1: logits must be labels' shape plus a "
+                            "class dim, got "
+                         << logits << " and " << labels;
+  return success();
+}
+
+LogicalResult ActivationBackwardOp::verify() {
+  if (getKind() != "silu" && getKind() != "gelu")
+    return emitOpError() << "act_bwd_c1: kind must be silu or gelu, got '"
+                         << getKind() << "'";
+  return success();
+}

@@ -1,0 +1,284 @@
+//===- Autodiff.cpp - reverse-mode differentiation of a loss -----*- C++ -*-===//
+//
+// The backward of a function is built after a clone of its forward, op by
+// op in reverse, from StrataGradientOpInterface rules. Layer bodies are
+// differentiated once each into <body>_vjp functions that recompute the
+// body's forward: the step keeps only the layers' inputs alive between the
+// forward and the backward.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/MapVector.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAAUTODIFF
+#include "passes/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+bool isFloatTensor(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t && isa<FloatType>(t.getElementType());
+}
+
+/// A tensor of zeros shaped like `like`.
+Value zerosLike(OpBuilder &b, Location loc, Value like) {
+  auto type = cast<RankedTensorType>(like.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, like);
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
+  Value zero = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), 0.0));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+class Differentiator {
+public:
+  Differentiator(ModuleOp module) : module(module), symbols(module) {}
+
+  /// Adds `<name>_grad` for the loss function `func`.
+  LogicalResult differentiateLoss(func::FuncOp func);
+
+private:
+  /// Gradients of values, accumulated as uses are visited.
+  using Gradients = llvm::DenseMap<Value, Value>;
+
+  /// Clones `source`'s body into `target` (arguments mapped by `mapping`)
+  /// and appends the backward of the clone given the gradients of the
+  /// returned values; returns the clone's returned values.
+  LogicalResult buildBackward(func::FuncOp source, OpBuilder &b,
+                              IRMapping &mapping, ValueRange seeds,
+                              SmallVectorImpl<Value> &returned,
+                              Gradients &grads);
+  LogicalResult backwardOf(Operation *op, OpBuilder &b, Gradients &grads);
+  void accumulate(OpBuilder &b, Location loc, Gradients &grads, Value value,
+                  Value grad);
+  /// `<callee>_vjp`, made on first use.
+  FailureOr<func::FuncOp> vjpOf(func::FuncOp callee);
+
+  ModuleOp module;
+  SymbolTable symbols;
+  llvm::DenseMap<Operation *, func::FuncOp> vjps;
+};
+
+void Differentiator::accumulate(OpBuilder &b, Location loc, Gradients &grads,
+                                Value value, Value grad) {
+  if (!grad || !isFloatTensor(value.getType()))
+    return;
+  Value &slot = grads[value];
+  slot = slot ? AddOp::create(b, loc, slot, grad).getResult() : grad;
+}
+
+LogicalResult Differentiator::backwardOf(Operation *op, OpBuilder &b,
+                                         Gradients &grads) {
+  // Leaves (parameters, constants): their gradients are read by the caller.
+  if (op->getNumOperands() == 0)
+    return success();
+  SmallVector<Value> resultGrads;
+  bool any = false;
+  for (Value r : op->getResults()) {
+    resultGrads.push_back(grads.lookup(r));
+    any |= static_cast<bool>(resultGrads.back());
+  }
+  if (!any)
+    return success();
+  // Results without a gradient take zeros: a rule sees every result's.
+  for (auto [r, g] : llvm::zip(op->getResults(), resultGrads))
+    if (!g && isFloatTensor(r.getType()))
+      g = zerosLike(b, op->getLoc(), r);
+
+  SmallVector<Value> operandGrads;
+  if (auto call = dyn_cast<func::CallOp>(op)) {
+    auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+    FailureOr<func::FuncOp> vjp =
+        callee ? vjpOf(callee) : FailureOr<func::FuncOp>(failure());
+    if (failed(vjp))
+      return call.emitOpError("cannot be differentiated");
+    SmallVector<Value> args(call.getOperands());
+    for (auto [r, g] : llvm::zip(op->getResults(), resultGrads))
+      if (isFloatTensor(r.getType()))
+        args.push_back(g);
+    auto vjpCall = func::CallOp::create(b, op->getLoc(), *vjp, args);
+    unsigned next = 0;
+    for (Value operand : call.getOperands())
+      operandGrads.push_back(isFloatTensor(operand.getType())
+                                 ? vjpCall.getResult(next++)
+                                 : Value());
+  } else if (auto rule = dyn_cast<StrataGradientOpInterface>(op)) {
+    if (failed(rule.buildVJP(b, resultGrads, operandGrads)))
+      return failure();
+  } else {
+    return op->emitOpError("has no gradient rule (StrataGradientOpInterface); "
+                           "strata-autodiff cannot differentiate through it");
+  }
+  for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads))
+    accumulate(b, op->getLoc(), grads, operand, grad);
+  return success();
+}
+
+LogicalResult Differentiator::buildBackward(func::FuncOp source, OpBuilder &b,
+                                            IRMapping &mapping,
+                                            ValueRange seeds,
+                                            SmallVectorImpl<Value> &returned,
+                                            Gradients &grads) {
+  if (!llvm::hasSingleElement(source.getBody()))
+    return source.emitOpError("has control flow; strata-autodiff "
+                              "differentiates straight-line functions");
+  SmallVector<Operation *> forward;
+  for (Operation &op : source.front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        returned.push_back(mapping.lookupOrDefault(v));
+      continue;
+    }
+    forward.push_back(b.clone(op, mapping));
+  }
+  for (auto [value, seed] : llvm::zip(returned, seeds))
+    accumulate(b, source.getLoc(), grads, value, seed);
+  for (Operation *op : llvm::reverse(forward))
+    if (failed(backwardOf(op, b, grads)))
+      return failure();
+  return success();
+}
+
+FailureOr<func::FuncOp> Differentiator::vjpOf(func::FuncOp callee) {
+  if (func::FuncOp known = vjps.lookup(callee))
+    return known;
+  if (callee.isExternal())
+    return failure();
+  FunctionType type = callee.getFunctionType();
+  SmallVector<Type> inputs(type.getInputs()), outputs;
+  for (Type t : type.getResults())
+    if (isFloatTensor(t))
+      inputs.push_back(t);
+  for (Type t : type.getInputs())
+    if (isFloatTensor(t))
+      outputs.push_back(t);
+  OpBuilder top(module.getBodyRegion());
+  top.setInsertionPointAfter(callee);
+  auto vjp = func::FuncOp::create(
+      top, callee.getLoc(), (callee.getName() + "_vjp").str(),
+      top.getFunctionType(inputs, outputs));
+  vjp.setPrivate();
+  symbols.insert(vjp);
+  vjps[callee] = vjp;
+
+  Block *entry = vjp.addEntryBlock();
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  IRMapping mapping;
+  unsigned numArgs = type.getNumInputs();
+  for (unsigned i = 0; i < numArgs; ++i)
+    mapping.map(callee.getArgument(i), entry->getArgument(i));
+  SmallVector<Value> seeds;
+  unsigned next = numArgs;
+  for (Type t : type.getResults())
+    seeds.push_back(isFloatTensor(t) ? entry->getArgument(next++) : Value());
+  SmallVector<Value> returned;
+  Gradients grads;
+  if (failed(buildBackward(callee, b, mapping, seeds, returned, grads)))
+    return failure();
+  SmallVector<Value> results;
+  for (unsigned i = 0; i < numArgs; ++i) {
+    Value arg = entry->getArgument(i);
+    if (!isFloatTensor(arg.getType()))
+      continue;
+    Value g = grads.lookup(arg);
+    results.push_back(g ? g : zerosLike(b, callee.getLoc(), arg));
+  }
+  func::ReturnOp::create(b, callee.getLoc(), results);
+  return vjp;
+}
+
+LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
+  FunctionType type = func.getFunctionType();
+  auto loss = type.getNumResults() == 1
+                  ? dyn_cast<RankedTensorType>(type.getResult(0))
+                  : RankedTensorType();
+  if (!loss || loss.getRank() != 0 || !loss.getElementType().isF32())
+    return func.emitOpError("must return one 0-d f32 tensor (a loss) to be "
+                            "differentiated");
+  SmallVector<ParamOp> params;
+  func.walk([&](ParamOp p) { params.push_back(p); });
+  SmallVector<Type> results{loss};
+  for (Type t : type.getInputs())
+    if (isFloatTensor(t))
+      results.push_back(t);
+  for (ParamOp p : params)
+    results.push_back(p.getType());
+  OpBuilder top(module.getBodyRegion());
+  top.setInsertionPointAfter(func);
+  std::string name = (func.getName() + "_grad").str();
+  FunctionType gradType = top.getFunctionType(type.getInputs(), results);
+  // A declaration of <name>_grad (for callers written before the pass
+  // runs) is filled in; a definition is an error.
+  auto grad = symbols.lookup<func::FuncOp>(name);
+  if (grad && (!grad.isExternal() || grad.getFunctionType() != gradType))
+    return grad.emitOpError("exists already")
+           << (grad.isExternal() ? " with another type; expected " : "")
+           << (grad.isExternal() ? gradType : FunctionType());
+  if (!grad) {
+    grad = func::FuncOp::create(top, func.getLoc(), name, gradType);
+    grad.setVisibility(func.getVisibility());
+    symbols.insert(grad);
+  }
+  Block *entry = grad.addEntryBlock();
+  OpBuilder b = OpBuilder::atBlockEnd(entry);
+  IRMapping mapping;
+  for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
+    mapping.map(from, to);
+  // d loss / d loss = 1.
+  Value one = arith::ConstantOp::create(
+      b, func.getLoc(), DenseElementsAttr::get(loss, b.getF32FloatAttr(1.0f)));
+  SmallVector<Value> returned;
+  Gradients grads;
+  if (failed(buildBackward(func, b, mapping, one, returned, grads)))
+    return failure();
+  SmallVector<Value> values{returned.front()};
+  for (Value arg : entry->getArguments()) {
+    if (!isFloatTensor(arg.getType()))
+      continue;
+    Value g = grads.lookup(arg);
+    values.push_back(g ? g : zerosLike(b, func.getLoc(), arg));
+  }
+  for (ParamOp p : params) {
+    Value clone = mapping.lookup(p.getResult());
+    Value g = grads.lookup(clone);
+    values.push_back(g ? g : zerosLike(b, func.getLoc(), clone));
+  }
+  func::ReturnOp::create(b, func.getLoc(), values);
+  return success();
+}
+
+struct StrataAutodiffPass
+    : public mlir::strata::impl::StrataAutodiffBase<StrataAutodiffPass> {
+  using StrataAutodiffBase::StrataAutodiffBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<std::string> names(functions.begin(), functions.end());
+    if (names.empty())
+      names.push_back("loss");
+    Differentiator differentiator(module);
+    for (const std::string &name : names) {
+      auto func = module.lookupSymbol<func::FuncOp>(name);
+      if (!func) {
+        module.emitError() << "strata-autodiff: no function @" << name
+                           << " to differentiate";
+        return signalPassFailure();
+      }
+      if (failed(differentiator.differentiateLoss(func)))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,46 @@
+// RUN: strata-opt %s --split-input-file --strata-convert-to-linalg | FileCheck %s
+
+// The embedding's gradient is a scatter-add over token positions (work in
+// the tokens, not the vocabulary), skipping ids outside the table.
+// CHECK-LABEL: func.func @embedding_backward
+// CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<32x8xf32>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[ZERO]])
+// CHECK: scf.for
+// CHECK: %[[TOK:.*]] = tensor.extract
+// CHECK-DAG: arith.cmpi slt, %[[TOK]], %c32_i32
+// CHECK-DAG: arith.cmpi sge, %[[TOK]], %c0_i32
+// CHECK: scf.if
+// CHECK: tensor.extract_slice {{.*}} [1, 8] [1, 1] : tensor<32x8xf32> to tensor<8xf32>
+// CHECK: arith.addf
+// CHECK: tensor.insert_slice {{.*}} [1, 8] [1, 1] : tensor<8xf32> into tensor<32x8xf32>
+func.func @embedding_backward(%t: tensor<?x?xi32>, %dy: tensor<?x?x8xf32>) -> tensor<32x8xf32> {
+  %0 = strata.embedding_backward %t, %dy : tensor<?x?xi32>, tensor<?x?x8xf32> -> tensor<32x8xf32>
+  return %0 : tensor<32x8xf32>
+}
+
+// -----
+
+// dx reduces over out, dw over every leading dim, db likewise.
+// CHECK-LABEL: func.func @linear_backward
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: } -> tensor<2x3x8xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]
+// CHECK: } -> tensor<16x8xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "reduction"]
+// CHECK: } -> tensor<16xf32>
+func.func @linear_backward(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %dy: tensor<2x3x16xf32>) -> (tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32>) {
+  %0:3 = strata.linear_backward %x, %w, %dy {has_bias} : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<2x3x16xf32> -> tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  return %0#0, %0#1, %0#2 : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+}
+
+// -----
+
+// Ignored rows get zero: the select on label != ignore_index.
+// CHECK-LABEL: func.func @cross_entropy_backward
+// CHECK: linalg.index 2
+// CHECK: arith.cmpi ne, %{{.*}}, %c-100_i32
+// CHECK: arith.select
+func.func @cross_entropy_backward(%z: tensor<2x3x7xf32>, %l: tensor<2x3xi32>, %g: tensor<f32>) -> tensor<2x3x7xf32> {
+  %0 = strata.cross_entropy_backward %z, %l, %g : tensor<2x3x7xf32>, tensor<2x3xi32>, tensor<f32>
+  return %0 : tensor<2x3x7xf32>
+}

@@ -1,0 +1,24 @@
+// RUN: strata-opt %s | strata-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @backward
+func.func @backward(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>, %dy: tensor<?x?x16xf32>,
+                    %n: tensor<8xf32>, %t: tensor<?x?xi32>, %z: tensor<?x?x16xf32>,
+                    %g: tensor<f32>) {
+  // CHECK: strata.linear_backward %{{.*}} : tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<?x?x16xf32> -> tensor<?x?x8xf32>, tensor<16x8xf32>
+  %0:2 = strata.linear_backward %x, %w, %dy : tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<?x?x16xf32> -> tensor<?x?x8xf32>, tensor<16x8xf32>
+  // CHECK: strata.linear_backward %{{.*}} {has_bias} : {{.*}} -> tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  %1:3 = strata.linear_backward %x, %w, %dy {has_bias} : tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<?x?x16xf32> -> tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  // CHECK: strata.rmsnorm_backward %{{.*}} {eps = 1.000000e-05 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
+  %2:2 = strata.rmsnorm_backward %x, %n, %x {eps = 1.0e-5 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
+  // CHECK: strata.embedding_backward %{{.*}} : tensor<?x?xi32>, tensor<?x?x8xf32> -> tensor<32x8xf32>
+  %3 = strata.embedding_backward %t, %x : tensor<?x?xi32>, tensor<?x?x8xf32> -> tensor<32x8xf32>
+  // CHECK: strata.cross_entropy_backward %{{.*}} {ignore_index = 0 : i64} : tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>
+  %4 = strata.cross_entropy_backward %z, %t, %g {ignore_index = 0} : tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>
+  // CHECK: strata.activation_backward %{{.*}} {kind = "silu"} : tensor<?x?x16xf32>
+  %5 = strata.activation_backward %z, %dy {kind = "silu"} : tensor<?x?x16xf32>
+  // CHECK: strata.activation_backward %{{.*}} {approximate = #strata.gelu_approx<tanh>, kind = "gelu"} : tensor<?x?x16xf32>
+  %6 = strata.activation_backward %z, %dy {kind = "gelu", approximate = #strata.gelu_approx<tanh>} : tensor<?x?x16xf32>
+  // CHECK: strata.swiglu_backward %{{.*}} : tensor<?x?x16xf32>
+  %7:2 = strata.swiglu_backward %z, %dy, %dy : tensor<?x?x16xf32>
+  return
+}

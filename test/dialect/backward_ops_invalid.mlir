@@ -1,0 +1,71 @@
+// RUN: strata-opt %s --split-input-file --verify-diagnostics
+
+func.func @f(%x: tensor<2x3x8xf32>, %w: tensor<16x4xf32>, %dy: tensor<2x3x16xf32>) {
+  // expected-error @+1 {{linear_c1/c2: weight must be [out, in] with in the last dim of input}}
+  %0:2 = strata.linear_backward %x, %w, %dy : tensor<2x3x8xf32>, tensor<16x4xf32>, tensor<2x3x16xf32> -> tensor<2x3x8xf32>, tensor<16x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %dy: tensor<2x4x16xf32>) {
+  // expected-error @+1 {{linear_bwd_c1: result_grad must be input's leading dims and [out]}}
+  %0:2 = strata.linear_backward %x, %w, %dy : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<2x4x16xf32> -> tensor<2x3x8xf32>, tensor<16x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %dy: tensor<2x3x16xf32>) {
+  // expected-error @+1 {{linear_bwd_c2: the gradients must have the types of input, weight (and bias with has_bias)}}
+  %0:3 = strata.linear_backward %x, %w, %dy : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<2x3x16xf32> -> tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %n: tensor<4xf32>) {
+  // expected-error @+1 {{norm_c1: weight must be rank 1 and match the last dim of input}}
+  %0:2 = strata.rmsnorm_backward %x, %n, %x : tensor<2x3x8xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %n: tensor<8xf32>) {
+  // expected-error @+1 {{norm_c2: eps must be > 0}}
+  %0:2 = strata.rmsnorm_backward %x, %n, %x {eps = 0.0 : f64} : tensor<2x3x8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<2x4xi32>, %dy: tensor<2x3x8xf32>) {
+  // expected-error @+1 {{embedding_bwd_c1: result_grad must be [batch, seq, hidden] over tokens [batch, seq]}}
+  %0 = strata.embedding_backward %t, %dy : tensor<2x4xi32>, tensor<2x3x8xf32> -> tensor<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<2x3xi32>, %dy: tensor<2x3x8xf32>) {
+  // expected-error @+1 {{embedding_bwd_c2: table_grad must be a static [vocab, hidden] of result_grad's element type}}
+  %0 = strata.embedding_backward %t, %dy : tensor<2x3xi32>, tensor<2x3x8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%z: tensor<2x3x7xf32>, %l: tensor<2x4xi32>, %g: tensor<f32>) {
+  // expected-error @+1 {{xent_c1: logits must be labels' shape plus a class dim}}
+  %0 = strata.cross_entropy_backward %z, %l, %g : tensor<2x3x7xf32>, tensor<2x4xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @f(%z: tensor<2x3x7xf32>) {
+  // expected-error @+1 {{act_bwd_c1: kind must be silu or gelu, got 'relu'}}
+  %0 = strata.activation_backward %z, %z {kind = "relu"} : tensor<2x3x7xf32>
+  return
+}

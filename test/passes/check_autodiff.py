@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Checks strata-autodiff against torch autograd, end to end on the CPU.
+
+Each case is a function @f returning a cross-entropy loss; its inputs are
+random (fixed seed) and embedded as constants. `strata-opt
+--strata-autodiff=functions=f` adds @f_grad, the CPU pipeline lowers it,
+mlir-runner runs it and prints the loss and every float argument's
+gradient, which must match torch's (rtol 1e-4, atol 1e-5). The last case
+differentiates through two calls of one layer body (its _vjp recomputes
+the forward). --break NAME perturbs one backward op's lowering input to
+show that the comparison fails.
+"""
+import argparse
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
+from check_ops_numerics import literal, run_all  # noqa: E402
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def t(shape, elt="f32"):
+    return "tensor<" + "".join(f"{d}x" for d in shape) + elt + ">"
+
+
+def program(inputs, func, num_results):
+    lines = ["func.func private @printMemrefF32(memref<*xf32>)", func,
+             "func.func @main() {"]
+    types = []
+    for i, x in enumerate(inputs):
+        lit, ty = literal(x)
+        types.append(ty)
+        lines.append(f"  %in{i} = arith.constant {lit}")
+    float_types = [ty for ty in types if ty.endswith("f32>")]
+    result_types = ["tensor<f32>"] + float_types
+    args = ", ".join(f"%in{i}" for i in range(len(inputs)))
+    # Declared for the call; strata-autodiff defines it.
+    lines.insert(1, f"func.func private @f_grad({', '.join(types)}) -> ({', '.join(result_types)})")
+    lines.append(f"  %g:{num_results} = call @f_grad({args}) : ({', '.join(types)})"
+                 f" -> ({', '.join(result_types)})")
+    for k, ty in enumerate(result_types):
+        shape = ty[len("tensor<"):-1]
+        lines.append(f"  %m{k} = bufferization.to_buffer %g#{k} : {ty} to memref<{shape}>")
+        lines.append(f"  %u{k} = memref.cast %m{k} : memref<{shape}> to memref<*xf32>")
+        lines.append(f"  call @printMemrefF32(%u{k}) : (memref<*xf32>) -> ()")
+    lines += ["  return", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def cases():
+    g = torch.Generator().manual_seed(0)
+    rnd = lambda *s: torch.randn(*s, generator=g)
+    B, S, D, V = 2, 3, 8, 7
+    labels = torch.randint(0, V, (B, S), generator=g, dtype=torch.int32)
+    labels[1, 2] = -100
+    L = t([B, S], "i32")
+    xent = lambda z: F.cross_entropy(z.reshape(-1, V), labels.reshape(-1).long(),
+                                     ignore_index=-100)
+    x, w, b = rnd(B, S, D), rnd(V, D), rnd(V)
+    yield ("linear+bias", [x, w, b, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %w: {t([V,D])}, %b: {t([V])}, %l: {L}) -> tensor<f32> {{
+  %y = strata.linear %x, %w, %b : {t([B,S,D])}, {t([V,D])}, {t([V])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x, w, b: xent(F.linear(x, w, b)))
+    nw = rnd(D)
+    yield ("rmsnorm+lm_head", [x, nw, w, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %n: {t([D])}, %w: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %h = strata.rmsnorm %x, %n {{eps = 1.0e-5 : f64}} : {t([B,S,D])}, {t([D])}
+  %y = strata.lm_head %h, %w : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x, n, w: xent(x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * n @ w.T))
+    z, u = rnd(B, S, V), rnd(B, S, V)
+    for name, attr, fn in [("silu", "", F.silu), ("gelu", "", F.gelu),
+                           ("gelu-tanh", " {approximate = #strata.gelu_approx<tanh>}",
+                            lambda v: F.gelu(v, approximate="tanh"))]:
+        op = "silu" if name == "silu" else "gelu"
+        yield (name, [z, labels],
+               f"""func.func @f(%z: {t([B,S,V])}, %l: {L}) -> tensor<f32> {{
+  %y = strata.{op} %z{attr} : {t([B,S,V])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda v, fn=fn: xent(fn(v)))
+    yield ("swiglu+add", [z, u, labels],
+           f"""func.func @f(%g: {t([B,S,V])}, %u: {t([B,S,V])}, %l: {L}) -> tensor<f32> {{
+  %s = strata.swiglu %g, %u : {t([B,S,V])}
+  %y = strata.add %s, %g : {t([B,S,V])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda g_, u_: xent(F.silu(g_) * u_ + g_))
+    tokens = torch.randint(0, V, (B, S), generator=g, dtype=torch.int32)
+    tokens[0, 0] = tokens[1, 1]  # a row of the table read twice
+    table = rnd(V, D)
+    yield ("embedding+tied-head", [tokens, table, labels],
+           f"""func.func @f(%t: {L}, %e: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %h = strata.embedding %t, %e : {L}, {t([V,D])}
+  %y = strata.lm_head %h, %e : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda e: xent(e[tokens.long()] @ e.T))
+    ignored = torch.full((B, S), 3, dtype=torch.int32)
+    yield ("cross_entropy-all-ignored", [z, ignored],
+           f"""func.func @f(%z: {t([B,S,V])}, %l: {L}) -> tensor<f32> {{
+  %r = strata.cross_entropy %z, %l {{ignore_index = 3}} : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda v: (v * 0).sum())
+    # Two layers of one body (rmsnorm, SwiGLU MLP, residual): body_vjp.
+    F_ = 16
+    ng, wg, wu, wd, fn = rnd(D), rnd(F_, D) * 0.3, rnd(F_, D) * 0.3, rnd(D, F_) * 0.3, rnd(D)
+    body_args = f"%x: {t([B,S,D])}, %n: {t([D])}, %g: {t([F_,D])}, %u: {t([F_,D])}, %d: {t([D,F_])}"
+    body_types = f"{t([B,S,D])}, {t([D])}, {t([F_,D])}, {t([F_,D])}, {t([D,F_])}"
+    def layer(x, n, g_, u_, d_):
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * n
+        return x + F.linear(F.silu(F.linear(h, g_)) * F.linear(h, u_), d_)
+    yield ("two-layer-body", [tokens, table, ng, wg, wu, wd, fn, labels],
+           f"""func.func private @body({body_args}) -> {t([B,S,D])} {{
+  %0 = strata.rmsnorm %x, %n : {t([B,S,D])}, {t([D])}
+  %1 = strata.linear %0, %g : {t([B,S,D])}, {t([F_,D])}
+  %2 = strata.linear %0, %u : {t([B,S,D])}, {t([F_,D])}
+  %3 = strata.swiglu %1, %2 : {t([B,S,F_])}
+  %4 = strata.linear %3, %d : {t([B,S,F_])}, {t([D,F_])}
+  %5 = strata.add %x, %4 : {t([B,S,D])}
+  return %5 : {t([B,S,D])}
+}}
+func.func @f(%t: {L}, %e: {t([V,D])}, %n: {t([D])}, %g: {t([F_,D])}, %u: {t([F_,D])}, %d: {t([D,F_])}, %fn: {t([D])}, %l: {L}) -> tensor<f32> {{
+  %x = strata.embedding %t, %e : {L}, {t([V,D])}
+  %h1 = func.call @body(%x, %n, %g, %u, %d) : ({body_types}) -> {t([B,S,D])}
+  %h2 = func.call @body(%h1, %n, %g, %u, %d) : ({body_types}) -> {t([B,S,D])}
+  %o = strata.rmsnorm %h2, %fn : {t([B,S,D])}, {t([D])}
+  %y = strata.lm_head %o, %e : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda e, n, g_, u_, d_, f_: xent(
+               F.linear(layer(layer(e[tokens.long()], n, g_, u_, d_), n, g_, u_, d_)
+                        * torch.rsqrt(layer(layer(e[tokens.long()], n, g_, u_, d_), n, g_, u_, d_)
+                                      .pow(2).mean(-1, keepdim=True) + 1e-6) * f_, e)))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--strata-opt", required=True)
+    p.add_argument("--mlir-runner", required=True)
+    p.add_argument("--shared-libs", nargs="+", required=True)
+    p.add_argument("--pipeline-options", default="")
+    p.add_argument("--break", dest="broken", default="",
+                   help="scale this case's first gradient by 1.01 (must fail)")
+    args = p.parse_args()
+    failed = 0
+    for name, inputs, func, reference in cases():
+        floats = [x.clone().requires_grad_(True) for x in inputs
+                  if x.dtype == torch.float32]
+        loss = reference(*floats)
+        loss.backward()
+        expected = [loss.detach()] + [x.grad for x in floats]
+        got = run_all(args, program(inputs, func, len(expected)),
+                      ["--strata-autodiff=functions=f"])
+        if name == args.broken:
+            got[1] = got[1] * 1.01
+        for k, (e, r) in enumerate(zip(expected, got)):
+            label = "loss" if k == 0 else f"gradient {k}"
+            if r.numel() != e.numel() or not torch.allclose(
+                    r, e.flatten(), rtol=RTOL, atol=ATOL):
+                diff = (r - e.flatten()).abs().max() if r.numel() == e.numel() else "shape"
+                print(f"FAIL: {name}: {label} differs from torch (max diff {diff})")
+                failed += 1
+                break
+        else:
+            print(f"ok: {name}: loss and {len(expected) - 1} gradients")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
