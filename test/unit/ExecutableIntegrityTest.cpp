@@ -75,10 +75,7 @@ ExecutableContents modelContents() {
   decode.arguments.push_back(parameterArgument(c, 1));
   decode.results = {{-1, -1, 16}, {-1, -1, 4}, {-1, -1, 2}};
   c.entryPoints.push_back(decode);
-  c.kernelLibrary = std::string("\x7f"
-                                "ELF",
-                                4) +
-                    std::string(252, '\x01');
+  c.kernelLibrary = std::string("\177ELF") + std::string(252, '\x01');
   c.modelName = "integrity";
   c.cpu = "x86-64-v2";
   c.vocabSize = 16;
@@ -94,10 +91,7 @@ ExecutableContents cudaContents() {
   c.cuda = true;
   c.sm = 90;
   c.ptx = ".version 8.0\n.target sm_90\n.address_size 64\n";
-  c.cubin = std::string("\x7f"
-                        "ELF",
-                        4) +
-            std::string(60, '\x02');
+  c.cubin = std::string("\177ELF") + std::string(60, '\x02');
   c.gpuKernels.push_back({"forward_kernel", {256, 1, 1}});
   return c;
 }
@@ -132,18 +126,18 @@ size_t libraryOffset(const std::string &bytes, unsigned index) {
 }
 
 /// A kernel module of one parameter-free entry point, `kernel`, whose
-/// commands are `commands` (library, symbol): the writer always writes one
-/// launch of library 0, so other commands are built here.
+/// commands are `commands` (library, symbol), its one library of
+/// `format`: the writer always writes one launch of an ELF library 0, so
+/// other commands and formats are built here.
 std::string
-kernelModule(const std::vector<std::pair<uint32_t, std::string>> &commands) {
+kernelModule(const std::vector<std::pair<uint32_t, std::string>> &commands,
+             strata::fb::LibraryFormat format =
+                 strata::fb::LibraryFormat::ElfSharedObject) {
   namespace fb = strata::fb;
   flatbuffers::FlatBufferBuilder b;
-  std::string elf = std::string("\x7f"
-                                "ELF",
-                                4) +
-                    std::string(60, '\0');
+  std::string elf = std::string("\177ELF") + std::string(60, '\0');
   auto lib = fb::CreateKernelLibrary(
-      b, fb::LibraryFormat::ElfSharedObject,
+      b, format,
       b.CreateVector(reinterpret_cast<const uint8_t *>(elf.data()), elf.size()),
       0, strata::checksum::crc32c(elf.data(), elf.size()));
   std::vector<flatbuffers::Offset<fb::Command>> cmds;
@@ -268,6 +262,17 @@ TEST(ExecutableIntegrity, LibraryChecksumIsChecked) {
   expectCorrupt(edited, "<memory>: kernel library 1 (PTX) is corrupt "
                         "(checksum mismatch): recompile it with "
                         "strata-compile");
+}
+
+/// Tests that a flatbuffer whose checksums hold but whose structure does
+/// not verify (a writer's bug, or an edit checksummed again) is refused.
+TEST(ExecutableIntegrity, StructureIsVerifiedAfterChecksums) {
+  std::string payload = strata::test::payloadOf(
+      mlir::strata::serializeExecutable(modelContents()));
+  payload[0] = static_cast<char>(0xF0); // the root offset, out of bounds
+  expectCorrupt(strata::test::seal(payload),
+                "<memory>: the executable's structure fails verification: "
+                "recompile it with strata-compile");
 }
 
 /// Tests that load_file names the file in integrity errors, and that
@@ -462,6 +467,47 @@ TEST(ExecutableCrossChecks, EntrySymbolsMatchNames) {
       "entry point 'kernel' has 2 commands; it must have one");
   expectCorrupt(kernelModule({}),
                 "entry point 'kernel' has 0 commands; it must have one");
+}
+
+/// Tests the kernel libraries' own checks: none empty, known formats,
+/// the host code first, enums in range.
+TEST(ExecutableCrossChecks, KernelLibrariesAndEnums) {
+  ExecutableContents c = cudaContents();
+  c.ptx.clear();
+  expectCorrupt(c, "kernel library 1 is empty");
+  expectCorrupt(kernelModule({{0, "strata_entry_kernel"}},
+                             strata::fb::LibraryFormat::Cubin),
+                "kernel library 0 is not the host code (ELF)");
+  std::string bytes = mlir::strata::serializeExecutable(cudaContents());
+  ASSERT_TRUE(
+      mutableRoot(bytes)->mutable_kernels()->GetMutableObject(1)->mutate_format(
+          static_cast<strata::fb::LibraryFormat>(7)));
+  reseal(bytes);
+  expectCorrupt(bytes, "kernel library 1 has an unknown format");
+  bytes = mlir::strata::serializeExecutable(cudaContents());
+  ASSERT_TRUE(mutableRoot(bytes)->mutable_metadata()->mutate_cuda_sm(0));
+  reseal(bytes);
+  expectCorrupt(bytes, "CUDA executable without a compute capability");
+  bytes = mlir::strata::serializeExecutable(modelContents());
+  ASSERT_TRUE(mutableRoot(bytes)
+                  ->mutable_entry_points()
+                  ->GetMutableObject(1)
+                  ->mutable_arguments()
+                  ->GetMutableObject(2)
+                  ->mutate_kind(static_cast<strata::fb::ArgumentKind>(9)));
+  reseal(bytes);
+  expectCorrupt(bytes, "entry point 'decode' has an argument of unknown "
+                       "kind or dtype");
+  bytes = mlir::strata::serializeExecutable(modelContents());
+  ASSERT_TRUE(mutableRoot(bytes)
+                  ->mutable_entry_points()
+                  ->GetMutableObject(0)
+                  ->mutable_arguments()
+                  ->GetMutableObject(0)
+                  ->mutate_dtype(static_cast<strata::fb::DType>(12)));
+  reseal(bytes);
+  expectCorrupt(bytes, "entry point 'forward' has an argument of unknown "
+                       "kind or dtype");
 }
 
 /// Tests the target against the code the file holds: a CUDA executable
