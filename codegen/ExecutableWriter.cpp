@@ -4,10 +4,12 @@
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "runtime/Checksum.h"
 #include "runtime/abi.h"
 #include "runtime/schema/executable_generated.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
@@ -53,7 +55,16 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       entry.arguments.push_back(arg);
     }
     // Then parameters, in the order strata-params-to-arguments appends them.
+    // Each once: the runtime refuses an entry point that takes a parameter
+    // twice (a sign of a corrupted parameter index).
+    llvm::StringSet<> seen;
     WalkResult walk = func.walk([&](ParamOp param) {
+      if (!seen.insert(param.getName()).second) {
+        param.emitOpError("parameter '")
+            << param.getName()
+            << "' appears twice in one function; use one strata.param";
+        return WalkResult::interrupt();
+      }
       auto [it, inserted] = index.try_emplace(
           param.getName(), static_cast<int>(contents.parameters.size()));
       if (inserted)
@@ -303,20 +314,24 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   auto kernelData =
       b.CreateVector(reinterpret_cast<const uint8_t *>(c.kernelLibrary.data()),
                      c.kernelLibrary.size());
+  auto crc = [](const std::string &s) {
+    return ::strata::checksum::crc32c(s.data(), s.size());
+  };
   std::vector<flatbuffers::Offset<fb::KernelLibrary>> kernels{
       fb::CreateKernelLibrary(b, fb::LibraryFormat::ElfSharedObject,
-                              kernelData)};
+                              kernelData, /*sm=*/0, crc(c.kernelLibrary))};
   std::vector<flatbuffers::Offset<fb::GpuKernel>> gpuKernels;
   if (c.cuda) {
     auto bytes = [&](const std::string &s) {
       return b.CreateVector(reinterpret_cast<const uint8_t *>(s.data()),
                             s.size());
     };
-    kernels.push_back(
-        fb::CreateKernelLibrary(b, fb::LibraryFormat::Ptx, bytes(c.ptx), c.sm));
+    kernels.push_back(fb::CreateKernelLibrary(b, fb::LibraryFormat::Ptx,
+                                              bytes(c.ptx), c.sm, crc(c.ptx)));
     if (!c.cubin.empty())
       kernels.push_back(fb::CreateKernelLibrary(b, fb::LibraryFormat::Cubin,
-                                                bytes(c.cubin), c.sm));
+                                                bytes(c.cubin), c.sm,
+                                                crc(c.cubin)));
     for (const auto &k : c.gpuKernels)
       gpuKernels.push_back(fb::CreateGpuKernel(b, b.CreateString(k.name),
                                                b.CreateVector(k.block)));
@@ -364,7 +379,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       results.push_back(fb::CreateResult(b, b.CreateVector(shape)));
     std::vector<flatbuffers::Offset<fb::Command>> commands{
         fb::CreateCommand(b, fb::CommandKind::Launch, 0,
-                          b.CreateString("strata_entry_" + e.name))};
+                          b.CreateString(STRATA_ENTRY_PREFIX + e.name))};
     flatbuffers::Offset<fb::MemoryPlan> plan;
     if (!e.memoryPlan.empty())
       plan = fb::CreateMemoryPlan(
@@ -387,6 +402,12 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       b.CreateVector(entries), b.CreateVector(params), meta,
       c.cuda ? b.CreateVector(gpuKernels) : 0, parallel, training, inference);
   fb::FinishExecutableBuffer(b, root);
-  return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()),
-                     b.GetSize());
+  // The runtime checks the trailer's CRC before it reads anything else.
+  std::string bytes(reinterpret_cast<const char *>(b.GetBufferPointer()),
+                    b.GetSize());
+  uint8_t trailer[::strata::checksum::kTrailerBytes];
+  ::strata::checksum::encodeTrailer(bytes.data(), bytes.size(),
+                                    STRATA_EXECUTABLE_FORMAT_VERSION, trailer);
+  bytes.append(reinterpret_cast<const char *>(trailer), sizeof(trailer));
+  return bytes;
 }

@@ -107,7 +107,8 @@ LogicalResult collectCudaKernels(ModuleOp module, ExecutableContents &contents);
 LogicalResult assembleCubin(ModuleOp module, StringRef ptxas, StringRef ptx,
                             int sm, std::string &cubin);
 
-/// The executable's bytes (deterministic for the same contents).
+/// The executable's bytes: the flatbuffer and its checksum trailer
+/// (runtime/Checksum.h); deterministic for the same contents.
 std::string serializeExecutable(const ExecutableContents &contents);
 
 } // namespace mlir::strata

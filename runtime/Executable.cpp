@@ -1,16 +1,25 @@
 //===- Executable.cpp - loading and verifying executables ------*- C++ -*-===//
 //
-// An executable is untrusted input: after the flatbuffers verifier has
-// checked every offset against the buffer, checkExecutable() checks what it
-// cannot — versions, enum ranges, names, shapes (non-negative, no overflow),
-// every index into another table, kernel bytes — so that the rest of the
-// runtime can use the contents without further checks.
+// An executable is untrusted input. Its checksums (runtime/Checksum.h) are
+// checked first, so that a corrupted file is refused before any of it is
+// read; then the flatbuffers verifier checks every offset against the
+// buffer, and checkExecutable() checks what it cannot — versions, enum
+// ranges, names, shapes (dims >= 1, no overflow), every index into another
+// table, kernel bytes — and cross-checks the facts the metadata states
+// against the entry points' signatures (logits against the vocabulary,
+// parameter arguments against the parameter table, KV caches against
+// decode's results, symbols against names, the target against the code),
+// so that the rest of the runtime can use the contents without further
+// checks. The checksums are for corruption: an executable is code, and
+// one that is both well-formed and malicious is not detected.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/Checksum.h"
 #include "runtime/Internal.h"
 #include "runtime/abi.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +33,7 @@
 
 using strata::runtime::checkedElements;
 using strata::runtime::fail;
+using strata::runtime::guardApi;
 using strata::runtime::ok;
 
 strata_status_code strata::runtime::fail(strata_status *status,
@@ -67,200 +77,562 @@ strata::runtime::checkedElements(const flatbuffers::Vector<int64_t> *shape,
 
 namespace {
 
-constexpr uint32_t kFormatVersion = STRATA_EXECUTABLE_FORMAT_VERSION;
+using namespace strata::fb;
+using flatbuffers::uoffset_t;
 
-const char *targetName(strata::fb::Target target) {
-  return target == strata::fb::Target::Cuda ? "cuda" : "cpu";
+constexpr uint32_t kFormatVersion = STRATA_EXECUTABLE_FORMAT_VERSION;
+constexpr const char *kRecompile = "recompile it with strata-compile";
+
+/// The largest parameter table: 2^46 elements (256 TiB as f32), beyond
+/// any machine, so that byte counts derived from it cannot overflow.
+constexpr int64_t kMaxParameterElements = int64_t(1) << 46;
+
+/// Vocabulary and sequence limits: token ids and positions are int32.
+constexpr int64_t kMaxTokenRange = std::numeric_limits<int32_t>::max();
+
+const char *targetName(Target target) {
+  return target == Target::Cuda ? "cuda" : "cpu";
 }
 
-/// Strata's checks on a verified buffer. `where` names the input in errors.
+/// What a kernel library holds, for messages.
+const char *libraryRole(LibraryFormat format) {
+  switch (format) {
+  case LibraryFormat::ElfSharedObject:
+    return "host code";
+  case LibraryFormat::Ptx:
+    return "PTX";
+  case LibraryFormat::Cubin:
+    return "cubin";
+  }
+  return "unknown format";
+}
+
+/// "[-1, -1, 32]".
+std::string shapeText(const flatbuffers::Vector<int64_t> *shape) {
+  std::string text = "[";
+  for (uoffset_t i = 0; i < shape->size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape->Get(i));
+  return text + "]";
+}
+
+/// Whether `shape` is exactly `want`.
+bool shapeIs(const flatbuffers::Vector<int64_t> *shape,
+             std::initializer_list<int64_t> want) {
+  return shape->size() == want.size() &&
+         std::equal(want.begin(), want.end(), shape->begin());
+}
+
+bool sameShape(const flatbuffers::Vector<int64_t> *a,
+               const flatbuffers::Vector<int64_t> *b) {
+  return a->size() == b->size() && std::equal(a->begin(), a->end(), b->begin());
+}
+
+/// Dims of at least 1 (or -1, dynamic, when allowed) whose product does
+/// not overflow: the kernels were compiled for no empty tensors.
+bool validShape(const flatbuffers::Vector<int64_t> *shape, bool allowDynamic) {
+  for (int64_t d : *shape)
+    if (d < 1 && !(allowDynamic && d == -1))
+      return false;
+  return checkedElements(shape, allowDynamic) >= 0;
+}
+
+template <typename Enum> bool inRange(Enum value) {
+  return value >= Enum::MIN && value <= Enum::MAX;
+}
+
+/// Reports corruptions of the executable named `where`.
+struct Checker {
+  const char *where;
+  strata_status *status;
+
+  /// Fails with "<where>: <message>" as STRATA_CORRUPT_EXECUTABLE.
+  strata_status_code corrupt(const char *fmt, ...) const
+      __attribute__((format(printf, 2, 3))) {
+    char what[448];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(what, sizeof(what), fmt, args);
+    va_end(args);
+    return fail(status, STRATA_CORRUPT_EXECUTABLE, "%s: %s", where, what);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Integrity: the trailer and the checksums, before anything else is read
+//===----------------------------------------------------------------------===//
+
+/// The section a payload whose checksum failed is corrupt in: a kernel
+/// library whose own CRC fails, or else the flatbuffer tables.
+std::string corruptSection(const uint8_t *data, size_t size) {
+  const char *metadata = "the metadata (flatbuffer tables)";
+  flatbuffers::Verifier verifier(data, size, /*max_depth=*/32,
+                                 /*max_tables=*/1u << 22);
+  if (size < 8 ||
+      !flatbuffers::BufferHasIdentifier(data, ExecutableIdentifier()) ||
+      !VerifyExecutableBuffer(verifier))
+    return metadata;
+  const auto *kernels = GetExecutable(data)->kernels();
+  for (uoffset_t i = 0; i < kernels->size(); ++i) {
+    const KernelLibrary *lib = kernels->Get(i);
+    if (strata::checksum::crc32c(lib->data()->data(), lib->data()->size()) !=
+        lib->crc32c())
+      return "kernel library " + std::to_string(i) + " (" +
+             libraryRole(lib->format()) + ")";
+  }
+  return metadata;
+}
+
+/// A file without a checksum trailer: not an executable, a truncated or
+/// extended one, or one written before checksums.
+strata_status_code diagnoseUntrailed(const uint8_t *data, size_t size,
+                                     const char *where, strata_status *status) {
+  if (size < 8 ||
+      !flatbuffers::BufferHasIdentifier(data, ExecutableIdentifier()))
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "%s: not a Strata executable (no STRX identifier)", where);
+  flatbuffers::Verifier verifier(data, size, /*max_depth=*/32,
+                                 /*max_tables=*/1u << 22);
+  if (!VerifyExecutableBuffer(verifier))
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "%s: the executable is truncated or corrupted (it has no "
+                "checksum trailer and its structure fails verification): %s",
+                where, kRecompile);
+  uint32_t version = GetExecutable(data)->version();
+  if (version < kFormatVersion)
+    return fail(status, STRATA_UNSUPPORTED,
+                "%s: executable format version %u, from before checksums; "
+                "this runtime reads version %u: %s",
+                where, version, kFormatVersion, kRecompile);
+  return fail(status, STRATA_CORRUPT_EXECUTABLE,
+              "%s: the checksum trailer is missing (a truncated or extended "
+              "file?): %s",
+              where, kRecompile);
+}
+
+/// Checks the trailer at the end of `data` and the CRC-32C of the payload
+/// before it, whose size goes to `payload`.
+strata_status_code checkIntegrity(const uint8_t *data, size_t size,
+                                  const char *where, size_t &payload,
+                                  strata_status *status) {
+  namespace cs = strata::checksum;
+  if (!cs::hasTrailerMagic(data, size))
+    return diagnoseUntrailed(data, size, where, status);
+  cs::Trailer trailer;
+  if (!cs::decodeTrailer(data, size, trailer))
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "%s: the checksum trailer is corrupt: %s", where, kRecompile);
+  if (trailer.formatVersion != kFormatVersion)
+    return fail(status, STRATA_UNSUPPORTED,
+                "%s: executable format version %u, this runtime reads %u: "
+                "recompile it with a matching strata-compile",
+                where, trailer.formatVersion, kFormatVersion);
+  payload = size - cs::kTrailerBytes;
+  if (trailer.payloadBytes != payload)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "%s: %zu bytes precede the checksum trailer, which states "
+                "%llu (a truncated or spliced file?): %s",
+                where, payload, (unsigned long long)trailer.payloadBytes,
+                kRecompile);
+  if (cs::crc32c(data, payload) != trailer.payloadCrc)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "%s: %s is corrupt (checksum mismatch): %s", where,
+                corruptSection(data, payload).c_str(), kRecompile);
+  return STRATA_OK;
+}
+
+/// Each kernel library against its own CRC. The file's checksum already
+/// held, so a mismatch means the file was edited and checksummed again.
+strata_status_code checkLibraryChecksums(const Executable *exe,
+                                         const Checker &c) {
+  const auto *kernels = exe->kernels();
+  for (uoffset_t i = 0; i < kernels->size(); ++i) {
+    const KernelLibrary *lib = kernels->Get(i);
+    if (strata::checksum::crc32c(lib->data()->data(), lib->data()->size()) !=
+        lib->crc32c())
+      return c.corrupt("kernel library %u (%s) is corrupt (checksum "
+                       "mismatch): %s",
+                       i, libraryRole(lib->format()), kRecompile);
+  }
+  return STRATA_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Structure: what the verifier cannot check
+//===----------------------------------------------------------------------===//
+
 /// The plan's degrees agree with each other and with the mesh; enums and
 /// counts are in range.
-strata_status_code checkPlan(const strata::fb::Executable *exe,
-                             const char *where, strata_status *status) {
-  using namespace strata::fb;
-  auto corrupt = [&](const char *what) {
-    return fail(status, STRATA_CORRUPT_EXECUTABLE, "%s: %s", where, what);
-  };
+strata_status_code checkPlan(const Executable *exe, const Checker &c) {
   constexpr int64_t kMaxDegree = int64_t(1) << 20;
   if (const ParallelPlan *p = exe->parallel()) {
     for (int64_t d : {p->tp(), p->pp(), p->dp(), p->ep(), p->micro_batches()})
       if (d < 1 || d > kMaxDegree)
-        return corrupt("parallel plan has a degree outside [1, 2^20]");
+        return c.corrupt("parallel plan has a degree outside [1, 2^20]");
     if (p->dp() % p->ep())
-      return corrupt("parallel plan's ep does not divide dp");
+      return c.corrupt("parallel plan's ep does not divide dp");
     if (p->zero_stage() != 0 && p->zero_stage() != 1)
-      return corrupt("parallel plan has a ZeRO stage other than 0 or 1");
+      return c.corrupt("parallel plan has a ZeRO stage other than 0 or 1");
     const Mesh *mesh = p->mesh();
     if (mesh->axes()->size() != mesh->shape()->size() ||
         mesh->shape()->size() > STRATA_MAX_MESH_RANK)
-      return corrupt("mesh axes and shape disagree");
+      return c.corrupt("mesh axes and shape disagree");
     int64_t ranks = 1;
     for (int64_t d : *mesh->shape()) {
       if (d < 1 || d > kMaxDegree)
-        return corrupt("mesh has an axis outside [1, 2^20]");
+        return c.corrupt("mesh has an axis outside [1, 2^20]");
       ranks *= d; // at most 8 axes of 2^20 each would overflow: bounded below
       if (ranks > kMaxDegree * kMaxDegree)
-        return corrupt("mesh has too many ranks");
+        return c.corrupt("mesh has too many ranks");
     }
     if (ranks != p->tp() * p->pp() * p->dp())
-      return corrupt("mesh size is not tp * pp * dp");
+      return c.corrupt("mesh size is not tp * pp * dp");
   }
   if (const TrainingPlan *t = exe->training()) {
-    if (t->optimizer() < Optimizer::MIN || t->optimizer() > Optimizer::MAX ||
-        t->schedule() < LrSchedule::MIN || t->schedule() > LrSchedule::MAX ||
-        t->precision() < Precision::MIN || t->precision() > Precision::MAX)
-      return corrupt("training plan has an unknown optimizer, schedule or "
-                     "precision");
+    if (!inRange(t->optimizer()) || !inRange(t->schedule()) ||
+        !inRange(t->precision()))
+      return c.corrupt("training plan has an unknown optimizer, schedule or "
+                       "precision");
     if (!(t->lr() > 0) || !(t->eps() > 0) || t->warmup_steps() < 0 ||
         t->total_steps() < 0 || t->accumulation_steps() < 1 ||
         t->checkpoint_interval() < 0 || t->checkpoint_keep_last() < 0)
-      return corrupt("training plan has an out-of-range setting");
+      return c.corrupt("training plan has an out-of-range setting");
   }
   if (const InferencePlan *i = exe->inference())
     if (i->max_batch_size() < 1 || i->max_tokens() < 1)
-      return corrupt("inference plan has a limit below 1");
-  return ok(status);
+      return c.corrupt("inference plan has a limit below 1");
+  return STRATA_OK;
 }
 
-strata_status_code checkExecutable(const strata::fb::Executable *exe,
-                                   const char *where, strata_status *status) {
-  using namespace strata::fb;
-  auto corrupt = [&](const char *what) {
-    return fail(status, STRATA_CORRUPT_EXECUTABLE, "%s: %s", where, what);
-  };
-  if (exe->version() != kFormatVersion)
-    return fail(status, STRATA_UNSUPPORTED,
-                "%s: executable format version %u, this runtime reads %u "
-                "(recompile with a matching strata-compile)",
-                where, exe->version(), kFormatVersion);
-  if (exe->target() < Target::MIN || exe->target() > Target::MAX)
-    return corrupt("unknown target");
-  if (exe->kernels()->size() == 0)
-    return corrupt("no kernel library");
-  for (const KernelLibrary *lib : *exe->kernels()) {
-    if (lib->format() < LibraryFormat::MIN ||
-        lib->format() > LibraryFormat::MAX)
-      return corrupt("kernel library of unknown format");
+/// Kernel libraries: known formats, ELF host code first, NUL-free PTX.
+strata_status_code checkKernelLibraries(const Executable *exe,
+                                        const Checker &c) {
+  const auto *kernels = exe->kernels();
+  if (kernels->size() == 0)
+    return c.corrupt("no kernel library");
+  for (uoffset_t i = 0; i < kernels->size(); ++i) {
+    const KernelLibrary *lib = kernels->Get(i);
+    if (!inRange(lib->format()))
+      return c.corrupt("kernel library %u has an unknown format", i);
     const auto *data = lib->data();
     if (data->size() == 0)
-      return corrupt("empty kernel library");
-    if (lib->format() == LibraryFormat::ElfSharedObject &&
-        (data->size() < 64 || std::memcmp(data->data(),
-                                          "\x7f"
-                                          "ELF",
-                                          4) != 0))
-      return corrupt("kernel library is not an ELF shared object");
+      return c.corrupt("kernel library %u is empty", i);
+    bool elf = lib->format() == LibraryFormat::ElfSharedObject;
+    if (elf && (data->size() < 64 || std::memcmp(data->data(),
+                                                 "\x7f"
+                                                 "ELF",
+                                                 4) != 0))
+      return c.corrupt("kernel library %u is not an ELF shared object", i);
+    if (i == 0 && !elf)
+      return c.corrupt("kernel library 0 is not the host code (ELF)");
+    if (i != 0 && elf)
+      return c.corrupt("kernel library %u is a second host library (ELF)", i);
     if (lib->format() == LibraryFormat::Ptx &&
         std::memchr(data->data(), '\0', data->size()))
-      return corrupt("PTX kernel library holds a NUL byte");
+      return c.corrupt("PTX kernel library %u holds a NUL byte", i);
   }
-  if (exe->kernels()->Get(0)->format() != LibraryFormat::ElfSharedObject)
-    return corrupt("kernel library 0 is not the host code (ELF)");
-  if (exe->target() == Target::Cuda) {
-    if (exe->kernels()->size() < 2 ||
-        exe->kernels()->Get(1)->format() != LibraryFormat::Ptx)
-      return corrupt("CUDA executable without PTX as kernel library 1");
-    if (!exe->gpu_kernels() || exe->gpu_kernels()->size() == 0)
-      return corrupt("CUDA executable without a kernel table");
-    for (const GpuKernel *k : *exe->gpu_kernels())
-      if (k->name()->size() == 0 || k->block()->size() != 3)
-        return corrupt("malformed entry in the CUDA kernel table");
-  }
-  std::set<std::string> names;
-  for (const Parameter *p : *exe->parameters()) {
-    if (p->name()->size() == 0)
-      return corrupt("a parameter has an empty name");
-    if (!names.insert(p->name()->str()).second)
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "%s: parameter '%s' appears twice", where,
-                  p->name()->c_str());
-    if (p->dtype() < DType::MIN || p->dtype() > DType::MAX ||
-        p->init() < InitKind::MIN || p->init() > InitKind::MAX)
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "%s: parameter '%s' has an unknown dtype or initializer",
-                  where, p->name()->c_str());
-    if (checkedElements(p->shape(), /*allowDynamic=*/false) < 0)
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "%s: parameter '%s' has an invalid shape", where,
-                  p->name()->c_str());
-    if (!(p->init_std() >= 0))
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "%s: parameter '%s' has a negative init std", where,
-                  p->name()->c_str());
-  }
-  if (exe->entry_points()->size() == 0)
-    return corrupt("no entry point");
-  std::set<std::string> entryNames;
-  size_t numParams = exe->parameters()->size();
-  for (const EntryPoint *ep : *exe->entry_points()) {
-    const char *name = ep->name()->c_str();
-    if (ep->name()->size() == 0 || !entryNames.insert(name).second)
-      return corrupt("an entry point has an empty or repeated name");
-    for (const Argument *arg : *ep->arguments()) {
-      if (arg->kind() < ArgumentKind::MIN || arg->kind() > ArgumentKind::MAX)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has an argument of unknown kind",
-                    where, name);
-      if (checkedElements(arg->shape(), /*allowDynamic=*/true) < 0)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has an argument with an invalid "
-                    "shape",
-                    where, name);
-      if ((arg->kind() == ArgumentKind::KeyCache ||
-           arg->kind() == ArgumentKind::ValueCache) &&
-          (arg->layer() < 0 || arg->shape()->size() != 3 ||
-           arg->shape()->Get(2) < 1))
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has a KV-cache argument without a "
-                    "layer or a [batch, length, width] shape",
-                    where, name);
-      if (arg->kind() == ArgumentKind::KeyPadding && arg->shape()->size() != 1)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has a key-padding argument that is "
-                    "not [batch]",
-                    where, name);
-      if (arg->kind() == ArgumentKind::Parameter &&
-          (arg->parameter() < 0 ||
-           static_cast<size_t>(arg->parameter()) >= numParams))
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' refers to parameter %d of %zu", where,
-                    name, arg->parameter(), numParams);
-    }
-    if (const auto *plan = ep->memory_plan()) {
-      bool valid = plan->buffers() >= 0 &&
-                   plan->slot_bytes()->size() <=
-                       static_cast<flatbuffers::uoffset_t>(plan->buffers());
-      for (int64_t bytes : *plan->slot_bytes())
-        valid &= bytes >= -1;
-      if (!valid)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has an invalid memory plan", where,
-                    name);
-    }
-    for (const Result *res : *ep->results())
-      if (checkedElements(res->shape(), /*allowDynamic=*/true) < 0)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has a result with an invalid shape",
-                    where, name);
-    if (ep->commands()->size() == 0)
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "%s: entry point '%s' has no commands", where, name);
-    for (const Command *cmd : *ep->commands()) {
-      if (cmd->kind() != CommandKind::Launch)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' has a command of unknown kind", where,
-                    name);
-      if (cmd->kernel() >= exe->kernels()->size() || cmd->symbol()->size() == 0)
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "%s: entry point '%s' launches kernel %u of %u or an "
-                    "empty symbol",
-                    where, name, cmd->kernel(), exe->kernels()->size());
-    }
-  }
+  return STRATA_OK;
+}
+
+/// The target agrees with the code the file holds: a CUDA executable has
+/// PTX (and at most one cubin) for the metadata's compute capability and
+/// a kernel table; a CPU one has none of these.
+strata_status_code checkTarget(const Executable *exe, const Checker &c) {
+  const auto *kernels = exe->kernels();
   const Metadata *meta = exe->metadata();
-  // Kernel modules (compiled from .mlir) take no tokens and have no
-  // vocabulary; models must have both sizes.
+  bool hasGpuKernels = exe->gpu_kernels() && exe->gpu_kernels()->size();
+  if (exe->target() == Target::Cpu) {
+    if (kernels->size() > 1 || hasGpuKernels || meta->cuda_sm() != 0)
+      return c.corrupt("the target is cpu but the executable holds CUDA "
+                       "device code, a kernel table or a compute capability");
+    return STRATA_OK;
+  }
+  if (kernels->size() < 2 || kernels->Get(1)->format() != LibraryFormat::Ptx)
+    return c.corrupt("CUDA executable without PTX as kernel library 1");
+  if (kernels->size() > 3 ||
+      (kernels->size() == 3 &&
+       kernels->Get(2)->format() != LibraryFormat::Cubin))
+    return c.corrupt("CUDA executable with kernel libraries beyond host "
+                     "code, PTX and one cubin");
+  if (meta->cuda_sm() < 1)
+    return c.corrupt("CUDA executable without a compute capability");
+  for (uoffset_t i = 1; i < kernels->size(); ++i)
+    if (kernels->Get(i)->sm() != meta->cuda_sm())
+      return c.corrupt("kernel library %u is for sm_%d but the metadata says "
+                       "sm_%d",
+                       i, kernels->Get(i)->sm(), meta->cuda_sm());
+  if (!hasGpuKernels)
+    return c.corrupt("CUDA executable without a kernel table");
+  for (const GpuKernel *k : *exe->gpu_kernels())
+    if (k->name()->size() == 0 || k->block()->size() != 3 ||
+        !validShape(k->block(), /*allowDynamic=*/true))
+      return c.corrupt("malformed entry in the CUDA kernel table");
+  return STRATA_OK;
+}
+
+/// Unique names, known enums, shapes of dims >= 1, sizes without
+/// overflow: at most kMaxParameterElements in all.
+strata_status_code checkParameters(const Executable *exe, const Checker &c) {
+  std::set<std::string> names;
+  int64_t total = 0;
+  for (const Parameter *p : *exe->parameters()) {
+    const char *name = p->name()->c_str();
+    if (p->name()->size() == 0)
+      return c.corrupt("a parameter has an empty name");
+    if (!names.insert(p->name()->str()).second)
+      return c.corrupt("parameter '%s' appears twice", name);
+    if (!inRange(p->dtype()) || !inRange(p->init()))
+      return c.corrupt("parameter '%s' has an unknown dtype or initializer",
+                       name);
+    int64_t elements = checkedElements(p->shape(), /*allowDynamic=*/false);
+    if (!validShape(p->shape(), /*allowDynamic=*/false) ||
+        elements > kMaxParameterElements - total)
+      return c.corrupt("parameter '%s' has an invalid shape %s (dims must be "
+                       "at least 1, all parameters at most 2^46 elements)",
+                       name, shapeText(p->shape()).c_str());
+    total += elements;
+    if (!(p->init_std() >= 0))
+      return c.corrupt("parameter '%s' has a negative init std", name);
+  }
+  return STRATA_OK;
+}
+
+/// Exactly one launch, in the host code, of `strata_entry_<name>`: the
+/// runtime looks the entry up by that symbol.
+strata_status_code checkCommands(const EntryPoint *ep, const Checker &c) {
+  const char *name = ep->name()->c_str();
+  if (ep->commands()->size() != 1)
+    return c.corrupt("entry point '%s' has %u commands; it must have one", name,
+                     ep->commands()->size());
+  const Command *cmd = ep->commands()->Get(0);
+  if (cmd->kind() != CommandKind::Launch)
+    return c.corrupt("entry point '%s' has a command of unknown kind", name);
+  if (cmd->kernel() != 0)
+    return c.corrupt("entry point '%s' launches kernel library %u; entry "
+                     "points are in the host code (kernel library 0)",
+                     name, cmd->kernel());
+  if (cmd->symbol()->str() != STRATA_ENTRY_PREFIX + ep->name()->str())
+    return c.corrupt("entry point '%s' calls symbol '%s'; its symbol must "
+                     "be '" STRATA_ENTRY_PREFIX "%s'",
+                     name, cmd->symbol()->c_str(), name);
+  return STRATA_OK;
+}
+
+/// One argument against what the runtime passes for its kind: token ids,
+/// labels and positions as i32 [batch, seq], key padding as i32 [batch],
+/// KV caches as f32 [batch, length, width], parameters as themselves.
+strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
+                                 uoffset_t index, const Checker &c) {
+  const char *name = ep->name()->c_str();
+  const Argument *arg = ep->arguments()->Get(index);
+  if (!inRange(arg->kind()) || !inRange(arg->dtype()))
+    return c.corrupt("entry point '%s' has an argument of unknown kind or "
+                     "dtype",
+                     name);
+  if (!validShape(arg->shape(), /*allowDynamic=*/true))
+    return c.corrupt("entry point '%s' has an argument with an invalid "
+                     "shape %s",
+                     name, shapeText(arg->shape()).c_str());
+  const auto *shape = arg->shape();
+  switch (arg->kind()) {
+  case ArgumentKind::Tokens:
+  case ArgumentKind::Labels:
+  case ArgumentKind::Positions:
+    if (arg->dtype() != DType::I32 || !shapeIs(shape, {-1, -1}))
+      return c.corrupt("argument %u of entry point '%s' (%s) is %s %s; the "
+                       "runtime passes I32 [-1, -1]",
+                       index, name, EnumNameArgumentKind(arg->kind()),
+                       EnumNameDType(arg->dtype()), shapeText(shape).c_str());
+    return STRATA_OK;
+  case ArgumentKind::KeyPadding:
+    if (arg->dtype() != DType::I32 || !shapeIs(shape, {-1}))
+      return c.corrupt("entry point '%s' has a key-padding argument that is "
+                       "not I32 [batch]",
+                       name);
+    return STRATA_OK;
+  case ArgumentKind::KeyCache:
+  case ArgumentKind::ValueCache:
+    if (arg->layer() < 0 || arg->dtype() != DType::F32 || shape->size() != 3 ||
+        shape->Get(0) != -1 || shape->Get(1) != -1 || shape->Get(2) < 1)
+      return c.corrupt("entry point '%s' has a KV-cache argument without a "
+                       "layer or an F32 [batch, length, width] shape",
+                       name);
+    return STRATA_OK;
+  case ArgumentKind::Parameter:
+    break;
+  }
+  size_t numParams = exe->parameters()->size();
+  if (arg->parameter() < 0 ||
+      static_cast<size_t>(arg->parameter()) >= numParams)
+    return c.corrupt("entry point '%s' refers to parameter %d of %zu", name,
+                     arg->parameter(), numParams);
+  const Parameter *p = exe->parameters()->Get(arg->parameter());
+  if (!sameShape(shape, p->shape()) || arg->dtype() != p->dtype())
+    return c.corrupt("argument %u of entry point '%s' takes parameter '%s' "
+                     "as %s %s, but the parameter is %s %s",
+                     index, name, p->name()->c_str(),
+                     EnumNameDType(arg->dtype()), shapeText(shape).c_str(),
+                     EnumNameDType(p->dtype()), shapeText(p->shape()).c_str());
+  return STRATA_OK;
+}
+
+/// Each input the runtime fills by kind (token ids, labels, positions,
+/// key padding) and each parameter at most once: the runtime passes every
+/// argument of a kind the same data, so a repeat means a corrupted kind
+/// or parameter index.
+strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
+                                  const Checker &c) {
+  std::vector<bool> params(exe->parameters()->size(), false);
+  std::set<ArgumentKind> kinds;
+  for (const Argument *arg : *ep->arguments()) {
+    if (arg->kind() == ArgumentKind::Parameter) {
+      if (params[arg->parameter()])
+        return c.corrupt(
+            "entry point '%s' takes parameter '%s' twice", ep->name()->c_str(),
+            exe->parameters()->Get(arg->parameter())->name()->c_str());
+      params[arg->parameter()] = true;
+    } else if (arg->kind() != ArgumentKind::KeyCache &&
+               arg->kind() != ArgumentKind::ValueCache &&
+               !kinds.insert(arg->kind()).second) {
+      return c.corrupt("entry point '%s' takes %s twice", ep->name()->c_str(),
+                       EnumNameArgumentKind(arg->kind()));
+    }
+  }
+  return STRATA_OK;
+}
+
+strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
+                                   const Checker &c) {
+  const char *name = ep->name()->c_str();
+  if (strata_status_code code = checkCommands(ep, c))
+    return code;
+  for (uoffset_t i = 0; i < ep->arguments()->size(); ++i)
+    if (strata_status_code code = checkArgument(exe, ep, i, c))
+      return code;
+  if (strata_status_code code = checkNoRepeats(exe, ep, c))
+    return code;
+  for (const Result *res : *ep->results())
+    if (!inRange(res->dtype()) ||
+        !validShape(res->shape(), /*allowDynamic=*/true))
+      return c.corrupt("entry point '%s' has a result with an invalid shape "
+                       "or dtype",
+                       name);
+  if (const MemoryPlan *plan = ep->memory_plan()) {
+    bool valid =
+        plan->buffers() >= 0 &&
+        plan->slot_bytes()->size() <= static_cast<uoffset_t>(plan->buffers());
+    for (int64_t bytes : *plan->slot_bytes())
+      valid &= bytes >= -1;
+    if (!valid)
+      return c.corrupt("entry point '%s' has an invalid memory plan", name);
+  }
+  return STRATA_OK;
+}
+
+const EntryPoint *findEntry(const Executable *exe, const char *name) {
+  for (const EntryPoint *ep : *exe->entry_points())
+    if (ep->name()->str() == name)
+      return ep;
+  return nullptr;
+}
+
+/// Whether result `index` of `ep` is F32 `want`.
+bool resultIs(const EntryPoint *ep, uoffset_t index,
+              std::initializer_list<int64_t> want) {
+  const Result *res = ep->results()->Get(index);
+  return res->dtype() == DType::F32 && shapeIs(res->shape(), want);
+}
+
+/// decode's caches: layers 0..L-1 once each for keys and values, and its
+/// results the logits and then each layer's new key and value rows, as
+/// wide as the cache they are appended to.
+strata_status_code checkDecodeCaches(const EntryPoint *decode,
+                                     const Checker &c) {
+  std::vector<int64_t> widths; // keys of layer l at 2l, values at 2l + 1
+  size_t caches = 0;
+  for (const Argument *arg : *decode->arguments())
+    caches += arg->kind() == ArgumentKind::KeyCache ||
+              arg->kind() == ArgumentKind::ValueCache;
+  widths.assign(caches, 0);
+  for (const Argument *arg : *decode->arguments()) {
+    bool key = arg->kind() == ArgumentKind::KeyCache;
+    if (!key && arg->kind() != ArgumentKind::ValueCache)
+      continue;
+    size_t slot = 2 * static_cast<size_t>(arg->layer()) + (key ? 0 : 1);
+    if (caches % 2 || slot >= caches || widths[slot])
+      return c.corrupt("decode's cache arguments do not hold one key and "
+                       "one value cache for each of layers 0 to %zu",
+                       caches / 2 ? caches / 2 - 1 : 0);
+    widths[slot] = arg->shape()->Get(2);
+  }
+  if (decode->results()->size() != 1 + caches)
+    return c.corrupt("decode has %u results; the logits and %zu cache rows "
+                     "for its caches expected",
+                     decode->results()->size(), caches);
+  for (size_t slot = 0; slot < caches; ++slot)
+    if (!resultIs(decode, static_cast<uoffset_t>(1 + slot),
+                  {-1, -1, widths[slot]}))
+      return c.corrupt(
+          "decode result %zu is %s; layer %zu's %s cache is "
+          "[-1, -1, %lld]",
+          1 + slot,
+          shapeText(decode->results()->Get(1 + slot)->shape()).c_str(),
+          slot / 2, slot % 2 ? "value" : "key", (long long)widths[slot]);
+  return STRATA_OK;
+}
+
+/// The metadata's vocabulary against the logits the kernels return: the
+/// runtime reads [batch, seq, vocab_size] floats from forward's and
+/// decode's first result.
+strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
+  int64_t vocab = exe->metadata()->vocab_size();
+  const EntryPoint *forward = findEntry(exe, "forward");
+  // A forward whose first result is not rank 3 has no LM head (a
+  // classifier); sessions refuse to run it as one.
+  if (forward && forward->results()->size() &&
+      forward->results()->Get(0)->shape()->size() == 3 &&
+      !resultIs(forward, 0, {-1, -1, vocab}))
+    return c.corrupt("forward's logits are %s but the vocabulary has %lld "
+                     "tokens",
+                     shapeText(forward->results()->Get(0)->shape()).c_str(),
+                     (long long)vocab);
+  const EntryPoint *decode = findEntry(exe, "decode");
+  if (!decode)
+    return STRATA_OK;
+  bool tokens = false, positions = false;
+  for (const Argument *arg : *decode->arguments()) {
+    tokens |= arg->kind() == ArgumentKind::Tokens;
+    positions |= arg->kind() == ArgumentKind::Positions;
+  }
+  if (!tokens || !positions)
+    return c.corrupt("decode takes no token ids or no positions");
+  if (decode->results()->size() == 0 || !resultIs(decode, 0, {-1, -1, vocab}))
+    return c.corrupt("decode's logits are %s but the vocabulary has %lld "
+                     "tokens",
+                     decode->results()->size()
+                         ? shapeText(decode->results()->Get(0)->shape()).c_str()
+                         : "missing",
+                     (long long)vocab);
+  return checkDecodeCaches(decode, c);
+}
+
+strata_status_code checkEntryPoints(const Executable *exe, const Checker &c) {
+  if (exe->entry_points()->size() == 0)
+    return c.corrupt("no entry point");
+  std::set<std::string> names;
+  for (const EntryPoint *ep : *exe->entry_points()) {
+    if (ep->name()->size() == 0 || !names.insert(ep->name()->str()).second)
+      return c.corrupt("an entry point has an empty or repeated name");
+    if (strata_status_code code = checkEntryPoint(exe, ep, c))
+      return code;
+  }
+  return STRATA_OK;
+}
+
+/// Models have a vocabulary and a maximum length that token ids and
+/// positions (int32) can address; kernel modules (compiled from .mlir)
+/// take no tokens and have neither.
+strata_status_code checkMetadata(const Executable *exe, const Checker &c) {
+  const Metadata *meta = exe->metadata();
   bool takesTokens = false;
   for (const EntryPoint *ep : *exe->entry_points())
     for (const Argument *arg : *ep->arguments())
@@ -268,28 +640,71 @@ strata_status_code checkExecutable(const strata::fb::Executable *exe,
   bool kernelModule =
       !takesTokens && meta->vocab_size() == 0 && meta->max_seq_len() == 0;
   if (!kernelModule && (meta->vocab_size() < 1 || meta->max_seq_len() < 1))
-    return corrupt("metadata has no vocabulary size or maximum sequence "
-                   "length");
+    return c.corrupt("metadata has no vocabulary size or maximum sequence "
+                     "length");
+  if (meta->vocab_size() > kMaxTokenRange ||
+      meta->max_seq_len() > kMaxTokenRange || meta->hidden_size() < 0 ||
+      meta->num_layers() < 0)
+    return c.corrupt("metadata has a size out of range");
   for (int64_t id :
        {meta->bos_token_id(), meta->eos_token_id(), meta->pad_token_id()})
     if (id < -1 || id >= meta->vocab_size())
-      return corrupt("metadata has a special token outside the vocabulary");
-  return checkPlan(exe, where, status);
+      return c.corrupt("metadata has a special token outside the vocabulary");
+  return STRATA_OK;
 }
 
-} // namespace
+/// Strata's checks on a verified buffer, so that the rest of the runtime
+/// can use the contents without further checks.
+strata_status_code checkExecutable(const Executable *exe, const Checker &c) {
+  if (exe->version() != kFormatVersion)
+    return fail(c.status, STRATA_UNSUPPORTED,
+                "%s: executable format version %u, this runtime reads %u "
+                "(recompile with a matching strata-compile)",
+                c.where, exe->version(), kFormatVersion);
+  if (!inRange(exe->target()))
+    return c.corrupt("unknown target");
+  for (auto check :
+       {checkKernelLibraries, checkTarget, checkParameters, checkEntryPoints,
+        checkMetadata, checkLanguageModel, checkPlan})
+    if (strata_status_code code = check(exe, c))
+      return code;
+  return STRATA_OK;
+}
 
-namespace {
+/// Checks `exe`'s bytes in full: checksums first, then structure.
+strata_status_code openExecutable(strata_executable &exe, const char *where,
+                                  strata_status *status) {
+  const uint8_t *data = exe.bytes.data();
+  size_t payload = 0;
+  if (strata_status_code code =
+          checkIntegrity(data, exe.bytes.size(), where, payload, status))
+    return code;
+  flatbuffers::Verifier verifier(data, payload, /*max_depth=*/32,
+                                 /*max_tables=*/1u << 22);
+  if (payload < 8 ||
+      !flatbuffers::BufferHasIdentifier(data, ExecutableIdentifier()) ||
+      !VerifyExecutableBuffer(verifier))
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "%s: the executable's structure fails verification: %s", where,
+                kRecompile);
+  exe.root = GetExecutable(data);
+  Checker checker{where, status};
+  if (strata_status_code code = checkLibraryChecksums(exe.root, checker))
+    return code;
+  return checkExecutable(exe.root, checker);
+}
+
 /// Entry point `index`, or null after reporting it is out of range.
-const strata::fb::EntryPoint *entryAt(const strata_executable *exe,
-                                      size_t index, strata_status *status) {
+const EntryPoint *entryAt(const strata_executable *exe, size_t index,
+                          strata_status *status) {
   const auto *eps = exe->root->entry_points();
   if (index >= eps->size()) {
     fail(status, STRATA_NOT_FOUND, "entry point %zu of %u", index, eps->size());
     return nullptr;
   }
-  return eps->Get(static_cast<flatbuffers::uoffset_t>(index));
+  return eps->Get(static_cast<uoffset_t>(index));
 }
+
 } // namespace
 
 extern "C" {
@@ -307,31 +722,15 @@ strata_status_code strata_executable_load_memory(const void *data, size_t size,
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "executable of %zu bytes exceeds the %llu-byte limit", size,
                 (unsigned long long)STRATA_MAX_EXECUTABLE_BYTES);
-  try {
+  return guardApi(__func__, status, [&] {
     auto exe = std::make_unique<strata_executable>();
     exe->bytes.assign(static_cast<const uint8_t *>(data),
                       static_cast<const uint8_t *>(data) + size);
-    if (size < 8 || !flatbuffers::BufferHasIdentifier(
-                        exe->bytes.data(), strata::fb::ExecutableIdentifier()))
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "<memory>: not a Strata executable (no STRX identifier)");
-    flatbuffers::Verifier verifier(exe->bytes.data(), exe->bytes.size(),
-                                   /*max_depth=*/32,
-                                   /*max_tables=*/1u << 22);
-    if (!strata::fb::VerifyExecutableBuffer(verifier))
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "<memory>: the executable is truncated or corrupted (its "
-                  "structure fails verification)");
-    exe->root = strata::fb::GetExecutable(exe->bytes.data());
-    if (strata_status_code code =
-            checkExecutable(exe->root, "<memory>", status))
+    if (strata_status_code code = openExecutable(*exe, "<memory>", status))
       return code;
     *out = exe.release();
     return ok(status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY,
-                "out of memory loading an executable of %zu bytes", size);
-  }
+  });
 }
 
 strata_status_code strata_executable_load_file(const char *path,
@@ -341,7 +740,7 @@ strata_status_code strata_executable_load_file(const char *path,
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_executable_load_file: null argument");
   *out = nullptr;
-  try {
+  return guardApi(__func__, status, [&] {
     std::ifstream file(path, std::ios::binary | std::ios::ate);
     if (!file)
       return fail(status, STRATA_IO_ERROR, "%s: cannot open: %s", path,
@@ -351,23 +750,16 @@ strata_status_code strata_executable_load_file(const char *path,
       return fail(status, STRATA_IO_ERROR,
                   "%s: not a regular file or larger than the executable limit",
                   path);
-    std::vector<char> bytes(static_cast<size_t>(size));
+    auto exe = std::make_unique<strata_executable>();
+    exe->bytes.resize(static_cast<size_t>(size));
     file.seekg(0);
-    if (size && !file.read(bytes.data(), size))
+    if (size && !file.read(reinterpret_cast<char *>(exe->bytes.data()), size))
       return fail(status, STRATA_IO_ERROR, "%s: read failed", path);
-    strata_status_code code =
-        strata_executable_load_memory(bytes.data(), bytes.size(), out, status);
-    // Name the file rather than <memory> in the message.
-    if (code != STRATA_OK && status) {
-      std::string msg = status->message;
-      if (msg.rfind("<memory>", 0) == 0)
-        msg = std::string(path) + msg.substr(8);
-      snprintf(status->message, sizeof(status->message), "%s", msg.c_str());
-    }
-    return code;
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
+    if (strata_status_code code = openExecutable(*exe, path, status))
+      return code;
+    *out = exe.release();
+    return ok(status);
+  });
 }
 
 void strata_executable_release(strata_executable *executable) {
@@ -377,163 +769,176 @@ void strata_executable_release(strata_executable *executable) {
 strata_status_code strata_executable_get_info(const strata_executable *exe,
                                               strata_executable_info *out,
                                               strata_status *status) {
-  if (!exe || !out)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_executable_get_info: null argument");
-  const auto *root = exe->root;
-  const auto *meta = root->metadata();
-  *out = strata_executable_info{};
-  out->format_version = root->version();
-  out->target = targetName(root->target());
-  out->model_name = meta->model_name() ? meta->model_name()->c_str() : "";
-  out->cpu = meta->cpu() ? meta->cpu()->c_str() : "";
-  out->vocab_size = meta->vocab_size();
-  out->hidden_size = meta->hidden_size();
-  out->num_layers = meta->num_layers();
-  out->max_seq_len = meta->max_seq_len();
-  out->bos_token_id = meta->bos_token_id();
-  out->eos_token_id = meta->eos_token_id();
-  out->pad_token_id = meta->pad_token_id();
-  out->num_parameters = root->parameters()->size();
-  for (const auto *p : *root->parameters())
-    out->total_parameter_elements += checkedElements(p->shape(), false);
-  out->num_entry_points = root->entry_points()->size();
-  out->num_kernel_libraries = root->kernels()->size();
-  return ok(status);
+  return guardApi(__func__, status, [&] {
+    if (!exe || !out)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "strata_executable_get_info: null argument");
+    const auto *root = exe->root;
+    const auto *meta = root->metadata();
+    *out = strata_executable_info{};
+    out->format_version = root->version();
+    out->target = targetName(root->target());
+    out->model_name = meta->model_name() ? meta->model_name()->c_str() : "";
+    out->cpu = meta->cpu() ? meta->cpu()->c_str() : "";
+    out->vocab_size = meta->vocab_size();
+    out->hidden_size = meta->hidden_size();
+    out->num_layers = meta->num_layers();
+    out->max_seq_len = meta->max_seq_len();
+    out->bos_token_id = meta->bos_token_id();
+    out->eos_token_id = meta->eos_token_id();
+    out->pad_token_id = meta->pad_token_id();
+    out->num_parameters = root->parameters()->size();
+    for (const auto *p : *root->parameters())
+      out->total_parameter_elements += checkedElements(p->shape(), false);
+    out->num_entry_points = root->entry_points()->size();
+    out->num_kernel_libraries = root->kernels()->size();
+    return ok(status);
+  });
 }
 
 strata_status_code strata_executable_get_plan(const strata_executable *exe,
                                               strata_plan_info *out,
                                               strata_status *status) {
-  if (!exe || !out)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_executable_get_plan: null argument");
-  using namespace strata::fb;
-  const auto *root = exe->root;
-  *out = strata_plan_info{};
-  out->tp = out->pp = out->dp = out->ep = out->micro_batches = 1;
-  if (const ParallelPlan *p = root->parallel()) {
-    out->has_parallel = 1;
-    out->tp = p->tp();
-    out->pp = p->pp();
-    out->dp = p->dp();
-    out->ep = p->ep();
-    out->zero_stage = p->zero_stage();
-    out->micro_batches = p->micro_batches();
-    out->mesh_rank = p->mesh()->shape()->size();
-    for (size_t i = 0; i < out->mesh_rank; ++i) {
-      out->mesh_shape[i] = p->mesh()->shape()->Get(i);
-      out->mesh_axes[i] = p->mesh()->axes()->Get(i)->c_str();
+  return guardApi(__func__, status, [&] {
+    if (!exe || !out)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "strata_executable_get_plan: null argument");
+    using namespace strata::fb;
+    const auto *root = exe->root;
+    *out = strata_plan_info{};
+    out->tp = out->pp = out->dp = out->ep = out->micro_batches = 1;
+    if (const ParallelPlan *p = root->parallel()) {
+      out->has_parallel = 1;
+      out->tp = p->tp();
+      out->pp = p->pp();
+      out->dp = p->dp();
+      out->ep = p->ep();
+      out->zero_stage = p->zero_stage();
+      out->micro_batches = p->micro_batches();
+      out->mesh_rank = p->mesh()->shape()->size();
+      for (size_t i = 0; i < out->mesh_rank; ++i) {
+        out->mesh_shape[i] = p->mesh()->shape()->Get(i);
+        out->mesh_axes[i] = p->mesh()->axes()->Get(i)->c_str();
+      }
     }
-  }
-  if (const TrainingPlan *t = root->training()) {
-    out->has_training = 1;
-    out->optimizer = EnumNameOptimizer(t->optimizer());
-    out->lr = t->lr();
-    out->weight_decay = t->weight_decay();
-    out->beta1 = t->beta1();
-    out->beta2 = t->beta2();
-    out->eps = t->eps();
-    out->schedule = EnumNameLrSchedule(t->schedule());
-    out->warmup_steps = t->warmup_steps();
-    out->total_steps = t->total_steps();
-    out->min_lr_ratio = t->min_lr_ratio();
-    out->gradient_clipping = t->gradient_clipping();
-    out->accumulation_steps = t->accumulation_steps();
-    out->precision = EnumNamePrecision(t->precision());
-    out->dynamic_loss_scaling = t->dynamic_loss_scaling();
-    out->checkpoint_interval = t->checkpoint_interval();
-    out->checkpoint_keep_last = t->checkpoint_keep_last();
-    out->batch_size = t->batch_size();
-    out->seq_len = t->seq_len();
-    out->seed = t->seed();
-    out->ignore_index = t->ignore_index();
-  }
-  out->max_batch_size = 32;
-  out->max_tokens = 4096;
-  if (const InferencePlan *i = root->inference()) {
-    out->has_inference = 1;
-    out->max_batch_size = i->max_batch_size();
-    out->max_tokens = i->max_tokens();
-  }
-  return ok(status);
+    if (const TrainingPlan *t = root->training()) {
+      out->has_training = 1;
+      out->optimizer = EnumNameOptimizer(t->optimizer());
+      out->lr = t->lr();
+      out->weight_decay = t->weight_decay();
+      out->beta1 = t->beta1();
+      out->beta2 = t->beta2();
+      out->eps = t->eps();
+      out->schedule = EnumNameLrSchedule(t->schedule());
+      out->warmup_steps = t->warmup_steps();
+      out->total_steps = t->total_steps();
+      out->min_lr_ratio = t->min_lr_ratio();
+      out->gradient_clipping = t->gradient_clipping();
+      out->accumulation_steps = t->accumulation_steps();
+      out->precision = EnumNamePrecision(t->precision());
+      out->dynamic_loss_scaling = t->dynamic_loss_scaling();
+      out->checkpoint_interval = t->checkpoint_interval();
+      out->checkpoint_keep_last = t->checkpoint_keep_last();
+      out->batch_size = t->batch_size();
+      out->seq_len = t->seq_len();
+      out->seed = t->seed();
+      out->ignore_index = t->ignore_index();
+    }
+    out->max_batch_size = 32;
+    out->max_tokens = 4096;
+    if (const InferencePlan *i = root->inference()) {
+      out->has_inference = 1;
+      out->max_batch_size = i->max_batch_size();
+      out->max_tokens = i->max_tokens();
+    }
+    return ok(status);
+  });
 }
 
 strata_status_code strata_executable_get_parameter(const strata_executable *exe,
                                                    size_t index,
                                                    strata_parameter_info *out,
                                                    strata_status *status) {
-  if (!exe || !out)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_executable_get_parameter: null argument");
-  const auto *params = exe->root->parameters();
-  if (index >= params->size())
-    return fail(status, STRATA_NOT_FOUND, "parameter %zu of %u", index,
-                params->size());
-  const auto *p = params->Get(static_cast<flatbuffers::uoffset_t>(index));
-  out->name = p->name()->c_str();
-  out->shape = p->shape()->data();
-  out->rank = p->shape()->size();
-  out->dtype = static_cast<strata_dtype>(p->dtype());
-  out->num_elements = checkedElements(p->shape(), false);
-  return ok(status);
+  return guardApi(__func__, status, [&] {
+    if (!exe || !out)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "strata_executable_get_parameter: null argument");
+    const auto *params = exe->root->parameters();
+    if (index >= params->size())
+      return fail(status, STRATA_NOT_FOUND, "parameter %zu of %u", index,
+                  params->size());
+    const auto *p = params->Get(static_cast<flatbuffers::uoffset_t>(index));
+    out->name = p->name()->c_str();
+    out->shape = p->shape()->data();
+    out->rank = p->shape()->size();
+    out->dtype = static_cast<strata_dtype>(p->dtype());
+    out->num_elements = checkedElements(p->shape(), false);
+    return ok(status);
+  });
 }
 
 strata_status_code
 strata_executable_get_entry_point(const strata_executable *exe, size_t index,
                                   const char **name, size_t *num_arguments,
                                   size_t *num_results, strata_status *status) {
-  if (!exe || !name || !num_arguments || !num_results)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_executable_get_entry_point: null argument");
-  const strata::fb::EntryPoint *ep = entryAt(exe, index, status);
-  if (!ep)
-    return status ? status->code : STRATA_NOT_FOUND;
-  *name = ep->name()->c_str();
-  *num_arguments = ep->arguments()->size();
-  *num_results = ep->results()->size();
-  return ok(status);
+  return guardApi(__func__, status, [&] {
+    if (!exe || !name || !num_arguments || !num_results)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "strata_executable_get_entry_point: null argument");
+    const strata::fb::EntryPoint *ep = entryAt(exe, index, status);
+    if (!ep)
+      return status ? status->code : STRATA_NOT_FOUND;
+    *name = ep->name()->c_str();
+    *num_arguments = ep->arguments()->size();
+    *num_results = ep->results()->size();
+    return ok(status);
+  });
 }
 
-strata_status_code strata_executable_get_memory_plan(
-    const strata_executable *exe, size_t entry, int64_t *buffers,
-    int64_t *slots, int64_t *static_bytes, int64_t *dynamic_slots,
-    strata_status *status) {
-  if (!exe || !buffers || !slots || !static_bytes || !dynamic_slots)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_executable_get_memory_plan: null argument");
-  const strata::fb::EntryPoint *ep = entryAt(exe, entry, status);
-  if (!ep)
-    return status ? status->code : STRATA_NOT_FOUND;
-  *buffers = *slots = *static_bytes = *dynamic_slots = 0;
-  if (const auto *plan = ep->memory_plan()) {
-    *buffers = plan->buffers();
-    *slots = plan->slot_bytes()->size();
-    for (int64_t bytes : *plan->slot_bytes())
-      bytes < 0 ? ++*dynamic_slots : *static_bytes += bytes;
-  }
-  return ok(status);
+strata_status_code
+strata_executable_get_memory_plan(const strata_executable *exe, size_t entry,
+                                  int64_t *buffers, int64_t *slots,
+                                  int64_t *static_bytes, int64_t *dynamic_slots,
+                                  strata_status *status) {
+  return guardApi(__func__, status, [&] {
+    if (!exe || !buffers || !slots || !static_bytes || !dynamic_slots)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "strata_executable_get_memory_plan: null argument");
+    const strata::fb::EntryPoint *ep = entryAt(exe, entry, status);
+    if (!ep)
+      return status ? status->code : STRATA_NOT_FOUND;
+    *buffers = *slots = *static_bytes = *dynamic_slots = 0;
+    if (const auto *plan = ep->memory_plan()) {
+      *buffers = plan->buffers();
+      *slots = plan->slot_bytes()->size();
+      for (int64_t bytes : *plan->slot_bytes())
+        bytes < 0 ? ++*dynamic_slots : *static_bytes += bytes;
+    }
+    return ok(status);
+  });
 }
 
 strata_status_code
 strata_executable_get_result_shape(const strata_executable *exe, size_t entry,
                                    size_t result, const int64_t **shape,
                                    size_t *rank, strata_status *status) {
-  if (!exe || !shape || !rank)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "strata_executable_get_result_shape: null argument");
-  const strata::fb::EntryPoint *ep = entryAt(exe, entry, status);
-  if (!ep)
-    return status ? status->code : STRATA_NOT_FOUND;
-  const auto *results = ep->results();
-  if (result >= results->size())
-    return fail(status, STRATA_NOT_FOUND, "result %zu of %u", result,
-                results->size());
-  const auto *dims =
-      results->Get(static_cast<flatbuffers::uoffset_t>(result))->shape();
-  *shape = dims->data();
-  *rank = dims->size();
-  return ok(status);
+  return guardApi(__func__, status, [&] {
+    if (!exe || !shape || !rank)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "strata_executable_get_result_shape: null argument");
+    const strata::fb::EntryPoint *ep = entryAt(exe, entry, status);
+    if (!ep)
+      return status ? status->code : STRATA_NOT_FOUND;
+    const auto *results = ep->results();
+    if (result >= results->size())
+      return fail(status, STRATA_NOT_FOUND, "result %zu of %u", result,
+                  results->size());
+    const auto *dims =
+        results->Get(static_cast<flatbuffers::uoffset_t>(result))->shape();
+    *shape = dims->data();
+    *rank = dims->size();
+    return ok(status);
+  });
 }
 
 } // extern "C"

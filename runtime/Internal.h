@@ -7,6 +7,8 @@
 #include "runtime/strata.h"
 
 #include <cstdint>
+#include <exception>
+#include <new>
 #include <vector>
 
 struct strata_executable {
@@ -25,6 +27,27 @@ strata_status_code ok(strata_status *status);
 /// Elements of a shape, or -1 when invalid or overflowing.
 int64_t checkedElements(const flatbuffers::Vector<int64_t> *shape,
                         bool allowDynamic);
+
+/// Runs `body`, an API function's implementation returning its status
+/// code, so that no exception crosses the C API: std::bad_alloc becomes
+/// STRATA_OUT_OF_MEMORY and anything else STRATA_INTERNAL_ERROR, with a
+/// message naming `function`. Every extern "C" function that can throw
+/// returns guardApi(__func__, status, [&] { ... }).
+template <typename Body>
+strata_status_code guardApi(const char *function, strata_status *status,
+                            Body &&body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", function);
+  } catch (const std::exception &e) {
+    return fail(status, STRATA_INTERNAL_ERROR, "%s: internal error: %s",
+                function, e.what());
+  } catch (...) {
+    return fail(status, STRATA_INTERNAL_ERROR,
+                "%s: internal error (an unknown exception)", function);
+  }
+}
 
 } // namespace strata::runtime
 

@@ -14,8 +14,10 @@
 
 /* Version 2: memory plans are nested frames (an arena release hook),
  * layers are functions of their own, and entry points read their
- * descriptors through the packed array themselves (no C wrapper). */
-#define STRATA_EXECUTABLE_FORMAT_VERSION 2
+ * descriptors through the packed array themselves (no C wrapper).
+ * Version 3: the file ends in a checksum trailer (runtime/Checksum.h) and
+ * each kernel library records its CRC-32C. */
+#define STRATA_EXECUTABLE_FORMAT_VERSION 3
 
 /* Entry points: `void strata_entry_<name>(void **args)`. args[0] points
  * at room for the results' memref descriptors, one after another (3 + 2 *

@@ -25,6 +25,7 @@ typedef enum strata_status_code {
   STRATA_UNSUPPORTED = 4,
   STRATA_OUT_OF_MEMORY = 5,
   STRATA_NOT_FOUND = 6,
+  STRATA_INTERNAL_ERROR = 7, /* a bug in the runtime: please report it */
 } strata_status_code;
 
 /* The outcome of a call: a code and a human-readable message. */

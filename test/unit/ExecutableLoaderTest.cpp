@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ExecutableTestUtils.h"
 #include "codegen/ExecutableWriter.h"
 #include "runtime/schema/executable_generated.h"
 #include "runtime/abi.h"
@@ -360,20 +361,37 @@ TEST(ExecutableLoader, SessionDeviceSelection) {
   strata_executable_release(exe);
 }
 
-/// Tests that a future format version is refused with a clear message.
+/// Tests that another format version is refused with a clear message,
+/// whether the flatbuffer or the trailer states it, and that a file from
+/// before checksums (no trailer) is told to be recompiled.
 TEST(ExecutableLoader, OtherVersionIsUnsupported) {
   std::string bytes = mlir::strata::serializeExecutable(sampleContents());
-  auto *root = strata::fb::GetMutableExecutable(bytes.data());
   // Version 1 executables call no arena release: frames would leak.
   for (uint32_t version : {uint32_t(STRATA_EXECUTABLE_FORMAT_VERSION + 1), 1u}) {
-    ASSERT_TRUE(root->mutate_version(version));
+    std::string edited = bytes;
+    ASSERT_TRUE(strata::test::mutableRoot(edited)->mutate_version(version));
+    strata::test::reseal(edited);
     strata_status status;
-    EXPECT_EQ(load(bytes, status), STRATA_UNSUPPORTED);
+    EXPECT_EQ(load(edited, status), STRATA_UNSUPPORTED);
+    EXPECT_NE(std::string(status.message)
+                  .find("format version " + std::to_string(version)),
+              std::string::npos)
+        << status.message;
+    edited = strata::test::seal(strata::test::payloadOf(bytes), version);
+    EXPECT_EQ(load(edited, status), STRATA_UNSUPPORTED);
     EXPECT_NE(std::string(status.message)
                   .find("format version " + std::to_string(version)),
               std::string::npos)
         << status.message;
   }
+  std::string old = strata::test::payloadOf(bytes);
+  ASSERT_TRUE(strata::test::mutableRoot(old)->mutate_version(2));
+  strata_status status;
+  EXPECT_EQ(load(old, status), STRATA_UNSUPPORTED);
+  EXPECT_STREQ(status.message,
+               "<memory>: executable format version 2, from before "
+               "checksums; this runtime reads version 3: recompile it with "
+               "strata-compile");
 }
 
 /// Tests file-level errors: missing file, directory, garbage, null args.
