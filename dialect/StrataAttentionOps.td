@@ -8,7 +8,8 @@
 #ifndef STRATA_ATTENTION_OPS_TD
 #define STRATA_ATTENTION_OPS_TD
 
-def Strata_AttentionOp : Strata_ComputeOp<"attention"> {
+def Strata_AttentionOp : Strata_ComputeOp<"attention",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "scaled dot-product attention with grouped KV heads";
   let description = [{
     `q: [B, S, num_heads * head_dim]`, `k: [B, T, num_kv_heads * head_dim]`,

@@ -163,7 +163,8 @@ def Strata_DropoutOp : Strata_ComputeOp<"dropout"> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Strata_RotaryOp : Strata_ComputeOp<"rotary"> {
+def Strata_RotaryOp : Strata_ComputeOp<"rotary",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "rotary position embedding over packed heads";
   let description = [{
     The input's last dimension packs `num_heads` heads of `head_dim`. The
@@ -173,7 +174,9 @@ def Strata_RotaryOp : Strata_ComputeOp<"rotary"> {
     "nope" part of latent attention). `interleaved` pairs dims (2i, 2i+1)
     as DeepSeek's checkpoints do; otherwise dim i pairs with
     i + rotary_dim/2 (Llama's rotate_half). Positions are `positions[b, s]`
-    when given (decode with a KV cache), else `s`.
+    when given (decode with a KV cache), else `s`. `inverse` rotates by the
+    negated angle with the same scale: the transpose of the forward's
+    rotation, i.e. its backward.
 
     Constraints: rotary_c1 num_heads >= 1 and head_dim >= 1;
     rotary_c2 rotary_dim is even and 2 <= rotary_dim <= head_dim;
@@ -184,7 +187,8 @@ def Strata_RotaryOp : Strata_ComputeOp<"rotary"> {
       Optional<Strata_IndexTensor>:$positions,
       I64Attr:$num_heads, I64Attr:$head_dim, I64Attr:$rotary_dim,
       Strata_RopeAttr:$rope,
-      DefaultValuedAttr<BoolAttr, "false">:$interleaved);
+      DefaultValuedAttr<BoolAttr, "false">:$interleaved,
+      DefaultValuedAttr<BoolAttr, "false">:$inverse);
   let results = (outs Strata_FloatTensor:$result);
   let assemblyFormat = [{
     $input (`positions` `(` $positions^ `:` type($positions) `)`)? attr-dict

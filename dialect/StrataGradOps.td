@@ -131,4 +131,40 @@ def Strata_SwiGLUBackwardOp : Strata_BackwardOp<"swiglu_backward",
   let hasVerifier = 0;
 }
 
+def Strata_AttentionBackwardOp : Strata_BackwardOp<"attention_backward",
+    [AllTypesMatch<["q", "q_grad"]>, AllTypesMatch<["k", "k_grad"]>,
+     AllTypesMatch<["v", "v_grad"]>]> {
+  let summary = "gradients of attention, recomputing the scores";
+  let description = [{
+    The backward of `strata.attention` with the same operands, attributes
+    and masks (without dropout), from `result_grad: [B, S, num_heads *
+    v_head_dim]`. The probabilities `P` are recomputed from q and k rather
+    than stored; then `v_grad = P^T result_grad`, `dP = result_grad v^T`,
+    `dS = P (dP - rowsum(dP P))`, `q_grad = scale dS k`, `k_grad = scale
+    dS^T q`, the query heads of a KV group summed into their KV head.
+    Constraints: attention_c1-c7, c9, c10 as for attention;
+    attention_bwd_c1 result_grad is [B, S, num_heads * v_head_dim].
+  }];
+  let arguments = (ins Strata_FloatTensor:$q, Strata_FloatTensor:$k,
+      Strata_FloatTensor:$v, Strata_FloatTensor:$result_grad,
+      Optional<Strata_IndexTensor>:$key_padding,
+      I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim,
+      I64Attr:$v_head_dim,
+      DefaultValuedAttr<BoolAttr, "true">:$causal,
+      OptionalAttr<I64Attr>:$window,
+      OptionalAttr<Strata_BlockSparseAttr>:$sparsity,
+      OptionalAttr<F64Attr>:$scale);
+  let results = (outs Strata_FloatTensor:$q_grad, Strata_FloatTensor:$k_grad,
+      Strata_FloatTensor:$v_grad);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $result_grad
+    (`key_padding` `(` $key_padding^ `:` type($key_padding) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($result_grad)
+  }];
+  let extraClassDeclaration = [{
+    /// The softmax scale: the attribute, or 1/sqrt(head_dim).
+    double getSoftmaxScale();
+  }];
+}
+
 #endif // STRATA_GRAD_OPS_TD

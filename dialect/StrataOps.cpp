@@ -265,6 +265,73 @@ LogicalResult RotaryOp::inferReturnTypes(MLIRContext *ctx,
 // Attention
 //===----------------------------------------------------------------------===//
 
+/// attention_c1-c3 and c7: heads and dims, and q, k, v [batch, seq,
+/// heads * dim] (shared with attention_backward).
+LogicalResult mlir::strata::detail::verifyAttentionShapes(
+    function_ref<InFlightDiagnostic()> emit, int64_t h, int64_t kvh,
+    int64_t dqk, int64_t dv, RankedTensorType q, RankedTensorType k,
+    RankedTensorType v) {
+  if (h < 1 || kvh < 1 || dqk < 1 || dv < 1)
+    return emit() << "attention_c1: num_heads (" << h << "), num_kv_heads ("
+                  << kvh << "), head_dim (" << dqk << ") and v_head_dim ("
+                  << dv << ") must be >= 1";
+  if (h % kvh)
+    return emit() << "attention_c2: num_kv_heads (" << kvh
+                  << ") must divide num_heads (" << h << ")";
+  if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
+    return emit() << "attention_c7: q, k and v must be rank 3 [batch, seq, "
+                     "heads * dim]";
+  int64_t qb = q.getDimSize(0), kb = k.getDimSize(0), vb = v.getDimSize(0);
+  if (!compatible(qb, kb) || !compatible(qb, vb) || !compatible(kb, vb))
+    return emit() << "attention_c7: q, k and v must have the same batch, got "
+                  << dimStr(qb) << ", " << dimStr(kb) << " and " << dimStr(vb);
+  if (!compatible(k.getDimSize(1), v.getDimSize(1)))
+    return emit() << "attention_c7: k and v must have the same length, got "
+                  << dimStr(k.getDimSize(1)) << " and "
+                  << dimStr(v.getDimSize(1));
+  int64_t dyn = ShapedType::kDynamic;
+  if (failed(checkShape(emit, "q", q, {dyn, dyn, h * dqk}, "attention_c3")) ||
+      failed(
+          checkShape(emit, "k", k, {dyn, dyn, kvh * dqk}, "attention_c3")) ||
+      failed(checkShape(emit, "v", v, {dyn, dyn, kvh * dv}, "attention_c3")))
+    return failure();
+  return success();
+}
+
+/// attention_c4-c6, c9, c10: the mask's attributes and key padding.
+template <typename OpT>
+static LogicalResult verifyAttentionMask(OpT op) {
+  if (std::optional<int64_t> window = op.getWindow()) {
+    if (*window < 1)
+      return op.emitOpError() << "attention_c4: window must be >= 1, got "
+                              << *window;
+    if (op.getSparsity())
+      return op.emitOpError() << "attention_c5: window and sparsity are "
+                                 "mutually exclusive";
+  }
+  if (auto scale = op.getScale(); scale && !(scale->convertToDouble() > 0))
+    return op.emitOpError() << "attention_c6: scale must be > 0, got "
+                            << scale->convertToDouble();
+  // With fewer keys than queries, the first queries of a causal mask would
+  // see no key at all (queries align to the end of the keys).
+  auto qLen = cast<RankedTensorType>(op.getQ().getType()).getDimSize(1);
+  auto kLen = cast<RankedTensorType>(op.getK().getType()).getDimSize(1);
+  if (op.getCausal() && !ShapedType::isDynamic(qLen) &&
+      !ShapedType::isDynamic(kLen) && kLen < qLen)
+    return op.emitOpError()
+           << "attention_c9: a causal mask needs at least as many keys as "
+              "queries, got "
+           << kLen << " keys for " << qLen << " queries";
+  if (Value padding = op.getKeyPadding()) {
+    auto emit = [&] { return op.emitOpError(); };
+    int64_t batch = cast<RankedTensorType>(op.getQ().getType()).getDimSize(0);
+    if (failed(checkShape(emit, "key_padding", tensorOf(padding), {batch},
+                          "attention_c10")))
+      return failure();
+  }
+  return success();
+}
+
 LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
@@ -281,33 +348,12 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
   if (!h || !kvh || !dqk || !dv)
     return emit() << "requires num_heads, num_kv_heads, head_dim and "
                      "v_head_dim";
-  if (*h < 1 || *kvh < 1 || *dqk < 1 || *dv < 1)
-    return emit() << "attention_c1: num_heads (" << *h << "), num_kv_heads ("
-                  << *kvh << "), head_dim (" << *dqk << ") and v_head_dim ("
-                  << *dv << ") must be >= 1";
-  if (*h % *kvh)
-    return emit() << "attention_c2: num_kv_heads (" << *kvh
-                  << ") must divide num_heads (" << *h << ")";
   auto q = tensorOf(adaptor.getQ());
   auto k = tensorOf(adaptor.getK());
   auto v = tensorOf(adaptor.getV());
-  if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
-    return emit() << "attention_c7: q, k and v must be rank 3 [batch, seq, "
-                     "heads * dim]";
-  int64_t qb = q.getDimSize(0), kb = k.getDimSize(0), vb = v.getDimSize(0);
-  if (!compatible(qb, kb) || !compatible(qb, vb) || !compatible(kb, vb))
-    return emit() << "attention_c7: q, k and v must have the same batch, got "
-                  << dimStr(qb) << ", " << dimStr(kb) << " and " << dimStr(vb);
-  if (!compatible(k.getDimSize(1), v.getDimSize(1)))
-    return emit() << "attention_c7: k and v must have the same length, got "
-                  << dimStr(k.getDimSize(1)) << " and "
-                  << dimStr(v.getDimSize(1));
-  int64_t dyn = ShapedType::kDynamic;
-  if (failed(checkShape(emit, "q", q, {dyn, dyn, *h * *dqk}, "attention_c3")) ||
-      failed(
-          checkShape(emit, "k", k, {dyn, dyn, *kvh * *dqk}, "attention_c3")) ||
-      failed(checkShape(emit, "v", v, {dyn, dyn, *kvh * *dv}, "attention_c3")))
+  if (failed(detail::verifyAttentionShapes(emit, *h, *kvh, *dqk, *dv, q, k, v)))
     return failure();
+  int64_t qb = q.getDimSize(0), kb = k.getDimSize(0), vb = v.getDimSize(0);
   int64_t b =
       ShapedType::isDynamic(qb) ? (ShapedType::isDynamic(kb) ? vb : kb) : qb;
   inferred.push_back(RankedTensorType::get({b, q.getDimSize(1), *h * *dv},
@@ -316,38 +362,31 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 LogicalResult AttentionOp::verify() {
-  if (std::optional<int64_t> window = getWindow()) {
-    if (*window < 1)
-      return emitOpError() << "attention_c4: window must be >= 1, got "
-                           << *window;
-    if (getSparsity())
-      return emitOpError() << "attention_c5: window and sparsity are mutually "
-                              "exclusive";
-  }
-  if (auto scale = getScale(); scale && !(scale->convertToDouble() > 0))
-    return emitOpError() << "attention_c6: scale must be > 0, got "
-                         << scale->convertToDouble();
-  // With fewer keys than queries, the first queries of a causal mask would
-  // see no key at all (queries align to the end of the keys).
-  auto qLen = cast<RankedTensorType>(getQ().getType()).getDimSize(1);
-  auto kLen = cast<RankedTensorType>(getK().getType()).getDimSize(1);
-  if (getCausal() && !ShapedType::isDynamic(qLen) &&
-      !ShapedType::isDynamic(kLen) && kLen < qLen)
-    return emitOpError() << "attention_c9: a causal mask needs at least as "
-                            "many keys as queries, got "
-                         << kLen << " keys for " << qLen << " queries";
   double dropout = getDropout().convertToDouble();
   if (!(dropout >= 0 && dropout < 1))
     return emitOpError() << "attention_c8: dropout must be in [0, 1), got "
                          << dropout;
-  if (Value padding = getKeyPadding()) {
-    auto emit = [&] { return emitOpError(); };
-    int64_t batch = cast<RankedTensorType>(getQ().getType()).getDimSize(0);
-    if (failed(checkShape(emit, "key_padding", tensorOf(padding), {batch},
-                          "attention_c10")))
-      return failure();
-  }
-  return success();
+  return verifyAttentionMask(*this);
+}
+
+LogicalResult AttentionBackwardOp::verify() {
+  auto emit = [&] { return emitOpError(); };
+  auto q = tensorOf(getQ());
+  if (failed(detail::verifyAttentionShapes(
+          emit, getNumHeads(), getNumKvHeads(), getHeadDim(), getVHeadDim(),
+          q, tensorOf(getK()), tensorOf(getV()))) ||
+      failed(checkShape(emit, "result_grad", tensorOf(getResultGrad()),
+                        {q.getDimSize(0), q.getDimSize(1),
+                         getNumHeads() * getVHeadDim()},
+                        "attention_bwd_c1")))
+    return failure();
+  return verifyAttentionMask(*this);
+}
+
+double AttentionBackwardOp::getSoftmaxScale() {
+  if (auto scale = getScale())
+    return scale->convertToDouble();
+  return 1.0 / std::sqrt(static_cast<double>(getHeadDim()));
 }
 
 double AttentionOp::getSoftmaxScale() {

@@ -18,6 +18,11 @@
 namespace mlir::strata::detail {
 /// Elements of `value` when it is produced by strata.param, else 0.
 int64_t getParamElements(Value value);
+/// attention_c1-c3 and c7 of attention and attention_backward.
+LogicalResult verifyAttentionShapes(function_ref<InFlightDiagnostic()> emit,
+                                    int64_t h, int64_t kvh, int64_t dqk,
+                                    int64_t dv, RankedTensorType q,
+                                    RankedTensorType k, RankedTensorType v);
 } // namespace mlir::strata::detail
 
 #include "dialect/StrataInterfaces.h.inc"

@@ -207,3 +207,32 @@ LogicalResult ActivationBackwardOp::verify() {
                          << getKind() << "'";
   return success();
 }
+
+LogicalResult AttentionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  if (getDropout().convertToDouble() > 0)
+    return emitOpError("with dropout has no gradient rule yet");
+  auto backward = AttentionBackwardOp::create(
+      b, getLoc(), getQ().getType(), getK().getType(), getV().getType(),
+      getQ(), getK(), getV(), resultGrads[0], getKeyPadding(),
+      getNumHeadsAttr(), getNumKvHeadsAttr(), getHeadDimAttr(),
+      getVHeadDimAttr(), getCausalAttr(), getWindowAttr(), getSparsityAttr(),
+      getScaleAttr());
+  operandGrads.append(
+      {backward.getQGrad(), backward.getKGrad(), backward.getVGrad()});
+  if (getKeyPadding())
+    operandGrads.push_back(Value());
+  return success();
+}
+
+LogicalResult RotaryOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  // A rotation's transpose is the rotation by the negated angle.
+  operandGrads.push_back(RotaryOp::create(
+      b, getLoc(), resultGrads[0], getPositions(), getNumHeadsAttr(),
+      getHeadDimAttr(), getRotaryDimAttr(), getRopeAttr(), getInterleavedAttr(),
+      b.getBoolAttr(!getInverse())));
+  if (getPositions())
+    operandGrads.push_back(Value());
+  return success();
+}

@@ -22,3 +22,14 @@ func.func @backward(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>, %dy: tensor<?x?
   %7:2 = strata.swiglu_backward %z, %dy, %dy : tensor<?x?x16xf32>
   return
 }
+
+// CHECK-LABEL: func.func @attention_backward
+func.func @attention_backward(%q: tensor<?x?x16xf32>, %k: tensor<?x?x8xf32>, %v: tensor<?x?x8xf32>,
+                              %dy: tensor<?x?x16xf32>, %pad: tensor<?xi32>) {
+  // CHECK: strata.attention_backward %{{.*}} key_padding(%{{.*}} : tensor<?xi32>) {head_dim = 4 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, v_head_dim = 4 : i64, window = 3 : i64} : tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x16xf32>
+  %0:3 = strata.attention_backward %q, %k, %v, %dy key_padding(%pad : tensor<?xi32>) {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, v_head_dim = 4 : i64, window = 3 : i64} : tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x16xf32>
+  // The rotary's inverse is its backward.
+  // CHECK: strata.rotary %{{.*}} {head_dim = 4 : i64, inverse = true, num_heads = 4 : i64, rope = #strata.rope<>, rotary_dim = 4 : i64}
+  %1 = strata.rotary %q {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, rope = #strata.rope<>, inverse = true} : tensor<?x?x16xf32>
+  return
+}

@@ -69,3 +69,27 @@ func.func @f(%z: tensor<2x3x7xf32>) {
   %0 = strata.activation_backward %z, %z {kind = "relu"} : tensor<2x3x7xf32>
   return
 }
+
+// -----
+
+func.func @f(%q: tensor<2x3x16xf32>, %k: tensor<2x3x8xf32>, %v: tensor<2x3x8xf32>, %dy: tensor<2x3x8xf32>) {
+  // expected-error @+1 {{attention_bwd_c1}}
+  %0:3 = strata.attention_backward %q, %k, %v, %dy {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, v_head_dim = 4 : i64} : tensor<2x3x16xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x3x16xf32>, %k: tensor<2x3x8xf32>, %v: tensor<2x3x8xf32>, %dy: tensor<2x3x16xf32>) {
+  // expected-error @+1 {{attention_c2: num_kv_heads (3) must divide num_heads (4)}}
+  %0:3 = strata.attention_backward %q, %k, %v, %dy {num_heads = 4 : i64, num_kv_heads = 3 : i64, head_dim = 4 : i64, v_head_dim = 4 : i64} : tensor<2x3x16xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32>, tensor<2x3x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x3x16xf32>, %k: tensor<2x3x8xf32>, %v: tensor<2x3x8xf32>, %dy: tensor<2x3x16xf32>) {
+  // expected-error @+1 {{attention_c4: window must be >= 1, got 0}}
+  %0:3 = strata.attention_backward %q, %k, %v, %dy {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, v_head_dim = 4 : i64, window = 0 : i64} : tensor<2x3x16xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32>, tensor<2x3x16xf32>
+  return
+}

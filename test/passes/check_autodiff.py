@@ -109,6 +109,56 @@ def cases():
   %r = strata.cross_entropy %z, %l {{ignore_index = 3}} : {t([B,S,V])}, {L}
   return %r : tensor<f32>
 }}""", lambda v: (v * 0).sum())
+    # Attention: causal GQA (4 query heads over 2 KV heads), then a window.
+    H, KVH, HD = 4, 2, 4
+    aq, ak, av = rnd(B, S, H * HD), rnd(B, S, KVH * HD), rnd(B, S, KVH * HD)
+    wo = rnd(V, H * HD)
+
+    def sdpa(q_, k_, v_, window=None):
+        q4 = q_.reshape(B, S, H, HD).transpose(1, 2)
+        k4 = k_.reshape(B, S, KVH, HD).transpose(1, 2).repeat_interleave(H // KVH, 1)
+        v4 = v_.reshape(B, S, KVH, HD).transpose(1, 2).repeat_interleave(H // KVH, 1)
+        i = torch.arange(S)
+        mask = i[None, :] <= i[:, None]
+        if window:
+            mask &= i[None, :] > i[:, None] - window
+        scores = (q4 @ k4.transpose(-1, -2)) / HD ** 0.5
+        o = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1) @ v4
+        return o.transpose(1, 2).reshape(B, S, H * HD)
+    for name, attr, window in [("attention-gqa-causal", "", None),
+                               ("attention-window", ", window = 2", 2)]:
+        yield (name, [aq, ak, av, wo, labels],
+               f"""func.func @f(%q: {t([B,S,H*HD])}, %k: {t([B,S,KVH*HD])}, %v: {t([B,S,KVH*HD])}, %w: {t([V,H*HD])}, %l: {L}) -> tensor<f32> {{
+  %a = strata.attention %q, %k, %v {{num_heads = {H} : i64, num_kv_heads = {KVH} : i64, head_dim = {HD} : i64, v_head_dim = {HD} : i64{attr}}} : {t([B,S,H*HD])}, {t([B,S,KVH*HD])}, {t([B,S,KVH*HD])}
+  %y = strata.linear %a, %w : {t([B,S,H*HD])}, {t([V,H*HD])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda q_, k_, v_, w_, window=window: xent(F.linear(sdpa(q_, k_, v_, window), w_)))
+    # Rotary: half-split with pass-through dims, and interleaved pairs.
+    RH, RD = 2, 8
+    rx, rw = rnd(B, S, RH * RD), rnd(V, RH * RD)
+
+    def rotary(x_, rd, interleaved):
+        x4 = x_.reshape(B, S, RH, RD)
+        keep, rot = x4[..., :RD - rd], x4[..., RD - rd:]
+        inv = 10000.0 ** (-torch.arange(0, rd, 2, dtype=torch.float64) / rd)
+        ang = torch.arange(S, dtype=torch.float64)[:, None] * inv[None, :]
+        cos, sin = ang.cos().float()[None, :, None, :], ang.sin().float()[None, :, None, :]
+        if interleaved:
+            a, b_ = rot[..., 0::2], rot[..., 1::2]
+            out = torch.stack([a * cos - b_ * sin, b_ * cos + a * sin], -1).flatten(-2)
+        else:
+            a, b_ = rot[..., :rd // 2], rot[..., rd // 2:]
+            out = torch.cat([a * cos - b_ * sin, b_ * cos + a * sin], -1)
+        return torch.cat([keep, out], -1).reshape(B, S, RH * RD)
+    for name, rd, inter in [("rotary-partial", 4, False), ("rotary-interleaved", 8, True)]:
+        yield (name, [rx, rw, labels],
+               f"""func.func @f(%x: {t([B,S,RH*RD])}, %w: {t([V,RH*RD])}, %l: {L}) -> tensor<f32> {{
+  %r0 = strata.rotary %x {{head_dim = {RD} : i64, num_heads = {RH} : i64, rope = #strata.rope<>, rotary_dim = {rd} : i64, interleaved = {str(inter).lower()}}} : {t([B,S,RH*RD])}
+  %y = strata.linear %r0, %w : {t([B,S,RH*RD])}, {t([V,RH*RD])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x_, w_, rd=rd, inter=inter: xent(F.linear(rotary(x_, rd, inter), w_)))
     # Two layers of one body (rmsnorm, SwiGLU MLP, residual): body_vjp.
     F_ = 16
     ng, wg, wu, wd, fn = rnd(D), rnd(F_, D) * 0.3, rnd(F_, D) * 0.3, rnd(D, F_) * 0.3, rnd(D)

@@ -125,7 +125,8 @@ struct RotaryLowering : OpRewritePattern<RotaryOp> {
       bool first = interleaved ? r % 2 == 0 : r < half;
       int64_t partner = interleaved ? (r ^ 1) : (first ? r + half : r - half);
       freq[j] = static_cast<float>(inv[pair]);
-      sign[j] = first ? -1.0f : 1.0f;
+      // The inverse rotation (the backward) negates the sine term.
+      sign[j] = (first != op.getInverse()) ? -1.0f : 1.0f;
       delta[j] = partner - r;
     }
     Value freqT = f32Table(rewriter, loc, freq);
@@ -194,6 +195,178 @@ Value dimOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
   return tensor::DimOp::create(b, loc, v, dim);
 }
 
+/// What attention's forward and backward share: the heads and the mask.
+struct AttentionParams {
+  int64_t h, kvh, d, dv;
+  double scale;
+  AttentionMask mask;
+  Value keyPadding;
+  int64_t group() const { return h / kvh; }
+};
+
+/// Packed heads [B, S, heads * dim] viewed as [B, S, heads, dim], so every
+/// loop dim appears plainly in some indexing map (linalg needs invertible
+/// maps); a KV group is then h floordiv group in the k/v maps.
+Value splitHeads(OpBuilder &b, Location loc, Value packed, int64_t heads,
+                 int64_t dim) {
+  auto t = cast<RankedTensorType>(packed.getType());
+  auto type = RankedTensorType::get(
+      {t.getDimSize(0), t.getDimSize(1), heads, dim}, b.getF32Type());
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, packed, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
+/// The materialised scores of q4 [B, S, H, D] against k4 [B, T, KVH, D]:
+/// `probs[b, h, s, t]` = exp(masked scaled score - row max) and `rowSum`
+/// [B, H, S] its sum over keys (softmax = probs / rowSum), with the sizes
+/// and a filler for tensors of the same dims.
+struct MaterializedScores {
+  Value probs, rowSum;
+  Value batch, queries, keys;
+  int64_t batchSize, querySize, keySize;
+  std::function<Value(RankedTensorType, ArrayRef<Value>, Value)> filled;
+};
+
+MaterializedScores buildScores(OpBuilder &b_, Location loc,
+                               const AttentionParams &params, Value q,
+                               Value k) {
+  MLIRContext *ctx = b_.getContext();
+  Type f32 = b_.getF32Type();
+  auto qType = cast<RankedTensorType>(q.getType());
+  int64_t h = params.h, group = params.group();
+  MaterializedScores out;
+  Value batch = dimOf(b_, loc, q, 0);
+  Value queries = dimOf(b_, loc, q, 1);
+  Value keys = dimOf(b_, loc, k, 1);
+  int64_t batchSize = qType.getDimSize(0), querySize = qType.getDimSize(1);
+  int64_t keySize = cast<RankedTensorType>(k.getType()).getDimSize(1);
+  // A tensor of `type` filled with `value`; `sizes` holds each dim's
+  // runtime size (null for dims that are always static), used where the
+  // type has the dim dynamic.
+  // Captures by value: the filler outlives this function.
+  auto filled = [&b_, loc, f32](RankedTensorType type, ArrayRef<Value> sizes,
+                                Value value) -> Value {
+    SmallVector<Value> dynamic;
+    for (auto [dim, size] : llvm::zip_equal(type.getShape(), sizes))
+    if (ShapedType::isDynamic(dim))
+      dynamic.push_back(size);
+    Value empty =
+      tensor::EmptyOp::create(b_, loc, type.getShape(), f32, dynamic);
+    return linalg::FillOp::create(b_, loc, value, empty).getResult(0);
+  };
+
+  // scores[b, h, s, t] = scale * sum_d q[b, s, h*D + d] * k[b, t, g(h)*D + d]
+  auto scoresType =
+    RankedTensorType::get({batchSize, h, querySize, keySize}, f32);
+  Value zero = f32Constant(b_, loc, 0.0);
+  Value scoresInit =
+    filled(scoresType, {batch, Value(), queries, keys}, zero);
+  AffineExpr bE = getAffineDimExpr(0, ctx), hE = getAffineDimExpr(1, ctx),
+         sE = getAffineDimExpr(2, ctx), tE = getAffineDimExpr(3, ctx),
+         dE = getAffineDimExpr(4, ctx);
+  SmallVector<utils::IteratorType> qkIters(5, utils::IteratorType::parallel);
+  qkIters.back() = utils::IteratorType::reduction;
+  Value scores =
+    linalg::GenericOp::create(b_, loc, TypeRange{scoresType},
+                  ValueRange{q, k}, ValueRange{scoresInit},
+                  ArrayRef<AffineMap>{
+                    AffineMap::get(5, 0, {bE, sE, hE, dE},
+                           ctx),
+                    AffineMap::get(
+                      5, 0,
+                      {bE, tE, hE.floorDiv(group), dE},
+                      ctx),
+                    AffineMap::get(5,
+                           0, {bE, hE, sE, tE}, ctx)},
+                  qkIters,
+                  [&](OpBuilder &b, Location l,
+                    ValueRange args) {
+                  Value prod = arith::MulFOp::create(
+                    b, l, args[0], args[1]);
+                  linalg::YieldOp::create(
+                    b, l,
+                    ValueRange{arith::AddFOp::create(
+                      b, l, args[2], prod)});
+                  })
+      .getResult(0);
+
+  // Scale and mask. Queries are aligned to the end of the keys (decode).
+  Value scale = f32Constant(b_, loc, params.scale);
+  Value negInf =
+    f32Constant(b_, loc, -std::numeric_limits<float>::infinity());
+  Value offset = arith::SubIOp::create(b_, loc, keys, queries);
+  const AttentionMask &mask = params.mask;
+  // Each batch row's leading padding keys are hidden from all queries.
+  SmallVector<Value> maskInputs{scores};
+  SmallVector<AffineMap> maskMaps{b_.getMultiDimIdentityMap(4)};
+  if (Value padding = params.keyPadding) {
+    maskInputs.push_back(padding);
+    maskMaps.push_back(AffineMap::get(4, 0, {bE}, ctx));
+  }
+  Value masked = buildPointwise(
+    b_, loc, maskInputs, maskMaps, scoresInit,
+    [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+      Value s = linalg::IndexOp::create(b, l, 2);
+      Value t = linalg::IndexOp::create(b, l, 3);
+      Value aligned = arith::AddIOp::create(b, l, s, offset);
+      // Row b's first real key (key padding), null without padding.
+      Value first = args.size() > 1 ? Value(arith::IndexCastOp::create(
+                        b, l, b.getIndexType(), args[1]))
+                    : Value();
+      Value keep = attentionKeyVisible(b, l, mask, aligned, t, first, keys);
+      Value scaled = arith::MulFOp::create(b, l, args[0], scale);
+      return arith::SelectOp::create(b, l, keep, scaled, negInf);
+    });
+
+  // Row max and sum of exponentials over keys.
+  auto rowType = RankedTensorType::get({batchSize, h, querySize}, f32);
+  auto rowInit = [&](Value fill) -> Value {
+    return filled(rowType, {batch, Value(), queries}, fill);
+  };
+  AffineMap id4 = b_.getMultiDimIdentityMap(4);
+  AffineMap row4 = AffineMap::get(4, 0, {bE, hE, sE}, ctx);
+  SmallVector<utils::IteratorType> rowIters(4, utils::IteratorType::parallel);
+  rowIters.back() = utils::IteratorType::reduction;
+  Value rowMax =
+    linalg::GenericOp::create(
+      b_, loc, TypeRange{rowType}, ValueRange{masked},
+      ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4},
+      rowIters,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        linalg::YieldOp::create(b, l,
+                    ValueRange{arith::MaximumFOp::create(
+                      b, l, args[0], args[1])});
+      })
+      .getResult(0);
+  Value probs = buildPointwise(
+    b_, loc, {masked, rowMax}, {id4, row4}, scoresInit,
+    [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+      return math::ExpOp::create(
+        b, l, arith::SubFOp::create(b, l, args[0], args[1]));
+    });
+  Value rowSum =
+    linalg::GenericOp::create(
+      b_, loc, TypeRange{rowType}, ValueRange{probs},
+      ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+          b, l,
+          ValueRange{arith::AddFOp::create(b, l, args[0], args[1])});
+      })
+      .getResult(0);
+
+  out.probs = probs;
+  out.rowSum = rowSum;
+  out.batch = batch;
+  out.queries = queries;
+  out.keys = keys;
+  out.batchSize = batchSize;
+  out.querySize = querySize;
+  out.keySize = keySize;
+  out.filled = filled;
+  return out;
+}
+
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
   AttentionLowering(MLIRContext *ctx, bool flash)
       : OpRewritePattern(ctx), flash(flash) {}
@@ -239,17 +412,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     // View the packed heads as [B, S, heads, dim] so every loop dim appears
     // plainly in some indexing map (linalg needs invertible maps); the KV
     // group is then just h floordiv group in the k/v maps.
-    auto split = [&](Value packed, int64_t heads, int64_t dim) -> Value {
-      auto t = cast<RankedTensorType>(packed.getType());
-      auto type = RankedTensorType::get(
-          {t.getDimSize(0), t.getDimSize(1), heads, dim}, f32);
-      return tensor::ExpandShapeOp::create(
-          rewriter, loc, type, packed,
-          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
-    };
-    q = split(q, h, d);
-    k = split(k, kvh, d);
-    v = split(v, kvh, dv);
+    q = splitHeads(rewriter, loc, q, h, d);
+    k = splitHeads(rewriter, loc, k, kvh, d);
+    v = splitHeads(rewriter, loc, v, kvh, dv);
     if (flash) {
       rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
           op, op.getType(), buildFlash(rewriter, op, q, k, v),
@@ -257,125 +422,17 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       return success();
     }
 
-    Value batch = dimOf(rewriter, loc, q, 0);
-    Value queries = dimOf(rewriter, loc, q, 1);
-    Value keys = dimOf(rewriter, loc, k, 1);
-    int64_t batchSize = qType.getDimSize(0), querySize = qType.getDimSize(1);
-    int64_t keySize = cast<RankedTensorType>(k.getType()).getDimSize(1);
-    // A tensor of `type` filled with `value`; `sizes` holds each dim's
-    // runtime size (null for dims that are always static), used where the
-    // type has the dim dynamic.
-    auto filled = [&](RankedTensorType type, ArrayRef<Value> sizes,
-                      Value value) -> Value {
-      SmallVector<Value> dynamic;
-      for (auto [dim, size] : llvm::zip_equal(type.getShape(), sizes))
-        if (ShapedType::isDynamic(dim))
-          dynamic.push_back(size);
-      Value empty =
-          tensor::EmptyOp::create(rewriter, loc, type.getShape(), f32, dynamic);
-      return linalg::FillOp::create(rewriter, loc, value, empty).getResult(0);
-    };
-
-    // scores[b, h, s, t] = scale * sum_d q[b, s, h*D + d] * k[b, t, g(h)*D + d]
-    auto scoresType =
-        RankedTensorType::get({batchSize, h, querySize, keySize}, f32);
+    AttentionParams params{h, kvh, d, dv, op.getSoftmaxScale(),
+                           AttentionMask{op.getCausal(), op.getWindow(), layout},
+                           op.getKeyPadding()};
+    MaterializedScores scores =
+        buildScores(rewriter, loc, params, q, k);
+    Value probs = scores.probs, rowSum = scores.rowSum;
+    Value batch = scores.batch, queries = scores.queries;
+    int64_t batchSize = scores.batchSize, querySize = scores.querySize;
+    auto filled = scores.filled;
     Value zero = f32Constant(rewriter, loc, 0.0);
-    Value scoresInit =
-        filled(scoresType, {batch, Value(), queries, keys}, zero);
-    AffineExpr bE = getAffineDimExpr(0, ctx), hE = getAffineDimExpr(1, ctx),
-               sE = getAffineDimExpr(2, ctx), tE = getAffineDimExpr(3, ctx),
-               dE = getAffineDimExpr(4, ctx);
-    SmallVector<utils::IteratorType> qkIters(5, utils::IteratorType::parallel);
-    qkIters.back() = utils::IteratorType::reduction;
-    Value scores =
-        linalg::GenericOp::create(rewriter, loc, TypeRange{scoresType},
-                                  ValueRange{q, k}, ValueRange{scoresInit},
-                                  ArrayRef<AffineMap>{
-                                      AffineMap::get(5, 0, {bE, sE, hE, dE},
-                                                     ctx),
-                                      AffineMap::get(
-                                          5, 0,
-                                          {bE, tE, hE.floorDiv(group), dE},
-                                          ctx),
-                                      AffineMap::get(5,
-                                                     0, {bE, hE, sE, tE}, ctx)},
-                                  qkIters,
-                                  [&](OpBuilder &b, Location l,
-                                      ValueRange args) {
-                                    Value prod = arith::MulFOp::create(
-                                        b, l, args[0], args[1]);
-                                    linalg::YieldOp::create(
-                                        b, l,
-                                        ValueRange{arith::AddFOp::create(
-                                            b, l, args[2], prod)});
-                                  })
-            .getResult(0);
-
-    // Scale and mask. Queries are aligned to the end of the keys (decode).
-    Value scale = f32Constant(rewriter, loc, op.getSoftmaxScale());
-    Value negInf =
-        f32Constant(rewriter, loc, -std::numeric_limits<float>::infinity());
-    Value offset = arith::SubIOp::create(rewriter, loc, keys, queries);
-    AttentionMask mask{op.getCausal(), op.getWindow(), layout};
-    // Each batch row's leading padding keys are hidden from all queries.
-    SmallVector<Value> maskInputs{scores};
-    SmallVector<AffineMap> maskMaps{rewriter.getMultiDimIdentityMap(4)};
-    if (Value padding = op.getKeyPadding()) {
-      maskInputs.push_back(padding);
-      maskMaps.push_back(AffineMap::get(4, 0, {bE}, ctx));
-    }
-    Value masked = buildPointwise(
-        rewriter, loc, maskInputs, maskMaps, scoresInit,
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value s = linalg::IndexOp::create(b, l, 2);
-          Value t = linalg::IndexOp::create(b, l, 3);
-          Value aligned = arith::AddIOp::create(b, l, s, offset);
-          // Row b's first real key (key padding), null without padding.
-          Value first = args.size() > 1 ? Value(arith::IndexCastOp::create(
-                                              b, l, b.getIndexType(), args[1]))
-                                        : Value();
-          Value keep = attentionKeyVisible(b, l, mask, aligned, t, first, keys);
-          Value scaled = arith::MulFOp::create(b, l, args[0], scale);
-          return arith::SelectOp::create(b, l, keep, scaled, negInf);
-        });
-
-    // Row max and sum of exponentials over keys.
-    auto rowType = RankedTensorType::get({batchSize, h, querySize}, f32);
-    auto rowInit = [&](Value fill) -> Value {
-      return filled(rowType, {batch, Value(), queries}, fill);
-    };
     AffineMap id4 = rewriter.getMultiDimIdentityMap(4);
-    AffineMap row4 = AffineMap::get(4, 0, {bE, hE, sE}, ctx);
-    SmallVector<utils::IteratorType> rowIters(4, utils::IteratorType::parallel);
-    rowIters.back() = utils::IteratorType::reduction;
-    Value rowMax =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{rowType}, ValueRange{masked},
-            ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4},
-            rowIters,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(b, l,
-                                      ValueRange{arith::MaximumFOp::create(
-                                          b, l, args[0], args[1])});
-            })
-            .getResult(0);
-    Value probs = buildPointwise(
-        rewriter, loc, {masked, rowMax}, {id4, row4}, scoresInit,
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return math::ExpOp::create(
-              b, l, arith::SubFOp::create(b, l, args[0], args[1]));
-        });
-    Value rowSum =
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{rowType}, ValueRange{probs},
-            ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::AddFOp::create(b, l, args[0], args[1])});
-            })
-            .getResult(0);
-
     // out[b, s, h, e] = (sum_t probs[b, h, s, t] * v[b, t, g(h)*Dv + e]) / sum:
     // a plain contraction (which the targets tile or vectorise), then one
     // division per output instead of one per product.
@@ -420,6 +477,148 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
         rewriter, loc, resultType, out4,
         ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
     rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// The backward of attention from the recomputed probabilities (see
+/// strata.attention_backward); with the forward's masks.
+struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// A contraction into a fresh zero tensor of `type`: out += a * b.
+  static Value contract(OpBuilder &b, Location loc, Value x, Value y,
+                        ArrayRef<AffineMap> maps, unsigned reductionDim,
+                        Value init) {
+    SmallVector<utils::IteratorType> iters(maps.front().getNumDims(),
+                                           utils::IteratorType::parallel);
+    iters[reductionDim] = utils::IteratorType::reduction;
+    return buildGeneric(b, loc, ValueRange{x, y}, init, maps, iters,
+                        [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                          return arith::AddFOp::create(
+                              nb, nl, a[2],
+                              arith::MulFOp::create(nb, nl, a[0], a[1]));
+                        });
+  }
+
+  /// [B, T, H, E] per query head -> [B, T, KVH, E], summing each KV group.
+  static Value sumGroups(OpBuilder &b, Location loc, Value perHead,
+                         int64_t kvh, int64_t group, Value init) {
+    auto t = cast<RankedTensorType>(perHead.getType());
+    auto grouped = RankedTensorType::get(
+        {t.getDimSize(0), t.getDimSize(1), kvh, group, t.getDimSize(3)},
+        b.getF32Type());
+    Value expanded = tensor::ExpandShapeOp::create(
+        b, loc, grouped, perHead,
+        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+    MLIRContext *ctx = b.getContext();
+    SmallVector<utils::IteratorType> iters(5, utils::IteratorType::parallel);
+    iters[3] = utils::IteratorType::reduction;
+    return buildGeneric(b, loc, ValueRange{expanded}, init,
+                        {b.getMultiDimIdentityMap(5),
+                         dimsMap(ctx, 5, {0, 1, 2, 4})},
+                        iters, [](OpBuilder &nb, Location nl, ValueRange a) {
+                          return arith::AddFOp::create(nb, nl, a[0], a[1])
+                              .getResult();
+                        });
+  }
+
+  LogicalResult matchAndRewrite(AttentionBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type f32 = rewriter.getF32Type();
+    int64_t h = op.getNumHeads(), kvh = op.getNumKvHeads(),
+            d = op.getHeadDim(), dv = op.getVHeadDim();
+    AttentionParams params{h, kvh, d, dv, op.getSoftmaxScale(),
+                           AttentionMask{op.getCausal(), op.getWindow(),
+                                         op.getSparsityAttr()},
+                           op.getKeyPadding()};
+    int64_t group = params.group();
+    Value q = splitHeads(rewriter, loc, op.getQ(), h, d);
+    Value k = splitHeads(rewriter, loc, op.getK(), kvh, d);
+    Value v = splitHeads(rewriter, loc, op.getV(), kvh, dv);
+    Value dO = splitHeads(rewriter, loc, op.getResultGrad(), h, dv);
+    MaterializedScores sc = buildScores(rewriter, loc, params, q, k);
+    Value zero = f32Constant(rewriter, loc, 0.0);
+    int64_t B = sc.batchSize, S = sc.querySize, T = sc.keySize;
+    auto scoresType = RankedTensorType::get({B, h, S, T}, f32);
+    auto zeros = [&](ArrayRef<int64_t> shape, ArrayRef<Value> sizes) {
+      return sc.filled(RankedTensorType::get(shape, f32), sizes, zero);
+    };
+    Value scoresZero = zeros({B, h, S, T}, {sc.batch, Value(), sc.queries,
+                                            sc.keys});
+    AffineMap id4 = rewriter.getMultiDimIdentityMap(4);
+    AffineMap row4 = dimsMap(ctx, 4, {0, 1, 2});
+    // P = probs / rowSum.
+    Value p = buildPointwise(
+        rewriter, loc, {sc.probs, sc.rowSum}, {id4, row4}, scoresZero,
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::DivFOp::create(b, l, a[0], a[1]);
+        });
+    AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx),
+               e2 = getAffineDimExpr(2, ctx), e3 = getAffineDimExpr(3, ctx),
+               e4 = getAffineDimExpr(4, ctx);
+    auto map5 = [&](ArrayRef<AffineExpr> exprs) {
+      return AffineMap::get(5, 0, exprs, ctx);
+    };
+    // dP[b, h, s, t] = sum_e dO[b, s, h, e] v[b, t, g(h), e]: dims b h s t e.
+    Value dP = contract(rewriter, loc, dO, v,
+                        {map5({e0, e2, e1, e4}),
+                         map5({e0, e3, e1.floorDiv(group), e4}),
+                         map5({e0, e1, e2, e3})},
+                        4, scoresZero);
+    // dS = P (dP - sum_t P dP), scaled: the gradient of the raw q.k.
+    Value rowDot = buildGeneric(
+        rewriter, loc, ValueRange{p, dP},
+        zeros({B, h, S}, {sc.batch, Value(), sc.queries}), {id4, id4, row4},
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::parallel, utils::IteratorType::reduction},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(
+              b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+        });
+    Value scale = f32Constant(rewriter, loc, params.scale);
+    Value dS = buildPointwise(
+        rewriter, loc, {p, dP, rowDot}, {id4, id4, row4}, scoresZero,
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value diff = arith::SubFOp::create(b, l, a[1], a[2]);
+          return arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, a[0], diff), scale);
+        });
+    // dQ[b, s, h, d] = sum_t dS[b, h, s, t] k[b, t, g(h), d]: dims b s h d t.
+    Value dQ = contract(rewriter, loc, dS, k,
+                        {map5({e0, e2, e1, e4}),
+                         map5({e0, e4, e2.floorDiv(group), e3}),
+                         map5({e0, e1, e2, e3})},
+                        4, zeros({B, S, h, d}, {sc.batch, sc.queries, Value(),
+                                                Value()}));
+    // Per query head, then summed over each KV group:
+    // dK[b, t, h, d] = sum_s dS[b, h, s, t] q[b, s, h, d]: dims b t h d s;
+    // dV[b, t, h, e] = sum_s P[b, h, s, t] dO[b, s, h, e].
+    auto perHead = [&](Value scores, Value x, int64_t width) {
+      return contract(rewriter, loc, scores, x,
+                      {map5({e0, e2, e4, e1}), map5({e0, e4, e2, e3}),
+                       map5({e0, e1, e2, e3})},
+                      4, zeros({B, T, h, width}, {sc.batch, sc.keys, Value(),
+                                                  Value()}));
+    };
+    Value dK = sumGroups(rewriter, loc, perHead(dS, q, d), kvh, group,
+                         zeros({B, T, kvh, d},
+                               {sc.batch, sc.keys, Value(), Value()}));
+    Value dV = sumGroups(rewriter, loc, perHead(p, dO, dv), kvh, group,
+                         zeros({B, T, kvh, dv},
+                               {sc.batch, sc.keys, Value(), Value()}));
+    auto pack = [&](Value x, Type type) -> Value {
+      return tensor::CollapseShapeOp::create(
+          rewriter, loc, cast<RankedTensorType>(type), x,
+          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    };
+    rewriter.replaceOp(op, {pack(dQ, op.getQ().getType()),
+                            pack(dK, op.getK().getType()),
+                            pack(dV, op.getV().getType())});
     return success();
   }
 };
@@ -576,7 +775,7 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
 
 void mlir::strata::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns, bool flash) {
-  patterns.add<RotaryLowering, LatentAttentionDecomposition>(
-      patterns.getContext());
+  patterns.add<RotaryLowering, LatentAttentionDecomposition,
+               AttentionBackwardLowering>(patterns.getContext());
   patterns.add<AttentionLowering>(patterns.getContext(), flash);
 }
