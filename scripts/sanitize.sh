@@ -39,7 +39,7 @@ micro="$BUILD/test/fixtures/micro.strata"
 
 echo "== ASan+UBSan"
 build "$ASAN_BUILD" address,undefined strata-runtime-core-tests strata-run
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 "$ASAN_BUILD/bin/strata-runtime-core-tests"
 infer=(infer "$micro" --seed 11 --tokens 3,1,4 --tokens 5,9
