@@ -17,6 +17,12 @@
 extern "C" {
 #endif
 
+/* The runtime is compiled with hidden visibility; what this header declares
+ * is what libstrata_runtime.so exports. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef enum strata_status_code {
   STRATA_OK = 0,
   STRATA_INVALID_ARGUMENT = 1,
@@ -328,6 +334,10 @@ strata_session_generate_greedy(strata_session *session, const int32_t *prompt,
 
 /* The executable format version this runtime reads. */
 uint32_t strata_runtime_format_version(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
  *
  *   generate MODEL.strata (--weights FILE | --seed N) TOKEN... [-n COUNT]
  */
-#include "runtime/strata.h"
+#include <strata/strata.h>
 
 #include <stdio.h>
 #include <stdlib.h>

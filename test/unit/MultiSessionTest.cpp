@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,7 +23,10 @@ namespace {
 struct Executable {
   strata_executable *exe = nullptr;
   explicit Executable(const std::string &name) {
-    std::string path = std::string(STRATA_FIXTURES_DIR) + "/" + name;
+    // The sanitizer builds run on the normal build's fixtures.
+    const char *dir = std::getenv("STRATA_FIXTURES_DIR");
+    std::string path =
+        std::string(dir ? dir : STRATA_FIXTURES_DIR) + "/" + name;
     strata_status status;
     EXPECT_EQ(strata_executable_load_file(path.c_str(), &exe, &status),
               STRATA_OK)
