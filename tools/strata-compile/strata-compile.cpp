@@ -16,6 +16,7 @@
 #include "frontend/ModelBuilder.h"
 #include "frontend/ModelSpec.h"
 #include "passes/ModelStats.h"
+#include "tools/common/OutputFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -80,24 +81,22 @@ void applyParallelFlags(const Options &opts, ParallelSpec &p) {
   set(opts.ep, p.ep, "expert_parallel_degree", "--ep");
 }
 
-/// Writes through a temporary file renamed into place, so a failed or
-/// interrupted compile never leaves a partial output.
+/// Writes the emitted stage to `path` (stdout when empty or "-") through
+/// tools/common's OutputFile: a temporary file renamed into place only
+/// when every write succeeded, so a failed compile or a full disk never
+/// leaves a partial output; devices and symlinks are written through.
 bool writeOutput(llvm::StringRef path,
                  llvm::function_ref<void(llvm::raw_ostream &)> write) {
-  if (path.empty() || path == "-") {
-    write(llvm::outs());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  write(os);
+  // What --stats printed goes first.
+  llvm::outs().flush();
+  std::string error;
+  if (strata::tools::writeFile(path.str(), text, error))
     return true;
-  }
-  llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    write(os);
-    return llvm::Error::success();
-  });
-  if (err) {
-    llvm::errs() << "error: cannot write '" << path
-                 << "': " << llvm::toString(std::move(err)) << "\n";
-    return false;
-  }
-  return true;
+  llvm::errs() << "error: " << error << "\n";
+  return false;
 }
 
 /// ptxas from --ptxas, PATH or the CUDA toolkit; empty when there is none.
@@ -433,5 +432,15 @@ int main(int argc, char **argv) {
   }
   if (opts.statsRequested && opts.stats.empty())
     opts.stats = "table";
-  return run(opts);
+  int status = run(opts);
+  // A full stdout is an error to report, not a crash in llvm::outs()'s
+  // destructor ("LLVM ERROR: IO failure on output stream").
+  llvm::outs().flush();
+  if (std::error_code ec = llvm::outs().error()) {
+    llvm::errs() << "error: cannot write to standard output: " << ec.message()
+                 << "\n";
+    llvm::outs().clear_error();
+    return 1;
+  }
+  return status;
 }

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/strata.h"
+#include "tools/common/OutputFile.h"
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -191,6 +193,29 @@ strata_device_kind deviceKind() {
   return STRATA_DEVICE_AUTO;
 }
 
+/// --save-weights: the runtime writes the file at a path it is given;
+/// writeFileFrom gives it a temporary one and replaces the target only when
+/// the save succeeded (devices and symlinks written through).
+bool saveWeights(strata_session *session) {
+  std::string error;
+  auto save = [&](const std::string &path, std::string &cause) {
+    strata_status status;
+    if (strata_session_save_parameters(session, path.c_str(), &status) ==
+        STRATA_OK)
+      return true;
+    // The runtime names the temporary file; the error names the target.
+    std::string_view message = status.message;
+    if (message.rfind(path + ": ", 0) == 0)
+      message.remove_prefix(path.size() + 2);
+    cause = message;
+    return false;
+  };
+  if (strata::tools::writeFileFrom(saveWeightsPath, save, error))
+    return true;
+  std::fprintf(stderr, "error: %s\n", error.c_str());
+  return false;
+}
+
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
@@ -200,14 +225,11 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
            ? strata_session_init_parameters(out.session, seed, &status)
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
                                             &status)) ||
-      (!saveWeightsPath.empty() &&
-       strata_session_save_parameters(out.session, saveWeightsPath.c_str(),
-                                      &status)) ||
       strata_session_use_kv_cache(out.session, !noKvCache, &status)) {
     std::fprintf(stderr, "error: %s\n", status.message);
     return false;
   }
-  return true;
+  return saveWeightsPath.empty() || saveWeights(out.session);
 }
 
 /// Generates for one prompt, or for a batch (one --tokens per sequence,
@@ -298,6 +320,22 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+/// --output: the results' f32 values back to back, replacing the file only
+/// once all of them are written.
+bool writeResults(const std::string &path,
+                  const std::vector<std::vector<float>> &results) {
+  strata::tools::OutputFile file;
+  std::string error;
+  bool good = file.open(path, error);
+  for (size_t r = 0; good && r < results.size(); ++r)
+    good = file.write(results[r].data(), results[r].size() * sizeof(float),
+                      error);
+  if (good && file.commit(error))
+    return true;
+  std::fprintf(stderr, "error: %s\n", error.c_str());
+  return false;
+}
+
 /// Calls an entry point whose arguments are all parameters (a kernel
 /// module): prints each result's shape and sum, then the median wall and
 /// device times; --output writes the results' f32 values back to back.
@@ -361,19 +399,8 @@ int call(const std::string &path, uint64_t seed, const std::string &name,
       std::printf("%s%lld", i ? "x" : "", (long long)shapes[r][i]);
     std::printf("] sum %.9g\n", sum);
   }
-  if (!outputPath.empty()) {
-    FILE *f = std::fopen(outputPath.c_str(), "wb");
-    bool good = f != nullptr;
-    for (size_t r = 0; good && r < numResults; ++r)
-      good = std::fwrite(results[r].data(), sizeof(float), results[r].size(),
-                         f) == results[r].size();
-    if (f)
-      good &= std::fclose(f) == 0;
-    if (!good) {
-      std::fprintf(stderr, "error: cannot write '%s'\n", outputPath.c_str());
-      return 1;
-    }
-  }
+  if (!outputPath.empty() && !writeResults(outputPath, results))
+    return 1;
   std::printf("call_ms %.3f device_ms %.3f (%s, median of %zu)\n", median(wall),
               median(device), strata_session_device_name(loaded.session),
               repeats);
@@ -449,6 +476,9 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
 } // namespace
 
 int main(int argc, char **argv) {
+  // Past a file-size limit (ulimit -f), writes must fail with EFBIG and be
+  // reported, not raise SIGXFSZ and kill the tool.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"strata-run: load and run Strata executables"};
   app.require_subcommand(1);
   std::string path;
