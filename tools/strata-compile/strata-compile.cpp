@@ -16,6 +16,7 @@
 #include "frontend/ModelBuilder.h"
 #include "frontend/ModelSpec.h"
 #include "passes/ModelStats.h"
+#include "tools/common/MlirNesting.h"
 #include "tools/common/OutputFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -257,6 +258,11 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
   auto buffer = mlir::openInputFile(opts.config, &error);
   if (!buffer) {
     llvm::errs() << "error: " << error << "\n";
+    return 1;
+  }
+  if (auto deep = strata::tools::findExcessiveNesting(buffer->getBuffer())) {
+    llvm::errs() << strata::tools::excessiveNestingMessage(opts.config, *deep)
+                 << "\n";
     return 1;
   }
   contents.configText = buffer->getBuffer().str();
