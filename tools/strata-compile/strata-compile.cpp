@@ -322,6 +322,10 @@ int run(const Options &opts) {
                                        : config.model.maxSeqLen;
     mlir::strata::ModelStats stats =
         mlir::strata::computeModelStats(forward, context);
+    if (stats.overflow) {
+      stats.overflow->emitError(mlir::strata::kStatsOverflow);
+      return 1;
+    }
     std::string name = config.model.name.empty() ? "model" : config.model.name;
     if (opts.stats == "json")
       mlir::strata::printStatsJson(stats, name, llvm::outs());
