@@ -185,6 +185,19 @@ std::string deviceName = "auto";
 /// --threads: CPU threads for parallel loops (0: one per available CPU).
 unsigned numThreads = 0;
 
+/// --seed and --sample-seed: a decimal integer in [0, 2^64). CLI11 alone
+/// reads "-1" as 2^64 - 1.
+std::string checkSeed(std::string &text) {
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return "expected an integer from 0 to 2^64 - 1, got '" + text + "'";
+  errno = 0;
+  std::strtoull(text.c_str(), nullptr, 10);
+  if (errno == ERANGE)
+    return "'" + text + "' is larger than 2^64 - 1";
+  return {};
+}
+
 strata_device_kind deviceKind() {
   if (deviceName == "cpu")
     return STRATA_DEVICE_CPU;
@@ -489,6 +502,7 @@ int main(int argc, char **argv) {
   inspectCmd->add_flag("--parameters", listParameters,
                        "List the parameter table");
   uint64_t seed = 0;
+  CLI::Validator seedCheck(checkSeed, "SEED");
   std::string tokens;
   size_t maxNew = 16;
   bool verbose = false;
@@ -497,7 +511,8 @@ int main(int argc, char **argv) {
                "prints the new token ids, comma-separated, one line per "
                "prompt (the last line for one prompt)");
   inferCmd->add_option("executable", path, "A .strata file")->required();
-  inferCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  inferCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   std::vector<std::string> prompts;
   inferCmd
       ->add_option("--tokens", prompts,
@@ -524,14 +539,17 @@ int main(int argc, char **argv) {
       ->add_option("--top-p", sampling.top_p,
                    "Keep the smallest set reaching this probability")
       ->check(CLI::Range(1e-9f, 1.0f));
-  inferCmd->add_option("--sample-seed", sampling.seed,
-                       "Seed of the sampling generator");
+  inferCmd
+      ->add_option("--sample-seed", sampling.seed,
+                   "Seed of the sampling generator")
+      ->check(seedCheck);
   CLI::App *logitsCmd = app.add_subcommand(
       "logits", "Run forward on one sequence and print its logits, one "
                 "position per line");
   logitsCmd->add_option("executable", path, "A .strata file")->required();
-  logitsCmd->add_option("--seed", seed,
-                        "Initialise the weights from this seed");
+  logitsCmd
+      ->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   logitsCmd->add_option("--tokens", tokens, "Token ids: 1,2,3")->required();
   for (CLI::App *cmd : {inferCmd, logitsCmd}) {
     cmd->add_option("--save-weights", saveWeightsPath,
@@ -544,7 +562,8 @@ int main(int argc, char **argv) {
   CLI::App *benchCmd = app.add_subcommand(
       "bench", "Time prefill (forward over a prompt) and greedy decode");
   benchCmd->add_option("executable", path, "A .strata file")->required();
-  benchCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  benchCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   benchCmd->add_option("--weights", weightsPath, "Load these weights");
   benchCmd->add_flag("--no-kv-cache", noKvCache,
                      "Decode by recomputing the sequence at every step");
@@ -561,7 +580,8 @@ int main(int argc, char **argv) {
               "module compiled from .mlir) and time it");
   callCmd->add_option("executable", path, "A .strata file")->required();
   callCmd->add_option("--entry", entryName, "Entry point name")->required();
-  callCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  callCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   callCmd->add_option("--weights", weightsPath, "Load these weights");
   callCmd->add_option("--save-weights", saveWeightsPath,
                       "Also write the weights to this safetensors file");
