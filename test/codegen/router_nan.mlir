@@ -52,6 +52,14 @@ func.func @router(%logits: tensor<?x?x8xf32>) -> tensor<?x?x2xi32> {
 // EXEC-NEXT: [0, 2]
 // EXEC:      [0, 1]
 // EXEC-NEXT: [4, 6]
+// Group-limited (4 groups of 2, 2 kept; a group scores its best two):
+//   row 0: numbers                    -> groups 2, 3 kept: 5, 4
+//   row 1: NaN + 9 makes group 0 NaN  -> groups 1, 2 kept: 2, 3
+//   row 2: all NaN: groups 0, 1 kept  -> 0, 1 (their NaN rank as -inf,
+//          excluded experts after them; not 4, 5 from dropped groups)
+// EXEC:      [5, 4]
+// EXEC-NEXT: [2, 3]
+// EXEC-NEXT: [0, 1]
 func.func private @printMemrefI32(memref<*xi32>)
 func.func @main() {
   %l = arith.constant dense<[[
@@ -72,5 +80,14 @@ func.func @main() {
   %sm = bufferization.to_buffer %si : tensor<?x?x2xi32> to memref<?x?x2xi32>
   %su = memref.cast %sm : memref<?x?x2xi32> to memref<*xi32>
   call @printMemrefI32(%su) : (memref<*xi32>) -> ()
+  %gl = arith.constant dense<[[
+    [0.0, 0.0, 1.0, 2.0, 5.0, 6.0, 3.0, 4.0],
+    [0x7FC00000, 9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0x7FC00000, 0x7FC00000, 0x7FC00000, 0x7FC00000, 0x7FC00000, 0x7FC00000, 0x7FC00000, 0x7FC00000]]]> : tensor<1x3x8xf32>
+  %gd = tensor.cast %gl : tensor<1x3x8xf32> to tensor<?x?x8xf32>
+  %gw, %gi, %gs = strata.router %gd {num_experts = 8, top_k = 2, scoring = #strata.scoring<sigmoid>, n_group = 4, topk_group = 2} : tensor<?x?x8xf32>
+  %gm = bufferization.to_buffer %gi : tensor<?x?x2xi32> to memref<?x?x2xi32>
+  %gu = memref.cast %gm : memref<?x?x2xi32> to memref<*xi32>
+  call @printMemrefI32(%gu) : (memref<*xi32>) -> ()
   return
 }

@@ -8,7 +8,7 @@
 // with torch.topk's descending order wherever no score is NaN. Because the
 // order is total, ranks are a permutation whatever the weights hold, and
 // slot j's expert is chosen by a select, never a sum, so it is in [0, E)
-// by construction (docs/spec.md, router_s*).
+// by construction (docs/spec.md, strata.router, step 5).
 // Group-limited routing ranks groups the same way and masks experts of
 // dropped groups before ranking experts.
 //
@@ -204,13 +204,22 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
       select = buildPointwise(
           rewriter, loc, {select, groupRank}, {id3, expertToGroup},
           like(shape, f32), [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            // Excluded experts become NaN, which ranks after every number,
+            // and a kept expert's NaN becomes -inf: every kept expert then
+            // ranks before every excluded one, NaN or not.
             Value kept = arith::CmpIOp::create(
                 b, l, arith::CmpIPredicate::slt, a[1],
                 arith::ConstantOp::create(b, l,
                                           b.getI32IntegerAttr(keepGroups)));
+            Value isNaN = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::UNO, a[0], a[0]);
+            Value number = arith::SelectOp::create(
+                b, l, isNaN,
+                f32Constant(b, l, -std::numeric_limits<float>::infinity()),
+                a[0]);
             return arith::SelectOp::create(
-                b, l, kept, a[0],
-                f32Constant(b, l, -std::numeric_limits<float>::infinity()));
+                b, l, kept, number,
+                f32Constant(b, l, std::numeric_limits<float>::quiet_NaN()));
           });
     }
 
