@@ -15,6 +15,7 @@
 #include <chrono>
 #include <climits>
 #include <csignal>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -320,11 +321,24 @@ int logits(const std::string &path, uint64_t seed,
     std::fprintf(stderr, "error: %s\n", status.message);
     return 1;
   }
+  size_t nonFinite = 0;
   for (size_t s = 0; s < tokens.size(); ++s) {
-    for (int64_t v = 0; v < info.vocab_size; ++v)
-      std::printf("%s%.9g", v ? " " : "", out[s * info.vocab_size + v]);
+    for (int64_t v = 0; v < info.vocab_size; ++v) {
+      float x = out[s * info.vocab_size + v];
+      nonFinite += !std::isfinite(x);
+      // printf writes "-nan" for some NaNs: one spelling for all.
+      if (std::isnan(x))
+        std::printf("%snan", v ? " " : "");
+      else
+        std::printf("%s%.9g", v ? " " : "", x);
+    }
     std::printf("\n");
   }
+  if (nonFinite)
+    std::fprintf(stderr,
+                 "warning: %zu of %zu logits are NaN or infinite (do the "
+                 "weights hold NaN or Inf?)\n",
+                 nonFinite, out.size());
   return 0;
 }
 
