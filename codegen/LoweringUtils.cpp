@@ -40,6 +40,13 @@ Value mlir::strata::loadIndex(OpBuilder &b, Location loc, Value memref,
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
 }
 
+Value mlir::strata::clampedIndex(OpBuilder &b, Location loc, Value value,
+                                 int64_t size) {
+  if (!value.getType().isIndex())
+    value = arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
+  return arith::MinUIOp::create(b, loc, value, indexConstant(b, loc, size - 1));
+}
+
 Value mlir::strata::f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(
       b, loc, b.getF32Type(), b.getF32FloatAttr(static_cast<float>(value)));

@@ -33,6 +33,11 @@ void forRange(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
 /// `memref[indices]`, an integer, as an index.
 Value loadIndex(OpBuilder &b, Location loc, Value memref, ValueRange indices);
 
+/// Integer or index `value` (read as unsigned, so negative values are
+/// large) as an index clamped to [0, size): data-dependent indices (token
+/// and expert ids) stay in bounds by construction, whatever the data.
+Value clampedIndex(OpBuilder &b, Location loc, Value value, int64_t size);
+
 /// An f32 scalar constant (`value` rounded to f32).
 Value f32Constant(OpBuilder &b, Location loc, double value);
 

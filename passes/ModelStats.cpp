@@ -7,10 +7,13 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::strata;
@@ -43,6 +46,11 @@ private:
   }
   void visitCost(StrataCostOpInterface cost, StringRef groupName,
                  const llvm::DenseMap<Value, Value> &argMap);
+  /// sum += value, saturating and recording `op` on overflow (or on a
+  /// negative value, which only an overflow inside a cost rule gives).
+  void add(int64_t &sum, int64_t value, Operation *op);
+  /// Elements of a parameter, or nullopt past 2^63 - 1.
+  std::optional<int64_t> elementsOf(ParamOp param);
 
   ModelStats &stats;
   int64_t contextLength;
@@ -51,18 +59,39 @@ private:
 };
 } // namespace
 
+void StatsWalker::add(int64_t &sum, int64_t value, Operation *op) {
+  std::optional<int64_t> total =
+      value < 0 ? std::nullopt : llvm::checkedAdd(sum, value);
+  if (total) {
+    sum = *total;
+    return;
+  }
+  sum = std::numeric_limits<int64_t>::max();
+  if (!stats.overflow)
+    stats.overflow = op;
+}
+
+std::optional<int64_t> StatsWalker::elementsOf(ParamOp param) {
+  // ShapedType::getNumElements wraps (2^32 x 2^32 counts 0).
+  std::optional<int64_t> n = 1;
+  for (int64_t d : param.getType().getShape())
+    if (n)
+      n = llvm::checkedMul(*n, d);
+  return n;
+}
+
 void StatsWalker::visitCost(StrataCostOpInterface cost, StringRef groupName,
                            const llvm::DenseMap<Value, Value> &argMap) {
   Operation *op = cost;
   int64_t flops = cost.getFlopsPerToken(contextLength);
-  group(groupName).flopsPerToken += flops;
-  stats.total.flopsPerToken += flops;
+  add(group(groupName).flopsPerToken, flops, op);
+  add(stats.total.flopsPerToken, flops, op);
+  int64_t dense = flops;
   if (auto experts = dyn_cast<MoEExpertsOp>(op))
-    stats.denseExpertsFlopsPerToken += flops /
-                                       experts.getTopKAttr().getInt() *
-                                       experts.getNumExpertsAttr().getInt();
-  else
-    stats.denseExpertsFlopsPerToken += flops;
+    dense = llvm::checkedMul(flops / experts.getTopKAttr().getInt(),
+                             experts.getNumExpertsAttr().getInt())
+                .value_or(-1);
+  add(stats.denseExpertsFlopsPerToken, dense, op);
   // A parameter read by several ops (a tied head) is active once.
   for (OpOperand &operand : op->getOpOperands()) {
     Value v = argMap.lookup(operand.get());
@@ -72,8 +101,8 @@ void StatsWalker::visitCost(StrataCostOpInterface cost, StringRef groupName,
     if (!param || !counted.insert(v).second)
       continue;
     int64_t active = cost.getActiveParamElements(operand.getOperandNumber());
-    group(groupOf(param)).activeParams += active;
-    stats.total.activeParams += active;
+    add(group(groupOf(param)).activeParams, active, param);
+    add(stats.total.activeParams, active, param);
   }
 }
 
@@ -84,9 +113,9 @@ void StatsWalker::walk(func::FuncOp func, StringRef groupOverride,
   };
   func.walk([&](Operation *op) {
     if (auto param = dyn_cast<ParamOp>(op)) {
-      int64_t n = param.getType().getNumElements();
-      group(groupOf(op)).params += n;
-      stats.total.params += n;
+      int64_t n = elementsOf(param).value_or(-1);
+      add(group(groupOf(op)).params, n, op);
+      add(stats.total.params, n, op);
       return;
     }
     if (auto call = dyn_cast<func::CallOp>(op)) {

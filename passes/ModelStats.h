@@ -32,7 +32,15 @@ struct ModelStats {
   /// against.
   int64_t denseExpertsFlopsPerToken = 0;
   std::vector<GroupStats> groups; ///< In program order: embed, layers.N, head.
+  /// The op at which a count first exceeded 2^63 - 1 (a parameter of 2^64
+  /// elements): the counts past it are saturated and meaningless, so
+  /// callers report an error there instead of printing them.
+  Operation *overflow = nullptr;
 };
+
+/// The error reported at ModelStats::overflow.
+inline constexpr llvm::StringLiteral kStatsOverflow =
+    "parameter or FLOP count exceeds 2^63 - 1; no statistics printed";
 
 /// Accounts `func` for sequences of `contextLength` tokens.
 ModelStats computeModelStats(func::FuncOp func, int64_t contextLength);

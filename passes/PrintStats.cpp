@@ -36,6 +36,10 @@ struct PrintStatsPass
       return signalPassFailure();
     }
     ModelStats stats = computeModelStats(func, contextLength);
+    if (stats.overflow) {
+      stats.overflow->emitError(kStatsOverflow);
+      return signalPassFailure();
+    }
     StringRef name = module.getSymName().value_or("model");
     if (json)
       printStatsJson(stats, name, llvm::outs());

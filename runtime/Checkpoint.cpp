@@ -1,8 +1,8 @@
 //===- Checkpoint.cpp - weights in and out of safetensors -----------------===//
 
 #include "runtime/Checkpoint.h"
-#include "runtime/AtomicFile.h"
 #include "runtime/DType.h"
+#include "runtime/OutputFile.h"
 #include "runtime/Safetensors.h"
 
 #include <algorithm>
@@ -364,26 +364,29 @@ strata_status_code writeFile(const std::string &path,
                              const std::vector<size_t> &which,
                              const std::vector<strata_dtype> &dtypes,
                              strata_status *status) {
-  AtomicFile file;
-  if (strata_status_code code = file.open(path, status))
-    return code;
+  OutputFile file;
+  std::string error;
   std::string header = headerFor(exe, weights, which, dtypes);
   uint64_t headerSize = header.size();
-  file.write(&headerSize, 8);
-  file.write(header.data(), header.size());
+  bool good = file.open(path, error) && file.write(&headerSize, 8, error) &&
+              file.write(header.data(), header.size(), error);
   std::vector<uint8_t> converted;
-  for (size_t i : which) {
-    const HostTensor &t = weights[i];
-    if (dtypes[i] == t.dtype) {
-      file.write(t.data.get(), t.bytes());
+  for (size_t k = 0; good && k < which.size(); ++k) {
+    const HostTensor &t = weights[which[k]];
+    strata_dtype dtype = dtypes[which[k]];
+    if (dtype == t.dtype) {
+      good = file.write(t.data.get(), t.bytes(), error);
       continue;
     }
-    converted.resize(t.elements * dtypeSize(dtypes[i]));
-    convertElements(t.dtype, t.data.get(), dtypes[i], converted.data(),
+    converted.resize(t.elements * dtypeSize(dtype));
+    convertElements(t.dtype, t.data.get(), dtype, converted.data(),
                     t.elements);
-    file.write(converted.data(), converted.size());
+    good = file.write(converted.data(), converted.size(), error);
   }
-  return file.commit(status);
+  if (!good || !file.commit(error))
+    return fail(status, STRATA_IO_ERROR, "%s (nothing was replaced)",
+                error.c_str());
+  return ok(status);
 }
 
 } // namespace
@@ -473,11 +476,10 @@ strata_status_code writeCheckpoint(const std::string &path,
   }
   index += "}}\n";
   // The index goes last: a complete index means complete shards.
-  AtomicFile file;
-  if (strata_status_code code = file.open(dir + kIndexName, status))
-    return code;
-  file.write(index.data(), index.size());
-  return file.commit(status);
+  std::string error;
+  if (!writeFile(dir + kIndexName, index, error))
+    return fail(status, STRATA_IO_ERROR, "%s", error.c_str());
+  return ok(status);
 }
 
 } // namespace strata::runtime

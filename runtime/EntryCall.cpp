@@ -294,13 +294,10 @@ strata_status_code strata_session_call(strata_session *session,
   if (!session || !name || (num_outputs && (!outputs || !capacities)))
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_call: null argument");
-  try {
+  return guardApi(__func__, status, [&] {
     return callParametersOnly(session, name, outputs, capacities, num_outputs,
                               status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory calling '%s'",
-                name);
-  }
+  });
 }
 
 strata_status_code strata_session_forward(strata_session *session,
@@ -311,11 +308,9 @@ strata_status_code strata_session_forward(strata_session *session,
   if (!session || !tokens || !logits || batch == 0 || seq == 0)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_forward: null argument or empty input");
-  try {
+  return guardApi(__func__, status, [&] {
     return forward(session, tokens, batch, seq, logits, capacity, status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory in forward");
-  }
+  });
 }
 
 } // extern "C"

@@ -305,14 +305,12 @@ strata_status_code strata_session_generate_batch(
                   message.c_str());
     }
   }
-  try {
+  return guardApi(__func__, status, [&] {
     Batch rows{prompts, prompt_lengths, batch, max_new_tokens, out, out_counts};
     if (strata_status_code code = generate(*session, rows, opts, status))
       return code;
     return ok(status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory generating");
-  }
+  });
 }
 
 strata_status_code

@@ -36,7 +36,8 @@ int32_t sampleToken(const float *logits, int64_t vocab,
   if (opts.temperature <= 0 || opts.top_k == 1) {
     int32_t best = 0;
     for (int64_t v = 1; v < vocab; ++v)
-      if (logits[v] > logits[best] || std::isnan(logits[best]))
+      if (!std::isnan(logits[v]) &&
+          (std::isnan(logits[best]) || logits[v] > logits[best]))
         best = static_cast<int32_t>(v);
     return best;
   }

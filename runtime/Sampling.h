@@ -18,7 +18,8 @@ strata_status_code resolveSampling(const strata_sampling_options *options,
                                    strata_status *status);
 
 /// Picks the next token from one row of logits; advances `state` when it
-/// draws. Greedy picks the first largest logit; NaN logits never win.
+/// draws. Greedy picks the first largest logit that is not NaN (token 0
+/// when all are NaN); sampling gives NaN logits probability 0.
 int32_t sampleToken(const float *logits, int64_t vocab,
                     const strata_sampling_options &opts, uint64_t &state);
 

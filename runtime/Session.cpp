@@ -16,6 +16,7 @@
 
 using strata::runtime::Device;
 using strata::runtime::fail;
+using strata::runtime::guardApi;
 using strata::runtime::KernelLibrary;
 using strata::runtime::ok;
 
@@ -36,7 +37,7 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
                 "strata_session_create: null argument");
   *out = nullptr;
   const auto *root = exe->root;
-  try {
+  return guardApi(__func__, status, [&] {
     auto session = std::make_unique<strata_session>();
     session->exe = exe;
     if (strata_status_code code =
@@ -55,9 +56,7 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
       return code;
     *out = session.release();
     return ok(status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory creating a session");
-  }
+  });
 }
 
 void strata_session_release(strata_session *session) { delete session; }
@@ -70,7 +69,8 @@ strata_status_code strata_session_set_num_threads(strata_session *session,
   if (threads > 1024)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "%u threads requested; at most 1024 are supported", threads);
-  return session->device->setThreads(threads, status);
+  return guardApi(__func__, status,
+                  [&] { return session->device->setThreads(threads, status); });
 }
 
 unsigned strata_session_num_threads(const strata_session *session) {

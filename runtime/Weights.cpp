@@ -140,6 +140,12 @@ void initParameter(const strata::fb::Parameter *p, uint64_t seed,
 
 using namespace strata::runtime;
 
+namespace strata::runtime {
+/// Every parameter from its initializer (strata_session_init_parameters).
+strata_status_code initParameters(strata_session &session, uint64_t seed,
+                                  strata_status *status);
+} // namespace strata::runtime
+
 extern "C" {
 
 strata_status_code strata_session_init_parameters(strata_session *session,
@@ -147,18 +153,23 @@ strata_status_code strata_session_init_parameters(strata_session *session,
                                                   strata_status *status) {
   if (!session)
     return fail(status, STRATA_INVALID_ARGUMENT, "null session");
+  return guardApi(__func__, status,
+                  [&] { return initParameters(*session, seed, status); });
+}
+
+} // extern "C"
+
+namespace strata::runtime {
+strata_status_code initParameters(strata_session &s, uint64_t seed,
+                                  strata_status *status) {
+  strata_session *session = &s;
   const auto *params = session->exe->root->parameters();
   Weights &weights = session->weights;
   weights.changed();
   // Each parameter's stream is sequential but independent of the others:
   // parameters are spread over the cores, largest first, with identical
   // results whatever the thread count.
-  std::vector<flatbuffers::uoffset_t> order;
-  try {
-    order.resize(params->size());
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "out of memory");
-  }
+  std::vector<flatbuffers::uoffset_t> order(params->size());
   for (flatbuffers::uoffset_t i = 0; i < order.size(); ++i)
     order[i] = i;
   std::sort(order.begin(), order.end(), [&](auto a, auto b) {
@@ -183,6 +194,9 @@ strata_status_code strata_session_init_parameters(strata_session *session,
     t.join();
   return ok(status);
 }
+} // namespace strata::runtime
+
+extern "C" {
 
 strata_status_code strata_session_load_parameters(strata_session *session,
                                                   const char *path,
@@ -190,7 +204,7 @@ strata_status_code strata_session_load_parameters(strata_session *session,
   if (!session || !path)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_load_parameters: null argument");
-  try {
+  return guardApi(__func__, status, [&] {
     // New buffers, so a failure leaves the session's weights as they were.
     std::vector<HostTensor> loaded;
     if (strata_status_code code = readCheckpoint(path, session->exe->root,
@@ -199,9 +213,7 @@ strata_status_code strata_session_load_parameters(strata_session *session,
       return code;
     session->weights.replace(std::move(loaded));
     return ok(status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
+  });
 }
 
 void strata_save_options_initialize(strata_save_options *options) {
@@ -219,12 +231,10 @@ strata_status_code strata_session_save_parameters_with(
                 "strata_session_save_parameters: null argument");
   strata_save_options defaults;
   strata_save_options_initialize(&defaults);
-  try {
+  return guardApi(__func__, status, [&] {
     return writeCheckpoint(path, session->exe->root, session->weights,
                            options ? *options : defaults, status);
-  } catch (const std::bad_alloc &) {
-    return fail(status, STRATA_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
+  });
 }
 
 strata_status_code strata_session_save_parameters(strata_session *session,

@@ -33,9 +33,12 @@ llvm_config.with_environment("PATH", config.strata_tools_dir, append_path=True)
 # Running lowered programs: mlir-runner and its support libraries.
 libdir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
 config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
-config.substitutions.append(("%runner_libs", " ".join(
-    os.path.join(libdir, lib) for lib in
-    ["libmlir_runner_utils.so", "libmlir_c_runner_utils.so"])))
+runner_libs = [os.path.join(libdir, lib) for lib in
+               ["libmlir_runner_utils.so", "libmlir_c_runner_utils.so"]]
+config.substitutions.append(("%runner_libs", " ".join(runner_libs)))
+# The same as mlir-runner's own option, for tests that run it directly.
+config.substitutions.append(("%runner_shared_libs",
+                             "-shared-libs=" + ",".join(runner_libs)))
 
 # Numerics tests compare with PyTorch (Debian's python3-torch, imported from
 # /usr/bin/python3); without it they are reported as unsupported.

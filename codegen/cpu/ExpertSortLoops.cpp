@@ -39,13 +39,18 @@ LogicalResult lowerToLoops(kernel::ExpertSortOp op) {
   auto load = [](OpBuilder &b, Location l, Value m, Value i) -> Value {
     return memref::LoadOp::create(b, l, m, i);
   };
+  // Pair p's expert, clamped into [0, E): offsets and the scatter stay in
+  // bounds, and order and position a permutation, whatever the ids hold.
+  auto expertOf = [&](OpBuilder &b, Location l, Value p) -> Value {
+    return clampedIndex(b, l, memref::LoadOp::create(b, l, idx, p), experts);
+  };
   // 1. offsets[e + 1] = pairs of expert e.
   forRange(b, loc, zero, indexConstant(b, loc, experts + 1), one,
            [&](OpBuilder &b, Location l, Value e) {
              memref::StoreOp::create(b, l, zeroI, offsets, e);
            });
   forRange(b, loc, zero, pairs, one, [&](OpBuilder &b, Location l, Value p) {
-    Value slot = addConstant(b, l, loadIndex(b, l, idx, p), 1);
+    Value slot = addConstant(b, l, expertOf(b, l, p), 1);
     memref::StoreOp::create(
         b, l, addConstant(b, l, load(b, l, offsets, slot), 1), offsets, slot);
   });
@@ -61,7 +66,7 @@ LogicalResult lowerToLoops(kernel::ExpertSortOp op) {
   // 3. Scatter in pair order with offsets[e] as expert e's cursor: it ends
   // at offsets[e + 1]'s value.
   forRange(b, loc, zero, pairs, one, [&](OpBuilder &b, Location l, Value p) {
-    Value e = loadIndex(b, l, idx, p);
+    Value e = expertOf(b, l, p);
     Value row = load(b, l, offsets, e);
     memref::StoreOp::create(
         b, l, arith::IndexCastOp::create(b, l, b.getI32Type(), p), order,

@@ -45,10 +45,14 @@ void forMyExperts(OpBuilder &b, Location loc, Value tid, int64_t threads,
            indexConstant(b, loc, threads), body);
 }
 
-/// Whether pair p is routed to expert `e` (an index).
-Value routedTo(OpBuilder &b, Location loc, Value idx, Value p, Value e) {
-  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                               loadIndex(b, loc, idx, p), e);
+/// Whether pair p is routed to expert `e` (an index). Ids are clamped into
+/// [0, E) so that every pair is counted and scattered once: order and
+/// position are a permutation whatever the ids hold.
+Value routedTo(OpBuilder &b, Location loc, Value idx, Value p, Value e,
+               int64_t experts) {
+  Value id = clampedIndex(b, loc, memref::LoadOp::create(b, loc, idx, p),
+                          experts);
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, id, e);
 }
 
 /// Runs `then` on thread 0 only.
@@ -90,7 +94,7 @@ LogicalResult lowerToKernel(kernel::ExpertSortOp op) {
             ValueRange{zeroIndex(b, l)},
             [&](OpBuilder &b, Location l, Value p, ValueRange n) {
               Value hit = arith::IndexCastUIOp::create(
-                  b, l, b.getIndexType(), routedTo(b, l, idx, p, e));
+                  b, l, b.getIndexType(), routedTo(b, l, idx, p, e, experts));
               scf::YieldOp::create(
                   b, l, ValueRange{arith::AddIOp::create(b, l, n[0], hit)});
             });
@@ -122,7 +126,7 @@ LogicalResult lowerToKernel(kernel::ExpertSortOp op) {
             b, l, zeroIndex(b, l), pairs, indexConstant(b, l, 1),
             ValueRange{start},
             [&](OpBuilder &b, Location l, Value p, ValueRange row) {
-              Value hit = routedTo(b, l, idx, p, e);
+              Value hit = routedTo(b, l, idx, p, e, experts);
               auto ifOp = scf::IfOp::create(b, l, hit, false);
               {
                 OpBuilder::InsertionGuard guard(b);

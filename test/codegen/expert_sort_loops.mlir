@@ -3,7 +3,8 @@
 // Tests the CPU's expert sort: count each expert's pairs into
 // offsets[e + 1], prefix-sum, scatter each pair to its expert's cursor
 // offsets[e] (order[row] = pair, position[pair] = row, cursor + 1), then
-// shift the offsets back by one and set offsets[0] = 0.
+// shift the offsets back by one and set offsets[0] = 0. Ids are clamped
+// to [0, E) (unsigned min, so negative ids too) before they index offsets.
 // CHECK-LABEL: func.func @sort(
 // CHECK-SAME:    %[[I:.*]]: memref<?xi32>, %[[O:.*]]: memref<9xi32>, %[[R:.*]]: memref<?xi32>, %[[P:.*]]: memref<?xi32>)
 // CHECK:         %[[N:.*]] = memref.dim %[[I]], %c0
@@ -12,13 +13,16 @@
 // CHECK:         scf.for %[[PAIR:.*]] = %c0 to %[[N]] step %c1 {
 // CHECK:           %[[E:.*]] = memref.load %[[I]][%[[PAIR]]]
 // CHECK:           %[[EI:.*]] = arith.index_cast %[[E]]
-// CHECK:           %[[SLOT:.*]] = arith.addi %[[EI]], %c1
+// CHECK:           %[[EC:.*]] = arith.minui %[[EI]], %c7
+// CHECK:           %[[SLOT:.*]] = arith.addi %[[EC]], %c1
 // CHECK:           %[[C:.*]] = memref.load %[[O]][%[[SLOT]]]
 // CHECK:           %[[C1:.*]] = arith.addi %[[C]], %c1_i32
 // CHECK:           memref.store %[[C1]], %[[O]][%[[SLOT]]]
 // CHECK:         scf.for %{{.*}} = %c1 to %c9 step %c1 {
 // CHECK:         scf.for %[[PAIR:.*]] = %c0 to %[[N]] step %c1 {
-// CHECK:           %[[ROW:.*]] = memref.load %[[O]][
+// CHECK:           %[[E2:.*]] = arith.index_cast
+// CHECK:           %[[E2C:.*]] = arith.minui %[[E2]], %c7
+// CHECK:           %[[ROW:.*]] = memref.load %[[O]][%[[E2C]]]
 // CHECK:           %[[ROWI:.*]] = arith.index_cast %[[ROW]]
 // CHECK:           memref.store %{{.*}}, %[[R]][%[[ROWI]]]
 // CHECK:           memref.store %[[ROW]], %[[P]][%[[PAIR]]]

@@ -30,11 +30,13 @@
 // CHECK:           tensor.extract %[[OUT]]
 //
 // Without grouping, each pair gathers its expert's weights in the
-// contraction.
+// contraction, the expert id clamped to [0, E).
 // GATHER-LABEL: func.func @experts(
 // GATHER-NOT:     scf.for
 // GATHER:         linalg.generic
-// GATHER:           tensor.extract
+// GATHER:           %[[E:.*]] = arith.index_cast
+// GATHER:           %[[EC:.*]] = arith.minui %[[E]], %c7
+// GATHER:           tensor.extract %{{.*}}[%[[EC]],
 func.func @experts(%x: tensor<?x?x32xf32>, %w: tensor<?x?x2xf32>, %i: tensor<?x?x2xi32>, %g: tensor<8x48x32xf32>, %u: tensor<8x48x32xf32>, %d: tensor<8x32x48xf32>) -> tensor<?x?x32xf32> {
   %y = strata.moe_experts %x, %w, %i experts(%g, %u, %d) {num_experts = 8, top_k = 2} : tensor<?x?x32xf32>, tensor<?x?x2xf32>, tensor<?x?x2xi32>, tensor<8x48x32xf32>, tensor<8x48x32xf32>, tensor<8x32x48xf32>
   return %y : tensor<?x?x32xf32>

@@ -33,15 +33,33 @@ func.func @rmsnorm(%x: tensor<2x?x8xf32>, %w: tensor<8xf32>) -> tensor<2x?x8xf32
 
 // -----
 
-// Tests that embedding gathers table rows with tensor.extract inside a generic.
+// Tests that embedding gathers table rows with tensor.extract inside a
+// generic, the row clamped to the table (unsigned, so negative ids too): in
+// bounds whatever the token ids.
 // CHECK-LABEL: func.func @embedding
 // CHECK:         linalg.generic
-// CHECK:           arith.index_cast
-// CHECK:           linalg.index 2
-// CHECK:           tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<32x8xf32>
+// CHECK:           %[[ID:.*]] = arith.index_cast
+// CHECK:           %[[ROW:.*]] = arith.minui %[[ID]], %c31
+// CHECK:           %[[COL:.*]] = linalg.index 2
+// CHECK:           tensor.extract %{{.*}}[%[[ROW]], %[[COL]]] : tensor<32x8xf32>
 func.func @embedding(%t: tensor<?x?xi32>, %table: tensor<32x8xf32>) -> tensor<?x?x8xf32> {
   %0 = strata.embedding %t, %table : tensor<?x?xi32>, tensor<32x8xf32>
   return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// Tests that cross-entropy reads each label's logit with the label clamped
+// to the vocabulary (an ignored label reads column 0).
+// CHECK-LABEL: func.func @cross_entropy
+// CHECK:         arith.cmpi eq
+// CHECK:         %[[SAFE:.*]] = arith.select
+// CHECK:         %[[LABEL:.*]] = arith.index_cast %[[SAFE]]
+// CHECK:         %[[COL:.*]] = arith.minui %[[LABEL]], %c15
+// CHECK:         tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %[[COL]]] : tensor<?x?x16xf32>
+func.func @cross_entropy(%logits: tensor<?x?x16xf32>, %labels: tensor<?x?xi32>) -> tensor<f32> {
+  %0 = strata.cross_entropy %logits, %labels : tensor<?x?x16xf32>, tensor<?x?xi32>
+  return %0 : tensor<f32>
 }
 
 // -----

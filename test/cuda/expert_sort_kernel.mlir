@@ -4,14 +4,19 @@
 // one warp). Each thread counts its expert's pairs into offsets[e + 1];
 // after a barrier thread 0 prefix-sums them (offsets[0] = 0); after
 // another each thread scatters its expert's pairs in pair order, its
-// cursor a loop-carried register.
+// cursor a loop-carried register. Ids are clamped to [0, E) before the
+// compare, so every pair is counted and scattered exactly once whatever
+// the ids hold (order and position stay a permutation).
 // CHECK-LABEL: func.func @sort(
 // CHECK-SAME:    %[[I:.*]]: memref<?xi32>, %[[O:.*]]: memref<9xi32>, %[[R:.*]]: memref<?xi32>, %[[P:.*]]: memref<?xi32>)
 // CHECK:         %[[N:.*]] = memref.dim %[[I]], %c0
 // CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}} = %c1, {{.*}} = %c1) threads(%[[TID:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %c32, {{.*}} = %c1, {{.*}} = %c1)
 // CHECK:           scf.for %[[E:.*]] = %[[TID]] to %c8 step %c32 {
 // CHECK:             %[[COUNT:.*]] = scf.for %{{.*}} = %c0 to %[[N]] step %c1 iter_args(%{{.*}} = %c0) -> (index)
-// CHECK:               memref.load %[[I]]
+// CHECK:               %[[ID:.*]] = memref.load %[[I]]
+// CHECK:               %[[IDX:.*]] = arith.index_cast %[[ID]]
+// CHECK:               %[[CL:.*]] = arith.minui %[[IDX]], %c7
+// CHECK:               arith.cmpi eq, %[[CL]], %[[E]]
 // CHECK:             memref.store %{{.*}}, %[[O]]
 // CHECK:           gpu.barrier
 // CHECK:           scf.if
@@ -21,6 +26,7 @@
 // CHECK:           scf.for %[[E2:.*]] = %[[TID]] to %c8 step %c32 {
 // CHECK:             %[[START:.*]] = memref.load %[[O]][%[[E2]]]
 // CHECK:             scf.for %[[PAIR:.*]] = %c0 to %[[N]] step %c1 iter_args(%[[ROW:.*]] = %{{.*}}) -> (index)
+// CHECK:               arith.minui %{{.*}}, %c7
 // CHECK:               scf.if
 // CHECK:                 memref.store %{{.*}}, %[[R]][%[[ROW]]]
 // CHECK:                 memref.store %{{.*}}, %[[P]][%[[PAIR]]]

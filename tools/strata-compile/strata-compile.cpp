@@ -16,6 +16,8 @@
 #include "frontend/ModelBuilder.h"
 #include "frontend/ModelSpec.h"
 #include "passes/ModelStats.h"
+#include "tools/common/MlirNesting.h"
+#include "runtime/OutputFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -80,24 +82,22 @@ void applyParallelFlags(const Options &opts, ParallelSpec &p) {
   set(opts.ep, p.ep, "expert_parallel_degree", "--ep");
 }
 
-/// Writes through a temporary file renamed into place, so a failed or
-/// interrupted compile never leaves a partial output.
+/// Writes the emitted stage to `path` (stdout when empty or "-") through
+/// tools/common's OutputFile: a temporary file renamed into place only
+/// when every write succeeded, so a failed compile or a full disk never
+/// leaves a partial output; devices and symlinks are written through.
 bool writeOutput(llvm::StringRef path,
                  llvm::function_ref<void(llvm::raw_ostream &)> write) {
-  if (path.empty() || path == "-") {
-    write(llvm::outs());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  write(os);
+  // What --stats printed goes first.
+  llvm::outs().flush();
+  std::string error;
+  if (strata::runtime::writeFile(path.str(), text, error))
     return true;
-  }
-  llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    write(os);
-    return llvm::Error::success();
-  });
-  if (err) {
-    llvm::errs() << "error: cannot write '" << path
-                 << "': " << llvm::toString(std::move(err)) << "\n";
-    return false;
-  }
-  return true;
+  llvm::errs() << "error: " << error << "\n";
+  return false;
 }
 
 /// ptxas from --ptxas, PATH or the CUDA toolkit; empty when there is none.
@@ -260,6 +260,11 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
     llvm::errs() << "error: " << error << "\n";
     return 1;
   }
+  if (auto deep = strata::tools::findExcessiveNesting(buffer->getBuffer())) {
+    llvm::errs() << strata::tools::excessiveNestingMessage(opts.config, *deep)
+                 << "\n";
+    return 1;
+  }
   contents.configText = buffer->getBuffer().str();
   sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   mlir::OwningOpRef<mlir::ModuleOp> module =
@@ -317,6 +322,10 @@ int run(const Options &opts) {
                                        : config.model.maxSeqLen;
     mlir::strata::ModelStats stats =
         mlir::strata::computeModelStats(forward, context);
+    if (stats.overflow) {
+      stats.overflow->emitError(mlir::strata::kStatsOverflow);
+      return 1;
+    }
     std::string name = config.model.name.empty() ? "model" : config.model.name;
     if (opts.stats == "json")
       mlir::strata::printStatsJson(stats, name, llvm::outs());
@@ -344,6 +353,7 @@ int run(const Options &opts) {
 } // namespace
 
 int main(int argc, char **argv) {
+  strata::runtime::ignoreFileSizeSignal();
   // The lowering pipeline names upstream passes textually.
   mlir::registerAllPasses();
   Options opts;
@@ -433,5 +443,15 @@ int main(int argc, char **argv) {
   }
   if (opts.statsRequested && opts.stats.empty())
     opts.stats = "table";
-  return run(opts);
+  int status = run(opts);
+  // A full stdout is an error to report, not a crash in llvm::outs()'s
+  // destructor ("LLVM ERROR: IO failure on output stream").
+  llvm::outs().flush();
+  if (std::error_code ec = llvm::outs().error()) {
+    llvm::errs() << "error: cannot write to standard output: " << ec.message()
+                 << "\n";
+    llvm::outs().clear_error();
+    return 1;
+  }
+  return status;
 }

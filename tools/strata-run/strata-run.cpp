@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/strata.h"
+#include "runtime/OutputFile.h"
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,8 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <csignal>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -186,6 +189,19 @@ std::string deviceName = "auto";
 /// --threads: CPU threads for parallel loops (0: one per available CPU).
 unsigned numThreads = 0;
 
+/// --seed and --sample-seed: a decimal integer in [0, 2^64). CLI11 alone
+/// reads "-1" as 2^64 - 1.
+std::string checkSeed(std::string &text) {
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return "expected an integer from 0 to 2^64 - 1, got '" + text + "'";
+  errno = 0;
+  std::strtoull(text.c_str(), nullptr, 10);
+  if (errno == ERANGE)
+    return "'" + text + "' is larger than 2^64 - 1";
+  return {};
+}
+
 strata_device_kind deviceKind() {
   if (deviceName == "cpu")
     return STRATA_DEVICE_CPU;
@@ -300,17 +316,46 @@ int logits(const std::string &path, uint64_t seed,
     std::fprintf(stderr, "error: %s\n", status.message);
     return 1;
   }
+  size_t nonFinite = 0;
   for (size_t s = 0; s < tokens.size(); ++s) {
-    for (int64_t v = 0; v < info.vocab_size; ++v)
-      std::printf("%s%.9g", v ? " " : "", out[s * info.vocab_size + v]);
+    for (int64_t v = 0; v < info.vocab_size; ++v) {
+      float x = out[s * info.vocab_size + v];
+      nonFinite += !std::isfinite(x);
+      // printf writes "-nan" for some NaNs: one spelling for all.
+      if (std::isnan(x))
+        std::printf("%snan", v ? " " : "");
+      else
+        std::printf("%s%.9g", v ? " " : "", x);
+    }
     std::printf("\n");
   }
+  if (nonFinite)
+    std::fprintf(stderr,
+                 "warning: %zu of %zu logits are NaN or infinite (do the "
+                 "weights hold NaN or Inf?)\n",
+                 nonFinite, out.size());
   return 0;
 }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+/// --output: the results' f32 values back to back, replacing the file only
+/// once all of them are written.
+bool writeResults(const std::string &path,
+                  const std::vector<std::vector<float>> &results) {
+  strata::runtime::OutputFile file;
+  std::string error;
+  bool good = file.open(path, error);
+  for (size_t r = 0; good && r < results.size(); ++r)
+    good = file.write(results[r].data(), results[r].size() * sizeof(float),
+                      error);
+  if (good && file.commit(error))
+    return true;
+  std::fprintf(stderr, "error: %s\n", error.c_str());
+  return false;
 }
 
 /// Calls an entry point whose arguments are all parameters (a kernel
@@ -376,19 +421,8 @@ int call(const std::string &path, uint64_t seed, const std::string &name,
       std::printf("%s%lld", i ? "x" : "", (long long)shapes[r][i]);
     std::printf("] sum %.9g\n", sum);
   }
-  if (!outputPath.empty()) {
-    FILE *f = std::fopen(outputPath.c_str(), "wb");
-    bool good = f != nullptr;
-    for (size_t r = 0; good && r < numResults; ++r)
-      good = std::fwrite(results[r].data(), sizeof(float), results[r].size(),
-                         f) == results[r].size();
-    if (f)
-      good &= std::fclose(f) == 0;
-    if (!good) {
-      std::fprintf(stderr, "error: cannot write '%s'\n", outputPath.c_str());
-      return 1;
-    }
-  }
+  if (!outputPath.empty() && !writeResults(outputPath, results))
+    return 1;
   std::printf("call_ms %.3f device_ms %.3f (%s, median of %zu)\n", median(wall),
               median(device), strata_session_device_name(loaded.session),
               repeats);
@@ -464,6 +498,10 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
 } // namespace
 
 int main(int argc, char **argv) {
+  strata::runtime::ignoreFileSizeSignal();
+  // Past a file-size limit (ulimit -f), writes must fail with EFBIG and be
+  // reported, not raise SIGXFSZ and kill the tool.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"strata-run: load and run Strata executables"};
   app.require_subcommand(1);
   std::string path;
@@ -474,6 +512,7 @@ int main(int argc, char **argv) {
   inspectCmd->add_flag("--parameters", listParameters,
                        "List the parameter table");
   uint64_t seed = 0;
+  CLI::Validator seedCheck(checkSeed, "SEED");
   std::string tokens;
   size_t maxNew = 16;
   bool verbose = false;
@@ -482,7 +521,8 @@ int main(int argc, char **argv) {
                "prints the new token ids, comma-separated, one line per "
                "prompt (the last line for one prompt)");
   inferCmd->add_option("executable", path, "A .strata file")->required();
-  inferCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  inferCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   std::vector<std::string> prompts;
   inferCmd
       ->add_option("--tokens", prompts,
@@ -509,14 +549,17 @@ int main(int argc, char **argv) {
       ->add_option("--top-p", sampling.top_p,
                    "Keep the smallest set reaching this probability")
       ->check(CLI::Range(1e-9f, 1.0f));
-  inferCmd->add_option("--sample-seed", sampling.seed,
-                       "Seed of the sampling generator");
+  inferCmd
+      ->add_option("--sample-seed", sampling.seed,
+                   "Seed of the sampling generator")
+      ->check(seedCheck);
   CLI::App *logitsCmd = app.add_subcommand(
       "logits", "Run forward on one sequence and print its logits, one "
                 "position per line");
   logitsCmd->add_option("executable", path, "A .strata file")->required();
-  logitsCmd->add_option("--seed", seed,
-                        "Initialise the weights from this seed");
+  logitsCmd
+      ->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   logitsCmd->add_option("--tokens", tokens, "Token ids: 1,2,3")->required();
   for (CLI::App *cmd : {inferCmd, logitsCmd}) {
     cmd->add_option("--save-weights", saveWeightsPath,
@@ -532,7 +575,8 @@ int main(int argc, char **argv) {
   CLI::App *benchCmd = app.add_subcommand(
       "bench", "Time prefill (forward over a prompt) and greedy decode");
   benchCmd->add_option("executable", path, "A .strata file")->required();
-  benchCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  benchCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   benchCmd->add_option("--weights", weightsPath, "Load these weights");
   benchCmd->add_flag("--no-kv-cache", noKvCache,
                      "Decode by recomputing the sequence at every step");
@@ -549,7 +593,8 @@ int main(int argc, char **argv) {
               "module compiled from .mlir) and time it");
   callCmd->add_option("executable", path, "A .strata file")->required();
   callCmd->add_option("--entry", entryName, "Entry point name")->required();
-  callCmd->add_option("--seed", seed, "Initialise the weights from this seed");
+  callCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
   callCmd->add_option("--weights", weightsPath, "Load these weights");
   callCmd->add_option("--save-weights", saveWeightsPath,
                       "Also write the weights to this safetensors file");

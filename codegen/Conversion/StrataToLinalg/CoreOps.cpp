@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+#include "codegen/LoweringUtils.h"
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -328,8 +329,11 @@ struct ClassificationHeadLowering : OpRewritePattern<ClassificationHeadOp> {
   }
 };
 
-/// result[b, s, d] = table[tokens[b, s], d]. Token ids are validated by the
-/// runtime before a program runs, so the gather needs no bounds check.
+/// result[b, s, d] = table[tokens[b, s], d]. The runtime rejects token ids
+/// outside the vocabulary before a program runs (checkTokens); the row is
+/// clamped to the table anyway (one min per row, hoisted out of the d loop)
+/// so that the gather is in bounds by construction, whatever the caller's
+/// vocabulary says.
 struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(EmbeddingOp op,
@@ -345,11 +349,13 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
     // The hidden dim of the result comes from the table, not the tokens.
     if (type.isDynamicDim(2))
       return rewriter.notifyMatchFailure(op, "needs a static hidden size");
+    int64_t rows = cast<RankedTensorType>(table.getType()).getDimSize(0);
+    if (ShapedType::isDynamic(rows))
+      return rewriter.notifyMatchFailure(op, "needs a static vocabulary");
     Value out = buildPointwise(
         rewriter, loc, {op.getTokens()}, {dimsMap(ctx, 3, {0, 1})}, init,
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value row =
-              arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+          Value row = clampedIndex(b, l, args[0], rows);
           Value col = linalg::IndexOp::create(b, l, 2);
           return tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
         });

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+#include "codegen/LoweringUtils.h"
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -60,6 +61,9 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
     auto type = cast<RankedTensorType>(logits.getType());
     if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    int64_t vocab = type.getShape().back();
+    if (ShapedType::isDynamic(vocab))
+      return rewriter.notifyMatchFailure(op, "needs a static vocabulary");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     unsigned rank = type.getRank();
@@ -109,6 +113,8 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
               arith::ConstantOp::create(
                   b, l, labelType, b.getIntegerAttr(labelType, ignore)));
           // An ignored label may be out of range: read column 0 instead.
+          // Other labels are clamped to the vocabulary, so that no label
+          // reads out of bounds (nothing checks them before the call).
           Value safe = arith::SelectOp::create(
               b, l, ignored,
               arith::ConstantOp::create(b, l, labelType,
@@ -117,8 +123,7 @@ struct CrossEntropyLowering : OpRewritePattern<CrossEntropyOp> {
           SmallVector<Value> idx;
           for (unsigned i = 0; i + 1 < rank; ++i)
             idx.push_back(linalg::IndexOp::create(b, l, i));
-          idx.push_back(
-              arith::IndexCastOp::create(b, l, b.getIndexType(), safe));
+          idx.push_back(clampedIndex(b, l, safe, vocab));
           Value picked = tensor::ExtractOp::create(b, l, logits, idx);
           Value lse = arith::AddFOp::create(b, l, args[1],
                                             math::LogOp::create(b, l, args[2]));

@@ -1,9 +1,14 @@
 //===- MoE.cpp - router, routed experts and balance loss to linalg -*- C++ -*-===//
 //
 // The router selects by rank: an expert's rank is the number of experts
-// scoring higher (ties to the lower index), so top-k is "rank < k" and the
-// j-th selection is the expert of rank j. This is O(E^2) per token but
-// branch-free and exact, and agrees with torch.topk's descending order.
+// before it in a total order on (score, index) -- larger scores first, NaN
+// after every number (-inf included), ties (NaN with NaN too) to the lower
+// index -- so top-k is "rank < k" and the j-th selection is the expert of
+// rank j. This is O(E^2) per token but branch-free and exact, and agrees
+// with torch.topk's descending order wherever no score is NaN. Because the
+// order is total, ranks are a permutation whatever the weights hold, and
+// slot j's expert is chosen by a select, never a sum, so it is in [0, E)
+// by construction (docs/spec.md, strata.router, step 5).
 // Group-limited routing ranks groups the same way and masks experts of
 // dropped groups before ranking experts.
 //
@@ -20,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+#include "codegen/LoweringUtils.h"
 
 #include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
@@ -38,9 +44,30 @@ namespace {
 
 using IT = utils::IteratorType;
 
+/// Whether `x` >= `y` in the router's order on scores, where NaN sits below
+/// every number and equals itself.
+Value atLeast(OpBuilder &b, Location l, Value x, Value y) {
+  return arith::OrIOp::create(
+      b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, x, y),
+      arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, y, y));
+}
+
+/// Whether expert j (score `theirs`) ranks before expert i (score `mine`):
+/// a higher score, or an equal one and a lower index. A strict total order,
+/// NaN included, so the ranks it counts form a permutation.
+Value ranksBefore(OpBuilder &b, Location l, Value theirs, Value mine, Value j,
+                  Value i) {
+  Value lower = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j, i);
+  Value notAbove = atLeast(b, l, mine, theirs);
+  Value above = arith::XOrIOp::create(
+      b, l, notAbove, arith::ConstantOp::create(b, l, b.getBoolAttr(true)));
+  return arith::SelectOp::create(b, l, lower, atLeast(b, l, theirs, mine),
+                                 above);
+}
+
 /// rank[b, s, e] among the experts of e's group (groups of `size`
-/// consecutive experts; one group when size == E): how many score higher,
-/// ties going to the lower index. Computed on a [B, S, groups, size] view so
+/// consecutive experts; one group when size == E): how many come before it
+/// in ranksBefore's order. Computed on a [B, S, groups, size] view so
 /// every loop dim appears plainly in an indexing map.
 Value rankWithinGroups(OpBuilder &b, Location loc, Value scores, int64_t size) {
   auto type = cast<RankedTensorType>(scores.getType());
@@ -64,17 +91,9 @@ Value rankWithinGroups(OpBuilder &b, Location loc, Value scores, int64_t size) {
        dimsMap(ctx, 5, {0, 1, 2, 3})},
       {IT::parallel, IT::parallel, IT::parallel, IT::parallel, IT::reduction},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value mine = args[0], theirs = args[1];
         Value i = linalg::IndexOp::create(nb, l, 3);
         Value j = linalg::IndexOp::create(nb, l, 4);
-        Value higher = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
-                                             theirs, mine);
-        Value tie = arith::AndIOp::create(
-            nb, l,
-            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, theirs,
-                                  mine),
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, j, i));
-        Value before = arith::OrIOp::create(nb, l, higher, tie);
+        Value before = ranksBefore(nb, l, args[1], args[0], j, i);
         Value one = arith::ExtUIOp::create(nb, l, nb.getI32Type(), before);
         return arith::AddIOp::create(nb, l, args[2], one);
       });
@@ -185,17 +204,27 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
       select = buildPointwise(
           rewriter, loc, {select, groupRank}, {id3, expertToGroup},
           like(shape, f32), [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            // Excluded experts become NaN, which ranks after every number,
+            // and a kept expert's NaN becomes -inf: every kept expert then
+            // ranks before every excluded one, NaN or not.
             Value kept = arith::CmpIOp::create(
                 b, l, arith::CmpIPredicate::slt, a[1],
                 arith::ConstantOp::create(b, l,
                                           b.getI32IntegerAttr(keepGroups)));
+            Value isNaN = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::UNO, a[0], a[0]);
+            Value number = arith::SelectOp::create(
+                b, l, isNaN,
+                f32Constant(b, l, -std::numeric_limits<float>::infinity()),
+                a[0]);
             return arith::SelectOp::create(
-                b, l, kept, a[0],
-                f32Constant(b, l, -std::numeric_limits<float>::infinity()));
+                b, l, kept, number,
+                f32Constant(b, l, std::numeric_limits<float>::quiet_NaN()));
           });
     }
 
-    // 3. Rank experts; slot j takes the expert of rank j.
+    // 3. Rank experts; slot j takes the expert of rank j. The select keeps
+    // the id in [0, E) even if ranks were not a permutation.
     Value rank = rankWithinGroups(rewriter, loc, select, e);
     SmallVector<int64_t> topShape{shape[0], shape[1], k};
     AffineMap slot4 = dimsMap(ctx, 4, {0, 1, 2});     // b, s, j
@@ -217,11 +246,7 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
               b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 3));
           Value hit =
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], j);
-          return arith::AddIOp::create(
-              b, l, a[1],
-              arith::SelectOp::create(
-                  b, l, hit, ex,
-                  arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0))));
+          return arith::SelectOp::create(b, l, hit, ex, a[1]);
         });
     Value weights = buildGeneric(
         rewriter, loc, {rank, scores},
@@ -282,6 +307,9 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
     auto gateType = cast<RankedTensorType>(op.getGateProj().getType());
     int64_t f = gateType.getDimSize(1);
     int64_t k = op.getTopKAttr().getInt();
+    // Ids come from the router, in range by construction; clamped here too
+    // so that the gathers stay in bounds whatever produced them.
+    int64_t numExperts = op.getNumExpertsAttr().getInt();
     if (ShapedType::isDynamic(f))
       return rewriter.notifyMatchFailure(op, "needs a static expert width");
     Value idx = op.getIndices();
@@ -298,8 +326,7 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
           {IT::parallel, IT::parallel, IT::parallel, IT::parallel,
            IT::reduction},
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            Value expert =
-                arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
+            Value expert = clampedIndex(b, l, a[1], numExperts);
             Value w = tensor::ExtractOp::create(
                 b, l, weight,
                 ValueRange{expert, linalg::IndexOp::create(b, l, 3),
@@ -326,8 +353,7 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
         {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
          IT::reduction},
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value expert =
-              arith::IndexCastOp::create(b, l, b.getIndexType(), a[2]);
+          Value expert = clampedIndex(b, l, a[2], numExperts);
           Value w = tensor::ExtractOp::create(
               b, l, down,
               ValueRange{expert, linalg::IndexOp::create(b, l, 2),
