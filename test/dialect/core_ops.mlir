@@ -142,7 +142,7 @@ func.func @dropout(%x: tensor<2x16x64xf32>) -> (tensor<2x16x64xf32>, tensor<2x16
 // CHECK-SAME:    %[[X:.*]]: tensor<2x16x64xf32>)
 // CHECK-NEXT:    strata.rotary %[[X]] {head_dim = 16 : i64, num_heads = 4 : i64, rope = #strata.rope<>, rotary_dim = 16 : i64} : tensor<2x16x64xf32>
 // GENERIC-LABEL: sym_name = "rotary_plain"
-// GENERIC:       "strata.rotary"(%{{[a-z0-9]+}}) <{head_dim = 16 : i64, interleaved = false, num_heads = 4 : i64, rope = #strata.rope<>, rotary_dim = 16 : i64}> : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+// GENERIC:       "strata.rotary"(%{{[a-z0-9]+}}) <{head_dim = 16 : i64, interleaved = false, inverse = false, num_heads = 4 : i64, rope = #strata.rope<>, rotary_dim = 16 : i64}> : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
 func.func @rotary_plain(%x: tensor<2x16x64xf32>) -> tensor<2x16x64xf32> {
   %0 = strata.rotary %x {num_heads = 4, head_dim = 16, rotary_dim = 16, rope = #strata.rope<theta = 10000.0>} : tensor<2x16x64xf32>
   return %0 : tensor<2x16x64xf32>
@@ -153,7 +153,7 @@ func.func @rotary_plain(%x: tensor<2x16x64xf32>) -> tensor<2x16x64xf32> {
 // CHECK-SAME:    %[[X:.*]]: tensor<?x?x96xf32>, %[[POS:.*]]: tensor<?x?xi32>) -> tensor<?x?x96xf32>
 // CHECK-NEXT:    strata.rotary %[[X]] positions(%[[POS]] : tensor<?x?xi32>) {head_dim = 24 : i64, interleaved = true, num_heads = 4 : i64, rope = #strata.rope<theta = 5.000000e+05, scaling = yarn, factor = 4.000000e+01, original_max_position = 4096, mscale = 7.070000e-01, mscale_all_dim = 7.070000e-01>, rotary_dim = 8 : i64} : tensor<?x?x96xf32>
 // GENERIC-LABEL: sym_name = "rotary_yarn"
-// GENERIC:       "strata.rotary"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}) <{head_dim = 24 : i64, interleaved = true, num_heads = 4 : i64, rope = #strata.rope<theta = 5.000000e+05, scaling = yarn, factor = 4.000000e+01, original_max_position = 4096, mscale = 7.070000e-01, mscale_all_dim = 7.070000e-01>, rotary_dim = 8 : i64}> : (tensor<?x?x96xf32>, tensor<?x?xi32>) -> tensor<?x?x96xf32>
+// GENERIC:       "strata.rotary"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}) <{head_dim = 24 : i64, interleaved = true, inverse = false, num_heads = 4 : i64, rope = #strata.rope<theta = 5.000000e+05, scaling = yarn, factor = 4.000000e+01, original_max_position = 4096, mscale = 7.070000e-01, mscale_all_dim = 7.070000e-01>, rotary_dim = 8 : i64}> : (tensor<?x?x96xf32>, tensor<?x?xi32>) -> tensor<?x?x96xf32>
 func.func @rotary_yarn(%x: tensor<?x?x96xf32>, %pos: tensor<?x?xi32>) -> tensor<?x?x96xf32> {
   %0 = strata.rotary %x positions(%pos : tensor<?x?xi32>) {num_heads = 4, head_dim = 24, rotary_dim = 8, interleaved = true, rope = #strata.rope<theta = 500000.0, scaling = yarn, factor = 40.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 0.707>} : tensor<?x?x96xf32>
   return %0 : tensor<?x?x96xf32>
