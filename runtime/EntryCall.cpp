@@ -152,11 +152,6 @@ strata_status_code CallFrame::resultsToHost(Results &results,
   return code;
 }
 
-} // namespace strata::runtime
-
-using namespace strata::runtime;
-
-namespace {
 /// Copies a strided f32 result (a memref descriptor) out row-major.
 void copyRowMajor(const int64_t *d, size_t rank, float *out) {
   const float *base = reinterpret_cast<const float *>(d[1]) + d[2];
@@ -177,6 +172,11 @@ void copyRowMajor(const int64_t *d, size_t rank, float *out) {
   }
 }
 
+} // namespace strata::runtime
+
+using namespace strata::runtime;
+
+namespace {
 strata_status_code callParametersOnly(strata_session *session,
                                       const char *name, float *const *outputs,
                                       const size_t *capacities,

@@ -61,6 +61,10 @@ strata_status_code checkTokens(const strata::fb::Metadata *meta,
 const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
                                         const char *name);
 
+/// Copies a strided f32 result of `rank` (a memref descriptor) to `out`,
+/// row-major.
+void copyRowMajor(const int64_t *descriptor, size_t rank, float *out);
+
 /// The arguments of one entry-point call.
 class CallFrame {
 public:

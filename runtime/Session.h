@@ -1,7 +1,8 @@
 //===- Session.h - what a session holds -------------------------*- C++ -*-===//
 //
 // Private to the runtime's session files: EntryCall.cpp (calls of entry
-// points, forward), Weights.cpp and Checkpoint.cpp (parameters), KvCache.cpp,
+// points, forward), Weights.cpp and Checkpoint.cpp (parameters),
+// Gradients.cpp (training's gradients), KvCache.cpp,
 // Sampling.cpp and Generate.cpp (generation), Session.cpp (the session's
 // life).
 //
@@ -24,6 +25,9 @@ struct strata_session {
   std::unique_ptr<strata::runtime::Device> device;
   std::unique_ptr<strata::runtime::KernelLibrary> library;
   strata::runtime::Weights weights;
+  /// The last strata_session_compute_gradients' results (f32), once made.
+  strata::runtime::Weights gradients;
+  bool haveGradients = false;
   std::string deviceName;
   bool useKvCache = true;
 

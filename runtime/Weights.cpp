@@ -30,14 +30,15 @@ bool HostTensor::allocate() {
 }
 
 strata_status_code Weights::allocate(const strata::fb::Executable *exe,
-                                     strata_status *status) {
+                                     strata_status *status,
+                                     std::optional<strata_dtype> dtype) {
   const auto *params = exe->parameters();
   tensors.clear();
   tensors.resize(params->size());
   for (flatbuffers::uoffset_t i = 0; i < params->size(); ++i) {
     const auto *p = params->Get(i);
     HostTensor &t = tensors[i];
-    t.dtype = static_cast<strata_dtype>(p->dtype());
+    t.dtype = dtype ? *dtype : static_cast<strata_dtype>(p->dtype());
     t.shape.assign(p->shape()->begin(), p->shape()->end());
     int64_t elements = checkedElements(p->shape(), false);
     size_t size = dtypeSize(t.dtype);

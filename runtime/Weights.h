@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace strata::runtime {
@@ -38,9 +39,11 @@ struct HostTensor {
 
 class Weights {
 public:
-  /// One tensor per parameter of `exe`, uninitialised.
+  /// One tensor per parameter of `exe`, uninitialised, in each
+  /// parameter's dtype (or all in `dtype` when given: gradients are f32).
   strata_status_code allocate(const strata::fb::Executable *exe,
-                              strata_status *status);
+                              strata_status *status,
+                              std::optional<strata_dtype> dtype = {});
   size_t size() const { return tensors.size(); }
   HostTensor &operator[](size_t i) { return tensors[i]; }
   const HostTensor &operator[](size_t i) const { return tensors[i]; }

@@ -266,6 +266,24 @@ strata_status_code strata_session_save_parameters(strata_session *session,
                                                   const char *path,
                                                   strata_status *status);
 
+/* Training (executables compiled with strata-compile --train, which adds
+ * the entry point `loss_grad`). Runs it on token ids and labels [batch,
+ * seq] (row-major; `labels` NULL: each position's next token, the last
+ * position ignored): writes the loss (the mean cross-entropy over labels
+ * other than -100, plus the router balance losses the model has) to
+ * `*loss` and keeps the gradient of every parameter in the session, in
+ * f32, until the next call. Labels must be in the vocabulary or -100. */
+strata_status_code strata_session_compute_gradients(
+    strata_session *session, const int32_t *tokens, const int32_t *labels,
+    size_t batch, size_t seq, float *loss, strata_status *status);
+
+/* Writes the gradients of the last strata_session_compute_gradients under
+ * the parameters' names, in the forms strata_session_save_parameters_with
+ * writes (NULL options: one F32 file). */
+strata_status_code strata_session_save_gradients(
+    strata_session *session, const char *path,
+    const strata_save_options *options, strata_status *status);
+
 /* Runs `forward` on token ids [batch, seq] (row-major) and writes the LM
  * logits [batch, seq, vocab] to `logits` (`capacity` floats). Token ids
  * outside the vocabulary and sequences longer than the maximum are errors. */

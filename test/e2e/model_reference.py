@@ -75,12 +75,16 @@ def normalize(cfg):
     m = cfg["model"]
     H = m["num_attention_heads"]
     attn = m.get("attention", {}) or {}
+    scaling = ((m.get("rope", {}) or {}).get("scaling", {}) or {})
     moe = m.get("moe", {}) or {}
     router = moe.get("router", {}) or {}
     return dict(
         D=m["hidden_size"], L=m["num_layers"], H=H, KV=m.get("num_kv_heads", H),
         hd=m.get("head_dim", m["hidden_size"] // H), eps=m.get("norm_eps", 1e-6),
         theta=(m.get("rope", {}) or {}).get("theta", 10000.0), yarn=None,
+        # Linear scaling divides positions (so the frequencies) by factor.
+        linear=scaling.get("factor", 1.0) if scaling.get("type") == "linear" else 1.0,
+        softmax_scale=attn.get("softmax_scale"),
         tie=m.get("tie_word_embeddings", False),
         window=attn.get("window") if attn.get("type") == "local" else None,
         sparse=attn if attn.get("type") == "block_sparse" else None,
@@ -131,6 +135,7 @@ def forward(cfg, P, tokens):
                            P[a + ".kv_b_proj.weight"], P[a + ".o_proj.weight"], lat["kv_rank"],
                            lat["nope"], rope, lat["v"], inv, ms, scale)
         inv = 1.0 / (n["theta"] ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
+        inv = inv / n.get("linear", 1.0)
         bias = lambda name: P.get(a + name + ".bias", 0)
         q = rope_ref(h @ P[a + ".q_proj.weight"].T + bias(".q_proj"), H, hd, hd, inv, 1.0, False, pos)
         k = rope_ref(h @ P[a + ".k_proj.weight"].T + bias(".k_proj"), KV, hd, hd, inv, 1.0, False, pos)
@@ -142,7 +147,7 @@ def forward(cfg, P, tokens):
                                      sp.get("num_global_blocks", 1), sp.get("num_random_blocks", 3),
                                      sp.get("seed", 0), causal=n["causal"])
         o = attention_ref(q, k, v, H, KV, hd, hd, causal=n["causal"], window=n["window"],
-                          keep_mask=keep)
+                          scale=n.get("softmax_scale"), keep_mask=keep)
         return o @ P[a + ".o_proj.weight"].T + bias(".o_proj")
 
     x = P["model.embed_tokens.weight"][tokens]

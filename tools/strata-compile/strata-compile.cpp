@@ -16,6 +16,7 @@
 #include "frontend/ModelBuilder.h"
 #include "frontend/ModelSpec.h"
 #include "passes/ModelStats.h"
+#include "passes/Passes.h"
 #include "tools/common/MlirNesting.h"
 #include "runtime/OutputFile.h"
 
@@ -65,7 +66,21 @@ struct Options {
   bool tensorCores = false; ///< --target=cuda
   unsigned jobs = 0;        ///< -j: threads for LLVM (0: one per core)
   bool timing = false;      ///< --timing: per pass and per step, to stderr
+  bool train = false;       ///< --train: add the training entry points
 };
+
+/// --train: `loss_grad` (the loss and every parameter's gradient) next to
+/// `loss`, from strata-autodiff.
+mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module) {
+  if (!module.lookupSymbol<mlir::func::FuncOp>("loss")) {
+    module.emitError("--train: this model has no loss (no language-model "
+                     "or classification head to train)");
+    return mlir::failure();
+  }
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::strata::createStrataAutodiff());
+  return pm.run(module);
+}
 
 /// Applies --tp/--pp/--dp/--ep over the config's parallel section.
 void applyParallelFlags(const Options &opts, ParallelSpec &p) {
@@ -313,6 +328,8 @@ int run(const Options &opts) {
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
+  if (opts.train && mlir::failed(addTrainingEntryPoints(*module)))
+    return 1;
 
   if (opts.statsRequested) {
     auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
@@ -428,6 +445,9 @@ int main(int argc, char **argv) {
                  "Threads that optimise and compile the kernel library at "
                  "once (default: one per core)")
       ->check(CLI::Range(1u, 256u));
+  app.add_flag("--train", opts.train,
+               "Add the training entry point loss_grad (the loss and the "
+               "gradient of every parameter, by strata-autodiff)");
   app.add_flag("--timing", opts.timing,
                "Print the time of every lowering pass, LLVM code generation, "
                "linking and ptxas to stderr");

@@ -337,6 +337,59 @@ int logits(const std::string &path, uint64_t seed,
   return 0;
 }
 
+/// grad: the loss and every parameter's gradient on a batch (one --tokens
+/// per sequence, all of one length; labels default to the next tokens),
+/// written as a checkpoint under the parameters' names.
+int grad(const std::string &path, uint64_t seed,
+         const std::vector<std::string> &tokenTexts,
+         const std::vector<std::string> &labelTexts,
+         const std::string &output) {
+  std::vector<int32_t> tokens, labels;
+  size_t seq = 0;
+  auto gather = [&](const std::vector<std::string> &texts,
+                    std::vector<int32_t> &all, const char *what) {
+    for (const std::string &text : texts) {
+      std::vector<int32_t> row;
+      if (!parseTokensOrReport(text, row))
+        return false;
+      if (seq && row.size() != seq) {
+        std::fprintf(stderr,
+                     "error: every --%s needs %zu ids (one length per "
+                     "batch), got %zu\n",
+                     what, seq, row.size());
+        return false;
+      }
+      seq = row.size();
+      all.insert(all.end(), row.begin(), row.end());
+    }
+    return true;
+  };
+  if (!gather(tokenTexts, tokens, "tokens") ||
+      !gather(labelTexts, labels, "labels"))
+    return 1;
+  if (!labelTexts.empty() && labelTexts.size() != tokenTexts.size()) {
+    std::fprintf(stderr, "error: %zu --labels for %zu --tokens\n",
+                 labelTexts.size(), tokenTexts.size());
+    return 1;
+  }
+  Loaded loaded;
+  if (!load(path, seed, loaded))
+    return 1;
+  strata_status status;
+  float loss = 0;
+  strata_save_options save = saveOptions();
+  if (strata_session_compute_gradients(
+          loaded.session, tokens.data(), labels.empty() ? nullptr : labels.data(),
+          tokenTexts.size(), seq, &loss, &status) ||
+      strata_session_save_gradients(loaded.session, output.c_str(), &save,
+                                    &status)) {
+    std::fprintf(stderr, "error: %s\n", status.message);
+    return 1;
+  }
+  std::printf("loss %.9g\n", loss);
+  return 0;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -561,7 +614,28 @@ int main(int argc, char **argv) {
       ->add_option("--seed", seed, "Initialise the weights from this seed")
       ->check(seedCheck);
   logitsCmd->add_option("--tokens", tokens, "Token ids: 1,2,3")->required();
-  for (CLI::App *cmd : {inferCmd, logitsCmd}) {
+  std::vector<std::string> gradTokens, gradLabels;
+  std::string gradOutput;
+  CLI::App *gradCmd = app.add_subcommand(
+      "grad", "Compute the loss and every parameter's gradient on a batch "
+              "(an executable compiled with strata-compile --train) and "
+              "write the gradients as a checkpoint");
+  gradCmd->add_option("executable", path, "A .strata file")->required();
+  gradCmd->add_option("--seed", seed, "Initialise the weights from this seed")
+      ->check(seedCheck);
+  gradCmd
+      ->add_option("--tokens", gradTokens,
+                   "Token ids of one sequence: 1,2,3 (repeat for a batch; "
+                   "all of one length)")
+      ->required();
+  gradCmd->add_option("--labels", gradLabels,
+                      "Labels of each sequence, -100 ignored (default: the "
+                      "next token, the last position ignored)");
+  gradCmd->add_option("-o,--output", gradOutput,
+                      "Where to write the gradients (safetensors; a "
+                      "directory or --shard-size: sharded)")
+      ->required();
+  for (CLI::App *cmd : {inferCmd, logitsCmd, gradCmd}) {
     cmd->add_option("--save-weights", saveWeightsPath,
                     "Also write the weights to this safetensors file (or, "
                     "with --shard-size or for a directory, a sharded "
@@ -602,7 +676,7 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(size_t(1), size_t(1000)));
   callCmd->add_option("--output", outputPath,
                       "Write the results' f32 values here, back to back");
-  for (CLI::App *cmd : {inferCmd, logitsCmd, callCmd}) {
+  for (CLI::App *cmd : {inferCmd, logitsCmd, callCmd, gradCmd}) {
     cmd->add_option("--save-dtype", saveDtype,
                     "Save float weights as f32, bf16 or f16 (default: keep "
                     "each parameter's dtype)")
@@ -611,13 +685,13 @@ int main(int argc, char **argv) {
                     "Save a sharded checkpoint: shards of at most this many "
                     "bytes plus model.safetensors.index.json");
   }
-  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd})
+  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd, gradCmd})
     cmd->add_option("--device", deviceName,
                     "auto (where the executable was compiled for), cpu or "
                     "cuda (fails clearly without a CUDA driver or GPU)")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->default_val("auto");
-  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd})
+  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd, gradCmd})
     cmd->add_option("--threads", numThreads,
                     "CPU threads for the kernels' parallel loops (default 0: "
                     "one per available CPU; the results do not depend on it)")
@@ -633,6 +707,8 @@ int main(int argc, char **argv) {
     return infer(path, seed, prompts, maxNew, sampling, verbose);
   if (*logitsCmd)
     return logits(path, seed, tokens);
+  if (*gradCmd)
+    return grad(path, seed, gradTokens, gradLabels, gradOutput);
   if (*callCmd)
     return call(path, seed, entryName, callRepeats, outputPath);
   if (*benchCmd)

@@ -1,0 +1,169 @@
+//===- Gradients.cpp - a training step's gradients ------------------------===//
+//
+// Runs `loss_grad` (strata-compile --train): tokens and labels in, the loss
+// and every parameter's gradient out. Its results are the loss, then one
+// gradient per parameter argument, in the order of those arguments
+// (strata-autodiff returns them in the order the parameters appear, which
+// is the order strata-params-to-arguments gives the arguments).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Checkpoint.h"
+#include "runtime/EntryCall.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+using namespace strata::runtime;
+
+namespace {
+
+constexpr int32_t kIgnoreIndex = -100;
+
+/// `labels`, or each position's next token with the last one ignored.
+strata_status_code resolveLabels(const strata::fb::Metadata *meta,
+                                 const int32_t *tokens, const int32_t *labels,
+                                 size_t batch, size_t seq,
+                                 std::vector<int32_t> &out,
+                                 strata_status *status) {
+  out.resize(batch * seq);
+  for (size_t b = 0; b < batch; ++b)
+    for (size_t s = 0; s < seq; ++s) {
+      size_t i = b * seq + s;
+      out[i] = labels ? labels[i]
+                      : (s + 1 < seq ? tokens[i + 1] : kIgnoreIndex);
+      if (out[i] != kIgnoreIndex && (out[i] < 0 || out[i] >= meta->vocab_size()))
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "label %d at position %zu is outside the vocabulary "
+                    "[0, %lld) and not the ignore index %d",
+                    out[i], i, (long long)meta->vocab_size(), kIgnoreIndex);
+    }
+  return STRATA_OK;
+}
+
+strata_status_code computeGradients(strata_session &s, const int32_t *tokens,
+                                    const int32_t *labels, size_t batch,
+                                    size_t seq, float *loss,
+                                    strata_status *status) {
+  const auto *root = s.exe->root;
+  const auto *meta = root->metadata();
+  size_t cells;
+  if (__builtin_mul_overflow(batch, seq, &cells) ||
+      cells > static_cast<size_t>(INT32_MAX))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "a batch of %zu sequences of %zu tokens is too large", batch,
+                seq);
+  if (strata_status_code code = checkTokens(meta, tokens, cells, seq, status))
+    return code;
+  std::vector<int32_t> targets;
+  if (strata_status_code code =
+          resolveLabels(meta, tokens, labels, batch, seq, targets, status))
+    return code;
+  const strata::fb::EntryPoint *ep = findEntry(s.exe, "loss_grad");
+  if (!ep)
+    return fail(status, STRATA_NOT_FOUND,
+                "the executable has no training entry point loss_grad: "
+                "compile it with strata-compile --train");
+  // The layout strata-autodiff gives loss_grad: the loss, then one
+  // gradient per parameter argument, shaped like the parameter.
+  std::vector<const strata::fb::Argument *> params;
+  for (const auto *arg : *ep->arguments())
+    if (arg->kind() == strata::fb::ArgumentKind::Parameter)
+      params.push_back(arg);
+  const auto *results = ep->results();
+  bool layout = results->size() == params.size() + 1 &&
+                results->Get(0)->shape()->size() == 0;
+  for (size_t k = 0; layout && k < params.size(); ++k) {
+    const auto *got = results->Get(1 + k)->shape();
+    const auto *want = params[k]->shape();
+    layout = got->size() == want->size() &&
+             std::equal(got->begin(), got->end(), want->begin());
+  }
+  if (!layout)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "loss_grad's results are not the loss and one gradient per "
+                "parameter argument");
+
+  CallFrame frame(s, ep);
+  if (strata_status_code code = frame.prepare(status))
+    return code;
+  const std::vector<int64_t> shape{(int64_t)batch, (int64_t)seq};
+  for (const auto *arg : *ep->arguments()) {
+    strata_status_code code = STRATA_OK;
+    switch (arg->kind()) {
+    case strata::fb::ArgumentKind::Tokens:
+      code = frame.add(tokens, cells * sizeof(int32_t), shape, status);
+      break;
+    case strata::fb::ArgumentKind::Labels:
+      code = frame.add(targets.data(), cells * sizeof(int32_t), shape, status);
+      break;
+    case strata::fb::ArgumentKind::Parameter:
+      frame.addParameter(
+          arg->parameter(),
+          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
+      break;
+    default:
+      return fail(status, STRATA_UNSUPPORTED,
+                  "loss_grad takes an argument this runtime cannot supply");
+    }
+    if (code)
+      return code;
+  }
+  Results out;
+  if (strata_status_code code = frame.call(out, status))
+    return code;
+  if (!s.haveGradients) {
+    if (strata_status_code code =
+            s.gradients.allocate(root, status, STRATA_F32))
+      return code;
+    s.haveGradients = true;
+  }
+  // Parameters loss_grad does not read have a zero gradient.
+  for (size_t i = 0; i < s.gradients.size(); ++i)
+    std::memset(s.gradients[i].data.get(), 0, s.gradients[i].bytes());
+  const int64_t *lossDescriptor = out.descriptor(0);
+  *loss = reinterpret_cast<const float *>(lossDescriptor[1])[lossDescriptor[2]];
+  for (size_t k = 0; k < params.size(); ++k)
+    copyRowMajor(out.descriptor(1 + k), params[k]->shape()->size(),
+                 reinterpret_cast<float *>(
+                     s.gradients[params[k]->parameter()].data.get()));
+  return ok(status);
+}
+
+} // namespace
+
+extern "C" {
+
+strata_status_code strata_session_compute_gradients(
+    strata_session *session, const int32_t *tokens, const int32_t *labels,
+    size_t batch, size_t seq, float *loss, strata_status *status) {
+  if (!session || !tokens || !loss || batch == 0 || seq == 0)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_compute_gradients: null argument or empty "
+                "input");
+  return guardApi(__func__, status, [&] {
+    return computeGradients(*session, tokens, labels, batch, seq, loss,
+                            status);
+  });
+}
+
+strata_status_code strata_session_save_gradients(
+    strata_session *session, const char *path,
+    const strata_save_options *options, strata_status *status) {
+  if (!session || !path)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_save_gradients: null argument");
+  if (!session->haveGradients)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "no gradients yet: call strata_session_compute_gradients "
+                "first");
+  strata_save_options defaults;
+  strata_save_options_initialize(&defaults);
+  return guardApi(__func__, status, [&] {
+    return writeCheckpoint(path, session->exe->root, session->gradients,
+                           options ? *options : defaults, status);
+  });
+}
+
+} // extern "C"
