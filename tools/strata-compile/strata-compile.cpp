@@ -16,7 +16,7 @@
 #include "frontend/ModelBuilder.h"
 #include "frontend/ModelSpec.h"
 #include "passes/ModelStats.h"
-#include "passes/Passes.h"
+#include "passes/Phases.h"
 #include "tools/common/MlirNesting.h"
 #include "runtime/OutputFile.h"
 
@@ -69,8 +69,8 @@ struct Options {
   bool train = false;       ///< --train: add the training entry points
 };
 
-/// --train: `loss_grad` (the loss and every parameter's gradient) next to
-/// `loss`, from strata-autodiff.
+/// --train: the train phase (passes/Phases.h): `loss_grad` (the loss and
+/// every parameter's gradient) next to `loss`.
 mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module) {
   if (!module.lookupSymbol<mlir::func::FuncOp>("loss")) {
     module.emitError("--train: this model has no loss (no language-model "
@@ -78,7 +78,7 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module) {
     return mlir::failure();
   }
   mlir::PassManager pm(module.getContext());
-  pm.addPass(mlir::strata::createStrataAutodiff());
+  mlir::strata::buildTrainPhase(pm, {});
   return pm.run(module);
 }
 

@@ -16,6 +16,7 @@
 #include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "passes/Passes.h"
+#include "passes/Phases.h"
 #include "tools/common/MlirNesting.h"
 #include "runtime/OutputFile.h"
 
@@ -73,6 +74,7 @@ int main(int argc, char **argv) {
   strata::runtime::ignoreFileSizeSignal();
   mlir::registerAllPasses();
   mlir::strata::registerStrataPasses();
+  mlir::strata::registerStrataPhases();
   mlir::strata::registerCodegenPipelines();
   mlir::DialectRegistry registry;
   // Every upstream dialect the lowering passes through (linalg, memref,

@@ -1,0 +1,36 @@
+//===- Phases.cpp - the strata-level pipeline, phase by phase -------------===//
+
+#include "passes/Phases.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+void mlir::strata::buildTrainPhase(OpPassManager &pm,
+                                   const TrainPhaseOptions &options) {
+  StrataAutodiffOptions autodiff;
+  autodiff.functions.assign(options.losses.begin(), options.losses.end());
+  pm.addPass(createStrataAutodiff(autodiff));
+}
+
+namespace {
+struct TrainPhaseCLOptions : PassPipelineOptions<TrainPhaseCLOptions> {
+  ListOption<std::string> losses{
+      *this, "losses",
+      llvm::cl::desc("Loss functions to differentiate (default: loss)")};
+};
+} // namespace
+
+void mlir::strata::registerStrataPhases() {
+  PassPipelineRegistration<TrainPhaseCLOptions>(
+      "strata-phase-train",
+      "The train phase of the strata-level pipeline: the training entry "
+      "points (what strata-compile --train runs)",
+      [](OpPassManager &pm, const TrainPhaseCLOptions &cl) {
+        TrainPhaseOptions options;
+        if (!cl.losses.empty())
+          options.losses.assign(cl.losses.begin(), cl.losses.end());
+        buildTrainPhase(pm, options);
+      });
+}

@@ -1,0 +1,40 @@
+//===- Phases.h - the strata-level pipeline, phase by phase -----*- C++ -*-===//
+//
+// strata-compile runs the strata-level pipeline in phases, in this order:
+//
+//   import    the frontend: config -> strata IR (what --emit=mlir prints);
+//   train     --strata-phase-train: the training entry points (autodiff);
+//   shard     the plan's mesh (issue 15 registers --strata-phase-shard);
+//   quantize  int8 (issue 16 registers --strata-phase-quantize);
+//   lower     codegen's --strata-lower-to-llvm-cpu / -nvvm-cuda.
+//
+// Each phase is one pass pipeline registered by name, built by the same
+// function strata-compile calls, so `strata-opt --strata-phase-...` replays
+// exactly what the compiler ran from a .mlir file alone.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_PASSES_PHASES_H
+#define STRATA_PASSES_PHASES_H
+
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::strata {
+
+struct TrainPhaseOptions {
+  /// The losses to differentiate (strata-autodiff's `functions`).
+  std::vector<std::string> losses{"loss"};
+};
+
+/// The train phase: `<loss>_grad` for each loss (strata-autodiff).
+void buildTrainPhase(OpPassManager &pm, const TrainPhaseOptions &options);
+
+/// Registers the phases as `--strata-phase-<name>` pipelines.
+void registerStrataPhases();
+
+} // namespace mlir::strata
+
+#endif // STRATA_PASSES_PHASES_H
