@@ -167,4 +167,81 @@ def Strata_AttentionBackwardOp : Strata_BackwardOp<"attention_backward",
   }];
 }
 
+def Strata_RouterBackwardOp : Strata_BackwardOp<"router_backward",
+    [AllTypesMatch<["logits", "scores_grad", "logits_grad"]>]> {
+  let summary = "gradient of the router's weights and scores";
+  let description = [{
+    From the router's `logits: [B, S, E]`, the `indices: [B, S, K]` it
+    selected, and the gradients of its `weights` ([B, S, K]) and `scores`
+    ([B, S, E]): the gradient of the logits. The selection itself (bias,
+    groups, top-k) has no gradient; the selected experts' weights do,
+    through the scoring (softmax or sigmoid), the renormalisation
+    (`norm_topk_prob`) and `routed_scaling_factor`.
+    Constraints: router_bwd_c1 indices and weights_grad are [B, S,
+    top_k] and scores_grad is logits' type; router_c1/c2 as for router.
+  }];
+  let arguments = (ins Strata_FloatTensor:$logits, Strata_IndexTensor:$indices,
+      Strata_FloatTensor:$weights_grad, Strata_FloatTensor:$scores_grad,
+      I64Attr:$num_experts, I64Attr:$top_k,
+      DefaultValuedAttr<Strata_RouterScoringAttr,
+          "::mlir::strata::RouterScoring::Softmax">:$scoring,
+      DefaultValuedAttr<BoolAttr, "false">:$norm_topk_prob,
+      DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling_factor);
+  let results = (outs Strata_FloatTensor:$logits_grad);
+  let assemblyFormat = [{
+    $logits `,` $indices `,` $weights_grad `,` $scores_grad attr-dict `:`
+    type($logits) `,` type($indices) `,` type($weights_grad)
+  }];
+}
+
+def Strata_MoEExpertsBackwardOp : Strata_BackwardOp<"moe_experts_backward",
+    [AllTypesMatch<["input", "result_grad", "input_grad"]>,
+     AllTypesMatch<["weights", "weights_grad"]>,
+     AllTypesMatch<["gate_proj", "gate_proj_grad"]>,
+     AllTypesMatch<["up_proj", "up_proj_grad"]>,
+     AllTypesMatch<["down_proj", "down_proj_grad"]>]> {
+  let summary = "gradients of the routed experts";
+  let description = [{
+    The backward of `strata.moe_experts` (without a capacity limit) from
+    its operands and `result_grad: [B, S, D]`: the gradients of the input,
+    of each selected expert's routing weight, and of the stacked expert
+    weights (an expert's gradient sums over the tokens that selected it;
+    unselected experts get zero).
+    Constraints: moe_c1-c4 as for moe_experts.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weights,
+      Strata_IndexTensor:$indices, Strata_FloatTensor:$gate_proj,
+      Strata_FloatTensor:$up_proj, Strata_FloatTensor:$down_proj,
+      Strata_FloatTensor:$result_grad, I64Attr:$num_experts, I64Attr:$top_k);
+  let results = (outs Strata_FloatTensor:$input_grad,
+      Strata_FloatTensor:$weights_grad, Strata_FloatTensor:$gate_proj_grad,
+      Strata_FloatTensor:$up_proj_grad, Strata_FloatTensor:$down_proj_grad);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj
+    `,` $down_proj `)` `,` $result_grad attr-dict `:` type($input) `,`
+    type($weights) `,` type($indices) `,` type($gate_proj) `,`
+    type($up_proj) `,` type($down_proj)
+  }];
+}
+
+def Strata_RouterAuxLossBackwardOp
+    : Strata_BackwardOp<"router_aux_loss_backward",
+        [AllTypesMatch<["scores", "scores_grad"]>]> {
+  let summary = "gradient of the router balance loss";
+  let description = [{
+    With the forward's `f_e` (no gradient: counts of selections) and
+    `P_e`: `scores_grad[t, e] = (g_e / Z_t - sum_e' g_e' scores[t, e'] /
+    Z_t^2) / N`, where `g_e = loss_grad * coef * E * f_e`, `Z_t` is the
+    token's score sum and N the number of tokens.
+    Constraints: auxloss_c1, auxloss_c2 as for router_aux_loss.
+  }];
+  let arguments = (ins Strata_FloatTensor:$scores, Strata_IndexTensor:$indices,
+      Strata_ScalarF32:$loss_grad, F64Attr:$coef);
+  let results = (outs Strata_FloatTensor:$scores_grad);
+  let assemblyFormat = [{
+    $scores `,` $indices `,` $loss_grad attr-dict `:` type($scores) `,`
+    type($indices) `,` type($loss_grad)
+  }];
+}
+
 #endif // STRATA_GRAD_OPS_TD

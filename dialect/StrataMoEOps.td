@@ -10,7 +10,8 @@
 #ifndef STRATA_MOE_OPS_TD
 #define STRATA_MOE_OPS_TD
 
-def Strata_RouterOp : Strata_ComputeOp<"router"> {
+def Strata_RouterOp : Strata_ComputeOp<"router",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "top-k expert selection from gate logits";
   let description = [{
     From `logits: [B, S, E]`: in training, Gaussian noise of `noise_std` is
@@ -60,7 +61,8 @@ def Strata_RouterOp : Strata_ComputeOp<"router"> {
   }];
 }
 
-def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts", [],
+def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>],
     ["getActiveParamElements"]> {
   let summary = "routed SwiGLU experts, computed only for selected tokens";
   let description = [{
@@ -106,7 +108,8 @@ def Strata_SigmoidGateOp : Strata_ComputeOp<"sigmoid_gate"> {
   let hasVerifier = 0;
 }
 
-def Strata_RouterAuxLossOp : Strata_ComputeOp<"router_aux_loss"> {
+def Strata_RouterAuxLossOp : Strata_ComputeOp<"router_aux_loss",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "expert load-balance loss";
   let description = [{
     `coef * E * sum_e f_e * P_e`, where `f_e` is the fraction of the

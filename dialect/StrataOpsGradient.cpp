@@ -236,3 +236,109 @@ LogicalResult RotaryOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
     operandGrads.push_back(Value());
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Mixture of experts
+//===----------------------------------------------------------------------===//
+
+LogicalResult RouterOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  if (getNoiseStd().convertToDouble() > 0)
+    return emitOpError("with router noise has no gradient rule yet");
+  // weights and scores, each zero when no gradient reaches it (the caller
+  // passes zeros then); indices have none.
+  auto backward = RouterBackwardOp::create(
+      b, getLoc(), getLogits().getType(), getLogits(), getIndices(),
+      resultGrads[0], resultGrads[2], getNumExpertsAttr(), getTopKAttr(),
+      getScoringAttr(), getNormTopkProbAttr(), getRoutedScalingFactorAttr());
+  operandGrads.push_back(backward);
+  // The bias steers selection only; it moves by bias_update, not by
+  // gradient.
+  if (getBias())
+    operandGrads.push_back(Value());
+  return success();
+}
+
+LogicalResult MoEExpertsOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                     SmallVectorImpl<Value> &operandGrads) {
+  if (getCapacityFactor().convertToDouble() > 0)
+    return emitOpError("with a capacity factor has no gradient rule yet");
+  auto backward = MoEExpertsBackwardOp::create(
+      b, getLoc(), getInput(), getWeights(), getIndices(), getGateProj(),
+      getUpProj(), getDownProj(), resultGrads[0], getNumExpertsAttr(),
+      getTopKAttr());
+  operandGrads.append({backward.getInputGrad(), backward.getWeightsGrad(),
+                       Value(), backward.getGateProjGrad(),
+                       backward.getUpProjGrad(), backward.getDownProjGrad()});
+  return success();
+}
+
+LogicalResult RouterAuxLossOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(RouterAuxLossBackwardOp::create(
+      b, getLoc(), getScores(), getIndices(), resultGrads[0], getCoefAttr()));
+  operandGrads.push_back(Value());
+  return success();
+}
+
+LogicalResult RouterBackwardOp::verify() {
+  auto logits = tensorType(getLogits()), indices = tensorType(getIndices()),
+       weights = tensorType(getWeightsGrad());
+  int64_t e = getNumExperts(), k = getTopK();
+  if (e < 1 || k < 1 || k > e)
+    return emitOpError() << "router_c2: top_k must be in [1, num_experts = "
+                         << e << "], got " << k;
+  if (logits.getRank() != 3 || !agree(logits.getDimSize(2), e))
+    return emitOpError() << "router_c1: logits must be [B, S, " << e
+                         << "], got " << logits;
+  bool ok = indices.getRank() == 3 && weights.getRank() == 3 &&
+            agree(indices.getDimSize(2), k) && agree(weights.getDimSize(2), k);
+  for (int64_t d = 0; ok && d < 2; ++d)
+    ok = agree(indices.getDimSize(d), logits.getDimSize(d)) &&
+         agree(weights.getDimSize(d), logits.getDimSize(d));
+  if (!ok || getScoresGrad().getType() != logits)
+    return emitOpError() << "router_bwd_c1: indices and weights_grad must be "
+                            "[B, S, top_k] and scores_grad the logits' type";
+  return success();
+}
+
+LogicalResult MoEExpertsBackwardOp::verify() {
+  auto input = tensorType(getInput()), gate = tensorType(getGateProj()),
+       down = tensorType(getDownProj());
+  int64_t e = getNumExperts(), k = getTopK();
+  if (e < 1 || k < 1 || k > e)
+    return emitOpError() << "moe_c4: top_k must be in [1, num_experts = " << e
+                         << "], got " << k;
+  if (input.getRank() != 3)
+    return emitOpError() << "moe_c1: input must be rank 3 [batch, seq, "
+                            "hidden], got "
+                         << input;
+  auto w = tensorType(getWeights()), i = tensorType(getIndices());
+  bool ok = w.getRank() == 3 && i.getRank() == 3 &&
+            agree(w.getDimSize(2), k) && agree(i.getDimSize(2), k);
+  if (!ok)
+    return emitOpError() << "moe_c2: weights and indices must be [B, S, "
+                         << k << "]";
+  if (gate.getRank() != 3 || down.getRank() != 3 ||
+      getUpProj().getType() != gate || !agree(gate.getDimSize(0), e) ||
+      !agree(gate.getDimSize(2), input.getDimSize(2)) ||
+      !agree(down.getDimSize(0), e) ||
+      !agree(down.getDimSize(1), input.getDimSize(2)) ||
+      !agree(down.getDimSize(2), gate.getDimSize(1)))
+    return emitOpError() << "moe_c3: gate_proj, up_proj must be [E, F, D] "
+                            "and down_proj [E, D, F]";
+  return success();
+}
+
+LogicalResult RouterAuxLossBackwardOp::verify() {
+  auto scores = tensorType(getScores()), indices = tensorType(getIndices());
+  if (scores.getRank() != 3 || indices.getRank() != 3 ||
+      !agree(scores.getDimSize(0), indices.getDimSize(0)) ||
+      !agree(scores.getDimSize(1), indices.getDimSize(1)))
+    return emitOpError() << "auxloss_c1: scores must be [B, S, E] and "
+                            "indices [B, S, top_k], got "
+                         << scores << " and " << indices;
+  if (!(getCoef().convertToDouble() >= 0))
+    return emitOpError() << "auxloss_c2: coef must be >= 0";
+  return success();
+}

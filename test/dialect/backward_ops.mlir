@@ -33,3 +33,16 @@ func.func @attention_backward(%q: tensor<?x?x16xf32>, %k: tensor<?x?x8xf32>, %v:
   %1 = strata.rotary %q {num_heads = 4 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, rope = #strata.rope<>, inverse = true} : tensor<?x?x16xf32>
   return
 }
+
+// CHECK-LABEL: func.func @moe_backward
+func.func @moe_backward(%l: tensor<?x?x4xf32>, %i: tensor<?x?x2xi32>, %dw: tensor<?x?x2xf32>,
+                        %x: tensor<?x?x8xf32>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>,
+                        %dl: tensor<f32>) {
+  // CHECK: strata.router_backward %{{.*}} {norm_topk_prob = true, num_experts = 4 : i64, scoring = #strata.scoring<sigmoid>, top_k = 2 : i64} : tensor<?x?x4xf32>, tensor<?x?x2xi32>, tensor<?x?x2xf32>
+  %0 = strata.router_backward %l, %i, %dw, %l {num_experts = 4 : i64, top_k = 2 : i64, scoring = #strata.scoring<sigmoid>, norm_topk_prob = true} : tensor<?x?x4xf32>, tensor<?x?x2xi32>, tensor<?x?x2xf32>
+  // CHECK: strata.moe_experts_backward %{{.*}} experts(%{{.*}}, %{{.*}}, %{{.*}}), %{{.*}} {num_experts = 4 : i64, top_k = 2 : i64}
+  %1:5 = strata.moe_experts_backward %x, %dw, %i experts(%g, %g, %d), %x {num_experts = 4 : i64, top_k = 2 : i64} : tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x2xi32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>
+  // CHECK: strata.router_aux_loss_backward %{{.*}} {coef = 1.000000e-02 : f64}
+  %2 = strata.router_aux_loss_backward %l, %i, %dl {coef = 0.01 : f64} : tensor<?x?x4xf32>, tensor<?x?x2xi32>, tensor<f32>
+  return
+}

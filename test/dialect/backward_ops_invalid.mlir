@@ -93,3 +93,35 @@ func.func @f(%q: tensor<2x3x16xf32>, %k: tensor<2x3x8xf32>, %v: tensor<2x3x8xf32
   %0:3 = strata.attention_backward %q, %k, %v, %dy {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 4 : i64, v_head_dim = 4 : i64, window = 0 : i64} : tensor<2x3x16xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32>, tensor<2x3x16xf32>
   return
 }
+
+// -----
+
+func.func @f(%l: tensor<2x3x4xf32>, %i: tensor<2x3x3xi32>, %dw: tensor<2x3x2xf32>) {
+  // expected-error @+1 {{router_bwd_c1: indices and weights_grad must be [B, S, top_k] and scores_grad the logits' type}}
+  %0 = strata.router_backward %l, %i, %dw, %l {num_experts = 4 : i64, top_k = 2 : i64} : tensor<2x3x4xf32>, tensor<2x3x3xi32>, tensor<2x3x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<2x3x4xf32>, %i: tensor<2x3x2xi32>, %dw: tensor<2x3x2xf32>) {
+  // expected-error @+1 {{router_c2: top_k must be in [1, num_experts = 4], got 5}}
+  %0 = strata.router_backward %l, %i, %dw, %l {num_experts = 4 : i64, top_k = 5 : i64} : tensor<2x3x4xf32>, tensor<2x3x2xi32>, tensor<2x3x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %w: tensor<2x3x2xf32>, %i: tensor<2x3x2xi32>, %g: tensor<4x6x8xf32>, %d: tensor<4x6x8xf32>) {
+  // expected-error @+1 {{moe_c3: gate_proj, up_proj must be [E, F, D] and down_proj [E, D, F]}}
+  %0:5 = strata.moe_experts_backward %x, %w, %i experts(%g, %g, %d), %x {num_experts = 4 : i64, top_k = 2 : i64} : tensor<2x3x8xf32>, tensor<2x3x2xf32>, tensor<2x3x2xi32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<2x3x4xf32>, %i: tensor<2x5x2xi32>, %g: tensor<f32>) {
+  // expected-error @+1 {{auxloss_c1: scores must be [B, S, E] and indices [B, S, top_k]}}
+  %0 = strata.router_aux_loss_backward %s, %i, %g {coef = 0.01 : f64} : tensor<2x3x4xf32>, tensor<2x5x2xi32>, tensor<f32>
+  return
+}

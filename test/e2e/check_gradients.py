@@ -18,7 +18,35 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
+import model_reference  # noqa: E402
 from model_reference import forward, load_safetensors  # noqa: E402
+
+# Each router call's scores and selections, for the balance loss.
+routed = []
+_router_ref = model_reference.router_ref
+
+
+def recording_router(logits, k, sigmoid=False, **kw):
+    w, idx = _router_ref(logits, k, sigmoid=sigmoid, **kw)
+    routed.append((torch.sigmoid(logits) if sigmoid else torch.softmax(logits, -1), idx))
+    return w, idx
+
+
+model_reference.router_ref = recording_router
+
+
+def balance_loss(coef):
+    """Strata's router_aux_loss summed over the MoE layers:
+    coef * E * sum_e f_e P_e, f_e the share of selections, P_e the mean
+    renormalised score (docs/spec.md)."""
+    total = 0.0
+    for scores, idx in routed:
+        E = scores.shape[-1]
+        n = scores.shape[0] * scores.shape[1]
+        f = torch.bincount(idx.reshape(-1), minlength=E).float() / (n * idx.shape[-1])
+        p = (scores / scores.sum(-1, keepdim=True)).reshape(n, E).mean(0)
+        total = total + coef * E * (f * p).sum()
+    return total
 
 
 def main():
@@ -30,6 +58,8 @@ def main():
     p.add_argument("--tokens", action="append", required=True)
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--perturb", default="")
+    p.add_argument("--aux-coef", type=float, default=0.0,
+                   help="the router balance loss's coef (the model's @loss adds it)")
     args = p.parse_args()
     cfg = (json.load(open(args.config)) if args.config.endswith(".json")
            else yaml.safe_load(open(args.config)))
@@ -39,6 +69,8 @@ def main():
     logits = forward(cfg, P, tokens)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                            ignore_index=-100)
+    if args.aux_coef:
+        loss = loss + balance_loss(args.aux_coef)
     loss.backward()
     got_loss = float(open(args.loss).read().split()[1])
     failed = 0

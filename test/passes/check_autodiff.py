@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
-from check_ops_numerics import literal, run_all  # noqa: E402
+from check_ops_numerics import experts_ref, literal, router_ref, run_all  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -159,6 +159,47 @@ def cases():
   %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
   return %r : tensor<f32>
 }}""", lambda x_, w_, rd=rd, inter=inter: xent(F.linear(rotary(x_, rd, inter), w_)))
+    # Routed experts behind a router: softmax with renormalisation, and
+    # DeepSeek-V3's sigmoid scoring with a selection bias, group-limited
+    # routing and routed scaling (the bias and groups pick, the weights
+    # carry the gradient), then the balance loss on the router's scores.
+    E, FE, MD = 4, 6, 8
+    mx, mg = rnd(B, S, MD), rnd(E, MD) * 0.5
+    wg, wu, wd = rnd(E, FE, MD) * 0.5, rnd(E, FE, MD) * 0.5, rnd(E, MD, FE) * 0.5
+    head = rnd(V, MD)
+    mbias = torch.tensor([0.3, -0.2, 0.1, 0.0])
+    ety = f"{t([E,FE,MD])}, {t([E,FE,MD])}, {t([E,MD,FE])}"
+    for name, extra, kw in [
+            ("moe-softmax-norm", "norm_topk_prob = true", dict(norm=True)),
+            ("moe-sigmoid-groups-bias",
+             "scoring = #strata.scoring<sigmoid>, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64, n_group = 2 : i64, topk_group = 1 : i64",
+             dict(sigmoid=True, norm=True, scale=2.5, groups=2, keep=1))]:
+        bias_arg = " bias(%b : tensor<4xf32>)" if "sigmoid" in name else ""
+        aux = "" if "sigmoid" in name else f"""
+  %aux = strata.router_aux_loss %sc, %i {{coef = 0.1 : f64}} : {t([B,S,E])}, tensor<{B}x{S}x2xi32>
+  %sum = strata.add %ce, %aux : tensor<f32>"""
+        ret = "%ce" if "sigmoid" in name else "%sum"
+
+        def moe_loss(x_, g_, wg_, wu_, wd_, h_, kw=kw, name=name):
+            logits = x_ @ g_.T
+            w, idx = router_ref(logits, 2, bias=mbias if "sigmoid" in name else None, **kw)
+            y = experts_ref(x_, w, idx, wg_, wu_, wd_)
+            loss = xent(y @ h_.T)
+            if "sigmoid" not in name:
+                sc = torch.softmax(logits, -1)
+                f = torch.bincount(idx.reshape(-1), minlength=E).float() / (B * S * 2)
+                p_ = (sc / sc.sum(-1, keepdim=True)).reshape(-1, E).mean(0)
+                loss = loss + 0.1 * E * (f * p_).sum()
+            return loss
+        yield (name, [mx, mg, wg, wu, wd, head, mbias, labels],
+               f"""func.func @f(%x: {t([B,S,MD])}, %g: {t([E,MD])}, %wg: {t([E,FE,MD])}, %wu: {t([E,FE,MD])}, %wd: {t([E,MD,FE])}, %h: {t([V,MD])}, %b: tensor<4xf32>, %l: {L}) -> tensor<f32> {{
+  %lg = strata.linear %x, %g : {t([B,S,MD])}, {t([E,MD])}
+  %w, %i, %sc = strata.router %lg{bias_arg} {{num_experts = {E} : i64, top_k = 2 : i64, {extra}}} : {t([B,S,E])}
+  %y = strata.moe_experts %x, %w, %i experts(%wg, %wu, %wd) {{num_experts = {E} : i64, top_k = 2 : i64}} : {t([B,S,MD])}, {t([B,S,2])}, tensor<{B}x{S}x2xi32>, {ety}
+  %z = strata.lm_head %y, %h : {t([B,S,MD])}, {t([V,MD])}
+  %ce = strata.cross_entropy %z, %l : {t([B,S,V])}, {L}{aux}
+  return {ret} : tensor<f32>
+}}""", lambda x_, g_, wg_, wu_, wd_, h_, b_, moe_loss=moe_loss: moe_loss(x_, g_, wg_, wu_, wd_, h_))
     # Two layers of one body (rmsnorm, SwiGLU MLP, residual): body_vjp.
     F_ = 16
     ng, wg, wu, wd, fn = rnd(D), rnd(F_, D) * 0.3, rnd(F_, D) * 0.3, rnd(D, F_) * 0.3, rnd(D)
@@ -206,7 +247,9 @@ def main():
                   if x.dtype == torch.float32]
         loss = reference(*floats)
         loss.backward()
-        expected = [loss.detach()] + [x.grad for x in floats]
+        # An input no gradient reaches (a selection bias) gets zeros.
+        expected = [loss.detach()] + [x.grad if x.grad is not None else torch.zeros_like(x)
+                                      for x in floats]
         got = run_all(args, program(inputs, func, len(expected)),
                       ["--strata-autodiff=functions=f"])
         if name == args.broken:

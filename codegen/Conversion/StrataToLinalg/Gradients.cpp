@@ -455,12 +455,364 @@ struct EmbeddingBackwardLowering : OpRewritePattern<EmbeddingBackwardOp> {
   }
 };
 
+/// Expert id `index` (i32) as an index in [0, experts): unsigned min, as
+/// the forward clamps, so no input indexes out of bounds.
+Value expertId(OpBuilder &b, Location loc, Value index, int64_t experts) {
+  Value last = arith::ConstantOp::create(
+      b, loc, b.getI32Type(), b.getI32IntegerAttr(experts - 1));
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(), arith::MinUIOp::create(b, loc, index, last));
+}
+
+/// i1: whether expert id `index` (i32) is expert `e` (an index).
+Value isExpert(OpBuilder &b, Location loc, Value index, Value e,
+               int64_t experts) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                               expertId(b, loc, index, experts), e);
+}
+
+Value select(OpBuilder &b, Location loc, Value cond, Value x) {
+  return arith::SelectOp::create(b, loc, cond, x, constant(b, loc, 0.0));
+}
+
+/// out += a * b over the dims the maps leave out of the output.
+Value contraction(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                  ArrayRef<AffineMap> maps, ArrayRef<unsigned> reduced) {
+  return buildGeneric(b, loc, inputs, init, maps,
+                      iteratorsReducing(maps.front().getNumDims(), reduced),
+                      [](OpBuilder &nb, Location nl, ValueRange a) {
+                        Value prod = mul(nb, nl, a[0], a[1]);
+                        for (size_t i = 2; i + 1 < a.size(); ++i)
+                          prod = mul(nb, nl, prod, a[i]);
+                        return add(nb, nl, a.back(), prod);
+                      });
+}
+
+struct RouterBackwardLowering : OpRewritePattern<RouterBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouterBackwardOp op,
+                                PatternRewriter &b) const override {
+    if (!isF32Only(op))
+      return b.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    Value logits = op.getLogits(), indices = op.getIndices();
+    auto type = cast<RankedTensorType>(logits.getType());
+    int64_t E = op.getNumExperts(), K = op.getTopK();
+    int64_t B = type.getDimSize(0), S = type.getDimSize(1);
+    bool softmax = op.getScoring() == RouterScoring::Softmax;
+    double r = op.getRoutedScalingFactor().convertToDouble();
+    AffineMap id3 = b.getMultiDimIdentityMap(3);
+    AffineMap row3 = dimsMap(ctx, 3, {0, 1});
+    auto zeros = [&](ArrayRef<int64_t> shape) {
+      return filledTensor(b, loc, logits, shape, f32, 0.0);
+    };
+    // The scores sigma.
+    Value sigma;
+    if (softmax) {
+      Value rowMax = buildGeneric(
+          b, loc, ValueRange{logits},
+          filledTensor(b, loc, logits, {B, S}, f32, -INFINITY), {id3, row3},
+          iteratorsReducing(3, {2}),
+          [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+            return arith::MaximumFOp::create(nb, nl, a[0], a[1]);
+          });
+      Value exps = buildPointwise(
+          b, loc, ValueRange{logits, rowMax}, {id3, row3}, zeros({B, S, E}),
+          [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+            return math::ExpOp::create(nb, nl, sub(nb, nl, a[0], a[1]));
+          });
+      Value sum = rowSum(b, loc, ValueRange{exps}, logits, 3,
+                         [](OpBuilder &, Location, ValueRange a) {
+                           return a[0];
+                         });
+      sigma = buildPointwise(
+          b, loc, ValueRange{exps, sum}, {id3, row3}, zeros({B, S, E}),
+          [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+            return arith::DivFOp::create(nb, nl, a[0], a[1]);
+          });
+    } else {
+      sigma = buildPointwise(b, loc, ValueRange{logits}, {}, zeros({B, S, E}),
+                             [](OpBuilder &nb, Location nl, ValueRange a) {
+                               return sigmoid(nb, nl, a[0]);
+                             });
+    }
+    // u: the selected experts' scores.
+    Value u = buildPointwise(
+        b, loc, ValueRange{indices}, {}, zeros({B, S, K}),
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value bi = linalg::IndexOp::create(nb, nl, 0);
+          Value si = linalg::IndexOp::create(nb, nl, 1);
+          return tensor::ExtractOp::create(
+              nb, nl, sigma, ValueRange{bi, si, expertId(nb, nl, a[0], E)});
+        });
+    Value dw = op.getWeightsGrad();
+    // du = r dw, or with renormalisation r/Z (dw - sum_k dw u / Z).
+    Value du;
+    if (op.getNormTopkProb()) {
+      Value z = rowSum(b, loc, ValueRange{u}, u, 3,
+                       [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+      Value dot = rowSum(b, loc, ValueRange{dw, u}, u, 3,
+                         [](OpBuilder &nb, Location nl, ValueRange a) {
+                           return mul(nb, nl, a[0], a[1]);
+                         });
+      du = buildPointwise(
+          b, loc, ValueRange{dw, z, dot}, {id3, row3, row3}, zeros({B, S, K}),
+          [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+            Value inner = sub(nb, nl, a[0],
+                              arith::DivFOp::create(nb, nl, a[2], a[1]));
+            return mul(nb, nl, constant(nb, nl, r),
+                       arith::DivFOp::create(nb, nl, inner, a[1]));
+          });
+    } else {
+      du = buildPointwise(b, loc, ValueRange{dw}, {}, zeros({B, S, K}),
+                          [&](OpBuilder &nb, Location nl, ValueRange a) {
+                            return mul(nb, nl, a[0], constant(nb, nl, r));
+                          });
+    }
+    // dsigma = scores_grad + each selected expert's du: dims (b, s, e, k).
+    Value dsigma = buildGeneric(
+        b, loc, ValueRange{indices, du}, op.getScoresGrad(),
+        {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 3}),
+         dimsMap(ctx, 4, {0, 1, 2})},
+        iteratorsReducing(4, {3}),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value e = linalg::IndexOp::create(nb, nl, 2);
+          return add(nb, nl, a[2],
+                     select(nb, nl, isExpert(nb, nl, a[0], e, E), a[1]));
+        });
+    // Through the scoring.
+    Value dl;
+    if (softmax) {
+      Value t = rowSum(b, loc, ValueRange{sigma, dsigma}, logits, 3,
+                       [](OpBuilder &nb, Location nl, ValueRange a) {
+                         return mul(nb, nl, a[0], a[1]);
+                       });
+      dl = buildPointwise(
+          b, loc, ValueRange{sigma, dsigma, t}, {id3, id3, row3},
+          zeros({B, S, E}), [](OpBuilder &nb, Location nl, ValueRange a) {
+            return mul(nb, nl, a[0], sub(nb, nl, a[1], a[2]));
+          });
+    } else {
+      dl = buildPointwise(
+          b, loc, ValueRange{sigma, dsigma}, {}, zeros({B, S, E}),
+          [](OpBuilder &nb, Location nl, ValueRange a) {
+            Value oneMinus = sub(nb, nl, constant(nb, nl, 1.0), a[0]);
+            return mul(nb, nl, a[1], mul(nb, nl, a[0], oneMinus));
+          });
+    }
+    b.replaceOp(op, dl);
+    return success();
+  }
+};
+
+/// Dense over experts: every token's path through every expert is
+/// computed and weighted by its routing weight (zero where the expert was
+/// not selected). Work grows with E / top_k over the forward's grouped
+/// form; a grouped backward is still to come.
+struct MoEExpertsBackwardLowering : OpRewritePattern<MoEExpertsBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MoEExpertsBackwardOp op,
+                                PatternRewriter &b) const override {
+    if (!isF32Only(op))
+      return b.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    Value x = op.getInput(), w = op.getWeights(), idx = op.getIndices();
+    Value gate = op.getGateProj(), up = op.getUpProj(),
+          down = op.getDownProj(), dy = op.getResultGrad();
+    auto xType = cast<RankedTensorType>(x.getType());
+    auto gType = cast<RankedTensorType>(gate.getType());
+    int64_t B = xType.getDimSize(0), S = xType.getDimSize(1),
+            D = xType.getDimSize(2), E = op.getNumExperts(),
+            F = gType.getDimSize(1), K = op.getTopK();
+    auto zeros = [&](ArrayRef<int64_t> shape) {
+      return filledTensor(b, loc, x, shape, f32, 0.0);
+    };
+    auto m = [&](unsigned rank, ArrayRef<unsigned> dims) {
+      return dimsMap(ctx, rank, dims);
+    };
+    // R[b, s, e]: the routing weight of expert e (0 when not selected).
+    Value routing = buildGeneric(
+        b, loc, ValueRange{w, idx}, zeros({B, S, E}),
+        {m(4, {0, 1, 3}), m(4, {0, 1, 3}), m(4, {0, 1, 2})},
+        iteratorsReducing(4, {3}),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value e = linalg::IndexOp::create(nb, nl, 2);
+          return add(nb, nl, a[2],
+                     select(nb, nl, isExpert(nb, nl, a[1], e, E), a[0]));
+        });
+    // h[b, s, e, f] = sum_d proj[e, f, d] x[b, s, d]: dims b s e f d.
+    auto project = [&](Value proj) {
+      return contraction(b, loc, ValueRange{proj, x}, zeros({B, S, E, F}),
+                         {m(5, {2, 3, 4}), m(5, {0, 1, 4}),
+                          m(5, {0, 1, 2, 3})},
+                         {4});
+    };
+    Value hg = project(gate), hu = project(up);
+    Value act = buildPointwise(
+        b, loc, ValueRange{hg, hu}, {}, zeros({B, S, E, F}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return mul(nb, nl, buildSilu(nb, nl, a[0]), a[1]);
+        });
+    // o[b, s, e, d] = sum_f down[e, d, f] act[b, s, e, f]: dims b s e d f.
+    Value o = contraction(b, loc, ValueRange{down, act}, zeros({B, S, E, D}),
+                          {m(5, {2, 3, 4}), m(5, {0, 1, 2, 4}),
+                           m(5, {0, 1, 2, 3})},
+                          {4});
+    // dR[b, s, e] = sum_d dy[b, s, d] o[b, s, e, d]: dims b s e d.
+    Value dR = contraction(b, loc, ValueRange{dy, o}, zeros({B, S, E}),
+                           {m(4, {0, 1, 3}), m(4, {0, 1, 2, 3}),
+                            m(4, {0, 1, 2})},
+                           {3});
+    // dw[b, s, k] = dR[b, s, indices[b, s, k]]: dims b s k e.
+    Value dw = buildGeneric(
+        b, loc, ValueRange{idx, dR}, zeros({B, S, K}),
+        {m(4, {0, 1, 2}), m(4, {0, 1, 3}), m(4, {0, 1, 2})},
+        iteratorsReducing(4, {3}),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value e = linalg::IndexOp::create(nb, nl, 3);
+          return add(nb, nl, a[2],
+                     select(nb, nl, isExpert(nb, nl, a[0], e, E), a[1]));
+        });
+    // do[b, s, e, d] = R[b, s, e] dy[b, s, d].
+    Value dOut = buildPointwise(
+        b, loc, ValueRange{routing, dy}, {m(4, {0, 1, 2}), m(4, {0, 1, 3})},
+        zeros({B, S, E, D}), [](OpBuilder &nb, Location nl, ValueRange a) {
+          return mul(nb, nl, a[0], a[1]);
+        });
+    // ddown[e, d, f] = sum_{b,s} do[b, s, e, d] act[b, s, e, f]: e d f b s.
+    Value dDown = contraction(b, loc, ValueRange{dOut, act},
+                              filledTensor(b, loc, down, {E, D, F}, f32, 0.0),
+                              {m(5, {3, 4, 0, 1}), m(5, {3, 4, 0, 2}),
+                               m(5, {0, 1, 2})},
+                              {3, 4});
+    // dact[b, s, e, f] = sum_d down[e, d, f] do[b, s, e, d]: b s e f d.
+    Value dAct = contraction(b, loc, ValueRange{down, dOut},
+                             zeros({B, S, E, F}),
+                             {m(5, {2, 4, 3}), m(5, {0, 1, 2, 4}),
+                              m(5, {0, 1, 2, 3})},
+                             {4});
+    Value dhg = buildPointwise(
+        b, loc, ValueRange{dAct, hg, hu}, {}, zeros({B, S, E, F}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return mul(nb, nl, mul(nb, nl, a[0], a[2]),
+                     siluDerivative(nb, nl, a[1]));
+        });
+    Value dhu = buildPointwise(
+        b, loc, ValueRange{dAct, hg}, {}, zeros({B, S, E, F}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return mul(nb, nl, a[0], buildSilu(nb, nl, a[1]));
+        });
+    // dproj[e, f, d] = sum_{b,s} dh[b, s, e, f] x[b, s, d]: e f d b s.
+    auto projGrad = [&](Value dh, Value proj) {
+      return contraction(b, loc, ValueRange{dh, x},
+                         filledTensor(b, loc, proj, {E, F, D}, f32, 0.0),
+                         {m(5, {3, 4, 0, 1}), m(5, {3, 4, 2}),
+                          m(5, {0, 1, 2})},
+                         {3, 4});
+    };
+    Value dGate = projGrad(dhg, gate), dUp = projGrad(dhu, up);
+    // dx[b, s, d] = sum_{e,f} gate[e, f, d] dhg + up[e, f, d] dhu: b s d e f.
+    Value dx = buildGeneric(
+        b, loc, ValueRange{gate, dhg, up, dhu}, zeros({B, S, D}),
+        {m(5, {3, 4, 2}), m(5, {0, 1, 3, 4}), m(5, {3, 4, 2}),
+         m(5, {0, 1, 3, 4}), m(5, {0, 1, 2})},
+        iteratorsReducing(5, {3, 4}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return add(nb, nl, a[4],
+                     add(nb, nl, mul(nb, nl, a[0], a[1]),
+                         mul(nb, nl, a[2], a[3])));
+        });
+    b.replaceOp(op, {dx, dw, dGate, dUp, dDown});
+    return success();
+  }
+};
+
+struct RouterAuxLossBackwardLowering
+    : OpRewritePattern<RouterAuxLossBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouterAuxLossBackwardOp op,
+                                PatternRewriter &b) const override {
+    if (!isF32Only(op))
+      return b.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    Value scores = op.getScores(), idx = op.getIndices();
+    auto type = cast<RankedTensorType>(scores.getType());
+    int64_t B = type.getDimSize(0), S = type.getDimSize(1),
+            E = type.getDimSize(2);
+    int64_t K = cast<RankedTensorType>(idx.getType()).getDimSize(2);
+    if (ShapedType::isDynamic(E) || ShapedType::isDynamic(K))
+      return b.notifyMatchFailure(op, "experts and top_k must be static");
+    // N tokens, as f32.
+    auto dimF32 = [&](int64_t d) -> Value {
+      Value i = tensor::DimOp::create(b, loc, scores, d);
+      Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
+      return arith::SIToFPOp::create(b, loc, f32, i64);
+    };
+    Value n = mul(b, loc, dimF32(0), dimF32(1));
+    // Selections per expert: dims e b s k.
+    Value counts = buildGeneric(
+        b, loc, ValueRange{idx},
+        filledTensor(b, loc, scores, {E}, f32, 0.0),
+        {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
+        iteratorsReducing(4, {1, 2, 3}),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value e = linalg::IndexOp::create(nb, nl, 0);
+          return add(nb, nl, a[1],
+                     select(nb, nl, isExpert(nb, nl, a[0], e, E),
+                            constant(nb, nl, 1.0)));
+        });
+    // g_e = loss_grad coef E f_e, f_e = counts / (N K).
+    double coef = op.getCoef().convertToDouble();
+    AffineMap scalar1 = AffineMap::get(1, 0, {}, ctx);
+    Value g = buildPointwise(
+        b, loc, ValueRange{counts, op.getLossGrad()},
+        {b.getMultiDimIdentityMap(1), scalar1},
+        filledTensor(b, loc, scores, {E}, f32, 0.0),
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value f = arith::DivFOp::create(
+              nb, nl, a[0], mul(nb, nl, n, constant(nb, nl, double(K))));
+          return mul(nb, nl, mul(nb, nl, a[1], f),
+                     constant(nb, nl, coef * double(E)));
+        });
+    AffineMap id3 = b.getMultiDimIdentityMap(3);
+    AffineMap row3 = dimsMap(ctx, 3, {0, 1});
+    AffineMap last3 = dimsMap(ctx, 3, {2});
+    Value z = rowSum(b, loc, ValueRange{scores}, scores, 3,
+                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    Value q = buildGeneric(
+        b, loc, ValueRange{g, scores},
+        filledTensor(b, loc, scores, {B, S}, f32, 0.0), {last3, id3, row3},
+        iteratorsReducing(3, {2}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return add(nb, nl, a[2], mul(nb, nl, a[0], a[1]));
+        });
+    Value ds = buildPointwise(
+        b, loc, ValueRange{g, z, q}, {last3, row3, row3},
+        filledTensor(b, loc, scores, {B, S, E}, f32, 0.0),
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value first = arith::DivFOp::create(nb, nl, a[0], a[1]);
+          Value second = arith::DivFOp::create(nb, nl, a[2],
+                                               mul(nb, nl, a[1], a[1]));
+          return arith::DivFOp::create(nb, nl, sub(nb, nl, first, second), n);
+        });
+    b.replaceOp(op, ds);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::strata::populateGradientsToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<ActivationBackwardLowering, CrossEntropyBackwardLowering,
                EmbeddingBackwardLowering, LinearBackwardLowering,
-               RMSNormBackwardLowering, SwiGLUBackwardLowering>(
-      patterns.getContext());
+               MoEExpertsBackwardLowering, RMSNormBackwardLowering,
+               RouterAuxLossBackwardLowering, RouterBackwardLowering,
+               SwiGLUBackwardLowering>(patterns.getContext());
 }
