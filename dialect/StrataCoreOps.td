@@ -61,7 +61,8 @@ def Strata_RMSNormOp : Strata_ComputeOp<"rmsnorm", [DeclareOpInterfaceMethods<St
       "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
 }
 
-def Strata_LayerNormOp : Strata_ComputeOp<"layernorm"> {
+def Strata_LayerNormOp : Strata_ComputeOp<"layernorm",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "layer normalisation";
   let description = [{
     `(x - mean) * rsqrt(var + eps) * weight + bias` over the last dimension

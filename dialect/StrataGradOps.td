@@ -60,6 +60,30 @@ def Strata_RMSNormBackwardOp : Strata_BackwardOp<"rmsnorm_backward",
   }];
 }
 
+def Strata_LayerNormBackwardOp : Strata_BackwardOp<"layernorm_backward",
+    [AllTypesMatch<["input", "result_grad", "input_grad"]>,
+     AllTypesMatch<["weight", "weight_grad", "bias_grad"]>]> {
+  let summary = "gradients of layernorm";
+  let description = [{
+    With `xhat = (x - mean) * r`, `r = rsqrt(var + eps)` per row (biased
+    variance) and `g = result_grad * weight`: `input_grad = r (g - mean(g)
+    - xhat mean(g xhat))`, `weight_grad = sum over rows of result_grad
+    xhat`, `bias_grad = sum over rows of result_grad` (the bias gradient is
+    produced whether or not the forward had a bias).
+    Constraints: norm_c1 weight is rank 1 and matches the last dim of
+    input; norm_c2 eps > 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
+      Strata_FloatTensor:$result_grad,
+      DefaultValuedAttr<F64Attr, "1.0e-5">:$eps);
+  let results = (outs Strata_FloatTensor:$input_grad,
+      Strata_FloatTensor:$weight_grad, Strata_FloatTensor:$bias_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $result_grad attr-dict `:` type($input) `,`
+    type($weight)
+  }];
+}
+
 def Strata_EmbeddingBackwardOp : Strata_BackwardOp<"embedding_backward"> {
   let summary = "gradient of the embedding table (scatter-add)";
   let description = [{

@@ -7,7 +7,8 @@
 #ifndef STRATA_HEAD_OPS_TD
 #define STRATA_HEAD_OPS_TD
 
-def Strata_MemoryCompressionOp : Strata_ComputeOp<"memory_compression"> {
+def Strata_MemoryCompressionOp : Strata_ComputeOp<"memory_compression",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "residual bottleneck: layernorm(x + dec(act(enc(x))))";
   let description = [{
     The seed's memory-compression module. `enc: [R, D]` (+ bias `[R]`),

@@ -342,3 +342,79 @@ LogicalResult RouterAuxLossBackwardOp::verify() {
     return emitOpError() << "auxloss_c2: coef must be >= 0";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Layer norm and the memory-compression module
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  auto backward = LayerNormBackwardOp::create(
+      b, getLoc(), getInput(), getWeight(), resultGrads[0], getEpsAttr());
+  operandGrads.append({backward.getInputGrad(), backward.getWeightGrad()});
+  if (getBias())
+    operandGrads.push_back(backward.getBiasGrad());
+  return success();
+}
+
+LogicalResult LayerNormBackwardOp::verify() {
+  auto input = tensorType(getInput()), weight = tensorType(getWeight());
+  if (weight.getRank() != 1 || input.getRank() < 1 ||
+      !agree(weight.getDimSize(0), input.getShape().back()))
+    return emitOpError() << "norm_c1: weight must be rank 1 and match the "
+                            "last dim of input, got "
+                         << weight << " and " << input;
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError() << "norm_c2: eps must be > 0, got "
+                         << getEps().convertToDouble();
+  return success();
+}
+
+namespace {
+/// The gradients of `op`'s operands from its result's, by its rule.
+LogicalResult vjpOf(OpBuilder &b, Operation *op, Value resultGrad,
+                    SmallVectorImpl<Value> &operandGrads) {
+  return cast<StrataGradientOpInterface>(op).buildVJP(b, resultGrad,
+                                                      operandGrads);
+}
+} // namespace
+
+LogicalResult
+MemoryCompressionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                              SmallVectorImpl<Value> &operandGrads) {
+  // The module is layernorm(x + dec(act(enc(x)))): recompute it as strata
+  // ops and run their rules in reverse.
+  Location loc = getLoc();
+  Value x = getInput();
+  auto enc = LinearOp::create(b, loc, x, getEncWeight(), getEncBias());
+  Operation *act = nullptr;
+  switch (getActivation()) {
+  case Activation::Gelu:
+    act = GeluOp::create(b, loc, enc.getResult(),
+                         GeluApproximationAttr::get(getContext(),
+                                                    GeluApproximation::None));
+    break;
+  case Activation::Silu:
+    act = SiluOp::create(b, loc, enc.getResult());
+    break;
+  case Activation::Relu:
+    return emitOpError("with a relu activation has no gradient rule yet");
+  }
+  auto dec = LinearOp::create(b, loc, act->getResult(0), getDecWeight(),
+                              getDecBias());
+  auto sum = AddOp::create(b, loc, x, dec.getResult());
+  auto norm = LayerNormOp::create(b, loc, sum.getResult(), getNormWeight(),
+                                  getNormBias(), getEpsAttr());
+  SmallVector<Value> normGrads, sumGrads, decGrads, actGrads, encGrads;
+  if (failed(vjpOf(b, norm, resultGrads[0], normGrads)) ||
+      failed(vjpOf(b, sum, normGrads[0], sumGrads)) ||
+      failed(vjpOf(b, dec, sumGrads[1], decGrads)) ||
+      failed(vjpOf(b, act, decGrads[0], actGrads)) ||
+      failed(vjpOf(b, enc, actGrads[0], encGrads)))
+    return failure();
+  // input, enc (weight, bias), dec (weight, bias), norm (weight, bias).
+  Value dx = AddOp::create(b, loc, sumGrads[0], encGrads[0]);
+  operandGrads.append({dx, encGrads[1], encGrads[2], decGrads[1], decGrads[2],
+                       normGrads[1], normGrads[2]});
+  return success();
+}

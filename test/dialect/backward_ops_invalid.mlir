@@ -125,3 +125,11 @@ func.func @f(%s: tensor<2x3x4xf32>, %i: tensor<2x5x2xi32>, %g: tensor<f32>) {
   %0 = strata.router_aux_loss_backward %s, %i, %g {coef = 0.01 : f64} : tensor<2x3x4xf32>, tensor<2x5x2xi32>, tensor<f32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %n: tensor<4xf32>) {
+  // expected-error @+1 {{norm_c1: weight must be rank 1 and match the last dim of input}}
+  %0:3 = strata.layernorm_backward %x, %n, %x : tensor<2x3x8xf32>, tensor<4xf32>
+  return
+}

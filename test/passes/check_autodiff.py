@@ -75,6 +75,25 @@ def cases():
   %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
   return %r : tensor<f32>
 }}""", lambda x, n, w: xent(x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * n @ w.T))
+    lw, lb = rnd(D), rnd(D)
+    yield ("layernorm", [x, lw, lb, w, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %n: {t([D])}, %nb: {t([D])}, %w: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %h = strata.layernorm %x, %n, %nb {{eps = 1.0e-5 : f64}} : {t([B,S,D])}, {t([D])}, {t([D])}
+  %y = strata.lm_head %h, %w : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x_, n_, nb_, w_: xent(F.layer_norm(x_, (D,), n_, nb_, 1e-5) @ w_.T))
+    R = 3
+    ew, eb, dw_, db_ = rnd(R, D), rnd(R), rnd(D, R), rnd(D)
+    yield ("memory_compression", [x, ew, eb, dw_, db_, lw, lb, w, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %ew: {t([R,D])}, %eb: {t([R])}, %dw: {t([D,R])}, %db: {t([D])}, %n: {t([D])}, %nb: {t([D])}, %w: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %h = strata.memory_compression %x enc(%ew, %eb) dec(%dw, %db) norm(%n, %nb) {{ratio = 0.4 : f64}} : {t([B,S,D])}, {t([R,D])}, {t([R])}, {t([D,R])}, {t([D])}, {t([D])}, {t([D])}
+  %y = strata.lm_head %h, %w : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x_, ew_, eb_, dw2, db2, n_, nb_, w_: xent(
+               F.layer_norm(x_ + F.linear(F.gelu(F.linear(x_, ew_, eb_)), dw2, db2), (D,), n_, nb_, 1e-5)
+               @ w_.T))
     z, u = rnd(B, S, V), rnd(B, S, V)
     for name, attr, fn in [("silu", "", F.silu), ("gelu", "", F.gelu),
                            ("gelu-tanh", " {approximate = #strata.gelu_approx<tanh>}",

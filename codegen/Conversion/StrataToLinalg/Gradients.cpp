@@ -234,6 +234,102 @@ struct RMSNormBackwardLowering : OpRewritePattern<RMSNormBackwardOp> {
   }
 };
 
+struct LayerNormBackwardLowering : OpRewritePattern<LayerNormBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormBackwardOp op,
+                                PatternRewriter &b) const override {
+    if (!isF32Only(op))
+      return b.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Value x = op.getInput(), w = op.getWeight(), dy = op.getResultGrad();
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    int64_t width = type.getShape().back();
+    if (ShapedType::isDynamic(width))
+      return b.notifyMatchFailure(op, "the normalised dim must be static");
+    AffineMap full = b.getMultiDimIdentityMap(rank);
+    AffineMap row = dimsMap(ctx, rank, range(0, rank - 1));
+    AffineMap last = dimsMap(ctx, rank, {rank - 1});
+    ArrayRef<int64_t> rowShape = type.getShape().drop_back();
+    double eps = op.getEps().convertToDouble();
+    auto c = [](OpBuilder &nb, Location nl, double v) {
+      return constant(nb, nl, v);
+    };
+    auto rowsOf = [&](Value v) {
+      return buildPointwise(b, loc, ValueRange{v}, {},
+                            filledTensor(b, loc, x, rowShape, b.getF32Type(), 0),
+                            [&](OpBuilder &nb, Location nl, ValueRange a) {
+                              return mul(nb, nl, a[0], c(nb, nl, 1.0 / width));
+                            });
+    };
+    // mean, then r = rsqrt(var + eps) per row (biased variance).
+    Value mean = rowsOf(rowSum(b, loc, ValueRange{x}, x, rank,
+                               [](OpBuilder &, Location, ValueRange a) {
+                                 return a[0];
+                               }));
+    Value var = rowsOf(buildGeneric(
+        b, loc, ValueRange{x, mean},
+        filledTensor(b, loc, x, rowShape, b.getF32Type(), 0), {full, row, row},
+        iteratorsReducing(rank, {rank - 1}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          Value d = sub(nb, nl, a[0], a[1]);
+          return add(nb, nl, a[2], mul(nb, nl, d, d));
+        }));
+    Value r = buildPointwise(
+        b, loc, ValueRange{var}, {},
+        filledTensor(b, loc, x, rowShape, b.getF32Type(), 0),
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          return math::RsqrtOp::create(nb, nl, add(nb, nl, a[0], c(nb, nl, eps)));
+        });
+    auto xhat = [](OpBuilder &nb, Location nl, Value xv, Value m, Value rv) {
+      return mul(nb, nl, sub(nb, nl, xv, m), rv);
+    };
+    // mean(g) and mean(g xhat) per row, g = dy w.
+    Value mg = rowsOf(buildGeneric(
+        b, loc, ValueRange{dy, w},
+        filledTensor(b, loc, x, rowShape, b.getF32Type(), 0), {full, last, row},
+        iteratorsReducing(rank, {rank - 1}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return add(nb, nl, a[2], mul(nb, nl, a[0], a[1]));
+        }));
+    Value mgx = rowsOf(buildGeneric(
+        b, loc, ValueRange{dy, w, x, mean, r},
+        filledTensor(b, loc, x, rowShape, b.getF32Type(), 0),
+        {full, last, full, row, row, row}, iteratorsReducing(rank, {rank - 1}),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value g = mul(nb, nl, a[0], a[1]);
+          return add(nb, nl, a[5], mul(nb, nl, g, xhat(nb, nl, a[2], a[3], a[4])));
+        }));
+    Value dx = buildPointwise(
+        b, loc, ValueRange{dy, w, x, mean, r, mg, mgx},
+        {full, last, full, row, row, row, row},
+        filledTensor(b, loc, x, type.getShape(), b.getF32Type(), 0),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value g = mul(nb, nl, a[0], a[1]);
+          Value xh = xhat(nb, nl, a[2], a[3], a[4]);
+          Value inner = sub(nb, nl, sub(nb, nl, g, a[5]), mul(nb, nl, xh, a[6]));
+          return mul(nb, nl, a[4], inner);
+        });
+    SmallVector<unsigned> rows = range(0, rank - 1);
+    Value dw = buildGeneric(
+        b, loc, ValueRange{dy, x, mean, r},
+        filledTensor(b, loc, w, {width}, b.getF32Type(), 0),
+        {full, full, row, row, last}, iteratorsReducing(rank, rows),
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          return add(nb, nl, a[4], mul(nb, nl, a[0], xhat(nb, nl, a[1], a[2], a[3])));
+        });
+    Value db = buildGeneric(
+        b, loc, ValueRange{dy}, filledTensor(b, loc, w, {width}, b.getF32Type(), 0),
+        {full, last}, iteratorsReducing(rank, rows),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return add(nb, nl, a[1], a[0]);
+        });
+    b.replaceOp(op, {dx, dw, db});
+    return success();
+  }
+};
+
 struct ActivationBackwardLowering : OpRewritePattern<ActivationBackwardOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ActivationBackwardOp op,
@@ -811,7 +907,8 @@ struct RouterAuxLossBackwardLowering
 void mlir::strata::populateGradientsToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<ActivationBackwardLowering, CrossEntropyBackwardLowering,
-               EmbeddingBackwardLowering, LinearBackwardLowering,
+               EmbeddingBackwardLowering, LayerNormBackwardLowering,
+               LinearBackwardLowering,
                MoEExpertsBackwardLowering, RMSNormBackwardLowering,
                RouterAuxLossBackwardLowering, RouterBackwardLowering,
                SwiGLUBackwardLowering>(patterns.getContext());
