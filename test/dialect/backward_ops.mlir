@@ -10,8 +10,8 @@ func.func @backward(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>, %dy: tensor<?x?
   %1:3 = strata.linear_backward %x, %w, %dy {has_bias} : tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<?x?x16xf32> -> tensor<?x?x8xf32>, tensor<16x8xf32>, tensor<16xf32>
   // CHECK: strata.rmsnorm_backward %{{.*}} {eps = 1.000000e-05 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
   %2:2 = strata.rmsnorm_backward %x, %n, %x {eps = 1.0e-5 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
-  // CHECK: strata.layernorm_backward %{{.*}} {eps = 1.000000e-06 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
-  %ln:3 = strata.layernorm_backward %x, %n, %x {eps = 1.0e-6 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
+  // CHECK: strata.layernorm_backward %{{.*}} {eps = 2.500000e-01 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
+  %ln:3 = strata.layernorm_backward %x, %n, %x {eps = 0.25 : f64} : tensor<?x?x8xf32>, tensor<8xf32>
   // CHECK: strata.embedding_backward %{{.*}} : tensor<?x?xi32>, tensor<?x?x8xf32> -> tensor<32x8xf32>
   %3 = strata.embedding_backward %t, %x : tensor<?x?xi32>, tensor<?x?x8xf32> -> tensor<32x8xf32>
   // CHECK: strata.cross_entropy_backward %{{.*}} {ignore_index = 0 : i64} : tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>
