@@ -20,11 +20,18 @@ func.func @embedding_backward(%t: tensor<?x?xi32>, %dy: tensor<?x?x8xf32>) -> te
 
 // -----
 
-// dx reduces over out, dw over every leading dim, db likewise.
+// dx and dW are the forward's contraction x·Wᵀ on transposed operands (so
+// they get the forward's tiles); dW's leading positions are flattened
+// first; db reduces over them.
 // CHECK-LABEL: func.func @linear_backward
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: %[[WT:.*]] = linalg.transpose ins(%{{.*}} : tensor<16x8xf32>) outs(%{{.*}} : tensor<8x16xf32>) permutation = [1, 0]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %[[WT]] : tensor<2x3x16xf32>, tensor<8x16xf32>)
 // CHECK: } -> tensor<2x3x8xf32>
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2]] : tensor<2x3x8xf32> into tensor<6x8xf32>
+// CHECK: %[[XT:.*]] = linalg.transpose {{.*}} outs(%{{.*}} : tensor<8x6xf32>)
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2]] : tensor<2x3x16xf32> into tensor<6x16xf32>
+// CHECK: %[[DYT:.*]] = linalg.transpose {{.*}} outs(%{{.*}} : tensor<16x6xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[DYT]], %[[XT]] : tensor<16x6xf32>, tensor<8x6xf32>)
 // CHECK: } -> tensor<16x8xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "reduction"]
 // CHECK: } -> tensor<16xf32>

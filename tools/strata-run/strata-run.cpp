@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <csignal>
+#include <sys/resource.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -484,6 +484,43 @@ int call(const std::string &path, uint64_t seed, const std::string &name,
 
 /// Times forward over a prompt of `length` tokens (prefill) and greedy
 /// generation of `steps` tokens (decode), median of `repeats` runs.
+/// bench --grad: the loss and every gradient on a [batch, length] batch
+/// (loss_grad), median of `repeats`; the process's peak memory after.
+int benchGradients(const std::string &path, uint64_t seed, size_t length,
+                   size_t batch, size_t repeats) {
+  Loaded loaded;
+  if (!load(path, seed, loaded))
+    return 1;
+  strata_executable_info info;
+  strata_status status;
+  strata_executable_get_info(loaded.exe, &info, &status);
+  std::vector<int32_t> tokens(batch * length);
+  for (size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = static_cast<int32_t>((i * 7919 + 13) % info.vocab_size);
+  std::vector<double> times;
+  float loss = 0;
+  for (size_t r = 0; r < repeats; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (strata_session_compute_gradients(loaded.session, tokens.data(),
+                                         nullptr, batch, length, &loss,
+                                         &status)) {
+      std::fprintf(stderr, "error: %s\n", status.message);
+      return 1;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  double ms = median(times);
+  std::printf("grad_ms %.3f train_tokens_per_s %.1f loss %.6f "
+              "peak_rss_bytes %lld workspace_bytes %zu\n",
+              ms, batch * length / (ms / 1000.0), loss,
+              static_cast<long long>(usage.ru_maxrss) * 1024,
+              strata_session_workspace_bytes(loaded.session));
+  return 0;
+}
+
 int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
           size_t repeats) {
   Loaded loaded;
@@ -552,9 +589,6 @@ int bench(const std::string &path, uint64_t seed, size_t length, size_t steps,
 
 int main(int argc, char **argv) {
   strata::runtime::ignoreFileSizeSignal();
-  // Past a file-size limit (ulimit -f), writes must fail with EFBIG and be
-  // reported, not raise SIGXFSZ and kill the tool.
-  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"strata-run: load and run Strata executables"};
   app.require_subcommand(1);
   std::string path;
@@ -660,6 +694,14 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(size_t(1), size_t(1) << 20));
   benchCmd->add_option("--repeats", benchRepeats, "Runs (median reported)")
       ->check(CLI::Range(size_t(1), size_t(1000)));
+  bool benchGrad = false;
+  size_t benchBatch = 1;
+  benchCmd->add_flag("--grad", benchGrad,
+                     "Time loss_grad (the loss and every gradient) on "
+                     "--batch sequences of --prefill tokens instead "
+                     "(strata-compile --train)");
+  benchCmd->add_option("--batch", benchBatch, "Sequences per batch (--grad)")
+      ->check(CLI::Range(size_t(1), size_t(1) << 16));
   std::string entryName, outputPath;
   size_t callRepeats = 1;
   CLI::App *callCmd = app.add_subcommand(
@@ -711,6 +753,8 @@ int main(int argc, char **argv) {
     return grad(path, seed, gradTokens, gradLabels, gradOutput);
   if (*callCmd)
     return call(path, seed, entryName, callRepeats, outputPath);
+  if (*benchCmd && benchGrad)
+    return benchGradients(path, seed, benchLength, benchBatch, benchRepeats);
   if (*benchCmd)
     return bench(path, seed, benchLength, benchSteps, benchRepeats);
   return 1;

@@ -161,49 +161,6 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
   }
 };
 
-/// y[..., o] = bias[o] + sum_i x[..., i] * w[o, i].
-Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
-                      Value bias) {
-  auto xType = cast<RankedTensorType>(x.getType());
-  auto wType = cast<RankedTensorType>(w.getType());
-  unsigned lead = xType.getRank() - 1;
-  unsigned rank = lead + 2; // leading dims, out, in
-  MLIRContext *ctx = b.getContext();
-  SmallVector<int64_t> outShape(xType.getShape().drop_back());
-  outShape.push_back(wType.getDimSize(0));
-  Type elementType = xType.getElementType();
-
-  Value acc;
-  if (bias) {
-    // Broadcast the bias into the accumulator: one pass less than adding it.
-    acc = buildPointwise(b, loc, {bias}, {dimsMap(ctx, lead + 1, {lead})},
-                         emptyTensor(b, loc, x, outShape, elementType),
-                         [](OpBuilder &, Location, ValueRange args) {
-                           return args[0];
-                         });
-  } else {
-    acc = filledTensor(b, loc, x, outShape, elementType, 0.0);
-  }
-  SmallVector<unsigned> xDims = iota(lead);
-  xDims.push_back(lead + 1);
-  SmallVector<unsigned> yDims = iota(lead + 1);
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  iterators.back() = utils::IteratorType::reduction;
-  auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{acc.getType()}, ValueRange{x, w}, ValueRange{acc},
-      ArrayRef<AffineMap>{dimsMap(ctx, rank, xDims),
-                          dimsMap(ctx, rank, {lead, lead + 1}),
-                          dimsMap(ctx, rank, yDims)},
-      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value prod = arith::MulFOp::create(nb, nl, args[0], args[1]);
-        linalg::YieldOp::create(nb, nl,
-                                ValueRange{arith::AddFOp::create(
-                                    nb, nl, args[2], prod)});
-      });
-  return generic.getResult(0);
-}
-
 template <typename OpT>
 struct ProjectionLowering : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
@@ -365,6 +322,49 @@ struct EmbeddingLowering : OpRewritePattern<EmbeddingOp> {
 };
 
 } // namespace
+
+/// y[..., o] = bias[o] + sum_i x[..., i] * w[o, i].
+Value mlir::strata::detail::buildProjection(OpBuilder &b, Location loc,
+                                           Value x, Value w, Value bias) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  unsigned lead = xType.getRank() - 1;
+  unsigned rank = lead + 2; // leading dims, out, in
+  MLIRContext *ctx = b.getContext();
+  SmallVector<int64_t> outShape(xType.getShape().drop_back());
+  outShape.push_back(wType.getDimSize(0));
+  Type elementType = xType.getElementType();
+
+  Value acc;
+  if (bias) {
+    // Broadcast the bias into the accumulator: one pass less than adding it.
+    acc = buildPointwise(b, loc, {bias}, {dimsMap(ctx, lead + 1, {lead})},
+                         emptyTensor(b, loc, x, outShape, elementType),
+                         [](OpBuilder &, Location, ValueRange args) {
+                           return args[0];
+                         });
+  } else {
+    acc = filledTensor(b, loc, x, outShape, elementType, 0.0);
+  }
+  SmallVector<unsigned> xDims = iota(lead);
+  xDims.push_back(lead + 1);
+  SmallVector<unsigned> yDims = iota(lead + 1);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{acc.getType()}, ValueRange{x, w}, ValueRange{acc},
+      ArrayRef<AffineMap>{dimsMap(ctx, rank, xDims),
+                          dimsMap(ctx, rank, {lead, lead + 1}),
+                          dimsMap(ctx, rank, yDims)},
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value prod = arith::MulFOp::create(nb, nl, args[0], args[1]);
+        linalg::YieldOp::create(nb, nl,
+                                ValueRange{arith::AddFOp::create(
+                                    nb, nl, args[2], prod)});
+      });
+  return generic.getResult(0);
+}
 
 void mlir::strata::populateCoreToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<RMSNormLowering, LayerNormLowering,

@@ -110,6 +110,36 @@ Value rowSum(OpBuilder &b, Location loc, ValueRange inputs, Value like,
                       });
 }
 
+/// `x` [R, C] transposed to [C, R].
+Value transposed(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<Value> dynamic;
+  for (int64_t d : {1, 0})
+    if (type.isDynamicDim(d))
+      dynamic.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value init = tensor::EmptyOp::create(
+      b, loc, ArrayRef<int64_t>{type.getDimSize(1), type.getDimSize(0)},
+      type.getElementType(), dynamic);
+  return linalg::TransposeOp::create(b, loc, x, init, ArrayRef<int64_t>{1, 0})
+      .getResult()[0];
+}
+
+/// [d.., C] as [prod(d..), C].
+Value rows(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() == 2)
+    return x;
+  ReassociationIndices leading;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    leading.push_back(i);
+  return tensor::CollapseShapeOp::create(
+      b, loc, x,
+      ArrayRef<ReassociationIndices>{leading, {type.getRank() - 1}});
+}
+
+/// Both products are the forward's contraction x·Wᵀ (buildProjection) on
+/// transposed operands, so they get the same tiles as the forward:
+/// dx = dy·(Wᵀ)ᵀ and dW = (dyᵀ)·(xᵀ)ᵀ over every leading position.
 struct LinearBackwardLowering : OpRewritePattern<LinearBackwardOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LinearBackwardOp op,
@@ -121,40 +151,21 @@ struct LinearBackwardLowering : OpRewritePattern<LinearBackwardOp> {
     Value x = op.getInput(), w = op.getWeight(), dy = op.getResultGrad();
     auto xType = cast<RankedTensorType>(x.getType());
     auto wType = cast<RankedTensorType>(w.getType());
-    unsigned r = xType.getRank(), lead = r - 1;
-    auto fma = [](OpBuilder &nb, Location nl, ValueRange a) {
-      return add(nb, nl, a[2], mul(nb, nl, a[0], a[1]));
-    };
-    // dx[d.., i] = sum_o dy[d.., o] w[o, i]: dims (d.., i, o).
-    SmallVector<unsigned> dDims = range(0, lead);
-    auto with = [&](ArrayRef<unsigned> head, ArrayRef<unsigned> tail) {
-      SmallVector<unsigned> all(head);
-      all.append(tail.begin(), tail.end());
-      return all;
-    };
-    Value dxInit = filledTensor(b, loc, x, xType.getShape(), b.getF32Type(), 0);
-    Value dx = buildGeneric(
-        b, loc, ValueRange{dy, w}, dxInit,
-        {dimsMap(ctx, r + 1, with(dDims, {r})), dimsMap(ctx, r + 1, {r, lead}),
-         dimsMap(ctx, r + 1, with(dDims, {lead}))},
-        iteratorsReducing(r + 1, {r}), fma);
-    // dw[o, i] = sum_d dy[d.., o] x[d.., i]: dims (o, i, d..).
-    SmallVector<unsigned> dAfter = range(2, r + 1);
-    Value dwInit = filledTensor(b, loc, w, wType.getShape(), b.getF32Type(), 0);
-    Value dw = buildGeneric(
-        b, loc, ValueRange{dy, x}, dwInit,
-        {dimsMap(ctx, r + 1, with(dAfter, {0})),
-         dimsMap(ctx, r + 1, with(dAfter, {1})), dimsMap(ctx, r + 1, {0, 1})},
-        iteratorsReducing(r + 1, dAfter), fma);
+    unsigned r = xType.getRank();
+    Value dx = buildProjection(b, loc, dy, transposed(b, loc, w), Value());
+    Value dw = buildProjection(b, loc, transposed(b, loc, rows(b, loc, dy)),
+                               transposed(b, loc, rows(b, loc, x)), Value());
     SmallVector<Value> results{dx, dw};
     if (op.getHasBias()) {
       // db[o] = sum_d dy[d.., o]: dims (o, d..).
       SmallVector<unsigned> dTail = range(1, r);
+      SmallVector<unsigned> dyDims(dTail);
+      dyDims.push_back(0);
       Value dbInit = filledTensor(b, loc, w, {wType.getDimSize(0)},
                                   b.getF32Type(), 0);
       results.push_back(buildGeneric(
           b, loc, ValueRange{dy}, dbInit,
-          {dimsMap(ctx, r, with(dTail, {0})), dimsMap(ctx, r, {0})},
+          {dimsMap(ctx, r, dyDims), dimsMap(ctx, r, {0})},
           iteratorsReducing(r, dTail),
           [](OpBuilder &nb, Location nl, ValueRange a) {
             return add(nb, nl, a[1], a[0]);

@@ -68,6 +68,10 @@ Value buildGeneric(
     ArrayRef<AffineMap> maps, ArrayRef<utils::IteratorType> iterators,
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
+/// y[..., o] = bias[o] + sum_i x[..., i] * w[o, i] (bias may be null): the
+/// contraction the CPU's register tiles and CUDA's tiles recognise.
+Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
+                      Value bias);
 /// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.
 Value buildSilu(OpBuilder &b, Location loc, Value x);
 Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhApproximation);
