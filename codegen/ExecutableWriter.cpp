@@ -319,7 +319,15 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   };
   std::vector<flatbuffers::Offset<fb::KernelLibrary>> kernels{
       fb::CreateKernelLibrary(b, fb::LibraryFormat::ElfSharedObject,
-                              kernelData, /*sm=*/0, crc(c.kernelLibrary))};
+                              kernelData, /*sm=*/0, crc(c.kernelLibrary),
+                              c.cuda ? flatbuffers::Offset<flatbuffers::String>()
+                                     : b.CreateString(c.cpu))};
+  for (const auto &[cpu, elf] : c.cpuVariants)
+    kernels.push_back(fb::CreateKernelLibrary(
+        b, fb::LibraryFormat::ElfSharedObject,
+        b.CreateVector(reinterpret_cast<const uint8_t *>(elf.data()),
+                       elf.size()),
+        /*sm=*/0, crc(elf), b.CreateString(cpu)));
   std::vector<flatbuffers::Offset<fb::GpuKernel>> gpuKernels;
   if (c.cuda) {
     auto bytes = [&](const std::string &s) {

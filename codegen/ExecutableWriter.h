@@ -56,6 +56,9 @@ struct ExecutableContents {
   std::vector<Parameter> parameters;
   std::vector<EntryPoint> entryPoints;
   std::string kernelLibrary; ///< ELF shared object bytes (host code on CUDA)
+  /// CPU executables: the same kernels compiled for higher x86-64 levels
+  /// (cpu name, ELF bytes), alternatives the runtime picks from by CPU.
+  std::vector<std::pair<std::string, std::string>> cpuVariants;
   bool cuda = false;
   int sm = 0;        ///< CUDA compute capability
   std::string ptx;   ///< CUDA: the device module

@@ -324,7 +324,10 @@ strata_status_code checkKernelLibraries(const Executable *exe,
       return c.corrupt("kernel library %u is not an ELF shared object", i);
     if (i == 0 && !elf)
       return c.corrupt("kernel library 0 is not the host code (ELF)");
-    if (i != 0 && elf)
+    // A CPU executable may carry the host code again for other CPUs.
+    bool variant = exe->target() == strata::fb::Target::Cpu && lib->cpu() &&
+                   lib->cpu()->size();
+    if (i != 0 && elf && !variant)
       return c.corrupt("kernel library %u is a second host library (ELF)", i);
     if (lib->format() == LibraryFormat::Ptx &&
         std::memchr(data->data(), '\0', data->size()))
@@ -341,9 +344,19 @@ strata_status_code checkTarget(const Executable *exe, const Checker &c) {
   const Metadata *meta = exe->metadata();
   bool hasGpuKernels = exe->gpu_kernels() && exe->gpu_kernels()->size();
   if (exe->target() == Target::Cpu) {
-    if (kernels->size() > 1 || hasGpuKernels || meta->cuda_sm() != 0)
+    bool deviceCode = false;
+    for (const KernelLibrary *lib : *kernels)
+      deviceCode |= lib->format() != LibraryFormat::ElfSharedObject;
+    if (deviceCode || hasGpuKernels || meta->cuda_sm() != 0)
       return c.corrupt("the target is cpu but the executable holds CUDA "
                        "device code, a kernel table or a compute capability");
+    // Variants for other CPUs: each named once.
+    for (uoffset_t i = 1; i < kernels->size(); ++i)
+      for (uoffset_t j = 0; j < i; ++j)
+        if (kernels->Get(j)->cpu() &&
+            kernels->Get(j)->cpu()->str() == kernels->Get(i)->cpu()->str())
+          return c.corrupt("kernel libraries %u and %u are both for %s", j, i,
+                           kernels->Get(i)->cpu()->c_str());
     return STRATA_OK;
   }
   if (kernels->size() < 2 || kernels->Get(1)->format() != LibraryFormat::Ptx)

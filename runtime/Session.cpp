@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Session.h"
+#include "runtime/HostCpu.h"
 
 #include <new>
 
@@ -43,7 +44,10 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
     if (strata_status_code code =
             Device::open(root, device, session->device, status))
       return code;
-    const auto *lib = root->kernels()->Get(0);
+    const strata::fb::KernelLibrary *lib = nullptr;
+    if (strata_status_code code =
+            strata::runtime::selectHostLibrary(root, lib, status))
+      return code;
     if (strata_status_code code =
             KernelLibrary::load(lib->data()->data(), lib->data()->size(),
                                 session->library, status))

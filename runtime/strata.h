@@ -155,6 +155,14 @@ strata_executable_get_result_shape(const strata_executable *exe, size_t entry,
  * Sessions: weights and calls into the executable's kernels
  *===----------------------------------------------------------------------===*/
 
+/* The CPU build of the kernels a session of `exe` runs on this machine: a
+ * portable executable (strata-compile without --cpu) holds builds for
+ * x86-64-v2, -v3 and -v4 and runs the best this CPU supports; one built
+ * with --cpu has that build only. STRATA_CPU=<name> in the environment
+ * picks a build instead. "" for CUDA executables; NULL when STRATA_CPU
+ * names no build the executable has. Lives as long as the executable. */
+const char *strata_executable_host_cpu(const strata_executable *exe);
+
 typedef struct strata_session strata_session;
 
 /* Loads the executable's kernel library (from memory: no file is left

@@ -52,7 +52,9 @@ struct Options {
   std::string output;
   std::string emit = "mlir";
   std::string target = "cpu";
-  std::string cpu = "x86-64-v2";
+  /// Empty: a portable executable (x86-64-v2, with -v3 and -v4 variants
+  /// the runtime picks from); else exactly this CPU.
+  std::string cpu;
   int sm = 90;       ///< --target=cuda
   std::string ptxas; ///< empty: search PATH, then the toolkit
   std::string cudaToolkit = "/usr/local/cuda";
@@ -129,6 +131,63 @@ std::string findPtxas(const Options &opts) {
 
 /// Lowers `module` for the target and writes the requested stage.
 /// `contents` carries the metadata.
+/// The CPU a library is built for when the user names none.
+constexpr const char *kBaselineCpu = "x86-64-v2";
+/// A portable executable's faster variants of its kernel library.
+constexpr const char *kCpuVariants[] = {"x86-64-v3", "x86-64-v4"};
+
+/// The target's lowering pipeline up to `stop` (`cpu` sizes the CPU's
+/// vector tiles).
+mlir::LogicalResult buildPipeline(const Options &opts, const std::string &cpu,
+                                  const std::string &stop,
+                                  mlir::PassManager &pm) {
+  if (opts.target == "cuda") {
+    mlir::strata::CudaPipelineOptions pipeline;
+    pipeline.stopAfter = stop;
+    pipeline.sm = opts.sm;
+    pipeline.cudaToolkit = opts.cudaToolkit;
+    if (opts.attention != "auto")
+      pipeline.flashAttention = opts.attention == "flash";
+    pipeline.tensorCores = opts.tensorCores;
+    return mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
+  }
+  mlir::strata::CpuPipelineOptions pipeline;
+  pipeline.stopAfter = stop;
+  pipeline.vectorBits = mlir::strata::vectorBitsForCpu(cpu);
+  if (opts.attention != "auto")
+    pipeline.flashAttention = opts.attention == "flash";
+  return mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
+}
+
+mlir::strata::CpuObjectOptions objectOptions(const Options &opts,
+                                             const std::string &cpu,
+                                             bool packaging) {
+  mlir::strata::CpuObjectOptions options;
+  options.cpu = cpu;
+  // A kernel library is linked from as many objects as there are threads;
+  // --emit=obj and llvm-ir are one file each.
+  options.jobs = packaging ? (opts.jobs ? opts.jobs
+                                        : llvm::hardware_concurrency()
+                                              .compute_thread_count())
+                           : 1;
+  return options;
+}
+
+/// A portable executable's variant for `cpu`: the module (a copy taken
+/// before lowering) lowered and linked again with that CPU's tiles and
+/// instructions.
+mlir::LogicalResult buildCpuVariant(const Options &opts, mlir::ModuleOp module,
+                                    const std::string &cpu, std::string &elf) {
+  mlir::PassManager pm(module.getContext());
+  llvm::SmallVector<std::string> objects;
+  if (mlir::failed(buildPipeline(opts, cpu, "llvm", pm)) ||
+      mlir::failed(pm.run(module)) ||
+      mlir::failed(mlir::strata::emitCpuObjects(
+          module, objectOptions(opts, cpu, true), objects)))
+    return mlir::failure();
+  return mlir::strata::linkSharedObject(module, objects, elf);
+}
+
 int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
                   mlir::strata::ExecutableContents &contents) {
   // Later stages run the target's lowering pipeline, the same builder that
@@ -158,30 +217,21 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     return 1;
   if (packaging)
     mlir::strata::collectPlan(module, contents);
+  // A portable CPU executable carries faster variants too: copies of the
+  // module taken before lowering, lowered again for each.
+  std::string cpu = opts.cpu.empty() ? kBaselineCpu : opts.cpu;
+  llvm::SmallVector<std::pair<std::string, mlir::OwningOpRef<mlir::ModuleOp>>>
+      variants;
+  if (packaging && !cuda && opts.cpu.empty())
+    for (const char *variant : kCpuVariants)
+      variants.emplace_back(variant, module.clone());
   if (opts.emit != "mlir") {
     mlir::PassManager pm(module.getContext());
     mlir::TimingScope pipelineTiming = rootTiming.nest("lowering pipeline");
     if (opts.timing)
       pm.enableTiming(pipelineTiming);
     std::string stop = toMachine || ptxOnly ? "llvm" : opts.emit;
-    mlir::LogicalResult built = mlir::failure();
-    if (cuda) {
-      mlir::strata::CudaPipelineOptions pipeline;
-      pipeline.stopAfter = stop;
-      pipeline.sm = opts.sm;
-      pipeline.cudaToolkit = opts.cudaToolkit;
-      if (opts.attention != "auto")
-        pipeline.flashAttention = opts.attention == "flash";
-      pipeline.tensorCores = opts.tensorCores;
-      built = mlir::strata::buildCudaLoweringPipeline(pm, pipeline);
-    } else {
-      mlir::strata::CpuPipelineOptions pipeline;
-      pipeline.stopAfter = stop;
-      pipeline.vectorBits = mlir::strata::vectorBitsForCpu(opts.cpu);
-      if (opts.attention != "auto")
-        pipeline.flashAttention = opts.attention == "flash";
-      built = mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
-    }
+    mlir::LogicalResult built = buildPipeline(opts, cpu, stop, pm);
     if (mlir::failed(built)) {
       llvm::errs() << "error: --emit=" << opts.emit << " is not a stage of "
                    << "--target=" << opts.target << "\n";
@@ -205,22 +255,16 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
     return 1;
   if (toMachine) {
     std::string bytes;
-    mlir::strata::CpuObjectOptions objectOptions;
-    objectOptions.cpu = opts.cpu;
-    // A kernel library is linked from as many objects as there are
-    // threads; --emit=obj and llvm-ir are one file each.
-    objectOptions.jobs =
-        packaging ? (opts.jobs ? opts.jobs : llvm::hardware_concurrency()
-                                                 .compute_thread_count())
-                  : 1;
+    mlir::strata::CpuObjectOptions objects0 =
+        objectOptions(opts, cpu, packaging);
     mlir::TimingScope objectTiming = rootTiming.nest("LLVM code generation");
     llvm::SmallVector<std::string> objects;
     if (packaging) {
       if (mlir::failed(
-              mlir::strata::emitCpuObjects(module, objectOptions, objects)))
+              mlir::strata::emitCpuObjects(module, objects0, objects)))
         return 1;
     } else if (mlir::failed(mlir::strata::emitCpuObject(
-                   module, objectOptions, bytes, opts.emit == "llvm-ir"))) {
+                   module, objects0, bytes, opts.emit == "llvm-ir"))) {
       return 1;
     }
     objectTiming.stop();
@@ -245,7 +289,15 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
             return 1;
         }
       }
-      contents.cpu = opts.cpu;
+      contents.cpu = cpu;
+      for (auto &[variant, copy] : variants) {
+        mlir::TimingScope variantTiming =
+            rootTiming.nest("the " + variant + " variant");
+        std::string elf;
+        if (mlir::failed(buildCpuVariant(opts, *copy, variant, elf)))
+          return 1;
+        contents.cpuVariants.emplace_back(variant, std::move(elf));
+      }
       bytes = mlir::strata::serializeExecutable(contents);
     }
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { os << bytes; })
@@ -412,7 +464,7 @@ int main(int argc, char **argv) {
       ->default_val("/usr/local/cuda");
   app.add_option("--cpu", opts.cpu,
                  "x86-64 CPU to generate code for (llc's -mcpu names)")
-      ->default_val("x86-64-v2");
+      ->default_str("portable: x86-64-v2, -v3 and -v4");
   app.add_option("--attention", opts.attention,
                  "Attention kernels: flash (online softmax, one pass over "
                  "the keys, no score matrix), materialized (scores, "

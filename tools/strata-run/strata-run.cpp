@@ -102,6 +102,8 @@ int inspect(const std::string &path, bool listParameters) {
               (long long)info.bos_token_id, (long long)info.eos_token_id,
               (long long)info.pad_token_id);
   std::printf("kernel libraries: %zu\n", info.num_kernel_libraries);
+  if (const char *cpu = strata_executable_host_cpu(exe); cpu && *cpu)
+    std::printf("this machine runs the kernels built for %s\n", cpu);
   for (size_t i = 0; i < info.num_entry_points; ++i) {
     const char *name;
     size_t args, results;

@@ -1,0 +1,82 @@
+//===- HostCpu.cpp - which kernel library this CPU runs -------------------===//
+
+#include "runtime/HostCpu.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace strata::runtime {
+
+namespace {
+/// The rank of an x86-64 level this CPU runs (higher is better), or -1
+/// when it cannot; a CPU name that is not a level (the library built for
+/// exactly what the user named) ranks 0, as the fallback.
+int rank(const char *cpu) {
+  if (!std::strcmp(cpu, "x86-64-v4"))
+    return __builtin_cpu_supports("x86-64-v4") ? 4 : -1;
+  if (!std::strcmp(cpu, "x86-64-v3"))
+    return __builtin_cpu_supports("x86-64-v3") ? 3 : -1;
+  if (!std::strcmp(cpu, "x86-64-v2"))
+    return __builtin_cpu_supports("x86-64-v2") ? 2 : -1;
+  if (!std::strcmp(cpu, "x86-64"))
+    return 1;
+  return 0;
+}
+
+const char *cpuOf(const strata::fb::KernelLibrary *lib,
+                  const strata::fb::Executable *exe) {
+  if (lib->cpu() && lib->cpu()->size())
+    return lib->cpu()->c_str();
+  return exe->metadata()->cpu() ? exe->metadata()->cpu()->c_str() : "";
+}
+} // namespace
+
+strata_status_code selectHostLibrary(const strata::fb::Executable *exe,
+                                     const strata::fb::KernelLibrary *&out,
+                                     strata_status *status) {
+  const auto *kernels = exe->kernels();
+  out = kernels->Get(0);
+  if (exe->target() != strata::fb::Target::Cpu)
+    return STRATA_OK;
+  std::string available;
+  const char *forced = std::getenv("STRATA_CPU");
+  int best = rank(cpuOf(out, exe));
+  for (const auto *lib : *kernels) {
+    const char *cpu = cpuOf(lib, exe);
+    available += (available.empty() ? "" : ", ") + std::string(cpu);
+    if (forced && *forced) {
+      if (!std::strcmp(forced, cpu)) {
+        out = lib;
+        return STRATA_OK;
+      }
+      continue;
+    }
+    if (rank(cpu) > best) {
+      best = rank(cpu);
+      out = lib;
+    }
+  }
+  if (forced && *forced)
+    return fail(status, STRATA_UNSUPPORTED,
+                "STRATA_CPU=%s, but the executable's kernels are for %s",
+                forced, available.c_str());
+  return STRATA_OK;
+}
+
+} // namespace strata::runtime
+
+extern "C" const char *
+strata_executable_host_cpu(const strata_executable *exe) {
+  if (!exe)
+    return nullptr;
+  if (exe->root->target() != strata::fb::Target::Cpu)
+    return "";
+  const strata::fb::KernelLibrary *lib = nullptr;
+  if (strata::runtime::selectHostLibrary(exe->root, lib, nullptr))
+    return nullptr;
+  if (lib->cpu() && lib->cpu()->size())
+    return lib->cpu()->c_str();
+  return exe->root->metadata()->cpu() ? exe->root->metadata()->cpu()->c_str()
+                                      : "";
+}
