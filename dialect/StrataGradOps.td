@@ -268,4 +268,23 @@ def Strata_RouterAuxLossBackwardOp
   }];
 }
 
+def Strata_SigmoidGateBackwardOp : Strata_BackwardOp<"sigmoid_gate_backward",
+    [AllTypesMatch<["value", "result_grad", "value_grad"]>,
+     AllTypesMatch<["logit", "logit_grad"]>]> {
+  let summary = "gradients of value * sigmoid(logit)";
+  let description = [{
+    With `s = sigmoid(logit)` per token: `value_grad = result_grad * s`,
+    `logit_grad = sum over the last dim of result_grad * value * s (1 - s)`.
+    Constraints: gate_bwd_c1 logit is value's shape with a last dim of 1.
+  }];
+  let arguments = (ins Strata_FloatTensor:$value, Strata_FloatTensor:$logit,
+      Strata_FloatTensor:$result_grad);
+  let results = (outs Strata_FloatTensor:$value_grad,
+      Strata_FloatTensor:$logit_grad);
+  let assemblyFormat = [{
+    $value `,` $logit `,` $result_grad attr-dict `:` type($value) `,`
+    type($logit)
+  }];
+}
+
 #endif // STRATA_GRAD_OPS_TD

@@ -92,7 +92,8 @@ def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts",
   }];
 }
 
-def Strata_SigmoidGateOp : Strata_ComputeOp<"sigmoid_gate"> {
+def Strata_SigmoidGateOp : Strata_ComputeOp<"sigmoid_gate",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "value * sigmoid(logit): a learned per-token gate";
   let description = [{
     Scales each token's `value [..., D]` by `sigmoid(logit [..., 1])`.

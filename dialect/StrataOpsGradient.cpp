@@ -418,3 +418,24 @@ MemoryCompressionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                        normGrads[1], normGrads[2]});
   return success();
 }
+
+LogicalResult SigmoidGateOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  auto backward = SigmoidGateBackwardOp::create(b, getLoc(), getValue(),
+                                                getLogit(), resultGrads[0]);
+  operandGrads.append({backward.getValueGrad(), backward.getLogitGrad()});
+  return success();
+}
+
+LogicalResult SigmoidGateBackwardOp::verify() {
+  auto value = tensorType(getValue()), logit = tensorType(getLogit());
+  bool ok = value.getRank() >= 1 && logit.getRank() == value.getRank() &&
+            agree(logit.getShape().back(), 1);
+  for (int64_t i = 0; ok && i + 1 < value.getRank(); ++i)
+    ok = agree(value.getDimSize(i), logit.getDimSize(i));
+  if (!ok)
+    return emitOpError() << "gate_bwd_c1: logit must be value's shape with a "
+                            "last dim of 1, got "
+                         << logit << " for " << value;
+  return success();
+}

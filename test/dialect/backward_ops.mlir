@@ -48,3 +48,10 @@ func.func @moe_backward(%l: tensor<?x?x4xf32>, %i: tensor<?x?x2xi32>, %dw: tenso
   %2 = strata.router_aux_loss_backward %l, %i, %dl {coef = 0.01 : f64} : tensor<?x?x4xf32>, tensor<?x?x2xi32>, tensor<f32>
   return
 }
+
+// CHECK-LABEL: func.func @sigmoid_gate_backward
+func.func @sigmoid_gate_backward(%v: tensor<?x?x8xf32>, %g: tensor<?x?x1xf32>) {
+  // CHECK: strata.sigmoid_gate_backward %{{.*}} : tensor<?x?x8xf32>, tensor<?x?x1xf32>
+  %0:2 = strata.sigmoid_gate_backward %v, %g, %v : tensor<?x?x8xf32>, tensor<?x?x1xf32>
+  return
+}

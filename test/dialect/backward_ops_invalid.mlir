@@ -133,3 +133,11 @@ func.func @f(%x: tensor<2x3x8xf32>, %n: tensor<4xf32>) {
   %0:3 = strata.layernorm_backward %x, %n, %x : tensor<2x3x8xf32>, tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @f(%v: tensor<2x3x8xf32>, %g: tensor<2x3x2xf32>) {
+  // expected-error @+1 {{gate_bwd_c1: logit must be value's shape with a last dim of 1}}
+  %0:2 = strata.sigmoid_gate_backward %v, %g, %v : tensor<2x3x8xf32>, tensor<2x3x2xf32>
+  return
+}

@@ -94,6 +94,14 @@ def cases():
 }}""", lambda x_, ew_, eb_, dw2, db2, n_, nb_, w_: xent(
                F.layer_norm(x_ + F.linear(F.gelu(F.linear(x_, ew_, eb_)), dw2, db2), (D,), n_, nb_, 1e-5)
                @ w_.T))
+    gl = rnd(B, S, 1)
+    yield ("sigmoid_gate", [x, gl, w, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %g: {t([B,S,1])}, %w: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %h = strata.sigmoid_gate %x, %g : {t([B,S,D])}, {t([B,S,1])}
+  %y = strata.lm_head %h, %w : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x_, g_, w_: xent((x_ * torch.sigmoid(g_)) @ w_.T))
     z, u = rnd(B, S, V), rnd(B, S, V)
     for name, attr, fn in [("silu", "", F.silu), ("gelu", "", F.gelu),
                            ("gelu-tanh", " {approximate = #strata.gelu_approx<tanh>}",

@@ -913,6 +913,45 @@ struct RouterAuxLossBackwardLowering
   }
 };
 
+struct SigmoidGateBackwardLowering : OpRewritePattern<SigmoidGateBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SigmoidGateBackwardOp op,
+                                PatternRewriter &b) const override {
+    if (!isF32Only(op))
+      return b.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Value v = op.getValue(), l = op.getLogit(), dy = op.getResultGrad();
+    auto type = cast<RankedTensorType>(v.getType());
+    auto lType = cast<RankedTensorType>(l.getType());
+    unsigned rank = type.getRank();
+    AffineMap full = b.getMultiDimIdentityMap(rank);
+    // The logit's [..., 1] read at every position of the last dim.
+    SmallVector<AffineExpr> exprs;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      exprs.push_back(getAffineDimExpr(i, ctx));
+    exprs.push_back(getAffineConstantExpr(0, ctx));
+    AffineMap gate = AffineMap::get(rank, 0, exprs, ctx);
+    Value dv = buildPointwise(
+        b, loc, ValueRange{dy, l}, {full, gate},
+        emptyTensor(b, loc, v, type.getShape(), b.getF32Type()),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return mul(nb, nl, a[0], sigmoid(nb, nl, a[1]));
+        });
+    Value dl = buildGeneric(
+        b, loc, ValueRange{dy, v, l},
+        filledTensor(b, loc, l, lType.getShape(), b.getF32Type(), 0.0),
+        {full, full, gate, gate}, iteratorsReducing(rank, {rank - 1}),
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          Value s = sigmoid(nb, nl, a[2]);
+          Value ds = mul(nb, nl, s, sub(nb, nl, constant(nb, nl, 1.0), s));
+          return add(nb, nl, a[3], mul(nb, nl, mul(nb, nl, a[0], a[1]), ds));
+        });
+    b.replaceOp(op, {dv, dl});
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::strata::populateGradientsToLinalgPatterns(
@@ -922,5 +961,6 @@ void mlir::strata::populateGradientsToLinalgPatterns(
                LinearBackwardLowering,
                MoEExpertsBackwardLowering, RMSNormBackwardLowering,
                RouterAuxLossBackwardLowering, RouterBackwardLowering,
-               SwiGLUBackwardLowering>(patterns.getContext());
+               SigmoidGateBackwardLowering, SwiGLUBackwardLowering>(
+      patterns.getContext());
 }
