@@ -32,6 +32,21 @@ bool sameShape(RankedTensorType a, RankedTensorType b) {
   return true;
 }
 
+/// norm_c1 and norm_c2 of rmsnorm_backward and layernorm_backward.
+template <typename OpT>
+LogicalResult verifyNormBackward(OpT op) {
+  auto input = tensorType(op.getInput()), weight = tensorType(op.getWeight());
+  if (weight.getRank() != 1 || input.getRank() < 1 ||
+      !agree(weight.getDimSize(0), input.getShape().back()))
+    return op.emitOpError() << "norm_c1: weight must be rank 1 and match the "
+                               "last dim of input, got "
+                            << weight << " and " << input;
+  if (!(op.getEps().convertToDouble() > 0))
+    return op.emitOpError() << "norm_c2: eps must be > 0, got "
+                            << op.getEps().convertToDouble();
+  return success();
+}
+
 /// Gradient of a linear map x W^T (+ b) — linear and lm_head.
 void projectionVJP(OpBuilder &b, Operation *op, Value input, Value weight,
                    Value bias, Value resultGrad,
@@ -158,16 +173,7 @@ LogicalResult LinearBackwardOp::verify() {
 }
 
 LogicalResult RMSNormBackwardOp::verify() {
-  auto input = tensorType(getInput()), weight = tensorType(getWeight());
-  if (weight.getRank() != 1 || input.getRank() < 1 ||
-      !agree(weight.getDimSize(0), input.getShape().back()))
-    return emitOpError() << "norm_c1: weight must be rank 1 and match the "
-                            "last dim of input, got "
-                         << weight << " and " << input;
-  if (!(getEps().convertToDouble() > 0))
-    return emitOpError() << "norm_c2: eps must be > 0, got "
-                         << getEps().convertToDouble();
-  return success();
+  return verifyNormBackward(*this);
 }
 
 LogicalResult EmbeddingBackwardOp::verify() {
@@ -358,16 +364,7 @@ LogicalResult LayerNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 }
 
 LogicalResult LayerNormBackwardOp::verify() {
-  auto input = tensorType(getInput()), weight = tensorType(getWeight());
-  if (weight.getRank() != 1 || input.getRank() < 1 ||
-      !agree(weight.getDimSize(0), input.getShape().back()))
-    return emitOpError() << "norm_c1: weight must be rank 1 and match the "
-                            "last dim of input, got "
-                         << weight << " and " << input;
-  if (!(getEps().convertToDouble() > 0))
-    return emitOpError() << "norm_c2: eps must be > 0, got "
-                         << getEps().convertToDouble();
-  return success();
+  return verifyNormBackward(*this);
 }
 
 namespace {

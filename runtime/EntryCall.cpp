@@ -42,6 +42,18 @@ strata_status_code checkTokens(const strata::fb::Metadata *meta,
   return STRATA_OK;
 }
 
+strata_status_code checkBatch(const strata::fb::Metadata *meta,
+                              const int32_t *tokens, size_t batch, size_t seq,
+                              size_t &cells, strata_status *status) {
+  // Sizes a 64-bit product cannot hold would wrap past every later check.
+  if (__builtin_mul_overflow(batch, seq, &cells) ||
+      cells > static_cast<size_t>(INT32_MAX))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "a batch of %zu sequences of %zu tokens is too large", batch,
+                seq);
+  return checkTokens(meta, tokens, cells, seq, status);
+}
+
 const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
                                         const char *name) {
   for (const auto *ep : *exe->root->entry_points())
@@ -229,16 +241,14 @@ strata_status_code forward(strata_session *session, const int32_t *tokens,
                            size_t capacity, strata_status *status) {
   const auto *meta = session->exe->root->metadata();
   int64_t vocab = meta->vocab_size();
-  // Sizes a 64-bit product cannot hold would wrap past every check below.
   size_t cells = 0, needed = 0;
-  if (__builtin_mul_overflow(batch, seq, &cells) ||
-      __builtin_mul_overflow(cells, static_cast<size_t>(vocab), &needed) ||
-      cells > static_cast<size_t>(INT32_MAX))
+  if (strata_status_code code =
+          checkBatch(meta, tokens, batch, seq, cells, status))
+    return code;
+  if (__builtin_mul_overflow(cells, static_cast<size_t>(vocab), &needed))
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "a batch of %zu sequences of %zu tokens is too large", batch,
                 seq);
-  if (strata_status_code code = checkTokens(meta, tokens, cells, seq, status))
-    return code;
   if (capacity < needed)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "logits buffer holds %zu floats, %zu needed", capacity, needed);

@@ -53,6 +53,12 @@ struct Results {
   }
 };
 
+/// `batch` sequences of `seq` tokens: their count (`cells`) without
+/// overflow, ids inside the vocabulary, a sequence within the maximum.
+strata_status_code checkBatch(const strata::fb::Metadata *meta,
+                              const int32_t *tokens, size_t batch, size_t seq,
+                              size_t &cells, strata_status *status);
+
 /// Token ids inside the vocabulary and a sequence within the maximum.
 strata_status_code checkTokens(const strata::fb::Metadata *meta,
                                const int32_t *tokens, size_t count, size_t seq,

@@ -49,12 +49,8 @@ strata_status_code computeGradients(strata_session &s, const int32_t *tokens,
   const auto *root = s.exe->root;
   const auto *meta = root->metadata();
   size_t cells;
-  if (__builtin_mul_overflow(batch, seq, &cells) ||
-      cells > static_cast<size_t>(INT32_MAX))
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "a batch of %zu sequences of %zu tokens is too large", batch,
-                seq);
-  if (strata_status_code code = checkTokens(meta, tokens, cells, seq, status))
+  if (strata_status_code code =
+          checkBatch(meta, tokens, batch, seq, cells, status))
     return code;
   std::vector<int32_t> targets;
   if (strata_status_code code =
