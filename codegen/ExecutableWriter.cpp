@@ -25,6 +25,89 @@ static std::vector<int64_t> shapeOf(RankedTensorType type) {
   return shape;
 }
 
+namespace {
+
+/// Index of training state `name` (shaped `shape`), added on first use.
+int stateIndex(ExecutableContents &contents, StringRef name,
+               const std::vector<int64_t> &shape) {
+  for (auto [i, s] : llvm::enumerate(contents.state))
+    if (s.name == name)
+      return static_cast<int>(i);
+  contents.state.push_back({name.str(), shape, -1});
+  return static_cast<int>(contents.state.size() - 1);
+}
+
+/// An argument strata-optimizer marked with `strata.arg`.
+LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
+                               ExecutableContents &contents,
+                               ExecutableContents::Argument &arg) {
+  using Arg = ExecutableContents::Argument;
+  auto shape = shapeOf(cast<RankedTensorType>(func.getArgumentTypes()[i]));
+  StringRef kind = role.getValue();
+  if (kind == "step") {
+    arg.kind = Arg::Step;
+    return success();
+  }
+  if (kind == "gradient" && func.getArgAttrOfType<StringAttr>(i, "strata.param")) {
+    arg.kind = Arg::Gradient;
+    return success();
+  }
+  if (auto name = func.getArgAttrOfType<StringAttr>(i, "strata.state");
+      kind == "state" && name) {
+    arg.kind = Arg::OptimizerState;
+    arg.state = stateIndex(contents, name.getValue(), shape);
+    return success();
+  }
+  return func.emitError("argument ")
+         << i << " has strata.arg = \"" << kind
+         << "\", which is not step, gradient (with strata.param) or state "
+            "(with strata.state)";
+}
+
+/// A result strata-optimizer marked with `strata.result`.
+LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
+                             const llvm::StringMap<int> &params,
+                             ExecutableContents &contents,
+                             ExecutableContents::Result &result) {
+  using Result = ExecutableContents::Result;
+  StringRef kind = role.getValue();
+  if (kind == "lr" || kind == "grad_norm") {
+    result.kind = kind == "lr" ? Result::LearningRate : Result::GradNorm;
+    return success();
+  }
+  if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.param");
+      kind == "parameter" && name) {
+    auto it = params.find(name.getValue());
+    if (it == params.end())
+      return func.emitError("result ")
+             << i << " updates '" << name.getValue()
+             << "', which is no parameter of the function";
+    if (contents.parameters[it->second].shape != result.shape)
+      return func.emitError("result ")
+             << i << " updates '" << name.getValue()
+             << "' with a value of another shape";
+    result.kind = Result::Param;
+    result.parameter = it->second;
+    return success();
+  }
+  if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.state");
+      kind == "state" && name) {
+    result.kind = Result::OptimizerState;
+    result.state = stateIndex(contents, name.getValue(), result.shape);
+    // "<parameter>.<slot>": the state belongs to that parameter.
+    auto owner = params.find(name.getValue().rsplit('.').first);
+    if (owner != params.end())
+      contents.state[result.state].parameter = owner->second;
+    return success();
+  }
+  return func.emitError("result ")
+         << i << " has strata.result = \"" << kind
+         << "\", which is not lr, grad_norm, parameter (with strata.param) "
+            "or state (with strata.state)";
+}
+
+} // namespace
+
 LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                                                ExecutableContents &contents) {
   llvm::StringMap<int> index;
@@ -33,7 +116,10 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       continue;
     ExecutableContents::EntryPoint entry;
     entry.name = func.getName().str();
-    // Original arguments first: token ids, then labels (the loss).
+    // Original arguments first: token ids, then labels (the loss), or
+    // what `strata.arg` says (optimizer_step). Gradients name their
+    // parameter, resolved once the walk below has numbered them.
+    SmallVector<std::pair<size_t, StringRef>> namedParams;
     for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
       auto tensor = dyn_cast<RankedTensorType>(type);
       if (!tensor)
@@ -50,6 +136,15 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                               : Arg::ValueCache;
       if (arg.kind == Arg::KeyCache || arg.kind == Arg::ValueCache)
         arg.layer = static_cast<int>((i - 3) / 2);
+      if (auto role = func.getArgAttrOfType<StringAttr>(i, "strata.arg")) {
+        if (failed(trainingArgument(func, i, role, contents, arg)))
+          return failure();
+        if (arg.kind == Arg::Gradient)
+          namedParams.emplace_back(
+              entry.arguments.size(),
+              func.getArgAttrOfType<StringAttr>(i, "strata.param")
+                  .getValue());
+      }
       arg.shape = shapeOf(tensor);
       arg.isInteger = tensor.getElementType().isInteger();
       entry.arguments.push_back(arg);
@@ -87,8 +182,21 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     });
     if (walk.wasInterrupted())
       return failure();
-    for (Type type : func.getResultTypes())
-      entry.results.push_back(shapeOf(cast<RankedTensorType>(type)));
+    for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+      ExecutableContents::Result result;
+      result.shape = shapeOf(cast<RankedTensorType>(type));
+      if (auto role = func.getResultAttrOfType<StringAttr>(i, "strata.result"))
+        if (failed(trainingResult(func, i, role, index, contents, result)))
+          return failure();
+      entry.results.push_back(std::move(result));
+    }
+    for (auto [arg, name] : namedParams) {
+      auto it = index.find(name);
+      if (it == index.end())
+        return func.emitError("the gradient of '")
+               << name << "' names no parameter of the function";
+      entry.arguments[arg].parameter = it->second;
+    }
     contents.entryPoints.push_back(std::move(entry));
   }
   if (contents.entryPoints.empty())
@@ -377,14 +485,44 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Arg::ValueCache:
         kind = fb::ArgumentKind::ValueCache;
         break;
+      case Arg::Step:
+        kind = fb::ArgumentKind::Step;
+        break;
+      case Arg::Gradient:
+        kind = fb::ArgumentKind::Gradient;
+        break;
+      case Arg::OptimizerState:
+        kind = fb::ArgumentKind::OptimizerState;
+        break;
       }
       args.push_back(fb::CreateArgument(
           b, kind, a.parameter, b.CreateVector(a.shape),
-          a.isInteger ? fb::DType::I32 : fb::DType::F32, a.layer));
+          a.isInteger ? fb::DType::I32 : fb::DType::F32, a.layer, a.state));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
-    for (const auto &shape : e.results)
-      results.push_back(fb::CreateResult(b, b.CreateVector(shape)));
+    for (const auto &r : e.results) {
+      using Result = ExecutableContents::Result;
+      fb::ResultKind kind = fb::ResultKind::Value;
+      switch (r.kind) {
+      case Result::Value:
+        break;
+      case Result::Param:
+        kind = fb::ResultKind::Parameter;
+        break;
+      case Result::OptimizerState:
+        kind = fb::ResultKind::OptimizerState;
+        break;
+      case Result::LearningRate:
+        kind = fb::ResultKind::LearningRate;
+        break;
+      case Result::GradNorm:
+        kind = fb::ResultKind::GradNorm;
+        break;
+      }
+      results.push_back(fb::CreateResult(b, b.CreateVector(r.shape),
+                                         fb::DType::F32, kind, r.parameter,
+                                         r.state));
+    }
     std::vector<flatbuffers::Offset<fb::Command>> commands{
         fb::CreateCommand(b, fb::CommandKind::Launch, 0,
                           b.CreateString(STRATA_ENTRY_PREFIX + e.name))};
@@ -404,11 +542,17 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       c.maxSeqLen, c.bosTokenId, c.eosTokenId, c.padTokenId,
       b.CreateString(c.cpu), c.sm);
   auto [parallel, training, inference] = serializePlan(b, c.plan);
+  std::vector<flatbuffers::Offset<fb::StateTensor>> state;
+  for (const auto &t : c.state)
+    state.push_back(fb::CreateStateTensor(b, b.CreateString(t.name),
+                                          b.CreateVector(t.shape),
+                                          fb::DType::F32, t.parameter));
   auto root = fb::CreateExecutable(
       b, /*version=*/STRATA_EXECUTABLE_FORMAT_VERSION,
       c.cuda ? fb::Target::Cuda : fb::Target::Cpu, b.CreateVector(kernels),
       b.CreateVector(entries), b.CreateVector(params), meta,
-      c.cuda ? b.CreateVector(gpuKernels) : 0, parallel, training, inference);
+      c.cuda ? b.CreateVector(gpuKernels) : 0, parallel, training, inference,
+      /*stages=*/0, state.empty() ? 0 : b.CreateVector(state));
   fb::FinishExecutableBuffer(b, root);
   // The runtime checks the trailer's CRC before it reads anything else.
   std::string bytes(reinterpret_cast<const char *>(b.GetBufferPointer()),

@@ -13,6 +13,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -34,17 +35,37 @@ struct ExecutableContents {
       Positions,
       KeyCache,
       ValueCache,
-      KeyPadding
+      KeyPadding,
+      Step,
+      Gradient,
+      OptimizerState
     } kind = Tokens;
-    int parameter = -1;
+    int parameter = -1;         ///< Param, Gradient
+    int state = -1;             ///< OptimizerState: index into state
     int layer = -1;             ///< KeyCache and ValueCache
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
   };
+  struct Result {
+    Result() = default;
+    /// A plain value of this shape (-1 for dynamic dims).
+    Result(std::initializer_list<int64_t> dims) : shape(dims) {}
+    enum Kind { Value, Param, OptimizerState, LearningRate, GradNorm } kind =
+        Value;
+    int parameter = -1;
+    int state = -1;
+    std::vector<int64_t> shape;
+  };
+  /// Training state besides the parameters (optimizer moments).
+  struct StateTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    int parameter = -1;
+  };
   struct EntryPoint {
     std::string name;
     std::vector<Argument> arguments;
-    std::vector<std::vector<int64_t>> results;
+    std::vector<Result> results;
     /// strata-plan-memory's record: buffers, slots, then each slot's bytes
     /// (-1: shape-dependent); empty without a plan.
     std::vector<int64_t> memoryPlan;
@@ -54,6 +75,7 @@ struct ExecutableContents {
     std::vector<int64_t> block; ///< x, y, z; -1 when dynamic
   };
   std::vector<Parameter> parameters;
+  std::vector<StateTensor> state;
   std::vector<EntryPoint> entryPoints;
   std::string kernelLibrary; ///< ELF shared object bytes (host code on CUDA)
   /// CPU executables: the same kernels compiled for higher x86-64 levels

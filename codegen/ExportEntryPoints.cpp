@@ -298,6 +298,9 @@ LogicalResult exportEntryPoint(func::FuncOp func, ModuleOp module,
   dropped.set(0, numArgs);
   if (failed(func.eraseArguments(dropped)))
     return failure();
+  // The results now go through the pointer: their attributes (the
+  // optimizer's strata.result marks) go with them.
+  func.removeResAttrsAttr();
   func.setFunctionType(FunctionType::get(ctx, {ptrTy}, {}));
   func.setSymName((STRATA_ENTRY_PREFIX + func.getName()).str());
   return success();

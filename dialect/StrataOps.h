@@ -30,4 +30,9 @@ LogicalResult verifyAttentionShapes(function_ref<InFlightDiagnostic()> emit,
 #define GET_OP_CLASSES
 #include "dialect/StrataOps.h.inc"
 
+namespace mlir::strata {
+/// State tensors `optimizer` keeps per parameter (strata.optimizer_update).
+unsigned optimizerStateCount(Optimizer optimizer);
+} // namespace mlir::strata
+
 #endif // STRATA_DIALECT_STRATAOPS_H

@@ -28,5 +28,6 @@ include "dialect/StrataAttentionOps.td"
 include "dialect/StrataMoEOps.td"
 include "dialect/StrataHeadOps.td"
 include "dialect/StrataGradOps.td"
+include "dialect/StrataOptimizerOps.td"
 
 #endif // STRATA_OPS_TD

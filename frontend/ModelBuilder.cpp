@@ -558,8 +558,9 @@ void ModelBuilder::addPlan(ModuleOp module) {
       "strata.training",
       TrainingAttr::get(
           ctx,
-          t.optimizer == OptimizerKind::Lion ? Optimizer::Lion
-                                             : Optimizer::AdamW,
+          t.optimizer == OptimizerKind::Lion  ? Optimizer::Lion
+          : t.optimizer == OptimizerKind::Sgd ? Optimizer::Sgd
+                                              : Optimizer::AdamW,
           APFloat(t.lr), APFloat(t.weightDecay), APFloat(t.beta1),
           APFloat(t.beta2), APFloat(t.eps), schedule, t.warmupSteps,
           t.totalSteps, APFloat(t.minLrRatio), APFloat(t.gradientClipping),

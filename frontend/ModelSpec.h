@@ -130,7 +130,7 @@ struct ModelSpec {
   bool isMoELayer(int64_t i) const;
 };
 
-enum class OptimizerKind { Lion, AdamW };
+enum class OptimizerKind { Lion, AdamW, Sgd };
 
 struct TrainingSpec {
   bool present = false; ///< The config has a training section.

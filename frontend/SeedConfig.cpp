@@ -213,7 +213,9 @@ void readTraining(SectionReader t, TrainingSpec &s) {
                               {{"Lion", OptimizerKind::Lion},
                                {"lion", OptimizerKind::Lion},
                                {"AdamW", OptimizerKind::AdamW},
-                               {"adamw", OptimizerKind::AdamW}});
+                               {"adamw", OptimizerKind::AdamW},
+                               {"SGD", OptimizerKind::Sgd},
+                               {"sgd", OptimizerKind::Sgd}});
   if (s.optimizer == OptimizerKind::Lion) {
     // Lion's usual defaults differ from AdamW's.
     s.beta2 = 0.99;

@@ -61,4 +61,29 @@ def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
                            "mlir::arith::ArithDialect"];
 }
 
+def StrataOptimizer : Pass<"strata-optimizer", "mlir::ModuleOp"> {
+  let summary = "Build optimizer_step: the schedule, clipping and update";
+  let description = [{
+    Adds `optimizer_step` from the module's `#strata.training` plan (the
+    defaults of that attribute when the module has none): for the update
+    number `step` (1-based) it computes the learning rate
+    (`strata.lr_schedule`), the gradients' global norm
+    (`strata.global_norm`) and, per parameter the loss reads, the update
+    (`strata.optimizer_update`, clipping included). Its arguments are the
+    step (`strata.arg = "step"`), one gradient per parameter
+    (`strata.arg = "gradient"`, `strata.param = "<name>"`) and the
+    optimizer state (`strata.arg = "state"`, `strata.state =
+    "<name>.<slot>"`, slots `exp_avg`, `exp_avg_sq` for AdamW, `exp_avg`
+    for Lion, `momentum_buffer` for SGD, as torch names them); its results
+    the learning rate, the norm, the new parameters and the new state,
+    marked the same way (`strata.result`). The runtime binds them by these
+    attributes. The parameters are those `loss` reads, in its order.
+  }];
+  let options = [
+    Option<"loss", "loss", "std::string", "\"loss\"",
+           "The function whose parameters are trained">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 #endif // STRATA_PASSES_TD

@@ -12,6 +12,7 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
   StrataAutodiffOptions autodiff;
   autodiff.functions.assign(options.losses.begin(), options.losses.end());
   pm.addPass(createStrataAutodiff(autodiff));
+  pm.addPass(createStrataOptimizer());
 }
 
 namespace {

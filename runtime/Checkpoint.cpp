@@ -334,20 +334,19 @@ std::string jsonEscape(const std::string &text) {
   return escaped;
 }
 
-/// A safetensors header for `tensors` (index into `weights`), in order.
-std::string headerFor(const strata::fb::Executable *exe,
-                      const Weights &weights, const std::vector<size_t> &which,
+/// A safetensors header for `tensors`, named `names`, stored as `dtypes`.
+std::string headerFor(const std::vector<std::string> &names,
+                      const std::vector<const HostTensor *> &tensors,
                       const std::vector<strata_dtype> &dtypes) {
   std::string header = "{";
   uint64_t offset = 0;
-  for (size_t k = 0; k < which.size(); ++k) {
-    size_t i = which[k];
-    std::string name = jsonEscape(exe->parameters()->Get(i)->name()->str());
-    uint64_t bytes = weights[i].elements * dtypeSize(dtypes[i]);
-    header += (k ? "," : "") + std::string("\"") + name + "\":{\"dtype\":\"" +
-              safetensorsName(dtypes[i]) + "\",\"shape\":[";
-    for (size_t d = 0; d < weights[i].shape.size(); ++d)
-      header += (d ? "," : "") + std::to_string(weights[i].shape[d]);
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    uint64_t bytes = tensors[k]->elements * dtypeSize(dtypes[k]);
+    header += (k ? "," : "") + std::string("\"") + jsonEscape(names[k]) +
+              "\":{\"dtype\":\"" + safetensorsName(dtypes[k]) +
+              "\",\"shape\":[";
+    for (size_t d = 0; d < tensors[k]->shape.size(); ++d)
+      header += (d ? "," : "") + std::to_string(tensors[k]->shape[d]);
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
               std::to_string(offset + bytes) + "]}";
     offset += bytes;
@@ -358,28 +357,28 @@ std::string headerFor(const strata::fb::Executable *exe,
   return header;
 }
 
-strata_status_code writeFile(const std::string &path,
-                             const strata::fb::Executable *exe,
-                             const Weights &weights,
-                             const std::vector<size_t> &which,
-                             const std::vector<strata_dtype> &dtypes,
-                             strata_status *status) {
+/// One safetensors file of `tensors`, converted to `dtypes`, written
+/// atomically.
+strata_status_code writeSafetensors(const std::string &path,
+                                    const std::vector<std::string> &names,
+                                    const std::vector<const HostTensor *> &tensors,
+                                    const std::vector<strata_dtype> &dtypes,
+                                    strata_status *status) {
   OutputFile file;
   std::string error;
-  std::string header = headerFor(exe, weights, which, dtypes);
+  std::string header = headerFor(names, tensors, dtypes);
   uint64_t headerSize = header.size();
   bool good = file.open(path, error) && file.write(&headerSize, 8, error) &&
               file.write(header.data(), header.size(), error);
   std::vector<uint8_t> converted;
-  for (size_t k = 0; good && k < which.size(); ++k) {
-    const HostTensor &t = weights[which[k]];
-    strata_dtype dtype = dtypes[which[k]];
-    if (dtype == t.dtype) {
+  for (size_t k = 0; good && k < tensors.size(); ++k) {
+    const HostTensor &t = *tensors[k];
+    if (dtypes[k] == t.dtype) {
       good = file.write(t.data.get(), t.bytes(), error);
       continue;
     }
-    converted.resize(t.elements * dtypeSize(dtype));
-    convertElements(t.dtype, t.data.get(), dtype, converted.data(),
+    converted.resize(t.elements * dtypeSize(dtypes[k]));
+    convertElements(t.dtype, t.data.get(), dtypes[k], converted.data(),
                     t.elements);
     good = file.write(converted.data(), converted.size(), error);
   }
@@ -387,6 +386,24 @@ strata_status_code writeFile(const std::string &path,
     return fail(status, STRATA_IO_ERROR, "%s (nothing was replaced)",
                 error.c_str());
   return ok(status);
+}
+
+/// Parameters `which` of `weights`, under their names, as one file.
+strata_status_code writeFile(const std::string &path,
+                             const strata::fb::Executable *exe,
+                             const Weights &weights,
+                             const std::vector<size_t> &which,
+                             const std::vector<strata_dtype> &dtypes,
+                             strata_status *status) {
+  std::vector<std::string> names;
+  std::vector<const HostTensor *> tensors;
+  std::vector<strata_dtype> stored;
+  for (size_t i : which) {
+    names.push_back(exe->parameters()->Get(i)->name()->str());
+    tensors.push_back(&weights[i]);
+    stored.push_back(dtypes[i]);
+  }
+  return writeSafetensors(path, names, tensors, stored, status);
 }
 
 } // namespace
@@ -480,6 +497,34 @@ strata_status_code writeCheckpoint(const std::string &path,
   if (!writeFile(dir + kIndexName, index, error))
     return fail(status, STRATA_IO_ERROR, "%s", error.c_str());
   return ok(status);
+}
+
+strata_status_code writeTensors(const std::string &path,
+                                const std::vector<std::string> &names,
+                                const std::vector<const HostTensor *> &tensors,
+                                strata_status *status) {
+  std::vector<strata_dtype> dtypes;
+  for (const HostTensor *t : tensors)
+    dtypes.push_back(t->dtype);
+  return writeSafetensors(path, names, tensors, dtypes, status);
+}
+
+strata_status_code readTensors(const std::string &path,
+                               const std::vector<std::string> &names,
+                               std::vector<HostTensor> &out,
+                               strata_status *status) {
+  Checkpoint ckpt;
+  if (strata_status_code code = ckpt.open(path, status))
+    return code;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!ckpt.tensors.count(names[i]))
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "%s: missing tensor '%s'", path.c_str(), names[i].c_str());
+    if (strata_status_code code =
+            readTensor(ckpt, names[i], out[i].shape, out[i], 0, status))
+      return code;
+  }
+  return STRATA_OK;
 }
 
 } // namespace strata::runtime

@@ -35,6 +35,20 @@ strata_status_code writeCheckpoint(const std::string &path,
                                    const strata_save_options &options,
                                    strata_status *status);
 
+/// Writes `tensors` under `names` as one safetensors file, in their own
+/// dtypes, atomically (OutputFile).
+strata_status_code writeTensors(const std::string &path,
+                                const std::vector<std::string> &names,
+                                const std::vector<const HostTensor *> &tensors,
+                                strata_status *status);
+
+/// Reads tensors `names` of safetensors file `path` into `out` (allocated,
+/// with the shapes and dtypes wanted), converting float dtypes.
+strata_status_code readTensors(const std::string &path,
+                               const std::vector<std::string> &names,
+                               std::vector<HostTensor> &out,
+                               strata_status *status);
+
 } // namespace strata::runtime
 
 #endif // STRATA_RUNTIME_CHECKPOINT_H

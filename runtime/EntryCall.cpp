@@ -169,8 +169,15 @@ void copyRowMajor(const int64_t *d, size_t rank, float *out) {
   const float *base = reinterpret_cast<const float *>(d[1]) + d[2];
   std::vector<int64_t> index(rank, 0);
   int64_t total = 1;
-  for (size_t i = 0; i < rank; ++i)
+  bool contiguous = true;
+  for (size_t i = rank; i-- > 0;) {
+    contiguous &= d[3 + i] == 1 || d[3 + rank + i] == total;
     total *= d[3 + i];
+  }
+  if (contiguous) {
+    std::memcpy(out, base, static_cast<size_t>(total) * sizeof(float));
+    return;
+  }
   for (int64_t k = 0; k < total; ++k) {
     int64_t offset = 0;
     for (size_t i = 0; i < rank; ++i)

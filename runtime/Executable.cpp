@@ -470,6 +470,27 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                        "layer or an F32 [batch, length, width] shape",
                        name);
     return STRATA_OK;
+  case ArgumentKind::Step:
+    if (arg->dtype() != DType::I32 || shape->size() != 0)
+      return c.corrupt("entry point '%s' has a step argument that is not "
+                       "I32 []",
+                       name);
+    return STRATA_OK;
+  case ArgumentKind::OptimizerState: {
+    const auto *state = exe->training_state();
+    if (!state || arg->state() < 0 ||
+        static_cast<size_t>(arg->state()) >= state->size())
+      return c.corrupt("entry point '%s' refers to optimizer state %d of %u",
+                       name, arg->state(), state ? state->size() : 0);
+    if (arg->dtype() != DType::F32 ||
+        !sameShape(shape, state->Get(arg->state())->shape()))
+      return c.corrupt("argument %u of entry point '%s' takes optimizer "
+                       "state '%s' with another shape or dtype",
+                       index, name,
+                       state->Get(arg->state())->name()->c_str());
+    return STRATA_OK;
+  }
+  case ArgumentKind::Gradient:
   case ArgumentKind::Parameter:
     break;
   }
@@ -495,20 +516,91 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
 strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
                                   const Checker &c) {
   std::vector<bool> params(exe->parameters()->size(), false);
+  std::vector<bool> grads(exe->parameters()->size(), false);
+  std::set<int> states;
   std::set<ArgumentKind> kinds;
   for (const Argument *arg : *ep->arguments()) {
-    if (arg->kind() == ArgumentKind::Parameter) {
-      if (params[arg->parameter()])
+    if (arg->kind() == ArgumentKind::Parameter ||
+        arg->kind() == ArgumentKind::Gradient) {
+      auto &seen = arg->kind() == ArgumentKind::Parameter ? params : grads;
+      if (seen[arg->parameter()])
         return c.corrupt(
-            "entry point '%s' takes parameter '%s' twice", ep->name()->c_str(),
+            "entry point '%s' takes %s '%s' twice", ep->name()->c_str(),
+            arg->kind() == ArgumentKind::Parameter ? "parameter"
+                                                   : "the gradient of",
             exe->parameters()->Get(arg->parameter())->name()->c_str());
-      params[arg->parameter()] = true;
+      seen[arg->parameter()] = true;
+    } else if (arg->kind() == ArgumentKind::OptimizerState) {
+      if (!states.insert(arg->state()).second)
+        return c.corrupt("entry point '%s' takes optimizer state %d twice",
+                         ep->name()->c_str(), arg->state());
     } else if (arg->kind() != ArgumentKind::KeyCache &&
                arg->kind() != ArgumentKind::ValueCache &&
                !kinds.insert(arg->kind()).second) {
       return c.corrupt("entry point '%s' takes %s twice", ep->name()->c_str(),
                        EnumNameArgumentKind(arg->kind()));
     }
+  }
+  return STRATA_OK;
+}
+
+/// A result the runtime stores (optimizer_step's): its parameter or state
+/// exists and has its shape; scalars are F32 [].
+strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
+                                   const Result *res, const Checker &c) {
+  const char *name = ep->name()->c_str();
+  switch (res->kind()) {
+  case ResultKind::Value:
+    return STRATA_OK;
+  case ResultKind::LearningRate:
+  case ResultKind::GradNorm:
+    if (res->dtype() != DType::F32 || res->shape()->size() != 0)
+      return c.corrupt("entry point '%s' has a %s result that is not F32 []",
+                       name, EnumNameResultKind(res->kind()));
+    return STRATA_OK;
+  case ResultKind::Parameter: {
+    size_t n = exe->parameters()->size();
+    if (res->parameter() < 0 || static_cast<size_t>(res->parameter()) >= n)
+      return c.corrupt("entry point '%s' updates parameter %d of %zu", name,
+                       res->parameter(), n);
+    const Parameter *p = exe->parameters()->Get(res->parameter());
+    if (!sameShape(res->shape(), p->shape()) || p->dtype() != DType::F32 ||
+        res->dtype() != DType::F32)
+      return c.corrupt("entry point '%s' updates parameter '%s' with a "
+                       "value of another shape or dtype",
+                       name, p->name()->c_str());
+    return STRATA_OK;
+  }
+  case ResultKind::OptimizerState: {
+    const auto *state = exe->training_state();
+    if (!state || res->state() < 0 ||
+        static_cast<size_t>(res->state()) >= state->size() ||
+        !sameShape(res->shape(), state->Get(res->state())->shape()) ||
+        res->dtype() != DType::F32)
+      return c.corrupt("entry point '%s' updates optimizer state %d, which "
+                       "does not exist or has another shape",
+                       name, res->state());
+    return STRATA_OK;
+  }
+  }
+  return c.corrupt("entry point '%s' has a result of unknown kind", name);
+}
+
+/// The training state: static F32 shapes, unique names, owners in range.
+strata_status_code checkTrainingState(const Executable *exe,
+                                      const Checker &c) {
+  const auto *state = exe->training_state();
+  if (!state)
+    return STRATA_OK;
+  std::set<std::string> names;
+  for (const StateTensor *t : *state) {
+    if (!validShape(t->shape(), /*allowDynamic=*/false) ||
+        t->dtype() != DType::F32 || !names.insert(t->name()->str()).second ||
+        t->parameter() < -1 ||
+        t->parameter() >= static_cast<int>(exe->parameters()->size()))
+      return c.corrupt("optimizer state '%s' has an invalid shape, dtype, "
+                       "owner or a repeated name",
+                       t->name()->c_str());
   }
   return STRATA_OK;
 }
@@ -523,12 +615,15 @@ strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
       return code;
   if (strata_status_code code = checkNoRepeats(exe, ep, c))
     return code;
-  for (const Result *res : *ep->results())
-    if (!inRange(res->dtype()) ||
+  for (const Result *res : *ep->results()) {
+    if (!inRange(res->dtype()) || !inRange(res->kind()) ||
         !validShape(res->shape(), /*allowDynamic=*/true))
-      return c.corrupt("entry point '%s' has a result with an invalid shape "
-                       "or dtype",
+      return c.corrupt("entry point '%s' has a result with an invalid shape, "
+                       "dtype or kind",
                        name);
+    if (strata_status_code code = checkResultKind(exe, ep, res, c))
+      return code;
+  }
   if (const MemoryPlan *plan = ep->memory_plan()) {
     bool valid =
         plan->buffers() >= 0 &&
@@ -677,7 +772,8 @@ strata_status_code checkExecutable(const Executable *exe, const Checker &c) {
   if (!inRange(exe->target()))
     return c.corrupt("unknown target");
   for (auto check :
-       {checkKernelLibraries, checkTarget, checkParameters, checkEntryPoints,
+       {checkKernelLibraries, checkTarget, checkParameters, checkTrainingState,
+        checkEntryPoints,
         checkMetadata, checkLanguageModel, checkPlan})
     if (strata_status_code code = check(exe, c))
       return code;

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/Gradients.h"
 #include "runtime/Checkpoint.h"
 #include "runtime/EntryCall.h"
 
@@ -42,10 +43,12 @@ strata_status_code resolveLabels(const strata::fb::Metadata *meta,
   return STRATA_OK;
 }
 
-strata_status_code computeGradients(strata_session &s, const int32_t *tokens,
-                                    const int32_t *labels, size_t batch,
-                                    size_t seq, float *loss,
-                                    strata_status *status) {
+} // namespace
+
+strata_status_code strata::runtime::computeGradients(
+    strata_session &s, const int32_t *tokens, const int32_t *labels,
+    size_t batch, size_t seq, float *loss, int64_t *labelled,
+    strata_status *status) {
   const auto *root = s.exe->root;
   const auto *meta = root->metadata();
   size_t cells;
@@ -56,6 +59,9 @@ strata_status_code computeGradients(strata_session &s, const int32_t *tokens,
   if (strata_status_code code =
           resolveLabels(meta, tokens, labels, batch, seq, targets, status))
     return code;
+  if (labelled)
+    *labelled = std::count_if(targets.begin(), targets.end(),
+                              [](int32_t t) { return t != kIgnoreIndex; });
   const strata::fb::EntryPoint *ep = findEntry(s.exe, "loss_grad");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND,
@@ -127,8 +133,6 @@ strata_status_code computeGradients(strata_session &s, const int32_t *tokens,
   return ok(status);
 }
 
-} // namespace
-
 extern "C" {
 
 strata_status_code strata_session_compute_gradients(
@@ -140,7 +144,7 @@ strata_status_code strata_session_compute_gradients(
                 "input");
   return guardApi(__func__, status, [&] {
     return computeGradients(*session, tokens, labels, batch, seq, loss,
-                            status);
+                            /*labelled=*/nullptr, status);
   });
 }
 

@@ -17,6 +17,22 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+namespace strata::runtime {
+/// What a training session carries between steps besides the parameters.
+struct TrainingState {
+  /// One f32 tensor per entry of the executable's training_state
+  /// (optimizer moments), zeros until the first step or a load.
+  std::vector<HostTensor> state;
+  /// Sums the micro-batches' gradients under accumulation.
+  Weights accumulated;
+  bool haveAccumulator = false;
+  int64_t step = 0; ///< updates made
+  float lossScale = 1.0f;
+  std::string userJson = "null"; ///< of the last loaded checkpoint
+};
+} // namespace strata::runtime
 
 struct strata_session {
   const strata_executable *exe = nullptr;
@@ -28,6 +44,7 @@ struct strata_session {
   /// The last strata_session_compute_gradients' results (f32), once made.
   strata::runtime::Weights gradients;
   bool haveGradients = false;
+  strata::runtime::TrainingState training;
   std::string deviceName;
   bool useKvCache = true;
 

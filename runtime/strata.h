@@ -292,6 +292,64 @@ strata_status_code strata_session_save_gradients(
     strata_session *session, const char *path,
     const strata_save_options *options, strata_status *status);
 
+/* Training steps (executables compiled with strata-compile --train, which
+ * adds `loss_grad` and `optimizer_step`; the optimizer, its
+ * hyper-parameters, the schedule, clipping and accumulation are compiled
+ * in from the config's training section and the command line). */
+typedef struct strata_train_metrics {
+  int64_t step;           /* updates made so far, this one included */
+  float loss;             /* mean over the step's micro-batches */
+  float lr;               /* the learning rate this update used */
+  float grad_norm;        /* global norm of the gradients, before clipping */
+  float loss_scale;       /* 1 without dynamic loss scaling */
+  int64_t tokens;         /* labelled (not ignored) tokens in the step */
+  int64_t dropped_tokens; /* token-expert pairs over expert capacity */
+  int32_t skipped;        /* 1: the gradients were not finite and the
+                             parameters and optimizer state were left
+                             unchanged (the step still counts) */
+} strata_train_metrics;
+
+/* One optimizer step on token ids and labels [batch, seq] (row-major;
+ * `labels` NULL: each position's next token, the last position ignored):
+ * the batch is split into the plan's accumulation_steps micro-batches
+ * (batch must be a multiple), their gradients averaged, then
+ * `optimizer_step` updates every parameter and its optimizer state (zeros
+ * before the first step). `metrics` may be NULL. Parameters must be F32. */
+strata_status_code strata_session_train_step(strata_session *session,
+                                             const int32_t *tokens,
+                                             const int32_t *labels,
+                                             size_t batch, size_t seq,
+                                             strata_train_metrics *metrics,
+                                             strata_status *status);
+
+/* Updates made so far (0 before the first step and after loading a
+ * checkpoint of step 0). */
+int64_t strata_session_train_steps_done(const strata_session *session);
+
+/* Writes a training checkpoint to the directory `path`, which must not
+ * exist: model.safetensors (the parameters, loadable as --weights),
+ * optimizer.safetensors (the optimizer state, torch's names:
+ * <parameter>.exp_avg, ...) and manifest.json (format, step, loss scale,
+ * optimizer, and `user_json` — any JSON value, e.g. a data cursor — or
+ * null). Everything is written into a temporary sibling directory, synced
+ * and renamed to `path`: a crash at any moment leaves either no `path` or
+ * a complete one. */
+strata_status_code strata_session_save_training_checkpoint(
+    strata_session *session, const char *path, const char *user_json,
+    strata_status *status);
+
+/* Loads a checkpoint written by strata_session_save_training_checkpoint:
+ * parameters, optimizer state and step, so that the next steps equal those
+ * of the run that wrote it, bit for bit (same executable, device and
+ * threads). Nothing changes unless everything loads. The manifest's user
+ * JSON is kept until the next load: strata_session_checkpoint_user_json. */
+strata_status_code strata_session_load_training_checkpoint(
+    strata_session *session, const char *path, strata_status *status);
+
+/* The user JSON of the last loaded checkpoint ("null" when it had none, or
+ * before any load). Lives until the next load or the session's end. */
+const char *strata_session_checkpoint_user_json(const strata_session *session);
+
 /* Runs `forward` on token ids [batch, seq] (row-major) and writes the LM
  * logits [batch, seq, vocab] to `logits` (`capacity` floats). Token ids
  * outside the vocabulary and sequences longer than the maximum are errors. */

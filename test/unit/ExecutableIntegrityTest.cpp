@@ -494,7 +494,7 @@ TEST(ExecutableCrossChecks, KernelLibrariesAndEnums) {
                   ->GetMutableObject(1)
                   ->mutable_arguments()
                   ->GetMutableObject(2)
-                  ->mutate_kind(static_cast<strata::fb::ArgumentKind>(9)));
+                  ->mutate_kind(static_cast<strata::fb::ArgumentKind>(42)));
   reseal(bytes);
   expectCorrupt(bytes, "entry point 'decode' has an argument of unknown "
                        "kind or dtype");

@@ -39,6 +39,8 @@
 #include "llvm/Support/Threading.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -69,6 +71,13 @@ struct Options {
   unsigned jobs = 0;        ///< -j: threads for LLVM (0: one per core)
   bool timing = false;      ///< --timing: per pass and per step, to stderr
   bool train = false;       ///< --train: add the training entry points
+  /// --optimizer, --lr, ...: over the config's training section (unset:
+  /// as the config says).
+  struct {
+    std::string optimizer, schedule, precision;
+    std::optional<double> lr, weightDecay, beta1, beta2, eps, clip, minLrRatio;
+    std::optional<int64_t> warmup, totalSteps, accumulation;
+  } training;
 };
 
 /// --train: the train phase (passes/Phases.h): `loss_grad` (the loss and
@@ -82,6 +91,65 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module) {
   mlir::PassManager pm(module.getContext());
   mlir::strata::buildTrainPhase(pm, {});
   return pm.run(module);
+}
+
+/// --train: the training section with the flags applied over it (a config
+/// without one trains with its defaults, in f32). False, with an error
+/// printed, when the plan cannot be compiled.
+bool applyTrainingFlags(const Options &opts, TrainingSpec &t) {
+  const auto &f = opts.training;
+  if (!t.present) {
+    t.present = true;
+    t.precision = "float32";
+  }
+  if (!f.optimizer.empty()) {
+    t.optimizer = f.optimizer == "lion"  ? OptimizerKind::Lion
+                  : f.optimizer == "sgd" ? OptimizerKind::Sgd
+                                         : OptimizerKind::AdamW;
+    if (t.optimizer == OptimizerKind::Lion && !f.beta2)
+      t.beta2 = 0.99; // Lion's usual default, as in a config
+  }
+  if (!f.schedule.empty())
+    t.schedule = f.schedule;
+  if (!f.precision.empty())
+    t.precision = f.precision;
+  auto set = [](auto &field, const auto &flag) {
+    if (flag)
+      field = *flag;
+  };
+  set(t.lr, f.lr);
+  set(t.weightDecay, f.weightDecay);
+  set(t.beta1, f.beta1);
+  set(t.beta2, f.beta2);
+  set(t.eps, f.eps);
+  set(t.gradientClipping, f.clip);
+  set(t.minLrRatio, f.minLrRatio);
+  set(t.warmupSteps, f.warmup);
+  set(t.totalSteps, f.totalSteps);
+  set(t.gradientAccumulationSteps, f.accumulation);
+  auto error = [&](const llvm::Twine &msg) {
+    llvm::errs() << "error: " << opts.config << ": " << msg << "\n";
+    return false;
+  };
+  if (t.precision != "float32") {
+    // The step computes in f32 whatever the config asks: more precise and
+    // slower than asked, never less. The plan records what was compiled.
+    llvm::errs() << "warning: " << opts.config << ": training.precision is "
+                 << t.precision
+                 << ", which this compiler does not implement yet (bf16 "
+                    "compute with f32 master weights, f16 with loss "
+                    "scaling): the step trains in float32 (--precision "
+                    "float32 says so and silences this)\n";
+    t.precision = "float32";
+  }
+  if (t.schedule == "linear_warmup_cosine_decay" &&
+      t.totalSteps <= t.warmupSteps)
+    return error("the cosine schedule needs total_steps (" +
+                 llvm::Twine(t.totalSteps) + ") above warmup_steps (" +
+                 llvm::Twine(t.warmupSteps) + "): set --total-steps");
+  if (t.beta1 >= 1.0 || t.beta2 >= 1.0 || t.beta1 < 0 || t.beta2 < 0)
+    return error("--beta1 and --beta2 must be in [0, 1)");
+  return true;
 }
 
 /// Applies --tp/--pp/--dp/--ep over the config's parallel section.
@@ -375,6 +443,8 @@ int run(const Options &opts) {
     return 1;
   // Flags override the config's parallel section before the plan is checked.
   applyParallelFlags(opts, config.parallel);
+  if (opts.train && !applyTrainingFlags(opts, config.training))
+    return 1;
   if (!validateParallel(*file, config))
     return 1;
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
@@ -498,8 +568,45 @@ int main(int argc, char **argv) {
                  "once (default: one per core)")
       ->check(CLI::Range(1u, 256u));
   app.add_flag("--train", opts.train,
-               "Add the training entry point loss_grad (the loss and the "
-               "gradient of every parameter, by strata-autodiff)");
+               "Add the training entry points: loss_grad (the loss and the "
+               "gradient of every parameter, by strata-autodiff) and "
+               "optimizer_step (schedule, clipping and the optimizer's "
+               "update, from the training section and the flags below)");
+  auto &t = opts.training;
+  auto positive = CLI::PositiveNumber;
+  app.add_option("--optimizer", t.optimizer,
+                 "--train: the optimizer (default: training.optimizer, "
+                 "else adamw)")
+      ->check(CLI::IsMember({"adamw", "lion", "sgd"}));
+  app.add_option("--lr", t.lr, "--train: peak learning rate")->check(positive);
+  app.add_option("--weight-decay", t.weightDecay,
+                 "--train: weight decay (decoupled for adamw and lion)")
+      ->check(CLI::Range(0.0, 10.0));
+  app.add_option("--beta1", t.beta1,
+                 "--train: first-moment decay (sgd: the momentum)");
+  app.add_option("--beta2", t.beta2, "--train: second-moment decay");
+  app.add_option("--eps", t.eps, "--train: adamw's epsilon")->check(positive);
+  app.add_option("--schedule", t.schedule,
+                 "--train: learning-rate schedule")
+      ->check(CLI::IsMember(
+          {"constant", "linear_warmup", "linear_warmup_cosine_decay"}));
+  app.add_option("--warmup", t.warmup, "--train: warmup steps")
+      ->check(CLI::Range(int64_t(0), int64_t(INT32_MAX)));
+  app.add_option("--total-steps", t.totalSteps,
+                 "--train: steps over which the cosine decays")
+      ->check(CLI::Range(int64_t(0), int64_t(INT32_MAX)));
+  app.add_option("--min-lr-ratio", t.minLrRatio,
+                 "--train: the cosine's floor, as a fraction of --lr")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--clip", t.clip,
+                 "--train: global gradient-norm clipping threshold (0: off)")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--accumulation", t.accumulation,
+                 "--train: micro-batches whose gradients one step averages")
+      ->check(CLI::Range(int64_t(1), int64_t(1000000)));
+  app.add_option("--precision", t.precision,
+                 "--train: training precision (float32 only so far)")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
   app.add_flag("--timing", opts.timing,
                "Print the time of every lowering pass, LLVM code generation, "
                "linking and ptxas to stderr");
@@ -509,6 +616,15 @@ int main(int argc, char **argv) {
     return app.exit(e);
   }
   opts.statsRequested = app.count("--stats") > 0;
+  for (const char *flag :
+       {"--optimizer", "--lr", "--weight-decay", "--beta1", "--beta2", "--eps",
+        "--schedule", "--warmup", "--total-steps", "--min-lr-ratio", "--clip",
+        "--accumulation", "--precision"})
+    if (app.count(flag) && !opts.train) {
+      llvm::errs() << "error: " << flag << " sets the training plan: add "
+                   << "--train\n";
+      return 2;
+    }
   if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {
     llvm::errs() << "error: --emit=" << opts.emit << " needs --target=cuda\n";
     return 2;

@@ -7,6 +7,7 @@
 
 #include "runtime/strata.h"
 #include "runtime/OutputFile.h"
+#include "tools/strata-run/Train.h"
 
 #include <CLI/CLI.hpp>
 
@@ -740,11 +741,15 @@ int main(int argc, char **argv) {
                     "CPU threads for the kernels' parallel loops (default 0: "
                     "one per available CPU; the results do not depend on it)")
         ->check(CLI::Range(0u, 1024u));
+  strata::tools::TrainOptions trainOptions;
+  CLI::App *trainCmd = strata::tools::addTrainCommand(app, trainOptions);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     return app.exit(e);
   }
+  if (*trainCmd)
+    return strata::tools::runTrain(trainOptions);
   if (*inspectCmd)
     return inspect(path, listParameters);
   if (*inferCmd)

@@ -32,6 +32,7 @@ struct ConvertToLinalgPass
     populateAttentionToLinalgPatterns(patterns, flashAttention);
     populateLossToLinalgPatterns(patterns);
     populateGradientsToLinalgPatterns(patterns);
+    populateOptimizerToLinalgPatterns(patterns);
     populateMoEToLinalgPatterns(patterns, groupExperts);
     // decode's KV caches are extended with tensor.concat: lower it to
     // insert_slice, which bufferizes in place.

@@ -34,6 +34,7 @@ void populateAttentionToLinalgPatterns(RewritePatternSet &patterns, bool flash);
 void populateGradientsToLinalgPatterns(RewritePatternSet &patterns);
 /// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
+void populateOptimizerToLinalgPatterns(RewritePatternSet &patterns);
 
 namespace detail {
 

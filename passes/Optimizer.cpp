@@ -1,0 +1,151 @@
+//===- Optimizer.cpp - optimizer_step from the training plan ----*- C++ -*-===//
+//
+// The optimizer is compiled like the model: optimizer_step is straight-line
+// strata ops with the plan's hyper-parameters as attributes. The runtime
+// runs loss_grad over the micro-batches, sums their gradients and calls
+// optimizer_step once, so accumulation needs nothing here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATAOPTIMIZER
+#include "passes/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+/// The state slots of `optimizer`, named as torch's optimizers name them.
+SmallVector<StringRef, 2> stateSlots(Optimizer optimizer) {
+  switch (optimizer) {
+  case Optimizer::AdamW:
+    return {"exp_avg", "exp_avg_sq"};
+  case Optimizer::Lion:
+    return {"exp_avg"};
+  case Optimizer::Sgd:
+    return {"momentum_buffer"};
+  }
+  llvm_unreachable("unknown optimizer");
+}
+
+LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
+                                 TrainingAttr plan) {
+  MLIRContext *ctx = module.getContext();
+  SmallVector<ParamOp> params;
+  llvm::StringSet<> seen;
+  loss.walk([&](ParamOp p) {
+    if (seen.insert(p.getName()).second)
+      params.push_back(p);
+  });
+  if (params.empty())
+    return loss.emitOpError("reads no parameter: there is nothing to train");
+  if (module.lookupSymbol("optimizer_step"))
+    return module.emitError("strata-optimizer: @optimizer_step exists "
+                            "already");
+  Optimizer optimizer = plan.getOptimizer();
+  SmallVector<StringRef, 2> slots = stateSlots(optimizer);
+  Location loc = loss.getLoc();
+  OpBuilder b(ctx);
+  auto attr = [&](StringRef kind, StringRef key = {}, StringRef value = {}) {
+    NamedAttrList list;
+    list.append(kind.starts_with("arg:") ? "strata.arg" : "strata.result",
+                b.getStringAttr(kind.drop_front(kind.find(':') + 1)));
+    if (!key.empty())
+      list.append(key, b.getStringAttr(value));
+    return list.getDictionary(ctx);
+  };
+
+  auto stepType = RankedTensorType::get({}, b.getI32Type());
+  auto scalarType = RankedTensorType::get({}, b.getF32Type());
+  SmallVector<Type> inputs{stepType}, outputs{scalarType, scalarType};
+  SmallVector<DictionaryAttr> argAttrs{attr("arg:step")};
+  SmallVector<DictionaryAttr> resultAttrs{attr("result:lr"),
+                                          attr("result:grad_norm")};
+  for (ParamOp p : params) {
+    inputs.push_back(p.getType());
+    argAttrs.push_back(attr("arg:gradient", "strata.param", p.getName()));
+  }
+  for (ParamOp p : params)
+    for (StringRef slot : slots) {
+      inputs.push_back(p.getType());
+      argAttrs.push_back(
+          attr("arg:state", "strata.state", (p.getName() + "." + slot).str()));
+    }
+  for (ParamOp p : params) {
+    outputs.push_back(p.getType());
+    resultAttrs.push_back(
+        attr("result:parameter", "strata.param", p.getName()));
+  }
+  for (ParamOp p : params)
+    for (StringRef slot : slots) {
+      outputs.push_back(p.getType());
+      resultAttrs.push_back(attr("result:state", "strata.state",
+                                 (p.getName() + "." + slot).str()));
+    }
+
+  b.setInsertionPointToEnd(module.getBody());
+  auto step = func::FuncOp::create(b, loc, "optimizer_step",
+                                   b.getFunctionType(inputs, outputs));
+  step.setAllArgAttrs(argAttrs);
+  step.setAllResultAttrs(resultAttrs);
+  Block *entry = step.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  Value t = entry->getArgument(0);
+  ValueRange grads = entry->getArguments().slice(1, params.size());
+  ValueRange states = entry->getArguments().drop_front(1 + params.size());
+
+  Value lr = LrScheduleOp::create(
+      b, loc, scalarType, t, plan.getSchedule(), plan.getLr(),
+      static_cast<uint64_t>(plan.getWarmupSteps()),
+      static_cast<uint64_t>(plan.getTotalSteps()), plan.getMinLrRatio());
+  Value norm = GlobalNormOp::create(b, loc, scalarType, grads);
+  SmallVector<Value> newParams, newStates;
+  for (auto [i, p] : llvm::enumerate(params)) {
+    Value param = b.clone(*p)->getResult(0);
+    ValueRange state = states.slice(i * slots.size(), slots.size());
+    SmallVector<Type> stateTypes(slots.size(), p.getType());
+    auto update = OptimizerUpdateOp::create(
+        b, p.getLoc(), p.getType(), stateTypes, param, grads[i], state, t, lr,
+        norm, optimizer, plan.getWeightDecay(), plan.getBeta1(),
+        plan.getBeta2(), plan.getEps(), plan.getGradientClipping());
+    newParams.push_back(update.getNewParam());
+    llvm::append_range(newStates, update.getNewState());
+  }
+  SmallVector<Value> results{lr, norm};
+  llvm::append_range(results, newParams);
+  llvm::append_range(results, newStates);
+  func::ReturnOp::create(b, loc, results);
+  return success();
+}
+
+struct StrataOptimizerPass
+    : public mlir::strata::impl::StrataOptimizerBase<StrataOptimizerPass> {
+  using StrataOptimizerBase::StrataOptimizerBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto func = module.lookupSymbol<func::FuncOp>(loss);
+    if (!func) {
+      module.emitError() << "strata-optimizer: no function @" << loss
+                         << " whose parameters to train";
+      return signalPassFailure();
+    }
+    auto plan = module->getAttrOfType<TrainingAttr>("strata.training");
+    // Without a training section: the attribute's defaults.
+    if (!plan)
+      plan = cast<TrainingAttr>(
+          parseAttribute("#strata.training<>", &getContext()));
+    if (failed(buildOptimizerStep(module, func, plan)))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

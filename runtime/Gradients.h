@@ -1,0 +1,21 @@
+//===- Gradients.h - a training step's gradients ----------------*- C++ -*-===//
+
+#ifndef STRATA_RUNTIME_GRADIENTS_H
+#define STRATA_RUNTIME_GRADIENTS_H
+
+#include "runtime/Session.h"
+
+namespace strata::runtime {
+
+/// Runs loss_grad on a batch: the loss to `*loss`, every parameter's
+/// gradient to session.gradients (f32), and the number of labels that are
+/// not ignored to `*labelled` (when not null).
+strata_status_code computeGradients(strata_session &session,
+                                    const int32_t *tokens,
+                                    const int32_t *labels, size_t batch,
+                                    size_t seq, float *loss, int64_t *labelled,
+                                    strata_status *status);
+
+} // namespace strata::runtime
+
+#endif // STRATA_RUNTIME_GRADIENTS_H

@@ -1,0 +1,260 @@
+//===- Training.cpp - an optimizer step ----------------------------------===//
+//
+// strata_session_train_step: loss_grad on each micro-batch, the gradients
+// averaged, then the compiled optimizer_step (schedule, clipping, update)
+// on the parameters and the optimizer state. The runtime only moves
+// tensors: every number an update uses is computed by compiled code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/EntryCall.h"
+#include "runtime/DType.h"
+#include "runtime/Gradients.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace strata::runtime;
+
+namespace {
+
+bool allFinite(const HostTensor &t) {
+  const float *p = reinterpret_cast<const float *>(t.data.get());
+  float sum = 0.0f;
+  // A sum of products with zero is NaN exactly when some element is not
+  // finite; cheaper than a test per element.
+  for (size_t i = 0; i < t.elements; ++i)
+    sum += p[i] * 0.0f;
+  return sum == 0.0f;
+}
+
+/// The training state, zeros, on first use.
+strata_status_code ensureState(strata_session &s, strata_status *status) {
+  TrainingState &t = s.training;
+  const auto *state = s.exe->root->training_state();
+  size_t count = state ? state->size() : 0;
+  if (t.state.size() == count)
+    return STRATA_OK;
+  std::vector<HostTensor> fresh(count);
+  for (size_t i = 0; i < count; ++i) {
+    fresh[i].dtype = STRATA_F32;
+    fresh[i].shape.assign(state->Get(i)->shape()->begin(),
+                          state->Get(i)->shape()->end());
+    fresh[i].elements = 1;
+    for (int64_t d : fresh[i].shape)
+      fresh[i].elements *= static_cast<size_t>(d);
+    if (!fresh[i].allocate())
+      return fail(status, STRATA_OUT_OF_MEMORY,
+                  "out of memory for the optimizer state '%s'",
+                  state->Get(i)->name()->c_str());
+    std::memset(fresh[i].data.get(), 0, fresh[i].bytes());
+  }
+  t.state = std::move(fresh);
+  return STRATA_OK;
+}
+
+strata_status_code checkTrainable(strata_session &s, strata_status *status) {
+  if (!findEntry(s.exe, "optimizer_step") || !findEntry(s.exe, "loss_grad"))
+    return fail(status, STRATA_NOT_FOUND,
+                "the executable has no training entry points (loss_grad, "
+                "optimizer_step): compile it with strata-compile --train");
+  const auto *params = s.exe->root->parameters();
+  for (size_t i = 0; i < s.weights.size(); ++i)
+    if (s.weights[i].dtype != STRATA_F32)
+      return fail(status, STRATA_UNSUPPORTED,
+                  "parameter '%s' is stored as %s; training updates F32 "
+                  "parameters",
+                  params->Get(i)->name()->c_str(),
+                  safetensorsName(s.weights[i].dtype));
+  return STRATA_OK;
+}
+
+/// Sums the gradients of `micro` micro-batches into s.training.accumulated
+/// and divides by their number; the loss and labelled tokens likewise.
+strata_status_code accumulateGradients(strata_session &s,
+                                       const int32_t *tokens,
+                                       const int32_t *labels, size_t batch,
+                                       size_t seq, size_t micro, float &loss,
+                                       int64_t &labelled,
+                                       strata_status *status) {
+  TrainingState &t = s.training;
+  size_t rows = batch / micro;
+  double lossSum = 0.0;
+  labelled = 0;
+  for (size_t k = 0; k < micro; ++k) {
+    size_t at = k * rows * seq;
+    float l = 0.0f;
+    int64_t n = 0;
+    if (strata_status_code code =
+            computeGradients(s, tokens + at, labels ? labels + at : nullptr,
+                             rows, seq, &l, &n, status))
+      return code;
+    lossSum += l;
+    labelled += n;
+    if (micro == 1)
+      break;
+    if (!t.haveAccumulator) {
+      if (strata_status_code code =
+              t.accumulated.allocate(s.exe->root, status, STRATA_F32))
+        return code;
+      t.haveAccumulator = true;
+    }
+    for (size_t i = 0; i < s.gradients.size(); ++i) {
+      float *acc = reinterpret_cast<float *>(t.accumulated[i].data.get());
+      const float *g = reinterpret_cast<const float *>(s.gradients[i].data.get());
+      size_t n = s.gradients[i].elements;
+      if (k == 0)
+        std::memcpy(acc, g, n * sizeof(float));
+      else
+        for (size_t j = 0; j < n; ++j)
+          acc[j] += g[j];
+    }
+  }
+  loss = static_cast<float>(lossSum / static_cast<double>(micro));
+  if (micro > 1) {
+    float scale = 1.0f / static_cast<float>(micro);
+    for (size_t i = 0; i < t.accumulated.size(); ++i) {
+      float *acc = reinterpret_cast<float *>(t.accumulated[i].data.get());
+      for (size_t j = 0; j < t.accumulated[i].elements; ++j)
+        acc[j] *= scale;
+    }
+  }
+  return STRATA_OK;
+}
+
+/// optimizer_step on `grads`: new parameters and state in place.
+strata_status_code applyUpdate(strata_session &s, const Weights &grads,
+                               strata_train_metrics &m,
+                               strata_status *status) {
+  TrainingState &t = s.training;
+  const strata::fb::EntryPoint *ep = findEntry(s.exe, "optimizer_step");
+  CallFrame frame(s, ep);
+  if (strata_status_code code = frame.prepare(status))
+    return code;
+  int32_t step = static_cast<int32_t>(t.step + 1);
+  for (const auto *arg : *ep->arguments()) {
+    std::vector<int64_t> shape(arg->shape()->begin(), arg->shape()->end());
+    strata_status_code code = STRATA_OK;
+    switch (arg->kind()) {
+    case strata::fb::ArgumentKind::Step:
+      code = frame.add(&step, sizeof(step), shape, status);
+      break;
+    case strata::fb::ArgumentKind::Gradient: {
+      const HostTensor &g = grads[arg->parameter()];
+      code = frame.add(g.data.get(), g.bytes(), shape, status);
+      break;
+    }
+    case strata::fb::ArgumentKind::OptimizerState: {
+      const HostTensor &st = t.state[arg->state()];
+      code = frame.add(st.data.get(), st.bytes(), shape, status);
+      break;
+    }
+    case strata::fb::ArgumentKind::Parameter:
+      frame.addParameter(arg->parameter(), shape);
+      break;
+    default:
+      return fail(status, STRATA_UNSUPPORTED,
+                  "optimizer_step takes an argument this runtime cannot "
+                  "supply");
+    }
+    if (code)
+      return code;
+  }
+  Results out;
+  if (strata_status_code code = frame.call(out, status))
+    return code;
+  auto scalar = [&](size_t r) {
+    const int64_t *d = out.descriptor(r);
+    return reinterpret_cast<const float *>(d[1])[d[2]];
+  };
+  for (size_t r = 0; r < ep->results()->size(); ++r) {
+    const auto *res = ep->results()->Get(r);
+    size_t rank = res->shape()->size();
+    switch (res->kind()) {
+    case strata::fb::ResultKind::Parameter:
+      copyRowMajor(out.descriptor(r), rank,
+                   reinterpret_cast<float *>(
+                       s.weights[res->parameter()].data.get()));
+      break;
+    case strata::fb::ResultKind::OptimizerState:
+      copyRowMajor(out.descriptor(r), rank,
+                   reinterpret_cast<float *>(t.state[res->state()].data.get()));
+      break;
+    case strata::fb::ResultKind::LearningRate:
+      m.lr = scalar(r);
+      break;
+    case strata::fb::ResultKind::GradNorm:
+      m.grad_norm = scalar(r);
+      break;
+    case strata::fb::ResultKind::Value:
+      break;
+    }
+  }
+  s.weights.changed();
+  return STRATA_OK;
+}
+
+strata_status_code trainStep(strata_session &s, const int32_t *tokens,
+                             const int32_t *labels, size_t batch, size_t seq,
+                             strata_train_metrics &m, strata_status *status) {
+  if (strata_status_code code = checkTrainable(s, status))
+    return code;
+  const auto *plan = s.exe->root->training();
+  size_t micro = plan ? static_cast<size_t>(plan->accumulation_steps()) : 1;
+  if (batch % micro)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "a batch of %zu sequences does not split into %zu "
+                "micro-batches (the executable's gradient accumulation "
+                "steps): use a multiple of %zu",
+                batch, micro, micro);
+  if (strata_status_code code = ensureState(s, status))
+    return code;
+  m = strata_train_metrics{};
+  m.loss_scale = s.training.lossScale;
+  if (strata_status_code code = accumulateGradients(
+          s, tokens, labels, batch, seq, micro, m.loss, m.tokens, status))
+    return code;
+  const Weights &grads = micro > 1 ? s.training.accumulated : s.gradients;
+  bool finite = std::isfinite(m.loss);
+  for (size_t i = 0; finite && i < grads.size(); ++i)
+    finite = allFinite(grads[i]);
+  if (!finite) {
+    // Nothing changes; the schedule still moves on, as torch's GradScaler
+    // skips optimizer.step() but not the scheduler.
+    m.skipped = 1;
+    m.grad_norm = INFINITY;
+  } else if (strata_status_code code = applyUpdate(s, grads, m, status)) {
+    return code;
+  }
+  m.step = ++s.training.step;
+  return ok(status);
+}
+
+} // namespace
+
+extern "C" {
+
+strata_status_code strata_session_train_step(strata_session *session,
+                                             const int32_t *tokens,
+                                             const int32_t *labels,
+                                             size_t batch, size_t seq,
+                                             strata_train_metrics *metrics,
+                                             strata_status *status) {
+  if (!session || !tokens || batch == 0 || seq == 0)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_train_step: null argument or empty input");
+  return guardApi(__func__, status, [&] {
+    strata_train_metrics m{};
+    strata_status_code code =
+        trainStep(*session, tokens, labels, batch, seq, m, status);
+    if (code == STRATA_OK && metrics)
+      *metrics = m;
+    return code;
+  });
+}
+
+int64_t strata_session_train_steps_done(const strata_session *session) {
+  return session ? session->training.step : 0;
+}
+
+} // extern "C"
