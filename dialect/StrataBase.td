@@ -57,5 +57,10 @@ def Strata_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def Strata_TokenTensor : RankedTensorOf<[I32, I64]>;
 def Strata_IndexTensor : RankedTensorOf<[I32]>;
 def Strata_ScalarF32 : 0DTensorOf<[F32]>;
+// A training step's update number (1-based): what seeds its randomness
+// and its schedule.
+def Strata_StepTensor : 0DTensorOf<[I32]> {
+  let builderCall = "::mlir::RankedTensorType::get({}, $_builder.getI32Type())";
+}
 
 #endif // STRATA_BASE_TD

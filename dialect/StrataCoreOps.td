@@ -147,21 +147,31 @@ def Strata_AddOp : Strata_ComputeOp<"add",
   let hasVerifier = 0;
 }
 
-def Strata_DropoutOp : Strata_ComputeOp<"dropout"> {
+def Strata_DropoutOp : Strata_ComputeOp<"dropout",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "inverted dropout (identity at inference)";
   let description = [{
-    In training, zeroes each element with probability `p` and scales the
-    rest by `1 / (1 - p)`; the mask comes from a counter-based generator
-    keyed by `seed`, the step and the element index, so it is reproducible
-    across ranks and runs. At inference it is the identity.
+    Without `step` (inference) it is the identity. With `step` (the
+    training step's update number; strata-autodiff adds it to the ops of
+    `loss_grad`) it zeroes each element with probability `p` and scales the
+    rest by `1 / (1 - p)`. The mask comes from a counter-based generator:
+    a hash of `seed`, the step, `salt` (which dropout op), the element's
+    index and the bits of its input, so it needs no state, the backward
+    recomputes it, and layers that share a body (the same op and indices)
+    still draw different masks because their inputs differ. Runs with the
+    same seed are reproducible, resumed runs included.
 
     Constraints: dropout_c1 0 <= p < 1.
   }];
   let arguments = (ins Strata_FloatTensor:$input,
+      Optional<Strata_StepTensor>:$step,
       DefaultValuedAttr<F64Attr, "0.0">:$p,
-      DefaultValuedAttr<I64Attr, "0">:$seed);
+      DefaultValuedAttr<I64Attr, "0">:$seed,
+      DefaultValuedAttr<I64Attr, "0">:$salt);
   let results = (outs Strata_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let assemblyFormat = [{
+    $input (`step` `(` $step^ `)`)? attr-dict `:` type($input)
+  }];
 }
 
 def Strata_RotaryOp : Strata_ComputeOp<"rotary",

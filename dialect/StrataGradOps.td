@@ -268,6 +268,25 @@ def Strata_RouterAuxLossBackwardOp
   }];
 }
 
+def Strata_DropoutBackwardOp : Strata_BackwardOp<"dropout_backward",
+    [AllTypesMatch<["input", "result_grad", "input_grad"]>]> {
+  let summary = "gradient of training-mode dropout";
+  let description = [{
+    `input_grad = result_grad * keep / (1 - p)`, with `keep` the mask
+    `strata.dropout` drew for `input` at `step` (the same `p`, `seed` and
+    `salt`): recomputed from the counter-based generator, never stored.
+    `dropout_c1` as for dropout.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_StepTensor:$step,
+      Strata_FloatTensor:$result_grad, F64Attr:$p, I64Attr:$seed,
+      I64Attr:$salt);
+  let results = (outs Strata_FloatTensor:$input_grad);
+  let assemblyFormat = [{
+    $input `,` `step` `(` $step `)` `,` $result_grad attr-dict `:`
+    type($input)
+  }];
+}
+
 def Strata_SigmoidGateBackwardOp : Strata_BackwardOp<"sigmoid_gate_backward",
     [AllTypesMatch<["value", "result_grad", "value_grad"]>,
      AllTypesMatch<["logit", "logit_grad"]>]> {

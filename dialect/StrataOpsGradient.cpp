@@ -97,6 +97,28 @@ LogicalResult RMSNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
   return success();
 }
 
+/// Inference-mode dropout (no step) is the identity; training-mode dropout
+/// recomputes its mask in the backward.
+LogicalResult DropoutOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  if (!getStep() || getP().convertToDouble() == 0) {
+    operandGrads.push_back(resultGrads[0]);
+    return success();
+  }
+  operandGrads.push_back(DropoutBackwardOp::create(
+      b, getLoc(), getInput().getType(), getInput(), getStep(), resultGrads[0],
+      getPAttr(), getSeedAttr(), getSaltAttr()));
+  operandGrads.push_back(Value()); // the step
+  return success();
+}
+
+LogicalResult DropoutBackwardOp::verify() {
+  double p = getP().convertToDouble();
+  if (!(p >= 0 && p < 1))
+    return emitOpError() << "dropout_c1: p must be in [0, 1), got " << p;
+  return success();
+}
+
 LogicalResult SiluOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {
   operandGrads.push_back(ActivationBackwardOp::create(

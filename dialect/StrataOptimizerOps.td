@@ -10,9 +10,6 @@
 #ifndef STRATA_OPTIMIZER_OPS_TD
 #define STRATA_OPTIMIZER_OPS_TD
 
-def Strata_StepTensor : 0DTensorOf<[I32]> {
-  let builderCall = "::mlir::RankedTensorType::get({}, $_builder.getI32Type())";
-}
 def Strata_ScalarF32Buildable : 0DTensorOf<[F32]> {
   let builderCall = "::mlir::RankedTensorType::get({}, $_builder.getF32Type())";
 }

@@ -347,11 +347,13 @@ Value ModelBuilder::block(Value x, int64_t layer, SmallVectorImpl<Value> &aux) {
     return RMSNormOp::create(b, inLayer(normKey), v, w, APFloat(m.normEps));
   };
   auto residual = [&](Value v, Value delta, StringRef key) -> Value {
-    // One seed for every layer, so that layers share their body.
+    // One seed for every layer, so that layers share their body; the
+    // training step adds its number and a salt per op (strata-autodiff).
     if (m.hiddenDropout > 0)
-      delta =
-          DropoutOp::create(b, inLayer(key), delta, APFloat(m.hiddenDropout),
-                            cfg.training.seed);
+      delta = DropoutOp::create(b, inLayer(key), delta, /*step=*/Value(),
+                                APFloat(m.hiddenDropout),
+                                static_cast<uint64_t>(cfg.training.seed),
+                                /*salt=*/0);
     return AddOp::create(b, inLayer(key), v, delta);
   };
 

@@ -50,6 +50,19 @@ public:
   LogicalResult differentiateLoss(func::FuncOp func);
 
 private:
+  /// Whether `f` (or a function it calls) draws random numbers in training
+  /// (dropout with p > 0): then the step needs the step's number.
+  bool isStochastic(func::FuncOp f);
+  /// `<f>_train`: `f` with the step's number as a last argument, given to
+  /// its dropout ops (each with its own salt) and to the `_train` variants
+  /// of the stochastic functions it calls.
+  func::FuncOp trainingVariant(func::FuncOp f);
+  /// Builds `name` = the loss and gradients of `func`, whose arguments it
+  /// takes.
+  LogicalResult buildGradient(func::FuncOp func, StringRef name,
+                              func::FuncOp visibleAs);
+
+private:
   /// Gradients of values, accumulated as uses are visited.
   using Gradients = llvm::DenseMap<Value, Value>;
 
@@ -69,7 +82,64 @@ private:
   ModuleOp module;
   SymbolTable symbols;
   llvm::DenseMap<Operation *, func::FuncOp> vjps;
+  llvm::DenseMap<Operation *, bool> stochastic;
+  llvm::DenseMap<Operation *, func::FuncOp> trainVariants;
+  int64_t nextSalt = 1;
 };
+
+bool Differentiator::isStochastic(func::FuncOp f) {
+  auto [it, inserted] = stochastic.try_emplace(f, false);
+  if (!inserted)
+    return it->second;
+  bool found = false;
+  f.walk([&](Operation *op) {
+    if (auto d = dyn_cast<DropoutOp>(op))
+      found |= d.getP().convertToDouble() > 0;
+    if (auto call = dyn_cast<func::CallOp>(op))
+      if (auto callee = symbols.lookup<func::FuncOp>(call.getCallee()))
+        found |= !callee.isExternal() && isStochastic(callee);
+  });
+  stochastic[f] = found;
+  return found;
+}
+
+func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
+  if (func::FuncOp known = trainVariants.lookup(f))
+    return known;
+  OpBuilder b(module.getContext());
+  auto variant = cast<func::FuncOp>(f->clone());
+  variant.setName((f.getName() + "_train").str());
+  variant.setPrivate();
+  auto stepType = RankedTensorType::get({}, b.getI32Type());
+  (void)variant.insertArgument(variant.getNumArguments(), stepType, {},
+                               f.getLoc());
+  module.getBody()->getOperations().insertAfter(f->getIterator(), variant);
+  symbols.insert(variant);
+  trainVariants[f] = variant;
+  Value step = variant.getArguments().back();
+  SmallVector<func::CallOp> calls;
+  variant.walk([&](Operation *op) {
+    if (auto d = dyn_cast<DropoutOp>(op); d && d.getP().convertToDouble() > 0) {
+      d.getStepMutable().assign(step);
+      d.setSalt(static_cast<uint64_t>(nextSalt++));
+    }
+    if (auto call = dyn_cast<func::CallOp>(op))
+      calls.push_back(call);
+  });
+  for (func::CallOp call : calls) {
+    auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+    if (!callee || callee.isExternal() || !isStochastic(callee))
+      continue;
+    func::FuncOp train = trainingVariant(callee);
+    b.setInsertionPoint(call);
+    SmallVector<Value> operands(call.getOperands());
+    operands.push_back(step);
+    auto replacement = func::CallOp::create(b, call.getLoc(), train, operands);
+    call.replaceAllUsesWith(replacement.getResults());
+    call.erase();
+  }
+  return variant;
+}
 
 void Differentiator::accumulate(OpBuilder &b, Location loc, Gradients &grads,
                                 Value value, Value grad) {
@@ -207,6 +277,26 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   if (!loss || loss.getRank() != 0 || !loss.getElementType().isF32())
     return func.emitOpError("must return one 0-d f32 tensor (a loss) to be "
                             "differentiated");
+  std::string name = (func.getName() + "_grad").str();
+  if (!isStochastic(func))
+    return buildGradient(func, name, func);
+  // The gradient of the training variant, which takes the step's number
+  // last; the variant itself is only the template of its forward.
+  func::FuncOp variant = trainingVariant(func);
+  LogicalResult built = buildGradient(variant, name, func);
+  symbols.erase(variant);
+  if (succeeded(built)) {
+    auto grad = symbols.lookup<func::FuncOp>(name);
+    grad.setArgAttr(grad.getNumArguments() - 1, "strata.arg",
+                    StringAttr::get(module.getContext(), "step"));
+  }
+  return built;
+}
+
+LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
+                                            func::FuncOp visibleAs) {
+  FunctionType type = func.getFunctionType();
+  auto loss = cast<RankedTensorType>(type.getResult(0));
   SmallVector<ParamOp> params;
   func.walk([&](ParamOp p) { params.push_back(p); });
   SmallVector<Type> results{loss};
@@ -216,8 +306,7 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   for (ParamOp p : params)
     results.push_back(p.getType());
   OpBuilder top(module.getBodyRegion());
-  top.setInsertionPointAfter(func);
-  std::string name = (func.getName() + "_grad").str();
+  top.setInsertionPointAfter(visibleAs);
   FunctionType gradType = top.getFunctionType(type.getInputs(), results);
   // A declaration of <name>_grad (for callers written before the pass
   // runs) is filled in; a definition is an error.
@@ -228,7 +317,7 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
            << (grad.isExternal() ? gradType : FunctionType());
   if (!grad) {
     grad = func::FuncOp::create(top, func.getLoc(), name, gradType);
-    grad.setVisibility(func.getVisibility());
+    grad.setVisibility(visibleAs.getVisibility());
     symbols.insert(grad);
   }
   Block *entry = grad.addEntryBlock();

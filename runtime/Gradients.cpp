@@ -87,6 +87,7 @@ strata_status_code strata::runtime::computeGradients(
                 "loss_grad's results are not the loss and one gradient per "
                 "parameter argument");
 
+  const int32_t step = static_cast<int32_t>(s.training.step + 1);
   CallFrame frame(s, ep);
   if (strata_status_code code = frame.prepare(status))
     return code;
@@ -99,6 +100,11 @@ strata_status_code strata::runtime::computeGradients(
       break;
     case strata::fb::ArgumentKind::Labels:
       code = frame.add(targets.data(), cells * sizeof(int32_t), shape, status);
+      break;
+    case strata::fb::ArgumentKind::Step:
+      // Dropout's generator: the number of the update these gradients are
+      // for.
+      code = frame.add(&step, sizeof(step), {}, status);
       break;
     case strata::fb::ArgumentKind::Parameter:
       frame.addParameter(

@@ -129,8 +129,8 @@ func.func @swiglu_add(%g: tensor<2x16x64xf16>, %u: tensor<2x16x64xf16>) -> tenso
 // CHECK-NEXT:    strata.dropout %[[X]] : tensor<2x16x64xf32>
 // CHECK-NEXT:    strata.dropout %[[X]] {p = 1.000000e-01 : f64, seed = 42 : i64} : tensor<2x16x64xf32>
 // GENERIC-LABEL: sym_name = "dropout"
-// GENERIC:       "strata.dropout"(%{{[a-z0-9]+}}) <{p = 0.000000e+00 : f64, seed = 0 : i64}> : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
-// GENERIC:       "strata.dropout"(%{{[a-z0-9]+}}) <{p = 1.000000e-01 : f64, seed = 42 : i64}> : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+// GENERIC:       "strata.dropout"(%{{[a-z0-9]+}}) <{p = 0.000000e+00 : f64, salt = 0 : i64, seed = 0 : i64}> : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+// GENERIC:       "strata.dropout"(%{{[a-z0-9]+}}) <{p = 1.000000e-01 : f64, salt = 0 : i64, seed = 42 : i64}> : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
 func.func @dropout(%x: tensor<2x16x64xf32>) -> (tensor<2x16x64xf32>, tensor<2x16x64xf32>) {
   %0 = strata.dropout %x : tensor<2x16x64xf32>
   %1 = strata.dropout %x {p = 0.1 : f64, seed = 42 : i64} : tensor<2x16x64xf32>

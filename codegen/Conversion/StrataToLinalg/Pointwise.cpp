@@ -9,7 +9,9 @@
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace mlir::strata;
@@ -76,13 +78,122 @@ struct AddLowering : PointwisePattern<AddOp> {
   }
 };
 
-/// Inference lowering: dropout is the identity. Training lowers it with the
-/// step's generator state when train_step exists.
+/// splitmix64's finaliser: every input bit flips each output bit with
+/// probability about 1/2.
+Value mix64(OpBuilder &b, Location loc, Value z) {
+  Type i64 = b.getI64Type();
+  auto c = [&](uint64_t v) {
+    return arith::ConstantOp::create(b, loc, i64,
+                                     b.getIntegerAttr(i64, static_cast<int64_t>(v)));
+  };
+  auto xorShift = [&](Value v, uint64_t shift) {
+    return arith::XOrIOp::create(b, loc, v,
+                                 arith::ShRUIOp::create(b, loc, v, c(shift)));
+  };
+  z = arith::MulIOp::create(b, loc, xorShift(z, 30), c(0xBF58476D1CE4E5B9ull));
+  z = arith::MulIOp::create(b, loc, xorShift(z, 27), c(0x94D049BB133111EBull));
+  return xorShift(z, 31);
+}
+
+/// Whether dropout keeps element `x` at linear index `index`: a hash of
+/// (seed, step, salt, index, bits of x) against p * 2^32. Shared by the
+/// forward and the backward, which must draw the same mask.
+Value dropoutKeeps(OpBuilder &b, Location loc, Value x, Value index,
+                   Value step, int64_t seed, int64_t salt, double p) {
+  Type i64 = b.getI64Type();
+  auto c = [&](uint64_t v) {
+    return arith::ConstantOp::create(b, loc, i64,
+                                     b.getIntegerAttr(i64, static_cast<int64_t>(v)));
+  };
+  Value bits = arith::ExtUIOp::create(
+      b, loc, i64, arith::BitcastOp::create(b, loc, b.getI32Type(), x));
+  Value stepBits = arith::ExtUIOp::create(b, loc, i64, step);
+  // The key's words, each mixed before the next joins: (seed, salt) pick
+  // the stream, (step, index, value) the draw.
+  Value h = mix64(b, loc, arith::XOrIOp::create(
+                              b, loc, c(static_cast<uint64_t>(seed)),
+                              c(static_cast<uint64_t>(salt) * 0x9E3779B97F4A7C15ull)));
+  for (Value word : {stepBits, index, bits})
+    h = mix64(b, loc,
+              arith::AddIOp::create(
+                  b, loc, arith::XOrIOp::create(b, loc, h, word),
+                  c(0x9E3779B97F4A7C15ull)));
+  Value draw = arith::ShRUIOp::create(b, loc, h, c(32)); // uniform in [0, 2^32)
+  auto threshold = static_cast<uint64_t>(p * 4294967296.0);
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, draw,
+                               c(threshold));
+}
+
+/// out = keep(x) ? value * 1/(1-p) : 0 over x's shape, `value` being x
+/// (forward) or the result's gradient (backward).
+Value buildDropout(OpBuilder &b, Location loc, Value x, Value value,
+                   Value step, double p, int64_t seed, int64_t salt) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> sizes;
+  for (unsigned d = 0; d < rank; ++d)
+    sizes.push_back(arith::IndexCastOp::create(
+        b, loc, b.getI64Type(), tensor::DimOp::create(b, loc, x, d)));
+  Value init = emptyTensor(b, loc, x, type.getShape(), type.getElementType());
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, ctx);
+  return buildPointwise(
+      b, loc, {x, value, step}, {identity, identity, scalar}, init,
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Type i64 = nb.getI64Type();
+        Value index = arith::ConstantOp::create(nb, l, i64,
+                                                nb.getIntegerAttr(i64, 0));
+        for (unsigned d = 0; d < rank; ++d) {
+          Value i = arith::IndexCastOp::create(
+              nb, l, i64, linalg::IndexOp::create(nb, l, d));
+          index = arith::AddIOp::create(
+              nb, l, arith::MulIOp::create(nb, l, index, sizes[d]), i);
+        }
+        Value keep = dropoutKeeps(nb, l, args[0], index, args[2], seed, salt, p);
+        Type f = args[1].getType();
+        Value scaled = arith::MulFOp::create(
+            nb, l, args[1],
+            arith::ConstantOp::create(nb, l, f, nb.getFloatAttr(f, 1.0 / (1.0 - p))));
+        return arith::SelectOp::create(
+            nb, l, keep, scaled,
+            arith::ConstantOp::create(nb, l, f, nb.getFloatAttr(f, 0.0)));
+      });
+}
+
+/// Inference (no step) or p = 0: the identity. Training: the counter-based
+/// mask of buildDropout.
 struct DropoutLowering : OpRewritePattern<DropoutOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(DropoutOp op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, op.getInput());
+    double p = op.getP().convertToDouble();
+    if (!op.getStep() || p == 0) {
+      rewriter.replaceOp(op, op.getInput());
+      return success();
+    }
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    rewriter.replaceOp(op, buildDropout(rewriter, op.getLoc(), op.getInput(),
+                                        op.getInput(), op.getStep(), p,
+                                        static_cast<int64_t>(op.getSeed()),
+                                        static_cast<int64_t>(op.getSalt())));
+    return success();
+  }
+};
+
+struct DropoutBackwardLowering : OpRewritePattern<DropoutBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DropoutBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    rewriter.replaceOp(
+        op, buildDropout(rewriter, op.getLoc(), op.getInput(),
+                         op.getResultGrad(), op.getStep(),
+                         op.getP().convertToDouble(),
+                         static_cast<int64_t>(op.getSeed()),
+                         static_cast<int64_t>(op.getSalt())));
     return success();
   }
 };
@@ -130,5 +241,5 @@ struct SigmoidGateLowering : OpRewritePattern<SigmoidGateOp> {
 void mlir::strata::populatePointwiseToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<GeluLowering, SiluLowering, SwiGLULowering, AddLowering,
-               DropoutLowering, SigmoidGateLowering>(patterns.getContext());
+               DropoutLowering, DropoutBackwardLowering, SigmoidGateLowering>(patterns.getContext());
 }
