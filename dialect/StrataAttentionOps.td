@@ -62,7 +62,8 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention",
 }
 
 def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
-    [AttrSizedOperandSegments]> {
+    [AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "DeepSeek-V2/V3 multi-head latent attention";
   let description = [{
     Low-rank attention of DeepSeek-V2/V3, including its projections. With
@@ -103,6 +104,12 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     and rope key are `[B, T, kv_lora_rank]` and `[B, T, qk_rope_head_dim]`
     with the input's B and one T, and T >= S when both are static;
     mla_c7 key_padding is rank 1 with the input's batch.
+
+    Gradient: the rule rebuilds the op from strata ops (`decompose`, which
+    codegen lowers too: linear, rmsnorm, rotary, channel_slice,
+    latent_kv_heads, attention) and runs their rules in reverse; the
+    attention's backward recomputes the scores. Without a cache only (a
+    decode step is not differentiated).
   }];
   let arguments = (ins Strata_FloatTensor:$input,
       Optional<Strata_IndexTensor>:$positions,
@@ -133,6 +140,44 @@ def Strata_LatentAttentionOp : Strata_ComputeOp<"latent_attention",
     (`key_padding` `(` $key_padding^ `)`)?
     attr-dict `:` type(operands)
   }];
+  let extraClassDeclaration = [{
+    /// The softmax scale: the attribute, or 1/sqrt(nope + rope) times the
+    /// YaRN mscale(factor, mscale_all_dim) squared when the rope scales.
+    double getAttentionScale();
+    /// Builds the op from strata ops at `b`'s insertion point (q and kv
+    /// projections, norms, rotary, channel_slice, latent_kv_heads,
+    /// attention, o_proj) and returns its result; `ops`, when given,
+    /// receives the ops in the order they were built.
+    ::mlir::Value decompose(::mlir::OpBuilder &b,
+        ::llvm::SmallVectorImpl<::mlir::Operation *> *ops = nullptr);
+  }];
+}
+
+def Strata_LatentKVHeadsOp : Strata_Op<"latent_kv_heads",
+    [Pure, DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+  let summary = "latent attention's per-head keys and values";
+  let description = [{
+    From the expanded latent `kv: [B, T, num_heads * (qk_nope_head_dim +
+    v_head_dim)]` (each head's key nope part, then its value) and the one
+    rotated rope key `rope_key: [B, T, rope]` that every head shares:
+    `k: [B, T, num_heads * (qk_nope_head_dim + rope)]`, each head's
+    `[k_nope | rope_key]`, and `v: [B, T, num_heads * v_head_dim]`. Part of
+    `strata.latent_attention`'s decomposition; its gradient is
+    `strata.latent_kv_heads_backward`.
+
+    Constraints: mla_kv_c1 num_heads, qk_nope_head_dim and v_head_dim are
+    >= 1; mla_kv_c2 kv, rope_key, k and v are rank 3 with one B and T, and
+    last dims num_heads * (nope + v_head_dim), rope, num_heads * (nope +
+    rope) and num_heads * v_head_dim (rope static).
+  }];
+  let arguments = (ins Strata_FloatTensor:$kv, Strata_FloatTensor:$rope_key,
+      I64Attr:$num_heads, I64Attr:$qk_nope_head_dim, I64Attr:$v_head_dim);
+  let results = (outs Strata_FloatTensor:$k, Strata_FloatTensor:$v);
+  let assemblyFormat = [{
+    $kv `,` $rope_key attr-dict `:` type($kv) `,` type($rope_key) `->`
+    type($k) `,` type($v)
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // STRATA_ATTENTION_OPS_TD

@@ -147,6 +147,28 @@ def Strata_AddOp : Strata_ComputeOp<"add",
   let hasVerifier = 0;
 }
 
+def Strata_ChannelSliceOp : Strata_Op<"channel_slice",
+    [Pure, DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+  let summary = "a contiguous range of the last dimension";
+  let description = [{
+    `result[..., j] = input[..., offset + j]` for `j < size`, where `size`
+    is the result's last dim. Not emitted by the model builder: it appears
+    where an op is decomposed into strata ops (latent attention splits its
+    `kv_a_proj` output into the latent and the rope key), in codegen and in
+    gradient rules. Its gradient is `strata.channel_slice_backward`.
+
+    Constraints: slice_c1 input and result have the same rank (>= 1) and
+    leading dims; slice_c2 offset >= 0, the result's last dim is static
+    and >= 1, and offset + size <= the input's last dim when static.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, I64Attr:$offset);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Strata_DropoutOp : Strata_ComputeOp<"dropout",
     [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "inverted dropout (identity at inference)";

@@ -191,6 +191,65 @@ def Strata_AttentionBackwardOp : Strata_BackwardOp<"attention_backward",
   }];
 }
 
+def Strata_ChannelSliceBackwardOp : Strata_BackwardOp<"channel_slice_backward"> {
+  let summary = "gradient of channel_slice: the slice placed among zeros";
+  let description = [{
+    `input_grad[..., c] = result_grad[..., c - offset]` for `offset <= c <
+    offset + size` (size: result_grad's last dim) and 0 elsewhere;
+    `input_grad` has the forward input's type.
+    Constraints: slice_c1 and slice_c2 as for channel_slice, of
+    input_grad and result_grad (input_grad's last dim static).
+  }];
+  let arguments = (ins Strata_FloatTensor:$result_grad, I64Attr:$offset);
+  let results = (outs Strata_FloatTensor:$input_grad);
+  let assemblyFormat = [{
+    $result_grad attr-dict `:` type($result_grad) `->` type($input_grad)
+  }];
+}
+
+def Strata_LatentKVHeadsBackwardOp
+    : Strata_BackwardOp<"latent_kv_heads_backward"> {
+  let summary = "gradients of latent_kv_heads";
+  let description = [{
+    From `k_grad: [B, T, H * (nope + rope)]` and `v_grad: [B, T, H *
+    v_head_dim]`: `kv_grad` puts each head's key nope part and value back
+    in `kv`'s layout (`[B, T, H * (nope + v_head_dim)]`), and
+    `rope_key_grad: [B, T, rope]` sums the rope part of every head's key.
+    Constraints: mla_kv_c1 and mla_kv_c2 as for latent_kv_heads, with
+    kv_grad, rope_key_grad, k_grad and v_grad for kv, rope_key, k and v.
+  }];
+  let arguments = (ins Strata_FloatTensor:$k_grad, Strata_FloatTensor:$v_grad,
+      I64Attr:$num_heads, I64Attr:$qk_nope_head_dim, I64Attr:$v_head_dim);
+  let results = (outs Strata_FloatTensor:$kv_grad,
+      Strata_FloatTensor:$rope_key_grad);
+  let assemblyFormat = [{
+    $k_grad `,` $v_grad attr-dict `:` type($k_grad) `,` type($v_grad) `->`
+    type($kv_grad) `,` type($rope_key_grad)
+  }];
+}
+
+def Strata_PoolingBackwardOp : Strata_BackwardOp<"pooling_backward"> {
+  let summary = "a pooled gradient spread back over the sequence";
+  let description = [{
+    The transpose of classification_head's sequence pooling, per class:
+    from the forward's `input: [B, S, D]` (for S) and `result_grad: [B,
+    C]`, `spread: [B, S, C]` is `result_grad[b, c]` at `s = S - 1` and 0
+    elsewhere (`last`), or `result_grad[b, c] / S` everywhere (`mean`).
+    `linear_backward(input, weight, spread)` is then the head's backward.
+    Constraints: pool_bwd_c1 input is rank 3, result_grad rank 2 with
+    input's B, spread [B, S, C] with input's B and S and result_grad's C.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input,
+      Strata_FloatTensor:$result_grad,
+      DefaultValuedAttr<Strata_PoolingAttr,
+          "::mlir::strata::Pooling::Last">:$pooling);
+  let results = (outs Strata_FloatTensor:$spread);
+  let assemblyFormat = [{
+    $input `,` $result_grad attr-dict `:` type($input) `,`
+    type($result_grad) `->` type($spread)
+  }];
+}
+
 def Strata_RouterBackwardOp : Strata_BackwardOp<"router_backward",
     [AllTypesMatch<["logits", "scores_grad", "logits_grad"]>]> {
   let summary = "gradient of the router's weights and scores";

@@ -50,7 +50,8 @@ def Strata_LMHeadOp : Strata_ComputeOp<"lm_head", [DeclareOpInterfaceMethods<Str
   let hasVerifier = 0;
 }
 
-def Strata_ClassificationHeadOp : Strata_ComputeOp<"classification_head"> {
+def Strata_ClassificationHeadOp : Strata_ComputeOp<"classification_head",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "sequence classification head";
   let description = [{
     Pools `[B, S, D]` over the sequence (`last` token, or `mean`) and
@@ -58,6 +59,11 @@ def Strata_ClassificationHeadOp : Strata_ComputeOp<"classification_head"> {
 
     Constraints: cls_c1 input is rank 3; cls_c2 weight is [C, D] with
     C >= 1, bias is [C].
+
+    Gradient: `strata.pooling_backward` spreads the logits' gradient over
+    the sequence as `[B, S, C]` (to the last token, or `1/S` of it to
+    every token), and `strata.linear_backward` of the input and that
+    gives the input's, weight's and bias's.
   }];
   let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weight,
       Optional<Strata_FloatTensor>:$bias,

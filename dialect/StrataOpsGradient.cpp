@@ -9,6 +9,8 @@
 
 #include "dialect/StrataOps.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::strata;
 
@@ -456,5 +458,280 @@ LogicalResult SigmoidGateBackwardOp::verify() {
     return emitOpError() << "gate_bwd_c1: logit must be value's shape with a "
                             "last dim of 1, got "
                          << logit << " for " << value;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Multi-head latent attention and the ops of its decomposition
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// slice_c1 and slice_c2 of channel_slice (full: the input, part: the
+/// result) and of channel_slice_backward (full: input_grad, part:
+/// result_grad).
+LogicalResult verifyChannelSlice(function_ref<InFlightDiagnostic()> emit,
+                                 RankedTensorType full, RankedTensorType part,
+                                 int64_t offset, bool fullStatic) {
+  bool ok = full.getRank() >= 1 && part.getRank() == full.getRank();
+  for (int64_t i = 0; ok && i + 1 < full.getRank(); ++i)
+    ok = agree(full.getDimSize(i), part.getDimSize(i));
+  if (!ok)
+    return emit() << "slice_c1: the slice must have the rank and leading "
+                     "dims of the full tensor, got "
+                  << part << " of " << full;
+  int64_t width = full.getShape().back(), size = part.getShape().back();
+  if (offset < 0 || ShapedType::isDynamic(size) || size < 1 ||
+      (fullStatic && ShapedType::isDynamic(width)) ||
+      (!ShapedType::isDynamic(width) && offset + size > width))
+    return emit() << "slice_c2: channels [" << offset << ", " << offset
+                  << " + " << size << ") must be a static, non-empty range "
+                  << "inside the last dim of " << full;
+  return success();
+}
+
+/// mla_kv_c1 and mla_kv_c2 of latent_kv_heads and its backward.
+LogicalResult verifyLatentKVHeads(function_ref<InFlightDiagnostic()> emit,
+                                  int64_t h, int64_t nope, int64_t vd,
+                                  RankedTensorType kv, RankedTensorType rope,
+                                  RankedTensorType k, RankedTensorType v) {
+  if (h < 1 || nope < 1 || vd < 1)
+    return emit() << "mla_kv_c1: num_heads, qk_nope_head_dim and v_head_dim "
+                     "must be >= 1";
+  bool ok = kv.getRank() == 3 && rope.getRank() == 3 && k.getRank() == 3 &&
+            v.getRank() == 3 && !rope.isDynamicDim(2);
+  for (int64_t d = 0; ok && d < 2; ++d)
+    ok = agree(kv.getDimSize(d), rope.getDimSize(d)) &&
+         agree(kv.getDimSize(d), k.getDimSize(d)) &&
+         agree(kv.getDimSize(d), v.getDimSize(d));
+  if (ok) {
+    int64_t r = rope.getDimSize(2);
+    ok = r >= 1 && agree(kv.getDimSize(2), h * (nope + vd)) &&
+         agree(k.getDimSize(2), h * (nope + r)) &&
+         agree(v.getDimSize(2), h * vd);
+  }
+  if (!ok)
+    return emit() << "mla_kv_c2: kv, rope key, k and v must be [B, T, H * "
+                     "(nope + v_head_dim)], [B, T, rope], [B, T, H * (nope "
+                     "+ rope)] and [B, T, H * v_head_dim], got "
+                  << kv << ", " << rope << ", " << k << " and " << v;
+  return success();
+}
+
+double yarnMscale(double factor, double mscale) {
+  return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
+}
+
+/// Reverse mode over `ops` (built in order): seeds `grads` with the last
+/// result's gradient and runs each op's rule, summing the gradients of
+/// values used more than once. Ops none of whose results has a gradient
+/// are skipped.
+LogicalResult reverseThrough(OpBuilder &b, ArrayRef<Operation *> ops,
+                             DenseMap<Value, Value> &grads) {
+  for (Operation *op : llvm::reverse(ops)) {
+    SmallVector<Value> resultGrads;
+    for (Value r : op->getResults())
+      resultGrads.push_back(grads.lookup(r));
+    if (llvm::all_of(resultGrads, [](Value g) { return !g; }))
+      continue;
+    if (llvm::any_of(resultGrads, [](Value g) { return !g; }))
+      return op->emitOpError("needs a gradient for every result here");
+    SmallVector<Value> operandGrads;
+    if (failed(cast<StrataGradientOpInterface>(op).buildVJP(b, resultGrads,
+                                                             operandGrads)))
+      return failure();
+    for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads)) {
+      if (!g)
+        continue;
+      Value &slot = grads[operand];
+      slot = slot ? AddOp::create(b, op->getLoc(), slot, g).getResult() : g;
+    }
+  }
+  return success();
+}
+} // namespace
+
+LogicalResult ChannelSliceOp::verify() {
+  return verifyChannelSlice([&] { return emitOpError(); },
+                            tensorType(getInput()), tensorType(getResult()),
+                            getOffset(), /*fullStatic=*/false);
+}
+
+LogicalResult ChannelSliceBackwardOp::verify() {
+  return verifyChannelSlice([&] { return emitOpError(); },
+                            tensorType(getInputGrad()),
+                            tensorType(getResultGrad()), getOffset(),
+                            /*fullStatic=*/true);
+}
+
+LogicalResult ChannelSliceOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  auto input = tensorType(getInput());
+  if (input.isDynamicDim(input.getRank() - 1))
+    return emitOpError("with a dynamic last dim has no gradient rule");
+  // input_grad takes result_grad's leading dims (the same values).
+  SmallVector<int64_t> shape(tensorType(resultGrads[0]).getShape());
+  shape.back() = input.getShape().back();
+  operandGrads.push_back(ChannelSliceBackwardOp::create(
+      b, getLoc(), RankedTensorType::get(shape, input.getElementType()),
+      resultGrads[0], getOffsetAttr()));
+  return success();
+}
+
+LogicalResult LatentKVHeadsOp::verify() {
+  return verifyLatentKVHeads([&] { return emitOpError(); }, getNumHeads(),
+                             getQkNopeHeadDim(), getVHeadDim(),
+                             tensorType(getKv()), tensorType(getRopeKey()),
+                             tensorType(getK()), tensorType(getV()));
+}
+
+LogicalResult LatentKVHeadsBackwardOp::verify() {
+  return verifyLatentKVHeads([&] { return emitOpError(); }, getNumHeads(),
+                             getQkNopeHeadDim(), getVHeadDim(),
+                             tensorType(getKvGrad()),
+                             tensorType(getRopeKeyGrad()),
+                             tensorType(getKGrad()), tensorType(getVGrad()));
+}
+
+LogicalResult LatentKVHeadsOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  auto backward = LatentKVHeadsBackwardOp::create(
+      b, getLoc(), getKv().getType(), getRopeKey().getType(), resultGrads[0],
+      resultGrads[1], getNumHeadsAttr(), getQkNopeHeadDimAttr(),
+      getVHeadDimAttr());
+  operandGrads.append({backward.getKvGrad(), backward.getRopeKeyGrad()});
+  return success();
+}
+
+double LatentAttentionOp::getAttentionScale() {
+  if (auto given = getSoftmaxScale())
+    return given->convertToDouble();
+  int64_t qk = getQkNopeHeadDim() + getQkRopeHeadDim();
+  double scale = 1.0 / std::sqrt(static_cast<double>(qk));
+  RopeAttr rope = getRope();
+  double mscaleAll = rope.getMscaleAllDim().convertToDouble();
+  if (rope.getScaling() == RopeScaling::Yarn && mscaleAll != 0) {
+    double m = yarnMscale(rope.getFactor().convertToDouble(), mscaleAll);
+    scale *= m * m;
+  }
+  return scale;
+}
+
+Value LatentAttentionOp::decompose(OpBuilder &b,
+                                   SmallVectorImpl<Operation *> *ops) {
+  Location loc = getLoc();
+  auto record = [&](Operation *op) {
+    if (ops)
+      ops->push_back(op);
+    return op->getResult(0);
+  };
+  Value x = getInput(), positions = getPositions();
+  int64_t h = getNumHeads(), kvRank = getKvLoraRank();
+  int64_t nope = getQkNopeHeadDim(), rope = getQkRopeHeadDim();
+  int64_t vd = getVHeadDim(), qk = nope + rope;
+  FloatAttr eps = getEpsAttr();
+  RopeAttr ropeAttr = getRope();
+  bool interleaved = getInterleaved();
+
+  Value q;
+  if (Value qa = getQAProj()) {
+    Value c = record(LinearOp::create(b, loc, x, qa, Value()));
+    c = record(RMSNormOp::create(b, loc, c, getQANorm(), eps));
+    q = record(LinearOp::create(b, loc, c, getQProj(), Value()));
+  } else {
+    q = record(LinearOp::create(b, loc, x, getQProj(), Value()));
+  }
+  q = record(RotaryOp::create(b, loc, q, positions, h, qk, rope, ropeAttr,
+                              interleaved));
+  // Keys and values come from the normalised latent and the rotated shared
+  // rope key: the cache's (a decode step) or this input's.
+  Value latent = getCachedLatent(), kpe = getCachedRopeKey();
+  if (!latent) {
+    Value kva = record(LinearOp::create(b, loc, x, getKvAProj(), Value()));
+    auto kvaType = tensorType(kva);
+    auto sliceType = [&](int64_t size) {
+      return RankedTensorType::get(
+          {kvaType.getDimSize(0), kvaType.getDimSize(1), size},
+          kvaType.getElementType());
+    };
+    latent = record(ChannelSliceOp::create(b, loc, sliceType(kvRank), kva,
+                                           b.getI64IntegerAttr(0)));
+    kpe = record(ChannelSliceOp::create(b, loc, sliceType(rope), kva,
+                                        b.getI64IntegerAttr(kvRank)));
+    latent = record(RMSNormOp::create(b, loc, latent, getKvANorm(), eps));
+    kpe = record(RotaryOp::create(b, loc, kpe, positions, 1, rope, rope,
+                                  ropeAttr, interleaved));
+  }
+  Value kv = record(LinearOp::create(b, loc, latent, getKvBProj(), Value()));
+  auto kvType = tensorType(kv);
+  auto headsType = [&](int64_t last) {
+    return RankedTensorType::get(
+        {kvType.getDimSize(0), kvType.getDimSize(1), last},
+        kvType.getElementType());
+  };
+  auto heads = LatentKVHeadsOp::create(
+      b, loc, headsType(h * qk), headsType(h * vd), kv, kpe,
+      b.getI64IntegerAttr(h), b.getI64IntegerAttr(nope),
+      b.getI64IntegerAttr(vd));
+  record(heads);
+  Value attn = record(AttentionOp::create(
+      b, loc, q, heads.getK(), heads.getV(), getKeyPadding(), h, h, qk, vd,
+      getCausal(), IntegerAttr(), BlockSparseAttr(),
+      b.getF64FloatAttr(getAttentionScale()), APFloat(0.0)));
+  return record(LinearOp::create(b, loc, attn, getOProj(), Value()));
+}
+
+LogicalResult
+LatentAttentionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                            SmallVectorImpl<Value> &operandGrads) {
+  if (getCachedLatent())
+    return emitOpError("with a KV cache (a decode step) has no gradient rule");
+  // Recompute the op as strata ops and run their rules in reverse.
+  SmallVector<Operation *> ops;
+  Value result = decompose(b, &ops);
+  DenseMap<Value, Value> grads;
+  grads[result] = resultGrads[0];
+  if (failed(reverseThrough(b, ops, grads)))
+    return failure();
+  // Positions and key padding (integers) have none.
+  for (Value operand : getOperands())
+    operandGrads.push_back(
+        isa<FloatType>(tensorType(operand).getElementType())
+            ? grads.lookup(operand)
+            : Value());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Classification head
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+ClassificationHeadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) {
+  // logits = pool(x) W^T + b: pooling is linear over the sequence, so the
+  // head's gradient is linear_backward's over every position with the
+  // logits' gradient spread back by the pooling's transpose.
+  auto input = tensorType(getInput()), grad = tensorType(resultGrads[0]);
+  auto spreadType = RankedTensorType::get(
+      {input.getDimSize(0), input.getDimSize(1), grad.getDimSize(1)},
+      grad.getElementType());
+  Value spread = PoolingBackwardOp::create(b, getLoc(), spreadType, getInput(),
+                                           resultGrads[0], getPoolingAttr());
+  projectionVJP(b, *this, getInput(), getWeight(), getBias(), spread,
+                operandGrads);
+  return success();
+}
+
+LogicalResult PoolingBackwardOp::verify() {
+  auto input = tensorType(getInput()), grad = tensorType(getResultGrad()),
+       spread = tensorType(getSpread());
+  if (input.getRank() != 3 || grad.getRank() != 2 || spread.getRank() != 3 ||
+      !agree(grad.getDimSize(0), input.getDimSize(0)) ||
+      !agree(spread.getDimSize(0), input.getDimSize(0)) ||
+      !agree(spread.getDimSize(1), input.getDimSize(1)) ||
+      !agree(spread.getDimSize(2), grad.getDimSize(1)))
+    return emitOpError() << "pool_bwd_c1: input must be [B, S, D], "
+                            "result_grad [B, C] and spread [B, S, C], got "
+                         << input << ", " << grad << " and " << spread;
   return success();
 }

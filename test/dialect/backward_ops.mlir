@@ -55,3 +55,29 @@ func.func @sigmoid_gate_backward(%v: tensor<?x?x8xf32>, %g: tensor<?x?x1xf32>) {
   %0:2 = strata.sigmoid_gate_backward %v, %g, %v : tensor<?x?x8xf32>, tensor<?x?x1xf32>
   return
 }
+
+// Latent attention's decomposition and its gradients: a channel range and
+// its transpose, the per-head keys and values and theirs.
+// CHECK-LABEL: func.func @latent_attention_parts
+func.func @latent_attention_parts(%kva: tensor<?x?x12xf32>, %kv: tensor<?x?x20xf32>,
+                                  %dk: tensor<?x?x16xf32>, %dv: tensor<?x?x12xf32>) {
+  // CHECK: strata.channel_slice %{{.*}} {offset = 8 : i64} : tensor<?x?x12xf32> -> tensor<?x?x4xf32>
+  %0 = strata.channel_slice %kva {offset = 8 : i64} : tensor<?x?x12xf32> -> tensor<?x?x4xf32>
+  // CHECK: strata.channel_slice_backward %{{.*}} {offset = 8 : i64} : tensor<?x?x4xf32> -> tensor<?x?x12xf32>
+  %1 = strata.channel_slice_backward %0 {offset = 8 : i64} : tensor<?x?x4xf32> -> tensor<?x?x12xf32>
+  // CHECK: strata.latent_kv_heads %{{.*}}, %{{.*}} {num_heads = 2 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<?x?x20xf32>, tensor<?x?x4xf32> -> tensor<?x?x16xf32>, tensor<?x?x12xf32>
+  %2:2 = strata.latent_kv_heads %kv, %0 {num_heads = 2 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<?x?x20xf32>, tensor<?x?x4xf32> -> tensor<?x?x16xf32>, tensor<?x?x12xf32>
+  // CHECK: strata.latent_kv_heads_backward %{{.*}}, %{{.*}} {num_heads = 2 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<?x?x16xf32>, tensor<?x?x12xf32> -> tensor<?x?x20xf32>, tensor<?x?x4xf32>
+  %3:2 = strata.latent_kv_heads_backward %dk, %dv {num_heads = 2 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<?x?x16xf32>, tensor<?x?x12xf32> -> tensor<?x?x20xf32>, tensor<?x?x4xf32>
+  return
+}
+
+// classification_head's pooling, transposed.
+// CHECK-LABEL: func.func @pooling_backward
+func.func @pooling_backward(%x: tensor<?x?x8xf32>, %g: tensor<?x3xf32>) {
+  // CHECK: strata.pooling_backward %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<?x3xf32> -> tensor<?x?x3xf32>
+  %0 = strata.pooling_backward %x, %g : tensor<?x?x8xf32>, tensor<?x3xf32> -> tensor<?x?x3xf32>
+  // CHECK: strata.pooling_backward %{{.*}}, %{{.*}} {pooling = #strata.pooling<mean>} : tensor<?x?x8xf32>, tensor<?x3xf32> -> tensor<?x?x3xf32>
+  %1 = strata.pooling_backward %x, %g {pooling = #strata.pooling<mean>} : tensor<?x?x8xf32>, tensor<?x3xf32> -> tensor<?x?x3xf32>
+  return
+}

@@ -141,3 +141,59 @@ func.func @f(%v: tensor<2x3x8xf32>, %g: tensor<2x3x2xf32>) {
   %0:2 = strata.sigmoid_gate_backward %v, %g, %v : tensor<2x3x8xf32>, tensor<2x3x2xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<2x3x12xf32>) {
+  // expected-error @+1 {{slice_c1: the slice must have the rank and leading dims of the full tensor}}
+  %0 = strata.channel_slice %x {offset = 0 : i64} : tensor<2x3x12xf32> -> tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x12xf32>) {
+  // expected-error @+1 {{slice_c2: channels [10, 10 + 4) must be a static, non-empty range inside the last dim}}
+  %0 = strata.channel_slice %x {offset = 10 : i64} : tensor<2x3x12xf32> -> tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%g: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{slice_c2: channels [0, 0 + 4) must be a static, non-empty range inside the last dim}}
+  %0 = strata.channel_slice_backward %g {offset = 0 : i64} : tensor<2x3x4xf32> -> tensor<2x3x?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%kv: tensor<2x3x20xf32>, %r: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{mla_kv_c1: num_heads, qk_nope_head_dim and v_head_dim must be >= 1}}
+  %0:2 = strata.latent_kv_heads %kv, %r {num_heads = 0 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<2x3x20xf32>, tensor<2x3x4xf32> -> tensor<2x3x16xf32>, tensor<2x3x12xf32>
+  return
+}
+
+// -----
+
+func.func @f(%kv: tensor<2x3x20xf32>, %r: tensor<2x3x4xf32>) {
+  // expected-error @+1 {{mla_kv_c2: kv, rope key, k and v must be [B, T, H * (nope + v_head_dim)], [B, T, rope], [B, T, H * (nope + rope)] and [B, T, H * v_head_dim]}}
+  %0:2 = strata.latent_kv_heads %kv, %r {num_heads = 2 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<2x3x20xf32>, tensor<2x3x4xf32> -> tensor<2x3x12xf32>, tensor<2x3x12xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dk: tensor<2x3x16xf32>, %dv: tensor<2x3x12xf32>) {
+  // expected-error @+1 {{mla_kv_c2: kv, rope key, k and v must be}}
+  %0:2 = strata.latent_kv_heads_backward %dk, %dv {num_heads = 2 : i64, qk_nope_head_dim = 4 : i64, v_head_dim = 6 : i64} : tensor<2x3x16xf32>, tensor<2x3x12xf32> -> tensor<2x3x20xf32>, tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %g: tensor<2x3xf32>) {
+  // expected-error @+1 {{pool_bwd_c1: input must be [B, S, D], result_grad [B, C] and spread [B, S, C]}}
+  %0 = strata.pooling_backward %x, %g : tensor<2x3x8xf32>, tensor<2x3xf32> -> tensor<2x3x4xf32>
+  return
+}

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
-from check_ops_numerics import experts_ref, literal, router_ref, run_all  # noqa: E402
+from check_ops_numerics import (experts_ref, literal, mla_ref, router_ref, run_all,  # noqa: E402
+                                yarn_inv_freq, yarn_mscale)
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -258,6 +259,57 @@ func.func @f(%t: {L}, %e: {t([V,D])}, %n: {t([D])}, %g: {t([F_,D])}, %u: {t([F_,
                         * torch.rsqrt(layer(layer(e[tokens.long()], n, g_, u_, d_), n, g_, u_, d_)
                                       .pow(2).mean(-1, keepdim=True) + 1e-6) * f_, e)))
 
+    # Latent attention (DeepSeek-V2 without q_lora under YaRN with its
+    # softmax mscale; V3's q_lora with plain rope) through an lm_head: the
+    # rule recomputes it as strata ops and runs their rules in reverse.
+    MH, KR, NOPE, ROPE, VD, QR = 2, 8, 4, 4, 6, 6
+    lx = rnd(B, S, D)
+    lqa, lqn, lqb = rnd(QR, D) * 0.5, rnd(QR), rnd(MH * (NOPE + ROPE), QR) * 0.5
+    lq = rnd(MH * (NOPE + ROPE), D) * 0.5
+    lkva, lkvn = rnd(KR + ROPE, D) * 0.5, rnd(KR)
+    lkvb, lo = rnd(MH * (NOPE + VD), KR) * 0.5, rnd(D, MH * VD) * 0.5
+    yarn = ("#strata.rope<scaling = yarn, factor = 40.0, original_max_position = 4, "
+            "mscale = 0.707, mscale_all_dim = 0.707>")
+    ym = yarn_mscale(40.0, 0.707)
+    mla_attrs = (f"num_heads = {MH}, kv_lora_rank = {KR}, qk_nope_head_dim = {NOPE}, "
+                 f"qk_rope_head_dim = {ROPE}, v_head_dim = {VD}, interleaved = true")
+    kv_types = f"{t([KR+ROPE,D])}, {t([KR])}, {t([MH*(NOPE+VD),KR])}, {t([D,MH*VD])}"
+    kv_args = f"%kva: {t([KR+ROPE,D])}, %kvn: {t([KR])}, %kvb: {t([MH*(NOPE+VD),KR])}, %o: {t([D,MH*VD])}"
+    yield ("latent_attention-v2-yarn", [lx, lq, lkva, lkvn, lkvb, lo, w, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %q: {t([MH*(NOPE+ROPE),D])}, {kv_args}, %w: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %a = strata.latent_attention %x q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) {{{mla_attrs}, rope = {yarn}}} : {t([B,S,D])}, {t([MH*(NOPE+ROPE),D])}, {kv_types}
+  %y = strata.lm_head %a, %w : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x_, q_, kva_, kvn_, kvb_, o_, w_: xent(mla_ref(
+               x_, MH, None, None, q_, kva_, kvn_, kvb_, o_, KR, NOPE, ROPE, VD,
+               yarn_inv_freq(10000.0, ROPE, 40.0, 4, 32.0, 1.0), 1.0,
+               (NOPE + ROPE) ** -0.5 * ym * ym) @ w_.T))
+    yield ("latent_attention-v3-q-lora", [lx, lqa, lqn, lqb, lkva, lkvn, lkvb, lo, w, labels],
+           f"""func.func @f(%x: {t([B,S,D])}, %qa: {t([QR,D])}, %qn: {t([QR])}, %q: {t([MH*(NOPE+ROPE),QR])}, {kv_args}, %w: {t([V,D])}, %l: {L}) -> tensor<f32> {{
+  %a = strata.latent_attention %x q_a(%qa, %qn) q(%q) kv_a(%kva, %kvn) kv_b(%kvb) out(%o) {{{mla_attrs}, q_lora_rank = {QR}, rope = #strata.rope<>}} : {t([B,S,D])}, {t([QR,D])}, {t([QR])}, {t([MH*(NOPE+ROPE),QR])}, {kv_types}
+  %y = strata.lm_head %a, %w : {t([B,S,D])}, {t([V,D])}
+  %r = strata.cross_entropy %y, %l : {t([B,S,V])}, {L}
+  return %r : tensor<f32>
+}}""", lambda x_, qa_, qn_, q_, kva_, kvn_, kvb_, o_, w_: xent(mla_ref(
+               x_, MH, qa_, qn_, q_, kva_, kvn_, kvb_, o_, KR, NOPE, ROPE, VD,
+               1.0 / (10000.0 ** (torch.arange(0, ROPE, 2, dtype=torch.float32) / ROPE)),
+               1.0, (NOPE + ROPE) ** -0.5) @ w_.T))
+    # Classification head (last-token pooling with a bias; mean pooling),
+    # one label per sequence.
+    C = 5
+    cw, cb = rnd(C, D), rnd(C)
+    clabels = torch.randint(0, C, (B,), generator=g, dtype=torch.int32)
+    CL = t([B], "i32")
+    for name, attr, pool in [("classification_head-last", "", lambda x_: x_[:, -1]),
+                             ("classification_head-mean", " {pooling = #strata.pooling<mean>}",
+                              lambda x_: x_.mean(1))]:
+        yield (name, [x, cw, cb, clabels],
+               f"""func.func @f(%x: {t([B,S,D])}, %w: {t([C,D])}, %b: {t([C])}, %l: {CL}) -> tensor<f32> {{
+  %y = strata.classification_head %x, %w, %b{attr} : {t([B,S,D])}, {t([C,D])}, {t([C])}
+  %r = strata.cross_entropy %y, %l : {t([B,C])}, {CL}
+  return %r : tensor<f32>
+}}""", lambda x_, w_, b_, pool=pool: F.cross_entropy(F.linear(pool(x_), w_, b_), clabels.long()))
 
 def main():
     p = argparse.ArgumentParser()

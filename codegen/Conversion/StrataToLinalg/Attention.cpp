@@ -623,89 +623,110 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
   }
 };
 
-/// [B, S, size] slice of `x` starting at channel `offset`.
-Value channelSlice(OpBuilder &b, Location loc, Value x, int64_t offset,
+/// The channels [offset, offset + size) of `x`'s last dim (any rank).
+Value sliceLastDim(OpBuilder &b, Location loc, Value x, int64_t offset,
                    int64_t size) {
   auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0),
-                                    b.getIndexAttr(offset)};
-  SmallVector<OpFoldResult> sizes;
-  for (int64_t i = 0; i < 2; ++i)
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+      strides(rank, b.getIndexAttr(1));
+  offsets.back() = b.getIndexAttr(offset);
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() = size;
+  for (int64_t i = 0; i + 1 < rank; ++i)
     sizes.push_back(
         type.isDynamicDim(i)
             ? OpFoldResult(tensor::DimOp::create(b, loc, x, i).getResult())
             : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
   sizes.push_back(b.getIndexAttr(size));
-  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-  auto resultType = RankedTensorType::get(
-      {type.getDimSize(0), type.getDimSize(1), size}, type.getElementType());
-  return tensor::ExtractSliceOp::create(b, loc, resultType, x, offsets, sizes,
-                                        strides);
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sizes, strides);
 }
 
-/// Multi-head latent attention, decomposed into strata ops (projections,
-/// norms, rotary, attention) that the other patterns then lower, plus two
-/// gathers that assemble per-head keys [k_nope | shared k_rope] and values
-/// from the expanded latent. A decode step expands the cached latent of
-/// every position; absorbing kv_b into q and o instead is an optimisation
-/// still to come.
+/// Multi-head latent attention becomes strata ops (projections, norms,
+/// rotary, channel_slice, latent_kv_heads, attention) that the other
+/// patterns lower: LatentAttentionOp::decompose, which its gradient rule
+/// shares. A decode step expands the cached latent of every position;
+/// absorbing kv_b into q and o instead is an optimisation still to come.
 struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LatentAttentionOp op,
                                 PatternRewriter &rewriter) const override {
     if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    rewriter.replaceOp(op, op.decompose(rewriter));
+    return success();
+  }
+};
+
+struct ChannelSliceLowering : OpRewritePattern<ChannelSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ChannelSliceOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    rewriter.replaceOp(op, sliceLastDim(rewriter, op.getLoc(), op.getInput(),
+                                        op.getOffset(),
+                                        type.getShape().back()));
+    return success();
+  }
+};
+
+/// Zeros of the input's type with the gradient inserted at the offset.
+struct ChannelSliceBackwardLowering
+    : OpRewritePattern<ChannelSliceBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ChannelSliceBackwardOp op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value x = op.getInput(), positions = op.getPositions();
-    int64_t h = op.getNumHeadsAttr().getInt();
-    int64_t kvRank = op.getKvLoraRankAttr().getInt();
-    int64_t nope = op.getQkNopeHeadDimAttr().getInt();
-    int64_t rope = op.getQkRopeHeadDimAttr().getInt();
-    int64_t vd = op.getVHeadDimAttr().getInt();
-    int64_t qk = nope + rope;
-    APFloat eps = op.getEps();
-    RopeAttr ropeAttr = op.getRope();
-    bool interleaved = op.getInterleaved();
+    Value grad = op.getResultGrad();
+    auto type = cast<RankedTensorType>(op.getType());
+    auto gradType = cast<RankedTensorType>(grad.getType());
+    int64_t rank = type.getRank();
+    Value zeros = filledTensor(rewriter, loc, grad, type.getShape(),
+                               type.getElementType(), 0.0);
+    SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)), sizes,
+        strides(rank, rewriter.getIndexAttr(1));
+    offsets.back() = rewriter.getIndexAttr(op.getOffset());
+    for (int64_t i = 0; i < rank; ++i)
+      sizes.push_back(gradType.isDynamicDim(i)
+                          ? OpFoldResult(tensor::DimOp::create(rewriter, loc,
+                                                               grad, i)
+                                             .getResult())
+                          : OpFoldResult(rewriter.getIndexAttr(
+                                gradType.getDimSize(i))));
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(op, grad, zeros,
+                                                       offsets, sizes, strides);
+    return success();
+  }
+};
 
-    Value q;
-    if (Value qa = op.getQAProj()) {
-      Value c = LinearOp::create(rewriter, loc, x, qa, Value());
-      c = RMSNormOp::create(rewriter, loc, c, op.getQANorm(), eps);
-      q = LinearOp::create(rewriter, loc, c, op.getQProj(), Value());
-    } else {
-      q = LinearOp::create(rewriter, loc, x, op.getQProj(), Value());
-    }
-    q = RotaryOp::create(rewriter, loc, q, positions, h, qk, rope, ropeAttr,
-                         interleaved);
-    // Keys and values come from the normalised latent and the rotated
-    // shared rope key: the cache's (a decode step) or this input's.
-    Value latent = op.getCachedLatent(), kpe = op.getCachedRopeKey();
-    if (!latent) {
-      Value kva = LinearOp::create(rewriter, loc, x, op.getKvAProj(), Value());
-      latent = channelSlice(rewriter, loc, kva, 0, kvRank);
-      kpe = channelSlice(rewriter, loc, kva, kvRank, rope);
-      latent = RMSNormOp::create(rewriter, loc, latent, op.getKvANorm(), eps);
-      kpe = RotaryOp::create(rewriter, loc, kpe, positions, 1, rope, rope,
-                             ropeAttr, interleaved);
-    }
-    Value kv =
-        LinearOp::create(rewriter, loc, latent, op.getKvBProj(), Value());
+Value indexConstant(OpBuilder &b, Location l, int64_t v) {
+  return arith::ConstantIndexOp::create(b, l, v);
+}
 
-    auto kvType = cast<RankedTensorType>(kv.getType());
+/// Per-head keys [k_nope | shared k_rope] and values gathered from the
+/// expanded latent, one generic each.
+struct LatentKVHeadsLowering : OpRewritePattern<LatentKVHeadsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LatentKVHeadsOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    Value kv = op.getKv(), kpe = op.getRopeKey();
+    int64_t h = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vd = op.getVHeadDim();
+    int64_t rope = cast<RankedTensorType>(kpe.getType()).getShape().back();
+    int64_t qk = nope + rope, stride = nope + vd, kvLast = h * stride - 1;
     Type f32 = rewriter.getF32Type();
-    int64_t stride = nope + vd, kvLast = h * stride - 1;
-    auto shapeWith = [&](int64_t last) {
-      return SmallVector<int64_t>{kvType.getDimSize(0), kvType.getDimSize(1),
-                                  last};
-    };
-    auto idx = [](OpBuilder &b, Location l, int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, l, v);
-    };
-    // k[b, s, h*qk + j] = j < nope ? kv[b, s, h*stride + j] : kpe[b, s, j -
-    // nope]
+    auto kType = cast<RankedTensorType>(op.getK().getType());
+    auto vType = cast<RankedTensorType>(op.getV().getType());
+    auto idx = indexConstant;
+    // k[b, s, h*qk + j] = j < nope ? kv[b, s, h*stride + j]
+    //                              : kpe[b, s, j - nope]
     Value k = buildPointwise(
-        rewriter, loc, {}, {},
-        emptyTensor(rewriter, loc, kv, shapeWith(h * qk), f32),
+        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, kType.getShape(), f32),
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           Value bi = linalg::IndexOp::create(b, l, 0);
           Value si = linalg::IndexOp::create(b, l, 1);
@@ -732,8 +753,7 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
         });
     // v[b, s, h*vd + e] = kv[b, s, h*stride + nope + e]
     Value v = buildPointwise(
-        rewriter, loc, {}, {},
-        emptyTensor(rewriter, loc, kv, shapeWith(h * vd), f32),
+        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, vType.getShape(), f32),
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           Value c = linalg::IndexOp::create(b, l, 2);
           Value head = arith::DivUIOp::create(b, l, c, idx(b, l, vd));
@@ -746,27 +766,78 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
               ValueRange{linalg::IndexOp::create(b, l, 0),
                          linalg::IndexOp::create(b, l, 1), src});
         });
+    rewriter.replaceOp(op, {k, v});
+    return success();
+  }
+};
 
-    // DeepSeek's scale: 1/sqrt(qk), times mscale^2 under YaRN.
-    double scale;
-    if (auto given = op.getSoftmaxScale()) {
-      scale = given->convertToDouble();
-    } else {
-      scale = 1.0 / std::sqrt(static_cast<double>(qk));
-      double mscaleAll = ropeAttr.getMscaleAllDim().convertToDouble();
-      if (ropeAttr.getScaling() == RopeScaling::Yarn && mscaleAll != 0) {
-        double m =
-            yarnMscale(ropeAttr.getFactor().convertToDouble(), mscaleAll);
-        scale *= m * m;
-      }
-    }
-    Value attn = AttentionOp::create(
-        rewriter, loc, q, k, v, op.getKeyPadding(), h, h, qk, vd,
-        op.getCausal(), IntegerAttr(), BlockSparseAttr(),
-        rewriter.getF64FloatAttr(scale), APFloat(0.0));
-    rewriter.replaceOp(
-        op, LinearOp::create(rewriter, loc, attn, op.getOProj(), Value())
-                .getResult());
+/// The transpose of latent_kv_heads: kv_grad gathers each head's key nope
+/// part and value gradient back into kv's layout; rope_key_grad sums the
+/// rope part of every head's key gradient.
+struct LatentKVHeadsBackwardLowering
+    : OpRewritePattern<LatentKVHeadsBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LatentKVHeadsBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value dk = op.getKGrad(), dv = op.getVGrad();
+    int64_t h = op.getNumHeads(), nope = op.getQkNopeHeadDim(),
+            vd = op.getVHeadDim();
+    auto kvType = cast<RankedTensorType>(op.getKvGrad().getType());
+    auto ropeType = cast<RankedTensorType>(op.getRopeKeyGrad().getType());
+    int64_t rope = ropeType.getShape().back();
+    int64_t qk = nope + rope, stride = nope + vd;
+    Type f32 = rewriter.getF32Type();
+    auto idx = indexConstant;
+    // kv_grad[b, t, h*stride + j] = j < nope ? dk[b, t, h*qk + j]
+    //                                        : dv[b, t, h*vd + j - nope]
+    Value dkv = buildPointwise(
+        rewriter, loc, {}, {},
+        emptyTensor(rewriter, loc, dk, kvType.getShape(), f32),
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          Value bi = linalg::IndexOp::create(b, l, 0);
+          Value ti = linalg::IndexOp::create(b, l, 1);
+          Value c = linalg::IndexOp::create(b, l, 2);
+          Value head = arith::DivUIOp::create(b, l, c, idx(b, l, stride));
+          Value j = arith::RemUIOp::create(b, l, c, idx(b, l, stride));
+          Value isNope = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                               j, idx(b, l, nope));
+          // Both reads stay in bounds; the select keeps the right one.
+          Value kIdx = arith::AddIOp::create(
+              b, l, arith::MulIOp::create(b, l, head, idx(b, l, qk)),
+              arith::MinUIOp::create(b, l, j, idx(b, l, nope - 1)));
+          Value vIdx = arith::AddIOp::create(
+              b, l, arith::MulIOp::create(b, l, head, idx(b, l, vd)),
+              arith::SubIOp::create(
+                  b, l, arith::MaxUIOp::create(b, l, j, idx(b, l, nope)),
+                  idx(b, l, nope)));
+          Value fromK =
+              tensor::ExtractOp::create(b, l, dk, ValueRange{bi, ti, kIdx});
+          Value fromV =
+              tensor::ExtractOp::create(b, l, dv, ValueRange{bi, ti, vIdx});
+          return arith::SelectOp::create(b, l, isNope, fromK, fromV);
+        });
+    // rope_key_grad[b, t, r] = sum_h dk[b, t, h, nope + r]: dims b t r h.
+    auto dkType = cast<RankedTensorType>(dk.getType());
+    auto perHead = RankedTensorType::get(
+        {dkType.getDimSize(0), dkType.getDimSize(1), h, qk}, f32);
+    Value expanded = tensor::ExpandShapeOp::create(
+        rewriter, loc, perHead, dk,
+        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value ropePart = sliceLastDim(rewriter, loc, expanded, nope, rope);
+    SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+    iters[3] = utils::IteratorType::reduction;
+    Value dkpe = buildGeneric(
+        rewriter, loc, ValueRange{ropePart},
+        filledTensor(rewriter, loc, dk, ropeType.getShape(), f32, 0.0),
+        {dimsMap(ctx, 4, {0, 1, 3, 2}), dimsMap(ctx, 4, {0, 1, 2})}, iters,
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(b, l, a[0], a[1]);
+        });
+    rewriter.replaceOp(op, {dkv, dkpe});
     return success();
   }
 };
@@ -776,6 +847,8 @@ struct LatentAttentionDecomposition : OpRewritePattern<LatentAttentionOp> {
 void mlir::strata::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns, bool flash) {
   patterns.add<RotaryLowering, LatentAttentionDecomposition,
+               ChannelSliceLowering, ChannelSliceBackwardLowering,
+               LatentKVHeadsLowering, LatentKVHeadsBackwardLowering,
                AttentionBackwardLowering>(patterns.getContext());
   patterns.add<AttentionLowering>(patterns.getContext(), flash);
 }

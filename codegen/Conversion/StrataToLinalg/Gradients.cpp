@@ -952,6 +952,50 @@ struct SigmoidGateBackwardLowering : OpRewritePattern<SigmoidGateBackwardOp> {
   }
 };
 
+/// spread[b, s, c] = s == S - 1 ? g[b, c] : 0 (last), or g[b, c] / S
+/// (mean): one pointwise generic.
+struct PoolingBackwardLowering : OpRewritePattern<PoolingBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PoolingBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isF32Only(op))
+      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value x = op.getInput(), g = op.getResultGrad();
+    auto type = cast<RankedTensorType>(op.getType());
+    SmallVector<Value> dynamicSizes;
+    for (int64_t i = 0; i < 3; ++i)
+      if (type.isDynamicDim(i))
+        dynamicSizes.push_back(
+            i < 2 ? tensor::DimOp::create(rewriter, loc, x, i).getResult()
+                  : tensor::DimOp::create(rewriter, loc, g, 1).getResult());
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         rewriter.getF32Type(), dynamicSizes);
+    Value seq = tensor::DimOp::create(rewriter, loc, x, 1);
+    bool last = op.getPooling() == Pooling::Last;
+    Value spread = buildPointwise(
+        rewriter, loc, {g}, {dimsMap(ctx, 3, {0, 2})}, init,
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          if (last) {
+            Value s = linalg::IndexOp::create(b, l, 1);
+            Value lastPos = arith::SubIOp::create(
+                b, l, seq, arith::ConstantIndexOp::create(b, l, 1));
+            Value isLast = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::eq, s, lastPos);
+            return arith::SelectOp::create(b, l, isLast, a[0],
+                                           constant(b, l, 0.0));
+          }
+          Value count = arith::UIToFPOp::create(
+              b, l, b.getF32Type(),
+              arith::IndexCastOp::create(b, l, b.getI64Type(), seq));
+          return arith::DivFOp::create(b, l, a[0], count);
+        });
+    rewriter.replaceOp(op, spread);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::strata::populateGradientsToLinalgPatterns(
@@ -959,7 +1003,7 @@ void mlir::strata::populateGradientsToLinalgPatterns(
   patterns.add<ActivationBackwardLowering, CrossEntropyBackwardLowering,
                EmbeddingBackwardLowering, LayerNormBackwardLowering,
                LinearBackwardLowering,
-               MoEExpertsBackwardLowering, RMSNormBackwardLowering,
+               MoEExpertsBackwardLowering, PoolingBackwardLowering, RMSNormBackwardLowering,
                RouterAuxLossBackwardLowering, RouterBackwardLowering,
                SigmoidGateBackwardLowering, SwiGLUBackwardLowering>(
       patterns.getContext());
