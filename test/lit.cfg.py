@@ -23,7 +23,7 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 tool_dirs = [config.strata_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["strata-opt", "strata-compile", "strata-run", "strata-embed-example",
+    ["strata-opt", "strata-compile", "strata-run", "strata-embed-example", "strata-embed-train",
      "FileCheck", "not", "count",
      "split-file",
      "llvm-nm"],
