@@ -348,6 +348,21 @@ int strata::tools::runTrain(TrainOptions o) {
                  (long long)first, (long long)o.steps);
     return 0;
   }
+  if (!o.checkpointDir.empty() && o.resume.empty() &&
+      !listCheckpoints(o.checkpointDir).empty()) {
+    std::fprintf(stderr,
+                 "error: --checkpoint-dir %s holds checkpoints of an earlier "
+                 "run: --resume it, or use another directory\n",
+                 o.checkpointDir.c_str());
+    return 1;
+  }
+  if (!o.checkpointDir.empty() && !isDirectory(o.checkpointDir) &&
+      mkdir(o.checkpointDir.c_str(), 0777) != 0) {
+    std::fprintf(stderr, "error: --checkpoint-dir %s: cannot create it: %s\n",
+                 o.checkpointDir.c_str(), std::strerror(errno));
+    return 1;
+  }
+
   FILE *metrics = nullptr;
   if (!o.metrics.empty()) {
     metrics = std::fopen(o.metrics.c_str(), o.resume.empty() ? "w" : "a");
@@ -357,13 +372,6 @@ int strata::tools::runTrain(TrainOptions o) {
       return 1;
     }
   }
-  if (!o.checkpointDir.empty() && !isDirectory(o.checkpointDir) &&
-      mkdir(o.checkpointDir.c_str(), 0777) != 0) {
-    std::fprintf(stderr, "error: --checkpoint-dir %s: cannot create it: %s\n",
-                 o.checkpointDir.c_str(), std::strerror(errno));
-    return 1;
-  }
-
   Progress progress(o.progress, first, o.steps);
   std::vector<int32_t> tokens, labels;
   auto start = Clock::now();
