@@ -845,7 +845,7 @@ class _Ctx:
         self.kernel = kernel
 
 
-_TERMINATORS = {"scf.yield", "scf.condition", "func.return",
+_TERMINATORS = {"scf.yield", "scf.condition", "func.return", "scf.reduce",
                 "gpu.terminator", "linalg.yield"}
 
 
@@ -1987,6 +1987,31 @@ def _for(m, op, ctx, ins):
         if guard > 50_000_000:
             raise EmulatorError("scf.for runs too long")
     return vals
+
+
+@handler("scf.parallel")
+def _parallel(m, op, ctx, ins):
+    """A parallel loop inside a kernel (a thread's own nest, which the NVVM
+    lowering turns into sequential loops): run serially, every active
+    thread the same iterations. Reductions (init values) are not taken."""
+    rank = (len(ins)) // 3
+    if len(ins) != 3 * rank:
+        raise EmulatorError("scf.parallel with reductions is not emulated")
+    bounds = [ins[:rank], ins[rank:2 * rank], ins[2 * rank:]]
+    if not all(np.asarray(x).size == 1 for group in bounds for x in group):
+        raise EmulatorError("scf.parallel with per-thread bounds is not emulated")
+    lo, hi, st = ([int(np.asarray(x).flat[0]) for x in group] for group in bounds)
+    body = op.regions[0].blocks[0]
+    ity = "index"
+
+    def nest(d, ivs):
+        if d == rank:
+            m._run_block(body, ctx, [np.array([iv], dtype=_NP_DTYPE[ity]) for iv in ivs])
+            return
+        for iv in range(lo[d], hi[d], st[d]):
+            nest(d + 1, ivs + [iv])
+    nest(0, [])
+    return []
 
 
 @handler("scf.while")
