@@ -61,6 +61,14 @@ strata_status_code selectHostLibrary(const strata::fb::Executable *exe,
     return fail(status, STRATA_UNSUPPORTED,
                 "STRATA_CPU=%s, but the executable's kernels are for %s",
                 forced, available.c_str());
+  // Running kernels the CPU cannot execute would die of SIGILL.
+  if (best < 0)
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's kernels are for %s, which this CPU does "
+                "not support: compile it without --cpu (kernels for "
+                "x86-64-v2, -v3 and -v4, the best picked at load) or with "
+                "--cpu for this machine",
+                available.c_str());
   return STRATA_OK;
 }
 

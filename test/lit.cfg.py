@@ -84,3 +84,13 @@ else:
                     "are skipped")
 import sys
 config.substitutions.append(("%python", sys.executable))
+
+# Whether this CPU runs x86-64-v4 code (AVX-512): a test of the refusal to
+# load kernels the CPU cannot run needs a machine without it.
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = next((l for l in f if l.startswith("flags")), "").split()
+    if "avx512f" not in flags:
+        config.available_features.add("no-avx512")
+except OSError:
+    pass
