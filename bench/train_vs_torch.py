@@ -80,6 +80,7 @@ def main():
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--steps", type=int, default=7)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--recompute", default="layer", choices=["layer", "none"])
     p.add_argument("--torch-child", nargs=2, help=argparse.SUPPRESS)
     p.add_argument("--strata-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -94,7 +95,8 @@ def main():
     data, metrics = os.path.join(tmp, "data.bin"), os.path.join(tmp, "metrics.jsonl")
     subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, "--train",
                     "--optimizer", "adamw", "--lr", str(LR), "--schedule", "constant",
-                    "--clip", "1.0", "--emit=executable", "-o", exe], check=True)
+                    "--clip", "1.0", "--recompute", a.recompute, "--emit=executable",
+                    "-o", exe], check=True)
     subprocess.run([os.path.join(bin_dir, "strata-run"), "logits", exe, "--seed", "1",
                     "--tokens", "1", "--save-weights", weights], check=True,
                    stdout=subprocess.DEVNULL)
@@ -117,7 +119,8 @@ def main():
          "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps),
          "--threads", str(a.threads)], check=True, capture_output=True, text=True).stdout)
     print(f"config {os.path.basename(a.config)} batch {a.batch} x {a.seq} tokens, "
-          f"{a.threads} thread(s), AdamW steps (median of {a.steps - 2})")
+          f"{a.threads} thread(s), AdamW steps (median of {a.steps - 2}), "
+          f"recompute {a.recompute}")
     print(f"strata  step_ms {s['step_ms']:.1f} tokens_per_s {tokens / s['step_ms'] * 1000:.0f} "
           f"peak_rss_mib {s['peak_rss_bytes'] / 2**20:.1f}")
     print(f"pytorch step_ms {t['step_ms']:.1f} tokens_per_s {tokens / t['step_ms'] * 1000:.0f} "

@@ -44,7 +44,11 @@ Value zerosLike(OpBuilder &b, Location loc, Value like) {
 
 class Differentiator {
 public:
-  Differentiator(ModuleOp module) : module(module), symbols(module) {}
+  /// `inlineBodies`: differentiate through the layer bodies' ops in the
+  /// step's own forward (no recomputation, every activation kept) instead
+  /// of calling `_vjp` functions that recompute each layer.
+  Differentiator(ModuleOp module, bool inlineBodies)
+      : module(module), symbols(module), inlineBodies(inlineBodies) {}
 
   /// Adds `<name>_grad` for the loss function `func`.
   LogicalResult differentiateLoss(func::FuncOp func);
@@ -79,8 +83,16 @@ private:
   /// `<callee>_vjp`, made on first use.
   FailureOr<func::FuncOp> vjpOf(func::FuncOp callee);
 
+  /// Clones `body` (its arguments mapped by `mapping`) at `b`, appending
+  /// the clones to `forward` and the returned values to `returned`; with
+  /// inlineBodies, calls of defined functions are cloned through.
+  void cloneForward(Block &body, OpBuilder &b, IRMapping &mapping,
+                    SmallVectorImpl<Operation *> &forward,
+                    SmallVectorImpl<Value> &returned);
+
   ModuleOp module;
   SymbolTable symbols;
+  bool inlineBodies;
   llvm::DenseMap<Operation *, func::FuncOp> vjps;
   llvm::DenseMap<Operation *, bool> stochastic;
   llvm::DenseMap<Operation *, func::FuncOp> trainVariants;
@@ -205,20 +217,42 @@ LogicalResult Differentiator::buildBackward(func::FuncOp source, OpBuilder &b,
     return source.emitOpError("has control flow; strata-autodiff "
                               "differentiates straight-line functions");
   SmallVector<Operation *> forward;
-  for (Operation &op : source.front()) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (Value v : ret.getOperands())
-        returned.push_back(mapping.lookupOrDefault(v));
-      continue;
-    }
-    forward.push_back(b.clone(op, mapping));
-  }
+  cloneForward(source.front(), b, mapping, forward, returned);
   for (auto [value, seed] : llvm::zip(returned, seeds))
     accumulate(b, source.getLoc(), grads, value, seed);
   for (Operation *op : llvm::reverse(forward))
     if (failed(backwardOf(op, b, grads)))
       return failure();
   return success();
+}
+
+void Differentiator::cloneForward(Block &body, OpBuilder &b,
+                                  IRMapping &mapping,
+                                  SmallVectorImpl<Operation *> &forward,
+                                  SmallVectorImpl<Value> &returned) {
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        returned.push_back(mapping.lookupOrDefault(v));
+      continue;
+    }
+    auto call = dyn_cast<func::CallOp>(op);
+    auto callee =
+        call ? symbols.lookup<func::FuncOp>(call.getCallee()) : func::FuncOp();
+    if (!inlineBodies || !callee || callee.isExternal() ||
+        !llvm::hasSingleElement(callee.getBody())) {
+      forward.push_back(b.clone(op, mapping));
+      continue;
+    }
+    IRMapping inner;
+    for (auto [arg, operand] :
+         llvm::zip(callee.getArguments(), call.getOperands()))
+      inner.map(arg, mapping.lookupOrDefault(operand));
+    SmallVector<Value> results;
+    cloneForward(callee.front(), b, inner, forward, results);
+    for (auto [r, v] : llvm::zip(call.getResults(), results))
+      mapping.map(r, v);
+  }
 }
 
 FailureOr<func::FuncOp> Differentiator::vjpOf(func::FuncOp callee) {
@@ -356,7 +390,13 @@ struct StrataAutodiffPass
     SmallVector<std::string> names(functions.begin(), functions.end());
     if (names.empty())
       names.push_back("loss");
-    Differentiator differentiator(module);
+    if (recompute != "layer" && recompute != "none") {
+      module.emitError() << "strata-autodiff: recompute must be layer or "
+                            "none, got '"
+                         << recompute << "'";
+      return signalPassFailure();
+    }
+    Differentiator differentiator(module, recompute == "none");
     for (const std::string &name : names) {
       auto func = module.lookupSymbol<func::FuncOp>(name);
       if (!func) {

@@ -49,11 +49,17 @@ def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
     the body's arguments and its results' gradients in, its float
     arguments' gradients out; it recomputes the body's forward before its
     backward, so activations inside a layer are not kept across the step
-    (per-layer recomputation). An op without a rule is an error naming it.
+    (per-layer recomputation). With `recompute=none` the bodies' ops are
+    differentiated in place instead (cloned into the step's forward): no
+    layer runs twice, and every activation lives until the backward uses
+    it. An op without a rule is an error naming it.
   }];
   let options = [
     ListOption<"functions", "functions", "std::string",
                "Functions to differentiate (default: loss)">,
+    Option<"recompute", "recompute", "std::string", "\"layer\"",
+           "layer: each layer's backward recomputes its forward (only the "
+           "layers' inputs are kept); none: keep every activation">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::linalg::LinalgDialect",

@@ -11,6 +11,7 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
                                    const TrainPhaseOptions &options) {
   StrataAutodiffOptions autodiff;
   autodiff.functions.assign(options.losses.begin(), options.losses.end());
+  autodiff.recompute = options.recompute;
   pm.addPass(createStrataAutodiff(autodiff));
   pm.addPass(createStrataOptimizer());
 }
@@ -20,6 +21,10 @@ struct TrainPhaseCLOptions : PassPipelineOptions<TrainPhaseCLOptions> {
   ListOption<std::string> losses{
       *this, "losses",
       llvm::cl::desc("Loss functions to differentiate (default: loss)")};
+  Option<std::string> recompute{
+      *this, "recompute",
+      llvm::cl::desc("layer (recompute each layer in its backward) or none"),
+      llvm::cl::init("layer")};
 };
 } // namespace
 
@@ -32,6 +37,7 @@ void mlir::strata::registerStrataPhases() {
         TrainPhaseOptions options;
         if (!cl.losses.empty())
           options.losses.assign(cl.losses.begin(), cl.losses.end());
+        options.recompute = cl.recompute;
         buildTrainPhase(pm, options);
       });
 }

@@ -27,6 +27,8 @@ namespace mlir::strata {
 struct TrainPhaseOptions {
   /// The losses to differentiate (strata-autodiff's `functions`).
   std::vector<std::string> losses{"loss"};
+  /// strata-autodiff's `recompute`: "layer" or "none".
+  std::string recompute = "layer";
 };
 
 /// The train phase: `<loss>_grad` for each loss (strata-autodiff).

@@ -75,6 +75,7 @@ struct Options {
   /// as the config says).
   struct {
     std::string optimizer, schedule, precision;
+    std::string recompute = "layer";
     std::optional<double> lr, weightDecay, beta1, beta2, eps, clip, minLrRatio;
     std::optional<int64_t> warmup, totalSteps, accumulation;
   } training;
@@ -82,14 +83,17 @@ struct Options {
 
 /// --train: the train phase (passes/Phases.h): `loss_grad` (the loss and
 /// every parameter's gradient) next to `loss`.
-mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module) {
+mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
+                                          const std::string &recompute) {
   if (!module.lookupSymbol<mlir::func::FuncOp>("loss")) {
     module.emitError("--train: this model has no loss (no language-model "
                      "or classification head to train)");
     return mlir::failure();
   }
   mlir::PassManager pm(module.getContext());
-  mlir::strata::buildTrainPhase(pm, {});
+  mlir::strata::TrainPhaseOptions options;
+  options.recompute = recompute;
+  mlir::strata::buildTrainPhase(pm, options);
   return pm.run(module);
 }
 
@@ -450,7 +454,8 @@ int run(const Options &opts) {
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
-  if (opts.train && mlir::failed(addTrainingEntryPoints(*module)))
+  if (opts.train &&
+      mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
 
   if (opts.statsRequested) {
@@ -604,6 +609,11 @@ int main(int argc, char **argv) {
   app.add_option("--accumulation", t.accumulation,
                  "--train: micro-batches whose gradients one step averages")
       ->check(CLI::Range(int64_t(1), int64_t(1000000)));
+  app.add_option("--recompute", t.recompute,
+                 "--train: layer (each layer's backward recomputes its "
+                 "forward; only the layers' inputs are kept) or none (every "
+                 "activation is kept: faster, more memory)")
+      ->check(CLI::IsMember({"layer", "none"}));
   app.add_option("--precision", t.precision,
                  "--train: training precision (float32 only so far)")
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
@@ -619,7 +629,7 @@ int main(int argc, char **argv) {
   for (const char *flag :
        {"--optimizer", "--lr", "--weight-decay", "--beta1", "--beta2", "--eps",
         "--schedule", "--warmup", "--total-steps", "--min-lr-ratio", "--clip",
-        "--accumulation", "--precision"})
+        "--accumulation", "--precision", "--recompute"})
     if (app.count(flag) && !opts.train) {
       llvm::errs() << "error: " << flag << " sets the training plan: add "
                    << "--train\n";
