@@ -612,7 +612,7 @@ int main(int argc, char **argv) {
   app.add_option("--recompute", t.recompute,
                  "--train: layer (each layer's backward recomputes its "
                  "forward; only the layers' inputs are kept) or none (every "
-                 "activation is kept: faster, more memory)")
+                 "activation is kept: each layer runs once, more memory)")
       ->check(CLI::IsMember({"layer", "none"}));
   app.add_option("--precision", t.precision,
                  "--train: training precision (float32 only so far)")
