@@ -259,20 +259,28 @@ def Strata_RouterBackwardOp : Strata_BackwardOp<"router_backward",
     ([B, S, E]): the gradient of the logits. The selection itself (bias,
     groups, top-k) has no gradient; the selected experts' weights do,
     through the scoring (softmax or sigmoid), the renormalisation
-    (`norm_topk_prob`) and `routed_scaling_factor`.
+    (`norm_topk_prob`) and `routed_scaling_factor`. With `step` the
+    forward's noise (`noise_std`, `seed`, `salt`: the router's) is
+    recomputed from the counter-based generator and added to `logits`
+    first, so the backward sees the noisy logits the forward selected
+    from; the noise is additive, so its gradient passes unchanged.
     Constraints: router_bwd_c1 indices and weights_grad are [B, S,
     top_k] and scores_grad is logits' type; router_c1/c2 as for router.
   }];
   let arguments = (ins Strata_FloatTensor:$logits, Strata_IndexTensor:$indices,
       Strata_FloatTensor:$weights_grad, Strata_FloatTensor:$scores_grad,
+      Optional<Strata_StepTensor>:$step,
       I64Attr:$num_experts, I64Attr:$top_k,
       DefaultValuedAttr<Strata_RouterScoringAttr,
           "::mlir::strata::RouterScoring::Softmax">:$scoring,
       DefaultValuedAttr<BoolAttr, "false">:$norm_topk_prob,
-      DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling_factor);
+      DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling_factor,
+      DefaultValuedAttr<F64Attr, "0.0">:$noise_std,
+      DefaultValuedAttr<I64Attr, "0">:$seed,
+      DefaultValuedAttr<I64Attr, "0">:$salt);
   let results = (outs Strata_FloatTensor:$logits_grad);
   let assemblyFormat = [{
-    $logits `,` $indices `,` $weights_grad `,` $scores_grad attr-dict `:`
+    $logits (`step` `(` $step^ `)`)? `,` $indices `,` $weights_grad `,` $scores_grad attr-dict `:`
     type($logits) `,` type($indices) `,` type($weights_grad)
   }];
 }

@@ -11,11 +11,20 @@
 #define STRATA_MOE_OPS_TD
 
 def Strata_RouterOp : Strata_ComputeOp<"router",
-    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+    [AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "top-k expert selection from gate logits";
   let description = [{
-    From `logits: [B, S, E]`: in training, Gaussian noise of `noise_std` is
-    added (deterministic in `seed`). Scores are `softmax(logits)` (V2) or
+    From `logits: [B, S, E]`. With `step` (the training step's update
+    number; strata-autodiff gives it to the routers of `loss_grad` whose
+    `noise_std > 0`, with a `salt` each) Gaussian noise of standard
+    deviation `noise_std` is added to every logit first: the noise of
+    element i is a standard normal drawn by Box-Muller from the
+    counter-based generator of `strata.dropout` (a splitmix64 hash of
+    `seed`, `salt`, the step, i and the bits of the logit), so the backward
+    recomputes it and layers sharing a body draw different noise. Everything
+    below (scores, selection, weights, the `scores` result) sees the noisy
+    logits. Without `step` (inference) there is no noise. Scores are `softmax(logits)` (V2) or
     `sigmoid(logits)` (V3). Selection uses `scores + bias` when a bias is
     given (V3's aux-loss-free balancing; the bias changes which experts win,
     not their weights). With `n_group > 1`, experts are split in `n_group`
@@ -40,7 +49,7 @@ def Strata_RouterOp : Strata_ComputeOp<"router",
     aux_loss_coef >= 0, bias_update_rate >= 0.
   }];
   let arguments = (ins Strata_FloatTensor:$logits,
-      Optional<Strata_FloatTensor>:$bias,
+      Optional<Strata_FloatTensor>:$bias, Optional<Strata_StepTensor>:$step,
       I64Attr:$num_experts, I64Attr:$top_k,
       DefaultValuedAttr<Strata_RouterScoringAttr,
           "::mlir::strata::RouterScoring::Softmax">:$scoring,
@@ -53,11 +62,13 @@ def Strata_RouterOp : Strata_ComputeOp<"router",
       DefaultValuedAttr<Strata_BalanceKindAttr,
           "::mlir::strata::BalanceKind::None">:$balance,
       DefaultValuedAttr<F64Attr, "0.0">:$aux_loss_coef,
-      DefaultValuedAttr<F64Attr, "0.0">:$bias_update_rate);
+      DefaultValuedAttr<F64Attr, "0.0">:$bias_update_rate,
+      DefaultValuedAttr<I64Attr, "0">:$salt);
   let results = (outs Strata_FloatTensor:$weights,
       Strata_IndexTensor:$indices, Strata_FloatTensor:$scores);
   let assemblyFormat = [{
-    $logits (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict `:` type($logits)
+    $logits (`bias` `(` $bias^ `:` type($bias) `)`)? (`step` `(` $step^ `)`)?
+    attr-dict `:` type($logits)
   }];
 }
 
@@ -72,8 +83,12 @@ def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts",
     Tokens are grouped by expert and each expert runs one GEMM over its
     tokens; no expert sees a token that did not select it. With
     `capacity_factor > 0` an expert takes at most
-    `ceil(capacity_factor * tokens * top_k / E)` tokens in training (the rest
-    pass through the residual only); `0` means no capacity limit.
+    `ceil(capacity_factor * tokens * top_k / E)` (token, expert) assignments
+    in training, in token order and then slot order; the rest are dropped
+    (they contribute nothing: the token keeps its other experts and the
+    residual). `0` means no capacity limit. The op itself never applies the
+    limit: strata-autodiff's training variants apply it by a
+    `strata.expert_capacity` on the weights, and inference ignores it.
 
     Constraints: moe_c1 input is rank 3 [B, S, D]; moe_c2 weights and
     indices are [B, S, top_k]; moe_c3 gate_proj and up_proj are [E, F, D] and
@@ -89,6 +104,33 @@ def Strata_MoEExpertsOp : Strata_ComputeOp<"moe_experts",
   let assemblyFormat = [{
     $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj `,`
     $down_proj `)` attr-dict `:` type(operands)
+  }];
+}
+
+def Strata_ExpertCapacityOp : Strata_ComputeOp<"expert_capacity",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+  let summary = "training's expert capacity limit as a mask on routing weights";
+  let description = [{
+    From the router's `weights, indices: [B, S, top_k]`: `kept` is
+    `weights` with the dropped assignments zeroed, and `dropped` their
+    number. With N = B * S tokens, each expert takes at most
+    `C = ceil(capacity_factor * N * top_k / num_experts)` assignments,
+    first come first served in the order (token, slot) -- token t = b * S + s,
+    then k: assignment (t, k) to expert e is kept iff fewer than C earlier
+    assignments went to e. The mask depends on `indices` only, so the
+    gradient is the same mask on the gradient of `kept`. strata-autodiff
+    puts it before each `strata.moe_experts` with a `capacity_factor > 0`
+    in the training variants; the experts then see zero weight (and no
+    gradient) for dropped assignments.
+
+    Constraints: capacity_c1 weights and indices are [B, S, top_k];
+    capacity_c2 num_experts >= 1 and capacity_factor > 0.
+  }];
+  let arguments = (ins Strata_FloatTensor:$weights, Strata_IndexTensor:$indices,
+      I64Attr:$num_experts, F64Attr:$capacity_factor);
+  let results = (outs Strata_FloatTensor:$kept, 0DTensorOf<[I32]>:$dropped);
+  let assemblyFormat = [{
+    $weights `,` $indices attr-dict `:` type($weights) `,` type($indices)
   }];
 }
 

@@ -613,6 +613,33 @@ LogicalResult RouterAuxLossOp::verify() {
   return success();
 }
 
+LogicalResult
+ExpertCapacityOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location>,
+                                   Adaptor adaptor,
+                                   SmallVectorImpl<Type> &inferred) {
+  inferred.push_back(adaptor.getWeights().getType());
+  inferred.push_back(RankedTensorType::get({}, IntegerType::get(ctx, 32)));
+  return success();
+}
+
+LogicalResult ExpertCapacityOp::verify() {
+  auto weights = tensorOf(getWeights());
+  auto indices = tensorOf(getIndices());
+  bool ok = weights.getRank() == 3 && indices.getRank() == 3;
+  for (int64_t d = 0; ok && d < 3; ++d)
+    ok = compatible(weights.getDimSize(d), indices.getDimSize(d));
+  if (!ok)
+    return emitOpError() << "capacity_c1: weights and indices must both be "
+                            "[B, S, top_k], got "
+                         << weights << " and " << indices;
+  if (getNumExperts() < 1 || !(getCapacityFactor().convertToDouble() > 0))
+    return emitOpError() << "capacity_c2: num_experts must be >= 1 and "
+                            "capacity_factor > 0, got "
+                         << getNumExperts() << " and "
+                         << getCapacityFactor().convertToDouble();
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Compression, heads, losses
 //===----------------------------------------------------------------------===//

@@ -162,6 +162,10 @@ int64_t RouterOp::getFlopsPerToken(int64_t) {
   return 4 * getNumExpertsAttr().getInt();
 }
 
+int64_t ExpertCapacityOp::getFlopsPerToken(int64_t) {
+  return cast<RankedTensorType>(getWeights().getType()).getDimSize(2);
+}
+
 int64_t MoEExpertsOp::getFlopsPerToken(int64_t) {
   auto gate = cast<RankedTensorType>(getGateProj().getType());
   if (!gate.hasStaticShape())

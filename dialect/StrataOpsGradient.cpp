@@ -273,26 +273,39 @@ LogicalResult RotaryOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 
 LogicalResult RouterOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                  SmallVectorImpl<Value> &operandGrads) {
-  if (getNoiseStd().convertToDouble() > 0)
-    return emitOpError("with router noise has no gradient rule yet");
   // weights and scores, each zero when no gradient reaches it (the caller
-  // passes zeros then); indices have none.
+  // passes zeros then); indices have none. With a step, the backward
+  // recomputes the forward's noise from the same key.
+  Value step = getNoiseStd().convertToDouble() > 0 ? getStep() : Value();
   auto backward = RouterBackwardOp::create(
       b, getLoc(), getLogits().getType(), getLogits(), getIndices(),
-      resultGrads[0], resultGrads[2], getNumExpertsAttr(), getTopKAttr(),
-      getScoringAttr(), getNormTopkProbAttr(), getRoutedScalingFactorAttr());
+      resultGrads[0], resultGrads[2], step, getNumExpertsAttr(), getTopKAttr(),
+      getScoringAttr(), getNormTopkProbAttr(), getRoutedScalingFactorAttr(),
+      getNoiseStdAttr(), getSeedAttr(), getSaltAttr());
   operandGrads.push_back(backward);
   // The bias steers selection only; it moves by bias_update, not by
   // gradient.
   if (getBias())
     operandGrads.push_back(Value());
+  if (getStep())
+    operandGrads.push_back(Value());
+  return success();
+}
+
+/// The mask depends on the indices only: the gradient is the same mask.
+LogicalResult ExpertCapacityOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                         SmallVectorImpl<Value> &operandGrads) {
+  auto masked = ExpertCapacityOp::create(b, getLoc(), resultGrads[0],
+                                         getIndices(), getNumExpertsAttr(),
+                                         getCapacityFactorAttr());
+  operandGrads.append({masked.getKept(), Value()});
   return success();
 }
 
 LogicalResult MoEExpertsOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                      SmallVectorImpl<Value> &operandGrads) {
-  if (getCapacityFactor().convertToDouble() > 0)
-    return emitOpError("with a capacity factor has no gradient rule yet");
+  // Inference semantics: the capacity limit of training is applied before
+  // this op by strata.expert_capacity in the training variants.
   auto backward = MoEExpertsBackwardOp::create(
       b, getLoc(), getInput(), getWeights(), getIndices(), getGateProj(),
       getUpProj(), getDownProj(), resultGrads[0], getNumExpertsAttr(),
@@ -329,6 +342,8 @@ LogicalResult RouterBackwardOp::verify() {
   if (!ok || getScoresGrad().getType() != logits)
     return emitOpError() << "router_bwd_c1: indices and weights_grad must be "
                             "[B, S, top_k] and scores_grad the logits' type";
+  if (!(getNoiseStd().convertToDouble() >= 0))
+    return emitOpError() << "router_c6: noise_std must be >= 0";
   return success();
 }
 

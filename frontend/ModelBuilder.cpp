@@ -303,10 +303,10 @@ Value ModelBuilder::moe(Value x, const std::string &prefix,
                            InitKind::Zeros, routerKey)
                    : Value();
   auto router = RouterOp::create(
-      b, inLayer(routerKey), logits, bias, n, e.topK, r.scoring, r.normTopkProb,
-      APFloat(r.routedScalingFactor), r.nGroup, r.topkGroup,
-      APFloat(r.noiseStd), cfg.training.seed, r.balance, APFloat(r.auxLossCoef),
-      APFloat(r.biasUpdateRate));
+      b, inLayer(routerKey), logits, bias, /*step=*/Value(), n, e.topK,
+      r.scoring, r.normTopkProb, APFloat(r.routedScalingFactor), r.nGroup,
+      r.topkGroup, APFloat(r.noiseStd), cfg.training.seed, r.balance,
+      APFloat(r.auxLossCoef), APFloat(r.biasUpdateRate), /*salt=*/0);
   // The balance loss exists only where a loss is computed, not in forward.
   if (r.balance == BalanceKind::AuxLoss && buildingLoss)
     aux.push_back(

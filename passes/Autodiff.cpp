@@ -54,12 +54,16 @@ public:
   LogicalResult differentiateLoss(func::FuncOp func);
 
 private:
-  /// Whether `f` (or a function it calls) draws random numbers in training
-  /// (dropout with p > 0): then the step needs the step's number.
+  /// Whether `f` (or a function it calls) behaves differently in training:
+  /// draws random numbers (dropout with p > 0, a router with
+  /// noise_std > 0; then the step needs the step's number) or limits
+  /// expert capacity (moe_experts with capacity_factor > 0).
   bool isStochastic(func::FuncOp f);
   /// `<f>_train`: `f` with the step's number as a last argument, given to
-  /// its dropout ops (each with its own salt) and to the `_train` variants
-  /// of the stochastic functions it calls.
+  /// its dropout ops and noisy routers (each with its own salt) and to the
+  /// `_train` variants of the stochastic functions it calls; its
+  /// moe_experts with a capacity factor get their weights through
+  /// strata.expert_capacity.
   func::FuncOp trainingVariant(func::FuncOp f);
   /// Builds `name` = the loss and gradients of `func`, whose arguments it
   /// takes.
@@ -107,6 +111,10 @@ bool Differentiator::isStochastic(func::FuncOp f) {
   f.walk([&](Operation *op) {
     if (auto d = dyn_cast<DropoutOp>(op))
       found |= d.getP().convertToDouble() > 0;
+    if (auto r = dyn_cast<RouterOp>(op))
+      found |= r.getNoiseStd().convertToDouble() > 0;
+    if (auto m = dyn_cast<MoEExpertsOp>(op))
+      found |= m.getCapacityFactor().convertToDouble() > 0;
     if (auto call = dyn_cast<func::CallOp>(op))
       if (auto callee = symbols.lookup<func::FuncOp>(call.getCallee()))
         found |= !callee.isExternal() && isStochastic(callee);
@@ -130,14 +138,32 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   trainVariants[f] = variant;
   Value step = variant.getArguments().back();
   SmallVector<func::CallOp> calls;
+  SmallVector<MoEExpertsOp> capped;
   variant.walk([&](Operation *op) {
     if (auto d = dyn_cast<DropoutOp>(op); d && d.getP().convertToDouble() > 0) {
       d.getStepMutable().assign(step);
       d.setSalt(static_cast<uint64_t>(nextSalt++));
     }
+    if (auto r = dyn_cast<RouterOp>(op);
+        r && r.getNoiseStd().convertToDouble() > 0) {
+      r.getStepMutable().assign(step);
+      r.setSalt(static_cast<uint64_t>(nextSalt++));
+    }
+    if (auto m = dyn_cast<MoEExpertsOp>(op);
+        m && m.getCapacityFactor().convertToDouble() > 0)
+      capped.push_back(m);
     if (auto call = dyn_cast<func::CallOp>(op))
       calls.push_back(call);
   });
+  // Training's capacity limit: the experts see the kept assignments'
+  // weights only (dropped ones weigh zero and get no gradient).
+  for (MoEExpertsOp m : capped) {
+    b.setInsertionPoint(m);
+    auto limit = ExpertCapacityOp::create(b, m.getLoc(), m.getWeights(),
+                                          m.getIndices(), m.getNumExpertsAttr(),
+                                          m.getCapacityFactorAttr());
+    m.getWeightsMutable().assign(limit.getKept());
+  }
   for (func::CallOp call : calls) {
     auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
     if (!callee || callee.isExternal() || !isStochastic(callee))

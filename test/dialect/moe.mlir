@@ -9,7 +9,7 @@
 // CHECK-NEXT:    %[[W:.*]], %[[I:.*]], %[[S:.*]] = strata.router %[[L]] {aux_loss_coef = 1.000000e-02 : f64, balance = #strata.balance<aux_loss>, noise_std = 1.000000e-02 : f64, norm_topk_prob = true, num_experts = 8 : i64, seed = 3 : i64, top_k = 2 : i64} : tensor<2x16x8xf32>
 // CHECK-NEXT:    return %[[W]], %[[I]], %[[S]] : tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<2x16x8xf32>
 // GENERIC-LABEL: sym_name = "router_softmax"
-// GENERIC:       "strata.router"(%{{[a-z0-9]+}}) <{aux_loss_coef = 1.000000e-02 : f64, balance = #strata.balance<aux_loss>, bias_update_rate = 0.000000e+00 : f64, n_group = 1 : i64, noise_std = 1.000000e-02 : f64, norm_topk_prob = true, num_experts = 8 : i64, routed_scaling_factor = 1.000000e+00 : f64, scoring = #strata.scoring<softmax>, seed = 3 : i64, top_k = 2 : i64, topk_group = 1 : i64}> : (tensor<2x16x8xf32>) -> (tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<2x16x8xf32>)
+// GENERIC:       "strata.router"(%{{[a-z0-9]+}}) <{aux_loss_coef = 1.000000e-02 : f64, balance = #strata.balance<aux_loss>, bias_update_rate = 0.000000e+00 : f64, n_group = 1 : i64, noise_std = 1.000000e-02 : f64, norm_topk_prob = true, num_experts = 8 : i64, operandSegmentSizes = array<i32: 1, 0, 0>, routed_scaling_factor = 1.000000e+00 : f64, salt = 0 : i64, scoring = #strata.scoring<softmax>, seed = 3 : i64, top_k = 2 : i64, topk_group = 1 : i64}> : (tensor<2x16x8xf32>) -> (tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<2x16x8xf32>)
 func.func @router_softmax(%logits: tensor<2x16x8xf32>) -> (tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<2x16x8xf32>) {
   %w, %i, %s = strata.router %logits {num_experts = 8, top_k = 2, norm_topk_prob = true, noise_std = 0.01, seed = 3, balance = #strata.balance<aux_loss>, aux_loss_coef = 0.01} : tensor<2x16x8xf32>
   return %w, %i, %s : tensor<2x16x2xf32>, tensor<2x16x2xi32>, tensor<2x16x8xf32>
@@ -84,4 +84,19 @@ func.func @moe_experts_dynamic(%x: tensor<?x?x32xf16>, %w: tensor<?x?x1xf16>, %i
 func.func @sigmoid_gate(%v: tensor<?x?x32xf32>, %g: tensor<?x?x1xf32>) -> tensor<?x?x32xf32> {
   %0 = strata.sigmoid_gate %v, %g : tensor<?x?x32xf32>, tensor<?x?x1xf32>
   return %0 : tensor<?x?x32xf32>
+}
+
+// Tests that a training router (with the step and a salt, as strata-autodiff
+// gives it) and expert_capacity round-trip; expert_capacity keeps the
+// weights' type and counts the dropped assignments as a 0-d i32.
+// CHECK-LABEL: func.func @router_training(
+// CHECK:         strata.router %{{.*}} bias(%{{.*}} : tensor<8xf32>) step(%{{.*}}) {noise_std = 1.000000e-01 : f64, num_experts = 8 : i64, salt = 4 : i64, top_k = 2 : i64} : tensor<2x16x8xf32>
+// CHECK:         strata.expert_capacity %{{.*}}, %{{.*}} {capacity_factor = 1.250000e+00 : f64, num_experts = 8 : i64} : tensor<2x16x2xf32>, tensor<2x16x2xi32>
+// GENERIC-LABEL: sym_name = "router_training"
+// GENERIC:       "strata.router"(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) <{{.*}}operandSegmentSizes = array<i32: 1, 1, 1>{{.*}}> : (tensor<2x16x8xf32>, tensor<8xf32>, tensor<i32>)
+// GENERIC:       "strata.expert_capacity"(%{{[a-z0-9#]+}}, %{{[a-z0-9#]+}}) <{capacity_factor = 1.250000e+00 : f64, num_experts = 8 : i64}> : (tensor<2x16x2xf32>, tensor<2x16x2xi32>) -> (tensor<2x16x2xf32>, tensor<i32>)
+func.func @router_training(%logits: tensor<2x16x8xf32>, %b: tensor<8xf32>, %step: tensor<i32>) -> (tensor<2x16x2xf32>, tensor<i32>) {
+  %w, %i, %s = strata.router %logits bias(%b : tensor<8xf32>) step(%step) {num_experts = 8, top_k = 2, noise_std = 0.1 : f64, salt = 4} : tensor<2x16x8xf32>
+  %k, %n = strata.expert_capacity %w, %i {num_experts = 8, capacity_factor = 1.25 : f64} : tensor<2x16x2xf32>, tensor<2x16x2xi32>
+  return %k, %n : tensor<2x16x2xf32>, tensor<i32>
 }

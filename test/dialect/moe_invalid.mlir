@@ -318,7 +318,7 @@ func.func @aux_loss_negative_coef(%s: tensor<2x16x8xf32>, %i: tensor<2x16x2xi32>
 func.func @router_generic_wrong_indices(%l: tensor<2x16x8xf32>) {
   // expected-error @+2 {{'strata.router' op inferred type(s) 'tensor<2x16x2xf32>', 'tensor<2x16x2xi32>', 'tensor<2x16x8xf32>' are incompatible with return type(s) of operation 'tensor<2x16x2xf32>', 'tensor<2x16x3xi32>', 'tensor<2x16x8xf32>'}}
   // expected-error @+1 {{'strata.router' op failed to infer returned types}}
-  %0:3 = "strata.router"(%l) <{num_experts = 8 : i64, top_k = 2 : i64}> : (tensor<2x16x8xf32>) -> (tensor<2x16x2xf32>, tensor<2x16x3xi32>, tensor<2x16x8xf32>)
+  %0:3 = "strata.router"(%l) <{num_experts = 8 : i64, operandSegmentSizes = array<i32: 1, 0, 0>, top_k = 2 : i64}> : (tensor<2x16x8xf32>) -> (tensor<2x16x2xf32>, tensor<2x16x3xi32>, tensor<2x16x8xf32>)
   return
 }
 
@@ -361,5 +361,33 @@ func.func @sigmoid_gate_wide_logit(%v: tensor<2x16x32xf32>, %g: tensor<2x16x2xf3
 func.func @sigmoid_gate_scalar(%v: tensor<f32>, %g: tensor<1xf32>) {
   // expected-error @+1 {{'strata.sigmoid_gate' op gate_c1: value must have rank >= 1}}
   %0 = strata.sigmoid_gate %v, %g : tensor<f32>, tensor<1xf32>
+  return
+}
+
+// -----
+
+// Tests that expert_capacity needs weights and indices of one shape
+// (capacity_c1).
+func.func @capacity_shapes(%w: tensor<2x16x2xf32>, %i: tensor<2x16x3xi32>) {
+  // expected-error @+1 {{'strata.expert_capacity' op capacity_c1: weights and indices must both be [B, S, top_k], got 'tensor<2x16x2xf32>' and 'tensor<2x16x3xi32>'}}
+  %k, %n = strata.expert_capacity %w, %i {num_experts = 4, capacity_factor = 1.0 : f64} : tensor<2x16x2xf32>, tensor<2x16x3xi32>
+  return
+}
+
+// -----
+
+// Tests that expert_capacity needs a positive capacity factor (capacity_c2).
+func.func @capacity_zero(%w: tensor<2x16x2xf32>, %i: tensor<2x16x2xi32>) {
+  // expected-error @+1 {{'strata.expert_capacity' op capacity_c2: num_experts must be >= 1 and capacity_factor > 0, got 4 and 0.000000e+00}}
+  %k, %n = strata.expert_capacity %w, %i {num_experts = 4, capacity_factor = 0.0 : f64} : tensor<2x16x2xf32>, tensor<2x16x2xi32>
+  return
+}
+
+// -----
+
+// Tests that router_backward rejects a negative noise_std (router_c6).
+func.func @router_backward_noise(%l: tensor<2x3x4xf32>, %i: tensor<2x3x2xi32>, %dw: tensor<2x3x2xf32>, %s: tensor<i32>) {
+  // expected-error @+1 {{'strata.router_backward' op router_c6: noise_std must be >= 0}}
+  %0 = strata.router_backward %l step(%s), %i, %dw, %l {num_experts = 4 : i64, top_k = 2 : i64, noise_std = -1.0 : f64} : tensor<2x3x4xf32>, tensor<2x3x2xi32>, tensor<2x3x2xf32>
   return
 }

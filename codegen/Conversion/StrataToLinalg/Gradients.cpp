@@ -605,6 +605,12 @@ struct RouterBackwardLowering : OpRewritePattern<RouterBackwardOp> {
     MLIRContext *ctx = b.getContext();
     Type f32 = b.getF32Type();
     Value logits = op.getLogits(), indices = op.getIndices();
+    // The forward's noisy logits, recomputed from the same key.
+    if (op.getStep() && op.getNoiseStd().convertToDouble() > 0)
+      logits = buildRouterNoise(b, loc, logits, op.getStep(),
+                                op.getNoiseStd().convertToDouble(),
+                                static_cast<int64_t>(op.getSeed()),
+                                static_cast<int64_t>(op.getSalt()));
     auto type = cast<RankedTensorType>(logits.getType());
     int64_t E = op.getNumExperts(), K = op.getTopK();
     int64_t B = type.getDimSize(0), S = type.getDimSize(1);

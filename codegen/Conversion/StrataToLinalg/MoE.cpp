@@ -112,6 +112,12 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
+    // 0. Training noise (with a step): everything below sees noisy logits.
+    double noiseStd = op.getNoiseStd().convertToDouble();
+    if (op.getStep() && noiseStd > 0)
+      logits = buildRouterNoise(rewriter, loc, logits, op.getStep(), noiseStd,
+                                static_cast<int64_t>(op.getSeed()),
+                                static_cast<int64_t>(op.getSalt()));
     int64_t e = op.getNumExpertsAttr().getInt();
     int64_t k = op.getTopKAttr().getInt();
     int64_t groups = op.getNGroupAttr().getInt();
@@ -496,6 +502,112 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
+/// Training's capacity limit. The (token, slot) pairs are counting-sorted
+/// by expert (strata_kernel.expert_sort, stable, so each expert's pairs
+/// stay in pair order): a pair's rank among its expert's pairs is
+/// position[p] - offsets[e], and it is kept iff that rank is below
+/// C = ceil(capacity_factor * P / E). kept = keep ? weights : 0;
+/// dropped = the number of pairs not kept.
+struct ExpertCapacityLowering : OpRewritePattern<ExpertCapacityOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertCapacityOp op,
+                                PatternRewriter &rewriter) const override {
+    Value w = op.getWeights(), idx = op.getIndices();
+    auto type = cast<RankedTensorType>(w.getType());
+    int64_t k = type.getDimSize(2);
+    if (!isF32Only(op) || ShapedType::isDynamic(k))
+      return rewriter.notifyMatchFailure(op, "needs f32 and a static top_k");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    OpBuilder &b = rewriter;
+    Type f32 = b.getF32Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
+    int64_t numExperts = op.getNumExperts();
+    Value seq = tensor::DimOp::create(b, loc, w, 1);
+    Value pairs = arith::MulIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, tensor::DimOp::create(b, loc, w, 0), seq),
+        arith::ConstantIndexOp::create(b, loc, k));
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, idx, SmallVector<ReassociationIndices>{{0, 1, 2}});
+    auto vector = [&](ArrayRef<int64_t> shape, ValueRange sizes) -> Value {
+      return tensor::EmptyOp::create(b, loc, shape, i32, sizes);
+    };
+    Value pairsInit = vector({ShapedType::kDynamic}, {pairs});
+    auto sort = kernel::ExpertSortOp::create(
+        b, loc,
+        TypeRange{RankedTensorType::get({numExperts + 1}, i32),
+                  pairsInit.getType(), pairsInit.getType()},
+        flat, vector({numExperts + 1}, {}), pairsInit,
+        vector({ShapedType::kDynamic}, {pairs}),
+        b.getI64IntegerAttr(numExperts));
+    Value offsets = sort.getResults()[0], position = sort.getResults()[2];
+    // C = ceil(capacity_factor * P / E), in f64 then i64.
+    Value pairsF = arith::UIToFPOp::create(
+        b, loc, b.getF64Type(), arith::IndexCastOp::create(b, loc, i64, pairs));
+    auto f64c = [&](double v) {
+      return arith::ConstantOp::create(b, loc, b.getF64Type(),
+                                       b.getF64FloatAttr(v));
+    };
+    Value capacity = arith::FPToSIOp::create(
+        b, loc, i64,
+        math::CeilOp::create(
+            b, loc,
+            arith::DivFOp::create(
+                b, loc,
+                arith::MulFOp::create(
+                    b, loc, f64c(op.getCapacityFactor().convertToDouble()),
+                    pairsF),
+                f64c(static_cast<double>(numExperts)))));
+    // dropped[b, s, k] = 1 where the pair is over its expert's capacity.
+    Value droppedMask = buildPointwise(
+        b, loc, {idx}, {}, emptyTensor(b, loc, w, type.getShape(), i32),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value bi = linalg::IndexOp::create(nb, l, 0);
+          Value si = linalg::IndexOp::create(nb, l, 1);
+          Value ki = linalg::IndexOp::create(nb, l, 2);
+          Value pair = arith::AddIOp::create(
+              nb, l,
+              arith::MulIOp::create(
+                  nb, l,
+                  arith::AddIOp::create(nb, l,
+                                        arith::MulIOp::create(nb, l, bi, seq),
+                                        si),
+                  arith::ConstantIndexOp::create(nb, l, k)),
+              ki);
+          Value pos = tensor::ExtractOp::create(nb, l, position, pair);
+          Value first = tensor::ExtractOp::create(
+              nb, l, offsets, clampedIndex(nb, l, a[0], numExperts));
+          Value rank = arith::ExtSIOp::create(
+              nb, l, nb.getI64Type(), arith::SubIOp::create(nb, l, pos, first));
+          Value over = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
+                                             rank, capacity);
+          return arith::ExtUIOp::create(nb, l, nb.getI32Type(), over);
+        });
+    Value kept = buildPointwise(
+        b, loc, {w, droppedMask}, {}, emptyTensor(b, loc, w, type.getShape(), f32),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value over = arith::TruncIOp::create(nb, l, nb.getI1Type(), a[1]);
+          return arith::SelectOp::create(nb, l, over, f32Constant(nb, l, 0.0),
+                                         a[0]);
+        });
+    Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    Value countInit = linalg::FillOp::create(
+                          b, loc, zero,
+                          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i32)
+                              .getResult())
+                          .getResult(0);
+    Value dropped = buildGeneric(
+        b, loc, {droppedMask}, countInit,
+        {b.getMultiDimIdentityMap(3), AffineMap::get(3, 0, {}, ctx)},
+        {IT::reduction, IT::reduction, IT::reduction},
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::AddIOp::create(nb, l, a[0], a[1]);
+        });
+    rewriter.replaceOp(op, {kept, dropped});
+    return success();
+  }
+};
+
 /// coef * E * sum_e f_e * P_e with f_e the share of the N*K selections that
 /// went to e and P_e the mean (renormalised) score of e over the N tokens.
 struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
@@ -592,7 +704,8 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
 
 void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
                                                bool groupByExpert) {
-  patterns.add<RouterLowering, RouterAuxLossLowering>(patterns.getContext());
+  patterns.add<RouterLowering, RouterAuxLossLowering, ExpertCapacityLowering>(
+      patterns.getContext());
   if (groupByExpert)
     patterns.add<GroupedMoEExpertsLowering>(patterns.getContext());
   else

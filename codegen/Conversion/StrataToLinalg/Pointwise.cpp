@@ -78,23 +78,6 @@ struct AddLowering : PointwisePattern<AddOp> {
   }
 };
 
-/// splitmix64's finaliser: every input bit flips each output bit with
-/// probability about 1/2.
-Value mix64(OpBuilder &b, Location loc, Value z) {
-  Type i64 = b.getI64Type();
-  auto c = [&](uint64_t v) {
-    return arith::ConstantOp::create(b, loc, i64,
-                                     b.getIntegerAttr(i64, static_cast<int64_t>(v)));
-  };
-  auto xorShift = [&](Value v, uint64_t shift) {
-    return arith::XOrIOp::create(b, loc, v,
-                                 arith::ShRUIOp::create(b, loc, v, c(shift)));
-  };
-  z = arith::MulIOp::create(b, loc, xorShift(z, 30), c(0xBF58476D1CE4E5B9ull));
-  z = arith::MulIOp::create(b, loc, xorShift(z, 27), c(0x94D049BB133111EBull));
-  return xorShift(z, 31);
-}
-
 /// Whether dropout keeps element `x` at linear index `index`: a hash of
 /// (seed, step, salt, index, bits of x) against p * 2^32. Shared by the
 /// forward and the backward, which must draw the same mask.
@@ -108,16 +91,7 @@ Value dropoutKeeps(OpBuilder &b, Location loc, Value x, Value index,
   Value bits = arith::ExtUIOp::create(
       b, loc, i64, arith::BitcastOp::create(b, loc, b.getI32Type(), x));
   Value stepBits = arith::ExtUIOp::create(b, loc, i64, step);
-  // The key's words, each mixed before the next joins: (seed, salt) pick
-  // the stream, (step, index, value) the draw.
-  Value h = mix64(b, loc, arith::XOrIOp::create(
-                              b, loc, c(static_cast<uint64_t>(seed)),
-                              c(static_cast<uint64_t>(salt) * 0x9E3779B97F4A7C15ull)));
-  for (Value word : {stepBits, index, bits})
-    h = mix64(b, loc,
-              arith::AddIOp::create(
-                  b, loc, arith::XOrIOp::create(b, loc, h, word),
-                  c(0x9E3779B97F4A7C15ull)));
+  Value h = counterHash(b, loc, seed, salt, {stepBits, index, bits});
   Value draw = arith::ShRUIOp::create(b, loc, h, c(32)); // uniform in [0, 2^32)
   auto threshold = static_cast<uint64_t>(p * 4294967296.0);
   return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, draw,
@@ -131,25 +105,14 @@ Value buildDropout(OpBuilder &b, Location loc, Value x, Value value,
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
   MLIRContext *ctx = b.getContext();
-  SmallVector<Value> sizes;
-  for (unsigned d = 0; d < rank; ++d)
-    sizes.push_back(arith::IndexCastOp::create(
-        b, loc, b.getI64Type(), tensor::DimOp::create(b, loc, x, d)));
+  SmallVector<Value> sizes = dimsAsI64(b, loc, x);
   Value init = emptyTensor(b, loc, x, type.getShape(), type.getElementType());
   AffineMap identity = b.getMultiDimIdentityMap(rank);
   AffineMap scalar = AffineMap::get(rank, 0, {}, ctx);
   return buildPointwise(
       b, loc, {x, value, step}, {identity, identity, scalar}, init,
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Type i64 = nb.getI64Type();
-        Value index = arith::ConstantOp::create(nb, l, i64,
-                                                nb.getIntegerAttr(i64, 0));
-        for (unsigned d = 0; d < rank; ++d) {
-          Value i = arith::IndexCastOp::create(
-              nb, l, i64, linalg::IndexOp::create(nb, l, d));
-          index = arith::AddIOp::create(
-              nb, l, arith::MulIOp::create(nb, l, index, sizes[d]), i);
-        }
+        Value index = linearIndex(nb, l, sizes);
         Value keep = dropoutKeeps(nb, l, args[0], index, args[2], seed, salt, p);
         Type f = args[1].getType();
         Value scaled = arith::MulFOp::create(

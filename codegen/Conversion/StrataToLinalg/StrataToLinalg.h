@@ -77,6 +77,33 @@ Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
 Value buildSilu(OpBuilder &b, Location loc, Value x);
 Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhApproximation);
 
+/// The training generator (dropout masks, router noise): a counter-based
+/// hash, splitmix64's finaliser over the key's words. h starts as
+/// mix64(seed ^ salt * golden) and each word w (i64) joins as
+/// h = mix64((h ^ w) + golden); (seed, salt) pick the stream, the words
+/// (step, element index, bits of the input) the draw. Built from scalar
+/// arith ops, so both targets lower it inside any generic body;
+/// test/passes/check_dropout.py and check_moe_train.py hold its reference.
+Value mix64(OpBuilder &b, Location loc, Value z);
+Value counterHash(OpBuilder &b, Location loc, int64_t seed, int64_t salt,
+                  ValueRange words);
+/// The linear (row-major) index of the current element of a linalg.generic
+/// body over a rank-`sizes.size()` space, as i64; `sizes` are the dims as
+/// i64 values from outside the body.
+Value linearIndex(OpBuilder &b, Location loc, ValueRange sizes);
+/// `x`'s dims as i64 values (for linearIndex).
+SmallVector<Value> dimsAsI64(OpBuilder &b, Location loc, Value x);
+/// A standard normal draw from a 64-bit hash by Box-Muller over two 24-bit
+/// uniforms u1 = (hi24 + 1) / 2^24 in (0, 1] and u2 = mid24 / 2^24:
+/// sqrt(-2 ln u1) * cos(2 pi u2), in f32 (hi24 = h >> 40,
+/// mid24 = (h >> 8) & 0xFFFFFF).
+Value normalFromHash(OpBuilder &b, Location loc, Value h);
+/// The router's training noise: logits [B, S, E] + noise_std * a standard
+/// normal per element, keyed by (seed, salt; step, linear index, bits of
+/// the logit). strata.router and strata.router_backward both call it.
+Value buildRouterNoise(OpBuilder &b, Location loc, Value logits, Value step,
+                       double noiseStd, int64_t seed, int64_t salt);
+
 } // namespace detail
 } // namespace mlir::strata
 

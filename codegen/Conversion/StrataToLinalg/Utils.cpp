@@ -118,3 +118,117 @@ Value mlir::strata::detail::buildGelu(OpBuilder &b, Location loc, Value x,
   return arith::MulFOp::create(b, loc, half,
                                arith::AddFOp::create(b, loc, c(1.0), inner));
 }
+
+namespace {
+Value i64Constant(OpBuilder &b, Location loc, uint64_t v) {
+  Type i64 = b.getI64Type();
+  return arith::ConstantOp::create(
+      b, loc, i64, b.getIntegerAttr(i64, static_cast<int64_t>(v)));
+}
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+} // namespace
+
+Value mlir::strata::detail::mix64(OpBuilder &b, Location loc, Value z) {
+  auto xorShift = [&](Value v, uint64_t shift) {
+    return arith::XOrIOp::create(
+        b, loc, v, arith::ShRUIOp::create(b, loc, v, i64Constant(b, loc, shift)));
+  };
+  z = arith::MulIOp::create(b, loc, xorShift(z, 30),
+                            i64Constant(b, loc, 0xBF58476D1CE4E5B9ull));
+  z = arith::MulIOp::create(b, loc, xorShift(z, 27),
+                            i64Constant(b, loc, 0x94D049BB133111EBull));
+  return xorShift(z, 31);
+}
+
+Value mlir::strata::detail::counterHash(OpBuilder &b, Location loc,
+                                        int64_t seed, int64_t salt,
+                                        ValueRange words) {
+  Value h = mix64(
+      b, loc,
+      arith::XOrIOp::create(
+          b, loc, i64Constant(b, loc, static_cast<uint64_t>(seed)),
+          i64Constant(b, loc, static_cast<uint64_t>(salt) * kGolden)));
+  for (Value word : words)
+    h = mix64(b, loc,
+              arith::AddIOp::create(b, loc,
+                                    arith::XOrIOp::create(b, loc, h, word),
+                                    i64Constant(b, loc, kGolden)));
+  return h;
+}
+
+Value mlir::strata::detail::linearIndex(OpBuilder &b, Location loc,
+                                        ValueRange sizes) {
+  Type i64 = b.getI64Type();
+  Value index = i64Constant(b, loc, 0);
+  for (auto [d, size] : llvm::enumerate(sizes)) {
+    Value i = arith::IndexCastOp::create(b, loc, i64,
+                                         linalg::IndexOp::create(b, loc, d));
+    index = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, index, size), i);
+  }
+  return index;
+}
+
+SmallVector<Value> mlir::strata::detail::dimsAsI64(OpBuilder &b, Location loc,
+                                                   Value x) {
+  SmallVector<Value> sizes;
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  for (unsigned d = 0; d < rank; ++d)
+    sizes.push_back(arith::IndexCastOp::create(
+        b, loc, b.getI64Type(), tensor::DimOp::create(b, loc, x, d)));
+  return sizes;
+}
+
+Value mlir::strata::detail::normalFromHash(OpBuilder &b, Location loc,
+                                           Value h) {
+  Type f32 = b.getF32Type();
+  auto f = [&](double v) {
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+  Value hi = arith::ShRUIOp::create(b, loc, h, i64Constant(b, loc, 40));
+  Value mid = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, h, i64Constant(b, loc, 8)),
+      i64Constant(b, loc, 0xFFFFFF));
+  // Both exact in f32 (24 bits).
+  Value u1 = arith::MulFOp::create(
+      b, loc,
+      arith::UIToFPOp::create(
+          b, loc, f32, arith::AddIOp::create(b, loc, hi, i64Constant(b, loc, 1))),
+      f(1.0 / 16777216.0));
+  Value u2 = arith::MulFOp::create(b, loc,
+                                   arith::UIToFPOp::create(b, loc, f32, mid),
+                                   f(1.0 / 16777216.0));
+  Value radius = math::SqrtOp::create(
+      b, loc, arith::MulFOp::create(b, loc, f(-2.0), math::LogOp::create(b, loc, u1)));
+  Value angle = arith::MulFOp::create(b, loc, u2, f(2.0 * M_PI));
+  return arith::MulFOp::create(b, loc, radius, math::CosOp::create(b, loc, angle));
+}
+
+Value mlir::strata::detail::buildRouterNoise(OpBuilder &b, Location loc,
+                                             Value logits, Value step,
+                                             double noiseStd, int64_t seed,
+                                             int64_t salt) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  unsigned rank = type.getRank();
+  SmallVector<Value> sizes = dimsAsI64(b, loc, logits);
+  Value init =
+      emptyTensor(b, loc, logits, type.getShape(), type.getElementType());
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, b.getContext());
+  return buildPointwise(
+      b, loc, {logits, step}, {identity, scalar}, init,
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Type i64 = nb.getI64Type();
+        Value bits = arith::ExtUIOp::create(
+            nb, l, i64,
+            arith::BitcastOp::create(nb, l, nb.getI32Type(), args[0]));
+        Value stepBits = arith::ExtUIOp::create(nb, l, i64, args[1]);
+        Value h = counterHash(nb, l, seed, salt,
+                              {stepBits, linearIndex(nb, l, sizes), bits});
+        Value noise = arith::MulFOp::create(
+            nb, l, normalFromHash(nb, l, h),
+            arith::ConstantOp::create(nb, l, nb.getF32Type(),
+                                      nb.getF32FloatAttr(noiseStd)));
+        return arith::AddFOp::create(nb, l, args[0], noise);
+      });
+}
