@@ -75,6 +75,10 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
     result.kind = kind == "lr" ? Result::LearningRate : Result::GradNorm;
     return success();
   }
+  if (kind == "dropped_tokens") {
+    result.kind = Result::DroppedTokens;
+    return success();
+  }
   if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.param");
       kind == "parameter" && name) {
     auto it = params.find(name.getValue());
@@ -102,8 +106,8 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
   }
   return func.emitError("result ")
          << i << " has strata.result = \"" << kind
-         << "\", which is not lr, grad_norm, parameter (with strata.param) "
-            "or state (with strata.state)";
+         << "\", which is not lr, grad_norm, dropped_tokens, parameter "
+            "(with strata.param) or state (with strata.state)";
 }
 
 } // namespace
@@ -185,6 +189,8 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
       ExecutableContents::Result result;
       result.shape = shapeOf(cast<RankedTensorType>(type));
+      result.isInteger =
+          cast<RankedTensorType>(type).getElementType().isInteger();
       if (auto role = func.getResultAttrOfType<StringAttr>(i, "strata.result"))
         if (failed(trainingResult(func, i, role, index, contents, result)))
           return failure();
@@ -518,10 +524,14 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Result::GradNorm:
         kind = fb::ResultKind::GradNorm;
         break;
+      case Result::DroppedTokens:
+        kind = fb::ResultKind::DroppedTokens;
+        break;
       }
-      results.push_back(fb::CreateResult(b, b.CreateVector(r.shape),
-                                         fb::DType::F32, kind, r.parameter,
-                                         r.state));
+      results.push_back(fb::CreateResult(
+          b, b.CreateVector(r.shape),
+          r.isInteger ? fb::DType::I32 : fb::DType::F32, kind, r.parameter,
+          r.state));
     }
     std::vector<flatbuffers::Offset<fb::Command>> commands{
         fb::CreateCommand(b, fb::CommandKind::Launch, 0,

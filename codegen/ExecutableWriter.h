@@ -50,8 +50,15 @@ struct ExecutableContents {
     Result() = default;
     /// A plain value of this shape (-1 for dynamic dims).
     Result(std::initializer_list<int64_t> dims) : shape(dims) {}
-    enum Kind { Value, Param, OptimizerState, LearningRate, GradNorm } kind =
-        Value;
+    enum Kind {
+      Value,
+      Param,
+      OptimizerState,
+      LearningRate,
+      GradNorm,
+      DroppedTokens
+    } kind = Value;
+    bool isInteger = false;
     int parameter = -1;
     int state = -1;
     std::vector<int64_t> shape;

@@ -42,6 +42,27 @@ Value zerosLike(OpBuilder &b, Location loc, Value like) {
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
+/// a + b for 0-d i32 tensors, as a 0-d linalg.generic (which every target
+/// lowers, the CUDA one to a one-thread kernel).
+Value addCounts(OpBuilder &b, Location loc, Value x, Value y) {
+  if (!x)
+    return y;
+  auto type = cast<RankedTensorType>(x.getType());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType());
+  AffineMap scalar = AffineMap::get(0, 0, {}, b.getContext());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{x, y}, ValueRange{init},
+             ArrayRef<AffineMap>{scalar, scalar, scalar},
+             ArrayRef<utils::IteratorType>{},
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl, ValueRange{arith::AddIOp::create(nb, nl, args[0],
+                                                            args[1])});
+             })
+      .getResult(0);
+}
+
 class Differentiator {
 public:
   /// `inlineBodies`: differentiate through the layer bodies' ops in the
@@ -157,12 +178,17 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   });
   // Training's capacity limit: the experts see the kept assignments'
   // weights only (dropped ones weigh zero and get no gradient).
+  // Dropped assignments are counted: the variant returns their number
+  // (0-d i32) after its own results, summed over what it calls.
+  auto ret = cast<func::ReturnOp>(variant.front().getTerminator());
+  SmallVector<Value> counts;
   for (MoEExpertsOp m : capped) {
     b.setInsertionPoint(m);
     auto limit = ExpertCapacityOp::create(b, m.getLoc(), m.getWeights(),
                                           m.getIndices(), m.getNumExpertsAttr(),
                                           m.getCapacityFactorAttr());
     m.getWeightsMutable().assign(limit.getKept());
+    counts.push_back(limit.getDropped());
   }
   for (func::CallOp call : calls) {
     auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
@@ -173,8 +199,21 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
     SmallVector<Value> operands(call.getOperands());
     operands.push_back(step);
     auto replacement = func::CallOp::create(b, call.getLoc(), train, operands);
-    call.replaceAllUsesWith(replacement.getResults());
+    call.replaceAllUsesWith(
+        replacement.getResults().take_front(call.getNumResults()));
+    if (replacement.getNumResults() > call.getNumResults())
+      counts.push_back(replacement.getResults().back());
     call.erase();
+  }
+  if (!counts.empty()) {
+    b.setInsertionPoint(ret);
+    Value total;
+    for (Value c : counts)
+      total = addCounts(b, ret.getLoc(), total, c);
+    ret.getOperandsMutable().append(total);
+    SmallVector<Type> results(variant.getResultTypes());
+    results.push_back(total.getType());
+    variant.setType(b.getFunctionType(variant.getArgumentTypes(), results));
   }
   return variant;
 }
@@ -344,12 +383,15 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   // last; the variant itself is only the template of its forward.
   func::FuncOp variant = trainingVariant(func);
   LogicalResult built = buildGradient(variant, name, func);
-  symbols.erase(variant);
   if (succeeded(built)) {
     auto grad = symbols.lookup<func::FuncOp>(name);
     grad.setArgAttr(grad.getNumArguments() - 1, "strata.arg",
                     StringAttr::get(module.getContext(), "step"));
+    if (variant.getNumResults() > 1) // loss_grad's second result
+      grad.setResultAttr(1, "strata.result",
+                         StringAttr::get(module.getContext(), "dropped_tokens"));
   }
+  symbols.erase(variant);
   return built;
 }
 
@@ -359,7 +401,9 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
   auto loss = cast<RankedTensorType>(type.getResult(0));
   SmallVector<ParamOp> params;
   func.walk([&](ParamOp p) { params.push_back(p); });
-  SmallVector<Type> results{loss};
+  // The loss, then what else the function returns (a training variant's
+  // count of dropped assignments), then the gradients.
+  SmallVector<Type> results(type.getResults());
   for (Type t : type.getInputs())
     if (isFloatTensor(t))
       results.push_back(t);
@@ -392,7 +436,7 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
   Gradients grads;
   if (failed(buildBackward(func, b, mapping, one, returned, grads)))
     return failure();
-  SmallVector<Value> values{returned.front()};
+  SmallVector<Value> values(returned);
   for (Value arg : entry->getArguments()) {
     if (!isFloatTensor(arg.getType()))
       continue;

@@ -552,6 +552,12 @@ strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
   switch (res->kind()) {
   case ResultKind::Value:
     return STRATA_OK;
+  case ResultKind::DroppedTokens:
+    if (res->dtype() != DType::I32 || res->shape()->size() != 0)
+      return c.corrupt("entry point '%s' has a DroppedTokens result that is "
+                       "not I32 []",
+                       name);
+    return STRATA_OK;
   case ResultKind::LearningRate:
   case ResultKind::GradNorm:
     if (res->dtype() != DType::F32 || res->shape()->size() != 0)

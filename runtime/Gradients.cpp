@@ -48,7 +48,7 @@ strata_status_code resolveLabels(const strata::fb::Metadata *meta,
 strata_status_code strata::runtime::computeGradients(
     strata_session &s, const int32_t *tokens, const int32_t *labels,
     size_t batch, size_t seq, float *loss, int64_t *labelled,
-    strata_status *status) {
+    int64_t *dropped, strata_status *status) {
   const auto *root = s.exe->root;
   const auto *meta = root->metadata();
   size_t cells;
@@ -73,11 +73,19 @@ strata_status_code strata::runtime::computeGradients(
   for (const auto *arg : *ep->arguments())
     if (arg->kind() == strata::fb::ArgumentKind::Parameter)
       params.push_back(arg);
+  // ...after the loss, a count of dropped assignments when the model has
+  // an expert capacity.
   const auto *results = ep->results();
-  bool layout = results->size() == params.size() + 1 &&
-                results->Get(0)->shape()->size() == 0;
+  size_t first = results->size() > 1 &&
+                         results->Get(1)->kind() ==
+                             strata::fb::ResultKind::DroppedTokens
+                     ? 2
+                     : 1;
+  bool layout = results->size() == params.size() + first &&
+                results->Get(0)->shape()->size() == 0 &&
+                results->Get(0)->dtype() == strata::fb::DType::F32;
   for (size_t k = 0; layout && k < params.size(); ++k) {
-    const auto *got = results->Get(1 + k)->shape();
+    const auto *got = results->Get(first + k)->shape();
     const auto *want = params[k]->shape();
     layout = got->size() == want->size() &&
              std::equal(got->begin(), got->end(), want->begin());
@@ -132,8 +140,15 @@ strata_status_code strata::runtime::computeGradients(
     std::memset(s.gradients[i].data.get(), 0, s.gradients[i].bytes());
   const int64_t *lossDescriptor = out.descriptor(0);
   *loss = reinterpret_cast<const float *>(lossDescriptor[1])[lossDescriptor[2]];
+  if (dropped) {
+    *dropped = -1;
+    if (first == 2) {
+      const int64_t *d = out.descriptor(1);
+      *dropped = reinterpret_cast<const int32_t *>(d[1])[d[2]];
+    }
+  }
   for (size_t k = 0; k < params.size(); ++k)
-    copyRowMajor(out.descriptor(1 + k), params[k]->shape()->size(),
+    copyRowMajor(out.descriptor(first + k), params[k]->shape()->size(),
                  reinterpret_cast<float *>(
                      s.gradients[params[k]->parameter()].data.get()));
   return ok(status);
@@ -150,7 +165,8 @@ strata_status_code strata_session_compute_gradients(
                 "input");
   return guardApi(__func__, status, [&] {
     return computeGradients(*session, tokens, labels, batch, seq, loss,
-                            /*labelled=*/nullptr, status);
+                            /*labelled=*/nullptr, /*dropped=*/nullptr,
+                            status);
   });
 }
 

@@ -9,12 +9,14 @@ namespace strata::runtime {
 
 /// Runs loss_grad on a batch: the loss to `*loss`, every parameter's
 /// gradient to session.gradients (f32), and the number of labels that are
-/// not ignored to `*labelled` (when not null).
+/// not ignored to `*labelled` and the (token, expert) assignments the
+/// experts' capacity dropped to `*dropped` (-1 without a capacity limit),
+/// each when not null.
 strata_status_code computeGradients(strata_session &session,
                                     const int32_t *tokens,
                                     const int32_t *labels, size_t batch,
                                     size_t seq, float *loss, int64_t *labelled,
-                                    strata_status *status);
+                                    int64_t *dropped, strata_status *status);
 
 } // namespace strata::runtime
 

@@ -75,22 +75,25 @@ strata_status_code accumulateGradients(strata_session &s,
                                        const int32_t *tokens,
                                        const int32_t *labels, size_t batch,
                                        size_t seq, size_t micro, float &loss,
-                                       int64_t &labelled,
+                                       int64_t &labelled, int64_t &dropped,
                                        strata_status *status) {
   TrainingState &t = s.training;
   size_t rows = batch / micro;
   double lossSum = 0.0;
   labelled = 0;
+  dropped = -1;
   for (size_t k = 0; k < micro; ++k) {
     size_t at = k * rows * seq;
     float l = 0.0f;
-    int64_t n = 0;
+    int64_t n = 0, d = -1;
     if (strata_status_code code =
             computeGradients(s, tokens + at, labels ? labels + at : nullptr,
-                             rows, seq, &l, &n, status))
+                             rows, seq, &l, &n, &d, status))
       return code;
     lossSum += l;
     labelled += n;
+    if (d >= 0)
+      dropped = (dropped < 0 ? 0 : dropped) + d;
     if (micro == 1)
       break;
     if (!t.haveAccumulator) {
@@ -212,7 +215,8 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
   m = strata_train_metrics{};
   m.loss_scale = s.training.lossScale;
   if (strata_status_code code = accumulateGradients(
-          s, tokens, labels, batch, seq, micro, m.loss, m.tokens, status))
+          s, tokens, labels, batch, seq, micro, m.loss, m.tokens,
+          m.dropped_tokens, status))
     return code;
   const Weights &grads = micro > 1 ? s.training.accumulated : s.gradients;
   bool finite = std::isfinite(m.loss);

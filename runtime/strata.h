@@ -303,7 +303,8 @@ typedef struct strata_train_metrics {
   float grad_norm;        /* global norm of the gradients, before clipping */
   float loss_scale;       /* 1 without dynamic loss scaling */
   int64_t tokens;         /* labelled (not ignored) tokens in the step */
-  int64_t dropped_tokens; /* token-expert pairs over expert capacity */
+  int64_t dropped_tokens; /* (token, expert) assignments over the experts'
+                             capacity; -1 without a capacity limit */
   int32_t skipped;        /* 1: the gradients were not finite and the
                              parameters and optimizer state were left
                              unchanged (the step still counts) */

@@ -6,7 +6,8 @@
 // experts' weights pass through strata.expert_capacity (whose gradient is
 // the same mask on the weights' gradient), and the router's backward
 // recomputes the noise from the same step, seed and salt. Inference keeps
-// the original functions: no step, no capacity op.
+// the original functions: no step, no capacity op. The variants count the
+// dropped assignments and loss_grad returns the count after the loss.
 
 func.func private @body(%x: tensor<?x?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x?x8xf32> {
   %l = strata.linear %x, %wg : tensor<?x?x8xf32>, tensor<4x8xf32>
@@ -35,10 +36,11 @@ func.func @loss(%t: tensor<?x?xi32>, %lb: tensor<?x?xi32>) -> tensor<f32> {
 // CHECK-NOT: expert_capacity
 // CHECK: return
 // CHECK-LABEL: func.func private @body_train(
-// CHECK-SAME: %[[STEP:[a-z0-9_]+]]: tensor<i32>) -> tensor<?x?x8xf32>
+// CHECK-SAME: %[[STEP:[a-z0-9_]+]]: tensor<i32>) -> (tensor<?x?x8xf32>, tensor<i32>)
 // CHECK: %[[W:[a-z0-9_]+]], %[[I:[a-z0-9_]+]], %{{.*}} = strata.router %{{.*}} step(%[[STEP]]) {noise_std = 1.000000e-01 : f64, num_experts = 4 : i64, salt = 1 : i64, seed = 3 : i64, top_k = 2 : i64}
 // CHECK: %[[K:[a-z0-9_]+]], %{{.*}} = strata.expert_capacity %[[W]], %[[I]] {capacity_factor = 1.250000e+00 : f64, num_experts = 4 : i64}
 // CHECK: strata.moe_experts %{{.*}}, %[[K]], %[[I]] experts
+// CHECK: return %{{.*}}, %[[DROPPED:[a-z0-9_]+]] : tensor<?x?x8xf32>, tensor<i32>
 // CHECK-LABEL: func.func private @body_train_vjp(
 // CHECK-SAME: %[[VSTEP:[a-z0-9_]+]]: tensor<i32>, %{{.*}}: tensor<?x?x8xf32>) ->
 // CHECK: %[[VW:[a-z0-9_]+]], %[[VI:[a-z0-9_]+]], %{{.*}} = strata.router %{{.*}} step(%[[VSTEP]])
@@ -50,6 +52,6 @@ func.func @loss(%t: tensor<?x?xi32>, %lb: tensor<?x?xi32>) -> tensor<f32> {
 // CHECK-NOT: step(
 // CHECK: return
 // CHECK-LABEL: func.func @loss_grad(
-// CHECK-SAME: %{{[a-z0-9_]+}}: tensor<?x?xi32>, %{{[a-z0-9_]+}}: tensor<?x?xi32>, %[[S:[a-z0-9_]+]]: tensor<i32> {strata.arg = "step"})
+// CHECK-SAME: %{{[a-z0-9_]+}}: tensor<?x?xi32>, %{{[a-z0-9_]+}}: tensor<?x?xi32>, %[[S:[a-z0-9_]+]]: tensor<i32> {strata.arg = "step"}) -> (tensor<f32>, tensor<i32> {strata.result = "dropped_tokens"},
 // CHECK: call @body_train(%{{.*}}, %[[S]])
 // CHECK: call @body_train_vjp(%{{.*}}, %[[S]], %{{.*}})

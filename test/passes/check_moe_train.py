@@ -130,7 +130,11 @@ def main():
     for cf in (0.0, 0.75):
         moe_types = ", ".join([T([B, S, D]), T([B, S, K]), T([B, S, K], "i32"),
                                T([E, Fw, D]), T([E, Fw, D]), T([E, D, Fw])])
-        result_types = ", ".join(["tensor<f32>"] + grad_types)
+        # With a capacity, @f_grad's second result counts the dropped
+        # assignments.
+        off = 1 if cf > 0 else 0
+        result_list = ["tensor<f32>"] + ["tensor<i32>"] * off + grad_types
+        result_types = ", ".join(result_list)
         lines = ["func.func private @printMemrefF32(memref<*xf32>)",
                  "func.func private @printMemrefI32(memref<*xi32>)",
                  f"func.func private @f_grad({', '.join(types)}, tensor<i32>) -> ({result_types})",
@@ -146,7 +150,7 @@ def main():
         for i, t in enumerate(inputs):
             lines.append(f"  %in{i} = arith.constant {literal(t)[0]}")
         lines.append(f"  %s = arith.constant dense<{STEP}> : tensor<i32>")
-        lines.append(f"  %gr:7 = call @f_grad(%in0, %in1, %in2, %in3, %in4, %in5, %in6, %s) : "
+        lines.append(f"  %gr:{len(result_list)} = call @f_grad(%in0, %in1, %in2, %in3, %in4, %in5, %in6, %s) : "
                      f"({', '.join(types)}, tensor<i32>) -> ({result_types})")
         lines.append(f"  %zl = arith.constant dense<0.0> : {T(NZ)}")
         lines.append(f"  %nw, %ni, %ns = strata.router %zl step(%s) {{num_experts = {NZ[2]}, top_k = 1, "
@@ -155,7 +159,8 @@ def main():
         lines.append(f"  %ci = arith.constant {literal(ids)[0]}")
         lines.append(f"  %kept, %dropped = strata.expert_capacity %cw, %ci {{num_experts = {E}, "
                      f"capacity_factor = 0.75 : f64}} : {T([B, S, K])}, {T([B, S, K], 'i32')}")
-        values = [(f"%gr#{k}", ty, "f32") for k, ty in enumerate(["tensor<f32>"] + grad_types)]
+        values = [(f"%gr#{k}", ty, "i32" if ty == "tensor<i32>" else "f32")
+                  for k, ty in enumerate(result_list)]
         values += [("%ns", T(NZ), "f32"), ("%kept", T([B, S, K]), "f32"),
                    ("%dropped", "tensor<i32>", "i32")]
         lines += print_lines(values)
@@ -192,12 +197,18 @@ def main():
                 print(f"FAIL: {tag}: the case drops nothing")
                 failed += 1
         check(f"{tag}: loss", got[0], loss.detach())
+        if cf > 0:
+            counted = int(got[1][0])
+            print(f"{tag}: loss_grad counted {counted} dropped (reference {dropped})")
+            if counted != dropped:
+                print(f"FAIL: {tag}: loss_grad's dropped count")
+                failed += 1
         for name, leaf, r in zip(["x", "logits", "gate_proj", "up_proj", "down_proj", "head"],
-                                 leaves, got[1:7]):
+                                 leaves, got[1 + off:7 + off]):
             check(f"{tag}: {name} gradient", r, leaf.grad)
 
     # The noise itself: sigmoid(0 + noise) = score.
-    s = got[7].clamp(1e-7, 1 - 1e-7)
+    s = got[7 + off].clamp(1e-7, 1 - 1e-7)
     implied = torch.log(s / (1 - s))
     want = noise(torch.zeros(NZ), SEED, 5, STEP)
     check("router noise (logit of the scores)", implied, want, rtol=1e-3, atol=1e-4)
@@ -206,10 +217,10 @@ def main():
         print("FAIL: the noise is not standard normal")
         failed += 1
     keep, cap = capacity_keep(ids, E, 0.75)
-    check("expert_capacity kept weights", got[8], wts * keep, rtol=0, atol=1e-6)
+    check("expert_capacity kept weights", got[8 + off], wts * keep, rtol=0, atol=1e-6)
     want_dropped = int((~keep).sum())
-    print(f"expert_capacity: capacity {cap}, dropped {int(got[9][0])} (reference {want_dropped})")
-    if int(got[9][0]) != want_dropped:
+    print(f"expert_capacity: capacity {cap}, dropped {int(got[9 + off][0])} (reference {want_dropped})")
+    if int(got[9 + off][0]) != want_dropped:
         print("FAIL: dropped counts differ")
         failed += 1
     if not failed:

@@ -405,6 +405,9 @@ int strata::tools::runTrain(TrainOptions o) {
                    std::isfinite(m.grad_norm) ? m.grad_norm : -1.0,
                    tokensPerS, (long long)m.tokens,
                    m.skipped ? "true" : "false");
+      if (m.dropped_tokens >= 0)
+        std::fprintf(metrics, ", \"dropped_tokens\": %lld",
+                     (long long)m.dropped_tokens);
       if (std::strcmp(plan.precision, "F16") == 0)
         std::fprintf(metrics, ", \"loss_scale\": %.9g", m.loss_scale);
       std::fprintf(metrics, "}\n");
