@@ -37,13 +37,40 @@ SmallVector<StringRef, 2> stateSlots(Optimizer optimizer) {
   llvm_unreachable("unknown optimizer");
 }
 
+/// Whether `value` is only ever a router's selection bias (followed through
+/// calls into layer bodies). Such a parameter gets no gradient — selection
+/// has none — and is no weight to decay: DeepSeek-V3 keeps it as a buffer
+/// that only its load balancing moves, so the optimizer leaves it alone.
+bool onlySelectionBias(Value value, SymbolTable &symbols, unsigned depth = 0) {
+  if (depth > 8 || value.use_empty())
+    return false;
+  for (OpOperand &use : value.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto router = dyn_cast<RouterOp>(user)) {
+      if (router.getBias() != value)
+        return false;
+      continue;
+    }
+    auto call = dyn_cast<func::CallOp>(user);
+    auto callee =
+        call ? symbols.lookup<func::FuncOp>(call.getCallee()) : func::FuncOp();
+    if (!callee || callee.isExternal() ||
+        !onlySelectionBias(callee.getArgument(use.getOperandNumber()),
+                           symbols, depth + 1))
+      return false;
+  }
+  return true;
+}
+
 LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
                                  TrainingAttr plan) {
   MLIRContext *ctx = module.getContext();
+  SymbolTable symbols(module);
   SmallVector<ParamOp> params;
   llvm::StringSet<> seen;
   loss.walk([&](ParamOp p) {
-    if (seen.insert(p.getName()).second)
+    if (seen.insert(p.getName()).second &&
+        !onlySelectionBias(p.getResult(), symbols))
       params.push_back(p);
   });
   if (params.empty())

@@ -83,7 +83,10 @@ def StrataOptimizer : Pass<"strata-optimizer", "mlir::ModuleOp"> {
     for Lion, `momentum_buffer` for SGD, as torch names them); its results
     the learning rate, the norm, the new parameters and the new state,
     marked the same way (`strata.result`). The runtime binds them by these
-    attributes. The parameters are those `loss` reads, in its order.
+    attributes. The parameters are those `loss` reads, in its order, but
+    for routers' selection biases (DeepSeek-V3's `e_score_correction_bias`):
+    selection has no gradient and the bias is no weight to decay, so the
+    optimizer leaves it alone.
   }];
   let options = [
     Option<"loss", "loss", "std::string", "\"loss\"",

@@ -11,7 +11,6 @@ salt, step, element index and the input's bits). The drop rate over the
 """
 import argparse
 import os
-import struct
 import sys
 
 import torch
@@ -19,28 +18,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
 from check_ops_numerics import literal, run_all  # noqa: E402
-
-M = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def mix(z):
-    z ^= z >> 30
-    z = (z * 0xBF58476D1CE4E5B9) & M
-    z ^= z >> 27
-    z = (z * 0x94D049BB133111EB) & M
-    return z ^ (z >> 31)
-
+sys.path.insert(0, os.path.dirname(__file__))
+from counter_hash import counter_hash, f32_bits  # noqa: E402
 
 def keeps(x, p, seed, salt, step):
-    flat = x.flatten().tolist()
-    out = []
-    for i, v in enumerate(flat):
-        bits = struct.unpack("<I", struct.pack("<f", v))[0]
-        h = mix(seed ^ ((salt * GOLDEN) & M))
-        for word in (step, i, bits):
-            h = mix(((h ^ word) + GOLDEN) & M)
-        out.append((h >> 32) >= int(p * 4294967296.0))
+    out = [(counter_hash(seed, salt, (step, i, f32_bits(v))) >> 32) >= int(p * 4294967296.0)
+           for i, v in enumerate(x.flatten().tolist())]
     return torch.tensor(out).reshape(x.shape)
 
 

@@ -22,7 +22,6 @@ reference mask and dropped count.
 import argparse
 import math
 import os
-import struct
 import sys
 
 import torch
@@ -30,25 +29,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "codegen"))
 from check_ops_numerics import literal, run_all  # noqa: E402
-
-M = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def mix(z):
-    z ^= z >> 30
-    z = (z * 0xBF58476D1CE4E5B9) & M
-    z ^= z >> 27
-    z = (z * 0x94D049BB133111EB) & M
-    return z ^ (z >> 31)
-
-
-def counter_hash(seed, salt, words):
-    h = mix(seed ^ ((salt * GOLDEN) & M))
-    for word in words:
-        h = mix(((h ^ word) + GOLDEN) & M)
-    return h
-
+sys.path.insert(0, os.path.dirname(__file__))
+from counter_hash import counter_hash, f32_bits  # noqa: E402
 
 def normal(h):
     u1 = ((h >> 40) + 1) / 2.0**24
@@ -59,8 +41,7 @@ def normal(h):
 def noise(logits, seed, salt, step):
     out = []
     for i, v in enumerate(logits.flatten().tolist()):
-        bits = struct.unpack("<I", struct.pack("<f", v))[0]
-        out.append(normal(counter_hash(seed, salt, (step, i, bits))))
+        out.append(normal(counter_hash(seed, salt, (step, i, f32_bits(v)))))
     return torch.tensor(out, dtype=torch.float32).reshape(logits.shape)
 
 

@@ -45,3 +45,30 @@ module {
 // CHECK-LABEL: func.func @optimizer_step(
 // CHECK: strata.lr_schedule {{.*}}lr = 3.000000e-04 : f64{{.*}}schedule = #strata.schedule<constant>
 // CHECK: optimizer = #strata.optimizer<adamw>
+
+// -----
+
+// A router's selection bias (DeepSeek-V3's e_score_correction_bias), also
+// through a layer body, is not the optimizer's: no gradient, no decay.
+module attributes {strata.training = #strata.training<optimizer = adamw, weight_decay = 0.1>} {
+  func.func private @body(%x: tensor<?x?x8xf32>, %g: tensor<4x8xf32>, %b: tensor<4xf32>) -> tensor<?x?x8xf32> {
+    %l = strata.linear %x, %g : tensor<?x?x8xf32>, tensor<4x8xf32>
+    %w, %i, %s = strata.router %l bias(%b : tensor<4xf32>) {num_experts = 4, top_k = 2, scoring = #strata.scoring<sigmoid>} : tensor<?x?x4xf32>
+    return %x : tensor<?x?x8xf32>
+  }
+  func.func @loss(%t: tensor<?x?xi32>, %l: tensor<?x?xi32>) -> tensor<f32> {
+    %e = strata.param "embed" : tensor<16x8xf32>
+    %g = strata.param "gate" : tensor<4x8xf32>
+    %b = strata.param "gate.e_score_correction_bias" {init = #strata.init<zeros>} : tensor<4xf32>
+    %x = strata.embedding %t, %e : tensor<?x?xi32>, tensor<16x8xf32>
+    %h = func.call @body(%x, %g, %b) : (tensor<?x?x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<?x?x8xf32>
+    %o = strata.lm_head %h, %e : tensor<?x?x8xf32>, tensor<16x8xf32>
+    %c = strata.cross_entropy %o, %l : tensor<?x?x16xf32>, tensor<?x?xi32>
+    return %c : tensor<f32>
+  }
+}
+// CHECK-LABEL: func.func @optimizer_step(
+// CHECK-SAME: strata.param = "embed"
+// CHECK-SAME: strata.param = "gate"
+// CHECK-NOT: e_score_correction_bias
+// CHECK: return
