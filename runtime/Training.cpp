@@ -10,6 +10,7 @@
 #include "runtime/EntryCall.h"
 #include "runtime/DType.h"
 #include "runtime/Gradients.h"
+#include "runtime/Training.h"
 
 #include <cmath>
 #include <cstring>
@@ -32,23 +33,13 @@ bool allFinite(const HostTensor &t) {
 strata_status_code ensureState(strata_session &s, strata_status *status) {
   TrainingState &t = s.training;
   const auto *state = s.exe->root->training_state();
-  size_t count = state ? state->size() : 0;
-  if (t.state.size() == count)
+  if (t.state.size() == (state ? state->size() : 0))
     return STRATA_OK;
-  std::vector<HostTensor> fresh(count);
-  for (size_t i = 0; i < count; ++i) {
-    fresh[i].dtype = STRATA_F32;
-    fresh[i].shape.assign(state->Get(i)->shape()->begin(),
-                          state->Get(i)->shape()->end());
-    fresh[i].elements = 1;
-    for (int64_t d : fresh[i].shape)
-      fresh[i].elements *= static_cast<size_t>(d);
-    if (!fresh[i].allocate())
-      return fail(status, STRATA_OUT_OF_MEMORY,
-                  "out of memory for the optimizer state '%s'",
-                  state->Get(i)->name()->c_str());
-    std::memset(fresh[i].data.get(), 0, fresh[i].bytes());
-  }
+  std::vector<HostTensor> fresh;
+  if (strata_status_code code = allocateTrainingState(s.exe, fresh, status))
+    return code;
+  for (HostTensor &tensor : fresh)
+    std::memset(tensor.data.get(), 0, tensor.bytes());
   t.state = std::move(fresh);
   return STRATA_OK;
 }
@@ -235,6 +226,27 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
 }
 
 } // namespace
+
+strata_status_code strata::runtime::allocateTrainingState(
+    const strata_executable *exe, std::vector<HostTensor> &out,
+    strata_status *status) {
+  const auto *table = exe->root->training_state();
+  out.clear();
+  out.resize(table ? table->size() : 0);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].dtype = STRATA_F32;
+    out[i].shape.assign(table->Get(i)->shape()->begin(),
+                        table->Get(i)->shape()->end());
+    out[i].elements = 1;
+    for (int64_t d : out[i].shape)
+      out[i].elements *= static_cast<size_t>(d);
+    if (!out[i].allocate())
+      return fail(status, STRATA_OUT_OF_MEMORY,
+                  "out of memory for the optimizer state '%s'",
+                  table->Get(i)->name()->c_str());
+  }
+  return STRATA_OK;
+}
 
 extern "C" {
 

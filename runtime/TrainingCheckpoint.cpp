@@ -14,6 +14,7 @@
 #include "runtime/JsonReader.h"
 #include "runtime/OutputFile.h"
 #include "runtime/Session.h"
+#include "runtime/Training.h"
 
 #include <cerrno>
 #include <cmath>
@@ -258,19 +259,10 @@ strata_status_code loadCheckpoint(strata_session &s, const std::string &path,
                          weights, status))
     return code;
   std::vector<std::string> names = stateNames(s.exe);
-  std::vector<HostTensor> state(m.hasState ? names.size() : 0);
-  const auto *table = s.exe->root->training_state();
-  for (size_t i = 0; i < state.size(); ++i) {
-    state[i].dtype = STRATA_F32;
-    state[i].shape.assign(table->Get(i)->shape()->begin(),
-                          table->Get(i)->shape()->end());
-    state[i].elements = 1;
-    for (int64_t d : state[i].shape)
-      state[i].elements *= static_cast<size_t>(d);
-    if (!state[i].allocate())
-      return fail(status, STRATA_OUT_OF_MEMORY,
-                  "out of memory for the optimizer state");
-  }
+  std::vector<HostTensor> state;
+  if (m.hasState)
+    if (strata_status_code code = allocateTrainingState(s.exe, state, status))
+      return code;
   if (m.hasState)
     if (strata_status_code code = readTensors(
             dir + "/optimizer.safetensors", names, state, status))
