@@ -52,6 +52,11 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
     arg.kind = Arg::Gradient;
     return success();
   }
+  if (kind == "expert_load" &&
+      func.getArgAttrOfType<StringAttr>(i, "strata.param")) {
+    arg.kind = Arg::ExpertLoad;
+    return success();
+  }
   if (auto name = func.getArgAttrOfType<StringAttr>(i, "strata.state");
       kind == "state" && name) {
     arg.kind = Arg::OptimizerState;
@@ -60,8 +65,8 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
   }
   return func.emitError("argument ")
          << i << " has strata.arg = \"" << kind
-         << "\", which is not step, gradient (with strata.param) or state "
-            "(with strata.state)";
+         << "\", which is not step, gradient or expert_load (with "
+            "strata.param) or state (with strata.state)";
 }
 
 /// A result strata-optimizer marked with `strata.result`.
@@ -77,6 +82,17 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
   }
   if (kind == "dropped_tokens") {
     result.kind = Result::DroppedTokens;
+    return success();
+  }
+  if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.param");
+      kind == "expert_load" && name) {
+    auto it = params.find(name.getValue());
+    if (it == params.end())
+      return func.emitError("result ")
+             << i << " is the expert load of '" << name.getValue()
+             << "', which is no parameter of the function";
+    result.kind = Result::ExpertLoad;
+    result.parameter = it->second;
     return success();
   }
   if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.param");
@@ -106,8 +122,8 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
   }
   return func.emitError("result ")
          << i << " has strata.result = \"" << kind
-         << "\", which is not lr, grad_norm, dropped_tokens, parameter "
-            "(with strata.param) or state (with strata.state)";
+         << "\", which is not lr, grad_norm, dropped_tokens, parameter or "
+            "expert_load (with strata.param) or state (with strata.state)";
 }
 
 } // namespace
@@ -143,7 +159,7 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       if (auto role = func.getArgAttrOfType<StringAttr>(i, "strata.arg")) {
         if (failed(trainingArgument(func, i, role, contents, arg)))
           return failure();
-        if (arg.kind == Arg::Gradient)
+        if (arg.kind == Arg::Gradient || arg.kind == Arg::ExpertLoad)
           namedParams.emplace_back(
               entry.arguments.size(),
               func.getArgAttrOfType<StringAttr>(i, "strata.param")
@@ -199,8 +215,9 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     for (auto [arg, name] : namedParams) {
       auto it = index.find(name);
       if (it == index.end())
-        return func.emitError("the gradient of '")
-               << name << "' names no parameter of the function";
+        return func.emitError("argument ")
+               << arg << " names '" << name
+               << "', which is no parameter of the function";
       entry.arguments[arg].parameter = it->second;
     }
     contents.entryPoints.push_back(std::move(entry));
@@ -500,6 +517,9 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Arg::OptimizerState:
         kind = fb::ArgumentKind::OptimizerState;
         break;
+      case Arg::ExpertLoad:
+        kind = fb::ArgumentKind::ExpertLoad;
+        break;
       }
       args.push_back(fb::CreateArgument(
           b, kind, a.parameter, b.CreateVector(a.shape),
@@ -526,6 +546,9 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
         break;
       case Result::DroppedTokens:
         kind = fb::ResultKind::DroppedTokens;
+        break;
+      case Result::ExpertLoad:
+        kind = fb::ResultKind::ExpertLoad;
         break;
       }
       results.push_back(fb::CreateResult(

@@ -38,9 +38,10 @@ struct ExecutableContents {
       KeyPadding,
       Step,
       Gradient,
-      OptimizerState
+      OptimizerState,
+      ExpertLoad
     } kind = Tokens;
-    int parameter = -1;         ///< Param, Gradient
+    int parameter = -1;         ///< Param, Gradient, ExpertLoad
     int state = -1;             ///< OptimizerState: index into state
     int layer = -1;             ///< KeyCache and ValueCache
     std::vector<int64_t> shape; ///< -1 for dynamic dims
@@ -56,7 +57,8 @@ struct ExecutableContents {
       OptimizerState,
       LearningRate,
       GradNorm,
-      DroppedTokens
+      DroppedTokens,
+      ExpertLoad
     } kind = Value;
     bool isInteger = false;
     int parameter = -1;

@@ -134,6 +134,25 @@ def Strata_ExpertCapacityOp : Strata_ComputeOp<"expert_capacity",
   }];
 }
 
+def Strata_ExpertLoadOp : Strata_ComputeOp<"expert_load"> {
+  let summary = "how many (token, slot) assignments each expert received";
+  let description = [{
+    From the router's `indices: [B, S, top_k]`: `load[e]` is the number of
+    assignments to expert e, over every token and slot (before any
+    capacity limit). strata-autodiff counts each bias-balanced router's
+    load in the training variants (`balance = bias_update`): `loss_grad`
+    returns it per selection bias, and `strata.bias_balance` in
+    `optimizer_step` moves the bias by it. Indices outside [0, E) count
+    for no expert.
+
+    Constraints: load_c1 indices are [B, S, top_k] and the result is
+    [num_experts]; load_c2 num_experts >= 1.
+  }];
+  let arguments = (ins Strata_IndexTensor:$indices, I64Attr:$num_experts);
+  let results = (outs 1DTensorOf<[I32]>:$load);
+  let assemblyFormat = "$indices attr-dict `:` type($indices)";
+}
+
 def Strata_SigmoidGateOp : Strata_ComputeOp<"sigmoid_gate",
     [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "value * sigmoid(logit): a learned per-token gate";

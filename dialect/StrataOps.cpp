@@ -640,6 +640,32 @@ LogicalResult ExpertCapacityOp::verify() {
   return success();
 }
 
+LogicalResult
+ExpertLoadOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                               Adaptor adaptor,
+                               SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<ExpertLoadOp>(ctx, loc); };
+  auto e = intAttr(adaptor.getNumExpertsAttr(), adaptor.getAttributes(),
+                   "num_experts");
+  if (!e)
+    return emit() << "requires num_experts";
+  if (*e < 1)
+    return emit() << "load_c2: num_experts must be >= 1, got " << *e;
+  inferred.push_back(RankedTensorType::get({*e}, IntegerType::get(ctx, 32)));
+  return success();
+}
+
+LogicalResult ExpertLoadOp::verify() {
+  auto indices = tensorOf(getIndices());
+  if (indices.getRank() != 3)
+    return emitOpError() << "load_c1: indices must be [B, S, top_k], got "
+                         << indices;
+  if (static_cast<int64_t>(getNumExperts()) < 1)
+    return emitOpError() << "load_c2: num_experts must be >= 1, got "
+                         << static_cast<int64_t>(getNumExperts());
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Compression, heads, losses
 //===----------------------------------------------------------------------===//

@@ -166,6 +166,11 @@ int64_t ExpertCapacityOp::getFlopsPerToken(int64_t) {
   return cast<RankedTensorType>(getWeights().getType()).getDimSize(2);
 }
 
+int64_t ExpertLoadOp::getFlopsPerToken(int64_t) {
+  int64_t k = cast<RankedTensorType>(getIndices().getType()).getDimSize(2);
+  return ShapedType::isDynamic(k) ? 0 : k;
+}
+
 int64_t MoEExpertsOp::getFlopsPerToken(int64_t) {
   auto gate = cast<RankedTensorType>(getGateProj().getType());
   if (!gate.hasStaticShape())

@@ -73,3 +73,16 @@ LogicalResult OptimizerUpdateOp::verify() {
                             "types of param and its states";
   return success();
 }
+
+LogicalResult BiasBalanceOp::verify() {
+  auto bias = cast<RankedTensorType>(getBias().getType());
+  auto load = cast<RankedTensorType>(getLoad().getType());
+  if (bias.getDimSize(0) != load.getDimSize(0))
+    return emitOpError() << "bias_balance_c1: bias and load must both have "
+                            "one element per expert, got "
+                         << bias << " and " << load;
+  if (!(getRate().convertToDouble() >= 0.0))
+    return emitOpError() << "bias_balance_c2: rate must be >= 0, got "
+                         << getRate().convertToDouble();
+  return success();
+}

@@ -90,4 +90,28 @@ def Strata_OptimizerUpdateOp : Strata_Op<"optimizer_update",
   let hasVerifier = 1;
 }
 
+def Strata_BiasBalanceOp : Strata_Op<"bias_balance",
+    [Pure, AllTypesMatch<["bias", "new_bias"]>]> {
+  let summary = "DeepSeek-V3's auxiliary-loss-free balancing of a selection bias";
+  let description = [{
+    `new_bias[e] = bias[e] + rate * sign(mean(load) - load[e])`: after each
+    step an expert that received more than the mean number of assignments
+    (`load`, from `strata.expert_load`, summed over the step's
+    micro-batches) is made less attractive to selection by `rate`, one that
+    received fewer more attractive, one exactly at the mean stays. The
+    gradient plays no part (selection has none), and the bias is no weight
+    to decay (DeepSeek-V3, section 2.1.2; the seed's `bias_update_rate`).
+
+    Constraints: bias_balance_c1 bias is [E] and load is [E] i32;
+    bias_balance_c2 rate >= 0.
+  }];
+  let arguments = (ins 1DTensorOf<[F32]>:$bias, 1DTensorOf<[I32]>:$load,
+      F64Attr:$rate);
+  let results = (outs 1DTensorOf<[F32]>:$new_bias);
+  let assemblyFormat = [{
+    $bias `,` $load attr-dict `:` type($bias) `,` type($load)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // STRATA_OPTIMIZER_OPS_TD

@@ -42,25 +42,33 @@ Value zerosLike(OpBuilder &b, Location loc, Value like) {
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
-/// a + b for 0-d i32 tensors, as a 0-d linalg.generic (which every target
-/// lowers, the CUDA one to a one-thread kernel).
+/// x + y for static i32 tensors (counts), as a linalg.generic (which every
+/// target lowers, the CUDA one to a one-thread kernel for 0-d counts).
 Value addCounts(OpBuilder &b, Location loc, Value x, Value y) {
   if (!x)
     return y;
   auto type = cast<RankedTensorType>(x.getType());
   Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
                                        type.getElementType());
-  AffineMap scalar = AffineMap::get(0, 0, {}, b.getContext());
+  AffineMap map = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                            utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, TypeRange{type}, ValueRange{x, y}, ValueRange{init},
-             ArrayRef<AffineMap>{scalar, scalar, scalar},
-             ArrayRef<utils::IteratorType>{},
+             ArrayRef<AffineMap>{map, map, map}, parallel,
              [](OpBuilder &nb, Location nl, ValueRange args) {
                linalg::YieldOp::create(
                    nb, nl, ValueRange{arith::AddIOp::create(nb, nl, args[0],
                                                             args[1])});
              })
       .getResult(0);
+}
+
+/// A router whose selection bias DeepSeek-V3's aux-loss-free balancing
+/// moves after each step.
+bool balancesByBias(RouterOp r) {
+  return r.getBias() && r.getBalance() == BalanceKind::BiasUpdate &&
+         r.getBiasUpdateRate().convertToDouble() > 0;
 }
 
 class Differentiator {
@@ -77,15 +85,33 @@ public:
 private:
   /// Whether `f` (or a function it calls) behaves differently in training:
   /// draws random numbers (dropout with p > 0, a router with
-  /// noise_std > 0; then the step needs the step's number) or limits
-  /// expert capacity (moe_experts with capacity_factor > 0).
+  /// noise_std > 0; then the step needs the step's number), limits
+  /// expert capacity (moe_experts with capacity_factor > 0) or balances
+  /// load by a selection bias (a router with balance = bias_update).
   bool isStochastic(func::FuncOp f);
   /// `<f>_train`: `f` with the step's number as a last argument, given to
   /// its dropout ops and noisy routers (each with its own salt) and to the
   /// `_train` variants of the stochastic functions it calls; its
   /// moe_experts with a capacity factor get their weights through
-  /// strata.expert_capacity.
+  /// strata.expert_capacity; its bias-balanced routers' loads are
+  /// counted. What it returns besides f's results is in `extras`.
   func::FuncOp trainingVariant(func::FuncOp f);
+
+  /// What a training variant returns after its function's results: the
+  /// number of dropped assignments (0-d i32) when it limits capacity, then
+  /// one expert load ([E] i32) per balanced selection bias, which is the
+  /// variant's argument `argument` or the parameter named `param`.
+  struct BiasLoad {
+    int argument = -1;
+    StringAttr param;
+  };
+  struct VariantExtras {
+    bool dropped = false;
+    SmallVector<BiasLoad> loads;
+  };
+  /// The owner of the selection bias `bias` in `variant`: one of its
+  /// arguments or a parameter; nullopt for a computed bias (not updated).
+  static std::optional<BiasLoad> biasOwner(func::FuncOp variant, Value bias);
   /// Builds `name` = the loss and gradients of `func`, whose arguments it
   /// takes.
   LogicalResult buildGradient(func::FuncOp func, StringRef name,
@@ -121,6 +147,7 @@ private:
   llvm::DenseMap<Operation *, func::FuncOp> vjps;
   llvm::DenseMap<Operation *, bool> stochastic;
   llvm::DenseMap<Operation *, func::FuncOp> trainVariants;
+  llvm::DenseMap<Operation *, VariantExtras> extras;
   int64_t nextSalt = 1;
 };
 
@@ -133,7 +160,7 @@ bool Differentiator::isStochastic(func::FuncOp f) {
     if (auto d = dyn_cast<DropoutOp>(op))
       found |= d.getP().convertToDouble() > 0;
     if (auto r = dyn_cast<RouterOp>(op))
-      found |= r.getNoiseStd().convertToDouble() > 0;
+      found |= r.getNoiseStd().convertToDouble() > 0 || balancesByBias(r);
     if (auto m = dyn_cast<MoEExpertsOp>(op))
       found |= m.getCapacityFactor().convertToDouble() > 0;
     if (auto call = dyn_cast<func::CallOp>(op))
@@ -160,15 +187,19 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   Value step = variant.getArguments().back();
   SmallVector<func::CallOp> calls;
   SmallVector<MoEExpertsOp> capped;
+  SmallVector<RouterOp> balanced;
   variant.walk([&](Operation *op) {
     if (auto d = dyn_cast<DropoutOp>(op); d && d.getP().convertToDouble() > 0) {
       d.getStepMutable().assign(step);
       d.setSalt(static_cast<uint64_t>(nextSalt++));
     }
-    if (auto r = dyn_cast<RouterOp>(op);
-        r && r.getNoiseStd().convertToDouble() > 0) {
-      r.getStepMutable().assign(step);
-      r.setSalt(static_cast<uint64_t>(nextSalt++));
+    if (auto r = dyn_cast<RouterOp>(op)) {
+      if (r.getNoiseStd().convertToDouble() > 0) {
+        r.getStepMutable().assign(step);
+        r.setSalt(static_cast<uint64_t>(nextSalt++));
+      }
+      if (balancesByBias(r))
+        balanced.push_back(r);
     }
     if (auto m = dyn_cast<MoEExpertsOp>(op);
         m && m.getCapacityFactor().convertToDouble() > 0)
@@ -190,32 +221,73 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
     m.getWeightsMutable().assign(limit.getKept());
     counts.push_back(limit.getDropped());
   }
+  // Balanced loads, summed per bias (keyed by argument or parameter name).
+  llvm::MapVector<std::pair<int, Attribute>, Value> loads;
+  auto addLoad = [&](std::optional<BiasLoad> owner, Value load) {
+    if (!owner)
+      return;
+    Value &slot = loads[{owner->argument, owner->param}];
+    b.setInsertionPoint(ret);
+    slot = slot ? addCounts(b, ret.getLoc(), slot, load) : load;
+  };
+  for (RouterOp r : balanced) {
+    b.setInsertionPointAfter(r);
+    Value load = ExpertLoadOp::create(b, r.getLoc(), r.getIndices(),
+                                      r.getNumExpertsAttr());
+    addLoad(biasOwner(variant, r.getBias()), load);
+  }
   for (func::CallOp call : calls) {
     auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
     if (!callee || callee.isExternal() || !isStochastic(callee))
       continue;
     func::FuncOp train = trainingVariant(callee);
+    const VariantExtras &inner = extras[train];
     b.setInsertionPoint(call);
     SmallVector<Value> operands(call.getOperands());
     operands.push_back(step);
     auto replacement = func::CallOp::create(b, call.getLoc(), train, operands);
     call.replaceAllUsesWith(
         replacement.getResults().take_front(call.getNumResults()));
-    if (replacement.getNumResults() > call.getNumResults())
-      counts.push_back(replacement.getResults().back());
+    unsigned next = call.getNumResults();
+    if (inner.dropped)
+      counts.push_back(replacement.getResult(next++));
+    for (const BiasLoad &load : inner.loads) {
+      Value result = replacement.getResult(next++);
+      addLoad(load.argument >= 0
+                  ? biasOwner(variant, call.getOperand(load.argument))
+                  : load,
+              result);
+    }
     call.erase();
   }
+  VariantExtras mine;
+  b.setInsertionPoint(ret);
   if (!counts.empty()) {
-    b.setInsertionPoint(ret);
     Value total;
     for (Value c : counts)
       total = addCounts(b, ret.getLoc(), total, c);
     ret.getOperandsMutable().append(total);
-    SmallVector<Type> results(variant.getResultTypes());
-    results.push_back(total.getType());
-    variant.setType(b.getFunctionType(variant.getArgumentTypes(), results));
+    mine.dropped = true;
   }
+  for (auto &[key, load] : loads) {
+    ret.getOperandsMutable().append(load);
+    mine.loads.push_back(
+        {key.first, llvm::cast_if_present<StringAttr>(key.second)});
+  }
+  variant.setType(
+      b.getFunctionType(variant.getArgumentTypes(), ret.getOperandTypes()));
+  extras[variant] = std::move(mine);
   return variant;
+}
+
+std::optional<Differentiator::BiasLoad>
+Differentiator::biasOwner(func::FuncOp variant, Value bias) {
+  if (auto arg = dyn_cast<BlockArgument>(bias);
+      arg && arg.getOwner() == &variant.front())
+    return BiasLoad{static_cast<int>(arg.getArgNumber()), StringAttr()};
+  if (auto param = bias.getDefiningOp<ParamOp>())
+    return BiasLoad{-1, param.getNameAttr()};
+  return std::nullopt;
 }
 
 void Differentiator::accumulate(OpBuilder &b, Location loc, Gradients &grads,
@@ -382,15 +454,32 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   // The gradient of the training variant, which takes the step's number
   // last; the variant itself is only the template of its forward.
   func::FuncOp variant = trainingVariant(func);
+  for (const BiasLoad &load : extras[variant].loads)
+    if (!load.param)
+      return func.emitOpError("feeds its argument ")
+             << load.argument
+             << " to a router as the selection bias that bias_update "
+                "balancing moves; the bias must be a parameter "
+                "(strata.param)";
   LogicalResult built = buildGradient(variant, name, func);
   if (succeeded(built)) {
     auto grad = symbols.lookup<func::FuncOp>(name);
     grad.setArgAttr(grad.getNumArguments() - 1, "strata.arg",
                     StringAttr::get(module.getContext(), "step"));
-    if (variant.getNumResults() > 1) // loss_grad's second result
-      grad.setResultAttr(1, "strata.result",
-                         StringAttr::get(module.getContext(), "dropped_tokens"));
+    const VariantExtras &extra = extras[variant];
+    MLIRContext *ctx = module.getContext();
+    unsigned next = 1;
+    if (extra.dropped) // loss_grad's second result
+      grad.setResultAttr(next++, "strata.result",
+                         StringAttr::get(ctx, "dropped_tokens"));
+    for (const BiasLoad &load : extra.loads) {
+      grad.setResultAttr(next, "strata.result",
+                         StringAttr::get(ctx, "expert_load"));
+      grad.setResultAttr(next++, "strata.param", load.param);
+    }
   }
+  extras.erase(variant);
+  trainVariants.erase(func);
   symbols.erase(variant);
   return built;
 }

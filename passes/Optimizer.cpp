@@ -38,10 +38,12 @@ SmallVector<StringRef, 2> stateSlots(Optimizer optimizer) {
 }
 
 /// Whether `value` is only ever a router's selection bias (followed through
-/// calls into layer bodies). Such a parameter gets no gradient — selection
-/// has none — and is no weight to decay: DeepSeek-V3 keeps it as a buffer
-/// that only its load balancing moves, so the optimizer leaves it alone.
-bool onlySelectionBias(Value value, SymbolTable &symbols, unsigned depth = 0) {
+/// calls into layer bodies); the routers are appended to `routers`. Such a
+/// parameter gets no gradient — selection has none — and is no weight to
+/// decay: DeepSeek-V3 keeps it as a buffer that only its load balancing
+/// moves (strata.bias_balance), so the optimizer update leaves it alone.
+bool onlySelectionBias(Value value, SymbolTable &symbols,
+                       SmallVectorImpl<RouterOp> &routers, unsigned depth = 0) {
   if (depth > 8 || value.use_empty())
     return false;
   for (OpOperand &use : value.getUses()) {
@@ -49,6 +51,7 @@ bool onlySelectionBias(Value value, SymbolTable &symbols, unsigned depth = 0) {
     if (auto router = dyn_cast<RouterOp>(user)) {
       if (router.getBias() != value)
         return false;
+      routers.push_back(router);
       continue;
     }
     auto call = dyn_cast<func::CallOp>(user);
@@ -56,10 +59,34 @@ bool onlySelectionBias(Value value, SymbolTable &symbols, unsigned depth = 0) {
         call ? symbols.lookup<func::FuncOp>(call.getCallee()) : func::FuncOp();
     if (!callee || callee.isExternal() ||
         !onlySelectionBias(callee.getArgument(use.getOperandNumber()),
-                           symbols, depth + 1))
+                           symbols, routers, depth + 1))
       return false;
   }
   return true;
+}
+
+/// A selection bias that aux-loss-free balancing moves, and by how much.
+struct BalancedBias {
+  ParamOp param;
+  double rate;
+};
+
+/// The rate at which `routers` (sharing one bias) move it, 0 when they do
+/// not balance by bias; an error when they disagree.
+FailureOr<double> balanceRate(ParamOp param, ArrayRef<RouterOp> routers) {
+  double rate = 0.0;
+  for (auto [i, router] : llvm::enumerate(routers)) {
+    RouterOp r = router; // accessors are not const
+    double mine = r.getBalance() == BalanceKind::BiasUpdate
+                      ? r.getBiasUpdateRate().convertToDouble()
+                      : 0.0;
+    if (i > 0 && mine != rate)
+      return param.emitOpError("is the selection bias of routers that "
+                               "balance it differently (bias_update_rate ")
+             << rate << " and " << mine << ")";
+    rate = mine;
+  }
+  return rate;
 }
 
 LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
@@ -67,12 +94,25 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   MLIRContext *ctx = module.getContext();
   SymbolTable symbols(module);
   SmallVector<ParamOp> params;
+  SmallVector<BalancedBias> biases;
   llvm::StringSet<> seen;
-  loss.walk([&](ParamOp p) {
-    if (seen.insert(p.getName()).second &&
-        !onlySelectionBias(p.getResult(), symbols))
+  WalkResult walk = loss.walk([&](ParamOp p) {
+    if (!seen.insert(p.getName()).second)
+      return WalkResult::advance();
+    SmallVector<RouterOp> routers;
+    if (!onlySelectionBias(p.getResult(), symbols, routers)) {
       params.push_back(p);
+      return WalkResult::advance();
+    }
+    FailureOr<double> rate = balanceRate(p, routers);
+    if (failed(rate))
+      return WalkResult::interrupt();
+    if (*rate > 0)
+      biases.push_back({p, *rate});
+    return WalkResult::advance();
   });
+  if (walk.wasInterrupted())
+    return failure();
   if (params.empty())
     return loss.emitOpError("reads no parameter: there is nothing to train");
   if (module.lookupSymbol("optimizer_step"))
@@ -118,6 +158,17 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
       resultAttrs.push_back(attr("result:state", "strata.state",
                                  (p.getName() + "." + slot).str()));
     }
+  // Balanced selection biases: the step's expert loads in, the moved bias
+  // out.
+  for (BalancedBias &bias : biases) {
+    auto type = cast<RankedTensorType>(bias.param.getType());
+    inputs.push_back(RankedTensorType::get(type.getShape(), b.getI32Type()));
+    argAttrs.push_back(
+        attr("arg:expert_load", "strata.param", bias.param.getName()));
+    outputs.push_back(type);
+    resultAttrs.push_back(
+        attr("result:parameter", "strata.param", bias.param.getName()));
+  }
 
   b.setInsertionPointToEnd(module.getBody());
   auto step = func::FuncOp::create(b, loc, "optimizer_step",
@@ -128,7 +179,9 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   b.setInsertionPointToEnd(entry);
   Value t = entry->getArgument(0);
   ValueRange grads = entry->getArguments().slice(1, params.size());
-  ValueRange states = entry->getArguments().drop_front(1 + params.size());
+  ValueRange states = entry->getArguments().slice(
+      1 + params.size(), params.size() * slots.size());
+  ValueRange loads = entry->getArguments().take_back(biases.size());
 
   Value lr = LrScheduleOp::create(
       b, loc, scalarType, t, plan.getSchedule(), plan.getLr(),
@@ -150,6 +203,12 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   SmallVector<Value> results{lr, norm};
   llvm::append_range(results, newParams);
   llvm::append_range(results, newStates);
+  for (auto [bias, load] : llvm::zip_equal(biases, loads)) {
+    Value current = b.clone(*bias.param)->getResult(0);
+    results.push_back(BiasBalanceOp::create(b, bias.param.getLoc(), current,
+                                            load,
+                                            b.getF64FloatAttr(bias.rate)));
+  }
   func::ReturnOp::create(b, loc, results);
   return success();
 }

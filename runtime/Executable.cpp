@@ -430,6 +430,28 @@ strata_status_code checkCommands(const EntryPoint *ep, const Checker &c) {
   return STRATA_OK;
 }
 
+/// An expert load (loss_grad's result, optimizer_step's argument): I32 of
+/// the shape of its parameter, a rank-1 selection bias with one element per
+/// expert.
+strata_status_code checkExpertLoad(const Executable *exe, int parameter,
+                                   DType dtype,
+                                   const flatbuffers::Vector<int64_t> *shape,
+                                   const char *name, const Checker &c) {
+  size_t n = exe->parameters()->size();
+  if (parameter < 0 || static_cast<size_t>(parameter) >= n)
+    return c.corrupt("entry point '%s' has the expert load of parameter %d "
+                     "of %zu",
+                     name, parameter, n);
+  const Parameter *p = exe->parameters()->Get(parameter);
+  if (dtype != DType::I32 || shape->size() != 1 ||
+      !sameShape(shape, p->shape()))
+    return c.corrupt("entry point '%s' has an expert load of '%s' that is "
+                     "%s %s, not I32 of the bias's shape %s",
+                     name, p->name()->c_str(), EnumNameDType(dtype),
+                     shapeText(shape).c_str(), shapeText(p->shape()).c_str());
+  return STRATA_OK;
+}
+
 /// One argument against what the runtime passes for its kind: token ids,
 /// labels and positions as i32 [batch, seq], key padding as i32 [batch],
 /// KV caches as f32 [batch, length, width], parameters as themselves.
@@ -490,6 +512,8 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                        state->Get(arg->state())->name()->c_str());
     return STRATA_OK;
   }
+  case ArgumentKind::ExpertLoad:
+    return checkExpertLoad(exe, arg->parameter(), arg->dtype(), shape, name, c);
   case ArgumentKind::Gradient:
   case ArgumentKind::Parameter:
     break;
@@ -517,17 +541,22 @@ strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
                                   const Checker &c) {
   std::vector<bool> params(exe->parameters()->size(), false);
   std::vector<bool> grads(exe->parameters()->size(), false);
+  std::vector<bool> loads(exe->parameters()->size(), false);
   std::set<int> states;
   std::set<ArgumentKind> kinds;
   for (const Argument *arg : *ep->arguments()) {
     if (arg->kind() == ArgumentKind::Parameter ||
-        arg->kind() == ArgumentKind::Gradient) {
-      auto &seen = arg->kind() == ArgumentKind::Parameter ? params : grads;
+        arg->kind() == ArgumentKind::Gradient ||
+        arg->kind() == ArgumentKind::ExpertLoad) {
+      auto &seen = arg->kind() == ArgumentKind::Parameter  ? params
+                   : arg->kind() == ArgumentKind::Gradient ? grads
+                                                           : loads;
       if (seen[arg->parameter()])
         return c.corrupt(
             "entry point '%s' takes %s '%s' twice", ep->name()->c_str(),
-            arg->kind() == ArgumentKind::Parameter ? "parameter"
-                                                   : "the gradient of",
+            arg->kind() == ArgumentKind::Parameter  ? "parameter"
+            : arg->kind() == ArgumentKind::Gradient ? "the gradient of"
+                                                    : "the expert load of",
             exe->parameters()->Get(arg->parameter())->name()->c_str());
       seen[arg->parameter()] = true;
     } else if (arg->kind() == ArgumentKind::OptimizerState) {
@@ -558,6 +587,9 @@ strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
                        "not I32 []",
                        name);
     return STRATA_OK;
+  case ResultKind::ExpertLoad:
+    return checkExpertLoad(exe, res->parameter(), res->dtype(), res->shape(),
+                           name, c);
   case ResultKind::LearningRate:
   case ResultKind::GradNorm:
     if (res->dtype() != DType::F32 || res->shape()->size() != 0)

@@ -1,8 +1,10 @@
 //===- Gradients.cpp - a training step's gradients ------------------------===//
 //
 // Runs `loss_grad` (strata-compile --train): tokens and labels in, the loss
-// and every parameter's gradient out. Its results are the loss, then one
-// gradient per parameter argument, in the order of those arguments
+// and every parameter's gradient out. Its results are the loss, the count
+// of dropped assignments (with an expert capacity), the expert loads of
+// balanced selection biases (added to the session's training state), then
+// one gradient per parameter argument, in the order of those arguments
 // (strata-autodiff returns them in the order the parameters appear, which
 // is the order strata-params-to-arguments gives the arguments).
 //
@@ -74,13 +76,17 @@ strata_status_code strata::runtime::computeGradients(
     if (arg->kind() == strata::fb::ArgumentKind::Parameter)
       params.push_back(arg);
   // ...after the loss, a count of dropped assignments when the model has
-  // an expert capacity.
+  // an expert capacity, then the expert loads of balanced selection biases.
   const auto *results = ep->results();
-  size_t first = results->size() > 1 &&
-                         results->Get(1)->kind() ==
-                             strata::fb::ResultKind::DroppedTokens
-                     ? 2
-                     : 1;
+  size_t first = 1;
+  bool hasDropped = results->size() > 1 &&
+                    results->Get(1)->kind() ==
+                        strata::fb::ResultKind::DroppedTokens;
+  first += hasDropped;
+  size_t firstLoad = first;
+  while (first < results->size() &&
+         results->Get(first)->kind() == strata::fb::ResultKind::ExpertLoad)
+    ++first;
   bool layout = results->size() == params.size() + first &&
                 results->Get(0)->shape()->size() == 0 &&
                 results->Get(0)->dtype() == strata::fb::DType::F32;
@@ -140,9 +146,18 @@ strata_status_code strata::runtime::computeGradients(
     std::memset(s.gradients[i].data.get(), 0, s.gradients[i].bytes());
   const int64_t *lossDescriptor = out.descriptor(0);
   *loss = reinterpret_cast<const float *>(lossDescriptor[1])[lossDescriptor[2]];
+  for (size_t r = firstLoad; r < first; ++r) {
+    const int64_t *d = out.descriptor(r);
+    const int32_t *load = reinterpret_cast<const int32_t *>(d[1]) + d[2];
+    std::vector<int32_t> &sum =
+        s.training.expertLoads[results->Get(r)->parameter()];
+    sum.resize(static_cast<size_t>(d[3]), 0);
+    for (int64_t e = 0; e < d[3]; ++e)
+      sum[e] += load[e * d[4]];
+  }
   if (dropped) {
     *dropped = -1;
-    if (first == 2) {
+    if (hasDropped) {
       const int64_t *d = out.descriptor(1);
       *dropped = reinterpret_cast<const int32_t *>(d[1])[d[2]];
     }

@@ -15,6 +15,7 @@
 #include "runtime/KernelLibrary.h"
 #include "runtime/Weights.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct TrainingState {
   /// Sums the micro-batches' gradients under accumulation.
   Weights accumulated;
   bool haveAccumulator = false;
+  /// The step's expert loads so far, per balanced selection bias (by
+  /// parameter index), summed over its micro-batches: optimizer_step's
+  /// ExpertLoad arguments.
+  std::map<int, std::vector<int32_t>> expertLoads;
   int64_t step = 0; ///< updates made
   float lossScale = 1.0f;
   std::string userJson = "null"; ///< of the last loaded checkpoint

@@ -71,6 +71,7 @@ strata_status_code accumulateGradients(strata_session &s,
   TrainingState &t = s.training;
   size_t rows = batch / micro;
   double lossSum = 0.0;
+  t.expertLoads.clear(); // computeGradients sums this step's into it
   labelled = 0;
   dropped = -1;
   for (size_t k = 0; k < micro; ++k) {
@@ -146,6 +147,22 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
     case strata::fb::ArgumentKind::Parameter:
       frame.addParameter(arg->parameter(), shape);
       break;
+    case strata::fb::ArgumentKind::ExpertLoad: {
+      // What loss_grad counted over this step's micro-batches.
+      auto it = t.expertLoads.find(arg->parameter());
+      if (it == t.expertLoads.end() ||
+          static_cast<int64_t>(it->second.size()) != shape[0])
+        return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                    "optimizer_step balances the selection bias '%s' by "
+                    "expert loads that loss_grad does not count",
+                    s.exe->root->parameters()
+                        ->Get(arg->parameter())
+                        ->name()
+                        ->c_str());
+      code = frame.add(it->second.data(), it->second.size() * sizeof(int32_t),
+                       shape, status);
+      break;
+    }
     default:
       return fail(status, STRATA_UNSUPPORTED,
                   "optimizer_step takes an argument this runtime cannot "
@@ -181,6 +198,8 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
       m.grad_norm = scalar(r);
       break;
     case strata::fb::ResultKind::Value:
+    case strata::fb::ResultKind::DroppedTokens:
+    case strata::fb::ResultKind::ExpertLoad:
       break;
     }
   }

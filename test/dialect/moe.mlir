@@ -100,3 +100,17 @@ func.func @router_training(%logits: tensor<2x16x8xf32>, %b: tensor<8xf32>, %step
   %k, %n = strata.expert_capacity %w, %i {num_experts = 8, capacity_factor = 1.25 : f64} : tensor<2x16x2xf32>, tensor<2x16x2xi32>
   return %k, %n : tensor<2x16x2xf32>, tensor<i32>
 }
+
+// Tests that expert_load (the training variants' count per expert) and
+// bias_balance (optimizer_step's move of a balanced selection bias)
+// round-trip; the load is [num_experts] i32, inferred.
+// CHECK-LABEL: func.func @balancing(
+// CHECK:         %[[L:.*]] = strata.expert_load %{{.*}} {num_experts = 8 : i64} : tensor<?x?x2xi32>
+// CHECK:         strata.bias_balance %{{.*}}, %[[L]] {rate = 1.000000e-03 : f64} : tensor<8xf32>, tensor<8xi32>
+// GENERIC-LABEL: sym_name = "balancing"
+// GENERIC:       "strata.expert_load"(%{{[a-z0-9]+}}) <{num_experts = 8 : i64}> : (tensor<?x?x2xi32>) -> tensor<8xi32>
+func.func @balancing(%i: tensor<?x?x2xi32>, %b: tensor<8xf32>) -> tensor<8xf32> {
+  %l = strata.expert_load %i {num_experts = 8} : tensor<?x?x2xi32>
+  %n = strata.bias_balance %b, %l {rate = 1.0e-3 : f64} : tensor<8xf32>, tensor<8xi32>
+  return %n : tensor<8xf32>
+}

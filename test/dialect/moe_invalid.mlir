@@ -391,3 +391,20 @@ func.func @router_backward_noise(%l: tensor<2x3x4xf32>, %i: tensor<2x3x2xi32>, %
   %0 = strata.router_backward %l step(%s), %i, %dw, %l {num_experts = 4 : i64, top_k = 2 : i64, noise_std = -1.0 : f64} : tensor<2x3x4xf32>, tensor<2x3x2xi32>, tensor<2x3x2xf32>
   return
 }
+
+// -----
+
+// Tests that expert_load counts a router's [B, S, top_k] indices.
+func.func @f(%i: tensor<2x16xi32>) {
+  // expected-error @+1 {{load_c1: indices must be [B, S, top_k], got 'tensor<2x16xi32>'}}
+  %0 = strata.expert_load %i {num_experts = 8} : tensor<2x16xi32>
+  return
+}
+
+// -----
+
+func.func @f(%i: tensor<2x16x2xi32>) {
+  // expected-error @+1 {{load_c2: num_experts must be >= 1, got 0}}
+  %0 = strata.expert_load %i {num_experts = 0} : tensor<2x16x2xi32>
+  return
+}

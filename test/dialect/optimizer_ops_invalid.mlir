@@ -69,3 +69,19 @@ func.func @f(%p: tensor<4xf32>, %g: tensor<4xf32>, %m: tensor<4xf32>, %t: tensor
   %0:2 = strata.optimizer_update %p, %g, state(%m), %t, %lr, %n {optimizer = #strata.optimizer<sgd>, weight_decay = 0.0 : f64, beta1 = 0.9 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, max_grad_norm = 0.0 : f64} : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>, tensor<5xf32>
   return
 }
+
+// -----
+
+func.func @f(%b: tensor<4xf32>, %l: tensor<8xi32>) {
+  // expected-error @+1 {{bias_balance_c1: bias and load must both have one element per expert, got 'tensor<4xf32>' and 'tensor<8xi32>'}}
+  %0 = strata.bias_balance %b, %l {rate = 1.0e-3 : f64} : tensor<4xf32>, tensor<8xi32>
+  return
+}
+
+// -----
+
+func.func @f(%b: tensor<4xf32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{bias_balance_c2: rate must be >= 0, got -1.000000e-03}}
+  %0 = strata.bias_balance %b, %l {rate = -1.0e-3 : f64} : tensor<4xf32>, tensor<4xi32>
+  return
+}

@@ -9,7 +9,10 @@ learning rate set by the documented schedule and the parameters updated by
 torch.optim.AdamW, torch.optim.SGD (momentum, no dampening) or the Lion
 reference below (Chen et al. 2023). Then compares each step's lr and
 grad_norm with the metrics file and every final parameter with Strata's
-(within --atol, 1e-5). Lion's update is the sign of a blend, which is
+(within --atol, 1e-5). With --bias-update-rate, routers' selection biases
+(e_score_correction_bias) take no optimizer step: after each step each
+moves by rate * sign(mean load - its expert's load), the loads counted
+from the step's routing (DeepSeek-V3's aux-loss-free balancing). Lion's update is the sign of a blend, which is
 ill-conditioned where the blend is at rounding level: elements whose blend
 is below 1e-6 of the largest are excluded from the comparison, and
 counted.
@@ -79,6 +82,7 @@ def main():
     a.add_argument("--total", type=int, default=0)
     a.add_argument("--min-lr-ratio", type=float, default=0.0)
     a.add_argument("--atol", type=float, default=1e-5)
+    a.add_argument("--bias-update-rate", type=float, default=0.0)
     args = a.parse_args()
 
     cfg = (json.load(open(args.config)) if args.config.endswith(".json")
@@ -90,7 +94,8 @@ def main():
     assert n * T + 1 == len(data), "the data must be whole windows"
     tokens = torch.stack([data[w * T:w * T + T] for w in range(n)])
     labels = torch.stack([data[w * T + 1:w * T + T + 1] for w in range(n)])
-    params = list(P.values())
+    balanced = [k for k in P if k.endswith("e_score_correction_bias")] if args.bias_update_rate else []
+    params = [v for k, v in P.items() if k not in balanced]
     if args.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=args.lr, betas=(args.beta1, args.beta2),
                                 eps=args.eps, weight_decay=args.weight_decay)
@@ -105,7 +110,8 @@ def main():
     for t in range(1, args.steps + 1):
         for p in params:
             p.grad = None
-        logits = forward(cfg, P, tokens)
+        routing = {}
+        logits = forward(cfg, P, tokens, routing)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(params, args.clip if args.clip > 0 else float("inf"))
@@ -120,6 +126,11 @@ def main():
         if abs(got["grad_norm"] - norm.item()) > 1e-4 * norm.item():
             print(f"FAIL: step {t} grad_norm {got['grad_norm']} != reference {norm.item()}")
             failed += 1
+        with torch.no_grad():
+            for name in balanced:
+                idx = routing[name[:-len(".e_score_correction_bias")]]
+                load = torch.bincount(idx.reshape(-1), minlength=P[name].numel()).float()
+                P[name].add_(torch.sign(load.mean() - load), alpha=args.bias_update_rate)
         if isinstance(opt, Lion):
             step_masks = opt.step(lr)
             masks = step_masks if masks is None else [m & s for m, s in zip(masks, step_masks)]
@@ -129,7 +140,18 @@ def main():
             opt.step()
     trained = load_safetensors(args.trained)
     excluded = 0
-    for i, (name, ref) in enumerate(P.items()):
+    init = load_safetensors(args.init)
+    moved = 0
+    for name in balanced:
+        moved += int((trained[name] != init[name]).sum())
+        err = (trained[name] - P[name].detach()).abs().max().item()
+        if err > args.atol:
+            print(f"FAIL: {name}: max error {err:.3g} after {args.steps} steps")
+            failed += 1
+    if balanced and not moved:
+        print("FAIL: no selection bias moved")
+        failed += 1
+    for i, (name, ref) in enumerate((k, v) for k, v in P.items() if k not in balanced):
         mine = trained[name]
         diff = (mine - ref.detach()).abs()
         if masks is not None:
@@ -143,7 +165,9 @@ def main():
         sys.exit(1)
     print(f"PASS: {args.optimizer}: {args.steps} steps, {len(P)} parameters "
           f"within {args.atol}" + (f" ({excluded} ill-conditioned sign elements excluded)"
-                                    if masks is not None else ""))
+                                    if masks is not None else "")
+          + (f"; {len(balanced)} balanced selection biases, {moved} elements moved"
+             if balanced else ""))
 
 
 if __name__ == "__main__":

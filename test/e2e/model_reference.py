@@ -99,7 +99,9 @@ def normalize(cfg):
         keep=router.get("topk_group", 1))
 
 
-def forward(cfg, P, tokens):
+def forward(cfg, P, tokens, routing=None):
+    """Logits of `tokens`; with a dict `routing`, each MoE layer's router
+    records its selected expert indices under the layer's gate prefix."""
     n = normalize(cfg)
     D, H, KV, hd, eps = n["D"], n["H"], n["KV"], n["hd"], n["eps"]
     rms = lambda t, w: t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + eps) * w
@@ -167,6 +169,8 @@ def forward(cfg, P, tokens):
             w, idx = router_ref(logits, n["K"], sigmoid=n["sigmoid"], norm=n["norm"],
                                 scale=n["scale"], bias=P.get(mlp + ".gate.e_score_correction_bias"),
                                 groups=n["groups"], keep=n["keep"])
+            if routing is not None:
+                routing[mlp + ".gate"] = idx
             f = experts_ref(h, w, idx, P[mlp + ".experts." + g_name],
                             P[mlp + ".experts." + u_name], P[mlp + ".experts." + d_name])
             if n["shared"]:

@@ -43,3 +43,14 @@ func.func @loss_grad(%x: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>) {
   %l = arith.constant dense<1.0> : tensor<f32>
   return %l, %x : tensor<f32>, tensor<4xf32>
 }
+
+// -----
+
+// Aux-loss-free balancing moves a parameter; a bias the loss takes as an
+// argument has nowhere to go.
+func.func @loss(%x: tensor<2x3x4xf32>, %b: tensor<4xf32>, %l: tensor<2x3xi32>) -> tensor<f32> {
+  // expected-error @-1 {{feeds its argument 1 to a router as the selection bias that bias_update balancing moves; the bias must be a parameter (strata.param)}}
+  %w, %i, %s = strata.router %x bias(%b : tensor<4xf32>) {num_experts = 4, top_k = 2, scoring = #strata.scoring<sigmoid>, balance = #strata.balance<bias_update>, bias_update_rate = 1.0e-3} : tensor<2x3x4xf32>
+  %r = strata.cross_entropy %x, %l : tensor<2x3x4xf32>, tensor<2x3xi32>
+  return %r : tensor<f32>
+}

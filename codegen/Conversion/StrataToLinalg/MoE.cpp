@@ -502,6 +502,43 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
+/// load[e] = the number of (b, s, k) with indices[b, s, k] == e: one
+/// generic, parallel over experts and reducing over the pairs (E * P
+/// compares, small next to the experts' GEMMs over the same pairs).
+struct ExpertLoadLowering : OpRewritePattern<ExpertLoadOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertLoadOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getLoad().getType());
+    if (!type.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "needs a static expert count");
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value init = linalg::FillOp::create(
+                     rewriter, loc, zero,
+                     tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                             type.getElementType())
+                         .getResult())
+                     .getResult(0);
+    Value load = buildGeneric(
+        rewriter, loc, op.getIndices(), init,
+        {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
+        {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
+        [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value e = arith::IndexCastOp::create(b, l, b.getI32Type(),
+                                               linalg::IndexOp::create(b, l, 0));
+          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                            a[0], e);
+          return arith::AddIOp::create(
+              b, l, a[1], arith::ExtUIOp::create(b, l, b.getI32Type(), hit));
+        });
+    rewriter.replaceOp(op, load);
+    return success();
+  }
+};
+
 /// Training's capacity limit. The (token, slot) pairs are counting-sorted
 /// by expert (strata_kernel.expert_sort, stable, so each expert's pairs
 /// stay in pair order): a pair's rank among its expert's pairs is
@@ -704,7 +741,8 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
 
 void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
                                                bool groupByExpert) {
-  patterns.add<RouterLowering, RouterAuxLossLowering, ExpertCapacityLowering>(
+  patterns.add<RouterLowering, RouterAuxLossLowering, ExpertCapacityLowering,
+               ExpertLoadLowering>(
       patterns.getContext());
   if (groupByExpert)
     patterns.add<GroupedMoEExpertsLowering>(patterns.getContext());

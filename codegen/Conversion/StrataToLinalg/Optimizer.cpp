@@ -275,10 +275,68 @@ struct OptimizerUpdateLowering : OpRewritePattern<OptimizerUpdateOp> {
   }
 };
 
+/// The sign of the load error in integers (E * load[e] against the total,
+/// exactly: a mean of counts is rarely a float), then one f32 add per
+/// expert, as torch's `bias.add_(sign(err), alpha=rate)` rounds it.
+struct BiasBalanceLowering : OpRewritePattern<BiasBalanceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BiasBalanceOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getBias().getType());
+    if (!type.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "needs a static expert count");
+    int64_t experts = type.getDimSize(0);
+    Type i64 = rewriter.getI64Type();
+    Value empty =
+        tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{}, i64);
+    Value zero = arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getI64IntegerAttr(0));
+    Value init =
+        linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+    Value total = buildGeneric(
+        rewriter, loc, op.getLoad(), init,
+        {rewriter.getMultiDimIdentityMap(1), AffineMap::get(1, 0, {}, ctx)},
+        {utils::IteratorType::reduction},
+        [](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value n = arith::ExtSIOp::create(b, l, b.getI64Type(), args[0]);
+          return arith::AddIOp::create(b, l, args[1], n);
+        });
+    float rate = static_cast<float>(op.getRate().convertToDouble());
+    Value out = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                        type.getElementType());
+    Value result = buildGeneric(
+        rewriter, loc, {op.getBias(), op.getLoad(), total}, out,
+        {rewriter.getMultiDimIdentityMap(1), rewriter.getMultiDimIdentityMap(1),
+         AffineMap::get(1, 0, {}, ctx), rewriter.getMultiDimIdentityMap(1)},
+        {utils::IteratorType::parallel},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Type f32 = b.getF32Type();
+          Value scaled = arith::MulIOp::create(
+              b, l, arith::ExtSIOp::create(b, l, b.getI64Type(), args[1]),
+              arith::ConstantOp::create(b, l, b.getI64IntegerAttr(experts)));
+          // err = total - E * load: > 0 under-loaded, < 0 over-loaded.
+          Value under = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt,
+                                              args[2], scaled);
+          Value over = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                             args[2], scaled);
+          Value step = arith::SelectOp::create(
+              b, l, under, constant(b, l, f32, rate),
+              arith::SelectOp::create(b, l, over, constant(b, l, f32, -rate),
+                                      constant(b, l, f32, 0.0)));
+          return arith::AddFOp::create(b, l, args[0], step);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::strata::populateOptimizerToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<LrScheduleLowering, GlobalNormLowering,
-               OptimizerUpdateLowering>(patterns.getContext());
+               OptimizerUpdateLowering, BiasBalanceLowering>(
+      patterns.getContext());
 }
