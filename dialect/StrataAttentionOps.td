@@ -9,7 +9,8 @@
 #define STRATA_ATTENTION_OPS_TD
 
 def Strata_AttentionOp : Strata_ComputeOp<"attention",
-    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+    [AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "scaled dot-product attention with grouped KV heads";
   let description = [{
     `q: [B, S, num_heads * head_dim]`, `k: [B, T, num_kv_heads * head_dim]`,
@@ -27,6 +28,18 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention",
     outputs, and the keys and values later layers compute from them, stay
     finite; real positions never see padding.
 
+    `dropout` is the probability of dropping an attention weight in
+    training: with `step` (strata-autodiff gives it, and a `salt`, to the
+    attention of the training variants) each normalised weight
+    `P[b, h, s, t]` is kept with probability `1 - dropout` and scaled by
+    `1 / (1 - dropout)`, as torch's `F.dropout` on the attention weights
+    (the seed's `attention_dropout`). Keep or drop comes from the
+    counter-based generator of `strata.dropout`: a hash of `seed`, `salt`,
+    the step, the linear index of (b, h, s, t) in `[B, H, S, T]` and the
+    bits of `q[b, s, h * head_dim]`, so the backward recomputes the same
+    mask and layers sharing a body draw different ones. Without `step`
+    (inference) there is no dropout.
+
     Constraints: attention_c1 num_heads, num_kv_heads, head_dim and
     v_head_dim are >= 1; attention_c2 num_kv_heads divides num_heads;
     attention_c3 the last dims of q, k and v are num_heads * head_dim,
@@ -40,17 +53,21 @@ def Strata_AttentionOp : Strata_ComputeOp<"attention",
   }];
   let arguments = (ins Strata_FloatTensor:$q, Strata_FloatTensor:$k,
       Strata_FloatTensor:$v, Optional<Strata_IndexTensor>:$key_padding,
+      Optional<Strata_StepTensor>:$step,
       I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim,
       I64Attr:$v_head_dim,
       DefaultValuedAttr<BoolAttr, "true">:$causal,
       OptionalAttr<I64Attr>:$window,
       OptionalAttr<Strata_BlockSparseAttr>:$sparsity,
       OptionalAttr<F64Attr>:$scale,
-      DefaultValuedAttr<F64Attr, "0.0">:$dropout);
+      DefaultValuedAttr<F64Attr, "0.0">:$dropout,
+      DefaultValuedAttr<I64Attr, "0">:$seed,
+      DefaultValuedAttr<I64Attr, "0">:$salt);
   let results = (outs Strata_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v
     (`key_padding` `(` $key_padding^ `:` type($key_padding) `)`)?
+    (`step` `(` $step^ `)`)?
     attr-dict `:` type($q) `,` type($k) `,` type($v)
   }];
   let extraClassDeclaration = [{

@@ -156,33 +156,41 @@ def Strata_SwiGLUBackwardOp : Strata_BackwardOp<"swiglu_backward",
 }
 
 def Strata_AttentionBackwardOp : Strata_BackwardOp<"attention_backward",
-    [AllTypesMatch<["q", "q_grad"]>, AllTypesMatch<["k", "k_grad"]>,
+    [AttrSizedOperandSegments,
+     AllTypesMatch<["q", "q_grad"]>, AllTypesMatch<["k", "k_grad"]>,
      AllTypesMatch<["v", "v_grad"]>]> {
   let summary = "gradients of attention, recomputing the scores";
   let description = [{
     The backward of `strata.attention` with the same operands, attributes
-    and masks (without dropout), from `result_grad: [B, S, num_heads *
-    v_head_dim]`. The probabilities `P` are recomputed from q and k rather
-    than stored; then `v_grad = P^T result_grad`, `dP = result_grad v^T`,
-    `dS = P (dP - rowsum(dP P))`, `q_grad = scale dS k`, `k_grad = scale
-    dS^T q`, the query heads of a KV group summed into their KV head.
+    and masks, from `result_grad: [B, S, num_heads * v_head_dim]`. The
+    probabilities `P` are recomputed from q and k rather than stored; with
+    `step` and `dropout > 0` the forward's dropout mask is recomputed too,
+    `M = keep / (1 - dropout)`. Then `v_grad = (P M)^T result_grad`,
+    `dP = (result_grad v^T) M`, `dS = P (dP - rowsum(dP P))`,
+    `q_grad = scale dS k`, `k_grad = scale dS^T q`, the query heads of a KV
+    group summed into their KV head.
     Constraints: attention_c1-c7, c9, c10 as for attention;
     attention_bwd_c1 result_grad is [B, S, num_heads * v_head_dim].
   }];
   let arguments = (ins Strata_FloatTensor:$q, Strata_FloatTensor:$k,
       Strata_FloatTensor:$v, Strata_FloatTensor:$result_grad,
       Optional<Strata_IndexTensor>:$key_padding,
+      Optional<Strata_StepTensor>:$step,
       I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim,
       I64Attr:$v_head_dim,
       DefaultValuedAttr<BoolAttr, "true">:$causal,
       OptionalAttr<I64Attr>:$window,
       OptionalAttr<Strata_BlockSparseAttr>:$sparsity,
-      OptionalAttr<F64Attr>:$scale);
+      OptionalAttr<F64Attr>:$scale,
+      DefaultValuedAttr<F64Attr, "0.0">:$dropout,
+      DefaultValuedAttr<I64Attr, "0">:$seed,
+      DefaultValuedAttr<I64Attr, "0">:$salt);
   let results = (outs Strata_FloatTensor:$q_grad, Strata_FloatTensor:$k_grad,
       Strata_FloatTensor:$v_grad);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $result_grad
     (`key_padding` `(` $key_padding^ `:` type($key_padding) `)`)?
+    (`step` `(` $step^ `)`)?
     attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($result_grad)
   }];
   let extraClassDeclaration = [{

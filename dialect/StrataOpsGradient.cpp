@@ -35,8 +35,7 @@ bool sameShape(RankedTensorType a, RankedTensorType b) {
 }
 
 /// norm_c1 and norm_c2 of rmsnorm_backward and layernorm_backward.
-template <typename OpT>
-LogicalResult verifyNormBackward(OpT op) {
+template <typename OpT> LogicalResult verifyNormBackward(OpT op) {
   auto input = tensorType(op.getInput()), weight = tensorType(op.getWeight());
   if (weight.getRank() != 1 || input.getRank() < 1 ||
       !agree(weight.getDimSize(0), input.getShape().back()))
@@ -44,8 +43,8 @@ LogicalResult verifyNormBackward(OpT op) {
                                "last dim of input, got "
                             << weight << " and " << input;
   if (!(op.getEps().convertToDouble() > 0))
-    return op.emitOpError() << "norm_c2: eps must be > 0, got "
-                            << op.getEps().convertToDouble();
+    return op.emitOpError()
+           << "norm_c2: eps must be > 0, got " << op.getEps().convertToDouble();
   return success();
 }
 
@@ -56,9 +55,9 @@ void projectionVJP(OpBuilder &b, Operation *op, Value input, Value weight,
   SmallVector<Type> types{input.getType(), weight.getType()};
   if (bias)
     types.push_back(bias.getType());
-  auto backward = LinearBackwardOp::create(
-      b, op->getLoc(), types, input, weight, resultGrad,
-      bias ? b.getUnitAttr() : UnitAttr());
+  auto backward =
+      LinearBackwardOp::create(b, op->getLoc(), types, input, weight,
+                               resultGrad, bias ? b.getUnitAttr() : UnitAttr());
   operandGrads.append({backward.getInputGrad(), backward.getWeightGrad()});
   if (bias)
     operandGrads.push_back(backward.getBiasGrad());
@@ -92,9 +91,8 @@ LogicalResult LMHeadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 
 LogicalResult RMSNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                   SmallVectorImpl<Value> &operandGrads) {
-  auto backward = RMSNormBackwardOp::create(b, getLoc(), getInput(),
-                                            getWeight(), resultGrads[0],
-                                            getEpsAttr());
+  auto backward = RMSNormBackwardOp::create(
+      b, getLoc(), getInput(), getWeight(), resultGrads[0], getEpsAttr());
   operandGrads.append({backward.getInputGrad(), backward.getWeightGrad()});
   return success();
 }
@@ -155,9 +153,9 @@ LogicalResult EmbeddingOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 
 LogicalResult CrossEntropyOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {
-  operandGrads.push_back(CrossEntropyBackwardOp::create(
-      b, getLoc(), getLogits(), getLabels(), resultGrads[0],
-      getIgnoreIndexAttr()));
+  operandGrads.push_back(
+      CrossEntropyBackwardOp::create(b, getLoc(), getLogits(), getLabels(),
+                                     resultGrads[0], getIgnoreIndexAttr()));
   operandGrads.push_back(Value()); // labels
   return success();
 }
@@ -196,9 +194,7 @@ LogicalResult LinearBackwardOp::verify() {
   return success();
 }
 
-LogicalResult RMSNormBackwardOp::verify() {
-  return verifyNormBackward(*this);
-}
+LogicalResult RMSNormBackwardOp::verify() { return verifyNormBackward(*this); }
 
 LogicalResult EmbeddingBackwardOp::verify() {
   auto tokens = tensorType(getTokens()), grad = tensorType(getResultGrad()),
@@ -240,17 +236,19 @@ LogicalResult ActivationBackwardOp::verify() {
 
 LogicalResult AttentionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
-  if (getDropout().convertToDouble() > 0)
-    return emitOpError("with dropout has no gradient rule yet");
+  // The backward recomputes the forward's dropout mask from the same step,
+  // seed and salt (and q).
   auto backward = AttentionBackwardOp::create(
-      b, getLoc(), getQ().getType(), getK().getType(), getV().getType(),
-      getQ(), getK(), getV(), resultGrads[0], getKeyPadding(),
+      b, getLoc(), getQ().getType(), getK().getType(), getV().getType(), getQ(),
+      getK(), getV(), resultGrads[0], getKeyPadding(), getStep(),
       getNumHeadsAttr(), getNumKvHeadsAttr(), getHeadDimAttr(),
       getVHeadDimAttr(), getCausalAttr(), getWindowAttr(), getSparsityAttr(),
-      getScaleAttr());
+      getScaleAttr(), getDropoutAttr(), getSeedAttr(), getSaltAttr());
   operandGrads.append(
       {backward.getQGrad(), backward.getKGrad(), backward.getVGrad()});
   if (getKeyPadding())
+    operandGrads.push_back(Value());
+  if (getStep())
     operandGrads.push_back(Value());
   return success();
 }
@@ -295,9 +293,9 @@ LogicalResult RouterOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// The mask depends on the indices only: the gradient is the same mask.
 LogicalResult ExpertCapacityOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                          SmallVectorImpl<Value> &operandGrads) {
-  auto masked = ExpertCapacityOp::create(b, getLoc(), resultGrads[0],
-                                         getIndices(), getNumExpertsAttr(),
-                                         getCapacityFactorAttr());
+  auto masked =
+      ExpertCapacityOp::create(b, getLoc(), resultGrads[0], getIndices(),
+                               getNumExpertsAttr(), getCapacityFactorAttr());
   operandGrads.append({masked.getKept(), Value()});
   return success();
 }
@@ -359,11 +357,11 @@ LogicalResult MoEExpertsBackwardOp::verify() {
                             "hidden], got "
                          << input;
   auto w = tensorType(getWeights()), i = tensorType(getIndices());
-  bool ok = w.getRank() == 3 && i.getRank() == 3 &&
-            agree(w.getDimSize(2), k) && agree(i.getDimSize(2), k);
+  bool ok = w.getRank() == 3 && i.getRank() == 3 && agree(w.getDimSize(2), k) &&
+            agree(i.getDimSize(2), k);
   if (!ok)
-    return emitOpError() << "moe_c2: weights and indices must be [B, S, "
-                         << k << "]";
+    return emitOpError() << "moe_c2: weights and indices must be [B, S, " << k
+                         << "]";
   if (gate.getRank() != 3 || down.getRank() != 3 ||
       getUpProj().getType() != gate || !agree(gate.getDimSize(0), e) ||
       !agree(gate.getDimSize(2), input.getDimSize(2)) ||
@@ -426,9 +424,9 @@ MemoryCompressionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
   Operation *act = nullptr;
   switch (getActivation()) {
   case Activation::Gelu:
-    act = GeluOp::create(b, loc, enc.getResult(),
-                         GeluApproximationAttr::get(getContext(),
-                                                    GeluApproximation::None));
+    act = GeluOp::create(
+        b, loc, enc.getResult(),
+        GeluApproximationAttr::get(getContext(), GeluApproximation::None));
     break;
   case Activation::Silu:
     act = SiluOp::create(b, loc, enc.getResult());
@@ -436,8 +434,8 @@ MemoryCompressionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
   case Activation::Relu:
     return emitOpError("with a relu activation has no gradient rule yet");
   }
-  auto dec = LinearOp::create(b, loc, act->getResult(0), getDecWeight(),
-                              getDecBias());
+  auto dec =
+      LinearOp::create(b, loc, act->getResult(0), getDecWeight(), getDecBias());
   auto sum = AddOp::create(b, loc, x, dec.getResult());
   auto norm = LayerNormOp::create(b, loc, sum.getResult(), getNormWeight(),
                                   getNormBias(), getEpsAttr());
@@ -498,8 +496,8 @@ LogicalResult verifyChannelSlice(function_ref<InFlightDiagnostic()> emit,
   if (offset < 0 || ShapedType::isDynamic(size) || size < 1 ||
       (fullStatic && ShapedType::isDynamic(width)) ||
       (!ShapedType::isDynamic(width) && offset + size > width))
-    return emit() << "slice_c2: channels [" << offset << ", " << offset
-                  << " + " << size << ") must be a static, non-empty range "
+    return emit() << "slice_c2: channels [" << offset << ", " << offset << " + "
+                  << size << ") must be a static, non-empty range "
                   << "inside the last dim of " << full;
   return success();
 }
@@ -552,7 +550,7 @@ LogicalResult reverseThrough(OpBuilder &b, ArrayRef<Operation *> ops,
       return op->emitOpError("needs a gradient for every result here");
     SmallVector<Value> operandGrads;
     if (failed(cast<StrataGradientOpInterface>(op).buildVJP(b, resultGrads,
-                                                             operandGrads)))
+                                                            operandGrads)))
       return failure();
     for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads)) {
       if (!g)
@@ -600,11 +598,10 @@ LogicalResult LatentKVHeadsOp::verify() {
 }
 
 LogicalResult LatentKVHeadsBackwardOp::verify() {
-  return verifyLatentKVHeads([&] { return emitOpError(); }, getNumHeads(),
-                             getQkNopeHeadDim(), getVHeadDim(),
-                             tensorType(getKvGrad()),
-                             tensorType(getRopeKeyGrad()),
-                             tensorType(getKGrad()), tensorType(getVGrad()));
+  return verifyLatentKVHeads(
+      [&] { return emitOpError(); }, getNumHeads(), getQkNopeHeadDim(),
+      getVHeadDim(), tensorType(getKvGrad()), tensorType(getRopeKeyGrad()),
+      tensorType(getKGrad()), tensorType(getVGrad()));
 }
 
 LogicalResult LatentKVHeadsOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
@@ -689,8 +686,8 @@ Value LatentAttentionOp::decompose(OpBuilder &b,
       b.getI64IntegerAttr(vd));
   record(heads);
   Value attn = record(AttentionOp::create(
-      b, loc, q, heads.getK(), heads.getV(), getKeyPadding(), h, h, qk, vd,
-      getCausal(), IntegerAttr(), BlockSparseAttr(),
+      b, loc, q, heads.getK(), heads.getV(), getKeyPadding(), /*step=*/Value(),
+      h, h, qk, vd, getCausal(), IntegerAttr(), BlockSparseAttr(),
       b.getF64FloatAttr(getAttentionScale()), APFloat(0.0)));
   return record(LinearOp::create(b, loc, attn, getOProj(), Value()));
 }
@@ -709,10 +706,9 @@ LatentAttentionOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
     return failure();
   // Positions and key padding (integers) have none.
   for (Value operand : getOperands())
-    operandGrads.push_back(
-        isa<FloatType>(tensorType(operand).getElementType())
-            ? grads.lookup(operand)
-            : Value());
+    operandGrads.push_back(isa<FloatType>(tensorType(operand).getElementType())
+                               ? grads.lookup(operand)
+                               : Value());
   return success();
 }
 

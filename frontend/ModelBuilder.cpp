@@ -131,9 +131,9 @@ Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
   auto type = RankedTensorType::get(shape, f32);
   if (body) {
     Location loc = inLayer(key);
-    body->params.push_back({name.str(), type, init,
-                            NameLoc::get(StringAttr::get(ctx, paramScope),
-                                         at(key))});
+    body->params.push_back(
+        {name.str(), type, init,
+         NameLoc::get(StringAttr::get(ctx, paramScope), at(key))});
     return body->block->addArgument(type, loc);
   }
   // Remembered by name so a tied LM head reuses the embedding's value.
@@ -205,9 +205,13 @@ Value ModelBuilder::attention(Value x, const std::string &prefix) {
   FloatAttr scale =
       a.softmaxScale ? b.getF64FloatAttr(*a.softmaxScale) : FloatAttr();
   Value padding = decoding ? decoding->keyPadding : Value();
-  Value o = AttentionOp::create(b, inLayer(key), q, k, v, padding, h, kv, hd,
-                                hd, a.causal, window, sparsity, scale,
-                                APFloat(m.attentionDropout));
+  // Dropout's seed as for the residual dropout; strata-autodiff adds the
+  // step and a salt in training.
+  Value o = AttentionOp::create(
+      b, inLayer(key), q, k, v, padding,
+      /*step=*/Value(), h, kv, hd, hd, a.causal, window, sparsity, scale,
+      APFloat(m.attentionDropout), static_cast<uint64_t>(cfg.training.seed),
+      /*salt=*/0);
   return linear(o, prefix + ".o_proj", d, h * hd, a.outputBias, key);
 }
 
@@ -402,7 +406,8 @@ func::FuncOp ModelBuilder::findEquivalentBody(func::FuncOp fn) {
 Value ModelBuilder::callLayer(Value x, int64_t layer,
                               SmallVectorImpl<Value> &aux) {
   std::string layerScope = "layers." + std::to_string(layer);
-  Location callLoc = NameLoc::get(StringAttr::get(ctx, layerScope), at("model"));
+  Location callLoc =
+      NameLoc::get(StringAttr::get(ctx, layerScope), at("model"));
 
   // The body: (x, [positions, key padding, key cache, value cache],
   // parameters...) -> (x, [new keys, new values], balance losses...).
@@ -435,8 +440,8 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
     DecodeState local, *outer = decoding;
     if (outer) {
       unsigned i = outer->layer++;
-      for (Value v : {outer->positions, outer->keyPadding,
-                      outer->keyCaches[i], outer->valueCaches[i]}) {
+      for (Value v : {outer->positions, outer->keyPadding, outer->keyCaches[i],
+                      outer->valueCaches[i]}) {
         callOperands.push_back(v);
         state.block->addArgument(v.getType(), callLoc);
       }
@@ -479,14 +484,11 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
   } else {
     std::string name = (decoding ? "decode_" : "") +
                        std::string(m.isMoELayer(layer) ? "moe" : "dense") +
-                       "_layer" + (fn.getNumResults() > 1 && !decoding
-                                       ? "_with_aux"
-                                       : "");
+                       "_layer" +
+                       (fn.getNumResults() > 1 && !decoding ? "_with_aux" : "");
     std::string unique = name;
-    for (unsigned n = 1; llvm::any_of(bodies,
-                                      [&](func::FuncOp f) {
-                                        return f.getSymName() == unique;
-                                      });
+    for (unsigned n = 1; llvm::any_of(
+             bodies, [&](func::FuncOp f) { return f.getSymName() == unique; });
          ++n)
       unique = name + "_" + std::to_string(n);
     fn.setSymName(unique);
@@ -536,9 +538,9 @@ void ModelBuilder::addPlan(ModuleOp module) {
   Location parallelLoc = section != p.locs.end() && section->second.isValid()
                              ? file.toLocation(ctx, section->second)
                              : at("model");
-  auto plan = ParallelAttr::get(
-      ctx, FlatSymbolRefAttr::get(ctx, "mesh"), p.tp, p.pp, p.dp, p.ep,
-      p.optimizerSharding ? 1 : 0, p.microBatches);
+  auto plan = ParallelAttr::get(ctx, FlatSymbolRefAttr::get(ctx, "mesh"), p.tp,
+                                p.pp, p.dp, p.ep, p.optimizerSharding ? 1 : 0,
+                                p.microBatches);
   shard::GridOp::create(b, parallelLoc, "mesh", plan.getGridShape());
   module->setAttr("strata.parallel", plan);
   module->setAttr("strata.inference",
@@ -558,20 +560,20 @@ void ModelBuilder::addPlan(ModuleOp module) {
                        .Default(Precision::F32);
   module->setAttr(
       "strata.training",
-      TrainingAttr::get(
-          ctx,
-          t.optimizer == OptimizerKind::Lion  ? Optimizer::Lion
-          : t.optimizer == OptimizerKind::Sgd ? Optimizer::Sgd
-                                              : Optimizer::AdamW,
-          APFloat(t.lr), APFloat(t.weightDecay), APFloat(t.beta1),
-          APFloat(t.beta2), APFloat(t.eps), schedule, t.warmupSteps,
-          t.totalSteps, APFloat(t.minLrRatio), APFloat(t.gradientClipping),
-          t.gradientAccumulationSteps, precision,
-          // float16's narrow range needs a dynamic loss scale.
-          precision == Precision::F16 ? LossScaling::Dynamic
-                                      : LossScaling::None,
-          t.checkpointInterval, t.checkpointKeepLast, t.batchSize, t.seqLen,
-          t.seed, t.ignoreIndex));
+      TrainingAttr::get(ctx,
+                        t.optimizer == OptimizerKind::Lion  ? Optimizer::Lion
+                        : t.optimizer == OptimizerKind::Sgd ? Optimizer::Sgd
+                                                            : Optimizer::AdamW,
+                        APFloat(t.lr), APFloat(t.weightDecay), APFloat(t.beta1),
+                        APFloat(t.beta2), APFloat(t.eps), schedule,
+                        t.warmupSteps, t.totalSteps, APFloat(t.minLrRatio),
+                        APFloat(t.gradientClipping),
+                        t.gradientAccumulationSteps, precision,
+                        // float16's narrow range needs a dynamic loss scale.
+                        precision == Precision::F16 ? LossScaling::Dynamic
+                                                    : LossScaling::None,
+                        t.checkpointInterval, t.checkpointKeepLast, t.batchSize,
+                        t.seqLen, t.seed, t.ignoreIndex));
 }
 
 OwningOpRef<ModuleOp> ModelBuilder::build() {

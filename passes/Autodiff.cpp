@@ -1,4 +1,5 @@
-//===- Autodiff.cpp - reverse-mode differentiation of a loss -----*- C++ -*-===//
+//===- Autodiff.cpp - reverse-mode differentiation of a loss -----*- C++
+//-*-===//
 //
 // The backward of a function is built after a clone of its forward, op by
 // op in reverse, from StrataGradientOpInterface rules. Layer bodies are
@@ -48,8 +49,8 @@ Value addCounts(OpBuilder &b, Location loc, Value x, Value y) {
   if (!x)
     return y;
   auto type = cast<RankedTensorType>(x.getType());
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType());
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
   AffineMap map = b.getMultiDimIdentityMap(type.getRank());
   SmallVector<utils::IteratorType> parallel(type.getRank(),
                                             utils::IteratorType::parallel);
@@ -58,8 +59,8 @@ Value addCounts(OpBuilder &b, Location loc, Value x, Value y) {
              ArrayRef<AffineMap>{map, map, map}, parallel,
              [](OpBuilder &nb, Location nl, ValueRange args) {
                linalg::YieldOp::create(
-                   nb, nl, ValueRange{arith::AddIOp::create(nb, nl, args[0],
-                                                            args[1])});
+                   nb, nl,
+                   ValueRange{arith::AddIOp::create(nb, nl, args[0], args[1])});
              })
       .getResult(0);
 }
@@ -84,7 +85,8 @@ public:
 
 private:
   /// Whether `f` (or a function it calls) behaves differently in training:
-  /// draws random numbers (dropout with p > 0, a router with
+  /// draws random numbers (dropout with p > 0, attention with dropout, a
+  /// router with
   /// noise_std > 0; then the step needs the step's number), limits
   /// expert capacity (moe_experts with capacity_factor > 0) or balances
   /// load by a selection bias (a router with balance = bias_update).
@@ -159,6 +161,8 @@ bool Differentiator::isStochastic(func::FuncOp f) {
   f.walk([&](Operation *op) {
     if (auto d = dyn_cast<DropoutOp>(op))
       found |= d.getP().convertToDouble() > 0;
+    if (auto a = dyn_cast<AttentionOp>(op))
+      found |= a.getDropout().convertToDouble() > 0;
     if (auto r = dyn_cast<RouterOp>(op))
       found |= r.getNoiseStd().convertToDouble() > 0 || balancesByBias(r);
     if (auto m = dyn_cast<MoEExpertsOp>(op))
@@ -192,6 +196,11 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
     if (auto d = dyn_cast<DropoutOp>(op); d && d.getP().convertToDouble() > 0) {
       d.getStepMutable().assign(step);
       d.setSalt(static_cast<uint64_t>(nextSalt++));
+    }
+    if (auto a = dyn_cast<AttentionOp>(op);
+        a && a.getDropout().convertToDouble() > 0) {
+      a.getStepMutable().assign(step);
+      a.setSalt(static_cast<uint64_t>(nextSalt++));
     }
     if (auto r = dyn_cast<RouterOp>(op)) {
       if (r.getNoiseStd().convertToDouble() > 0) {
@@ -363,8 +372,7 @@ LogicalResult Differentiator::buildBackward(func::FuncOp source, OpBuilder &b,
   return success();
 }
 
-void Differentiator::cloneForward(Block &body, OpBuilder &b,
-                                  IRMapping &mapping,
+void Differentiator::cloneForward(Block &body, OpBuilder &b, IRMapping &mapping,
                                   SmallVectorImpl<Operation *> &forward,
                                   SmallVectorImpl<Value> &returned) {
   for (Operation &op : body) {
@@ -407,9 +415,9 @@ FailureOr<func::FuncOp> Differentiator::vjpOf(func::FuncOp callee) {
       outputs.push_back(t);
   OpBuilder top(module.getBodyRegion());
   top.setInsertionPointAfter(callee);
-  auto vjp = func::FuncOp::create(
-      top, callee.getLoc(), (callee.getName() + "_vjp").str(),
-      top.getFunctionType(inputs, outputs));
+  auto vjp = func::FuncOp::create(top, callee.getLoc(),
+                                  (callee.getName() + "_vjp").str(),
+                                  top.getFunctionType(inputs, outputs));
   vjp.setPrivate();
   symbols.insert(vjp);
   vjps[callee] = vjp;

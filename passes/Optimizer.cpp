@@ -58,8 +58,8 @@ bool onlySelectionBias(Value value, SymbolTable &symbols,
     auto callee =
         call ? symbols.lookup<func::FuncOp>(call.getCallee()) : func::FuncOp();
     if (!callee || callee.isExternal() ||
-        !onlySelectionBias(callee.getArgument(use.getOperandNumber()),
-                           symbols, routers, depth + 1))
+        !onlySelectionBias(callee.getArgument(use.getOperandNumber()), symbols,
+                           routers, depth + 1))
       return false;
   }
   return true;
@@ -179,8 +179,8 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   b.setInsertionPointToEnd(entry);
   Value t = entry->getArgument(0);
   ValueRange grads = entry->getArguments().slice(1, params.size());
-  ValueRange states = entry->getArguments().slice(
-      1 + params.size(), params.size() * slots.size());
+  ValueRange states = entry->getArguments().slice(1 + params.size(),
+                                                  params.size() * slots.size());
   ValueRange loads = entry->getArguments().take_back(biases.size());
 
   Value lr = LrScheduleOp::create(
@@ -205,9 +205,8 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   llvm::append_range(results, newStates);
   for (auto [bias, load] : llvm::zip_equal(biases, loads)) {
     Value current = b.clone(*bias.param)->getResult(0);
-    results.push_back(BiasBalanceOp::create(b, bias.param.getLoc(), current,
-                                            load,
-                                            b.getF64FloatAttr(bias.rate)));
+    results.push_back(BiasBalanceOp::create(
+        b, bias.param.getLoc(), current, load, b.getF64FloatAttr(bias.rate)));
   }
   func::ReturnOp::create(b, loc, results);
   return success();

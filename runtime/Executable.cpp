@@ -508,8 +508,7 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
         !sameShape(shape, state->Get(arg->state())->shape()))
       return c.corrupt("argument %u of entry point '%s' takes optimizer "
                        "state '%s' with another shape or dtype",
-                       index, name,
-                       state->Get(arg->state())->name()->c_str());
+                       index, name, state->Get(arg->state())->name()->c_str());
     return STRATA_OK;
   }
   case ArgumentKind::ExpertLoad:
@@ -625,8 +624,7 @@ strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
 }
 
 /// The training state: static F32 shapes, unique names, owners in range.
-strata_status_code checkTrainingState(const Executable *exe,
-                                      const Checker &c) {
+strata_status_code checkTrainingState(const Executable *exe, const Checker &c) {
   const auto *state = exe->training_state();
   if (!state)
     return STRATA_OK;
@@ -811,8 +809,7 @@ strata_status_code checkExecutable(const Executable *exe, const Checker &c) {
     return c.corrupt("unknown target");
   for (auto check :
        {checkKernelLibraries, checkTarget, checkParameters, checkTrainingState,
-        checkEntryPoints,
-        checkMetadata, checkLanguageModel, checkPlan})
+        checkEntryPoints, checkMetadata, checkLanguageModel, checkPlan})
     if (strata_status_code code = check(exe, c))
       return code;
   return STRATA_OK;

@@ -34,9 +34,10 @@ strata_status_code resolveLabels(const strata::fb::Metadata *meta,
   for (size_t b = 0; b < batch; ++b)
     for (size_t s = 0; s < seq; ++s) {
       size_t i = b * seq + s;
-      out[i] = labels ? labels[i]
-                      : (s + 1 < seq ? tokens[i + 1] : kIgnoreIndex);
-      if (out[i] != kIgnoreIndex && (out[i] < 0 || out[i] >= meta->vocab_size()))
+      out[i] =
+          labels ? labels[i] : (s + 1 < seq ? tokens[i + 1] : kIgnoreIndex);
+      if (out[i] != kIgnoreIndex &&
+          (out[i] < 0 || out[i] >= meta->vocab_size()))
         return fail(status, STRATA_INVALID_ARGUMENT,
                     "label %d at position %zu is outside the vocabulary "
                     "[0, %lld) and not the ignore index %d",
@@ -47,10 +48,11 @@ strata_status_code resolveLabels(const strata::fb::Metadata *meta,
 
 } // namespace
 
-strata_status_code strata::runtime::computeGradients(
-    strata_session &s, const int32_t *tokens, const int32_t *labels,
-    size_t batch, size_t seq, float *loss, int64_t *labelled,
-    int64_t *dropped, strata_status *status) {
+strata_status_code
+strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
+                                  const int32_t *labels, size_t batch,
+                                  size_t seq, float *loss, int64_t *labelled,
+                                  int64_t *dropped, strata_status *status) {
   const auto *root = s.exe->root;
   const auto *meta = root->metadata();
   size_t cells;
@@ -79,9 +81,9 @@ strata_status_code strata::runtime::computeGradients(
   // an expert capacity, then the expert loads of balanced selection biases.
   const auto *results = ep->results();
   size_t first = 1;
-  bool hasDropped = results->size() > 1 &&
-                    results->Get(1)->kind() ==
-                        strata::fb::ResultKind::DroppedTokens;
+  bool hasDropped =
+      results->size() > 1 &&
+      results->Get(1)->kind() == strata::fb::ResultKind::DroppedTokens;
   first += hasDropped;
   size_t firstLoad = first;
   while (first < results->size() &&
@@ -180,14 +182,14 @@ strata_status_code strata_session_compute_gradients(
                 "input");
   return guardApi(__func__, status, [&] {
     return computeGradients(*session, tokens, labels, batch, seq, loss,
-                            /*labelled=*/nullptr, /*dropped=*/nullptr,
-                            status);
+                            /*labelled=*/nullptr, /*dropped=*/nullptr, status);
   });
 }
 
-strata_status_code strata_session_save_gradients(
-    strata_session *session, const char *path,
-    const strata_save_options *options, strata_status *status) {
+strata_status_code
+strata_session_save_gradients(strata_session *session, const char *path,
+                              const strata_save_options *options,
+                              strata_status *status) {
   if (!session || !path)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_save_gradients: null argument");

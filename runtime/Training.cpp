@@ -7,10 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/EntryCall.h"
-#include "runtime/DType.h"
-#include "runtime/Gradients.h"
 #include "runtime/Training.h"
+#include "runtime/DType.h"
+#include "runtime/EntryCall.h"
+#include "runtime/Gradients.h"
 
 #include <cmath>
 #include <cstring>
@@ -62,8 +62,7 @@ strata_status_code checkTrainable(strata_session &s, strata_status *status) {
 
 /// Sums the gradients of `micro` micro-batches into s.training.accumulated
 /// and divides by their number; the loss and labelled tokens likewise.
-strata_status_code accumulateGradients(strata_session &s,
-                                       const int32_t *tokens,
+strata_status_code accumulateGradients(strata_session &s, const int32_t *tokens,
                                        const int32_t *labels, size_t batch,
                                        size_t seq, size_t micro, float &loss,
                                        int64_t &labelled, int64_t &dropped,
@@ -96,7 +95,8 @@ strata_status_code accumulateGradients(strata_session &s,
     }
     for (size_t i = 0; i < s.gradients.size(); ++i) {
       float *acc = reinterpret_cast<float *>(t.accumulated[i].data.get());
-      const float *g = reinterpret_cast<const float *>(s.gradients[i].data.get());
+      const float *g =
+          reinterpret_cast<const float *>(s.gradients[i].data.get());
       size_t n = s.gradients[i].elements;
       if (k == 0)
         std::memcpy(acc, g, n * sizeof(float));
@@ -119,8 +119,7 @@ strata_status_code accumulateGradients(strata_session &s,
 
 /// optimizer_step on `grads`: new parameters and state in place.
 strata_status_code applyUpdate(strata_session &s, const Weights &grads,
-                               strata_train_metrics &m,
-                               strata_status *status) {
+                               strata_train_metrics &m, strata_status *status) {
   TrainingState &t = s.training;
   const strata::fb::EntryPoint *ep = findEntry(s.exe, "optimizer_step");
   CallFrame frame(s, ep);
@@ -152,13 +151,11 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
       auto it = t.expertLoads.find(arg->parameter());
       if (it == t.expertLoads.end() ||
           static_cast<int64_t>(it->second.size()) != shape[0])
-        return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                    "optimizer_step balances the selection bias '%s' by "
-                    "expert loads that loss_grad does not count",
-                    s.exe->root->parameters()
-                        ->Get(arg->parameter())
-                        ->name()
-                        ->c_str());
+        return fail(
+            status, STRATA_CORRUPT_EXECUTABLE,
+            "optimizer_step balances the selection bias '%s' by "
+            "expert loads that loss_grad does not count",
+            s.exe->root->parameters()->Get(arg->parameter())->name()->c_str());
       code = frame.add(it->second.data(), it->second.size() * sizeof(int32_t),
                        shape, status);
       break;
@@ -183,9 +180,9 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
     size_t rank = res->shape()->size();
     switch (res->kind()) {
     case strata::fb::ResultKind::Parameter:
-      copyRowMajor(out.descriptor(r), rank,
-                   reinterpret_cast<float *>(
-                       s.weights[res->parameter()].data.get()));
+      copyRowMajor(
+          out.descriptor(r), rank,
+          reinterpret_cast<float *>(s.weights[res->parameter()].data.get()));
       break;
     case strata::fb::ResultKind::OptimizerState:
       copyRowMajor(out.descriptor(r), rank,
@@ -224,9 +221,9 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
     return code;
   m = strata_train_metrics{};
   m.loss_scale = s.training.lossScale;
-  if (strata_status_code code = accumulateGradients(
-          s, tokens, labels, batch, seq, micro, m.loss, m.tokens,
-          m.dropped_tokens, status))
+  if (strata_status_code code =
+          accumulateGradients(s, tokens, labels, batch, seq, micro, m.loss,
+                              m.tokens, m.dropped_tokens, status))
     return code;
   const Weights &grads = micro > 1 ? s.training.accumulated : s.gradients;
   bool finite = std::isfinite(m.loss);
@@ -246,9 +243,10 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
 
 } // namespace
 
-strata_status_code strata::runtime::allocateTrainingState(
-    const strata_executable *exe, std::vector<HostTensor> &out,
-    strata_status *status) {
+strata_status_code
+strata::runtime::allocateTrainingState(const strata_executable *exe,
+                                       std::vector<HostTensor> &out,
+                                       strata_status *status) {
   const auto *table = exe->root->training_state();
   out.clear();
   out.resize(table ? table->size() : 0);

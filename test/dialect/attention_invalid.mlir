@@ -166,7 +166,7 @@ func.func @attention_missing_v_head_dim(%q: tensor<2x16x128xf32>, %k: tensor<2x1
 func.func @generic_wrong_result(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32>, %v: tensor<2x16x64xf32>) {
   // expected-error @+2 {{'strata.attention' op inferred type(s) 'tensor<2x16x128xf32>' are incompatible with return type(s) of operation 'tensor<2x16x64xf32>'}}
   // expected-error @+1 {{'strata.attention' op failed to infer returned types}}
-  %0 = "strata.attention"(%q, %k, %v) <{num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 16 : i64, v_head_dim = 16 : i64, causal = true, dropout = 0.0 : f64}> : (tensor<2x16x128xf32>, tensor<2x16x64xf32>, tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+  %0 = "strata.attention"(%q, %k, %v) <{num_heads = 8 : i64, num_kv_heads = 4 : i64, head_dim = 16 : i64, v_head_dim = 16 : i64, causal = true, dropout = 0.0 : f64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0>}> : (tensor<2x16x128xf32>, tensor<2x16x64xf32>, tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
   return
 }
 
@@ -176,7 +176,7 @@ func.func @generic_wrong_result(%q: tensor<2x16x128xf32>, %k: tensor<2x16x64xf32
 func.func @generic_kv_heads_not_divisor(%q: tensor<2x16x128xf32>, %k: tensor<2x16x48xf32>, %v: tensor<2x16x48xf32>) {
   // expected-error @+2 {{'strata.attention' op attention_c2: num_kv_heads (3) must divide num_heads (8)}}
   // expected-error @+1 {{'strata.attention' op failed to infer returned types}}
-  %0 = "strata.attention"(%q, %k, %v) <{num_heads = 8 : i64, num_kv_heads = 3 : i64, head_dim = 16 : i64, v_head_dim = 16 : i64, causal = true, dropout = 0.0 : f64}> : (tensor<2x16x128xf32>, tensor<2x16x48xf32>, tensor<2x16x48xf32>) -> tensor<2x16x128xf32>
+  %0 = "strata.attention"(%q, %k, %v) <{num_heads = 8 : i64, num_kv_heads = 3 : i64, head_dim = 16 : i64, v_head_dim = 16 : i64, causal = true, dropout = 0.0 : f64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0>}> : (tensor<2x16x128xf32>, tensor<2x16x48xf32>, tensor<2x16x48xf32>) -> tensor<2x16x128xf32>
   return
 }
 

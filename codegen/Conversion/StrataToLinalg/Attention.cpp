@@ -8,8 +8,8 @@
 // query, key), masked (codegen/AttentionUtils.h), softmax in f32 by max /
 // exp / sum, then weights . v. Grouped KV heads are read through the
 // indexing maps (kv head = h floordiv (H / KV)), never copied. With
-// `flash-attention` the op becomes strata_kernel.flash_attention instead (online
-// softmax, no scores), which each target lowers itself.
+// `flash-attention` the op becomes strata_kernel.flash_attention instead
+// (online softmax, no scores), which each target lowers itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -248,52 +248,47 @@ MaterializedScores buildScores(OpBuilder &b_, Location loc,
                                 Value value) -> Value {
     SmallVector<Value> dynamic;
     for (auto [dim, size] : llvm::zip_equal(type.getShape(), sizes))
-    if (ShapedType::isDynamic(dim))
-      dynamic.push_back(size);
+      if (ShapedType::isDynamic(dim))
+        dynamic.push_back(size);
     Value empty =
-      tensor::EmptyOp::create(b_, loc, type.getShape(), f32, dynamic);
+        tensor::EmptyOp::create(b_, loc, type.getShape(), f32, dynamic);
     return linalg::FillOp::create(b_, loc, value, empty).getResult(0);
   };
 
   // scores[b, h, s, t] = scale * sum_d q[b, s, h*D + d] * k[b, t, g(h)*D + d]
   auto scoresType =
-    RankedTensorType::get({batchSize, h, querySize, keySize}, f32);
+      RankedTensorType::get({batchSize, h, querySize, keySize}, f32);
   Value zero = f32Constant(b_, loc, 0.0);
-  Value scoresInit =
-    filled(scoresType, {batch, Value(), queries, keys}, zero);
+  Value scoresInit = filled(scoresType, {batch, Value(), queries, keys}, zero);
   AffineExpr bE = getAffineDimExpr(0, ctx), hE = getAffineDimExpr(1, ctx),
-         sE = getAffineDimExpr(2, ctx), tE = getAffineDimExpr(3, ctx),
-         dE = getAffineDimExpr(4, ctx);
+             sE = getAffineDimExpr(2, ctx), tE = getAffineDimExpr(3, ctx),
+             dE = getAffineDimExpr(4, ctx);
   SmallVector<utils::IteratorType> qkIters(5, utils::IteratorType::parallel);
   qkIters.back() = utils::IteratorType::reduction;
   Value scores =
-    linalg::GenericOp::create(b_, loc, TypeRange{scoresType},
-                  ValueRange{q, k}, ValueRange{scoresInit},
-                  ArrayRef<AffineMap>{
-                    AffineMap::get(5, 0, {bE, sE, hE, dE},
-                           ctx),
-                    AffineMap::get(
-                      5, 0,
-                      {bE, tE, hE.floorDiv(group), dE},
-                      ctx),
-                    AffineMap::get(5,
-                           0, {bE, hE, sE, tE}, ctx)},
-                  qkIters,
-                  [&](OpBuilder &b, Location l,
-                    ValueRange args) {
-                  Value prod = arith::MulFOp::create(
-                    b, l, args[0], args[1]);
-                  linalg::YieldOp::create(
-                    b, l,
-                    ValueRange{arith::AddFOp::create(
-                      b, l, args[2], prod)});
-                  })
-      .getResult(0);
+      linalg::GenericOp::create(b_, loc, TypeRange{scoresType},
+                                ValueRange{q, k}, ValueRange{scoresInit},
+                                ArrayRef<AffineMap>{
+                                    AffineMap::get(5, 0, {bE, sE, hE, dE}, ctx),
+                                    AffineMap::get(
+                                        5, 0, {bE, tE, hE.floorDiv(group), dE},
+                                        ctx),
+                                    AffineMap::get(5, 0, {bE, hE, sE, tE},
+                                                   ctx)},
+                                qkIters,
+                                [&](OpBuilder &b, Location l, ValueRange args) {
+                                  Value prod = arith::MulFOp::create(
+                                      b, l, args[0], args[1]);
+                                  linalg::YieldOp::create(
+                                      b, l,
+                                      ValueRange{arith::AddFOp::create(
+                                          b, l, args[2], prod)});
+                                })
+          .getResult(0);
 
   // Scale and mask. Queries are aligned to the end of the keys (decode).
   Value scale = f32Constant(b_, loc, params.scale);
-  Value negInf =
-    f32Constant(b_, loc, -std::numeric_limits<float>::infinity());
+  Value negInf = f32Constant(b_, loc, -std::numeric_limits<float>::infinity());
   Value offset = arith::SubIOp::create(b_, loc, keys, queries);
   const AttentionMask &mask = params.mask;
   // Each batch row's leading padding keys are hidden from all queries.
@@ -304,19 +299,19 @@ MaterializedScores buildScores(OpBuilder &b_, Location loc,
     maskMaps.push_back(AffineMap::get(4, 0, {bE}, ctx));
   }
   Value masked = buildPointwise(
-    b_, loc, maskInputs, maskMaps, scoresInit,
-    [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-      Value s = linalg::IndexOp::create(b, l, 2);
-      Value t = linalg::IndexOp::create(b, l, 3);
-      Value aligned = arith::AddIOp::create(b, l, s, offset);
-      // Row b's first real key (key padding), null without padding.
-      Value first = args.size() > 1 ? Value(arith::IndexCastOp::create(
-                        b, l, b.getIndexType(), args[1]))
-                    : Value();
-      Value keep = attentionKeyVisible(b, l, mask, aligned, t, first, keys);
-      Value scaled = arith::MulFOp::create(b, l, args[0], scale);
-      return arith::SelectOp::create(b, l, keep, scaled, negInf);
-    });
+      b_, loc, maskInputs, maskMaps, scoresInit,
+      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+        Value s = linalg::IndexOp::create(b, l, 2);
+        Value t = linalg::IndexOp::create(b, l, 3);
+        Value aligned = arith::AddIOp::create(b, l, s, offset);
+        // Row b's first real key (key padding), null without padding.
+        Value first = args.size() > 1 ? Value(arith::IndexCastOp::create(
+                                            b, l, b.getIndexType(), args[1]))
+                                      : Value();
+        Value keep = attentionKeyVisible(b, l, mask, aligned, t, first, keys);
+        Value scaled = arith::MulFOp::create(b, l, args[0], scale);
+        return arith::SelectOp::create(b, l, keep, scaled, negInf);
+      });
 
   // Row max and sum of exponentials over keys.
   auto rowType = RankedTensorType::get({batchSize, h, querySize}, f32);
@@ -328,32 +323,31 @@ MaterializedScores buildScores(OpBuilder &b_, Location loc,
   SmallVector<utils::IteratorType> rowIters(4, utils::IteratorType::parallel);
   rowIters.back() = utils::IteratorType::reduction;
   Value rowMax =
-    linalg::GenericOp::create(
-      b_, loc, TypeRange{rowType}, ValueRange{masked},
-      ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4},
-      rowIters,
-      [&](OpBuilder &b, Location l, ValueRange args) {
-        linalg::YieldOp::create(b, l,
-                    ValueRange{arith::MaximumFOp::create(
-                      b, l, args[0], args[1])});
-      })
-      .getResult(0);
-  Value probs = buildPointwise(
-    b_, loc, {masked, rowMax}, {id4, row4}, scoresInit,
-    [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-      return math::ExpOp::create(
-        b, l, arith::SubFOp::create(b, l, args[0], args[1]));
-    });
+      linalg::GenericOp::create(
+          b_, loc, TypeRange{rowType}, ValueRange{masked},
+          ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                b, l,
+                ValueRange{arith::MaximumFOp::create(b, l, args[0], args[1])});
+          })
+          .getResult(0);
+  Value probs =
+      buildPointwise(b_, loc, {masked, rowMax}, {id4, row4}, scoresInit,
+                     [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                       return math::ExpOp::create(
+                           b, l, arith::SubFOp::create(b, l, args[0], args[1]));
+                     });
   Value rowSum =
-    linalg::GenericOp::create(
-      b_, loc, TypeRange{rowType}, ValueRange{probs},
-      ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
-      [&](OpBuilder &b, Location l, ValueRange args) {
-        linalg::YieldOp::create(
-          b, l,
-          ValueRange{arith::AddFOp::create(b, l, args[0], args[1])});
-      })
-      .getResult(0);
+      linalg::GenericOp::create(
+          b_, loc, TypeRange{rowType}, ValueRange{probs},
+          ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                b, l,
+                ValueRange{arith::AddFOp::create(b, l, args[0], args[1])});
+          })
+          .getResult(0);
 
   out.probs = probs;
   out.rowSum = rowSum;
@@ -365,6 +359,52 @@ MaterializedScores buildScores(OpBuilder &b_, Location loc,
   out.keySize = keySize;
   out.filled = filled;
   return out;
+}
+
+/// Attention dropout's factor per weight, [B, H, S, T]: 1/(1-p) where the
+/// counter-based generator keeps (b, h, s, t), 0 where it drops; keyed by
+/// (seed, salt; step, the linear index in [B, H, S, T], the bits of
+/// q4[b, s, h, 0]) as strata.attention documents. q4 is q split as
+/// [B, S, H, D]. The forward and the backward build the same factors.
+Value dropoutFactors(OpBuilder &b, Location loc, const MaterializedScores &sc,
+                     Value q4, Value step, int64_t h, double p, int64_t seed,
+                     int64_t salt) {
+  MLIRContext *ctx = b.getContext();
+  Type i64 = b.getI64Type(), f32 = b.getF32Type();
+  auto asI64 = [&](Value index) {
+    return arith::IndexCastOp::create(b, loc, i64, index).getResult();
+  };
+  SmallVector<Value> sizes{
+      asI64(sc.batch),
+      arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(h)),
+      asI64(sc.queries), asI64(sc.keys)};
+  Value init = sc.filled(
+      RankedTensorType::get({sc.batchSize, h, sc.querySize, sc.keySize}, f32),
+      {sc.batch, Value(), sc.queries, sc.keys}, f32Constant(b, loc, 0.0));
+  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+             d2 = getAffineDimExpr(2, ctx);
+  AffineMap qMap =
+      AffineMap::get(4, 0, {d0, d2, d1, getAffineConstantExpr(0, ctx)}, ctx);
+  return buildPointwise(
+      b, loc, {q4, step}, {qMap, AffineMap::get(4, 0, {}, ctx)}, init,
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value index = linearIndex(nb, l, sizes);
+        Value keep =
+            dropoutKeeps(nb, l, args[0], index, args[1], seed, salt, p);
+        return arith::SelectOp::create(nb, l, keep,
+                                       f32Constant(nb, l, 1.0 / (1.0 - p)),
+                                       f32Constant(nb, l, 0.0));
+      });
+}
+
+/// x * factors, both [B, H, S, T].
+Value scaleScores(OpBuilder &b, Location loc, Value x, Value factors,
+                  Value init) {
+  AffineMap id4 = b.getMultiDimIdentityMap(4);
+  return buildPointwise(b, loc, {x, factors}, {id4, id4}, init,
+                        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          return arith::MulFOp::create(nb, l, a[0], a[1]);
+                        });
 }
 
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
@@ -415,24 +455,40 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     q = splitHeads(rewriter, loc, q, h, d);
     k = splitHeads(rewriter, loc, k, kvh, d);
     v = splitHeads(rewriter, loc, v, kvh, dv);
-    if (flash) {
+    // Training with dropout materialises the weights to mask them.
+    double dropout = op.getStep() ? op.getDropout().convertToDouble() : 0.0;
+    if (flash && dropout == 0.0) {
       rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
           op, op.getType(), buildFlash(rewriter, op, q, k, v),
           ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
       return success();
     }
 
-    AttentionParams params{h, kvh, d, dv, op.getSoftmaxScale(),
-                           AttentionMask{op.getCausal(), op.getWindow(), layout},
-                           op.getKeyPadding()};
-    MaterializedScores scores =
-        buildScores(rewriter, loc, params, q, k);
+    AttentionParams params{
+        h,
+        kvh,
+        d,
+        dv,
+        op.getSoftmaxScale(),
+        AttentionMask{op.getCausal(), op.getWindow(), layout},
+        op.getKeyPadding()};
+    MaterializedScores scores = buildScores(rewriter, loc, params, q, k);
     Value probs = scores.probs, rowSum = scores.rowSum;
     Value batch = scores.batch, queries = scores.queries;
     int64_t batchSize = scores.batchSize, querySize = scores.querySize;
     auto filled = scores.filled;
     Value zero = f32Constant(rewriter, loc, 0.0);
     AffineMap id4 = rewriter.getMultiDimIdentityMap(4);
+    // Dropping unnormalised weights and dividing by the full row sum below
+    // drops the normalised ones.
+    if (dropout > 0.0)
+      probs = scaleScores(
+          rewriter, loc, probs,
+          dropoutFactors(rewriter, loc, scores, q, op.getStep(), h, dropout,
+                         static_cast<int64_t>(op.getSeed()),
+                         static_cast<int64_t>(op.getSalt())),
+          emptyTensor(rewriter, loc, probs,
+                      cast<RankedTensorType>(probs.getType()).getShape(), f32));
     // out[b, s, h, e] = (sum_t probs[b, h, s, t] * v[b, t, g(h)*Dv + e]) / sum:
     // a plain contraction (which the targets tile or vectorise), then one
     // division per output instead of one per product.
@@ -502,8 +558,8 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
   }
 
   /// [B, T, H, E] per query head -> [B, T, KVH, E], summing each KV group.
-  static Value sumGroups(OpBuilder &b, Location loc, Value perHead,
-                         int64_t kvh, int64_t group, Value init) {
+  static Value sumGroups(OpBuilder &b, Location loc, Value perHead, int64_t kvh,
+                         int64_t group, Value init) {
     auto t = cast<RankedTensorType>(perHead.getType());
     auto grouped = RankedTensorType::get(
         {t.getDimSize(0), t.getDimSize(1), kvh, group, t.getDimSize(3)},
@@ -514,13 +570,12 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
     MLIRContext *ctx = b.getContext();
     SmallVector<utils::IteratorType> iters(5, utils::IteratorType::parallel);
     iters[3] = utils::IteratorType::reduction;
-    return buildGeneric(b, loc, ValueRange{expanded}, init,
-                        {b.getMultiDimIdentityMap(5),
-                         dimsMap(ctx, 5, {0, 1, 2, 4})},
-                        iters, [](OpBuilder &nb, Location nl, ValueRange a) {
-                          return arith::AddFOp::create(nb, nl, a[0], a[1])
-                              .getResult();
-                        });
+    return buildGeneric(
+        b, loc, ValueRange{expanded}, init,
+        {b.getMultiDimIdentityMap(5), dimsMap(ctx, 5, {0, 1, 2, 4})}, iters,
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return arith::AddFOp::create(nb, nl, a[0], a[1]).getResult();
+        });
   }
 
   LogicalResult matchAndRewrite(AttentionBackwardOp op,
@@ -530,12 +585,16 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
-    int64_t h = op.getNumHeads(), kvh = op.getNumKvHeads(),
-            d = op.getHeadDim(), dv = op.getVHeadDim();
-    AttentionParams params{h, kvh, d, dv, op.getSoftmaxScale(),
-                           AttentionMask{op.getCausal(), op.getWindow(),
-                                         op.getSparsityAttr()},
-                           op.getKeyPadding()};
+    int64_t h = op.getNumHeads(), kvh = op.getNumKvHeads(), d = op.getHeadDim(),
+            dv = op.getVHeadDim();
+    AttentionParams params{
+        h,
+        kvh,
+        d,
+        dv,
+        op.getSoftmaxScale(),
+        AttentionMask{op.getCausal(), op.getWindow(), op.getSparsityAttr()},
+        op.getKeyPadding()};
     int64_t group = params.group();
     Value q = splitHeads(rewriter, loc, op.getQ(), h, d);
     Value k = splitHeads(rewriter, loc, op.getK(), kvh, d);
@@ -548,8 +607,8 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
     auto zeros = [&](ArrayRef<int64_t> shape, ArrayRef<Value> sizes) {
       return sc.filled(RankedTensorType::get(shape, f32), sizes, zero);
     };
-    Value scoresZero = zeros({B, h, S, T}, {sc.batch, Value(), sc.queries,
-                                            sc.keys});
+    Value scoresZero =
+        zeros({B, h, S, T}, {sc.batch, Value(), sc.queries, sc.keys});
     AffineMap id4 = rewriter.getMultiDimIdentityMap(4);
     AffineMap row4 = dimsMap(ctx, 4, {0, 1, 2});
     // P = probs / rowSum.
@@ -570,6 +629,18 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
                          map5({e0, e3, e1.floorDiv(group), e4}),
                          map5({e0, e1, e2, e3})},
                         4, scoresZero);
+    // With dropout the forward's output read P M: v's gradient reads the
+    // masked weights, and the weights' gradient is dP M.
+    Value pv = p;
+    double dropout = op.getStep() ? op.getDropout().convertToDouble() : 0.0;
+    if (dropout > 0.0) {
+      Value factors =
+          dropoutFactors(rewriter, loc, sc, q, op.getStep(), h, dropout,
+                         static_cast<int64_t>(op.getSeed()),
+                         static_cast<int64_t>(op.getSalt()));
+      pv = scaleScores(rewriter, loc, p, factors, scoresZero);
+      dP = scaleScores(rewriter, loc, dP, factors, scoresZero);
+    }
     // dS = P (dP - sum_t P dP), scaled: the gradient of the raw q.k.
     Value rowDot = buildGeneric(
         rewriter, loc, ValueRange{p, dP},
@@ -577,8 +648,8 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
         {utils::IteratorType::parallel, utils::IteratorType::parallel,
          utils::IteratorType::parallel, utils::IteratorType::reduction},
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return arith::AddFOp::create(
-              b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+          return arith::AddFOp::create(b, l, a[2],
+                                       arith::MulFOp::create(b, l, a[0], a[1]));
         });
     Value scale = f32Constant(rewriter, loc, params.scale);
     Value dS = buildPointwise(
@@ -589,28 +660,27 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
               b, l, arith::MulFOp::create(b, l, a[0], diff), scale);
         });
     // dQ[b, s, h, d] = sum_t dS[b, h, s, t] k[b, t, g(h), d]: dims b s h d t.
-    Value dQ = contract(rewriter, loc, dS, k,
-                        {map5({e0, e2, e1, e4}),
-                         map5({e0, e4, e2.floorDiv(group), e3}),
-                         map5({e0, e1, e2, e3})},
-                        4, zeros({B, S, h, d}, {sc.batch, sc.queries, Value(),
-                                                Value()}));
+    Value dQ = contract(
+        rewriter, loc, dS, k,
+        {map5({e0, e2, e1, e4}), map5({e0, e4, e2.floorDiv(group), e3}),
+         map5({e0, e1, e2, e3})},
+        4, zeros({B, S, h, d}, {sc.batch, sc.queries, Value(), Value()}));
     // Per query head, then summed over each KV group:
     // dK[b, t, h, d] = sum_s dS[b, h, s, t] q[b, s, h, d]: dims b t h d s;
     // dV[b, t, h, e] = sum_s P[b, h, s, t] dO[b, s, h, e].
     auto perHead = [&](Value scores, Value x, int64_t width) {
-      return contract(rewriter, loc, scores, x,
-                      {map5({e0, e2, e4, e1}), map5({e0, e4, e2, e3}),
-                       map5({e0, e1, e2, e3})},
-                      4, zeros({B, T, h, width}, {sc.batch, sc.keys, Value(),
-                                                  Value()}));
+      return contract(
+          rewriter, loc, scores, x,
+          {map5({e0, e2, e4, e1}), map5({e0, e4, e2, e3}),
+           map5({e0, e1, e2, e3})},
+          4, zeros({B, T, h, width}, {sc.batch, sc.keys, Value(), Value()}));
     };
-    Value dK = sumGroups(rewriter, loc, perHead(dS, q, d), kvh, group,
-                         zeros({B, T, kvh, d},
-                               {sc.batch, sc.keys, Value(), Value()}));
-    Value dV = sumGroups(rewriter, loc, perHead(p, dO, dv), kvh, group,
-                         zeros({B, T, kvh, dv},
-                               {sc.batch, sc.keys, Value(), Value()}));
+    Value dK =
+        sumGroups(rewriter, loc, perHead(dS, q, d), kvh, group,
+                  zeros({B, T, kvh, d}, {sc.batch, sc.keys, Value(), Value()}));
+    Value dV = sumGroups(
+        rewriter, loc, perHead(pv, dO, dv), kvh, group,
+        zeros({B, T, kvh, dv}, {sc.batch, sc.keys, Value(), Value()}));
     auto pack = [&](Value x, Type type) -> Value {
       return tensor::CollapseShapeOp::create(
           rewriter, loc, cast<RankedTensorType>(type), x,
@@ -665,16 +735,15 @@ struct ChannelSliceLowering : OpRewritePattern<ChannelSliceOp> {
   LogicalResult matchAndRewrite(ChannelSliceOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op.getType());
-    rewriter.replaceOp(op, sliceLastDim(rewriter, op.getLoc(), op.getInput(),
-                                        op.getOffset(),
-                                        type.getShape().back()));
+    rewriter.replaceOp(op,
+                       sliceLastDim(rewriter, op.getLoc(), op.getInput(),
+                                    op.getOffset(), type.getShape().back()));
     return success();
   }
 };
 
 /// Zeros of the input's type with the gradient inserted at the offset.
-struct ChannelSliceBackwardLowering
-    : OpRewritePattern<ChannelSliceBackwardOp> {
+struct ChannelSliceBackwardLowering : OpRewritePattern<ChannelSliceBackwardOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ChannelSliceBackwardOp op,
                                 PatternRewriter &rewriter) const override {
@@ -689,14 +758,13 @@ struct ChannelSliceBackwardLowering
         strides(rank, rewriter.getIndexAttr(1));
     offsets.back() = rewriter.getIndexAttr(op.getOffset());
     for (int64_t i = 0; i < rank; ++i)
-      sizes.push_back(gradType.isDynamicDim(i)
-                          ? OpFoldResult(tensor::DimOp::create(rewriter, loc,
-                                                               grad, i)
-                                             .getResult())
-                          : OpFoldResult(rewriter.getIndexAttr(
-                                gradType.getDimSize(i))));
-    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(op, grad, zeros,
-                                                       offsets, sizes, strides);
+      sizes.push_back(
+          gradType.isDynamicDim(i)
+              ? OpFoldResult(
+                    tensor::DimOp::create(rewriter, loc, grad, i).getResult())
+              : OpFoldResult(rewriter.getIndexAttr(gradType.getDimSize(i))));
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(op, grad, zeros, offsets,
+                                                       sizes, strides);
     return success();
   }
 };
@@ -726,7 +794,8 @@ struct LatentKVHeadsLowering : OpRewritePattern<LatentKVHeadsOp> {
     // k[b, s, h*qk + j] = j < nope ? kv[b, s, h*stride + j]
     //                              : kpe[b, s, j - nope]
     Value k = buildPointwise(
-        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, kType.getShape(), f32),
+        rewriter, loc, {}, {},
+        emptyTensor(rewriter, loc, kv, kType.getShape(), f32),
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           Value bi = linalg::IndexOp::create(b, l, 0);
           Value si = linalg::IndexOp::create(b, l, 1);
@@ -753,7 +822,8 @@ struct LatentKVHeadsLowering : OpRewritePattern<LatentKVHeadsOp> {
         });
     // v[b, s, h*vd + e] = kv[b, s, h*stride + nope + e]
     Value v = buildPointwise(
-        rewriter, loc, {}, {}, emptyTensor(rewriter, loc, kv, vType.getShape(), f32),
+        rewriter, loc, {}, {},
+        emptyTensor(rewriter, loc, kv, vType.getShape(), f32),
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           Value c = linalg::IndexOp::create(b, l, 2);
           Value head = arith::DivUIOp::create(b, l, c, idx(b, l, vd));
@@ -846,9 +916,10 @@ struct LatentKVHeadsBackwardLowering
 
 void mlir::strata::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns, bool flash) {
-  patterns.add<RotaryLowering, LatentAttentionDecomposition,
-               ChannelSliceLowering, ChannelSliceBackwardLowering,
-               LatentKVHeadsLowering, LatentKVHeadsBackwardLowering,
-               AttentionBackwardLowering>(patterns.getContext());
+  patterns
+      .add<RotaryLowering, LatentAttentionDecomposition, ChannelSliceLowering,
+           ChannelSliceBackwardLowering, LatentKVHeadsLowering,
+           LatentKVHeadsBackwardLowering, AttentionBackwardLowering>(
+          patterns.getContext());
   patterns.add<AttentionLowering>(patterns.getContext(), flash);
 }

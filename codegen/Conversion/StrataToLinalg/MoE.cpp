@@ -1,4 +1,5 @@
-//===- MoE.cpp - router, routed experts and balance loss to linalg -*- C++ -*-===//
+//===- MoE.cpp - router, routed experts and balance loss to linalg -*- C++
+//-*-===//
 //
 // The router selects by rank: an expert's rank is the number of experts
 // before it in a total order on (score, index) -- larger scores first, NaN
@@ -13,14 +14,13 @@
 // dropped groups before ranking experts.
 //
 // Routed experts are computed only for the selected (token, expert) pairs,
-// in one of two forms: grouped by expert (strata_kernel.expert_sort counting-sorts
-// the pairs by expert, then strata_kernel.grouped_matmul runs one GEMM per expert
-// over its contiguous rows, so each expert's weights are read once per
-// tile of its rows; what both targets compile), or each pair gathering its
-// expert's weights inside the contraction (no control flow; the reference
-// form).
-// Inference semantics: router noise and expert capacity apply in training
-// only.
+// in one of two forms: grouped by expert (strata_kernel.expert_sort
+// counting-sorts the pairs by expert, then strata_kernel.grouped_matmul runs
+// one GEMM per expert over its contiguous rows, so each expert's weights are
+// read once per tile of its rows; what both targets compile), or each pair
+// gathering its expert's weights inside the contraction (no control flow; the
+// reference form). Inference semantics: router noise and expert capacity apply
+// in training only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -147,27 +147,27 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                                         arith::NegFOp::create(b, l, args[0]))));
           });
     } else {
-      Value max = buildGeneric(
-          rewriter, loc, {logits},
-          filledTensor(rewriter, loc, logits, rowShape, f32,
-                       -std::numeric_limits<float>::infinity()),
-          {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
-          [](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return arith::MaximumFOp::create(b, l, a[0], a[1]);
-          });
+      Value max =
+          buildGeneric(rewriter, loc, {logits},
+                       filledTensor(rewriter, loc, logits, rowShape, f32,
+                                    -std::numeric_limits<float>::infinity()),
+                       {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+                       [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                         return arith::MaximumFOp::create(b, l, a[0], a[1]);
+                       });
       Value exps = buildPointwise(
           rewriter, loc, {logits, max}, {id3, row3}, like(shape, f32),
           [](OpBuilder &b, Location l, ValueRange a) -> Value {
             return math::ExpOp::create(b, l,
                                        arith::SubFOp::create(b, l, a[0], a[1]));
           });
-      Value sum = buildGeneric(
-          rewriter, loc, {exps},
-          filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
-          {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
-          [](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return arith::AddFOp::create(b, l, a[0], a[1]);
-          });
+      Value sum =
+          buildGeneric(rewriter, loc, {exps},
+                       filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
+                       {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+                       [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                         return arith::AddFOp::create(b, l, a[0], a[1]);
+                       });
       scores = buildPointwise(
           rewriter, loc, {exps, sum}, {id3, row3}, like(shape, f32),
           [](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -178,21 +178,22 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
     // 2. Selection scores: + bias (V3), then group masking.
     Value select = scores;
     if (Value bias = op.getBias())
-      select = buildPointwise(
-          rewriter, loc, {scores, bias}, {id3, dimsMap(ctx, 3, {2})},
-          like(shape, f32), [](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return arith::AddFOp::create(b, l, a[0], a[1]);
-          });
+      select =
+          buildPointwise(rewriter, loc, {scores, bias},
+                         {id3, dimsMap(ctx, 3, {2})}, like(shape, f32),
+                         [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                           return arith::AddFOp::create(b, l, a[0], a[1]);
+                         });
     if (groups > 1) {
       // Group score: its best expert (softmax) or its best two (sigmoid).
       int64_t perGroup = op.getScoring() == RouterScoring::Sigmoid ? 2 : 1;
       Value inGroupRank = rankWithinGroups(rewriter, loc, select, groupSize);
       SmallVector<int64_t> groupShape{shape[0], shape[1], groups};
-      AffineMap expertToGroup = AffineMap::get(
-          3, 0,
-          {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
-           getAffineDimExpr(2, ctx).floorDiv(groupSize)},
-          ctx);
+      AffineMap expertToGroup =
+          AffineMap::get(3, 0,
+                         {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
+                          getAffineDimExpr(2, ctx).floorDiv(groupSize)},
+                         ctx);
       Value groupScore = buildGeneric(
           rewriter, loc, {select, inGroupRank},
           filledTensor(rewriter, loc, logits, groupShape, f32, 0.0),
@@ -204,12 +205,14 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                 arith::ConstantOp::create(b, l, b.getI32IntegerAttr(perGroup)));
             return arith::AddFOp::create(
                 b, l, a[2],
-                arith::SelectOp::create(b, l, top, a[0], f32Constant(b, l, 0.0)));
+                arith::SelectOp::create(b, l, top, a[0],
+                                        f32Constant(b, l, 0.0)));
           });
       Value groupRank = rankWithinGroups(rewriter, loc, groupScore, groups);
       select = buildPointwise(
           rewriter, loc, {select, groupRank}, {id3, expertToGroup},
-          like(shape, f32), [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          like(shape, f32),
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
             // Excluded experts become NaN, which ranks after every number,
             // and a kept expert's NaN becomes -inf: every kept expert then
             // ranks before every excluded one, NaN or not.
@@ -217,8 +220,8 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
                 b, l, arith::CmpIPredicate::slt, a[1],
                 arith::ConstantOp::create(b, l,
                                           b.getI32IntegerAttr(keepGroups)));
-            Value isNaN = arith::CmpFOp::create(
-                b, l, arith::CmpFPredicate::UNO, a[0], a[0]);
+            Value isNaN = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO,
+                                                a[0], a[0]);
             Value number = arith::SelectOp::create(
                 b, l, isNaN,
                 f32Constant(b, l, -std::numeric_limits<float>::infinity()),
@@ -233,8 +236,8 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
     // the id in [0, E) even if ranks were not a permutation.
     Value rank = rankWithinGroups(rewriter, loc, select, e);
     SmallVector<int64_t> topShape{shape[0], shape[1], k};
-    AffineMap slot4 = dimsMap(ctx, 4, {0, 1, 2});     // b, s, j
-    AffineMap expert4 = dimsMap(ctx, 4, {0, 1, 3});   // b, s, e
+    AffineMap slot4 = dimsMap(ctx, 4, {0, 1, 2});   // b, s, j
+    AffineMap expert4 = dimsMap(ctx, 4, {0, 1, 3}); // b, s, e
     SmallVector<IT> slotIters{IT::parallel, IT::parallel, IT::parallel,
                               IT::reduction};
     Type i32 = rewriter.getI32Type();
@@ -246,8 +249,8 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
     Value indices = buildGeneric(
         rewriter, loc, {rank}, indicesInit, {expert4, slot4}, slotIters,
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value j = arith::IndexCastOp::create(b, l, b.getI32Type(),
-                                               linalg::IndexOp::create(b, l, 2));
+          Value j = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 2));
           Value ex = arith::IndexCastOp::create(
               b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 3));
           Value hit =
@@ -259,38 +262,41 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
         filledTensor(rewriter, loc, logits, topShape, f32, 0.0),
         {expert4, expert4, slot4}, slotIters,
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value j = arith::IndexCastOp::create(b, l, b.getI32Type(),
-                                               linalg::IndexOp::create(b, l, 2));
+          Value j = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 2));
           Value hit =
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], j);
           return arith::AddFOp::create(
-              b, l, a[2], arith::SelectOp::create(b, l, hit, a[1], f32Constant(b, l, 0)));
+              b, l, a[2],
+              arith::SelectOp::create(b, l, hit, a[1], f32Constant(b, l, 0)));
         });
 
     // 4. Renormalise and scale.
     double scaling = op.getRoutedScalingFactor().convertToDouble();
     if (op.getNormTopkProb()) {
-      Value sum = buildGeneric(
-          rewriter, loc, {weights},
-          filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
-          {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
-          [](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return arith::AddFOp::create(b, l, a[0], a[1]);
-          });
+      Value sum =
+          buildGeneric(rewriter, loc, {weights},
+                       filledTensor(rewriter, loc, logits, rowShape, f32, 0.0),
+                       {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+                       [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                         return arith::AddFOp::create(b, l, a[0], a[1]);
+                       });
       weights = buildPointwise(
           rewriter, loc, {weights, sum}, {id3, row3}, like(topShape, f32),
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            Value denom = arith::AddFOp::create(b, l, a[1], f32Constant(b, l, 1e-20));
+            Value denom =
+                arith::AddFOp::create(b, l, a[1], f32Constant(b, l, 1e-20));
             return arith::MulFOp::create(
                 b, l, arith::DivFOp::create(b, l, a[0], denom),
                 f32Constant(b, l, scaling));
           });
     } else if (scaling != 1.0) {
-      weights = buildPointwise(
-          rewriter, loc, {weights}, {}, like(topShape, f32),
-          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            return arith::MulFOp::create(b, l, a[0], f32Constant(b, l, scaling));
-          });
+      weights =
+          buildPointwise(rewriter, loc, {weights}, {}, like(topShape, f32),
+                         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                           return arith::MulFOp::create(
+                               b, l, a[0], f32Constant(b, l, scaling));
+                         });
     }
     rewriter.replaceOp(op, {weights, indices, scores});
     return success();
@@ -351,23 +357,23 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
         });
     // y[b, s, o] = sum_{k, f} w[b, s, k] * act[b, s, k, f] * Wd[idx, o, f]
     Value down = op.getDownProj();
-    Value y = buildGeneric(
-        rewriter, loc, {op.getWeights(), act, idx},
-        filledTensor(rewriter, loc, x, type.getShape(), f32, 0.0),
-        {dimsMap(ctx, 5, {0, 1, 3}), dimsMap(ctx, 5, {0, 1, 3, 4}),
-         dimsMap(ctx, 5, {0, 1, 3}), dimsMap(ctx, 5, {0, 1, 2})},
-        {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
-         IT::reduction},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value expert = clampedIndex(b, l, a[2], numExperts);
-          Value w = tensor::ExtractOp::create(
-              b, l, down,
-              ValueRange{expert, linalg::IndexOp::create(b, l, 2),
-                         linalg::IndexOp::create(b, l, 4)});
-          Value term = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, a[0], a[1]), w);
-          return arith::AddFOp::create(b, l, a[3], term);
-        });
+    Value y =
+        buildGeneric(rewriter, loc, {op.getWeights(), act, idx},
+                     filledTensor(rewriter, loc, x, type.getShape(), f32, 0.0),
+                     {dimsMap(ctx, 5, {0, 1, 3}), dimsMap(ctx, 5, {0, 1, 3, 4}),
+                      dimsMap(ctx, 5, {0, 1, 3}), dimsMap(ctx, 5, {0, 1, 2})},
+                     {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
+                      IT::reduction},
+                     [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       Value expert = clampedIndex(b, l, a[2], numExperts);
+                       Value w = tensor::ExtractOp::create(
+                           b, l, down,
+                           ValueRange{expert, linalg::IndexOp::create(b, l, 2),
+                                      linalg::IndexOp::create(b, l, 4)});
+                       Value term = arith::MulFOp::create(
+                           b, l, arith::MulFOp::create(b, l, a[0], a[1]), w);
+                       return arith::AddFOp::create(b, l, a[3], term);
+                     });
     rewriter.replaceOp(op, y);
     return success();
   }
@@ -406,8 +412,8 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
       return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
     };
     Value seq = tensor::DimOp::create(b, loc, x, 1);
-    Value tokens = arith::MulIOp::create(
-        b, loc, tensor::DimOp::create(b, loc, x, 0), seq);
+    Value tokens =
+        arith::MulIOp::create(b, loc, tensor::DimOp::create(b, loc, x, 0), seq);
     Value pairs = arith::MulIOp::create(b, loc, tokens, cst(k));
     // Pair p is (token p / K, slot p % K); token t is (t / S, t % S).
     auto pairIndices = [&](OpBuilder &nb, Location l, Value p) {
@@ -484,13 +490,12 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
               nb, l,
               arith::MulIOp::create(
                   nb, l,
-                  arith::AddIOp::create(nb, l,
-                                        arith::MulIOp::create(nb, l, bi, seq),
-                                        si),
+                  arith::AddIOp::create(
+                      nb, l, arith::MulIOp::create(nb, l, bi, seq), si),
                   arith::ConstantIndexOp::create(nb, l, k)),
               ki);
-          Value row = toIndex(
-              nb, l, tensor::ExtractOp::create(nb, l, position, pair));
+          Value row =
+              toIndex(nb, l, tensor::ExtractOp::create(nb, l, position, pair));
           Value v = tensor::ExtractOp::create(
               nb, l, expertOut,
               ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
@@ -527,10 +532,10 @@ struct ExpertLoadLowering : OpRewritePattern<ExpertLoadOp> {
         {dimsMap(ctx, 4, {1, 2, 3}), dimsMap(ctx, 4, {0})},
         {IT::parallel, IT::reduction, IT::reduction, IT::reduction},
         [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value e = arith::IndexCastOp::create(b, l, b.getI32Type(),
-                                               linalg::IndexOp::create(b, l, 0));
-          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
-                                            a[0], e);
+          Value e = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 0));
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], e);
           return arith::AddIOp::create(
               b, l, a[1], arith::ExtUIOp::create(b, l, b.getI32Type(), hit));
         });
@@ -606,9 +611,8 @@ struct ExpertCapacityLowering : OpRewritePattern<ExpertCapacityOp> {
               nb, l,
               arith::MulIOp::create(
                   nb, l,
-                  arith::AddIOp::create(nb, l,
-                                        arith::MulIOp::create(nb, l, bi, seq),
-                                        si),
+                  arith::AddIOp::create(
+                      nb, l, arith::MulIOp::create(nb, l, bi, seq), si),
                   arith::ConstantIndexOp::create(nb, l, k)),
               ki);
           Value pos = tensor::ExtractOp::create(nb, l, position, pair);
@@ -621,18 +625,20 @@ struct ExpertCapacityLowering : OpRewritePattern<ExpertCapacityOp> {
           return arith::ExtUIOp::create(nb, l, nb.getI32Type(), over);
         });
     Value kept = buildPointwise(
-        b, loc, {w, droppedMask}, {}, emptyTensor(b, loc, w, type.getShape(), f32),
+        b, loc, {w, droppedMask}, {},
+        emptyTensor(b, loc, w, type.getShape(), f32),
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
           Value over = arith::TruncIOp::create(nb, l, nb.getI1Type(), a[1]);
           return arith::SelectOp::create(nb, l, over, f32Constant(nb, l, 0.0),
                                          a[0]);
         });
     Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-    Value countInit = linalg::FillOp::create(
-                          b, loc, zero,
-                          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i32)
-                              .getResult())
-                          .getResult(0);
+    Value countInit =
+        linalg::FillOp::create(
+            b, loc, zero,
+            tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, i32)
+                .getResult())
+            .getResult(0);
     Value dropped = buildGeneric(
         b, loc, {droppedMask}, countInit,
         {b.getMultiDimIdentityMap(3), AffineMap::get(3, 0, {}, ctx)},
@@ -663,29 +669,30 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
     AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
     AffineMap row3 = dimsMap(ctx, 3, {0, 1});
     SmallVector<int64_t> rowShape{type.getDimSize(0), type.getDimSize(1)};
-    Value rowSum = buildGeneric(
-        rewriter, loc, {scores},
-        filledTensor(rewriter, loc, scores, rowShape, f32, 0.0), {id3, row3},
-        {IT::parallel, IT::parallel, IT::reduction},
-        [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return arith::AddFOp::create(b, l, a[0], a[1]);
-        });
+    Value rowSum =
+        buildGeneric(rewriter, loc, {scores},
+                     filledTensor(rewriter, loc, scores, rowShape, f32, 0.0),
+                     {id3, row3}, {IT::parallel, IT::parallel, IT::reduction},
+                     [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       return arith::AddFOp::create(b, l, a[0], a[1]);
+                     });
     auto perExpert = [&]() {
-      Value empty = tensor::EmptyOp::create(rewriter, loc,
-                                            ArrayRef<int64_t>{e}, f32);
-      return linalg::FillOp::create(rewriter, loc, f32Constant(rewriter, loc, 0),
-                                    empty)
+      Value empty =
+          tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{e}, f32);
+      return linalg::FillOp::create(rewriter, loc,
+                                    f32Constant(rewriter, loc, 0), empty)
           .getResult(0);
     };
     // dims: e, b, s
-    Value probSum = buildGeneric(
-        rewriter, loc, {scores, rowSum}, perExpert(),
-        {dimsMap(ctx, 3, {1, 2, 0}), dimsMap(ctx, 3, {1, 2}), dimsMap(ctx, 3, {0})},
-        {IT::parallel, IT::reduction, IT::reduction},
-        [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return arith::AddFOp::create(b, l, a[2],
-                                       arith::DivFOp::create(b, l, a[0], a[1]));
-        });
+    Value probSum =
+        buildGeneric(rewriter, loc, {scores, rowSum}, perExpert(),
+                     {dimsMap(ctx, 3, {1, 2, 0}), dimsMap(ctx, 3, {1, 2}),
+                      dimsMap(ctx, 3, {0})},
+                     {IT::parallel, IT::reduction, IT::reduction},
+                     [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       return arith::AddFOp::create(
+                           b, l, a[2], arith::DivFOp::create(b, l, a[0], a[1]));
+                     });
     // dims: e, b, s, j
     Value counts = buildGeneric(
         rewriter, loc, {idx}, perExpert(),
@@ -698,7 +705,8 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], ex);
           return arith::AddFOp::create(
               b, l, a[1],
-              arith::SelectOp::create(b, l, hit, f32Constant(b, l, 1), f32Constant(b, l, 0)));
+              arith::SelectOp::create(b, l, hit, f32Constant(b, l, 1),
+                                      f32Constant(b, l, 0)));
         });
     // tokens N = B * S, as f32.
     auto dimF = [&](int64_t d) -> Value {
@@ -709,15 +717,16 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
     };
     Value n = arith::MulFOp::create(rewriter, loc, dimF(0), dimF(1));
     double coef = op.getCoef().convertToDouble();
-    Value scalarInit = linalg::FillOp::create(
-                           rewriter, loc, f32Constant(rewriter, loc, 0),
-                           tensor::EmptyOp::create(rewriter, loc,
-                                                   ArrayRef<int64_t>{}, f32)
-                               .getResult())
-                           .getResult(0);
+    Value scalarInit =
+        linalg::FillOp::create(
+            rewriter, loc, f32Constant(rewriter, loc, 0),
+            tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{}, f32)
+                .getResult())
+            .getResult(0);
     Value dot = buildGeneric(
         rewriter, loc, {counts, probSum}, scalarInit,
-        {dimsMap(ctx, 1, {0}), dimsMap(ctx, 1, {0}), AffineMap::get(1, 0, {}, ctx)},
+        {dimsMap(ctx, 1, {0}), dimsMap(ctx, 1, {0}),
+         AffineMap::get(1, 0, {}, ctx)},
         {IT::reduction}, [](OpBuilder &b, Location l, ValueRange a) -> Value {
           return arith::AddFOp::create(b, l, a[2],
                                        arith::MulFOp::create(b, l, a[0], a[1]));
@@ -742,8 +751,7 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
 void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
                                                bool groupByExpert) {
   patterns.add<RouterLowering, RouterAuxLossLowering, ExpertCapacityLowering,
-               ExpertLoadLowering>(
-      patterns.getContext());
+               ExpertLoadLowering>(patterns.getContext());
   if (groupByExpert)
     patterns.add<GroupedMoEExpertsLowering>(patterns.getContext());
   else

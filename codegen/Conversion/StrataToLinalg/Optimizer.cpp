@@ -16,7 +16,6 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-
 using namespace mlir;
 using namespace mlir::strata;
 using namespace mlir::strata::detail;
@@ -28,9 +27,9 @@ Value constant(OpBuilder &b, Location loc, Type type, double value) {
 }
 
 /// A 0-d tensor of `type` computed by `body` from the 0-d `inputs`' values.
-Value scalarGeneric(OpBuilder &b, Location loc, ValueRange inputs, Type type,
-                    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>
-                        body) {
+Value scalarGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs, Type type,
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   Value init = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, type);
   return buildPointwise(b, loc, inputs, {}, init, body);
 }
@@ -66,7 +65,8 @@ struct LrScheduleLowering : OpRewritePattern<LrScheduleOp> {
             p = arith::MaximumFOp::create(b, loc, p, c(0.0));
             p = arith::MinimumFOp::create(b, loc, p, c(1.0));
             Value cosine = math::CosOp::create(
-                b, loc, arith::MulFOp::create(b, loc, p, c(3.14159265358979323846)));
+                b, loc,
+                arith::MulFOp::create(b, loc, p, c(3.14159265358979323846)));
             Value half = arith::MulFOp::create(
                 b, loc, arith::AddFOp::create(b, loc, cosine, c(1.0)), c(0.5));
             Value factor = arith::AddFOp::create(
@@ -102,8 +102,8 @@ struct GlobalNormLowering : OpRewritePattern<GlobalNormOp> {
     Type f64 = rewriter.getF64Type();
     // Sum of squares in f64: millions of f32 squares summed in order would
     // lose the small ones.
-    Value empty = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
-                                          f64);
+    Value empty =
+        tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{}, f64);
     Value sum = linalg::FillOp::create(rewriter, loc,
                                        constant(rewriter, loc, f64, 0.0), empty)
                     .getResult(0);
@@ -198,8 +198,8 @@ struct OptimizerUpdateLowering : OpRewritePattern<OptimizerUpdateOp> {
     maps.append(scalars.size(), AffineMap::get(rank, 0, {}, ctx));
     SmallVector<Value> inits;
     for (unsigned i = 0; i < 1 + op.getState().size(); ++i)
-      inits.push_back(emptyTensor(rewriter, loc, op.getParam(),
-                                  type.getShape(), f32));
+      inits.push_back(
+          emptyTensor(rewriter, loc, op.getParam(), type.getShape(), f32));
     maps.append(inits.size(), rewriter.getMultiDimIdentityMap(rank));
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
@@ -207,8 +207,7 @@ struct OptimizerUpdateLowering : OpRewritePattern<OptimizerUpdateOp> {
         rewriter, loc, TypeRange(ValueRange(inits)), inputs, inits, maps,
         iterators, [&](OpBuilder &b, Location l, ValueRange args) {
           SmallVector<Value> out =
-              updateBody(b, l, kind, wd, b1, b2, eps,
-                         args.take_front(tensors),
+              updateBody(b, l, kind, wd, b1, b2, eps, args.take_front(tensors),
                          args.slice(tensors, scalars.size()));
           linalg::YieldOp::create(b, l, out);
         });
@@ -218,10 +217,9 @@ struct OptimizerUpdateLowering : OpRewritePattern<OptimizerUpdateOp> {
 
   /// The element's new parameter and state from `v` = (p, g, state...)
   /// and `s` = (lr, clip[, lr / (1 - b1^t), sqrt(1 - b2^t)]).
-  static SmallVector<Value> updateBody(OpBuilder &b, Location l,
-                                       Optimizer kind, double wd, double b1,
-                                       double b2, double eps, ValueRange v,
-                                       ValueRange s) {
+  static SmallVector<Value> updateBody(OpBuilder &b, Location l, Optimizer kind,
+                                       double wd, double b1, double b2,
+                                       double eps, ValueRange v, ValueRange s) {
     Type f32 = b.getF32Type();
     auto c = [&](double x) { return constant(b, l, f32, x); };
     auto mul = [&](Value x, Value y) {
@@ -291,8 +289,8 @@ struct BiasBalanceLowering : OpRewritePattern<BiasBalanceOp> {
     Type i64 = rewriter.getI64Type();
     Value empty =
         tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{}, i64);
-    Value zero = arith::ConstantOp::create(rewriter, loc,
-                                           rewriter.getI64IntegerAttr(0));
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(0));
     Value init =
         linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
     Value total = buildGeneric(
@@ -336,7 +334,6 @@ struct BiasBalanceLowering : OpRewritePattern<BiasBalanceOp> {
 
 void mlir::strata::populateOptimizerToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<LrScheduleLowering, GlobalNormLowering,
-               OptimizerUpdateLowering, BiasBalanceLowering>(
-      patterns.getContext());
+  patterns.add<LrScheduleLowering, GlobalNormLowering, OptimizerUpdateLowering,
+               BiasBalanceLowering>(patterns.getContext());
 }

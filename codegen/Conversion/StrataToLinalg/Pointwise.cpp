@@ -20,8 +20,7 @@ using namespace mlir::strata::detail;
 namespace {
 
 /// Shared shape of unary/binary pointwise patterns.
-template <typename OpT>
-struct PointwisePattern : OpRewritePattern<OpT> {
+template <typename OpT> struct PointwisePattern : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
 
   virtual Value compute(OpBuilder &b, Location loc, OpT op,
@@ -35,11 +34,11 @@ struct PointwisePattern : OpRewritePattern<OpT> {
     Value first = op->getOperand(0);
     Value init = emptyTensor(rewriter, op.getLoc(), first, type.getShape(),
                              type.getElementType());
-    Value result = buildPointwise(
-        rewriter, op.getLoc(), op->getOperands(), {}, init,
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return compute(b, loc, op, args);
-        });
+    Value result =
+        buildPointwise(rewriter, op.getLoc(), op->getOperands(), {}, init,
+                       [&](OpBuilder &b, Location loc, ValueRange args) {
+                         return compute(b, loc, op, args);
+                       });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -78,30 +77,10 @@ struct AddLowering : PointwisePattern<AddOp> {
   }
 };
 
-/// Whether dropout keeps element `x` at linear index `index`: a hash of
-/// (seed, step, salt, index, bits of x) against p * 2^32. Shared by the
-/// forward and the backward, which must draw the same mask.
-Value dropoutKeeps(OpBuilder &b, Location loc, Value x, Value index,
-                   Value step, int64_t seed, int64_t salt, double p) {
-  Type i64 = b.getI64Type();
-  auto c = [&](uint64_t v) {
-    return arith::ConstantOp::create(b, loc, i64,
-                                     b.getIntegerAttr(i64, static_cast<int64_t>(v)));
-  };
-  Value bits = arith::ExtUIOp::create(
-      b, loc, i64, arith::BitcastOp::create(b, loc, b.getI32Type(), x));
-  Value stepBits = arith::ExtUIOp::create(b, loc, i64, step);
-  Value h = counterHash(b, loc, seed, salt, {stepBits, index, bits});
-  Value draw = arith::ShRUIOp::create(b, loc, h, c(32)); // uniform in [0, 2^32)
-  auto threshold = static_cast<uint64_t>(p * 4294967296.0);
-  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, draw,
-                               c(threshold));
-}
-
 /// out = keep(x) ? value * 1/(1-p) : 0 over x's shape, `value` being x
 /// (forward) or the result's gradient (backward).
-Value buildDropout(OpBuilder &b, Location loc, Value x, Value value,
-                   Value step, double p, int64_t seed, int64_t salt) {
+Value buildDropout(OpBuilder &b, Location loc, Value x, Value value, Value step,
+                   double p, int64_t seed, int64_t salt) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
   MLIRContext *ctx = b.getContext();
@@ -113,11 +92,13 @@ Value buildDropout(OpBuilder &b, Location loc, Value x, Value value,
       b, loc, {x, value, step}, {identity, identity, scalar}, init,
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value index = linearIndex(nb, l, sizes);
-        Value keep = dropoutKeeps(nb, l, args[0], index, args[2], seed, salt, p);
+        Value keep =
+            dropoutKeeps(nb, l, args[0], index, args[2], seed, salt, p);
         Type f = args[1].getType();
         Value scaled = arith::MulFOp::create(
             nb, l, args[1],
-            arith::ConstantOp::create(nb, l, f, nb.getFloatAttr(f, 1.0 / (1.0 - p))));
+            arith::ConstantOp::create(nb, l, f,
+                                      nb.getFloatAttr(f, 1.0 / (1.0 - p))));
         return arith::SelectOp::create(
             nb, l, keep, scaled,
             arith::ConstantOp::create(nb, l, f, nb.getFloatAttr(f, 0.0)));
@@ -151,12 +132,11 @@ struct DropoutBackwardLowering : OpRewritePattern<DropoutBackwardOp> {
                                 PatternRewriter &rewriter) const override {
     if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
-    rewriter.replaceOp(
-        op, buildDropout(rewriter, op.getLoc(), op.getInput(),
-                         op.getResultGrad(), op.getStep(),
-                         op.getP().convertToDouble(),
-                         static_cast<int64_t>(op.getSeed()),
-                         static_cast<int64_t>(op.getSalt())));
+    rewriter.replaceOp(op, buildDropout(rewriter, op.getLoc(), op.getInput(),
+                                        op.getResultGrad(), op.getStep(),
+                                        op.getP().convertToDouble(),
+                                        static_cast<int64_t>(op.getSeed()),
+                                        static_cast<int64_t>(op.getSalt())));
     return success();
   }
 };
@@ -204,5 +184,24 @@ struct SigmoidGateLowering : OpRewritePattern<SigmoidGateOp> {
 void mlir::strata::populatePointwiseToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<GeluLowering, SiluLowering, SwiGLULowering, AddLowering,
-               DropoutLowering, DropoutBackwardLowering, SigmoidGateLowering>(patterns.getContext());
+               DropoutLowering, DropoutBackwardLowering, SigmoidGateLowering>(
+      patterns.getContext());
+}
+
+Value mlir::strata::detail::dropoutKeeps(OpBuilder &b, Location loc, Value x,
+                                         Value index, Value step, int64_t seed,
+                                         int64_t salt, double p) {
+  Type i64 = b.getI64Type();
+  auto c = [&](uint64_t v) {
+    return arith::ConstantOp::create(
+        b, loc, i64, b.getIntegerAttr(i64, static_cast<int64_t>(v)));
+  };
+  Value bits = arith::ExtUIOp::create(
+      b, loc, i64, arith::BitcastOp::create(b, loc, b.getI32Type(), x));
+  Value stepBits = arith::ExtUIOp::create(b, loc, i64, step);
+  Value h = counterHash(b, loc, seed, salt, {stepBits, index, bits});
+  Value draw = arith::ShRUIOp::create(b, loc, h, c(32)); // uniform in [0, 2^32)
+  auto threshold = static_cast<uint64_t>(p * 4294967296.0);
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, draw,
+                               c(threshold));
 }

@@ -87,6 +87,12 @@ Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhApproximation);
 Value mix64(OpBuilder &b, Location loc, Value z);
 Value counterHash(OpBuilder &b, Location loc, int64_t seed, int64_t salt,
                   ValueRange words);
+/// Whether dropout keeps element `x` at linear index `index` (an i1): a
+/// hash of (seed, salt; step, index, bits of x) against p * 2^32. Shared by
+/// the forwards and backwards of strata.dropout and attention's dropout,
+/// which must draw the same masks.
+Value dropoutKeeps(OpBuilder &b, Location loc, Value x, Value index,
+                   Value step, int64_t seed, int64_t salt, double p);
 /// The linear (row-major) index of the current element of a linalg.generic
 /// body over a rank-`sizes.size()` space, as i64; `sizes` are the dims as
 /// i64 values from outside the body.
