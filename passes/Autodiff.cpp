@@ -1,5 +1,4 @@
-//===- Autodiff.cpp - reverse-mode differentiation of a loss -----*- C++
-//-*-===//
+//===- Autodiff.cpp - reverse-mode differentiation of a loss -----*- C++ -*-===//
 //
 // The backward of a function is built after a clone of its forward, op by
 // op in reverse, from StrataGradientOpInterface rules. Layer bodies are
@@ -65,6 +64,18 @@ Value addCounts(OpBuilder &b, Location loc, Value x, Value y) {
       .getResult(0);
 }
 
+/// Whether `op` draws from the training generator (it then takes the
+/// step's number and a salt): dropout, attention dropout, router noise.
+bool drawsRandom(Operation *op) {
+  if (auto d = dyn_cast<DropoutOp>(op))
+    return d.getP().convertToDouble() > 0;
+  if (auto a = dyn_cast<AttentionOp>(op))
+    return a.getDropout().convertToDouble() > 0;
+  if (auto r = dyn_cast<RouterOp>(op))
+    return r.getNoiseStd().convertToDouble() > 0;
+  return false;
+}
+
 /// A router whose selection bias DeepSeek-V3's aux-loss-free balancing
 /// moves after each step.
 bool balancesByBias(RouterOp r) {
@@ -86,8 +97,7 @@ public:
 private:
   /// Whether `f` (or a function it calls) behaves differently in training:
   /// draws random numbers (dropout with p > 0, attention with dropout, a
-  /// router with
-  /// noise_std > 0; then the step needs the step's number), limits
+  /// router with noise_std > 0; then the step needs the step's number), limits
   /// expert capacity (moe_experts with capacity_factor > 0) or balances
   /// load by a selection bias (a router with balance = bias_update).
   bool isStochastic(func::FuncOp f);
@@ -159,12 +169,9 @@ bool Differentiator::isStochastic(func::FuncOp f) {
     return it->second;
   bool found = false;
   f.walk([&](Operation *op) {
-    if (auto d = dyn_cast<DropoutOp>(op))
-      found |= d.getP().convertToDouble() > 0;
-    if (auto a = dyn_cast<AttentionOp>(op))
-      found |= a.getDropout().convertToDouble() > 0;
+    found |= drawsRandom(op);
     if (auto r = dyn_cast<RouterOp>(op))
-      found |= r.getNoiseStd().convertToDouble() > 0 || balancesByBias(r);
+      found |= balancesByBias(r);
     if (auto m = dyn_cast<MoEExpertsOp>(op))
       found |= m.getCapacityFactor().convertToDouble() > 0;
     if (auto call = dyn_cast<func::CallOp>(op))
@@ -193,23 +200,20 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   SmallVector<MoEExpertsOp> capped;
   SmallVector<RouterOp> balanced;
   variant.walk([&](Operation *op) {
-    if (auto d = dyn_cast<DropoutOp>(op); d && d.getP().convertToDouble() > 0) {
-      d.getStepMutable().assign(step);
-      d.setSalt(static_cast<uint64_t>(nextSalt++));
+    if (drawsRandom(op)) {
+      auto give = [&](auto drawing) {
+        drawing.getStepMutable().assign(step);
+        drawing.setSalt(static_cast<uint64_t>(nextSalt++));
+      };
+      if (auto d = dyn_cast<DropoutOp>(op))
+        give(d);
+      else if (auto a = dyn_cast<AttentionOp>(op))
+        give(a);
+      else
+        give(cast<RouterOp>(op));
     }
-    if (auto a = dyn_cast<AttentionOp>(op);
-        a && a.getDropout().convertToDouble() > 0) {
-      a.getStepMutable().assign(step);
-      a.setSalt(static_cast<uint64_t>(nextSalt++));
-    }
-    if (auto r = dyn_cast<RouterOp>(op)) {
-      if (r.getNoiseStd().convertToDouble() > 0) {
-        r.getStepMutable().assign(step);
-        r.setSalt(static_cast<uint64_t>(nextSalt++));
-      }
-      if (balancesByBias(r))
-        balanced.push_back(r);
-    }
+    if (auto r = dyn_cast<RouterOp>(op); r && balancesByBias(r))
+      balanced.push_back(r);
     if (auto m = dyn_cast<MoEExpertsOp>(op);
         m && m.getCapacityFactor().convertToDouble() > 0)
       capped.push_back(m);

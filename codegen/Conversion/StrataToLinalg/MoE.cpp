@@ -1,5 +1,4 @@
-//===- MoE.cpp - router, routed experts and balance loss to linalg -*- C++
-//-*-===//
+//===- MoE.cpp - router, routed experts and balance loss to linalg -*- C++ -*-===//
 //
 // The router selects by rank: an expert's rank is the number of experts
 // before it in a total order on (score, index) -- larger scores first, NaN
