@@ -48,6 +48,10 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
     arg.kind = Arg::Step;
     return success();
   }
+  if (kind == "loss_scale") {
+    arg.kind = Arg::LossScale;
+    return success();
+  }
   if (kind == "gradient" && func.getArgAttrOfType<StringAttr>(i, "strata.param")) {
     arg.kind = Arg::Gradient;
     return success();
@@ -65,8 +69,8 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
   }
   return func.emitError("argument ")
          << i << " has strata.arg = \"" << kind
-         << "\", which is not step, gradient or expert_load (with "
-            "strata.param) or state (with strata.state)";
+         << "\", which is not step, loss_scale, gradient or expert_load "
+            "(with strata.param) or state (with strata.state)";
 }
 
 /// A result strata-optimizer marked with `strata.result`.
@@ -399,6 +403,8 @@ void mlir::strata::collectPlan(ModuleOp module, ExecutableContents &contents) {
     p.seqLen = t.getSeqLen();
     p.seed = t.getSeed();
     p.ignoreIndex = t.getIgnoreIndex();
+    p.lossScaleInit = t.getLossScaleInit().convertToDouble();
+    p.lossScaleGrowthInterval = t.getLossScaleGrowthInterval();
   }
   if (auto inf = module->getAttrOfType<InferenceAttr>("strata.inference")) {
     p.hasInference = true;
@@ -432,7 +438,8 @@ PlanOffsets serializePlan(flatbuffers::FlatBufferBuilder &b,
         p.warmupSteps, p.totalSteps, p.minLrRatio, p.gradientClipping,
         p.accumulationSteps, static_cast<fb::Precision>(p.precision),
         p.dynamicLossScaling, p.checkpointInterval, p.checkpointKeepLast,
-        p.batchSize, p.seqLen, p.seed, p.ignoreIndex);
+        p.batchSize, p.seqLen, p.seed, p.ignoreIndex, p.lossScaleInit,
+        p.lossScaleGrowthInterval);
   if (p.hasInference)
     out.inference = fb::CreateInferencePlan(b, p.maxBatchSize, p.maxTokens);
   return out;
@@ -519,6 +526,9 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
         break;
       case Arg::ExpertLoad:
         kind = fb::ArgumentKind::ExpertLoad;
+        break;
+      case Arg::LossScale:
+        kind = fb::ArgumentKind::LossScale;
         break;
       }
       args.push_back(fb::CreateArgument(

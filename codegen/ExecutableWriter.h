@@ -39,7 +39,8 @@ struct ExecutableContents {
       Step,
       Gradient,
       OptimizerState,
-      ExpertLoad
+      ExpertLoad,
+      LossScale
     } kind = Tokens;
     int parameter = -1;         ///< Param, Gradient, ExpertLoad
     int state = -1;             ///< OptimizerState: index into state
@@ -108,6 +109,8 @@ struct ExecutableContents {
     int64_t warmupSteps = 0, totalSteps = 0, accumulationSteps = 1;
     int64_t checkpointInterval = 0, checkpointKeepLast = 0;
     int64_t batchSize = 0, seqLen = 0, seed = 0, ignoreIndex = -100;
+    double lossScaleInit = 65536.0;
+    int64_t lossScaleGrowthInterval = 2000;
     int64_t maxBatchSize = 32, maxTokens = 4096;
   } plan;
   std::string modelName, configPath, configText, cpu;

@@ -10,6 +10,8 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::strata;
 
@@ -97,7 +99,8 @@ LogicalResult TrainingAttr::verify(
     APFloat, APFloat beta1, APFloat beta2, APFloat eps, LrSchedule,
     int64_t warmupSteps, int64_t totalSteps, APFloat minLrRatio, APFloat,
     int64_t accumulationSteps, Precision, LossScaling, int64_t, int64_t, int64_t,
-    int64_t, int64_t, int64_t) {
+    int64_t, int64_t, int64_t, APFloat lossScaleInit,
+    int64_t lossScaleGrowthInterval) {
   double b1 = beta1.convertToDouble(), b2 = beta2.convertToDouble();
   if (!(lr.convertToDouble() > 0) || !(eps.convertToDouble() > 0) ||
       !(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1))
@@ -113,6 +116,11 @@ LogicalResult TrainingAttr::verify(
   if (!(ratio >= 0 && ratio <= 1))
     return emitError() << "train_c4: min_lr_ratio must be in [0, 1], got "
                        << ratio;
+  double scale = lossScaleInit.convertToDouble();
+  if (!(scale > 0 && std::isfinite(scale)) || lossScaleGrowthInterval < 1)
+    return emitError() << "train_c5: needs a finite loss_scale_init > 0 and "
+                          "loss_scale_growth_interval >= 1, got "
+                       << scale << " and " << lossScaleGrowthInterval;
   return success();
 }
 

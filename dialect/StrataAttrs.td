@@ -248,12 +248,15 @@ def Strata_TrainingAttr : Strata_Attr<"Training", "training"> {
     global-norm clipping (0: off), gradient accumulation, precision (f16
     implies dynamic loss scaling, `loss_scaling`), checkpoint interval and
     retention (0: off / keep all), global batch and sequence length (0: not
-    given), seed and the labels' ignore index. Present only when the config
-    has a training section.
+    given), seed and the labels' ignore index, and the dynamic loss
+    scale's start and growth interval (steps without an overflow before it
+    doubles; it halves on each overflow). Present only when the config has
+    a training section.
 
     Constraints: train_c1 lr > 0, eps > 0, 0 <= beta1, beta2 < 1;
     train_c2 warmup_steps <= total_steps when total_steps > 0;
-    train_c3 accumulation_steps >= 1; train_c4 0 <= min_lr_ratio <= 1.
+    train_c3 accumulation_steps >= 1; train_c4 0 <= min_lr_ratio <= 1;
+    train_c5 loss_scale_init > 0 and loss_scale_growth_interval >= 1.
   }];
   let parameters = (ins
     DefaultValuedParameter<"::mlir::strata::Optimizer",
@@ -279,7 +282,9 @@ def Strata_TrainingAttr : Strata_Attr<"Training", "training"> {
     DefaultValuedParameter<"int64_t", "0">:$batch_size,
     DefaultValuedParameter<"int64_t", "0">:$seq_len,
     DefaultValuedParameter<"int64_t", "0">:$seed,
-    DefaultValuedParameter<"int64_t", "-100">:$ignore_index
+    DefaultValuedParameter<"int64_t", "-100">:$ignore_index,
+    DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(65536.0)">:$loss_scale_init,
+    DefaultValuedParameter<"int64_t", "2000">:$loss_scale_growth_interval
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;

@@ -196,6 +196,28 @@ def Strata_DropoutOp : Strata_ComputeOp<"dropout",
   }];
 }
 
+def Strata_RoundOp : Strata_ComputeOp<"round",
+    [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+  let summary = "each element rounded to bf16 or f16, kept in f32";
+  let description = [{
+    Each element becomes the nearest value of the `to` format (ties to
+    even, as a conversion to that type rounds): past the format's largest
+    finite value it is +-inf, below its smallest normal one of its
+    subnormals or zero; NaN stays NaN. The result keeps f32 storage. It
+    marks where a mixed-precision step holds a tensor in bf16 or f16
+    (`strata-mixed-precision` puts it on the operands and results of the
+    matrix products), so the step computes the numbers that format gives,
+    overflow to inf included, while every op still accumulates in f32.
+    Its gradient is the result's gradient rounded the same way: a tensor
+    held in bf16 gets its gradient in bf16.
+
+    Constraints: round_c1 the input is f32; round_c2 `to` is bf16 or f16.
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, TypeAttr:$to);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$input `to` $to attr-dict `:` type($input)";
+}
+
 def Strata_RotaryOp : Strata_ComputeOp<"rotary",
     [DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "rotary position embedding over packed heads";

@@ -93,6 +93,7 @@ LogicalResult checkShape(function_ref<InFlightDiagnostic()> emit,
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(GeluOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(SiluOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(DropoutOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(RoundOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(SwiGLUOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(AddOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(MoEExpertsOp)
@@ -225,6 +226,16 @@ LogicalResult DropoutOp::verify() {
   double p = getP().convertToDouble();
   if (!(p >= 0 && p < 1))
     return emitOpError() << "dropout_c1: p must be in [0, 1), got " << p;
+  return success();
+}
+
+LogicalResult RoundOp::verify() {
+  auto type = cast<RankedTensorType>(getInput().getType());
+  if (!type.getElementType().isF32())
+    return emitOpError() << "round_c1: the input must be f32, got " << type;
+  if (!isa<BFloat16Type, Float16Type>(getTo()))
+    return emitOpError() << "round_c2: rounds to bf16 or f16, not "
+                         << getTo();
   return success();
 }
 

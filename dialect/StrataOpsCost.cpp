@@ -128,6 +128,7 @@ int64_t SiluOp::getFlopsPerToken(int64_t) { return 4 * perToken(getInput()); }
 int64_t SwiGLUOp::getFlopsPerToken(int64_t) { return 5 * perToken(getGate()); }
 int64_t AddOp::getFlopsPerToken(int64_t) { return perToken(getLhs()); }
 int64_t DropoutOp::getFlopsPerToken(int64_t) { return 0; }
+int64_t RoundOp::getFlopsPerToken(int64_t) { return 0; }
 int64_t RotaryOp::getFlopsPerToken(int64_t) {
   return 3 * getNumHeadsAttr().getInt() * getRotaryDimAttr().getInt();
 }

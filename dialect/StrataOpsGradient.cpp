@@ -75,6 +75,13 @@ LogicalResult AddOp::buildVJP(OpBuilder &, ValueRange resultGrads,
   return success();
 }
 
+LogicalResult RoundOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(
+      RoundOp::create(b, getLoc(), resultGrads[0], getToAttr()));
+  return success();
+}
+
 LogicalResult LinearOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                  SmallVectorImpl<Value> &operandGrads) {
   projectionVJP(b, *this, getInput(), getWeight(), getBias(), resultGrads[0],

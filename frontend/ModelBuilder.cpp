@@ -573,7 +573,8 @@ void ModelBuilder::addPlan(ModuleOp module) {
                         precision == Precision::F16 ? LossScaling::Dynamic
                                                     : LossScaling::None,
                         t.checkpointInterval, t.checkpointKeepLast, t.batchSize,
-                        t.seqLen, t.seed, t.ignoreIndex));
+                        t.seqLen, t.seed, t.ignoreIndex,
+                        APFloat(t.lossScaleInit), t.lossScaleGrowthInterval));
 }
 
 OwningOpRef<ModuleOp> ModelBuilder::build() {

@@ -146,6 +146,10 @@ struct TrainingSpec {
   int64_t batchSize = 0, seqLen = 0; ///< Global batch; 0 = not given.
   int64_t seed = 0;
   int64_t ignoreIndex = -100;
+  /// float16's dynamic loss scale: where it starts, and after how many
+  /// steps without an overflow it doubles (torch.amp.GradScaler's).
+  double lossScaleInit = 65536.0;
+  int64_t lossScaleGrowthInterval = 2000;
   llvm::StringMap<llvm::SMLoc> locs; ///< "batch_size", "seq_len"
 };
 

@@ -260,6 +260,10 @@ void readTraining(SectionReader t, TrainingSpec &s) {
     s.locs["seq_len"] = t.locOf("seq_len");
   t.read("seed", s.seed, 0, INT64_MAX);
   t.read("ignore_index", s.ignoreIndex, INT32_MIN, INT32_MAX);
+  SectionReader scale = t.section("loss_scale");
+  scale.read("initial", s.lossScaleInit, 1.0, 1e30);
+  scale.read("growth_interval", s.lossScaleGrowthInterval, 1, INT32_MAX);
+  scale.warnUnknownKeys();
   t.warnUnknownKeys();
 }
 

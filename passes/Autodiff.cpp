@@ -88,8 +88,11 @@ public:
   /// `inlineBodies`: differentiate through the layer bodies' ops in the
   /// step's own forward (no recomputation, every activation kept) instead
   /// of calling `_vjp` functions that recompute each layer.
-  Differentiator(ModuleOp module, bool inlineBodies)
-      : module(module), symbols(module), inlineBodies(inlineBodies) {}
+  /// `scaledLoss`: `<name>_grad` takes the loss scale as its last argument
+  /// and starts the backward from it (dynamic loss scaling).
+  Differentiator(ModuleOp module, bool inlineBodies, bool scaledLoss)
+      : module(module), symbols(module), inlineBodies(inlineBodies),
+        scaledLoss(scaledLoss) {}
 
   /// Adds `<name>_grad` for the loss function `func`.
   LogicalResult differentiateLoss(func::FuncOp func);
@@ -156,6 +159,7 @@ private:
   ModuleOp module;
   SymbolTable symbols;
   bool inlineBodies;
+  bool scaledLoss;
   llvm::DenseMap<Operation *, func::FuncOp> vjps;
   llvm::DenseMap<Operation *, bool> stochastic;
   llvm::DenseMap<Operation *, func::FuncOp> trainVariants;
@@ -476,7 +480,8 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   LogicalResult built = buildGradient(variant, name, func);
   if (succeeded(built)) {
     auto grad = symbols.lookup<func::FuncOp>(name);
-    grad.setArgAttr(grad.getNumArguments() - 1, "strata.arg",
+    // The variant's last argument; the loss scale may follow it.
+    grad.setArgAttr(variant.getNumArguments() - 1, "strata.arg",
                     StringAttr::get(module.getContext(), "step"));
     const VariantExtras &extra = extras[variant];
     MLIRContext *ctx = module.getContext();
@@ -512,7 +517,10 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
     results.push_back(p.getType());
   OpBuilder top(module.getBodyRegion());
   top.setInsertionPointAfter(visibleAs);
-  FunctionType gradType = top.getFunctionType(type.getInputs(), results);
+  SmallVector<Type> inputs(type.getInputs());
+  if (scaledLoss)
+    inputs.push_back(loss);
+  FunctionType gradType = top.getFunctionType(inputs, results);
   // A declaration of <name>_grad (for callers written before the pass
   // runs) is filled in; a definition is an error.
   auto grad = symbols.lookup<func::FuncOp>(name);
@@ -530,15 +538,24 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
   IRMapping mapping;
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     mapping.map(from, to);
-  // d loss / d loss = 1.
-  Value one = arith::ConstantOp::create(
-      b, func.getLoc(), DenseElementsAttr::get(loss, b.getF32FloatAttr(1.0f)));
+  // d loss / d loss = 1, or the loss scale: every gradient is then
+  // multiplied by it.
+  Value seed;
+  if (scaledLoss) {
+    seed = entry->getArguments().back();
+    grad.setArgAttr(entry->getNumArguments() - 1, "strata.arg",
+                    b.getStringAttr("loss_scale"));
+  } else {
+    seed = arith::ConstantOp::create(
+        b, func.getLoc(),
+        DenseElementsAttr::get(loss, b.getF32FloatAttr(1.0f)));
+  }
   SmallVector<Value> returned;
   Gradients grads;
-  if (failed(buildBackward(func, b, mapping, one, returned, grads)))
+  if (failed(buildBackward(func, b, mapping, seed, returned, grads)))
     return failure();
   SmallVector<Value> values(returned);
-  for (Value arg : entry->getArguments()) {
+  for (Value arg : entry->getArguments().take_front(func.getNumArguments())) {
     if (!isFloatTensor(arg.getType()))
       continue;
     Value g = grads.lookup(arg);
@@ -567,7 +584,7 @@ struct StrataAutodiffPass
                          << recompute << "'";
       return signalPassFailure();
     }
-    Differentiator differentiator(module, recompute == "none");
+    Differentiator differentiator(module, recompute == "none", scaledLoss);
     for (const std::string &name : names) {
       auto func = module.lookupSymbol<func::FuncOp>(name);
       if (!func) {

@@ -35,6 +35,35 @@ def StrataParamsToArguments
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def StrataMixedPrecision : Pass<"strata-mixed-precision", "mlir::ModuleOp"> {
+  let summary = "bf16/f16 compute in a training loss: strata.round around "
+                "the matrix products";
+  let description = [{
+    Makes each function in `functions` (by default `loss`) compute as a
+    mixed-precision step does: the float operands and results of the ops
+    that run in the narrow format (linear, attention, latent attention,
+    the experts, the memory-compression module, both heads, and the
+    embedding table) are rounded to it with `strata.round`; norms,
+    activations, rotary, the residual adds, the router and the losses
+    stay in f32, as under torch.autocast, and every op accumulates in
+    f32. A value read by several such ops is rounded once. Parameters
+    stay f32 (the master weights); each read rounds them, and through
+    `strata.round`'s gradient rule their gradients are rounded too, so
+    `strata-autodiff` run after this pass gives the mixed-precision
+    backward. The functions the loss calls are cloned as
+    `<name>_bf16` (`_f16`) and the clones called, so inference keeps its
+    f32 layer bodies. `precision` is bf16, f16 or f32 (nothing to do);
+    empty takes the module's `#strata.training` precision.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "Loss functions to compute in mixed precision (default: loss)">,
+    Option<"precision", "precision", "std::string", "\"\"",
+           "bf16, f16 or f32; empty: the training plan's">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of a loss into <name>_grad";
   let description = [{
@@ -52,7 +81,10 @@ def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
     (per-layer recomputation). With `recompute=none` the bodies' ops are
     differentiated in place instead (cloned into the step's forward): no
     layer runs twice, and every activation lives until the backward uses
-    it. An op without a rule is an error naming it.
+    it. With `scaled-loss` the backward starts from the loss scale instead
+    of 1 (dynamic loss scaling: small f16 gradients stay representable);
+    the runtime divides it out. An op without a rule is an error naming
+    it.
   }];
   let options = [
     ListOption<"functions", "functions", "std::string",
@@ -60,6 +92,10 @@ def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
     Option<"recompute", "recompute", "std::string", "\"layer\"",
            "layer: each layer's backward recomputes its forward (only the "
            "layers' inputs are kept); none: keep every activation">,
+    Option<"scaledLoss", "scaled-loss", "bool", "false",
+           "<name>_grad takes a last 0-d f32 argument, the loss scale "
+           "(strata.arg = \"loss_scale\"), and returns every gradient "
+           "multiplied by it">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::linalg::LinalgDialect",

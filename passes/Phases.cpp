@@ -9,9 +9,14 @@ using namespace mlir;
 
 void mlir::strata::buildTrainPhase(OpPassManager &pm,
                                    const TrainPhaseOptions &options) {
+  StrataMixedPrecisionOptions mixed;
+  mixed.functions.assign(options.losses.begin(), options.losses.end());
+  mixed.precision = options.precision;
+  pm.addPass(createStrataMixedPrecision(mixed));
   StrataAutodiffOptions autodiff;
   autodiff.functions.assign(options.losses.begin(), options.losses.end());
   autodiff.recompute = options.recompute;
+  autodiff.scaledLoss = options.scaledLoss;
   pm.addPass(createStrataAutodiff(autodiff));
   pm.addPass(createStrataOptimizer());
 }
@@ -25,6 +30,14 @@ struct TrainPhaseCLOptions : PassPipelineOptions<TrainPhaseCLOptions> {
       *this, "recompute",
       llvm::cl::desc("layer (recompute each layer in its backward) or none"),
       llvm::cl::init("layer")};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("bf16, f16 or f32 (default: the training plan's)"),
+      llvm::cl::init("")};
+  Option<bool> scaledLoss{
+      *this, "scaled-loss",
+      llvm::cl::desc("the gradient takes a loss scale (dynamic loss scaling)"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -38,6 +51,8 @@ void mlir::strata::registerStrataPhases() {
         if (!cl.losses.empty())
           options.losses.assign(cl.losses.begin(), cl.losses.end());
         options.recompute = cl.recompute;
+        options.precision = cl.precision;
+        options.scaledLoss = cl.scaledLoss;
         buildTrainPhase(pm, options);
       });
 }

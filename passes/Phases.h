@@ -29,9 +29,16 @@ struct TrainPhaseOptions {
   std::vector<std::string> losses{"loss"};
   /// strata-autodiff's `recompute`: "layer" or "none".
   std::string recompute = "layer";
+  /// strata-mixed-precision's `precision`: bf16, f16, f32 or empty (the
+  /// module's training plan).
+  std::string precision;
+  /// strata-autodiff's `scaled-loss`: the gradient takes a loss scale.
+  bool scaledLoss = false;
 };
 
-/// The train phase: `<loss>_grad` for each loss (strata-autodiff).
+/// The train phase: the losses in the plan's precision
+/// (strata-mixed-precision), `<loss>_grad` for each (strata-autodiff), and
+/// `optimizer_step` (strata-optimizer).
 void buildTrainPhase(OpPassManager &pm, const TrainPhaseOptions &options);
 
 /// Registers the phases as `--strata-phase-<name>` pipelines.

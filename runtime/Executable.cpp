@@ -20,6 +20,7 @@
 #include "runtime/abi.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -294,7 +295,9 @@ strata_status_code checkPlan(const Executable *exe, const Checker &c) {
                        "precision");
     if (!(t->lr() > 0) || !(t->eps() > 0) || t->warmup_steps() < 0 ||
         t->total_steps() < 0 || t->accumulation_steps() < 1 ||
-        t->checkpoint_interval() < 0 || t->checkpoint_keep_last() < 0)
+        t->checkpoint_interval() < 0 || t->checkpoint_keep_last() < 0 ||
+        !(t->loss_scale_init() > 0) || !std::isfinite(t->loss_scale_init()) ||
+        t->loss_scale_growth_interval() < 1)
       return c.corrupt("training plan has an out-of-range setting");
   }
   if (const InferencePlan *i = exe->inference())
@@ -513,6 +516,12 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
   }
   case ArgumentKind::ExpertLoad:
     return checkExpertLoad(exe, arg->parameter(), arg->dtype(), shape, name, c);
+  case ArgumentKind::LossScale:
+    if (arg->dtype() != DType::F32 || shape->size() != 0)
+      return c.corrupt("entry point '%s' has a loss-scale argument that is "
+                       "not F32 []",
+                       name);
+    return STRATA_OK;
   case ArgumentKind::Gradient:
   case ArgumentKind::Parameter:
     break;
@@ -981,6 +990,8 @@ strata_status_code strata_executable_get_plan(const strata_executable *exe,
       out->accumulation_steps = t->accumulation_steps();
       out->precision = EnumNamePrecision(t->precision());
       out->dynamic_loss_scaling = t->dynamic_loss_scaling();
+      out->loss_scale_init = t->loss_scale_init();
+      out->loss_scale_growth_interval = t->loss_scale_growth_interval();
       out->checkpoint_interval = t->checkpoint_interval();
       out->checkpoint_keep_last = t->checkpoint_keep_last();
       out->batch_size = t->batch_size();

@@ -104,6 +104,7 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
                 "parameter argument");
 
   const int32_t step = static_cast<int32_t>(s.training.step + 1);
+  bool scaled = false;
   CallFrame frame(s, ep);
   if (strata_status_code code = frame.prepare(status))
     return code;
@@ -121,6 +122,10 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
       // Dropout's generator: the number of the update these gradients are
       // for.
       code = frame.add(&step, sizeof(step), {}, status);
+      break;
+    case strata::fb::ArgumentKind::LossScale:
+      scaled = true;
+      code = frame.add(&s.training.lossScale, sizeof(float), {}, status);
       break;
     case strata::fb::ArgumentKind::Parameter:
       frame.addParameter(
@@ -168,6 +173,16 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
     copyRowMajor(out.descriptor(first + k), params[k]->shape()->size(),
                  reinterpret_cast<float *>(
                      s.gradients[params[k]->parameter()].data.get()));
+  // The gradients of the loss, not of the scaled loss: an overflow stays
+  // inf, which the training step tests for.
+  if (scaled) {
+    const float unscale = 1.0f / s.training.lossScale;
+    for (size_t k = 0; k < s.gradients.size(); ++k) {
+      float *p = reinterpret_cast<float *>(s.gradients[k].data.get());
+      for (size_t i = 0; i < s.gradients[k].elements; ++i)
+        p[i] *= unscale;
+    }
+  }
   return ok(status);
 }
 

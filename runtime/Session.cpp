@@ -56,6 +56,9 @@ strata_status_code strata_session_create_on(const strata_executable *exe,
             session->device->bind(*session->library, root, status))
       return code;
     session->deviceName = session->device->name();
+    if (const auto *plan = root->training(); plan && plan->dynamic_loss_scaling())
+      session->training.lossScale =
+          static_cast<float>(plan->loss_scale_init());
     if (strata_status_code code = session->weights.allocate(root, status))
       return code;
     *out = session.release();

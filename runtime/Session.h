@@ -34,7 +34,12 @@ struct TrainingState {
   /// ExpertLoad arguments.
   std::map<int, std::vector<int32_t>> expertLoads;
   int64_t step = 0; ///< updates made
+  /// float16's dynamic loss scale (1 without): loss_grad's backward starts
+  /// from it, the runtime divides it out of the gradients, halves it when
+  /// they overflow and doubles it after the plan's growth interval of
+  /// steps that did not (`cleanSteps` counts them).
   float lossScale = 1.0f;
+  int64_t cleanSteps = 0;
   std::string userJson = "null"; ///< of the last loaded checkpoint
 };
 } // namespace strata::runtime

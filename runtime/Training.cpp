@@ -29,6 +29,23 @@ bool allFinite(const HostTensor &t) {
   return sum == 0.0f;
 }
 
+/// Dynamic loss scaling after a step (torch.amp.GradScaler's rule): an
+/// overflow halves the scale and restarts the count of clean steps;
+/// `interval` clean steps in a row double it.
+void updateLossScale(TrainingState &t, bool overflowed, int64_t interval) {
+  if (overflowed) {
+    t.lossScale *= 0.5f;
+    t.cleanSteps = 0;
+    return;
+  }
+  if (++t.cleanSteps < interval)
+    return;
+  float grown = t.lossScale * 2.0f;
+  if (std::isfinite(grown))
+    t.lossScale = grown;
+  t.cleanSteps = 0;
+}
+
 /// The training state, zeros, on first use.
 strata_status_code ensureState(strata_session &s, strata_status *status) {
   TrainingState &t = s.training;
@@ -237,6 +254,8 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
   } else if (strata_status_code code = applyUpdate(s, grads, m, status)) {
     return code;
   }
+  if (plan && plan->dynamic_loss_scaling())
+    updateLossScale(s.training, !finite, plan->loss_scale_growth_interval());
   m.step = ++s.training.step;
   return ok(status);
 }

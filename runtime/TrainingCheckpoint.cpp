@@ -150,6 +150,8 @@ strata_status_code saveCheckpoint(strata_session &s, const std::string &path,
       ",\n  \"step\": " + std::to_string(s.training.step) +
       ",\n  \"optimizer\": \"" + optimizerName(s.exe) +
       "\",\n  \"loss_scale\": " + scale +
+      ",\n  \"loss_scale_clean_steps\": " +
+      std::to_string(s.training.cleanSteps) +
       ",\n  \"parameters\": \"model.safetensors\",\n  \"optimizer_state\": " +
       (names.empty() ? std::string("null") : "\"optimizer.safetensors\"") +
       ",\n  \"user\": " + user + "\n}\n";
@@ -177,7 +179,7 @@ strata_status_code saveCheckpoint(strata_session &s, const std::string &path,
 
 struct Manifest {
   std::string format, optimizer, user = "null";
-  uint64_t version = 0, step = 0;
+  uint64_t version = 0, step = 0, cleanSteps = 0;
   double lossScale = 1.0;
   bool hasState = false;
 };
@@ -211,6 +213,8 @@ strata_status_code readManifest(const std::string &path, Manifest &m,
       good = r.integer(key == "version" ? m.version : m.step);
     } else if (key == "loss_scale") {
       good = r.number(m.lossScale);
+    } else if (key == "loss_scale_clean_steps") {
+      good = r.integer(m.cleanSteps);
     } else if (key == "optimizer_state") {
       m.hasState = !r.peek('n');
       good = r.skipValue(2);
@@ -231,7 +235,8 @@ strata_status_code readManifest(const std::string &path, Manifest &m,
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "%s: not a version-%d %s manifest", path.c_str(), kVersion,
                 kFormat);
-  if (m.step > static_cast<uint64_t>(INT32_MAX) || !(m.lossScale > 0) ||
+  if (m.step > static_cast<uint64_t>(INT32_MAX) ||
+      m.cleanSteps > static_cast<uint64_t>(INT32_MAX) || !(m.lossScale > 0) ||
       !std::isfinite(m.lossScale))
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "%s: step or loss_scale out of range", path.c_str());
@@ -272,6 +277,7 @@ strata_status_code loadCheckpoint(strata_session &s, const std::string &path,
   s.training.state = std::move(state);
   s.training.step = static_cast<int64_t>(m.step);
   s.training.lossScale = static_cast<float>(m.lossScale);
+  s.training.cleanSteps = static_cast<int64_t>(m.cleanSteps);
   s.training.userJson = m.user;
   return ok(status);
 }

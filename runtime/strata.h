@@ -102,6 +102,10 @@ typedef struct strata_plan_info {
   int64_t accumulation_steps;
   const char *precision; /* "F32", "BF16", "F16" */
   int dynamic_loss_scaling;
+  /* Dynamic loss scaling: the first scale, and the steps without an
+   * overflow after which it doubles (it halves on each overflow). */
+  double loss_scale_init;
+  int64_t loss_scale_growth_interval;
   int64_t checkpoint_interval, checkpoint_keep_last;
   int64_t batch_size, seq_len, seed, ignore_index;
   int has_inference;

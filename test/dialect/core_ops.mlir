@@ -137,6 +137,19 @@ func.func @dropout(%x: tensor<2x16x64xf32>) -> (tensor<2x16x64xf32>, tensor<2x16
   return %0, %1 : tensor<2x16x64xf32>, tensor<2x16x64xf32>
 }
 
+// Tests that strata.round round-trips both formats and keeps the f32 type.
+// CHECK-LABEL: func.func @round(
+// CHECK-SAME:    %[[X:.*]]: tensor<?x16xf32>)
+// CHECK-NEXT:    strata.round %[[X]] to bf16 : tensor<?x16xf32>
+// CHECK-NEXT:    strata.round %[[X]] to f16 : tensor<?x16xf32>
+// GENERIC-LABEL: sym_name = "round"
+// GENERIC:       "strata.round"(%{{[a-z0-9]+}}) <{to = bf16}> : (tensor<?x16xf32>) -> tensor<?x16xf32>
+func.func @round(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+  %0 = strata.round %x to bf16 : tensor<?x16xf32>
+  %1 = strata.round %x to f16 : tensor<?x16xf32>
+  return %0, %1 : tensor<?x16xf32>, tensor<?x16xf32>
+}
+
 // Tests that strata.rotary round-trips without positions and the default rope.
 // CHECK-LABEL: func.func @rotary_plain(
 // CHECK-SAME:    %[[X:.*]]: tensor<2x16x64xf32>)

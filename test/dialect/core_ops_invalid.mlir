@@ -274,3 +274,21 @@ func.func @rotary_missing_rotary_dim(%x: tensor<2x8x64xf32>) {
   %0 = strata.rotary %x {num_heads = 4, head_dim = 16, rope = #strata.rope<>} : tensor<2x8x64xf32>
   return
 }
+
+// -----
+
+// Tests that round rejects a target format that is not narrower (round_c2).
+func.func @round_to_f32(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'strata.round' op round_c2: rounds to bf16 or f16, not 'f32'}}
+  %0 = strata.round %x to f32 : tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that round takes f32 storage only (round_c1).
+func.func @round_from_bf16(%x: tensor<4xbf16>) {
+  // expected-error @+1 {{'strata.round' op round_c1: the input must be f32, got 'tensor<4xbf16>'}}
+  %0 = strata.round %x to f16 : tensor<4xbf16>
+  return
+}

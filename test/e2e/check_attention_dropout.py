@@ -14,27 +14,12 @@ Usage: check_attention_dropout.py --strata-run BIN --exe M --plain M0
          --weights W --layer N --tokens 1,2,... [--tokens ...] --work DIR
 """
 import argparse
-import json
 import os
-import struct
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model_reference import load_safetensors  # noqa: E402
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+from model_reference import load_safetensors, save_safetensors  # noqa: E402
 
 
 def run_grad(a, exe, weights, out):

@@ -40,6 +40,20 @@ def load_safetensors(path):
     return tensors
 
 
+def save_safetensors(path, tensors):
+    """Writes f32 tensors as safetensors (what strata-run --weights reads)."""
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        data = t.contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def normalize(cfg):
     """One description of the model from either config form."""
     if "model_type" in cfg:  # HuggingFace config.json

@@ -77,7 +77,8 @@ struct Options {
     std::string optimizer, schedule, precision;
     std::string recompute = "layer";
     std::optional<double> lr, weightDecay, beta1, beta2, eps, clip, minLrRatio;
-    std::optional<int64_t> warmup, totalSteps, accumulation;
+    std::optional<double> lossScale;
+    std::optional<int64_t> warmup, totalSteps, accumulation, lossScaleGrowth;
   } training;
 };
 
@@ -93,6 +94,12 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   mlir::PassManager pm(module.getContext());
   mlir::strata::TrainPhaseOptions options;
   options.recompute = recompute;
+  // The precision comes from the plan; f16's dynamic loss scale makes the
+  // gradient take the scale.
+  auto plan =
+      module->getAttrOfType<mlir::strata::TrainingAttr>("strata.training");
+  options.scaledLoss =
+      plan && plan.getLossScaling() == mlir::strata::LossScaling::Dynamic;
   mlir::strata::buildTrainPhase(pm, options);
   return pm.run(module);
 }
@@ -131,21 +138,12 @@ bool applyTrainingFlags(const Options &opts, TrainingSpec &t) {
   set(t.warmupSteps, f.warmup);
   set(t.totalSteps, f.totalSteps);
   set(t.gradientAccumulationSteps, f.accumulation);
+  set(t.lossScaleInit, f.lossScale);
+  set(t.lossScaleGrowthInterval, f.lossScaleGrowth);
   auto error = [&](const llvm::Twine &msg) {
     llvm::errs() << "error: " << opts.config << ": " << msg << "\n";
     return false;
   };
-  if (t.precision != "float32") {
-    // The step computes in f32 whatever the config asks: more precise and
-    // slower than asked, never less. The plan records what was compiled.
-    llvm::errs() << "warning: " << opts.config << ": training.precision is "
-                 << t.precision
-                 << ", which this compiler does not implement yet (bf16 "
-                    "compute with f32 master weights, f16 with loss "
-                    "scaling): the step trains in float32 (--precision "
-                    "float32 says so and silences this)\n";
-    t.precision = "float32";
-  }
   if (t.schedule == "linear_warmup_cosine_decay" &&
       t.totalSteps <= t.warmupSteps)
     return error("the cosine schedule needs total_steps (" +
@@ -615,8 +613,17 @@ int main(int argc, char **argv) {
                  "activation is kept: each layer runs once, more memory)")
       ->check(CLI::IsMember({"layer", "none"}));
   app.add_option("--precision", t.precision,
-                 "--train: training precision (float32 only so far)")
+                 "--train: float32, bfloat16 (bf16 compute, f32 master "
+                 "weights) or float16 (f16 compute, dynamic loss scaling)")
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--loss-scale", t.lossScale,
+                 "--train, float16: the dynamic loss scale's start "
+                 "(default 65536)")
+      ->check(positive);
+  app.add_option("--loss-scale-growth-interval", t.lossScaleGrowth,
+                 "--train, float16: steps without an overflow before the "
+                 "loss scale doubles (default 2000)")
+      ->check(CLI::Range(int64_t(1), int64_t(INT32_MAX)));
   app.add_flag("--timing", opts.timing,
                "Print the time of every lowering pass, LLVM code generation, "
                "linking and ptxas to stderr");
@@ -629,7 +636,8 @@ int main(int argc, char **argv) {
   for (const char *flag :
        {"--optimizer", "--lr", "--weight-decay", "--beta1", "--beta2", "--eps",
         "--schedule", "--warmup", "--total-steps", "--min-lr-ratio", "--clip",
-        "--accumulation", "--precision", "--recompute"})
+        "--accumulation", "--precision", "--recompute", "--loss-scale",
+        "--loss-scale-growth-interval"})
     if (app.count(flag) && !opts.train) {
       llvm::errs() << "error: " << flag << " sets the training plan: add "
                    << "--train\n";

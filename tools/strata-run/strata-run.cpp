@@ -64,7 +64,14 @@ void printPlan(const strata_executable *exe) {
                 (long long)p.ep, p.zero_stage, (long long)p.micro_batches,
                 mesh.c_str(), (long long)ranks);
   }
-  if (p.has_training)
+  if (p.has_training) {
+    char scaling[128] = "";
+    if (p.dynamic_loss_scaling)
+      std::snprintf(scaling, sizeof(scaling),
+                    " with dynamic loss scaling from %g, doubled after %lld "
+                    "steps without an overflow",
+                    p.loss_scale_init,
+                    (long long)p.loss_scale_growth_interval);
     std::printf("training: %s lr %g, weight decay %g, betas %g/%g, eps %g; "
                 "%s schedule, warmup %lld of %lld steps, floor %g x lr; "
                 "clip %g; accumulation %lld; %s%s; checkpoint every %lld "
@@ -74,11 +81,12 @@ void printPlan(const strata_executable *exe) {
                 p.schedule, (long long)p.warmup_steps,
                 (long long)p.total_steps, p.min_lr_ratio, p.gradient_clipping,
                 (long long)p.accumulation_steps, p.precision,
-                p.dynamic_loss_scaling ? " with dynamic loss scaling" : "",
+                scaling,
                 (long long)p.checkpoint_interval,
                 (long long)p.checkpoint_keep_last, (long long)p.batch_size,
                 (long long)p.seq_len, (long long)p.seed,
                 (long long)p.ignore_index);
+  }
   if (p.has_inference)
     std::printf("inference: batches of up to %lld sequences, %lld tokens\n",
                 (long long)p.max_batch_size, (long long)p.max_tokens);

@@ -1,6 +1,6 @@
 //===- Pointwise.cpp - pointwise strata ops to linalg -----------*- C++ -*-===//
 //
-// gelu, silu, swiglu, add, dropout and sigmoid_gate become one
+// gelu, silu, swiglu, add, dropout, round and sigmoid_gate become one
 // all-parallel linalg.generic each; fusion passes merge neighbours later.
 //
 //===----------------------------------------------------------------------===//
@@ -12,6 +12,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::strata;
@@ -74,6 +76,68 @@ struct AddLowering : PointwisePattern<AddOp> {
   Value compute(OpBuilder &b, Location loc, AddOp,
                 ValueRange args) const override {
     return arith::AddFOp::create(b, loc, args[0], args[1]);
+  }
+};
+
+/// `x` rounded to the nearest bf16 (`toF16` false) or f16 value, in f32.
+/// Integer arithmetic on the bits, so that no target needs a conversion
+/// instruction or a runtime library call: adding half an ulp of the
+/// narrower format minus one, plus the kept part's lowest bit, then
+/// clearing the dropped bits rounds to nearest even; a carry out of the
+/// largest finite value gives inf. f16's subnormals have a fixed step of
+/// 2^-24, so below 2^-14 the value is rounded to a multiple of it instead.
+Value buildRoundTo(OpBuilder &b, Location loc, Value x, bool toF16) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto ci = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(v));
+  };
+  auto cf = [&](float v) {
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+  unsigned dropped = toF16 ? 13 : 16; // f32's 23 mantissa bits, kept 10 / 7
+  Value bits = arith::BitcastOp::create(b, loc, i32, x);
+  Value lowestKept = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, bits, ci(dropped)), ci(1));
+  Value biased = arith::AddIOp::create(
+      b, loc, bits,
+      arith::AddIOp::create(b, loc, ci((1 << (dropped - 1)) - 1), lowestKept));
+  Value rounded = arith::BitcastOp::create(
+      b, loc, f32,
+      arith::AndIOp::create(b, loc, biased,
+                            ci(static_cast<int32_t>(~0u << dropped))));
+  if (toF16) {
+    Value magnitude = math::AbsFOp::create(b, loc, rounded);
+    Value inf = math::CopySignOp::create(
+        b, loc, cf(std::numeric_limits<float>::infinity()), x);
+    rounded = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, magnitude,
+                              cf(65504.0f)),
+        inf, rounded);
+    Value scale = cf(16777216.0f); // 2^24: f16's subnormal step is 2^-24
+    Value subnormal = arith::MulFOp::create(
+        b, loc,
+        math::RoundEvenOp::create(b, loc,
+                                  arith::MulFOp::create(b, loc, x, scale)),
+        cf(1.0f / 16777216.0f));
+    rounded = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                              math::AbsFOp::create(b, loc, x),
+                              cf(6.103515625e-05f)), // 2^-14
+        subnormal, rounded);
+  }
+  // NaN stays NaN (the bit trick could carry a NaN's payload into inf).
+  Value isNan =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+  return arith::SelectOp::create(b, loc, isNan, x, rounded);
+}
+
+struct RoundLowering : PointwisePattern<RoundOp> {
+  using PointwisePattern::PointwisePattern;
+  Value compute(OpBuilder &b, Location loc, RoundOp op,
+                ValueRange args) const override {
+    return buildRoundTo(b, loc, args[0], isa<Float16Type>(op.getTo()));
   }
 };
 
@@ -184,7 +248,8 @@ struct SigmoidGateLowering : OpRewritePattern<SigmoidGateOp> {
 void mlir::strata::populatePointwiseToLinalgPatterns(
     RewritePatternSet &patterns) {
   patterns.add<GeluLowering, SiluLowering, SwiGLULowering, AddLowering,
-               DropoutLowering, DropoutBackwardLowering, SigmoidGateLowering>(
+               DropoutLowering, DropoutBackwardLowering, SigmoidGateLowering,
+               RoundLowering>(
       patterns.getContext());
 }
 
