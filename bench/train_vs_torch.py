@@ -95,7 +95,9 @@ def main():
     data, metrics = os.path.join(tmp, "data.bin"), os.path.join(tmp, "metrics.jsonl")
     subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, "--train",
                     "--optimizer", "adamw", "--lr", str(LR), "--schedule", "constant",
-                    "--clip", "1.0", "--recompute", a.recompute, "--emit=executable",
+                    "--clip", "1.0", "--recompute", a.recompute,
+                    # The peer trains in f32 (CPU autocast would change both).
+                    "--precision", "float32", "--emit=executable",
                     "-o", exe], check=True)
     subprocess.run([os.path.join(bin_dir, "strata-run"), "logits", exe, "--seed", "1",
                     "--tokens", "1", "--save-weights", weights], check=True,

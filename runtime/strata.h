@@ -284,7 +284,10 @@ strata_status_code strata_session_save_parameters(strata_session *session,
  * position ignored): writes the loss (the mean cross-entropy over labels
  * other than -100, plus the router balance losses the model has) to
  * `*loss` and keeps the gradient of every parameter in the session, in
- * f32, until the next call. Labels must be in the vocabulary or -100. */
+ * f32, until the next call. Labels must be in the vocabulary or -100.
+ * With dynamic loss scaling (float16) the backward runs on the loss times
+ * the session's current scale and the gradients are divided by it again:
+ * they are the loss's, inf where the scaled ones overflowed. */
 strata_status_code strata_session_compute_gradients(
     strata_session *session, const int32_t *tokens, const int32_t *labels,
     size_t batch, size_t seq, float *loss, strata_status *status);
@@ -305,7 +308,8 @@ typedef struct strata_train_metrics {
   float loss;             /* mean over the step's micro-batches */
   float lr;               /* the learning rate this update used */
   float grad_norm;        /* global norm of the gradients, before clipping */
-  float loss_scale;       /* 1 without dynamic loss scaling */
+  float loss_scale;       /* the scale this step's backward used; 1
+                             without dynamic loss scaling */
   int64_t tokens;         /* labelled (not ignored) tokens in the step */
   int64_t dropped_tokens; /* (token, expert) assignments over the experts'
                              capacity; -1 without a capacity limit */
