@@ -132,6 +132,17 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
 
 } // namespace
 
+/// The schema's dtype of a float parameter's element type.
+static std::optional<ExecutableContents::DType> floatDType(Type t) {
+  if (t.isF32())
+    return ExecutableContents::DType::F32;
+  if (t.isBF16())
+    return ExecutableContents::DType::BF16;
+  if (t.isF16())
+    return ExecutableContents::DType::F16;
+  return std::nullopt;
+}
+
 LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                                                ExecutableContents &contents) {
   llvm::StringMap<int> index;
@@ -186,20 +197,31 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       }
       auto [it, inserted] = index.try_emplace(
           param.getName(), static_cast<int>(contents.parameters.size()));
+      std::optional<ExecutableContents::DType> dtype =
+          floatDType(cast<RankedTensorType>(param.getType()).getElementType());
+      if (!dtype) {
+        param.emitOpError("parameter '")
+            << param.getName() << "' is not f32, bf16 or f16";
+        return WalkResult::interrupt();
+      }
       if (inserted)
         contents.parameters.push_back({param.getName().str(),
                                        shapeOf(param.getType()),
                                        static_cast<int>(param.getInit()),
-                                       param.getStd().convertToDouble()});
+                                       param.getStd().convertToDouble(),
+                                       *dtype});
       else if (contents.parameters[it->second].shape !=
-               shapeOf(param.getType())) {
+                   shapeOf(param.getType()) ||
+               contents.parameters[it->second].dtype != *dtype) {
         param.emitOpError("parameter '")
-            << param.getName() << "' has different shapes in two functions";
+            << param.getName()
+            << "' has different shapes or dtypes in two functions";
         return WalkResult::interrupt();
       }
       ExecutableContents::Argument arg;
       arg.kind = ExecutableContents::Argument::Param;
       arg.parameter = it->second;
+      arg.paramDtype = *dtype;
       arg.shape = shapeOf(param.getType());
       entry.arguments.push_back(arg);
       return WalkResult::advance();
@@ -485,7 +507,8 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   std::vector<flatbuffers::Offset<fb::Parameter>> params;
   for (const auto &p : c.parameters)
     params.push_back(fb::CreateParameter(
-        b, b.CreateString(p.name), b.CreateVector(p.shape), fb::DType::F32,
+        b, b.CreateString(p.name), b.CreateVector(p.shape),
+        static_cast<fb::DType>(p.dtype),
         static_cast<fb::InitKind>(p.init), p.std));
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   for (const auto &e : c.entryPoints) {
@@ -533,7 +556,10 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       }
       args.push_back(fb::CreateArgument(
           b, kind, a.parameter, b.CreateVector(a.shape),
-          a.isInteger ? fb::DType::I32 : fb::DType::F32, a.layer, a.state));
+          a.isInteger                  ? fb::DType::I32
+          : a.kind == Arg::Param ? static_cast<fb::DType>(a.paramDtype)
+                                       : fb::DType::F32,
+          a.layer, a.state));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
     for (const auto &r : e.results) {

@@ -21,11 +21,14 @@ namespace mlir::strata {
 
 /// Everything an executable holds, gathered before and after lowering.
 struct ExecutableContents {
+  /// A tensor's element type, numbered as the schema's DType.
+  enum class DType { F32 = 0, BF16 = 1, F16 = 2, I32 = 3 };
   struct Parameter {
     std::string name;
     std::vector<int64_t> shape;
     int init = 0; ///< InitKind
     double std = 0.02;
+    DType dtype = DType::F32; ///< bf16/f16: stored narrow (--weights-dtype)
   };
   struct Argument {
     enum Kind {
@@ -47,6 +50,7 @@ struct ExecutableContents {
     int layer = -1;             ///< KeyCache and ValueCache
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
+    DType paramDtype = DType::F32; ///< Param: the parameter's dtype
   };
   struct Result {
     Result() = default;

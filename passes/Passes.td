@@ -64,6 +64,31 @@ def StrataMixedPrecision : Pass<"strata-mixed-precision", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def StrataNarrowWeights : Pass<"strata-narrow-weights", "mlir::ModuleOp"> {
+  let summary = "Store the matrix products' weights in bf16 or f16";
+  let description = [{
+    Retypes to `dtype` every parameter (by name, in every function) that is
+    only ever read as the weight of a matrix product — `strata.linear`'s
+    and `strata.lm_head`'s weight operand, `strata.moe_experts`' gate, up
+    and down weights — following calls into layer
+    bodies, whose arguments are retyped with it when every caller passes a
+    narrowed weight there. The products widen each element as they read it
+    and accumulate in f32; the executable's parameter table records the
+    narrow dtype, so the runtime holds and loads those weights in it (a
+    bf16 checkpoint without an f32 copy) and decode reads half the bytes.
+    Everything else stays f32: embedding tables (and an LM head tied to
+    one), norms, biases, the router's gate (a linear whose result feeds
+    `strata.router`: its top-k choice is sensitive to rounding), and any
+    parameter a training
+    entry point differentiates. `dtype` f32 does nothing.
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", "\"bf16\"",
+           "bf16, f16 or f32 (nothing to do)">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of a loss into <name>_grad";
   let description = [{

@@ -21,6 +21,13 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
   pm.addPass(createStrataOptimizer());
 }
 
+void mlir::strata::buildQuantizePhase(OpPassManager &pm,
+                                      const QuantizePhaseOptions &options) {
+  StrataNarrowWeightsOptions narrow;
+  narrow.dtype = options.weightsDtype;
+  pm.addPass(createStrataNarrowWeights(narrow));
+}
+
 namespace {
 struct TrainPhaseCLOptions : PassPipelineOptions<TrainPhaseCLOptions> {
   ListOption<std::string> losses{
@@ -39,6 +46,12 @@ struct TrainPhaseCLOptions : PassPipelineOptions<TrainPhaseCLOptions> {
       llvm::cl::desc("the gradient takes a loss scale (dynamic loss scaling)"),
       llvm::cl::init(false)};
 };
+struct QuantizePhaseCLOptions : PassPipelineOptions<QuantizePhaseCLOptions> {
+  Option<std::string> weightsDtype{
+      *this, "weights-dtype",
+      llvm::cl::desc("The matrix products' weights: bf16, f16 or f32"),
+      llvm::cl::init("f32")};
+};
 } // namespace
 
 void mlir::strata::registerStrataPhases() {
@@ -54,5 +67,14 @@ void mlir::strata::registerStrataPhases() {
         options.precision = cl.precision;
         options.scaledLoss = cl.scaledLoss;
         buildTrainPhase(pm, options);
+      });
+  PassPipelineRegistration<QuantizePhaseCLOptions>(
+      "strata-phase-quantize",
+      "The quantize phase of the strata-level pipeline: the weights' "
+      "storage types (what strata-compile --weights-dtype runs)",
+      [](OpPassManager &pm, const QuantizePhaseCLOptions &cl) {
+        QuantizePhaseOptions options;
+        options.weightsDtype = cl.weightsDtype;
+        buildQuantizePhase(pm, options);
       });
 }

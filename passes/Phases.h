@@ -41,6 +41,15 @@ struct TrainPhaseOptions {
 /// `optimizer_step` (strata-optimizer).
 void buildTrainPhase(OpPassManager &pm, const TrainPhaseOptions &options);
 
+struct QuantizePhaseOptions {
+  /// strata-narrow-weights' `dtype`: the matrix products' weights in bf16,
+  /// f16 or f32 (as built).
+  std::string weightsDtype = "f32";
+};
+
+/// The quantize phase: the weights' storage types (strata-narrow-weights).
+void buildQuantizePhase(OpPassManager &pm, const QuantizePhaseOptions &options);
+
 /// Registers the phases as `--strata-phase-<name>` pipelines.
 void registerStrataPhases();
 

@@ -82,7 +82,12 @@ LogicalResult lowerToLoops(kernel::GroupedMatmulOp op) {
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction},
             [](OpBuilder &b, Location loc, ValueRange args) {
-              Value product = arith::MulFOp::create(b, loc, args[0], args[1]);
+              // A bf16/f16 weight is widened as read (the register tiles
+              // load it narrow and widen the vector).
+              Value w = args[1];
+              if (!w.getType().isF32())
+                w = arith::ExtFOp::create(b, loc, b.getF32Type(), w);
+              Value product = arith::MulFOp::create(b, loc, args[0], w);
               linalg::YieldOp::create(
                   b, loc,
                   ValueRange{arith::AddFOp::create(b, loc, args[2], product)});

@@ -47,22 +47,29 @@ struct Contraction {
   int64_t n, k;
 };
 
-/// Whether `v` is block argument `index` of `block` (after casts: none).
+/// Whether `v` is block argument `index` of `block`, possibly widened by
+/// arith.extf (a bf16 or f16 weight).
 bool isArg(Value v, Block &block, unsigned index) {
+  if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+    v = ext.getIn();
   return v == block.getArgument(index);
 }
 
 /// A two-input op on buffers with one reduction loop whose payload is
-/// acc + a * w (either operand order).
+/// acc + a * w (either operand order; either operand may be widened).
 bool isMulAddContraction(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1)
     return false;
   Block &body = op->getRegion(0).front();
-  if (body.getOperations().size() != 3)
+  auto ops = body.without_terminator();
+  auto first = ops.begin();
+  while (first != ops.end() && isa<arith::ExtFOp>(*first))
+    ++first;
+  if (std::distance(first, ops.end()) != 2)
     return false;
-  auto mul = dyn_cast<arith::MulFOp>(body.front());
-  auto add = dyn_cast<arith::AddFOp>(*std::next(body.begin()));
+  auto mul = dyn_cast<arith::MulFOp>(*first);
+  auto add = dyn_cast<arith::AddFOp>(*std::next(first));
   auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
   if (!mul || !add || !yield || yield.getValues().front() != add.getResult())
     return false;
@@ -121,7 +128,10 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   Value cv = op.getDpsInitOperand(0)->get();
   auto at = cast<MemRefType>(av.getType()), wt = cast<MemRefType>(wv.getType());
   auto ct = cast<MemRefType>(cv.getType());
-  if (!at.getElementType().isF32() || !wt.getElementType().isF32() ||
+  // W may be stored narrow (bf16, f16): its rows are widened as loaded.
+  Type we = wt.getElementType();
+  if (!at.getElementType().isF32() ||
+      !(we.isF32() || we.isBF16() || we.isF16()) ||
       !ct.getElementType().isF32() || !wt.hasStaticShape())
     return failure();
   int64_t nSize = wt.getDimSize(0), kSize = wt.getDimSize(1);
@@ -178,6 +188,26 @@ Value sumFour(OpBuilder &b, Location loc, ValueRange acc) {
                                                /*sizes=*/{4}, /*strides=*/{1});
 }
 
+/// A row of W loaded in its own type, as f32 lanes. bf16 is the top half
+/// of an f32, so widening it is a shift of its bits (x86 without AVX-512
+/// BF16 has no instruction for it, and LLVM's generic extension is slower);
+/// f16 uses the target's conversion (F16C's vcvtph2ps).
+Value widenRow(OpBuilder &b, Location loc, Value row, VectorType f32Vec) {
+  auto type = cast<VectorType>(row.getType());
+  if (type.getElementType().isF32())
+    return row;
+  if (!type.getElementType().isBF16())
+    return arith::ExtFOp::create(b, loc, f32Vec, row);
+  auto i16Vec = VectorType::get(type.getShape(), b.getI16Type());
+  auto i32Vec = VectorType::get(type.getShape(), b.getI32Type());
+  Value bits = arith::ExtUIOp::create(
+      b, loc, i32Vec, arith::BitcastOp::create(b, loc, i16Vec, row));
+  Value sixteen = arith::ConstantOp::create(
+      b, loc, i32Vec, DenseElementsAttr::get(i32Vec, int32_t(16)));
+  return arith::BitcastOp::create(b, loc, f32Vec,
+                                  arith::ShLIOp::create(b, loc, bits, sixteen));
+}
+
 /// One mr x nr tile at rows p0.., columns n0..: the reduction loop with
 /// mr·nr vector accumulators, then C[p, n0 .. n0 + 3] += their lane sums.
 void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
@@ -202,9 +232,13 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
         SmallVector<Value> xs, ws, next;
         for (Value r : rowsAt)
           xs.push_back(vector::LoadOp::create(nb, l, vec, a, ValueRange{r, kk}));
-        for (Value col : colsAt)
-          ws.push_back(
-              vector::LoadOp::create(nb, l, vec, w, ValueRange{col, kk}));
+        Type we = cast<MemRefType>(w.getType()).getElementType();
+        auto wVec = VectorType::get({lanes}, we);
+        for (Value col : colsAt) {
+          Value row =
+              vector::LoadOp::create(nb, l, wVec, w, ValueRange{col, kk});
+          ws.push_back(widenRow(nb, l, row, vec));
+        }
         for (int64_t i = 0; i < mr; ++i)
           for (int64_t j = 0; j < nr; ++j)
             next.push_back(

@@ -71,6 +71,8 @@ struct Options {
   unsigned jobs = 0;        ///< -j: threads for LLVM (0: one per core)
   bool timing = false;      ///< --timing: per pass and per step, to stderr
   bool train = false;       ///< --train: add the training entry points
+  /// --weights-dtype: the matrix products' weights (bf16, f16, f32).
+  std::string weightsDtype = "f32";
   /// --optimizer, --lr, ...: over the config's training section (unset:
   /// as the config says).
   struct {
@@ -101,6 +103,18 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   options.scaledLoss =
       plan && plan.getLossScaling() == mlir::strata::LossScaling::Dynamic;
   mlir::strata::buildTrainPhase(pm, options);
+  return pm.run(module);
+}
+
+/// --weights-dtype: the quantize phase (passes/Phases.h).
+mlir::LogicalResult narrowWeights(mlir::ModuleOp module,
+                                  const std::string &dtype) {
+  if (dtype == "f32")
+    return mlir::success();
+  mlir::PassManager pm(module.getContext());
+  mlir::strata::QuantizePhaseOptions options;
+  options.weightsDtype = dtype;
+  mlir::strata::buildQuantizePhase(pm, options);
   return pm.run(module);
 }
 
@@ -413,6 +427,8 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
                     "module\n";
     return 1;
   }
+  if (mlir::failed(narrowWeights(*module, opts.weightsDtype)))
+    return 1;
   contents.modelName = llvm::sys::path::stem(opts.config).str();
   contents.configPath = opts.config;
   return lowerAndWrite(opts, *module, contents);
@@ -454,6 +470,8 @@ int run(const Options &opts) {
     return 1;
   if (opts.train &&
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
+    return 1;
+  if (mlir::failed(narrowWeights(*module, opts.weightsDtype)))
     return 1;
 
   if (opts.statsRequested) {
@@ -570,6 +588,12 @@ int main(int argc, char **argv) {
                  "Threads that optimise and compile the kernel library at "
                  "once (default: one per core)")
       ->check(CLI::Range(1u, 256u));
+  app.add_option("--weights-dtype", opts.weightsDtype,
+                 "Store the matrix products' weights (linear layers, the "
+                 "experts, the LM head) in bf16 or f16: they are widened as "
+                 "read and "
+                 "accumulated in f32, and decode reads half the bytes")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   app.add_flag("--train", opts.train,
                "Add the training entry points: loss_grad (the loss and the "
                "gradient of every parameter, by strata-autodiff) and "
@@ -643,6 +667,18 @@ int main(int argc, char **argv) {
                    << "--train\n";
       return 2;
     }
+  if (opts.train && opts.weightsDtype != "f32") {
+    llvm::errs() << "error: --weights-dtype " << opts.weightsDtype
+                 << " stores weights the optimizer cannot update (training "
+                    "keeps f32 master weights: use --precision bfloat16 for "
+                    "bf16 compute)\n";
+    return 2;
+  }
+  if (opts.target == "cuda" && opts.weightsDtype != "f32") {
+    llvm::errs() << "error: --weights-dtype " << opts.weightsDtype
+                 << " is implemented for --target=cpu only so far\n";
+    return 2;
+  }
   if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {
     llvm::errs() << "error: --emit=" << opts.emit << " needs --target=cuda\n";
     return 2;

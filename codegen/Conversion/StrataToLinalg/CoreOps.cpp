@@ -166,8 +166,10 @@ struct ProjectionLowering : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
-    if (!isF32Only(op))
-      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    // The weight is operand 1 of both.
+    if (!isF32WithNarrowWeights(op, {1}))
+      return rewriter.notifyMatchFailure(op, "only f32 (and a narrow "
+                                             "weight) is lowered here");
     Value bias;
     if constexpr (std::is_same_v<OpT, LinearOp>)
       bias = op.getBias();
@@ -358,7 +360,8 @@ Value mlir::strata::detail::buildProjection(OpBuilder &b, Location loc,
                           dimsMap(ctx, rank, {lead, lead + 1}),
                           dimsMap(ctx, rank, yDims)},
       iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value prod = arith::MulFOp::create(nb, nl, args[0], args[1]);
+        Value prod = arith::MulFOp::create(nb, nl, args[0],
+                                           widenToF32(nb, nl, args[1]));
         linalg::YieldOp::create(nb, nl,
                                 ValueRange{arith::AddFOp::create(
                                     nb, nl, args[2], prod)});

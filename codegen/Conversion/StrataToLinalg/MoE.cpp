@@ -302,6 +302,10 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
   }
 };
 
+/// moe_experts' gate, up and down weights (operands 3-5), which
+/// --weights-dtype may store in bf16 or f16.
+constexpr unsigned kExpertWeights[] = {3, 4, 5};
+
 /// y = sum_k w_k * down_e(silu(gate_e(x)) * up_e(x)) for e = indices[k],
 /// reading each selected expert's weights by gather.
 struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
@@ -310,8 +314,9 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
                                 PatternRewriter &rewriter) const override {
     Value x = op.getInput();
     auto type = cast<RankedTensorType>(x.getType());
-    if (!isF32Only(op))
-      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    if (!isF32WithNarrowWeights(op, kExpertWeights))
+      return rewriter.notifyMatchFailure(op, "only f32 (and narrow expert "
+                                             "weights) is lowered here");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
@@ -338,10 +343,12 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
            IT::reduction},
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
             Value expert = clampedIndex(b, l, a[1], numExperts);
-            Value w = tensor::ExtractOp::create(
-                b, l, weight,
-                ValueRange{expert, linalg::IndexOp::create(b, l, 3),
-                           linalg::IndexOp::create(b, l, 4)});
+            Value w = widenToF32(
+                b, l,
+                tensor::ExtractOp::create(
+                    b, l, weight,
+                    ValueRange{expert, linalg::IndexOp::create(b, l, 3),
+                               linalg::IndexOp::create(b, l, 4)}));
             return arith::AddFOp::create(b, l, a[2],
                                          arith::MulFOp::create(b, l, a[0], w));
           });
@@ -365,10 +372,13 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
                       IT::reduction},
                      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
                        Value expert = clampedIndex(b, l, a[2], numExperts);
-                       Value w = tensor::ExtractOp::create(
-                           b, l, down,
-                           ValueRange{expert, linalg::IndexOp::create(b, l, 2),
-                                      linalg::IndexOp::create(b, l, 4)});
+                       Value w = widenToF32(
+                           b, l,
+                           tensor::ExtractOp::create(
+                               b, l, down,
+                               ValueRange{expert,
+                                          linalg::IndexOp::create(b, l, 2),
+                                          linalg::IndexOp::create(b, l, 4)}));
                        Value term = arith::MulFOp::create(
                            b, l, arith::MulFOp::create(b, l, a[0], a[1]), w);
                        return arith::AddFOp::create(b, l, a[3], term);
@@ -392,8 +402,9 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
     Value x = op.getInput();
     auto type = cast<RankedTensorType>(x.getType());
     auto gateType = cast<RankedTensorType>(op.getGateProj().getType());
-    if (!isF32Only(op))
-      return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
+    if (!isF32WithNarrowWeights(op, kExpertWeights))
+      return rewriter.notifyMatchFailure(op, "only f32 (and narrow expert "
+                                             "weights) is lowered here");
     int64_t numExperts = gateType.getDimSize(0), f = gateType.getDimSize(1);
     int64_t d = type.getDimSize(2), k = op.getTopKAttr().getInt();
     if (ShapedType::isDynamic(numExperts) || ShapedType::isDynamic(f) ||

@@ -41,6 +41,12 @@ namespace detail {
 /// Whether every float tensor the op reads or writes is f32 (this lowering
 /// computes in f32; mixed or narrower types belong to the precision passes).
 bool isF32Only(Operation *op);
+/// isF32Only, except that the operands `weights` may also be bf16 or f16
+/// tensors: weights stored narrow (--weights-dtype) and widened as they
+/// are read, so that the products still accumulate in f32.
+bool isF32WithNarrowWeights(Operation *op, ArrayRef<unsigned> weights);
+/// `v` (a scalar read from a weight) as f32: arith.extf when narrower.
+Value widenToF32(OpBuilder &b, Location loc, Value v);
 
 /// An empty tensor of `shape` x `elementType`; dynamic dims are read from
 /// `like` at the same positions (the leading batch/sequence dims).
@@ -70,7 +76,8 @@ Value buildGeneric(
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// y[..., o] = bias[o] + sum_i x[..., i] * w[o, i] (bias may be null): the
-/// contraction the CPU's register tiles and CUDA's tiles recognise.
+/// contraction the CPU's register tiles and CUDA's tiles recognise. A bf16
+/// or f16 `w` is widened in the payload (acc + x * extf(w)).
 Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
                       Value bias);
 /// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.

@@ -23,6 +23,29 @@ bool mlir::strata::detail::isF32Only(Operation *op) {
          llvm::all_of(op->getResultTypes(), ok);
 }
 
+bool mlir::strata::detail::isF32WithNarrowWeights(
+    Operation *op, ArrayRef<unsigned> weights) {
+  auto ok = [](Type t, bool narrowAllowed) {
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    if (!tensor || !isa<FloatType>(tensor.getElementType()))
+      return true;
+    Type e = tensor.getElementType();
+    return e.isF32() || (narrowAllowed && (e.isBF16() || e.isF16()));
+  };
+  for (OpOperand &operand : op->getOpOperands())
+    if (!ok(operand.get().getType(),
+            llvm::is_contained(weights, operand.getOperandNumber())))
+      return false;
+  return llvm::all_of(op->getResultTypes(),
+                      [&](Type t) { return ok(t, false); });
+}
+
+Value mlir::strata::detail::widenToF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
 Value mlir::strata::detail::emptyTensor(OpBuilder &b, Location loc, Value like,
                                         ArrayRef<int64_t> shape,
                                         Type elementType) {

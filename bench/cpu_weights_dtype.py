@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""CPU decode and prefill with the matrix weights in f32, bf16 and f16.
+
+Compiles a config with --weights-dtype f32, bf16 and f16 (the default,
+portable build), times prefill and greedy decode of each with strata-run bench
+(same seeded weights, same thread count, alternating runs, median), and
+prints them with the ratios to f32 and each decode step's bound: the bytes
+of the weights one token reads, at this machine's read bandwidth (measured
+here on a 1 GiB buffer, same thread count). Run from the repository root
+after a build:
+
+    /usr/bin/python3 bench/cpu_weights_dtype.py [--config bench/configs/decode-dense.yaml]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read_bandwidth(threads):
+    """GB/s of summing a 1 GiB f32 buffer (best of 5)."""
+    torch.set_num_threads(threads)
+    x = torch.ones(1 << 28, dtype=torch.float32)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        x.sum()
+        best = min(best, time.perf_counter() - t)
+    return x.numel() * 4 / best / 1e9
+
+
+def weight_bytes(bin_dir, exe):
+    """Bytes of the parameters one decode step reads (the embedding table
+    reads one row; every other parameter whole)."""
+    table = subprocess.run([os.path.join(bin_dir, "strata-run"), "inspect", exe,
+                            "--parameters"], check=True, capture_output=True,
+                           text=True).stdout
+    total = 0
+    for name, shape, dtype in re.findall(r"^  (\S+)\s+\[([0-9, ]+)\] (\w+)$", table, re.M):
+        dims = [int(d) for d in shape.split(",")]
+        n = 1
+        for d in dims:
+            n *= d
+        if name == "model.embed_tokens.weight":
+            n = dims[-1]
+        total += n * (4 if dtype == "f32" else 2)
+    return total
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", default=os.path.join(ROOT, "bench", "configs", "decode-dense.yaml"))
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--prefill", type=int, default=64)
+    p.add_argument("--decode", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    bin_dir = os.path.join(a.build, "bin")
+    tmp = tempfile.mkdtemp()
+    exes = {}
+    for dtype in ("f32", "bf16", "f16"):
+        exes[dtype] = os.path.join(tmp, f"{dtype}.strata")
+        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config,
+                        f"--weights-dtype={dtype}", "--emit=executable", "-o", exes[dtype]],
+                       check=True)
+    results = {k: {"prefill_ms": [], "decode_ms_per_token": []} for k in exes}
+    for _ in range(a.rounds):
+        for name, exe in exes.items():
+            out = subprocess.run([os.path.join(bin_dir, "strata-run"), "bench", exe,
+                                  "--seed", "1", "--prefill", str(a.prefill),
+                                  "--decode", str(a.decode), "--repeats", str(a.repeats),
+                                  "--threads", str(a.threads)],
+                                 check=True, capture_output=True, text=True).stdout.split()
+            d = dict(zip(out[0::2], map(float, out[1::2])))
+            for k in results[name]:
+                results[name][k].append(d[k])
+    bandwidth = read_bandwidth(a.threads)
+    med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
+    print(f"config {os.path.basename(a.config)}, prefill {a.prefill}, decode {a.decode}, "
+          f"{a.threads} thread(s), median of {a.rounds} rounds x {a.repeats}; "
+          f"read bandwidth {bandwidth:.1f} GB/s")
+    for n, r in med.items():
+        bound = weight_bytes(bin_dir, exes[n]) / (bandwidth * 1e9) * 1e3
+        print(f"{n:5s} prefill_ms {r['prefill_ms']:.2f} decode_ms_per_token "
+              f"{r['decode_ms_per_token']:.3f} (bound {bound:.3f}, "
+              f"{r['decode_ms_per_token'] / bound:.2f}x it)")
+    for n in ("bf16", "f16"):
+        print(f"ratio f32/{n}: prefill {med['f32']['prefill_ms'] / med[n]['prefill_ms']:.2f}x, "
+              f"decode {med['f32']['decode_ms_per_token'] / med[n]['decode_ms_per_token']:.2f}x "
+              f"(>1: {n} faster)")
+
+
+if __name__ == "__main__":
+    main()
