@@ -3,7 +3,9 @@
 
 Compiles a config with --weights-dtype f32, bf16 and f16 (the default,
 portable build), times prefill and greedy decode of each with strata-run bench
-(same seeded weights, same thread count, alternating runs, median), and
+(same seeded weights, same thread count, alternating runs, median; decode
+is strata-run bench's decode_step_ms, the cost of one step after the
+first, without the prompt's prefill), and
 prints them with the ratios to f32 and each decode step's bound: the bytes
 of the weights one token reads, at this machine's read bandwidth (measured
 here on a 1 GiB buffer, same thread count). Run from the repository root
@@ -72,7 +74,7 @@ def main():
         subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config,
                         f"--weights-dtype={dtype}", "--emit=executable", "-o", exes[dtype]],
                        check=True)
-    results = {k: {"prefill_ms": [], "decode_ms_per_token": []} for k in exes}
+    results = {k: {"prefill_ms": [], "decode_step_ms": []} for k in exes}
     for _ in range(a.rounds):
         for name, exe in exes.items():
             out = subprocess.run([os.path.join(bin_dir, "strata-run"), "bench", exe,
@@ -90,12 +92,12 @@ def main():
           f"read bandwidth {bandwidth:.1f} GB/s")
     for n, r in med.items():
         bound = weight_bytes(bin_dir, exes[n]) / (bandwidth * 1e9) * 1e3
-        print(f"{n:5s} prefill_ms {r['prefill_ms']:.2f} decode_ms_per_token "
-              f"{r['decode_ms_per_token']:.3f} (bound {bound:.3f}, "
-              f"{r['decode_ms_per_token'] / bound:.2f}x it)")
+        print(f"{n:5s} prefill_ms {r['prefill_ms']:.2f} decode_step_ms "
+              f"{r['decode_step_ms']:.3f} (bound {bound:.3f}, "
+              f"{r['decode_step_ms'] / bound:.2f}x it)")
     for n in ("bf16", "f16"):
         print(f"ratio f32/{n}: prefill {med['f32']['prefill_ms'] / med[n]['prefill_ms']:.2f}x, "
-              f"decode {med['f32']['decode_ms_per_token'] / med[n]['decode_ms_per_token']:.2f}x "
+              f"decode {med['f32']['decode_step_ms'] / med[n]['decode_step_ms']:.2f}x "
               f"(>1: {n} faster)")
 
 
