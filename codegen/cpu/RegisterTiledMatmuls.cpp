@@ -238,6 +238,14 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
           Value row =
               vector::LoadOp::create(nb, l, wVec, w, ValueRange{col, kk});
           ws.push_back(widenRow(nb, l, row, vec));
+          // The next tile's rows at this k: W streams from memory once per
+          // row tile, and a row is too short for the hardware prefetcher
+          // to run far enough ahead on its own.
+          Value ahead = arith::AddIOp::create(
+              nb, l, col, indexConstant(nb, l, static_cast<int64_t>(nr)));
+          memref::PrefetchOp::create(nb, l, w, ValueRange{ahead, kk},
+                                     /*isWrite=*/false, /*localityHint=*/3,
+                                     /*isDataCache=*/true);
         }
         for (int64_t i = 0; i < mr; ++i)
           for (int64_t j = 0; j < nr; ++j)
