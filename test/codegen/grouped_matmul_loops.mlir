@@ -30,3 +30,17 @@ func.func @grouped(%rows: memref<?x32xf32>, %w: memref<8x48x32xf32>, %offsets: m
   return
 }
 
+
+// Experts' weights stored in bf16 (--weights-dtype): each group's
+// contraction widens them as read, and the register tiles load them narrow.
+// CHECK-LABEL: func.func @grouped_bf16(
+// CHECK:         linalg.generic
+// CHECK:           arith.extf %{{.*}} : bf16 to f32
+// CHECK:           arith.mulf
+// TILED-LABEL: func.func @grouped_bf16(
+// TILED:         vector.load {{.*}} : memref<48x32xbf16, strided<[32, 1], offset: ?>>, vector<{{[0-9]+}}xbf16>
+// TILED:         vector.fma
+func.func @grouped_bf16(%rows: memref<?x32xf32>, %w: memref<8x48x32xbf16>, %offsets: memref<9xi32>, %out: memref<?x48xf32>) {
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xbf16>, memref<9xi32>, memref<?x48xf32>
+  return
+}

@@ -108,3 +108,41 @@ func.func @pv(%p: memref<?x4x?x?xf32>, %v: memref<?x?x2x16xf32>, %o: memref<?x?x
   }
   return
 }
+
+// -----
+
+// W stored narrow (--weights-dtype): its rows are loaded in bf16 and
+// widened by a shift of their bits (f16 by arith.extf), and each step
+// prefetches the next tile's rows of W at the same k.
+// CHECK-LABEL: func.func @narrow_weights(
+// CHECK-SAME:    %[[W:[a-z0-9]+]]: memref<32x64xbf16>, %[[WH:[a-z0-9]+]]: memref<32x64xf16>
+// CHECK:         scf.for
+// CHECK:           %[[ROW:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xbf16>, vector<16xbf16>
+// CHECK:           %[[BITS:.*]] = arith.bitcast %[[ROW]] : vector<16xbf16> to vector<16xi16>
+// CHECK:           %[[WIDE:.*]] = arith.extui %[[BITS]] : vector<16xi16> to vector<16xi32>
+// CHECK:           %[[SHIFTED:.*]] = arith.shli %[[WIDE]], %{{.*}} : vector<16xi32>
+// CHECK:           arith.bitcast %[[SHIFTED]] : vector<16xi32> to vector<16xf32>
+// CHECK:           memref.prefetch %[[W]][%{{.*}}, %{{.*}}], read, locality<3>, data : memref<32x64xbf16>
+// CHECK:         vector.load %[[WH]]{{.*}} : memref<32x64xf16>, vector<16xf16>
+// CHECK:         arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK-NOT:     linalg.generic
+#an = affine_map<(m, n, k) -> (m, k)>
+#wn = affine_map<(m, n, k) -> (n, k)>
+#cn = affine_map<(m, n, k) -> (m, n)>
+func.func @narrow_weights(%a: memref<?x64xf32>, %w: memref<32x64xbf16>, %wh: memref<32x64xf16>, %c: memref<?x32xf32>) {
+  linalg.generic {indexing_maps = [#an, #wn, #cn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<?x64xf32>, memref<32x64xbf16>) outs(%c : memref<?x32xf32>) {
+  ^bb0(%x: f32, %y: bf16, %acc: f32):
+    %wide = arith.extf %y : bf16 to f32
+    %p = arith.mulf %x, %wide : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#an, #wn, #cn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %wh : memref<?x64xf32>, memref<32x64xf16>) outs(%c : memref<?x32xf32>) {
+  ^bb0(%x: f32, %y: f16, %acc: f32):
+    %wide = arith.extf %y : f16 to f32
+    %p = arith.mulf %x, %wide : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
