@@ -12,8 +12,10 @@ here on a 1 GiB buffer, same thread count). Run from the repository root
 after a build:
 
     /usr/bin/python3 bench/cpu_weights_dtype.py [--config bench/configs/decode-dense.yaml]
+        [--threads N]   (bench/configs/decode-moe.yaml: the Mixtral-style one)
 """
 import argparse
+import json
 import os
 import re
 import statistics
@@ -22,6 +24,7 @@ import tempfile
 import time
 
 import torch
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,9 +41,25 @@ def read_bandwidth(threads):
     return x.numel() * 4 / best / 1e9
 
 
-def weight_bytes(bin_dir, exe):
-    """Bytes of the parameters one decode step reads (the embedding table
-    reads one row; every other parameter whole)."""
+def experts_read(config):
+    """The fraction of each routed expert stack one token reads: top_k / E
+    (1 for a dense model)."""
+    text = open(config).read()
+    cfg = json.loads(text) if config.endswith(".json") else yaml.safe_load(text)
+    if "model" in cfg:  # the seed's YAML
+        moe = cfg["model"].get("moe") or {}
+        experts, k = moe.get("num_experts", 0), moe.get("top_k", 0)
+    else:  # a HuggingFace config
+        experts = cfg.get("num_local_experts") or cfg.get("n_routed_experts") or 0
+        k = cfg.get("num_experts_per_tok", 0)
+    return k / experts if experts else 1.0
+
+
+def weight_bytes(bin_dir, exe, config):
+    """Bytes of the parameters one decode step reads: one row of the
+    embedding table, top_k / E of each routed expert stack, every other
+    parameter whole."""
+    routed = experts_read(config)
     table = subprocess.run([os.path.join(bin_dir, "strata-run"), "inspect", exe,
                             "--parameters"], check=True, capture_output=True,
                            text=True).stdout
@@ -52,6 +71,8 @@ def weight_bytes(bin_dir, exe):
             n *= d
         if name == "model.embed_tokens.weight":
             n = dims[-1]
+        if re.search(r"\.experts\.[a-z_]+$", name) and len(dims) == 3:
+            n = int(n * routed)
         total += n * (4 if dtype == "f32" else 2)
     return total
 
@@ -91,7 +112,7 @@ def main():
           f"{a.threads} thread(s), median of {a.rounds} rounds x {a.repeats}; "
           f"read bandwidth {bandwidth:.1f} GB/s")
     for n, r in med.items():
-        bound = weight_bytes(bin_dir, exes[n]) / (bandwidth * 1e9) * 1e3
+        bound = weight_bytes(bin_dir, exes[n], a.config) / (bandwidth * 1e9) * 1e3
         print(f"{n:5s} prefill_ms {r['prefill_ms']:.2f} decode_step_ms "
               f"{r['decode_step_ms']:.3f} (bound {bound:.3f}, "
               f"{r['decode_step_ms'] / bound:.2f}x it)")
