@@ -11,7 +11,8 @@ step with `strata-run train` (one step over a batch of all the data's
 windows, so only the row order differs) from the same weights. Checks: the
 loss, the learning rate and the gradients' norm against the CPU's metrics,
 and every updated parameter against the CPU's trained weights (within 1e-4
-relative to each tensor's largest magnitude); a wrong answer is rejected."""
+relative to each tensor's largest magnitude); a wrong answer is rejected.
+--precision bfloat16|float16 compiles both with that training precision."""
 
 import json
 import os
@@ -52,7 +53,11 @@ def result_names(strata, name):
 
 
 def main():
-    args = harness.arguments(__doc__, ("strata-opt", "strata-compile", "strata-run"))
+    args = harness.arguments(
+        __doc__, ("strata-opt", "strata-compile", "strata-run"),
+        lambda p: p.add_argument("--precision", default="float32",
+                                 choices=["float32", "bfloat16", "float16"]))
+    flags = FLAGS + ["--precision", args.precision]
     check = harness.Checker()
     import tempfile
     work = args.keep or tempfile.mkdtemp(prefix="check_train.")
@@ -61,7 +66,7 @@ def main():
 
     # The CPU step: weights, data of exactly BATCH windows, one step.
     exe = os.path.join(work, "micro.strata")
-    harness.tool([args.strata_compile, config, *FLAGS, "--cpu", "x86-64-v3", "--emit=executable", "-o", exe])
+    harness.tool([args.strata_compile, config, *flags, "--cpu", "x86-64-v3", "--emit=executable", "-o", exe])
     wpath = os.path.join(work, "init.safetensors")
     harness.tool([args.strata_run, "logits", exe, "--seed", "4", "--tokens", "0",
                   "--save-weights", wpath])
@@ -79,7 +84,7 @@ def main():
     cpu_trained = load_safetensors(trained)
 
     # The CUDA step in the emulator.
-    strata, _ = harness.tool([args.strata_compile, config, *FLAGS, "--target=cuda", "--emit=mlir"])
+    strata, _ = harness.tool([args.strata_compile, config, *flags, "--target=cuda", "--emit=mlir"])
     passes = cuda_pipeline(args.strata_opt, False)
     prefix = until_outlining(check, passes, False)
     tokens = np.array([data[w * SEQ:w * SEQ + SEQ] for w in range(BATCH)], dtype=np.int32)
@@ -90,16 +95,23 @@ def main():
     module = harness.simt.Module(text)
     func = module.funcs["loss_grad"]
     fargs = []
+    scale = 1.0
     for raw in attributes(func, "arg_attrs"):
         m = re.search(r'strata\.param = "([^"]*)"', raw)
-        fargs.append(weights[m.group(1)] if m else (tokens if not fargs else labels))
+        if 'strata.arg = "loss_scale"' in raw:
+            # float16: the dynamic loss scale's start; the runtime divides
+            # it out of the gradients, as done below.
+            scale = 65536.0
+            fargs.append(np.array(scale, dtype=np.float32))
+        else:
+            fargs.append(weights[m.group(1)] if m else (tokens if not fargs else labels))
     _, results, stats = harness.run(module, "loss_grad", *fargs)
     loss = float(np.asarray(results[0]).reshape(()))
     check.close("loss_grad loss (%d launches)" % len(stats["launches"]),
                 np.array([loss]), np.array([cpu["loss"]]), 1e-5)
     grad_names = [re.search(r'strata\.param = "([^"]*)"', raw).group(1)
                   for raw in attributes(func, "arg_attrs") if "strata.param" in raw]
-    grads = {n: np.asarray(g).reshape(weights[n].shape)
+    grads = {n: np.asarray(g).reshape(weights[n].shape) / np.float32(scale)
              for n, g in zip(grad_names, results[1:])}
 
     text = harness.lower(args.strata_opt, only_function(strata, "optimizer_step"),

@@ -1487,6 +1487,7 @@ _HANDLERS.update({
     "math.cos": _float_op(np.cos),
     "math.floor": _float_op(np.floor),
     "math.ceil": _float_op(np.ceil),
+    "math.roundeven": _float_op(np.rint),  # numpy rounds halves to even
     "math.copysign": _float_op(np.copysign),
     "math.powf": _float_op(np.power),
 })
