@@ -43,6 +43,100 @@ namespace {
 
 using IT = utils::IteratorType;
 
+Value toIndex(OpBuilder &b, Location l, Value v) {
+  return arith::IndexCastOp::create(b, l, b.getIndexType(), v);
+}
+
+/// The (token, slot) pairs of a [B, S, K] index tensor counting-sorted by
+/// expert (strata_kernel.expert_sort, stable, so each expert's pairs stay
+/// in pair order): expert e owns sorted rows offsets[e] .. offsets[e + 1];
+/// row r holds pair order[r]; pair p lands in row position[p]. Pair p is
+/// (b, s, slot) of the indices in row-major order.
+struct SortedPairs {
+  Value offsets, order, position; ///< [E + 1], [P], [P] i32
+  Value pairs, seq;               ///< P = B * S * K and S, as indices
+  int64_t k = 0;
+
+  static SortedPairs build(OpBuilder &b, Location loc, Value idx,
+                           int64_t numExperts) {
+    SortedPairs sp;
+    sp.k = cast<RankedTensorType>(idx.getType()).getDimSize(2);
+    sp.seq = tensor::DimOp::create(b, loc, idx, 1);
+    sp.pairs = arith::MulIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, tensor::DimOp::create(b, loc, idx, 0),
+                              sp.seq),
+        arith::ConstantIndexOp::create(b, loc, sp.k));
+    Type i32 = b.getI32Type();
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, idx, SmallVector<ReassociationIndices>{{0, 1, 2}});
+    auto vector = [&](ArrayRef<int64_t> shape, ValueRange sizes) -> Value {
+      return tensor::EmptyOp::create(b, loc, shape, i32, sizes);
+    };
+    Value pairsInit = vector({ShapedType::kDynamic}, {sp.pairs});
+    auto sort = kernel::ExpertSortOp::create(
+        b, loc,
+        TypeRange{RankedTensorType::get({numExperts + 1}, i32),
+                  pairsInit.getType(), pairsInit.getType()},
+        flat, vector({numExperts + 1}, {}), pairsInit,
+        vector({ShapedType::kDynamic}, {sp.pairs}),
+        b.getI64IntegerAttr(numExperts));
+    sp.offsets = sort.getResults()[0];
+    sp.order = sort.getResults()[1];
+    sp.position = sort.getResults()[2];
+    return sp;
+  }
+
+  /// (b, s, slot) of pair `p`: token p / K, slot p % K; token t is
+  /// (t / S, t % S).
+  SmallVector<Value> indicesOf(OpBuilder &b, Location l, Value p) const {
+    Value kc = arith::ConstantIndexOp::create(b, l, k);
+    Value t = arith::DivUIOp::create(b, l, p, kc);
+    return {arith::DivUIOp::create(b, l, t, seq),
+            arith::RemUIOp::create(b, l, t, seq),
+            arith::RemUIOp::create(b, l, p, kc)};
+  }
+
+  /// The sorted row of (b, s, slot): position[(b * S + s) * K + slot].
+  Value rowOf(OpBuilder &b, Location l, Value bi, Value si, Value slot) const {
+    Value token = arith::AddIOp::create(
+        b, l, arith::MulIOp::create(b, l, bi, seq), si);
+    Value pair = arith::AddIOp::create(
+        b, l,
+        arith::MulIOp::create(b, l, token,
+                              arith::ConstantIndexOp::create(b, l, k)),
+        slot);
+    return toIndex(b, l, tensor::ExtractOp::create(b, l, position, pair));
+  }
+
+  /// src [B, S, D] read in sorted order: rows[r, :] = src[token of
+  /// order[r], :].
+  Value gather(OpBuilder &b, Location loc, Value src) const {
+    int64_t d = cast<RankedTensorType>(src.getType()).getDimSize(2);
+    Value init = tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{ShapedType::kDynamic, d}, b.getF32Type(),
+        ValueRange{pairs});
+    return buildPointwise(
+        b, loc, {order}, {dimsMap(b.getContext(), 2, {0})}, init,
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          SmallVector<Value> bsk = indicesOf(nb, l, toIndex(nb, l, a[0]));
+          return tensor::ExtractOp::create(
+              nb, l, src,
+              ValueRange{bsk[0], bsk[1], linalg::IndexOp::create(nb, l, 1)});
+        });
+  }
+};
+
+/// init[r, n] += sum_d rows[r, d] * weights[e(r), n, d] (one GEMM per
+/// expert over its sorted rows; strata_kernel.grouped_matmul).
+Value groupedProduct(OpBuilder &b, Location loc, const SortedPairs &sp,
+                     Value rows, Value weights, Value init) {
+  return kernel::GroupedMatmulOp::create(b, loc, TypeRange{init.getType()},
+                                         rows, weights, sp.offsets, init)
+      .getResult()
+      .front();
+}
+
 /// Whether `x` >= `y` in the router's order on scores, where NaN sits below
 /// every number and equals itself.
 Value atLeast(OpBuilder &b, Location l, Value x, Value y) {
@@ -406,75 +500,22 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
       return rewriter.notifyMatchFailure(op, "only f32 (and narrow expert "
                                              "weights) is lowered here");
     int64_t numExperts = gateType.getDimSize(0), f = gateType.getDimSize(1);
-    int64_t d = type.getDimSize(2), k = op.getTopKAttr().getInt();
+    int64_t d = type.getDimSize(2);
     if (ShapedType::isDynamic(numExperts) || ShapedType::isDynamic(f) ||
         ShapedType::isDynamic(d))
       return rewriter.notifyMatchFailure(op, "needs static expert shapes");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     OpBuilder &b = rewriter;
-    Type f32 = b.getF32Type(), i32 = b.getI32Type();
-    Value idx = op.getIndices();
-    auto cst = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, loc, v);
-    };
-    auto toIndex = [&](OpBuilder &nb, Location l, Value v) -> Value {
-      return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
-    };
-    Value seq = tensor::DimOp::create(b, loc, x, 1);
-    Value tokens =
-        arith::MulIOp::create(b, loc, tensor::DimOp::create(b, loc, x, 0), seq);
-    Value pairs = arith::MulIOp::create(b, loc, tokens, cst(k));
-    // Pair p is (token p / K, slot p % K); token t is (t / S, t % S).
-    auto pairIndices = [&](OpBuilder &nb, Location l, Value p) {
-      Value kc = arith::ConstantIndexOp::create(nb, l, k);
-      Value t = arith::DivUIOp::create(nb, l, p, kc);
-      return SmallVector<Value>{arith::DivUIOp::create(nb, l, t, seq),
-                                arith::RemUIOp::create(nb, l, t, seq),
-                                arith::RemUIOp::create(nb, l, p, kc)};
-    };
-
-    // The pairs counting-sorted by expert (stable): expert e owns sorted
-    // rows offsets[e] .. offsets[e + 1]; row r holds pair order[r], pair p
-    // lands in row position[p]. Pair p is (b, s, k) of idx in row-major
-    // order, so idx collapsed to [N*K] is indexed by pair.
-    Value flat = tensor::CollapseShapeOp::create(
-        b, loc, idx, SmallVector<ReassociationIndices>{{0, 1, 2}});
-    auto vector = [&](ArrayRef<int64_t> shape, ValueRange sizes) -> Value {
-      return tensor::EmptyOp::create(b, loc, shape, i32, sizes);
-    };
-    Value offsetsInit = vector({numExperts + 1}, {});
-    Value pairsInit = vector({ShapedType::kDynamic}, {pairs});
-    auto sort = kernel::ExpertSortOp::create(
-        b, loc,
-        TypeRange{offsetsInit.getType(), pairsInit.getType(),
-                  pairsInit.getType()},
-        flat, offsetsInit, pairsInit, vector({ShapedType::kDynamic}, {pairs}),
-        b.getI64IntegerAttr(numExperts));
-    Value offsets = sort.getResults()[0], order = sort.getResults()[1],
-          position = sort.getResults()[2];
-
-    // rows[r, :] = x[token of order[r], :]
-    Value rowsInit = tensor::EmptyOp::create(
-        b, loc, ArrayRef<int64_t>{ShapedType::kDynamic, d}, f32,
-        ValueRange{pairs});
-    Value rows = buildPointwise(
-        b, loc, {order}, {dimsMap(ctx, 2, {0})}, rowsInit,
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          SmallVector<Value> bsk = pairIndices(nb, l, toIndex(nb, l, a[0]));
-          return tensor::ExtractOp::create(
-              nb, l, x,
-              ValueRange{bsk[0], bsk[1], linalg::IndexOp::create(nb, l, 1)});
-        });
+    Type f32 = b.getF32Type();
+    SortedPairs sp = SortedPairs::build(b, loc, op.getIndices(), numExperts);
+    Value rows = sp.gather(b, loc, x);
 
     // Per expert: its rows through gate, up, SiLU and down.
     auto grouped = [&](Value input, Value weights, int64_t cols) -> Value {
-      Value init =
-          filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0);
-      return kernel::GroupedMatmulOp::create(b, loc, TypeRange{init.getType()},
-                                             input, weights, offsets, init)
-          .getResult()
-          .front();
+      return groupedProduct(
+          b, loc, sp, input, weights,
+          filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0));
     };
     Value gate = grouped(rows, op.getGateProj(), f);
     Value up = grouped(rows, op.getUpProj(), f);
@@ -493,19 +534,9 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
         {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 2})},
         {IT::parallel, IT::parallel, IT::parallel, IT::reduction},
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value bi = linalg::IndexOp::create(nb, l, 0);
-          Value si = linalg::IndexOp::create(nb, l, 1);
-          Value ki = linalg::IndexOp::create(nb, l, 3);
-          Value pair = arith::AddIOp::create(
-              nb, l,
-              arith::MulIOp::create(
-                  nb, l,
-                  arith::AddIOp::create(
-                      nb, l, arith::MulIOp::create(nb, l, bi, seq), si),
-                  arith::ConstantIndexOp::create(nb, l, k)),
-              ki);
-          Value row =
-              toIndex(nb, l, tensor::ExtractOp::create(nb, l, position, pair));
+          Value row = sp.rowOf(nb, l, linalg::IndexOp::create(nb, l, 0),
+                               linalg::IndexOp::create(nb, l, 1),
+                               linalg::IndexOp::create(nb, l, 3));
           Value v = tensor::ExtractOp::create(
               nb, l, expertOut,
               ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
@@ -574,25 +605,9 @@ struct ExpertCapacityLowering : OpRewritePattern<ExpertCapacityOp> {
     OpBuilder &b = rewriter;
     Type f32 = b.getF32Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
     int64_t numExperts = op.getNumExperts();
-    Value seq = tensor::DimOp::create(b, loc, w, 1);
-    Value pairs = arith::MulIOp::create(
-        b, loc,
-        arith::MulIOp::create(b, loc, tensor::DimOp::create(b, loc, w, 0), seq),
-        arith::ConstantIndexOp::create(b, loc, k));
-    Value flat = tensor::CollapseShapeOp::create(
-        b, loc, idx, SmallVector<ReassociationIndices>{{0, 1, 2}});
-    auto vector = [&](ArrayRef<int64_t> shape, ValueRange sizes) -> Value {
-      return tensor::EmptyOp::create(b, loc, shape, i32, sizes);
-    };
-    Value pairsInit = vector({ShapedType::kDynamic}, {pairs});
-    auto sort = kernel::ExpertSortOp::create(
-        b, loc,
-        TypeRange{RankedTensorType::get({numExperts + 1}, i32),
-                  pairsInit.getType(), pairsInit.getType()},
-        flat, vector({numExperts + 1}, {}), pairsInit,
-        vector({ShapedType::kDynamic}, {pairs}),
-        b.getI64IntegerAttr(numExperts));
-    Value offsets = sort.getResults()[0], position = sort.getResults()[2];
+    SortedPairs sp = SortedPairs::build(b, loc, idx, numExperts);
+    Value seq = sp.seq, pairs = sp.pairs, offsets = sp.offsets,
+          position = sp.position;
     // C = ceil(capacity_factor * P / E), in f64 then i64.
     Value pairsF = arith::UIToFPOp::create(
         b, loc, b.getF64Type(), arith::IndexCastOp::create(b, loc, i64, pairs));
