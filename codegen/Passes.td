@@ -28,6 +28,11 @@ def StrataConvertToLinalg : Pass<"strata-convert-to-linalg", "mlir::ModuleOp"> {
            "counting-sorted by expert, then strata_kernel.grouped_matmul (one "
            "GEMM per expert over its rows; what both targets compile); "
            "otherwise each pair gathers its expert's weights">,
+    Option<"groupExpertsBackward", "group-experts-backward", "bool", "false",
+           "With group-experts, the experts' backward grouped too (per "
+           "expert: the products' transposes and a loop over the experts "
+           "for the weights' gradients); otherwise every expert for every "
+           "token (E / top_k times the work)">,
     Option<"flashAttention", "flash-attention", "bool", "false",
            "Attention as strata_kernel.flash_attention (online softmax, no "
            "[B, H, S, T] scores), which the targets lower to loops or "

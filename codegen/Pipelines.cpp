@@ -32,10 +32,12 @@ using namespace mlir::strata;
 /// sorted rows, attention strata_kernel.flash_attention unless `flashAttention` is
 /// off; each target lowers these ops on buffers.
 static LogicalResult addBufferStages(OpPassManager &pm, bool stopAtLinalg,
-                                     bool flashAttention) {
+                                     bool flashAttention,
+                                     bool groupExpertsBackward) {
   pm.addPass(createStrataParamsToArguments());
   StrataConvertToLinalgOptions toLinalg;
   toLinalg.groupExperts = true;
+  toLinalg.groupExpertsBackward = groupExpertsBackward;
   toLinalg.flashAttention = flashAttention;
   pm.addPass(createStrataConvertToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
@@ -84,7 +86,8 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   StringRef stop = options.stopAfter;
   if (stop != "linalg" && stop != "loops" && stop != "llvm")
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg", options.flashAttention)))
+  if (failed(addBufferStages(pm, stop == "linalg", options.flashAttention,
+                             /*groupExpertsBackward=*/true)))
     return failure();
   if (stop == "linalg")
     return success();
@@ -121,7 +124,11 @@ mlir::strata::buildCudaLoweringPipeline(OpPassManager &pm,
     return failure();
   if (!llvm::is_contained({80, 89, 90}, options.sm))
     return failure();
-  if (failed(addBufferStages(pm, stop == "linalg", options.flashAttention)))
+  // The grouped backward's loop over the experts would run as one GPU
+  // thread (sequential host code becomes a one-thread kernel): CUDA keeps
+  // the dense backward until the weight gradient has a grouped kernel.
+  if (failed(addBufferStages(pm, stop == "linalg", options.flashAttention,
+                             /*groupExpertsBackward=*/false)))
     return failure();
   if (stop == "linalg")
     return success();

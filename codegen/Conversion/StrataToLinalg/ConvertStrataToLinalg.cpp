@@ -33,7 +33,8 @@ struct ConvertToLinalgPass
     populateLossToLinalgPatterns(patterns);
     populateGradientsToLinalgPatterns(patterns);
     populateOptimizerToLinalgPatterns(patterns);
-    populateMoEToLinalgPatterns(patterns, groupExperts);
+    populateMoEToLinalgPatterns(patterns, groupExperts,
+                                groupExperts && groupExpertsBackward);
     // decode's KV caches are extended with tensor.concat: lower it to
     // insert_slice, which bufferizes in place.
     tensor::populateDecomposeTensorConcatPatterns(patterns);

@@ -723,7 +723,8 @@ struct RouterBackwardLowering : OpRewritePattern<RouterBackwardOp> {
 /// Dense over experts: every token's path through every expert is
 /// computed and weighted by its routing weight (zero where the expert was
 /// not selected). Work grows with E / top_k over the forward's grouped
-/// form; a grouped backward is still to come.
+/// form; the reference form (strata-convert-to-linalg without
+/// group-experts). The targets compile the grouped backward (MoE.cpp).
 struct MoEExpertsBackwardLowering : OpRewritePattern<MoEExpertsBackwardOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MoEExpertsBackwardOp op,
@@ -1003,6 +1004,11 @@ struct PoolingBackwardLowering : OpRewritePattern<PoolingBackwardOp> {
 };
 
 } // namespace
+
+Value mlir::strata::detail::buildSiluDerivative(OpBuilder &b, Location loc,
+                                                Value x) {
+  return siluDerivative(b, loc, x);
+}
 
 void mlir::strata::populateGradientsToLinalgPatterns(
     RewritePatternSet &patterns) {

@@ -31,6 +31,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -548,6 +549,207 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
+/// w with its last two dims swapped ([E, N, K] -> [E, K, N]): the grouped
+/// product's weight for the transposed contraction of the backward.
+Value transposeLast(OpBuilder &b, Location loc, Value w) {
+  auto type = cast<RankedTensorType>(w.getType());
+  MLIRContext *ctx = b.getContext();
+  Value init = tensor::EmptyOp::create(
+      b, loc,
+      ArrayRef<int64_t>{type.getDimSize(0), type.getDimSize(2),
+                        type.getDimSize(1)},
+      type.getElementType());
+  return buildGeneric(b, loc, {w}, init,
+                      {dimsMap(ctx, 3, {0, 2, 1}), dimsMap(ctx, 3, {0, 1, 2})},
+                      {IT::parallel, IT::parallel, IT::parallel},
+                      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+}
+
+/// out[e] = sum over expert e's sorted rows r of a[r, :]ᵀ b[r, :]: the
+/// weights' gradient of a grouped product, [E, N, K] from a [P, N] and
+/// b [P, K]. A loop over the experts, each contracting only its own
+/// contiguous rows, so the work is the pairs', not E times the tokens'.
+Value groupedWeightGrad(OpBuilder &b, Location loc, const SortedPairs &sp,
+                        Value a, Value bm, int64_t numExperts) {
+  int64_t n = cast<RankedTensorType>(a.getType()).getDimSize(1);
+  int64_t k = cast<RankedTensorType>(bm.getType()).getDimSize(1);
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  Value init = filledTensor(b, loc, a, {numExperts, n, k}, f32, 0.0);
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto loop = scf::ForOp::create(
+      b, loc, cst(0), cst(numExperts), cst(1), ValueRange{init},
+      [&](OpBuilder &nb, Location l, Value e, ValueRange acc) {
+        Value start =
+            toIndex(nb, l, tensor::ExtractOp::create(nb, l, sp.offsets, e));
+        Value next = arith::AddIOp::create(
+            nb, l, e, arith::ConstantIndexOp::create(nb, l, 1));
+        Value end =
+            toIndex(nb, l, tensor::ExtractOp::create(nb, l, sp.offsets, next));
+        Value count = arith::SubIOp::create(nb, l, end, start);
+        OpFoldResult zero = nb.getIndexAttr(0), one = nb.getIndexAttr(1);
+        auto rowsOf = [&](Value m, int64_t cols) -> Value {
+          return tensor::ExtractSliceOp::create(
+              nb, l, m, ArrayRef<OpFoldResult>{start, zero},
+              ArrayRef<OpFoldResult>{count, nb.getIndexAttr(cols)},
+              ArrayRef<OpFoldResult>{one, one});
+        };
+        // dims n, k, r: out[e, n, k] += a[r, n] * b[r, k], accumulated in
+        // place in the zeroed result's slice (no temporary per expert).
+        Value slice = tensor::ExtractSliceOp::create(
+            nb, l, RankedTensorType::get({n, k}, f32), acc[0],
+            ArrayRef<OpFoldResult>{e, zero, zero},
+            ArrayRef<OpFoldResult>{one, nb.getIndexAttr(n), nb.getIndexAttr(k)},
+            ArrayRef<OpFoldResult>{one, one, one});
+        Value grad = buildGeneric(
+            nb, l, {rowsOf(a, n), rowsOf(bm, k)}, slice,
+            {dimsMap(ctx, 3, {2, 0}), dimsMap(ctx, 3, {2, 1}),
+             dimsMap(ctx, 3, {0, 1})},
+            {IT::parallel, IT::parallel, IT::reduction},
+            [](OpBuilder &bb, Location ll, ValueRange v) -> Value {
+              return arith::AddFOp::create(
+                  bb, ll, v[2], arith::MulFOp::create(bb, ll, v[0], v[1]));
+            });
+        Value updated = tensor::InsertSliceOp::create(
+            nb, l, grad, acc[0], ArrayRef<OpFoldResult>{e, zero, zero},
+            ArrayRef<OpFoldResult>{one, nb.getIndexAttr(n), nb.getIndexAttr(k)},
+            ArrayRef<OpFoldResult>{one, one, one});
+        scf::YieldOp::create(nb, l, updated);
+      });
+  return loop.getResult(0);
+}
+
+/// strata.moe_experts_backward grouped by expert, as the forward: the
+/// pairs sorted by expert, the forward recomputed per expert on its rows
+/// (gate, up, SiLU, down), then per expert again the products' transposes
+/// for the activations' gradients and a contraction over each expert's
+/// rows for its weights' gradients. Every GEMM covers the selected pairs
+/// only (the dense form in Gradients.cpp computes every expert for every
+/// token: E / top_k times the work). The gradients of a token's slots are
+/// summed back in slot order, as the forward combines them.
+struct GroupedMoEExpertsBackwardLowering
+    : OpRewritePattern<MoEExpertsBackwardOp> {
+  explicit GroupedMoEExpertsBackwardLowering(MLIRContext *ctx)
+      : OpRewritePattern(ctx, /*benefit=*/2) {}
+
+  LogicalResult matchAndRewrite(MoEExpertsBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput(), w = op.getWeights(), dy = op.getResultGrad();
+    Value gate = op.getGateProj(), up = op.getUpProj(),
+          down = op.getDownProj();
+    auto xType = cast<RankedTensorType>(x.getType());
+    auto gType = cast<RankedTensorType>(gate.getType());
+    int64_t numExperts = gType.getDimSize(0), f = gType.getDimSize(1),
+            d = xType.getDimSize(2);
+    if (!isF32Only(op) || ShapedType::isDynamic(numExperts) ||
+        ShapedType::isDynamic(f) || ShapedType::isDynamic(d) ||
+        cast<RankedTensorType>(w.getType()).isDynamicDim(2))
+      return rewriter.notifyMatchFailure(op, "needs f32 and static expert "
+                                             "shapes");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    OpBuilder &b = rewriter;
+    Type f32 = b.getF32Type();
+    constexpr int64_t dyn = ShapedType::kDynamic;
+    SortedPairs sp = SortedPairs::build(b, loc, op.getIndices(), numExperts);
+    Value rows = sp.gather(b, loc, x), dyRows = sp.gather(b, loc, dy);
+    auto zeroRows = [&](int64_t cols) {
+      return filledTensor(b, loc, rows, {dyn, cols}, f32, 0.0);
+    };
+    auto pointwise = [&](ValueRange in, int64_t cols, auto body) {
+      return buildPointwise(b, loc, in, {},
+                            emptyTensor(b, loc, rows, {dyn, cols}, f32), body);
+    };
+
+    // The forward per expert, recomputed.
+    Value hg = groupedProduct(b, loc, sp, rows, gate, zeroRows(f));
+    Value hu = groupedProduct(b, loc, sp, rows, up, zeroRows(f));
+    Value act = pointwise({hg, hu}, f,
+                          [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                            return arith::MulFOp::create(
+                                nb, l, buildSilu(nb, l, a[0]), a[1]);
+                          });
+    Value out = groupedProduct(b, loc, sp, act, down, zeroRows(d));
+
+    // Each sorted row's routing weight, and the gradient of it: the
+    // expert's output against the result's gradient.
+    Value weightRows = buildPointwise(
+        b, loc, {sp.order}, {}, emptyTensor(b, loc, sp.order, {dyn}, f32),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          SmallVector<Value> bsk = sp.indicesOf(nb, l, toIndex(nb, l, a[0]));
+          return tensor::ExtractOp::create(nb, l, w, bsk);
+        });
+    Value dWeightRows = buildGeneric(
+        b, loc, {dyRows, out}, filledTensor(b, loc, sp.order, {dyn}, f32, 0.0),
+        {dimsMap(ctx, 2, {0, 1}), dimsMap(ctx, 2, {0, 1}),
+         dimsMap(ctx, 2, {0})},
+        {IT::parallel, IT::reduction},
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::AddFOp::create(nb, l, a[2],
+                                       arith::MulFOp::create(nb, l, a[0], a[1]));
+        });
+    auto wType = cast<RankedTensorType>(w.getType());
+    Value dWeights = buildPointwise(
+        b, loc, {}, {}, emptyTensor(b, loc, w, wType.getShape(), f32),
+        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          Value row = sp.rowOf(nb, l, linalg::IndexOp::create(nb, l, 0),
+                               linalg::IndexOp::create(nb, l, 1),
+                               linalg::IndexOp::create(nb, l, 2));
+          return tensor::ExtractOp::create(nb, l, dWeightRows, row);
+        });
+
+    // The activations' gradients, per expert with the transposed weights.
+    Value dOut = buildPointwise(
+        b, loc, {weightRows, dyRows},
+        {dimsMap(ctx, 2, {0}), dimsMap(ctx, 2, {0, 1})},
+        emptyTensor(b, loc, rows, {dyn, d}, f32),
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(nb, l, a[0], a[1]);
+        });
+    Value dAct =
+        groupedProduct(b, loc, sp, dOut, transposeLast(b, loc, down),
+                       zeroRows(f));
+    Value dGateRows = pointwise(
+        {dAct, hg, hu}, f, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, a[0], a[2]),
+              buildSiluDerivative(nb, l, a[1]));
+        });
+    Value dUpRows = pointwise(
+        {dAct, hg}, f, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(nb, l, a[0], buildSilu(nb, l, a[1]));
+        });
+    Value dRows = groupedProduct(b, loc, sp, dGateRows,
+                                 transposeLast(b, loc, gate), zeroRows(d));
+    dRows = groupedProduct(b, loc, sp, dUpRows, transposeLast(b, loc, up),
+                           dRows);
+    // dx[b, s, :] = the sum of its slots' rows, in slot order (the
+    // indices, read but unused, give the slot loop its bound).
+    Value dx = buildGeneric(
+        b, loc, {op.getIndices()},
+        filledTensor(b, loc, x, xType.getShape(), f32, 0.0),
+        {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 2})},
+        {IT::parallel, IT::parallel, IT::parallel, IT::reduction},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value row = sp.rowOf(nb, l, linalg::IndexOp::create(nb, l, 0),
+                               linalg::IndexOp::create(nb, l, 1),
+                               linalg::IndexOp::create(nb, l, 3));
+          Value v = tensor::ExtractOp::create(
+              nb, l, dRows, ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
+          return arith::AddFOp::create(nb, l, a[1], v);
+        });
+
+    // The weights' gradients: per expert, over its rows only.
+    Value dGate = groupedWeightGrad(b, loc, sp, dGateRows, rows, numExperts);
+    Value dUp = groupedWeightGrad(b, loc, sp, dUpRows, rows, numExperts);
+    Value dDown = groupedWeightGrad(b, loc, sp, dOut, act, numExperts);
+    rewriter.replaceOp(op, {dx, dWeights, dGate, dUp, dDown});
+    return success();
+  }
+};
+
 /// load[e] = the number of (b, s, k) with indices[b, s, k] == e: one
 /// generic, parallel over experts and reducing over the pairs (E * P
 /// compares, small next to the experts' GEMMs over the same pairs).
@@ -774,11 +976,14 @@ struct RouterAuxLossLowering : OpRewritePattern<RouterAuxLossOp> {
 } // namespace
 
 void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
-                                               bool groupByExpert) {
+                                               bool groupByExpert,
+                                               bool groupBackward) {
   patterns.add<RouterLowering, RouterAuxLossLowering, ExpertCapacityLowering,
                ExpertLoadLowering>(patterns.getContext());
   if (groupByExpert)
     patterns.add<GroupedMoEExpertsLowering>(patterns.getContext());
+  if (groupBackward)
+    patterns.add<GroupedMoEExpertsBackwardLowering>(patterns.getContext());
   else
     patterns.add<MoEExpertsLowering>(patterns.getContext());
 }

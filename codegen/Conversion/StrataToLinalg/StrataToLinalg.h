@@ -22,9 +22,11 @@ namespace mlir::strata {
 void populatePointwiseToLinalgPatterns(RewritePatternSet &patterns);
 /// Router (top-k by rank, groups, bias), routed experts (selected only):
 /// grouped by expert (sorted rows, one GEMM per expert) or, without
-/// `groupByExpert`, each (token, slot) pair gathering its expert's weights.
+/// `groupByExpert`, each (token, slot) pair gathering its expert's weights;
+/// `groupBackward`: their backward grouped by expert too (over the dense
+/// backward of populateGradientsToLinalgPatterns).
 void populateMoEToLinalgPatterns(RewritePatternSet &patterns,
-                                 bool groupByExpert);
+                                 bool groupByExpert, bool groupBackward);
 /// Cross-entropy and the router balance loss.
 void populateLossToLinalgPatterns(RewritePatternSet &patterns);
 /// Rotary positions (with YaRN) and attention (GQA, causal, window).
@@ -82,6 +84,8 @@ Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
                       Value bias);
 /// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.
 Value buildSilu(OpBuilder &b, Location loc, Value x);
+/// d silu(x) / dx on a scalar.
+Value buildSiluDerivative(OpBuilder &b, Location loc, Value x);
 Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhApproximation);
 
 /// The training generator (dropout masks, router noise): a counter-based
