@@ -128,6 +128,32 @@ struct SortedPairs {
   }
 };
 
+/// out[b, s, :] = sum over slots of (weights[b, s, slot] *) rows[row of
+/// (b, s, slot), :], in slot order: the sorted rows combined back per token
+/// (the forward's weighted sum; its backward's plain one). `slots` is the
+/// [B, S, K] weights, or any [B, S, K] tensor when unweighted (it bounds
+/// the slot loop); `like` [B, S, D] gives the result's shape.
+Value combineSlots(OpBuilder &b, Location loc, const SortedPairs &sp,
+                   Value rows, Value slots, bool weighted, Value like) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(like.getType());
+  return buildGeneric(
+      b, loc, {slots},
+      filledTensor(b, loc, like, type.getShape(), b.getF32Type(), 0.0),
+      {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 2})},
+      {IT::parallel, IT::parallel, IT::parallel, IT::reduction},
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value row = sp.rowOf(nb, l, linalg::IndexOp::create(nb, l, 0),
+                             linalg::IndexOp::create(nb, l, 1),
+                             linalg::IndexOp::create(nb, l, 3));
+        Value v = tensor::ExtractOp::create(
+            nb, l, rows, ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
+        if (weighted)
+          v = arith::MulFOp::create(nb, l, a[0], v);
+        return arith::AddFOp::create(nb, l, a[1], v);
+      });
+}
+
 /// init[r, n] += sum_d rows[r, d] * weights[e(r), n, d] (one GEMM per
 /// expert over its sorted rows; strata_kernel.grouped_matmul).
 Value groupedProduct(OpBuilder &b, Location loc, const SortedPairs &sp,
@@ -506,7 +532,6 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
         ShapedType::isDynamic(d))
       return rewriter.notifyMatchFailure(op, "needs static expert shapes");
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     OpBuilder &b = rewriter;
     Type f32 = b.getF32Type();
     SortedPairs sp = SortedPairs::build(b, loc, op.getIndices(), numExperts);
@@ -529,21 +554,8 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
     Value expertOut = grouped(act, op.getDownProj(), d);
 
     // y[b, s, o] = sum_k w[b, s, k] * expertOut[position[pair], o]
-    Value y = buildGeneric(
-        b, loc, {op.getWeights()},
-        filledTensor(b, loc, x, type.getShape(), f32, 0.0),
-        {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 2})},
-        {IT::parallel, IT::parallel, IT::parallel, IT::reduction},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value row = sp.rowOf(nb, l, linalg::IndexOp::create(nb, l, 0),
-                               linalg::IndexOp::create(nb, l, 1),
-                               linalg::IndexOp::create(nb, l, 3));
-          Value v = tensor::ExtractOp::create(
-              nb, l, expertOut,
-              ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
-          return arith::AddFOp::create(nb, l, a[1],
-                                       arith::MulFOp::create(nb, l, a[0], v));
-        });
+    Value y = combineSlots(b, loc, sp, expertOut, op.getWeights(),
+                           /*weighted=*/true, x);
     rewriter.replaceOp(op, y);
     return success();
   }
@@ -725,21 +737,8 @@ struct GroupedMoEExpertsBackwardLowering
                                  transposeLast(b, loc, gate), zeroRows(d));
     dRows = groupedProduct(b, loc, sp, dUpRows, transposeLast(b, loc, up),
                            dRows);
-    // dx[b, s, :] = the sum of its slots' rows, in slot order (the
-    // indices, read but unused, give the slot loop its bound).
-    Value dx = buildGeneric(
-        b, loc, {op.getIndices()},
-        filledTensor(b, loc, x, xType.getShape(), f32, 0.0),
-        {dimsMap(ctx, 4, {0, 1, 3}), dimsMap(ctx, 4, {0, 1, 2})},
-        {IT::parallel, IT::parallel, IT::parallel, IT::reduction},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value row = sp.rowOf(nb, l, linalg::IndexOp::create(nb, l, 0),
-                               linalg::IndexOp::create(nb, l, 1),
-                               linalg::IndexOp::create(nb, l, 3));
-          Value v = tensor::ExtractOp::create(
-              nb, l, dRows, ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
-          return arith::AddFOp::create(nb, l, a[1], v);
-        });
+    // dx[b, s, :] = the sum of its slots' rows, in slot order.
+    Value dx = combineSlots(b, loc, sp, dRows, w, /*weighted=*/false, x);
 
     // The weights' gradients: per expert, over its rows only.
     Value dGate = groupedWeightGrad(b, loc, sp, dGateRows, rows, numExperts);
