@@ -436,7 +436,6 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Value q = op.getQ(), k = op.getK(), v = op.getV();
-    auto qType = cast<RankedTensorType>(q.getType());
     if (!isF32Only(op))
       return rewriter.notifyMatchFailure(op, "only f32 is lowered here");
     BlockSparseAttr layout = op.getSparsityAttr();
@@ -603,7 +602,6 @@ struct AttentionBackwardLowering : OpRewritePattern<AttentionBackwardOp> {
     MaterializedScores sc = buildScores(rewriter, loc, params, q, k);
     Value zero = f32Constant(rewriter, loc, 0.0);
     int64_t B = sc.batchSize, S = sc.querySize, T = sc.keySize;
-    auto scoresType = RankedTensorType::get({B, h, S, T}, f32);
     auto zeros = [&](ArrayRef<int64_t> shape, ArrayRef<Value> sizes) {
       return sc.filled(RankedTensorType::get(shape, f32), sizes, zero);
     };
