@@ -322,16 +322,19 @@ MaterializedScores buildScores(OpBuilder &b_, Location loc,
   AffineMap row4 = AffineMap::get(4, 0, {bE, hE, sE}, ctx);
   SmallVector<utils::IteratorType> rowIters(4, utils::IteratorType::parallel);
   rowIters.back() = utils::IteratorType::reduction;
-  Value rowMax =
-      linalg::GenericOp::create(
-          b_, loc, TypeRange{rowType}, ValueRange{masked},
-          ValueRange{rowInit(negInf)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
-          [&](OpBuilder &b, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                b, l,
-                ValueRange{arith::MaximumFOp::create(b, l, args[0], args[1])});
-          })
-          .getResult(0);
+  // Each score row reduced into `init` by `combine(element, acc)`.
+  using Combine = Value (*)(OpBuilder &, Location, Value, Value);
+  auto reduceRows = [&](Value in, Value init, Combine combine) -> Value {
+    return buildGeneric(b_, loc, {in}, init, {id4, row4}, rowIters,
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          return combine(b, l, args[0], args[1]);
+                        });
+  };
+  Value rowMax = reduceRows(
+      masked, rowInit(negInf),
+      [](OpBuilder &b, Location l, Value x, Value acc) -> Value {
+        return arith::MaximumFOp::create(b, l, x, acc);
+      });
   Value probs =
       buildPointwise(b_, loc, {masked, rowMax}, {id4, row4}, scoresInit,
                      [&](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -339,15 +342,10 @@ MaterializedScores buildScores(OpBuilder &b_, Location loc,
                            b, l, arith::SubFOp::create(b, l, args[0], args[1]));
                      });
   Value rowSum =
-      linalg::GenericOp::create(
-          b_, loc, TypeRange{rowType}, ValueRange{probs},
-          ValueRange{rowInit(zero)}, ArrayRef<AffineMap>{id4, row4}, rowIters,
-          [&](OpBuilder &b, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                b, l,
-                ValueRange{arith::AddFOp::create(b, l, args[0], args[1])});
-          })
-          .getResult(0);
+      reduceRows(probs, rowInit(zero),
+                 [](OpBuilder &b, Location l, Value x, Value acc) -> Value {
+                   return arith::AddFOp::create(b, l, x, acc);
+                 });
 
   out.probs = probs;
   out.rowSum = rowSum;

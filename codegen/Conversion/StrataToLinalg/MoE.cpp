@@ -427,6 +427,18 @@ struct RouterLowering : OpRewritePattern<RouterOp> {
 /// --weights-dtype may store in bf16 or f16.
 constexpr unsigned kExpertWeights[] = {3, 4, 5};
 
+/// weight[expert, i, j] as f32, i and j the loop dims `rowDim`, `colDim`
+/// of the enclosing generic (a narrow weight widened as read).
+Value expertWeight(OpBuilder &b, Location l, Value weight, Value expert,
+                   unsigned rowDim, unsigned colDim) {
+  return widenToF32(
+      b, l,
+      tensor::ExtractOp::create(b, l, weight,
+                                ValueRange{expert,
+                                           linalg::IndexOp::create(b, l, rowDim),
+                                           linalg::IndexOp::create(b, l, colDim)}));
+}
+
 /// y = sum_k w_k * down_e(silu(gate_e(x)) * up_e(x)) for e = indices[k],
 /// reading each selected expert's weights by gather.
 struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
@@ -463,13 +475,8 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
           {IT::parallel, IT::parallel, IT::parallel, IT::parallel,
            IT::reduction},
           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            Value expert = clampedIndex(b, l, a[1], numExperts);
-            Value w = widenToF32(
-                b, l,
-                tensor::ExtractOp::create(
-                    b, l, weight,
-                    ValueRange{expert, linalg::IndexOp::create(b, l, 3),
-                               linalg::IndexOp::create(b, l, 4)}));
+            Value w = expertWeight(b, l, weight,
+                                   clampedIndex(b, l, a[1], numExperts), 3, 4);
             return arith::AddFOp::create(b, l, a[2],
                                          arith::MulFOp::create(b, l, a[0], w));
           });
@@ -492,14 +499,9 @@ struct MoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
                      {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
                       IT::reduction},
                      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                       Value expert = clampedIndex(b, l, a[2], numExperts);
-                       Value w = widenToF32(
-                           b, l,
-                           tensor::ExtractOp::create(
-                               b, l, down,
-                               ValueRange{expert,
-                                          linalg::IndexOp::create(b, l, 2),
-                                          linalg::IndexOp::create(b, l, 4)}));
+                       Value w = expertWeight(
+                           b, l, down, clampedIndex(b, l, a[2], numExperts), 2,
+                           4);
                        Value term = arith::MulFOp::create(
                            b, l, arith::MulFOp::create(b, l, a[0], a[1]), w);
                        return arith::AddFOp::create(b, l, a[3], term);

@@ -14,13 +14,7 @@ using namespace mlir;
 using namespace mlir::strata;
 
 bool mlir::strata::detail::isF32Only(Operation *op) {
-  auto ok = [](Type t) {
-    auto tensor = dyn_cast<RankedTensorType>(t);
-    return !tensor || !isa<FloatType>(tensor.getElementType()) ||
-           tensor.getElementType().isF32();
-  };
-  return llvm::all_of(op->getOperandTypes(), ok) &&
-         llvm::all_of(op->getResultTypes(), ok);
+  return isF32WithNarrowWeights(op, {});
 }
 
 bool mlir::strata::detail::isF32WithNarrowWeights(
