@@ -14,6 +14,7 @@
 #include "runtime/Device.h"
 #include "runtime/KernelLibrary.h"
 #include "runtime/Weights.h"
+#include "runtime/comm/Communicator.h"
 
 #include <map>
 #include <memory>
@@ -42,6 +43,20 @@ struct TrainingState {
   int64_t cleanSteps = 0;
   std::string userJson = "null"; ///< of the last loaded checkpoint
 };
+
+/// Where a session sits in the mesh of a launch (strata_session_join_world;
+/// World.cpp). Outside a world: a mesh of one.
+struct ParallelPlace {
+  /// Keeps the world (and its backend) alive while the session is;
+  /// declared first, so released after the groups made from it.
+  std::shared_ptr<const void> keepWorld;
+  Communicator *world = nullptr; ///< the world's group
+  std::vector<int64_t> coords;   ///< per mesh axis
+  /// The ranks that hold the same pipeline stage and tensor shard: they
+  /// split the batch, so they average their gradients.
+  std::unique_ptr<Communicator> dataParallel;
+  int dpRank = 0, dpSize = 1;
+};
 } // namespace strata::runtime
 
 struct strata_session {
@@ -55,6 +70,7 @@ struct strata_session {
   strata::runtime::Weights gradients;
   bool haveGradients = false;
   strata::runtime::TrainingState training;
+  strata::runtime::ParallelPlace parallel;
   std::string deviceName;
   bool useKvCache = true;
 

@@ -1,7 +1,9 @@
 //===- Training.cpp - an optimizer step ----------------------------------===//
 //
-// strata_session_train_step: loss_grad on each micro-batch, the gradients
-// averaged, then the compiled optimizer_step (schedule, clipping, update)
+// strata_session_train_step: loss_grad on each micro-batch of this rank's
+// share of the batch, the gradients averaged over every labelled token of
+// the step (the micro-batches', then the data-parallel ranks':
+// DataParallel.cpp), then the compiled optimizer_step (schedule, clipping, update)
 // on the parameters and the optimizer state. The runtime only moves
 // tensors: every number an update uses is computed by compiled code.
 //
@@ -9,6 +11,7 @@
 
 #include "runtime/Training.h"
 #include "runtime/DType.h"
+#include "runtime/DataParallel.h"
 #include "runtime/EntryCall.h"
 #include "runtime/Gradients.h"
 
@@ -77,19 +80,29 @@ strata_status_code checkTrainable(strata_session &s, strata_status *status) {
   return STRATA_OK;
 }
 
-/// Sums the gradients of `micro` micro-batches into s.training.accumulated
-/// and divides by their number; the loss and labelled tokens likewise.
+/// The gradients of this rank's `micro` micro-batches. With one
+/// micro-batch and one data-parallel rank they are loss_grad's own
+/// (s.gradients). Otherwise each micro-batch's gradient of its mean loss
+/// is weighted by its labelled tokens and summed into `sum`
+/// (s.training.accumulated), the loss likewise into `lossSum`: divided by
+/// the labelled tokens of the whole step (finishStep, after the
+/// data-parallel ranks have added theirs), they are the gradient and loss
+/// of the mean over every labelled token of the global batch, however the
+/// batch was split.
 strata_status_code accumulateGradients(strata_session &s, const int32_t *tokens,
                                        const int32_t *labels, size_t batch,
-                                       size_t seq, size_t micro, float &loss,
-                                       int64_t &labelled, int64_t &dropped,
+                                       size_t seq, size_t micro,
+                                       bool weighted, Weights *&sum,
+                                       double &lossSum, int64_t &labelled,
+                                       int64_t &dropped,
                                        strata_status *status) {
   TrainingState &t = s.training;
   size_t rows = batch / micro;
-  double lossSum = 0.0;
+  lossSum = 0.0;
   t.expertLoads.clear(); // computeGradients sums this step's into it
   labelled = 0;
   dropped = -1;
+  sum = &s.gradients;
   for (size_t k = 0; k < micro; ++k) {
     size_t at = k * rows * seq;
     float l = 0.0f;
@@ -98,40 +111,49 @@ strata_status_code accumulateGradients(strata_session &s, const int32_t *tokens,
             computeGradients(s, tokens + at, labels ? labels + at : nullptr,
                              rows, seq, &l, &n, &d, status))
       return code;
-    lossSum += l;
     labelled += n;
     if (d >= 0)
       dropped = (dropped < 0 ? 0 : dropped) + d;
-    if (micro == 1)
+    if (!weighted) {
+      lossSum = l;
       break;
+    }
+    lossSum += static_cast<double>(n) * l;
     if (!t.haveAccumulator) {
       if (strata_status_code code =
               t.accumulated.allocate(s.exe->root, status, STRATA_F32))
         return code;
       t.haveAccumulator = true;
     }
+    sum = &t.accumulated;
+    const float weight = static_cast<float>(n);
     for (size_t i = 0; i < s.gradients.size(); ++i) {
       float *acc = reinterpret_cast<float *>(t.accumulated[i].data.get());
       const float *g =
           reinterpret_cast<const float *>(s.gradients[i].data.get());
-      size_t n = s.gradients[i].elements;
+      size_t count = s.gradients[i].elements;
       if (k == 0)
-        std::memcpy(acc, g, n * sizeof(float));
+        for (size_t j = 0; j < count; ++j)
+          acc[j] = weight * g[j];
       else
-        for (size_t j = 0; j < n; ++j)
-          acc[j] += g[j];
-    }
-  }
-  loss = static_cast<float>(lossSum / static_cast<double>(micro));
-  if (micro > 1) {
-    float scale = 1.0f / static_cast<float>(micro);
-    for (size_t i = 0; i < t.accumulated.size(); ++i) {
-      float *acc = reinterpret_cast<float *>(t.accumulated[i].data.get());
-      for (size_t j = 0; j < t.accumulated[i].elements; ++j)
-        acc[j] *= scale;
+        for (size_t j = 0; j < count; ++j)
+          acc[j] += weight * g[j];
     }
   }
   return STRATA_OK;
+}
+
+/// Weighted sums to means: divided by the step's labelled tokens (all of
+/// the data-parallel group's), or by 1 when every label was ignored.
+void finishStep(Weights &sum, double lossSum, int64_t labelled, float &loss) {
+  double tokens = labelled > 0 ? static_cast<double>(labelled) : 1.0;
+  loss = static_cast<float>(lossSum / tokens);
+  const float inverse = static_cast<float>(1.0 / tokens);
+  for (size_t i = 0; i < sum.size(); ++i) {
+    float *p = reinterpret_cast<float *>(sum[i].data.get());
+    for (size_t j = 0; j < sum[i].elements; ++j)
+      p[j] *= inverse;
+  }
 }
 
 /// optimizer_step on `grads`: new parameters and state in place.
@@ -228,21 +250,31 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
     return code;
   const auto *plan = s.exe->root->training();
   size_t micro = plan ? static_cast<size_t>(plan->accumulation_steps()) : 1;
-  if (batch % micro)
-    return fail(status, STRATA_INVALID_ARGUMENT,
-                "a batch of %zu sequences does not split into %zu "
-                "micro-batches (the executable's gradient accumulation "
-                "steps): use a multiple of %zu",
-                batch, micro, micro);
+  size_t first, rows;
+  if (strata_status_code code =
+          shareOfBatch(s, batch, micro, first, rows, status))
+    return code;
   if (strata_status_code code = ensureState(s, status))
     return code;
   m = strata_train_metrics{};
   m.loss_scale = s.training.lossScale;
-  if (strata_status_code code =
-          accumulateGradients(s, tokens, labels, batch, seq, micro, m.loss,
-                              m.tokens, m.dropped_tokens, status))
+  // Weighted sums unless loss_grad's own result is the step's gradient.
+  bool weighted = micro > 1 || s.parallel.dpSize > 1;
+  Weights *sum = nullptr;
+  double lossSum = 0.0;
+  if (strata_status_code code = accumulateGradients(
+          s, tokens + first * seq, labels ? labels + first * seq : nullptr,
+          rows, seq, micro, weighted, sum, lossSum, m.tokens,
+          m.dropped_tokens, status))
     return code;
-  const Weights &grads = micro > 1 ? s.training.accumulated : s.gradients;
+  Weights &grads = *sum;
+  if (strata_status_code code = reduceOverDataParallel(
+          s, grads, lossSum, m.tokens, m.dropped_tokens, status))
+    return code;
+  if (weighted)
+    finishStep(grads, lossSum, m.tokens, m.loss);
+  else
+    m.loss = static_cast<float>(lossSum);
   bool finite = std::isfinite(m.loss);
   for (size_t i = 0; finite && i < grads.size(); ++i)
     finite = allFinite(grads[i]);

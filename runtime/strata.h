@@ -32,6 +32,9 @@ typedef enum strata_status_code {
   STRATA_OUT_OF_MEMORY = 5,
   STRATA_NOT_FOUND = 6,
   STRATA_INTERNAL_ERROR = 7, /* a bug in the runtime: please report it */
+  /* A collective failed or timed out: another rank died, hangs or
+   * disagrees. The launch cannot go on: end it (strata_world_abort). */
+  STRATA_COMMUNICATION_ERROR = 8,
 } strata_status_code;
 
 /* The outcome of a call: a code and a human-readable message. */
@@ -424,6 +427,61 @@ strata_session_generate_greedy(strata_session *session, const int32_t *prompt,
                                size_t prompt_length, size_t max_new_tokens,
                                int32_t *out, size_t *out_count,
                                strata_status *status);
+
+/* Ranks. A process started alone is a world of one. Launched by mpirun
+ * (or another launcher that sets OMPI_COMM_WORLD_SIZE or PMI_SIZE), every
+ * rank creates the world, which opens the MPI backend plugin
+ * (libstrata_comm_mpi.so, with dlopen: the runtime links no MPI) and joins
+ * the others. Collectives that wait longer than `timeout_s` fail with
+ * STRATA_COMMUNICATION_ERROR naming the ranks that never arrived. */
+typedef struct strata_world strata_world;
+typedef struct strata_world_options {
+  /* "auto" (mpi when launched with more than one rank, else single),
+   * "single" or "mpi". */
+  const char *backend;
+  double timeout_s; /* per collective; 0: 600 */
+  /* Where libstrata_comm_<backend>.so is; NULL: $STRATA_PLUGIN_DIR, else
+   * beside the runtime (its directory and ../lib). */
+  const char *plugin_dir;
+} strata_world_options;
+void strata_world_options_initialize(strata_world_options *options);
+strata_status_code strata_world_create(const strata_world_options *options,
+                                       strata_world **out,
+                                       strata_status *status);
+int strata_world_rank(const strata_world *world);
+int strata_world_size(const strata_world *world);
+const char *strata_world_backend(const strata_world *world); /* "single", "mpi" */
+/* Ends every rank of the launch, with `exit_code`; for an error after
+ * which others would wait (a failed collective, one rank's bad input).
+ * Does not return. */
+void strata_world_abort(strata_world *world, int exit_code);
+/* Leaves the world (MPI_Finalize) once every session that joined it is
+ * released. */
+void strata_world_release(strata_world *world);
+
+/* Collective over the world: every rank calls it with the same
+ * executable. Checks that every rank loaded the same executable and that
+ * the world has as many ranks as the executable's mesh (a world of one runs
+ * the whole plan on its own), then gives the session its place in the
+ * mesh. Data parallelism: strata_session_train_step then takes the global
+ * batch on every rank, trains each data-parallel rank on its share of the
+ * rows and averages the gradients over the group. The world must outlive
+ * the session. */
+strata_status_code strata_session_join_world(strata_session *session,
+                                             strata_world *world,
+                                             strata_status *status);
+/* This session's coordinate on each mesh axis (strata_plan_info's
+ * mesh_axes order) and its data-parallel rank and group size; all zeros
+ * and 1 outside a world. */
+typedef struct strata_rank_info {
+  int world_rank, world_size;
+  size_t mesh_rank;
+  int64_t coords[STRATA_MAX_MESH_RANK];
+  int dp_rank, dp_size;
+} strata_rank_info;
+strata_status_code strata_session_get_rank_info(const strata_session *session,
+                                                strata_rank_info *out,
+                                                strata_status *status);
 
 /* The executable format version this runtime reads. */
 uint32_t strata_runtime_format_version(void);

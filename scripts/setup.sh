@@ -8,6 +8,7 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libcli11-dev libflatbuffers-dev flatbuffers-compiler
   libopenblas-dev  # bench/cpu_matmul_vs_openblas.py: the sgemm peer
+  libopenmpi-dev openmpi-bin  # the MPI backend plugin and mpirun's tests
 )
 
 missing=()

@@ -94,3 +94,16 @@ try:
         config.available_features.add("no-avx512")
 except OSError:
     pass
+
+# Multi-rank tests: Open MPI's mpirun and the MPI backend plugin built
+# beside the runtime (build/lib). As root, mpirun wants to be told.
+mpirun = shutil.which("mpirun")
+mpi_plugin = os.path.join(config.strata_obj_root, "lib", "libstrata_comm_mpi.so")
+if mpirun and os.path.exists(mpi_plugin):
+    config.available_features.add("mpi")
+    config.substitutions.append(
+        ("%mpirun", mpirun + " --allow-run-as-root --oversubscribe"))
+else:
+    lit_config.note("mpirun or the MPI backend (libstrata_comm_mpi.so) not "
+                    "found: multi-rank tests are skipped")
+llvm_config.add_tool_substitutions(["strata-comm-check"], tool_dirs)

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/strata-run/Train.h"
+#include "tools/strata-run/Ranks.h"
 #include "tools/strata-run/TrainData.h"
 
 #include "runtime/OutputFile.h"
@@ -202,6 +203,10 @@ bool checkpoint(Session &s, const std::string &dir, int64_t keepLast,
 
 } // namespace
 
+namespace {
+int train(Session &s, TrainOptions &o, bool leader);
+} // namespace
+
 CLI::App *strata::tools::addTrainCommand(CLI::App &app, TrainOptions &o) {
   CLI::App *cmd = app.add_subcommand(
       "train", "Train an executable compiled with strata-compile --train on "
@@ -260,6 +265,7 @@ CLI::App *strata::tools::addTrainCommand(CLI::App &app, TrainOptions &o) {
                   "auto (a bar on a terminal, else a line per tenth of the "
                   "run), bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  addCollectiveTimeout(*cmd, o.collectiveTimeout);
   cmd->callback([cmd, &o] { o.seedGiven = cmd->count("--seed") > 0; });
   return cmd;
 }
@@ -267,10 +273,29 @@ CLI::App *strata::tools::addTrainCommand(CLI::App &app, TrainOptions &o) {
 int strata::tools::runTrain(TrainOptions o) {
   Session s;
   strata_status status;
+  Ranks &ranks = processRanks();
   if (strata_executable_load_file(o.executable.c_str(), &s.exe, &status) ||
       strata_session_create_on(s.exe, deviceKind(o.device), &s.session,
-                               &status) ||
-      strata_session_set_num_threads(s.session, o.threads, &status))
+                               &status))
+    ranks.fail(status); // the others would wait for this rank to join
+  if (!ranks.join(s.session))
+    return 1;
+  int code = train(s, o, ranks.leader());
+  // An error on some ranks would leave the others waiting in the next
+  // collective.
+  if (code && ranks.size() > 1)
+    ranks.abort();
+  return code;
+}
+
+namespace {
+
+/// The loop of a session that joined the world; the leader (rank 0) alone
+/// writes checkpoints, metrics, progress and weights: data parallelism
+/// keeps every rank's parameters and optimizer state identical.
+int train(Session &s, TrainOptions &o, bool leader) {
+  strata_status status;
+  if (strata_session_set_num_threads(s.session, o.threads, &status))
     return report(status), 1;
   strata_executable_info info;
   strata_plan_info plan;
@@ -332,7 +357,8 @@ int strata::tools::runTrain(TrainOptions o) {
                    error.c_str());
       return 1;
     }
-    std::fprintf(stderr, "resumed from %s at step %lld\n", from.c_str(),
+    if (leader)
+      std::fprintf(stderr, "resumed from %s at step %lld\n", from.c_str(),
                  (long long)strata_session_train_steps_done(s.session));
   } else if (o.weights.empty()
                  ? strata_session_init_parameters(s.session, o.seed, &status)
@@ -343,7 +369,8 @@ int strata::tools::runTrain(TrainOptions o) {
 
   int64_t first = strata_session_train_steps_done(s.session);
   if (first >= o.steps) {
-    std::fprintf(stderr, "nothing to do: %lld steps are done already "
+    if (leader)
+      std::fprintf(stderr, "nothing to do: %lld steps are done already "
                          "(--steps %lld)\n",
                  (long long)first, (long long)o.steps);
     return 0;
@@ -356,7 +383,7 @@ int strata::tools::runTrain(TrainOptions o) {
                  o.checkpointDir.c_str());
     return 1;
   }
-  if (!o.checkpointDir.empty() && !isDirectory(o.checkpointDir) &&
+  if (leader && !o.checkpointDir.empty() && !isDirectory(o.checkpointDir) &&
       mkdir(o.checkpointDir.c_str(), 0777) != 0) {
     std::fprintf(stderr, "error: --checkpoint-dir %s: cannot create it: %s\n",
                  o.checkpointDir.c_str(), std::strerror(errno));
@@ -364,7 +391,7 @@ int strata::tools::runTrain(TrainOptions o) {
   }
 
   FILE *metrics = nullptr;
-  if (!o.metrics.empty()) {
+  if (leader && !o.metrics.empty()) {
     metrics = std::fopen(o.metrics.c_str(), o.resume.empty() ? "w" : "a");
     if (!metrics) {
       std::fprintf(stderr, "error: --metrics %s: cannot open: %s\n",
@@ -372,7 +399,7 @@ int strata::tools::runTrain(TrainOptions o) {
       return 1;
     }
   }
-  Progress progress(o.progress, first, o.steps);
+  Progress progress(leader ? o.progress : "none", first, o.steps);
   std::vector<int32_t> tokens, labels;
   auto start = Clock::now();
   float firstLoss = NAN, lastLoss = NAN;
@@ -417,7 +444,7 @@ int strata::tools::runTrain(TrainOptions o) {
                     std::chrono::duration<double>(Clock::now() - start)
                         .count());
     bool last = m.step == o.steps;
-    if (!o.checkpointDir.empty() &&
+    if (leader && !o.checkpointDir.empty() &&
         ((interval > 0 && m.step % interval == 0) || last) &&
         !checkpoint(s, o.checkpointDir, keepLast, sampler, progress)) {
       exitCode = 1;
@@ -431,7 +458,7 @@ int strata::tools::runTrain(TrainOptions o) {
   }
   if (exitCode)
     return exitCode;
-  if (!o.saveWeights.empty() &&
+  if (leader && !o.saveWeights.empty() &&
       strata_session_save_parameters(s.session, o.saveWeights.c_str(),
                                      &status))
     return report(status), 1;
@@ -441,3 +468,5 @@ int strata::tools::runTrain(TrainOptions o) {
               lastLoss);
   return 0;
 }
+
+} // namespace

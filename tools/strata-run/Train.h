@@ -19,6 +19,7 @@ struct TrainOptions {
   bool seedGiven = false;
   unsigned threads = 0;
   std::string progress = "auto"; ///< auto, bar, lines, none
+  double collectiveTimeout = 600; ///< seconds, under mpirun
 };
 
 /// Adds the `train` subcommand, filling `options`.

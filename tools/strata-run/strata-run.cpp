@@ -7,6 +7,7 @@
 
 #include "runtime/strata.h"
 #include "runtime/OutputFile.h"
+#include "tools/strata-run/Ranks.h"
 #include "tools/strata-run/Train.h"
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,9 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+using strata::tools::addCollectiveTimeout;
+using strata::tools::Ranks;
 
 namespace {
 
@@ -199,6 +203,8 @@ bool noKvCache = false;
 std::string deviceName = "auto";
 /// --threads: CPU threads for parallel loops (0: one per available CPU).
 unsigned numThreads = 0;
+/// --collective-timeout: seconds a rank waits for the others.
+double collectiveTimeout = 600;
 
 /// --seed and --sample-seed: a decimal integer in [0, 2^64). CLI11 alone
 /// reads "-1" as 2^64 - 1.
@@ -235,9 +241,18 @@ strata_save_options saveOptions() {
 bool load(const std::string &path, uint64_t seed, Loaded &out) {
   strata_status status;
   strata_save_options save = saveOptions();
+  Ranks &ranks = strata::tools::processRanks();
   if (strata_executable_load_file(path.c_str(), &out.exe, &status) ||
-      strata_session_create_on(out.exe, deviceKind(), &out.session, &status) ||
-      strata_session_set_num_threads(out.session, numThreads, &status) ||
+      strata_session_create_on(out.exe, deviceKind(), &out.session, &status)) {
+    // The other ranks would wait for this one in the join.
+    if (ranks.size() > 1)
+      ranks.fail(status);
+    std::fprintf(stderr, "error: %s\n", status.message);
+    return false;
+  }
+  if (!ranks.join(out.session))
+    return false;
+  if (strata_session_set_num_threads(out.session, numThreads, &status) ||
       (weightsPath.empty()
            ? strata_session_init_parameters(out.session, seed, &status)
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
@@ -749,6 +764,8 @@ int main(int argc, char **argv) {
                     "CPU threads for the kernels' parallel loops (default 0: "
                     "one per available CPU; the results do not depend on it)")
         ->check(CLI::Range(0u, 1024u));
+  for (CLI::App *cmd : {inferCmd, logitsCmd, benchCmd, callCmd, gradCmd})
+    addCollectiveTimeout(*cmd, collectiveTimeout);
   strata::tools::TrainOptions trainOptions;
   CLI::App *trainCmd = strata::tools::addTrainCommand(app, trainOptions);
   try {
@@ -756,6 +773,11 @@ int main(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     return app.exit(e);
   }
+  if (!*inspectCmd &&
+      !strata::tools::processRanks().open(*trainCmd
+                                              ? trainOptions.collectiveTimeout
+                                              : collectiveTimeout))
+    return 1;
   if (*trainCmd)
     return strata::tools::runTrain(trainOptions);
   if (*inspectCmd)

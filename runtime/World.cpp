@@ -1,0 +1,272 @@
+//===- World.cpp - launched ranks and a session's place in the mesh -------===//
+//
+// strata_world_*: the group of every launched rank, a world of one when the
+// process was started alone. strata_session_join_world: the agreement
+// every rank checks before its first step (same executable, as many ranks
+// as the mesh, a plan this runtime can run) and the groups the session's
+// parallel steps talk over.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Checksum.h"
+#include "runtime/Session.h"
+#include "runtime/comm/Communicator.h"
+
+#include <cstring>
+#include <string>
+
+using namespace strata::runtime;
+
+namespace {
+
+constexpr double kDefaultTimeoutSeconds = 600.0;
+
+struct WorldState {
+  std::unique_ptr<CommBackend> backend; ///< null: a world of one
+  std::unique_ptr<Communicator> single;
+  Communicator &group() { return backend ? backend->world() : *single; }
+};
+
+/// The mesh as text: "pp 1 x dp 2 x ep 1 x tp 1".
+std::string meshText(const strata::fb::Mesh *mesh) {
+  std::string text;
+  for (size_t i = 0; i < mesh->shape()->size(); ++i)
+    text += (i ? " x " : "") + mesh->axes()->Get(i)->str() + " " +
+            std::to_string(mesh->shape()->Get(i));
+  return text;
+}
+
+/// What each rank tells the others before they agree to run together.
+struct Fingerprint {
+  uint32_t executableCrc;
+  uint32_t pad = 0;
+  uint64_t executableBytes;
+};
+
+strata_status_code checkSameExecutable(const strata_executable *exe,
+                                       Communicator &world,
+                                       strata_status *status) {
+  Fingerprint mine{strata::checksum::crc32c(exe->bytes.data(), exe->bytes.size()), 0,
+                   exe->bytes.size()};
+  std::vector<Fingerprint> all(world.size());
+  if (strata_status_code code =
+          world.allGather(&mine, all.data(), sizeof(mine), status))
+    return code;
+  for (int r = 1; r < world.size(); ++r)
+    if (all[r].executableCrc != all[0].executableCrc ||
+        all[r].executableBytes != all[0].executableBytes)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "rank %d loaded a different executable than rank 0 (%llu "
+                  "bytes, CRC-32C %08x, against %llu bytes, %08x): every "
+                  "rank must load the same .strata file",
+                  world.worldRank(r), (unsigned long long)all[r].executableBytes,
+                  all[r].executableCrc,
+                  (unsigned long long)all[0].executableBytes,
+                  all[0].executableCrc);
+  return STRATA_OK;
+}
+
+/// The launched ranks against the mesh, and the parts of the plan this
+/// runtime runs across ranks.
+strata_status_code checkPlan(const strata::fb::ParallelPlan *plan, int ranks,
+                             strata_status *status) {
+  if (!plan)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "%d ranks were launched, but the executable has no parallel "
+                "plan (a mesh of one rank): compile it with --dp %d, or run "
+                "it as one process",
+                ranks, ranks);
+  int64_t meshSize = 1;
+  for (int64_t d : *plan->mesh()->shape())
+    meshSize *= d;
+  if (meshSize != ranks)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "the executable's mesh (%s) has %lld ranks, but %d were "
+                "launched: run it with mpirun -np %lld, or compile it for "
+                "%d ranks",
+                meshText(plan->mesh()).c_str(), (long long)meshSize, ranks,
+                (long long)meshSize, ranks);
+  // The compiler does not partition the programs along these axes yet:
+  // every rank would compute the whole model, silently, for nothing.
+  struct Axis {
+    const char *flag;
+    int64_t degree;
+  } unpartitioned[] = {{"tp", plan->tp()}, {"pp", plan->pp()},
+                       {"ep", plan->ep()}};
+  for (const Axis &axis : unpartitioned)
+    if (axis.degree > 1)
+      return fail(status, STRATA_UNSUPPORTED,
+                  "the executable's plan has --%s %lld, but this compiler "
+                  "does not partition its programs along that axis yet, so "
+                  "each rank would compute the whole model: compile with "
+                  "--%s 1 (data parallelism runs across ranks), or run it "
+                  "as one process",
+                  axis.flag, (long long)axis.degree, axis.flag);
+  if (plan->zero_stage() > 0 && plan->dp() > 1)
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's plan shards the optimizer state (ZeRO "
+                "stage %d) over %lld data-parallel ranks, which this "
+                "runtime does not do yet: compile without "
+                "optimizer_sharding",
+                plan->zero_stage(), (long long)plan->dp());
+  return STRATA_OK;
+}
+
+/// Rank r's coordinates: its digits in the mesh shape, the last axis
+/// fastest.
+std::vector<int64_t> coordinatesOf(int rank, const strata::fb::Mesh *mesh) {
+  std::vector<int64_t> coords(mesh->shape()->size());
+  int64_t rest = rank;
+  for (size_t i = coords.size(); i-- > 0;) {
+    coords[i] = rest % mesh->shape()->Get(i);
+    rest /= mesh->shape()->Get(i);
+  }
+  return coords;
+}
+
+/// The data-parallel group: the ranks whose coordinates differ only on
+/// the dp and ep axes (experts are carved out of data-parallel ranks).
+int dataParallelColor(const std::vector<int64_t> &coords,
+                      const strata::fb::Mesh *mesh) {
+  int64_t color = 0;
+  for (size_t i = 0; i < coords.size(); ++i) {
+    std::string axis = mesh->axes()->Get(i)->str();
+    if (axis == "dp" || axis == "ep")
+      continue;
+    color = color * mesh->shape()->Get(i) + coords[i];
+  }
+  return static_cast<int>(color);
+}
+
+strata_status_code joinWorld(strata_session &s, WorldState &state,
+                             const std::shared_ptr<WorldState> &keep,
+                             strata_status *status) {
+  Communicator &world = state.group();
+  ParallelPlace place;
+  place.keepWorld = keep;
+  place.world = &world;
+  const auto *plan = s.exe->root->parallel();
+  if (world.size() == 1) {
+    // One process runs the whole plan.
+    if (plan)
+      place.coords.assign(plan->mesh()->shape()->size(), 0);
+    place.dataParallel = makeSingleCommunicator();
+    s.parallel = std::move(place);
+    return ok(status);
+  }
+  if (strata_status_code code = checkSameExecutable(s.exe, world, status))
+    return code;
+  if (strata_status_code code = checkPlan(plan, world.size(), status))
+    return code;
+  place.coords = coordinatesOf(world.rank(), plan->mesh());
+  if (strata_status_code code = world.split(
+          dataParallelColor(place.coords, plan->mesh()), world.rank(),
+          place.dataParallel, status))
+    return code;
+  place.dpRank = place.dataParallel->rank();
+  place.dpSize = place.dataParallel->size();
+  s.parallel = std::move(place);
+  return ok(status);
+}
+
+} // namespace
+
+struct strata_world {
+  std::shared_ptr<WorldState> state;
+  std::string backend;
+};
+
+extern "C" {
+
+void strata_world_options_initialize(strata_world_options *options) {
+  if (!options)
+    return;
+  *options = strata_world_options{};
+  options->backend = "auto";
+  options->timeout_s = kDefaultTimeoutSeconds;
+}
+
+strata_status_code strata_world_create(const strata_world_options *options,
+                                       strata_world **out,
+                                       strata_status *status) {
+  if (!out)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_world_create: null argument");
+  *out = nullptr;
+  return guardApi(__func__, status, [&] {
+    strata_world_options o;
+    strata_world_options_initialize(&o);
+    if (options)
+      o = *options;
+    std::string backend = o.backend ? o.backend : "auto";
+    if (backend == "auto")
+      backend = launchedWorldSize() > 1 ? "mpi" : "single";
+    if (backend != "single" && backend != "mpi")
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "unknown communication backend '%s': use auto, single or "
+                  "mpi",
+                  backend.c_str());
+    double timeout = o.timeout_s > 0 ? o.timeout_s : kDefaultTimeoutSeconds;
+    auto state = std::make_shared<WorldState>();
+    if (backend == "single") {
+      state->single = makeSingleCommunicator();
+    } else if (strata_status_code code = CommBackend::open(
+                   backend, o.plugin_dir ? o.plugin_dir : "", timeout,
+                   state->backend, status)) {
+      return code;
+    }
+    *out = new strata_world{std::move(state), backend};
+    return ok(status);
+  });
+}
+
+int strata_world_rank(const strata_world *world) {
+  return world ? world->state->group().rank() : 0;
+}
+
+int strata_world_size(const strata_world *world) {
+  return world ? world->state->group().size() : 1;
+}
+
+const char *strata_world_backend(const strata_world *world) {
+  return world ? world->backend.c_str() : "single";
+}
+
+void strata_world_abort(strata_world *world, int exit_code) {
+  if (world && world->state->backend)
+    world->state->backend->abortAll(exit_code);
+  std::_Exit(exit_code);
+}
+
+void strata_world_release(strata_world *world) { delete world; }
+
+strata_status_code strata_session_join_world(strata_session *session,
+                                             strata_world *world,
+                                             strata_status *status) {
+  if (!session || !world)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_join_world: null argument");
+  return guardApi(__func__, status, [&] {
+    return joinWorld(*session, *world->state, world->state, status);
+  });
+}
+
+strata_status_code strata_session_get_rank_info(const strata_session *session,
+                                                strata_rank_info *out,
+                                                strata_status *status) {
+  if (!session || !out)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_get_rank_info: null argument");
+  *out = strata_rank_info{};
+  const ParallelPlace &p = session->parallel;
+  out->world_rank = p.world ? p.world->rank() : 0;
+  out->world_size = p.world ? p.world->size() : 1;
+  out->mesh_rank = p.coords.size();
+  for (size_t i = 0; i < p.coords.size() && i < STRATA_MAX_MESH_RANK; ++i)
+    out->coords[i] = p.coords[i];
+  out->dp_rank = p.dpRank;
+  out->dp_size = p.dpSize;
+  return ok(status);
+}
+
+} // extern "C"

@@ -1,0 +1,146 @@
+//===- CommCheck.cpp - strata-comm-check: the collectives under mpirun ----===//
+//
+// Run by lit under mpirun (test/runtime/collectives.test):
+//   strata-comm-check collectives      every collective and split, checked
+//                                      on every rank; rank 0 prints PASS
+//   strata-comm-check hang R SECONDS   rank R never reaches an all_reduce
+//                                      the others wait for SECONDS
+//   strata-comm-check die R            rank R exits before it
+// The last two show that a rank that hangs or dies ends the launch with
+// an error naming it instead of a wait without end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/strata.h"
+#include "runtime/comm/Communicator.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace strata::runtime;
+
+namespace {
+
+int failures = 0;
+
+void expect(bool condition, int rank, const char *what) {
+  if (!condition) {
+    std::fprintf(stderr, "rank %d: FAIL: %s\n", rank, what);
+    ++failures;
+  }
+}
+
+bool check(strata_status_code code, const strata_status &status) {
+  if (code)
+    std::fprintf(stderr, "error: %s\n", status.message);
+  return code == STRATA_OK;
+}
+
+void collectives(Communicator &world) {
+  strata_status status;
+  int r = world.rank(), n = world.size();
+  // Sums of distinct values per rank and element: a reduction that
+  // dropped or doubled a rank shows.
+  std::vector<float> f(1000);
+  for (size_t i = 0; i < f.size(); ++i)
+    f[i] = static_cast<float>((r + 1) * 1000 + i);
+  if (!check(world.allReduceSum(f.data(), f.size(), STRATA_COMM_F32, &status),
+             status))
+    return ++failures, void();
+  bool sums = true;
+  for (size_t i = 0; i < f.size(); ++i)
+    sums &= f[i] == static_cast<float>(1000 * n * (n + 1) / 2 + n * i);
+  expect(sums, r, "all_reduce f32");
+  int64_t big[2] = {int64_t(1) << 40, r};
+  world.allReduceSum(big, 2, STRATA_COMM_I64, &status);
+  expect(big[0] == (int64_t(n) << 40) && big[1] == n * (n - 1) / 2, r,
+         "all_reduce i64");
+  int32_t small = r;
+  world.allReduceSum(&small, 1, STRATA_COMM_I32, &status);
+  expect(small == n * (n - 1) / 2, r, "all_reduce i32");
+  double d = 0.5 * r;
+  world.allReduceSum(&d, 1, STRATA_COMM_F64, &status);
+  expect(d == 0.25 * n * (n - 1), r, "all_reduce f64");
+
+  int64_t mine[2] = {r, 100 + r};
+  std::vector<int64_t> all(2 * n);
+  world.allGather(mine, all.data(), sizeof(mine), &status);
+  bool gathered = true;
+  for (int k = 0; k < n; ++k)
+    gathered &= all[2 * k] == k && all[2 * k + 1] == 100 + k;
+  expect(gathered, r, "all_gather in rank order");
+
+  char text[16] = {};
+  if (r == n - 1)
+    std::strcpy(text, "from the last");
+  world.broadcast(text, sizeof(text), n - 1, &status);
+  expect(std::strcmp(text, "from the last") == 0, r, "broadcast");
+  expect(world.barrier(&status) == STRATA_OK, r, "barrier");
+
+  // Even and odd ranks: two groups, each summing its own.
+  std::unique_ptr<Communicator> half;
+  if (!check(world.split(r % 2, r, half, &status), status))
+    return ++failures, void();
+  int expectSize = n / 2 + (r % 2 == 0 ? n % 2 : 0);
+  expect(half->size() == expectSize && half->rank() == r / 2, r,
+         "split: group size and rank");
+  expect(half->worldRank(half->rank()) == r, r, "split: world rank");
+  int32_t members = r;
+  half->allReduceSum(&members, 1, STRATA_COMM_I32, &status);
+  int32_t want = 0;
+  for (int k = r % 2; k < n; k += 2)
+    want += k;
+  expect(members == want, r, "all_reduce over a split group");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: strata-comm-check collectives | hang RANK "
+                         "SECONDS | die RANK\n");
+    return 2;
+  }
+  std::string mode = argv[1];
+  double timeout = mode == "hang" && argc > 3 ? std::atof(argv[3]) : 60.0;
+  std::unique_ptr<CommBackend> backend;
+  strata_status status;
+  if (!check(CommBackend::open("mpi", "", timeout, backend, &status), status))
+    return 1;
+  Communicator &world = backend->world();
+  int r = world.rank();
+  if (mode == "collectives") {
+    collectives(world);
+    int32_t failed = failures;
+    world.allReduceSum(&failed, 1, STRATA_COMM_I32, &status);
+    if (r == 0 && failed == 0)
+      std::printf("PASS: all_reduce (f32, f64, i32, i64), all_gather, "
+                  "broadcast, barrier and split over %d ranks\n",
+                  world.size());
+    return failed ? 1 : 0;
+  }
+  int victim = argc > 2 ? std::atoi(argv[2]) : 1;
+  if (r == victim) {
+    if (mode == "die")
+      std::_Exit(3);
+    // Hangs far longer than the others wait: they must not.
+    std::this_thread::sleep_for(std::chrono::seconds(120));
+    return 0;
+  }
+  float x = 1.0f;
+  auto start = std::chrono::steady_clock::now();
+  if (world.allReduceSum(&x, 1, STRATA_COMM_F32, &status) == STRATA_OK)
+    return 0; // only if the victim came after all
+  double waited = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::fprintf(stderr, "%s (code %d, after %.0f s)\n", status.message,
+               static_cast<int>(status.code), waited);
+  backend->abortAll(1);
+}
