@@ -67,10 +67,26 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
     arg.state = stateIndex(contents, name.getValue(), shape);
     return success();
   }
+  // optimizer_update (ZeRO-1): one parameter's slice, whichever it is.
+  if (kind == "grad_norm") {
+    arg.kind = Arg::GradNorm;
+    return success();
+  }
+  if (kind == "flat_param" || kind == "flat_gradient") {
+    arg.kind = kind == "flat_param" ? Arg::FlatParam : Arg::FlatGradient;
+    return success();
+  }
+  if (auto slot = func.getArgAttrOfType<IntegerAttr>(i, "strata.slot");
+      kind == "flat_state" && slot) {
+    arg.kind = Arg::FlatState;
+    arg.state = static_cast<int>(slot.getInt());
+    return success();
+  }
   return func.emitError("argument ")
          << i << " has strata.arg = \"" << kind
-         << "\", which is not step, loss_scale, gradient or expert_load "
-            "(with strata.param) or state (with strata.state)";
+         << "\", which is not step, loss_scale, grad_norm, flat_param, "
+            "flat_gradient, gradient or expert_load (with strata.param), "
+            "state (with strata.state) or flat_state (with strata.slot)";
 }
 
 /// A result strata-optimizer marked with `strata.result`.
@@ -124,10 +140,21 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
       contents.state[result.state].parameter = owner->second;
     return success();
   }
+  if (kind == "flat_param") {
+    result.kind = Result::FlatParam;
+    return success();
+  }
+  if (auto slot = func.getResultAttrOfType<IntegerAttr>(i, "strata.slot");
+      kind == "flat_state" && slot) {
+    result.kind = Result::FlatState;
+    result.state = static_cast<int>(slot.getInt());
+    return success();
+  }
   return func.emitError("result ")
          << i << " has strata.result = \"" << kind
-         << "\", which is not lr, grad_norm, dropped_tokens, parameter or "
-            "expert_load (with strata.param) or state (with strata.state)";
+         << "\", which is not lr, grad_norm, dropped_tokens, flat_param, "
+            "parameter or expert_load (with strata.param), state (with "
+            "strata.state) or flat_state (with strata.slot)";
 }
 
 } // namespace
@@ -553,6 +580,18 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Arg::LossScale:
         kind = fb::ArgumentKind::LossScale;
         break;
+      case Arg::GradNorm:
+        kind = fb::ArgumentKind::GradNorm;
+        break;
+      case Arg::FlatParam:
+        kind = fb::ArgumentKind::FlatParameter;
+        break;
+      case Arg::FlatGradient:
+        kind = fb::ArgumentKind::FlatGradient;
+        break;
+      case Arg::FlatState:
+        kind = fb::ArgumentKind::FlatState;
+        break;
       }
       args.push_back(fb::CreateArgument(
           b, kind, a.parameter, b.CreateVector(a.shape),
@@ -585,6 +624,12 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
         break;
       case Result::ExpertLoad:
         kind = fb::ResultKind::ExpertLoad;
+        break;
+      case Result::FlatParam:
+        kind = fb::ResultKind::FlatParameter;
+        break;
+      case Result::FlatState:
+        kind = fb::ResultKind::FlatState;
         break;
       }
       results.push_back(fb::CreateResult(

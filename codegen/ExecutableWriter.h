@@ -43,10 +43,14 @@ struct ExecutableContents {
       Gradient,
       OptimizerState,
       ExpertLoad,
-      LossScale
+      LossScale,
+      GradNorm,
+      FlatParam,
+      FlatGradient,
+      FlatState
     } kind = Tokens;
     int parameter = -1;         ///< Param, Gradient, ExpertLoad
-    int state = -1;             ///< OptimizerState: index into state
+    int state = -1; ///< OptimizerState: index into state; FlatState: slot
     int layer = -1;             ///< KeyCache and ValueCache
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
@@ -63,7 +67,9 @@ struct ExecutableContents {
       LearningRate,
       GradNorm,
       DroppedTokens,
-      ExpertLoad
+      ExpertLoad,
+      FlatParam,
+      FlatState
     } kind = Value;
     bool isInteger = false;
     int parameter = -1;

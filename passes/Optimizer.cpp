@@ -90,11 +90,11 @@ FailureOr<double> balanceRate(ParamOp param, ArrayRef<RouterOp> routers) {
 }
 
 LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
-                                 TrainingAttr plan) {
+                                 TrainingAttr plan,
+                                 SmallVectorImpl<BalancedBias> &biases) {
   MLIRContext *ctx = module.getContext();
   SymbolTable symbols(module);
   SmallVector<ParamOp> params;
-  SmallVector<BalancedBias> biases;
   llvm::StringSet<> seen;
   WalkResult walk = loss.walk([&](ParamOp p) {
     if (!seen.insert(p.getName()).second)
@@ -212,6 +212,106 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   return success();
 }
 
+/// ZeRO-1's entry points (a plan that shards the optimizer state over
+/// data-parallel ranks): `optimizer_update` steps one parameter, any of
+/// them, flattened to 1-D — each rank calls it for the parameters whose
+/// state it keeps, with the global norm the ranks summed — and, when the
+/// model balances selection biases, `optimizer_balance` moves them from the
+/// step's expert loads on every rank. optimizer_step stays: a single
+/// process runs the whole plan with it.
+void buildShardedOptimizer(ModuleOp module, func::FuncOp loss,
+                           TrainingAttr plan) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  Location loc = loss.getLoc();
+  Optimizer optimizer = plan.getOptimizer();
+  unsigned slots = stateSlots(optimizer).size();
+  auto stepType = RankedTensorType::get({}, b.getI32Type());
+  auto scalarType = RankedTensorType::get({}, b.getF32Type());
+  auto flatType = RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type());
+  auto role = [&](StringRef key, StringRef kind, int slot = -1) {
+    NamedAttrList list;
+    list.append(key, b.getStringAttr(kind));
+    if (slot >= 0)
+      list.append("strata.slot", b.getI32IntegerAttr(slot));
+    return list.getDictionary(ctx);
+  };
+  SmallVector<Type> inputs{stepType, scalarType, flatType, flatType};
+  SmallVector<DictionaryAttr> argAttrs{
+      role("strata.arg", "step"), role("strata.arg", "grad_norm"),
+      role("strata.arg", "flat_param"), role("strata.arg", "flat_gradient")};
+  SmallVector<Type> outputs{scalarType, flatType};
+  SmallVector<DictionaryAttr> resultAttrs{role("strata.result", "lr"),
+                                          role("strata.result", "flat_param")};
+  for (unsigned k = 0; k < slots; ++k) {
+    inputs.push_back(flatType);
+    argAttrs.push_back(role("strata.arg", "flat_state", k));
+    outputs.push_back(flatType);
+    resultAttrs.push_back(role("strata.result", "flat_state", k));
+  }
+  b.setInsertionPointToEnd(module.getBody());
+  auto update = func::FuncOp::create(b, loc, "optimizer_update",
+                                     b.getFunctionType(inputs, outputs));
+  update.setAllArgAttrs(argAttrs);
+  update.setAllResultAttrs(resultAttrs);
+  Block *entry = update.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  Value t = entry->getArgument(0);
+  Value lr = LrScheduleOp::create(
+      b, loc, scalarType, t, plan.getSchedule(), plan.getLr(),
+      static_cast<uint64_t>(plan.getWarmupSteps()),
+      static_cast<uint64_t>(plan.getTotalSteps()), plan.getMinLrRatio());
+  SmallVector<Type> stateTypes(slots, flatType);
+  auto op = OptimizerUpdateOp::create(
+      b, loc, flatType, stateTypes, entry->getArgument(2),
+      entry->getArgument(3), entry->getArguments().drop_front(4), t, lr,
+      entry->getArgument(1), optimizer, plan.getWeightDecay(),
+      plan.getBeta1(), plan.getBeta2(), plan.getEps(),
+      plan.getGradientClipping());
+  SmallVector<Value> results{lr, op.getNewParam()};
+  llvm::append_range(results, op.getNewState());
+  func::ReturnOp::create(b, loc, results);
+}
+
+/// optimizer_step's balancing of selection biases alone.
+void buildBalanceStep(ModuleOp module, func::FuncOp step,
+                      ArrayRef<BalancedBias> biases) {
+  if (biases.empty())
+    return;
+  MLIRContext *ctx = module.getContext();
+  OpBuilder b(ctx);
+  SmallVector<Type> inputs, outputs;
+  SmallVector<DictionaryAttr> argAttrs, resultAttrs;
+  for (const BalancedBias &bias : biases) {
+    ParamOp param = bias.param;
+    auto type = cast<RankedTensorType>(param.getType());
+    NamedAttrList arg, result;
+    arg.append("strata.arg", b.getStringAttr("expert_load"));
+    arg.append("strata.param", b.getStringAttr(param.getName()));
+    result.append("strata.result", b.getStringAttr("parameter"));
+    result.append("strata.param", b.getStringAttr(param.getName()));
+    inputs.push_back(RankedTensorType::get(type.getShape(), b.getI32Type()));
+    argAttrs.push_back(arg.getDictionary(ctx));
+    outputs.push_back(type);
+    resultAttrs.push_back(result.getDictionary(ctx));
+  }
+  b.setInsertionPointToEnd(module.getBody());
+  auto balance = func::FuncOp::create(b, step.getLoc(), "optimizer_balance",
+                                      b.getFunctionType(inputs, outputs));
+  balance.setAllArgAttrs(argAttrs);
+  balance.setAllResultAttrs(resultAttrs);
+  Block *entry = balance.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  SmallVector<Value> results;
+  for (auto [bias, load] : llvm::zip_equal(biases, entry->getArguments())) {
+    ParamOp param = bias.param;
+    Value current = b.clone(*param.getOperation())->getResult(0);
+    results.push_back(BiasBalanceOp::create(b, param.getLoc(), current, load,
+                                            b.getF64FloatAttr(bias.rate)));
+  }
+  func::ReturnOp::create(b, step.getLoc(), results);
+}
+
 struct StrataOptimizerPass
     : public mlir::strata::impl::StrataOptimizerBase<StrataOptimizerPass> {
   using StrataOptimizerBase::StrataOptimizerBase;
@@ -228,8 +328,16 @@ struct StrataOptimizerPass
     if (!plan)
       plan = cast<TrainingAttr>(
           parseAttribute("#strata.training<>", &getContext()));
-    if (failed(buildOptimizerStep(module, func, plan)))
+    SmallVector<BalancedBias> biases;
+    if (failed(buildOptimizerStep(module, func, plan, biases)))
       return signalPassFailure();
+    auto parallel = module->getAttrOfType<ParallelAttr>("strata.parallel");
+    if (parallel && parallel.getZeroStage() == 1 && parallel.getDp() > 1) {
+      buildShardedOptimizer(module, func, plan);
+      buildBalanceStep(module,
+                       module.lookupSymbol<func::FuncOp>("optimizer_step"),
+                       biases);
+    }
   }
 };
 

@@ -31,6 +31,15 @@ strata_status_code strata::runtime::reduceOverDataParallel(
     if (strata_status_code code = group.allReduceSum(
             sums[i].data.get(), sums[i].elements, STRATA_COMM_F32, status))
       return code;
+  return reduceScalarsOverDataParallel(s, lossSum, labelled, dropped, status);
+}
+
+strata_status_code strata::runtime::reduceScalarsOverDataParallel(
+    strata_session &s, double &lossSum, int64_t &labelled, int64_t &dropped,
+    strata_status *status) {
+  if (s.parallel.dpSize == 1)
+    return ok(status);
+  Communicator &group = *s.parallel.dataParallel;
   for (auto &[parameter, load] : s.training.expertLoads)
     if (strata_status_code code = group.allReduceSum(
             load.data(), load.size(), STRATA_COMM_I32, status))

@@ -28,6 +28,14 @@ strata_status_code reduceOverDataParallel(strata_session &s, Weights &sums,
                                           int64_t &dropped,
                                           strata_status *status);
 
+/// The scalars of reduceOverDataParallel alone (ZeRO-1 reduces the
+/// gradients to their owners instead).
+strata_status_code reduceScalarsOverDataParallel(strata_session &s,
+                                                 double &lossSum,
+                                                 int64_t &labelled,
+                                                 int64_t &dropped,
+                                                 strata_status *status);
+
 } // namespace strata::runtime
 
 #endif // STRATA_RUNTIME_DATAPARALLEL_H

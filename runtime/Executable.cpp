@@ -457,6 +457,9 @@ strata_status_code checkExpertLoad(const Executable *exe, int parameter,
 
 /// One argument against what the runtime passes for its kind: token ids,
 /// labels and positions as i32 [batch, seq], key padding as i32 [batch],
+/// Optimizer state slots per parameter (AdamW has two).
+constexpr int kMaxStateSlots = 8;
+
 /// KV caches as f32 [batch, length, width], parameters as themselves.
 strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                                  uoffset_t index, const Checker &c) {
@@ -522,6 +525,25 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                        "not F32 []",
                        name);
     return STRATA_OK;
+  case ArgumentKind::GradNorm:
+    if (arg->dtype() != DType::F32 || shape->size() != 0)
+      return c.corrupt("entry point '%s' has a grad-norm argument that is "
+                       "not F32 []",
+                       name);
+    return STRATA_OK;
+  case ArgumentKind::FlatParameter:
+  case ArgumentKind::FlatGradient:
+  case ArgumentKind::FlatState:
+    if (arg->dtype() != DType::F32 || !shapeIs(shape, {-1}))
+      return c.corrupt("argument %u of entry point '%s' (%s) is %s %s; the "
+                       "runtime passes F32 [-1]",
+                       index, name, EnumNameArgumentKind(arg->kind()),
+                       EnumNameDType(arg->dtype()), shapeText(shape).c_str());
+    if (arg->kind() == ArgumentKind::FlatState &&
+        (arg->state() < 0 || arg->state() >= kMaxStateSlots))
+      return c.corrupt("entry point '%s' takes optimizer state slot %d",
+                       name, arg->state());
+    return STRATA_OK;
   case ArgumentKind::Gradient:
   case ArgumentKind::Parameter:
     break;
@@ -550,7 +572,7 @@ strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
   std::vector<bool> params(exe->parameters()->size(), false);
   std::vector<bool> grads(exe->parameters()->size(), false);
   std::vector<bool> loads(exe->parameters()->size(), false);
-  std::set<int> states;
+  std::set<int> states, slots;
   std::set<ArgumentKind> kinds;
   for (const Argument *arg : *ep->arguments()) {
     if (arg->kind() == ArgumentKind::Parameter ||
@@ -570,6 +592,11 @@ strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
     } else if (arg->kind() == ArgumentKind::OptimizerState) {
       if (!states.insert(arg->state()).second)
         return c.corrupt("entry point '%s' takes optimizer state %d twice",
+                         ep->name()->c_str(), arg->state());
+    } else if (arg->kind() == ArgumentKind::FlatState) {
+      if (!slots.insert(arg->state()).second)
+        return c.corrupt("entry point '%s' takes optimizer state slot %d "
+                         "twice",
                          ep->name()->c_str(), arg->state());
     } else if (arg->kind() != ArgumentKind::KeyCache &&
                arg->kind() != ArgumentKind::ValueCache &&
@@ -598,6 +625,15 @@ strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
   case ResultKind::ExpertLoad:
     return checkExpertLoad(exe, res->parameter(), res->dtype(), res->shape(),
                            name, c);
+  case ResultKind::FlatParameter:
+  case ResultKind::FlatState:
+    if (res->dtype() != DType::F32 || !shapeIs(res->shape(), {-1}) ||
+        (res->kind() == ResultKind::FlatState &&
+         (res->state() < 0 || res->state() >= kMaxStateSlots)))
+      return c.corrupt("entry point '%s' has a %s result that is not F32 "
+                       "[-1] of a valid slot",
+                       name, EnumNameResultKind(res->kind()));
+    return STRATA_OK;
   case ResultKind::LearningRate:
   case ResultKind::GradNorm:
     if (res->dtype() != DType::F32 || res->shape()->size() != 0)

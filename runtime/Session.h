@@ -56,6 +56,10 @@ struct ParallelPlace {
   /// split the batch, so they average their gradients.
   std::unique_ptr<Communicator> dataParallel;
   int dpRank = 0, dpSize = 1;
+  /// ZeRO-1 (ZeroOptimizer.cpp): the data-parallel rank that keeps each
+  /// parameter's optimizer state (-1: not stepped by the optimizer);
+  /// empty when the state is not sharded.
+  std::vector<int> owner;
 };
 } // namespace strata::runtime
 

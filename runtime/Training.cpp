@@ -14,6 +14,7 @@
 #include "runtime/DataParallel.h"
 #include "runtime/EntryCall.h"
 #include "runtime/Gradients.h"
+#include "runtime/ZeroOptimizer.h"
 
 #include <cmath>
 #include <cstring>
@@ -49,12 +50,14 @@ void updateLossScale(TrainingState &t, bool overflowed, int64_t interval) {
   t.cleanSteps = 0;
 }
 
-/// The training state, zeros, on first use.
+/// The training state, zeros, on first use (under ZeRO-1, this rank's).
 strata_status_code ensureState(strata_session &s, strata_status *status) {
   TrainingState &t = s.training;
   const auto *state = s.exe->root->training_state();
   if (t.state.size() == (state ? state->size() : 0))
     return STRATA_OK;
+  if (shardsOptimizerState(s))
+    return allocateOwnedState(s, status);
   std::vector<HostTensor> fresh;
   if (strata_status_code code = allocateTrainingState(s.exe, fresh, status))
     return code;
@@ -268,6 +271,14 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
           m.dropped_tokens, status))
     return code;
   Weights &grads = *sum;
+  if (shardsOptimizerState(s)) {
+    if (strata_status_code code = zeroUpdate(s, grads, lossSum, m, status))
+      return code;
+    if (plan->dynamic_loss_scaling())
+      updateLossScale(s.training, m.skipped, plan->loss_scale_growth_interval());
+    m.step = ++s.training.step;
+    return ok(status);
+  }
   if (strata_status_code code = reduceOverDataParallel(
           s, grads, lossSum, m.tokens, m.dropped_tokens, status))
     return code;
@@ -339,6 +350,14 @@ strata_status_code strata_session_train_step(strata_session *session,
 
 int64_t strata_session_train_steps_done(const strata_session *session) {
   return session ? session->training.step : 0;
+}
+
+size_t strata_session_training_state_bytes(const strata_session *session) {
+  size_t bytes = 0;
+  if (session)
+    for (const HostTensor &t : session->training.state)
+      bytes += t.data ? t.bytes() : 0;
+  return bytes;
 }
 
 } // extern "C"

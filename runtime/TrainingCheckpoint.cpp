@@ -15,6 +15,7 @@
 #include "runtime/OutputFile.h"
 #include "runtime/Session.h"
 #include "runtime/Training.h"
+#include "runtime/ZeroOptimizer.h"
 
 #include <cerrno>
 #include <cmath>
@@ -293,7 +294,25 @@ strata_status_code strata_session_save_training_checkpoint(
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "strata_session_save_training_checkpoint: null argument");
   return guardApi(__func__, status, [&] {
+    // ZeRO-1 leaves each rank part of the state; a checkpoint holds it all.
+    for (const HostTensor &t : session->training.state)
+      if (!t.data)
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "this rank holds only its share of the optimizer state "
+                    "(ZeRO stage 1): call strata_session_gather_training_"
+                    "state on every rank first, then save on rank 0");
     return saveCheckpoint(*session, path, user_json, status);
+  });
+}
+
+strata_status_code
+strata_session_gather_training_state(strata_session *session,
+                                     strata_status *status) {
+  if (!session)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "strata_session_gather_training_state: null argument");
+  return guardApi(__func__, status, [&] {
+    return strata::runtime::gatherOptimizerState(*session, status);
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include "runtime/Checksum.h"
 #include "runtime/Session.h"
+#include "runtime/ZeroOptimizer.h"
 #include "runtime/comm/Communicator.h"
 
 #include <cstring>
@@ -66,8 +67,8 @@ strata_status_code checkSameExecutable(const strata_executable *exe,
   return STRATA_OK;
 }
 
-/// The launched ranks against the mesh, and the parts of the plan this
-/// runtime runs across ranks.
+/// The launched ranks against the mesh, and the axes this runtime runs
+/// across ranks (data parallelism, with or without ZeRO-1).
 strata_status_code checkPlan(const strata::fb::ParallelPlan *plan, int ranks,
                              strata_status *status) {
   if (!plan)
@@ -102,13 +103,6 @@ strata_status_code checkPlan(const strata::fb::ParallelPlan *plan, int ranks,
                   "--%s 1 (data parallelism runs across ranks), or run it "
                   "as one process",
                   axis.flag, (long long)axis.degree, axis.flag);
-  if (plan->zero_stage() > 0 && plan->dp() > 1)
-    return fail(status, STRATA_UNSUPPORTED,
-                "the executable's plan shards the optimizer state (ZeRO "
-                "stage %d) over %lld data-parallel ranks, which this "
-                "runtime does not do yet: compile without "
-                "optimizer_sharding",
-                plan->zero_stage(), (long long)plan->dp());
   return STRATA_OK;
 }
 
@@ -166,7 +160,7 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
   place.dpRank = place.dataParallel->rank();
   place.dpSize = place.dataParallel->size();
   s.parallel = std::move(place);
-  return ok(status);
+  return assignStateOwners(s, status);
 }
 
 } // namespace

@@ -338,6 +338,10 @@ strata_status_code strata_session_train_step(strata_session *session,
  * checkpoint of step 0). */
 int64_t strata_session_train_steps_done(const strata_session *session);
 
+/* Bytes of optimizer state this session holds (0 before the first step;
+ * under ZeRO stage 1 across ranks, this rank's share). */
+size_t strata_session_training_state_bytes(const strata_session *session);
+
 /* Writes a training checkpoint to the directory `path`, which must not
  * exist: model.safetensors (the parameters, loadable as --weights),
  * optimizer.safetensors (the optimizer state, torch's names:
@@ -349,6 +353,16 @@ int64_t strata_session_train_steps_done(const strata_session *session);
 strata_status_code strata_session_save_training_checkpoint(
     strata_session *session, const char *path, const char *user_json,
     strata_status *status);
+
+/* Under ZeRO stage 1 across ranks (strata-compile --zero 1, joined to a
+ * world with data parallelism), each data-parallel rank keeps the
+ * optimizer state of its share of the parameters only. This collective,
+ * called by every rank of the group, gives data-parallel rank 0 the whole
+ * state, so that it can save a checkpoint (its next step drops the rest
+ * again); saving without it fails. Anywhere else it does nothing. */
+strata_status_code
+strata_session_gather_training_state(strata_session *session,
+                                     strata_status *status);
 
 /* Loads a checkpoint written by strata_session_save_training_checkpoint:
  * parameters, optimizer state and step, so that the next steps equal those

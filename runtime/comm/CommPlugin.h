@@ -56,6 +56,11 @@ typedef struct strata_comm_plugin {
   int (*all_reduce_sum)(strata_comm *comm, void *data, size_t count,
                         strata_comm_dtype dtype, double timeout_s, char *err,
                         size_t err_size);
+  /* In place at `root`: the element-wise sum over the group (the other
+   * ranks' `data` is only read). */
+  int (*reduce_sum)(strata_comm *comm, void *data, size_t count,
+                    strata_comm_dtype dtype, int root, double timeout_s,
+                    char *err, size_t err_size);
   /* `recv` receives each rank's `bytes` in rank order. */
   int (*all_gather)(strata_comm *comm, const void *send, void *recv,
                     size_t bytes, double timeout_s, char *err,

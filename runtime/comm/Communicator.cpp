@@ -28,6 +28,10 @@ public:
                                   strata_status *status) override {
     return ok(status);
   }
+  strata_status_code reduceSum(void *, size_t, strata_comm_dtype, int,
+                               strata_status *status) override {
+    return ok(status);
+  }
   strata_status_code allGather(const void *send, void *recv, size_t bytes,
                                strata_status *status) override {
     if (bytes)
@@ -73,6 +77,14 @@ public:
     if (plugin->all_reduce_sum(handle, data, count, dtype, timeout, error,
                                sizeof(error)))
       return failed("all_reduce", status);
+    return ok(status);
+  }
+  strata_status_code reduceSum(void *data, size_t count,
+                               strata_comm_dtype dtype, int root,
+                               strata_status *status) override {
+    if (plugin->reduce_sum(handle, data, count, dtype, root, timeout, error,
+                           sizeof(error)))
+      return failed("reduce", status);
     return ok(status);
   }
   strata_status_code allGather(const void *send, void *recv, size_t bytes,

@@ -34,6 +34,10 @@ public:
   virtual strata_status_code allReduceSum(void *data, size_t count,
                                           strata_comm_dtype dtype,
                                           strata_status *status) = 0;
+  /// In place at `root`: the element-wise sum over the group.
+  virtual strata_status_code reduceSum(void *data, size_t count,
+                                       strata_comm_dtype dtype, int root,
+                                       strata_status *status) = 0;
   /// Each rank's `bytes` of `send` into `recv`, in rank order.
   virtual strata_status_code allGather(const void *send, void *recv,
                                        size_t bytes,

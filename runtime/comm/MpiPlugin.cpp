@@ -73,6 +73,12 @@ MPI_Datatype mpiType(strata_comm_dtype dtype) {
   return MPI_DATATYPE_NULL;
 }
 
+size_t elementBytes(strata_comm_dtype dtype) {
+  return dtype == STRATA_COMM_F64 || dtype == STRATA_COMM_I64 ? 8
+         : dtype == STRATA_COMM_U8                           ? 1
+                                                             : 4;
+}
+
 int makeComm(MPI_Comm comm, strata_comm **out, char *err, size_t size) {
   auto *c = new strata_comm;
   c->comm = comm;
@@ -204,9 +210,7 @@ int allReduceSum(strata_comm *c, void *data, size_t count,
   MPI_Request request;
   // MPI counts are ints: reduce a large buffer in pieces.
   constexpr size_t kPiece = size_t(1) << 30;
-  size_t element = dtype == STRATA_COMM_F64 || dtype == STRATA_COMM_I64 ? 8
-                   : dtype == STRATA_COMM_U8                           ? 1
-                                                                       : 4;
+  size_t element = elementBytes(dtype);
   for (size_t at = 0; at < count; at += kPiece) {
     size_t n = count - at < kPiece ? count - at : kPiece;
     if (int code = MPI_Iallreduce(MPI_IN_PLACE,
@@ -215,6 +219,28 @@ int allReduceSum(strata_comm *c, void *data, size_t count,
                                   c->comm, &request))
       return mpiError(code, "MPI_Iallreduce", err, size);
     if (int code = await(c, request, "all_reduce", timeout, err, size))
+      return code;
+  }
+  return 0;
+}
+
+int reduceSum(strata_comm *c, void *data, size_t count,
+              strata_comm_dtype dtype, int root, double timeout, char *err,
+              size_t size) {
+  ++c->calls;
+  MPI_Request request;
+  constexpr size_t kPiece = size_t(1) << 30;
+  size_t element = elementBytes(dtype);
+  for (size_t at = 0; at < count; at += kPiece) {
+    size_t n = count - at < kPiece ? count - at : kPiece;
+    char *piece = static_cast<char *>(data) + at * element;
+    // The root sums in place; the others send theirs.
+    if (int code = MPI_Ireduce(c->rank == root ? MPI_IN_PLACE : piece,
+                               c->rank == root ? piece : nullptr,
+                               static_cast<int>(n), mpiType(dtype), MPI_SUM,
+                               root, c->comm, &request))
+      return mpiError(code, "MPI_Ireduce", err, size);
+    if (int code = await(c, request, "reduce", timeout, err, size))
       return code;
   }
   return 0;
@@ -283,6 +309,7 @@ const strata_comm_plugin kPlugin = {
     worldRankOf,
     split,
     allReduceSum,
+    reduceSum,
     allGather,
     broadcast,
     barrier,

@@ -5,6 +5,11 @@ tokens equal), and every parameter of the final weights within the tolerance
 relative to the largest magnitude of that parameter.
 
   check_ranks.py METRICS_A METRICS_B WEIGHTS_A WEIGHTS_B [--rtol 1e-5]
+      [--common-steps] [--state-share LO HI]
+
+--common-steps compares the steps both metrics files have (a resumed run's);
+--state-share checks that A's optimizer_state_bytes is between LO and HI
+times B's at every step (ZeRO-1: rank 0 keeps its share).
 """
 import argparse
 import json
@@ -26,11 +31,21 @@ def main():
     p.add_argument("weights_a")
     p.add_argument("weights_b")
     p.add_argument("--rtol", type=float, default=1e-5)
+    p.add_argument("--common-steps", action="store_true")
+    p.add_argument("--state-share", type=float, nargs=2)
     args = p.parse_args()
     a, b = load_metrics(args.metrics_a), load_metrics(args.metrics_b)
-    if sorted(a) != sorted(b) or not a:
+    steps = sorted(set(a) & set(b)) if args.common_steps else sorted(a)
+    if not steps or (not args.common_steps and sorted(a) != sorted(b)):
         sys.exit(f"FAIL: steps {sorted(a)} != {sorted(b)}")
-    for step in sorted(a):
+    share = None
+    for step in steps:
+        if args.state_share:
+            share = a[step]["optimizer_state_bytes"] / b[step]["optimizer_state_bytes"]
+            lo, hi = args.state_share
+            if not lo <= share <= hi:
+                sys.exit(f"FAIL: step {step} holds {share:.3f} of the optimizer "
+                         f"state, not within [{lo}, {hi}]")
         for key in ("lr", "tokens", "skipped"):
             if a[step][key] != b[step][key]:
                 sys.exit(f"FAIL: step {step} {key} {a[step][key]} != {b[step][key]}")
@@ -49,8 +64,9 @@ def main():
         if err > args.rtol:
             sys.exit(f"FAIL: {name} differs by {err:.3g} of its largest "
                      f"magnitude (rtol {args.rtol})")
-    print(f"PASS: {len(a)} steps and {len(wa)} parameters within "
-          f"{args.rtol:g} (worst {worst:.2g})")
+    held = f"; {share:.3f} of the optimizer state" if share is not None else ""
+    print(f"PASS: {len(steps)} steps and {len(wa)} parameters within "
+          f"{args.rtol:g} (worst {worst:.2g}){held}")
 
 
 main()

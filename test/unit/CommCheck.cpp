@@ -68,6 +68,15 @@ void collectives(Communicator &world) {
   world.allReduceSum(&d, 1, STRATA_COMM_F64, &status);
   expect(d == 0.25 * n * (n - 1), r, "all_reduce f64");
 
+  // A reduce to the last rank: only it holds the sum.
+  std::vector<int32_t> part{r + 1, 10 * (r + 1)};
+  world.reduceSum(part.data(), part.size(), STRATA_COMM_I32, n - 1, &status);
+  if (r == n - 1)
+    expect(part[0] == n * (n + 1) / 2 && part[1] == 5 * n * (n + 1), r,
+           "reduce to a root");
+  else
+    expect(part[0] == r + 1, r, "reduce leaves the senders' data");
+
   int64_t mine[2] = {r, 100 + r};
   std::vector<int64_t> all(2 * n);
   world.allGather(mine, all.data(), sizeof(mine), &status);
@@ -120,7 +129,7 @@ int main(int argc, char **argv) {
     int32_t failed = failures;
     world.allReduceSum(&failed, 1, STRATA_COMM_I32, &status);
     if (r == 0 && failed == 0)
-      std::printf("PASS: all_reduce (f32, f64, i32, i64), all_gather, "
+      std::printf("PASS: all_reduce (f32, f64, i32, i64), reduce, all_gather, "
                   "broadcast, barrier and split over %d ranks\n",
                   world.size());
     return failed ? 1 : 0;

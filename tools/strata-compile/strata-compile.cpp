@@ -63,6 +63,7 @@ struct Options {
   std::string stats; ///< "", "table" or "json".
   bool statsRequested = false;
   int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
+  int zeroStage = -1; ///< --zero; -1: as the config says.
   int64_t contextLength = 0;
   bool printLocations = false;
   /// "flash", "materialized" or "auto" (the target's default).
@@ -181,6 +182,11 @@ void applyParallelFlags(const Options &opts, ParallelSpec &p) {
   set(opts.pp, p.pp, "pipeline_parallel_degree", "--pp");
   set(opts.dp, p.dp, "data_parallel_degree", "--dp");
   set(opts.ep, p.ep, "expert_parallel_degree", "--ep");
+  if (opts.zeroStage >= 0) {
+    p.optimizerSharding = opts.zeroStage == 1;
+    p.fromCommandLine["optimizer_sharding"] =
+        "--zero=" + std::to_string(opts.zeroStage);
+  }
 }
 
 /// Writes the emitted stage to `path` (stdout when empty or "-") through
@@ -582,6 +588,10 @@ int main(int argc, char **argv) {
       ->check(degree);
   app.add_option("--ep", opts.ep, "Expert-parallel degree (overrides config)")
       ->check(degree);
+  app.add_option("--zero", opts.zeroStage,
+                 "ZeRO stage over the data-parallel ranks: 1 shards the "
+                 "optimizer state (overrides parallel.optimizer_sharding)")
+      ->check(CLI::Range(0, 1));
   app.add_flag("--print-locations", opts.printLocations,
                "Print each op's config line:column in the emitted IR");
   app.add_option("-j,--jobs", opts.jobs,

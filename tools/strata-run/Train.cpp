@@ -435,6 +435,8 @@ int train(Session &s, TrainOptions &o, bool leader) {
       if (m.dropped_tokens >= 0)
         std::fprintf(metrics, ", \"dropped_tokens\": %lld",
                      (long long)m.dropped_tokens);
+      std::fprintf(metrics, ", \"optimizer_state_bytes\": %zu",
+                   strata_session_training_state_bytes(s.session));
       if (std::strcmp(plan.precision, "F16") == 0)
         std::fprintf(metrics, ", \"loss_scale\": %.9g", m.loss_scale);
       std::fprintf(metrics, "}\n");
@@ -444,8 +446,15 @@ int train(Session &s, TrainOptions &o, bool leader) {
                     std::chrono::duration<double>(Clock::now() - start)
                         .count());
     bool last = m.step == o.steps;
-    if (leader && !o.checkpointDir.empty() &&
-        ((interval > 0 && m.step % interval == 0) || last) &&
+    bool save = !o.checkpointDir.empty() &&
+                ((interval > 0 && m.step % interval == 0) || last);
+    // Every rank brings its share of a sharded optimizer state to rank 0.
+    if (save && strata_session_gather_training_state(s.session, &status)) {
+      report(status);
+      exitCode = 1;
+      break;
+    }
+    if (save && leader &&
         !checkpoint(s, o.checkpointDir, keepLast, sampler, progress)) {
       exitCode = 1;
       break;
