@@ -148,6 +148,17 @@ def StrataOptimizer : Pass<"strata-optimizer", "mlir::ModuleOp"> {
     for routers' selection biases (DeepSeek-V3's `e_score_correction_bias`):
     selection has no gradient and the bias is no weight to decay, so the
     optimizer leaves it alone.
+
+    A plan that shards the optimizer state (`#strata.parallel` with
+    `zero_stage = 1` and `dp` > 1; ZeRO stage 1) also gets
+    `optimizer_update`: one parameter's update flattened to 1-D, whichever
+    parameter it is, from the step, the global norm the ranks summed
+    (`strata.arg = "grad_norm"`), the parameter, its gradient and its state
+    slots (`"flat_param"`, `"flat_gradient"`, `"flat_state"` with
+    `strata.slot`), returning the learning rate, the new parameter and the
+    new slots; each rank calls it for the parameters whose state it keeps.
+    With balanced selection biases, `optimizer_balance` moves them from the
+    expert loads alone, as `optimizer_step` does (docs/parallelism.md).
   }];
   let options = [
     Option<"loss", "loss", "std::string", "\"loss\"",

@@ -80,6 +80,13 @@ TEST(WorldApi, ASessionOutsideAWorldIsAMeshOfOne) {
   EXPECT_EQ(info.dp_size, 1);
   EXPECT_EQ(strata_session_get_rank_info(nullptr, &info, &status),
             STRATA_INVALID_ARGUMENT);
+  // Nothing is sharded: gathering the optimizer state does nothing, and
+  // there is none before a step.
+  EXPECT_EQ(strata_session_gather_training_state(session, &status),
+            STRATA_OK);
+  EXPECT_EQ(strata_session_training_state_bytes(session), 0u);
+  EXPECT_EQ(strata_session_gather_training_state(nullptr, &status),
+            STRATA_INVALID_ARGUMENT);
   strata_session_release(session);
   strata_executable_release(exe);
 }
