@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <memory>
@@ -292,6 +293,21 @@ void hookFree(void *ctx, void *p) {
 
 } // namespace
 
+/// Which of `count` GPUs this process uses: $STRATA_CUDA_DEVICE, else,
+/// for ranks mpirun launched, the rank on its node (one GPU per rank),
+/// else 0; -1 for a $STRATA_CUDA_DEVICE out of range.
+static int deviceOrdinal(int count) {
+  if (const char *env = std::getenv("STRATA_CUDA_DEVICE"); env && *env) {
+    char *end = nullptr;
+    long n = std::strtol(env, &end, 10);
+    return end && *end == 0 && n >= 0 && n < count ? static_cast<int>(n) : -1;
+  }
+  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"})
+    if (const char *env = std::getenv(name); env && *env)
+      return static_cast<int>(std::strtol(env, nullptr, 10) % count);
+  return 0;
+}
+
 strata_status_code CudaDevice::open(std::unique_ptr<Device> &out,
                                     strata_status *status) {
   std::unique_ptr<CudaDevice> device(new CudaDevice);
@@ -316,14 +332,19 @@ strata_status_code CudaDevice::open(std::unique_ptr<Device> &out,
     return fail(status, STRATA_UNSUPPORTED,
                 "no CUDA device: the driver found no usable GPU (%s)",
                 r == kSuccess ? "0 devices" : d.describe(r));
-  if (!d.record(d.cuDeviceGet(&d.device, 0), "cuDeviceGet") ||
+  int ordinal = deviceOrdinal(count);
+  if (ordinal < 0)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "STRATA_CUDA_DEVICE names no GPU of the %d the driver found",
+                count);
+  if (!d.record(d.cuDeviceGet(&d.device, ordinal), "cuDeviceGet") ||
       !d.record(d.cuDevicePrimaryCtxRetain(&d.context, d.device),
                 "creating the CUDA context") ||
       !d.record(d.cuCtxSetCurrent(d.context), "cuCtxSetCurrent") ||
       !d.record(d.cuStreamCreate(&d.stream, 0), "creating a CUDA stream") ||
       !d.record(d.cuEventCreate(&d.started, 0), "cuEventCreate") ||
       !d.record(d.cuEventCreate(&d.stopped, 0), "cuEventCreate"))
-    return fail(status, STRATA_UNSUPPORTED, "CUDA device 0: %s",
+    return fail(status, STRATA_UNSUPPORTED, "CUDA device %d: %s", ordinal,
                 d.error.c_str());
   int major = 0, minor = 0;
   int attrs[][2] = {{kMaxBlockDimX, 0}, {kMaxBlockDimY, 1}, {kMaxBlockDimZ, 2}};

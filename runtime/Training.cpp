@@ -236,9 +236,7 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
     case strata::fb::ResultKind::GradNorm:
       m.grad_norm = scalar(r);
       break;
-    case strata::fb::ResultKind::Value:
-    case strata::fb::ResultKind::DroppedTokens:
-    case strata::fb::ResultKind::ExpertLoad:
+    default: // values optimizer_step does not return
       break;
     }
   }

@@ -12,6 +12,7 @@
 #include "runtime/Session.h"
 #include "runtime/ZeroOptimizer.h"
 #include "runtime/comm/Communicator.h"
+#include "runtime/comm/NcclCommunicator.h"
 
 #include <cstring>
 #include <string>
@@ -25,6 +26,8 @@ constexpr double kDefaultTimeoutSeconds = 600.0;
 struct WorldState {
   std::unique_ptr<CommBackend> backend; ///< null: a world of one
   std::unique_ptr<Communicator> single;
+  double timeout = kDefaultTimeoutSeconds;
+  std::string gpuBackend = "auto";
   Communicator &group() { return backend ? backend->world() : *single; }
 };
 
@@ -132,6 +135,30 @@ int dataParallelColor(const std::vector<int64_t> &coords,
   return static_cast<int>(color);
 }
 
+/// A CUDA session's data-parallel group over NCCL, bootstrapped by the
+/// group it replaces, when the world's options say so (or may: "auto").
+strata_status_code useGpuCollectives(strata_session &s, WorldState &state,
+                                     ParallelPlace &place,
+                                     strata_status *status) {
+  if (s.device->hostMemory() || state.gpuBackend == "mpi" ||
+      place.dataParallel->size() == 1)
+    return STRATA_OK;
+  int version = 0;
+  if (ncclVersion(version, status) != STRATA_OK) {
+    if (state.gpuBackend == "nccl")
+      return status ? status->code : STRATA_UNSUPPORTED;
+    return STRATA_OK; // auto: the world's backend carries the group
+  }
+  Communicator &bootstrap = *place.dataParallel;
+  std::unique_ptr<Communicator> nccl;
+  if (strata_status_code code = makeNcclCommunicator(
+          bootstrap, std::move(place.dataParallel), *s.device, state.timeout,
+          nccl, status))
+    return code;
+  place.dataParallel = std::move(nccl);
+  return STRATA_OK;
+}
+
 strata_status_code joinWorld(strata_session &s, WorldState &state,
                              const std::shared_ptr<WorldState> &keep,
                              strata_status *status) {
@@ -157,6 +184,8 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
           dataParallelColor(place.coords, plan->mesh()), world.rank(),
           place.dataParallel, status))
     return code;
+  if (strata_status_code code = useGpuCollectives(s, state, place, status))
+    return code;
   place.dpRank = place.dataParallel->rank();
   place.dpSize = place.dataParallel->size();
   s.parallel = std::move(place);
@@ -178,6 +207,7 @@ void strata_world_options_initialize(strata_world_options *options) {
   *options = strata_world_options{};
   options->backend = "auto";
   options->timeout_s = kDefaultTimeoutSeconds;
+  options->gpu_backend = "auto";
 }
 
 strata_status_code strata_world_create(const strata_world_options *options,
@@ -201,7 +231,15 @@ strata_status_code strata_world_create(const strata_world_options *options,
                   "mpi",
                   backend.c_str());
     double timeout = o.timeout_s > 0 ? o.timeout_s : kDefaultTimeoutSeconds;
+    std::string gpu = o.gpu_backend ? o.gpu_backend : "auto";
+    if (gpu != "auto" && gpu != "nccl" && gpu != "mpi")
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "unknown GPU communication backend '%s': use auto, nccl "
+                  "or mpi",
+                  gpu.c_str());
     auto state = std::make_shared<WorldState>();
+    state->timeout = timeout;
+    state->gpuBackend = gpu;
     if (backend == "single") {
       state->single = makeSingleCommunicator();
     } else if (strata_status_code code = CommBackend::open(

@@ -457,6 +457,11 @@ typedef struct strata_world_options {
   /* Where libstrata_comm_<backend>.so is; NULL: $STRATA_PLUGIN_DIR, else
    * beside the runtime (its directory and ../lib). */
   const char *plugin_dir;
+  /* The collectives of CUDA sessions' groups: "auto" (NCCL where
+   * libnccl.so.2 loads — $STRATA_NCCL_LIBRARY, the loader's path, the CUDA
+   * toolkit's lib64 —, else the world's backend), "nccl" or "mpi". NCCL's
+   * unique id is broadcast over the world's backend. */
+  const char *gpu_backend;
 } strata_world_options;
 void strata_world_options_initialize(strata_world_options *options);
 strata_status_code strata_world_create(const strata_world_options *options,

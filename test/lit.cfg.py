@@ -107,3 +107,9 @@ else:
     lit_config.note("mpirun or the MPI backend (libstrata_comm_mpi.so) not "
                     "found: multi-rank tests are skipped")
 llvm_config.add_tool_substitutions(["strata-comm-check"], tool_dirs)
+
+# NCCL (the CUDA toolkit's libnccl.so.2): its loading is checked here; its
+# collectives need a GPU (test/cuda/nccl.test).
+if any(os.path.exists(p) for p in ["/usr/local/cuda/lib64/libnccl.so.2",
+                                   "/usr/local/cuda/lib/libnccl.so.2"]):
+    config.available_features.add("nccl")

@@ -341,10 +341,30 @@ def decode():
         f"{r['prefill_ms_512_decode-bench-cuda-tc']:.2f} ms")
 
 
+def nccl():
+    """The NCCL backend through one rank on this GPU (strata-comm-check),
+    with the libnccl.so.2 PyTorch ships when the machine has no other."""
+    env = dict(os.environ)
+    if "STRATA_NCCL_LIBRARY" not in env:
+        try:
+            import nvidia.nccl
+            lib = os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2")
+            if os.path.exists(lib):
+                env["STRATA_NCCL_LIBRARY"] = lib
+        except ImportError:
+            pass
+    proc = subprocess.run([os.path.join(ART, "strata-comm-check"), "nccl"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    out = (proc.stdout + proc.stderr).strip()
+    report["nccl"] = out
+    check("nccl one-rank collectives", proc.returncode == 0 and "PASS" in out,
+          out.replace("\n", "; "))
+
+
 def main():
     say(f"Strata device check, {report['date']}")
     say(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
-    for part in (numerics, gemm, attention, moe, decode):
+    for part in (numerics, nccl, gemm, attention, moe, decode):
         try:
             part()
         except Exception as e:

@@ -41,7 +41,7 @@ for k in gemm attention moe; do
 done
 "$COMPILE" "$ROOT/bench/cuda/decode-bench.yaml" --target=cuda --sm="$SM" \
   --emit=executable -o "$ART/decode-bench-cuda.strata"
-cp "$BUILD/bin/strata-run" "$ART/"
+cp "$BUILD/bin/strata-run" "$BUILD/bin/strata-comm-check" "$ART/"
 # PTX text compresses well; the device tool carries at most 64 MiB.
 tar -C "$ART" -cJf "$ROOT/.device.tar.xz" .
 du -sh "$ART" "$ROOT/.device.tar.xz"

@@ -6,13 +6,18 @@
 //   strata-comm-check hang R SECONDS   rank R never reaches an all_reduce
 //                                      the others wait for SECONDS
 //   strata-comm-check die R            rank R exits before it
+//   strata-comm-check nccl             the collectives over NCCL on each
+//                                      rank's GPU (bootstrapped over MPI
+//                                      under mpirun, a world of one alone)
 // The last two show that a rank that hangs or dies ends the launch with
 // an error naming it instead of a wait without end.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/CudaDevice.h"
 #include "runtime/strata.h"
 #include "runtime/comm/Communicator.h"
+#include "runtime/comm/NcclCommunicator.h"
 
 #include <chrono>
 #include <cmath>
@@ -108,15 +113,61 @@ void collectives(Communicator &world) {
   expect(members == want, r, "all_reduce over a split group");
 }
 
+/// Reports every rank's failures and prints PASS on rank 0 when none.
+int summarise(Communicator &group, const char *over) {
+  strata_status status;
+  int32_t failed = failures;
+  group.allReduceSum(&failed, 1, STRATA_COMM_I32, &status);
+  if (group.rank() == 0 && failed == 0)
+    std::printf("PASS: all_reduce (f32, f64, i32, i64), reduce, all_gather, "
+                "broadcast, barrier and split over %d ranks%s\n",
+                group.size(), over);
+  return failed ? 1 : 0;
+}
+
+/// The same collectives over NCCL: the library's version, then a GPU.
+int ncclCheck() {
+  strata_status status;
+  int version = 0;
+  if (!check(ncclVersion(version, &status), status))
+    return 1;
+  std::printf("NCCL %d.%d.%d\n", version / 10000, version / 100 % 100,
+              version % 100);
+  std::fflush(stdout);
+  std::unique_ptr<CommBackend> backend;
+  std::unique_ptr<Communicator> single;
+  Communicator *bootstrap = nullptr;
+  if (launchedWorldSize() > 1) {
+    if (!check(CommBackend::open("mpi", "", 60.0, backend, &status), status))
+      return 1;
+    bootstrap = &backend->world();
+  } else {
+    single = makeSingleCommunicator();
+    bootstrap = single.get();
+  }
+  std::unique_ptr<Device> gpu;
+  if (!check(CudaDevice::open(gpu, &status), status))
+    return 1;
+  std::unique_ptr<Communicator> nccl;
+  if (!check(makeNcclCommunicator(*bootstrap, nullptr, *gpu, 60.0, nccl,
+                                  &status),
+             status))
+    return 1;
+  collectives(*nccl);
+  return summarise(*nccl, " over NCCL");
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: strata-comm-check collectives | hang RANK "
-                         "SECONDS | die RANK\n");
+                         "SECONDS | die RANK | nccl\n");
     return 2;
   }
   std::string mode = argv[1];
+  if (mode == "nccl")
+    return ncclCheck();
   double timeout = mode == "hang" && argc > 3 ? std::atof(argv[3]) : 60.0;
   std::unique_ptr<CommBackend> backend;
   strata_status status;
@@ -126,13 +177,7 @@ int main(int argc, char **argv) {
   int r = world.rank();
   if (mode == "collectives") {
     collectives(world);
-    int32_t failed = failures;
-    world.allReduceSum(&failed, 1, STRATA_COMM_I32, &status);
-    if (r == 0 && failed == 0)
-      std::printf("PASS: all_reduce (f32, f64, i32, i64), reduce, all_gather, "
-                  "broadcast, barrier and split over %d ranks\n",
-                  world.size());
-    return failed ? 1 : 0;
+    return summarise(world, "");
   }
   int victim = argc > 2 ? std::atoi(argv[2]) : 1;
   if (r == victim) {
