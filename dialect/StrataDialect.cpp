@@ -22,6 +22,9 @@ void StrataDialect::initialize() {
 #include "dialect/StrataOps.cpp.inc"
       >();
   registerAttributes();
+  // The shard dialect's interface, so that upstream sharding propagation
+  // and partitioning see through the model's ops (StrataOpsSharding.cpp).
+  attachShardingModels(*getContext());
 }
 
 /// The plan attributes belong on the module, and the parallel plan's grid

@@ -33,6 +33,9 @@ LogicalResult verifyAttentionShapes(function_ref<InFlightDiagnostic()> emit,
 namespace mlir::strata {
 /// State tensors `optimizer` keeps per parameter (strata.optimizer_update).
 unsigned optimizerStateCount(Optimizer optimizer);
+/// Attaches shard::ShardingInterface to the ops that tensor parallelism
+/// splits (StrataOpsSharding.cpp); the dialect does it when it loads.
+void attachShardingModels(MLIRContext &ctx);
 } // namespace mlir::strata
 
 #endif // STRATA_DIALECT_STRATAOPS_H

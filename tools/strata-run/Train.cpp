@@ -435,10 +435,10 @@ int train(Session &s, TrainOptions &o, bool leader) {
       if (m.dropped_tokens >= 0)
         std::fprintf(metrics, ", \"dropped_tokens\": %lld",
                      (long long)m.dropped_tokens);
-      std::fprintf(metrics, ", \"optimizer_state_bytes\": %zu",
-                   strata_session_training_state_bytes(s.session));
       if (std::strcmp(plan.precision, "F16") == 0)
         std::fprintf(metrics, ", \"loss_scale\": %.9g", m.loss_scale);
+      std::fprintf(metrics, ", \"optimizer_state_bytes\": %zu",
+                   strata_session_training_state_bytes(s.session));
       std::fprintf(metrics, "}\n");
       std::fflush(metrics);
     }

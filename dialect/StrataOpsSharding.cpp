@@ -1,0 +1,316 @@
+//===- StrataOpsSharding.cpp - the shard dialect's interface on model ops -===//
+//
+// Each op says how its loops map onto its operands and results
+// (shard::ShardingInterface), so that upstream sharding-propagation carries
+// a plan's annotations through a layer and shard-partition turns it into
+// the program of one rank. Megatron's tensor parallelism falls out: a
+// linear layer split on its output features needs nothing, split on its
+// input features (the reduction) it sums its partial products with one
+// all-reduce; attention and rotary embeddings split by whole heads; norms
+// see whole rows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/Dialect/Shard/Interfaces/ShardingInterface.h"
+#include "mlir/Dialect/Shard/Interfaces/ShardingInterfaceImpl.h"
+#include "mlir/IR/IRMapping.h"
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+using shard::GridAxis;
+using shard::ReductionKind;
+using shard::Sharding;
+using utils::IteratorType;
+
+int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+/// A map from `loops` loops to the listed ones.
+AffineMap mapTo(MLIRContext *ctx, unsigned loops, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(loops, 0, exprs, ctx);
+}
+
+/// The loops 0..n-1.
+SmallVector<unsigned> leading(unsigned n) {
+  SmallVector<unsigned> dims(n);
+  for (unsigned i = 0; i < n; ++i)
+    dims[i] = i;
+  return dims;
+}
+
+/// The product of the grid axes `axes` of the grid that `sharding` names.
+FailureOr<int64_t> axesSize(Operation *op, const Sharding &sharding,
+                            ArrayRef<GridAxis> axes,
+                            SymbolTableCollection &symbols) {
+  shard::GridOp grid = shard::getGrid(op, sharding.getGridAttr(), symbols);
+  if (!grid)
+    return failure();
+  int64_t size = 1;
+  for (GridAxis axis : axes)
+    size *= grid.getShape()[axis];
+  return size;
+}
+
+/// The grid axes that split the last dimension of `sharding`'s tensor.
+ArrayRef<GridAxis> lastDimAxes(const Sharding &sharding, int64_t rank) {
+  if (!sharding || static_cast<int64_t>(sharding.getSplitAxes().size()) < rank)
+    return {};
+  return sharding.getSplitAxes()[rank - 1].asArrayRef();
+}
+
+/// Element-wise ops of same-shaped operands: every loop parallel, every
+/// value indexed by all of them.
+template <typename Op>
+struct ElementwiseSharding
+    : shard::ShardingInterface::ExternalModel<ElementwiseSharding<Op>, Op> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
+    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
+                                     IteratorType::parallel);
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    unsigned loops = rankOf(op->getResult(0));
+    AffineMap identity =
+        AffineMap::getMultiDimIdentityMap(loops, op->getContext());
+    return SmallVector<AffineMap>(op->getNumOperands() + 1, identity);
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    shard::partitionTriviallyShardableOperation(
+        *op, operands, operandShardings, resultShardings, map, symbols, b);
+    return success();
+  }
+};
+
+/// y[..., n] = sum_k x[..., k] W[n, k] (+ b[n]): batch loops, then n
+/// (parallel) and k (a sum).
+struct LinearSharding
+    : shard::ShardingInterface::ExternalModel<LinearSharding, LinearOp> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
+    SmallVector<IteratorType> types(rankOf(op->getResult(0)),
+                                    IteratorType::parallel);
+    types.push_back(IteratorType::reduction);
+    return types;
+  }
+  SmallVector<ReductionKind> getReductionLoopIteratorKinds(Operation *) const {
+    return {ReductionKind::Sum};
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    auto linear = cast<LinearOp>(op);
+    MLIRContext *ctx = op->getContext();
+    unsigned batch = rankOf(linear.getResult()) - 1;
+    unsigned n = batch, k = batch + 1, loops = batch + 2;
+    SmallVector<unsigned> input = leading(batch);
+    input.push_back(k);
+    SmallVector<unsigned> result = leading(batch);
+    result.push_back(n);
+    SmallVector<AffineMap> maps{mapTo(ctx, loops, input),
+                                mapTo(ctx, loops, {n, k})};
+    if (linear.getBias())
+      maps.push_back(mapTo(ctx, loops, {n}));
+    maps.push_back(mapTo(ctx, loops, result));
+    return maps;
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    auto iface = cast<shard::ShardingInterface>(op);
+    SmallVector<IteratorType> loops = iface.getLoopIteratorTypes();
+    shard::ShardingArray assignment =
+        shard::getGridAxisAssignmentForLoopIterators(
+            operandShardings, resultShardings, loops,
+            iface.getIndexingMaps());
+    if (!shard::isAtLeastOneReductionIteratorSharded(loops, assignment)) {
+      shard::partitionTriviallyShardableOperation(
+          *op, operands, operandShardings, resultShardings, map, symbols, b);
+      return success();
+    }
+    // Row parallel: each rank's product over its slice of the inputs is a
+    // partial sum of the whole.
+    if (cast<LinearOp>(op).getBias())
+      return op->emitOpError("splits its input features over ranks but has a "
+                             "bias, which the partial sums would add once "
+                             "per rank");
+    shard::partitionTriviallyShardableOperation(
+        *op, operands, operandShardings, resultShardings, map, symbols, b);
+    Value partial = map.lookup(op->getResult(0));
+    Value sum = shard::AllReduceOp::create(
+        b, op->getLoc(), partial, resultShardings[0].getGrid(),
+        shard::getReductionGridAxes(loops, assignment), ReductionKind::Sum);
+    map.map(op->getResult(0), sum);
+    return success();
+  }
+};
+
+/// Normalisation of whole rows: batch loops and the feature loop, the
+/// weight indexed by the feature loop. Splitting the features would
+/// normalise by a part of the row, so partition refuses it.
+template <typename Op>
+struct RowNormSharding
+    : shard::ShardingInterface::ExternalModel<RowNormSharding<Op>, Op> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
+    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
+                                     IteratorType::parallel);
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    unsigned loops = rankOf(op->getResult(0));
+    MLIRContext *ctx = op->getContext();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(loops, ctx);
+    SmallVector<AffineMap> maps{identity};
+    for (unsigned i = 1; i < op->getNumOperands(); ++i)
+      maps.push_back(mapTo(ctx, loops, {loops - 1}));
+    maps.push_back(identity);
+    return maps;
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    if (!lastDimAxes(resultShardings[0], rankOf(op->getResult(0))).empty())
+      return op->emitOpError("normalises whole rows: its last dimension "
+                             "cannot be split over ranks");
+    shard::partitionTriviallyShardableOperation(
+        *op, operands, operandShardings, resultShardings, map, symbols, b);
+    return success();
+  }
+};
+
+/// Splits `op`'s heads: the trivial partition, then `num_heads` (and
+/// `num_kv_heads`) divided by the ranks splitting the last dimension.
+LogicalResult partitionHeads(Operation *op, ArrayRef<Value> operands,
+                             ArrayRef<Sharding> operandShardings,
+                             ArrayRef<Sharding> resultShardings,
+                             IRMapping &map, SymbolTableCollection &symbols,
+                             OpBuilder &b, ArrayRef<StringRef> headAttrs) {
+  ArrayRef<GridAxis> axes =
+      lastDimAxes(resultShardings[0], rankOf(op->getResult(0)));
+  int64_t ranks = 1;
+  if (!axes.empty()) {
+    FailureOr<int64_t> size = axesSize(op, resultShardings[0], axes, symbols);
+    if (failed(size))
+      return op->emitOpError("is sharded on a grid that does not exist");
+    ranks = *size;
+  }
+  for (StringRef name : headAttrs) {
+    int64_t heads = cast<IntegerAttr>(op->getAttr(name)).getInt();
+    if (heads % ranks)
+      return op->emitOpError("has ")
+             << heads << " " << name << ", which " << ranks
+             << " ranks cannot split into whole heads";
+  }
+  shard::partitionTriviallyShardableOperation(
+      *op, operands, operandShardings, resultShardings, map, symbols, b);
+  if (ranks == 1)
+    return success();
+  Operation *local = map.lookup(op->getResult(0)).getDefiningOp();
+  for (StringRef name : headAttrs) {
+    int64_t heads = cast<IntegerAttr>(op->getAttr(name)).getInt();
+    local->setAttr(name, b.getI64IntegerAttr(heads / ranks));
+  }
+  return success();
+}
+
+/// Rotary embeddings: [B, S, heads * head_dim], positions [B, S] or [S].
+struct RotarySharding
+    : shard::ShardingInterface::ExternalModel<RotarySharding, RotaryOp> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
+    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
+                                     IteratorType::parallel);
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    auto rotary = cast<RotaryOp>(op);
+    MLIRContext *ctx = op->getContext();
+    unsigned loops = rankOf(rotary.getResult());
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(loops, ctx);
+    SmallVector<AffineMap> maps{identity};
+    if (Value positions = rotary.getPositions()) {
+      // Positions index the leading (batch, sequence) loops they have.
+      unsigned r = rankOf(positions);
+      SmallVector<unsigned> dims;
+      for (unsigned i = 0; i < r; ++i)
+        dims.push_back(loops - 1 - r + i);
+      maps.push_back(mapTo(ctx, loops, dims));
+    }
+    maps.push_back(identity);
+    return maps;
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    return partitionHeads(op, operands, operandShardings, resultShardings, map,
+                          symbols, b, {"num_heads"});
+  }
+};
+
+/// Attention: loops (batch, query, key, head features); q and the result
+/// indexed by (batch, query, features), k and v by (batch, key, features),
+/// so splitting the features splits whole query heads and the KV heads
+/// they read alike.
+struct AttentionSharding
+    : shard::ShardingInterface::ExternalModel<AttentionSharding, AttentionOp> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *) const {
+    return {IteratorType::parallel, IteratorType::parallel,
+            IteratorType::reduction, IteratorType::parallel};
+  }
+  SmallVector<ReductionKind> getReductionLoopIteratorKinds(Operation *) const {
+    // The keys are a softmax's, not a sum's: never split (propagation
+    // leaves them whole, partition refuses).
+    return {ReductionKind::Generic};
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    auto attention = cast<AttentionOp>(op);
+    MLIRContext *ctx = op->getContext();
+    SmallVector<AffineMap> maps{mapTo(ctx, 4, {0, 1, 3}),
+                                mapTo(ctx, 4, {0, 2, 3}),
+                                mapTo(ctx, 4, {0, 2, 3})};
+    if (attention.getKeyPadding())
+      maps.push_back(mapTo(ctx, 4, {0}));
+    if (attention.getStep())
+      maps.push_back(mapTo(ctx, 4, {}));
+    maps.push_back(mapTo(ctx, 4, {0, 1, 3}));
+    return maps;
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    auto attention = cast<AttentionOp>(op);
+    // Dropout draws from (b, h, s, t) of the whole head range.
+    if (attention.getStep() &&
+        !lastDimAxes(resultShardings[0], 3).empty())
+      return op->emitOpError("has training dropout, whose draws depend on "
+                             "the head index: its heads cannot be split yet");
+    return partitionHeads(op, operands, operandShardings, resultShardings, map,
+                          symbols, b, {"num_heads", "num_kv_heads"});
+  }
+};
+
+} // namespace
+
+void mlir::strata::attachShardingModels(MLIRContext &ctx) {
+  AddOp::attachInterface<ElementwiseSharding<AddOp>>(ctx);
+  SwiGLUOp::attachInterface<ElementwiseSharding<SwiGLUOp>>(ctx);
+  SiluOp::attachInterface<ElementwiseSharding<SiluOp>>(ctx);
+  GeluOp::attachInterface<ElementwiseSharding<GeluOp>>(ctx);
+  LinearOp::attachInterface<LinearSharding>(ctx);
+  RMSNormOp::attachInterface<RowNormSharding<RMSNormOp>>(ctx);
+  LayerNormOp::attachInterface<RowNormSharding<LayerNormOp>>(ctx);
+  RotaryOp::attachInterface<RotarySharding>(ctx);
+  AttentionOp::attachInterface<AttentionSharding>(ctx);
+}
