@@ -6,7 +6,8 @@ initial weights, same global batch, one thread per rank.
 Strata: `strata-compile --train --dp 2` (AdamW, clipping 1.0), then
 `mpirun -np 2 strata-run train --threads 1`; each rank trains on half the
 rows and the gradients are all-reduced through the MPI backend. The same
-executable also runs as one process (1 and 2 threads): the scaling rows.
+executable also runs as one process (1 and 2 threads): the scaling rows;
+a `--zero 1` build shards the optimizer state over the two ranks.
 PyTorch: the reference model (test/e2e/model_reference.py) as an
 nn.Module under DDP, forward, loss.backward() (DDP's bucketed all-reduce
 overlapping the backward), clip_grad_norm_, AdamW.step(). Step times are
@@ -110,10 +111,12 @@ def main():
     tmp = tempfile.mkdtemp()
     exe, weights = os.path.join(tmp, "model.strata"), os.path.join(tmp, "w.safetensors")
     data = os.path.join(tmp, "data.bin")
-    subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, "--train",
-                    "--optimizer", "adamw", "--lr", str(LR), "--schedule", "constant",
-                    "--clip", "1.0", "--precision", "float32", "--dp", "2",
-                    "--emit=executable", "-o", exe], check=True)
+    zero_exe = os.path.join(tmp, "zero.strata")
+    for out, extra in ((exe, []), (zero_exe, ["--zero", "1"])):
+        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, "--train",
+                        "--optimizer", "adamw", "--lr", str(LR), "--schedule", "constant",
+                        "--clip", "1.0", "--precision", "float32", "--dp", "2",
+                        "--emit=executable", "-o", out] + extra, check=True)
     subprocess.run([run, "logits", exe, "--seed", "1", "--tokens", "1",
                     "--save-weights", weights], check=True, stdout=subprocess.DEVNULL)
     info = subprocess.run([run, "inspect", exe], check=True, capture_output=True,
@@ -125,14 +128,18 @@ def main():
     train = ["train", exe, "--data", data, "--weights", weights, "--steps", str(a.steps),
              "--batch", str(a.batch), "--seq-len", str(a.seq), "--progress", "none"]
     results = {}
+    mpi = [mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2"]
     for name, prefix, threads in [
             ("strata 1 process, 1 thread", [], 1),
             ("strata 1 process, 2 threads", [], 2),
-            ("strata 2 ranks (mpirun), 1 thread each",
-             [mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2"], 1)]:
+            ("strata 2 ranks (mpirun), 1 thread each", mpi, 1),
+            ("strata 2 ranks, ZeRO-1, 1 thread each", mpi, 1)]:
         metrics = os.path.join(tmp, f"m{len(results)}.jsonl")
-        subprocess.run(prefix + [run] + train + ["--threads", str(threads),
-                                                 "--metrics", metrics],
+        args = list(train)
+        if "ZeRO" in name:
+            args[1] = zero_exe
+        subprocess.run(prefix + [run] + args + ["--threads", str(threads),
+                                                "--metrics", metrics],
                        check=True, stdout=subprocess.DEVNULL)
         results[name] = strata_ms(metrics, tokens)
     port = 29500 + os.getpid() % 1000

@@ -151,14 +151,16 @@ int await(strata_comm *c, MPI_Request &request, const char *what,
   auto until = start + std::chrono::duration<double>(timeout);
   for (unsigned polls = 0;; ++polls) {
     int done = 0;
+    // Each test also progresses the collective's rounds (a large reduce
+    // takes many): polling must not pause between them, so it yields
+    // instead of sleeping — with more ranks than cores the rank we wait
+    // for gets the core, otherwise the poll goes on at once (as MPI's own
+    // blocking calls busy-poll).
     if (int code = MPI_Test(&request, &done, MPI_STATUS_IGNORE))
       return mpiError(code, what, err, size);
     if (done)
       return 0;
-    // Spin first: most collectives finish within microseconds; then
-    // yield the core to whoever is still computing.
-    if (polls > 2000)
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    std::this_thread::yield();
     if ((polls & 63) == 0 && Clock::now() > until)
       break;
   }
