@@ -15,7 +15,9 @@
 #include "runtime/Sampling.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
+#include <vector>
 
 using namespace strata::runtime;
 
@@ -260,6 +262,64 @@ strata_status_code generate(strata_session &session, const Batch &batch,
   return STRATA_OK;
 }
 
+/// Data parallelism: each rank of the group generates its share of the
+/// rows (sampling as the whole batch would: row b from seed + b), then the
+/// group sums the outputs — every other row is zero on each rank — so
+/// every rank returns the whole batch.
+strata_status_code generateShared(strata_session &session, const Batch &batch,
+                                  const strata_sampling_options &opts,
+                                  strata_status *status) {
+  const ParallelPlace &place = session.parallel;
+  size_t ranks = static_cast<size_t>(place.dpSize);
+  if (ranks == 1 || batch.size == 1)
+    return generate(session, batch, opts, status);
+  size_t rank = static_cast<size_t>(place.dpRank);
+  size_t first = batch.size * rank / ranks;
+  size_t end = batch.size * (rank + 1) / ranks;
+  if (batch.out)
+    std::memset(batch.out, 0, batch.size * batch.maxNew * sizeof(int32_t));
+  strata_status_code code = STRATA_OK;
+  strata_status mine{};
+  if (end > first) {
+    Batch share{batch.prompts + first, batch.lengths + first,
+                end - first,           batch.maxNew,
+                batch.out ? batch.out + first * batch.maxNew : nullptr,
+                batch.outCounts + first};
+    strata_sampling_options shifted = opts;
+    shifted.seed = opts.seed + first;
+    code = generate(session, share, shifted, &mine);
+  }
+  // Agree on failure first: a rank that failed must not leave the others
+  // waiting in the exchange below.
+  int32_t failed = code != STRATA_OK;
+  Communicator &group = *place.dataParallel;
+  if (strata_status_code c =
+          group.allReduceSum(&failed, 1, STRATA_COMM_I32, status))
+    return c;
+  if (code) {
+    if (status)
+      *status = mine;
+    return code;
+  }
+  if (failed)
+    return fail(status, STRATA_COMMUNICATION_ERROR,
+                "another data-parallel rank failed to generate its share of "
+                "the batch (it reports why)");
+  std::vector<int64_t> counts(batch.size, 0);
+  for (size_t b = first; b < end; ++b)
+    counts[b] = static_cast<int64_t>(batch.outCounts[b]);
+  if (batch.out)
+    if (strata_status_code c = group.allReduceSum(
+            batch.out, batch.size * batch.maxNew, STRATA_COMM_I32, status))
+      return c;
+  if (strata_status_code c = group.allReduceSum(counts.data(), counts.size(),
+                                                STRATA_COMM_I64, status))
+    return c;
+  for (size_t b = 0; b < batch.size; ++b)
+    batch.outCounts[b] = static_cast<size_t>(counts[b]);
+  return STRATA_OK;
+}
+
 } // namespace
 
 extern "C" {
@@ -307,7 +367,7 @@ strata_status_code strata_session_generate_batch(
   }
   return guardApi(__func__, status, [&] {
     Batch rows{prompts, prompt_lengths, batch, max_new_tokens, out, out_counts};
-    if (strata_status_code code = generate(*session, rows, opts, status))
+    if (strata_status_code code = generateShared(*session, rows, opts, status))
       return code;
     return ok(status);
   });

@@ -484,8 +484,9 @@ void strata_world_release(strata_world *world);
  * the whole plan on its own), then gives the session its place in the
  * mesh. Data parallelism: strata_session_train_step then takes the global
  * batch on every rank, trains each data-parallel rank on its share of the
- * rows and averages the gradients over the group. The world must outlive
- * the session. */
+ * rows and averages the gradients over the group; strata_session_generate_
+ * batch generates each rank's share of the rows and returns all of them on
+ * every rank. The world must outlive the session. */
 strata_status_code strata_session_join_world(strata_session *session,
                                              strata_world *world,
                                              strata_status *status);
