@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Shard/Interfaces/ShardingInterface.h"
 #include "mlir/Dialect/Shard/Interfaces/ShardingInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
@@ -301,6 +302,94 @@ struct AttentionSharding
   }
 };
 
+/// tensor.concat, which the decode bodies use to append a step's keys and
+/// values to the caches: identity maps; the concatenated dimension itself
+/// cannot be split (each rank would concatenate its own pieces).
+struct ConcatSharding
+    : shard::ShardingInterface::ExternalModel<ConcatSharding,
+                                              tensor::ConcatOp> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
+    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
+                                     IteratorType::parallel);
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(
+        rankOf(op->getResult(0)), op->getContext());
+    return SmallVector<AffineMap>(op->getNumOperands() + 1, identity);
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    int64_t dim = cast<tensor::ConcatOp>(op).getDim();
+    const Sharding &result = resultShardings[0];
+    if (result && static_cast<int64_t>(result.getSplitAxes().size()) > dim &&
+        !result.getSplitAxes()[dim].empty())
+      return op->emitOpError("cannot split the dimension it concatenates");
+    shard::partitionTriviallyShardableOperation(
+        *op, operands, operandShardings, resultShardings, map, symbols, b);
+    return success();
+  }
+};
+
+/// Every other op: whole tensors only. Propagation sees no loop to split
+/// (all operands and results replicated) and partition keeps the op as it
+/// is on every rank; a split value reaching it is gathered first.
+template <typename Op>
+struct ReplicatedSharding
+    : shard::ShardingInterface::ExternalModel<ReplicatedSharding<Op>, Op> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *) const {
+    return {};
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    SmallVector<AffineMap> maps;
+    for (unsigned i = 0; i < op->getNumOperands() + op->getNumResults(); ++i)
+      maps.push_back(AffineMap::get(op->getContext()));
+    return maps;
+  }
+  FailureOr<shard::ShardingOption>
+  getShardingOption(Operation *, ArrayRef<Sharding> operandShardings,
+                    ArrayRef<Sharding> resultShardings) const {
+    for (ArrayRef<Sharding> list : {operandShardings, resultShardings})
+      for (const Sharding &sharding : list)
+        if (sharding)
+          return shard::ShardingOption({}, sharding.getGridAttr());
+    return shard::ShardingOption::makeEmpty();
+  }
+  FailureOr<std::vector<Sharding>>
+  getShardingAnnotations(Operation *op,
+                         const shard::ShardingOption &option) const {
+    std::vector<Sharding> all;
+    if (option.empty)
+      return all;
+    for (unsigned i = 0; i < op->getNumOperands() + op->getNumResults(); ++i)
+      all.push_back(Sharding::get(option.grid, {}));
+    return all;
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings,
+                          IRMapping &map, SymbolTableCollection &symbols,
+                          OpBuilder &b) const {
+    shard::partitionFullyReplicatedOperation(
+        *op, operands, operandShardings, resultShardings, map, symbols, b);
+    return success();
+  }
+};
+
+/// Attaches ReplicatedSharding to each listed op that has no model yet.
+template <typename... Ops> void attachReplicated(MLIRContext &ctx) {
+  (
+      [&] {
+        auto name = RegisteredOperationName::lookup(Ops::getOperationName(),
+                                                    &ctx);
+        if (name && !name->template hasInterface<shard::ShardingInterface>())
+          Ops::template attachInterface<ReplicatedSharding<Ops>>(ctx);
+      }(),
+      ...);
+}
+
 } // namespace
 
 void mlir::strata::attachShardingModels(MLIRContext &ctx) {
@@ -313,4 +402,11 @@ void mlir::strata::attachShardingModels(MLIRContext &ctx) {
   LayerNormOp::attachInterface<RowNormSharding<LayerNormOp>>(ctx);
   RotaryOp::attachInterface<RotarySharding>(ctx);
   AttentionOp::attachInterface<AttentionSharding>(ctx);
+  // The tensor dialect is a dependent dialect of strata's: loaded first.
+  if (ctx.getLoadedDialect<tensor::TensorDialect>())
+    tensor::ConcatOp::attachInterface<ConcatSharding>(ctx);
+  attachReplicated<
+#define GET_OP_LIST
+#include "dialect/StrataOps.cpp.inc"
+      >(ctx);
 }

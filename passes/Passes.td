@@ -89,6 +89,33 @@ def StrataNarrowWeights : Pass<"strata-narrow-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
+  let summary = "Split the layer bodies over the plan's tensor-parallel ranks";
+  let description = [{
+    With `#strata.parallel`'s `tp` above 1, annotates each layer body's
+    weights in Megatron's layout — projections feeding attention (through
+    rotary embeddings and the KV caches' concatenation) or a gated MLP's
+    activation split by output features (`shard.sharding` split axes
+    `[[tp]]`), projections reading attention's or the activation's result
+    split by input features (`[[], [tp]]`) — and runs upstream
+    `sharding-propagation` and `shard-partition` on it: through the strata
+    ops' sharding interface each rank's program keeps its heads and its
+    slice of the MLP, with one `shard.all_reduce` after each row-parallel
+    product. Attention whose heads (query or KV) do not divide among the
+    ranks keeps its projections whole; embeddings, norms, the LM head,
+    routers, experts and latent attention stay replicated. Callers follow:
+    each split weight's `strata.param` takes the slice's type and
+    `strata.shard_dim` / `strata.shard_count`, and entry arguments and
+    results that became slices (decode's KV caches) change type.
+    Training entry points are refused (not yet). strata-compile does not
+    run it yet: the lowering of `shard.all_reduce` and the runtime's
+    per-rank parameter slices come next (docs/parallelism.md).
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::shard::ShardDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of a loss into <name>_grad";
   let description = [{

@@ -1,0 +1,226 @@
+//===- Shard.cpp - tensor parallelism of the layer bodies -----------------===//
+//
+// strata-shard: the plan's tensor-parallel degree applied to each layer
+// body (the private functions the entry points call with a layer's
+// weights). Only the weights are annotated — Megatron's layout: the
+// projections feeding attention or a gated MLP split by output features
+// (rows), the ones reading attention's or the MLP's result split by input
+// features (columns) — then upstream sharding-propagation carries the
+// splits through the ops' sharding interface and shard-partition makes the
+// rank's program, with a shard.all_reduce after each row-parallel product.
+// The callers follow: the weights they pass become each rank's slice
+// (strata.param with `strata.shard_dim`), and arguments and results that
+// became slices (decode's KV caches) change type up to the entry points.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/StrataOps.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/Dialect/Shard/Transforms/Passes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace mlir::strata {
+#define GEN_PASS_DEF_STRATASHARD
+#include "passes/Passes.h.inc"
+} // namespace mlir::strata
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+/// The mesh axis of tensor parallelism: the last of (pp, dp/ep, ep, tp).
+constexpr int16_t kTensorAxis = 3;
+
+/// Whether `v` reaches (through rotary embeddings and the KV caches'
+/// concatenation) an operand of attention or of a gated MLP's activation.
+bool feedsHeadsOrActivation(Value v, unsigned depth = 0) {
+  if (depth > 4)
+    return false;
+  for (Operation *user : v.getUsers()) {
+    if (isa<AttentionOp, SwiGLUOp, SiluOp, GeluOp>(user))
+      return true;
+    if (isa<RotaryOp, tensor::ConcatOp>(user) &&
+        feedsHeadsOrActivation(user->getResult(0), depth + 1))
+      return true;
+  }
+  return false;
+}
+
+/// Whether `v` is attention's or the activation's result.
+bool fromHeadsOrActivation(Value v) {
+  Operation *def = v.getDefiningOp();
+  return def && isa<AttentionOp, SwiGLUOp, SiluOp, GeluOp>(def);
+}
+
+/// The body's weight arguments to split, by the dimension to split: 0 for
+/// column-parallel projections (rows of the weight), 1 for row-parallel
+/// ones. Attention splits only when its heads divide among the ranks.
+llvm::DenseMap<unsigned, int64_t> weightSplits(func::FuncOp body,
+                                               int64_t ranks) {
+  bool headsDivide = true;
+  body.walk([&](AttentionOp a) {
+    headsDivide &= a.getNumHeads() % ranks == 0 &&
+                   a.getNumKvHeads() % ranks == 0 && !a.getStep();
+  });
+  llvm::DenseMap<unsigned, int64_t> splits;
+  body.walk([&](LinearOp linear) {
+    auto weight = dyn_cast<BlockArgument>(linear.getWeight());
+    if (!weight || weight.getOwner() != &body.front() || linear.getBias())
+      return;
+    auto touchesAttention = [](Value v) {
+      for (Operation *user : v.getUsers())
+        if (isa<RotaryOp, tensor::ConcatOp, AttentionOp>(user))
+          return true;
+      return false;
+    };
+    Value out = linear.getResult();
+    bool attention = touchesAttention(out) ||
+                     isa_and_nonnull<AttentionOp>(
+                         linear.getInput().getDefiningOp());
+    if (attention && !headsDivide)
+      return;
+    if (feedsHeadsOrActivation(out))
+      splits[weight.getArgNumber()] = 0;
+    else if (fromHeadsOrActivation(linear.getInput()))
+      splits[weight.getArgNumber()] = 1;
+  });
+  return splits;
+}
+
+/// Annotates `body`'s split weights and partitions it.
+LogicalResult partitionBody(func::FuncOp body, FlatSymbolRefAttr grid,
+                            const llvm::DenseMap<unsigned, int64_t> &splits) {
+  OpBuilder b(body.getContext());
+  b.setInsertionPointToStart(&body.front());
+  for (auto [index, dim] : splits) {
+    BlockArgument arg = body.getArgument(index);
+    SmallVector<shard::GridAxesAttr> axes;
+    for (int64_t d = 0; d <= dim; ++d)
+      axes.push_back(shard::GridAxesAttr::get(
+          b.getContext(), d == dim ? ArrayRef<int16_t>{kTensorAxis}
+                                   : ArrayRef<int16_t>{}));
+    auto sharding = shard::ShardingOp::create(b, body.getLoc(), grid, axes);
+    auto annotated = shard::ShardOp::create(b, body.getLoc(), arg, sharding,
+                                            /*annotate_for_users=*/true);
+    arg.replaceAllUsesExcept(annotated.getResult(), annotated);
+  }
+  return success();
+}
+
+struct StrataShardPass
+    : public mlir::strata::impl::StrataShardBase<StrataShardPass> {
+  using StrataShardBase::StrataShardBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto plan = module->getAttrOfType<ParallelAttr>("strata.parallel");
+    if (!plan || plan.getTp() == 1)
+      return;
+    if (module.lookupSymbol("loss_grad") ||
+        module.lookupSymbol("optimizer_step")) {
+      module.emitError("strata-shard: tensor parallelism of training steps "
+                       "is not implemented yet; compile without --train or "
+                       "with --tp 1");
+      return signalPassFailure();
+    }
+    // The layer bodies: private functions with a body that entry points
+    // call.
+    SmallVector<func::FuncOp> bodies;
+    for (auto f : module.getOps<func::FuncOp>())
+      if (f.isPrivate() && !f.isExternal())
+        bodies.push_back(f);
+    for (func::FuncOp body : bodies) {
+      llvm::DenseMap<unsigned, int64_t> splits =
+          weightSplits(body, plan.getTp());
+      if (splits.empty())
+        continue;
+      if (failed(partitionBody(body, plan.getGrid(), splits)))
+        return signalPassFailure();
+      OpPassManager pm(func::FuncOp::getOperationName());
+      pm.addPass(shard::createShardingPropagation());
+      pm.addPass(shard::createPartition());
+      if (failed(runPipeline(pm, body)))
+        return signalPassFailure();
+      for (auto [index, dim] : splits)
+        body.setArgAttr(index, "strata.shard_dim",
+                        IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                         dim));
+    }
+    if (failed(updateCallers(module, plan.getTp())))
+      return signalPassFailure();
+  }
+
+  /// Gives every call the partitioned bodies' types: weights become the
+  /// rank's slices at their strata.param, entry arguments and results
+  /// (KV caches) take the sliced types.
+  LogicalResult updateCallers(ModuleOp module, int64_t ranks) {
+    SymbolTable symbols(module);
+    WalkResult walk = module.walk([&](func::CallOp call) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (!callee || callee.isExternal())
+        return WalkResult::advance();
+      FunctionType type = callee.getFunctionType();
+      for (auto [i, operand] : llvm::enumerate(call.getOperands())) {
+        Type want = type.getInput(i);
+        if (operand.getType() == want)
+          continue;
+        if (failed(retype(operand, want, callee, i, ranks)))
+          return WalkResult::interrupt();
+      }
+      for (auto [result, want] :
+           llvm::zip_equal(call.getResults(), type.getResults()))
+        result.setType(want);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+    // Entry points return what their calls now produce.
+    for (auto f : module.getOps<func::FuncOp>()) {
+      if (f.isExternal())
+        continue;
+      SmallVector<Type> inputs(f.front().getArgumentTypes());
+      SmallVector<Type> results;
+      f.walk([&](func::ReturnOp ret) {
+        results.assign(ret.getOperandTypes().begin(),
+                       ret.getOperandTypes().end());
+      });
+      f.setFunctionType(FunctionType::get(f.getContext(), inputs, results));
+    }
+    return success();
+  }
+
+  /// A value passed where the body now takes `want`: a weight's
+  /// strata.param, or an entry point's argument.
+  LogicalResult retype(Value operand, Type want, func::FuncOp callee,
+                       unsigned index, int64_t ranks) {
+    if (auto param = operand.getDefiningOp<ParamOp>()) {
+      auto dim = callee.getArgAttrOfType<IntegerAttr>(index, "strata.shard_dim");
+      if (!dim)
+        return param.emitOpError("is passed to @")
+               << callee.getName() << " as a slice it did not split";
+      param.getResult().setType(cast<RankedTensorType>(want));
+      param->setAttr("strata.shard_dim", dim);
+      param->setAttr("strata.shard_count",
+                     IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                      ranks));
+      return success();
+    }
+    if (auto arg = dyn_cast<BlockArgument>(operand)) {
+      arg.setType(want);
+      return success();
+    }
+    return operand.getDefiningOp()->emitOpError("produces a value that @")
+           << callee.getName() << " takes split over tensor-parallel ranks "
+           << "(argument " << index << "), which only parameters and entry "
+           << "arguments can be";
+  }
+};
+
+} // namespace

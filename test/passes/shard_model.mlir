@@ -1,0 +1,43 @@
+// RUN: strata-compile %examples/tiny.yaml --emit=mlir | strata-opt --strata-shard | FileCheck %s
+// RUN: strata-compile %examples/tiny.yaml --tp 4 --pp 1 --emit=mlir | strata-opt --strata-shard | FileCheck %s --check-prefix=TP4
+// RUN: strata-compile %examples/tiny.yaml --tp 1 --emit=mlir | strata-opt --strata-shard | FileCheck %s --check-prefix=TP1
+// RUN: strata-compile %examples/tiny.yaml --train --emit=mlir | not strata-opt --strata-shard 2>&1 | FileCheck %s --check-prefix=TRAIN
+
+// strata-shard on the example model (hidden 64, 4 query and 2 KV heads of
+// 16, MLP 128, 8 experts with a shared one; its plan has tp 2): every layer
+// body keeps half the heads and half the MLP, with two all-reduces in a
+// dense layer; the experts stay whole; the entry points pass each rank's
+// slices (strata.param marked with the split) and decode's KV caches are
+// half as wide in and out.
+
+// CHECK-LABEL: func.func private @dense_layer(
+// CHECK-SAME: tensor<32x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<16x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<16x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x32xf32> {strata.shard_dim = 1 : i64}
+// CHECK-SAME: tensor<64x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x64xf32> {strata.shard_dim = 1 : i64}
+// CHECK: strata.attention {{.*}}num_heads = 2 : i64, num_kv_heads = 1 : i64
+// CHECK: shard.all_reduce %{{.*}} on @mesh grid_axes = [3] : tensor<?x?x64xf32>
+// CHECK: strata.swiglu {{.*}} : tensor<?x?x64xf32>
+// CHECK: shard.all_reduce %{{.*}} on @mesh grid_axes = [3] : tensor<?x?x64xf32>
+// CHECK: return
+// CHECK-LABEL: func.func private @moe_layer(
+// CHECK: strata.moe_experts {{.*}} experts(%{{.*}}) {{.*}} tensor<8x32x64xf32>
+// CHECK-LABEL: func.func @forward(
+// CHECK: strata.param "model.embed_tokens.weight" : tensor<512x64xf32>
+// CHECK: strata.param "model.layers.0.self_attn.q_proj.weight" {strata.shard_count = 2 : i64, strata.shard_dim = 0 : i64} : tensor<32x64xf32>
+// CHECK: strata.param "model.layers.0.self_attn.o_proj.weight" {strata.shard_count = 2 : i64, strata.shard_dim = 1 : i64} : tensor<64x32xf32>
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: %{{[^:]*}}: tensor<?x?x16xf32>, %{{[^:]*}}: tensor<?x?x16xf32>,
+// CHECK-SAME: -> (tensor<?x?x512xf32>, tensor<?x?x16xf32>,
+
+// Four ranks cannot split 2 KV heads: attention stays whole, the MLP does
+// not (128 / 4).
+// TP4-LABEL: func.func private @dense_layer(
+// TP4-SAME: %{{[^:]*}}: tensor<64x64xf32>, %{{[^:]*}}: tensor<32x64xf32>, %{{[^:]*}}: tensor<32x64xf32>, %{{[^:]*}}: tensor<64x64xf32>,
+// TP4-SAME: tensor<32x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<32x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x32xf32> {strata.shard_dim = 1 : i64}
+// TP4: strata.attention {{.*}}num_heads = 4 : i64, num_kv_heads = 2 : i64
+// TP4-COUNT-1: shard.all_reduce
+// TP4: return
+
+// TP1-NOT: shard.all_reduce
+// TP1-NOT: strata.shard_dim
+
+// TRAIN: error: strata-shard: tensor parallelism of training steps is not implemented yet; compile without --train or with --tp 1
