@@ -67,19 +67,19 @@ ArrayRef<GridAxis> lastDimAxes(const Sharding &sharding, int64_t rank) {
   return sharding.getSplitAxes()[rank - 1].asArrayRef();
 }
 
-/// Element-wise ops of same-shaped operands: every loop parallel, every
-/// value indexed by all of them.
-template <typename Op>
-struct ElementwiseSharding
-    : shard::ShardingInterface::ExternalModel<ElementwiseSharding<Op>, Op> {
+/// What most models share: one parallel loop per dimension of the
+/// result, every value indexed by all of them, and a partition that keeps
+/// the op as it is on each rank's pieces. Models override what differs.
+template <typename Model, typename Op>
+struct ParallelSharding
+    : shard::ShardingInterface::ExternalModel<Model, Op> {
   SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
     return SmallVector<IteratorType>(rankOf(op->getResult(0)),
                                      IteratorType::parallel);
   }
   SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
-    unsigned loops = rankOf(op->getResult(0));
-    AffineMap identity =
-        AffineMap::getMultiDimIdentityMap(loops, op->getContext());
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(
+        rankOf(op->getResult(0)), op->getContext());
     return SmallVector<AffineMap>(op->getNumOperands() + 1, identity);
   }
   LogicalResult partition(Operation *op, ArrayRef<Value> operands,
@@ -92,6 +92,11 @@ struct ElementwiseSharding
     return success();
   }
 };
+
+/// Element-wise ops of same-shaped operands.
+template <typename Op>
+struct ElementwiseSharding
+    : ParallelSharding<ElementwiseSharding<Op>, Op> {};
 
 /// y[..., n] = sum_k x[..., k] W[n, k] (+ b[n]): batch loops, then n
 /// (parallel) and k (a sum).
@@ -159,12 +164,7 @@ struct LinearSharding
 /// weight indexed by the feature loop. Splitting the features would
 /// normalise by a part of the row, so partition refuses it.
 template <typename Op>
-struct RowNormSharding
-    : shard::ShardingInterface::ExternalModel<RowNormSharding<Op>, Op> {
-  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
-    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
-                                     IteratorType::parallel);
-  }
+struct RowNormSharding : ParallelSharding<RowNormSharding<Op>, Op> {
   SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
     unsigned loops = rankOf(op->getResult(0));
     MLIRContext *ctx = op->getContext();
@@ -225,12 +225,7 @@ LogicalResult partitionHeads(Operation *op, ArrayRef<Value> operands,
 }
 
 /// Rotary embeddings: [B, S, heads * head_dim], positions [B, S] or [S].
-struct RotarySharding
-    : shard::ShardingInterface::ExternalModel<RotarySharding, RotaryOp> {
-  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
-    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
-                                     IteratorType::parallel);
-  }
+struct RotarySharding : ParallelSharding<RotarySharding, RotaryOp> {
   SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
     auto rotary = cast<RotaryOp>(op);
     MLIRContext *ctx = op->getContext();
@@ -305,18 +300,7 @@ struct AttentionSharding
 /// tensor.concat, which the decode bodies use to append a step's keys and
 /// values to the caches: identity maps; the concatenated dimension itself
 /// cannot be split (each rank would concatenate its own pieces).
-struct ConcatSharding
-    : shard::ShardingInterface::ExternalModel<ConcatSharding,
-                                              tensor::ConcatOp> {
-  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
-    return SmallVector<IteratorType>(rankOf(op->getResult(0)),
-                                     IteratorType::parallel);
-  }
-  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(
-        rankOf(op->getResult(0)), op->getContext());
-    return SmallVector<AffineMap>(op->getNumOperands() + 1, identity);
-  }
+struct ConcatSharding : ParallelSharding<ConcatSharding, tensor::ConcatOp> {
   LogicalResult partition(Operation *op, ArrayRef<Value> operands,
                           ArrayRef<Sharding> operandShardings,
                           ArrayRef<Sharding> resultShardings,

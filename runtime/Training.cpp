@@ -303,6 +303,22 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
 
 } // namespace
 
+strata_status_code strata::runtime::allocateStateTensor(
+    const strata_executable *exe, size_t index, HostTensor &out,
+    strata_status *status) {
+  const auto *entry = exe->root->training_state()->Get(index);
+  out.dtype = STRATA_F32;
+  out.shape.assign(entry->shape()->begin(), entry->shape()->end());
+  out.elements = 1;
+  for (int64_t d : out.shape)
+    out.elements *= static_cast<size_t>(d);
+  if (!out.allocate())
+    return fail(status, STRATA_OUT_OF_MEMORY,
+                "out of memory for the optimizer state '%s'",
+                entry->name()->c_str());
+  return STRATA_OK;
+}
+
 strata_status_code
 strata::runtime::allocateTrainingState(const strata_executable *exe,
                                        std::vector<HostTensor> &out,
@@ -310,18 +326,9 @@ strata::runtime::allocateTrainingState(const strata_executable *exe,
   const auto *table = exe->root->training_state();
   out.clear();
   out.resize(table ? table->size() : 0);
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i].dtype = STRATA_F32;
-    out[i].shape.assign(table->Get(i)->shape()->begin(),
-                        table->Get(i)->shape()->end());
-    out[i].elements = 1;
-    for (int64_t d : out[i].shape)
-      out[i].elements *= static_cast<size_t>(d);
-    if (!out[i].allocate())
-      return fail(status, STRATA_OUT_OF_MEMORY,
-                  "out of memory for the optimizer state '%s'",
-                  table->Get(i)->name()->c_str());
-  }
+  for (size_t i = 0; i < out.size(); ++i)
+    if (strata_status_code code = allocateStateTensor(exe, i, out[i], status))
+      return code;
   return STRATA_OK;
 }
 

@@ -7,6 +7,11 @@
 
 namespace strata::runtime {
 
+/// An uninitialised f32 tensor shaped as training_state[index] says.
+strata_status_code allocateStateTensor(const strata_executable *exe,
+                                       size_t index, HostTensor &out,
+                                       strata_status *status);
+
 /// One uninitialised f32 tensor per entry of the executable's
 /// training_state (the optimizer's moments), shaped as the entry says.
 strata_status_code allocateTrainingState(const strata_executable *exe,

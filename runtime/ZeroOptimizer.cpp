@@ -203,15 +203,8 @@ strata_status_code strata::runtime::allocateOwnedState(strata_session &s,
     if (!ownsState(s, i))
       continue;
     HostTensor &t = state[i];
-    t.shape.assign(table->Get(i)->shape()->begin(),
-                   table->Get(i)->shape()->end());
-    t.elements = 1;
-    for (int64_t d : t.shape)
-      t.elements *= static_cast<size_t>(d);
-    if (!t.allocate())
-      return fail(status, STRATA_OUT_OF_MEMORY,
-                  "out of memory for the optimizer state '%s'",
-                  table->Get(i)->name()->c_str());
+    if (strata_status_code code = allocateStateTensor(s.exe, i, t, status))
+      return code;
     std::memset(t.data.get(), 0, t.bytes());
   }
   s.training.state = std::move(state);
@@ -297,23 +290,15 @@ strata_status_code strata::runtime::gatherOptimizerState(strata_session &s,
   if (s.training.state.empty())
     return ok(status); // no step yet: nothing to gather
   Communicator &group = *s.parallel.dataParallel;
-  const auto *table = s.exe->root->training_state();
   for (size_t i = 0; i < s.training.state.size(); ++i) {
     int owner = stateOwner(s, i);
     HostTensor &t = s.training.state[i];
     HostTensor received;
     HostTensor &buffer = owner == s.parallel.dpRank ? t : received;
-    if (owner != s.parallel.dpRank) {
-      buffer.shape.assign(table->Get(i)->shape()->begin(),
-                          table->Get(i)->shape()->end());
-      buffer.elements = 1;
-      for (int64_t d : buffer.shape)
-        buffer.elements *= static_cast<size_t>(d);
-      if (!buffer.allocate())
-        return fail(status, STRATA_OUT_OF_MEMORY,
-                    "out of memory gathering the optimizer state '%s'",
-                    table->Get(i)->name()->c_str());
-    }
+    if (owner != s.parallel.dpRank)
+      if (strata_status_code code =
+              allocateStateTensor(s.exe, i, buffer, status))
+        return code;
     if (strata_status_code code =
             group.broadcast(buffer.data.get(), buffer.bytes(), owner, status))
       return code;

@@ -105,6 +105,16 @@ TEST(WorldApi, BadBackendsAreNamed) {
             std::string::npos)
       << status.message;
   EXPECT_EQ(world, nullptr);
+  options.backend = "auto";
+  EXPECT_STREQ(options.gpu_backend, "auto");
+  options.gpu_backend = "smoke-signals";
+  EXPECT_EQ(strata_world_create(&options, &world, &status),
+            STRATA_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(status.message).find("GPU communication backend "
+                                             "'smoke-signals'"),
+            std::string::npos)
+      << status.message;
+  options.gpu_backend = "auto";
   // MPI asked for where there is no plugin: which file, where it looked.
   options.backend = "mpi";
   options.plugin_dir = "/nonexistent";
