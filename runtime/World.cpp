@@ -140,14 +140,28 @@ int dataParallelColor(const std::vector<int64_t> &coords,
 strata_status_code useGpuCollectives(strata_session &s, WorldState &state,
                                      ParallelPlace &place,
                                      strata_status *status) {
-  if (s.device->hostMemory() || state.gpuBackend == "mpi" ||
-      place.dataParallel->size() == 1)
+  if (state.gpuBackend == "mpi" || place.dataParallel->size() == 1)
     return STRATA_OK;
+  // Every rank of the group must take the same path (an NCCL rank's
+  // bootstrap broadcast would meet another's gradient all-reduce): they
+  // agree on whether all of them can use NCCL.
   int version = 0;
-  if (ncclVersion(version, status) != STRATA_OK) {
-    if (state.gpuBackend == "nccl")
-      return status ? status->code : STRATA_UNSUPPORTED;
-    return STRATA_OK; // auto: the world's backend carries the group
+  strata_status local;
+  int32_t able = !s.device->hostMemory() &&
+                 ncclVersion(version, &local) == STRATA_OK;
+  int32_t ables = able;
+  if (strata_status_code code = place.dataParallel->allReduceSum(
+          &ables, 1, STRATA_COMM_I32, status))
+    return code;
+  if (ables != place.dataParallel->size()) {
+    if (state.gpuBackend != "nccl")
+      return STRATA_OK; // auto: the world's backend carries the group
+    if (!able && !s.device->hostMemory() && status)
+      return fail(status, local.code, "%s", local.message);
+    return fail(status, STRATA_UNSUPPORTED,
+                "gpu_backend \"nccl\": %d of the %d data-parallel ranks "
+                "are CUDA sessions that can load NCCL; every one must be",
+                ables, place.dataParallel->size());
   }
   Communicator &bootstrap = *place.dataParallel;
   std::unique_ptr<Communicator> nccl;

@@ -109,6 +109,10 @@ strata_status_code updateParameter(strata_session &s, int p,
                    reinterpret_cast<float *>(param.data.get()));
       break;
     case strata::fb::ResultKind::FlatState:
+      if (static_cast<size_t>(res->state()) >= slots.size())
+        return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                    "optimizer_update returns state slot %d of %zu",
+                    res->state(), slots.size());
       copyRowMajor(out.descriptor(r), 1,
                    reinterpret_cast<float *>(slots[res->state()]->data.get()));
       break;

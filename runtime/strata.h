@@ -447,7 +447,7 @@ strata_session_generate_greedy(strata_session *session, const int32_t *prompt,
  * rank creates the world, which opens the MPI backend plugin
  * (libstrata_comm_mpi.so, with dlopen: the runtime links no MPI) and joins
  * the others. Collectives that wait longer than `timeout_s` fail with
- * STRATA_COMMUNICATION_ERROR naming the ranks that never arrived. */
+ * STRATA_COMMUNICATION_ERROR naming the ranks that did not answer. */
 typedef struct strata_world strata_world;
 typedef struct strata_world_options {
   /* "auto" (mpi when launched with more than one rank, else single),

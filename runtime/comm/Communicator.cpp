@@ -219,9 +219,9 @@ void CommBackend::abortAll(int exitCode) {
 }
 
 int strata::runtime::launchedWorldSize() {
-  // Open MPI, then PMIx and PMI (MPICH, Slurm).
-  for (const char *name :
-       {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
+  // Open MPI, then PMI (MPICH's hydra, srun). Not SLURM_NTASKS: a batch
+  // script's process started without srun has it too.
+  for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
     if (const char *v = std::getenv(name); v && *v) {
       char *end = nullptr;
       long n = std::strtol(v, &end, 10);

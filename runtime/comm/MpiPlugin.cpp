@@ -31,6 +31,7 @@ struct strata_comm {
   int rank = 0, size = 1;
   std::vector<int> worldRanks; ///< by group rank
   uint64_t calls = 0;          ///< collectives started, for messages
+  uint64_t notice = 0; ///< what a timed-out rank sends (outlives the sends)
 };
 
 namespace {
@@ -108,13 +109,16 @@ int makeComm(MPI_Comm comm, strata_comm **out, char *err, size_t size) {
 /// hears where this one waits; the ranks not heard from within `grace`
 /// seconds are the ones that never came.
 std::string silentRanks(strata_comm *c, double grace) {
-  uint64_t mine = c->calls;
-  std::vector<MPI_Request> sent;
+  // The sends to silent ranks never complete (the launch ends next), so
+  // their buffer lives in the group.
+  c->notice = c->calls;
   for (int r = 0; r < c->size; ++r) {
     if (r == c->rank)
       continue;
-    sent.emplace_back();
-    MPI_Isend(&mine, 1, MPI_UINT64_T, r, kNoticeTag, c->control, &sent.back());
+    MPI_Request request;
+    MPI_Isend(&c->notice, 1, MPI_UINT64_T, r, kNoticeTag, c->control,
+              &request);
+    MPI_Request_free(&request);
   }
   std::vector<char> heard(c->size, 0);
   heard[c->rank] = 1;
@@ -136,7 +140,6 @@ std::string silentRanks(strata_comm *c, double grace) {
       --missing;
     }
   }
-  // The notices to silent ranks stay pending: the launch ends next.
   std::string names;
   for (int r = 0; r < c->size; ++r)
     if (!heard[r])
@@ -172,23 +175,38 @@ int await(strata_comm *c, MPI_Request &request, const char *what,
                   what, (unsigned long long)c->calls, c->size, timeout);
   return report(err, size,
                 "%s (collective #%llu of a group of %d ranks) waited %.0f s "
-                "for rank%s %s, which never arrived: it died or hangs",
+                "for rank%s %s, which did not answer: it died or hangs",
                 what, (unsigned long long)c->calls, c->size, timeout,
                 silent.find(',') == std::string::npos ? "" : "s",
                 silent.c_str());
 }
 
+/// Worlds open in this process, and whether this plugin initialised MPI
+/// (an embedding program may have done it, and then finalises it itself).
+int openWorlds = 0;
+bool initialisedHere = false;
+
 int initWorld(strata_comm **world, char *err, size_t size) {
-  int initialised = 0;
+  int initialised = 0, finalised = 0;
   MPI_Initialized(&initialised);
+  MPI_Finalized(&finalised);
+  if (finalised)
+    return report(err, size,
+                  "MPI was finalised already in this process, and cannot "
+                  "be initialised again: keep one world for the process's "
+                  "life");
   if (!initialised) {
     int provided;
     // Collectives run on the thread that called init (the session's).
     if (int code = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED,
                                    &provided))
       return mpiError(code, "MPI_Init_thread", err, size);
+    initialisedHere = true;
   }
-  return makeComm(MPI_COMM_WORLD, world, err, size);
+  if (int code = makeComm(MPI_COMM_WORLD, world, err, size))
+    return code;
+  ++openWorlds;
+  return 0;
 }
 
 int rankOf(const strata_comm *c) { return c->rank; }
@@ -265,13 +283,19 @@ int allGather(strata_comm *c, const void *send, void *recv, size_t bytes,
 int broadcast(strata_comm *c, void *data, size_t bytes, int root,
               double timeout, char *err, size_t size) {
   ++c->calls;
-  if (bytes > static_cast<size_t>(INT32_MAX))
-    return report(err, size, "broadcast of %zu bytes: at most 2 GiB", bytes);
-  MPI_Request request;
-  if (int code = MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root,
-                            c->comm, &request))
-    return mpiError(code, "MPI_Ibcast", err, size);
-  return await(c, request, "broadcast", timeout, err, size);
+  // MPI counts are ints: a large tensor goes in pieces.
+  constexpr size_t kPiece = size_t(1) << 30;
+  for (size_t at = 0; at < bytes; at += kPiece) {
+    size_t n = bytes - at < kPiece ? bytes - at : kPiece;
+    MPI_Request request;
+    if (int code = MPI_Ibcast(static_cast<char *>(data) + at,
+                              static_cast<int>(n), MPI_BYTE, root, c->comm,
+                              &request))
+      return mpiError(code, "MPI_Ibcast", err, size);
+    if (int code = await(c, request, "broadcast", timeout, err, size))
+      return code;
+  }
+  return 0;
 }
 
 int barrier(strata_comm *c, double timeout, char *err, size_t size) {
@@ -295,7 +319,10 @@ void abortAll(strata_comm *world, int exitCode) {
   MPI_Abort(world ? world->comm : MPI_COMM_WORLD, exitCode);
 }
 
+/// When the last world closes, and only if this plugin initialised MPI.
 void finalize() {
+  if (--openWorlds > 0 || !initialisedHere)
+    return;
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized)

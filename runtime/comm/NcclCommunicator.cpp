@@ -138,7 +138,8 @@ public:
   ~NcclCommunicator() override {
     if (staging)
       device.release(staging);
-    api().commDestroy(comm);
+    if (comm) // not after an abort, which freed it
+      api().commDestroy(comm);
   }
   int rank() const override { return bootstrap.rank(); }
   int size() const override { return bootstrap.size(); }
@@ -212,6 +213,11 @@ private:
                             Collective &&collective) {
     if (bytes == 0)
       return ok(status);
+    if (!comm)
+      return fail(status, STRATA_COMMUNICATION_ERROR,
+                  "rank %d: NCCL %s: the group was aborted after an earlier "
+                  "failure",
+                  worldRank(rank()), what);
     if (strata_status_code code = device.begin(status))
       return code;
     if (bytes > stagingBytes) {
@@ -259,6 +265,7 @@ private:
     // NCCL cannot say which rank is missing; the MPI side names a rank
     // that died (mpirun does) and this one ends the launch.
     a.commAbort(comm);
+    comm = nullptr;
     return fail(status, STRATA_COMMUNICATION_ERROR,
                 "rank %d: NCCL %s (a group of %d ranks) did not complete "
                 "within %.0f s: a rank died or hangs",

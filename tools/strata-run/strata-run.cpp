@@ -257,10 +257,14 @@ bool load(const std::string &path, uint64_t seed, Loaded &out) {
            ? strata_session_init_parameters(out.session, seed, &status)
            : strata_session_load_parameters(out.session, weightsPath.c_str(),
                                             &status)) ||
-      (!saveWeightsPath.empty() &&
+      (!saveWeightsPath.empty() && ranks.leader() &&
        strata_session_save_parameters_with(
            out.session, saveWeightsPath.c_str(), &save, &status)) ||
       strata_session_use_kv_cache(out.session, !noKvCache, &status)) {
+    // Alone on one rank (a weights file another node lacks): the others
+    // would wait for it in the next collective.
+    if (ranks.size() > 1)
+      ranks.fail(status);
     std::fprintf(stderr, "error: %s\n", status.message);
     return false;
   }
