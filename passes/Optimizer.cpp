@@ -89,6 +89,37 @@ FailureOr<double> balanceRate(ParamOp param, ArrayRef<RouterOp> routers) {
   return rate;
 }
 
+/// How strata-optimizer marks an entry point's argument or result for the
+/// runtime: `kind` is "arg:<role>" or "result:<role>", and `key` (when
+/// given) names what it is, e.g. strata.param = "<name>".
+DictionaryAttr role(Builder &b, StringRef kind, StringRef key = {},
+                    Attribute value = {}) {
+  NamedAttrList list;
+  list.append(kind.starts_with("arg:") ? "strata.arg" : "strata.result",
+              b.getStringAttr(kind.drop_front(kind.find(':') + 1)));
+  if (!key.empty())
+    list.append(key, value);
+  return list.getDictionary(b.getContext());
+}
+
+/// The signature part of balanced selection biases: the step's expert
+/// loads in, the moved biases out.
+void appendBalanceSignature(Builder &b, ArrayRef<BalancedBias> biases,
+                            SmallVectorImpl<Type> &inputs,
+                            SmallVectorImpl<DictionaryAttr> &argAttrs,
+                            SmallVectorImpl<Type> &outputs,
+                            SmallVectorImpl<DictionaryAttr> &resultAttrs) {
+  for (const BalancedBias &bias : biases) {
+    ParamOp param = bias.param;
+    auto type = cast<RankedTensorType>(param.getType());
+    StringAttr name = b.getStringAttr(param.getName());
+    inputs.push_back(RankedTensorType::get(type.getShape(), b.getI32Type()));
+    argAttrs.push_back(role(b, "arg:expert_load", "strata.param", name));
+    outputs.push_back(type);
+    resultAttrs.push_back(role(b, "result:parameter", "strata.param", name));
+  }
+}
+
 LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
                                  TrainingAttr plan,
                                  SmallVectorImpl<BalancedBias> &biases) {
@@ -123,12 +154,7 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   Location loc = loss.getLoc();
   OpBuilder b(ctx);
   auto attr = [&](StringRef kind, StringRef key = {}, StringRef value = {}) {
-    NamedAttrList list;
-    list.append(kind.starts_with("arg:") ? "strata.arg" : "strata.result",
-                b.getStringAttr(kind.drop_front(kind.find(':') + 1)));
-    if (!key.empty())
-      list.append(key, b.getStringAttr(value));
-    return list.getDictionary(ctx);
+    return role(b, kind, key, b.getStringAttr(value));
   };
 
   auto stepType = RankedTensorType::get({}, b.getI32Type());
@@ -158,17 +184,7 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
       resultAttrs.push_back(attr("result:state", "strata.state",
                                  (p.getName() + "." + slot).str()));
     }
-  // Balanced selection biases: the step's expert loads in, the moved bias
-  // out.
-  for (BalancedBias &bias : biases) {
-    auto type = cast<RankedTensorType>(bias.param.getType());
-    inputs.push_back(RankedTensorType::get(type.getShape(), b.getI32Type()));
-    argAttrs.push_back(
-        attr("arg:expert_load", "strata.param", bias.param.getName()));
-    outputs.push_back(type);
-    resultAttrs.push_back(
-        attr("result:parameter", "strata.param", bias.param.getName()));
-  }
+  appendBalanceSignature(b, biases, inputs, argAttrs, outputs, resultAttrs);
 
   b.setInsertionPointToEnd(module.getBody());
   auto step = func::FuncOp::create(b, loc, "optimizer_step",
@@ -229,25 +245,19 @@ void buildShardedOptimizer(ModuleOp module, func::FuncOp loss,
   auto stepType = RankedTensorType::get({}, b.getI32Type());
   auto scalarType = RankedTensorType::get({}, b.getF32Type());
   auto flatType = RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type());
-  auto role = [&](StringRef key, StringRef kind, int slot = -1) {
-    NamedAttrList list;
-    list.append(key, b.getStringAttr(kind));
-    if (slot >= 0)
-      list.append("strata.slot", b.getI32IntegerAttr(slot));
-    return list.getDictionary(ctx);
-  };
   SmallVector<Type> inputs{stepType, scalarType, flatType, flatType};
   SmallVector<DictionaryAttr> argAttrs{
-      role("strata.arg", "step"), role("strata.arg", "grad_norm"),
-      role("strata.arg", "flat_param"), role("strata.arg", "flat_gradient")};
+      role(b, "arg:step"), role(b, "arg:grad_norm"), role(b, "arg:flat_param"),
+      role(b, "arg:flat_gradient")};
   SmallVector<Type> outputs{scalarType, flatType};
-  SmallVector<DictionaryAttr> resultAttrs{role("strata.result", "lr"),
-                                          role("strata.result", "flat_param")};
+  SmallVector<DictionaryAttr> resultAttrs{role(b, "result:lr"),
+                                          role(b, "result:flat_param")};
   for (unsigned k = 0; k < slots; ++k) {
+    IntegerAttr slot = b.getI32IntegerAttr(k);
     inputs.push_back(flatType);
-    argAttrs.push_back(role("strata.arg", "flat_state", k));
+    argAttrs.push_back(role(b, "arg:flat_state", "strata.slot", slot));
     outputs.push_back(flatType);
-    resultAttrs.push_back(role("strata.result", "flat_state", k));
+    resultAttrs.push_back(role(b, "result:flat_state", "strata.slot", slot));
   }
   b.setInsertionPointToEnd(module.getBody());
   auto update = func::FuncOp::create(b, loc, "optimizer_update",
@@ -282,19 +292,7 @@ void buildBalanceStep(ModuleOp module, func::FuncOp step,
   OpBuilder b(ctx);
   SmallVector<Type> inputs, outputs;
   SmallVector<DictionaryAttr> argAttrs, resultAttrs;
-  for (const BalancedBias &bias : biases) {
-    ParamOp param = bias.param;
-    auto type = cast<RankedTensorType>(param.getType());
-    NamedAttrList arg, result;
-    arg.append("strata.arg", b.getStringAttr("expert_load"));
-    arg.append("strata.param", b.getStringAttr(param.getName()));
-    result.append("strata.result", b.getStringAttr("parameter"));
-    result.append("strata.param", b.getStringAttr(param.getName()));
-    inputs.push_back(RankedTensorType::get(type.getShape(), b.getI32Type()));
-    argAttrs.push_back(arg.getDictionary(ctx));
-    outputs.push_back(type);
-    resultAttrs.push_back(result.getDictionary(ctx));
-  }
+  appendBalanceSignature(b, biases, inputs, argAttrs, outputs, resultAttrs);
   b.setInsertionPointToEnd(module.getBody());
   auto balance = func::FuncOp::create(b, step.getLoc(), "optimizer_balance",
                                       b.getFunctionType(inputs, outputs));

@@ -8,7 +8,7 @@ strata_status_code strata::runtime::shareOfBatch(const strata_session &s,
                                                  size_t batch, size_t micro,
                                                  size_t &first, size_t &rows,
                                                  strata_status *status) {
-  size_t ranks = static_cast<size_t>(s.parallel.dpSize);
+  size_t ranks = static_cast<size_t>(s.parallel.dpSize());
   if (batch % (ranks * micro))
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "a batch of %zu sequences does not split into %zu "
@@ -16,14 +16,14 @@ strata_status_code strata::runtime::shareOfBatch(const strata_session &s,
                 "gradient accumulation steps): use a multiple of %zu",
                 batch, ranks, micro, ranks * micro);
   rows = batch / ranks;
-  first = static_cast<size_t>(s.parallel.dpRank) * rows;
+  first = static_cast<size_t>(s.parallel.dpRank()) * rows;
   return ok(status);
 }
 
 strata_status_code strata::runtime::reduceOverDataParallel(
     strata_session &s, Weights &sums, double &lossSum, int64_t &labelled,
     int64_t &dropped, strata_status *status) {
-  if (s.parallel.dpSize == 1)
+  if (s.parallel.dpSize() == 1)
     return ok(status);
   Communicator &group = *s.parallel.dataParallel;
   // One call per parameter: a parameter's gradient is contiguous already.
@@ -37,7 +37,7 @@ strata_status_code strata::runtime::reduceOverDataParallel(
 strata_status_code strata::runtime::reduceScalarsOverDataParallel(
     strata_session &s, double &lossSum, int64_t &labelled, int64_t &dropped,
     strata_status *status) {
-  if (s.parallel.dpSize == 1)
+  if (s.parallel.dpSize() == 1)
     return ok(status);
   Communicator &group = *s.parallel.dataParallel;
   for (auto &[parameter, load] : s.training.expertLoads)

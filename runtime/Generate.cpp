@@ -270,10 +270,10 @@ strata_status_code generateShared(strata_session &session, const Batch &batch,
                                   const strata_sampling_options &opts,
                                   strata_status *status) {
   const ParallelPlace &place = session.parallel;
-  size_t ranks = static_cast<size_t>(place.dpSize);
+  size_t ranks = static_cast<size_t>(place.dpSize());
   if (ranks == 1 || batch.size == 1)
     return generate(session, batch, opts, status);
-  size_t rank = static_cast<size_t>(place.dpRank);
+  size_t rank = static_cast<size_t>(place.dpRank());
   size_t first = batch.size * rank / ranks;
   size_t end = batch.size * (rank + 1) / ranks;
   if (batch.out)

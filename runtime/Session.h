@@ -55,7 +55,9 @@ struct ParallelPlace {
   /// The ranks that hold the same pipeline stage and tensor shard: they
   /// split the batch, so they average their gradients.
   std::unique_ptr<Communicator> dataParallel;
-  int dpRank = 0, dpSize = 1;
+  /// This session's rank in its data-parallel group, and the group's size.
+  int dpRank() const { return dataParallel ? dataParallel->rank() : 0; }
+  int dpSize() const { return dataParallel ? dataParallel->size() : 1; }
   /// ZeRO-1 (ZeroOptimizer.cpp): the data-parallel rank that keeps each
   /// parameter's optimizer state (-1: not stepped by the optimizer);
   /// empty when the state is not sharded.

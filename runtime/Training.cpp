@@ -260,7 +260,7 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
   m = strata_train_metrics{};
   m.loss_scale = s.training.lossScale;
   // Weighted sums unless loss_grad's own result is the step's gradient.
-  bool weighted = micro > 1 || s.parallel.dpSize > 1;
+  bool weighted = micro > 1 || s.parallel.dpSize() > 1;
   Weights *sum = nullptr;
   double lossSum = 0.0;
   if (strata_status_code code = accumulateGradients(

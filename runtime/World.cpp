@@ -200,8 +200,6 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
     return code;
   if (strata_status_code code = useGpuCollectives(s, state, place, status))
     return code;
-  place.dpRank = place.dataParallel->rank();
-  place.dpSize = place.dataParallel->size();
   s.parallel = std::move(place);
   return assignStateOwners(s, status);
 }
@@ -310,8 +308,8 @@ strata_status_code strata_session_get_rank_info(const strata_session *session,
   out->mesh_rank = p.coords.size();
   for (size_t i = 0; i < p.coords.size() && i < STRATA_MAX_MESH_RANK; ++i)
     out->coords[i] = p.coords[i];
-  out->dp_rank = p.dpRank;
-  out->dp_size = p.dpSize;
+  out->dp_rank = p.dpRank();
+  out->dp_size = p.dpSize();
   return ok(status);
 }
 

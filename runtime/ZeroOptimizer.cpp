@@ -29,7 +29,7 @@ int stateOwner(const strata_session &s, size_t i) {
 }
 
 bool ownsState(const strata_session &s, size_t i) {
-  return stateOwner(s, i) == s.parallel.dpRank;
+  return stateOwner(s, i) == s.parallel.dpRank();
 }
 
 /// Frees the state this rank does not own (after a checkpoint load or a
@@ -170,7 +170,7 @@ strata_status_code strata::runtime::assignStateOwners(strata_session &s,
   ParallelPlace &place = s.parallel;
   place.owner.clear();
   const auto *plan = s.exe->root->parallel();
-  if (!plan || plan->zero_stage() != 1 || place.dpSize == 1 ||
+  if (!plan || plan->zero_stage() != 1 || place.dpSize() == 1 ||
       !findEntry(s.exe, "optimizer_step"))
     return ok(status);
   if (!findEntry(s.exe, "optimizer_update"))
@@ -180,10 +180,10 @@ strata_status_code strata::runtime::assignStateOwners(strata_session &s,
                 "this strata-compile");
   // Greedy by elements, in parameter order: deterministic on every rank.
   place.owner.assign(s.exe->root->parameters()->size(), -1);
-  std::vector<int64_t> load(place.dpSize, 0);
+  std::vector<int64_t> load(place.dpSize(), 0);
   for (int p : trainedParameters(s.exe)) {
     int least = 0;
-    for (int r = 1; r < place.dpSize; ++r)
+    for (int r = 1; r < place.dpSize(); ++r)
       if (load[r] < load[least])
         least = r;
     place.owner[p] = least;
@@ -240,7 +240,7 @@ strata_status_code strata::runtime::zeroUpdate(strata_session &s,
   const float inverse = static_cast<float>(1.0 / tokens);
   double partial[2] = {0.0, 0.0}; // squared norm, non-finite count
   for (int p : trained) {
-    if (place.owner[p] != place.dpRank)
+    if (place.owner[p] != place.dpRank())
       continue;
     float *g = reinterpret_cast<float *>(sums[p].data.get());
     for (size_t j = 0; j < sums[p].elements; ++j) {
@@ -263,7 +263,7 @@ strata_status_code strata::runtime::zeroUpdate(strata_session &s,
   float norm = static_cast<float>(std::sqrt(partial[0]));
   m.grad_norm = norm;
   for (int p : trained) {
-    if (place.owner[p] != place.dpRank)
+    if (place.owner[p] != place.dpRank())
       continue;
     if (strata_status_code code = updateParameter(
             s, p, reinterpret_cast<const float *>(sums[p].data.get()), norm,
@@ -298,15 +298,15 @@ strata_status_code strata::runtime::gatherOptimizerState(strata_session &s,
     int owner = stateOwner(s, i);
     HostTensor &t = s.training.state[i];
     HostTensor received;
-    HostTensor &buffer = owner == s.parallel.dpRank ? t : received;
-    if (owner != s.parallel.dpRank)
+    HostTensor &buffer = owner == s.parallel.dpRank() ? t : received;
+    if (owner != s.parallel.dpRank())
       if (strata_status_code code =
               allocateStateTensor(s.exe, i, buffer, status))
         return code;
     if (strata_status_code code =
             group.broadcast(buffer.data.get(), buffer.bytes(), owner, status))
       return code;
-    if (s.parallel.dpRank == 0 && owner != 0)
+    if (s.parallel.dpRank() == 0 && owner != 0)
       t = std::move(received);
   }
   return ok(status);

@@ -223,47 +223,52 @@ int split(strata_comm *c, int color, int key, strata_comm **out, char *err,
   return makeComm(part, out, err, size);
 }
 
-int allReduceSum(strata_comm *c, void *data, size_t count,
-                 strata_comm_dtype dtype, double timeout, char *err,
-                 size_t size) {
+/// Runs a collective over `count` elements of `element` bytes at `data` in
+/// pieces MPI's int counts can hold, each started by `start(piece,
+/// elements, request)` and awaited before the next.
+template <typename Start>
+int inPieces(strata_comm *c, void *data, size_t count, size_t element,
+             const char *what, const char *call, double timeout, char *err,
+             size_t size, Start start) {
   ++c->calls;
-  MPI_Request request;
-  // MPI counts are ints: reduce a large buffer in pieces.
   constexpr size_t kPiece = size_t(1) << 30;
-  size_t element = elementBytes(dtype);
   for (size_t at = 0; at < count; at += kPiece) {
     size_t n = count - at < kPiece ? count - at : kPiece;
-    if (int code = MPI_Iallreduce(MPI_IN_PLACE,
-                                  static_cast<char *>(data) + at * element,
-                                  static_cast<int>(n), mpiType(dtype), MPI_SUM,
-                                  c->comm, &request))
-      return mpiError(code, "MPI_Iallreduce", err, size);
-    if (int code = await(c, request, "all_reduce", timeout, err, size))
+    MPI_Request request;
+    if (int code = start(static_cast<char *>(data) + at * element,
+                         static_cast<int>(n), request))
+      return mpiError(code, call, err, size);
+    if (int code = await(c, request, what, timeout, err, size))
       return code;
   }
   return 0;
 }
 
+int allReduceSum(strata_comm *c, void *data, size_t count,
+                 strata_comm_dtype dtype, double timeout, char *err,
+                 size_t size) {
+  return inPieces(c, data, count, elementBytes(dtype), "all_reduce",
+                  "MPI_Iallreduce", timeout, err, size,
+                  [&](char *piece, int n, MPI_Request &request) {
+                    return MPI_Iallreduce(MPI_IN_PLACE, piece, n,
+                                          mpiType(dtype), MPI_SUM, c->comm,
+                                          &request);
+                  });
+}
+
 int reduceSum(strata_comm *c, void *data, size_t count,
               strata_comm_dtype dtype, int root, double timeout, char *err,
               size_t size) {
-  ++c->calls;
-  MPI_Request request;
-  constexpr size_t kPiece = size_t(1) << 30;
-  size_t element = elementBytes(dtype);
-  for (size_t at = 0; at < count; at += kPiece) {
-    size_t n = count - at < kPiece ? count - at : kPiece;
-    char *piece = static_cast<char *>(data) + at * element;
-    // The root sums in place; the others send theirs.
-    if (int code = MPI_Ireduce(c->rank == root ? MPI_IN_PLACE : piece,
-                               c->rank == root ? piece : nullptr,
-                               static_cast<int>(n), mpiType(dtype), MPI_SUM,
-                               root, c->comm, &request))
-      return mpiError(code, "MPI_Ireduce", err, size);
-    if (int code = await(c, request, "reduce", timeout, err, size))
-      return code;
-  }
-  return 0;
+  // The root sums in place; the others send theirs.
+  return inPieces(c, data, count, elementBytes(dtype), "reduce",
+                  "MPI_Ireduce", timeout, err, size,
+                  [&](char *piece, int n, MPI_Request &request) {
+                    bool atRoot = c->rank == root;
+                    return MPI_Ireduce(atRoot ? MPI_IN_PLACE : piece,
+                                       atRoot ? piece : nullptr, n,
+                                       mpiType(dtype), MPI_SUM, root, c->comm,
+                                       &request);
+                  });
 }
 
 int allGather(strata_comm *c, const void *send, void *recv, size_t bytes,
@@ -282,20 +287,11 @@ int allGather(strata_comm *c, const void *send, void *recv, size_t bytes,
 
 int broadcast(strata_comm *c, void *data, size_t bytes, int root,
               double timeout, char *err, size_t size) {
-  ++c->calls;
-  // MPI counts are ints: a large tensor goes in pieces.
-  constexpr size_t kPiece = size_t(1) << 30;
-  for (size_t at = 0; at < bytes; at += kPiece) {
-    size_t n = bytes - at < kPiece ? bytes - at : kPiece;
-    MPI_Request request;
-    if (int code = MPI_Ibcast(static_cast<char *>(data) + at,
-                              static_cast<int>(n), MPI_BYTE, root, c->comm,
-                              &request))
-      return mpiError(code, "MPI_Ibcast", err, size);
-    if (int code = await(c, request, "broadcast", timeout, err, size))
-      return code;
-  }
-  return 0;
+  return inPieces(c, data, bytes, 1, "broadcast", "MPI_Ibcast", timeout, err,
+                  size, [&](char *piece, int n, MPI_Request &request) {
+                    return MPI_Ibcast(piece, n, MPI_BYTE, root, c->comm,
+                                      &request);
+                  });
 }
 
 int barrier(strata_comm *c, double timeout, char *err, size_t size) {
