@@ -1,9 +1,10 @@
 //===- HFConfig.cpp - HuggingFace config.json -------------------*- C++ -*-===//
 //
 // Reads the public config.json of deepseek_v3, deepseek_v2, deepseek (MoE
-// 16B), mixtral, qwen2_moe and llama into a ModelSpec. Keys that do not
-// change the architecture (architectures, torch_dtype, ...) are accepted
-// silently; anything else unexpected is warned about.
+// 16B), mixtral, qwen2_moe and llama into a ModelSpec, with the dtype the
+// checkpoint is saved in (torch_dtype). Keys that do not change the
+// architecture (architectures, use_cache, ...) are accepted silently;
+// anything else unexpected is warned about.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,8 +21,8 @@ namespace {
 
 /// Keys of any HF config that describe packaging, not the architecture.
 constexpr StringRef kIgnoredKeys[] = {
-    "architectures", "auto_map", "torch_dtype", "dtype", "transformers_version",
-    "use_cache", "pretraining_tp", "quantization_config", "output_router_logits",
+    "architectures", "auto_map", "transformers_version", "use_cache",
+    "pretraining_tp", "quantization_config", "output_router_logits",
     "_name_or_path", "ep_size", "return_dict", "output_attentions",
     "output_hidden_states", "use_return_dict", "attn_implementation",
     "_attn_implementation", "rope_interleave"};
@@ -52,6 +53,19 @@ void readRopeScaling(SectionReader &top, ModelSpec &m) {
              "or default");
   readRopeScalingParams(rs, m.rope);
   rs.warnUnknownKeys();
+}
+
+/// The checkpoint's dtype. transformers named the key torch_dtype until it
+/// renamed it dtype; a config may carry both, and the newer one wins. Only
+/// bf16 and f16 are narrow storage Strata has; float32, "auto", null or
+/// anything else leave f32.
+void readCheckpointDtype(SectionReader &top, ModelSpec &m) {
+  std::string dtype;
+  top.read("torch_dtype", dtype);
+  top.read("dtype", dtype);
+  m.checkpointDtype = dtype == "bfloat16"  ? "bf16"
+                      : dtype == "float16" ? "f16"
+                                           : "f32";
 }
 
 /// Keys every supported model_type shares (Llama's set).
@@ -241,6 +255,7 @@ bool strata::readHFConfig(ConfigFile &file, StrataConfig &out) {
   m.name = type;
   m.normEps = 1e-6;
   readCommon(top, m);
+  readCheckpointDtype(top, m);
   switch (*family) {
   case Family::Llama:
     break;

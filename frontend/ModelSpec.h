@@ -104,6 +104,10 @@ struct HeadsSpec {
 struct ModelSpec {
   std::string name;
   std::string format; ///< "yaml" or "hf:<model_type>".
+  /// The dtype the checkpoint's weights are saved in: "bf16" or "f16" where
+  /// a HuggingFace config's torch_dtype (or dtype) says so, else "f32".
+  /// strata-compile's --weights-dtype auto stores the matrix weights in it.
+  std::string checkpointDtype = "f32";
   int64_t vocabSize = 0, hiddenSize = 0, numLayers = 0;
   int64_t numHeads = 0, numKvHeads = 0, headDim = 0;
   int64_t maxSeqLen = 2048;

@@ -72,8 +72,9 @@ struct Options {
   unsigned jobs = 0;        ///< -j: threads for LLVM (0: one per core)
   bool timing = false;      ///< --timing: per pass and per step, to stderr
   bool train = false;       ///< --train: add the training entry points
-  /// --weights-dtype: the matrix products' weights (bf16, f16, f32).
-  std::string weightsDtype = "f32";
+  /// --weights-dtype: the matrix products' weights (bf16, f16, f32, or
+  /// auto: the checkpoint's, see resolveWeightsDtype).
+  std::string weightsDtype = "auto";
   /// --optimizer, --lr, ...: over the config's training section (unset:
   /// as the config says).
   struct {
@@ -105,6 +106,20 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
       plan && plan.getLossScaling() == mlir::strata::LossScaling::Dynamic;
   mlir::strata::buildTrainPhase(pm, options);
   return pm.run(module);
+}
+
+/// --weights-dtype auto: the checkpoint's dtype where narrow weights are
+/// supported, so a bf16 or f16 checkpoint loads without being widened;
+/// f32 where they are not (training keeps f32 master weights, the CUDA
+/// target has no narrow products yet), as an explicit bf16 there is an
+/// error.
+std::string resolveWeightsDtype(const Options &opts,
+                                const std::string &checkpointDtype) {
+  if (opts.weightsDtype != "auto")
+    return opts.weightsDtype;
+  if (opts.train || opts.target == "cuda")
+    return "f32";
+  return checkpointDtype;
 }
 
 /// --weights-dtype: the quantize phase (passes/Phases.h).
@@ -433,7 +448,8 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
                     "module\n";
     return 1;
   }
-  if (mlir::failed(narrowWeights(*module, opts.weightsDtype)))
+  // A kernel module has no checkpoint: auto keeps f32.
+  if (mlir::failed(narrowWeights(*module, resolveWeightsDtype(opts, "f32"))))
     return 1;
   contents.modelName = llvm::sys::path::stem(opts.config).str();
   contents.configPath = opts.config;
@@ -477,7 +493,8 @@ int run(const Options &opts) {
   if (opts.train &&
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
-  if (mlir::failed(narrowWeights(*module, opts.weightsDtype)))
+  if (mlir::failed(narrowWeights(
+          *module, resolveWeightsDtype(opts, config.model.checkpointDtype))))
     return 1;
 
   if (opts.statsRequested) {
@@ -601,9 +618,12 @@ int main(int argc, char **argv) {
   app.add_option("--weights-dtype", opts.weightsDtype,
                  "Store the matrix products' weights (linear layers, the "
                  "experts, the LM head) in bf16 or f16: they are widened as "
-                 "read and "
-                 "accumulated in f32, and decode reads half the bytes")
-      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+                 "read and accumulated in f32, and decode reads half the "
+                 "bytes. auto: the checkpoint's dtype (a HuggingFace "
+                 "config's torch_dtype) where it is bf16 or f16, else f32; "
+                 "f32 with --train or --target=cuda")
+      ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))
+      ->default_val("auto");
   app.add_flag("--train", opts.train,
                "Add the training entry points: loss_grad (the loss and the "
                "gradient of every parameter, by strata-autodiff) and "
@@ -677,14 +697,18 @@ int main(int argc, char **argv) {
                    << "--train\n";
       return 2;
     }
-  if (opts.train && opts.weightsDtype != "f32") {
+  // auto resolves to f32 where narrow weights are not supported; only an
+  // explicit bf16 or f16 is an error there.
+  bool narrowRequested =
+      opts.weightsDtype != "f32" && opts.weightsDtype != "auto";
+  if (opts.train && narrowRequested) {
     llvm::errs() << "error: --weights-dtype " << opts.weightsDtype
                  << " stores weights the optimizer cannot update (training "
                     "keeps f32 master weights: use --precision bfloat16 for "
                     "bf16 compute)\n";
     return 2;
   }
-  if (opts.target == "cuda" && opts.weightsDtype != "f32") {
+  if (opts.target == "cuda" && narrowRequested) {
     llvm::errs() << "error: --weights-dtype " << opts.weightsDtype
                  << " is implemented for --target=cpu only so far\n";
     return 2;
