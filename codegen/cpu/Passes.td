@@ -47,13 +47,20 @@ def StrataRegisterTiledMatmuls
     `C[p.., n] += A[p.., k] * W[n, k]` in f32 (a linear layer, the LM head,
     an expert's GEMM; W static, K a multiple of the vector width, N of 4,
     unit innermost strides; A and C contiguous when they have more than
-    two dims) becomes one scf.parallel over MR x 4 output tiles (MR = 4
-    with 512-bit vectors, 2 below): each step of the reduction loads MR
-    rows of A and 4 of W as vectors and issues MR·4 `vector.fma` into
-    loop-carried accumulators; each output then gets the sum of its
-    accumulator's lanes added. Rows past the last full tile use 1 x 4
-    tiles. Each row's four accumulators are lane-summed together by a
-    pairwise-add shuffle tree and added to C with one vector load/store.
+    two dims) becomes MR x 4 output tiles (MR = 4 with 512-bit vectors, 2
+    below): each step of the reduction loads MR rows of A and 4 of W as
+    vectors and issues MR·4 `vector.fma` into loop-carried accumulators;
+    each output then gets the sum of its accumulator's lanes added. Rows
+    past the last full tile use 1 x 4 tiles. Each row's four accumulators
+    are lane-summed together by a pairwise-add shuffle tree and added to C
+    with one vector load/store. The tiles are cache-blocked: one
+    scf.parallel over blocks of 64 of W's rows; within a block, per chunk
+    of the reduction (up to 512, a divisor of K) and per block of A's rows
+    (half of L2 over the chunk), each 4-row tile of W runs over every row
+    tile, so it is reused from L1 and A's block from L2, and each chunk's
+    sums add into C. Fewer rows than a tile (decode) run each column
+    tile's chunks back to back. The chunking depends only on K, so a row's
+    result does not depend on how many rows there are.
 
     An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
     (n innermost and unit-stride in B and C, static and a multiple of the

@@ -208,10 +208,12 @@ Value widenRow(OpBuilder &b, Location loc, Value row, VectorType f32Vec) {
                                   arith::ShLIOp::create(b, loc, bits, sixteen));
 }
 
-/// One mr x nr tile at rows p0.., columns n0..: the reduction loop with
-/// mr·nr vector accumulators, then C[p, n0 .. n0 + 3] += their lane sums.
+/// One mr x nr tile at rows p0.., columns n0.., over k0 .. k0 + kc: the
+/// reduction loop with mr·nr vector accumulators, then
+/// C[p, n0 .. n0 + 3] += their lane sums.
 void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
-              Value n0, int64_t mr, int64_t nr, int64_t k, int64_t lanes) {
+              Value n0, int64_t mr, int64_t nr, Value k0, int64_t kc,
+              int64_t lanes) {
   auto vec = VectorType::get({lanes}, b.getF32Type());
   Value zero = arith::ConstantOp::create(b, loc, vec,
                                          DenseElementsAttr::get(vec, 0.0f));
@@ -226,7 +228,7 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
     colsAt.push_back(offset(n0, j));
   SmallVector<Value> init(mr * nr, zero);
   auto loop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, k),
+      b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
       indexConstant(b, loc, lanes), init,
       [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
         SmallVector<Value> xs, ws, next;
@@ -263,49 +265,143 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
   }
 }
 
+/// The blocking of C = A·Wᵀ (see rewrite).
+struct Blocking {
+  int64_t tilesPerBlock; ///< column tiles of nr rows of W per parallel block
+  int64_t kc;            ///< reduction chunk: a divisor of k, lanes apart
+  int64_t mc;            ///< rows of A per L2 block
+};
+
+Blocking chooseBlocking(const Contraction &m, int64_t lanes, int64_t mr,
+                        int64_t nr) {
+  // Half of a core's L2 (512 KiB on the machines measured) holds a block
+  // of mc rows of A over kc; an nr x kc tile of W (4-8 KiB) stays in L1.
+  constexpr int64_t kChunk = 512, kRowBlockBytes = 256 * 1024;
+  constexpr int64_t kColumnsPerBlock = 64;
+  Blocking out;
+  out.kc = std::min(m.k, kChunk - kChunk % lanes);
+  while (m.k % out.kc)
+    out.kc -= lanes;
+  out.mc = std::max<int64_t>(mr, kRowBlockBytes / (4 * out.kc) / mr * mr);
+  int64_t tiles = m.n / nr;
+  out.tilesPerBlock = std::clamp<int64_t>(kColumnsPerBlock / nr, 1, tiles);
+  while (tiles % out.tilesPerBlock)
+    --out.tilesPerBlock;
+  return out;
+}
+
+/// C = A·Wᵀ as one scf.parallel over (block of W's rows, i.e. of C's
+/// columns; block of mc rows of A), each iteration running, per chunk kc of
+/// the reduction, every column tile of its block over every row tile of its
+/// row block. A tile of W (nr rows, kc long) is then reused from L1 by all
+/// mc / mr row tiles, and the row block of A from L2 by all column tiles,
+/// so W is read from memory once per row block and A's traffic stays in
+/// the caches; the partial sums of each chunk add into C. The row blocks of
+/// a column block are consecutive iterations (one thread, W's block warm).
+/// Decode's single row still splits W over the threads block by block. The
+/// chunks depend only on k, so a row's result does not depend on how many
+/// rows there are.
 void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
              int64_t mr, int64_t nr) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value a = asMatrix(b, loc, m.a), c = asMatrix(b, loc, m.c);
   Value rows = memref::DimOp::create(b, loc, a, 0);
-  Value mrV = indexConstant(b, loc, mr), nrV = indexConstant(b, loc, nr);
-  Value rowTiles = arith::CeilDivUIOp::create(b, loc, rows, mrV);
-  Value zero = indexConstant(b, loc, 0), one = indexConstant(b, loc, 1);
-  auto tiles = scf::ParallelOp::create(
+  Blocking blocking = chooseBlocking(m, lanes, mr, nr);
+  auto constant = [&](OpBuilder &nb, int64_t v) {
+    return indexConstant(nb, loc, v);
+  };
+  Value zero = constant(b, 0), one = constant(b, 1);
+  Value mcV = constant(b, blocking.mc);
+  auto blocks = scf::ParallelOp::create(
       b, loc, ValueRange{zero, zero},
-      ValueRange{rowTiles, indexConstant(b, loc, m.n / nr)},
+      ValueRange{constant(b, m.n / (nr * blocking.tilesPerBlock)),
+                 arith::CeilDivUIOp::create(b, loc, rows, mcV)},
       ValueRange{one, one});
-  b.setInsertionPointToStart(tiles.getBody());
-  Value p0 = arith::MulIOp::create(b, loc, tiles.getInductionVars()[0], mrV);
-  Value n0 = arith::MulIOp::create(b, loc, tiles.getInductionVars()[1], nrV);
-  Value left = arith::SubIOp::create(b, loc, rows, p0);
-  Value full = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, left,
-                                     mrV);
+  b.setInsertionPointToStart(blocks.getBody());
+  Value blockN0 = arith::MulIOp::create(
+      b, loc, blocks.getInductionVars()[0],
+      constant(b, nr * blocking.tilesPerBlock));
+  Value r0 = arith::MulIOp::create(b, loc, blocks.getInductionVars()[1], mcV);
+  Value end = arith::MinUIOp::create(
+      b, loc, rows, arith::AddIOp::create(b, loc, r0, mcV));
+  // Row tiles of mr from p0 while at least mr rows are left before `end`,
+  // then single rows (only single rows when fewer than mr are known to be
+  // there).
+  auto rowTiles = [&](OpBuilder &nb, Value p0, Value end, Value n0, Value k0,
+                      bool fullTiles) {
+    auto singles = [&](Value from) {
+      scf::ForOp::create(nb, loc, from, end, one, ValueRange{},
+                         [&](OpBuilder &tb, Location l, Value p, ValueRange) {
+                           emitTile(tb, l, a, m.w, c, p, n0, 1, nr, k0,
+                                    blocking.kc, lanes);
+                           scf::YieldOp::create(tb, l);
+                         });
+    };
+    if (!fullTiles)
+      return singles(p0);
+    Value span = arith::SubIOp::create(nb, loc, end, p0);
+    Value fullEnd = arith::AddIOp::create(
+        nb, loc, p0,
+        arith::MulIOp::create(
+            nb, loc,
+            arith::DivUIOp::create(nb, loc, span, constant(nb, mr)),
+            constant(nb, mr)));
+    scf::ForOp::create(nb, loc, p0, fullEnd, constant(nb, mr), ValueRange{},
+                       [&](OpBuilder &tb, Location l, Value p, ValueRange) {
+                         emitTile(tb, l, a, m.w, c, p, n0, mr, nr, k0,
+                                  blocking.kc, lanes);
+                         scf::YieldOp::create(tb, l);
+                       });
+    singles(fullEnd);
+  };
+  // The column tiles of the block, each over rows r0 .. end (C's columns
+  // n0 .. n0 + nr).
+  auto columnTiles = [&](OpBuilder &nb, llvm::function_ref<void(
+                                            OpBuilder &, Value n0)> body) {
+    scf::ForOp::create(
+        nb, loc, zero, constant(nb, blocking.tilesPerBlock), one,
+        ValueRange{}, [&](OpBuilder &tb, Location, Value t, ValueRange) {
+          body(tb, arith::AddIOp::create(
+                       tb, loc, blockN0,
+                       arith::MulIOp::create(tb, loc, t, constant(tb, nr))));
+          scf::YieldOp::create(tb, loc);
+        });
+  };
+  auto chunks = [&](OpBuilder &nb,
+                    llvm::function_ref<void(OpBuilder &, Value k0)> body) {
+    scf::ForOp::create(nb, loc, zero, constant(nb, m.k),
+                       constant(nb, blocking.kc), ValueRange{},
+                       [&](OpBuilder &kb, Location, Value k0, ValueRange) {
+                         body(kb, k0);
+                         scf::YieldOp::create(kb, loc);
+                       });
+  };
+  // Fewer rows than one row tile (decode): each column tile's chunks run
+  // back to back, so W streams row by row as the prefetcher expects. The
+  // chunks' partial sums reach C in the same order either way.
+  Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, rows,
+                                    constant(b, mr));
   scf::IfOp::create(
-      b, loc, full,
-      [&](OpBuilder &nb, Location l) {
-        emitTile(nb, l, a, m.w, c, p0, n0, mr, nr, m.k, lanes);
-        scf::YieldOp::create(nb, l);
+      b, loc, few,
+      [&](OpBuilder &fb, Location) {
+        columnTiles(fb, [&](OpBuilder &tb, Value n0) {
+          chunks(tb, [&](OpBuilder &kb, Value k0) {
+            rowTiles(kb, r0, end, n0, k0, /*fullTiles=*/false);
+          });
+        });
+        scf::YieldOp::create(fb, loc);
       },
-      [&](OpBuilder &nb, Location l) {
-        scf::ForOp::create(
-            nb, l, p0, rows, indexConstant(nb, l, 1), ValueRange{},
-            [&](OpBuilder &bb, Location ll, Value p, ValueRange) {
-              emitTile(bb, ll, a, m.w, c, p, n0, 1, nr, m.k, lanes);
-              scf::YieldOp::create(bb, ll);
-            });
-        scf::YieldOp::create(nb, l);
+      [&](OpBuilder &pb, Location) {
+        chunks(pb, [&](OpBuilder &kb, Value k0) {
+          columnTiles(kb, [&](OpBuilder &tb, Value n0) {
+            rowTiles(tb, r0, end, n0, k0, /*fullTiles=*/true);
+          });
+        });
+        scf::YieldOp::create(pb, loc);
       });
   op->erase();
 }
-
-//===----------------------------------------------------------------------===//
-// A·B: C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n], n innermost in
-// B and C (attention's P·V, a plain A·B). Outer products: per step of k,
-// MR scalars of A broadcast against NV vectors of B's row, with the
-// accumulators (C's tile) in registers for the whole reduction.
-//===----------------------------------------------------------------------===//
 
 struct OuterProduct {
   unsigned m, n, k;

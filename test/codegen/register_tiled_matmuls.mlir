@@ -6,27 +6,42 @@
 // and 4 of W loaded per step, 16 FMAs), rows past the last full tile in
 // 1 x 4 tiles. Each row's four accumulators are summed across lanes
 // together by pairwise-add shuffles (16 -> 4 lanes) and added to C with one
-// vector load and store.
+// vector load and store. The threads split (blocks of 16 tiles of W's
+// rows, blocks of 1024 rows of x): here all 8 tiles make one block. Within
+// an iteration, per chunk of k, each column tile runs over every row tile.
+// Fewer rows than a tile (decode) run each column tile's chunks back to
+// back, rows singly.
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME:    %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[C:.*]]: memref<?x?x32xf32>)
 // CHECK:         %[[A:.*]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]]
 // CHECK:         %[[C2:.*]] = memref.collapse_shape %[[C]] {{\[}}[0, 1], [2]]
 // CHECK:         %[[ROWS:.*]] = memref.dim %[[A]], %c0
-// CHECK:         %[[TILES:.*]] = arith.ceildivui %[[ROWS]], %c4
-// CHECK:         scf.parallel (%[[PT:.*]], %[[NT:.*]]) = (%c0{{.*}}, %c0{{.*}}) to (%[[TILES]], %c8)
-// CHECK:           scf.if
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c64 step %c16{{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-COUNT-4:       vector.load %[[A]]
-// CHECK-COUNT-4:       vector.load %[[W]]
-// CHECK-COUNT-16:      vector.fma
-// CHECK:             vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
-// CHECK:             %[[SUMS:.*]] = vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xf32> to vector<4xf32>
-// CHECK:             %[[OLD:.*]] = vector.load %[[C2]]{{.*}} : memref<?x32xf32>, vector<4xf32>
-// CHECK:             %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
-// CHECK:             vector.store %[[NEW]], %[[C2]]
+// CHECK:         %[[RB:.*]] = arith.ceildivui %[[ROWS]], %c1024
+// CHECK:         scf.parallel (%{{.*}}, %{{.*}}) = (%c0{{.*}}, %c0{{.*}}) to (%c1{{.*}}, %[[RB]])
+// CHECK:           %[[R0:.*]] = arith.muli %{{.*}}, %c1024
+// CHECK:           %[[END:.*]] = arith.minui %[[ROWS]]
+// CHECK:           %[[FEW:.*]] = arith.cmpi ult, %[[ROWS]], %c4
+// CHECK:           scf.if %[[FEW]] {
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c8 step %c1
+// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64
+// CHECK:                 scf.for %{{.*}} = %[[R0]] to %[[END]] step %c1
+// CHECK:                   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-NOT:               vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>
 // CHECK:           } else {
-// CHECK:             scf.for
-// CHECK:               scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK:             scf.for %[[K0:.*]] = %c0{{.*}} to %c64{{.*}} step %c64
+// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c8 step %c1
+// CHECK:                 scf.for %{{.*}} = %[[R0]] to %{{.*}} step %c4
+// CHECK:                   scf.for %{{.*}} = %[[K0]] to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4:               vector.load %[[A]]
+// CHECK-COUNT-4:               vector.load %[[W]]
+// CHECK-COUNT-16:              vector.fma
+// CHECK:                     vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
+// CHECK:                     %[[SUMS:.*]] = vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xf32> to vector<4xf32>
+// CHECK:                     %[[OLD:.*]] = vector.load %[[C2]]{{.*}} : memref<?x32xf32>, vector<4xf32>
+// CHECK:                     %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
+// CHECK:                     vector.store %[[NEW]], %[[C2]]
+// CHECK:                 scf.for %{{.*}} = %{{.*}} to %[[END]] step %c1
+// CHECK:                   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK-NOT:     linalg.generic
 // SSE-LABEL: func.func @linear(
 // SSE:         scf.for {{.*}} step %c4{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
@@ -40,6 +55,30 @@ func.func @linear(%x: memref<?x?x64xf32>, %w: memref<32x64xf32>, %c: memref<?x?x
   linalg.generic {indexing_maps = [#x, #w, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x?x64xf32>, memref<32x64xf32>) outs(%c : memref<?x?x32xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
     %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A long reduction is taken in chunks of 512 (the tile of W a chunk reads
+// stays in L1), rows in blocks of 128 (A's block over a chunk fills half
+// of L2), 2048 columns in 32 blocks of 16 tiles.
+// CHECK-LABEL: func.func @chunked(
+// CHECK:         %[[RB:.*]] = arith.ceildivui %{{.*}}, %c128
+// CHECK:         scf.parallel (%{{.*}}, %{{.*}}) = (%c0{{.*}}, %c0{{.*}}) to (%c32, %[[RB]])
+// CHECK:           } else {
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c1024{{.*}} step %c512
+// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c1
+#ca = affine_map<(m, n, k) -> (m, k)>
+#cw = affine_map<(m, n, k) -> (n, k)>
+#cc = affine_map<(m, n, k) -> (m, n)>
+func.func @chunked(%a: memref<?x1024xf32>, %w: memref<2048x1024xf32>, %c: memref<?x2048xf32>) {
+  linalg.generic {indexing_maps = [#ca, #cw, #cc], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<?x1024xf32>, memref<2048x1024xf32>) outs(%c : memref<?x2048xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
     %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
