@@ -208,9 +208,9 @@ Value widenRow(OpBuilder &b, Location loc, Value row, VectorType f32Vec) {
                                   arith::ShLIOp::create(b, loc, bits, sixteen));
 }
 
-/// One mr x nr tile at rows p0.., columns n0.., over k0 .. k0 + kc: the
-/// reduction loop with mr·nr vector accumulators, then
-/// C[p, n0 .. n0 + 3] += their lane sums.
+/// One mr x nr tile at rows p0.., columns n0.., over k0 .. k0 + kc (nr a
+/// multiple of 4): the reduction loop with mr·nr vector accumulators, then
+/// C[p, n0 .. n0 + nr) += their lane sums, four at a time.
 void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
               Value n0, int64_t mr, int64_t nr, Value k0, int64_t kc,
               int64_t lanes) {
@@ -256,13 +256,14 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
         scf::YieldOp::create(nb, l, next);
       });
   auto quad = VectorType::get({4}, b.getF32Type());
-  for (int64_t i = 0; i < mr; ++i) {
-    Value sums = sumFour(b, loc, loop.getResults().slice(i * nr, nr));
-    ValueRange at{rowsAt[i], n0};
-    Value old = vector::LoadOp::create(b, loc, quad, c, at);
-    vector::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sums),
-                            c, at);
-  }
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; j += 4) {
+      Value sums = sumFour(b, loc, loop.getResults().slice(i * nr + j, 4));
+      ValueRange at{rowsAt[i], colsAt[j]};
+      Value old = vector::LoadOp::create(b, loc, quad, c, at);
+      vector::StoreOp::create(
+          b, loc, arith::AddFOp::create(b, loc, old, sums), c, at);
+    }
 }
 
 /// The blocking of C = A·Wᵀ (see rewrite).
@@ -329,11 +330,11 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
   // then single rows (only single rows when fewer than mr are known to be
   // there).
   auto rowTiles = [&](OpBuilder &nb, Value p0, Value end, Value n0, Value k0,
-                      bool fullTiles) {
+                      bool fullTiles, int64_t width) {
     auto singles = [&](Value from) {
       scf::ForOp::create(nb, loc, from, end, one, ValueRange{},
                          [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                           emitTile(tb, l, a, m.w, c, p, n0, 1, nr, k0,
+                           emitTile(tb, l, a, m.w, c, p, n0, 1, width, k0,
                                     blocking.kc, lanes);
                            scf::YieldOp::create(tb, l);
                          });
@@ -349,22 +350,23 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
             constant(nb, mr)));
     scf::ForOp::create(nb, loc, p0, fullEnd, constant(nb, mr), ValueRange{},
                        [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                         emitTile(tb, l, a, m.w, c, p, n0, mr, nr, k0,
+                         emitTile(tb, l, a, m.w, c, p, n0, mr, width, k0,
                                   blocking.kc, lanes);
                          scf::YieldOp::create(tb, l);
                        });
     singles(fullEnd);
   };
-  // The column tiles of the block, each over rows r0 .. end (C's columns
-  // n0 .. n0 + nr).
-  auto columnTiles = [&](OpBuilder &nb, llvm::function_ref<void(
-                                            OpBuilder &, Value n0)> body) {
+  // The column tiles of the block, `width` of C's columns from each n0.
+  auto columnTiles = [&](OpBuilder &nb, int64_t width,
+                         llvm::function_ref<void(OpBuilder &, Value n0)>
+                             body) {
     scf::ForOp::create(
-        nb, loc, zero, constant(nb, blocking.tilesPerBlock), one,
-        ValueRange{}, [&](OpBuilder &tb, Location, Value t, ValueRange) {
+        nb, loc, zero, constant(nb, blocking.tilesPerBlock * nr / width),
+        one, ValueRange{}, [&](OpBuilder &tb, Location, Value t, ValueRange) {
           body(tb, arith::AddIOp::create(
                        tb, loc, blockN0,
-                       arith::MulIOp::create(tb, loc, t, constant(tb, nr))));
+                       arith::MulIOp::create(tb, loc, t,
+                                             constant(tb, width))));
           scf::YieldOp::create(tb, loc);
         });
   };
@@ -378,24 +380,29 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
                        });
   };
   // Fewer rows than one row tile (decode): each column tile's chunks run
-  // back to back, so W streams row by row as the prefetcher expects. The
-  // chunks' partial sums reach C in the same order either way.
+  // back to back, so W streams row by row as the prefetcher expects, and
+  // the tiles are twice as wide where the block allows: a single row's
+  // tile has only nr accumulators, each one chained FMA per step, and
+  // narrow weights' steps are too short to hide that latency. Neither
+  // changes what is summed in which order for an output, so a row's result
+  // is the same as in a taller tile.
+  int64_t decodeWidth = blocking.tilesPerBlock % 2 ? nr : 2 * nr;
   Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, rows,
                                     constant(b, mr));
   scf::IfOp::create(
       b, loc, few,
       [&](OpBuilder &fb, Location) {
-        columnTiles(fb, [&](OpBuilder &tb, Value n0) {
+        columnTiles(fb, decodeWidth, [&](OpBuilder &tb, Value n0) {
           chunks(tb, [&](OpBuilder &kb, Value k0) {
-            rowTiles(kb, r0, end, n0, k0, /*fullTiles=*/false);
+            rowTiles(kb, r0, end, n0, k0, /*fullTiles=*/false, decodeWidth);
           });
         });
         scf::YieldOp::create(fb, loc);
       },
       [&](OpBuilder &pb, Location) {
         chunks(pb, [&](OpBuilder &kb, Value k0) {
-          columnTiles(kb, [&](OpBuilder &tb, Value n0) {
-            rowTiles(tb, r0, end, n0, k0, /*fullTiles=*/true);
+          columnTiles(kb, nr, [&](OpBuilder &tb, Value n0) {
+            rowTiles(tb, r0, end, n0, k0, /*fullTiles=*/true, nr);
           });
         });
         scf::YieldOp::create(pb, loc);

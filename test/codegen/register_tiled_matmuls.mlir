@@ -10,7 +10,7 @@
 // rows, blocks of 1024 rows of x): here all 8 tiles make one block. Within
 // an iteration, per chunk of k, each column tile runs over every row tile.
 // Fewer rows than a tile (decode) run each column tile's chunks back to
-// back, rows singly.
+// back, rows singly, in tiles of 8 columns (8 accumulators).
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME:    %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[C:.*]]: memref<?x?x32xf32>)
 // CHECK:         %[[A:.*]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]]
@@ -22,11 +22,12 @@
 // CHECK:           %[[END:.*]] = arith.minui %[[ROWS]]
 // CHECK:           %[[FEW:.*]] = arith.cmpi ult, %[[ROWS]], %c4
 // CHECK:           scf.if %[[FEW]] {
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c8 step %c1
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c4{{.*}} step %c1
 // CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64
 // CHECK:                 scf.for %{{.*}} = %[[R0]] to %[[END]] step %c1
-// CHECK:                   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-NOT:               vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>
+// CHECK:                   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-8:             vector.fma
+// CHECK-COUNT-2:           vector.store {{.*}} vector<4xf32>
 // CHECK:           } else {
 // CHECK:             scf.for %[[K0:.*]] = %c0{{.*}} to %c64{{.*}} step %c64
 // CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c8 step %c1
