@@ -71,7 +71,7 @@ def weight_bytes(bin_dir, exe, config):
             n *= d
         if name == "model.embed_tokens.weight":
             n = dims[-1]
-        if re.search(r"\.experts\.[a-z_]+$", name) and len(dims) == 3:
+        if re.search(r"\.experts\.\w+$", name) and len(dims) == 3:
             n = int(n * routed)
         total += n * (4 if dtype == "f32" else 2)
     return total
