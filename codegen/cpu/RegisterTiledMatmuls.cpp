@@ -326,36 +326,15 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
   Value r0 = arith::MulIOp::create(b, loc, blocks.getInductionVars()[1], mcV);
   Value end = arith::MinUIOp::create(
       b, loc, rows, arith::AddIOp::create(b, loc, r0, mcV));
-  // Row tiles of mr from p0 while at least mr rows are left before `end`,
-  // then single rows (only single rows when fewer than mr are known to be
-  // there).
-  auto rowTiles = [&](OpBuilder &nb, Value p0, Value end, Value n0, Value k0,
-                      bool fullTiles, int64_t width) {
-    auto singles = [&](Value from) {
-      scf::ForOp::create(nb, loc, from, end, one, ValueRange{},
-                         [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                           emitTile(tb, l, a, m.w, c, p, n0, 1, width, k0,
-                                    blocking.kc, lanes);
-                           scf::YieldOp::create(tb, l);
-                         });
-    };
-    if (!fullTiles)
-      return singles(p0);
-    Value span = arith::SubIOp::create(nb, loc, end, p0);
-    Value fullEnd = arith::AddIOp::create(
-        nb, loc, p0,
-        arith::MulIOp::create(
-            nb, loc,
-            arith::DivUIOp::create(nb, loc, span, constant(nb, mr)),
-            constant(nb, mr)));
-    scf::ForOp::create(nb, loc, p0, fullEnd, constant(nb, mr), ValueRange{},
-                       [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                         emitTile(tb, l, a, m.w, c, p, n0, mr, width, k0,
-                                  blocking.kc, lanes);
-                         scf::YieldOp::create(tb, l);
-                       });
-    singles(fullEnd);
-  };
+  // Rows r0 .. fullEnd make whole tiles of mr; the rest (all of them when
+  // there are fewer than mr, as in decode) run one by one.
+  Value fullEnd = arith::AddIOp::create(
+      b, loc, r0,
+      arith::MulIOp::create(
+          b, loc,
+          arith::DivUIOp::create(b, loc, arith::SubIOp::create(b, loc, end, r0),
+                                 constant(b, mr)),
+          constant(b, mr)));
   // The column tiles of the block, `width` of C's columns from each n0.
   auto columnTiles = [&](OpBuilder &nb, int64_t width,
                          llvm::function_ref<void(OpBuilder &, Value n0)>
@@ -379,34 +358,33 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
                          scf::YieldOp::create(kb, loc);
                        });
   };
-  // Fewer rows than one row tile (decode): each column tile's chunks run
-  // back to back, so W streams row by row as the prefetcher expects, and
-  // the tiles are twice as wide where the block allows: a single row's
-  // tile has only nr accumulators, each one chained FMA per step, and
-  // narrow weights' steps are too short to hide that latency. Neither
-  // changes what is summed in which order for an output, so a row's result
-  // is the same as in a taller tile.
-  int64_t decodeWidth = blocking.tilesPerBlock % 2 ? nr : 2 * nr;
-  Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, rows,
-                                    constant(b, mr));
-  scf::IfOp::create(
-      b, loc, few,
-      [&](OpBuilder &fb, Location) {
-        columnTiles(fb, decodeWidth, [&](OpBuilder &tb, Value n0) {
-          chunks(tb, [&](OpBuilder &kb, Value k0) {
-            rowTiles(kb, r0, end, n0, k0, /*fullTiles=*/false, decodeWidth);
-          });
-        });
-        scf::YieldOp::create(fb, loc);
-      },
-      [&](OpBuilder &pb, Location) {
-        chunks(pb, [&](OpBuilder &kb, Value k0) {
-          columnTiles(kb, nr, [&](OpBuilder &tb, Value n0) {
-            rowTiles(tb, r0, end, n0, k0, /*fullTiles=*/true, nr);
-          });
-        });
-        scf::YieldOp::create(pb, loc);
-      });
+  auto rowLoop = [&](OpBuilder &nb, Value from, Value to, int64_t tall,
+                     int64_t width, Value n0, Value k0) {
+    scf::ForOp::create(nb, loc, from, to, constant(nb, tall), ValueRange{},
+                       [&](OpBuilder &tb, Location l, Value p, ValueRange) {
+                         emitTile(tb, l, a, m.w, c, p, n0, tall, width, k0,
+                                  blocking.kc, lanes);
+                         scf::YieldOp::create(tb, l);
+                       });
+  };
+  // Whole tiles: per chunk, each column tile over every row tile.
+  chunks(b, [&](OpBuilder &kb, Value k0) {
+    columnTiles(kb, nr, [&](OpBuilder &tb, Value n0) {
+      rowLoop(tb, r0, fullEnd, mr, nr, n0, k0);
+    });
+  });
+  // Single rows (decode): each column tile's chunks back to back, so W
+  // streams row by row as the prefetcher expects, in tiles twice as wide
+  // where the block allows: a single row's tile has only nr accumulators,
+  // each one chained FMA per step, and narrow weights' steps are too short
+  // to hide that latency. Neither changes what is summed in which order
+  // for an output, so a row's result is the same as in a whole tile.
+  int64_t singleWidth = blocking.tilesPerBlock % 2 ? nr : 2 * nr;
+  columnTiles(b, singleWidth, [&](OpBuilder &tb, Value n0) {
+    chunks(tb, [&](OpBuilder &kb, Value k0) {
+      rowLoop(kb, fullEnd, end, 1, singleWidth, n0, k0);
+    });
+  });
   op->erase();
 }
 

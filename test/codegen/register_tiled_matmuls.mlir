@@ -8,9 +8,9 @@
 // together by pairwise-add shuffles (16 -> 4 lanes) and added to C with one
 // vector load and store. The threads split (blocks of 16 tiles of W's
 // rows, blocks of 1024 rows of x): here all 8 tiles make one block. Within
-// an iteration, per chunk of k, each column tile runs over every row tile.
-// Fewer rows than a tile (decode) run each column tile's chunks back to
-// back, rows singly, in tiles of 8 columns (8 accumulators).
+// an iteration, per chunk of k, each column tile runs over every whole row
+// tile; the rows left over (all of them in decode) then run singly, each
+// column tile's chunks back to back, in tiles of 8 columns.
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME:    %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[C:.*]]: memref<?x?x32xf32>)
 // CHECK:         %[[A:.*]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]]
@@ -20,29 +20,25 @@
 // CHECK:         scf.parallel (%{{.*}}, %{{.*}}) = (%c0{{.*}}, %c0{{.*}}) to (%c1{{.*}}, %[[RB]])
 // CHECK:           %[[R0:.*]] = arith.muli %{{.*}}, %c1024
 // CHECK:           %[[END:.*]] = arith.minui %[[ROWS]]
-// CHECK:           %[[FEW:.*]] = arith.cmpi ult, %[[ROWS]], %c4
-// CHECK:           scf.if %[[FEW]] {
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c4{{.*}} step %c1
-// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64
-// CHECK:                 scf.for %{{.*}} = %[[R0]] to %[[END]] step %c1
-// CHECK:                   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-COUNT-8:             vector.fma
-// CHECK-COUNT-2:           vector.store {{.*}} vector<4xf32>
-// CHECK:           } else {
-// CHECK:             scf.for %[[K0:.*]] = %c0{{.*}} to %c64{{.*}} step %c64
-// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c8 step %c1
-// CHECK:                 scf.for %{{.*}} = %[[R0]] to %{{.*}} step %c4
-// CHECK:                   scf.for %{{.*}} = %[[K0]] to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-COUNT-4:               vector.load %[[A]]
-// CHECK-COUNT-4:               vector.load %[[W]]
-// CHECK-COUNT-16:              vector.fma
-// CHECK:                     vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
-// CHECK:                     %[[SUMS:.*]] = vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xf32> to vector<4xf32>
-// CHECK:                     %[[OLD:.*]] = vector.load %[[C2]]{{.*}} : memref<?x32xf32>, vector<4xf32>
-// CHECK:                     %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
-// CHECK:                     vector.store %[[NEW]], %[[C2]]
-// CHECK:                 scf.for %{{.*}} = %{{.*}} to %[[END]] step %c1
-// CHECK:                   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK:           %[[FULL:.*]] = arith.addi %[[R0]], %{{.*}}
+// CHECK:           scf.for %[[K0:.*]] = %c0{{.*}} to %c64{{.*}} step %c64
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c8 step %c1
+// CHECK:               scf.for %{{.*}} = %[[R0]] to %[[FULL]] step %c4
+// CHECK:                 scf.for %{{.*}} = %[[K0]] to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4:             vector.load %[[A]]
+// CHECK-COUNT-4:             vector.load %[[W]]
+// CHECK-COUNT-16:            vector.fma
+// CHECK:                   vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
+// CHECK:                   %[[SUMS:.*]] = vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xf32> to vector<4xf32>
+// CHECK:                   %[[OLD:.*]] = vector.load %[[C2]]{{.*}} : memref<?x32xf32>, vector<4xf32>
+// CHECK:                   %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
+// CHECK:                   vector.store %[[NEW]], %[[C2]]
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c4{{.*}} step %c1
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64
+// CHECK:               scf.for %{{.*}} = %[[FULL]] to %[[END]] step %c1
+// CHECK:                 scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-8:           vector.fma
+// CHECK-COUNT-2:         vector.store {{.*}} vector<4xf32>
 // CHECK-NOT:     linalg.generic
 // SSE-LABEL: func.func @linear(
 // SSE:         scf.for {{.*}} step %c4{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
@@ -70,9 +66,8 @@ func.func @linear(%x: memref<?x?x64xf32>, %w: memref<32x64xf32>, %c: memref<?x?x
 // CHECK-LABEL: func.func @chunked(
 // CHECK:         %[[RB:.*]] = arith.ceildivui %{{.*}}, %c128
 // CHECK:         scf.parallel (%{{.*}}, %{{.*}}) = (%c0{{.*}}, %c0{{.*}}) to (%c32, %[[RB]])
-// CHECK:           } else {
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c1024{{.*}} step %c512
-// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c1
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c1024{{.*}} step %c512
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c1
 #ca = affine_map<(m, n, k) -> (m, k)>
 #cw = affine_map<(m, n, k) -> (n, k)>
 #cc = affine_map<(m, n, k) -> (m, n)>
