@@ -58,10 +58,11 @@ def StrataRegisterTiledMatmuls
     of the reduction (up to 512, a divisor of K) and per block of A's rows
     (half of L2 over the chunk), each 4-row tile of W runs over every row
     tile, so it is reused from L1 and A's block from L2, and each chunk's
-    sums add into C. Fewer rows than a tile (decode) run each column
-    tile's chunks back to back, in 1 x 8 tiles where the block allows (a
-    single row's 4 accumulators, one chained FMA each per step, cannot
-    hide the FMA latency on narrow weights' short steps). The chunking depends only on K, so a row's
+    sums add into C. The rows left over after the whole row tiles (every
+    row in decode) then run singly, each column tile's chunks back to back,
+    in 1 x 8 tiles where the block allows (a single row's 4 accumulators,
+    one chained FMA each per step, cannot hide the FMA latency on narrow
+    weights' short steps); the sums and their order are the same. The chunking depends only on K, so a row's
     result does not depend on how many rows there are.
 
     An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
