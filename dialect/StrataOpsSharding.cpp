@@ -82,11 +82,19 @@ struct ParallelSharding
         rankOf(op->getResult(0)), op->getContext());
     return SmallVector<AffineMap>(op->getNumOperands() + 1, identity);
   }
+  /// Refuses result shardings the op cannot be split under (an error at
+  /// the op); models with such limits override it.
+  LogicalResult checkSplit(Operation *, ArrayRef<Sharding>) const {
+    return success();
+  }
   LogicalResult partition(Operation *op, ArrayRef<Value> operands,
                           ArrayRef<Sharding> operandShardings,
                           ArrayRef<Sharding> resultShardings,
                           IRMapping &map, SymbolTableCollection &symbols,
                           OpBuilder &b) const {
+    if (failed(static_cast<const Model *>(this)->checkSplit(op,
+                                                            resultShardings)))
+      return failure();
     shard::partitionTriviallyShardableOperation(
         *op, operands, operandShardings, resultShardings, map, symbols, b);
     return success();
@@ -175,16 +183,11 @@ struct RowNormSharding : ParallelSharding<RowNormSharding<Op>, Op> {
     maps.push_back(identity);
     return maps;
   }
-  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
-                          ArrayRef<Sharding> operandShardings,
-                          ArrayRef<Sharding> resultShardings,
-                          IRMapping &map, SymbolTableCollection &symbols,
-                          OpBuilder &b) const {
+  LogicalResult checkSplit(Operation *op,
+                           ArrayRef<Sharding> resultShardings) const {
     if (!lastDimAxes(resultShardings[0], rankOf(op->getResult(0))).empty())
       return op->emitOpError("normalises whole rows: its last dimension "
                              "cannot be split over ranks");
-    shard::partitionTriviallyShardableOperation(
-        *op, operands, operandShardings, resultShardings, map, symbols, b);
     return success();
   }
 };
@@ -301,18 +304,13 @@ struct AttentionSharding
 /// values to the caches: identity maps; the concatenated dimension itself
 /// cannot be split (each rank would concatenate its own pieces).
 struct ConcatSharding : ParallelSharding<ConcatSharding, tensor::ConcatOp> {
-  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
-                          ArrayRef<Sharding> operandShardings,
-                          ArrayRef<Sharding> resultShardings,
-                          IRMapping &map, SymbolTableCollection &symbols,
-                          OpBuilder &b) const {
+  LogicalResult checkSplit(Operation *op,
+                           ArrayRef<Sharding> resultShardings) const {
     int64_t dim = cast<tensor::ConcatOp>(op).getDim();
     const Sharding &result = resultShardings[0];
     if (result && static_cast<int64_t>(result.getSplitAxes().size()) > dim &&
         !result.getSplitAxes()[dim].empty())
       return op->emitOpError("cannot split the dimension it concatenates");
-    shard::partitionTriviallyShardableOperation(
-        *op, operands, operandShardings, resultShardings, map, symbols, b);
     return success();
   }
 };
