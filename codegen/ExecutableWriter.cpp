@@ -159,8 +159,10 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
 
 } // namespace
 
-/// The schema's dtype of a float parameter's element type.
-static std::optional<ExecutableContents::DType> floatDType(Type t) {
+/// The schema's dtype of a parameter's element type.
+static std::optional<ExecutableContents::DType> paramDType(Type t) {
+  if (t.isInteger(8))
+    return ExecutableContents::DType::I8;
   if (t.isF32())
     return ExecutableContents::DType::F32;
   if (t.isBF16())
@@ -225,18 +227,18 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       auto [it, inserted] = index.try_emplace(
           param.getName(), static_cast<int>(contents.parameters.size()));
       std::optional<ExecutableContents::DType> dtype =
-          floatDType(cast<RankedTensorType>(param.getType()).getElementType());
+          paramDType(cast<RankedTensorType>(param.getType()).getElementType());
       if (!dtype) {
         param.emitOpError("parameter '")
-            << param.getName() << "' is not f32, bf16 or f16";
+            << param.getName() << "' is not f32, bf16, f16 or int8";
         return WalkResult::interrupt();
       }
       if (inserted)
-        contents.parameters.push_back({param.getName().str(),
-                                       shapeOf(param.getType()),
-                                       static_cast<int>(param.getInit()),
-                                       param.getStd().convertToDouble(),
-                                       *dtype});
+        contents.parameters.push_back(
+            {param.getName().str(), shapeOf(param.getType()),
+             static_cast<int>(param.getInit()),
+             param.getStd().convertToDouble(), *dtype,
+             param.getScale().value_or("").str()});
       else if (contents.parameters[it->second].shape !=
                    shapeOf(param.getType()) ||
                contents.parameters[it->second].dtype != *dtype) {
@@ -277,6 +279,22 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
   }
   if (contents.entryPoints.empty())
     return module.emitError("the module has no entry point");
+  // An int8 weight's scales: f32, one per output channel (its leading
+  // dims), and a parameter of the executable.
+  for (ExecutableContents::Parameter &p : contents.parameters) {
+    if (p.scaleName.empty())
+      continue;
+    auto it = index.find(p.scaleName);
+    std::vector<int64_t> rows(p.shape.begin(), p.shape.end() - 1);
+    if (it == index.end() ||
+        contents.parameters[it->second].dtype !=
+            ExecutableContents::DType::F32 ||
+        contents.parameters[it->second].shape != rows)
+      return module.emitError("int8 parameter '")
+             << p.name << "' names scales '" << p.scaleName
+             << "', which are no f32 parameter of its output channels";
+    p.scale = it->second;
+  }
   return success();
 }
 
@@ -536,7 +554,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
     params.push_back(fb::CreateParameter(
         b, b.CreateString(p.name), b.CreateVector(p.shape),
         static_cast<fb::DType>(p.dtype),
-        static_cast<fb::InitKind>(p.init), p.std));
+        static_cast<fb::InitKind>(p.init), p.std, p.scale));
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   for (const auto &e : c.entryPoints) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;

@@ -22,13 +22,16 @@ namespace mlir::strata {
 /// Everything an executable holds, gathered before and after lowering.
 struct ExecutableContents {
   /// A tensor's element type, numbered as the schema's DType.
-  enum class DType { F32 = 0, BF16 = 1, F16 = 2, I32 = 3 };
+  enum class DType { F32 = 0, BF16 = 1, F16 = 2, I32 = 3, I8 = 5 };
   struct Parameter {
     std::string name;
     std::vector<int64_t> shape;
     int init = 0; ///< InitKind
     double std = 0.02;
     DType dtype = DType::F32; ///< bf16/f16: stored narrow (--weights-dtype)
+    /// I8 (--quantize): the parameter of its per-channel f32 scales.
+    std::string scaleName;
+    int scale = -1;
   };
   struct Argument {
     enum Kind {

@@ -40,6 +40,15 @@ def Strata_GeluApproximation : I32EnumAttr<"GeluApproximation",
 def Strata_GeluApproximationAttr
     : Strata_EnumAttr<Strata_GeluApproximation, "gelu_approx">;
 
+def Strata_QuantScheme : I32EnumAttr<"QuantScheme",
+    "int8 quantization scheme", [
+    I32EnumAttrCase<"W8A16", 0, "w8a16">,
+    I32EnumAttrCase<"W8A8Dynamic", 1, "w8a8_dynamic">]> {
+  let cppNamespace = "::mlir::strata";
+  let genSpecializedAttr = 0;
+}
+def Strata_QuantSchemeAttr : Strata_EnumAttr<Strata_QuantScheme, "quant_scheme">;
+
 def Strata_Activation : I32EnumAttr<"Activation", "pointwise activation", [
     I32EnumAttrCase<"Gelu", 0, "gelu">,
     I32EnumAttrCase<"Silu", 1, "silu">,

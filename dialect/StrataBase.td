@@ -54,6 +54,11 @@ class Strata_Attr<string name, string attrMnemonic, list<Trait> traits = []>
 // Floating-point activations and weights; the frontend builds f32 and later
 // passes choose bf16/int8 storage.
 def Strata_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+// What a parameter may hold: a float tensor, or int8 weights that a
+// per-output-channel f32 parameter dequantizes (strata-quantize).
+def Strata_ParamTensor : RankedTensorOf<[F32, F16, BF16, I8]>;
+def Strata_Int8Tensor : RankedTensorOf<[I8]>;
+def Strata_F32Tensor : RankedTensorOf<[F32]>;
 def Strata_TokenTensor : RankedTensorOf<[I32, I64]>;
 def Strata_IndexTensor : RankedTensorOf<[I32]>;
 def Strata_ScalarF32 : 0DTensorOf<[F32]>;

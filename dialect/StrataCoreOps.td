@@ -15,8 +15,14 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
     (safetensors) and in the executable's parameter table; `init` is how it is
     initialised when no weights are given (`normal` uses `std`).
 
+    An int8 parameter (made by `strata-quantize`) names in `scale` the f32
+    parameter of its per-output-channel scales: the runtime draws its
+    initial values in f32 and quantizes them, and loads either int8 weights
+    with their scales or float weights it quantizes.
+
     Constraints: param_c1 the type has a static shape;
-    param_c2 the name is non-empty; param_c3 std >= 0.
+    param_c2 the name is non-empty; param_c3 std >= 0; param_c4 an int8
+    parameter has a `scale` and a float one has none.
 
     ```mlir
     %w = strata.param "layers.0.attn.q_proj" {init = #strata.init<normal>, std = 0.02 : f64} : tensor<64x64xf32>
@@ -24,8 +30,9 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
   }];
   let arguments = (ins StrAttr:$name,
       DefaultValuedAttr<Strata_InitKindAttr, "::mlir::strata::InitKind::Normal">:$init,
-      DefaultValuedAttr<F64Attr, "0.02">:$std);
-  let results = (outs Strata_FloatTensor:$result);
+      DefaultValuedAttr<F64Attr, "0.02">:$std,
+      OptionalAttr<StrAttr>:$scale);
+  let results = (outs Strata_ParamTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
 }

@@ -134,6 +134,14 @@ LogicalResult ParamOp::verify() {
   if (!(getStd().convertToDouble() >= 0))
     return emitOpError() << "param_c3: std must be >= 0, got "
                          << getStd().convertToDouble();
+  bool int8 = getType().getElementType().isInteger(8);
+  if (int8 != getScale().has_value())
+    return emitOpError() << "param_c4: "
+                         << (int8 ? "an int8 parameter needs the `scale` "
+                                    "parameter that dequantizes it"
+                                  : "only an int8 parameter has a `scale`");
+  if (int8 && getScale()->empty())
+    return emitOpError() << "param_c4: `scale` must name a parameter";
   return success();
 }
 
@@ -220,6 +228,21 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
                          adaptor.getInput(), adaptor.getWeight(),
                          adaptor.getBias(),
                          {"linear_c1", "linear_c2", "linear_c3"}, inferred);
+}
+
+LogicalResult QuantizedLinearOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<QuantizedLinearOp>(ctx, loc); };
+  if (failed(inferProjection(emit, adaptor.getInput(), adaptor.getWeight(),
+                             adaptor.getBias(),
+                             {"quantized_linear_c1", "quantized_linear_c2",
+                              "quantized_linear_c3"},
+                             inferred)))
+    return failure();
+  auto w = tensorOf(adaptor.getWeight());
+  return checkShape(emit, "weight_scale", tensorOf(adaptor.getWeightScale()),
+                    {w.getDimSize(0)}, "quantized_linear_c3");
 }
 
 LogicalResult DropoutOp::verify() {

@@ -29,5 +29,6 @@ include "dialect/StrataMoEOps.td"
 include "dialect/StrataHeadOps.td"
 include "dialect/StrataGradOps.td"
 include "dialect/StrataOptimizerOps.td"
+include "dialect/StrataQuantOps.td"
 
 #endif // STRATA_OPS_TD

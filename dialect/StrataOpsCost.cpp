@@ -121,6 +121,11 @@ int64_t LinearOp::getFlopsPerToken(int64_t) {
   int64_t flops = 2 * w.getDimSize(0) * w.getDimSize(1);
   return getBias() ? flops + w.getDimSize(0) : flops;
 }
+int64_t QuantizedLinearOp::getFlopsPerToken(int64_t) {
+  auto w = cast<RankedTensorType>(getWeight().getType());
+  int64_t flops = 2 * w.getDimSize(0) * w.getDimSize(1);
+  return getBias() ? flops + w.getDimSize(0) : flops;
+}
 // Pointwise costs follow the usual convention of one FLOP per arithmetic op:
 // erf-GELU ~8, SiLU ~4 (exp, add, div, mul).
 int64_t GeluOp::getFlopsPerToken(int64_t) { return 8 * perToken(getInput()); }

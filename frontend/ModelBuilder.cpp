@@ -139,7 +139,8 @@ Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
   // Remembered by name so a tied LM head reuses the embedding's value.
   auto op = ParamOp::create(b, inLayer(key), type, b.getStringAttr(name),
                             InitKindAttr::get(ctx, init),
-                            b.getF64FloatAttr(m.initializerRange));
+                            b.getF64FloatAttr(m.initializerRange),
+                            /*scale=*/StringAttr());
   params[name] = op;
   return op;
 }
@@ -499,7 +500,8 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
   for (const LayerBody::Param &p : state.params)
     callOperands.push_back(ParamOp::create(
         b, p.loc, p.type, b.getStringAttr(p.name),
-        InitKindAttr::get(ctx, p.init), b.getF64FloatAttr(m.initializerRange)));
+        InitKindAttr::get(ctx, p.init), b.getF64FloatAttr(m.initializerRange),
+        /*scale=*/StringAttr()));
   auto call = func::CallOp::create(b, callLoc, fn, callOperands);
   unsigned next = 1;
   if (decoding) {

@@ -89,6 +89,34 @@ def StrataNarrowWeights : Pass<"strata-narrow-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def StrataQuantize : Pass<"strata-quantize", "mlir::ModuleOp"> {
+  let summary = "Rewrite the linear layers into int8 quantized forms";
+  let description = [{
+    Post-training quantization, weights int8 symmetric per output channel.
+    Every `strata.linear` whose weight parameter (by name, in every
+    function, through calls into layer bodies as `strata-narrow-weights`
+    follows them) is only read as a linear's weight becomes
+    `strata.quantized_linear` with the `scheme`'s activations: the weight
+    parameter turns int8 and names its scales, a new f32 parameter
+    `<weight>_scale` `[out]`; layer bodies get a scale argument per int8
+    weight argument, and every call passes it. The LM head is quantized
+    only with `lm-head` (its logits pick the tokens); the router's gate
+    (a linear feeding `strata.router`), norms, embeddings and anything else
+    stay float, as does a weight also read by another op (an LM head tied
+    to the embedding). The runtime fills the new parameters: it quantizes
+    a float checkpoint as it loads it, or loads int8 weights and their
+    scales (docs/quantization.md). `scheme` none does nothing.
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", "\"w8a16\"",
+           "w8a16 (int8 weights, float activations), w8a8_dynamic "
+           "(activations quantized per token on the fly) or none">,
+    Option<"lmHead", "lm-head", "bool", "false",
+           "Quantize the LM head too">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
   let summary = "Split the layer bodies over the plan's tensor-parallel ranks";
   let description = [{

@@ -23,6 +23,10 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
 
 void mlir::strata::buildQuantizePhase(OpPassManager &pm,
                                       const QuantizePhaseOptions &options) {
+  StrataQuantizeOptions quantize;
+  quantize.scheme = options.quantize;
+  quantize.lmHead = options.quantizeLmHead;
+  pm.addPass(createStrataQuantize(quantize));
   StrataNarrowWeightsOptions narrow;
   narrow.dtype = options.weightsDtype;
   pm.addPass(createStrataNarrowWeights(narrow));
@@ -51,6 +55,13 @@ struct QuantizePhaseCLOptions : PassPipelineOptions<QuantizePhaseCLOptions> {
       *this, "weights-dtype",
       llvm::cl::desc("The matrix products' weights: bf16, f16 or f32"),
       llvm::cl::init("f32")};
+  Option<std::string> quantize{
+      *this, "quantize",
+      llvm::cl::desc("int8 linear layers: w8a16, w8a8_dynamic or none"),
+      llvm::cl::init("none")};
+  Option<bool> quantizeLmHead{*this, "quantize-lm-head",
+                              llvm::cl::desc("Quantize the LM head too"),
+                              llvm::cl::init(false)};
 };
 } // namespace
 
@@ -71,10 +82,13 @@ void mlir::strata::registerStrataPhases() {
   PassPipelineRegistration<QuantizePhaseCLOptions>(
       "strata-phase-quantize",
       "The quantize phase of the strata-level pipeline: the weights' "
-      "storage types (what strata-compile --weights-dtype runs)",
+      "storage types (what strata-compile --quantize and --weights-dtype "
+      "run)",
       [](OpPassManager &pm, const QuantizePhaseCLOptions &cl) {
         QuantizePhaseOptions options;
         options.weightsDtype = cl.weightsDtype;
+        options.quantize = cl.quantize;
+        options.quantizeLmHead = cl.quantizeLmHead;
         buildQuantizePhase(pm, options);
       });
 }

@@ -45,9 +45,13 @@ struct QuantizePhaseOptions {
   /// strata-narrow-weights' `dtype`: the matrix products' weights in bf16,
   /// f16 or f32 (as built).
   std::string weightsDtype = "f32";
+  /// strata-quantize's `scheme` (none: no int8) and `lm-head`.
+  std::string quantize = "none";
+  bool quantizeLmHead = false;
 };
 
-/// The quantize phase: the weights' storage types (strata-narrow-weights).
+/// The quantize phase: int8 linear layers (strata-quantize), then the
+/// other products' weights' storage types (strata-narrow-weights).
 void buildQuantizePhase(OpPassManager &pm, const QuantizePhaseOptions &options);
 
 /// Registers the phases as `--strata-phase-<name>` pipelines.

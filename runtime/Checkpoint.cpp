@@ -3,6 +3,7 @@
 #include "runtime/Checkpoint.h"
 #include "runtime/DType.h"
 #include "runtime/OutputFile.h"
+#include "runtime/Quantize.h"
 #include "runtime/Safetensors.h"
 
 #include <algorithm>
@@ -277,8 +278,12 @@ strata_status_code readTensor(const Checkpoint &ckpt, const std::string &name,
       !convertElements(from, file->data(*entry), dst.dtype,
                        dst.data.get() + at * dtypeSize(dst.dtype), count))
     return fail(status, STRATA_UNSUPPORTED,
-                "%s: tensor '%s' is %s; the parameter is %s and converts "
-                "only from F32, BF16 or F16",
+                dst.dtype == STRATA_I8
+                    ? "%s: tensor '%s' is %s; the parameter is %s: int8 "
+                      "weights load from I8 (with their scales) or are "
+                      "quantized from F32, BF16 or F16"
+                    : "%s: tensor '%s' is %s; the parameter is %s and "
+                      "converts only from F32, BF16 or F16",
                 file->path().c_str(), name.c_str(), entry->dtype.c_str(),
                 safetensorsName(dst.dtype));
   return STRATA_OK;
@@ -416,6 +421,7 @@ strata_status_code readCheckpoint(const std::string &path,
   Checkpoint ckpt;
   if (strata_status_code code = ckpt.open(path, status))
     return code;
+  const auto *params = exe->parameters();
   out.clear();
   out.resize(like.size());
   for (size_t i = 0; i < like.size(); ++i) {
@@ -425,10 +431,55 @@ strata_status_code readCheckpoint(const std::string &path,
     if (!out[i].allocate())
       return fail(status, STRATA_OUT_OF_MEMORY,
                   "%s: out of memory for parameter %zu", path.c_str(), i);
+  }
+  // Int8 weights first: one the file holds in a float dtype is quantized
+  // as it loads, which fills its scales (the file's are not read).
+  std::vector<bool> filled(like.size());
+  for (size_t i = 0; i < like.size(); ++i) {
+    const strata::fb::Parameter *p = params->Get(i);
+    if (p->scale() < 0)
+      continue;
+    std::string name = p->name()->str();
+    auto found = ckpt.tensors.find(name);
+    strata_dtype stored;
+    if (found == ckpt.tensors.end() ||
+        !dtypeFromSafetensors(found->second.second->dtype, stored) ||
+        !isFloat(stored))
+      continue; // int8 (or missing): read below, with its scales
+    HostTensor values;
+    values.shape = out[i].shape;
+    values.elements = out[i].elements;
+    if (!values.allocate())
+      return fail(status, STRATA_OUT_OF_MEMORY,
+                  "%s: out of memory for parameter '%s'", path.c_str(),
+                  name.c_str());
     if (strata_status_code code =
-            readParameter(ckpt, exe->parameters()->Get(i)->name()->str(),
-                          out[i], like.size(), status))
+            readParameter(ckpt, name, values, like.size(), status))
       return code;
+    if (strata_status_code code =
+            quantizeInto(values, out[i], out[p->scale()],
+                         found->second.first->path() + ": tensor '" + name +
+                             "'",
+                         status))
+      return code;
+    filled[i] = filled[p->scale()] = true;
+  }
+  for (size_t i = 0; i < like.size(); ++i)
+    if (!filled[i])
+      if (strata_status_code code =
+              readParameter(ckpt, params->Get(i)->name()->str(), out[i],
+                            like.size(), status))
+        return code;
+  // Scales read from the file must be usable.
+  for (size_t i = 0; i < like.size(); ++i) {
+    int scale = params->Get(i)->scale();
+    if (scale >= 0 && !filled[i])
+      if (strata_status_code code = checkLoadedScales(
+              out[scale],
+              ckpt.name + ": tensor '" +
+                  params->Get(scale)->name()->str() + "'",
+              status))
+        return code;
   }
   return STRATA_OK;
 }
@@ -439,6 +490,12 @@ strata_status_code writeCheckpoint(const std::string &path,
                                    const strata_save_options &options,
                                    strata_status *status) {
   std::vector<strata_dtype> dtypes(weights.size());
+  // Int8 weights' scales stay f32 whatever the float dtype asked: rounding
+  // them would change every value of their rows.
+  std::vector<bool> isScale(weights.size());
+  for (const strata::fb::Parameter *p : *exe->parameters())
+    if (p->scale() >= 0)
+      isScale[p->scale()] = true;
   for (size_t i = 0; i < weights.size(); ++i) {
     dtypes[i] = weights[i].dtype;
     if (options.dtype >= 0) {
@@ -447,7 +504,7 @@ strata_status_code writeCheckpoint(const std::string &path,
         return fail(status, STRATA_INVALID_ARGUMENT,
                     "%s: weights are saved as F32, BF16 or F16, not dtype %d",
                     path.c_str(), options.dtype);
-      if (isFloat(dtypes[i]))
+      if (isFloat(dtypes[i]) && !isScale[i])
         dtypes[i] = wanted;
     }
   }

@@ -385,6 +385,34 @@ strata_status_code checkTarget(const Executable *exe, const Checker &c) {
   return STRATA_OK;
 }
 
+/// Every I8 parameter names its scales: another parameter, F32, shaped as
+/// its leading dims (one per output channel), itself no weight; no other
+/// parameter names any.
+strata_status_code checkScales(const Executable *exe, const Checker &c) {
+  const auto *params = exe->parameters();
+  for (const Parameter *p : *params) {
+    const char *name = p->name()->c_str();
+    bool int8 = p->dtype() == DType::I8;
+    if (!int8 && p->scale() != -1)
+      return c.corrupt("parameter '%s' is not int8 but names scales", name);
+    if (!int8)
+      continue;
+    if (p->scale() < 0 || static_cast<uint32_t>(p->scale()) >= params->size())
+      return c.corrupt("int8 parameter '%s' names scales %d, not one of the "
+                       "%u parameters",
+                       name, p->scale(), params->size());
+    const Parameter *s = params->Get(p->scale());
+    bool rowsMatch = s->shape()->size() + 1 == p->shape()->size();
+    for (uint32_t d = 0; rowsMatch && d < s->shape()->size(); ++d)
+      rowsMatch = s->shape()->Get(d) == p->shape()->Get(d);
+    if (s->dtype() != DType::F32 || !rowsMatch || s->scale() != -1)
+      return c.corrupt("int8 parameter '%s' names scales '%s', which are not "
+                       "f32 with one value per row of it",
+                       name, s->name()->c_str());
+  }
+  return STRATA_OK;
+}
+
 /// Unique names, known enums, shapes of dims >= 1, sizes without
 /// overflow: at most kMaxParameterElements in all.
 strata_status_code checkParameters(const Executable *exe, const Checker &c) {
@@ -409,7 +437,7 @@ strata_status_code checkParameters(const Executable *exe, const Checker &c) {
     if (!(p->init_std() >= 0))
       return c.corrupt("parameter '%s' has a negative init std", name);
   }
-  return STRATA_OK;
+  return checkScales(exe, c);
 }
 
 /// Exactly one launch, in the host code, of `strata_entry_<name>`: the

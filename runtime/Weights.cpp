@@ -9,6 +9,7 @@
 #include "runtime/Checkpoint.h"
 #include "runtime/DType.h"
 #include "runtime/Device.h"
+#include "runtime/Quantize.h"
 #include "runtime/Sampling.h"
 #include "runtime/Session.h"
 
@@ -176,10 +177,36 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
   std::sort(order.begin(), order.end(), [&](auto a, auto b) {
     return weights[a].elements > weights[b].elements;
   });
+  // An int8 weight is drawn in f32 and quantized, which fills its scales
+  // too: they are no work item of their own.
+  std::vector<bool> isScale(params->size());
+  for (const strata::fb::Parameter *p : *params)
+    if (p->scale() >= 0)
+      isScale[p->scale()] = true;
+  order.erase(std::remove_if(order.begin(), order.end(),
+                             [&](auto i) { return isScale[i]; }),
+              order.end());
   std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
   auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1)) < order.size();)
-      initParameter(params->Get(order[k]), seed, weights[order[k]]);
+    for (size_t k; (k = next.fetch_add(1)) < order.size();) {
+      const strata::fb::Parameter *p = params->Get(order[k]);
+      if (p->scale() < 0) {
+        initParameter(p, seed, weights[order[k]]);
+        continue;
+      }
+      HostTensor values;
+      values.shape = weights[order[k]].shape;
+      values.elements = weights[order[k]].elements;
+      if (!values.allocate()) {
+        failed = true;
+        continue;
+      }
+      initParameter(p, seed, values);
+      // Drawn values are finite: quantizing them cannot fail.
+      (void)quantizeInto(values, weights[order[k]], weights[p->scale()],
+                         p->name()->str(), nullptr);
+    }
   };
   std::vector<std::thread> threads;
   unsigned extra = std::min(16u, std::thread::hardware_concurrency());
@@ -193,6 +220,10 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
   work();
   for (std::thread &t : threads)
     t.join();
+  if (failed)
+    return fail(status, STRATA_OUT_OF_MEMORY,
+                "strata_session_init_parameters: out of memory for an int8 "
+                "weight's f32 values");
   return ok(status);
 }
 } // namespace strata::runtime

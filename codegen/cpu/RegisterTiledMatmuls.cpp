@@ -47,11 +47,15 @@ struct Contraction {
   int64_t n, k;
 };
 
-/// Whether `v` is block argument `index` of `block`, possibly widened by
-/// arith.extf (a bf16 or f16 weight).
+/// Whether `op` widens a stored weight to f32: arith.extf of bf16 or f16,
+/// arith.sitofp of int8.
+bool isWidening(Operation *op) { return isa<arith::ExtFOp, arith::SIToFPOp>(op); }
+
+/// Whether `v` is block argument `index` of `block`, possibly widened (a
+/// bf16, f16 or int8 weight).
 bool isArg(Value v, Block &block, unsigned index) {
-  if (auto ext = v.getDefiningOp<arith::ExtFOp>())
-    v = ext.getIn();
+  if (Operation *def = v.getDefiningOp(); def && isWidening(def))
+    v = def->getOperand(0);
   return v == block.getArgument(index);
 }
 
@@ -64,7 +68,7 @@ bool isMulAddContraction(linalg::LinalgOp op) {
   Block &body = op->getRegion(0).front();
   auto ops = body.without_terminator();
   auto first = ops.begin();
-  while (first != ops.end() && isa<arith::ExtFOp>(*first))
+  while (first != ops.end() && isWidening(&*first))
     ++first;
   if (std::distance(first, ops.end()) != 2)
     return false;
@@ -128,10 +132,11 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   Value cv = op.getDpsInitOperand(0)->get();
   auto at = cast<MemRefType>(av.getType()), wt = cast<MemRefType>(wv.getType());
   auto ct = cast<MemRefType>(cv.getType());
-  // W may be stored narrow (bf16, f16): its rows are widened as loaded.
+  // W may be stored narrow (bf16, f16, int8): its rows are widened as
+  // loaded.
   Type we = wt.getElementType();
   if (!at.getElementType().isF32() ||
-      !(we.isF32() || we.isBF16() || we.isF16()) ||
+      !(we.isF32() || we.isBF16() || we.isF16() || we.isInteger(8)) ||
       !ct.getElementType().isF32() || !wt.hasStaticShape())
     return failure();
   int64_t nSize = wt.getDimSize(0), kSize = wt.getDimSize(1);
@@ -191,11 +196,14 @@ Value sumFour(OpBuilder &b, Location loc, ValueRange acc) {
 /// A row of W loaded in its own type, as f32 lanes. bf16 is the top half
 /// of an f32, so widening it is a shift of its bits (x86 without AVX-512
 /// BF16 has no instruction for it, and LLVM's generic extension is slower);
-/// f16 uses the target's conversion (F16C's vcvtph2ps).
+/// f16 uses the target's conversion (F16C's vcvtph2ps), int8 a sign
+/// extension and an integer conversion (vpmovsxbd, vcvtdq2ps).
 Value widenRow(OpBuilder &b, Location loc, Value row, VectorType f32Vec) {
   auto type = cast<VectorType>(row.getType());
   if (type.getElementType().isF32())
     return row;
+  if (type.getElementType().isInteger(8))
+    return arith::SIToFPOp::create(b, loc, f32Vec, row);
   if (!type.getElementType().isBF16())
     return arith::ExtFOp::create(b, loc, f32Vec, row);
   auto i16Vec = VectorType::get(type.getShape(), b.getI16Type());

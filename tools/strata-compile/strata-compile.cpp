@@ -75,6 +75,9 @@ struct Options {
   /// --weights-dtype: the matrix products' weights (bf16, f16, f32, or
   /// auto: the checkpoint's, see resolveWeightsDtype).
   std::string weightsDtype = "auto";
+  /// --quantize: none, w8a16 or w8a8-dynamic; --quantize-lm-head.
+  std::string quantize = "none";
+  bool quantizeLmHead = false;
   /// --optimizer, --lr, ...: over the config's training section (unset:
   /// as the config says).
   struct {
@@ -122,14 +125,18 @@ std::string resolveWeightsDtype(const Options &opts,
   return checkpointDtype;
 }
 
-/// --weights-dtype: the quantize phase (passes/Phases.h).
-mlir::LogicalResult narrowWeights(mlir::ModuleOp module,
+/// --quantize and --weights-dtype: the quantize phase (passes/Phases.h).
+mlir::LogicalResult quantizePhase(mlir::ModuleOp module, const Options &opts,
                                   const std::string &dtype) {
-  if (dtype == "f32")
+  if (dtype == "f32" && opts.quantize == "none")
     return mlir::success();
   mlir::PassManager pm(module.getContext());
   mlir::strata::QuantizePhaseOptions options;
   options.weightsDtype = dtype;
+  // The pass spells schemes as the dialect's attribute does.
+  options.quantize = opts.quantize == "w8a8-dynamic" ? "w8a8_dynamic"
+                                                     : opts.quantize;
+  options.quantizeLmHead = opts.quantizeLmHead;
   mlir::strata::buildQuantizePhase(pm, options);
   return pm.run(module);
 }
@@ -449,7 +456,8 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
     return 1;
   }
   // A kernel module has no checkpoint: auto keeps f32.
-  if (mlir::failed(narrowWeights(*module, resolveWeightsDtype(opts, "f32"))))
+  if (mlir::failed(
+          quantizePhase(*module, opts, resolveWeightsDtype(opts, "f32"))))
     return 1;
   contents.modelName = llvm::sys::path::stem(opts.config).str();
   contents.configPath = opts.config;
@@ -493,8 +501,9 @@ int run(const Options &opts) {
   if (opts.train &&
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
-  if (mlir::failed(narrowWeights(
-          *module, resolveWeightsDtype(opts, config.model.checkpointDtype))))
+  if (mlir::failed(quantizePhase(
+          *module, opts,
+          resolveWeightsDtype(opts, config.model.checkpointDtype))))
     return 1;
 
   if (opts.statsRequested) {
@@ -624,6 +633,17 @@ int main(int argc, char **argv) {
                  "f32 with --train or --target=cuda")
       ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))
       ->default_val("auto");
+  app.add_option("--quantize", opts.quantize,
+                 "int8 post-training quantization of the linear layers "
+                 "(weights int8, symmetric per output channel): w8a16 "
+                 "(activations stay float) or w8a8-dynamic (activations "
+                 "quantized per token as they run). The router's gate, "
+                 "norms, embeddings and the LM head stay float "
+                 "(docs/quantization.md)")
+      ->check(CLI::IsMember({"none", "w8a16", "w8a8-dynamic"}))
+      ->default_val("none");
+  app.add_flag("--quantize-lm-head", opts.quantizeLmHead,
+               "--quantize: the LM head too");
   app.add_flag("--train", opts.train,
                "Add the training entry points: loss_grad (the loss and the "
                "gradient of every parameter, by strata-autodiff) and "
@@ -711,6 +731,21 @@ int main(int argc, char **argv) {
   if (opts.target == "cuda" && narrowRequested) {
     llvm::errs() << "error: --weights-dtype " << opts.weightsDtype
                  << " is implemented for --target=cpu only so far\n";
+    return 2;
+  }
+  if (opts.quantize != "none" && opts.train) {
+    llvm::errs() << "error: --quantize is post-training quantization: "
+                    "compile the training executable without it, then a "
+                    "quantized one for inference\n";
+    return 2;
+  }
+  if (opts.quantize != "none" && opts.target == "cuda") {
+    llvm::errs() << "error: --quantize is implemented for --target=cpu only "
+                    "so far\n";
+    return 2;
+  }
+  if (opts.quantizeLmHead && opts.quantize == "none") {
+    llvm::errs() << "error: --quantize-lm-head needs --quantize\n";
     return 2;
   }
   if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {

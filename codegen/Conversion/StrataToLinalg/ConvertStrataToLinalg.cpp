@@ -29,6 +29,7 @@ struct ConvertToLinalgPass
     RewritePatternSet patterns(&getContext());
     populatePointwiseToLinalgPatterns(patterns);
     populateCoreToLinalgPatterns(patterns);
+    populateQuantizedToLinalgPatterns(patterns);
     populateAttentionToLinalgPatterns(patterns, flashAttention);
     populateLossToLinalgPatterns(patterns);
     populateGradientsToLinalgPatterns(patterns);

@@ -36,6 +36,8 @@ void populateAttentionToLinalgPatterns(RewritePatternSet &patterns, bool flash);
 void populateGradientsToLinalgPatterns(RewritePatternSet &patterns);
 /// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
+/// strata.quantized_linear (int8 weights, per-channel scales).
+void populateQuantizedToLinalgPatterns(RewritePatternSet &patterns);
 void populateOptimizerToLinalgPatterns(RewritePatternSet &patterns);
 
 namespace detail {
@@ -47,7 +49,8 @@ bool isF32Only(Operation *op);
 /// tensors: weights stored narrow (--weights-dtype) and widened as they
 /// are read, so that the products still accumulate in f32.
 bool isF32WithNarrowWeights(Operation *op, ArrayRef<unsigned> weights);
-/// `v` (a scalar read from a weight) as f32: arith.extf when narrower.
+/// `v` (a scalar read from a weight) as f32: arith.extf when narrower,
+/// arith.sitofp for an int8 weight.
 Value widenToF32(OpBuilder &b, Location loc, Value v);
 
 /// An empty tensor of `shape` x `elementType`; dynamic dims are read from

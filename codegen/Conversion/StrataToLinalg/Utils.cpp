@@ -37,6 +37,8 @@ bool mlir::strata::detail::isF32WithNarrowWeights(
 Value mlir::strata::detail::widenToF32(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isF32())
     return v;
+  if (v.getType().isInteger(8))
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), v);
   return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
 }
 

@@ -1,0 +1,63 @@
+//===- Quantize.cpp - int8 weights and their per-channel scales -----------===//
+
+#include "runtime/Quantize.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace strata::runtime {
+
+bool quantizeRows(const float *src, size_t rows, size_t cols, int8_t *q,
+                  float *scales, size_t &badRow) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float *row = src + r * cols;
+    float absMax = 0.0f;
+    for (size_t c = 0; c < cols; ++c) {
+      if (!std::isfinite(row[c])) {
+        badRow = r;
+        return false;
+      }
+      absMax = std::max(absMax, std::fabs(row[c]));
+    }
+    // The same f32 operations as the reference (test/e2e): s = max / 127,
+    // q = round(x / s), so both give bit-identical weights.
+    float scale = absMax > 0.0f ? absMax / 127.0f : 1.0f;
+    scales[r] = scale;
+    for (size_t c = 0; c < cols; ++c) {
+      float v = std::nearbyint(row[c] / scale); // ties to even
+      q[r * cols + c] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
+    }
+  }
+  return true;
+}
+
+strata_status_code quantizeInto(const HostTensor &values, HostTensor &weight,
+                                HostTensor &scales, const std::string &what,
+                                strata_status *status) {
+  size_t cols = weight.shape.empty() ? 1 : weight.shape.back();
+  size_t rows = cols ? weight.elements / cols : 0;
+  size_t bad = 0;
+  if (!quantizeRows(reinterpret_cast<const float *>(values.data.get()), rows,
+                    cols, reinterpret_cast<int8_t *>(weight.data.get()),
+                    reinterpret_cast<float *>(scales.data.get()), bad))
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "%s: row %zu holds a NaN or infinite value; it cannot be "
+                "quantized to int8",
+                what.c_str(), bad);
+  return STRATA_OK;
+}
+
+strata_status_code checkLoadedScales(const HostTensor &scales,
+                                     const std::string &what,
+                                     strata_status *status) {
+  const auto *s = reinterpret_cast<const float *>(scales.data.get());
+  for (size_t r = 0; r < scales.elements; ++r)
+    if (!(std::isfinite(s[r]) && s[r] > 0.0f))
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "%s: scale %zu is %g; int8 scales must be finite and > 0 "
+                  "(re-create the file with strata-run quantize)",
+                  what.c_str(), r, static_cast<double>(s[r]));
+  return STRATA_OK;
+}
+
+} // namespace strata::runtime
