@@ -88,8 +88,19 @@ void ProductWeights::solve() {
 }
 
 bool mlir::strata::isRouterGate(Operation *linear) {
-  return llvm::any_of(linear->getUsers(),
-                      [](Operation *user) { return isa<RouterOp>(user); });
+  auto feedsRouter = [](Operation *op) {
+    return llvm::any_of(op->getUsers(),
+                        [](Operation *user) { return isa<RouterOp>(user); });
+  };
+  if (feedsRouter(linear))
+    return true;
+  // The seed's MLP gate: fc1 -> activation -> fc2 -> router.
+  for (Operation *act : linear->getUsers())
+    if (isa<GeluOp, SiluOp>(act))
+      for (Operation *fc2 : act->getUsers())
+        if (isa<LinearOp>(fc2) && feedsRouter(fc2))
+          return true;
+  return false;
 }
 
 void mlir::strata::syncFunctionType(func::FuncOp f) {

@@ -57,8 +57,9 @@ private:
   llvm::DenseMap<Operation *, SmallVector<func::CallOp>> callers;
 };
 
-/// Whether `linear` computes a router's logits (the MoE gate): its top-k
-/// choice is sensitive to rounding, so the weight passes leave it alone.
+/// Whether `linear` computes a router's logits (the MoE gate, or a layer
+/// of an MLP gate): its top-k choice is sensitive to rounding, so the
+/// weight passes leave it alone.
 bool isRouterGate(Operation *linear);
 
 /// Retypes `f`'s signature to its entry block's argument types.

@@ -181,3 +181,28 @@ func.func @narrow_weights(%a: memref<?x64xf32>, %w: memref<32x64xbf16>, %wh: mem
   }
   return
 }
+
+// -----
+
+// W stored as int8 (--quantize w8a16): its rows are loaded in i8 and
+// widened by sitofp (vpmovsxbd + vcvtdq2ps), prefetching as narrow rows do.
+// CHECK-LABEL: func.func @int8_weights(
+// CHECK-SAME:    %[[W:[a-z0-9]+]]: memref<32x64xi8>
+// CHECK:         scf.for
+// CHECK:           %[[ROW:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xi8>, vector<16xi8>
+// CHECK:           arith.sitofp %[[ROW]] : vector<16xi8> to vector<16xf32>
+// CHECK:           memref.prefetch %[[W]][%{{.*}}, %{{.*}}], read, locality<3>, data : memref<32x64xi8>
+// CHECK-NOT:     linalg.generic
+#ai = affine_map<(m, n, k) -> (m, k)>
+#wi = affine_map<(m, n, k) -> (n, k)>
+#ci = affine_map<(m, n, k) -> (m, n)>
+func.func @int8_weights(%a: memref<?x64xf32>, %w: memref<32x64xi8>, %c: memref<?x32xf32>) {
+  linalg.generic {indexing_maps = [#ai, #wi, #ci], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<?x64xf32>, memref<32x64xi8>) outs(%c : memref<?x32xf32>) {
+  ^bb0(%x: f32, %y: i8, %acc: f32):
+    %wide = arith.sitofp %y : i8 to f32
+    %p = arith.mulf %x, %wide : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -102,3 +102,51 @@ func.func @attention_key_padding(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>
   %0 = strata.attention %q, %kv, %kv key_padding(%pad : tensor<?xi32>) {num_heads = 4, num_kv_heads = 2, head_dim = 16, v_head_dim = 16} : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>
   return %0 : tensor<?x?x64xf32>
 }
+
+// -----
+
+// Tests that quantized_linear w8a16 contracts x with the int8 weight widened
+// by sitofp (the form the CPU's register tiles take), then scales each
+// output by its channel's scale and adds the bias.
+// CHECK-LABEL: func.func @quantized_linear_w8a16
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x32xf32>, tensor<16x32xi8>)
+// CHECK:           arith.sitofp %{{.*}} : i8 to f32
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]{{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK:           %[[Y:.*]] = arith.mulf
+// CHECK:           arith.addf %[[Y]]
+func.func @quantized_linear_w8a16(%x: tensor<?x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
+  %y = strata.quantized_linear %x, %w, %s, %b {scheme = #strata.quant_scheme<w8a16>} : tensor<?x32xf32>, tensor<16x32xi8>, tensor<16xf32>, tensor<16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Tests that quantized_linear w8a8_dynamic takes each row's max |x|, divides
+// it by 127 (1 for a zero row), rounds x / s_x half to even into int8,
+// sums the int8 products in int32 and scales by s_x and the weight's scale.
+// CHECK-LABEL: func.func @quantized_linear_dynamic
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK:           math.absf
+// CHECK:           arith.maximumf
+// CHECK:         linalg.generic
+// CHECK:           arith.divf
+// CHECK:           arith.select
+// CHECK:         linalg.generic
+// CHECK:           math.roundeven
+// CHECK:           arith.fptosi %{{.*}} : f32 to i8
+// CHECK:         linalg.fill ins(%{{.*}} : i32)
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           arith.extsi %{{.*}} : i8 to i32
+// CHECK:           arith.extsi %{{.*}} : i8 to i32
+// CHECK:           arith.muli
+// CHECK:           arith.addi
+// CHECK:         linalg.generic
+// CHECK:           arith.sitofp %{{.*}} : i32 to f32
+// CHECK:           arith.mulf
+// CHECK:           arith.mulf
+func.func @quantized_linear_dynamic(%x: tensor<?x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>) -> tensor<?x16xf32> {
+  %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<?x32xf32>, tensor<16x32xi8>, tensor<16xf32>
+  return %y : tensor<?x16xf32>
+}

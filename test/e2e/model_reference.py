@@ -33,9 +33,9 @@ def load_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F32", name
+        dtype = {"F32": torch.float32, "I8": torch.int8}[info["dtype"]]
         a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[base + a:base + b]), dtype=torch.float32)
+        t = torch.frombuffer(bytearray(data[base + a:base + b]), dtype=dtype)
         tensors[name] = t.reshape(info["shape"])
     return tensors
 
@@ -211,12 +211,18 @@ def main():
     p.add_argument("--strata-logits", required=True)
     p.add_argument("--strata-generated", default=None,
                    help="token ids strata-run infer printed for --tokens")
+    p.add_argument("--quantize", choices=["w8a16", "w8a8-dynamic"], default=None,
+                   help="the weights are int8 with <name>_scale: run the "
+                   "scheme's quantized linear layers (quant_reference.py)")
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
     args = p.parse_args()
     cfg = (json.load(open(args.config)) if args.config.endswith(".json")
            else yaml.safe_load(open(args.config)))
     P = load_safetensors(args.weights)
+    if args.quantize:
+        from quant_reference import quantized_weights
+        P = quantized_weights(P, args.quantize)
     tokens = torch.tensor([[int(t) for t in args.tokens.split(",")]])
     with torch.no_grad():
         expected = forward(cfg, P, tokens)[0]

@@ -1,0 +1,57 @@
+// RUN: strata-opt %s -split-input-file -verify-diagnostics
+
+// Tests that an int8 parameter without scales is rejected (param_c4).
+func.func @int8_param_without_scale() {
+  // expected-error @+1 {{'strata.param' op param_c4: an int8 parameter needs the `scale` parameter that dequantizes it}}
+  %w = strata.param "w" : tensor<16x32xi8>
+  return
+}
+
+// -----
+
+// Tests that a float parameter naming scales is rejected (param_c4).
+func.func @float_param_with_scale() {
+  // expected-error @+1 {{'strata.param' op param_c4: only an int8 parameter has a `scale`}}
+  %w = strata.param "w" {scale = "w_scale"} : tensor<16x32xf32>
+  return
+}
+
+// -----
+
+// Tests that quantized_linear rejects a weight that is not rank 2
+// (quantized_linear_c1).
+func.func @weight_rank(%x: tensor<2x32xf32>, %w: tensor<16x32x1xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c1: weight must be rank 2 [out, in], got 'tensor<16x32x1xi8>'}}
+  %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a16>} : tensor<2x32xf32>, tensor<16x32x1xi8>, tensor<16xf32>
+  return
+}
+
+// -----
+
+// Tests that quantized_linear rejects an input whose last dim is not
+// in_features (quantized_linear_c2).
+func.func @in_features(%x: tensor<2x8xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c2: the last dim of input (8) must equal the weight's in_features (32)}}
+  %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a16>} : tensor<2x8xf32>, tensor<16x32xi8>, tensor<16xf32>
+  return
+}
+
+// -----
+
+// Tests that quantized_linear rejects scales of the wrong length
+// (quantized_linear_c3).
+func.func @scale_shape(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c3: weight_scale}}
+  %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a16>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<8xf32>
+  return
+}
+
+// -----
+
+// Tests that quantized_linear's weight must be int8 (an f32 weight is a
+// strata.linear).
+func.func @float_weight(%x: tensor<2x32xf32>, %w: tensor<16x32xf32>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op operand #1 must be ranked tensor of 8-bit signless integer values}}
+  %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a16>} : tensor<2x32xf32>, tensor<16x32xf32>, tensor<16xf32>
+  return
+}
