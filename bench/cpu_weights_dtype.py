@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""CPU decode and prefill with the matrix weights in f32, bf16 and f16.
+"""CPU decode and prefill with the matrix weights in f32, bf16, f16 or int8.
 
 Compiles a config with --weights-dtype f32, bf16 and f16 (the default,
-portable build), times prefill and greedy decode of each with strata-run bench
+portable build; --variants adds the int8 schemes w8a16 and w8a8-dynamic,
+strata-compile --quantize), times prefill and greedy decode of each with strata-run bench
 (same seeded weights, same thread count, alternating runs, median; decode
 is strata-run bench's decode_step_ms, the cost of one step after the
 first, without the prompt's prefill), and
@@ -13,6 +14,7 @@ after a build:
 
     /usr/bin/python3 bench/cpu_weights_dtype.py [--config bench/configs/decode-dense.yaml]
         [--threads N]   (bench/configs/decode-moe.yaml: the Mixtral-style one)
+        [--variants f32,bf16,f16,w8a16,w8a8-dynamic]
 """
 import argparse
 import json
@@ -73,7 +75,7 @@ def weight_bytes(bin_dir, exe, config):
             n = dims[-1]
         if re.search(r"\.experts\.\w+$", name) and len(dims) == 3:
             n = int(n * routed)
-        total += n * (4 if dtype == "f32" else 2)
+        total += n * {"f32": 4, "bf16": 2, "f16": 2, "i8": 1}[dtype]
     return total
 
 
@@ -86,15 +88,19 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--variants", default="f32,bf16,f16",
+                   help="comma-separated: f32, bf16, f16 (--weights-dtype), "
+                   "w8a16, w8a8-dynamic (--quantize); the first is the baseline")
     a = p.parse_args()
+    variants = a.variants.split(",")
     bin_dir = os.path.join(a.build, "bin")
     tmp = tempfile.mkdtemp()
     exes = {}
-    for dtype in ("f32", "bf16", "f16"):
-        exes[dtype] = os.path.join(tmp, f"{dtype}.strata")
+    for v in variants:
+        exes[v] = os.path.join(tmp, f"{v}.strata")
+        flag = f"--weights-dtype={v}" if v in ("f32", "bf16", "f16") else f"--quantize={v}"
         subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config,
-                        f"--weights-dtype={dtype}", "--emit=executable", "-o", exes[dtype]],
-                       check=True)
+                        flag, "--emit=executable", "-o", exes[v]], check=True)
     results = {k: {"prefill_ms": [], "decode_step_ms": []} for k in exes}
     for _ in range(a.rounds):
         for name, exe in exes.items():
@@ -116,9 +122,10 @@ def main():
         print(f"{n:5s} prefill_ms {r['prefill_ms']:.2f} decode_step_ms "
               f"{r['decode_step_ms']:.3f} (bound {bound:.3f}, "
               f"{r['decode_step_ms'] / bound:.2f}x it)")
-    for n in ("bf16", "f16"):
-        print(f"ratio f32/{n}: prefill {med['f32']['prefill_ms'] / med[n]['prefill_ms']:.2f}x, "
-              f"decode {med['f32']['decode_step_ms'] / med[n]['decode_step_ms']:.2f}x "
+    base = variants[0]
+    for n in variants[1:]:
+        print(f"ratio {base}/{n}: prefill {med[base]['prefill_ms'] / med[n]['prefill_ms']:.2f}x, "
+              f"decode {med[base]['decode_step_ms'] / med[n]['decode_step_ms']:.2f}x "
               f"(>1: {n} faster)")
 
 

@@ -136,7 +136,7 @@ bool strata::tools::readTokenFile(const std::string &path, int64_t vocab,
   }
   if (count < 2) {
     error = path + ": " + std::to_string(count) +
-            " tokens; training needs at least 2 (an input and its label)";
+            " tokens; at least 2 are needed (an input and its label)";
     return false;
   }
   tokens.resize(count);

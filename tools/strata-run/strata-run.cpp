@@ -7,6 +7,8 @@
 
 #include "runtime/strata.h"
 #include "runtime/OutputFile.h"
+#include "tools/strata-run/Eval.h"
+#include "tools/strata-run/Quantize.h"
 #include "tools/strata-run/Ranks.h"
 #include "tools/strata-run/Train.h"
 
@@ -772,11 +774,21 @@ int main(int argc, char **argv) {
     addCollectiveTimeout(*cmd, collectiveTimeout);
   strata::tools::TrainOptions trainOptions;
   CLI::App *trainCmd = strata::tools::addTrainCommand(app, trainOptions);
+  strata::tools::QuantizeOptions quantizeOptions;
+  CLI::App *quantizeCmd =
+      strata::tools::addQuantizeCommand(app, quantizeOptions);
+  strata::tools::EvalOptions evalOptions;
+  CLI::App *evalCmd = strata::tools::addEvalCommand(app, evalOptions);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     return app.exit(e);
   }
+  // One process each, whatever the launcher.
+  if (*quantizeCmd)
+    return strata::tools::runQuantize(quantizeOptions);
+  if (*evalCmd)
+    return strata::tools::runEval(evalOptions);
   if (!*inspectCmd &&
       !strata::tools::processRanks().open(*trainCmd
                                               ? trainOptions.collectiveTimeout

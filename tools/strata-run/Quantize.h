@@ -1,0 +1,26 @@
+//===- Quantize.h - strata-run quantize -------------------------*- C++ -*-===//
+
+#ifndef STRATA_TOOLS_STRATA_RUN_QUANTIZE_H
+#define STRATA_TOOLS_STRATA_RUN_QUANTIZE_H
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace strata::tools {
+
+struct QuantizeOptions {
+  std::string executable, weights, output;
+  uint64_t shardBytes = 0;
+};
+
+/// Adds the `quantize` subcommand, filling `options`.
+CLI::App *addQuantizeCommand(CLI::App &app, QuantizeOptions &options);
+
+/// Runs it; the process exit code.
+int runQuantize(const QuantizeOptions &options);
+
+} // namespace strata::tools
+
+#endif // STRATA_TOOLS_STRATA_RUN_QUANTIZE_H
