@@ -280,8 +280,23 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
   if (contents.entryPoints.empty())
     return module.emitError("the module has no entry point");
   // An int8 weight's scales: f32, one per output channel (its leading
-  // dims), and a parameter of the executable.
-  for (ExecutableContents::Parameter &p : contents.parameters) {
+  // dims), and a parameter of the executable. strata-quantize gives every
+  // quantized product of a module one scheme.
+  std::optional<QuantScheme> scheme;
+  WalkResult schemes = module.walk([&](QuantizedLinearOp op) {
+    if (scheme && *scheme != op.getScheme()) {
+      op.emitOpError("uses scheme ")
+          << stringifyQuantScheme(op.getScheme()) << " and another op "
+          << stringifyQuantScheme(*scheme)
+          << "; an executable holds one int8 scheme";
+      return WalkResult::interrupt();
+    }
+    scheme = op.getScheme();
+    return WalkResult::advance();
+  });
+  if (schemes.wasInterrupted())
+    return failure();
+  for (auto [i, p] : llvm::enumerate(contents.parameters)) {
     if (p.scaleName.empty())
       continue;
     auto it = index.find(p.scaleName);
@@ -293,7 +308,13 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       return module.emitError("int8 parameter '")
              << p.name << "' names scales '" << p.scaleName
              << "', which are no f32 parameter of its output channels";
-    p.scale = it->second;
+    // The schema spells schemes as the CLI does.
+    std::string name =
+        scheme ? stringifyQuantScheme(*scheme).str() : std::string("w8a16");
+    std::replace(name.begin(), name.end(), '_', '-');
+    contents.quantized.push_back({static_cast<int>(i), it->second,
+                                  static_cast<int>(p.shape.size()) - 2,
+                                  name});
   }
   return success();
 }
@@ -554,7 +575,12 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
     params.push_back(fb::CreateParameter(
         b, b.CreateString(p.name), b.CreateVector(p.shape),
         static_cast<fb::DType>(p.dtype),
-        static_cast<fb::InitKind>(p.init), p.std, p.scale));
+        static_cast<fb::InitKind>(p.init), p.std));
+  std::vector<flatbuffers::Offset<fb::QuantizedTensor>> quantized;
+  for (const auto &q : c.quantized)
+    quantized.push_back(fb::CreateQuantizedTensor(
+        b, q.parameter, b.CreateString(q.scheme), q.scale,
+        /*zero_point=*/-1, q.axis));
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   for (const auto &e : c.entryPoints) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;
@@ -684,7 +710,8 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       c.cuda ? fb::Target::Cuda : fb::Target::Cpu, b.CreateVector(kernels),
       b.CreateVector(entries), b.CreateVector(params), meta,
       c.cuda ? b.CreateVector(gpuKernels) : 0, parallel, training, inference,
-      /*stages=*/0, state.empty() ? 0 : b.CreateVector(state));
+      /*stages=*/0, state.empty() ? 0 : b.CreateVector(state),
+      quantized.empty() ? 0 : b.CreateVector(quantized));
   fb::FinishExecutableBuffer(b, root);
   // The runtime checks the trailer's CRC before it reads anything else.
   std::string bytes(reinterpret_cast<const char *>(b.GetBufferPointer()),

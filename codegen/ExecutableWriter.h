@@ -31,7 +31,11 @@ struct ExecutableContents {
     DType dtype = DType::F32; ///< bf16/f16: stored narrow (--weights-dtype)
     /// I8 (--quantize): the parameter of its per-channel f32 scales.
     std::string scaleName;
-    int scale = -1;
+  };
+  /// An int8 parameter: Executable.quantization's QuantizedTensor.
+  struct Quantized {
+    int parameter = -1, scale = -1, axis = -1;
+    std::string scheme;
   };
   struct Argument {
     enum Kind {
@@ -98,6 +102,7 @@ struct ExecutableContents {
     std::vector<int64_t> block; ///< x, y, z; -1 when dynamic
   };
   std::vector<Parameter> parameters;
+  std::vector<Quantized> quantized;
   std::vector<StateTensor> state;
   std::vector<EntryPoint> entryPoints;
   std::string kernelLibrary; ///< ELF shared object bytes (host code on CUDA)

@@ -104,8 +104,9 @@ def Kernel_GroupedMatmulOp : Kernel_Op<"grouped_matmul", [
 
     Each group's weights are read once per tile of its rows instead of once
     per row, which is what makes a mixture of experts cost one GEMM per
-    expert. Weights stored in bf16 or f16 (--weights-dtype) are widened to
-    f32 as they are read; the sums are f32. `offsets` (i32) must be non-decreasing, start at 0 and end at
+    expert. Weights stored in bf16 or f16 (--weights-dtype) or int8
+    (--quantize: the caller applies the scales) are widened to f32 as they
+    are read; the sums are f32. `offsets` (i32) must be non-decreasing, start at 0 and end at
     P, so that every row belongs to exactly one group (the kernels rely on
     it: they write each row once, folding init's fill); this is the
     caller's contract (the MoE lowering builds them from counts), not
@@ -120,7 +121,7 @@ def Kernel_GroupedMatmulOp : Kernel_Op<"grouped_matmul", [
     init's type on tensors, none on memrefs; gmm_c4 D and N are static.
   }];
   let arguments = (ins TensorOrMemRef<[F32]>:$rows,
-      TensorOrMemRef<[F32, BF16, F16]>:$weights, TensorOrMemRef<[I32]>:$offsets,
+      TensorOrMemRef<[F32, BF16, F16, I8]>:$weights, TensorOrMemRef<[I32]>:$offsets,
       TensorOrMemRef<[F32]>:$init);
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let assemblyFormat = [{

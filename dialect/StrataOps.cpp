@@ -97,6 +97,7 @@ STRATA_SAME_TYPE_AS_FIRST_OPERAND(RoundOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(SwiGLUOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(AddOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(MoEExpertsOp)
+STRATA_SAME_TYPE_AS_FIRST_OPERAND(QuantizedMoEExpertsOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(MemoryCompressionOp)
 STRATA_SAME_TYPE_AS_FIRST_OPERAND(LatentAttentionOp)
 #undef STRATA_SAME_TYPE_AS_FIRST_OPERAND
@@ -572,39 +573,66 @@ LogicalResult RouterOp::verify() {
   return success();
 }
 
-LogicalResult MoEExpertsOp::verify() {
-  int64_t e = getNumExpertsAttr().getInt();
-  int64_t k = getTopKAttr().getInt();
+/// The routed experts' shapes (moe_c1..c4), shared by moe_experts and
+/// its quantized form; `f` and `d` receive the experts' widths.
+static LogicalResult verifyExperts(function_ref<InFlightDiagnostic()> emit,
+                                   int64_t e, int64_t k, Value input,
+                                   Value weights, Value indices, Value gateProj,
+                                   Value upProj, Value downProj, int64_t &f,
+                                   int64_t &d) {
   if (e < 1 || k < 1 || k > e)
-    return emitOpError() << "moe_c4: top_k must be in [1, num_experts = " << e
-                         << "], got " << k;
-  if (!(getCapacityFactor().convertToDouble() >= 0))
-    return emitOpError() << "moe_c5: capacity_factor must be >= 0, got "
-                         << getCapacityFactor().convertToDouble();
-  auto in = tensorOf(getInput());
+    return emit() << "moe_c4: top_k must be in [1, num_experts = " << e
+                  << "], got " << k;
+  auto in = tensorOf(input);
   if (in.getRank() != 3)
-    return emitOpError() << "moe_c1: input must be rank 3 [batch, seq, "
-                            "hidden], got "
-                         << in;
-  auto emit = [&] { return emitOpError(); };
-  int64_t b = in.getDimSize(0), s = in.getDimSize(1), d = in.getDimSize(2);
-  auto weights = tensorOf(getWeights());
-  if (failed(checkShape(emit, "weights", weights, {b, s, k}, "moe_c2")) ||
-      failed(
-          checkShape(emit, "indices", tensorOf(getIndices()),
-                     {ShapedType::isDynamic(b) ? weights.getDimSize(0) : b,
-                      ShapedType::isDynamic(s) ? weights.getDimSize(1) : s, k},
-                     "moe_c2")))
+    return emit() << "moe_c1: input must be rank 3 [batch, seq, hidden], got "
+                  << in;
+  int64_t b = in.getDimSize(0), s = in.getDimSize(1);
+  d = in.getDimSize(2);
+  auto w = tensorOf(weights);
+  if (failed(checkShape(emit, "weights", w, {b, s, k}, "moe_c2")) ||
+      failed(checkShape(emit, "indices", tensorOf(indices),
+                        {ShapedType::isDynamic(b) ? w.getDimSize(0) : b,
+                         ShapedType::isDynamic(s) ? w.getDimSize(1) : s, k},
+                        "moe_c2")))
     return failure();
-  auto gate = tensorOf(getGateProj());
-  int64_t f = gate.getRank() == 3 ? gate.getDimSize(1) : ShapedType::kDynamic;
+  auto gate = tensorOf(gateProj);
+  f = gate.getRank() == 3 ? gate.getDimSize(1) : ShapedType::kDynamic;
   if (ShapedType::isDynamic(d) && gate.getRank() == 3)
     d = gate.getDimSize(2);
   if (failed(checkShape(emit, "gate_proj", gate, {e, f, d}, "moe_c3")) ||
-      failed(checkShape(emit, "up_proj", tensorOf(getUpProj()), {e, f, d},
+      failed(checkShape(emit, "up_proj", tensorOf(upProj), {e, f, d},
                         "moe_c3")) ||
-      failed(checkShape(emit, "down_proj", tensorOf(getDownProj()), {e, d, f},
+      failed(checkShape(emit, "down_proj", tensorOf(downProj), {e, d, f},
                         "moe_c3")))
+    return failure();
+  return success();
+}
+
+LogicalResult MoEExpertsOp::verify() {
+  if (!(getCapacityFactor().convertToDouble() >= 0))
+    return emitOpError() << "moe_c5: capacity_factor must be >= 0, got "
+                         << getCapacityFactor().convertToDouble();
+  int64_t f, d;
+  return verifyExperts([&] { return emitOpError(); },
+                       getNumExpertsAttr().getInt(), getTopKAttr().getInt(),
+                       getInput(), getWeights(), getIndices(), getGateProj(),
+                       getUpProj(), getDownProj(), f, d);
+}
+
+LogicalResult QuantizedMoEExpertsOp::verify() {
+  auto emit = [&] { return emitOpError(); };
+  int64_t e = getNumExpertsAttr().getInt(), f, d;
+  if (failed(verifyExperts(emit, e, getTopKAttr().getInt(), getInput(),
+                           getWeights(), getIndices(), getGateProj(),
+                           getUpProj(), getDownProj(), f, d)))
+    return failure();
+  if (failed(checkShape(emit, "gate_scale", tensorOf(getGateScale()), {e, f},
+                        "quantized_moe_c1")) ||
+      failed(checkShape(emit, "up_scale", tensorOf(getUpScale()), {e, f},
+                        "quantized_moe_c1")) ||
+      failed(checkShape(emit, "down_scale", tensorOf(getDownScale()), {e, d},
+                        "quantized_moe_c1")))
     return failure();
   return success();
 }

@@ -197,6 +197,22 @@ int64_t MoEExpertsOp::getActiveParamElements(unsigned operandIndex) {
   return all / getNumExpertsAttr().getInt() * getTopKAttr().getInt();
 }
 
+int64_t QuantizedMoEExpertsOp::getFlopsPerToken(int64_t) {
+  auto gate = cast<RankedTensorType>(getGateProj().getType());
+  int64_t d = gate.getDimSize(2), f = gate.getDimSize(1);
+  return getTopKAttr().getInt() * (6 * d * f + 5 * f + 2 * d);
+}
+
+int64_t QuantizedMoEExpertsOp::getActiveParamElements(unsigned operandIndex) {
+  Value operand = getOperand(operandIndex);
+  int64_t all = detail::getParamElements(operand);
+  if (operand == getInput() || operand == getWeights() ||
+      operand == getIndices())
+    return all;
+  // One token reads top_k of num_experts experts' weights and scales.
+  return all / getNumExpertsAttr().getInt() * getTopKAttr().getInt();
+}
+
 int64_t SigmoidGateOp::getFlopsPerToken(int64_t) {
   return perToken(getValue()) + 4; // one multiply per element, one sigmoid
 }

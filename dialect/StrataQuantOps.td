@@ -50,4 +50,38 @@ def Strata_QuantizedLinearOp : Strata_ComputeOp<"quantized_linear"> {
   let hasVerifier = 0;
 }
 
+def Strata_QuantizedMoEExpertsOp : Strata_ComputeOp<"quantized_moe_experts",
+    [], ["getActiveParamElements"]> {
+  let summary = "routed SwiGLU experts with int8 weights";
+  let description = [{
+    The quantized form of `strata.moe_experts` (inference: no capacity
+    limit). The stacked expert weights are int8, symmetric per output
+    channel of each expert: `gate_proj, up_proj: [E, F, D]` with
+    `gate_scale, up_scale: [E, F]`, `down_proj: [E, D, F]` with
+    `down_scale: [E, D]`; expert `e`'s weight row `n` stands for
+    `scale[e, n] * proj[e, n, :]`. Each expert's product over its tokens is
+    the int8 product times its row's scale, as in `strata.quantized_linear`:
+    `w8a16` widens the weights to f32 as read; `w8a8_dynamic` first rounds
+    each (token, expert) row of activations to int8 with its own scale
+    (`max|x| / 127`), and sums the products in f32, which is exact while
+    the partial sums stay below 2^24 (int32 sums are what
+    `strata.quantized_linear` does).
+
+    Constraints: moe_c1 .. moe_c4 as `strata.moe_experts`;
+    quantized_moe_c1 gate_scale and up_scale are [E, F], down_scale [E, D].
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weights,
+      Strata_IndexTensor:$indices, Strata_Int8Tensor:$gate_proj,
+      Strata_Int8Tensor:$up_proj, Strata_Int8Tensor:$down_proj,
+      Strata_F32Tensor:$gate_scale, Strata_F32Tensor:$up_scale,
+      Strata_F32Tensor:$down_scale, I64Attr:$num_experts, I64Attr:$top_k,
+      Strata_QuantSchemeAttr:$scheme);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj
+    `,` $down_proj `)` `scales` `(` $gate_scale `,` $up_scale `,`
+    $down_scale `)` attr-dict `:` type(operands)
+  }];
+}
+
 #endif // STRATA_QUANT_OPS_TD

@@ -96,9 +96,11 @@ def StrataQuantize : Pass<"strata-quantize", "mlir::ModuleOp"> {
     Every `strata.linear` whose weight parameter (by name, in every
     function, through calls into layer bodies as `strata-narrow-weights`
     follows them) is only read as a linear's weight becomes
-    `strata.quantized_linear` with the `scheme`'s activations: the weight
-    parameter turns int8 and names its scales, a new f32 parameter
-    `<weight>_scale` `[out]`; layer bodies get a scale argument per int8
+    `strata.quantized_linear` with the `scheme`'s activations, and every
+    `strata.moe_experts` whose stacked weights are only read by experts
+    becomes `strata.quantized_moe_experts`: the weight parameter turns
+    int8 and names its scales, a new f32 parameter `<weight>_scale`
+    `[out]` (`[E, out]` for experts); layer bodies get a scale argument per int8
     weight argument, and every call passes it. The LM head is quantized
     only with `lm-head` (its logits pick the tokens); the router's gate
     (a linear feeding `strata.router`), norms, embeddings and anything else

@@ -28,7 +28,8 @@ namespace {
 /// as compressed-tensors checkpoints name them.
 std::string scaleName(StringRef weight) { return (weight + "_scale").str(); }
 
-/// The scales of a weight [out, in]: one per output channel.
+/// The scales of a weight [.., out, in]: one per output channel (of each
+/// expert, for the experts' stacked [E, out, in] weights).
 RankedTensorType scaleType(Type weight) {
   auto w = cast<RankedTensorType>(weight);
   return RankedTensorType::get(w.getShape().drop_back(),
@@ -40,13 +41,14 @@ public:
   Quantizer(ModuleOp module, const ProductWeights &weights,
             QuantScheme scheme)
       : module(module), weights(weights), scheme(scheme) {}
-  void run();
+  LogicalResult run();
 
 private:
   /// The scales of chosen weight `w`: a scale parameter next to a weight
   /// parameter, the scale argument added beside a weight argument.
   Value scalesOf(Value w);
   void rewriteProduct(Operation *op);
+  LogicalResult rewriteExperts(MoEExpertsOp op);
 
   ModuleOp module;
   const ProductWeights &weights;
@@ -83,7 +85,27 @@ void Quantizer::rewriteProduct(Operation *op) {
   op->erase();
 }
 
-void Quantizer::run() {
+LogicalResult Quantizer::rewriteExperts(MoEExpertsOp op) {
+  Value gate = op.getGateProj(), up = op.getUpProj(), down = op.getDownProj();
+  int chosen = weights.isChosen(gate) + weights.isChosen(up) +
+               weights.isChosen(down);
+  if (chosen == 0)
+    return success();
+  if (chosen != 3)
+    return op.emitOpError("reads int8 and float expert weights; "
+                          "strata-quantize quantizes all three or none");
+  OpBuilder b(op);
+  auto q = QuantizedMoEExpertsOp::create(
+      b, op.getLoc(), op.getInput(), op.getWeights(), op.getIndices(), gate,
+      up, down, scalesOf(gate), scalesOf(up), scalesOf(down),
+      op.getNumExpertsAttr(), op.getTopKAttr(),
+      QuantSchemeAttr::get(b.getContext(), scheme));
+  op.getResult().replaceAllUsesWith(q.getResult());
+  op.erase();
+  return success();
+}
+
+LogicalResult Quantizer::run() {
   MLIRContext *ctx = module.getContext();
   auto i8 = IntegerType::get(ctx, 8);
   auto toInt8 = [&](Value v) {
@@ -112,12 +134,18 @@ void Quantizer::run() {
     }
   }
   SmallVector<Operation *> products;
+  SmallVector<MoEExpertsOp> experts;
   module.walk([&](Operation *op) {
     if (isa<LinearOp, LMHeadOp>(op) && weights.isChosen(op->getOperand(1)))
       products.push_back(op);
+    if (auto e = dyn_cast<MoEExpertsOp>(op))
+      experts.push_back(e);
   });
   for (Operation *op : products)
     rewriteProduct(op);
+  for (MoEExpertsOp op : experts)
+    if (failed(rewriteExperts(op)))
+      return failure();
   for (auto [op, i] : weights.arguments())
     toInt8(cast<func::FuncOp>(op).getArgument(i));
   module.walk([&](ParamOp p) {
@@ -126,6 +154,7 @@ void Quantizer::run() {
   });
   for (Operation *f : retyped)
     syncFunctionType(cast<func::FuncOp>(f));
+  return success();
 }
 
 struct StrataQuantizePass
@@ -145,6 +174,10 @@ struct StrataQuantizePass
     bool withLmHead = lmHead;
     auto quantizable = [&](OpOperand &use) {
       Operation *op = use.getOwner();
+      if (auto experts = dyn_cast<MoEExpertsOp>(op))
+        return use.get() == experts.getGateProj() ||
+               use.get() == experts.getUpProj() ||
+               use.get() == experts.getDownProj();
       if (use.getOperandNumber() != 1)
         return false;
       if (isa<LinearOp>(op))
@@ -153,7 +186,8 @@ struct StrataQuantizePass
     };
     ProductWeights weights(module, quantizable);
     weights.solve();
-    Quantizer(module, weights, *parsed).run();
+    if (failed(Quantizer(module, weights, *parsed).run()))
+      signalPassFailure();
   }
 };
 

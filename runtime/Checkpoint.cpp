@@ -435,17 +435,21 @@ strata_status_code readCheckpoint(const std::string &path,
   // Int8 weights first: one the file holds in a float dtype is quantized
   // as it loads, which fills its scales (the file's are not read).
   std::vector<bool> filled(like.size());
+  std::vector<int> scales = weightScales(exe);
   for (size_t i = 0; i < like.size(); ++i) {
     const strata::fb::Parameter *p = params->Get(i);
-    if (p->scale() < 0)
+    if (scales[i] < 0)
       continue;
     std::string name = p->name()->str();
     auto found = ckpt.tensors.find(name);
     strata_dtype stored;
-    if (found == ckpt.tensors.end() ||
-        !dtypeFromSafetensors(found->second.second->dtype, stored) ||
-        !isFloat(stored))
-      continue; // int8 (or missing): read below, with its scales
+    // Int8 in the file: read below, with its scales. Anything else (a float
+    // tensor, HuggingFace's one tensor per expert, or nothing: readParameter
+    // says what is missing) is quantized here.
+    if (found != ckpt.tensors.end() &&
+        dtypeFromSafetensors(found->second.second->dtype, stored) &&
+        stored == STRATA_I8)
+      continue;
     HostTensor values;
     values.shape = out[i].shape;
     values.elements = out[i].elements;
@@ -457,12 +461,14 @@ strata_status_code readCheckpoint(const std::string &path,
             readParameter(ckpt, name, values, like.size(), status))
       return code;
     if (strata_status_code code =
-            quantizeInto(values, out[i], out[p->scale()],
-                         found->second.first->path() + ": tensor '" + name +
-                             "'",
+            quantizeInto(values, out[i], out[scales[i]],
+                         (found != ckpt.tensors.end()
+                              ? found->second.first->path()
+                              : ckpt.name) +
+                             ": tensor '" + name + "'",
                          status))
       return code;
-    filled[i] = filled[p->scale()] = true;
+    filled[i] = filled[scales[i]] = true;
   }
   for (size_t i = 0; i < like.size(); ++i)
     if (!filled[i])
@@ -472,7 +478,7 @@ strata_status_code readCheckpoint(const std::string &path,
         return code;
   // Scales read from the file must be usable.
   for (size_t i = 0; i < like.size(); ++i) {
-    int scale = params->Get(i)->scale();
+    int scale = scales[i];
     if (scale >= 0 && !filled[i])
       if (strata_status_code code = checkLoadedScales(
               out[scale],
@@ -492,10 +498,7 @@ strata_status_code writeCheckpoint(const std::string &path,
   std::vector<strata_dtype> dtypes(weights.size());
   // Int8 weights' scales stay f32 whatever the float dtype asked: rounding
   // them would change every value of their rows.
-  std::vector<bool> isScale(weights.size());
-  for (const strata::fb::Parameter *p : *exe->parameters())
-    if (p->scale() >= 0)
-      isScale[p->scale()] = true;
+  std::vector<bool> isScale = isWeightScale(weightScales(exe));
   for (size_t i = 0; i < weights.size(); ++i) {
     dtypes[i] = weights[i].dtype;
     if (options.dtype >= 0) {

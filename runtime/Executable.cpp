@@ -385,31 +385,54 @@ strata_status_code checkTarget(const Executable *exe, const Checker &c) {
   return STRATA_OK;
 }
 
-/// Every I8 parameter names its scales: another parameter, F32, shaped as
-/// its leading dims (one per output channel), itself no weight; no other
-/// parameter names any.
-strata_status_code checkScales(const Executable *exe, const Checker &c) {
+/// The quantization table: each entry an I8 parameter, once, with F32
+/// per-channel scales shaped as its dims 0..axis (axis = rank - 2: one per
+/// output channel), symmetric, of a known scheme; no I8 parameter left
+/// without one.
+strata_status_code checkQuantization(const Executable *exe,
+                                     const Checker &c) {
   const auto *params = exe->parameters();
-  for (const Parameter *p : *params) {
-    const char *name = p->name()->c_str();
-    bool int8 = p->dtype() == DType::I8;
-    if (!int8 && p->scale() != -1)
-      return c.corrupt("parameter '%s' is not int8 but names scales", name);
-    if (!int8)
-      continue;
-    if (p->scale() < 0 || static_cast<uint32_t>(p->scale()) >= params->size())
-      return c.corrupt("int8 parameter '%s' names scales %d, not one of the "
-                       "%u parameters",
-                       name, p->scale(), params->size());
-    const Parameter *s = params->Get(p->scale());
-    bool rowsMatch = s->shape()->size() + 1 == p->shape()->size();
-    for (uint32_t d = 0; rowsMatch && d < s->shape()->size(); ++d)
-      rowsMatch = s->shape()->Get(d) == p->shape()->Get(d);
-    if (s->dtype() != DType::F32 || !rowsMatch || s->scale() != -1)
-      return c.corrupt("int8 parameter '%s' names scales '%s', which are not "
-                       "f32 with one value per row of it",
-                       name, s->name()->c_str());
-  }
+  std::vector<bool> quantized(params->size()), scales(params->size());
+  if (const auto *table = exe->quantization())
+    for (const QuantizedTensor *q : *table) {
+      auto valid = [&](int i) {
+        return i >= 0 && static_cast<uint32_t>(i) < params->size();
+      };
+      if (!valid(q->parameter()) || !valid(q->scale()))
+        return c.corrupt("a quantized tensor names parameter %d with scales "
+                         "%d, not among the %u parameters",
+                         q->parameter(), q->scale(), params->size());
+      const Parameter *p = params->Get(q->parameter());
+      const Parameter *s = params->Get(q->scale());
+      const char *name = p->name()->c_str();
+      std::string scheme = q->scheme()->str();
+      if (p->dtype() != DType::I8 || quantized[q->parameter()])
+        return c.corrupt("quantized tensor '%s' is not int8 or is listed "
+                         "twice",
+                         name);
+      if (scheme != "w8a16" && scheme != "w8a8-dynamic")
+        return c.corrupt("quantized tensor '%s' has scheme '%s'; this "
+                         "runtime runs w8a16 and w8a8-dynamic",
+                         name, scheme.c_str());
+      bool rowsMatch = q->axis() >= 0 &&
+                       static_cast<uint32_t>(q->axis()) + 2 ==
+                           p->shape()->size() &&
+                       s->shape()->size() + 1 == p->shape()->size();
+      for (uint32_t d = 0; rowsMatch && d < s->shape()->size(); ++d)
+        rowsMatch = s->shape()->Get(d) == p->shape()->Get(d);
+      if (s->dtype() != DType::F32 || !rowsMatch || q->zero_point() != -1 ||
+          scales[q->parameter()] || quantized[q->scale()])
+        return c.corrupt("quantized tensor '%s' names scales '%s', which are "
+                         "not f32 with one value per row of it",
+                         name, s->name()->c_str());
+      quantized[q->parameter()] = true;
+      scales[q->scale()] = true;
+    }
+  for (uint32_t i = 0; i < params->size(); ++i)
+    if (params->Get(i)->dtype() == DType::I8 && !quantized[i])
+      return c.corrupt("int8 parameter '%s' has no scales in the "
+                       "quantization table",
+                       params->Get(i)->name()->c_str());
   return STRATA_OK;
 }
 
@@ -437,7 +460,7 @@ strata_status_code checkParameters(const Executable *exe, const Checker &c) {
     if (!(p->init_std() >= 0))
       return c.corrupt("parameter '%s' has a negative init std", name);
   }
-  return checkScales(exe, c);
+  return checkQuantization(exe, c);
 }
 
 /// Exactly one launch, in the host code, of `strata_entry_<name>`: the

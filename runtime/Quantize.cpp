@@ -2,10 +2,28 @@
 
 #include "runtime/Quantize.h"
 
+#include "runtime/schema/executable_generated.h"
+
 #include <algorithm>
 #include <cmath>
 
 namespace strata::runtime {
+
+std::vector<int> weightScales(const strata::fb::Executable *exe) {
+  std::vector<int> scales(exe->parameters()->size(), -1);
+  if (const auto *table = exe->quantization())
+    for (const strata::fb::QuantizedTensor *q : *table)
+      scales[q->parameter()] = q->scale();
+  return scales;
+}
+
+std::vector<bool> isWeightScale(const std::vector<int> &scales) {
+  std::vector<bool> out(scales.size());
+  for (int s : scales)
+    if (s >= 0)
+      out[s] = true;
+  return out;
+}
 
 bool quantizeRows(const float *src, size_t rows, size_t cols, int8_t *q,
                   float *scales, size_t &badRow) {

@@ -15,8 +15,16 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace strata::runtime {
+
+/// Per parameter of `exe`: the index of the f32 scales of an int8 weight
+/// (from the executable's quantization table, which the loader checked),
+/// else -1.
+std::vector<int> weightScales(const strata::fb::Executable *exe);
+/// Per parameter: whether it holds some int8 weight's scales.
+std::vector<bool> isWeightScale(const std::vector<int> &scales);
 
 /// Symmetric per-row int8: scale = max|row| / 127 (1 for a zero row),
 /// q = round-half-even(x / scale) clamped to [-127, 127]. `src` is

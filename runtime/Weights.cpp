@@ -179,10 +179,8 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
   });
   // An int8 weight is drawn in f32 and quantized, which fills its scales
   // too: they are no work item of their own.
-  std::vector<bool> isScale(params->size());
-  for (const strata::fb::Parameter *p : *params)
-    if (p->scale() >= 0)
-      isScale[p->scale()] = true;
+  std::vector<int> scales = weightScales(session->exe->root);
+  std::vector<bool> isScale = isWeightScale(scales);
   order.erase(std::remove_if(order.begin(), order.end(),
                              [&](auto i) { return isScale[i]; }),
               order.end());
@@ -191,7 +189,8 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
   auto work = [&] {
     for (size_t k; (k = next.fetch_add(1)) < order.size();) {
       const strata::fb::Parameter *p = params->Get(order[k]);
-      if (p->scale() < 0) {
+      int scale = scales[order[k]];
+      if (scale < 0) {
         initParameter(p, seed, weights[order[k]]);
         continue;
       }
@@ -204,7 +203,7 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
       }
       initParameter(p, seed, values);
       // Drawn values are finite: quantizing them cannot fail.
-      (void)quantizeInto(values, weights[order[k]], weights[p->scale()],
+      (void)quantizeInto(values, weights[order[k]], weights[scale],
                          p->name()->str(), nullptr);
     }
   };

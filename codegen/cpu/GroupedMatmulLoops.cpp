@@ -82,10 +82,12 @@ LogicalResult lowerToLoops(kernel::GroupedMatmulOp op) {
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction},
             [](OpBuilder &b, Location loc, ValueRange args) {
-              // A bf16/f16 weight is widened as read (the register tiles
-              // load it narrow and widen the vector).
+              // A bf16/f16/int8 weight is widened as read (the register
+              // tiles load it narrow and widen the vector).
               Value w = args[1];
-              if (!w.getType().isF32())
+              if (w.getType().isInteger(8))
+                w = arith::SIToFPOp::create(b, loc, b.getF32Type(), w);
+              else if (!w.getType().isF32())
                 w = arith::ExtFOp::create(b, loc, b.getF32Type(), w);
               Value product = arith::MulFOp::create(b, loc, args[0], w);
               linalg::YieldOp::create(

@@ -211,6 +211,12 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
 }
 
 LogicalResult lowerToKernels(kernel::GroupedMatmulOp op, bool tensorCores) {
+  // Narrow and int8 expert weights are CPU-only so far (strata-compile
+  // refuses --weights-dtype and --quantize with --target=cuda).
+  if (!cast<MemRefType>(op.getWeights().getType()).getElementType().isF32())
+    return op.emitOpError("has ")
+           << op.getWeights().getType()
+           << " weights; the CUDA grouped kernels take f32 weights";
   OpBuilder b(op);
   Location loc = op.getLoc();
   Grouped g{fillFeeding(op, op.getInit())};

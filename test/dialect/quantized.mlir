@@ -13,3 +13,11 @@ func.func @quantized(%x: tensor<2x5x32xf32>, %b: tensor<16xf32>) -> (tensor<2x5x
   %z = strata.quantized_linear %x, %w, %s, %b {scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<2x5x32xf32>, tensor<16x32xi8>, tensor<16xf32>, tensor<16xf32>
   return %y, %z : tensor<2x5x16xf32>, tensor<2x5x16xf32>
 }
+
+// Tests that strata.quantized_moe_experts round-trips.
+// CHECK-LABEL: func.func @quantized_experts
+// CHECK:         strata.quantized_moe_experts %{{.*}}, %{{.*}}, %{{.*}} experts(%{{.*}}, %{{.*}}, %{{.*}}) scales(%{{.*}}, %{{.*}}, %{{.*}}) {num_experts = 4 : i64, scheme = #strata.quant_scheme<w8a8_dynamic>, top_k = 2 : i64}
+func.func @quantized_experts(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>) -> tensor<1x3x8xf32> {
+  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>
+  return %y : tensor<1x3x8xf32>
+}

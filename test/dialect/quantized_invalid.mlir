@@ -55,3 +55,13 @@ func.func @float_weight(%x: tensor<2x32xf32>, %w: tensor<16x32xf32>, %s: tensor<
   %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a16>} : tensor<2x32xf32>, tensor<16x32xf32>, tensor<16xf32>
   return
 }
+
+// -----
+
+// Tests that quantized_moe_experts rejects scales that are not [E, out]
+// (quantized_moe_c1).
+func.func @expert_scales(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x6xf32>) {
+  // expected-error @+1 {{'strata.quantized_moe_experts' op quantized_moe_c1: down_scale must have shape [4, 8], got 'tensor<4x6xf32>'}}
+  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a16>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x6xf32>
+  return
+}

@@ -33,10 +33,13 @@ def load_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        dtype = {"F32": torch.float32, "I8": torch.int8}[info["dtype"]]
+        dtype = {"F32": torch.float32, "BF16": torch.bfloat16,
+                 "F16": torch.float16, "I8": torch.int8}[info["dtype"]]
         a, b = info["data_offsets"]
         t = torch.frombuffer(bytearray(data[base + a:base + b]), dtype=dtype)
-        tensors[name] = t.reshape(info["shape"])
+        t = t.reshape(info["shape"])
+        # Narrow floats widen exactly; int8 weights stay int8 (quant_reference).
+        tensors[name] = t if dtype in (torch.float32, torch.int8) else t.float()
     return tensors
 
 

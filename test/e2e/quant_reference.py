@@ -6,6 +6,9 @@ An int8 weight `q` [out, in] with f32 scales `s` [out] stands for s[n] * q[n, :]
   x_q = round-half-even(x / s_x) clamped to [-127, 127]; the int8 products
   are summed exactly (int32 in Strata, f64 here: exact below 2^53) and
   y = acc * s_x * s.
+Routed experts (stacked [E, out, in] with scales [E, out]) index to one
+expert's weight, so model_reference's experts_ref runs them unchanged: each
+(token, expert) row is its own activation row.
 `quantize_rows` is the runtime's weight quantizer (runtime/Quantize.cpp).
 """
 import torch
@@ -34,6 +37,10 @@ class QuantizedWeight:
     @property
     def T(self):
         return self
+
+    def __getitem__(self, e):
+        """Expert e of stacked [E, out, in] weights (scales [E, out])."""
+        return QuantizedWeight(self.q[e], self.s[e], self.scheme)
 
     def __rmatmul__(self, x):
         if self.scheme == "w8a16":

@@ -50,6 +50,14 @@ func.func @tied(%t: tensor<?x?xi32>) -> tensor<?x?x16xf32> {
   return %z : tensor<?x?x16xf32>
 }
 
+func.func @moe(%x: tensor<?x?x8xf32>, %w: tensor<?x?x2xf32>, %i: tensor<?x?x2xi32>) -> tensor<?x?x8xf32> {
+  %g = strata.param "experts.gate_proj" : tensor<4x6x8xf32>
+  %u = strata.param "experts.up_proj" : tensor<4x6x8xf32>
+  %d = strata.param "experts.down_proj" : tensor<4x8x6xf32>
+  %y = strata.moe_experts %x, %w, %i experts(%g, %u, %d) {num_experts = 4, top_k = 2} : tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x2xi32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>
+  return %y : tensor<?x?x8xf32>
+}
+
 // CHECK-LABEL: func.func private @body(
 // CHECK-SAME:    %[[X:.*]]: tensor<?x?x8xf32>, %[[W:.*]]: tensor<16x8xi8>, %{{.*}}: tensor<8xf32>, %[[V:.*]]: tensor<8x16xf32>, %[[WS:.*]]: tensor<16xf32>)
 // CHECK:         strata.quantized_linear %{{.*}}, %[[W]], %[[WS]] {scheme = #strata.quant_scheme<w8a16>} : tensor<?x?x8xf32>, tensor<16x8xi8>, tensor<16xf32>
@@ -74,6 +82,13 @@ func.func @tied(%t: tensor<?x?xi32>) -> tensor<?x?x16xf32> {
 // CHECK-LABEL: func.func @tied(
 // CHECK:         strata.param "tied" : tensor<16x8xf32>
 // CHECK-NOT:     quantized_linear
+
+// The routed experts' stacked weights are int8 with [E, out] scales.
+// CHECK-LABEL: func.func @moe(
+// CHECK:         %[[G:.*]] = strata.param "experts.gate_proj" {scale = "experts.gate_proj_scale"} : tensor<4x6x8xi8>
+// CHECK-NEXT:    %[[GS:.*]] = strata.param "experts.gate_proj_scale" {{.*}} : tensor<4x6xf32>
+// CHECK:         %[[DS:.*]] = strata.param "experts.down_proj_scale" {{.*}} : tensor<4x8xf32>
+// CHECK:         strata.quantized_moe_experts %{{.*}}, %{{.*}}, %{{.*}} experts(%[[G]], %{{.*}}, %{{.*}}) scales(%[[GS]], %{{.*}}, %[[DS]]) {num_experts = 4 : i64, scheme = #strata.quant_scheme<w8a16>, top_k = 2 : i64}
 
 // DYN:      strata.quantized_linear {{.*}} {scheme = #strata.quant_scheme<w8a8_dynamic>}
 // DYN:      strata.param "head" {scale = "head_scale"} : tensor<16x8xi8>

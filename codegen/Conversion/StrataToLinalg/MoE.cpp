@@ -563,6 +563,85 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
+/// strata.quantized_moe_experts, grouped by expert as the float op: the
+/// int8 expert weights are widened as read by the grouped products, and
+/// each product row is scaled by its expert's row scales (and, for
+/// w8a8_dynamic, by its activation row's scale, the rows having been
+/// rounded to int8 values first).
+struct GroupedQuantizedMoEExpertsLowering
+    : OpRewritePattern<QuantizedMoEExpertsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizedMoEExpertsOp op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    if (!isF32WithNarrowWeights(op, {}))
+      return rewriter.notifyMatchFailure(op, "only f32 activations");
+    auto gateType = cast<RankedTensorType>(op.getGateProj().getType());
+    int64_t numExperts = gateType.getDimSize(0), f = gateType.getDimSize(1);
+    int64_t d = type.getDimSize(2);
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    Type f32 = b.getF32Type();
+    bool dynamic = op.getScheme() == QuantScheme::W8A8Dynamic;
+    SortedPairs sp = SortedPairs::build(b, loc, op.getIndices(), numExperts);
+    Value flatIndices = tensor::CollapseShapeOp::create(
+        b, loc, op.getIndices(), SmallVector<ReassociationIndices>{{0, 1, 2}});
+    // The expert of sorted row r: indices[order[r]].
+    auto expertOf = [&](OpBuilder &nb, Location l, Value r) -> Value {
+      Value pair = toIndex(nb, l, tensor::ExtractOp::create(nb, l, sp.order, r));
+      Value e = tensor::ExtractOp::create(nb, l, flatIndices, pair);
+      return clampedIndex(nb, l, e, numExperts);
+    };
+    // The product of `input`'s rows with int8 `weights`, each row scaled
+    // by its expert's `scales` row (and by its own activation scale).
+    auto product = [&](Value input, Value weights, Value scales,
+                       int64_t cols) -> Value {
+      Value rowScale;
+      if (dynamic) {
+        rowScale = rowScales(b, loc, input);
+        input = quantizeRows(b, loc, input, rowScale, f32);
+      }
+      Value sums = groupedProduct(
+          b, loc, sp, input, weights,
+          filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0));
+      MLIRContext *ctx = b.getContext();
+      SmallVector<Value> inputs{sums};
+      SmallVector<AffineMap> maps{dimsMap(ctx, 2, {0, 1})};
+      if (rowScale) {
+        inputs.push_back(rowScale);
+        maps.push_back(dimsMap(ctx, 2, {0}));
+      }
+      return buildPointwise(
+          b, loc, inputs, maps,
+          emptyTensor(b, loc, sums, {ShapedType::kDynamic, cols}, f32),
+          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            Value e = expertOf(nb, l, linalg::IndexOp::create(nb, l, 0));
+            Value s = tensor::ExtractOp::create(
+                nb, l, scales, ValueRange{e, linalg::IndexOp::create(nb, l, 1)});
+            Value v = a[0];
+            if (rowScale)
+              v = arith::MulFOp::create(nb, l, v, a[1]);
+            return arith::MulFOp::create(nb, l, v, s);
+          });
+    };
+    Value rows = sp.gather(b, loc, x);
+    Value gate = product(rows, op.getGateProj(), op.getGateScale(), f);
+    Value up = product(rows, op.getUpProj(), op.getUpScale(), f);
+    Value act = buildPointwise(
+        b, loc, {gate, up}, {},
+        emptyTensor(b, loc, gate, {ShapedType::kDynamic, f}, f32),
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(nb, l, buildSilu(nb, l, a[0]), a[1]);
+        });
+    Value expertOut = product(act, op.getDownProj(), op.getDownScale(), d);
+    rewriter.replaceOp(op, combineSlots(b, loc, sp, expertOut, op.getWeights(),
+                                        /*weighted=*/true, x));
+    return success();
+  }
+};
+
 /// w with its last two dims swapped ([E, N, K] -> [E, K, N]): the grouped
 /// product's weight for the transposed contraction of the backward.
 Value transposeLast(OpBuilder &b, Location loc, Value w) {
@@ -982,7 +1061,8 @@ void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
   patterns.add<RouterLowering, RouterAuxLossLowering, ExpertCapacityLowering,
                ExpertLoadLowering>(patterns.getContext());
   if (groupByExpert)
-    patterns.add<GroupedMoEExpertsLowering>(patterns.getContext());
+    patterns.add<GroupedMoEExpertsLowering,
+                 GroupedQuantizedMoEExpertsLowering>(patterns.getContext());
   if (groupBackward)
     patterns.add<GroupedMoEExpertsBackwardLowering>(patterns.getContext());
   else

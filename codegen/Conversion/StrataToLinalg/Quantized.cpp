@@ -32,8 +32,9 @@ Value f32Constant(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
-/// Per row of x [p.., k]: s = max|x| / 127, or 1 for a zero row.
-Value rowScales(OpBuilder &b, Location loc, Value x) {
+} // namespace
+
+Value mlir::strata::detail::rowScales(OpBuilder &b, Location loc, Value x) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned lead = type.getRank() - 1;
   MLIRContext *ctx = b.getContext();
@@ -64,25 +65,29 @@ Value rowScales(OpBuilder &b, Location loc, Value x) {
       });
 }
 
-/// x_q = clamp(roundeven(x / s), -127, 127) as i8, s per row.
-Value quantizeRows(OpBuilder &b, Location loc, Value x, Value scales) {
+Value mlir::strata::detail::quantizeRows(OpBuilder &b, Location loc, Value x,
+                                         Value scales, Type elementType) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
   MLIRContext *ctx = b.getContext();
   return buildPointwise(
       b, loc, {x, scales},
       {dimsMap(ctx, rank, iota(rank)), dimsMap(ctx, rank, iota(rank - 1))},
-      emptyTensor(b, loc, x, type.getShape(), b.getI8Type()),
-      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+      emptyTensor(b, loc, x, type.getShape(), elementType),
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
         Value q = math::RoundEvenOp::create(
             nb, nl, arith::DivFOp::create(nb, nl, args[0], args[1]));
         q = arith::MinimumFOp::create(
             nb, nl, arith::MaximumFOp::create(nb, nl, q,
                                               f32Constant(nb, nl, -127.0f)),
             f32Constant(nb, nl, 127.0f));
-        return arith::FPToSIOp::create(nb, nl, nb.getI8Type(), q);
+        if (elementType.isF32())
+          return q;
+        return arith::FPToSIOp::create(nb, nl, elementType, q);
       });
 }
+
+namespace {
 
 /// acc[p.., n] = sum_k x_q[p.., k] * w_q[n, k] in i32 (exact: |x_q w_q| <=
 /// 127^2, so 2^31 / 127^2 > 133,000 products fit).
@@ -133,7 +138,8 @@ struct QuantizedLinearLowering : OpRewritePattern<QuantizedLinearOp> {
     } else {
       rowScale = rowScales(rewriter, loc, x);
       inputs.push_back(int8Contraction(
-          rewriter, loc, quantizeRows(rewriter, loc, x, rowScale), w));
+          rewriter, loc,
+          quantizeRows(rewriter, loc, x, rowScale, rewriter.getI8Type()), w));
     }
     maps.push_back(dimsMap(ctx, rank, iota(rank)));
     inputs.push_back(op.getWeightScale());

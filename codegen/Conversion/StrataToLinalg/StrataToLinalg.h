@@ -36,7 +36,8 @@ void populateAttentionToLinalgPatterns(RewritePatternSet &patterns, bool flash);
 void populateGradientsToLinalgPatterns(RewritePatternSet &patterns);
 /// Embedding, rmsnorm, layernorm, linear, lm_head and memory compression.
 void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
-/// strata.quantized_linear (int8 weights, per-channel scales).
+/// strata.quantized_linear (int8 weights, per-channel scales); the
+/// quantized experts are with the MoE patterns.
 void populateQuantizedToLinalgPatterns(RewritePatternSet &patterns);
 void populateOptimizerToLinalgPatterns(RewritePatternSet &patterns);
 
@@ -85,6 +86,13 @@ Value buildGeneric(
 /// or f16 `w` is widened in the payload (acc + x * extf(w)).
 Value buildProjection(OpBuilder &b, Location loc, Value x, Value w,
                       Value bias);
+/// w8a8-dynamic's activation scales: per row of x [p.., k] (its last dim
+/// reduced), max|x| / 127, or 1 for a zero row.
+Value rowScales(OpBuilder &b, Location loc, Value x);
+/// x / scale (per row) rounded half to even and clamped to [-127, 127],
+/// as `elementType`: i8, or f32 holding those integers.
+Value quantizeRows(OpBuilder &b, Location loc, Value x, Value scales,
+                   Type elementType);
 /// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.
 Value buildSilu(OpBuilder &b, Location loc, Value x);
 /// d silu(x) / dx on a scalar.
