@@ -14,7 +14,7 @@ after a build:
 
     /usr/bin/python3 bench/cpu_weights_dtype.py [--config bench/configs/decode-dense.yaml]
         [--threads N]   (bench/configs/decode-moe.yaml: the Mixtral-style one)
-        [--variants f32,bf16,f16,w8a16,w8a8-dynamic]
+        [--variants f32,bf16,f16,w8a16,w8a8-dynamic,w8a16+lm-head,...]
 """
 import argparse
 import json
@@ -90,7 +90,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--variants", default="f32,bf16,f16",
                    help="comma-separated: f32, bf16, f16 (--weights-dtype), "
-                   "w8a16, w8a8-dynamic (--quantize); the first is the baseline")
+                   "w8a16, w8a8-dynamic (--quantize; +lm-head adds "
+                   "--quantize-lm-head); the first is the baseline")
     a = p.parse_args()
     variants = a.variants.split(",")
     bin_dir = os.path.join(a.build, "bin")
@@ -98,9 +99,11 @@ def main():
     exes = {}
     for v in variants:
         exes[v] = os.path.join(tmp, f"{v}.strata")
-        flag = f"--weights-dtype={v}" if v in ("f32", "bf16", "f16") else f"--quantize={v}"
-        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config,
-                        flag, "--emit=executable", "-o", exes[v]], check=True)
+        scheme, _, head = v.partition("+")
+        flags = ([f"--weights-dtype={v}"] if v in ("f32", "bf16", "f16")
+                 else [f"--quantize={scheme}"] + (["--quantize-lm-head"] if head else []))
+        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, *flags,
+                        "--emit=executable", "-o", exes[v]], check=True)
     results = {k: {"prefill_ms": [], "decode_step_ms": []} for k in exes}
     for _ in range(a.rounds):
         for name, exe in exes.items():

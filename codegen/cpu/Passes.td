@@ -65,6 +65,13 @@ def StrataRegisterTiledMatmuls
     weights' short steps); the sums and their order are the same. The chunking depends only on K, so a row's
     result does not depend on how many rows there are.
 
+    An int8 contraction (`C[p.., n] += extsi(A[p.., k]) * extsi(W[n, k])`
+    with C int32: w8a8-dynamic's quantized linear layers) takes the same
+    tiles and blocking with steps of 2 x the lanes along k: MR rows of A and
+    4 of W loaded as int8, sign-extended to i16 and multiplied pairwise
+    into i32 lanes by `pmaddwd` (the `llvm.x86.*.pmadd.wd` intrinsic of the
+    vector width); integer sums are exact, so their order does not matter.
+
     An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
     (n innermost and unit-stride in B and C, static and a multiple of the
     vector width; m a loop C and A use and B does not; any other parallel
@@ -81,6 +88,7 @@ def StrataRegisterTiledMatmuls
   let dependentDialects = [
     "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",
     "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+    "mlir::LLVM::LLVMDialect",
   ];
 }
 

@@ -25,6 +25,7 @@
 #include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -45,6 +46,8 @@ namespace {
 struct Contraction {
   Value a, w, c;
   int64_t n, k;
+  /// A and W int8, C int32: sums of int8 products (w8a8-dynamic).
+  bool int8 = false;
 };
 
 /// Whether `op` widens a stored weight to f32: arith.extf of bf16 or f16,
@@ -85,6 +88,32 @@ bool isMulAddContraction(linalg::LinalgOp op) {
   return mulOk && addOk;
 }
 
+/// A two-input op on buffers with one reduction loop whose payload is
+/// acc + extsi(a) * extsi(w) on int8 inputs into an i32 accumulator.
+bool isInt8MulAddContraction(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1)
+    return false;
+  Block &body = op->getRegion(0).front();
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield ? yield.getValues().front().getDefiningOp<arith::AddIOp>()
+                   : arith::AddIOp();
+  if (!add || std::distance(body.begin(), body.end()) != 5)
+    return false;
+  Value acc = body.getArgument(2);
+  Value product = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  auto mul = product.getDefiningOp<arith::MulIOp>();
+  if (!mul || (add.getLhs() != acc && add.getRhs() != acc))
+    return false;
+  auto extended = [&](Value v, unsigned index) {
+    auto ext = v.getDefiningOp<arith::ExtSIOp>();
+    return ext && ext.getIn() == body.getArgument(index) &&
+           ext.getIn().getType().isInteger(8);
+  };
+  return (extended(mul.getLhs(), 0) && extended(mul.getRhs(), 1)) ||
+         (extended(mul.getLhs(), 1) && extended(mul.getRhs(), 0));
+}
+
 /// A memref whose innermost stride is 1 (rows can be loaded as vectors).
 bool hasUnitInnerStride(MemRefType type) {
   SmallVector<int64_t> strides;
@@ -95,7 +124,8 @@ bool hasUnitInnerStride(MemRefType type) {
 
 FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
                              int64_t nr) {
-  if (!isMulAddContraction(op))
+  bool int8 = isInt8MulAddContraction(op);
+  if (!int8 && !isMulAddContraction(op))
     return failure();
   unsigned loops = op.getNumLoops();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -133,14 +163,19 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   auto at = cast<MemRefType>(av.getType()), wt = cast<MemRefType>(wv.getType());
   auto ct = cast<MemRefType>(cv.getType());
   // W may be stored narrow (bf16, f16, int8): its rows are widened as
-  // loaded.
+  // loaded. An int8 contraction's steps take two int8 pairs per lane.
   Type we = wt.getElementType();
-  if (!at.getElementType().isF32() ||
-      !(we.isF32() || we.isBF16() || we.isF16() || we.isInteger(8)) ||
-      !ct.getElementType().isF32() || !wt.hasStaticShape())
+  bool floatTypes = at.getElementType().isF32() &&
+                    (we.isF32() || we.isBF16() || we.isF16() ||
+                     we.isInteger(8)) &&
+                    ct.getElementType().isF32();
+  bool intTypes = at.getElementType().isInteger(8) && we.isInteger(8) &&
+                  ct.getElementType().isInteger(32);
+  if (!(int8 ? intTypes : floatTypes) || !wt.hasStaticShape())
     return failure();
   int64_t nSize = wt.getDimSize(0), kSize = wt.getDimSize(1);
-  if (kSize % lanes || nSize % nr || !hasUnitInnerStride(wt) ||
+  int64_t step = int8 ? 2 * lanes : lanes;
+  if (kSize % step || nSize % nr || !hasUnitInnerStride(wt) ||
       !hasUnitInnerStride(at) || !hasUnitInnerStride(ct))
     return failure();
   // More than one row dim: A and C are viewed as 2-D, which needs them
@@ -148,7 +183,7 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   if (rows.size() != 1 &&
       (!at.getLayout().isIdentity() || !ct.getLayout().isIdentity()))
     return failure();
-  return Contraction{av, wv, cv, nSize, kSize};
+  return Contraction{av, wv, cv, nSize, kSize, int8};
 }
 
 /// `memref` as [rows, last]: collapsed when it has more than two dims.
@@ -274,6 +309,88 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
     }
 }
 
+/// `pmaddwd`: lanes of i32, each the sum of two adjacent i16 products of
+/// `x` and `y` (exact: |int8 · int8| * 2 < 2^15 * 2^15). The x86 intrinsic
+/// of the target's vector width; LLVM has no generic form of it.
+Value multiplyAddPairs(OpBuilder &b, Location loc, Value x, Value y,
+                       VectorType i32Vec) {
+  StringRef name;
+  switch (i32Vec.getNumElements()) {
+  case 4:
+    name = "llvm.x86.sse2.pmadd.wd";
+    break;
+  case 8:
+    name = "llvm.x86.avx2.pmadd.wd";
+    break;
+  default:
+    name = "llvm.x86.avx512.pmaddw.d.512";
+    break;
+  }
+  return LLVM::CallIntrinsicOp::create(b, loc, i32Vec, b.getStringAttr(name),
+                                       ValueRange{x, y})
+      .getResult(0);
+}
+
+/// An mr x nr tile of an int8 contraction (C int32): per step of 2·lanes
+/// along k, MR rows of A and nr of W loaded as int8, sign-extended to i16
+/// and multiplied pairwise into i32 lanes (`pmaddwd`) added to the
+/// accumulators; each output then gets its accumulator's lane sum. Integer
+/// sums are exact, so their order does not matter.
+void emitInt8Tile(OpBuilder &b, Location loc, Value a, Value w, Value c,
+                  Value p0, Value n0, int64_t mr, int64_t nr, Value k0,
+                  int64_t kc, int64_t lanes) {
+  auto i32Vec = VectorType::get({lanes}, b.getI32Type());
+  auto i16Vec = VectorType::get({2 * lanes}, b.getI16Type());
+  auto i8Vec = VectorType::get({2 * lanes}, b.getI8Type());
+  Value zero = arith::ConstantOp::create(b, loc, i32Vec,
+                                         DenseElementsAttr::get(i32Vec, 0));
+  auto offset = [&](Value base, int64_t i) -> Value {
+    return i ? arith::AddIOp::create(b, loc, base, indexConstant(b, loc, i))
+             : base;
+  };
+  SmallVector<Value> rowsAt, colsAt;
+  for (int64_t i = 0; i < mr; ++i)
+    rowsAt.push_back(offset(p0, i));
+  for (int64_t j = 0; j < nr; ++j)
+    colsAt.push_back(offset(n0, j));
+  SmallVector<Value> init(mr * nr, zero);
+  auto loop = scf::ForOp::create(
+      b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
+      indexConstant(b, loc, 2 * lanes), init,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        auto widened = [&](Value m, Value row) -> Value {
+          Value v = vector::LoadOp::create(nb, l, i8Vec, m, ValueRange{row, kk});
+          return arith::ExtSIOp::create(nb, l, i16Vec, v);
+        };
+        SmallVector<Value> xs, ws, next;
+        for (Value r : rowsAt)
+          xs.push_back(widened(a, r));
+        for (Value col : colsAt) {
+          ws.push_back(widened(w, col));
+          Value ahead = arith::AddIOp::create(
+              nb, l, col, indexConstant(nb, l, static_cast<int64_t>(nr)));
+          memref::PrefetchOp::create(nb, l, w, ValueRange{ahead, kk},
+                                     /*isWrite=*/false, /*localityHint=*/3,
+                                     /*isDataCache=*/true);
+        }
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t j = 0; j < nr; ++j)
+            next.push_back(arith::AddIOp::create(
+                nb, l, acc[i * nr + j],
+                multiplyAddPairs(nb, l, xs[i], ws[j], i32Vec)));
+        scf::YieldOp::create(nb, l, next);
+      });
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              loop.getResult(i * nr + j));
+      ValueRange at{rowsAt[i], colsAt[j]};
+      Value old = memref::LoadOp::create(b, loc, c, at);
+      memref::StoreOp::create(b, loc, arith::AddIOp::create(b, loc, old, sum),
+                              c, at);
+    }
+}
+
 /// The blocking of C = A·Wᵀ (see rewrite).
 struct Blocking {
   int64_t tilesPerBlock; ///< column tiles of nr rows of W per parallel block
@@ -288,9 +405,10 @@ Blocking chooseBlocking(const Contraction &m, int64_t lanes, int64_t mr,
   constexpr int64_t kChunk = 512, kRowBlockBytes = 256 * 1024;
   constexpr int64_t kColumnsPerBlock = 64;
   Blocking out;
-  out.kc = std::min(m.k, kChunk - kChunk % lanes);
+  int64_t step = m.int8 ? 2 * lanes : lanes;
+  out.kc = std::min(m.k, kChunk - kChunk % step);
   while (m.k % out.kc)
-    out.kc -= lanes;
+    out.kc -= step;
   out.mc = std::max<int64_t>(mr, kRowBlockBytes / (4 * out.kc) / mr * mr);
   int64_t tiles = m.n / nr;
   out.tilesPerBlock = std::clamp<int64_t>(kColumnsPerBlock / nr, 1, tiles);
@@ -370,8 +488,9 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
                      int64_t width, Value n0, Value k0) {
     scf::ForOp::create(nb, loc, from, to, constant(nb, tall), ValueRange{},
                        [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                         emitTile(tb, l, a, m.w, c, p, n0, tall, width, k0,
-                                  blocking.kc, lanes);
+                         (m.int8 ? emitInt8Tile : emitTile)(
+                             tb, l, a, m.w, c, p, n0, tall, width, k0,
+                             blocking.kc, lanes);
                          scf::YieldOp::create(tb, l);
                        });
   };

@@ -206,3 +206,37 @@ func.func @int8_weights(%a: memref<?x64xf32>, %w: memref<32x64xi8>, %c: memref<?
   }
   return
 }
+
+// -----
+
+// An int8 contraction into i32 (w8a8-dynamic): rows of A and W loaded as
+// int8 (32 per step at 512 bits: two per i32 lane), sign-extended to i16,
+// multiplied pairwise by pmaddwd into i32 accumulators; each output adds
+// its accumulator's lane sum.
+// CHECK-LABEL: func.func @int8_contraction(
+// CHECK-SAME:    %[[A:[a-z0-9]+]]: memref<?x64xi8>, %[[W:[a-z0-9]+]]: memref<32x64xi8>
+// CHECK:         scf.parallel
+// CHECK:           %[[X:.*]] = vector.load %[[A]][%{{.*}}, %{{.*}}] : memref<?x64xi8>, vector<32xi8>
+// CHECK:           %[[XW:.*]] = arith.extsi %[[X]] : vector<32xi8> to vector<32xi16>
+// CHECK:           %[[R:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xi8>, vector<32xi8>
+// CHECK:           %[[RW:.*]] = arith.extsi %[[R]] : vector<32xi8> to vector<32xi16>
+// CHECK:           %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx512.pmaddw.d.512"(%[[XW]], %[[RW]]) : (vector<32xi16>, vector<32xi16>) -> vector<16xi32>
+// CHECK:           arith.addi %{{.*}}, %[[P]] : vector<16xi32>
+// CHECK:         vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
+// CHECK-NOT:     linalg.generic
+// SSE-LABEL: func.func @int8_contraction(
+// SSE:           llvm.call_intrinsic "llvm.x86.sse2.pmadd.wd"(%{{.*}}, %{{.*}}) : (vector<8xi16>, vector<8xi16>) -> vector<4xi32>
+#aq = affine_map<(m, n, k) -> (m, k)>
+#wq = affine_map<(m, n, k) -> (n, k)>
+#cq = affine_map<(m, n, k) -> (m, n)>
+func.func @int8_contraction(%a: memref<?x64xi8>, %w: memref<32x64xi8>, %c: memref<?x32xi32>) {
+  linalg.generic {indexing_maps = [#aq, #wq, #cq], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<?x64xi8>, memref<32x64xi8>) outs(%c : memref<?x32xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  }
+  return
+}
