@@ -251,6 +251,27 @@ Value widenRow(OpBuilder &b, Location loc, Value row, VectorType f32Vec) {
                                   arith::ShLIOp::create(b, loc, bits, sixteen));
 }
 
+/// base, base + 1, ..., base + count - 1.
+SmallVector<Value> consecutive(OpBuilder &b, Location loc, Value base,
+                               int64_t count) {
+  SmallVector<Value> out{base};
+  for (int64_t i = 1; i < count; ++i)
+    out.push_back(
+        arith::AddIOp::create(b, loc, base, indexConstant(b, loc, i)));
+  return out;
+}
+
+/// The next tile's row of W at this k: W streams from memory once per row
+/// tile, and a row is too short for the hardware prefetcher to run far
+/// enough ahead on its own.
+void prefetchNextTile(OpBuilder &b, Location loc, Value w, Value col,
+                      int64_t nr, Value k) {
+  Value ahead = arith::AddIOp::create(b, loc, col, indexConstant(b, loc, nr));
+  memref::PrefetchOp::create(b, loc, w, ValueRange{ahead, k},
+                             /*isWrite=*/false, /*localityHint=*/3,
+                             /*isDataCache=*/true);
+}
+
 /// One mr x nr tile at rows p0.., columns n0.., over k0 .. k0 + kc (nr a
 /// multiple of 4): the reduction loop with mr·nr vector accumulators, then
 /// C[p, n0 .. n0 + nr) += their lane sums, four at a time.
@@ -260,15 +281,8 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
   auto vec = VectorType::get({lanes}, b.getF32Type());
   Value zero = arith::ConstantOp::create(b, loc, vec,
                                          DenseElementsAttr::get(vec, 0.0f));
-  auto offset = [&](Value base, int64_t i) -> Value {
-    return i ? arith::AddIOp::create(b, loc, base, indexConstant(b, loc, i))
-             : base;
-  };
-  SmallVector<Value> rowsAt, colsAt;
-  for (int64_t i = 0; i < mr; ++i)
-    rowsAt.push_back(offset(p0, i));
-  for (int64_t j = 0; j < nr; ++j)
-    colsAt.push_back(offset(n0, j));
+  SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
+                     colsAt = consecutive(b, loc, n0, nr);
   SmallVector<Value> init(mr * nr, zero);
   auto loop = scf::ForOp::create(
       b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
@@ -283,14 +297,7 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
           Value row =
               vector::LoadOp::create(nb, l, wVec, w, ValueRange{col, kk});
           ws.push_back(widenRow(nb, l, row, vec));
-          // The next tile's rows at this k: W streams from memory once per
-          // row tile, and a row is too short for the hardware prefetcher
-          // to run far enough ahead on its own.
-          Value ahead = arith::AddIOp::create(
-              nb, l, col, indexConstant(nb, l, static_cast<int64_t>(nr)));
-          memref::PrefetchOp::create(nb, l, w, ValueRange{ahead, kk},
-                                     /*isWrite=*/false, /*localityHint=*/3,
-                                     /*isDataCache=*/true);
+          prefetchNextTile(nb, l, w, col, nr, kk);
         }
         for (int64_t i = 0; i < mr; ++i)
           for (int64_t j = 0; j < nr; ++j)
@@ -344,15 +351,8 @@ void emitInt8Tile(OpBuilder &b, Location loc, Value a, Value w, Value c,
   auto i8Vec = VectorType::get({2 * lanes}, b.getI8Type());
   Value zero = arith::ConstantOp::create(b, loc, i32Vec,
                                          DenseElementsAttr::get(i32Vec, 0));
-  auto offset = [&](Value base, int64_t i) -> Value {
-    return i ? arith::AddIOp::create(b, loc, base, indexConstant(b, loc, i))
-             : base;
-  };
-  SmallVector<Value> rowsAt, colsAt;
-  for (int64_t i = 0; i < mr; ++i)
-    rowsAt.push_back(offset(p0, i));
-  for (int64_t j = 0; j < nr; ++j)
-    colsAt.push_back(offset(n0, j));
+  SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
+                     colsAt = consecutive(b, loc, n0, nr);
   SmallVector<Value> init(mr * nr, zero);
   auto loop = scf::ForOp::create(
       b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
@@ -367,11 +367,7 @@ void emitInt8Tile(OpBuilder &b, Location loc, Value a, Value w, Value c,
           xs.push_back(widened(a, r));
         for (Value col : colsAt) {
           ws.push_back(widened(w, col));
-          Value ahead = arith::AddIOp::create(
-              nb, l, col, indexConstant(nb, l, static_cast<int64_t>(nr)));
-          memref::PrefetchOp::create(nb, l, w, ValueRange{ahead, kk},
-                                     /*isWrite=*/false, /*localityHint=*/3,
-                                     /*isDataCache=*/true);
+          prefetchNextTile(nb, l, w, col, nr, kk);
         }
         for (int64_t i = 0; i < mr; ++i)
           for (int64_t j = 0; j < nr; ++j)
