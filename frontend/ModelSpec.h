@@ -171,12 +171,20 @@ struct InferenceSpec {
   int64_t maxTokens = 4096; ///< Token budget of one dynamic batch.
 };
 
+/// The seed YAML's `quantization` section: strata-compile --quantize and
+/// --quantize-lm-head from the config (the flags win).
+struct QuantizationSpec {
+  enum class Scheme { None, W8A16, W8A8Dynamic } scheme = Scheme::None;
+  bool lmHead = false;
+};
+
 /// Everything a config says.
 struct StrataConfig {
   ModelSpec model;
   TrainingSpec training;
   ParallelSpec parallel;
   InferenceSpec inference;
+  QuantizationSpec quantization;
 };
 
 /// Reads `file` (either format) into `out` and finalizes the model; errors

@@ -1,7 +1,7 @@
 //===- SeedConfig.cpp - the seed's YAML config form -------------*- C++ -*-===//
 //
-// Reads the YAML form with `model`, `training`, `parallel` and `inference`
-// sections. The training keys are exactly those of the seed's
+// Reads the YAML form with `model`, `training`, `parallel`, `quantization`
+// and `inference` sections. The training keys are exactly those of the seed's
 // deepseek_train_config.yaml; the parallel keys those of its
 // setup_3d_parallelism; model keys follow the seed's block config
 // (hidden_size, num_attention_heads, moe_num_experts, moe_top_k,
@@ -301,6 +301,14 @@ bool strata::readSeedConfig(ConfigFile &file, StrataConfig &out) {
   out.training.present = training.present();
   readTraining(training, out.training);
   readParallel(top.section("parallel"), out.parallel);
+  SectionReader quant = top.section("quantization");
+  using Scheme = QuantizationSpec::Scheme;
+  quant.readEnum<Scheme>("scheme", out.quantization.scheme,
+                         {{"none", Scheme::None},
+                          {"w8a16", Scheme::W8A16},
+                          {"w8a8-dynamic", Scheme::W8A8Dynamic}});
+  quant.read("lm_head", out.quantization.lmHead);
+  quant.warnUnknownKeys();
   SectionReader inf = top.section("inference");
   inf.read("max_batch_size", out.inference.maxBatchSize, 1, 1 << 20);
   inf.read("max_tokens", out.inference.maxTokens, 1, kMaxVocab);

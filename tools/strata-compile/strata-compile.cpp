@@ -75,8 +75,9 @@ struct Options {
   /// --weights-dtype: the matrix products' weights (bf16, f16, f32, or
   /// auto: the checkpoint's, see resolveWeightsDtype).
   std::string weightsDtype = "auto";
-  /// --quantize: none, w8a16 or w8a8-dynamic; --quantize-lm-head.
-  std::string quantize = "none";
+  /// --quantize: none, w8a16 or w8a8-dynamic; --quantize-lm-head. Unset
+  /// (empty, false): the config's quantization section.
+  std::string quantize;
   bool quantizeLmHead = false;
   /// --optimizer, --lr, ...: over the config's training section (unset:
   /// as the config says).
@@ -125,18 +126,43 @@ std::string resolveWeightsDtype(const Options &opts,
   return checkpointDtype;
 }
 
+/// The int8 scheme: --quantize, else the config's quantization section
+/// (ignored with --train: quantization is post-training), as the CLI
+/// spells it.
+std::string quantizeScheme(const Options &opts,
+                           const QuantizationSpec &config) {
+  if (!opts.quantize.empty())
+    return opts.quantize;
+  if (opts.train)
+    return "none";
+  switch (config.scheme) {
+  case QuantizationSpec::Scheme::W8A16:
+    return "w8a16";
+  case QuantizationSpec::Scheme::W8A8Dynamic:
+    return "w8a8-dynamic";
+  case QuantizationSpec::Scheme::None:
+    break;
+  }
+  return "none";
+}
+
 /// --quantize and --weights-dtype: the quantize phase (passes/Phases.h).
-mlir::LogicalResult quantizePhase(mlir::ModuleOp module, const Options &opts,
+mlir::LogicalResult quantizePhase(mlir::ModuleOp module,
+                                  const std::string &scheme, bool lmHead,
                                   const std::string &dtype) {
-  if (dtype == "f32" && opts.quantize == "none")
+  if (lmHead && scheme == "none") {
+    llvm::errs() << "error: --quantize-lm-head needs --quantize (or the "
+                    "config's quantization section)\n";
+    return mlir::failure();
+  }
+  if (dtype == "f32" && scheme == "none")
     return mlir::success();
   mlir::PassManager pm(module.getContext());
   mlir::strata::QuantizePhaseOptions options;
   options.weightsDtype = dtype;
   // The pass spells schemes as the dialect's attribute does.
-  options.quantize = opts.quantize == "w8a8-dynamic" ? "w8a8_dynamic"
-                                                     : opts.quantize;
-  options.quantizeLmHead = opts.quantizeLmHead;
+  options.quantize = scheme == "w8a8-dynamic" ? "w8a8_dynamic" : scheme;
+  options.quantizeLmHead = lmHead;
   mlir::strata::buildQuantizePhase(pm, options);
   return pm.run(module);
 }
@@ -456,8 +482,9 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
     return 1;
   }
   // A kernel module has no checkpoint: auto keeps f32.
-  if (mlir::failed(
-          quantizePhase(*module, opts, resolveWeightsDtype(opts, "f32"))))
+  std::string scheme = opts.quantize.empty() ? "none" : opts.quantize;
+  if (mlir::failed(quantizePhase(*module, scheme, opts.quantizeLmHead,
+                                 resolveWeightsDtype(opts, "f32"))))
     return 1;
   contents.modelName = llvm::sys::path::stem(opts.config).str();
   contents.configPath = opts.config;
@@ -501,8 +528,17 @@ int run(const Options &opts) {
   if (opts.train &&
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
+  std::string scheme = quantizeScheme(opts, config.quantization);
+  if (scheme != "none" && opts.target == "cuda") {
+    llvm::errs() << "error: " << opts.config
+                 << ": quantization is implemented for --target=cpu only so "
+                    "far (pass --quantize none)\n";
+    return 1;
+  }
   if (mlir::failed(quantizePhase(
-          *module, opts,
+          *module, scheme,
+          opts.quantizeLmHead ||
+              (scheme != "none" && config.quantization.lmHead),
           resolveWeightsDtype(opts, config.model.checkpointDtype))))
     return 1;
 
@@ -634,14 +670,14 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))
       ->default_val("auto");
   app.add_option("--quantize", opts.quantize,
-                 "int8 post-training quantization of the linear layers "
-                 "(weights int8, symmetric per output channel): w8a16 "
+                 "int8 post-training quantization of the linear layers and "
+                 "experts (weights int8, symmetric per output channel): w8a16 "
                  "(activations stay float) or w8a8-dynamic (activations "
                  "quantized per token as they run). The router's gate, "
                  "norms, embeddings and the LM head stay float "
-                 "(docs/quantization.md)")
-      ->check(CLI::IsMember({"none", "w8a16", "w8a8-dynamic"}))
-      ->default_val("none");
+                 "(docs/quantization.md). Default: the config's "
+                 "quantization section, else none")
+      ->check(CLI::IsMember({"none", "w8a16", "w8a8-dynamic"}));
   app.add_flag("--quantize-lm-head", opts.quantizeLmHead,
                "--quantize: the LM head too");
   app.add_flag("--train", opts.train,
@@ -733,19 +769,16 @@ int main(int argc, char **argv) {
                  << " is implemented for --target=cpu only so far\n";
     return 2;
   }
-  if (opts.quantize != "none" && opts.train) {
+  bool quantizeAsked = !opts.quantize.empty() && opts.quantize != "none";
+  if (quantizeAsked && opts.train) {
     llvm::errs() << "error: --quantize is post-training quantization: "
                     "compile the training executable without it, then a "
                     "quantized one for inference\n";
     return 2;
   }
-  if (opts.quantize != "none" && opts.target == "cuda") {
+  if (quantizeAsked && opts.target == "cuda") {
     llvm::errs() << "error: --quantize is implemented for --target=cpu only "
                     "so far\n";
-    return 2;
-  }
-  if (opts.quantizeLmHead && opts.quantize == "none") {
-    llvm::errs() << "error: --quantize-lm-head needs --quantize\n";
     return 2;
   }
   if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {
