@@ -62,8 +62,12 @@ def StrataRegisterTiledMatmuls
     row in decode) then run singly, each column tile's chunks back to back,
     in 1 x 8 tiles where the block allows (a single row's 4 accumulators,
     one chained FMA each per step, cannot hide the FMA latency on narrow
-    weights' short steps); the sums and their order are the same. The chunking depends only on K, so a row's
-    result does not depend on how many rows there are.
+    weights' short steps); the sums and their order are the same. A single
+    row's tile over narrow (bf16, f16, int8) weights prefetches the next
+    tile's rows as one contiguous block in address order, its share per
+    step, instead of each row at the same k: eight short rows read
+    interleaved do not stream at full bandwidth. The chunking depends only
+    on K, so a row's result does not depend on how many rows there are.
 
     An int8 contraction (`C[p.., n] += extsi(A[p.., k]) * extsi(W[n, k])`
     with C int32: w8a8-dynamic's quantized linear layers) takes the same

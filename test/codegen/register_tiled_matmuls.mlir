@@ -185,13 +185,19 @@ func.func @narrow_weights(%a: memref<?x64xf32>, %w: memref<32x64xbf16>, %wh: mem
 // -----
 
 // W stored as int8 (--quantize w8a16): its rows are loaded in i8 and
-// widened by sitofp (vpmovsxbd + vcvtdq2ps), prefetching as narrow rows do.
+// widened by sitofp (vpmovsxbd + vcvtdq2ps). Whole row tiles prefetch the
+// next tile's rows at the same k; single rows (decode) prefetch the next
+// tile's contiguous block in address order (row = n0 + nr + o / K, column
+// o % K for the step's linear offset o), one prefetch per line.
 // CHECK-LABEL: func.func @int8_weights(
 // CHECK-SAME:    %[[W:[a-z0-9]+]]: memref<32x64xi8>
 // CHECK:         scf.for
-// CHECK:           %[[ROW:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xi8>, vector<16xi8>
+// CHECK:           %[[ROW:.*]] = vector.load %[[W]][%{{.*}}, %[[K:.*]]] : memref<32x64xi8>, vector<16xi8>
 // CHECK:           arith.sitofp %[[ROW]] : vector<16xi8> to vector<16xf32>
-// CHECK:           memref.prefetch %[[W]][%{{.*}}, %{{.*}}], read, locality<3>, data : memref<32x64xi8>
+// CHECK:           memref.prefetch %[[W]][%{{.*}}, %[[K]]], read, locality<3>, data : memref<32x64xi8>
+// CHECK:           arith.divui %[[O:.*]], %{{.*}} : index
+// CHECK:           %[[COL:.*]] = arith.remui %[[O]], %{{.*}} : index
+// CHECK:           memref.prefetch %[[W]][%{{.*}}, %[[COL]]], read, locality<3>, data : memref<32x64xi8>
 // CHECK-NOT:     linalg.generic
 #ai = affine_map<(m, n, k) -> (m, k)>
 #wi = affine_map<(m, n, k) -> (n, k)>
