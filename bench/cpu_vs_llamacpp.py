@@ -24,8 +24,9 @@ What it does:
      a 128-token prompt; the mean step after the first) on each thread
      count: every round runs every engine and precision once, alternating,
      and the median over rounds is reported. Pairs: Strata f32 / llama.cpp
-     F32, Strata bf16 and f16 / llama.cpp F16; Q8_0 is printed as the
-     reference Strata has no int8 peer for yet.
+     F32, Strata bf16 and f16 / llama.cpp F16, Strata w8a8-dynamic with
+     the LM head quantized / llama.cpp Q8_0 (both int8 weights and int8
+     activations quantized on the fly).
   5. Prints each decode step against its bandwidth bound: the bytes of the
      weights one token reads (one embedding row, top_k / E of each expert
      stack, every other matrix whole) at this machine's read bandwidth on
@@ -54,13 +55,17 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
 import gguf  # noqa: E402
-from cpu_weights_dtype import read_bandwidth, weight_bytes  # noqa: E402
+from cpu_weights_dtype import compile_flags, read_bandwidth, weight_bytes  # noqa: E402
 from model_reference import load_safetensors  # noqa: E402
 
 NODE_LLAMA_CPP = "3.21.1"
 MODELS = {"llama": "llama-150m.json", "mixtral": "mixtral-150m.json"}
-# (Strata --weights-dtype, llama.cpp GGUF type) pairs, precision for precision.
-PAIRS = [("f32", "F32"), ("bf16", "F16"), ("f16", "F16")]
+# (Strata variant, llama.cpp GGUF type) pairs, precision for precision: the
+# variant is --weights-dtype, or for Q8_0 (int8 weights in blocks of 32 with
+# activations quantized to int8 per block as it runs, output tensor
+# included) Strata's --quantize w8a8-dynamic --quantize-lm-head.
+PAIRS = [("f32", "F32"), ("bf16", "F16"), ("f16", "F16"),
+         ("w8a8-dynamic+lm-head", "Q8_0")]
 GGUF_TYPES = {"F32": gguf.GGML_F32, "F16": gguf.GGML_F16, "Q8_0": gguf.GGML_Q8_0}
 GGUF_BYTES = {"F32": 4.0, "F16": 2.0, "Q8_0": 34 / 32}
 CHECK_TOKENS = [1, 306, 4966, 278, 11780, 29889, 512, 29871, 13, 2023, 77, 9, 31000, 15, 400, 2]
@@ -108,7 +113,7 @@ class Bench:
         exes = {}
         for dtype, _ in PAIRS:
             exes[dtype] = os.path.join(self.tmp, f"{name}-{dtype}.strata")
-            self.tool("strata-compile", config, f"--weights-dtype={dtype}",
+            self.tool("strata-compile", config, *compile_flags(dtype),
                       "--emit=executable", "-o", exes[dtype])
         weights = os.path.join(self.tmp, f"{name}.safetensors")
         logits = self.tool("strata-run", "logits", exes["f32"], "--seed", "1", "--tokens",
@@ -131,17 +136,17 @@ class Bench:
         rows = [np.array(line.split(), dtype=np.float64) for line in logits.strip().splitlines()]
         ok = True
         report = {}
-        for dtype, t in PAIRS + [(None, "Q8_0")]:
+        for dtype, t in PAIRS:
             ref = self.llama({"model": ggufs[t], "threads": 1, "mode": "check",
                               "tokens": CHECK_TOKENS, "generate": 32, "top": 16})
             worst = 0.0
             for row, top in zip(rows, ref["probabilities"]):
                 logp = row - row.max() - math.log(np.exp(row - row.max()).sum())
                 worst = max(worst, max(abs(math.log(p) - logp[tok]) for tok, p in top))
-            ours = self.strata_greedy(exes[dtype or "f32"], weights)
+            ours = self.strata_greedy(exes[dtype], weights)
             same = sum(a == b for a, b in zip(ours, ref["generated"]))
             first = next((i for i, (a, b) in enumerate(zip(ours, ref["generated"])) if a != b), 32)
-            label = f"strata {dtype or 'f32'} vs llama.cpp {t}"
+            label = f"strata {dtype} vs llama.cpp {t}"
             print(f"{name}: {label}: log-prob max abs diff {worst:.2e} (strata f32's logits), "
                   f"greedy {same}/32 identical, first difference at {first}", flush=True)
             report[label] = {"logprob_max_abs_diff": worst, "greedy_identical": same,
@@ -210,10 +215,10 @@ class Bench:
         for threads, t in timings.items():
             bandwidth, bound = self.bounds(config, cfg, exes, threads)
             print(f"-- {threads} thread(s), read bandwidth {bandwidth:.1f} GB/s")
-            print(f"{'engine':17s} {'prefill128 ms':>13s} {'prefill512 ms':>13s} "
+            print(f"{'engine':30s} {'prefill128 ms':>13s} {'prefill512 ms':>13s} "
                   f"{'decode ms':>9s} {'bound ms':>8s} {'x bound':>7s}")
             for e, r in t.items():
-                print(f"{e:17s} {r['prefill_128_ms']:13.1f} {r['prefill_512_ms']:13.1f} "
+                print(f"{e:30s} {r['prefill_128_ms']:13.1f} {r['prefill_512_ms']:13.1f} "
                       f"{r['decode_step_ms']:9.2f} {bound[e]:8.2f} "
                       f"{r['decode_step_ms'] / bound[e]:7.2f}")
             for ours, theirs in PAIRS:

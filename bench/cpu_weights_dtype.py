@@ -79,6 +79,16 @@ def weight_bytes(bin_dir, exe, config):
     return total
 
 
+def compile_flags(variant):
+    """strata-compile flags of a --variants name: f32/bf16/f16 are
+    --weights-dtype; w8a16, w8a8-dynamic --quantize, +lm-head adding
+    --quantize-lm-head."""
+    if variant in ("f32", "bf16", "f16"):
+        return [f"--weights-dtype={variant}"]
+    scheme, _, head = variant.partition("+")
+    return [f"--quantize={scheme}"] + (["--quantize-lm-head"] if head else [])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--config", default=os.path.join(ROOT, "bench", "configs", "decode-dense.yaml"))
@@ -99,10 +109,7 @@ def main():
     exes = {}
     for v in variants:
         exes[v] = os.path.join(tmp, f"{v}.strata")
-        scheme, _, head = v.partition("+")
-        flags = ([f"--weights-dtype={v}"] if v in ("f32", "bf16", "f16")
-                 else [f"--quantize={scheme}"] + (["--quantize-lm-head"] if head else []))
-        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, *flags,
+        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, *compile_flags(v),
                         "--emit=executable", "-o", exes[v]], check=True)
     results = {k: {"prefill_ms": [], "decode_step_ms": []} for k in exes}
     for _ in range(a.rounds):
