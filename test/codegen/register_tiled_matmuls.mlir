@@ -246,3 +246,28 @@ func.func @int8_contraction(%a: memref<?x64xi8>, %w: memref<32x64xi8>, %c: memre
   }
   return
 }
+
+// -----
+
+// Whole f32 tiles do not prefetch W (its tile is reused from L1 by every
+// row tile; the prefetches only added L1 pressure); the single rows left
+// over (here rows 4 and 5 of 6 at 512 bits: MR = 4) still do.
+// CHECK-LABEL: func.func @f32_whole_tiles(
+// CHECK:         scf.for
+// CHECK-NOT:       memref.prefetch
+// CHECK:           vector.fma
+// CHECK-NOT:       memref.prefetch
+// CHECK:         vector.store
+// CHECK:         memref.prefetch
+#af = affine_map<(m, n, k) -> (m, k)>
+#wf = affine_map<(m, n, k) -> (n, k)>
+#cf = affine_map<(m, n, k) -> (m, n)>
+func.func @f32_whole_tiles(%a: memref<6x64xf32>, %w: memref<32x64xf32>, %c: memref<6x32xf32>) {
+  linalg.generic {indexing_maps = [#af, #wf, #cf], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %w : memref<6x64xf32>, memref<32x64xf32>) outs(%c : memref<6x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
