@@ -66,7 +66,7 @@ def StrataRegisterTiledMatmuls
     row's tile over narrow (bf16, f16, int8) weights prefetches the next
     tile's rows as one contiguous block in address order, its share per
     step, instead of each row at the same k: eight short rows read
-    interleaved do not stream at full bandwidth. Whole f32 tiles do not
+    interleaved do not stream at full bandwidth. Whole tiles do not
     prefetch W at all: its tile is reused from L1, and the prefetches
     only added L1 pressure. The chunking depends only
     on K, so a row's result does not depend on how many rows there are.

@@ -312,19 +312,17 @@ bool hasContiguousRows(Value w) {
          strides[0] == type.getDimSize(1);
 }
 
-/// How a tile prefetches W. Whole f32 tiles do not: their W rows are
-/// reused from L1 by every row tile of the block, and prefetching the
-/// next tile's rows at each step only adds L1 pressure (W's and A's rows
-/// alias in L1 when K's bytes are a multiple of 4 KiB: x·Wᵀ with K = 1024
-/// or 2048 ran at 41 GFLOP/s with it, 56-58 without; K = 768 unchanged).
-/// Narrow weights' whole tiles keep it (not measured to hurt); a single
-/// row prefetches as the comments on prefetchNextTile and
-/// prefetchNextBlock say.
+/// How a tile prefetches W. Whole tiles do not: their W rows are reused
+/// from L1 by every row tile of the block, and prefetching the next tile's
+/// rows at each step only adds L1 pressure (W's and A's rows alias in L1
+/// when K's bytes are a multiple of 4 KiB: f32 x·Wᵀ with K = 1024 or 2048
+/// ran at 41 GFLOP/s with it, 56-58 without; int8 weights gained 0-8%). A
+/// single row prefetches as prefetchNextTile and prefetchNextBlock say.
 enum class Prefetch { None, NextTileRows, NextBlock };
 Prefetch prefetchFor(int64_t mr, Value w) {
-  Type we = cast<MemRefType>(w.getType()).getElementType();
   if (mr > 1)
-    return we.isF32() ? Prefetch::None : Prefetch::NextTileRows;
+    return Prefetch::None;
+  Type we = cast<MemRefType>(w.getType()).getElementType();
   return !we.isF32() && hasContiguousRows(w) ? Prefetch::NextBlock
                                               : Prefetch::NextTileRows;
 }

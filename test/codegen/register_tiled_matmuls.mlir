@@ -147,8 +147,8 @@ func.func @pv(%p: memref<?x4x?x?xf32>, %v: memref<?x?x2x16xf32>, %o: memref<?x?x
 // -----
 
 // W stored narrow (--weights-dtype): its rows are loaded in bf16 and
-// widened by a shift of their bits (f16 by arith.extf), and each step
-// prefetches the next tile's rows of W at the same k.
+// widened by a shift of their bits (f16 by arith.extf); the single rows'
+// steps prefetch the next tile's block of W.
 // CHECK-LABEL: func.func @narrow_weights(
 // CHECK-SAME:    %[[W:[a-z0-9]+]]: memref<32x64xbf16>, %[[WH:[a-z0-9]+]]: memref<32x64xf16>
 // CHECK:         scf.for
@@ -185,16 +185,15 @@ func.func @narrow_weights(%a: memref<?x64xf32>, %w: memref<32x64xbf16>, %wh: mem
 // -----
 
 // W stored as int8 (--quantize w8a16): its rows are loaded in i8 and
-// widened by sitofp (vpmovsxbd + vcvtdq2ps). Whole row tiles prefetch the
-// next tile's rows at the same k; single rows (decode) prefetch the next
-// tile's contiguous block in address order (row = n0 + nr + o / K, column
-// o % K for the step's linear offset o), one prefetch per line.
+// widened by sitofp (vpmovsxbd + vcvtdq2ps). Whole row tiles do not
+// prefetch; single rows (decode) prefetch the next tile's contiguous block
+// in address order (row = n0 + nr + o / K, column o % K for the step's
+// linear offset o), one prefetch per line.
 // CHECK-LABEL: func.func @int8_weights(
 // CHECK-SAME:    %[[W:[a-z0-9]+]]: memref<32x64xi8>
 // CHECK:         scf.for
-// CHECK:           %[[ROW:.*]] = vector.load %[[W]][%{{.*}}, %[[K:.*]]] : memref<32x64xi8>, vector<16xi8>
+// CHECK:           %[[ROW:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xi8>, vector<16xi8>
 // CHECK:           arith.sitofp %[[ROW]] : vector<16xi8> to vector<16xf32>
-// CHECK:           memref.prefetch %[[W]][%{{.*}}, %[[K]]], read, locality<3>, data : memref<32x64xi8>
 // CHECK:           arith.divui %[[O:.*]], %{{.*}} : index
 // CHECK:           %[[COL:.*]] = arith.remui %[[O]], %{{.*}} : index
 // CHECK:           memref.prefetch %[[W]][%{{.*}}, %[[COL]]], read, locality<3>, data : memref<32x64xi8>
@@ -249,7 +248,7 @@ func.func @int8_contraction(%a: memref<?x64xi8>, %w: memref<32x64xi8>, %c: memre
 
 // -----
 
-// Whole f32 tiles do not prefetch W (its tile is reused from L1 by every
+// Whole tiles do not prefetch W (its tile is reused from L1 by every
 // row tile; the prefetches only added L1 pressure); the single rows left
 // over (here rows 4 and 5 of 6 at 512 bits: MR = 4) still do.
 // CHECK-LABEL: func.func @f32_whole_tiles(
