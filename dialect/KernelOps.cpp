@@ -170,6 +170,17 @@ LogicalResult GroupedMatmulOp::verify() {
   if (ShapedType::isDynamic(w[1]) || ShapedType::isDynamic(w[2]))
     return emitOpError() << "gmm_c4: N and D (the weights' last two dims) "
                             "must be static";
+  auto element = [](Value v) {
+    return cast<ShapedType>(v.getType()).getElementType();
+  };
+  bool intRows = element(getRows()).isInteger(8);
+  bool intInit = element(getInit()).isInteger(32);
+  if (intRows != intInit || (intRows && !element(getWeights()).isInteger(8)))
+    return emitOpError() << "gmm_c5: int8 rows go with int8 weights and an "
+                            "i32 init, f32 rows with an f32 init, got "
+                         << element(getRows()) << ", "
+                         << element(getWeights()) << " and "
+                         << element(getInit());
   return success();
 }
 

@@ -115,14 +115,19 @@ def Kernel_GroupedMatmulOp : Kernel_Op<"grouped_matmul", [
     Destination style: on tensors it returns the new value of `init`; after
     bufferization it operates on memrefs in place and returns nothing.
 
+    Int8 rows with int8 weights sum their products exactly into an i32
+    init (w8a8-dynamic's quantized experts).
+
     Constraints: gmm_c1 rows, weights, offsets and init are all tensors or
     all memrefs, of ranks 2, 3, 1 and 2; gmm_c2 rows [P, D], weights
     [E, N, D], offsets [E + 1] and init [P, N]; gmm_c3 one result of
-    init's type on tensors, none on memrefs; gmm_c4 D and N are static.
+    init's type on tensors, none on memrefs; gmm_c4 D and N are static;
+    gmm_c5 int8 rows go with int8 weights and an i32 init, f32 rows with
+    an f32 init.
   }];
-  let arguments = (ins TensorOrMemRef<[F32]>:$rows,
+  let arguments = (ins TensorOrMemRef<[F32, I8]>:$rows,
       TensorOrMemRef<[F32, BF16, F16, I8]>:$weights, TensorOrMemRef<[I32]>:$offsets,
-      TensorOrMemRef<[F32]>:$init);
+      TensorOrMemRef<[F32, I32]>:$init);
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let assemblyFormat = [{
     $rows `,` $weights `groups` `(` $offsets `)` `into` $init attr-dict `:`

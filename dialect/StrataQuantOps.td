@@ -63,9 +63,8 @@ def Strata_QuantizedMoEExpertsOp : Strata_ComputeOp<"quantized_moe_experts",
     the int8 product times its row's scale, as in `strata.quantized_linear`:
     `w8a16` widens the weights to f32 as read; `w8a8_dynamic` first rounds
     each (token, expert) row of activations to int8 with its own scale
-    (`max|x| / 127`), and sums the products in f32, which is exact while
-    the partial sums stay below 2^24 (int32 sums are what
-    `strata.quantized_linear` does).
+    (`max|x| / 127`) and sums the int8 products exactly in int32, as
+    `strata.quantized_linear` does.
 
     Constraints: moe_c1 .. moe_c4 as `strata.moe_experts`;
     quantized_moe_c1 gate_scale and up_scale are [E, F], down_scale [E, D].

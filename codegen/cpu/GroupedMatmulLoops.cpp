@@ -82,6 +82,18 @@ LogicalResult lowerToLoops(kernel::GroupedMatmulOp op) {
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction},
             [](OpBuilder &b, Location loc, ValueRange args) {
+              // Int8 rows and weights: exact i32 sums (the register tiles'
+              // int8 form).
+              if (args[0].getType().isInteger(8)) {
+                Type i32 = b.getI32Type();
+                Value product = arith::MulIOp::create(
+                    b, loc, arith::ExtSIOp::create(b, loc, i32, args[0]),
+                    arith::ExtSIOp::create(b, loc, i32, args[1]));
+                linalg::YieldOp::create(
+                    b, loc,
+                    ValueRange{arith::AddIOp::create(b, loc, args[2], product)});
+                return;
+              }
               // A bf16/f16/int8 weight is widened as read (the register
               // tiles load it narrow and widen the vector).
               Value w = args[1];

@@ -44,3 +44,19 @@ func.func @grouped_bf16(%rows: memref<?x32xf32>, %w: memref<8x48x32xbf16>, %offs
   strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xbf16>, memref<9xi32>, memref<?x48xf32>
   return
 }
+
+// Int8 rows and experts' weights (w8a8-dynamic): each group's contraction
+// sums sign-extended products into the i32 output, which the register
+// tiles take in their int8 form (pmaddwd).
+// CHECK-LABEL: func.func @grouped_int8(
+// CHECK:         linalg.generic
+// CHECK:           arith.extsi %{{.*}} : i8 to i32
+// CHECK:           arith.extsi %{{.*}} : i8 to i32
+// CHECK:           arith.muli
+// CHECK:           arith.addi
+// TILED-LABEL: func.func @grouped_int8(
+// TILED:         llvm.call_intrinsic "llvm.x86.{{.*}}pmadd
+func.func @grouped_int8(%rows: memref<?x32xi8>, %w: memref<8x48x32xi8>, %offsets: memref<9xi32>, %out: memref<?x48xi32>) {
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xi8>, memref<8x48x32xi8>, memref<9xi32>, memref<?x48xi32>
+  return
+}

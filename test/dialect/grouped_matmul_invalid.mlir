@@ -78,3 +78,12 @@ func.func @gmm_offset_type(%rows: memref<?x8xf32>, %w: memref<2x4x8xf32>, %off: 
   strata_kernel.grouped_matmul %rows, %w groups(%off) into %out : memref<?x8xf32>, memref<2x4x8xf32>, memref<3xi64>, memref<?x4xf32>
   return
 }
+
+// -----
+
+// Tests that int8 rows need int8 weights and an i32 init (gmm_c5).
+func.func @gmm_int8_rows(%rows: memref<?x8xi8>, %w: memref<2x4x8xf32>, %off: memref<3xi32>, %out: memref<?x4xi32>) {
+  // expected-error @+1 {{'strata_kernel.grouped_matmul' op gmm_c5: int8 rows go with int8 weights and an i32 init, f32 rows with an f32 init, got 'i8', 'f32' and 'i32'}}
+  strata_kernel.grouped_matmul %rows, %w groups(%off) into %out : memref<?x8xi8>, memref<2x4x8xf32>, memref<3xi32>, memref<?x4xi32>
+  return
+}

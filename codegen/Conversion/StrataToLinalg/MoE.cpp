@@ -564,10 +564,10 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
 };
 
 /// strata.quantized_moe_experts, grouped by expert as the float op: the
-/// int8 expert weights are widened as read by the grouped products, and
-/// each product row is scaled by its expert's row scales (and, for
-/// w8a8_dynamic, by its activation row's scale, the rows having been
-/// rounded to int8 values first).
+/// int8 expert weights are widened as read by the grouped products (or,
+/// for w8a8_dynamic, each row is quantized to int8 first and the int8
+/// products summed exactly in i32), and each product row is scaled by its
+/// expert's row scales (and its activation row's scale).
 struct GroupedQuantizedMoEExpertsLowering
     : OpRewritePattern<QuantizedMoEExpertsOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -598,14 +598,21 @@ struct GroupedQuantizedMoEExpertsLowering
     // by its expert's `scales` row (and by its own activation scale).
     auto product = [&](Value input, Value weights, Value scales,
                        int64_t cols) -> Value {
-      Value rowScale;
+      Value rowScale, init;
       if (dynamic) {
         rowScale = rowScales(b, loc, input);
-        input = quantizeRows(b, loc, input, rowScale, f32);
+        input = quantizeRows(b, loc, input, rowScale, b.getI8Type());
+        Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+        init = linalg::FillOp::create(
+                   b, loc, zero,
+                   emptyTensor(b, loc, input, {ShapedType::kDynamic, cols},
+                               b.getI32Type()))
+                   .getResult(0);
+      } else {
+        init = filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32,
+                            0.0);
       }
-      Value sums = groupedProduct(
-          b, loc, sp, input, weights,
-          filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0));
+      Value sums = groupedProduct(b, loc, sp, input, weights, init);
       MLIRContext *ctx = b.getContext();
       SmallVector<Value> inputs{sums};
       SmallVector<AffineMap> maps{dimsMap(ctx, 2, {0, 1})};
@@ -622,7 +629,9 @@ struct GroupedQuantizedMoEExpertsLowering
                 nb, l, scales, ValueRange{e, linalg::IndexOp::create(nb, l, 1)});
             Value v = a[0];
             if (rowScale)
-              v = arith::MulFOp::create(nb, l, v, a[1]);
+              v = arith::MulFOp::create(
+                  nb, l, arith::SIToFPOp::create(nb, l, nb.getF32Type(), v),
+                  a[1]);
             return arith::MulFOp::create(nb, l, v, s);
           });
     };
