@@ -312,6 +312,18 @@ bool hasContiguousRows(Value w) {
          strides[0] == type.getDimSize(1);
 }
 
+/// A tile's reduction loop: k0 .. k0 + kc in `step`s, carrying `count`
+/// accumulators that start at `zero`.
+scf::ForOp reductionLoop(
+    OpBuilder &b, Location loc, Value k0, int64_t kc, int64_t step, Value zero,
+    int64_t count,
+    function_ref<void(OpBuilder &, Location, Value, ValueRange)> body) {
+  SmallVector<Value> init(count, zero);
+  return scf::ForOp::create(
+      b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
+      indexConstant(b, loc, step), init, body);
+}
+
 /// How a tile prefetches W. Whole tiles do not: their W rows are reused
 /// from L1 by every row tile of the block, and prefetching the next tile's
 /// rows at each step only adds L1 pressure (W's and A's rows alias in L1
@@ -338,10 +350,8 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
                                          DenseElementsAttr::get(vec, 0.0f));
   SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
                      colsAt = consecutive(b, loc, n0, nr);
-  SmallVector<Value> init(mr * nr, zero);
-  auto loop = scf::ForOp::create(
-      b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
-      indexConstant(b, loc, lanes), init,
+  scf::ForOp loop = reductionLoop(
+      b, loc, k0, kc, lanes, zero, mr * nr,
       [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
         SmallVector<Value> xs, ws, next;
         for (Value r : rowsAt)
@@ -412,10 +422,8 @@ void emitInt8Tile(OpBuilder &b, Location loc, Value a, Value w, Value c,
                                          DenseElementsAttr::get(i32Vec, 0));
   SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
                      colsAt = consecutive(b, loc, n0, nr);
-  SmallVector<Value> init(mr * nr, zero);
-  auto loop = scf::ForOp::create(
-      b, loc, k0, arith::AddIOp::create(b, loc, k0, indexConstant(b, loc, kc)),
-      indexConstant(b, loc, 2 * lanes), init,
+  scf::ForOp loop = reductionLoop(
+      b, loc, k0, kc, 2 * lanes, zero, mr * nr,
       [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
         auto widened = [&](Value m, Value row) -> Value {
           Value v = vector::LoadOp::create(nb, l, i8Vec, m, ValueRange{row, kk});
