@@ -177,40 +177,48 @@ int64_t ExpertLoadOp::getFlopsPerToken(int64_t) {
   return ShapedType::isDynamic(k) ? 0 : k;
 }
 
-int64_t MoEExpertsOp::getFlopsPerToken(int64_t) {
-  auto gate = cast<RankedTensorType>(getGateProj().getType());
+/// Routed experts, float or int8: gate, up and down GEMMs, SwiGLU, and the
+/// weighted sum of the top_k experts' outputs, per token.
+static int64_t expertFlopsPerToken(Value gateProj, int64_t topK) {
+  auto gate = cast<RankedTensorType>(gateProj.getType());
   if (!gate.hasStaticShape())
     return 0;
   int64_t d = gate.getDimSize(2), f = gate.getDimSize(1);
-  int64_t k = getTopKAttr().getInt();
-  // gate, up and down GEMMs, SwiGLU, and the weighted sum of expert outputs.
-  return k * (6 * d * f + 5 * f + 2 * d);
+  return topK * (6 * d * f + 5 * f + 2 * d);
+}
+
+/// One token reads top_k of num_experts experts' stacked weights (and
+/// their scales): `perExpert` says whether `operand` is one of those.
+static int64_t activeExpertElements(Value operand, bool perExpert,
+                                    int64_t numExperts, int64_t topK) {
+  int64_t all = mlir::strata::detail::getParamElements(operand);
+  return perExpert ? all / numExperts * topK : all;
+}
+
+int64_t MoEExpertsOp::getFlopsPerToken(int64_t) {
+  return expertFlopsPerToken(getGateProj(), getTopKAttr().getInt());
 }
 
 int64_t MoEExpertsOp::getActiveParamElements(unsigned operandIndex) {
   Value operand = getOperand(operandIndex);
-  int64_t all = detail::getParamElements(operand);
-  if (operand != getGateProj() && operand != getUpProj() &&
-      operand != getDownProj())
-    return all;
-  // One token runs top_k of num_experts experts.
-  return all / getNumExpertsAttr().getInt() * getTopKAttr().getInt();
+  return activeExpertElements(
+      operand,
+      operand == getGateProj() || operand == getUpProj() ||
+          operand == getDownProj(),
+      getNumExpertsAttr().getInt(), getTopKAttr().getInt());
 }
 
 int64_t QuantizedMoEExpertsOp::getFlopsPerToken(int64_t) {
-  auto gate = cast<RankedTensorType>(getGateProj().getType());
-  int64_t d = gate.getDimSize(2), f = gate.getDimSize(1);
-  return getTopKAttr().getInt() * (6 * d * f + 5 * f + 2 * d);
+  return expertFlopsPerToken(getGateProj(), getTopKAttr().getInt());
 }
 
 int64_t QuantizedMoEExpertsOp::getActiveParamElements(unsigned operandIndex) {
   Value operand = getOperand(operandIndex);
-  int64_t all = detail::getParamElements(operand);
-  if (operand == getInput() || operand == getWeights() ||
-      operand == getIndices())
-    return all;
-  // One token reads top_k of num_experts experts' weights and scales.
-  return all / getNumExpertsAttr().getInt() * getTopKAttr().getInt();
+  return activeExpertElements(
+      operand,
+      operand != getInput() && operand != getWeights() &&
+          operand != getIndices(),
+      getNumExpertsAttr().getInt(), getTopKAttr().getInt());
 }
 
 int64_t SigmoidGateOp::getFlopsPerToken(int64_t) {

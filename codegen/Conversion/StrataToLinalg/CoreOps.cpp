@@ -21,14 +21,6 @@ using namespace mlir::strata::detail;
 
 namespace {
 
-/// 0..n-1.
-SmallVector<unsigned> iota(unsigned n) {
-  SmallVector<unsigned> dims(n);
-  for (unsigned i = 0; i < n; ++i)
-    dims[i] = i;
-  return dims;
-}
-
 /// Sums f(x) over the last dim of `x`: result has x's shape minus that dim.
 Value reduceLastDim(OpBuilder &b, Location loc, Value x,
                     llvm::function_ref<Value(OpBuilder &, Location, Value)> f) {

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
+#include "codegen/LoweringUtils.h"
 
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -18,21 +19,6 @@
 using namespace mlir;
 using namespace mlir::strata;
 using namespace mlir::strata::detail;
-
-namespace {
-
-SmallVector<unsigned> iota(unsigned n) {
-  SmallVector<unsigned> dims;
-  for (unsigned i = 0; i < n; ++i)
-    dims.push_back(i);
-  return dims;
-}
-
-Value f32Constant(OpBuilder &b, Location loc, float v) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
-
-} // namespace
 
 Value mlir::strata::detail::rowScales(OpBuilder &b, Location loc, Value x) {
   auto type = cast<RankedTensorType>(x.getType());

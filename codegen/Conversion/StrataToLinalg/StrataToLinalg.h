@@ -71,6 +71,9 @@ Value buildPointwise(
     Value init,
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
+/// 0 .. n-1: the dims of an identity map (with dimsMap).
+SmallVector<unsigned> iota(unsigned n);
+
 /// Map of a rank-`rank` iteration space onto the given dims.
 AffineMap dimsMap(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
 

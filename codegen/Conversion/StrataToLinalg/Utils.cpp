@@ -34,6 +34,13 @@ bool mlir::strata::detail::isF32WithNarrowWeights(
                       [&](Type t) { return ok(t, false); });
 }
 
+SmallVector<unsigned> mlir::strata::detail::iota(unsigned n) {
+  SmallVector<unsigned> dims(n);
+  for (unsigned i = 0; i < n; ++i)
+    dims[i] = i;
+  return dims;
+}
+
 Value mlir::strata::detail::widenToF32(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isF32())
     return v;
