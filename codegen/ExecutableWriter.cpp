@@ -140,6 +140,32 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
       contents.state[result.state].parameter = owner->second;
     return success();
   }
+  if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.param");
+      (kind == "activations" || kind == "expert_rows" ||
+       kind == "expert_offsets") &&
+      name) {
+    auto it = params.find(name.getValue());
+    if (it == params.end())
+      return func.emitError("result ")
+             << i << " calibrates '" << name.getValue()
+             << "', which is no parameter of the executable";
+    result.kind = kind == "activations"   ? Result::Activations
+                  : kind == "expert_rows" ? Result::ExpertRows
+                                          : Result::ExpertOffsets;
+    result.parameter = it->second;
+    auto all = func.getResultAttrOfType<ArrayAttr>(i, "strata.params");
+    for (auto p : all ? all.getAsRange<StringAttr>()
+                      : ArrayAttr::get(func.getContext(), {name})
+                            .getAsRange<StringAttr>()) {
+      auto at = params.find(p.getValue());
+      if (at == params.end())
+        return func.emitError("result ")
+               << i << " calibrates '" << p.getValue()
+               << "', which is no parameter of the executable";
+      result.parameters.push_back(at->second);
+    }
+    return success();
+  }
   if (kind == "flat_param") {
     result.kind = Result::FlatParam;
     return success();
@@ -238,7 +264,9 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
             {param.getName().str(), shapeOf(param.getType()),
              static_cast<int>(param.getInit()),
              param.getStd().convertToDouble(), *dtype,
-             param.getScale().value_or("").str()});
+             param.getScale().value_or("").str(),
+             param.getInputScale().value_or("").str(),
+             param.getInputZeroPoint().value_or("").str()});
       else if (contents.parameters[it->second].shape !=
                    shapeOf(param.getType()) ||
                contents.parameters[it->second].dtype != *dtype) {
@@ -284,6 +312,9 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
   // quantized product of a module one scheme.
   std::optional<QuantScheme> scheme;
   WalkResult schemes = module.walk([&](QuantizedLinearOp op) {
+    // Calibration runs static w8a8's products as w8a16.
+    if (op->getParentOfType<func::FuncOp>()->hasAttr("strata.calibration"))
+      return WalkResult::advance();
     if (scheme && *scheme != op.getScheme()) {
       op.emitOpError("uses scheme ")
           << stringifyQuantScheme(op.getScheme()) << " and another op "
@@ -312,9 +343,28 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     std::string name =
         scheme ? stringifyQuantScheme(*scheme).str() : std::string("w8a16");
     std::replace(name.begin(), name.end(), '_', '-');
-    contents.quantized.push_back({static_cast<int>(i), it->second,
-                                  static_cast<int>(p.shape.size()) - 2,
-                                  name});
+    ExecutableContents::Quantized q{static_cast<int>(i), it->second,
+                                    static_cast<int>(p.shape.size()) - 2,
+                                    name};
+    // Static w8a8: per tensor ([1]) for a linear, per expert ([E]).
+    std::vector<int64_t> perTensor{p.shape.size() == 3 ? p.shape[0] : 1};
+    for (auto [name, out] : {std::pair{&p.inputScaleName, &q.inputScale},
+                             std::pair{&p.inputZeroPointName,
+                                       &q.inputZeroPoint}}) {
+      if (name->empty())
+        continue;
+      auto at = index.find(*name);
+      if (at == index.end() ||
+          contents.parameters[at->second].dtype !=
+              ExecutableContents::DType::F32 ||
+          contents.parameters[at->second].shape != perTensor)
+        return module.emitError("int8 parameter '")
+               << p.name << "' names '" << *name
+               << "', which is no f32 parameter of its activations' "
+                  "quantization";
+      *out = at->second;
+    }
+    contents.quantized.push_back(q);
   }
   return success();
 }
@@ -580,7 +630,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   for (const auto &q : c.quantized)
     quantized.push_back(fb::CreateQuantizedTensor(
         b, q.parameter, b.CreateString(q.scheme), q.scale,
-        /*zero_point=*/-1, q.axis));
+        /*zero_point=*/-1, q.axis, q.inputScale, q.inputZeroPoint));
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   for (const auto &e : c.entryPoints) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;
@@ -675,11 +725,21 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Result::FlatState:
         kind = fb::ResultKind::FlatState;
         break;
+      case Result::Activations:
+        kind = fb::ResultKind::Activations;
+        break;
+      case Result::ExpertRows:
+        kind = fb::ResultKind::ExpertRows;
+        break;
+      case Result::ExpertOffsets:
+        kind = fb::ResultKind::ExpertOffsets;
+        break;
       }
       results.push_back(fb::CreateResult(
           b, b.CreateVector(r.shape),
           r.isInteger ? fb::DType::I32 : fb::DType::F32, kind, r.parameter,
-          r.state));
+          r.state,
+          r.parameters.empty() ? 0 : b.CreateVector(r.parameters)));
     }
     std::vector<flatbuffers::Offset<fb::Command>> commands{
         fb::CreateCommand(b, fb::CommandKind::Launch, 0,

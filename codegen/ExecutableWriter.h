@@ -31,11 +31,15 @@ struct ExecutableContents {
     DType dtype = DType::F32; ///< bf16/f16: stored narrow (--weights-dtype)
     /// I8 (--quantize): the parameter of its per-channel f32 scales.
     std::string scaleName;
+    /// I8 under static w8a8: the parameters of its products' calibrated
+    /// activation scale and zero point (none for an up projection).
+    std::string inputScaleName, inputZeroPointName;
   };
   /// An int8 parameter: Executable.quantization's QuantizedTensor.
   struct Quantized {
     int parameter = -1, scale = -1, axis = -1;
     std::string scheme;
+    int inputScale = -1, inputZeroPoint = -1;
   };
   struct Argument {
     enum Kind {
@@ -76,12 +80,17 @@ struct ExecutableContents {
       DroppedTokens,
       ExpertLoad,
       FlatParam,
-      FlatState
+      FlatState,
+      Activations,
+      ExpertRows,
+      ExpertOffsets
     } kind = Value;
     bool isInteger = false;
     int parameter = -1;
     int state = -1;
     std::vector<int64_t> shape;
+    /// Calibration results: every parameter the value calibrates.
+    std::vector<int> parameters;
   };
   /// Training state besides the parameters (optimizer moments).
   struct StateTensor {

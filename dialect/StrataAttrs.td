@@ -43,7 +43,8 @@ def Strata_GeluApproximationAttr
 def Strata_QuantScheme : I32EnumAttr<"QuantScheme",
     "int8 quantization scheme", [
     I32EnumAttrCase<"W8A16", 0, "w8a16">,
-    I32EnumAttrCase<"W8A8Dynamic", 1, "w8a8_dynamic">]> {
+    I32EnumAttrCase<"W8A8Dynamic", 1, "w8a8_dynamic">,
+    I32EnumAttrCase<"W8A8", 2, "w8a8">]> {
   let cppNamespace = "::mlir::strata";
   let genSpecializedAttr = 0;
 }

@@ -18,11 +18,16 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
     An int8 parameter (made by `strata-quantize`) names in `scale` the f32
     parameter of its per-output-channel scales: the runtime draws its
     initial values in f32 and quantizes them, and loads either int8 weights
-    with their scales or float weights it quantizes.
+    with their scales or float weights it quantizes. Under the static
+    `w8a8` scheme it also names, in `input_scale` and `input_zero_point`,
+    the f32 parameters holding the calibrated quantization of the
+    activations it multiplies.
 
     Constraints: param_c1 the type has a static shape;
     param_c2 the name is non-empty; param_c3 std >= 0; param_c4 an int8
-    parameter has a `scale` and a float one has none.
+    parameter has a `scale` and a float one has none; param_c5
+    `input_scale` and `input_zero_point` come together, on an int8
+    parameter.
 
     ```mlir
     %w = strata.param "layers.0.attn.q_proj" {init = #strata.init<normal>, std = 0.02 : f64} : tensor<64x64xf32>
@@ -31,7 +36,8 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
   let arguments = (ins StrAttr:$name,
       DefaultValuedAttr<Strata_InitKindAttr, "::mlir::strata::InitKind::Normal">:$init,
       DefaultValuedAttr<F64Attr, "0.02">:$std,
-      OptionalAttr<StrAttr>:$scale);
+      OptionalAttr<StrAttr>:$scale, OptionalAttr<StrAttr>:$input_scale,
+      OptionalAttr<StrAttr>:$input_zero_point);
   let results = (outs Strata_ParamTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;

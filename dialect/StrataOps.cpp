@@ -143,6 +143,12 @@ LogicalResult ParamOp::verify() {
                                   : "only an int8 parameter has a `scale`");
   if (int8 && getScale()->empty())
     return emitOpError() << "param_c4: `scale` must name a parameter";
+  if (getInputScale().has_value() != getInputZeroPoint().has_value() ||
+      (getInputScale() && (!int8 || getInputScale()->empty() ||
+                           getInputZeroPoint()->empty())))
+    return emitOpError() << "param_c5: `input_scale` and "
+                            "`input_zero_point` name parameters together, "
+                            "on an int8 parameter";
   return success();
 }
 
@@ -244,6 +250,33 @@ LogicalResult QuantizedLinearOp::inferReturnTypes(
   auto w = tensorOf(adaptor.getWeight());
   return checkShape(emit, "weight_scale", tensorOf(adaptor.getWeightScale()),
                     {w.getDimSize(0)}, "quantized_linear_c3");
+}
+
+/// quantized_linear_c4 / quantized_moe_c2: the calibrated activation
+/// parameters `values` (`names`) are all given, shaped `shape`, exactly
+/// under the static w8a8 scheme.
+static LogicalResult
+verifyActivationParams(function_ref<InFlightDiagnostic()> emit,
+                       QuantScheme scheme, ArrayRef<Value> values,
+                       ArrayRef<StringRef> names, ArrayRef<int64_t> shape,
+                       StringRef constraint) {
+  bool stat = scheme == QuantScheme::W8A8;
+  for (auto [v, name] : llvm::zip(values, names)) {
+    if (bool(v) != stat)
+      return emit() << constraint << ": " << name << " is "
+                    << (stat ? "required by" : "only for")
+                    << " the static w8a8 scheme";
+    if (v && failed(checkShape(emit, name, tensorOf(v), shape, constraint)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult QuantizedLinearOp::verify() {
+  return verifyActivationParams(
+      [&] { return emitOpError(); }, getScheme(),
+      {getInputScale(), getInputZeroPoint()},
+      {"input_scale", "input_zero_point"}, {1}, "quantized_linear_c4");
 }
 
 LogicalResult DropoutOp::verify() {
@@ -634,6 +667,50 @@ LogicalResult QuantizedMoEExpertsOp::verify() {
       failed(checkShape(emit, "down_scale", tensorOf(getDownScale()), {e, d},
                         "quantized_moe_c1")))
     return failure();
+  return verifyActivationParams(
+      emit, getScheme(),
+      {getInputScale(), getInputZeroPoint(), getDownInputScale(),
+       getDownInputZeroPoint()},
+      {"input_scale", "input_zero_point", "down_input_scale",
+       "down_input_zero_point"},
+      {e}, "quantized_moe_c2");
+}
+
+LogicalResult QuantizedMoEExpertInputsOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  auto emit = [&] { return inferError<QuantizedMoEExpertInputsOp>(ctx, loc); };
+  auto numExperts = intAttr(adaptor.getNumExpertsAttr(),
+                            adaptor.getAttributes(), "num_experts");
+  auto topK = intAttr(adaptor.getTopKAttr(), adaptor.getAttributes(), "top_k");
+  if (!numExperts || !topK)
+    return emit() << "needs num_experts and top_k";
+  int64_t e = *numExperts, k = *topK;
+  if (e < 1 || k < 1 || k > e)
+    return emit() << "moe_c4: top_k must be in [1, num_experts = " << e
+                  << "], got " << k;
+  auto in = tensorOf(adaptor.getInput());
+  if (in.getRank() != 3)
+    return emit() << "moe_c1: input must be rank 3 [batch, seq, hidden], got "
+                  << in;
+  int64_t d = in.getDimSize(2);
+  auto gate = tensorOf(adaptor.getGateProj());
+  int64_t f = gate.getRank() == 3 ? gate.getDimSize(1) : ShapedType::kDynamic;
+  if (failed(checkShape(emit, "indices", tensorOf(adaptor.getIndices()),
+                        {in.getDimSize(0), in.getDimSize(1), k}, "moe_c2")) ||
+      failed(checkShape(emit, "gate_proj", gate, {e, f, d}, "moe_c3")) ||
+      failed(checkShape(emit, "up_proj", tensorOf(adaptor.getUpProj()),
+                        {e, f, d}, "moe_c3")) ||
+      failed(checkShape(emit, "gate_scale", tensorOf(adaptor.getGateScale()),
+                        {e, f}, "quantized_moe_c1")) ||
+      failed(checkShape(emit, "up_scale", tensorOf(adaptor.getUpScale()),
+                        {e, f}, "quantized_moe_c1")))
+    return failure();
+  Type f32 = Float32Type::get(ctx);
+  inferred.push_back(RankedTensorType::get({ShapedType::kDynamic, d}, f32));
+  inferred.push_back(RankedTensorType::get({ShapedType::kDynamic, f}, f32));
+  inferred.push_back(
+      RankedTensorType::get({e + 1}, IntegerType::get(ctx, 32)));
   return success();
 }
 

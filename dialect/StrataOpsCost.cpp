@@ -212,6 +212,12 @@ int64_t QuantizedMoEExpertsOp::getFlopsPerToken(int64_t) {
   return expertFlopsPerToken(getGateProj(), getTopKAttr().getInt());
 }
 
+// Calibration's view of the experts: gate and up of each token's experts.
+int64_t QuantizedMoEExpertInputsOp::getFlopsPerToken(int64_t) {
+  auto w = cast<RankedTensorType>(getGateProj().getType());
+  return 2 * 2 * getTopK() * w.getDimSize(1) * w.getDimSize(2);
+}
+
 int64_t QuantizedMoEExpertsOp::getActiveParamElements(unsigned operandIndex) {
   Value operand = getOperand(operandIndex);
   return activeExpertElements(

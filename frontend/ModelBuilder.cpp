@@ -140,7 +140,8 @@ Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
   auto op = ParamOp::create(b, inLayer(key), type, b.getStringAttr(name),
                             InitKindAttr::get(ctx, init),
                             b.getF64FloatAttr(m.initializerRange),
-                            /*scale=*/StringAttr());
+                            /*scale=*/StringAttr(), StringAttr(),
+                            StringAttr());
   params[name] = op;
   return op;
 }
@@ -501,7 +502,7 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
     callOperands.push_back(ParamOp::create(
         b, p.loc, p.type, b.getStringAttr(p.name),
         InitKindAttr::get(ctx, p.init), b.getF64FloatAttr(m.initializerRange),
-        /*scale=*/StringAttr()));
+        /*scale=*/StringAttr(), StringAttr(), StringAttr()));
   auto call = func::CallOp::create(b, callLoc, fn, callOperands);
   unsigned next = 1;
   if (decoding) {

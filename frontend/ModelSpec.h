@@ -174,7 +174,7 @@ struct InferenceSpec {
 /// The seed YAML's `quantization` section: strata-compile --quantize and
 /// --quantize-lm-head from the config (the flags win).
 struct QuantizationSpec {
-  enum class Scheme { None, W8A16, W8A8Dynamic } scheme = Scheme::None;
+  enum class Scheme { None, W8A16, W8A8Dynamic, W8A8 } scheme = Scheme::None;
   bool lmHead = false;
 };
 

@@ -306,7 +306,8 @@ bool strata::readSeedConfig(ConfigFile &file, StrataConfig &out) {
   quant.readEnum<Scheme>("scheme", out.quantization.scheme,
                          {{"none", Scheme::None},
                           {"w8a16", Scheme::W8A16},
-                          {"w8a8-dynamic", Scheme::W8A8Dynamic}});
+                          {"w8a8-dynamic", Scheme::W8A8Dynamic},
+                          {"w8a8", Scheme::W8A8}});
   quant.read("lm_head", out.quantization.lmHead);
   quant.warnUnknownKeys();
   SectionReader inf = top.section("inference");

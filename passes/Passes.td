@@ -112,9 +112,39 @@ def StrataQuantize : Pass<"strata-quantize", "mlir::ModuleOp"> {
   let options = [
     Option<"scheme", "scheme", "std::string", "\"w8a16\"",
            "w8a16 (int8 weights, float activations), w8a8_dynamic "
-           "(activations quantized per token on the fly) or none">,
+           "(activations quantized per token on the fly), w8a8 (static: "
+           "activations quantized with calibrated parameters) or none">,
     Option<"lmHead", "lm-head", "bool", "false",
            "Quantize the LM head too">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
+def StrataCalibrationEntry
+    : Pass<"strata-calibration-entry", "mlir::ModuleOp"> {
+  let summary = "Add the entry point that observes static w8a8's activations";
+  let description = [{
+    When the module has static `w8a8` products (`strata-quantize
+    scheme=w8a8`), adds `@<name>`: a copy of `@<from>` whose `w8a8`
+    products run as `w8a16` (int8 weights, float activations) and which
+    returns, in place of its results, the activations each product would
+    quantize, so that the runtime can calibrate their scales and zero
+    points on sample text (`strata-run quantize --calibration-data`). Each
+    result carries `strata.result` and `strata.param` (the `input_scale`
+    parameter it calibrates): `activations` for a `strata.quantized_linear`
+    input, and for a `strata.quantized_moe_experts` two pairs of
+    `expert_rows` (the rows sorted by expert: gate and up's inputs, then
+    down's) and `expert_offsets` (each expert's first row), from
+    `strata.quantized_moe_expert_inputs`. Layer bodies are cloned once
+    each (`@<body>_calibrate`), returning their sites after their results;
+    each call site names the parameters it binds. Without `w8a8` products
+    the pass does nothing.
+  }];
+  let options = [
+    Option<"from", "from", "std::string", "\"forward\"",
+           "The forward entry point to copy">,
+    Option<"name", "name", "std::string", "\"calibrate\"",
+           "The new entry point's name">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect"];
 }

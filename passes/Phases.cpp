@@ -27,6 +27,7 @@ void mlir::strata::buildQuantizePhase(OpPassManager &pm,
   quantize.scheme = options.quantize;
   quantize.lmHead = options.quantizeLmHead;
   pm.addPass(createStrataQuantize(quantize));
+  pm.addPass(createStrataCalibrationEntry());
   StrataNarrowWeightsOptions narrow;
   narrow.dtype = options.weightsDtype;
   pm.addPass(createStrataNarrowWeights(narrow));
@@ -57,7 +58,7 @@ struct QuantizePhaseCLOptions : PassPipelineOptions<QuantizePhaseCLOptions> {
       llvm::cl::init("f32")};
   Option<std::string> quantize{
       *this, "quantize",
-      llvm::cl::desc("int8 linear layers: w8a16, w8a8_dynamic or none"),
+      llvm::cl::desc("int8 linear layers: w8a16, w8a8_dynamic, w8a8 or none"),
       llvm::cl::init("none")};
   Option<bool> quantizeLmHead{*this, "quantize-lm-head",
                               llvm::cl::desc("Quantize the LM head too"),

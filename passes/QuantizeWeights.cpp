@@ -28,6 +28,14 @@ namespace {
 /// as compressed-tensors checkpoints name them.
 std::string scaleName(StringRef weight) { return (weight + "_scale").str(); }
 
+/// The calibrated activation parameters of the products reading `weight`:
+/// `q_proj.weight` -> `q_proj.input_scale`, as compressed-tensors name
+/// them (`experts.gate_proj` -> `experts.gate_proj.input_scale`).
+std::string activationName(StringRef weight, StringRef what) {
+  weight.consume_back(".weight");
+  return (weight + "." + what).str();
+}
+
 /// The scales of a weight [.., out, in]: one per output channel (of each
 /// expert, for the experts' stacked [E, out, in] weights).
 RankedTensorType scaleType(Type weight) {
@@ -35,6 +43,46 @@ RankedTensorType scaleType(Type weight) {
   return RankedTensorType::get(w.getShape().drop_back(),
                                Float32Type::get(weight.getContext()));
 }
+
+/// The activation parameters of a weight: per tensor ([1]) for a linear's
+/// [out, in], per expert ([E]) for the experts' [E, out, in].
+RankedTensorType activationType(Type weight) {
+  auto w = cast<RankedTensorType>(weight);
+  int64_t n = w.getRank() == 3 ? w.getDimSize(0) : 1;
+  return RankedTensorType::get({n}, Float32Type::get(weight.getContext()));
+}
+
+/// Whether `w` is read as some experts' up projection: gate and up read
+/// the same rows, which are quantized once, with gate's parameters.
+bool isUpProjection(Value w, const ProductWeights &weights) {
+  for (OpOperand &use : w.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto experts = dyn_cast<MoEExpertsOp>(user))
+      if (experts.getUpProj() == w)
+        return true;
+    if (auto call = dyn_cast<func::CallOp>(user)) {
+      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+          call, call.getCalleeAttr());
+      if (callee && !callee.isExternal() &&
+          isUpProjection(callee.getArgument(use.getOperandNumber()), weights))
+        return true;
+    }
+  }
+  return false;
+}
+
+/// What a quantized weight brings along: its scales and, under the static
+/// scheme, the calibrated scale and zero point of the activations its
+/// products read (none for an up projection: gate's are used).
+struct QuantParams {
+  Value scale, inputScale, inputZeroPoint;
+  SmallVector<Value, 3> values() const {
+    SmallVector<Value, 3> out{scale};
+    if (inputScale)
+      out.append({inputScale, inputZeroPoint});
+    return out;
+  }
+};
 
 class Quantizer {
 public:
@@ -44,33 +92,51 @@ public:
   LogicalResult run();
 
 private:
-  /// The scales of chosen weight `w`: a scale parameter next to a weight
-  /// parameter, the scale argument added beside a weight argument.
-  Value scalesOf(Value w);
+  bool hasActivationParams(Value w) const {
+    return scheme == QuantScheme::W8A8 && !isUpProjection(w, weights);
+  }
+  /// The parameters of chosen weight `w`: parameters next to a weight
+  /// parameter, the arguments added beside a weight argument.
+  const QuantParams &paramsOf(Value w);
   void rewriteProduct(Operation *op);
   LogicalResult rewriteExperts(MoEExpertsOp op);
 
   ModuleOp module;
   const ProductWeights &weights;
   QuantScheme scheme;
-  llvm::DenseMap<Value, Value> scales;
+  llvm::DenseMap<Value, QuantParams> params;
 };
 
-Value Quantizer::scalesOf(Value w) {
-  auto it = scales.find(w);
-  if (it != scales.end())
+const QuantParams &Quantizer::paramsOf(Value w) {
+  auto it = params.find(w);
+  if (it != params.end())
     return it->second;
   auto param = w.getDefiningOp<ParamOp>();
-  assert(param && "a chosen argument's scales are added up front");
+  assert(param && "a chosen argument's parameters are added up front");
   OpBuilder b(param);
   b.setInsertionPointAfter(param);
+  auto create = [&](Type type, StringRef name, InitKind init) -> Value {
+    return ParamOp::create(b, param.getLoc(), type, b.getStringAttr(name),
+                           InitKindAttr::get(b.getContext(), init),
+                           b.getF64FloatAttr(0.0), StringAttr(), StringAttr(),
+                           StringAttr());
+  };
+  QuantParams out;
   std::string name = scaleName(param.getName());
-  auto s = ParamOp::create(b, param.getLoc(), scaleType(w.getType()),
-                           b.getStringAttr(name),
-                           InitKindAttr::get(b.getContext(), InitKind::Ones),
-                           b.getF64FloatAttr(0.0), StringAttr());
+  out.scale = create(scaleType(w.getType()), name, InitKind::Ones);
   param.setScaleAttr(b.getStringAttr(name));
-  return scales[w] = s.getResult();
+  if (hasActivationParams(w)) {
+    std::string s = activationName(param.getName(), "input_scale");
+    std::string z = activationName(param.getName(), "input_zero_point");
+    // Until calibrated: scale 1, zero point 0 (the runtime refuses to run
+    // them uncalibrated).
+    out.inputScale = create(activationType(w.getType()), s, InitKind::Ones);
+    out.inputZeroPoint =
+        create(activationType(w.getType()), z, InitKind::Zeros);
+    param.setInputScaleAttr(b.getStringAttr(s));
+    param.setInputZeroPointAttr(b.getStringAttr(z));
+  }
+  return params[w] = out;
 }
 
 void Quantizer::rewriteProduct(Operation *op) {
@@ -78,8 +144,9 @@ void Quantizer::rewriteProduct(Operation *op) {
   Value x = op->getOperand(0), w = op->getOperand(1), bias;
   if (auto linear = dyn_cast<LinearOp>(op))
     bias = linear.getBias();
+  const QuantParams &p = paramsOf(w);
   auto q = QuantizedLinearOp::create(
-      b, op->getLoc(), x, w, scalesOf(w), bias,
+      b, op->getLoc(), x, w, p.scale, bias, p.inputScale, p.inputZeroPoint,
       QuantSchemeAttr::get(b.getContext(), scheme));
   op->getResult(0).replaceAllUsesWith(q.getResult());
   op->erase();
@@ -95,11 +162,12 @@ LogicalResult Quantizer::rewriteExperts(MoEExpertsOp op) {
     return op.emitOpError("reads int8 and float expert weights; "
                           "strata-quantize quantizes all three or none");
   OpBuilder b(op);
+  QuantParams g = paramsOf(gate), u = paramsOf(up), d = paramsOf(down);
   auto q = QuantizedMoEExpertsOp::create(
       b, op.getLoc(), op.getInput(), op.getWeights(), op.getIndices(), gate,
-      up, down, scalesOf(gate), scalesOf(up), scalesOf(down),
-      op.getNumExpertsAttr(), op.getTopKAttr(),
-      QuantSchemeAttr::get(b.getContext(), scheme));
+      up, down, g.scale, u.scale, d.scale, g.inputScale, g.inputZeroPoint,
+      d.inputScale, d.inputZeroPoint, op.getNumExpertsAttr(),
+      op.getTopKAttr(), QuantSchemeAttr::get(b.getContext(), scheme));
   op.getResult().replaceAllUsesWith(q.getResult());
   op.erase();
   return success();
@@ -111,25 +179,33 @@ LogicalResult Quantizer::run() {
   auto toInt8 = [&](Value v) {
     v.setType(cast<RankedTensorType>(v.getType()).clone(i8));
   };
-  // Each chosen argument gets a scale argument of its own, appended so
+  // Each chosen argument gets arguments for its parameters, appended so
   // that the chosen positions stay valid.
   llvm::SetVector<Operation *> retyped;
   for (auto [op, i] : weights.arguments()) {
     auto f = cast<func::FuncOp>(op);
     BlockArgument a = f.getArgument(i);
-    (void)f.insertArgument(f.getNumArguments(), scaleType(a.getType()), {},
-                           a.getLoc());
-    scales[a] = f.getArgument(f.getNumArguments() - 1);
+    auto append = [&](Type type) -> Value {
+      (void)f.insertArgument(f.getNumArguments(), type, {}, a.getLoc());
+      return f.getArgument(f.getNumArguments() - 1);
+    };
+    QuantParams p;
+    p.scale = append(scaleType(a.getType()));
+    if (hasActivationParams(a)) {
+      p.inputScale = append(activationType(a.getType()));
+      p.inputZeroPoint = append(activationType(a.getType()));
+    }
+    params[a] = p;
     retyped.insert(f);
   }
-  // Calls pass the scales of what they pass, in the same order.
+  // Calls pass the parameters of what they pass, in the same order.
   for (Operation *op : retyped) {
     auto f = cast<func::FuncOp>(op);
     for (func::CallOp call : weights.callsOf(f)) {
       SmallVector<Value> extra;
       for (auto [g, i] : weights.arguments())
         if (g == op)
-          extra.push_back(scalesOf(call.getOperand(i)));
+          llvm::append_range(extra, paramsOf(call.getOperand(i)).values());
       call->insertOperands(call->getNumOperands(), extra);
     }
   }
@@ -167,7 +243,7 @@ struct StrataQuantizePass
       return;
     if (!parsed) {
       module.emitError() << "strata-quantize: scheme must be w8a16, "
-                            "w8a8_dynamic or none, got '"
+                            "w8a8_dynamic, w8a8 or none, got '"
                          << scheme << "'";
       return signalPassFailure();
     }

@@ -417,7 +417,8 @@ strata_status_code readCheckpoint(const std::string &path,
                                   const strata::fb::Executable *exe,
                                   const Weights &like,
                                   std::vector<HostTensor> &out,
-                                  strata_status *status) {
+                                  strata_status *status,
+                                  bool *uncalibrated) {
   Checkpoint ckpt;
   if (strata_status_code code = ckpt.open(path, status))
     return code;
@@ -469,6 +470,35 @@ strata_status_code readCheckpoint(const std::string &path,
                          status))
       return code;
     filled[i] = filled[scales[i]] = true;
+  }
+  // Static w8a8's activation parameters: calibrated values from the file,
+  // or (a float checkpoint) none yet.
+  std::vector<ActivationRole> roles = activationParams(exe);
+  if (uncalibrated)
+    *uncalibrated = false;
+  for (size_t i = 0; i < like.size(); ++i) {
+    if (!roles[i])
+      continue;
+    std::string name = params->Get(i)->name()->str();
+    if (ckpt.tensors.count(name)) {
+      if (strata_status_code code =
+              readParameter(ckpt, name, out[i], like.size(), status))
+        return code;
+      if (strata_status_code code = checkLoadedActivations(
+              out[i], roles[i], ckpt.name + ": tensor '" + name + "'", status))
+        return code;
+    } else if (uncalibrated) {
+      auto *v = reinterpret_cast<float *>(out[i].data.get());
+      std::fill(v, v + out[i].elements, roles[i] == kInputScale ? 1.0f : 0.0f);
+      *uncalibrated = true;
+    } else {
+      return fail(status, STRATA_NOT_FOUND,
+                  "%s: no tensor '%s', the calibrated activations of a w8a8 "
+                  "model (calibrate with strata-run quantize "
+                  "--calibration-data)",
+                  ckpt.name.c_str(), name.c_str());
+    }
+    filled[i] = true;
   }
   for (size_t i = 0; i < like.size(); ++i)
     if (!filled[i])

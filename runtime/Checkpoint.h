@@ -19,12 +19,16 @@
 namespace strata::runtime {
 
 /// Reads every parameter of `exe` from the checkpoint at `path` into new
-/// tensors shaped and typed like `like` (converting float dtypes).
+/// tensors shaped and typed like `like` (converting float dtypes). Static
+/// w8a8's activation parameters may be missing (a float checkpoint, to be
+/// calibrated): they get scale 1 and zero point 0, and `*uncalibrated`
+/// (when given; else it is an error) says so.
 strata_status_code readCheckpoint(const std::string &path,
                                   const strata::fb::Executable *exe,
                                   const Weights &like,
                                   std::vector<HostTensor> &out,
-                                  strata_status *status);
+                                  strata_status *status,
+                                  bool *uncalibrated = nullptr);
 
 /// Writes `weights` to `path` as `options` say: one file, or shards of at
 /// most options.max_shard_bytes plus an index in the directory `path`.

@@ -68,6 +68,12 @@ CallFrame::~CallFrame() {
 }
 
 strata_status_code CallFrame::prepare(strata_status *status) {
+  if (session.uncalibrated && ep->name()->str() != "calibrate")
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "the model's w8a8 activation scales are not calibrated (its "
+                "weights were drawn or loaded from a float checkpoint): "
+                "calibrate with strata-run quantize --calibration-data, then "
+                "load the checkpoint it writes");
   const char *symbol = ep->commands()->Get(0)->symbol()->c_str();
   entry = reinterpret_cast<EntryFn>(session.library->symbol(symbol));
   if (!entry)

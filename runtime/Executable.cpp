@@ -410,10 +410,29 @@ strata_status_code checkQuantization(const Executable *exe,
         return c.corrupt("quantized tensor '%s' is not int8 or is listed "
                          "twice",
                          name);
-      if (scheme != "w8a16" && scheme != "w8a8-dynamic")
+      if (scheme != "w8a16" && scheme != "w8a8-dynamic" && scheme != "w8a8")
         return c.corrupt("quantized tensor '%s' has scheme '%s'; this "
-                         "runtime runs w8a16 and w8a8-dynamic",
+                         "runtime runs w8a16, w8a8-dynamic and w8a8",
                          name, scheme.c_str());
+      // Static w8a8's activation parameters: f32, [1] for a linear's
+      // weight, [E] for the experts'.
+      for (int a : {q->input_scale(), q->input_zero_point()}) {
+        if (a == -1)
+          continue;
+        int64_t n = p->shape()->size() == 3 ? p->shape()->Get(0) : 1;
+        if (scheme != "w8a8" || !valid(a) ||
+            params->Get(a)->dtype() != DType::F32 ||
+            !shapeIs(params->Get(a)->shape(), {n}) || quantized[a] ||
+            scales[a])
+          return c.corrupt("quantized tensor '%s' names activation "
+                           "parameter %d, which is not an f32 [%lld] "
+                           "parameter of a w8a8 executable",
+                           name, a, (long long)n);
+      }
+      if ((q->input_scale() == -1) != (q->input_zero_point() == -1))
+        return c.corrupt("quantized tensor '%s' has an activation scale "
+                         "without a zero point, or the reverse",
+                         name);
       bool rowsMatch = q->axis() >= 0 &&
                        static_cast<uint32_t>(q->axis()) + 2 ==
                            p->shape()->size() &&
@@ -676,6 +695,40 @@ strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
   case ResultKind::ExpertLoad:
     return checkExpertLoad(exe, res->parameter(), res->dtype(), res->shape(),
                            name, c);
+  case ResultKind::Activations:
+  case ResultKind::ExpertRows:
+  case ResultKind::ExpertOffsets: {
+    // Calibration: a static w8a8 activation scale parameter, f32 [1] or
+    // [E]; expert rows are [P, K] f32, their offsets [E + 1] i32.
+    size_t n = exe->parameters()->size();
+    const Parameter *p =
+        res->parameter() >= 0 && static_cast<size_t>(res->parameter()) < n
+            ? exe->parameters()->Get(res->parameter())
+            : nullptr;
+    bool rows = res->kind() == ResultKind::ExpertRows;
+    bool offsets = res->kind() == ResultKind::ExpertOffsets;
+    if (const auto *all = res->parameters())
+      for (int other : *all) {
+        const Parameter *q =
+            other >= 0 && static_cast<size_t>(other) < n
+                ? exe->parameters()->Get(other)
+                : nullptr;
+        if (!q || !p || q->dtype() != DType::F32 ||
+            !sameShape(q->shape(), p->shape()))
+          return c.corrupt("entry point '%s' has a %s result calibrating "
+                           "parameter %d, which does not fit it",
+                           name, EnumNameResultKind(res->kind()), other);
+      }
+    if (!p || p->dtype() != DType::F32 || p->shape()->size() != 1 ||
+        res->dtype() != (offsets ? DType::I32 : DType::F32) ||
+        (offsets && !shapeIs(res->shape(), {p->shape()->Get(0) + 1})) ||
+        (rows && res->shape()->size() != 2) || res->shape()->size() < 1)
+      return c.corrupt("entry point '%s' has a %s result of parameter %d "
+                       "that does not fit it",
+                       name, EnumNameResultKind(res->kind()),
+                       res->parameter());
+    return STRATA_OK;
+  }
   case ResultKind::FlatParameter:
   case ResultKind::FlatState:
     if (res->dtype() != DType::F32 || !shapeIs(res->shape(), {-1}) ||

@@ -25,6 +25,42 @@ std::vector<bool> isWeightScale(const std::vector<int> &scales) {
   return out;
 }
 
+std::vector<ActivationRole>
+activationParams(const strata::fb::Executable *exe) {
+  std::vector<ActivationRole> roles(exe->parameters()->size(),
+                                    kNotActivation);
+  if (const auto *table = exe->quantization())
+    for (const strata::fb::QuantizedTensor *q : *table) {
+      if (q->input_scale() >= 0)
+        roles[q->input_scale()] = kInputScale;
+      if (q->input_zero_point() >= 0)
+        roles[q->input_zero_point()] = kInputZeroPoint;
+    }
+  return roles;
+}
+
+strata_status_code checkLoadedActivations(const HostTensor &values,
+                                          ActivationRole role,
+                                          const std::string &what,
+                                          strata_status *status) {
+  const auto *v = reinterpret_cast<const float *>(values.data.get());
+  for (size_t i = 0; i < values.elements; ++i) {
+    bool good = role == kInputScale
+                    ? std::isfinite(v[i]) && v[i] > 0.0f
+                    : v[i] >= 0.0f && v[i] <= 255.0f && v[i] == std::nearbyint(v[i]);
+    if (!good)
+      return fail(status, STRATA_INVALID_ARGUMENT,
+                  "%s: element %zu is %g; %s (re-create the file with "
+                  "strata-run quantize --calibration-data)",
+                  what.c_str(), i, static_cast<double>(v[i]),
+                  role == kInputScale
+                      ? "activation scales must be finite and > 0"
+                      : "activation zero points must be integers in "
+                        "[0, 255]");
+  }
+  return STRATA_OK;
+}
+
 bool quantizeRows(const float *src, size_t rows, size_t cols, int8_t *q,
                   float *scales, size_t &badRow) {
   for (size_t r = 0; r < rows; ++r) {

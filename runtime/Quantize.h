@@ -26,6 +26,21 @@ std::vector<int> weightScales(const strata::fb::Executable *exe);
 /// Per parameter: whether it holds some int8 weight's scales.
 std::vector<bool> isWeightScale(const std::vector<int> &scales);
 
+/// Per parameter of `exe`: whether it holds the calibrated activation
+/// scales (kInputScale) or zero points (kInputZeroPoint) of static w8a8
+/// products, else 0.
+enum ActivationRole { kNotActivation = 0, kInputScale = 1, kInputZeroPoint };
+std::vector<ActivationRole>
+activationParams(const strata::fb::Executable *exe);
+
+/// Activation parameters loaded from a file: scales finite and > 0, zero
+/// points integers in [0, 255]; fails naming `what` and the first bad
+/// element.
+strata_status_code checkLoadedActivations(const HostTensor &values,
+                                          ActivationRole role,
+                                          const std::string &what,
+                                          strata_status *status);
+
 /// Symmetric per-row int8: scale = max|row| / 127 (1 for a zero row),
 /// q = round-half-even(x / scale) clamped to [-127, 127]. `src` is
 /// rows x cols f32. NaN or infinite values fail (returning false) with

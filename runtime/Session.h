@@ -11,6 +11,7 @@
 #ifndef STRATA_RUNTIME_SESSION_H
 #define STRATA_RUNTIME_SESSION_H
 
+#include "runtime/Calibration.h"
 #include "runtime/Device.h"
 #include "runtime/KernelLibrary.h"
 #include "runtime/Weights.h"
@@ -79,6 +80,11 @@ struct strata_session {
   strata::runtime::ParallelPlace parallel;
   std::string deviceName;
   bool useKvCache = true;
+  /// Static w8a8: the activation scales are not calibrated yet (weights
+  /// drawn, or loaded from a float checkpoint); only `calibrate` runs.
+  bool uncalibrated = false;
+  /// Observers of a calibration in progress.
+  std::unique_ptr<strata::runtime::CalibrationState> calibration;
 
   ~strata_session() {
     if (device)

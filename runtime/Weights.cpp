@@ -223,6 +223,10 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
     return fail(status, STRATA_OUT_OF_MEMORY,
                 "strata_session_init_parameters: out of memory for an int8 "
                 "weight's f32 values");
+  // Drawn weights have no calibrated activations (scale 1, zero point 0).
+  std::vector<ActivationRole> roles = activationParams(session->exe->root);
+  session->uncalibrated =
+      std::any_of(roles.begin(), roles.end(), [](auto r) { return r; });
   return ok(status);
 }
 } // namespace strata::runtime
@@ -238,11 +242,13 @@ strata_status_code strata_session_load_parameters(strata_session *session,
   return guardApi(__func__, status, [&] {
     // New buffers, so a failure leaves the session's weights as they were.
     std::vector<HostTensor> loaded;
-    if (strata_status_code code = readCheckpoint(path, session->exe->root,
-                                                 session->weights, loaded,
-                                                 status))
+    bool uncalibrated = false;
+    if (strata_status_code code =
+            readCheckpoint(path, session->exe->root, session->weights, loaded,
+                           status, &uncalibrated))
       return code;
     session->weights.replace(std::move(loaded));
+    session->uncalibrated = uncalibrated;
     return ok(status);
   });
 }

@@ -281,6 +281,44 @@ strata_status_code strata_session_save_parameters(strata_session *session,
                                                   const char *path,
                                                   strata_status *status);
 
+/* Static w8a8 calibration (executables compiled with strata-compile
+ * --quantize=w8a8, which adds the entry point `calibrate`). Each product
+ * quantizes its activations to uint8 with a scale and zero point fixed
+ * before inference; calibration fits them to sample text. */
+typedef enum strata_observer {
+  STRATA_OBSERVER_MINMAX = 0,     /* the observed minimum and maximum */
+  STRATA_OBSERVER_PERCENTILE = 1, /* the central `percentile` % of values */
+  STRATA_OBSERVER_MSE = 2 /* least uint8 rounding + clipping error */
+} strata_observer;
+typedef struct strata_calibration_options {
+  strata_observer observer; /* default STRATA_OBSERVER_MINMAX */
+  double percentile;        /* PERCENTILE: in (50, 100], default 99.99 */
+} strata_calibration_options;
+void strata_calibration_options_initialize(
+    strata_calibration_options *options);
+
+/* Runs the model (int8 weights, float activations) on `batch` sequences of
+ * `seq` tokens and adds what each w8a8 product reads to its observer (for
+ * routed experts, each expert's own rows to that expert's). Calls
+ * accumulate until strata_session_calibration_finish. Works on weights
+ * whose activation scales are not calibrated yet (drawn, or loaded from a
+ * float checkpoint). */
+strata_status_code strata_session_calibration_observe(strata_session *session,
+                                                      const int32_t *tokens,
+                                                      size_t batch, size_t seq,
+                                                      strata_status *status);
+
+/* Sets every activation scale and zero point from its observer's range
+ * (widened to hold 0), ends the calibration and lets the session run its
+ * other entry points. An expert that no observed token was routed to gets
+ * the range of all its layer's experts' rows, and `*warnings` (when not
+ * NULL; valid until the session's next calibration call) names it, one
+ * line per expert; "" when there is none. Fails, leaving the session
+ * uncalibrated, when a product saw no values at all. */
+strata_status_code strata_session_calibration_finish(
+    strata_session *session, const strata_calibration_options *options,
+    const char **warnings, strata_status *status);
+
 /* Training (executables compiled with strata-compile --train, which adds
  * the entry point `loss_grad`). Runs it on token ids and labels [batch,
  * seq] (row-major; `labels` NULL: each position's next token, the last

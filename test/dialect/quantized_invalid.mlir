@@ -65,3 +65,61 @@ func.func @expert_scales(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tenso
   %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a16>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x6xf32>
   return
 }
+
+// -----
+
+// Tests that activation parameters come together, on an int8 parameter
+// (param_c5).
+func.func @input_scale_without_zero_point() {
+  // expected-error @+1 {{'strata.param' op param_c5: `input_scale` and `input_zero_point` name parameters together, on an int8 parameter}}
+  %w = strata.param "w" {scale = "w_scale", input_scale = "w.input_scale"} : tensor<16x32xi8>
+  return
+}
+
+// -----
+
+// Tests that static w8a8 needs its calibrated activation parameters
+// (quantized_linear_c4).
+func.func @static_without_input(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c4: input_scale is required by the static w8a8 scheme}}
+  %y = strata.quantized_linear %x, %w, %s {scheme = #strata.quant_scheme<w8a8>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<16xf32>
+  return
+}
+
+// -----
+
+// Tests that only static w8a8 takes activation parameters, shaped [1]
+// (quantized_linear_c4).
+func.func @dynamic_with_input(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>, %i: tensor<1xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c4: input_scale is only for the static w8a8 scheme}}
+  %y = strata.quantized_linear %x, %w, %s input(%i, %i) {scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<16xf32> input tensor<1xf32>, tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @input_shape(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>, %i: tensor<2xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c4: input_scale must have shape [1], got 'tensor<2xf32>'}}
+  %y = strata.quantized_linear %x, %w, %s input(%i, %i) {scheme = #strata.quant_scheme<w8a8>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<16xf32> input tensor<2xf32>, tensor<2xf32>
+  return
+}
+
+// -----
+
+// Tests that static w8a8 experts take one activation scale per expert
+// (quantized_moe_c2).
+func.func @expert_inputs(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>, %a: tensor<4xf32>, %b: tensor<1xf32>) {
+  // expected-error @+1 {{'strata.quantized_moe_experts' op quantized_moe_c2: down_input_scale must have shape [4], got 'tensor<1xf32>'}}
+  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) inputs(%a, %a, %b, %b) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<1xf32>, tensor<1xf32>
+  return
+}
+
+// -----
+
+// Tests that the calibration view checks its experts' scales
+// (quantized_moe_c1).
+func.func @expert_inputs_scales(%x: tensor<1x3x8xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %gs: tensor<4x8xf32>) {
+  // expected-error @+1 {{'strata.quantized_moe_expert_inputs' op quantized_moe_c1: gate_scale must have shape [4, 6], got 'tensor<4x8xf32>'}}
+  %r, %h, %o = strata.quantized_moe_expert_inputs %x, %i experts(%g, %g) scales(%gs, %gs) {num_experts = 4, top_k = 2} : tensor<1x3x8xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8xf32>, tensor<4x8xf32>
+  return
+}

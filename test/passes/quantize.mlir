@@ -95,4 +95,4 @@ func.func @moe(%x: tensor<?x?x8xf32>, %w: tensor<?x?x2xf32>, %i: tensor<?x?x2xi3
 // DYN:      strata.quantized_linear {{.*}} {scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<?x?x8xf32>, tensor<16x8xi8>, tensor<16xf32>
 
 // NONE-NOT: quantized_linear
-// BAD: error: strata-quantize: scheme must be w8a16, w8a8_dynamic or none, got 'w4a16'
+// BAD: error: strata-quantize: scheme must be w8a16, w8a8_dynamic, w8a8 or none, got 'w4a16'

@@ -75,7 +75,7 @@ struct Options {
   /// --weights-dtype: the matrix products' weights (bf16, f16, f32, or
   /// auto: the checkpoint's, see resolveWeightsDtype).
   std::string weightsDtype = "auto";
-  /// --quantize: none, w8a16 or w8a8-dynamic; --quantize-lm-head. Unset
+  /// --quantize: none, w8a16, w8a8-dynamic or w8a8; --quantize-lm-head. Unset
   /// (empty, false): the config's quantization section.
   std::string quantize;
   bool quantizeLmHead = false;
@@ -140,6 +140,8 @@ std::string quantizeScheme(const Options &opts,
     return "w8a16";
   case QuantizationSpec::Scheme::W8A8Dynamic:
     return "w8a8-dynamic";
+  case QuantizationSpec::Scheme::W8A8:
+    return "w8a8";
   case QuantizationSpec::Scheme::None:
     break;
   }
@@ -672,12 +674,15 @@ int main(int argc, char **argv) {
   app.add_option("--quantize", opts.quantize,
                  "int8 post-training quantization of the linear layers and "
                  "experts (weights int8, symmetric per output channel): w8a16 "
-                 "(activations stay float) or w8a8-dynamic (activations "
-                 "quantized per token as they run). The router's gate, "
+                 "(activations stay float), w8a8-dynamic (activations "
+                 "quantized per token as they run) or w8a8 (the seed's "
+                 "static scheme: activations uint8, asymmetric per tensor, "
+                 "calibrated by strata-run quantize --calibration-data). "
+                 "The router's gate, "
                  "norms, embeddings and the LM head stay float "
                  "(docs/quantization.md). Default: the config's "
                  "quantization section, else none")
-      ->check(CLI::IsMember({"none", "w8a16", "w8a8-dynamic"}));
+      ->check(CLI::IsMember({"none", "w8a16", "w8a8-dynamic", "w8a8"}));
   app.add_flag("--quantize-lm-head", opts.quantizeLmHead,
                "--quantize: the LM head too");
   app.add_flag("--train", opts.train,

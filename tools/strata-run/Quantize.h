@@ -13,6 +13,10 @@ namespace strata::tools {
 struct QuantizeOptions {
   std::string executable, weights, output;
   uint64_t shardBytes = 0;
+  /// Static w8a8: the calibration tokens and how they are read.
+  std::string calibrationData, observer = "minmax";
+  size_t samples = 64, seqLen = 0;
+  double percentile = 99.99;
 };
 
 /// Adds the `quantize` subcommand, filling `options`.

@@ -563,11 +563,126 @@ struct GroupedMoEExpertsLowering : OpRewritePattern<MoEExpertsOp> {
   }
 };
 
-/// strata.quantized_moe_experts, grouped by expert as the float op: the
-/// int8 expert weights are widened as read by the grouped products (or,
-/// for w8a8_dynamic, each row is quantized to int8 first and the int8
-/// products summed exactly in i32), and each product row is scaled by its
-/// expert's row scales (and its activation row's scale).
+/// The products of int8 expert weights with the (token, expert) rows
+/// sorted by expert, each row scaled by its expert's weight scales: what
+/// strata.quantized_moe_experts and its calibration view compute.
+class QuantizedExpertProducts {
+public:
+  QuantizedExpertProducts(OpBuilder &b, Location loc, Value indices,
+                          int64_t numExperts)
+      : b(b), loc(loc), numExperts(numExperts),
+        sp(SortedPairs::build(b, loc, indices, numExperts)) {
+    flatIndices = tensor::CollapseShapeOp::create(
+        b, loc, indices, SmallVector<ReassociationIndices>{{0, 1, 2}});
+  }
+
+  const SortedPairs &pairs() const { return sp; }
+
+  /// The expert of sorted row r: indices[order[r]].
+  Value expertOf(OpBuilder &nb, Location l, Value r) const {
+    Value pair = toIndex(nb, l, tensor::ExtractOp::create(nb, l, sp.order, r));
+    Value e = tensor::ExtractOp::create(nb, l, flatIndices, pair);
+    return clampedIndex(nb, l, e, numExperts);
+  }
+
+  /// A per-expert parameter [E] read for each sorted row of `rows`.
+  Value perRow(Value rows, Value param) const {
+    return buildPointwise(
+        b, loc, {}, {},
+        emptyTensor(b, loc, rows, {ShapedType::kDynamic}, b.getF32Type()),
+        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          Value e = expertOf(nb, l, linalg::IndexOp::create(nb, l, 0));
+          return tensor::ExtractOp::create(nb, l, param, e);
+        });
+  }
+
+  /// `input`'s rows times int8 `weights` [E, cols, K], each row scaled by
+  /// its expert's `scales` row: w8a16 widens the weights as read;
+  /// `dynamic` quantizes each row with its own scale and sums int8
+  /// products exactly; `inScale` and `inZero` (static w8a8) quantize each
+  /// row with its expert's calibrated scale and zero point.
+  Value product(Value input, Value weights, Value scales, int64_t cols,
+                bool dynamic, Value inScale, Value inZero) const;
+
+  /// silu(gate) * up of two products' rows.
+  Value swiglu(Value gate, Value up) const {
+    return buildPointwise(
+        b, loc, {gate, up}, {},
+        emptyTensor(b, loc, gate,
+                    {ShapedType::kDynamic,
+                     cast<RankedTensorType>(gate.getType()).getDimSize(1)},
+                    b.getF32Type()),
+        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(nb, l, buildSilu(nb, l, a[0]), a[1]);
+        });
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  int64_t numExperts;
+  SortedPairs sp;
+  Value flatIndices;
+};
+
+Value QuantizedExpertProducts::product(Value input, Value weights,
+                                       Value scales, int64_t cols,
+                                       bool dynamic, Value inScale,
+                                       Value inZero) const {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  Value rowScale, rowZero, rowSums, init;
+  if (inScale) {
+    rowScale = perRow(input, inScale);
+    rowZero = perRow(input, inZero);
+    input = quantizeOffsetRows(b, loc, input, rowScale, rowZero,
+                               dimsMap(ctx, 2, {0}));
+    rowSums = weightRowSums(b, loc, weights);
+  }
+  if (dynamic) {
+    rowScale = rowScales(b, loc, input);
+    input = quantizeRows(b, loc, input, rowScale, b.getI8Type());
+  }
+  if (rowScale) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    init = linalg::FillOp::create(
+               b, loc, zero,
+               emptyTensor(b, loc, input, {ShapedType::kDynamic, cols},
+                           b.getI32Type()))
+               .getResult(0);
+  } else {
+    init = filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32, 0.0);
+  }
+  Value sums = groupedProduct(b, loc, sp, input, weights, init);
+  SmallVector<Value> inputs{sums};
+  SmallVector<AffineMap> maps{dimsMap(ctx, 2, {0, 1})};
+  for (Value perRowValue : {rowScale, rowZero})
+    if (perRowValue) {
+      inputs.push_back(perRowValue);
+      maps.push_back(dimsMap(ctx, 2, {0}));
+    }
+  return buildPointwise(
+      b, loc, inputs, maps,
+      emptyTensor(b, loc, sums, {ShapedType::kDynamic, cols}, f32),
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value e = expertOf(nb, l, linalg::IndexOp::create(nb, l, 0));
+        Value n = linalg::IndexOp::create(nb, l, 1);
+        Value s = tensor::ExtractOp::create(nb, l, scales, ValueRange{e, n});
+        Value v = a[0];
+        if (rowZero)
+          v = unoffsetSum(
+              nb, l, v,
+              tensor::ExtractOp::create(nb, l, rowSums, ValueRange{e, n}),
+              a[2]);
+        if (rowScale)
+          v = arith::MulFOp::create(
+              nb, l, arith::SIToFPOp::create(nb, l, nb.getF32Type(), v), a[1]);
+        return arith::MulFOp::create(nb, l, v, s);
+      });
+}
+
+/// strata.quantized_moe_experts, grouped by expert as the float op (see
+/// QuantizedExpertProducts for the schemes).
 struct GroupedQuantizedMoEExpertsLowering
     : OpRewritePattern<QuantizedMoEExpertsOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -582,71 +697,49 @@ struct GroupedQuantizedMoEExpertsLowering
     int64_t numExperts = gateType.getDimSize(0), f = gateType.getDimSize(1);
     int64_t d = type.getDimSize(2);
     Location loc = op.getLoc();
-    OpBuilder &b = rewriter;
-    Type f32 = b.getF32Type();
     bool dynamic = op.getScheme() == QuantScheme::W8A8Dynamic;
-    SortedPairs sp = SortedPairs::build(b, loc, op.getIndices(), numExperts);
-    Value flatIndices = tensor::CollapseShapeOp::create(
-        b, loc, op.getIndices(), SmallVector<ReassociationIndices>{{0, 1, 2}});
-    // The expert of sorted row r: indices[order[r]].
-    auto expertOf = [&](OpBuilder &nb, Location l, Value r) -> Value {
-      Value pair = toIndex(nb, l, tensor::ExtractOp::create(nb, l, sp.order, r));
-      Value e = tensor::ExtractOp::create(nb, l, flatIndices, pair);
-      return clampedIndex(nb, l, e, numExperts);
-    };
-    // The product of `input`'s rows with int8 `weights`, each row scaled
-    // by its expert's `scales` row (and by its own activation scale).
-    auto product = [&](Value input, Value weights, Value scales,
-                       int64_t cols) -> Value {
-      Value rowScale, init;
-      if (dynamic) {
-        rowScale = rowScales(b, loc, input);
-        input = quantizeRows(b, loc, input, rowScale, b.getI8Type());
-        Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-        init = linalg::FillOp::create(
-                   b, loc, zero,
-                   emptyTensor(b, loc, input, {ShapedType::kDynamic, cols},
-                               b.getI32Type()))
-                   .getResult(0);
-      } else {
-        init = filledTensor(b, loc, input, {ShapedType::kDynamic, cols}, f32,
-                            0.0);
-      }
-      Value sums = groupedProduct(b, loc, sp, input, weights, init);
-      MLIRContext *ctx = b.getContext();
-      SmallVector<Value> inputs{sums};
-      SmallVector<AffineMap> maps{dimsMap(ctx, 2, {0, 1})};
-      if (rowScale) {
-        inputs.push_back(rowScale);
-        maps.push_back(dimsMap(ctx, 2, {0}));
-      }
-      return buildPointwise(
-          b, loc, inputs, maps,
-          emptyTensor(b, loc, sums, {ShapedType::kDynamic, cols}, f32),
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-            Value e = expertOf(nb, l, linalg::IndexOp::create(nb, l, 0));
-            Value s = tensor::ExtractOp::create(
-                nb, l, scales, ValueRange{e, linalg::IndexOp::create(nb, l, 1)});
-            Value v = a[0];
-            if (rowScale)
-              v = arith::MulFOp::create(
-                  nb, l, arith::SIToFPOp::create(nb, l, nb.getF32Type(), v),
-                  a[1]);
-            return arith::MulFOp::create(nb, l, v, s);
-          });
-    };
-    Value rows = sp.gather(b, loc, x);
-    Value gate = product(rows, op.getGateProj(), op.getGateScale(), f);
-    Value up = product(rows, op.getUpProj(), op.getUpScale(), f);
-    Value act = buildPointwise(
-        b, loc, {gate, up}, {},
-        emptyTensor(b, loc, gate, {ShapedType::kDynamic, f}, f32),
-        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          return arith::MulFOp::create(nb, l, buildSilu(nb, l, a[0]), a[1]);
-        });
-    Value expertOut = product(act, op.getDownProj(), op.getDownScale(), d);
-    rewriter.replaceOp(op, combineSlots(b, loc, sp, expertOut, op.getWeights(),
-                                        /*weighted=*/true, x));
+    QuantizedExpertProducts experts(rewriter, loc, op.getIndices(),
+                                    numExperts);
+    const SortedPairs &sp = experts.pairs();
+    Value rows = sp.gather(rewriter, loc, x);
+    Value inScale = op.getInputScale(), inZero = op.getInputZeroPoint();
+    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f,
+                                 dynamic, inScale, inZero);
+    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f,
+                               dynamic, inScale, inZero);
+    Value expertOut = experts.product(
+        experts.swiglu(gate, up), op.getDownProj(), op.getDownScale(), d,
+        dynamic, op.getDownInputScale(), op.getDownInputZeroPoint());
+    rewriter.replaceOp(op, combineSlots(rewriter, loc, sp, expertOut,
+                                        op.getWeights(), /*weighted=*/true, x));
+    return success();
+  }
+};
+
+/// strata.quantized_moe_expert_inputs: the sorted rows, their SwiGLU
+/// hidden rows (w8a16 products) and the experts' offsets.
+struct QuantizedMoEExpertInputsLowering
+    : OpRewritePattern<QuantizedMoEExpertInputsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizedMoEExpertInputsOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!cast<RankedTensorType>(op.getInput().getType())
+             .getElementType()
+             .isF32())
+      return rewriter.notifyMatchFailure(op, "only f32 activations");
+    auto gateType = cast<RankedTensorType>(op.getGateProj().getType());
+    int64_t numExperts = gateType.getDimSize(0), f = gateType.getDimSize(1);
+    Location loc = op.getLoc();
+    QuantizedExpertProducts experts(rewriter, loc, op.getIndices(),
+                                    numExperts);
+    const SortedPairs &sp = experts.pairs();
+    Value rows = sp.gather(rewriter, loc, op.getInput());
+    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f,
+                                 false, Value(), Value());
+    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f,
+                               false, Value(), Value());
+    rewriter.replaceOp(op, {rows, experts.swiglu(gate, up), sp.offsets});
     return success();
   }
 };
@@ -1071,7 +1164,8 @@ void mlir::strata::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
                ExpertLoadLowering>(patterns.getContext());
   if (groupByExpert)
     patterns.add<GroupedMoEExpertsLowering,
-                 GroupedQuantizedMoEExpertsLowering>(patterns.getContext());
+                 GroupedQuantizedMoEExpertsLowering,
+                 QuantizedMoEExpertInputsLowering>(patterns.getContext());
   if (groupBackward)
     patterns.add<GroupedMoEExpertsBackwardLowering>(patterns.getContext());
   else

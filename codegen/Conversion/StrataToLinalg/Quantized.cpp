@@ -4,7 +4,12 @@
 // sum, so both schemes are a contraction over int8 weights followed by one
 // multiply per output. w8a16's contraction is buildProjection's (the
 // weight widened as read: the CPU's register tiles take it); w8a8_dynamic
-// quantizes each row of x first and sums int8 products exactly in int32.
+// quantizes each row of x first and sums int8 products exactly in int32;
+// static w8a8 rounds x to uint8 with its calibrated scale and zero point,
+// stored offset by -128 as int8 so that the same int8 contraction takes it
+// (and a uint8 x int8 instruction only flips the top bit back), the
+// offset and the zero point coming back as one multiple of the weight
+// row's sum.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +20,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace mlir::strata;
@@ -73,6 +79,64 @@ Value mlir::strata::detail::quantizeRows(OpBuilder &b, Location loc, Value x,
       });
 }
 
+Value mlir::strata::detail::quantizeOffsetRows(
+    OpBuilder &b, Location loc, Value x, Value scale, Value zeroPoint,
+    AffineMap paramMap) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  return buildPointwise(
+      b, loc, {x, scale, zeroPoint},
+      {dimsMap(ctx, rank, iota(rank)), paramMap, paramMap},
+      emptyTensor(b, loc, x, type.getShape(), b.getI8Type()),
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value q = math::RoundEvenOp::create(
+            nb, nl, arith::DivFOp::create(nb, nl, args[0], args[1]));
+        q = arith::AddFOp::create(nb, nl, q, args[2]);
+        q = arith::MinimumFOp::create(
+            nb, nl, arith::MaximumFOp::create(nb, nl, q, f32Constant(nb, nl, 0)),
+            f32Constant(nb, nl, 255.0f));
+        q = arith::SubFOp::create(nb, nl, q, f32Constant(nb, nl, 128.0f));
+        return arith::FPToSIOp::create(nb, nl, nb.getI8Type(), q);
+      });
+}
+
+Value mlir::strata::detail::weightRowSums(OpBuilder &b, Location loc,
+                                          Value w) {
+  auto type = cast<RankedTensorType>(w.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Value init =
+      linalg::FillOp::create(
+          b, loc, zero,
+          tensor::EmptyOp::create(b, loc, type.getShape().drop_back(),
+                                  b.getI32Type())
+              .getResult())
+          .getResult(0);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  return buildGeneric(
+      b, loc, {w}, init,
+      {dimsMap(ctx, rank, iota(rank)), dimsMap(ctx, rank, iota(rank - 1))},
+      iterators, [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        return arith::AddIOp::create(
+            nb, nl, args[1],
+            arith::ExtSIOp::create(nb, nl, nb.getI32Type(), args[0]));
+      });
+}
+
+Value mlir::strata::detail::unoffsetSum(OpBuilder &b, Location loc, Value acc,
+                                        Value rowSum, Value zeroPoint) {
+  Type i32 = b.getI32Type();
+  Value z = arith::FPToSIOp::create(b, loc, i32, zeroPoint);
+  Value shift = arith::SubIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(128)), z);
+  return arith::AddIOp::create(b, loc, acc,
+                               arith::MulIOp::create(b, loc, shift, rowSum));
+}
+
 namespace {
 
 /// acc[p.., n] = sum_k x_q[p.., k] * w_q[n, k] in i32 (exact: |x_q w_q| <=
@@ -119,8 +183,17 @@ struct QuantizedLinearLowering : OpRewritePattern<QuantizedLinearOp> {
     SmallVector<Value> inputs;
     SmallVector<AffineMap> maps;
     Value rowScale;
+    bool isStatic = op.getScheme() == QuantScheme::W8A8;
     if (op.getScheme() == QuantScheme::W8A16) {
       inputs.push_back(buildProjection(rewriter, loc, x, w, Value()));
+    } else if (isStatic) {
+      AffineMap first = AffineMap::get(
+          rank, 0, {getAffineConstantExpr(0, ctx)}, ctx);
+      inputs.push_back(int8Contraction(
+          rewriter, loc,
+          quantizeOffsetRows(rewriter, loc, x, op.getInputScale(),
+                             op.getInputZeroPoint(), first),
+          w));
     } else {
       rowScale = rowScales(rewriter, loc, x);
       inputs.push_back(int8Contraction(
@@ -134,12 +207,20 @@ struct QuantizedLinearLowering : OpRewritePattern<QuantizedLinearOp> {
       inputs.push_back(rowScale);
       maps.push_back(dimsMap(ctx, rank, iota(lead)));
     }
+    if (isStatic) {
+      AffineMap first = AffineMap::get(
+          rank, 0, {getAffineConstantExpr(0, ctx)}, ctx);
+      inputs.append({op.getInputScale(), op.getInputZeroPoint(),
+                     weightRowSums(rewriter, loc, w)});
+      maps.append({first, first, dimsMap(ctx, rank, {lead})});
+    }
     if (Value bias = op.getBias()) {
       inputs.push_back(bias);
       maps.push_back(dimsMap(ctx, rank, {lead}));
     }
     bool dynamic = bool(rowScale), hasBias = bool(op.getBias());
-    // y = acc (* s_x) * s_w (+ b), in that order (the reference's).
+    // y = acc (* s_x) * s_w (+ b), in that order (the reference's); the
+    // static scheme's exact sum first takes its offset and zero point.
     Value y = buildPointwise(
         rewriter, loc, inputs, maps,
         emptyTensor(rewriter, loc, x, outType.getShape(),
@@ -150,6 +231,12 @@ struct QuantizedLinearLowering : OpRewritePattern<QuantizedLinearOp> {
           if (dynamic) {
             acc = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), acc);
             acc = arith::MulFOp::create(nb, nl, acc, args[next++]);
+          }
+          if (isStatic) {
+            acc = unoffsetSum(nb, nl, acc, args[next + 2], args[next + 1]);
+            acc = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), acc);
+            acc = arith::MulFOp::create(nb, nl, acc, args[next]);
+            next += 3;
           }
           Value out = arith::MulFOp::create(nb, nl, acc, args[1]);
           if (hasBias)

@@ -96,6 +96,20 @@ Value rowScales(OpBuilder &b, Location loc, Value x);
 /// as `elementType`: i8, or f32 holding those integers.
 Value quantizeRows(OpBuilder &b, Location loc, Value x, Value scales,
                    Type elementType);
+
+/// Static w8a8's activations: x rounded to uint8 with `scale` and
+/// `zeroPoint` (read through `paramMap` from x's iteration space),
+/// clamp(round(x / s) + z, 0, 255), stored minus 128 as int8.
+Value quantizeOffsetRows(OpBuilder &b, Location loc, Value x, Value scale,
+                         Value zeroPoint, AffineMap paramMap);
+
+/// i32 sums of int8 `w` [.., n, k] over its last dim.
+Value weightRowSums(OpBuilder &b, Location loc, Value w);
+
+/// The exact sum of (x_q - z) * w from the offset rows' int8 sum `acc`:
+/// acc + (128 - z) * rowSum (`zeroPoint` f32, integer-valued).
+Value unoffsetSum(OpBuilder &b, Location loc, Value acc, Value rowSum,
+                  Value zeroPoint);
 /// x * sigmoid(x) and erf/tanh GELU as arith/math on scalars.
 Value buildSilu(OpBuilder &b, Location loc, Value x);
 /// d silu(x) / dx on a scalar.
