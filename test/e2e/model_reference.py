@@ -214,7 +214,7 @@ def main():
     p.add_argument("--strata-logits", required=True)
     p.add_argument("--strata-generated", default=None,
                    help="token ids strata-run infer printed for --tokens")
-    p.add_argument("--quantize", choices=["w8a16", "w8a8-dynamic"], default=None,
+    p.add_argument("--quantize", choices=["w8a16", "w8a8-dynamic", "w8a8"], default=None,
                    help="the weights are int8 with <name>_scale: run the "
                    "scheme's quantized linear layers (quant_reference.py)")
     p.add_argument("--rtol", type=float, default=1e-4)
