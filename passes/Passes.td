@@ -107,7 +107,12 @@ def StrataQuantize : Pass<"strata-quantize", "mlir::ModuleOp"> {
     stay float, as does a weight also read by another op (an LM head tied
     to the embedding). The runtime fills the new parameters: it quantizes
     a float checkpoint as it loads it, or loads int8 weights and their
-    scales (docs/quantization.md). `scheme` none does nothing.
+    scales (docs/quantization.md). Under the static `w8a8` scheme each
+    int8 weight (but an up projection, whose rows gate quantizes) also
+    names its products' activation parameters, `<module>.input_scale` and
+    `<module>.input_zero_point` (`[1]`; `[E]` for experts), initialised to
+    1 and 0 until calibrated, passed into layer bodies like the scales.
+    `scheme` none does nothing.
   }];
   let options = [
     Option<"scheme", "scheme", "std::string", "\"w8a16\"",
