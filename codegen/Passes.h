@@ -27,6 +27,8 @@ struct CpuPipelineOptions {
   /// Vector register width of the target CPU (128, 256 or 512 bits):
   /// register tiles of x·Wᵀ are sized for it (vectorBitsForCpu).
   int64_t vectorBits = 128;
+  /// The target has AVX-512 VNNI: int8 register tiles use vpdpbusd.
+  bool vnni = false;
   /// Attention as strata_kernel.flash_attention lowered to row loops (online
   /// softmax) instead of materialised scores.
   bool flashAttention = true;

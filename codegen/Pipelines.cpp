@@ -98,6 +98,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(createStrataReassociateReductions());
   StrataRegisterTiledMatmulsOptions tiles;
   tiles.vectorBits = options.vectorBits;
+  tiles.vnni = options.vnni;
   pm.addPass(createStrataRegisterTiledMatmuls(tiles));
   if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
                                pm)))
@@ -198,6 +199,9 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Attention as row loops with an online softmax (else "
                      "materialised scores)"),
       llvm::cl::init(true)};
+  Option<bool> vnni{*this, "vnni",
+                    llvm::cl::desc("The target has AVX-512 VNNI (vpdpbusd)"),
+                    llvm::cl::init(false)};
   Option<bool> entryPoints{
       *this, "entry-points",
       llvm::cl::desc("Export public functions as the runtime's packed "
@@ -252,6 +256,7 @@ void mlir::strata::registerCodegenPipelines() {
         CpuPipelineOptions options;
         options.stopAfter = cl.stopAfter;
         options.vectorBits = cl.vectorBits;
+        options.vnni = cl.vnni;
         options.flashAttention = cl.flashAttention;
         options.exportEntryPoints = cl.entryPoints;
         if (failed(buildCpuLoweringPipeline(pm, options)))

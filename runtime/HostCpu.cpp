@@ -13,6 +13,12 @@ namespace {
 /// when it cannot; a CPU name that is not a level (the library built for
 /// exactly what the user named) ranks 0, as the fallback.
 int rank(const char *cpu) {
+  // x86-64-v4 with AVX-512 VNNI (int8 contractions' vpdpbusd).
+  if (!std::strcmp(cpu, "x86-64-v4+avx512vnni"))
+    return __builtin_cpu_supports("x86-64-v4") &&
+                   __builtin_cpu_supports("avx512vnni")
+               ? 5
+               : -1;
   if (!std::strcmp(cpu, "x86-64-v4"))
     return __builtin_cpu_supports("x86-64-v4") ? 4 : -1;
   if (!std::strcmp(cpu, "x86-64-v3"))

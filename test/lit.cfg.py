@@ -92,6 +92,9 @@ try:
         flags = next((l for l in f if l.startswith("flags")), "").split()
     if "avx512f" not in flags:
         config.available_features.add("no-avx512")
+    # AVX-512 VNNI (vpdpbusd): the int8 kernel library variant runs here.
+    if "avx512f" in flags and "avx512_vnni" in flags:
+        config.available_features.add("avx512-vnni")
 except OSError:
     pass
 

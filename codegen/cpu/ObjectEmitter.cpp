@@ -35,11 +35,36 @@ void mlir::strata::registerCpuObjectTranslations(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
 }
 
+std::pair<StringRef, std::string> mlir::strata::splitCpu(StringRef cpu) {
+  auto [name, added] = cpu.split('+');
+  std::string features;
+  if (!added.empty()) {
+    SmallVector<StringRef> list;
+    added.split(list, '+');
+    for (StringRef f : list)
+      features += (features.empty() ? "+" : ",+") + f.str();
+  }
+  return {name, features};
+}
+
+/// `cpu`'s own features (without those they imply) and the added ones.
+static SmallVector<StringRef> featuresOf(StringRef cpu) {
+  SmallVector<StringRef> features;
+  auto [name, added] = cpu.split('+');
+  llvm::X86::getFeaturesForCPU(name, features);
+  if (!added.empty())
+    added.split(features, '+');
+  return features;
+}
+
+bool mlir::strata::cpuHasVnni(StringRef cpu) {
+  return llvm::is_contained(featuresOf(cpu), "avx512vnni");
+}
+
 int64_t mlir::strata::vectorBitsForCpu(StringRef cpu) {
   // The CPU's own features, without those they imply (x86-64-v4 lists
   // avx512bw but not avx512f): any AVX-512 or AVX feature decides.
-  llvm::SmallVector<llvm::StringRef> features;
-  llvm::X86::getFeaturesForCPU(cpu, features);
+  SmallVector<StringRef> features = featuresOf(cpu);
   auto any = [&](llvm::StringRef prefix) {
     return llvm::any_of(features, [&](llvm::StringRef f) {
       return f.starts_with(prefix);
@@ -63,7 +88,8 @@ FailureOr<const llvm::Target *> lookupX86(ModuleOp module, StringRef cpu) {
   if (!target)
     return module.emitError("no x86-64 backend in this LLVM: ") << error;
   // LLVM only warns about unknown CPUs and later aborts; check first.
-  if (llvm::X86::parseArchX86(cpu, /*Only64Bit=*/true) == llvm::X86::CK_None)
+  if (llvm::X86::parseArchX86(splitCpu(cpu).first, /*Only64Bit=*/true) ==
+      llvm::X86::CK_None)
     return module.emitError("unknown x86-64 CPU '")
            << cpu << "' (try x86-64, x86-64-v2, x86-64-v3, "
            << "x86-64-v4 or a name such as znver4)";
@@ -74,7 +100,8 @@ FailureOr<const llvm::Target *> lookupX86(ModuleOp module, StringRef cpu) {
 std::unique_ptr<llvm::TargetMachine>
 createMachine(const llvm::Target *target, const CpuObjectOptions &options) {
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      llvm::Triple(kTriple), options.cpu, /*Features=*/"",
+      llvm::Triple(kTriple), splitCpu(options.cpu).first,
+      splitCpu(options.cpu).second,
       llvm::TargetOptions(), llvm::Reloc::PIC_, /*CM=*/std::nullopt,
       options.optLevel >= 2 ? llvm::CodeGenOptLevel::Default
                             : llvm::CodeGenOptLevel::None));
@@ -122,9 +149,13 @@ std::unique_ptr<llvm::Module> translate(ModuleOp module,
   llvmModule->setTargetTriple(llvm::Triple(kTriple));
   llvmModule->setDataLayout(machine.createDataLayout());
   // As clang does: the IR records the CPU it was optimised for.
+  auto [name, features] = splitCpu(cpu);
   for (llvm::Function &fn : *llvmModule)
-    if (!fn.isDeclaration())
-      fn.addFnAttr("target-cpu", cpu);
+    if (!fn.isDeclaration()) {
+      fn.addFnAttr("target-cpu", name);
+      if (!features.empty())
+        fn.addFnAttr("target-features", features);
+    }
   return llvmModule;
 }
 

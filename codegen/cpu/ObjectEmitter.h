@@ -26,9 +26,18 @@ struct CpuObjectOptions {
   unsigned jobs = 1;
 };
 
+/// A CPU as Strata names kernel libraries: an llc -mcpu name, optionally
+/// with LLVM features added (`x86-64-v4+avx512vnni`): the CPU and the
+/// feature string ("+avx512vnni").
+std::pair<StringRef, std::string> splitCpu(StringRef cpu);
+
 /// The vector register width (128, 256 or 512 bits) of x86-64 CPU `cpu`
-/// (llc's -mcpu names): 512 with AVX-512F, 256 with AVX, else 128.
+/// (llc's -mcpu names, optionally +features): 512 with AVX-512F, 256 with
+/// AVX, else 128.
 int64_t vectorBitsForCpu(StringRef cpu);
+
+/// Whether `cpu` has AVX-512 VNNI (vpdpbusd), its own or added.
+bool cpuHasVnni(StringRef cpu);
 
 /// Registers the LLVM IR translations the emitter needs on `registry`.
 void registerCpuObjectTranslations(DialectRegistry &registry);

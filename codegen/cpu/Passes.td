@@ -77,6 +77,11 @@ def StrataRegisterTiledMatmuls
     4 of W loaded as int8, sign-extended to i16 and multiplied pairwise
     into i32 lanes by `pmaddwd` (the `llvm.x86.*.pmadd.wd` intrinsic of the
     vector width); integer sums are exact, so their order does not matter.
+    With `vnni` (AVX-512 VNNI, 512-bit vectors, K a multiple of 64) the
+    steps are 4 x the lanes: A's int8 rows with their top bit flipped are
+    uint8 (x + 128) multiplied by W's int8 four per i32 lane by `vpdpbusd`,
+    and each W row's sum, accumulated the same way against ones, takes the
+    128 back: `sum (x + 128) w - 128 sum w`.
 
     An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
     (n innermost and unit-stride in B and C, static and a multiple of the
@@ -90,6 +95,8 @@ def StrataRegisterTiledMatmuls
   let options = [
     Option<"vectorBits", "vector-bits", "int64_t", "128",
            "Vector register width of the target CPU: 128, 256 or 512">,
+    Option<"vnni", "vnni", "bool", "false",
+           "The target has AVX-512 VNNI: int8 contractions use vpdpbusd">,
   ];
   let dependentDialects = [
     "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",

@@ -48,6 +48,10 @@ struct Contraction {
   int64_t n, k;
   /// A and W int8, C int32: sums of int8 products (w8a8-dynamic).
   bool int8 = false;
+  /// int8 on AVX-512 VNNI: vpdpbusd's four products per lane.
+  bool vnni = false;
+  /// Elements of k per step of a tile's reduction.
+  int64_t step = 0;
 };
 
 /// Whether `op` widens a stored weight to f32: arith.extf of bf16 or f16,
@@ -123,7 +127,7 @@ bool hasUnitInnerStride(MemRefType type) {
 }
 
 FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
-                             int64_t nr) {
+                             int64_t nr, bool vnni) {
   bool int8 = isInt8MulAddContraction(op);
   if (!int8 && !isMulAddContraction(op))
     return failure();
@@ -174,7 +178,9 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   if (!(int8 ? intTypes : floatTypes) || !wt.hasStaticShape())
     return failure();
   int64_t nSize = wt.getDimSize(0), kSize = wt.getDimSize(1);
-  int64_t step = int8 ? 2 * lanes : lanes;
+  // VNNI's steps are 4 bytes per 32-bit lane (512-bit vectors only).
+  vnni = vnni && int8 && lanes == 16 && kSize % (4 * lanes) == 0;
+  int64_t step = vnni ? 4 * lanes : int8 ? 2 * lanes : lanes;
   if (kSize % step || nSize % nr || !hasUnitInnerStride(wt) ||
       !hasUnitInnerStride(at) || !hasUnitInnerStride(ct))
     return failure();
@@ -183,7 +189,7 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   if (rows.size() != 1 &&
       (!at.getLayout().isIdentity() || !ct.getLayout().isIdentity()))
     return failure();
-  return Contraction{av, wv, cv, nSize, kSize, int8};
+  return Contraction{av, wv, cv, nSize, kSize, int8, vnni, step};
 }
 
 /// `memref` as [rows, last]: collapsed when it has more than two dims.
@@ -458,6 +464,78 @@ void emitInt8Tile(OpBuilder &b, Location loc, Value a, Value w, Value c,
     }
 }
 
+/// `vpdpbusd`: each i32 lane of `acc` plus the four products of its
+/// unsigned bytes of `x` and signed bytes of `y` (exact, no saturation).
+Value dotBytes(OpBuilder &b, Location loc, Value acc, Value x, Value y) {
+  return LLVM::CallIntrinsicOp::create(
+             b, loc, acc.getType(),
+             b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
+             ValueRange{acc, x, y})
+      .getResult(0);
+}
+
+/// The int8 tile on AVX-512 VNNI: per step of 4·lanes along k, A's int8
+/// rows with the top bit flipped (x + 128, unsigned) times W's int8 rows,
+/// four products per i32 lane (`vpdpbusd`); one more accumulator per W row
+/// sums that row against ones, so that each output takes the 128 back:
+/// sum (x + 128) w - 128 sum w = sum x w, exactly.
+void emitVnniTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
+                  Value p0, Value n0, int64_t mr, int64_t nr, Value k0,
+                  int64_t kc, int64_t lanes) {
+  auto i32Vec = VectorType::get({lanes}, b.getI32Type());
+  auto i8Vec = VectorType::get({4 * lanes}, b.getI8Type());
+  auto splat = [&](int8_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, i8Vec, DenseElementsAttr::get(i8Vec, b.getI8IntegerAttr(v)));
+  };
+  Value zero = arith::ConstantOp::create(b, loc, i32Vec,
+                                         DenseElementsAttr::get(i32Vec, 0));
+  Value flip = splat(-128), ones = splat(1);
+  SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
+                     colsAt = consecutive(b, loc, n0, nr);
+  scf::ForOp loop = reductionLoop(
+      b, loc, k0, kc, 4 * lanes, zero, mr * nr + nr,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        SmallVector<Value> xs, ws, next;
+        for (Value r : rowsAt)
+          xs.push_back(arith::XOrIOp::create(
+              nb, l, vector::LoadOp::create(nb, l, i8Vec, a, ValueRange{r, kk}),
+              flip));
+        Prefetch prefetch = prefetchFor(mr, w);
+        for (Value col : colsAt) {
+          ws.push_back(vector::LoadOp::create(nb, l, i8Vec, w,
+                                              ValueRange{col, kk}));
+          if (prefetch == Prefetch::NextTileRows)
+            prefetchNextTile(nb, l, w, col, nr, kk);
+        }
+        if (prefetch == Prefetch::NextBlock)
+          prefetchNextBlock(nb, l, w, n0, nr, kk, 4 * lanes);
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t j = 0; j < nr; ++j)
+            next.push_back(dotBytes(nb, l, acc[i * nr + j], xs[i], ws[j]));
+        for (int64_t j = 0; j < nr; ++j)
+          next.push_back(dotBytes(nb, l, acc[mr * nr + j], ones, ws[j]));
+        scf::YieldOp::create(nb, l, next);
+      });
+  Value offset = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(128));
+  for (int64_t j = 0; j < nr; ++j) {
+    Value rowSum = vector::ReductionOp::create(
+        b, loc, vector::CombiningKind::ADD, loop.getResult(mr * nr + j));
+    Value shift = arith::MulIOp::create(b, loc, offset, rowSum);
+    for (int64_t i = 0; i < mr; ++i) {
+      Value sum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, loop.getResult(i * nr + j));
+      ValueRange at{rowsAt[i], colsAt[j]};
+      Value old = memref::LoadOp::create(b, loc, c, at);
+      memref::StoreOp::create(
+          b, loc,
+          arith::AddIOp::create(b, loc, old,
+                                arith::SubIOp::create(b, loc, sum, shift)),
+          c, at);
+    }
+  }
+}
+
 /// The blocking of C = A·Wᵀ (see rewrite).
 struct Blocking {
   int64_t tilesPerBlock; ///< column tiles of nr rows of W per parallel block
@@ -472,7 +550,7 @@ Blocking chooseBlocking(const Contraction &m, int64_t lanes, int64_t mr,
   constexpr int64_t kChunk = 512, kRowBlockBytes = 256 * 1024;
   constexpr int64_t kColumnsPerBlock = 64;
   Blocking out;
-  int64_t step = m.int8 ? 2 * lanes : lanes;
+  int64_t step = m.step;
   out.kc = std::min(m.k, kChunk - kChunk % step);
   while (m.k % out.kc)
     out.kc -= step;
@@ -555,9 +633,10 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
                      int64_t width, Value n0, Value k0) {
     scf::ForOp::create(nb, loc, from, to, constant(nb, tall), ValueRange{},
                        [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                         (m.int8 ? emitInt8Tile : emitTile)(
-                             tb, l, a, m.w, c, p, n0, tall, width, k0,
-                             blocking.kc, lanes);
+                         (m.vnni   ? emitVnniTile
+                          : m.int8 ? emitInt8Tile
+                                   : emitTile)(tb, l, a, m.w, c, p, n0, tall,
+                                               width, k0, blocking.kc, lanes);
                          scf::YieldOp::create(tb, l);
                        });
   };
@@ -761,7 +840,8 @@ struct RegisterTiledMatmulsPass
     SmallVector<std::pair<linalg::LinalgOp, Contraction>> found;
     SmallVector<std::pair<linalg::LinalgOp, OuterProduct>> outer;
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (FailureOr<Contraction> m = match(op, lanes, nr); succeeded(m))
+      if (FailureOr<Contraction> m = match(op, lanes, nr, vnni);
+          succeeded(m))
         found.push_back({op, *m});
       else if (FailureOr<OuterProduct> o = matchOuterProduct(op, lanes);
                succeeded(o))

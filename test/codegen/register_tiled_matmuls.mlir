@@ -1,5 +1,6 @@
 // RUN: strata-opt %s --strata-register-tiled-matmuls=vector-bits=512 --split-input-file | FileCheck %s
 // RUN: strata-opt %s --strata-register-tiled-matmuls=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
+// RUN: strata-opt %s "--strata-register-tiled-matmuls=vector-bits=512 vnni=true" --split-input-file | FileCheck %s --check-prefix=VNNI
 
 // A linear layer x·Wᵀ over [B, S, K]: A and C are viewed as [B·S, K] and
 // [B·S, N]; 4 x 4 tiles of 16-lane accumulators with AVX-512 (4 rows of x
@@ -231,6 +232,24 @@ func.func @int8_weights(%a: memref<?x64xf32>, %w: memref<32x64xi8>, %c: memref<?
 // CHECK-NOT:     linalg.generic
 // SSE-LABEL: func.func @int8_contraction(
 // SSE:           llvm.call_intrinsic "llvm.x86.sse2.pmadd.wd"(%{{.*}}, %{{.*}}) : (vector<8xi16>, vector<8xi16>) -> vector<4xi32>
+// On AVX-512 VNNI, 64 bytes per step: A's top bit flipped (x + 128,
+// unsigned) into vpdpbusd with W's signed bytes, and each W row summed
+// against ones to take 128 * sum w back from each output.
+// VNNI-LABEL: func.func @int8_contraction(
+// VNNI-SAME:    %[[A:[a-z0-9]+]]: memref<?x64xi8>, %[[W:[a-z0-9]+]]: memref<32x64xi8>
+// VNNI-DAG:      %[[FLIP:.*]] = arith.constant dense<-128> : vector<64xi8>
+// VNNI-DAG:      %[[ONES:.*]] = arith.constant dense<1> : vector<64xi8>
+// VNNI:          scf.for
+// VNNI:            %[[X:.*]] = vector.load %[[A]][%{{.*}}, %{{.*}}] : memref<?x64xi8>, vector<64xi8>
+// VNNI:            %[[XU:.*]] = arith.xori %[[X]], %[[FLIP]] : vector<64xi8>
+// VNNI:            %[[R:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xi8>, vector<64xi8>
+// VNNI:            llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[XU]], %[[R]]) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// VNNI:            llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[ONES]], %[[R]])
+// VNNI:          %[[SUMW:.*]] = vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
+// VNNI:          %[[SHIFT:.*]] = arith.muli %{{.*}}, %[[SUMW]] : i32
+// VNNI:          %[[SUM:.*]] = vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
+// VNNI:          arith.subi %[[SUM]], %[[SHIFT]] : i32
+// VNNI-NOT:      pmadd
 #aq = affine_map<(m, n, k) -> (m, k)>
 #wq = affine_map<(m, n, k) -> (n, k)>
 #cq = affine_map<(m, n, k) -> (m, n)>

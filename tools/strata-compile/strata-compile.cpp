@@ -275,6 +275,26 @@ std::string findPtxas(const Options &opts) {
 constexpr const char *kBaselineCpu = "x86-64-v2";
 /// A portable executable's faster variants of its kernel library.
 constexpr const char *kCpuVariants[] = {"x86-64-v3", "x86-64-v4"};
+/// One more for int8 activations (w8a8, w8a8-dynamic): their contractions
+/// use AVX-512 VNNI's vpdpbusd where the CPU has it.
+constexpr const char *kVnniVariant = "x86-64-v4+avx512vnni";
+
+/// Whether `module` multiplies int8 activations (its contractions gain
+/// from VNNI).
+bool hasInt8Activations(mlir::ModuleOp module) {
+  using mlir::strata::QuantScheme;
+  auto int8 = [](QuantScheme s) {
+    return s == QuantScheme::W8A8 || s == QuantScheme::W8A8Dynamic;
+  };
+  bool found = false;
+  module.walk([&](mlir::Operation *op) {
+    if (auto q = llvm::dyn_cast<mlir::strata::QuantizedLinearOp>(op))
+      found |= int8(q.getScheme());
+    if (auto q = llvm::dyn_cast<mlir::strata::QuantizedMoEExpertsOp>(op))
+      found |= int8(q.getScheme());
+  });
+  return found;
+}
 
 /// The target's lowering pipeline up to `stop` (`cpu` sizes the CPU's
 /// vector tiles).
@@ -294,6 +314,7 @@ mlir::LogicalResult buildPipeline(const Options &opts, const std::string &cpu,
   mlir::strata::CpuPipelineOptions pipeline;
   pipeline.stopAfter = stop;
   pipeline.vectorBits = mlir::strata::vectorBitsForCpu(cpu);
+  pipeline.vnni = mlir::strata::cpuHasVnni(cpu);
   if (opts.attention != "auto")
     pipeline.flashAttention = opts.attention == "flash";
   return mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
@@ -362,9 +383,12 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
   std::string cpu = opts.cpu.empty() ? kBaselineCpu : opts.cpu;
   llvm::SmallVector<std::pair<std::string, mlir::OwningOpRef<mlir::ModuleOp>>>
       variants;
-  if (packaging && !cuda && opts.cpu.empty())
+  if (packaging && !cuda && opts.cpu.empty()) {
     for (const char *variant : kCpuVariants)
       variants.emplace_back(variant, module.clone());
+    if (hasInt8Activations(module))
+      variants.emplace_back(kVnniVariant, module.clone());
+  }
   if (opts.emit != "mlir") {
     mlir::PassManager pm(module.getContext());
     mlir::TimingScope pipelineTiming = rootTiming.nest("lowering pipeline");
