@@ -108,13 +108,25 @@ void Observer::range(strata_observer kind, double percentile, double &low,
     }
     return e;
   };
-  // Candidates: each end moved in by a share of the range, on a grid.
-  constexpr int kSteps = 64;
-  double best = error(min, max), span = max - min;
-  for (int i = 0; i < kSteps; ++i)
-    for (int j = 0; j < kSteps; ++j) {
-      double l = min + span * 0.5 * i / kSteps;
-      double h = max - span * 0.5 * j / kSteps;
+  // Candidates: each end at a quantile whose tail share runs from 0 to
+  // one half in 1-2-5 steps from 1e-7, so that one outlier or a long
+  // tail can be clipped however far out it lies.
+  std::vector<double> tails{0.0};
+  for (double decade = 1e-7; decade < 0.5; decade *= 10)
+    for (double m : {1.0, 2.0, 5.0})
+      if (m * decade < 0.5)
+        tails.push_back(m * decade);
+  tails.insert(tails.end(), {0.3, 0.4, 0.5});
+  std::vector<double> lows, highs;
+  for (double t : tails) {
+    lows.push_back(quantile(t));
+    highs.push_back(quantile(1 - t));
+  }
+  double best = error(min, max);
+  for (double l : lows)
+    for (double h : highs) {
+      if (!(h > l))
+        continue;
       double e = error(l, h);
       if (e < best) {
         best = e;
