@@ -29,6 +29,8 @@ struct CpuPipelineOptions {
   int64_t vectorBits = 128;
   /// The target has AVX-512 VNNI: int8 register tiles use vpdpbusd.
   bool vnni = false;
+  /// The target has AVX-512 BF16: bf16 weights' tiles use vdpbf16ps.
+  bool bf16Dot = false;
   /// Attention as strata_kernel.flash_attention lowered to row loops (online
   /// softmax) instead of materialised scores.
   bool flashAttention = true;

@@ -99,6 +99,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   StrataRegisterTiledMatmulsOptions tiles;
   tiles.vectorBits = options.vectorBits;
   tiles.vnni = options.vnni;
+  tiles.bf16Dot = options.bf16Dot;
   pm.addPass(createStrataRegisterTiledMatmuls(tiles));
   if (failed(parsePassPipeline("convert-linalg-to-parallel-loops,canonicalize",
                                pm)))
@@ -202,6 +203,10 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> vnni{*this, "vnni",
                     llvm::cl::desc("The target has AVX-512 VNNI (vpdpbusd)"),
                     llvm::cl::init(false)};
+  Option<bool> bf16Dot{
+      *this, "bf16-dot",
+      llvm::cl::desc("The target has AVX-512 BF16 (vdpbf16ps)"),
+      llvm::cl::init(false)};
   Option<bool> entryPoints{
       *this, "entry-points",
       llvm::cl::desc("Export public functions as the runtime's packed "
@@ -257,6 +262,7 @@ void mlir::strata::registerCodegenPipelines() {
         options.stopAfter = cl.stopAfter;
         options.vectorBits = cl.vectorBits;
         options.vnni = cl.vnni;
+        options.bf16Dot = cl.bf16Dot;
         options.flashAttention = cl.flashAttention;
         options.exportEntryPoints = cl.entryPoints;
         if (failed(buildCpuLoweringPipeline(pm, options)))

@@ -2,6 +2,7 @@
 
 #include "runtime/HostCpu.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -12,13 +13,33 @@ namespace {
 /// The rank of an x86-64 level this CPU runs (higher is better), or -1
 /// when it cannot; a CPU name that is not a level (the library built for
 /// exactly what the user named) ranks 0, as the fallback.
+/// Whether this CPU has `feature`, one a kernel library may add to its
+/// level (strata-compile's extended variant); unknown ones it has not.
+bool hasFeature(const std::string &feature) {
+  if (feature == "avx512vnni")
+    return __builtin_cpu_supports("avx512vnni");
+  if (feature == "avx512bf16")
+    return __builtin_cpu_supports("avx512bf16");
+  return false;
+}
+
 int rank(const char *cpu) {
-  // x86-64-v4 with AVX-512 VNNI (int8 contractions' vpdpbusd).
-  if (!std::strcmp(cpu, "x86-64-v4+avx512vnni"))
-    return __builtin_cpu_supports("x86-64-v4") &&
-                   __builtin_cpu_supports("avx512vnni")
-               ? 5
-               : -1;
+  // A level with features added ("x86-64-v4+avx512vnni+avx512bf16") ranks
+  // above the level, by how many, where the CPU has them all.
+  if (const char *plus = std::strchr(cpu, '+')) {
+    int level = rank(std::string(cpu, plus).c_str());
+    if (level < 0)
+      return -1;
+    std::string features(plus + 1);
+    int added = 0;
+    for (size_t start = 0; start <= features.size(); ++added) {
+      size_t end = std::min(features.find('+', start), features.size());
+      if (!hasFeature(features.substr(start, end - start)))
+        return -1;
+      start = end + 1;
+    }
+    return level + added;
+  }
   if (!std::strcmp(cpu, "x86-64-v4"))
     return __builtin_cpu_supports("x86-64-v4") ? 4 : -1;
   if (!std::strcmp(cpu, "x86-64-v3"))

@@ -95,6 +95,9 @@ try:
     # AVX-512 VNNI (vpdpbusd): the int8 kernel library variant runs here.
     if "avx512f" in flags and "avx512_vnni" in flags:
         config.available_features.add("avx512-vnni")
+    # AVX-512 BF16 (vdpbf16ps): bf16 weights' kernel library variant.
+    if "avx512f" in flags and "avx512_bf16" in flags:
+        config.available_features.add("avx512-bf16")
 except OSError:
     pass
 

@@ -61,6 +61,10 @@ bool mlir::strata::cpuHasVnni(StringRef cpu) {
   return llvm::is_contained(featuresOf(cpu), "avx512vnni");
 }
 
+bool mlir::strata::cpuHasBf16(StringRef cpu) {
+  return llvm::is_contained(featuresOf(cpu), "avx512bf16");
+}
+
 int64_t mlir::strata::vectorBitsForCpu(StringRef cpu) {
   // The CPU's own features, without those they imply (x86-64-v4 lists
   // avx512bw but not avx512f): any AVX-512 or AVX feature decides.

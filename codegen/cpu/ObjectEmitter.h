@@ -39,6 +39,9 @@ int64_t vectorBitsForCpu(StringRef cpu);
 /// Whether `cpu` has AVX-512 VNNI (vpdpbusd), its own or added.
 bool cpuHasVnni(StringRef cpu);
 
+/// Whether `cpu` has AVX-512 BF16 (vdpbf16ps), its own or added.
+bool cpuHasBf16(StringRef cpu);
+
 /// Registers the LLVM IR translations the emitter needs on `registry`.
 void registerCpuObjectTranslations(DialectRegistry &registry);
 

@@ -81,7 +81,11 @@ def StrataRegisterTiledMatmuls
     steps are 4 x the lanes: A's int8 rows with their top bit flipped are
     uint8 (x + 128) multiplied by W's int8 four per i32 lane by `vpdpbusd`,
     and each W row's sum, accumulated the same way against ones, takes the
-    128 back: `sum (x + 128) w - 128 sum w`.
+    128 back: `sum (x + 128) w - 128 sum w`. With `bf16-dot` (AVX-512
+    BF16, 512-bit vectors, K a multiple of 32) x·Wᵀ with bf16 W steps 2 x
+    the lanes: A's f32 rows rounded to bf16 and W's bf16 rows multiplied in
+    pairs into f32 lanes by `vdpbf16ps` (only A's rounding changes the
+    result: within bf16 tolerance).
 
     An op computing `C[.., m, .., n] += A[.., m, .., k] * B[.., k, .., n]`
     (n innermost and unit-stride in B and C, static and a multiple of the
@@ -97,6 +101,9 @@ def StrataRegisterTiledMatmuls
            "Vector register width of the target CPU: 128, 256 or 512">,
     Option<"vnni", "vnni", "bool", "false",
            "The target has AVX-512 VNNI: int8 contractions use vpdpbusd">,
+    Option<"bf16Dot", "bf16-dot", "bool", "false",
+           "The target has AVX-512 BF16: x·Wᵀ with bf16 W rounds x to "
+           "bf16 and uses vdpbf16ps">,
   ];
   let dependentDialects = [
     "mlir::scf::SCFDialect", "mlir::vector::VectorDialect",

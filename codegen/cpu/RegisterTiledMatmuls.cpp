@@ -50,6 +50,8 @@ struct Contraction {
   bool int8 = false;
   /// int8 on AVX-512 VNNI: vpdpbusd's four products per lane.
   bool vnni = false;
+  /// bf16 W on AVX-512 BF16: A rounded to bf16, vdpbf16ps's pairs.
+  bool bf16Dot = false;
   /// Elements of k per step of a tile's reduction.
   int64_t step = 0;
 };
@@ -127,7 +129,7 @@ bool hasUnitInnerStride(MemRefType type) {
 }
 
 FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
-                             int64_t nr, bool vnni) {
+                             int64_t nr, bool vnni, bool bf16Dot) {
   bool int8 = isInt8MulAddContraction(op);
   if (!int8 && !isMulAddContraction(op))
     return failure();
@@ -180,7 +182,9 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   int64_t nSize = wt.getDimSize(0), kSize = wt.getDimSize(1);
   // VNNI's steps are 4 bytes per 32-bit lane (512-bit vectors only).
   vnni = vnni && int8 && lanes == 16 && kSize % (4 * lanes) == 0;
-  int64_t step = vnni ? 4 * lanes : int8 ? 2 * lanes : lanes;
+  // vdpbf16ps: bf16 pairs per 32-bit lane (512-bit vectors only).
+  bf16Dot = bf16Dot && we.isBF16() && lanes == 16 && kSize % (2 * lanes) == 0;
+  int64_t step = vnni ? 4 * lanes : int8 || bf16Dot ? 2 * lanes : lanes;
   if (kSize % step || nSize % nr || !hasUnitInnerStride(wt) ||
       !hasUnitInnerStride(at) || !hasUnitInnerStride(ct))
     return failure();
@@ -189,7 +193,7 @@ FailureOr<Contraction> match(linalg::LinalgOp op, int64_t lanes,
   if (rows.size() != 1 &&
       (!at.getLayout().isIdentity() || !ct.getLayout().isIdentity()))
     return failure();
-  return Contraction{av, wv, cv, nSize, kSize, int8, vnni, step};
+  return Contraction{av, wv, cv, nSize, kSize, int8, vnni, bf16Dot, step};
 }
 
 /// `memref` as [rows, last]: collapsed when it has more than two dims.
@@ -536,6 +540,59 @@ void emitVnniTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
   }
 }
 
+/// A tile of x·Wᵀ with bf16 W on AVX-512 BF16: per step of 2·lanes along
+/// k, A's f32 rows rounded to bf16 (round to nearest even) and W's bf16
+/// rows multiplied in pairs into f32 lanes by `vdpbf16ps` (the products
+/// of two bf16 are exact in f32); each output gets its lanes' sum. Only
+/// A's rounding differs from the widening tile: within bf16 tolerance.
+void emitBf16DotTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
+                     Value p0, Value n0, int64_t mr, int64_t nr, Value k0,
+                     int64_t kc, int64_t lanes) {
+  auto f32Vec = VectorType::get({lanes}, b.getF32Type());
+  auto wideVec = VectorType::get({2 * lanes}, b.getF32Type());
+  auto bf16Vec = VectorType::get({2 * lanes}, b.getBF16Type());
+  Value zero = arith::ConstantOp::create(
+      b, loc, f32Vec, DenseElementsAttr::get(f32Vec, b.getF32FloatAttr(0)));
+  SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
+                     colsAt = consecutive(b, loc, n0, nr);
+  scf::ForOp loop = reductionLoop(
+      b, loc, k0, kc, 2 * lanes, zero, mr * nr,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        SmallVector<Value> xs, ws, next;
+        for (Value r : rowsAt)
+          xs.push_back(arith::TruncFOp::create(
+              nb, l, bf16Vec,
+              vector::LoadOp::create(nb, l, wideVec, a, ValueRange{r, kk})));
+        Prefetch prefetch = prefetchFor(mr, w);
+        for (Value col : colsAt) {
+          ws.push_back(vector::LoadOp::create(nb, l, bf16Vec, w,
+                                              ValueRange{col, kk}));
+          if (prefetch == Prefetch::NextTileRows)
+            prefetchNextTile(nb, l, w, col, nr, kk);
+        }
+        if (prefetch == Prefetch::NextBlock)
+          prefetchNextBlock(nb, l, w, n0, nr, kk, 2 * lanes);
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t j = 0; j < nr; ++j)
+            next.push_back(
+                LLVM::CallIntrinsicOp::create(
+                    nb, l, f32Vec,
+                    nb.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512"),
+                    ValueRange{acc[i * nr + j], xs[i], ws[j]})
+                    .getResult(0));
+        scf::YieldOp::create(nb, l, next);
+      });
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      Value sum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, loop.getResult(i * nr + j));
+      ValueRange at{rowsAt[i], colsAt[j]};
+      Value old = memref::LoadOp::create(b, loc, c, at);
+      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
+                              c, at);
+    }
+}
+
 /// The blocking of C = A·Wᵀ (see rewrite).
 struct Blocking {
   int64_t tilesPerBlock; ///< column tiles of nr rows of W per parallel block
@@ -633,10 +690,12 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
                      int64_t width, Value n0, Value k0) {
     scf::ForOp::create(nb, loc, from, to, constant(nb, tall), ValueRange{},
                        [&](OpBuilder &tb, Location l, Value p, ValueRange) {
-                         (m.vnni   ? emitVnniTile
-                          : m.int8 ? emitInt8Tile
-                                   : emitTile)(tb, l, a, m.w, c, p, n0, tall,
-                                               width, k0, blocking.kc, lanes);
+                         (m.vnni      ? emitVnniTile
+                          : m.bf16Dot ? emitBf16DotTile
+                          : m.int8    ? emitInt8Tile
+                                      : emitTile)(tb, l, a, m.w, c, p, n0,
+                                                  tall, width, k0, blocking.kc,
+                                                  lanes);
                          scf::YieldOp::create(tb, l);
                        });
   };
@@ -840,7 +899,7 @@ struct RegisterTiledMatmulsPass
     SmallVector<std::pair<linalg::LinalgOp, Contraction>> found;
     SmallVector<std::pair<linalg::LinalgOp, OuterProduct>> outer;
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (FailureOr<Contraction> m = match(op, lanes, nr, vnni);
+      if (FailureOr<Contraction> m = match(op, lanes, nr, vnni, bf16Dot);
           succeeded(m))
         found.push_back({op, *m});
       else if (FailureOr<OuterProduct> o = matchOuterProduct(op, lanes);

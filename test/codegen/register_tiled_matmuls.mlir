@@ -1,6 +1,7 @@
 // RUN: strata-opt %s --strata-register-tiled-matmuls=vector-bits=512 --split-input-file | FileCheck %s
 // RUN: strata-opt %s --strata-register-tiled-matmuls=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
 // RUN: strata-opt %s "--strata-register-tiled-matmuls=vector-bits=512 vnni=true" --split-input-file | FileCheck %s --check-prefix=VNNI
+// RUN: strata-opt %s "--strata-register-tiled-matmuls=vector-bits=512 bf16-dot=true" --split-input-file | FileCheck %s --check-prefix=BF16DOT
 
 // A linear layer x·Wᵀ over [B, S, K]: A and C are viewed as [B·S, K] and
 // [B·S, N]; 4 x 4 tiles of 16-lane accumulators with AVX-512 (4 rows of x
@@ -162,6 +163,18 @@ func.func @pv(%p: memref<?x4x?x?xf32>, %v: memref<?x?x2x16xf32>, %o: memref<?x?x
 // CHECK:         vector.load %[[WH]]{{.*}} : memref<32x64xf16>, vector<16xf16>
 // CHECK:         arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
 // CHECK-NOT:     linalg.generic
+// On AVX-512 BF16 the bf16 weight's tile rounds A's rows to bf16, 32 at a
+// step, into vdpbf16ps; the f16 weight keeps the widening tile.
+// BF16DOT-LABEL: func.func @narrow_weights(
+// BF16DOT-SAME:    %[[A:[a-z0-9]+]]: memref<?x64xf32>, %[[W:[a-z0-9]+]]: memref<32x64xbf16>, %[[WH:[a-z0-9]+]]: memref<32x64xf16>
+// BF16DOT:         scf.for
+// BF16DOT:           %[[X:.*]] = vector.load %[[A]][%{{.*}}, %{{.*}}] : memref<?x64xf32>, vector<32xf32>
+// BF16DOT:           %[[XB:.*]] = arith.truncf %[[X]] : vector<32xf32> to vector<32xbf16>
+// BF16DOT:           %[[R:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xbf16>, vector<32xbf16>
+// BF16DOT:           llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"(%{{.*}}, %[[XB]], %[[R]]) : (vector<16xf32>, vector<32xbf16>, vector<32xbf16>) -> vector<16xf32>
+// BF16DOT:         vector.reduction <add>, %{{.*}} : vector<16xf32> into f32
+// BF16DOT:         vector.load %[[WH]]{{.*}} : memref<32x64xf16>, vector<16xf16>
+// BF16DOT:         arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
 #an = affine_map<(m, n, k) -> (m, k)>
 #wn = affine_map<(m, n, k) -> (n, k)>
 #cn = affine_map<(m, n, k) -> (m, n)>

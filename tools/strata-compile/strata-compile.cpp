@@ -275,9 +275,10 @@ std::string findPtxas(const Options &opts) {
 constexpr const char *kBaselineCpu = "x86-64-v2";
 /// A portable executable's faster variants of its kernel library.
 constexpr const char *kCpuVariants[] = {"x86-64-v3", "x86-64-v4"};
-/// One more for int8 activations (w8a8, w8a8-dynamic): their contractions
-/// use AVX-512 VNNI's vpdpbusd where the CPU has it.
-constexpr const char *kVnniVariant = "x86-64-v4+avx512vnni";
+/// One more where x86-64-v4 lacks what the module's products gain from:
+/// AVX-512 VNNI's vpdpbusd for int8 activations (w8a8, w8a8-dynamic), and
+/// AVX-512 BF16's vdpbf16ps for bf16 weights.
+std::string extendedVariant(mlir::ModuleOp module);
 
 /// Whether `module` multiplies int8 activations (its contractions gain
 /// from VNNI).
@@ -294,6 +295,24 @@ bool hasInt8Activations(mlir::ModuleOp module) {
       found |= int8(q.getScheme());
   });
   return found;
+}
+
+/// Whether `module` stores some parameter in bf16 (--weights-dtype).
+bool hasBf16Weights(mlir::ModuleOp module) {
+  bool found = false;
+  module.walk([&](mlir::strata::ParamOp p) {
+    found |= p.getType().getElementType().isBF16();
+  });
+  return found;
+}
+
+std::string extendedVariant(mlir::ModuleOp module) {
+  std::string features;
+  if (hasInt8Activations(module))
+    features += "+avx512vnni";
+  if (hasBf16Weights(module))
+    features += "+avx512bf16";
+  return features.empty() ? "" : "x86-64-v4" + features;
 }
 
 /// The target's lowering pipeline up to `stop` (`cpu` sizes the CPU's
@@ -315,6 +334,7 @@ mlir::LogicalResult buildPipeline(const Options &opts, const std::string &cpu,
   pipeline.stopAfter = stop;
   pipeline.vectorBits = mlir::strata::vectorBitsForCpu(cpu);
   pipeline.vnni = mlir::strata::cpuHasVnni(cpu);
+  pipeline.bf16Dot = mlir::strata::cpuHasBf16(cpu);
   if (opts.attention != "auto")
     pipeline.flashAttention = opts.attention == "flash";
   return mlir::strata::buildCpuLoweringPipeline(pm, pipeline);
@@ -386,8 +406,8 @@ int lowerAndWrite(const Options &opts, mlir::ModuleOp module,
   if (packaging && !cuda && opts.cpu.empty()) {
     for (const char *variant : kCpuVariants)
       variants.emplace_back(variant, module.clone());
-    if (hasInt8Activations(module))
-      variants.emplace_back(kVnniVariant, module.clone());
+    if (std::string extended = extendedVariant(module); !extended.empty())
+      variants.emplace_back(extended, module.clone());
   }
   if (opts.emit != "mlir") {
     mlir::PassManager pm(module.getContext());
