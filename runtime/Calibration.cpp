@@ -189,22 +189,9 @@ strata_status_code observe(strata_session &session, const int32_t *tokens,
   CallFrame frame(session, ep);
   if (strata_status_code code = frame.prepare(status))
     return code;
-  for (const auto *arg : *ep->arguments()) {
-    if (arg->kind() == strata::fb::ArgumentKind::Tokens) {
-      if (strata_status_code code =
-              frame.add(tokens, cells * sizeof(int32_t),
-                        {(int64_t)batch, (int64_t)seq}, status))
-        return code;
-    } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
-      frame.addParameter(arg->parameter(),
-                         std::vector<int64_t>(arg->shape()->begin(),
-                                              arg->shape()->end()));
-    } else {
-      return fail(status, STRATA_CORRUPT_EXECUTABLE,
-                  "calibrate takes an argument other than tokens and "
-                  "parameters");
-    }
-  }
+  if (strata_status_code code =
+          frame.addTokensAndParameters(tokens, batch, seq, status))
+    return code;
   Results results;
   if (strata_status_code code = frame.call(results, status))
     return code;

@@ -83,6 +83,29 @@ strata_status_code CallFrame::prepare(strata_status *status) {
   return session.weights.sync(device, status);
 }
 
+strata_status_code CallFrame::addTokensAndParameters(const int32_t *tokens,
+                                                     size_t batch, size_t seq,
+                                                     strata_status *status) {
+  for (const auto *arg : *ep->arguments()) {
+    if (arg->kind() == strata::fb::ArgumentKind::Tokens) {
+      if (strata_status_code code =
+              add(tokens, batch * seq * sizeof(int32_t),
+                  {(int64_t)batch, (int64_t)seq}, status))
+        return code;
+    } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
+      addParameter(arg->parameter(), std::vector<int64_t>(arg->shape()->begin(),
+                                                          arg->shape()->end()));
+    } else {
+      return fail(status, STRATA_UNSUPPORTED,
+                  "%s takes %s; this runtime calls it with tokens and "
+                  "parameters only",
+                  ep->name()->c_str(),
+                  strata::fb::EnumNameArgumentKind(arg->kind()));
+    }
+  }
+  return STRATA_OK;
+}
+
 strata_status_code CallFrame::add(const void *data, size_t bytes,
                                   std::vector<int64_t> shape,
                                   strata_status *status) {
@@ -277,23 +300,9 @@ strata_status_code forward(strata_session *session, const int32_t *tokens,
   CallFrame frame(*session, ep);
   if (strata_status_code code = frame.prepare(status))
     return code;
-  // Arguments: token ids, then parameters by index.
-  for (const auto *arg : *ep->arguments()) {
-    if (arg->kind() == strata::fb::ArgumentKind::Tokens) {
-      if (strata_status_code code =
-              frame.add(tokens, cells * sizeof(int32_t),
-                        {(int64_t)batch, (int64_t)seq}, status))
-        return code;
-    } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
-      frame.addParameter(
-          arg->parameter(),
-          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
-    } else {
-      return fail(status, STRATA_UNSUPPORTED,
-                  "forward takes labels; this runtime calls it with tokens "
-                  "only");
-    }
-  }
+  if (strata_status_code code =
+          frame.addTokensAndParameters(tokens, batch, seq, status))
+    return code;
   Results results;
   if (strata_status_code code = frame.call(results, status))
     return code;

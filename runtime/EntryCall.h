@@ -96,6 +96,13 @@ public:
   strata_status_code call(Results &results, strata_status *status,
                           const std::vector<bool> &keep = {});
 
+  /// Adds the arguments of an entry point that takes token ids [batch,
+  /// seq] and parameters only (forward, calibrate); another kind of
+  /// argument is STRATA_UNSUPPORTED, naming the entry point.
+  strata_status_code addTokensAndParameters(const int32_t *tokens,
+                                            size_t batch, size_t seq,
+                                            strata_status *status);
+
 private:
   strata_status_code resultsToHost(Results &results,
                                    const std::vector<bool> &keep,

@@ -417,6 +417,78 @@ Value multiplyAddPairs(OpBuilder &b, Location loc, Value x, Value y,
       .getResult(0);
 }
 
+/// How a dot-product tile (int8, VNNI, bf16) reads and combines a step.
+struct DotStep {
+  int64_t step;       ///< elements of k per step
+  Value zero;         ///< an accumulator's start
+  int64_t extra = 0;  ///< accumulators after the mr x nr outputs'
+  function_ref<Value(OpBuilder &, Location, Value row, Value kk)> loadA;
+  function_ref<Value(OpBuilder &, Location, Value col, Value kk)> loadW;
+  /// The next accumulators from this step's rows of A and W.
+  function_ref<SmallVector<Value>(OpBuilder &, Location, ArrayRef<Value> xs,
+                                  ArrayRef<Value> ws, ValueRange acc)>
+      update;
+};
+
+/// The reduction loop of an mr x nr dot-product tile over k0 .. k0 + kc:
+/// per step, mr rows of A and nr of W loaded as `dot` says (W prefetched
+/// as prefetchFor says) and combined into the accumulators.
+scf::ForOp dotLoop(OpBuilder &b, Location loc, Value w, ValueRange rowsAt,
+                   ValueRange colsAt, Value n0, Value k0, int64_t kc,
+                   const DotStep &dot) {
+  int64_t mr = rowsAt.size(), nr = colsAt.size();
+  return reductionLoop(
+      b, loc, k0, kc, dot.step, dot.zero, mr * nr + dot.extra,
+      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+        SmallVector<Value> xs, ws;
+        for (Value r : rowsAt)
+          xs.push_back(dot.loadA(nb, l, r, kk));
+        Prefetch prefetch = prefetchFor(mr, w);
+        for (Value col : colsAt) {
+          ws.push_back(dot.loadW(nb, l, col, kk));
+          if (prefetch == Prefetch::NextTileRows)
+            prefetchNextTile(nb, l, w, col, nr, kk);
+        }
+        if (prefetch == Prefetch::NextBlock)
+          prefetchNextBlock(nb, l, w, n0, nr, kk, dot.step);
+        scf::YieldOp::create(nb, l, dot.update(nb, l, xs, ws, acc));
+      });
+}
+
+/// C[i, j] += the lane sum of output accumulator (i, j) of `loop`, minus
+/// `correction(j)` when given (integer C) .
+void addLaneSums(OpBuilder &b, Location loc, scf::ForOp loop, Value c,
+                 ArrayRef<Value> rowsAt, ArrayRef<Value> colsAt,
+                 function_ref<Value(int64_t j)> correction = nullptr) {
+  int64_t nr = colsAt.size();
+  for (int64_t j = 0; j < nr; ++j) {
+    Value minus = correction ? correction(j) : Value();
+    for (auto [i, row] : llvm::enumerate(rowsAt)) {
+      Value sum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, loop.getResult(i * nr + j));
+      if (minus)
+        sum = arith::SubIOp::create(b, loc, sum, minus);
+      ValueRange at{row, colsAt[j]};
+      Value old = memref::LoadOp::create(b, loc, c, at);
+      Value updated = isa<FloatType>(sum.getType())
+                          ? arith::AddFOp::create(b, loc, old, sum).getResult()
+                          : arith::AddIOp::create(b, loc, old, sum).getResult();
+      memref::StoreOp::create(b, loc, updated, c, at);
+    }
+  }
+}
+
+/// Accumulators (i, j) = combine(acc, xs[i], ws[j]) for every output.
+SmallVector<Value>
+eachOutput(ArrayRef<Value> xs, ArrayRef<Value> ws, ValueRange acc,
+           function_ref<Value(Value acc, Value x, Value w)> combine) {
+  SmallVector<Value> next;
+  for (auto [i, x] : llvm::enumerate(xs))
+    for (auto [j, w] : llvm::enumerate(ws))
+      next.push_back(combine(acc[i * ws.size() + j], x, w));
+  return next;
+}
+
 /// An mr x nr tile of an int8 contraction (C int32): per step of 2·lanes
 /// along k, MR rows of A and nr of W loaded as int8, sign-extended to i16
 /// and multiplied pairwise into i32 lanes (`pmaddwd`) added to the
@@ -428,44 +500,28 @@ void emitInt8Tile(OpBuilder &b, Location loc, Value a, Value w, Value c,
   auto i32Vec = VectorType::get({lanes}, b.getI32Type());
   auto i16Vec = VectorType::get({2 * lanes}, b.getI16Type());
   auto i8Vec = VectorType::get({2 * lanes}, b.getI8Type());
-  Value zero = arith::ConstantOp::create(b, loc, i32Vec,
-                                         DenseElementsAttr::get(i32Vec, 0));
+  auto widened = [&](Value m) {
+    return [&, m](OpBuilder &nb, Location l, Value row, Value kk) -> Value {
+      Value v = vector::LoadOp::create(nb, l, i8Vec, m, ValueRange{row, kk});
+      return arith::ExtSIOp::create(nb, l, i16Vec, v);
+    };
+  };
+  auto loadA = widened(a), loadW = widened(w);
+  auto update = [&](OpBuilder &nb, Location l, ArrayRef<Value> xs,
+                    ArrayRef<Value> ws, ValueRange acc) {
+    return eachOutput(xs, ws, acc, [&](Value s, Value x, Value y) -> Value {
+      return arith::AddIOp::create(nb, l, s,
+                                   multiplyAddPairs(nb, l, x, y, i32Vec));
+    });
+  };
+  DotStep dot{2 * lanes,
+              arith::ConstantOp::create(b, loc, i32Vec,
+                                        DenseElementsAttr::get(i32Vec, 0)),
+              0, loadA, loadW, update};
   SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
                      colsAt = consecutive(b, loc, n0, nr);
-  scf::ForOp loop = reductionLoop(
-      b, loc, k0, kc, 2 * lanes, zero, mr * nr,
-      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
-        auto widened = [&](Value m, Value row) -> Value {
-          Value v = vector::LoadOp::create(nb, l, i8Vec, m, ValueRange{row, kk});
-          return arith::ExtSIOp::create(nb, l, i16Vec, v);
-        };
-        SmallVector<Value> xs, ws, next;
-        for (Value r : rowsAt)
-          xs.push_back(widened(a, r));
-        Prefetch prefetch = prefetchFor(mr, w);
-        for (Value col : colsAt) {
-          ws.push_back(widened(w, col));
-          if (prefetch == Prefetch::NextTileRows)
-            prefetchNextTile(nb, l, w, col, nr, kk);
-        }
-        if (prefetch == Prefetch::NextBlock)
-          prefetchNextBlock(nb, l, w, n0, nr, kk, 2 * lanes);
-        for (int64_t i = 0; i < mr; ++i)
-          for (int64_t j = 0; j < nr; ++j)
-            next.push_back(arith::AddIOp::create(
-                nb, l, acc[i * nr + j],
-                multiplyAddPairs(nb, l, xs[i], ws[j], i32Vec)));
-        scf::YieldOp::create(nb, l, next);
-      });
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                              loop.getResult(i * nr + j));
-      ValueRange at{rowsAt[i], colsAt[j]};
-      Value old = memref::LoadOp::create(b, loc, c, at);
-      memref::StoreOp::create(b, loc, arith::AddIOp::create(b, loc, old, sum),
-                              c, at);
-    }
+  addLaneSums(b, loc, dotLoop(b, loc, w, rowsAt, colsAt, n0, k0, kc, dot), c,
+              rowsAt, colsAt);
 }
 
 /// `vpdpbusd`: each i32 lane of `acc` plus the four products of its
@@ -492,52 +548,37 @@ void emitVnniTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
     return arith::ConstantOp::create(
         b, loc, i8Vec, DenseElementsAttr::get(i8Vec, b.getI8IntegerAttr(v)));
   };
-  Value zero = arith::ConstantOp::create(b, loc, i32Vec,
-                                         DenseElementsAttr::get(i32Vec, 0));
   Value flip = splat(-128), ones = splat(1);
+  auto loadA = [&](OpBuilder &nb, Location l, Value row, Value kk) -> Value {
+    Value v = vector::LoadOp::create(nb, l, i8Vec, a, ValueRange{row, kk});
+    return arith::XOrIOp::create(nb, l, v, flip);
+  };
+  auto loadW = [&](OpBuilder &nb, Location l, Value col, Value kk) -> Value {
+    return vector::LoadOp::create(nb, l, i8Vec, w, ValueRange{col, kk});
+  };
+  auto update = [&](OpBuilder &nb, Location l, ArrayRef<Value> xs,
+                    ArrayRef<Value> ws, ValueRange acc) {
+    SmallVector<Value> next =
+        eachOutput(xs, ws, acc, [&](Value s, Value x, Value y) {
+          return dotBytes(nb, l, s, x, y);
+        });
+    for (auto [j, y] : llvm::enumerate(ws))
+      next.push_back(dotBytes(nb, l, acc[xs.size() * ws.size() + j], ones, y));
+    return next;
+  };
+  DotStep dot{4 * lanes,
+              arith::ConstantOp::create(b, loc, i32Vec,
+                                        DenseElementsAttr::get(i32Vec, 0)),
+              nr, loadA, loadW, update};
   SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
                      colsAt = consecutive(b, loc, n0, nr);
-  scf::ForOp loop = reductionLoop(
-      b, loc, k0, kc, 4 * lanes, zero, mr * nr + nr,
-      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
-        SmallVector<Value> xs, ws, next;
-        for (Value r : rowsAt)
-          xs.push_back(arith::XOrIOp::create(
-              nb, l, vector::LoadOp::create(nb, l, i8Vec, a, ValueRange{r, kk}),
-              flip));
-        Prefetch prefetch = prefetchFor(mr, w);
-        for (Value col : colsAt) {
-          ws.push_back(vector::LoadOp::create(nb, l, i8Vec, w,
-                                              ValueRange{col, kk}));
-          if (prefetch == Prefetch::NextTileRows)
-            prefetchNextTile(nb, l, w, col, nr, kk);
-        }
-        if (prefetch == Prefetch::NextBlock)
-          prefetchNextBlock(nb, l, w, n0, nr, kk, 4 * lanes);
-        for (int64_t i = 0; i < mr; ++i)
-          for (int64_t j = 0; j < nr; ++j)
-            next.push_back(dotBytes(nb, l, acc[i * nr + j], xs[i], ws[j]));
-        for (int64_t j = 0; j < nr; ++j)
-          next.push_back(dotBytes(nb, l, acc[mr * nr + j], ones, ws[j]));
-        scf::YieldOp::create(nb, l, next);
-      });
+  scf::ForOp loop = dotLoop(b, loc, w, rowsAt, colsAt, n0, k0, kc, dot);
   Value offset = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(128));
-  for (int64_t j = 0; j < nr; ++j) {
+  addLaneSums(b, loc, loop, c, rowsAt, colsAt, [&](int64_t j) -> Value {
     Value rowSum = vector::ReductionOp::create(
         b, loc, vector::CombiningKind::ADD, loop.getResult(mr * nr + j));
-    Value shift = arith::MulIOp::create(b, loc, offset, rowSum);
-    for (int64_t i = 0; i < mr; ++i) {
-      Value sum = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, loop.getResult(i * nr + j));
-      ValueRange at{rowsAt[i], colsAt[j]};
-      Value old = memref::LoadOp::create(b, loc, c, at);
-      memref::StoreOp::create(
-          b, loc,
-          arith::AddIOp::create(b, loc, old,
-                                arith::SubIOp::create(b, loc, sum, shift)),
-          c, at);
-    }
-  }
+    return arith::MulIOp::create(b, loc, offset, rowSum);
+  });
 }
 
 /// A tile of x·Wᵀ with bf16 W on AVX-512 BF16: per step of 2·lanes along
@@ -551,46 +592,33 @@ void emitBf16DotTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
   auto f32Vec = VectorType::get({lanes}, b.getF32Type());
   auto wideVec = VectorType::get({2 * lanes}, b.getF32Type());
   auto bf16Vec = VectorType::get({2 * lanes}, b.getBF16Type());
-  Value zero = arith::ConstantOp::create(
-      b, loc, f32Vec, DenseElementsAttr::get(f32Vec, b.getF32FloatAttr(0)));
+  auto loadA = [&](OpBuilder &nb, Location l, Value row, Value kk) -> Value {
+    return arith::TruncFOp::create(
+        nb, l, bf16Vec,
+        vector::LoadOp::create(nb, l, wideVec, a, ValueRange{row, kk}));
+  };
+  auto loadW = [&](OpBuilder &nb, Location l, Value col, Value kk) -> Value {
+    return vector::LoadOp::create(nb, l, bf16Vec, w, ValueRange{col, kk});
+  };
+  auto update = [&](OpBuilder &nb, Location l, ArrayRef<Value> xs,
+                    ArrayRef<Value> ws, ValueRange acc) {
+    return eachOutput(xs, ws, acc, [&](Value s, Value x, Value y) -> Value {
+      return LLVM::CallIntrinsicOp::create(
+                 nb, l, f32Vec,
+                 nb.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512"),
+                 ValueRange{s, x, y})
+          .getResult(0);
+    });
+  };
+  DotStep dot{2 * lanes,
+              arith::ConstantOp::create(
+                  b, loc, f32Vec,
+                  DenseElementsAttr::get(f32Vec, b.getF32FloatAttr(0))),
+              0, loadA, loadW, update};
   SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
                      colsAt = consecutive(b, loc, n0, nr);
-  scf::ForOp loop = reductionLoop(
-      b, loc, k0, kc, 2 * lanes, zero, mr * nr,
-      [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
-        SmallVector<Value> xs, ws, next;
-        for (Value r : rowsAt)
-          xs.push_back(arith::TruncFOp::create(
-              nb, l, bf16Vec,
-              vector::LoadOp::create(nb, l, wideVec, a, ValueRange{r, kk})));
-        Prefetch prefetch = prefetchFor(mr, w);
-        for (Value col : colsAt) {
-          ws.push_back(vector::LoadOp::create(nb, l, bf16Vec, w,
-                                              ValueRange{col, kk}));
-          if (prefetch == Prefetch::NextTileRows)
-            prefetchNextTile(nb, l, w, col, nr, kk);
-        }
-        if (prefetch == Prefetch::NextBlock)
-          prefetchNextBlock(nb, l, w, n0, nr, kk, 2 * lanes);
-        for (int64_t i = 0; i < mr; ++i)
-          for (int64_t j = 0; j < nr; ++j)
-            next.push_back(
-                LLVM::CallIntrinsicOp::create(
-                    nb, l, f32Vec,
-                    nb.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512"),
-                    ValueRange{acc[i * nr + j], xs[i], ws[j]})
-                    .getResult(0));
-        scf::YieldOp::create(nb, l, next);
-      });
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      Value sum = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, loop.getResult(i * nr + j));
-      ValueRange at{rowsAt[i], colsAt[j]};
-      Value old = memref::LoadOp::create(b, loc, c, at);
-      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum),
-                              c, at);
-    }
+  addLaneSums(b, loc, dotLoop(b, loc, w, rowsAt, colsAt, n0, k0, kc, dot), c,
+              rowsAt, colsAt);
 }
 
 /// The blocking of C = A·Wᵀ (see rewrite).
