@@ -186,14 +186,9 @@ strata_status_code observe(strata_session &session, const int32_t *tokens,
     return fail(status, STRATA_NOT_FOUND,
                 "the executable has no calibrate entry point: only a model "
                 "compiled with strata-compile --quantize=w8a8 is calibrated");
-  CallFrame frame(session, ep);
-  if (strata_status_code code = frame.prepare(status))
-    return code;
-  if (strata_status_code code =
-          frame.addTokensAndParameters(tokens, batch, seq, status))
-    return code;
   Results results;
-  if (strata_status_code code = frame.call(results, status))
+  if (strata_status_code code =
+          callWithTokens(session, ep, tokens, batch, seq, results, status))
     return code;
   if (!session.calibration)
     session.calibration = std::make_unique<CalibrationState>();

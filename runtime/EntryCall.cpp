@@ -106,6 +106,20 @@ strata_status_code CallFrame::addTokensAndParameters(const int32_t *tokens,
   return STRATA_OK;
 }
 
+strata_status_code callWithTokens(strata_session &session,
+                                  const strata::fb::EntryPoint *ep,
+                                  const int32_t *tokens, size_t batch,
+                                  size_t seq, Results &results,
+                                  strata_status *status) {
+  CallFrame frame(session, ep);
+  if (strata_status_code code = frame.prepare(status))
+    return code;
+  if (strata_status_code code =
+          frame.addTokensAndParameters(tokens, batch, seq, status))
+    return code;
+  return frame.call(results, status);
+}
+
 strata_status_code CallFrame::add(const void *data, size_t bytes,
                                   std::vector<int64_t> shape,
                                   strata_status *status) {
@@ -297,14 +311,9 @@ strata_status_code forward(strata_session *session, const int32_t *tokens,
     return fail(status, STRATA_UNSUPPORTED,
                 "forward's first result is not the LM logits [batch, seq, "
                 "vocab]; this model has no language-model head");
-  CallFrame frame(*session, ep);
-  if (strata_status_code code = frame.prepare(status))
-    return code;
-  if (strata_status_code code =
-          frame.addTokensAndParameters(tokens, batch, seq, status))
-    return code;
   Results results;
-  if (strata_status_code code = frame.call(results, status))
+  if (strata_status_code code =
+          callWithTokens(*session, ep, tokens, batch, seq, results, status))
     return code;
   // Copy the LM logits (result 0) out; Results frees the kernel's buffers.
   size_t k = 0;

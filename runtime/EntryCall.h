@@ -117,6 +117,14 @@ private:
   std::vector<void *> staged;
 };
 
+/// Runs entry point `ep`, which takes token ids [batch, seq] and
+/// parameters (forward, calibrate), bringing its results to the host.
+strata_status_code callWithTokens(strata_session &session,
+                                  const strata::fb::EntryPoint *ep,
+                                  const int32_t *tokens, size_t batch,
+                                  size_t seq, Results &results,
+                                  strata_status *status);
+
 } // namespace strata::runtime
 
 #endif // STRATA_RUNTIME_ENTRYCALL_H
