@@ -2,8 +2,10 @@
 """CPU decode and prefill with the matrix weights in f32, bf16, f16 or int8.
 
 Compiles a config with --weights-dtype f32, bf16 and f16 (the default,
-portable build; --variants adds the int8 schemes w8a16 and w8a8-dynamic,
-strata-compile --quantize), times prefill and greedy decode of each with strata-run bench
+portable build; --variants adds the int8 schemes w8a16, w8a8-dynamic and
+static w8a8, strata-compile --quantize; w8a8's activations are calibrated
+by strata-run quantize on the f32 model's seeded weights over a
+deterministic token file), times prefill and greedy decode of each with strata-run bench
 (same seeded weights, same thread count, alternating runs, median; decode
 is strata-run bench's decode_step_ms, the cost of one step after the
 first, without the prompt's prefill), and
@@ -100,7 +102,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--variants", default="f32,bf16,f16",
                    help="comma-separated: f32, bf16, f16 (--weights-dtype), "
-                   "w8a16, w8a8-dynamic (--quantize; +lm-head adds "
+                   "w8a16, w8a8-dynamic, w8a8 (--quantize; +lm-head adds "
                    "--quantize-lm-head); the first is the baseline")
     a = p.parse_args()
     variants = a.variants.split(",")
@@ -111,11 +113,36 @@ def main():
         exes[v] = os.path.join(tmp, f"{v}.strata")
         subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config, *compile_flags(v),
                         "--emit=executable", "-o", exes[v]], check=True)
+    # Static w8a8 runs calibrated weights: the seeded f32 weights (those
+    # --seed 1 draws for every variant) quantized and calibrated.
+    weights = {v: ["--seed", "1"] for v in variants}
+    static = [v for v in variants if v.partition("+")[0] == "w8a8"]
+    if static:
+        strata_run = os.path.join(bin_dir, "strata-run")
+        f32_exe = os.path.join(tmp, "f32-weights.strata")
+        subprocess.run([os.path.join(bin_dir, "strata-compile"), a.config,
+                        "--weights-dtype=f32", "--emit=executable", "-o", f32_exe], check=True)
+        f32_weights = os.path.join(tmp, "f32.safetensors")
+        subprocess.run([strata_run, "logits", f32_exe, "--seed", "1", "--tokens", "1",
+                        "--save-weights", f32_weights], check=True, capture_output=True)
+        text = open(a.config).read()
+        cfg = json.loads(text) if a.config.endswith(".json") else yaml.safe_load(text)
+        vocab = cfg["model"]["vocab_size"] if "model" in cfg else cfg["vocab_size"]
+        tokens = os.path.join(tmp, "calibration.bin")
+        with open(tokens, "wb") as f:
+            f.write(b"".join(((i * 7919 + 13) % vocab).to_bytes(4, "little")
+                             for i in range(4 * 128)))
+        for v in static:
+            calibrated = os.path.join(tmp, f"{v}.safetensors")
+            subprocess.run([strata_run, "quantize", exes[v], "--weights", f32_weights,
+                            "--calibration-data", tokens, "--samples", "4", "--seq-len", "128",
+                            "-o", calibrated], check=True, capture_output=True)
+            weights[v] = ["--weights", calibrated]
     results = {k: {"prefill_ms": [], "decode_step_ms": []} for k in exes}
     for _ in range(a.rounds):
         for name, exe in exes.items():
             out = subprocess.run([os.path.join(bin_dir, "strata-run"), "bench", exe,
-                                  "--seed", "1", "--prefill", str(a.prefill),
+                                  *weights[name], "--prefill", str(a.prefill),
                                   "--decode", str(a.decode), "--repeats", str(a.repeats),
                                   "--threads", str(a.threads)],
                                  check=True, capture_output=True, text=True).stdout.split()

@@ -218,12 +218,14 @@ Value pairwiseAdd(OpBuilder &b, Location loc, Value x, Value y) {
     even.push_back(2 * i);
     odd.push_back(2 * i + 1);
   }
-  return arith::AddFOp::create(b, loc,
-                               vector::ShuffleOp::create(b, loc, x, y, even),
-                               vector::ShuffleOp::create(b, loc, x, y, odd));
+  Value lo = vector::ShuffleOp::create(b, loc, x, y, even);
+  Value hi = vector::ShuffleOp::create(b, loc, x, y, odd);
+  if (isa<FloatType>(cast<VectorType>(x.getType()).getElementType()))
+    return arith::AddFOp::create(b, loc, lo, hi);
+  return arith::AddIOp::create(b, loc, lo, hi);
 }
 
-/// The lane sums of four accumulators as one vector<4xf32>: two levels of
+/// The lane sums of four accumulators as one vector of 4: two levels of
 /// pairwise adds give [a, b, c, d] in groups of lanes/4, and each further
 /// level halves the groups, until lane j holds the sum of accumulator j.
 Value sumFour(OpBuilder &b, Location loc, ValueRange acc) {
@@ -455,25 +457,29 @@ scf::ForOp dotLoop(OpBuilder &b, Location loc, Value w, ValueRange rowsAt,
       });
 }
 
-/// C[i, j] += the lane sum of output accumulator (i, j) of `loop`, minus
-/// `correction(j)` when given (integer C) .
+/// C[i, j .. j + 3] += the lane sums of output accumulators (i, j .. j + 3)
+/// of `loop`, four at a time (sumFour), minus `correction(j)` (four
+/// values, integer C) when given.
 void addLaneSums(OpBuilder &b, Location loc, scf::ForOp loop, Value c,
                  ArrayRef<Value> rowsAt, ArrayRef<Value> colsAt,
                  function_ref<Value(int64_t j)> correction = nullptr) {
   int64_t nr = colsAt.size();
-  for (int64_t j = 0; j < nr; ++j) {
+  Type element =
+      cast<VectorType>(loop.getResult(0).getType()).getElementType();
+  auto quad = VectorType::get({4}, element);
+  bool isFloat = isa<FloatType>(element);
+  for (int64_t j = 0; j < nr; j += 4) {
     Value minus = correction ? correction(j) : Value();
     for (auto [i, row] : llvm::enumerate(rowsAt)) {
-      Value sum = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, loop.getResult(i * nr + j));
+      Value sums = sumFour(b, loc, loop.getResults().slice(i * nr + j, 4));
       if (minus)
-        sum = arith::SubIOp::create(b, loc, sum, minus);
+        sums = arith::SubIOp::create(b, loc, sums, minus);
       ValueRange at{row, colsAt[j]};
-      Value old = memref::LoadOp::create(b, loc, c, at);
-      Value updated = isa<FloatType>(sum.getType())
-                          ? arith::AddFOp::create(b, loc, old, sum).getResult()
-                          : arith::AddIOp::create(b, loc, old, sum).getResult();
-      memref::StoreOp::create(b, loc, updated, c, at);
+      Value old = vector::LoadOp::create(b, loc, quad, c, at);
+      Value updated = isFloat
+                          ? arith::AddFOp::create(b, loc, old, sums).getResult()
+                          : arith::AddIOp::create(b, loc, old, sums).getResult();
+      vector::StoreOp::create(b, loc, updated, c, at);
     }
   }
 }
@@ -573,16 +579,18 @@ void emitVnniTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
   SmallVector<Value> rowsAt = consecutive(b, loc, p0, mr),
                      colsAt = consecutive(b, loc, n0, nr);
   scf::ForOp loop = dotLoop(b, loc, w, rowsAt, colsAt, n0, k0, kc, dot);
-  Value offset = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(128));
+  auto quad = VectorType::get({4}, b.getI32Type());
+  Value offset = arith::ConstantOp::create(
+      b, loc, quad, DenseElementsAttr::get(quad, b.getI32IntegerAttr(128)));
   addLaneSums(b, loc, loop, c, rowsAt, colsAt, [&](int64_t j) -> Value {
-    Value rowSum = vector::ReductionOp::create(
-        b, loc, vector::CombiningKind::ADD, loop.getResult(mr * nr + j));
-    return arith::MulIOp::create(b, loc, offset, rowSum);
+    Value rowSums =
+        sumFour(b, loc, loop.getResults().slice(mr * nr + j, 4));
+    return arith::MulIOp::create(b, loc, offset, rowSums);
   });
 }
 
 /// A tile of x·Wᵀ with bf16 W on AVX-512 BF16: per step of 2·lanes along
-/// k, A's f32 rows rounded to bf16 (round to nearest even) and W's bf16
+/// k, A's rows (rounded to bf16 beforehand, roundedToBf16) and W's bf16
 /// rows multiplied in pairs into f32 lanes by `vdpbf16ps` (the products
 /// of two bf16 are exact in f32); each output gets its lanes' sum. Only
 /// A's rounding differs from the widening tile: within bf16 tolerance.
@@ -590,16 +598,13 @@ void emitBf16DotTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
                      Value p0, Value n0, int64_t mr, int64_t nr, Value k0,
                      int64_t kc, int64_t lanes) {
   auto f32Vec = VectorType::get({lanes}, b.getF32Type());
-  auto wideVec = VectorType::get({2 * lanes}, b.getF32Type());
   auto bf16Vec = VectorType::get({2 * lanes}, b.getBF16Type());
-  auto loadA = [&](OpBuilder &nb, Location l, Value row, Value kk) -> Value {
-    return arith::TruncFOp::create(
-        nb, l, bf16Vec,
-        vector::LoadOp::create(nb, l, wideVec, a, ValueRange{row, kk}));
+  auto load = [&](Value m) {
+    return [&, m](OpBuilder &nb, Location l, Value row, Value kk) -> Value {
+      return vector::LoadOp::create(nb, l, bf16Vec, m, ValueRange{row, kk});
+    };
   };
-  auto loadW = [&](OpBuilder &nb, Location l, Value col, Value kk) -> Value {
-    return vector::LoadOp::create(nb, l, bf16Vec, w, ValueRange{col, kk});
-  };
+  auto loadA = load(a), loadW = load(w);
   auto update = [&](OpBuilder &nb, Location l, ArrayRef<Value> xs,
                     ArrayRef<Value> ws, ValueRange acc) {
     return eachOutput(xs, ws, acc, [&](Value s, Value x, Value y) -> Value {
@@ -619,6 +624,34 @@ void emitBf16DotTile(OpBuilder &b, Location loc, Value a, Value w, Value c,
                      colsAt = consecutive(b, loc, n0, nr);
   addLaneSums(b, loc, dotLoop(b, loc, w, rowsAt, colsAt, n0, k0, kc, dot), c,
               rowsAt, colsAt);
+}
+
+/// A [rows, k] f32 rounded to bf16 (to nearest even) into a new buffer,
+/// once per contraction: the bf16 tiles then read it as they read W,
+/// instead of rounding A again for every column tile.
+Value roundedToBf16(OpBuilder &b, Location loc, Value a, Value rows,
+                    int64_t k, int64_t lanes) {
+  auto wide = VectorType::get({2 * lanes}, b.getF32Type());
+  auto narrow = VectorType::get({2 * lanes}, b.getBF16Type());
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, k}, b.getBF16Type()),
+      ValueRange{rows});
+  Value zero = indexConstant(b, loc, 0);
+  scf::ForOp::create(
+      b, loc, zero, rows, indexConstant(b, loc, 1), ValueRange{},
+      [&](OpBuilder &rb, Location l, Value r, ValueRange) {
+        scf::ForOp::create(
+            rb, l, zero, indexConstant(rb, l, k), indexConstant(rb, l, 2 * lanes),
+            ValueRange{}, [&](OpBuilder &kb, Location kl, Value kk, ValueRange) {
+              Value v = vector::LoadOp::create(kb, kl, wide, a, ValueRange{r, kk});
+              vector::StoreOp::create(kb, kl,
+                                      arith::TruncFOp::create(kb, kl, narrow, v),
+                                      out, ValueRange{r, kk});
+              scf::YieldOp::create(kb, kl);
+            });
+        scf::YieldOp::create(rb, l);
+      });
+  return out;
 }
 
 /// The blocking of C = A·Wᵀ (see rewrite).
@@ -664,6 +697,9 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
   Location loc = op.getLoc();
   Value a = asMatrix(b, loc, m.a), c = asMatrix(b, loc, m.c);
   Value rows = memref::DimOp::create(b, loc, a, 0);
+  Value rounded;
+  if (m.bf16Dot)
+    a = rounded = roundedToBf16(b, loc, a, rows, m.k, lanes);
   Blocking blocking = chooseBlocking(m, lanes, mr, nr);
   auto constant = [&](OpBuilder &nb, int64_t v) {
     return indexConstant(nb, loc, v);
@@ -745,6 +781,10 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
       rowLoop(kb, fullEnd, end, 1, singleWidth, n0, k0);
     });
   });
+  if (rounded) {
+    b.setInsertionPointAfter(blocks);
+    memref::DeallocOp::create(b, loc, rounded);
+  }
   op->erase();
 }
 

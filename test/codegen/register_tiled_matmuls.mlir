@@ -163,16 +163,21 @@ func.func @pv(%p: memref<?x4x?x?xf32>, %v: memref<?x?x2x16xf32>, %o: memref<?x?x
 // CHECK:         vector.load %[[WH]]{{.*}} : memref<32x64xf16>, vector<16xf16>
 // CHECK:         arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
 // CHECK-NOT:     linalg.generic
-// On AVX-512 BF16 the bf16 weight's tile rounds A's rows to bf16, 32 at a
-// step, into vdpbf16ps; the f16 weight keeps the widening tile.
+// On AVX-512 BF16 the bf16 weight's contraction first rounds A to bf16
+// (once, into a buffer freed after it), then its tiles read 32 of A and W
+// at a step into vdpbf16ps; the f16 weight keeps the widening tile.
 // BF16DOT-LABEL: func.func @narrow_weights(
 // BF16DOT-SAME:    %[[A:[a-z0-9]+]]: memref<?x64xf32>, %[[W:[a-z0-9]+]]: memref<32x64xbf16>, %[[WH:[a-z0-9]+]]: memref<32x64xf16>
-// BF16DOT:         scf.for
+// BF16DOT:         %[[AB:.*]] = memref.alloc(%{{.*}}) : memref<?x64xbf16>
 // BF16DOT:           %[[X:.*]] = vector.load %[[A]][%{{.*}}, %{{.*}}] : memref<?x64xf32>, vector<32xf32>
 // BF16DOT:           %[[XB:.*]] = arith.truncf %[[X]] : vector<32xf32> to vector<32xbf16>
+// BF16DOT:           vector.store %[[XB]], %[[AB]]
+// BF16DOT:         scf.parallel
+// BF16DOT:           %[[XR:.*]] = vector.load %[[AB]][%{{.*}}, %{{.*}}] : memref<?x64xbf16>, vector<32xbf16>
 // BF16DOT:           %[[R:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xbf16>, vector<32xbf16>
-// BF16DOT:           llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"(%{{.*}}, %[[XB]], %[[R]]) : (vector<16xf32>, vector<32xbf16>, vector<32xbf16>) -> vector<16xf32>
-// BF16DOT:         vector.reduction <add>, %{{.*}} : vector<16xf32> into f32
+// BF16DOT:           llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"(%{{.*}}, %[[XR]], %[[R]]) : (vector<16xf32>, vector<32xbf16>, vector<32xbf16>) -> vector<16xf32>
+// BF16DOT:         vector.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x32xf32>, vector<4xf32>
+// BF16DOT:         memref.dealloc %[[AB]] : memref<?x64xbf16>
 // BF16DOT:         vector.load %[[WH]]{{.*}} : memref<32x64xf16>, vector<16xf16>
 // BF16DOT:         arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
 #an = affine_map<(m, n, k) -> (m, k)>
@@ -241,7 +246,9 @@ func.func @int8_weights(%a: memref<?x64xf32>, %w: memref<32x64xi8>, %c: memref<?
 // CHECK:           %[[RW:.*]] = arith.extsi %[[R]] : vector<32xi8> to vector<32xi16>
 // CHECK:           %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx512.pmaddw.d.512"(%[[XW]], %[[RW]]) : (vector<32xi16>, vector<32xi16>) -> vector<16xi32>
 // CHECK:           arith.addi %{{.*}}, %[[P]] : vector<16xi32>
-// CHECK:         vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
+// CHECK:         vector.shuffle %{{.*}}, %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xi32>, vector<16xi32>
+// CHECK:         arith.addi %{{.*}}, %{{.*}} : vector<4xi32>
+// CHECK:         vector.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x32xi32>, vector<4xi32>
 // CHECK-NOT:     linalg.generic
 // SSE-LABEL: func.func @int8_contraction(
 // SSE:           llvm.call_intrinsic "llvm.x86.sse2.pmadd.wd"(%{{.*}}, %{{.*}}) : (vector<8xi16>, vector<8xi16>) -> vector<4xi32>
@@ -258,10 +265,9 @@ func.func @int8_weights(%a: memref<?x64xf32>, %w: memref<32x64xi8>, %c: memref<?
 // VNNI:            %[[R:.*]] = vector.load %[[W]][%{{.*}}, %{{.*}}] : memref<32x64xi8>, vector<64xi8>
 // VNNI:            llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[XU]], %[[R]]) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
 // VNNI:            llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[ONES]], %[[R]])
-// VNNI:          %[[SUMW:.*]] = vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
-// VNNI:          %[[SHIFT:.*]] = arith.muli %{{.*}}, %[[SUMW]] : i32
-// VNNI:          %[[SUM:.*]] = vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
-// VNNI:          arith.subi %[[SUM]], %[[SHIFT]] : i32
+// VNNI:          %[[SHIFT:.*]] = arith.muli %{{.*}}, %{{.*}} : vector<4xi32>
+// VNNI:          %[[SUM:.*]] = vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xi32> to vector<4xi32>
+// VNNI:          arith.subi %[[SUM]], %[[SHIFT]] : vector<4xi32>
 // VNNI-NOT:      pmadd
 #aq = affine_map<(m, n, k) -> (m, k)>
 #wq = affine_map<(m, n, k) -> (n, k)>
