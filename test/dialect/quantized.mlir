@@ -21,3 +21,15 @@ func.func @quantized_experts(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: t
   %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>
   return %y : tensor<1x3x8xf32>
 }
+
+// Tests that the static w8a8 forms and the calibration view round-trip.
+// CHECK-LABEL: func.func @static_forms
+// CHECK:         strata.quantized_linear %{{.*}}, %{{.*}}, %{{.*}} input(%{{.*}}, %{{.*}}) {scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<4x8xi8>, tensor<4xf32> input tensor<1xf32>, tensor<1xf32>
+// CHECK:         strata.quantized_moe_experts {{.*}} inputs(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {num_experts = 4 : i64, scheme = #strata.quant_scheme<w8a8>, top_k = 2 : i64}
+// CHECK:         strata.quantized_moe_expert_inputs %{{.*}}, %{{.*}} experts(%{{.*}}, %{{.*}}) scales(%{{.*}}, %{{.*}}) {num_experts = 4 : i64, top_k = 2 : i64} : tensor<1x3x8xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x6xf32>, tensor<4x6xf32>
+func.func @static_forms(%x: tensor<1x3x8xf32>, %lw: tensor<4x8xi8>, %ls: tensor<4xf32>, %one: tensor<1xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>, %e: tensor<4xf32>) -> (tensor<1x3x4xf32>, tensor<1x3x8xf32>, tensor<?x8xf32>, tensor<?x6xf32>, tensor<5xi32>) {
+  %l = strata.quantized_linear %x, %lw, %ls input(%one, %one) {scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<4x8xi8>, tensor<4xf32> input tensor<1xf32>, tensor<1xf32>
+  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) inputs(%e, %e, %e, %e) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  %r, %h, %o = strata.quantized_moe_expert_inputs %x, %i experts(%g, %g) scales(%gs, %gs) {num_experts = 4, top_k = 2} : tensor<1x3x8xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x6xf32>, tensor<4x6xf32>
+  return %l, %y, %r, %h, %o : tensor<1x3x4xf32>, tensor<1x3x8xf32>, tensor<?x8xf32>, tensor<?x6xf32>, tensor<5xi32>
+}

@@ -101,11 +101,25 @@ Value mlir::strata::detail::quantizeOffsetRows(
       });
 }
 
+namespace {
+Value int8Contraction(OpBuilder &b, Location loc, Value xq, Value wq);
+} // namespace
+
 Value mlir::strata::detail::weightRowSums(OpBuilder &b, Location loc,
                                           Value w) {
   auto type = cast<RankedTensorType>(w.getType());
   unsigned rank = type.getRank();
   MLIRContext *ctx = b.getContext();
+  // A linear's weight: a row of ones times Wᵀ, so the sums run on the int8
+  // register tiles (one pass over W at full bandwidth, not a scalar loop).
+  if (rank == 2) {
+    auto ones = RankedTensorType::get({1, type.getDimSize(1)}, b.getI8Type());
+    Value row = arith::ConstantOp::create(
+        b, loc, ones, DenseElementsAttr::get(ones, b.getI8IntegerAttr(1)));
+    return tensor::CollapseShapeOp::create(
+        b, loc, int8Contraction(b, loc, row, w),
+        SmallVector<ReassociationIndices>{{0, 1}});
+  }
   Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
   Value init =
       linalg::FillOp::create(
