@@ -290,7 +290,11 @@ strata_status_code finish(strata_session &session,
   std::string notes;
   // Computed in full before any parameter changes: a failure leaves them.
   std::vector<std::pair<size_t, std::vector<float>>> updates;
-  for (const strata::fb::QuantizedTensor *q : *exe->quantization()) {
+  const auto *table = exe->quantization();
+  if (!table)
+    return fail(status, STRATA_NOT_FOUND,
+                "calibration: the executable has no quantization table");
+  for (const strata::fb::QuantizedTensor *q : *table) {
     if (q->input_scale() < 0)
       continue;
     size_t param = static_cast<size_t>(q->input_scale());
