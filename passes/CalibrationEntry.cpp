@@ -70,6 +70,8 @@ public:
   LogicalResult buildEntry(func::FuncOp entry, StringRef name);
 
 private:
+  /// A copy of `f` named `name`, marked as calibration code.
+  func::FuncOp cloneAs(func::FuncOp f, StringRef name);
   FailureOr<const Calibrated *> calibrated(func::FuncOp f);
   /// The site of the activations quantized with scale `key` in `f`.
   FailureOr<Site> siteOf(Operation *at, func::FuncOp f, Value key,
@@ -187,15 +189,33 @@ LogicalResult CalibrationBuilder::rewriteBody(func::FuncOp f,
   return success();
 }
 
+func::FuncOp CalibrationBuilder::cloneAs(func::FuncOp f, StringRef name) {
+  func::FuncOp clone = f.clone();
+  clone.setName(name);
+  clone->setAttr("strata.calibration", UnitAttr::get(module.getContext()));
+  symbols.insert(clone);
+  return clone;
+}
+
+/// Makes `fn` return `values` after its first `keep` results (their
+/// result attributes dropped).
+static void setReturned(func::FuncOp fn, unsigned keep,
+                        ArrayRef<Value> values) {
+  auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+  SmallVector<Value> operands(ret.getOperands().take_front(keep));
+  llvm::append_range(operands, values);
+  ret->setOperands(operands);
+  fn->removeAttr(fn.getResAttrsAttrName());
+  fn.setFunctionType(FunctionType::get(
+      fn.getContext(), fn.getArgumentTypes(), ret.getOperandTypes()));
+}
+
 FailureOr<const Calibrated *> CalibrationBuilder::calibrated(func::FuncOp f) {
   auto it = done.find(f);
   if (it != done.end())
     return &it->second;
-  func::FuncOp clone = f.clone();
-  clone.setName((f.getName() + "_calibrate").str());
+  func::FuncOp clone = cloneAs(f, (f.getName() + "_calibrate").str());
   clone.setPrivate();
-  clone->setAttr("strata.calibration", UnitAttr::get(module.getContext()));
-  symbols.insert(clone);
   SmallVector<Value> values;
   SmallVector<Site> sites;
   if (failed(rewriteBody(clone, values, sites)))
@@ -205,21 +225,13 @@ FailureOr<const Calibrated *> CalibrationBuilder::calibrated(func::FuncOp f) {
     return &(done[f] = Calibrated{f, {}, {}});
   }
   SmallVector<unsigned> position;
-  SmallVector<Value> unique = uniqueValues(values, position);
-  auto ret = cast<func::ReturnOp>(clone.getBody().front().getTerminator());
-  ret->insertOperands(ret->getNumOperands(), unique);
-  clone->removeAttr(clone.getResAttrsAttrName());
-  clone.setFunctionType(FunctionType::get(
-      module.getContext(), clone.getArgumentTypes(), ret.getOperandTypes()));
+  setReturned(clone, f.getNumResults(), uniqueValues(values, position));
   return &(done[f] = Calibrated{clone, std::move(sites), std::move(position)});
 }
 
 LogicalResult CalibrationBuilder::buildEntry(func::FuncOp entry,
                                              StringRef name) {
-  func::FuncOp fn = entry.clone();
-  fn.setName(name);
-  fn->setAttr("strata.calibration", UnitAttr::get(module.getContext()));
-  symbols.insert(fn);
+  func::FuncOp fn = cloneAs(entry, name);
   SmallVector<Value> values;
   SmallVector<Site> sites;
   if (failed(rewriteBody(fn, values, sites)))
@@ -239,12 +251,8 @@ LogicalResult CalibrationBuilder::buildEntry(func::FuncOp entry,
   SmallVector<llvm::SetVector<Attribute>> params(unique.size());
   for (auto [site, at] : llvm::zip(sites, position))
     params[at].insert(site.param);
-  auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
-  ret->setOperands(unique);
   // The logits are not returned: what only fed them goes.
-  fn->removeAttr(fn.getResAttrsAttrName());
-  fn.setFunctionType(FunctionType::get(
-      module.getContext(), fn.getArgumentTypes(), ret.getOperandTypes()));
+  setReturned(fn, 0, unique);
   MLIRContext *ctx = module.getContext();
   for (auto [site, at] : llvm::zip(sites, position)) {
     if (fn.getResultAttr(at, "strata.result"))

@@ -222,24 +222,27 @@ strata_status_code observe(strata_session &session, const int32_t *tokens,
       continue;
     std::vector<float> values =
         rowMajor<float>(results, r, res->shape()->size());
-    for (size_t param : calibrates(res)) {
+    std::vector<size_t> calibrated = calibrates(res);
+    for (float v : values)
+      if (!std::isfinite(v))
+        return fail(status, STRATA_INVALID_ARGUMENT,
+                    "calibration: the activations quantized with '%s' hold "
+                    "%g; the model is broken on this text (check the "
+                    "weights)",
+                    params->Get(calibrated.front())->name()->c_str(),
+                    static_cast<double>(v));
+    for (size_t param : calibrated) {
       const char *name = params->Get(param)->name()->c_str();
-      for (float v : values)
-        if (!std::isfinite(v))
-          return fail(status, STRATA_INVALID_ARGUMENT,
-                      "calibration: the activations quantized with '%s' "
-                      "hold %g; the model is broken on this text (check the "
-                      "weights)",
-                      name, static_cast<double>(v));
       CalibrationState::Site &site = state.sites[param];
       size_t experts =
           static_cast<size_t>(params->Get(param)->shape()->Get(0));
       site.perElement.resize(experts);
-      site.all.add(values.data(), values.size());
       if (res->kind() == ResultKind::Activations) {
         site.perElement[0].add(values.data(), values.size());
         continue;
       }
+      // Every expert's rows: the fallback of an expert that has none.
+      site.all.add(values.data(), values.size());
       int at = offsetsOf(param);
       if (at < 0)
         return fail(status, STRATA_CORRUPT_EXECUTABLE,
@@ -300,7 +303,11 @@ strata_status_code finish(strata_session &session,
     size_t param = static_cast<size_t>(q->input_scale());
     const char *name = params->Get(param)->name()->c_str();
     auto it = state.sites.find(param);
-    if (it == state.sites.end() || it->second.all.empty())
+    auto seen = [](const CalibrationState::Site &site) {
+      return std::any_of(site.perElement.begin(), site.perElement.end(),
+                         [](const Observer &o) { return !o.empty(); });
+    };
+    if (it == state.sites.end() || !seen(it->second))
       return fail(status, STRATA_INVALID_ARGUMENT,
                   "calibration: no activation reached '%s' in %zu "
                   "sequences; calibrate with more text",

@@ -58,7 +58,8 @@ private:
 void affineParams(double low, double high, float &scale, float &zeroPoint);
 
 /// A session's calibration so far: observers by activation scale
-/// parameter, one per element (per expert), plus one over all of them.
+/// parameter, one per element (per expert), plus, for experts, one over
+/// all of them (the range of an expert no row reached).
 struct CalibrationState {
   struct Site {
     std::vector<Observer> perElement;

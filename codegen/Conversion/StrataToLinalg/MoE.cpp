@@ -596,13 +596,20 @@ public:
         });
   }
 
-  /// `input`'s rows times int8 `weights` [E, cols, K], each row scaled by
-  /// its expert's `scales` row: w8a16 widens the weights as read;
-  /// `dynamic` quantizes each row with its own scale and sums int8
-  /// products exactly; `inScale` and `inZero` (static w8a8) quantize each
-  /// row with its expert's calibrated scale and zero point.
-  Value product(Value input, Value weights, Value scales, int64_t cols,
-                bool dynamic, Value inScale, Value inZero) const;
+  /// Sorted rows as the products read them: float (w8a16), or rounded to
+  /// int8 with their scales (`dynamic`: each row its own; `inScale` and
+  /// `inZero`, static w8a8: each row its expert's calibrated scale and
+  /// zero point). Gate and up share one.
+  struct Rows {
+    Value values, scale, zero;
+  };
+  Rows quantized(Value input, bool dynamic, Value inScale,
+                 Value inZero) const;
+
+  /// `rows` times int8 `weights` [E, cols, K], each product row scaled by
+  /// its expert's `scales` row and its activation scale.
+  Value product(const Rows &rows, Value weights, Value scales,
+                int64_t cols) const;
 
   /// silu(gate) * up of two products' rows.
   Value swiglu(Value gate, Value up) const {
@@ -625,24 +632,29 @@ private:
   Value flatIndices;
 };
 
-Value QuantizedExpertProducts::product(Value input, Value weights,
-                                       Value scales, int64_t cols,
-                                       bool dynamic, Value inScale,
-                                       Value inZero) const {
+QuantizedExpertProducts::Rows
+QuantizedExpertProducts::quantized(Value input, bool dynamic, Value inScale,
+                                   Value inZero) const {
+  Rows rows{input, Value(), Value()};
+  if (inScale) {
+    rows.scale = perRow(input, inScale);
+    rows.zero = perRow(input, inZero);
+    rows.values = quantizeOffsetRows(b, loc, input, rows.scale, rows.zero,
+                                     dimsMap(b.getContext(), 2, {0}));
+  } else if (dynamic) {
+    rows.scale = rowScales(b, loc, input);
+    rows.values = quantizeRows(b, loc, input, rows.scale, b.getI8Type());
+  }
+  return rows;
+}
+
+Value QuantizedExpertProducts::product(const Rows &rows, Value weights,
+                                       Value scales, int64_t cols) const {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
-  Value rowScale, rowZero, rowSums, init;
-  if (inScale) {
-    rowScale = perRow(input, inScale);
-    rowZero = perRow(input, inZero);
-    input = quantizeOffsetRows(b, loc, input, rowScale, rowZero,
-                               dimsMap(ctx, 2, {0}));
-    rowSums = weightRowSums(b, loc, weights);
-  }
-  if (dynamic) {
-    rowScale = rowScales(b, loc, input);
-    input = quantizeRows(b, loc, input, rowScale, b.getI8Type());
-  }
+  Value input = rows.values, rowScale = rows.scale, rowZero = rows.zero;
+  Value rowSums = rowZero ? weightRowSums(b, loc, weights) : Value();
+  Value init;
   if (rowScale) {
     Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
     init = linalg::FillOp::create(
@@ -701,15 +713,15 @@ struct GroupedQuantizedMoEExpertsLowering
     QuantizedExpertProducts experts(rewriter, loc, op.getIndices(),
                                     numExperts);
     const SortedPairs &sp = experts.pairs();
-    Value rows = sp.gather(rewriter, loc, x);
-    Value inScale = op.getInputScale(), inZero = op.getInputZeroPoint();
-    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f,
-                                 dynamic, inScale, inZero);
-    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f,
-                               dynamic, inScale, inZero);
-    Value expertOut = experts.product(
-        experts.swiglu(gate, up), op.getDownProj(), op.getDownScale(), d,
-        dynamic, op.getDownInputScale(), op.getDownInputZeroPoint());
+    auto rows = experts.quantized(sp.gather(rewriter, loc, x), dynamic,
+                                  op.getInputScale(), op.getInputZeroPoint());
+    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f);
+    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f);
+    auto hidden = experts.quantized(experts.swiglu(gate, up), dynamic,
+                                    op.getDownInputScale(),
+                                    op.getDownInputZeroPoint());
+    Value expertOut =
+        experts.product(hidden, op.getDownProj(), op.getDownScale(), d);
     rewriter.replaceOp(op, combineSlots(rewriter, loc, sp, expertOut,
                                         op.getWeights(), /*weighted=*/true, x));
     return success();
@@ -735,10 +747,9 @@ struct QuantizedMoEExpertInputsLowering
                                     numExperts);
     const SortedPairs &sp = experts.pairs();
     Value rows = sp.gather(rewriter, loc, op.getInput());
-    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f,
-                                 false, Value(), Value());
-    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f,
-                               false, Value(), Value());
+    auto plain = experts.quantized(rows, false, Value(), Value());
+    Value gate = experts.product(plain, op.getGateProj(), op.getGateScale(), f);
+    Value up = experts.product(plain, op.getUpProj(), op.getUpScale(), f);
     rewriter.replaceOp(op, {rows, experts.swiglu(gate, up), sp.offsets});
     return success();
   }
