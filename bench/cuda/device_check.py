@@ -13,6 +13,9 @@ are checked against torch on the weights they were called with.
 
 Benchmarks, each against a peer measured in the same run:
   GEMM 4096^3: Strata (f32) vs torch.matmul (cuBLAS) in f32 and bf16.
+  int8 GEMM 4096^3 (a w8a8-dynamic linear layer on s8 mma.sync): Strata vs
+  the same layer in torch (quantize, torch._int_mm, dequantize) and vs
+  _int_mm alone (cuBLAS int8).
   Attention (causal, seq 4096, 8 heads of 128): Strata vs torch SDPA.
   MoE layer (4096 tokens, 16 experts of 512 on 1024, top 2): Strata's
   grouped expert GEMMs vs the eager per-expert loop of HF Mixtral in torch.
@@ -122,6 +125,29 @@ def numerics():
                   f"2e-2 relative)")
         except Exception as e:
             check(f"model {model} --tensor-cores", False, str(e))
+    for model in ["micro-w8a16", "micro-w8a8-dynamic"]:
+        try:  # int8 models: the same quantized weights; bf16 tolerance for
+            # w8a16's rounded activations, a quantization step for w8a8's
+            cpu_exe = os.path.join(ART, f"{model}-cpu.strata")
+            tc_exe = os.path.join(ART, f"{model}-cuda-tc.strata")
+            cpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
+                "logits", cpu_exe, "--seed", "7", "--tokens",
+                prompt).splitlines()])
+            tc = torch.tensor([[float(v) for v in l.split()] for l in strata(
+                "logits", tc_exe, "--seed", "7", "--tokens", prompt,
+                "--device=cuda").splitlines()])
+            rel = ((cpu - tc).abs().max() / cpu.abs().max()).item()
+            check(f"logits {model} --tensor-cores", rel < 2e-2,
+                  f"relative max error {rel:.3g} (tolerance 2e-2 relative)")
+            args = ["infer", "--seed", "7", "--tokens", "1,2,3",
+                    "--max-new-tokens", "16"]
+            cpu_out = strata(args[0], cpu_exe, *args[1:]).splitlines()
+            gpu_out = strata(args[0], tc_exe, *args[1:],
+                             "--device=cuda").splitlines()
+            check(f"greedy {model} --tensor-cores", cpu_out[-1] == gpu_out[-1],
+                  f"cpu {cpu_out[-1]} | cuda {gpu_out[-1]}")
+        except Exception as e:
+            check(f"model {model} --tensor-cores", False, str(e))
     try:
         auto = strata("infer", os.path.join(ART, "tiny-cpu.strata"),
                       "--seed", "7", "--tokens", "1,2,3",
@@ -190,6 +216,61 @@ def gemm():
     say(f"GEMM 4096^3 tensor cores: Strata {r['strata_tc_tflops']:.2f} "
         f"TFLOP/s ({tc_ms:.2f} ms) | ratio vs cuBLAS bf16 "
         f"{r['tc_ratio_vs_cublas_bf16']:.4f} (target 0.7)")
+
+
+def int8_reference(P):
+    """w8a8-dynamic's linear on the saved weights (int8 W and its scales):
+    rows of x quantized round-half-even to [-127, 127] by max|x| / 127,
+    exact int products (in f64: sums below 2^53), dequantized."""
+    x = P["x"].reshape(-1, P["x"].shape[-1]).double()
+    amax = x.abs().amax(-1, keepdim=True)
+    sx = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
+    xq = torch.round(x / sx).clamp(-127, 127)
+    acc = xq @ P["w"].double().t()
+    return (acc * sx * P["w_scale"].double()).float().reshape(-1)
+
+
+def gemm_int8():
+    """The w8a8-dynamic linear layer at 4096^3 (quantize rows, int8 GEMM,
+    dequantize) on s8 mma.sync tiles, against torch: the same three steps
+    with torch._int_mm (cuBLAS int8), and _int_mm alone."""
+    n = 4096
+    call_ms, tc_ms, P, ours = call_kernel_module("gemm_int8", 3, 5, n * n,
+                                                 build="gemm-int8-tc")
+    ref = int8_reference(P)
+    rel = ((ours - ref).abs().max() / ref.abs().max()).item()
+    # A row scale differing in its last bit can move one x_q by a step.
+    check("gemm_int8 4096^3 (w8a8-dynamic) vs torch's reference of the "
+          "scheme", rel < 1e-3, f"relative max error {rel:.3g}")
+    x = P["x"].reshape(n, n)
+    w = P["w"].to(torch.int8)
+    wt = w.t()
+    sw = P["w_scale"]
+
+    def torch_layer():
+        amax = x.abs().amax(-1, keepdim=True)
+        sx = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
+        xq = torch.round(x / sx).clamp(-127, 127).to(torch.int8)
+        return torch._int_mm(xq, wt).float() * sx * sw
+
+    xq = torch.round(x / (x.abs().amax(-1, keepdim=True) / 127.0)).clamp(
+        -127, 127).to(torch.int8)
+    layer_ms = cuda_time_ms(torch_layer)
+    int_mm_ms = cuda_time_ms(lambda: torch._int_mm(xq, wt))
+    flop = 2 * n ** 3
+    r = {"strata_tc_ms": tc_ms, "strata_call_ms": call_ms,
+         "strata_tops": flop / tc_ms / 1e9,
+         "torch_layer_ms": layer_ms, "int_mm_ms": int_mm_ms,
+         "int_mm_tops": flop / int_mm_ms / 1e9,
+         "ratio_vs_torch_layer": layer_ms / tc_ms,
+         "ratio_vs_int_mm": int_mm_ms / tc_ms}
+    report["gemm_int8"] = r
+    say(f"int8 GEMM 4096^3 (w8a8-dynamic layer, s8 mma.sync): Strata "
+        f"{tc_ms:.2f} ms ({r['strata_tops']:.1f} TOP/s) | torch quantize + "
+        f"_int_mm + dequantize {layer_ms:.2f} ms | _int_mm alone "
+        f"{int_mm_ms:.3f} ms ({r['int_mm_tops']:.0f} TOP/s) | ratio vs the "
+        f"torch layer {r['ratio_vs_torch_layer']:.3f}, vs _int_mm "
+        f"{r['ratio_vs_int_mm']:.4f}")
 
 
 def attention():
@@ -364,7 +445,7 @@ def nccl():
 def main():
     say(f"Strata device check, {report['date']}")
     say(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
-    for part in (numerics, nccl, gemm, attention, moe, decode):
+    for part in (numerics, nccl, gemm, gemm_int8, attention, moe, decode):
         try:
             part()
         except Exception as e:

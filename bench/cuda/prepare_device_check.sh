@@ -39,6 +39,17 @@ for k in gemm attention moe; do
   "$COMPILE" "$ROOT/bench/cuda/$k.mlir" --target=cuda --sm="$SM" --tensor-cores \
     --emit=executable -o "$ART/$k-tc-cuda.strata"
 done
+"$COMPILE" "$ROOT/bench/cuda/gemm_int8.mlir" --target=cuda --sm="$SM" \
+  --tensor-cores --emit=executable -o "$ART/gemm-int8-tc-cuda.strata"
+# int8 models (--quantize): the CUDA tensor-core build (s8 mma.sync)
+# against the CPU build on the same seeded, quantized weights.
+for q in w8a16 w8a8-dynamic; do
+  "$COMPILE" "$ROOT/test/configs/yaml/micro.yaml" --quantize "$q" \
+    --emit=executable -o "$ART/micro-$q-cpu.strata"
+  "$COMPILE" "$ROOT/test/configs/yaml/micro.yaml" --quantize "$q" \
+    --target=cuda --sm="$SM" --tensor-cores --emit=executable \
+    -o "$ART/micro-$q-cuda-tc.strata"
+done
 "$COMPILE" "$ROOT/bench/cuda/decode-bench.yaml" --target=cuda --sm="$SM" \
   --emit=executable -o "$ART/decode-bench-cuda.strata"
 cp "$BUILD/bin/strata-run" "$BUILD/bin/strata-comm-check" "$ART/"

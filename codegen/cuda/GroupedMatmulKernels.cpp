@@ -6,7 +6,8 @@
 //
 // - Tiles (P >= kTileRowsPerGroup * E: prefill, training): the 64x64 tile
 //   bodies of strata-tiled-matmuls (f32 FMAs, or bf16 mma.sync with
-//   tensor-cores) over each expert's segment of rows. Expert e's segment
+//   tensor-cores; int8 rows and weights: i32 multiply-adds, or s8
+//   mma.sync) over each expert's segment of rows. Expert e's segment
 //   takes ceil(count_e / 64) row tiles; grid y enumerates
 //   ceil(P / 64) + E tile slots, which bounds the sum over experts, and a
 //   block finds its expert by scanning the offsets (uniform across the
@@ -53,13 +54,19 @@ struct Grouped {
   Value p, groups; ///< P and E (index)
   int64_t n, d;
 
+  /// int8 rows and weights summed into i32 (else f32 sums, narrower
+  /// weights widened as they are read).
+  bool integer() const {
+    return cast<MemRefType>(init.getType()).getElementType().isInteger(32);
+  }
+
   /// init[m, n] = its initial value + `acc`.
   void store(OpBuilder &b, Location loc, Value m, Value col, Value acc) {
     Value old = fill ? fill.getInputs()[0]
                      : memref::LoadOp::create(b, loc, init, ValueRange{m, col})
                            .getResult();
-    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, acc),
-                            init, ValueRange{m, col});
+    memref::StoreOp::create(b, loc, addSum(b, loc, old, acc), init,
+                            ValueRange{m, col});
   }
 };
 
@@ -117,14 +124,19 @@ void buildTileKernel(OpBuilder &b, Location loc, Grouped &g, TileKind kind) {
   auto load = [&](OpBuilder &b, Location loc, unsigned operand, Value mn,
                   Value k) -> Value {
     Value kOk = lessThan(b, loc, k, dSize);
-    if (operand == 0)
-      return guardedLoad(
-          b, loc,
-          arith::AndIOp::create(b, loc, lessThan(b, loc, mn, rowEnd), kOk),
-          g.rows, ValueRange{mn, k});
-    return guardedLoad(
-        b, loc, arith::AndIOp::create(b, loc, lessThan(b, loc, mn, nSize), kOk),
-        g.weights, ValueRange{expert, mn, k});
+    Value v =
+        operand == 0
+            ? guardedLoad(
+                  b, loc,
+                  arith::AndIOp::create(b, loc, lessThan(b, loc, mn, rowEnd),
+                                        kOk),
+                  g.rows, ValueRange{mn, k})
+            : guardedLoad(
+                  b, loc,
+                  arith::AndIOp::create(b, loc, lessThan(b, loc, mn, nSize),
+                                        kOk),
+                  g.weights, ValueRange{expert, mn, k});
+    return isIntegerTile(kind) ? v : widenToF32(b, loc, v);
   };
   auto store = [&](OpBuilder &b, Location loc, Value m, Value col, Value acc) {
     Value ok = arith::AndIOp::create(b, loc, lessThan(b, loc, m, rowEnd),
@@ -187,7 +199,10 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
   Value r = arith::DivUIOp::create(b, loc, warps.item, nSize);
   Value col = arith::RemUIOp::create(b, loc, warps.item, nSize);
   Value expert = groupOfRow(b, loc, g, r, maxGroups);
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  bool integer = g.integer();
+  Value zero = arith::ConstantOp::create(
+      b, loc,
+      integer ? TypedAttr(b.getI32IntegerAttr(0)) : b.getF32FloatAttr(0));
   auto lanes = scf::ForOp::create(
       b, loc, warps.lane, indexConstant(b, loc, g.d), warps.warpSize,
       ValueRange{zero},
@@ -195,11 +210,22 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
         Value x = memref::LoadOp::create(b, loc, g.rows, ValueRange{r, k});
         Value w = memref::LoadOp::create(b, loc, g.weights,
                                          ValueRange{expert, col, k});
-        scf::YieldOp::create(
-            b, loc, ValueRange{math::FmaOp::create(b, loc, x, w, acc[0])});
+        Value next;
+        if (integer) {
+          Type i32 = b.getI32Type();
+          next = arith::AddIOp::create(
+              b, loc, acc[0],
+              arith::MulIOp::create(b, loc,
+                                    arith::ExtSIOp::create(b, loc, i32, x),
+                                    arith::ExtSIOp::create(b, loc, i32, w)));
+        } else {
+          next = math::FmaOp::create(b, loc, widenToF32(b, loc, x),
+                                     widenToF32(b, loc, w), acc[0]);
+        }
+        scf::YieldOp::create(b, loc, ValueRange{next});
       });
   Value sum = warpAllReduce(b, loc, lanes.getResult(0), [&](Value x, Value y) {
-    return arith::AddFOp::create(b, loc, x, y);
+    return addSum(b, loc, x, y);
   });
   auto first = scf::IfOp::create(
       b, loc,
@@ -211,12 +237,6 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
 }
 
 LogicalResult lowerToKernels(kernel::GroupedMatmulOp op, bool tensorCores) {
-  // Narrow and int8 expert weights are CPU-only so far (strata-compile
-  // refuses --weights-dtype and --quantize with --target=cuda).
-  if (!cast<MemRefType>(op.getWeights().getType()).getElementType().isF32())
-    return op.emitOpError("has ")
-           << op.getWeights().getType()
-           << " weights; the CUDA grouped kernels take f32 weights";
   OpBuilder b(op);
   Location loc = op.getLoc();
   Grouped g{fillFeeding(op, op.getInit())};
@@ -231,7 +251,8 @@ LogicalResult lowerToKernels(kernel::GroupedMatmulOp op, bool tensorCores) {
   g.groups = memref::DimOp::create(b, loc, g.weights, 0);
   int64_t maxGroups =
       wType.isDynamicDim(0) ? int64_t(1) << 31 : wType.getDimSize(0);
-  TileKind kind = tensorCores ? TileKind::TensorCore : TileKind::Fma;
+  TileKind kind = tileKindFor(
+      cast<MemRefType>(g.init.getType()).getElementType(), tensorCores);
   Value many = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::uge, g.p,
       arith::MulIOp::create(b, loc, g.groups,

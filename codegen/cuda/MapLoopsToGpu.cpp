@@ -49,16 +49,19 @@ bool isScalarPure(Operation *op) {
   return op->getNumRegions() == 0 && isPure(op);
 }
 
-/// A host-side choice between launches (strata-tiled-matmuls' tensor-core
-/// or warp kernel by row count): an scf.if holding only launches and the
-/// scalar arithmetic that sizes them.
-bool isLaunchDispatch(Operation *op) {
+/// A host-side branch: a choice between launches (strata-tiled-matmuls'
+/// tensor-core or warp kernel by row count) or buffer deallocation's
+/// conditional frees (an entry returning several buffers frees those it
+/// does not return): an scf.if holding only launches, host structure and
+/// the scalar arithmetic that sizes them.
+bool isHostBranch(Operation *op) {
   auto ifOp = dyn_cast<scf::IfOp>(op);
   if (!ifOp || ifOp.getNumResults() != 0)
     return false;
   for (Region &region : ifOp->getRegions())
     for (Operation &inner : region.getOps())
-      if (!isa<gpu::LaunchOp, scf::YieldOp>(inner) && !isScalarPure(&inner))
+      if (!isa<gpu::LaunchOp, scf::YieldOp>(inner) &&
+          !isHostStructure(&inner) && !isScalarPure(&inner))
         return false;
   return true;
 }
@@ -180,7 +183,7 @@ struct MapLoopsToGpuPass
         if (failed(flush()) || failed(mapParallel(loop, blockSize, maxBlocks)))
           return failure();
       } else if (isHostStructure(op) || isa<gpu::LaunchOp>(op) ||
-                 isLaunchDispatch(op)) {
+                 isHostBranch(op)) {
         // Launches made by earlier passes (strata-warp-reductions) are
         // already mapped.
         if (failed(flush()))

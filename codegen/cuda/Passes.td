@@ -123,10 +123,18 @@ def StrataTiledMatmuls : Pass<"strata-tiled-matmuls", "mlir::ModuleOp"> {
     With `tensor-cores` (sm_80+) the tile is computed by 4 warps with
     `nvvm.mma.sync` m16n8k16: operands rounded to bf16 when staged,
     accumulation in f32 (each warp a 32x32 quarter, 2x4 mma tiles).
+
+    Inputs widened in the body (a quantized or narrow-weight product:
+    int8 `sitofp`, bf16/f16 `extf` into f32) are widened as they are
+    staged. int8 x int8 summed into i32 (`extsi`, `muli`, `addi`: w8a8's
+    products) takes integer tiles: exact i32 multiply-adds, or with
+    `tensor-cores` s8 `nvvm.mma.sync` m16n8k32 with i32 accumulators
+    (64x32 int8 operand tiles per step).
   }];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", "false",
-           "bf16 mma.sync tiles with f32 accumulation instead of f32 FMAs">,
+           "mma.sync tiles (bf16 with f32 accumulation, s8 with i32) "
+           "instead of FMAs">,
   ];
   let dependentDialects = [
     "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
@@ -161,7 +169,9 @@ def StrataGroupedMatmulKernels
     branch on the row count P. With at least 8 rows per expert on average
     (P >= 8 E): 64x64 output tiles over each expert's segment of rows,
     with the tile bodies of strata-tiled-matmuls (f32 FMAs, or bf16
-    mma.sync with `tensor-cores`); grid y enumerates ceil(P / 64) + E tile
+    mma.sync with `tensor-cores`; int8 rows and weights into i32: integer
+    multiply-adds or s8 mma.sync; int8, bf16 or f16 weights with f32 rows
+    widened as read); grid y enumerates ceil(P / 64) + E tile
     slots and each block finds its expert and row tile by scanning the
     offsets, so each tile of an expert's weights is read once per 64 of its
     rows. Otherwise (decode): one warp per output, the row's expert found
@@ -169,7 +179,8 @@ def StrataGroupedMatmulKernels
   }];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", "false",
-           "bf16 mma.sync tiles with f32 accumulation instead of f32 FMAs">,
+           "mma.sync tiles (bf16 with f32 accumulation, s8 with i32) "
+           "instead of FMAs">,
   ];
   let dependentDialects = [
     "mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",

@@ -5,9 +5,12 @@
 // 2k + r: 32 banks; staged row-fastest, 32 consecutive words), bf16 tiles
 // [64][24] (a fragment load by lanes g = 0..7, c = 0..3 reads word
 // 12g + c: 32 banks; k-fastest staging writes 16 consecutive words).
-// Left: bf16 B staged row-fastest (A·B on tensor cores) writes word
-// 12n + k/2, 4-way conflicts (8-way unpadded), and the f32 body's B
-// reads by columns 4j and 4j + 32 are 2-way.
+// int8 tiles are [64][48] bytes (12 words a row: a fragment register at
+// row g, k = 4c reads word 12g + c, 32 banks). Left: bf16 B staged
+// row-fastest (A·B on tensor cores) writes word 12n + k/2, 4-way
+// conflicts (8-way unpadded), the f32 body's B reads by columns 4j and
+// 4j + 32 are 2-way, and int8 fragment registers are packed from four
+// byte loads (the rows are word-aligned: one 32-bit load would do).
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,41 +31,44 @@ using namespace mlir::strata;
 
 namespace {
 
-constexpr int64_t kDepth = 16; // k per staged step
+constexpr int64_t kDepth = 16; // k per staged step (int8 mma: kInt8MmaK)
 constexpr int64_t kFmaThreads = 256, kPer = 4;
 constexpr int64_t kFmaPadded = kTileSize + 2;
 constexpr int64_t kMmaWarps = 4;
 constexpr int64_t kMmaPadded = kMmaK + 8;
+// int8 rows of 32 k padded to 48 bytes (12 words): a fragment load by
+// lanes g = 0..7, c = 0..3 reads word 12g + c, 32 banks, as for bf16.
+constexpr int64_t kInt8MmaPadded = kInt8MmaK + 16;
 static_assert(kMmaK == kDepth, "one staged step is one mma.sync k step");
 
-/// Row and k of element `e` of a 64x16 operand tile staged k-fastest (16
-/// consecutive k per row: coalesced for operands contiguous along k), or
-/// row-fastest.
+/// Row and k of element `e` of a 64 x `depth` operand tile staged
+/// k-fastest (`depth` consecutive k per row: coalesced for operands
+/// contiguous along k), or row-fastest.
 std::pair<Value, Value> stagedElement(OpBuilder &b, Location loc, Value e,
-                                      bool kFastest) {
+                                      bool kFastest, int64_t depth) {
   if (kFastest) {
-    Value depth = indexConstant(b, loc, kDepth);
-    return {arith::DivUIOp::create(b, loc, e, depth),
-            arith::RemUIOp::create(b, loc, e, depth)};
+    Value d = indexConstant(b, loc, depth);
+    return {arith::DivUIOp::create(b, loc, e, d),
+            arith::RemUIOp::create(b, loc, e, d)};
   }
   Value tile = indexConstant(b, loc, kTileSize);
   return {arith::RemUIOp::create(b, loc, e, tile),
           arith::DivUIOp::create(b, loc, e, tile)};
 }
 
-/// Stages A's and B's 64x16 tiles at depth `k0` with `threads` threads
-/// (A k-fastest, as A is usually k-contiguous; B n-fastest, or k-fastest
-/// for x·Wᵀ: coalesced global reads), each element going through
-/// `put(b, tile, mn, k, value)`.
+/// Stages A's and B's 64 x `depth` tiles at depth `k0` with `threads`
+/// threads (A k-fastest, as A is usually k-contiguous; B n-fastest, or
+/// k-fastest for x·Wᵀ: coalesced global reads), each element going
+/// through `put(b, tile, mn, k, value)`.
 void stageTiles(
-    OpBuilder &b, Location loc, const TileAccess &t, Value k0, int64_t threads,
-    Value aTile, Value bTile,
+    OpBuilder &b, Location loc, const TileAccess &t, Value k0, int64_t depth,
+    int64_t threads, Value aTile, Value bTile,
     function_ref<void(OpBuilder &, Value, Value, Value, Value)> put) {
-  for (int64_t q = 0; q < kTileSize * kDepth / threads; ++q) {
+  for (int64_t q = 0; q < kTileSize * depth / threads; ++q) {
     Value e = addConstant(b, loc, t.tid, q * threads);
     auto stage = [&](unsigned operand, bool kFastest, Value tile,
                      Value origin) {
-      auto [mn, k] = stagedElement(b, loc, e, kFastest);
+      auto [mn, k] = stagedElement(b, loc, e, kFastest, depth);
       Value v =
           t.load(b, loc, operand, arith::AddIOp::create(b, loc, origin, mn),
                  arith::AddIOp::create(b, loc, k0, k));
@@ -73,10 +79,11 @@ void stageTiles(
   }
 }
 
-/// f32 FMA body: 256 threads, each a 4x4 register block; A and B staged as
-/// [k][m] and [k][n].
+/// The FMA body: 256 threads, each a 4x4 register block; A and B staged
+/// as [k][m] and [k][n]. f32 FMAs, or (`integer`) int8 operands staged as
+/// i32 and summed exactly with i32 multiply-adds.
 void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
-                  const TileAccess &t) {
+                  const TileAccess &t, bool integer) {
   Value aTile = buffers[0], bTile = buffers[1];
   Value tid = t.tid;
   Value per = indexConstant(b, loc, kPer),
@@ -86,16 +93,20 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
   Value tx = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, tid, sixteen), per);
 
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  Value zero = arith::ConstantOp::create(
+      b, loc,
+      integer ? TypedAttr(b.getI32IntegerAttr(0)) : b.getF32FloatAttr(0));
   SmallVector<Value> init(kPer * kPer, zero);
   Value depth = indexConstant(b, loc, kDepth);
   auto kLoop = scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
       [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
-        // f32 tiles as [k][m] and [k][n]: 4 elements per thread each.
+        // Tiles as [k][m] and [k][n]: 4 elements per thread each.
         stageTiles(
-            b, loc, t, k0, kFmaThreads, aTile, bTile,
+            b, loc, t, k0, kDepth, kFmaThreads, aTile, bTile,
             [&](OpBuilder &b, Value tile, Value mn, Value k, Value v) {
+              if (integer)
+                v = arith::ExtSIOp::create(b, loc, b.getI32Type(), v);
               memref::StoreOp::create(b, loc, v, tile, ValueRange{k, mn});
             });
         gpu::BarrierOp::create(b, loc);
@@ -110,9 +121,16 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                     b, loc, bTile, ValueRange{kk, addConstant(b, loc, tx, i)}));
               }
               for (int64_t i = 0; i < kPer; ++i)
-                for (int64_t j = 0; j < kPer; ++j)
-                  next.push_back(math::FmaOp::create(b, loc, av[i], bv[j],
-                                                     acc[i * kPer + j]));
+                for (int64_t j = 0; j < kPer; ++j) {
+                  Value c = acc[i * kPer + j];
+                  next.push_back(
+                      integer ? arith::AddIOp::create(
+                                    b, loc, c,
+                                    arith::MulIOp::create(b, loc, av[i], bv[j]))
+                                    .getResult()
+                              : math::FmaOp::create(b, loc, av[i], bv[j], c)
+                                    .getResult());
+                }
               scf::YieldOp::create(b, loc, next);
             });
         gpu::BarrierOp::create(b, loc);
@@ -126,70 +144,121 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
               kLoop.getResult(i * kPer + j));
 }
 
+/// Four int8 `tile[row][col..col + 3]` packed into one fragment register,
+/// the first in the low byte.
+Value loadS8Quad(OpBuilder &b, Location loc, Value tile, Value row,
+                 Value col) {
+  Type i32 = b.getI32Type();
+  Value packed;
+  for (int64_t i = 0; i < 4; ++i) {
+    Value byte = arith::ExtUIOp::create(
+        b, loc, i32,
+        memref::LoadOp::create(b, loc, tile,
+                               ValueRange{row, addConstant(b, loc, col, i)}));
+    if (i)
+      byte = arith::ShLIOp::create(
+          b, loc, byte,
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(8 * i)));
+    packed = packed ? arith::OrIOp::create(b, loc, packed, byte).getResult()
+                    : byte;
+  }
+  return packed;
+}
+
+/// D = A·B + C for one warp's s8 m16n8k32 tile (i32 accumulators, wrapping
+/// like the CPU's i32 sums; at most 2^31 / 128^2 = 131072 products per
+/// sum before it could): four A registers, two B, four C; as
+/// mmaSyncBf16, each register holding four k-consecutive int8.
+SmallVector<Value, 4> mmaSyncS8(OpBuilder &b, Location loc, ValueRange a,
+                                ValueRange bFrag, ValueRange c) {
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(4, b.getI32Type()));
+  Value mma = NVVM::MmaOp::create(
+      b, loc, resultType, a, bFrag, c,
+      ArrayRef<int64_t>{kMmaM, kMmaN, kInt8MmaK}, std::nullopt,
+      NVVM::MMAIntOverflow::wrapped,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::s8, NVVM::MMATypes::s8},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value, 4> d;
+  for (int64_t r = 0; r < 4; ++r)
+    d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, r));
+  return d;
+}
+
 /// Tensor-core body (sm_80+): 4 warps, each a 32x32 quarter of the tile as
-/// 2x4 mma.sync m16n8k16 tiles (nvvm.mma.sync: nvgpu's mma.sync has no
-/// bf16 lowering in MLIR 22) with bf16 operands and f32 accumulators. Per
-/// step of 16 along k, A's and B's 64x16 tiles are rounded to bf16 and
-/// staged k-contiguous ([m][k] and [n][k]), so a lane's fragment pairs are
-/// adjacent. Fragment ownership follows the PTX ISA (g = lane / 4,
-/// c = lane % 4): A registers hold rows g and g + 8 at k = 2c, 2c + 8
-/// (+1); B registers k = 2c, 2c + 8 (+1) at column g; C rows g and g + 8
-/// at columns 2c (+1).
+/// 2x4 mma.sync tiles (nvvm.mma.sync: nvgpu's mma.sync has no bf16
+/// lowering in MLIR 22): m16n8k16 with bf16 operands and f32 accumulators,
+/// or (`int8`) m16n8k32 with s8 operands and i32 accumulators. Per step
+/// of one mma depth along k, A's and B's 64-row tiles (rounded to bf16)
+/// are staged k-contiguous ([m][k] and [n][k]), so the elements of a
+/// lane's fragment register are adjacent. Fragment ownership follows the
+/// PTX ISA (g = lane / 4, c = lane % 4, p elements per register: 2 bf16
+/// or 4 s8, depth 8p): A registers hold rows g and g + 8 at k = pc and
+/// pc + 4p (+1 .. p-1); B registers the same k at column g; C rows g and
+/// g + 8 at columns 2c (+1).
 void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
-                  const TileAccess &t) {
+                  const TileAccess &t, bool int8) {
   constexpr int64_t kWarpTile = 32, kTilesM = kWarpTile / kMmaM,
                     kTilesN = kWarpTile / kMmaN;
-  Type bf16 = b.getBF16Type();
+  const int64_t depth = int8 ? kInt8MmaK : kMmaK;
   Value aTile = buffers[0], bTile = buffers[1];
   Value warpSize = indexConstant(b, loc, strata::kWarpSize);
   Value lane = arith::RemUIOp::create(b, loc, t.tid, warpSize);
   Value warp = arith::DivUIOp::create(b, loc, t.tid, warpSize);
   Value two = indexConstant(b, loc, 2);
   auto [g, c2] = mmaLane(b, loc, lane);
+  // The lane's first k in a register: p·c.
+  Value kc = int8 ? arith::MulIOp::create(b, loc, c2, two).getResult() : c2;
   Value warpTile = indexConstant(b, loc, kWarpTile);
   Value wm = arith::MulIOp::create(
       b, loc, arith::DivUIOp::create(b, loc, warp, two), warpTile);
   Value wn = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, warp, two), warpTile);
 
-  // Four f32 accumulators per mma tile and lane: c0..c3.
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  // Four accumulators per mma tile and lane: c0..c3.
+  Value zero = arith::ConstantOp::create(
+      b, loc, int8 ? TypedAttr(b.getI32IntegerAttr(0)) : b.getF32FloatAttr(0));
   SmallVector<Value> init(kTilesM * kTilesN * 4, zero);
-  Value depth = indexConstant(b, loc, kMmaK);
   auto kLoop = scf::ForOp::create(
-      b, loc, indexConstant(b, loc, 0), t.depth, depth, init,
-      [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
-        // bf16 tiles as [m][k] and [n][k]: 8 elements per thread each.
-        stageTiles(b, loc, t, k0, kMmaWarps * strata::kWarpSize, aTile, bTile,
+      b, loc, indexConstant(b, loc, 0), t.depth, indexConstant(b, loc, depth),
+      init, [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
+        // Tiles as [m][k] and [n][k].
+        stageTiles(b, loc, t, k0, depth, kMmaWarps * strata::kWarpSize, aTile,
+                   bTile,
                    [&](OpBuilder &b, Value tile, Value mn, Value k, Value v) {
-                     memref::StoreOp::create(
-                         b, loc, arith::TruncFOp::create(b, loc, bf16, v), tile,
-                         ValueRange{mn, k});
+                     if (!int8)
+                       v = arith::TruncFOp::create(b, loc, b.getBF16Type(), v);
+                     memref::StoreOp::create(b, loc, v, tile,
+                                             ValueRange{mn, k});
                    });
         gpu::BarrierOp::create(b, loc);
         auto reg = [&](Value tile, Value row, Value col) {
-          return loadBf16Pair(b, loc, tile, row, col);
+          return int8 ? loadS8Quad(b, loc, tile, row, col)
+                      : loadBf16Pair(b, loc, tile, row, col);
         };
         SmallVector<SmallVector<Value>> aFrags, bFrags;
-        Value k8 = addConstant(b, loc, c2, 8);
+        Value kHigh = addConstant(b, loc, kc, depth / 2);
         for (int64_t i = 0; i < kTilesM; ++i) {
           Value r = arith::AddIOp::create(b, loc, wm,
                                           addConstant(b, loc, g, i * kMmaM));
           Value r8 = addConstant(b, loc, r, 8);
-          aFrags.push_back({reg(aTile, r, c2), reg(aTile, r8, c2),
-                            reg(aTile, r, k8), reg(aTile, r8, k8)});
+          aFrags.push_back({reg(aTile, r, kc), reg(aTile, r8, kc),
+                            reg(aTile, r, kHigh), reg(aTile, r8, kHigh)});
         }
         for (int64_t j = 0; j < kTilesN; ++j) {
           Value n = arith::AddIOp::create(b, loc, wn,
                                           addConstant(b, loc, g, j * kMmaN));
-          bFrags.push_back(loadBFragment(b, loc, bTile, n, c2));
+          bFrags.push_back({reg(bTile, n, kc), reg(bTile, n, kHigh)});
         }
         SmallVector<Value> next;
         for (int64_t i = 0; i < kTilesM; ++i)
-          for (int64_t j = 0; j < kTilesN; ++j)
+          for (int64_t j = 0; j < kTilesN; ++j) {
+            ValueRange c = acc.slice((i * kTilesN + j) * 4, 4);
             llvm::append_range(
-                next, mmaSyncBf16(b, loc, aFrags[i], bFrags[j],
-                                  acc.slice((i * kTilesN + j) * 4, 4)));
+                next, int8 ? mmaSyncS8(b, loc, aFrags[i], bFrags[j], c)
+                           : mmaSyncBf16(b, loc, aFrags[i], bFrags[j], c));
+          }
         gpu::BarrierOp::create(b, loc);
         scf::YieldOp::create(b, loc, next);
       });
@@ -212,27 +281,46 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
 } // namespace
 
 int64_t mlir::strata::tileThreads(TileKind kind) {
-  return kind == TileKind::Fma ? kFmaThreads : kMmaWarps * kWarpSize;
+  return kind == TileKind::Fma || kind == TileKind::IntFma
+             ? kFmaThreads
+             : kMmaWarps * kWarpSize;
 }
 
 SmallVector<Type> mlir::strata::tileBuffers(MLIRContext *ctx, TileKind kind) {
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  MemRefType type =
-      kind == TileKind::Fma
-          ? MemRefType::get({kDepth, kFmaPadded}, Float32Type::get(ctx),
-                            MemRefLayoutAttrInterface(), workgroup)
-          : MemRefType::get({kTileSize, kMmaPadded}, BFloat16Type::get(ctx),
-                            MemRefLayoutAttrInterface(), workgroup);
+  auto shared = [&](ArrayRef<int64_t> shape, Type element) -> Type {
+    return MemRefType::get(shape, element, MemRefLayoutAttrInterface(),
+                           workgroup);
+  };
+  Type type;
+  switch (kind) {
+  case TileKind::Fma:
+    type = shared({kDepth, kFmaPadded}, Float32Type::get(ctx));
+    break;
+  case TileKind::IntFma:
+    type = shared({kDepth, kFmaPadded}, IntegerType::get(ctx, 32));
+    break;
+  case TileKind::TensorCore:
+    type = shared({kTileSize, kMmaPadded}, BFloat16Type::get(ctx));
+    break;
+  case TileKind::Int8TensorCore:
+    type = shared({kTileSize, kInt8MmaPadded}, IntegerType::get(ctx, 8));
+    break;
+  }
   return {type, type};
 }
 
 void mlir::strata::buildTile(OpBuilder &b, Location loc, TileKind kind,
                              ValueRange buffers, const TileAccess &t) {
-  if (kind == TileKind::Fma)
-    buildFmaTile(b, loc, buffers, t);
-  else
-    buildMmaTile(b, loc, buffers, t);
+  switch (kind) {
+  case TileKind::Fma:
+  case TileKind::IntFma:
+    return buildFmaTile(b, loc, buffers, t, kind == TileKind::IntFma);
+  case TileKind::TensorCore:
+  case TileKind::Int8TensorCore:
+    return buildMmaTile(b, loc, buffers, t, kind == TileKind::Int8TensorCore);
+  }
 }
 
 MmaLane mlir::strata::mmaLane(OpBuilder &b, Location loc, Value lane) {
@@ -292,17 +380,33 @@ SmallVector<Value, 4> mlir::strata::mmaSyncBf16(OpBuilder &b, Location loc,
 
 Value mlir::strata::guardedLoad(OpBuilder &b, Location loc, Value inBounds,
                                 Value memref, ValueRange indices) {
-  auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getF32Type()}, inBounds,
+  Type element = cast<MemRefType>(memref.getType()).getElementType();
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{element}, inBounds,
                                 /*withElse=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
   scf::YieldOp::create(
       b, loc, ValueRange{memref::LoadOp::create(b, loc, memref, indices)});
   b.setInsertionPointToStart(ifOp.elseBlock());
-  scf::YieldOp::create(
-      b, loc,
-      ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))});
+  scf::YieldOp::create(b, loc,
+                       ValueRange{arith::ConstantOp::create(
+                           b, loc, cast<TypedAttr>(b.getZeroAttr(element)))});
   return ifOp.getResult(0);
+}
+
+Value mlir::strata::widenToF32(OpBuilder &b, Location loc, Value v) {
+  Type f32 = b.getF32Type();
+  if (v.getType() == f32)
+    return v;
+  if (isa<IntegerType>(v.getType()))
+    return arith::SIToFPOp::create(b, loc, f32, v);
+  return arith::ExtFOp::create(b, loc, f32, v);
+}
+
+Value mlir::strata::addSum(OpBuilder &b, Location loc, Value old, Value acc) {
+  if (isa<IntegerType>(acc.getType()))
+    return arith::AddIOp::create(b, loc, old, acc);
+  return arith::AddFOp::create(b, loc, old, acc);
 }
 
 Value mlir::strata::lessThan(OpBuilder &b, Location loc, Value x, Value bound) {

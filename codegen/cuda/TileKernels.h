@@ -5,7 +5,9 @@
 // C[m, n] += sum_k A[m, k] * B[n, k] starts and how to read A and B and
 // update C, a body stages 64x16 operand tiles in shared memory per step of
 // k and computes the tile with f32 FMAs (256 threads, 4x4 outputs each) or
-// bf16 mma.sync on tensor cores (4 warps, 32x32 each). What the caller
+// bf16 mma.sync on tensor cores (4 warps, 32x32 each); int8 operands sum
+// exactly into i32 with integer multiply-adds or s8 mma.sync m16n8k32
+// (64x32 operand tiles per step). What the caller
 // decides is the mapping of blocks to tiles: batch dimensions for a linalg
 // contraction, expert segments for a grouped matmul.
 //
@@ -21,13 +23,30 @@ namespace mlir::strata {
 /// Output rows and columns per block.
 constexpr int64_t kTileSize = 64;
 
-/// The shape of one tensor-core instruction, mma.sync m16n8k16.
+/// The shape of one tensor-core instruction, mma.sync m16n8k16 (bf16);
+/// the int8 one is m16n8k32.
 constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
+constexpr int64_t kInt8MmaK = 32;
 
 enum class TileKind {
-  Fma,       ///< f32 FMAs, 256 threads
-  TensorCore ///< bf16 mma.sync m16n8k16 with f32 accumulators, 4 warps
+  Fma,        ///< f32 FMAs, 256 threads
+  TensorCore, ///< bf16 mma.sync m16n8k16 with f32 accumulators, 4 warps
+  IntFma,     ///< int8 operands, exact i32 multiply-adds, 256 threads
+  Int8TensorCore ///< s8 mma.sync m16n8k32 with i32 accumulators, 4 warps
 };
+
+/// Whether `kind` multiplies int8 operands into i32 sums (its loads give
+/// i8 values) rather than f32 ones (its loads give f32 values).
+inline bool isIntegerTile(TileKind kind) {
+  return kind == TileKind::IntFma || kind == TileKind::Int8TensorCore;
+}
+
+/// The tile kind for a contraction summing into `accumulator` (f32 or i32).
+inline TileKind tileKindFor(Type accumulator, bool tensorCores) {
+  if (accumulator.isInteger(32))
+    return tensorCores ? TileKind::Int8TensorCore : TileKind::IntFma;
+  return tensorCores ? TileKind::TensorCore : TileKind::Fma;
+}
 
 /// Threads per block of a `kind` tile kernel.
 int64_t tileThreads(TileKind kind);
@@ -43,7 +62,8 @@ struct TileAccess {
   Value depth;      ///< k's extent
   bool bAlongK;     ///< B's consecutive elements run along k (x·Wᵀ)
   /// A (operand 0) at (row, k) or B (1) at (column, k), in absolute
-  /// indices; 0 outside the operand.
+  /// indices; 0 outside the operand. f32 for the float kinds (narrower
+  /// operands widened: widenToF32), i8 for the integer ones.
   function_ref<Value(OpBuilder &, Location, unsigned, Value, Value)> load;
   /// C[m, n] = its initial value + `acc`, when (m, n) is inside C.
   function_ref<void(OpBuilder &, Location, Value, Value, Value)> store;
@@ -85,9 +105,16 @@ SmallVector<Value, 2> loadBFragment(OpBuilder &b, Location loc, Value tile,
 SmallVector<Value, 4> mmaSyncBf16(OpBuilder &b, Location loc, ValueRange a,
                                   ValueRange bFrag, ValueRange c);
 
-/// `memref[indices]` (f32) when `inBounds`, else 0.
+/// `memref[indices]` when `inBounds`, else 0 (of its element type).
 Value guardedLoad(OpBuilder &b, Location loc, Value inBounds, Value memref,
                   ValueRange indices);
+
+/// `v` as f32: int8 weights (sitofp: exact), bf16/f16 ones (extf), f32
+/// as is.
+Value widenToF32(OpBuilder &b, Location loc, Value v);
+
+/// `old + acc`, f32 or i32.
+Value addSum(OpBuilder &b, Location loc, Value old, Value acc);
 
 /// x < bound, unsigned.
 Value lessThan(OpBuilder &b, Location loc, Value x, Value bound);

@@ -10,7 +10,9 @@
 // warps run bf16 mma.sync with tensor-cores). Batch dimensions become the
 // grid's z. x·Wᵀ with fewer than 16 rows (decode's matrix-vector
 // products) is left to strata-warp-reductions; with a dynamic row count a
-// host-side branch chooses. The tile bodies are in TileKernels.cpp; this
+// host-side branch chooses. Quantized products match too: inputs widened
+// in the body (int8 weights for f32 activations) are widened as staged,
+// and int8 x int8 sums into i32 take the integer tiles. The tile bodies are in TileKernels.cpp; this
 // pass matches contractions and maps blocks to their tiles.
 //
 //===----------------------------------------------------------------------===//
@@ -42,35 +44,76 @@ struct Dims {
   unsigned m, n, k;
   SmallVector<unsigned> batch;
   bool bAlongK = false; ///< B read along k (x·Wᵀ), not along n (A·B)
+  Type accumulator;     ///< f32, or i32 (int8 operands)
 };
 
 /// Rows (m) from which x·Wᵀ runs on tiles; fewer rows (decode's
 /// matrix-vector products) stay one warp per output.
 constexpr int64_t kTileMinRows = 16;
 
-/// `out + a * b` over the two inputs, in either operand order.
-bool isMulAdd(linalg::LinalgOp op) {
+/// `v` read as a block argument of `body`, directly or through the
+/// widening that a quantized or narrow-weight contraction applies (int8
+/// sitofp, bf16/f16 extf into f32; int8 extsi into i32).
+BlockArgument widenedArgument(Value v, Type accumulator) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return dyn_cast<BlockArgument>(v);
+  Value in;
+  if (auto cast = dyn_cast<arith::SIToFPOp>(def);
+      cast && accumulator.isF32() && cast.getIn().getType().isInteger(8))
+    in = cast.getIn();
+  else if (auto ext = dyn_cast<arith::ExtFOp>(def);
+           ext && accumulator.isF32() &&
+           isa<BFloat16Type, Float16Type>(ext.getIn().getType()))
+    in = ext.getIn();
+  else if (auto ext = dyn_cast<arith::ExtSIOp>(def);
+           ext && accumulator.isInteger(32) &&
+           ext.getIn().getType().isInteger(8))
+    in = ext.getIn();
+  return dyn_cast_or_null<BlockArgument>(in);
+}
+
+/// `out + a * b` over the two inputs, in either operand order: f32, with
+/// int8, bf16 or f16 inputs widened to f32, or int8 inputs summed exactly
+/// into i32 (a quantized model's products). The accumulator type when it
+/// is one.
+std::optional<Type> mulAddAccumulator(linalg::LinalgOp op) {
   Block *body = op.getBlock();
-  if (body->getOperations().size() != 3)
-    return false;
-  auto mul = dyn_cast<arith::MulFOp>(&body->front());
-  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  if (!mul || !add || !add.getType().isF32())
-    return false;
-  Value a = body->getArgument(0), b = body->getArgument(1),
-        out = body->getArgument(2);
-  bool mulOk = (mul.getLhs() == a && mul.getRhs() == b) ||
-               (mul.getLhs() == b && mul.getRhs() == a);
-  bool addOk = (add.getLhs() == out && add.getRhs() == mul) ||
-               (add.getRhs() == out && add.getLhs() == mul);
-  return mulOk && addOk &&
-         cast<linalg::YieldOp>(body->getTerminator()).getOperand(0) == add;
+  Value result = cast<linalg::YieldOp>(body->getTerminator()).getOperand(0);
+  Type acc = result.getType();
+  bool integer = acc.isInteger(32);
+  if (!acc.isF32() && !integer)
+    return std::nullopt;
+  Operation *add = result.getDefiningOp();
+  if (!add || !(integer ? isa<arith::AddIOp>(add) : isa<arith::AddFOp>(add)))
+    return std::nullopt;
+  Value out = body->getArgument(2);
+  Value product = add->getOperand(0) == out ? add->getOperand(1)
+                                            : add->getOperand(0);
+  Operation *mul = product.getDefiningOp();
+  if ((add->getOperand(0) != out && add->getOperand(1) != out) || !mul ||
+      !(integer ? isa<arith::MulIOp>(mul) : isa<arith::MulFOp>(mul)))
+    return std::nullopt;
+  BlockArgument x = widenedArgument(mul->getOperand(0), acc),
+                y = widenedArgument(mul->getOperand(1), acc);
+  if (!x || !y || x == y || x == out || y == out)
+    return std::nullopt;
+  // Integer sums take int8 on both sides (the int8 tiles stage i8).
+  if (integer && (x.getType() != y.getType() || !x.getType().isInteger(8)))
+    return std::nullopt;
+  // Nothing else in the body: the add, the product and the widenings.
+  size_t widenings = (x != mul->getOperand(0)) + (y != mul->getOperand(1));
+  if (body->getOperations().size() != 3 + widenings)
+    return std::nullopt;
+  return acc;
 }
 
 std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
-      !isMulAdd(op))
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1)
+    return std::nullopt;
+  std::optional<Type> accumulator = mulAddAccumulator(op);
+  if (!accumulator)
     return std::nullopt;
   for (OpOperand &operand : op->getOpOperands())
     if (!isa<MemRefType>(operand.get().getType()) ||
@@ -84,6 +127,7 @@ std::optional<Dims> matchMatmul(linalg::LinalgOp op) {
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
   Dims d;
+  d.accumulator = *accumulator;
   d.k = reductions.front();
   d.n = cast<AffineDimExpr>(c.getResults().back()).getPosition();
   // m: the innermost other output dimension that only A reads (attention's
@@ -135,8 +179,10 @@ struct TileLaunch {
   }
 
   /// Loads A (operand 0) or B (1) at output row `m` / column `n` and depth
-  /// `k` (absolute), 0 outside the operand.
-  Value load(OpBuilder &b, Location loc, unsigned operand, Value mn, Value k) {
+  /// `k` (absolute), 0 outside the operand: as TileAccess::load gives it
+  /// to a `kind` tile.
+  Value load(OpBuilder &b, Location loc, TileKind kind, unsigned operand,
+             Value mn, Value k) {
     SmallVector<Value> at = ivs;
     unsigned dim = operand == 0 ? d.m : d.n;
     at[dim] = mn;
@@ -144,8 +190,9 @@ struct TileLaunch {
     Value ok = arith::AndIOp::create(b, loc, lessThan(b, loc, mn, sizes[dim]),
                                      lessThan(b, loc, k, sizes[d.k]));
     OpOperand *o = op.getDpsInputOperand(operand);
-    return guardedLoad(b, loc, ok, o->get(),
-                       applyIndexingMap(b, loc, map(o), at));
+    Value v =
+        guardedLoad(b, loc, ok, o->get(), applyIndexingMap(b, loc, map(o), at));
+    return isIntegerTile(kind) ? v : widenToF32(b, loc, v);
   }
 
   /// C[m, n] = C_init + `acc` when (m, n) is inside C.
@@ -162,8 +209,7 @@ struct TileLaunch {
         applyIndexingMap(b, loc, map(op.getDpsInitOperand(0)), at);
     Value old = fill ? fill.getInputs()[0]
                      : memref::LoadOp::create(b, loc, cMem(), cIdx).getResult();
-    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, acc),
-                            cMem(), cIdx);
+    memref::StoreOp::create(b, loc, addSum(b, loc, old, acc), cMem(), cIdx);
   }
 };
 
@@ -225,7 +271,7 @@ void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind,
   TileLaunch t = createTileLaunch(b, op, d, tileThreads(kind),
                                   tileBuffers(op.getContext(), kind), fill);
   auto load = [&](OpBuilder &b, Location loc, unsigned operand, Value mn,
-                  Value k) { return t.load(b, loc, operand, mn, k); };
+                  Value k) { return t.load(b, loc, kind, operand, mn, k); };
   auto store = [&](OpBuilder &b, Location loc, Value m, Value n, Value acc) {
     t.store(b, loc, m, n, acc);
   };
@@ -287,8 +333,8 @@ struct TiledMatmulsPass
         if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
           if (std::optional<Dims> d = matchMatmul(linalgOp))
             work.push_back({linalgOp, *d});
-    TileKind kind = tensorCores ? TileKind::TensorCore : TileKind::Fma;
     for (auto &[op, dims] : work) {
+      TileKind kind = tileKindFor(dims.accumulator, tensorCores);
       if (dims.bAlongK)
         lowerLinearOnTiles(op, dims, kind);
       else

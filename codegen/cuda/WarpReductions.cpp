@@ -49,11 +49,19 @@ std::optional<Combiner> matchCombiner(linalg::LinalgOp op) {
   if (!combine || combine->getBlock() != body || !out.hasOneUse() ||
       *out.getUsers().begin() != combine || combine->getNumOperands() != 2)
     return std::nullopt;
+  Combiner c{combine, {}};
+  // Integer sums: a quantized model's int8 products into i32 (exact, in
+  // any order).
+  if (auto integer = dyn_cast<IntegerType>(out.getType())) {
+    if (!isa<arith::AddIOp>(combine) || integer.getWidth() != 32)
+      return std::nullopt;
+    c.identity = IntegerAttr::get(integer, 0);
+    return c;
+  }
   auto type = dyn_cast<FloatType>(out.getType());
   if (!type)
     return std::nullopt;
   const llvm::fltSemantics &sem = type.getFloatSemantics();
-  Combiner c{combine, {}};
   if (isa<arith::AddFOp>(combine))
     c.identity = FloatAttr::get(type, APFloat::getZero(sem));
   else if (isa<arith::MaximumFOp, arith::MaxNumFOp>(combine))

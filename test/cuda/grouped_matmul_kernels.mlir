@@ -60,3 +60,44 @@ func.func @grouped(%rows: memref<?x32xf32>, %w: memref<8x48x32xf32>, %offsets: m
   strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xf32>, memref<9xi32>, memref<?x48xf32>
   return %out : memref<?x48xf32>
 }
+
+// int8 rows and weights into i32 (w8a8's routed experts): integer tiles
+// (i32 multiply-adds; s8 mma.sync m16n8k32 with tensor cores) and an
+// integer warp kernel (extsi, muli, addi, shuffled integer sums).
+// CHECK-LABEL: func.func @grouped_i8(
+// CHECK:         gpu.launch {{.*}} workgroup({{.*}} : memref<16x66xi32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-16:  arith.muli
+// CHECK:         } else {
+// CHECK:           gpu.launch
+// CHECK:             arith.extsi
+// CHECK:             arith.muli
+// CHECK:             gpu.shuffle xor {{.*}} : i32
+// TC-LABEL: func.func @grouped_i8(
+// TC:         gpu.launch {{.*}} workgroup({{.*}} : memref<64x48xi8, #gpu.address_space<workgroup>>
+// TC-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<s8>
+func.func @grouped_i8(%rows: memref<?x32xi8>, %w: memref<8x48x32xi8>, %offsets: memref<9xi32>) -> memref<?x48xi32> {
+  %c0 = arith.constant 0 : index
+  %p = memref.dim %rows, %c0 : memref<?x32xi8>
+  %out = memref.alloc(%p) : memref<?x48xi32>
+  %zero = arith.constant 0 : i32
+  linalg.fill ins(%zero : i32) outs(%out : memref<?x48xi32>)
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xi8>, memref<8x48x32xi8>, memref<9xi32>, memref<?x48xi32>
+  return %out : memref<?x48xi32>
+}
+
+// int8 weights with f32 rows (w8a16's experts): widened as read.
+// CHECK-LABEL: func.func @grouped_w8(
+// CHECK:         gpu.launch
+// CHECK:           arith.sitofp %{{.*}} : i8 to f32
+// CHECK:         } else {
+// CHECK:             arith.sitofp %{{.*}} : i8 to f32
+// CHECK:             math.fma
+func.func @grouped_w8(%rows: memref<?x32xf32>, %w: memref<8x48x32xi8>, %offsets: memref<9xi32>) -> memref<?x48xf32> {
+  %c0 = arith.constant 0 : index
+  %p = memref.dim %rows, %c0 : memref<?x32xf32>
+  %out = memref.alloc(%p) : memref<?x48xf32>
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x48xf32>)
+  strata_kernel.grouped_matmul %rows, %w groups(%offsets) into %out : memref<?x32xf32>, memref<8x48x32xi8>, memref<9xi32>, memref<?x48xf32>
+  return %out : memref<?x48xf32>
+}

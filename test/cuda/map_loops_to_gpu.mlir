@@ -106,3 +106,19 @@ func.func @dispatch(%many: i1, %x: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// Buffer deallocation's conditional frees (an entry returning several
+// buffers frees those it does not return) are host code too: device
+// memory is freed by the host, never inside a kernel.
+// CHECK-LABEL: func.func @conditional_free
+// CHECK:         scf.if %arg0 {
+// CHECK-NEXT:      memref.dealloc %arg1
+// CHECK-NOT:     gpu.launch
+func.func @conditional_free(%free: i1, %x: memref<4xf32>) {
+  scf.if %free {
+    memref.dealloc %x : memref<4xf32>
+  }
+  return
+}

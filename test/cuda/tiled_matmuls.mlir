@@ -149,3 +149,106 @@ func.func @linear_fill(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %init: f32) 
       ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>) outs(%y : memref<?x32xf32>)
   return %y : memref<?x32xf32>
 }
+
+// -----
+
+// int8 x int8 summed into i32 (a w8a8 linear layer): the integer tiles.
+// Without tensor cores, int8 staged as i32 [16][66] tiles and exact i32
+// multiply-adds (no fma, no float); with them, [64][48] int8 tiles (32 k
+// per step, rows padded to 48 bytes), fragment registers packing four
+// bytes, and s8 mma.sync m16n8k32 into i32 accumulators (wrapping, as
+// the CPU's i32 sums), C += acc with integer adds.
+// CHECK-LABEL: func.func @linear_i8
+// CHECK:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[AT:.*]] : memref<16x66xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x66xi32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c72 step %c16{{.*}} -> (i32, i32,
+// CHECK:             arith.extsi %{{.*}} : i8 to i32
+// CHECK:             memref.store %{{.*}}, %[[AT]]
+// CHECK:             gpu.barrier
+// CHECK-COUNT-16:      arith.muli
+// CHECK-NOT:           math.fma
+// CHECK:             gpu.barrier
+// CHECK:           arith.addi %{{.*}} : i32
+// CHECK:           memref.store %{{.*}}, %arg2{{.*}} : memref<32x70xi32>
+// TC-LABEL: func.func @linear_i8
+// TC:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128, {{.*}}) workgroup(%[[AT:.*]] : memref<64x48xi8, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<64x48xi8, #gpu.address_space<workgroup>>)
+// TC:           scf.for %{{.*}} = %c0{{.*}} to %c72 step %c32{{.*}} -> (i32, i32,
+// TC-NOT:         arith.truncf
+// TC:             memref.store %{{.*}}, %[[AT]]{{.*}} : memref<64x48xi8, #gpu.address_space<workgroup>>
+// TC:             gpu.barrier
+// TC:             arith.extui %{{.*}} : i8 to i32
+// TC:             arith.shli %{{.*}}, %c24_i32
+// TC-COUNT-8:     nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>} : (i32, i32, i32) -> !llvm.struct<(i32, i32, i32, i32)>
+// TC:           arith.addi %{{.*}} : i32
+func.func @linear_i8(%x: memref<32x72xi8>, %w: memref<70x72xi8>, %y: memref<32x70xi32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x72xi8>, memref<70x72xi8>) outs(%y : memref<32x70xi32>) {
+  ^bb0(%a: i8, %b: i8, %acc: i32):
+    %ea = arith.extsi %a : i8 to i32
+    %eb = arith.extsi %b : i8 to i32
+    %m = arith.muli %ea, %eb : i32
+    %s = arith.addi %acc, %m : i32
+    linalg.yield %s : i32
+  }
+  return
+}
+
+// -----
+
+// int8 weights in an f32 contraction (w8a16) and bf16 weights: widened to
+// f32 as they are read (sitofp, extf), then the float tiles.
+// CHECK-LABEL: func.func @linear_w8
+// CHECK:         gpu.launch
+// CHECK:           arith.sitofp %{{.*}} : i8 to f32
+// CHECK:           math.fma
+// TC-LABEL: func.func @linear_w8
+// TC:         gpu.launch
+// TC:           arith.sitofp %{{.*}} : i8 to f32
+// TC:           arith.truncf %{{.*}} : f32 to bf16
+// TC:           nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+func.func @linear_w8(%x: memref<32x72xf32>, %w: memref<70x72xi8>, %y: memref<32x70xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x72xf32>, memref<70x72xi8>) outs(%y : memref<32x70xf32>) {
+  ^bb0(%a: f32, %b: i8, %acc: f32):
+    %eb = arith.sitofp %b : i8 to f32
+    %m = arith.mulf %a, %eb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @linear_bf16w
+// CHECK:         gpu.launch
+// CHECK:           arith.extf %{{.*}} : bf16 to f32
+// CHECK:           math.fma
+func.func @linear_bf16w(%x: memref<32x72xf32>, %w: memref<70x72xbf16>, %y: memref<32x70xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x72xf32>, memref<70x72xbf16>) outs(%y : memref<32x70xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %eb = arith.extf %b : bf16 to f32
+    %m = arith.mulf %a, %eb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Not a widened product: an i32 sum of uint8 products (extui) or a body
+// doing more than multiply-add stays for the generic lowering.
+// CHECK-LABEL: func.func @not_signed
+// CHECK:         linalg.generic
+// CHECK-NOT:     gpu.launch
+func.func @not_signed(%x: memref<32x72xi8>, %w: memref<70x72xi8>, %y: memref<32x70xi32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x72xi8>, memref<70x72xi8>) outs(%y : memref<32x70xi32>) {
+  ^bb0(%a: i8, %b: i8, %acc: i32):
+    %ea = arith.extui %a : i8 to i32
+    %eb = arith.extsi %b : i8 to i32
+    %m = arith.muli %ea, %eb : i32
+    %s = arith.addi %acc, %m : i32
+    linalg.yield %s : i32
+  }
+  return
+}

@@ -173,3 +173,27 @@ func.func @not_an_epilogue(%x: memref<64x64xf32>, %ss: memref<64xf32>, %y: memre
   }
   return
 }
+
+// -----
+
+// An i32 sum of int8 products (a quantized decode step's x·Wᵀ): integer
+// shuffles, 0 as the identity.
+// CHECK-LABEL: func.func @int8_rows
+// CHECK:         gpu.launch
+// CHECK:           arith.constant 0 : i32
+// CHECK:           arith.extsi
+// CHECK:           arith.muli
+// CHECK-COUNT-5:   gpu.shuffle xor {{.*}} : i32
+// CHECK-NOT:     linalg.generic
+func.func @int8_rows(%x: memref<2x64xi8>, %w: memref<16x64xi8>, %y: memref<2x16xi32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<2x64xi8>, memref<16x64xi8>) outs(%y : memref<2x16xi32>) {
+  ^bb0(%a: i8, %b: i8, %acc: i32):
+    %ea = arith.extsi %a : i8 to i32
+    %eb = arith.extsi %b : i8 to i32
+    %m = arith.muli %ea, %eb : i32
+    %s = arith.addi %acc, %m : i32
+    linalg.yield %s : i32
+  }
+  return
+}

@@ -575,12 +575,6 @@ int run(const Options &opts) {
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
   std::string scheme = quantizeScheme(opts, config.quantization);
-  if (scheme != "none" && opts.target == "cuda") {
-    llvm::errs() << "error: " << opts.config
-                 << ": quantization is implemented for --target=cpu only so "
-                    "far (pass --quantize none)\n";
-    return 1;
-  }
   if (mlir::failed(quantizePhase(
           *module, scheme,
           opts.quantizeLmHead ||
@@ -823,11 +817,6 @@ int main(int argc, char **argv) {
     llvm::errs() << "error: --quantize is post-training quantization: "
                     "compile the training executable without it, then a "
                     "quantized one for inference\n";
-    return 2;
-  }
-  if (quantizeAsked && opts.target == "cuda") {
-    llvm::errs() << "error: --quantize is implemented for --target=cpu only "
-                    "so far\n";
     return 2;
   }
   if (opts.target != "cuda" && (opts.emit == "gpu" || opts.emit == "ptx")) {

@@ -59,6 +59,29 @@ func.func @linear_rows(%x: memref<64x48xf32>, %w: memref<32x48xf32>, %y: memref<
       ins(%x, %w : memref<64x48xf32>, memref<32x48xf32>) outs(%y : memref<64x32xf32>)
   return
 }
+func.func @linear_i8(%x: memref<?x72xi8>, %w: memref<70x72xi8>, %y: memref<?x70xi32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x72xi8>, memref<70x72xi8>) outs(%y : memref<?x70xi32>) {
+  ^bb0(%a: i8, %b: i8, %acc: i32):
+    %ea = arith.extsi %a : i8 to i32
+    %eb = arith.extsi %b : i8 to i32
+    %m = arith.muli %ea, %eb : i32
+    %s = arith.addi %acc, %m : i32
+    linalg.yield %s : i32
+  }
+  return
+}
+func.func @linear_w8(%x: memref<?x72xf32>, %w: memref<70x72xi8>, %y: memref<?x70xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x72xf32>, memref<70x72xi8>) outs(%y : memref<?x70xf32>) {
+  ^bb0(%a: f32, %b: i8, %acc: f32):
+    %eb = arith.sitofp %b : i8 to f32
+    %m = arith.mulf %a, %eb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
 func.func @nt(%x: memref<4x64xf32>, %w: memref<16x64xf32>, %y: memref<4x16xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%x, %w : memref<4x64xf32>, memref<16x64xf32>) outs(%y : memref<4x16xf32>)
@@ -169,6 +192,32 @@ def main():
                     y + x.astype(np.float64) @ w.astype(np.float64).T, F32_TOL)
         expect_tiles("nt", st, False)
 
+        # int8 x int8 summed exactly into i32 (w8a8): the int8 tiles (i32
+        # multiply-adds, or s8 mma.sync m16n8k32 with tensor cores; k = 72
+        # is not a multiple of the 32 an s8 mma consumes), and the warp
+        # kernel's integer shuffles below 16 rows. Full-range values, so a
+        # misplaced byte or a sign lost in packing shows.
+        w8 = rng.integers(-128, 128, size=(70, 72), dtype=np.int8)
+        for m in (130, 40, 16, 15, 1):
+            x8 = rng.integers(-128, 128, size=(m, 72), dtype=np.int8)
+            y32 = rng.integers(-1000, 1000, size=(m, 70), dtype=np.int32)
+            (_, _, got), _, st = harness.run(mod, "linear_i8", x8, w8, y32)
+            want = y32.astype(np.int64) + x8.astype(np.int64) @ w8.astype(np.int64).T
+            wrong = int(np.count_nonzero(np.asarray(got, dtype=np.int64) != want))
+            check.expect("%s linear_i8 rows=%d exact" % (mode, m), wrong == 0,
+                         "%d of %d sums differ" % (wrong, want.size))
+            expect_tiles("linear_i8 rows=%d" % m, st, m >= 16)
+
+        # f32 x int8 weights (w8a16): the weights widened as they are read
+        # (exact in bf16 too, so the tensor-core error is x's rounding).
+        for m in (40, 5):
+            x, y = rand(m, 72), rand(m, 70)
+            (_, _, got), _, st = harness.run(mod, "linear_w8", x, w8, y)
+            rnd = rounded if m >= 16 else (lambda v: np.asarray(v, dtype=np.float64))
+            check.close("%s linear_w8 rows=%d" % (mode, m), got, y + rnd(x) @ w8.astype(np.float64).T,
+                        TC_TOL if (tc and m >= 16) else F32_TOL)
+            expect_tiles("linear_w8 rows=%d" % m, st, m >= 16)
+
         if tc:
             # The bf16 rounding is visible: the tiles are not f32 products.
             x, w, y = rand(40, 72), rand(70, 72), np.zeros((40, 70), np.float32)
@@ -176,6 +225,13 @@ def main():
             err = check.error(got, x.astype(np.float64) @ w.astype(np.float64).T)
             check.expect("tc linear rows=40 differs from the f32 product by bf16 rounding",
                          1e-4 < err < 3e-2, "relative error %.2e" % err)
+
+    # The exactness check can fail: one int8 product off by one is caught.
+    x8 = rng.integers(-128, 128, size=(16, 72), dtype=np.int8)
+    want = x8.astype(np.int64) @ w8.astype(np.int64).T
+    bad = want.copy()
+    bad[3, 5] += 1
+    check.expect("an integer sum off by one is rejected", int(np.count_nonzero(bad != want)) == 1)
 
     check.finish()
 

@@ -77,11 +77,38 @@ MODELS = {
                      "memory_compression": "mma"}),
 }
 
+# int8 post-training quantization (strata-compile --quantize): micro's
+# linear layers and routed experts with int8 weights. w8a16 widens them
+# as it reads (the float tile kernels); w8a8-dynamic and w8a8 (static,
+# calibrated with strata-run quantize) sum int8 products exactly in i32:
+# integer tiles in f32 builds, s8 mma.sync m16n8k32 ("mma_s8") with
+# tensor cores. Weights: micro's float weights, sharpened, quantized by
+# strata-run quantize.
+QUANTIZED = {
+    "micro-w8a16": dict(base="micro", quantize="w8a16",
+                        f32={"quantized_linear": "tiles", "quantized_moe_experts": "tiles"},
+                        tc={"quantized_linear": "mma", "quantized_moe_experts": "mma"}),
+    "micro-w8a8-dynamic": dict(base="micro", quantize="w8a8-dynamic",
+                               f32={"quantized_linear": "tiles", "quantized_moe_experts": "tiles"},
+                               tc={"quantized_linear": "mma_s8", "quantized_moe_experts": "mma_s8"}),
+    "micro-w8a8": dict(base="micro", quantize="w8a8",
+                       f32={"quantized_linear": "tiles", "quantized_moe_experts": "tiles"},
+                       tc={"quantized_linear": "mma_s8", "quantized_moe_experts": "mma_s8"}),
+}
+# Their CPU builds make one kernel library, not the portable four (most of
+# the test's time otherwise); the integer sums are exact either way.
+QUANTIZED_CPU = ["--cpu", "x86-64-v2"]
+for _name, _q in QUANTIZED.items():
+    MODELS[_name] = dict(MODELS[_q["base"]], **_q)
+
 TOLERANCE = {"f32": 1e-4, "tc": 2e-2}
+# Quantized activations: a last-bit difference before a rounding to int8
+# (a norm summed in another order) moves a value by one step.
+QUANTIZED_TOLERANCE = {"f32": 2e-3, "tc": 2e-2}
 
 
 def extra_options(p):
-    p.add_argument("--models", default=",".join(MODELS),
+    p.add_argument("--models", default=",".join(m for m in MODELS if m not in QUANTIZED),
                    help="comma-separated subset of " + ", ".join(MODELS))
 
 
@@ -139,6 +166,9 @@ def until_outlining(check, passes, tc):
 # Inputs
 # ---------------------------------------------------------------------------
 
+_DTYPES = {"F32": np.float32, "I8": np.int8}
+
+
 def load_safetensors(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -148,10 +178,11 @@ def load_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info["dtype"] != "F32":
-            sys.exit("%s: %s is %s, expected F32" % (path, name, info["dtype"]))
+        if info["dtype"] not in _DTYPES:
+            sys.exit("%s: %s is %s, expected F32 or I8" % (path, name, info["dtype"]))
         a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + a:8 + n + b], dtype=np.float32).reshape(info["shape"]).copy()
+        out[name] = np.frombuffer(data[8 + n + a:8 + n + b],
+                                  dtype=_DTYPES[info["dtype"]]).reshape(info["shape"]).copy()
     return out
 
 
@@ -299,7 +330,8 @@ def summary(kinds):
     for k in sorted(kinds):
         recs = kinds[k]
         feats = []
-        for what, key in (("mma", "warp_mma"), ("shuffle", "warp_shuffle"), ("barrier", "barriers")):
+        for what, key in (("mma", "warp_mma"), ("s8 mma", "warp_mma_s8"), ("shuffle", "warp_shuffle"),
+                          ("barrier", "barriers")):
             c = sum(1 for r in recs if r[key])
             if c:
                 feats.append("%d %s" % (c, what))
@@ -315,9 +347,12 @@ def check_kernels(check, label, kinds, stats, build, expect):
         recs = kinds.get(kind, [])
         if feature == "mma":
             hits = [r for r in recs if r["warp_mma"]]
+        elif feature == "mma_s8":
+            hits = [r for r in recs if r["warp_mma_s8"]]
         else:
             hits = [r for r in recs if r["workgroup_bytes"] and r["barriers"] and not r["warp_mma"]]
-        check.expect("%s %s ran the %s kernel" % (label, kind, "mma.sync" if feature == "mma" else "tile"),
+        name = {"mma": "mma.sync", "mma_s8": "s8 mma.sync"}.get(feature, "tile")
+        check.expect("%s %s ran the %s kernel" % (label, kind, name),
                      hits, "%d of %d launches" % (len(hits), len(recs)))
 
 
@@ -357,6 +392,21 @@ def cpu_weights(run, exe, seed, stem):
     return weights, path
 
 
+def quantized_weights(run, exe, float_weights_path, scheme, vocab, stem):
+    """strata-run quantize of the float weights for a --quantize executable
+    (static w8a8 calibrated on 8 windows of 16 seeded tokens): the int8
+    weights, scales (and zero points) and the file that holds them."""
+    path = stem + ".safetensors"
+    cmd = [run, "quantize", exe, "--weights", float_weights_path, "-o", path]
+    if scheme == "w8a8":
+        data = stem + ".calibration.bin"
+        rng = np.random.default_rng(7)
+        rng.integers(0, vocab, size=128, dtype=np.uint32).astype("<u4").tofile(data)
+        cmd += ["--calibration-data", data, "--samples", "8", "--seq-len", "16"]
+    harness.tool(cmd)
+    return load_safetensors(path), path
+
+
 def cpu_logits(run, exe, weights_path, tokens):
     """The CPU build's logits ([tokens, vocab]) of `strata-run logits`."""
     out, _ = harness.tool([run, "logits", exe, "--weights", weights_path,
@@ -374,8 +424,18 @@ class CpuBuilds:
         self.paths = {m: os.path.join(work, m + ".strata") for m in models}
         self.done = {m: threading.Event() for m in models}
         self.errors = {}
+        # A quantized model needs its base's float build too (its weights).
+        floats = [m for m in models if m in QUANTIZED and MODELS[m]["base"] not in models]
+        for m in floats:
+            self.paths[m + ".float"] = os.path.join(work, m + ".float.strata")
         cmds = [(m, [compile_, os.path.join(ROOT, MODELS[m]["config"]), "--emit=executable",
-                     "-o", self.paths[m]]) for m in models]
+                     "-o", self.paths[m]] + (QUANTIZED_CPU + ["--quantize", MODELS[m]["quantize"]]
+                                             if m in QUANTIZED else []))
+                for m in models]
+        cmds = [(m + ".float", [compile_, os.path.join(ROOT, MODELS[m]["config"]), "--emit=executable",
+                                "-o", self.paths[m + ".float"]] + QUANTIZED_CPU) for m in floats] + cmds
+        for m, _ in cmds:
+            self.done.setdefault(m, threading.Event())
         for lane in (cmds[:-1], cmds[-1:]):
             if lane:
                 threading.Thread(target=self._run, args=(lane,), daemon=True).start()
@@ -428,7 +488,8 @@ def run_models(args, models, check, work):
     for m in models:
         cfg = MODELS[m]
         config = os.path.join(ROOT, cfg["config"])
-        strata, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=mlir"])
+        qflags = ["--quantize", cfg["quantize"]] if m in QUANTIZED else []
+        strata, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=mlir"] + qflags)
         mlir_path = os.path.join(work, m + ".mlir")
         with open(mlir_path, "w") as f:
             f.write(strata)
@@ -447,7 +508,7 @@ def run_models(args, models, check, work):
                 # The dumped pipeline is what strata-compile runs.
                 flags = ["--tensor-cores"] if build == "tc" else []
                 mine, _ = harness.tool([args.strata_opt, mlir_path, "--pass-pipeline=" + spec(passes)])
-                theirs, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=gpu"] + flags)
+                theirs, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=gpu"] + flags + qflags)
                 check.expect("%s: strata-opt with the dumped pipeline gives strata-compile --emit=gpu's module" % label,
                              mine.rstrip() == theirs.rstrip() and "gpu.module" in mine)
             text = harness.lower(args.strata_opt, forward, ["--pass-pipeline=" + spec(prefix), "--mlir-print-debuginfo"],
@@ -457,9 +518,18 @@ def run_models(args, models, check, work):
         t0 = time.time()
         exe = cpu.wait(m)
         waited = time.time() - t0
-        # The seeded weights, sharpened; the CPU build's logits on them.
-        weights, wpath = cpu_weights(args.strata_run, exe, cfg["seed"], os.path.join(work, m))
+        # The seeded weights, sharpened (quantized by strata-run quantize for
+        # a quantized model); the CPU build's logits on them.
+        if m in QUANTIZED:
+            base = cfg["base"]
+            float_exe = cpu.wait(base if base in models else m + ".float")
+            _, fpath = cpu_weights(args.strata_run, float_exe, cfg["seed"], os.path.join(work, m + ".float"))
+            weights, wpath = quantized_weights(args.strata_run, exe, fpath, cfg["quantize"], vocab,
+                                               os.path.join(work, m))
+        else:
+            weights, wpath = cpu_weights(args.strata_run, exe, cfg["seed"], os.path.join(work, m))
         ref = cpu_logits(args.strata_run, exe, wpath, tokens)
+        tolerance = QUANTIZED_TOLERANCE if m in QUANTIZED else TOLERANCE
 
         for build in ("f32", "tc"):
             label = "%s %s" % (m, build)
@@ -477,7 +547,7 @@ def run_models(args, models, check, work):
             if logits.shape == (1,) + ref.shape:
                 logits = logits[0]
             check.close("%s logits (%d tokens, %d launches, %.1fs)" % (label, len(tokens), len(stats["launches"]), t_run),
-                        logits, ref, TOLERANCE[build])
+                        logits, ref, tolerance[build])
             print("    lowering and parsing %.1fs%s" % (
                 t_lower, ", waited %.1fs for the CPU build" % waited if build == "f32" else ""))
             kinds = launch_kinds(stats, strata_lines)

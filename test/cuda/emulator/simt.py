@@ -69,7 +69,9 @@ What it models:
   taken from the PTX ISA (the _MMA tables below), not from Strata's code
   generator. Products are exact and the sum of the 16 products and C is
   rounded once to f32 (hardware rounds its accumulation its own way: a few
-  ulp of difference).
+  ulp of difference). m16n8k32 with s8 A/B (four per i32 register, the
+  first in the low byte) and s32 C/D is exact, wrapping at 32 bits
+  (intOverflowBehavior = wrapped; satfinite is refused).
 - bf16 values are float32 arrays holding bf16-representable values; truncf
   rounds to nearest even, extf is exact, bitcasts move the bits. f32
   arithmetic is numpy float32 (IEEE); math.fma is computed in float64 and
@@ -704,12 +706,38 @@ def _mma_c(lane, i):
     return (g if i < 2 else g + 8), t * 2 + (i & 1)
 
 
+# m16n8k32 with .s8/.u8 multiplicands ("Matrix Fragments for mma.m16n8k32",
+# same section): four 8-bit elements per .b32 register, low byte first.
+#   A (16x32: four registers holding a0..a15)
+#     row = groupID      for ai where 0 <= i < 4 || 8 <= i < 12
+#           groupID + 8  otherwise
+#     col = threadID_in_group * 4 + (i & 3)       for ai where i < 8
+#           threadID_in_group * 4 + (i & 3) + 16  for ai where i >= 8
+#   B (32x8: two registers holding b0..b7)
+#     row = threadID_in_group * 4 + (i & 3)       for bi where i < 4
+#           threadID_in_group * 4 + (i & 3) + 16  for bi where i >= 4
+#     col = groupID
+#   C/D (16x8, .s32): as for the floating point shape above.
+
+def _mma8_a(lane, i):
+    g, t = lane >> 2, lane % 4
+    row = g if (i < 4 or 8 <= i < 12) else g + 8
+    return row, t * 4 + (i & 3) + (16 if i >= 8 else 0)
+
+
+def _mma8_b(lane, i):
+    g, t = lane >> 2, lane % 4
+    return t * 4 + (i & 3) + (16 if i >= 4 else 0), g
+
+
 def _mma_tables():
     lanes = np.arange(32)
     tabs = {}
     for name, fn, count, shape in (("a", _mma_a, 8, (16, 16)),
                                    ("b", _mma_b, 4, (16, 8)),
-                                   ("c", _mma_c, 4, (16, 8))):
+                                   ("c", _mma_c, 4, (16, 8)),
+                                   ("a8", _mma8_a, 16, (16, 32)),
+                                   ("b8", _mma8_b, 8, (32, 8))):
         rows = np.array([[fn(l, i)[0] for l in lanes] for i in range(count)])
         cols = np.array([[fn(l, i)[1] for l in lanes] for i in range(count)])
         # Each element of the matrix belongs to exactly one (lane, i).
@@ -886,7 +914,7 @@ class Module:
         self.env = {}
 
     def reset_stats(self):
-        self.stats = {"launches": [], "warp_mma": 0, "warp_shuffle": 0,
+        self.stats = {"launches": [], "warp_mma": 0, "warp_mma_s8": 0, "warp_shuffle": 0,
                       "barriers": 0, "arena_bytes": [], "arena_views": 0,
                       # one per strata_arena_acquire: the function whose
                       # frame it is, its bytes and the views made of it
@@ -2201,7 +2229,7 @@ def _launch(m, op, ctx, ins):
     record = {"line": op.line, "loc": op.loc, "grid": tuple(grid), "block": tuple(block),
               "workgroup_bytes": wg_bytes}
     m.stats["launches"].append(record)
-    before = {k: m.stats[k] for k in ("warp_mma", "warp_shuffle", "barriers")}
+    before = {k: m.stats[k] for k in ("warp_mma", "warp_mma_s8", "warp_shuffle", "barriers")}
     per = max(1, m.CHUNK_LANES // T)
     for first in range(0, G, per):
         nb = min(per, G - first)
@@ -2339,14 +2367,16 @@ def _halves(reg, lanes, ptx_type, n):
 @handler("nvvm.mma.sync")
 def _mma(m, op, ctx, ins):
     p = op.props
-    shape = p.get("shape", "")
-    if re.sub(r"\s", "", shape) != "#nvvm.shape<m=16,n=8,k=16>":
-        raise EmulatorError("only m16n8k16 is supported, not " + shape)
+    shape = re.sub(r"\s", "", p.get("shape", ""))
     la, lb = attr_enum(p.get("layoutA", "")), attr_enum(p.get("layoutB", ""))
     if (la, lb) != ("row", "col"):
-        raise EmulatorError("m16n8k16 needs layoutA = row, layoutB = col (PTX), got %s, %s" % (la, lb))
+        raise EmulatorError("mma.sync needs layoutA = row, layoutB = col (PTX), got %s, %s" % (la, lb))
     ta = attr_enum(p["multiplicandAPtxType"]) if "multiplicandAPtxType" in p else None
     tb = attr_enum(p["multiplicandBPtxType"]) if "multiplicandBPtxType" in p else None
+    if shape == "#nvvm.shape<m=16,n=8,k=32>" and ta == tb == "s8":
+        return _mma_s8(m, op, ctx, ins)
+    if shape != "#nvvm.shape<m=16,n=8,k=16>":
+        raise EmulatorError("only m16n8k16 (bf16, f16) and m16n8k32 (s8) are supported, not %s %s" % (shape, ta))
     if ta is None or ta != tb or ta not in ("bf16", "f16"):
         raise EmulatorError("multiplicand types %s, %s are not supported" % (ta, tb))
     seg = attr_array(p["operandSegmentSizes"])
@@ -2388,6 +2418,56 @@ def _mma(m, op, ctx, ins):
         d[lanes] = D[wi, rows[i][None, :], cols[i][None, :]]
         out.append(d)
     m.stats["warp_mma"] += W
+    return [out]
+
+
+def _mma_s8(m, op, ctx, ins):
+    """mma.sync m16n8k32 .s32.s8.s8.s32: exact products, the sum wrapped to
+    32 bits."""
+    p = op.props
+    overflow = attr_enum(p.get("intOverflowBehavior", "")) if "intOverflowBehavior" in p else None
+    if overflow != "wrapped":
+        raise EmulatorError("s8 mma.sync: only intOverflowBehavior = wrapped is modelled, not %s" % overflow)
+    seg = attr_array(p["operandSegmentSizes"])
+    if seg != [4, 2, 4]:
+        raise EmulatorError("expected 4 A, 2 B and 4 C operands, got %s" % seg)
+    if any(t != "i32" for t in op.in_types):
+        raise EmulatorError("s8 mma.sync operands must all be i32, got %s" % (op.in_types,))
+    rt = _rtype(op)
+    if not isinstance(rt, StructType) or [f for f in rt.fields] != ["i32"] * 4:
+        raise EmulatorError("s8 mma.sync result must be !llvm.struct<(i32, i32, i32, i32)>")
+    lanes = _check_warps(ctx, "nvvm.mma.sync")     # (W, 32)
+    W = lanes.shape[0]
+    n = ctx.n
+    regs = [_full(x, n) for x in ins]
+    wi = np.arange(W)[:, None]
+
+    def bytes_of(reg):
+        u = np.ascontiguousarray(reg[lanes]).astype(np.int64) & 0xFFFFFFFF
+        return [((u >> (8 * j)) & 0xFF).astype(np.uint8).view(np.int8).astype(np.int64) for j in range(4)]
+
+    A = np.zeros((W, 16, 32), dtype=np.int64)
+    B = np.zeros((W, 32, 8), dtype=np.int64)
+    C = np.zeros((W, 16, 8), dtype=np.int64)
+    rows, cols = _MMA["a8"]
+    for r in range(4):
+        for j, v in enumerate(bytes_of(regs[r])):
+            A[wi, rows[4 * r + j][None, :], cols[4 * r + j][None, :]] = v
+    rows, cols = _MMA["b8"]
+    for r in range(2):
+        for j, v in enumerate(bytes_of(regs[4 + r])):
+            B[wi, rows[4 * r + j][None, :], cols[4 * r + j][None, :]] = v
+    rows, cols = _MMA["c"]
+    for i in range(4):
+        C[wi, rows[i][None, :], cols[i][None, :]] = regs[6 + i][lanes].astype(np.int64)
+    D = ((np.matmul(A, B) + C + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
+    out = []
+    for i in range(4):
+        d = np.array(regs[6 + i], dtype=np.int32)
+        d[lanes] = D[wi, rows[i][None, :], cols[i][None, :]]
+        out.append(d)
+    m.stats["warp_mma"] += W
+    m.stats["warp_mma_s8"] += W
     return [out]
 
 
