@@ -112,16 +112,14 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   return pm.run(module);
 }
 
-/// --weights-dtype auto: the checkpoint's dtype where narrow weights are
-/// supported, so a bf16 or f16 checkpoint loads without being widened;
-/// f32 where they are not (training keeps f32 master weights, the CUDA
-/// target has no narrow products yet), as an explicit bf16 there is an
-/// error.
+/// --weights-dtype auto: the checkpoint's dtype, so a bf16 or f16
+/// checkpoint loads without being widened; f32 for training (it keeps f32
+/// master weights, as an explicit bf16 there is an error).
 std::string resolveWeightsDtype(const Options &opts,
                                 const std::string &checkpointDtype) {
   if (opts.weightsDtype != "auto")
     return opts.weightsDtype;
-  if (opts.train || opts.target == "cuda")
+  if (opts.train)
     return "f32";
   return checkpointDtype;
 }
@@ -805,11 +803,6 @@ int main(int argc, char **argv) {
                  << " stores weights the optimizer cannot update (training "
                     "keeps f32 master weights: use --precision bfloat16 for "
                     "bf16 compute)\n";
-    return 2;
-  }
-  if (opts.target == "cuda" && narrowRequested) {
-    llvm::errs() << "error: --weights-dtype " << opts.weightsDtype
-                 << " is implemented for --target=cpu only so far\n";
     return 2;
   }
   bool quantizeAsked = !opts.quantize.empty() && opts.quantize != "none";

@@ -77,28 +77,31 @@ MODELS = {
                      "memory_compression": "mma"}),
 }
 
-# int8 post-training quantization (strata-compile --quantize): micro's
-# linear layers and routed experts with int8 weights. w8a16 widens them
-# as it reads (the float tile kernels); w8a8-dynamic and w8a8 (static,
-# calibrated with strata-run quantize) sum int8 products exactly in i32:
-# integer tiles in f32 builds, s8 mma.sync m16n8k32 ("mma_s8") with
-# tensor cores. Weights: micro's float weights, sharpened, quantized by
-# strata-run quantize.
-QUANTIZED = {
-    "micro-w8a16": dict(base="micro", quantize="w8a16",
+# Variants of a base model compiled with extra flags, run on the base's
+# float weights (sharpened) converted by the CPU build of the variant.
+# int8 post-training quantization (--quantize; weights through strata-run
+# quantize): micro's linear layers and routed experts with int8 weights.
+# w8a16 widens them as it reads (the float tile kernels); w8a8-dynamic
+# and w8a8 (static, calibrated) sum int8 products exactly in i32: integer
+# tiles in f32 builds, s8 mma.sync m16n8k32 ("mma_s8") with tensor cores.
+# Narrow weights (--weights-dtype bf16; the f32 checkpoint rounded as the
+# CPU build loads it): the products widen bf16 weights as they read them.
+DERIVED = {
+    "micro-w8a16": dict(base="micro", flags=["--quantize", "w8a16"],
                         f32={"quantized_linear": "tiles", "quantized_moe_experts": "tiles"},
                         tc={"quantized_linear": "mma", "quantized_moe_experts": "mma"}),
-    "micro-w8a8-dynamic": dict(base="micro", quantize="w8a8-dynamic",
+    "micro-w8a8-dynamic": dict(base="micro", flags=["--quantize", "w8a8-dynamic"],
                                f32={"quantized_linear": "tiles", "quantized_moe_experts": "tiles"},
                                tc={"quantized_linear": "mma_s8", "quantized_moe_experts": "mma_s8"}),
-    "micro-w8a8": dict(base="micro", quantize="w8a8",
+    "micro-w8a8": dict(base="micro", flags=["--quantize", "w8a8"],
                        f32={"quantized_linear": "tiles", "quantized_moe_experts": "tiles"},
                        tc={"quantized_linear": "mma_s8", "quantized_moe_experts": "mma_s8"}),
+    "micro-bf16": dict(base="micro", flags=["--weights-dtype", "bf16"]),
 }
 # Their CPU builds make one kernel library, not the portable four (most of
-# the test's time otherwise); the integer sums are exact either way.
-QUANTIZED_CPU = ["--cpu", "x86-64-v2"]
-for _name, _q in QUANTIZED.items():
+# the test's time otherwise).
+DERIVED_CPU = ["--cpu", "x86-64-v2"]
+for _name, _q in DERIVED.items():
     MODELS[_name] = dict(MODELS[_q["base"]], **_q)
 
 TOLERANCE = {"f32": 1e-4, "tc": 2e-2}
@@ -107,8 +110,14 @@ TOLERANCE = {"f32": 1e-4, "tc": 2e-2}
 QUANTIZED_TOLERANCE = {"f32": 2e-3, "tc": 2e-2}
 
 
+def scheme(m):
+    """The --quantize scheme of model `m`, if any."""
+    flags = MODELS[m].get("flags", [])
+    return flags[flags.index("--quantize") + 1] if "--quantize" in flags else None
+
+
 def extra_options(p):
-    p.add_argument("--models", default=",".join(m for m in MODELS if m not in QUANTIZED),
+    p.add_argument("--models", default=",".join(m for m in MODELS if m not in DERIVED),
                    help="comma-separated subset of " + ", ".join(MODELS))
 
 
@@ -166,7 +175,7 @@ def until_outlining(check, passes, tc):
 # Inputs
 # ---------------------------------------------------------------------------
 
-_DTYPES = {"F32": np.float32, "I8": np.int8}
+_DTYPES = {"F32": np.float32, "I8": np.int8, "BF16": np.uint16, "F16": np.float16}
 
 
 def load_safetensors(path):
@@ -179,10 +188,12 @@ def load_safetensors(path):
         if name == "__metadata__":
             continue
         if info["dtype"] not in _DTYPES:
-            sys.exit("%s: %s is %s, expected F32 or I8" % (path, name, info["dtype"]))
+            sys.exit("%s: %s is %s, expected F32, BF16, F16 or I8" % (path, name, info["dtype"]))
         a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + a:8 + n + b],
-                                  dtype=_DTYPES[info["dtype"]]).reshape(info["shape"]).copy()
+        t = np.frombuffer(data[8 + n + a:8 + n + b], dtype=_DTYPES[info["dtype"]]).reshape(info["shape"])
+        if info["dtype"] == "BF16":     # the emulator holds bf16 as f32
+            t = (t.astype(np.uint32) << 16).view(np.float32)
+        out[name] = t.copy()
     return out
 
 
@@ -392,11 +403,16 @@ def cpu_weights(run, exe, seed, stem):
     return weights, path
 
 
-def quantized_weights(run, exe, float_weights_path, scheme, vocab, stem):
-    """strata-run quantize of the float weights for a --quantize executable
-    (static w8a8 calibrated on 8 windows of 16 seeded tokens): the int8
-    weights, scales (and zero points) and the file that holds them."""
+def derived_weights(run, exe, float_weights_path, scheme, vocab, stem):
+    """The float weights as a derived executable holds them, and the file:
+    for --quantize, strata-run quantize's int8 weights, scales (and, static
+    w8a8 calibrated on 8 windows of 16 seeded tokens, zero points); else
+    what the build loads them as (narrow weights rounded), saved back."""
     path = stem + ".safetensors"
+    if scheme is None:
+        harness.tool([run, "logits", exe, "--weights", float_weights_path, "--tokens", "0",
+                      "--save-weights", path])
+        return load_safetensors(path), path
     cmd = [run, "quantize", exe, "--weights", float_weights_path, "-o", path]
     if scheme == "w8a8":
         data = stem + ".calibration.bin"
@@ -424,16 +440,15 @@ class CpuBuilds:
         self.paths = {m: os.path.join(work, m + ".strata") for m in models}
         self.done = {m: threading.Event() for m in models}
         self.errors = {}
-        # A quantized model needs its base's float build too (its weights).
-        floats = [m for m in models if m in QUANTIZED and MODELS[m]["base"] not in models]
+        # A derived model needs its base's float build too (its weights).
+        floats = [m for m in models if m in DERIVED and MODELS[m]["base"] not in models]
         for m in floats:
             self.paths[m + ".float"] = os.path.join(work, m + ".float.strata")
         cmds = [(m, [compile_, os.path.join(ROOT, MODELS[m]["config"]), "--emit=executable",
-                     "-o", self.paths[m]] + (QUANTIZED_CPU + ["--quantize", MODELS[m]["quantize"]]
-                                             if m in QUANTIZED else []))
+                     "-o", self.paths[m]] + (DERIVED_CPU + MODELS[m]["flags"] if m in DERIVED else []))
                 for m in models]
         cmds = [(m + ".float", [compile_, os.path.join(ROOT, MODELS[m]["config"]), "--emit=executable",
-                                "-o", self.paths[m + ".float"]] + QUANTIZED_CPU) for m in floats] + cmds
+                                "-o", self.paths[m + ".float"]] + DERIVED_CPU) for m in floats] + cmds
         for m, _ in cmds:
             self.done.setdefault(m, threading.Event())
         for lane in (cmds[:-1], cmds[-1:]):
@@ -488,7 +503,7 @@ def run_models(args, models, check, work):
     for m in models:
         cfg = MODELS[m]
         config = os.path.join(ROOT, cfg["config"])
-        qflags = ["--quantize", cfg["quantize"]] if m in QUANTIZED else []
+        qflags = cfg.get("flags", [])
         strata, _ = harness.tool([args.strata_compile, config, "--target=cuda", "--emit=mlir"] + qflags)
         mlir_path = os.path.join(work, m + ".mlir")
         with open(mlir_path, "w") as f:
@@ -520,16 +535,26 @@ def run_models(args, models, check, work):
         waited = time.time() - t0
         # The seeded weights, sharpened (quantized by strata-run quantize for
         # a quantized model); the CPU build's logits on them.
-        if m in QUANTIZED:
+        if m in DERIVED:
             base = cfg["base"]
             float_exe = cpu.wait(base if base in models else m + ".float")
             _, fpath = cpu_weights(args.strata_run, float_exe, cfg["seed"], os.path.join(work, m + ".float"))
-            weights, wpath = quantized_weights(args.strata_run, exe, fpath, cfg["quantize"], vocab,
-                                               os.path.join(work, m))
+            weights, wpath = derived_weights(args.strata_run, exe, fpath, scheme(m), vocab,
+                                             os.path.join(work, m))
         else:
             weights, wpath = cpu_weights(args.strata_run, exe, cfg["seed"], os.path.join(work, m))
         ref = cpu_logits(args.strata_run, exe, wpath, tokens)
-        tolerance = QUANTIZED_TOLERANCE if m in QUANTIZED else TOLERANCE
+        tolerance = QUANTIZED_TOLERANCE if scheme(m) else TOLERANCE
+
+        if "--weights-dtype" in cfg.get("flags", []):
+            dtype = cfg["flags"][cfg["flags"].index("--weights-dtype") + 1]
+            with open(wpath, "rb") as f:
+                (n,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(n))
+            stored = sum(1 for k, v in header.items() if k != "__metadata__" and v["dtype"] == dtype.upper())
+            taken = len(re.findall(r"memref<[0-9x]*x%s>" % dtype, lowered["f32"][0]))
+            check.expect("%s: %d weights stored as %s, %d %s memrefs in the lowered forward" % (
+                m, stored, dtype, taken, dtype), stored and taken)
 
         for build in ("f32", "tc"):
             label = "%s %s" % (m, build)
