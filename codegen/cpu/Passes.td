@@ -59,10 +59,14 @@ def StrataRegisterTiledMatmuls
     (half of L2 over the chunk), each 4-row tile of W runs over every row
     tile, so it is reused from L1 and A's block from L2, and each chunk's
     sums add into C. The rows left over after the whole row tiles (every
-    row in decode) then run singly, each column tile's chunks back to back,
-    in 1 x 8 tiles where the block allows (a single row's 4 accumulators,
-    one chained FMA each per step, cannot hide the FMA latency on narrow
-    weights' short steps); the sums and their order are the same. A single
+    row in decode) then run singly. With f32 weights each output runs
+    alone, chunk by chunk with one accumulator, its lanes summed by the
+    same pairwise tree, so W is read in address order, one sequential
+    stream (a 98 MB head: 17.5 -> 24.6 GB/s on a host reading 28). Narrow
+    weights run each column tile's chunks back to back, in 1 x 8 tiles
+    where the block allows (a single row's 4 accumulators, one chained FMA
+    each per step, cannot hide the FMA latency on narrow weights' short
+    steps); the sums and their order are the same either way. A single
     row's tile over narrow (bf16, f16, int8) weights prefetches the next
     tile's rows as one contiguous block in address order, its share per
     step, instead of each row at the same k: eight short rows read

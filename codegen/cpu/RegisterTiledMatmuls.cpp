@@ -397,6 +397,56 @@ void emitTile(OpBuilder &b, Location loc, Value a, Value w, Value c, Value p0,
     }
 }
 
+/// The sum of `v`'s lanes by the tree sumFour builds for each of its
+/// accumulators (adjacent pairs, then adjacent pairs of those, ...), so a
+/// sum reduced alone equals the same sum reduced four at a time.
+Value laneTotal(OpBuilder &b, Location loc, Value v) {
+  int64_t lanes = cast<VectorType>(v.getType()).getNumElements();
+  for (int64_t width = lanes; width > 1; width /= 2)
+    v = pairwiseAdd(b, loc, v, v);
+  return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0});
+}
+
+/// C[p, n] += sum_k A[p, k] W[n, k] for one row p and one column n, chunk
+/// by chunk: each chunk's products summed in one vector accumulator (as a
+/// whole tile sums them), its lanes by laneTotal, then added into C.
+/// Single rows (decode) call this for consecutive n, so W is read in
+/// address order, one row after the other: one sequential stream, which
+/// the hardware prefetcher follows at full bandwidth (reading a tile's
+/// rows interleaved, 8 or 16 of them, reached 60-80% of it in a C
+/// experiment on the AMD host measured). Same sums in the same order as
+/// emitTile: a row's result does not depend on the path.
+void emitSequentialOutput(OpBuilder &b, Location loc, Value a, Value w,
+                          Value c, Value p, Value n, int64_t k, int64_t kc,
+                          int64_t lanes) {
+  auto vec = VectorType::get({lanes}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, loc, vec,
+                                         DenseElementsAttr::get(vec, 0.0f));
+  auto wVec =
+      VectorType::get({lanes}, cast<MemRefType>(w.getType()).getElementType());
+  scf::ForOp::create(
+      b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, k),
+      indexConstant(b, loc, kc), ValueRange{},
+      [&](OpBuilder &cb, Location l, Value k0, ValueRange) {
+        scf::ForOp loop = reductionLoop(
+            cb, l, k0, kc, lanes, zero, 1,
+            [&](OpBuilder &nb, Location l, Value kk, ValueRange acc) {
+              Value x = vector::LoadOp::create(nb, l, vec, a, ValueRange{p, kk});
+              Value row = widenRow(
+                  nb, l, vector::LoadOp::create(nb, l, wVec, w, ValueRange{n, kk}),
+                  vec);
+              scf::YieldOp::create(
+                  nb, l,
+                  ValueRange{vector::FMAOp::create(nb, l, x, row, acc[0])});
+            });
+        Value sum = laneTotal(cb, l, loop.getResult(0));
+        Value old = memref::LoadOp::create(cb, l, c, ValueRange{p, n});
+        memref::StoreOp::create(cb, l, arith::AddFOp::create(cb, l, old, sum),
+                                c, ValueRange{p, n});
+        scf::YieldOp::create(cb, l);
+      });
+}
+
 /// `pmaddwd`: lanes of i32, each the sum of two adjacent i16 products of
 /// `x` and `y` (exact: |int8 · int8| * 2 < 2^15 * 2^15). The x86 intrinsic
 /// of the target's vector width; LLVM has no generic form of it.
@@ -775,12 +825,31 @@ void rewrite(linalg::LinalgOp op, const Contraction &m, int64_t lanes,
   // each one chained FMA per step, and narrow weights' steps are too short
   // to hide that latency. Neither changes what is summed in which order
   // for an output, so a row's result is the same as in a whole tile.
-  int64_t singleWidth = blocking.tilesPerBlock % 2 ? nr : 2 * nr;
-  columnTiles(b, singleWidth, [&](OpBuilder &tb, Value n0) {
-    chunks(tb, [&](OpBuilder &kb, Value k0) {
-      rowLoop(kb, fullEnd, end, 1, singleWidth, n0, k0);
+  if (cast<MemRefType>(m.w.getType()).getElementType().isF32() &&
+      !m.int8) {
+    // f32 weights: each output alone, W in address order
+    // (emitSequentialOutput). Narrow weights keep the wide tiles with
+    // prefetchNextBlock: one chain per output is too slow for their short
+    // rows (an int8 32000 x 768 head: 1.0 -> 1.25 ms), while f32's
+    // 98 MB head went from 5.1 to 4.0 ms (17.5 -> 24.6 GB/s, this host's
+    // read bandwidth 28).
+    scf::ForOp::create(
+        b, loc, fullEnd, end, one, ValueRange{},
+        [&](OpBuilder &rb, Location, Value p, ValueRange) {
+          columnTiles(rb, 1, [&](OpBuilder &tb, Value n) {
+            emitSequentialOutput(tb, loc, a, m.w, c, p, n, m.k, blocking.kc,
+                                 lanes);
+          });
+          scf::YieldOp::create(rb, loc);
+        });
+  } else {
+    int64_t singleWidth = blocking.tilesPerBlock % 2 ? nr : 2 * nr;
+    columnTiles(b, singleWidth, [&](OpBuilder &tb, Value n0) {
+      chunks(tb, [&](OpBuilder &kb, Value k0) {
+        rowLoop(kb, fullEnd, end, 1, singleWidth, n0, k0);
+      });
     });
-  });
+  }
   if (rounded) {
     b.setInsertionPointAfter(blocks);
     memref::DeallocOp::create(b, loc, rounded);

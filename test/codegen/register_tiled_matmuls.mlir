@@ -12,7 +12,9 @@
 // rows, blocks of 1024 rows of x): here all 8 tiles make one block. Within
 // an iteration, per chunk of k, each column tile runs over every whole row
 // tile; the rows left over (all of them in decode) then run singly, each
-// column tile's chunks back to back, in tiles of 8 columns.
+// output alone with W in address order (one sequential stream: each
+// column's chunks, one accumulator each, reduced by the same pairwise
+// tree as sumFour's, so the row's sums are the whole tiles').
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME:    %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[C:.*]]: memref<?x?x32xf32>)
 // CHECK:         %[[A:.*]] = memref.collapse_shape %[[X]] {{\[}}[0, 1], [2]]
@@ -35,12 +37,17 @@
 // CHECK:                   %[[OLD:.*]] = vector.load %[[C2]]{{.*}} : memref<?x32xf32>, vector<4xf32>
 // CHECK:                   %[[NEW:.*]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
 // CHECK:                   vector.store %[[NEW]], %[[C2]]
-// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c4{{.*}} step %c1
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64
-// CHECK:               scf.for %{{.*}} = %[[FULL]] to %[[END]] step %c1
-// CHECK:                 scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-COUNT-8:           vector.fma
-// CHECK-COUNT-2:         vector.store {{.*}} vector<4xf32>
+// CHECK:           scf.for %[[P:.*]] = %[[FULL]] to %[[END]] step %c1
+// CHECK:             scf.for %[[J:.*]] = %c0{{.*}} to %c32{{.*}} step %c1
+// CHECK:               scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64
+// CHECK:                 scf.for {{.*}} -> (vector<16xf32>) {
+// CHECK:                   vector.load %[[A]][%[[P]],
+// CHECK:                   vector.load %[[W]]
+// CHECK:                   vector.fma
+// CHECK-COUNT-4:         vector.shuffle %{{.*}}, %{{.*}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31]
+// CHECK:                 vector.extract %{{.*}}[0] : f32 from vector<16xf32>
+// CHECK:                 memref.load %[[C2]][%[[P]],
+// CHECK:                 memref.store %{{.*}}, %[[C2]][%[[P]],
 // CHECK-NOT:     linalg.generic
 // SSE-LABEL: func.func @linear(
 // SSE:         scf.for {{.*}} step %c4{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
@@ -287,15 +294,19 @@ func.func @int8_contraction(%a: memref<?x64xi8>, %w: memref<32x64xi8>, %c: memre
 // -----
 
 // Whole tiles do not prefetch W (its tile is reused from L1 by every
-// row tile; the prefetches only added L1 pressure); the single rows left
-// over (here rows 4 and 5 of 6 at 512 bits: MR = 4) still do.
+// row tile; the prefetches only added L1 pressure), nor do f32 single
+// rows (here rows 4 and 5 of 6 at 512 bits: MR = 4), which read W in
+// address order for the hardware prefetcher.
 // CHECK-LABEL: func.func @f32_whole_tiles(
 // CHECK:         scf.for
 // CHECK-NOT:       memref.prefetch
 // CHECK:           vector.fma
 // CHECK-NOT:       memref.prefetch
 // CHECK:         vector.store
-// CHECK:         memref.prefetch
+// CHECK-NOT:     memref.prefetch
+// CHECK:         memref.store
+// CHECK-NOT:     memref.prefetch
+// CHECK:         return
 #af = affine_map<(m, n, k) -> (m, k)>
 #wf = affine_map<(m, n, k) -> (n, k)>
 #cf = affine_map<(m, n, k) -> (m, n)>
