@@ -165,25 +165,33 @@ Value loadS8Quad(OpBuilder &b, Location loc, Value tile, Value row,
   return packed;
 }
 
-/// D = A·B + C for one warp's s8 m16n8k32 tile (i32 accumulators, wrapping
-/// like the CPU's i32 sums; at most 2^31 / 128^2 = 131072 products per
-/// sum before it could): four A registers, two B, four C; as
-/// mmaSyncBf16, each register holding four k-consecutive int8.
-SmallVector<Value, 4> mmaSyncS8(OpBuilder &b, Location loc, ValueRange a,
-                                ValueRange bFrag, ValueRange c) {
+/// One warp's nvvm.mma.sync m16n8k`k` of `type` multiplicands (row-major
+/// A, column-major B) into four `accumulator` registers: D's four values.
+SmallVector<Value, 4> mmaSync(OpBuilder &b, Location loc, ValueRange a,
+                              ValueRange bFrag, ValueRange c, int64_t k,
+                              NVVM::MMATypes type, Type accumulator,
+                              std::optional<NVVM::MMAIntOverflow> overflow) {
   auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(4, b.getI32Type()));
+      b.getContext(), SmallVector<Type>(4, accumulator));
   Value mma = NVVM::MmaOp::create(
-      b, loc, resultType, a, bFrag, c,
-      ArrayRef<int64_t>{kMmaM, kMmaN, kInt8MmaK}, std::nullopt,
-      NVVM::MMAIntOverflow::wrapped,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::s8, NVVM::MMATypes::s8},
+      b, loc, resultType, a, bFrag, c, ArrayRef<int64_t>{kMmaM, kMmaN, k},
+      std::nullopt, overflow, std::array<NVVM::MMATypes, 2>{type, type},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
   SmallVector<Value, 4> d;
   for (int64_t r = 0; r < 4; ++r)
     d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, r));
   return d;
+}
+
+/// D = A·B + C for one warp's s8 m16n8k32 tile (i32 accumulators, wrapping
+/// like the CPU's i32 sums; at most 2^31 / 128^2 = 131072 products per
+/// sum before it could): four A registers, two B, four C; as
+/// mmaSyncBf16, each register holding four k-consecutive int8.
+SmallVector<Value, 4> mmaSyncS8(OpBuilder &b, Location loc, ValueRange a,
+                                ValueRange bFrag, ValueRange c) {
+  return mmaSync(b, loc, a, bFrag, c, kInt8MmaK, NVVM::MMATypes::s8,
+                 b.getI32Type(), NVVM::MMAIntOverflow::wrapped);
 }
 
 /// Tensor-core body (sm_80+): 4 warps, each a 32x32 quarter of the tile as
@@ -364,18 +372,8 @@ SmallVector<Value, 2> mlir::strata::loadBFragment(OpBuilder &b, Location loc,
 SmallVector<Value, 4> mlir::strata::mmaSyncBf16(OpBuilder &b, Location loc,
                                                 ValueRange a, ValueRange bFrag,
                                                 ValueRange c) {
-  auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(4, b.getF32Type()));
-  Value mma = NVVM::MmaOp::create(
-      b, loc, resultType, a, bFrag, c, ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK},
-      std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  SmallVector<Value, 4> d;
-  for (int64_t r = 0; r < 4; ++r)
-    d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, r));
-  return d;
+  return mmaSync(b, loc, a, bFrag, c, kMmaK, NVVM::MMATypes::bf16,
+                 b.getF32Type(), std::nullopt);
 }
 
 Value mlir::strata::guardedLoad(OpBuilder &b, Location loc, Value inBounds,

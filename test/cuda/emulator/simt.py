@@ -2387,14 +2387,8 @@ def _mma(m, op, ctx, ins):
     if any(t != "i32" and t != pair for t in op.in_types[:6]) or any(t != "f32" for t in op.in_types[6:]):
         raise EmulatorError("operand types %s are not supported (A/B as i32 or vector<2x%s>, C as f32)"
                             % (op.in_types, ta))
-    rt = _rtype(op)
-    if not isinstance(rt, StructType) or [f for f in rt.fields] != ["f32"] * 4:
-        raise EmulatorError("result must be !llvm.struct<(f32, f32, f32, f32)>")
-    lanes = _check_warps(ctx, "nvvm.mma.sync")     # (W, 32)
-    W = lanes.shape[0]
-    n = ctx.n
+    lanes, W, n, wi = _mma_warps(op, ctx, "f32")
     regs = [x if isinstance(x, Vec) else _full(x, n) for x in ins]
-    wi = np.arange(W)[:, None]
     A = np.zeros((W, 16, 16))
     B = np.zeros((W, 16, 8))
     C = np.zeros((W, 16, 8))
@@ -2421,6 +2415,17 @@ def _mma(m, op, ctx, ins):
     return [out]
 
 
+def _mma_warps(op, ctx, acc):
+    """Checks an mma.sync's result struct (four `acc`) and that whole warps
+    run it: (lanes (W, 32), W, the context's thread count, a (W, 1) index)."""
+    rt = _rtype(op)
+    if not isinstance(rt, StructType) or [f for f in rt.fields] != [acc] * 4:
+        raise EmulatorError("mma.sync result must be !llvm.struct<(%s)>" % ", ".join([acc] * 4))
+    lanes = _check_warps(ctx, "nvvm.mma.sync")     # (W, 32)
+    W = lanes.shape[0]
+    return lanes, W, ctx.n, np.arange(W)[:, None]
+
+
 def _mma_s8(m, op, ctx, ins):
     """mma.sync m16n8k32 .s32.s8.s8.s32: exact products, the sum wrapped to
     32 bits."""
@@ -2433,14 +2438,8 @@ def _mma_s8(m, op, ctx, ins):
         raise EmulatorError("expected 4 A, 2 B and 4 C operands, got %s" % seg)
     if any(t != "i32" for t in op.in_types):
         raise EmulatorError("s8 mma.sync operands must all be i32, got %s" % (op.in_types,))
-    rt = _rtype(op)
-    if not isinstance(rt, StructType) or [f for f in rt.fields] != ["i32"] * 4:
-        raise EmulatorError("s8 mma.sync result must be !llvm.struct<(i32, i32, i32, i32)>")
-    lanes = _check_warps(ctx, "nvvm.mma.sync")     # (W, 32)
-    W = lanes.shape[0]
-    n = ctx.n
+    lanes, W, n, wi = _mma_warps(op, ctx, "i32")
     regs = [_full(x, n) for x in ins]
-    wi = np.arange(W)[:, None]
 
     def bytes_of(reg):
         u = np.ascontiguousarray(reg[lanes]).astype(np.int64) & 0xFFFFFFFF
