@@ -66,6 +66,8 @@ import check_model as cm
 ONE_ROW = {"linear": ("warps", "no tiles"), "lm_head": ("warps", "no tiles"),
            "moe_experts": ("warps", "no tiles")}
 SMALL = dict(ONE_ROW, **{"tensor.concat": ("ran",)})
+QUANTIZED_SMALL = {"quantized_linear": ("warps", "no tiles"), "lm_head": ("warps", "no tiles"),
+                   "quantized_moe_experts": ("warps", "no tiles"), "tensor.concat": ("ran",)}
 
 # Per model: prompt length, decode steps after it, the padding before the
 # shorter second prompt of a batch of two, weight seed (one whose
@@ -92,11 +94,19 @@ MODELS = {
                                               "tensor.concat": ("ran",)}},
                               step={"f32": dict(SMALL, latent_attention=("warps", "tiles")),
                                     "tc": dict(SMALL, latent_attention=("warps", "mma"))}),
+    # Static w8a8 (check_model.py's micro-w8a8: calibrated int8 weights and
+    # activations): every call below 16 rows, so the int8 products run on
+    # the warp kernels with integer shuffles.
+    "micro-w8a8": dict(prompt=12, steps=3, seed=11, pad=5,
+                       prefill={b: dict(QUANTIZED_SMALL, attention=("warps", "no tiles"))
+                                for b in ("f32", "tc")},
+                       step={b: dict(QUANTIZED_SMALL, attention=("warps", "no tiles"))
+                             for b in ("f32", "tc")}),
 }
 
 
 def extra_options(p):
-    p.add_argument("--models", default=",".join(MODELS),
+    p.add_argument("--models", default=",".join(m for m in MODELS if m not in cm.DERIVED),
                    help="comma-separated subset of " + ", ".join(MODELS))
 
 
@@ -190,7 +200,7 @@ def run_models(args, models, check, work):
     for m in models:
         cfg = MODELS[m]
         strata, _ = harness.tool([args.strata_compile, os.path.join(cm.ROOT, cm.MODELS[m]["config"]),
-                                  "--target=cuda", "--emit=mlir"])
+                                  "--target=cuda", "--emit=mlir"] + cm.MODELS[m].get("flags", []))
         decode = cm.only_function(strata, "decode")
         strata_lines = decode.split("\n")
         vocab = int(re.search(r"func\.func @decode\([^)]*\) -> \(tensor<\?x\?x(\d+)xf32>", decode).group(1))
@@ -208,7 +218,7 @@ def run_models(args, models, check, work):
         t0 = time.time()
         exe = cpu.wait(m)
         waited = time.time() - t0
-        weights, wpath = cm.cpu_weights(args.strata_run, exe, cfg["seed"], os.path.join(work, m))
+        weights, wpath = cm.model_weights(args, cpu, m, models, vocab, work)
         # The CPU's decode: greedy tokens after the prompt.
         out, _ = harness.tool([args.strata_run, "infer", exe, "--weights", wpath, "--tokens",
                                ",".join(map(str, prompt)), "--max-new-tokens", str(steps + 1)])
@@ -224,7 +234,7 @@ def run_models(args, models, check, work):
 
         for build in ("f32", "tc"):
             label = "%s %s" % (m, build)
-            tol = cm.TOLERANCE[build]
+            tol = cm.tolerance_of(m)[build]
             module, t_lower = modules[build]
             dec = Decoder(module, weights)
             t_total = time.time()

@@ -423,6 +423,24 @@ def derived_weights(run, exe, float_weights_path, scheme, vocab, stem):
     return load_safetensors(path), path
 
 
+def model_weights(args, cpu, m, models, vocab, work):
+    """Model m's weights as its CPU build (cpu.wait(m)) holds them, and the
+    file: the seeded weights, sharpened; for a derived model its base's,
+    converted by its build (derived_weights)."""
+    cfg = MODELS[m]
+    if m not in DERIVED:
+        return cpu_weights(args.strata_run, cpu.wait(m), cfg["seed"], os.path.join(work, m))
+    base = cfg["base"]
+    float_exe = cpu.wait(base if base in models else m + ".float")
+    _, fpath = cpu_weights(args.strata_run, float_exe, cfg["seed"], os.path.join(work, m + ".float"))
+    return derived_weights(args.strata_run, cpu.wait(m), fpath, scheme(m), vocab, os.path.join(work, m))
+
+
+def tolerance_of(m):
+    """The logits' tolerance per build for model m."""
+    return QUANTIZED_TOLERANCE if scheme(m) else TOLERANCE
+
+
 def cpu_logits(run, exe, weights_path, tokens):
     """The CPU build's logits ([tokens, vocab]) of `strata-run logits`."""
     out, _ = harness.tool([run, "logits", exe, "--weights", weights_path,
@@ -535,16 +553,9 @@ def run_models(args, models, check, work):
         waited = time.time() - t0
         # The seeded weights, sharpened (quantized by strata-run quantize for
         # a quantized model); the CPU build's logits on them.
-        if m in DERIVED:
-            base = cfg["base"]
-            float_exe = cpu.wait(base if base in models else m + ".float")
-            _, fpath = cpu_weights(args.strata_run, float_exe, cfg["seed"], os.path.join(work, m + ".float"))
-            weights, wpath = derived_weights(args.strata_run, exe, fpath, scheme(m), vocab,
-                                             os.path.join(work, m))
-        else:
-            weights, wpath = cpu_weights(args.strata_run, exe, cfg["seed"], os.path.join(work, m))
+        weights, wpath = model_weights(args, cpu, m, models, vocab, work)
         ref = cpu_logits(args.strata_run, exe, wpath, tokens)
-        tolerance = QUANTIZED_TOLERANCE if scheme(m) else TOLERANCE
+        tolerance = tolerance_of(m)
 
         if "--weights-dtype" in cfg.get("flags", []):
             dtype = cfg["flags"][cfg["flags"].index("--weights-dtype") + 1]
