@@ -34,6 +34,7 @@ ART = sys.argv[1] if len(sys.argv) > 1 else ".device"
 OUT = os.environ.get("OUT", "/tmp/strata-device-check")
 os.makedirs(OUT, exist_ok=True)
 RUN = os.path.join(ART, "strata-run")
+PROMPT = "1,5,9,13,17,21,25,29"
 report = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 lines = []
 failures = []
@@ -84,18 +85,21 @@ def check(name, ok, detail):
         failures.append(name)
 
 
+def logits(exe, cuda=False):
+    """`strata-run logits` of the check's prompt with seed 7, as a tensor."""
+    args = ["logits", exe, "--seed", "7", "--tokens",
+            PROMPT] + (["--device=cuda"] if cuda else [])
+    return torch.tensor([[float(v) for v in l.split()]
+                         for l in strata(*args).splitlines()])
+
+
 def numerics():
-    prompt = "1,5,9,13,17,21,25,29"
     for model in ["tiny", "micro", "mixtral-small", "deepseek-v2-small"]:
         cpu_exe = os.path.join(ART, f"{model}-cpu.strata")
         gpu_exe = os.path.join(ART, f"{model}-cuda.strata")
         try:
-            cpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
-                "logits", cpu_exe, "--seed", "7", "--tokens",
-                prompt).splitlines()])
-            gpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
-                "logits", gpu_exe, "--seed", "7", "--tokens", prompt,
-                "--device=cuda").splitlines()])
+            cpu = logits(cpu_exe)
+            gpu = logits(gpu_exe, cuda=True)
             err = (cpu - gpu).abs().max().item()
             rel = err / max(cpu.abs().max().item(), 1e-30)
             check(f"logits {model}", rel < 1e-4,
@@ -112,13 +116,8 @@ def numerics():
             check(f"model {model}", False, str(e))
     for model in ["tiny", "deepseek-v2-small"]:
         try:  # tensor cores round operands to bf16: bf16 tolerance
-            cpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
-                "logits", os.path.join(ART, f"{model}-cpu.strata"), "--seed",
-                "7", "--tokens", prompt).splitlines()])
-            tc = torch.tensor([[float(v) for v in l.split()] for l in strata(
-                "logits", os.path.join(ART, f"{model}-cuda-tc.strata"),
-                "--seed", "7", "--tokens", prompt,
-                "--device=cuda").splitlines()])
+            cpu = logits(os.path.join(ART, f"{model}-cpu.strata"))
+            tc = logits(os.path.join(ART, f"{model}-cuda-tc.strata"), cuda=True)
             rel = ((cpu - tc).abs().max() / cpu.abs().max()).item()
             check(f"logits {model} --tensor-cores", rel < 2e-2,
                   f"relative max error {rel:.3g} (bf16 operands; tolerance "
@@ -130,12 +129,8 @@ def numerics():
             # w8a16's rounded activations, a quantization step for w8a8's
             cpu_exe = os.path.join(ART, f"{model}-cpu.strata")
             tc_exe = os.path.join(ART, f"{model}-cuda-tc.strata")
-            cpu = torch.tensor([[float(v) for v in l.split()] for l in strata(
-                "logits", cpu_exe, "--seed", "7", "--tokens",
-                prompt).splitlines()])
-            tc = torch.tensor([[float(v) for v in l.split()] for l in strata(
-                "logits", tc_exe, "--seed", "7", "--tokens", prompt,
-                "--device=cuda").splitlines()])
+            cpu = logits(cpu_exe)
+            tc = logits(tc_exe, cuda=True)
             rel = ((cpu - tc).abs().max() / cpu.abs().max()).item()
             check(f"logits {model} --tensor-cores", rel < 2e-2,
                   f"relative max error {rel:.3g} (tolerance 2e-2 relative)")
@@ -218,14 +213,19 @@ def gemm():
         f"{r['tc_ratio_vs_cublas_bf16']:.4f} (target 0.7)")
 
 
-def int8_reference(P):
-    """w8a8-dynamic's linear on the saved weights (int8 W and its scales):
-    rows of x quantized round-half-even to [-127, 127] by max|x| / 127,
-    exact int products (in f64: sums below 2^53), dequantized."""
-    x = P["x"].reshape(-1, P["x"].shape[-1]).double()
+def quantize_rows(x):
+    """w8a8-dynamic's activations: each row of x rounded half-even to
+    [-127, 127] by s_x = max|x| / 127 (1 for a zero row); (x_q, s_x)."""
     amax = x.abs().amax(-1, keepdim=True)
     sx = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
-    xq = torch.round(x / sx).clamp(-127, 127)
+    return torch.round(x / sx).clamp(-127, 127), sx
+
+
+def int8_reference(P):
+    """w8a8-dynamic's linear on the saved weights (int8 W and its scales):
+    quantize_rows in f64, exact int products (sums below 2^53),
+    dequantized."""
+    xq, sx = quantize_rows(P["x"].reshape(-1, P["x"].shape[-1]).double())
     acc = xq @ P["w"].double().t()
     return (acc * sx * P["w_scale"].double()).float().reshape(-1)
 
@@ -248,13 +248,10 @@ def gemm_int8():
     sw = P["w_scale"]
 
     def torch_layer():
-        amax = x.abs().amax(-1, keepdim=True)
-        sx = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
-        xq = torch.round(x / sx).clamp(-127, 127).to(torch.int8)
-        return torch._int_mm(xq, wt).float() * sx * sw
+        xq, sx = quantize_rows(x)
+        return torch._int_mm(xq.to(torch.int8), wt).float() * sx * sw
 
-    xq = torch.round(x / (x.abs().amax(-1, keepdim=True) / 127.0)).clamp(
-        -127, 127).to(torch.int8)
+    xq = quantize_rows(x)[0].to(torch.int8)
     layer_ms = cuda_time_ms(torch_layer)
     int_mm_ms = cuda_time_ms(lambda: torch._int_mm(xq, wt))
     flop = 2 * n ** 3

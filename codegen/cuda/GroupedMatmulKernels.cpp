@@ -54,10 +54,10 @@ struct Grouped {
   Value p, groups; ///< P and E (index)
   int64_t n, d;
 
-  /// int8 rows and weights summed into i32 (else f32 sums, narrower
+  /// The sums' type: i32 for int8 rows and weights, else f32 (narrower
   /// weights widened as they are read).
-  bool integer() const {
-    return cast<MemRefType>(init.getType()).getElementType().isInteger(32);
+  Type accumulator() const {
+    return cast<MemRefType>(init.getType()).getElementType();
   }
 
   /// init[m, n] = its initial value + `acc`.
@@ -124,19 +124,14 @@ void buildTileKernel(OpBuilder &b, Location loc, Grouped &g, TileKind kind) {
   auto load = [&](OpBuilder &b, Location loc, unsigned operand, Value mn,
                   Value k) -> Value {
     Value kOk = lessThan(b, loc, k, dSize);
-    Value v =
-        operand == 0
-            ? guardedLoad(
-                  b, loc,
-                  arith::AndIOp::create(b, loc, lessThan(b, loc, mn, rowEnd),
-                                        kOk),
-                  g.rows, ValueRange{mn, k})
-            : guardedLoad(
-                  b, loc,
-                  arith::AndIOp::create(b, loc, lessThan(b, loc, mn, nSize),
-                                        kOk),
-                  g.weights, ValueRange{expert, mn, k});
-    return isIntegerTile(kind) ? v : widenToF32(b, loc, v);
+    if (operand == 0)
+      return guardedLoad(
+          b, loc,
+          arith::AndIOp::create(b, loc, lessThan(b, loc, mn, rowEnd), kOk),
+          g.rows, ValueRange{mn, k});
+    return guardedLoad(
+        b, loc, arith::AndIOp::create(b, loc, lessThan(b, loc, mn, nSize), kOk),
+        g.weights, ValueRange{expert, mn, k});
   };
   auto store = [&](OpBuilder &b, Location loc, Value m, Value col, Value acc) {
     Value ok = arith::AndIOp::create(b, loc, lessThan(b, loc, m, rowEnd),
@@ -199,30 +194,15 @@ void buildWarpKernel(OpBuilder &b, Location loc, Grouped &g,
   Value r = arith::DivUIOp::create(b, loc, warps.item, nSize);
   Value col = arith::RemUIOp::create(b, loc, warps.item, nSize);
   Value expert = groupOfRow(b, loc, g, r, maxGroups);
-  bool integer = g.integer();
-  Value zero = arith::ConstantOp::create(
-      b, loc,
-      integer ? TypedAttr(b.getI32IntegerAttr(0)) : b.getF32FloatAttr(0));
   auto lanes = scf::ForOp::create(
       b, loc, warps.lane, indexConstant(b, loc, g.d), warps.warpSize,
-      ValueRange{zero},
+      ValueRange{zeroOf(b, loc, g.accumulator())},
       [&](OpBuilder &b, Location loc, Value k, ValueRange acc) {
         Value x = memref::LoadOp::create(b, loc, g.rows, ValueRange{r, k});
         Value w = memref::LoadOp::create(b, loc, g.weights,
                                          ValueRange{expert, col, k});
-        Value next;
-        if (integer) {
-          Type i32 = b.getI32Type();
-          next = arith::AddIOp::create(
-              b, loc, acc[0],
-              arith::MulIOp::create(b, loc,
-                                    arith::ExtSIOp::create(b, loc, i32, x),
-                                    arith::ExtSIOp::create(b, loc, i32, w)));
-        } else {
-          next = math::FmaOp::create(b, loc, widenToF32(b, loc, x),
-                                     widenToF32(b, loc, w), acc[0]);
-        }
-        scf::YieldOp::create(b, loc, ValueRange{next});
+        scf::YieldOp::create(b, loc,
+                             ValueRange{multiplyAdd(b, loc, x, w, acc[0])});
       });
   Value sum = warpAllReduce(b, loc, lanes.getResult(0), [&](Value x, Value y) {
     return addSum(b, loc, x, y);
@@ -251,8 +231,7 @@ LogicalResult lowerToKernels(kernel::GroupedMatmulOp op, bool tensorCores) {
   g.groups = memref::DimOp::create(b, loc, g.weights, 0);
   int64_t maxGroups =
       wType.isDynamicDim(0) ? int64_t(1) << 31 : wType.getDimSize(0);
-  TileKind kind = tileKindFor(
-      cast<MemRefType>(g.init.getType()).getElementType(), tensorCores);
+  TileKind kind = tileKindFor(g.accumulator(), tensorCores);
   Value many = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::uge, g.p,
       arith::MulIOp::create(b, loc, g.groups,

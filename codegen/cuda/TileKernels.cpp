@@ -93,9 +93,8 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
   Value tx = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, tid, sixteen), per);
 
-  Value zero = arith::ConstantOp::create(
-      b, loc,
-      integer ? TypedAttr(b.getI32IntegerAttr(0)) : b.getF32FloatAttr(0));
+  Value zero =
+      zeroOf(b, loc, integer ? Type(b.getI32Type()) : Type(b.getF32Type()));
   SmallVector<Value> init(kPer * kPer, zero);
   Value depth = indexConstant(b, loc, kDepth);
   auto kLoop = scf::ForOp::create(
@@ -105,8 +104,9 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
         stageTiles(
             b, loc, t, k0, kDepth, kFmaThreads, aTile, bTile,
             [&](OpBuilder &b, Value tile, Value mn, Value k, Value v) {
-              if (integer)
-                v = arith::ExtSIOp::create(b, loc, b.getI32Type(), v);
+              v = integer ? arith::ExtSIOp::create(b, loc, b.getI32Type(), v)
+                                .getResult()
+                          : widenToF32(b, loc, v);
               memref::StoreOp::create(b, loc, v, tile, ValueRange{k, mn});
             });
         gpu::BarrierOp::create(b, loc);
@@ -121,16 +121,9 @@ void buildFmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                     b, loc, bTile, ValueRange{kk, addConstant(b, loc, tx, i)}));
               }
               for (int64_t i = 0; i < kPer; ++i)
-                for (int64_t j = 0; j < kPer; ++j) {
-                  Value c = acc[i * kPer + j];
+                for (int64_t j = 0; j < kPer; ++j)
                   next.push_back(
-                      integer ? arith::AddIOp::create(
-                                    b, loc, c,
-                                    arith::MulIOp::create(b, loc, av[i], bv[j]))
-                                    .getResult()
-                              : math::FmaOp::create(b, loc, av[i], bv[j], c)
-                                    .getResult());
-                }
+                      multiplyAdd(b, loc, av[i], bv[j], acc[i * kPer + j]));
               scf::YieldOp::create(b, loc, next);
             });
         gpu::BarrierOp::create(b, loc);
@@ -225,8 +218,8 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
       b, loc, arith::RemUIOp::create(b, loc, warp, two), warpTile);
 
   // Four accumulators per mma tile and lane: c0..c3.
-  Value zero = arith::ConstantOp::create(
-      b, loc, int8 ? TypedAttr(b.getI32IntegerAttr(0)) : b.getF32FloatAttr(0));
+  Value zero =
+      zeroOf(b, loc, int8 ? Type(b.getI32Type()) : Type(b.getF32Type()));
   SmallVector<Value> init(kTilesM * kTilesN * 4, zero);
   auto kLoop = scf::ForOp::create(
       b, loc, indexConstant(b, loc, 0), t.depth, indexConstant(b, loc, depth),
@@ -236,7 +229,8 @@ void buildMmaTile(OpBuilder &b, Location loc, ValueRange buffers,
                    bTile,
                    [&](OpBuilder &b, Value tile, Value mn, Value k, Value v) {
                      if (!int8)
-                       v = arith::TruncFOp::create(b, loc, b.getBF16Type(), v);
+                       v = arith::TruncFOp::create(b, loc, b.getBF16Type(),
+                                                   widenToF32(b, loc, v));
                      memref::StoreOp::create(b, loc, v, tile,
                                              ValueRange{mn, k});
                    });
@@ -386,9 +380,7 @@ Value mlir::strata::guardedLoad(OpBuilder &b, Location loc, Value inBounds,
   scf::YieldOp::create(
       b, loc, ValueRange{memref::LoadOp::create(b, loc, memref, indices)});
   b.setInsertionPointToStart(ifOp.elseBlock());
-  scf::YieldOp::create(b, loc,
-                       ValueRange{arith::ConstantOp::create(
-                           b, loc, cast<TypedAttr>(b.getZeroAttr(element)))});
+  scf::YieldOp::create(b, loc, ValueRange{zeroOf(b, loc, element)});
   return ifOp.getResult(0);
 }
 
@@ -399,6 +391,26 @@ Value mlir::strata::widenToF32(OpBuilder &b, Location loc, Value v) {
   if (isa<IntegerType>(v.getType()))
     return arith::SIToFPOp::create(b, loc, f32, v);
   return arith::ExtFOp::create(b, loc, f32, v);
+}
+
+Value mlir::strata::multiplyAdd(OpBuilder &b, Location loc, Value x, Value w,
+                                Value acc) {
+  if (auto integer = dyn_cast<IntegerType>(acc.getType())) {
+    auto extend = [&](Value v) -> Value {
+      return v.getType() == integer
+                 ? v
+                 : arith::ExtSIOp::create(b, loc, integer, v).getResult();
+    };
+    return arith::AddIOp::create(
+        b, loc, acc, arith::MulIOp::create(b, loc, extend(x), extend(w)));
+  }
+  return math::FmaOp::create(b, loc, widenToF32(b, loc, x),
+                             widenToF32(b, loc, w), acc);
+}
+
+Value mlir::strata::zeroOf(OpBuilder &b, Location loc, Type type) {
+  return arith::ConstantOp::create(b, loc,
+                                   cast<TypedAttr>(b.getZeroAttr(type)));
 }
 
 Value mlir::strata::addSum(OpBuilder &b, Location loc, Value old, Value acc) {

@@ -35,12 +35,6 @@ enum class TileKind {
   Int8TensorCore ///< s8 mma.sync m16n8k32 with i32 accumulators, 4 warps
 };
 
-/// Whether `kind` multiplies int8 operands into i32 sums (its loads give
-/// i8 values) rather than f32 ones (its loads give f32 values).
-inline bool isIntegerTile(TileKind kind) {
-  return kind == TileKind::IntFma || kind == TileKind::Int8TensorCore;
-}
-
 /// The tile kind for a contraction summing into `accumulator` (f32 or i32).
 inline TileKind tileKindFor(Type accumulator, bool tensorCores) {
   if (accumulator.isInteger(32))
@@ -62,8 +56,8 @@ struct TileAccess {
   Value depth;      ///< k's extent
   bool bAlongK;     ///< B's consecutive elements run along k (x·Wᵀ)
   /// A (operand 0) at (row, k) or B (1) at (column, k), in absolute
-  /// indices; 0 outside the operand. f32 for the float kinds (narrower
-  /// operands widened: widenToF32), i8 for the integer ones.
+  /// indices; 0 outside the operand. As stored (f32, bf16, f16 or int8):
+  /// the float bodies widen it (widenToF32), the integer ones take int8.
   function_ref<Value(OpBuilder &, Location, unsigned, Value, Value)> load;
   /// C[m, n] = its initial value + `acc`, when (m, n) is inside C.
   function_ref<void(OpBuilder &, Location, Value, Value, Value)> store;
@@ -115,6 +109,13 @@ Value widenToF32(OpBuilder &b, Location loc, Value v);
 
 /// `old + acc`, f32 or i32.
 Value addSum(OpBuilder &b, Location loc, Value old, Value acc);
+
+/// `acc + x * w` in acc's type: i32 sums of sign-extended integers (exact),
+/// or an f32 FMA of the operands widened (widenToF32).
+Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value w, Value acc);
+
+/// 0 of `type` (f32 or i32: a sum's start).
+Value zeroOf(OpBuilder &b, Location loc, Type type);
 
 /// x < bound, unsigned.
 Value lessThan(OpBuilder &b, Location loc, Value x, Value bound);

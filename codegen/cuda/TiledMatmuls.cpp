@@ -12,8 +12,9 @@
 // products) is left to strata-warp-reductions; with a dynamic row count a
 // host-side branch chooses. Quantized products match too: inputs widened
 // in the body (int8 weights for f32 activations) are widened as staged,
-// and int8 x int8 sums into i32 take the integer tiles. The tile bodies are in TileKernels.cpp; this
-// pass matches contractions and maps blocks to their tiles.
+// and int8 x int8 sums into i32 take the integer tiles. The tile bodies
+// are in TileKernels.cpp; this pass matches contractions and maps blocks
+// to their tiles.
 //
 //===----------------------------------------------------------------------===//
 
@@ -179,10 +180,8 @@ struct TileLaunch {
   }
 
   /// Loads A (operand 0) or B (1) at output row `m` / column `n` and depth
-  /// `k` (absolute), 0 outside the operand: as TileAccess::load gives it
-  /// to a `kind` tile.
-  Value load(OpBuilder &b, Location loc, TileKind kind, unsigned operand,
-             Value mn, Value k) {
+  /// `k` (absolute), 0 outside the operand.
+  Value load(OpBuilder &b, Location loc, unsigned operand, Value mn, Value k) {
     SmallVector<Value> at = ivs;
     unsigned dim = operand == 0 ? d.m : d.n;
     at[dim] = mn;
@@ -190,9 +189,8 @@ struct TileLaunch {
     Value ok = arith::AndIOp::create(b, loc, lessThan(b, loc, mn, sizes[dim]),
                                      lessThan(b, loc, k, sizes[d.k]));
     OpOperand *o = op.getDpsInputOperand(operand);
-    Value v =
-        guardedLoad(b, loc, ok, o->get(), applyIndexingMap(b, loc, map(o), at));
-    return isIntegerTile(kind) ? v : widenToF32(b, loc, v);
+    return guardedLoad(b, loc, ok, o->get(),
+                       applyIndexingMap(b, loc, map(o), at));
   }
 
   /// C[m, n] = C_init + `acc` when (m, n) is inside C.
@@ -271,7 +269,7 @@ void lowerTiles(linalg::LinalgOp op, const Dims &d, TileKind kind,
   TileLaunch t = createTileLaunch(b, op, d, tileThreads(kind),
                                   tileBuffers(op.getContext(), kind), fill);
   auto load = [&](OpBuilder &b, Location loc, unsigned operand, Value mn,
-                  Value k) { return t.load(b, loc, kind, operand, mn, k); };
+                  Value k) { return t.load(b, loc, operand, mn, k); };
   auto store = [&](OpBuilder &b, Location loc, Value m, Value n, Value acc) {
     t.store(b, loc, m, n, acc);
   };
