@@ -18,8 +18,7 @@
 using namespace mlir;
 using namespace mlir::strata;
 
-/// The layer an op belongs to: the name of its NameLoc, else "model".
-static StringRef groupOf(Operation *op) {
+StringRef mlir::strata::groupOf(Operation *op) {
   if (auto named = dyn_cast<NameLoc>(op->getLoc()))
     return named.getName().getValue();
   return "model";
@@ -155,7 +154,8 @@ static llvm::json::Object toJson(const GroupStats &g) {
 
 void mlir::strata::printStatsJson(const ModelStats &stats,
                                   llvm::StringRef modelName,
-                                  llvm::raw_ostream &os) {
+                                  llvm::raw_ostream &os,
+                                  std::optional<llvm::json::Value> plan) {
   llvm::json::Array layers;
   for (const GroupStats &g : stats.groups)
     layers.push_back(toJson(g));
@@ -167,6 +167,8 @@ void mlir::strata::printStatsJson(const ModelStats &stats,
                           {"flops_per_token_dense_experts",
                            stats.denseExpertsFlopsPerToken},
                           {"layers", std::move(layers)}};
+  if (plan)
+    root["plan"] = std::move(*plan);
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
 }
 

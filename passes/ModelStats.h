@@ -10,7 +10,10 @@
 #define STRATA_PASSES_MODELSTATS_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <optional>
 
 #include <string>
 #include <vector>
@@ -42,13 +45,18 @@ struct ModelStats {
 inline constexpr llvm::StringLiteral kStatsOverflow =
     "parameter or FLOP count exceeds 2^63 - 1; no statistics printed";
 
+/// The layer an op belongs to: the name of the NameLoc the frontend wraps
+/// its location in ("embed", "layers.3", "head"), else "model".
+StringRef groupOf(Operation *op);
+
 /// Accounts `func` for sequences of `contextLength` tokens.
 ModelStats computeModelStats(func::FuncOp func, int64_t contextLength);
 
 /// One JSON object: params_total, params_active, flops_per_token,
-/// context_length and a `layers` list.
+/// context_length, a `layers` list and, when given, the `plan` report.
 void printStatsJson(const ModelStats &stats, llvm::StringRef modelName,
-                    llvm::raw_ostream &os);
+                    llvm::raw_ostream &os,
+                    std::optional<llvm::json::Value> plan = std::nullopt);
 /// A human-readable table.
 void printStatsTable(const ModelStats &stats, llvm::StringRef modelName,
                      llvm::raw_ostream &os);

@@ -22,10 +22,8 @@ namespace mlir::strata {
 using namespace mlir;
 using namespace mlir::strata;
 
-namespace {
-
-/// The state slots of `optimizer`, named as torch's optimizers name them.
-SmallVector<StringRef, 2> stateSlots(Optimizer optimizer) {
+SmallVector<StringRef, 2>
+mlir::strata::optimizerStateSlots(Optimizer optimizer) {
   switch (optimizer) {
   case Optimizer::AdamW:
     return {"exp_avg", "exp_avg_sq"};
@@ -36,6 +34,8 @@ SmallVector<StringRef, 2> stateSlots(Optimizer optimizer) {
   }
   llvm_unreachable("unknown optimizer");
 }
+
+namespace {
 
 /// Whether `value` is only ever a router's selection bias (followed through
 /// calls into layer bodies); the routers are appended to `routers`. Such a
@@ -150,7 +150,7 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
     return module.emitError("strata-optimizer: @optimizer_step exists "
                             "already");
   Optimizer optimizer = plan.getOptimizer();
-  SmallVector<StringRef, 2> slots = stateSlots(optimizer);
+  SmallVector<StringRef, 2> slots = optimizerStateSlots(optimizer);
   Location loc = loss.getLoc();
   OpBuilder b(ctx);
   auto attr = [&](StringRef kind, StringRef key = {}, StringRef value = {}) {
@@ -241,7 +241,7 @@ void buildShardedOptimizer(ModuleOp module, func::FuncOp loss,
   OpBuilder b(ctx);
   Location loc = loss.getLoc();
   Optimizer optimizer = plan.getOptimizer();
-  unsigned slots = stateSlots(optimizer).size();
+  unsigned slots = optimizerStateSlots(optimizer).size();
   auto stepType = RankedTensorType::get({}, b.getI32Type());
   auto scalarType = RankedTensorType::get({}, b.getF32Type());
   auto flatType = RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type());

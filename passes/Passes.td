@@ -10,13 +10,18 @@ def StrataPrintStats : Pass<"strata-print-stats", "mlir::ModuleOp"> {
   let description = [{
     Sums StrataCostOpInterface over the `forward` function (or the first
     function) and prints the totals and a per-layer breakdown, as JSON or a
-    table, to stdout. The IR is unchanged. `strata-compile --stats` runs the
-    same analysis.
+    table, to stdout. With `plan`, also the per-rank report of the module's
+    parallel plan (`#strata.parallel`): each pipeline stage's parameters
+    and bytes of weights, gradients, optimizer state, activations and KV
+    cache, and its collectives per step by mesh axis (docs/parallelism.md).
+    The IR is unchanged. `strata-compile --stats` runs the same analyses.
   }];
   let options = [
     Option<"contextLength", "context-length", "int64_t", "2048",
            "Sequence length at which attention FLOPs are counted">,
     Option<"json", "json", "bool", "false", "Print JSON instead of a table">,
+    Option<"plan", "plan", "bool", "false",
+           "Also print the parallel plan's per-rank memory and communication">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect"];
 }

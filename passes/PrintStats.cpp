@@ -2,6 +2,7 @@
 
 #include "passes/ModelStats.h"
 #include "passes/Passes.h"
+#include "passes/PlanReport.h"
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAPRINTSTATS
@@ -41,10 +42,23 @@ struct PrintStatsPass
       return signalPassFailure();
     }
     StringRef name = module.getSymName().value_or("model");
-    if (json)
-      printStatsJson(stats, name, llvm::outs());
-    else
+    std::optional<PlanReport> report;
+    if (plan) {
+      report = computePlanReport(module, contextLength);
+      if (report->overflow) {
+        report->overflow->emitError(kStatsOverflow);
+        return signalPassFailure();
+      }
+    }
+    if (json) {
+      printStatsJson(stats, name, llvm::outs(),
+                     report ? std::optional(planToJson(*report))
+                            : std::nullopt);
+    } else {
       printStatsTable(stats, name, llvm::outs());
+      if (report)
+        printPlanTable(*report, llvm::outs());
+    }
     markAllAnalysesPreserved();
   }
 };

@@ -17,6 +17,7 @@
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "passes/Passes.h"
+#include "passes/ShardLayout.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
@@ -37,62 +38,6 @@ namespace {
 
 /// The mesh axis of tensor parallelism: the last of (pp, dp/ep, ep, tp).
 constexpr int16_t kTensorAxis = 3;
-
-/// Whether `v` reaches (through rotary embeddings and the KV caches'
-/// concatenation) an operand of attention or of a gated MLP's activation.
-bool feedsHeadsOrActivation(Value v, unsigned depth = 0) {
-  if (depth > 4)
-    return false;
-  for (Operation *user : v.getUsers()) {
-    if (isa<AttentionOp, SwiGLUOp, SiluOp, GeluOp>(user))
-      return true;
-    if (isa<RotaryOp, tensor::ConcatOp>(user) &&
-        feedsHeadsOrActivation(user->getResult(0), depth + 1))
-      return true;
-  }
-  return false;
-}
-
-/// Whether `v` is attention's or the activation's result.
-bool fromHeadsOrActivation(Value v) {
-  Operation *def = v.getDefiningOp();
-  return def && isa<AttentionOp, SwiGLUOp, SiluOp, GeluOp>(def);
-}
-
-/// The body's weight arguments to split, by the dimension to split: 0 for
-/// column-parallel projections (rows of the weight), 1 for row-parallel
-/// ones. Attention splits only when its heads divide among the ranks.
-llvm::DenseMap<unsigned, int64_t> weightSplits(func::FuncOp body,
-                                               int64_t ranks) {
-  bool headsDivide = true;
-  body.walk([&](AttentionOp a) {
-    headsDivide &= a.getNumHeads() % ranks == 0 &&
-                   a.getNumKvHeads() % ranks == 0 && !a.getStep();
-  });
-  llvm::DenseMap<unsigned, int64_t> splits;
-  body.walk([&](LinearOp linear) {
-    auto weight = dyn_cast<BlockArgument>(linear.getWeight());
-    if (!weight || weight.getOwner() != &body.front() || linear.getBias())
-      return;
-    auto touchesAttention = [](Value v) {
-      for (Operation *user : v.getUsers())
-        if (isa<RotaryOp, tensor::ConcatOp, AttentionOp>(user))
-          return true;
-      return false;
-    };
-    Value out = linear.getResult();
-    bool attention = touchesAttention(out) ||
-                     isa_and_nonnull<AttentionOp>(
-                         linear.getInput().getDefiningOp());
-    if (attention && !headsDivide)
-      return;
-    if (feedsHeadsOrActivation(out))
-      splits[weight.getArgNumber()] = 0;
-    else if (fromHeadsOrActivation(linear.getInput()))
-      splits[weight.getArgNumber()] = 1;
-  });
-  return splits;
-}
 
 /// Annotates `body`'s split weights and partitions it.
 LogicalResult partitionBody(func::FuncOp body, FlatSymbolRefAttr grid,
@@ -138,7 +83,7 @@ struct StrataShardPass
         bodies.push_back(f);
     for (func::FuncOp body : bodies) {
       llvm::DenseMap<unsigned, int64_t> splits =
-          weightSplits(body, plan.getTp());
+          tensorParallelSplits(body, plan.getTp());
       if (splits.empty())
         continue;
       if (failed(partitionBody(body, plan.getGrid(), splits)))

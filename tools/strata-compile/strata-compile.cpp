@@ -17,6 +17,7 @@
 #include "frontend/ModelSpec.h"
 #include "passes/ModelStats.h"
 #include "passes/Phases.h"
+#include "passes/PlanReport.h"
 #include "tools/common/MlirNesting.h"
 #include "runtime/OutputFile.h"
 
@@ -65,6 +66,8 @@ struct Options {
   int64_t tp = 0, pp = 0, dp = 0, ep = 0; ///< 0: as the config says.
   int zeroStage = -1; ///< --zero; -1: as the config says.
   int64_t contextLength = 0;
+  std::string deviceMemoryText; ///< --device-memory as given.
+  int64_t deviceMemory = 0;     ///< Its bytes; 0 = not checked.
   bool printLocations = false;
   /// "flash", "materialized" or "auto" (the target's default).
   std::string attention = "auto";
@@ -580,12 +583,20 @@ int run(const Options &opts) {
           resolveWeightsDtype(opts, config.model.checkpointDtype))))
     return 1;
 
+  int64_t context = opts.contextLength;
+  if (!context)
+    context = config.training.seqLen ? config.training.seqLen
+                                     : config.model.maxSeqLen;
+  std::optional<mlir::strata::PlanReport> plan;
+  if (opts.statsRequested || opts.deviceMemory) {
+    plan = mlir::strata::computePlanReport(*module, context);
+    if (plan->overflow) {
+      plan->overflow->emitError(mlir::strata::kStatsOverflow);
+      return 1;
+    }
+  }
   if (opts.statsRequested) {
     auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
-    int64_t context = opts.contextLength;
-    if (!context)
-      context = config.training.seqLen ? config.training.seqLen
-                                       : config.model.maxSeqLen;
     mlir::strata::ModelStats stats =
         mlir::strata::computeModelStats(forward, context);
     if (stats.overflow) {
@@ -593,14 +604,21 @@ int run(const Options &opts) {
       return 1;
     }
     std::string name = config.model.name.empty() ? "model" : config.model.name;
-    if (opts.stats == "json")
-      mlir::strata::printStatsJson(stats, name, llvm::outs());
-    else
+    if (opts.stats == "json") {
+      mlir::strata::printStatsJson(stats, name, llvm::outs(),
+                                   mlir::strata::planToJson(*plan));
+    } else {
       mlir::strata::printStatsTable(stats, name, llvm::outs());
-    // With --stats alone nothing else is printed; -o still writes the IR.
-    if (opts.output.empty())
-      return 0;
+      mlir::strata::printPlanTable(*plan, llvm::outs());
+    }
   }
+  if (opts.deviceMemory &&
+      mlir::failed(mlir::strata::checkDeviceMemory(*module, *plan,
+                                                   opts.deviceMemory)))
+    return 1;
+  // With --stats alone nothing else is printed; -o still writes the IR.
+  if (opts.statsRequested && opts.output.empty())
+    return 0;
 
   const ModelSpec &m = config.model;
   contents.modelName = m.name.empty() ? "model" : m.name;
@@ -671,14 +689,21 @@ int main(int argc, char **argv) {
       ->default_val("auto");
   app.add_option("--stats", opts.stats,
                  "Print parameters (total, active per token) and forward "
-                 "FLOPs per token, per layer: 'table' (default) or 'json'")
+                 "FLOPs per token, per layer, then the parallel plan's "
+                 "memory and communication per rank: 'table' (default) or "
+                 "'json'")
       ->expected(0, 1)
       ->default_str("table")
       ->check(CLI::IsMember({"table", "json"}));
   app.add_option("--context-length", opts.contextLength,
-                 "Sequence length for attention FLOPs in --stats (default: "
+                 "Sequence length for attention FLOPs and the plan in "
+                 "--stats (default: "
                  "training.seq_len, else the model's max sequence length)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
+  app.add_option("--device-memory", opts.deviceMemoryText,
+                 "Memory of one device (e.g. 80GiB, 141GB, bytes): a plan "
+                 "whose rank needs more (weights, gradients, optimizer "
+                 "state, activations, KV cache; see --stats) is an error");
   auto degree = CLI::Range(int64_t(1), int64_t(1) << 20);
   app.add_option("--tp", opts.tp, "Tensor-parallel degree (overrides config)")
       ->check(degree);
@@ -818,6 +843,17 @@ int main(int argc, char **argv) {
   }
   if (opts.statsRequested && opts.stats.empty())
     opts.stats = "table";
+  if (!opts.deviceMemoryText.empty()) {
+    std::optional<int64_t> bytes =
+        mlir::strata::parseByteSize(opts.deviceMemoryText);
+    if (!bytes) {
+      llvm::errs() << "error: --device-memory '" << opts.deviceMemoryText
+                   << "' is not a size: give bytes or a number with KB, MB, "
+                      "GB, KiB, MiB or GiB (e.g. 80GiB)\n";
+      return 2;
+    }
+    opts.deviceMemory = *bytes;
+  }
   int status = run(opts);
   // A full stdout is an error to report, not a crash in llvm::outs()'s
   // destructor ("LLVM ERROR: IO failure on output stream").

@@ -1,0 +1,720 @@
+//===- PlanReport.cpp - per-rank memory and communication of a plan -------===//
+
+#include "passes/PlanReport.h"
+
+#include "dialect/StrataOps.h"
+#include "passes/ModelStats.h"
+#include "passes/Passes.h"
+#include "passes/ShardLayout.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/Support/CheckedArithmetic.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+using namespace mlir;
+using namespace mlir::strata;
+
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+/// Gradients and optimizer state are f32 whatever the weights' type.
+constexpr int64_t kStateBytes = 4;
+
+int64_t mulSat(int64_t a, int64_t b) {
+  return llvm::checkedMul(a, b).value_or(kMax);
+}
+int64_t addSat(int64_t a, int64_t b) {
+  return llvm::checkedAdd(a, b).value_or(kMax);
+}
+int64_t ceilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+
+int64_t elementBytes(Type type) {
+  return (cast<ShapedType>(type).getElementTypeBitWidth() + 7) / 8;
+}
+
+/// Bytes per token of a `[B, S, F...]` activation: its static dims (the
+/// batch and sequence are dynamic) times the element size.
+int64_t bytesPerToken(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() == 0)
+    return 0;
+  int64_t n = elementBytes(type);
+  for (int64_t d : type.getShape())
+    if (!ShapedType::isDynamic(d))
+      n = mulSat(n, d);
+  return n;
+}
+
+/// What one rank holds and sends for one call of a layer body.
+struct BodyLayout {
+  /// Argument -> ranks it is split over (tp, or ep for routed experts).
+  llvm::DenseMap<unsigned, int64_t> divisor;
+  /// Routed experts' weights: their data-parallel group is dp / ep ranks.
+  llvm::DenseSet<unsigned> expertArgs;
+  int64_t activationBytesPerToken = 0; ///< The ops' results, per rank.
+  int64_t tpForwardCalls = 0, tpForwardBytesPerToken = 0;
+  int64_t tpBackwardCalls = 0, tpBackwardBytesPerToken = 0;
+  int64_t epCalls = 0, epBytesPerToken = 0; ///< Forward: dispatch, combine.
+  int64_t kvBytesPerToken = 0;
+};
+
+BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
+  BodyLayout layout;
+  llvm::DenseMap<unsigned, int64_t> splits;
+  if (tp > 1)
+    splits = tensorParallelSplits(body, tp);
+  auto argIndex = [&](Value v) -> std::optional<unsigned> {
+    auto arg = dyn_cast<BlockArgument>(v);
+    if (!arg || arg.getOwner() != &body.front())
+      return std::nullopt;
+    return arg.getArgNumber();
+  };
+  auto splitArg = [&](Value v, int64_t ranks) {
+    if (std::optional<unsigned> i = argIndex(v))
+      layout.divisor[*i] = ranks;
+  };
+  for (auto [index, dim] : splits)
+    layout.divisor[index] = tp;
+
+  // Values each tensor-parallel rank holds a slice of.
+  llvm::DenseSet<Value> sliced;
+  llvm::SmallPtrSet<Value, 4> columnInputs;
+  body.walk([&](Operation *op) {
+    if (!isa<StrataCostOpInterface>(op))
+      return;
+    bool slicedResult = false;
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      std::optional<unsigned> w = argIndex(linear.getWeight());
+      auto split = w ? splits.find(*w) : splits.end();
+      if (split != splits.end() && split->second == 0) {
+        slicedResult = true;
+        if (columnInputs.insert(linear.getInput()).second) {
+          ++layout.tpBackwardCalls;
+          layout.tpBackwardBytesPerToken = addSat(
+              layout.tpBackwardBytesPerToken, bytesPerToken(linear.getInput()));
+        }
+      } else if (split != splits.end()) {
+        ++layout.tpForwardCalls;
+        layout.tpForwardBytesPerToken = addSat(layout.tpForwardBytesPerToken,
+                                               bytesPerToken(linear));
+      }
+    } else if (auto experts = dyn_cast<MoEExpertsOp>(op)) {
+      for (Value w : {experts.getGateProj(), experts.getUpProj(),
+                      experts.getDownProj()})
+        if (std::optional<unsigned> i = argIndex(w)) {
+          layout.expertArgs.insert(*i);
+          if (ep > 1)
+            layout.divisor[*i] = ep;
+        }
+      if (ep > 1) {
+        layout.epCalls += 2;
+        layout.epBytesPerToken = addSat(
+            layout.epBytesPerToken,
+            mulSat(2 * experts.getTopK(), bytesPerToken(experts.getInput())));
+      }
+    } else if (auto mla = dyn_cast<LatentAttentionOp>(op)) {
+      int64_t bytes = elementBytes(mla.getInput().getType());
+      layout.kvBytesPerToken = addSat(
+          layout.kvBytesPerToken,
+          mulSat(bytes, mla.getKvLoraRank() + mla.getQkRopeHeadDim()));
+      // Heads split after the latent projections: q, kv_b by rows, o by
+      // columns; the latents stay whole on every rank.
+      if (tp > 1 && mla.getNumHeads() % tp == 0) {
+        splitArg(mla.getQProj(), tp);
+        splitArg(mla.getKvBProj(), tp);
+        splitArg(mla.getOProj(), tp);
+        ++layout.tpForwardCalls;
+        layout.tpForwardBytesPerToken =
+            addSat(layout.tpForwardBytesPerToken, bytesPerToken(mla));
+        int64_t qIn = mla.getQLoraRank() ? mla.getQLoraRank()
+                                         : bytesPerToken(mla.getInput()) / bytes;
+        layout.tpBackwardCalls += 2;
+        layout.tpBackwardBytesPerToken =
+            addSat(layout.tpBackwardBytesPerToken,
+                   mulSat(bytes, qIn + mla.getKvLoraRank()));
+      }
+    } else {
+      slicedResult = llvm::any_of(op->getOperands(), [&](Value v) {
+        return sliced.contains(v);
+      });
+    }
+    if (auto attention = dyn_cast<AttentionOp>(op)) {
+      int64_t kv = addSat(bytesPerToken(attention.getK()),
+                          bytesPerToken(attention.getV()));
+      layout.kvBytesPerToken = addSat(layout.kvBytesPerToken,
+                                      slicedResult ? kv / tp : kv);
+    }
+    for (Value result : op->getResults()) {
+      if (slicedResult)
+        sliced.insert(result);
+      int64_t bytes = bytesPerToken(result);
+      layout.activationBytesPerToken = addSat(
+          layout.activationBytesPerToken, slicedResult ? bytes / tp : bytes);
+    }
+  });
+  return layout;
+}
+
+/// Splits layers (costs in order) into `stages` contiguous runs, the
+/// largest run's cost as small as possible; returns each layer's stage.
+/// `first` and `last` are the costs stage 0 and the last stage add (the
+/// embedding, the head).
+std::vector<int64_t> balanceStages(ArrayRef<int64_t> costs, int64_t stages,
+                                   int64_t first, int64_t last) {
+  size_t n = costs.size();
+  std::vector<int64_t> prefix(n + 1, 0);
+  for (size_t i = 0; i < n; ++i)
+    prefix[i + 1] = addSat(prefix[i], costs[i]);
+  // best[s][i]: the least max cost of layers [0, i) in s stages.
+  std::vector<std::vector<int64_t>> best(
+      stages + 1, std::vector<int64_t>(n + 1, kMax));
+  std::vector<std::vector<size_t>> cut(stages + 1,
+                                       std::vector<size_t>(n + 1, 0));
+  best[0][0] = 0;
+  for (int64_t s = 1; s <= stages; ++s)
+    for (size_t i = s; i <= n; ++i)
+      for (size_t j = s - 1; j < i; ++j) {
+        if (best[s - 1][j] == kMax)
+          continue;
+        int64_t run = prefix[i] - prefix[j];
+        if (s == 1)
+          run = addSat(run, first);
+        if (s == stages && i == n)
+          run = addSat(run, last);
+        int64_t cost = std::max(best[s - 1][j], run);
+        if (cost < best[s][i]) {
+          best[s][i] = cost;
+          cut[s][i] = j;
+        }
+      }
+  std::vector<int64_t> stageOf(n, 0);
+  size_t end = n;
+  for (int64_t s = stages; s >= 1; --s) {
+    size_t begin = cut[s][end];
+    for (size_t i = begin; i < end; ++i)
+      stageOf[i] = s - 1;
+    end = begin;
+  }
+  return stageOf;
+}
+
+/// Accumulates the report while walking @forward.
+class PlanWalker {
+public:
+  PlanWalker(ModuleOp module, PlanReport &report, int64_t slots)
+      : module(module), r(report), slots(slots) {}
+  void run(func::FuncOp forward, const ModelStats &stats);
+
+private:
+  RankKind &kindOf(Operation *op) {
+    auto it = stageOfGroup.find(groupOf(op).str());
+    return r.kinds[it == stageOfGroup.end() ? 0 : it->second];
+  }
+  void addParam(RankKind &kind, Value param, int64_t divisor, bool expert);
+  void addComm(RankKind &kind, StringRef collective, StringRef axis,
+               int64_t calls, int64_t bytes);
+  void visitCall(func::CallOp call, func::FuncOp body);
+  void visitOp(Operation *op);
+  void finish();
+
+  ModuleOp module;
+  PlanReport &r;
+  int64_t slots;
+  std::map<std::string, int64_t> stageOfGroup;
+  llvm::DenseMap<Operation *, BodyLayout> layouts;
+  llvm::DenseSet<std::pair<int64_t, Value>> counted;
+  /// Per stage: parameters outside routed experts, and in them.
+  std::vector<int64_t> denseParams, expertParams, denseTensors, expertTensors;
+  std::vector<int64_t> perTokenActivation, maxGroupActivation;
+  std::vector<int64_t> tpForward, tpForwardCalls, tpBackward, tpBackwardCalls;
+  std::vector<int64_t> epBytes, epCalls;
+  std::vector<int64_t> hiddenBytesPerToken;
+  int64_t logitsBytesPerToken = 0;
+};
+
+void PlanWalker::addParam(RankKind &kind, Value param, int64_t divisor,
+                          bool expert) {
+  if (!counted.insert({kind.stage, param}).second)
+    return;
+  auto type = cast<RankedTensorType>(param.getType());
+  int64_t n = 1;
+  for (int64_t d : type.getShape())
+    n = mulSat(n, d);
+  n /= divisor;
+  kind.params = addSat(kind.params, n);
+  kind.weightBytes = addSat(kind.weightBytes, mulSat(n, elementBytes(type)));
+  int64_t s = kind.stage;
+  (expert ? expertParams[s] : denseParams[s]) += n;
+  (expert ? expertTensors[s] : denseTensors[s]) += 1;
+  r.hasExperts |= expert;
+}
+
+void PlanWalker::addComm(RankKind &kind, StringRef collective, StringRef axis,
+                         int64_t calls, int64_t bytes) {
+  if (!calls)
+    return;
+  for (CommVolume &c : kind.comm)
+    if (c.collective == collective && c.axis == axis) {
+      c.calls = addSat(c.calls, calls);
+      c.bytes = addSat(c.bytes, bytes);
+      return;
+    }
+  kind.comm.push_back({collective.str(), axis.str(), calls, bytes});
+}
+
+void PlanWalker::visitCall(func::CallOp call, func::FuncOp body) {
+  auto [it, inserted] = layouts.try_emplace(body);
+  if (inserted)
+    it->second = layoutOf(body, r.tp, r.ep);
+  const BodyLayout &layout = it->second;
+  RankKind &kind = kindOf(call);
+  int64_t s = kind.stage;
+  for (auto [i, operand] : llvm::enumerate(call.getOperands()))
+    if (operand.getDefiningOp<ParamOp>())
+      addParam(kind, operand, std::max<int64_t>(layout.divisor.lookup(i), 1),
+               layout.expertArgs.contains(i));
+  perTokenActivation[s] =
+      addSat(perTokenActivation[s], layout.activationBytesPerToken);
+  maxGroupActivation[s] =
+      std::max(maxGroupActivation[s], layout.activationBytesPerToken);
+  tpForward[s] = addSat(tpForward[s], layout.tpForwardBytesPerToken);
+  tpForwardCalls[s] += layout.tpForwardCalls;
+  tpBackward[s] = addSat(tpBackward[s], layout.tpBackwardBytesPerToken);
+  tpBackwardCalls[s] += layout.tpBackwardCalls;
+  epBytes[s] = addSat(epBytes[s], layout.epBytesPerToken);
+  epCalls[s] += layout.epCalls;
+  kind.kvBytesPerToken = addSat(kind.kvBytesPerToken, layout.kvBytesPerToken);
+  if (call.getNumOperands() && !hiddenBytesPerToken[s])
+    hiddenBytesPerToken[s] = bytesPerToken(call.getOperand(0));
+}
+
+void PlanWalker::visitOp(Operation *op) {
+  RankKind &kind = kindOf(op);
+  int64_t s = kind.stage;
+  // The embedding and the LM head are vocabulary-parallel.
+  bool vocabulary = isa<EmbeddingOp, LMHeadOp>(op) && r.tp > 1;
+  for (Value operand : op->getOperands())
+    if (operand.getDefiningOp<ParamOp>())
+      addParam(kind, operand, vocabulary ? r.tp : 1, false);
+  int64_t bytes = 0;
+  for (Value result : op->getResults())
+    bytes = addSat(bytes, bytesPerToken(result));
+  if (auto head = dyn_cast<LMHeadOp>(op)) {
+    bytes /= vocabulary ? r.tp : 1;
+    logitsBytesPerToken = bytesPerToken(head);
+    if (vocabulary && r.training) {
+      // Cross-entropy over vocabulary slices: the max, the sum of
+      // exponentials and the label's logit; backward, the input's gradient.
+      tpForward[s] = addSat(tpForward[s], 3 * elementBytes(head.getType()));
+      tpForwardCalls[s] += 3;
+      tpBackward[s] = addSat(tpBackward[s], bytesPerToken(head.getInput()));
+      tpBackwardCalls[s] += 1;
+    }
+  } else if (vocabulary) {
+    // Each rank embeds the tokens of its vocabulary slice; one all-reduce
+    // sums the rows.
+    tpForward[s] = addSat(tpForward[s], bytes);
+    tpForwardCalls[s] += 1;
+  }
+  perTokenActivation[s] = addSat(perTokenActivation[s], bytes);
+  maxGroupActivation[s] = std::max(maxGroupActivation[s], bytes);
+}
+
+void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
+  // Stages: the layers balanced by forward FLOPs (parameters when the
+  // model has none), the embedding on the first and the head on the last.
+  SmallVector<int64_t> costs;
+  SmallVector<std::string> layerNames;
+  int64_t first = 0, last = 0;
+  bool byParams = stats.total.flopsPerToken == 0;
+  for (const GroupStats &g : stats.groups) {
+    int64_t cost = byParams ? g.params : g.flopsPerToken;
+    if (StringRef(g.name).starts_with("layers.")) {
+      costs.push_back(cost);
+      layerNames.push_back(g.name);
+    } else if (layerNames.empty()) {
+      first = addSat(first, cost);
+    } else {
+      last = addSat(last, cost);
+    }
+  }
+  int64_t stages = std::min<int64_t>(r.pp, std::max<size_t>(costs.size(), 1));
+  std::vector<int64_t> stageOf = balanceStages(costs, stages, first, last);
+  r.kinds.resize(stages);
+  for (int64_t s = 0; s < stages; ++s) {
+    r.kinds[s].stage = s;
+    r.kinds[s].ranks = r.tp * r.dp;
+  }
+  bool seenLayer = false;
+  for (const GroupStats &g : stats.groups) {
+    int64_t s = 0;
+    if (StringRef(g.name).starts_with("layers.")) {
+      s = stageOf[llvm::find(layerNames, g.name) - layerNames.begin()];
+      seenLayer = true;
+    } else if (seenLayer) {
+      s = stages - 1;
+    }
+    stageOfGroup[g.name] = s;
+    r.kinds[s].groups.push_back(g.name);
+  }
+  for (auto *v : {&denseParams, &expertParams, &denseTensors, &expertTensors,
+                  &perTokenActivation, &maxGroupActivation, &tpForward,
+                  &tpForwardCalls, &tpBackward, &tpBackwardCalls, &epBytes,
+                  &epCalls, &hiddenBytesPerToken})
+    v->assign(stages, 0);
+
+  SymbolTable symbols(module);
+  for (Operation &op : forward.getOps()) {
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto body = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (body && !body.isExternal())
+        visitCall(call, body);
+    } else if (isa<StrataCostOpInterface>(op)) {
+      visitOp(&op);
+    }
+  }
+  finish();
+}
+
+void PlanWalker::finish() {
+  int64_t tokens = r.tokensPerMicroBatch;
+  int64_t m = r.microBatchesPerStep;
+  int64_t stages = r.kinds.size();
+  int64_t passes = r.training ? 2 : 1; // forward, and backward in training
+  for (RankKind &kind : r.kinds) {
+    int64_t s = kind.stage;
+    auto perStep = [&](int64_t perToken) {
+      return mulSat(mulSat(perToken, tokens), m);
+    };
+    if (r.training) {
+      kind.activationBytes = mulSat(perTokenActivation[s], tokens);
+      // 1F1B: stage s starts pp - s forwards before its first backward.
+      kind.microBatchesInFlight = std::min<int64_t>(r.pp - s, m);
+      int64_t params = addSat(denseParams[s], expertParams[s]);
+      kind.gradientBytes = mulSat(params, kStateBytes);
+      int64_t dense = denseParams[s], experts = expertParams[s];
+      if (r.zeroStage) {
+        dense = ceilDiv(dense, r.dp);
+        experts = ceilDiv(experts, r.dp / r.ep);
+      }
+      kind.optimizerBytes =
+          mulSat(addSat(dense, experts), mulSat(kStateBytes, slots));
+    } else {
+      kind.activationBytes = mulSat(maxGroupActivation[s], tokens);
+      kind.kvCacheBytes = mulSat(kind.kvBytesPerToken, r.kvTokens);
+    }
+    if (r.tp > 1) {
+      int64_t calls = tpForwardCalls[s] + (r.training ? tpBackwardCalls[s] : 0);
+      int64_t bytes = addSat(tpForward[s], r.training ? tpBackward[s] : 0);
+      addComm(kind, "all_reduce", "tp", mulSat(calls, m), perStep(bytes));
+      if (!r.training && s == stages - 1 && logitsBytesPerToken)
+        addComm(kind, "all_gather", "tp", m, perStep(logitsBytesPerToken));
+    }
+    if (r.ep > 1)
+      addComm(kind, "all_to_all", "ep", mulSat(epCalls[s] * passes, m),
+              perStep(mulSat(epBytes[s], passes)));
+    if (stages > 1) {
+      int64_t hidden = perStep(hiddenBytesPerToken[s]);
+      if (s > 0)
+        addComm(kind, "recv", "pp", m, hidden);
+      if (s + 1 < stages)
+        addComm(kind, "send", "pp", m, hidden);
+      if (r.training && s > 0)
+        addComm(kind, "send", "pp", m, hidden);
+      if (r.training && s + 1 < stages)
+        addComm(kind, "recv", "pp", m, hidden);
+    }
+    if (r.training && r.dp > 1) {
+      // One collective per parameter, once per step (after the
+      // micro-batches). Routed experts split over ep reduce over the
+      // dp / ep ranks that hold the same experts.
+      StringRef expertAxis = r.ep > 1 ? "dp/ep" : "dp";
+      auto gradients = [&](StringRef axis, int64_t tensors, int64_t params) {
+        if (r.ep > 1 && axis == "dp/ep" && r.dp == r.ep)
+          return; // a group of one
+        int64_t bytes = mulSat(params, kStateBytes);
+        if (r.zeroStage) {
+          addComm(kind, "reduce", axis, tensors, bytes);
+          addComm(kind, "broadcast", axis, tensors, bytes);
+        } else {
+          addComm(kind, "all_reduce", axis, tensors, bytes);
+        }
+      };
+      gradients("dp", denseTensors[s], denseParams[s]);
+      gradients(expertAxis, expertTensors[s], expertParams[s]);
+    }
+    int64_t total = addSat(kind.weightBytes, kind.gradientBytes);
+    total = addSat(total, kind.optimizerBytes);
+    total = addSat(total,
+                   mulSat(kind.activationBytes, kind.microBatchesInFlight));
+    kind.totalBytes = addSat(total, kind.kvCacheBytes);
+    if (kind.totalBytes == kMax && !r.overflow)
+      r.overflow = module;
+  }
+}
+
+} // namespace
+
+PlanReport mlir::strata::computePlanReport(ModuleOp module, int64_t seqLen) {
+  PlanReport r;
+  if (auto plan = module->getAttrOfType<ParallelAttr>("strata.parallel")) {
+    r.tp = plan.getTp();
+    r.pp = plan.getPp();
+    r.dp = plan.getDp();
+    r.ep = plan.getEp();
+    r.zeroStage = plan.getZeroStage();
+    r.microBatchesPerStep = plan.getMicroBatches();
+  }
+  r.training = module.lookupSymbol("optimizer_step") ||
+               module.lookupSymbol("loss_grad");
+  auto training = module->getAttrOfType<TrainingAttr>("strata.training");
+  int64_t slots = optimizerStateSlots(training ? training.getOptimizer()
+                                               : Optimizer::AdamW)
+                      .size();
+  auto inference = module->getAttrOfType<InferenceAttr>("strata.inference");
+  if (r.training) {
+    int64_t accumulation = training ? training.getAccumulationSteps() : 1;
+    int64_t batch = training ? training.getBatchSize() : 0;
+    int64_t perRank = r.dp * accumulation * r.microBatchesPerStep;
+    r.microBatchesPerStep *= accumulation;
+    r.rowsPerMicroBatch = batch >= perRank ? batch / perRank : 1;
+    r.seqLen = seqLen;
+    r.tokensPerMicroBatch = mulSat(r.rowsPerMicroBatch, seqLen);
+  } else {
+    r.microBatchesPerStep = 1;
+    r.rowsPerMicroBatch = 1;
+    r.seqLen = r.tokensPerMicroBatch =
+        inference ? inference.getMaxTokens() : seqLen;
+    r.kvTokens =
+        mulSat(inference ? inference.getMaxBatchSize() : 1, seqLen);
+  }
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return r;
+  ModelStats stats = computeModelStats(forward, seqLen);
+  if (stats.overflow) {
+    r.overflow = stats.overflow;
+    return r;
+  }
+  PlanWalker(module, r, slots).run(forward, stats);
+  return r;
+}
+
+std::optional<int64_t> mlir::strata::parseByteSize(StringRef text) {
+  StringRef digits = text.trim();
+  size_t end = digits.find_first_not_of("0123456789.eE+");
+  StringRef unit = end == StringRef::npos ? "" : digits.substr(end).trim();
+  digits = digits.substr(0, end);
+  double value;
+  if (digits.empty() || digits.getAsDouble(value) || value <= 0)
+    return std::nullopt;
+  static const std::pair<StringRef, double> units[] = {
+      {"", 1},          {"b", 1},           {"kb", 1e3},
+      {"mb", 1e6},      {"gb", 1e9},        {"tb", 1e12},
+      {"kib", 0x1p10},  {"mib", 0x1p20},    {"gib", 0x1p30},
+      {"tib", 0x1p40},  {"k", 0x1p10},      {"m", 0x1p20},
+      {"g", 0x1p30},    {"t", 0x1p40}};
+  std::string lower = unit.lower();
+  for (auto [name, scale] : units)
+    if (lower == name) {
+      double bytes = value * scale;
+      if (bytes >= 0x1p63 || bytes < 1)
+        return std::nullopt;
+      return static_cast<int64_t>(bytes);
+    }
+  return std::nullopt;
+}
+
+/// 1536 -> "1.50 KiB".
+static std::string humanBytes(int64_t n) {
+  double v = static_cast<double>(n);
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (v >= 1024.0 && u < 5) {
+    v /= 1024.0;
+    ++u;
+  }
+  return u ? llvm::formatv("{0:f2} {1}", v, units[u]).str()
+           : llvm::formatv("{0} B", n).str();
+}
+
+LogicalResult mlir::strata::checkDeviceMemory(ModuleOp module,
+                                              const PlanReport &report,
+                                              int64_t deviceMemory) {
+  if (report.kinds.empty())
+    return success();
+  const RankKind &worst = *llvm::max_element(
+      report.kinds, [](const RankKind &a, const RankKind &b) {
+        return a.totalBytes < b.totalBytes;
+      });
+  if (worst.totalBytes <= deviceMemory)
+    return success();
+  InFlightDiagnostic diag = module.emitError();
+  diag << "the plan needs " << humanBytes(worst.totalBytes)
+       << " on each rank of pipeline stage " << worst.stage << " (weights "
+       << humanBytes(worst.weightBytes);
+  if (report.training)
+    diag << ", gradients " << humanBytes(worst.gradientBytes)
+         << ", optimizer state " << humanBytes(worst.optimizerBytes)
+         << ", activations " << humanBytes(worst.activationBytes) << " x "
+         << worst.microBatchesInFlight << " micro-batches in flight";
+  else
+    diag << ", KV cache " << humanBytes(worst.kvCacheBytes)
+         << ", activations " << humanBytes(worst.activationBytes);
+  diag << "), over --device-memory " << humanBytes(deviceMemory) << "; ";
+  // The remedies of the two largest parts, largest first.
+  std::string weights;
+  llvm::raw_string_ostream(weights)
+      << "split the weights over more ranks: raise tp (now " << report.tp
+      << ") or pp (now " << report.pp << ")"
+      << (report.hasExperts && report.ep < report.dp
+              ? ", or ep (now " + std::to_string(report.ep) +
+                    ") for the experts"
+              : "");
+  std::string optimizer =
+      !report.zeroStage && report.dp > 1
+          ? "shard the optimizer state over the " + std::to_string(report.dp) +
+                " data-parallel ranks (--zero 1)"
+          : "shard the optimizer state over more data-parallel ranks: "
+            "raise dp (now " +
+                std::to_string(report.dp) + ") with --zero 1";
+  std::string activations =
+      report.training
+          ? "use smaller micro-batches (raise num_micro_batches, now " +
+                std::to_string(report.microBatchesPerStep) +
+                " per step) or recompute layers (--recompute=layer)"
+          : "a prefill of " + std::to_string(report.tokensPerMicroBatch) +
+                " tokens: lower inference.max_tokens";
+  std::string kv = "a KV cache of " + std::to_string(report.kvTokens) +
+                   " tokens: lower inference.max_batch_size or the context";
+  SmallVector<std::pair<int64_t, std::string *>> parts = {
+      {addSat(worst.weightBytes, worst.gradientBytes), &weights},
+      {worst.optimizerBytes, &optimizer},
+      {mulSat(worst.activationBytes, worst.microBatchesInFlight),
+       &activations},
+      {worst.kvCacheBytes, &kv}};
+  llvm::stable_sort(parts, [](auto &a, auto &b) { return a.first > b.first; });
+  diag << *parts[0].second;
+  if (parts[1].first)
+    diag << "; or " << *parts[1].second;
+  return failure();
+}
+
+llvm::json::Value mlir::strata::planToJson(const PlanReport &r) {
+  llvm::json::Array kinds;
+  for (const RankKind &k : r.kinds) {
+    llvm::json::Array comm;
+    for (const CommVolume &c : k.comm)
+      comm.push_back(llvm::json::Object{{"collective", c.collective},
+                                        {"axis", c.axis},
+                                        {"calls", c.calls},
+                                        {"bytes", c.bytes}});
+    llvm::json::Array groups;
+    for (const std::string &g : k.groups)
+      groups.push_back(g);
+    kinds.push_back(llvm::json::Object{
+        {"stage", k.stage},
+        {"ranks", k.ranks},
+        {"groups", std::move(groups)},
+        {"params", k.params},
+        {"weight_bytes", k.weightBytes},
+        {"gradient_bytes", k.gradientBytes},
+        {"optimizer_state_bytes", k.optimizerBytes},
+        {"activation_bytes_per_micro_batch", k.activationBytes},
+        {"micro_batches_in_flight", k.microBatchesInFlight},
+        {"kv_cache_bytes_per_token", k.kvBytesPerToken},
+        {"kv_cache_bytes", k.kvCacheBytes},
+        {"total_bytes", k.totalBytes},
+        {"communication_per_step", std::move(comm)}});
+  }
+  return llvm::json::Object{
+      {"tp", r.tp},
+      {"pp", r.pp},
+      {"dp", r.dp},
+      {"ep", r.ep},
+      {"zero_stage", r.zeroStage},
+      {"world_size", r.tp * r.pp * r.dp},
+      {"mode", r.training ? "training" : "inference"},
+      {"micro_batches_per_step", r.microBatchesPerStep},
+      {"sequences_per_micro_batch", r.rowsPerMicroBatch},
+      {"tokens_per_micro_batch", r.tokensPerMicroBatch},
+      {"kv_cache_tokens", r.kvTokens},
+      {"rank_kinds", std::move(kinds)}};
+}
+
+/// "embed, layers.0-1" from a stage's groups.
+static std::string describeGroups(ArrayRef<std::string> groups) {
+  std::string out;
+  auto append = [&](const std::string &s) {
+    out += out.empty() ? s : ", " + s;
+  };
+  for (size_t i = 0; i < groups.size(); ++i) {
+    StringRef name = groups[i];
+    if (!name.starts_with("layers.")) {
+      append(groups[i]);
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < groups.size() &&
+           StringRef(groups[j + 1]).starts_with("layers."))
+      ++j;
+    append(i == j ? groups[i]
+                  : groups[i] + "-" + groups[j].substr(strlen("layers.")));
+    i = j;
+  }
+  return out;
+}
+
+void mlir::strata::printPlanTable(const PlanReport &r, llvm::raw_ostream &os) {
+  os << llvm::formatv("\nplan: tp {0} x pp {1} x dp {2} (ep {3} of dp) = {4} "
+                      "ranks{5}; ",
+                      r.tp, r.pp, r.dp, r.ep, r.tp * r.pp * r.dp,
+                      r.zeroStage ? ", optimizer state sharded (ZeRO-1)" : "");
+  if (r.training)
+    os << llvm::formatv("training step of {0} micro-batch{1} of {2} x {3} "
+                        "tokens per data-parallel rank\n",
+                        r.microBatchesPerStep,
+                        r.microBatchesPerStep == 1 ? "" : "es",
+                        r.rowsPerMicroBatch, r.seqLen);
+  else
+    os << llvm::formatv("inference: a prefill of {0} tokens, a KV cache of "
+                        "{1} tokens\n",
+                        r.tokensPerMicroBatch, r.kvTokens);
+  auto line = [&](StringRef what, int64_t bytes, StringRef note = "") {
+    os << llvm::formatv("  {0,-24} {1,16} {2,12}{3}\n", what, bytes,
+                        humanBytes(bytes), note);
+  };
+  for (const RankKind &k : r.kinds) {
+    os << llvm::formatv("stage {0} ({1} ranks): {2}\n", k.stage, k.ranks,
+                        describeGroups(k.groups));
+    os << llvm::formatv("  {0,-24} {1,16}\n", "parameters", k.params);
+    line("weights", k.weightBytes);
+    if (r.training) {
+      line("gradients", k.gradientBytes);
+      line("optimizer state", k.optimizerBytes);
+      line("activations/micro-batch", k.activationBytes,
+           llvm::formatv(" x {0} in flight", k.microBatchesInFlight).str());
+    } else {
+      line("activations", k.activationBytes);
+      line("KV cache", k.kvCacheBytes);
+    }
+    line("KV cache per token", k.kvBytesPerToken);
+    line("total", k.totalBytes);
+    if (k.comm.empty())
+      continue;
+    os << llvm::formatv("  communication per {0} (buffer bytes on each "
+                        "rank):\n",
+                        r.training ? "step" : "prefill");
+    for (const CommVolume &c : k.comm)
+      os << llvm::formatv("    {0,-10} on {1,-6} {2,8} calls {3,16} {4,12}\n",
+                          c.collective, c.axis, c.calls, c.bytes,
+                          humanBytes(c.bytes));
+  }
+}
