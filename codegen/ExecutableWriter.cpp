@@ -48,6 +48,10 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
     arg.kind = Arg::Step;
     return success();
   }
+  if (kind == "update_count") {
+    arg.kind = Arg::UpdateCount;
+    return success();
+  }
   if (kind == "loss_scale") {
     arg.kind = Arg::LossScale;
     return success();
@@ -661,6 +665,9 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
         break;
       case Arg::Step:
         kind = fb::ArgumentKind::Step;
+        break;
+      case Arg::UpdateCount:
+        kind = fb::ArgumentKind::UpdateCount;
         break;
       case Arg::Gradient:
         kind = fb::ArgumentKind::Gradient;

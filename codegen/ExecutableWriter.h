@@ -58,7 +58,8 @@ struct ExecutableContents {
       GradNorm,
       FlatParam,
       FlatGradient,
-      FlatState
+      FlatState,
+      UpdateCount
     } kind = Tokens;
     int parameter = -1;         ///< Param, Gradient, ExpertLoad
     int state = -1; ///< OptimizerState: index into state; FlatState: slot

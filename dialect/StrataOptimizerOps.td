@@ -15,7 +15,7 @@ def Strata_ScalarF32Buildable : 0DTensorOf<[F32]> {
 }
 
 def Strata_LrScheduleOp : Strata_Op<"lr_schedule", [Pure]> {
-  let summary = "the learning rate of update number `step` (1-based)";
+  let summary = "the learning rate of training step number `step` (1-based)";
   let description = [{
     `constant`: `lr`. `linear_warmup`: `lr * min(step, warmup_steps) /
     warmup_steps`, then `lr`. `linear_warmup_cosine_decay`: the warmup,
@@ -55,7 +55,9 @@ def Strata_OptimizerUpdateOp : Strata_Op<"optimizer_update",
   let summary = "one parameter's update by AdamW, Lion or SGD";
   let description = [{
     Updates `param` from its gradient `grad` and its optimizer state at
-    update number `step` (1-based) with learning rate `lr`; returns the new
+    update number `step` (1-based: the updates applied so far, this one
+    included; steps skipped for non-finite float16 gradients are not
+    updates) with learning rate `lr`; returns the new
     parameter and the new state. With `max_grad_norm` > 0 the gradient is
     first scaled by `min(1, max_grad_norm / (grad_norm + 1e-6))` (global-norm
     clipping, as torch.nn.utils.clip_grad_norm_).

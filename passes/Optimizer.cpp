@@ -159,8 +159,13 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
 
   auto stepType = RankedTensorType::get({}, b.getI32Type());
   auto scalarType = RankedTensorType::get({}, b.getF32Type());
-  SmallVector<Type> inputs{stepType}, outputs{scalarType, scalarType};
-  SmallVector<DictionaryAttr> argAttrs{attr("arg:step")};
+  // The schedule's step counts every step; AdamW's bias correction counts
+  // the updates applied (a skipped float16 step is none), as torch's
+  // GradScaler skips optimizer.step() but not the scheduler.
+  SmallVector<Type> inputs{stepType, stepType},
+      outputs{scalarType, scalarType};
+  SmallVector<DictionaryAttr> argAttrs{attr("arg:step"),
+                                       attr("arg:update_count")};
   SmallVector<DictionaryAttr> resultAttrs{attr("result:lr"),
                                           attr("result:grad_norm")};
   for (ParamOp p : params) {
@@ -194,8 +199,9 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   Block *entry = step.addEntryBlock();
   b.setInsertionPointToEnd(entry);
   Value t = entry->getArgument(0);
-  ValueRange grads = entry->getArguments().slice(1, params.size());
-  ValueRange states = entry->getArguments().slice(1 + params.size(),
+  Value updates = entry->getArgument(1);
+  ValueRange grads = entry->getArguments().slice(2, params.size());
+  ValueRange states = entry->getArguments().slice(2 + params.size(),
                                                   params.size() * slots.size());
   ValueRange loads = entry->getArguments().take_back(biases.size());
 
@@ -210,8 +216,8 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
     ValueRange state = states.slice(i * slots.size(), slots.size());
     SmallVector<Type> stateTypes(slots.size(), p.getType());
     auto update = OptimizerUpdateOp::create(
-        b, p.getLoc(), p.getType(), stateTypes, param, grads[i], state, t, lr,
-        norm, optimizer, plan.getWeightDecay(), plan.getBeta1(),
+        b, p.getLoc(), p.getType(), stateTypes, param, grads[i], state,
+        updates, lr, norm, optimizer, plan.getWeightDecay(), plan.getBeta1(),
         plan.getBeta2(), plan.getEps(), plan.getGradientClipping());
     newParams.push_back(update.getNewParam());
     llvm::append_range(newStates, update.getNewState());
@@ -245,9 +251,10 @@ void buildShardedOptimizer(ModuleOp module, func::FuncOp loss,
   auto stepType = RankedTensorType::get({}, b.getI32Type());
   auto scalarType = RankedTensorType::get({}, b.getF32Type());
   auto flatType = RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type());
-  SmallVector<Type> inputs{stepType, scalarType, flatType, flatType};
+  SmallVector<Type> inputs{stepType, stepType, scalarType, flatType, flatType};
   SmallVector<DictionaryAttr> argAttrs{
-      role(b, "arg:step"), role(b, "arg:grad_norm"), role(b, "arg:flat_param"),
+      role(b, "arg:step"), role(b, "arg:update_count"),
+      role(b, "arg:grad_norm"), role(b, "arg:flat_param"),
       role(b, "arg:flat_gradient")};
   SmallVector<Type> outputs{scalarType, flatType};
   SmallVector<DictionaryAttr> resultAttrs{role(b, "result:lr"),
@@ -273,9 +280,9 @@ void buildShardedOptimizer(ModuleOp module, func::FuncOp loss,
       static_cast<uint64_t>(plan.getTotalSteps()), plan.getMinLrRatio());
   SmallVector<Type> stateTypes(slots, flatType);
   auto op = OptimizerUpdateOp::create(
-      b, loc, flatType, stateTypes, entry->getArgument(2),
-      entry->getArgument(3), entry->getArguments().drop_front(4), t, lr,
-      entry->getArgument(1), optimizer, plan.getWeightDecay(),
+      b, loc, flatType, stateTypes, entry->getArgument(3),
+      entry->getArgument(4), entry->getArguments().drop_front(5),
+      /*updates=*/entry->getArgument(1), lr, entry->getArgument(2), optimizer, plan.getWeightDecay(),
       plan.getBeta1(), plan.getBeta2(), plan.getEps(),
       plan.getGradientClipping());
   SmallVector<Value> results{lr, op.getNewParam()};

@@ -569,9 +569,10 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                        name);
     return STRATA_OK;
   case ArgumentKind::Step:
+  case ArgumentKind::UpdateCount:
     if (arg->dtype() != DType::I32 || shape->size() != 0)
-      return c.corrupt("entry point '%s' has a step argument that is not "
-                       "I32 []",
+      return c.corrupt("entry point '%s' has a step or update-count argument "
+                       "that is not I32 []",
                        name);
     return STRATA_OK;
   case ArgumentKind::OptimizerState: {

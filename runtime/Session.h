@@ -35,7 +35,10 @@ struct TrainingState {
   /// parameter index), summed over its micro-batches: optimizer_step's
   /// ExpertLoad arguments.
   std::map<int, std::vector<int32_t>> expertLoads;
-  int64_t step = 0; ///< updates made
+  int64_t step = 0; ///< steps made (the schedule's count)
+  /// Updates the optimizer applied: steps less the skipped (overflowed
+  /// float16) ones. AdamW's bias correction counts these.
+  int64_t updates = 0;
   /// float16's dynamic loss scale (1 without): loss_grad's backward starts
   /// from it, the runtime divides it out of the gradients, halves it when
   /// they overflow and doubles it after the plan's growth interval of

@@ -168,12 +168,16 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
   if (strata_status_code code = frame.prepare(status))
     return code;
   int32_t step = static_cast<int32_t>(t.step + 1);
+  int32_t update = static_cast<int32_t>(t.updates + 1);
   for (const auto *arg : *ep->arguments()) {
     std::vector<int64_t> shape(arg->shape()->begin(), arg->shape()->end());
     strata_status_code code = STRATA_OK;
     switch (arg->kind()) {
     case strata::fb::ArgumentKind::Step:
       code = frame.add(&step, sizeof(step), shape, status);
+      break;
+    case strata::fb::ArgumentKind::UpdateCount:
+      code = frame.add(&update, sizeof(update), shape, status);
       break;
     case strata::fb::ArgumentKind::Gradient: {
       const HostTensor &g = grads[arg->parameter()];
@@ -274,6 +278,7 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
       return code;
     if (plan->dynamic_loss_scaling())
       updateLossScale(s.training, m.skipped, plan->loss_scale_growth_interval());
+    s.training.updates += !m.skipped;
     m.step = ++s.training.step;
     return ok(status);
   }
@@ -297,6 +302,7 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
   }
   if (plan && plan->dynamic_loss_scaling())
     updateLossScale(s.training, !finite, plan->loss_scale_growth_interval());
+  s.training.updates += !m.skipped;
   m.step = ++s.training.step;
   return ok(status);
 }

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
@@ -149,6 +150,7 @@ strata_status_code saveCheckpoint(strata_session &s, const std::string &path,
                      ? s.exe->root->metadata()->model_name()->str()
                      : "") +
       ",\n  \"step\": " + std::to_string(s.training.step) +
+      ",\n  \"updates\": " + std::to_string(s.training.updates) +
       ",\n  \"optimizer\": \"" + optimizerName(s.exe) +
       "\",\n  \"loss_scale\": " + scale +
       ",\n  \"loss_scale_clean_steps\": " +
@@ -181,6 +183,9 @@ strata_status_code saveCheckpoint(strata_session &s, const std::string &path,
 struct Manifest {
   std::string format, optimizer, user = "null";
   uint64_t version = 0, step = 0, cleanSteps = 0;
+  /// Absent from checkpoints written before skipped steps stopped counting
+  /// as updates: those counted every step.
+  std::optional<uint64_t> updates;
   double lossScale = 1.0;
   bool hasState = false;
 };
@@ -216,6 +221,10 @@ strata_status_code readManifest(const std::string &path, Manifest &m,
       good = r.number(m.lossScale);
     } else if (key == "loss_scale_clean_steps") {
       good = r.integer(m.cleanSteps);
+    } else if (key == "updates") {
+      uint64_t updates = 0;
+      good = r.integer(updates);
+      m.updates = updates;
     } else if (key == "optimizer_state") {
       m.hasState = !r.peek('n');
       good = r.skipValue(2);
@@ -241,6 +250,11 @@ strata_status_code readManifest(const std::string &path, Manifest &m,
       !std::isfinite(m.lossScale))
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "%s: step or loss_scale out of range", path.c_str());
+  if (m.updates && *m.updates > m.step)
+    return fail(status, STRATA_INVALID_ARGUMENT,
+                "%s: %llu updates in %llu steps: a step applies at most one",
+                path.c_str(), static_cast<unsigned long long>(*m.updates),
+                static_cast<unsigned long long>(m.step));
   return STRATA_OK;
 }
 
@@ -277,6 +291,7 @@ strata_status_code loadCheckpoint(strata_session &s, const std::string &path,
   s.weights.changed();
   s.training.state = std::move(state);
   s.training.step = static_cast<int64_t>(m.step);
+  s.training.updates = static_cast<int64_t>(m.updates.value_or(m.step));
   s.training.lossScale = static_cast<float>(m.lossScale);
   s.training.cleanSteps = static_cast<int64_t>(m.cleanSteps);
   s.training.userJson = m.user;

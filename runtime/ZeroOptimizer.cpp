@@ -59,12 +59,16 @@ strata_status_code updateParameter(strata_session &s, int p,
   if (strata_status_code code = frame.prepare(status))
     return code;
   int32_t step = static_cast<int32_t>(s.training.step + 1);
+  int32_t update = static_cast<int32_t>(s.training.updates + 1);
   size_t bytes = param.elements * sizeof(float);
   for (const auto *arg : *ep->arguments()) {
     strata_status_code code = STRATA_OK;
     switch (arg->kind()) {
     case strata::fb::ArgumentKind::Step:
       code = frame.add(&step, sizeof(step), {}, status);
+      break;
+    case strata::fb::ArgumentKind::UpdateCount:
+      code = frame.add(&update, sizeof(update), {}, status);
       break;
     case strata::fb::ArgumentKind::GradNorm:
       code = frame.add(&norm, sizeof(norm), {}, status);

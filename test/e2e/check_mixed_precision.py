@@ -3,6 +3,7 @@
 
 usage: check_mixed_precision.py grads F32.safetensors OTHER.safetensors --within T
        check_mixed_precision.py scaler METRICS.jsonl --init S --interval N
+       check_mixed_precision.py first-update BEFORE.safetensors AFTER.safetensors --lr LR
 
 `grads`: every gradient of the bf16 or f16 step is within T of the f32
 step's on the same weights and batch (relative to each gradient's largest
@@ -11,6 +12,14 @@ magnitude), and some differ: the rounding happened.
 GradScaler): it starts at S, halves after a skipped (overflowed) step,
 doubles after N steps in a row without one; a skipped step is one whose
 gradients overflowed, and at least one step skipped and one grew.
+`first-update`: AFTER is BEFORE after AdamW's first applied update (lr LR,
+no weight decay, no clipping), however many skipped steps came before it.
+Bias-corrected, the first update moves every element by lr * g / (|g| +
+eps): lr itself wherever |g| >> eps (f16 rounding changes g, not its
+sign). Counting the skipped steps as updates instead (t = 13 after 12)
+would move it by lr * (0.1 / (1 - 0.9^t)) / sqrt(0.001 / (1 - 0.999^t)),
+0.48 lr. Passes when the median of |AFTER - BEFORE| / lr over the changed
+elements is within 1% of 1.
 """
 import argparse
 import json
@@ -60,6 +69,20 @@ def scaler(a):
     return 0
 
 
+def first_update(a):
+    import torch
+    before, after = load_safetensors(a.before), load_safetensors(a.after)
+    steps = [((after[k].double() - before[k].double()).abs() / a.lr).flatten()
+             for k in before]
+    moved = torch.cat(steps)
+    moved = moved[moved > 0]
+    median = moved.median().item()
+    verdict = "PASS" if abs(median - 1) < 0.01 else "FAIL"
+    print(f"{verdict}: the first update moved {moved.numel()} elements by "
+          f"{median:.3f} lr (median)")
+    return 0 if verdict == "PASS" else 1
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -71,8 +94,13 @@ def main():
     s.add_argument("metrics")
     s.add_argument("--init", type=float, required=True)
     s.add_argument("--interval", type=int, required=True)
+    f = sub.add_parser("first-update")
+    f.add_argument("before")
+    f.add_argument("after")
+    f.add_argument("--lr", type=float, required=True)
     a = p.parse_args()
-    return grads(a) if a.cmd == "grads" else scaler(a)
+    return {"grads": grads, "scaler": scaler,
+            "first-update": first_update}[a.cmd](a)
 
 
 if __name__ == "__main__":

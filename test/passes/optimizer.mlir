@@ -2,7 +2,7 @@
 // RUN: strata-opt %s --strata-optimizer --strata-convert-to-linalg | FileCheck %s --check-prefix=LINALG
 
 // optimizer_step from the module's plan (AdamW, cosine schedule, clipping
-// 1.0): the step, one gradient and two moments per parameter the loss
+// 1.0): the step, the update count, one gradient and two moments per parameter the loss
 // reads (a parameter read twice once) in; the rate, the norm, the new
 // parameters and the new moments out, each marked for the runtime.
 
@@ -19,8 +19,9 @@ module attributes {strata.training = #strata.training<optimizer = adamw, lr = 1.
 }
 
 // CHECK-LABEL: func.func @optimizer_step(
-// CHECK-SAME: %[[T:.*]]: tensor<i32> {strata.arg = "step"}
-// CHECK-SAME: %[[GE:.*]]: tensor<16x4xf32> {strata.arg = "gradient", strata.param = "embed"}
+// CHECK-SAME: %[[T:[^:]*]]: tensor<i32> {strata.arg = "step"}
+// CHECK-SAME: %[[U:[^:]*]]: tensor<i32> {strata.arg = "update_count"}
+// CHECK-SAME: %[[GE:[^:]*]]: tensor<16x4xf32> {strata.arg = "gradient", strata.param = "embed"}
 // CHECK-SAME: %[[GN:.*]]: tensor<4xf32> {strata.arg = "gradient", strata.param = "norm"}
 // CHECK-SAME: %[[ME:.*]]: tensor<16x4xf32> {strata.arg = "state", strata.state = "embed.exp_avg"}
 // CHECK-SAME: %[[VE:.*]]: tensor<16x4xf32> {strata.arg = "state", strata.state = "embed.exp_avg_sq"}
@@ -30,7 +31,7 @@ module attributes {strata.training = #strata.training<optimizer = adamw, lr = 1.
 // CHECK: %[[LR:.*]] = strata.lr_schedule %[[T]] {lr = 1.000000e-03 : f64, min_lr_ratio = 1.000000e-01 : f64, schedule = #strata.schedule<linear_warmup_cosine_decay>, total_steps = 100 : i64, warmup_steps = 10 : i64} : tensor<i32> -> tensor<f32>
 // CHECK: %[[NORM:.*]] = strata.global_norm %[[GE]], %[[GN]] : tensor<16x4xf32>, tensor<4xf32> -> tensor<f32>
 // CHECK: %[[E:.*]] = strata.param "embed"
-// CHECK: %[[PE:.*]], %[[SE:.*]]:2 = strata.optimizer_update %[[E]], %[[GE]], state(%[[ME]], %[[VE]]), %[[T]], %[[LR]], %[[NORM]] {beta1 = 9.000000e-01 : f64, beta2 = 0.94999999999999996 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 1.000000e+00 : f64, optimizer = #strata.optimizer<adamw>, weight_decay = 1.000000e-02 : f64}
+// CHECK: %[[PE:.*]], %[[SE:.*]]:2 = strata.optimizer_update %[[E]], %[[GE]], state(%[[ME]], %[[VE]]), %[[U]], %[[LR]], %[[NORM]] {beta1 = 9.000000e-01 : f64, beta2 = 0.94999999999999996 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 1.000000e+00 : f64, optimizer = #strata.optimizer<adamw>, weight_decay = 1.000000e-02 : f64}
 // CHECK: %[[N:.*]] = strata.param "norm" {init = #strata.init<ones>}
 // CHECK: %[[PN:.*]], %[[SN:.*]]:2 = strata.optimizer_update %[[N]], %[[GN]], state(%[[MN]], %[[VN]])
 // CHECK: return %[[LR]], %[[NORM]], %[[PE]], %[[PN]], %[[SE]]#0, %[[SE]]#1, %[[SN]]#0, %[[SN]]#1

@@ -24,14 +24,15 @@ module attributes {strata.parallel = #strata.parallel<grid = @mesh, dp = 2, zero
 
 // CHECK-LABEL: func.func @optimizer_step(
 // CHECK-LABEL: func.func @optimizer_update(
-// CHECK-SAME: %[[T:.*]]: tensor<i32> {strata.arg = "step"}
-// CHECK-SAME: %[[NORM:.*]]: tensor<f32> {strata.arg = "grad_norm"}
+// CHECK-SAME: %[[T:[^:]*]]: tensor<i32> {strata.arg = "step"}
+// CHECK-SAME: %[[U:[^:]*]]: tensor<i32> {strata.arg = "update_count"}
+// CHECK-SAME: %[[NORM:[^:]*]]: tensor<f32> {strata.arg = "grad_norm"}
 // CHECK-SAME: %[[P:.*]]: tensor<?xf32> {strata.arg = "flat_param"}
 // CHECK-SAME: %[[G:.*]]: tensor<?xf32> {strata.arg = "flat_gradient"}
 // CHECK-SAME: %[[M:.*]]: tensor<?xf32> {strata.arg = "flat_state", strata.slot = 0 : i32})
 // CHECK-SAME: -> (tensor<f32> {strata.result = "lr"}, tensor<?xf32> {strata.result = "flat_param"}, tensor<?xf32> {strata.result = "flat_state", strata.slot = 0 : i32})
 // CHECK: %[[LR:.*]] = strata.lr_schedule %[[T]] {lr = 1.000000e-04 : f64
-// CHECK: %[[NEW:.*]], %[[STATE:.*]] = strata.optimizer_update %[[P]], %[[G]], state(%[[M]]), %[[T]], %[[LR]], %[[NORM]] {beta1 = 9.000000e-01 : f64, beta2 = 0.98999999999999999 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 5.000000e-01 : f64, optimizer = #strata.optimizer<lion>, weight_decay = 1.000000e-01 : f64}
+// CHECK: %[[NEW:.*]], %[[STATE:.*]] = strata.optimizer_update %[[P]], %[[G]], state(%[[M]]), %[[U]], %[[LR]], %[[NORM]] {beta1 = 9.000000e-01 : f64, beta2 = 0.98999999999999999 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 5.000000e-01 : f64, optimizer = #strata.optimizer<lion>, weight_decay = 1.000000e-01 : f64}
 // CHECK: return %[[LR]], %[[NEW]], %[[STATE]]
 // CHECK-NOT: func.func @optimizer_balance
 

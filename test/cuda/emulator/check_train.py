@@ -122,7 +122,7 @@ def main():
     for raw in attributes(func, "arg_attrs"):
         role = re.search(r'strata\.arg = "(\w+)"', raw)
         name = re.search(r'strata\.(?:param|state) = "([^"]*)"', raw)
-        if role and role.group(1) == "step":
+        if role and role.group(1) in ("step", "update_count"):
             oargs.append(np.array(1, dtype=np.int32))
         elif role and role.group(1) == "gradient":
             oargs.append(grads[name.group(1)])
