@@ -199,6 +199,8 @@ static std::optional<ExecutableContents::DType> paramDType(Type t) {
     return ExecutableContents::DType::BF16;
   if (t.isF16())
     return ExecutableContents::DType::F16;
+  if (t.isInteger(32))
+    return ExecutableContents::DType::I32;
   return std::nullopt;
 }
 
@@ -260,7 +262,7 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
           paramDType(cast<RankedTensorType>(param.getType()).getElementType());
       if (!dtype) {
         param.emitOpError("parameter '")
-            << param.getName() << "' is not f32, bf16, f16 or int8";
+            << param.getName() << "' is not f32, bf16, f16, int8 or i32";
         return WalkResult::interrupt();
       }
       if (inserted)
@@ -270,7 +272,8 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
              param.getStd().convertToDouble(), *dtype,
              param.getScale().value_or("").str(),
              param.getInputScale().value_or("").str(),
-             param.getInputZeroPoint().value_or("").str()});
+             param.getInputZeroPoint().value_or("").str(),
+             param.getRowSums().value_or("").str()});
       else if (contents.parameters[it->second].shape !=
                    shapeOf(param.getType()) ||
                contents.parameters[it->second].dtype != *dtype) {
@@ -367,6 +370,17 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                << "', which is no f32 parameter of its activations' "
                   "quantization";
       *out = at->second;
+    }
+    if (!p.rowSumsName.empty()) {
+      auto at = index.find(p.rowSumsName);
+      if (at == index.end() ||
+          contents.parameters[at->second].dtype !=
+              ExecutableContents::DType::I32 ||
+          contents.parameters[at->second].shape != rows)
+        return module.emitError("int8 parameter '")
+               << p.name << "' names row sums '" << p.rowSumsName
+               << "', which are no i32 parameter of its output channels";
+      q.rowSums = at->second;
     }
     contents.quantized.push_back(q);
   }
@@ -634,7 +648,8 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   for (const auto &q : c.quantized)
     quantized.push_back(fb::CreateQuantizedTensor(
         b, q.parameter, b.CreateString(q.scheme), q.scale,
-        /*zero_point=*/-1, q.axis, q.inputScale, q.inputZeroPoint));
+        /*zero_point=*/-1, q.axis, q.inputScale, q.inputZeroPoint,
+        q.rowSums));
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   for (const auto &e : c.entryPoints) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;

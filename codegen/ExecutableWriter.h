@@ -34,12 +34,16 @@ struct ExecutableContents {
     /// I8 under static w8a8: the parameters of its products' calibrated
     /// activation scale and zero point (none for an up projection).
     std::string inputScaleName, inputZeroPointName;
+    /// I8 under static w8a8: the i32 parameter of its rows' sums, which
+    /// the runtime computes (never in a weights file).
+    std::string rowSumsName;
   };
   /// An int8 parameter: Executable.quantization's QuantizedTensor.
   struct Quantized {
     int parameter = -1, scale = -1, axis = -1;
     std::string scheme;
     int inputScale = -1, inputZeroPoint = -1;
+    int rowSums = -1;
   };
   struct Argument {
     enum Kind {

@@ -56,7 +56,7 @@ class Strata_Attr<string name, string attrMnemonic, list<Trait> traits = []>
 def Strata_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 // What a parameter may hold: a float tensor, or int8 weights that a
 // per-output-channel f32 parameter dequantizes (strata-quantize).
-def Strata_ParamTensor : RankedTensorOf<[F32, F16, BF16, I8]>;
+def Strata_ParamTensor : RankedTensorOf<[F32, F16, BF16, I8, I32]>;
 def Strata_Int8Tensor : RankedTensorOf<[I8]>;
 def Strata_F32Tensor : RankedTensorOf<[F32]>;
 def Strata_TokenTensor : RankedTensorOf<[I32, I64]>;

@@ -21,13 +21,19 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
     with their scales or float weights it quantizes. Under the static
     `w8a8` scheme it also names, in `input_scale` and `input_zero_point`,
     the f32 parameters holding the calibrated quantization of the
-    activations it multiplies.
+    activations it multiplies, and in `row_sums` the i32 parameter of its
+    rows' sums (each output channel's sum of int8 values, which the zero
+    point's correction multiplies): the runtime computes that one from the
+    weight whenever the weight changes, so it is never read from or
+    written to a weights file, and no call reads the weight twice.
 
     Constraints: param_c1 the type has a static shape;
     param_c2 the name is non-empty; param_c3 std >= 0; param_c4 an int8
     parameter has a `scale` and a float one has none; param_c5
     `input_scale` and `input_zero_point` come together, on an int8
-    parameter.
+    parameter; param_c6 `row_sums` names a parameter, on an int8
+    parameter. An i32 parameter is some int8 weight's row sums (the
+    executable writer checks that one names it).
 
     ```mlir
     %w = strata.param "layers.0.attn.q_proj" {init = #strata.init<normal>, std = 0.02 : f64} : tensor<64x64xf32>
@@ -37,7 +43,8 @@ def Strata_ParamOp : Strata_Op<"param", [Pure]> {
       DefaultValuedAttr<Strata_InitKindAttr, "::mlir::strata::InitKind::Normal">:$init,
       DefaultValuedAttr<F64Attr, "0.02">:$std,
       OptionalAttr<StrAttr>:$scale, OptionalAttr<StrAttr>:$input_scale,
-      OptionalAttr<StrAttr>:$input_zero_point);
+      OptionalAttr<StrAttr>:$input_zero_point,
+      OptionalAttr<StrAttr>:$row_sums);
   let results = (outs Strata_ParamTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;

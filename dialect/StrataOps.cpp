@@ -149,6 +149,9 @@ LogicalResult ParamOp::verify() {
     return emitOpError() << "param_c5: `input_scale` and "
                             "`input_zero_point` name parameters together, "
                             "on an int8 parameter";
+  if (getRowSums() && (!int8 || getRowSums()->empty()))
+    return emitOpError() << "param_c6: `row_sums` names a parameter, on an "
+                            "int8 parameter";
   return success();
 }
 
@@ -273,10 +276,17 @@ verifyActivationParams(function_ref<InFlightDiagnostic()> emit,
 }
 
 LogicalResult QuantizedLinearOp::verify() {
-  return verifyActivationParams(
-      [&] { return emitOpError(); }, getScheme(),
-      {getInputScale(), getInputZeroPoint()},
-      {"input_scale", "input_zero_point"}, {1}, "quantized_linear_c4");
+  auto emit = [&] { return emitOpError(); };
+  auto weight = tensorOf(getWeight());
+  int64_t out = weight.getRank() ? weight.getDimSize(0) : ShapedType::kDynamic;
+  if (failed(verifyActivationParams(emit, getScheme(),
+                                    {getInputScale(), getInputZeroPoint()},
+                                    {"input_scale", "input_zero_point"}, {1},
+                                    "quantized_linear_c4")))
+    return failure();
+  return verifyActivationParams(emit, getScheme(), {getWeightRowSums()},
+                                {"weight_row_sums"}, {out},
+                                "quantized_linear_c5");
 }
 
 LogicalResult DropoutOp::verify() {
@@ -667,13 +677,22 @@ LogicalResult QuantizedMoEExpertsOp::verify() {
       failed(checkShape(emit, "down_scale", tensorOf(getDownScale()), {e, d},
                         "quantized_moe_c1")))
     return failure();
-  return verifyActivationParams(
+  if (failed(verifyActivationParams(
       emit, getScheme(),
       {getInputScale(), getInputZeroPoint(), getDownInputScale(),
        getDownInputZeroPoint()},
       {"input_scale", "input_zero_point", "down_input_scale",
        "down_input_zero_point"},
-      {e}, "quantized_moe_c2");
+      {e}, "quantized_moe_c2")))
+    return failure();
+  if (failed(verifyActivationParams(emit, getScheme(),
+                                    {getGateRowSums(), getUpRowSums()},
+                                    {"gate_row_sums", "up_row_sums"}, {e, f},
+                                    "quantized_moe_c3")))
+    return failure();
+  return verifyActivationParams(emit, getScheme(), {getDownRowSums()},
+                                {"down_row_sums"}, {e, d},
+                                "quantized_moe_c3");
 }
 
 LogicalResult QuantizedMoEExpertInputsOp::inferReturnTypes(

@@ -34,31 +34,38 @@ def Strata_QuantizedLinearOp : Strata_ComputeOp<"quantized_linear",
       `z` an integer in [0, 255]), unsigned and asymmetric:
       `x_q = clamp(round(x / s) + z, 0, 255)`; the sums of
       `(x_q - z) · w_q` are exact int32 (computed as `x_q · w_q` minus
-      `z` times the weight row's sum), and `y = sum * s * weight_scale[n]`.
+      `z` times the weight row's sum, `weight_row_sums[n]`: a parameter
+      the runtime computes from the weight, so a call reads the weight
+      once), and `y = sum * s * weight_scale[n]`.
 
     Constraints: quantized_linear_c1 weight is rank 2;
     quantized_linear_c2 the last dim of input equals in_features;
     quantized_linear_c3 weight_scale and bias (if any) are rank 1 with
     out_features elements; quantized_linear_c4 `input_scale` and
-    `input_zero_point` are given, `[1]` each, exactly under `w8a8`.
+    `input_zero_point` are given, `[1]` each, exactly under `w8a8`;
+    quantized_linear_c5 `weight_row_sums` (i32 `[out_features]`) is given
+    exactly under `w8a8`.
 
     ```mlir
     %y = strata.quantized_linear %x, %wq, %s {scheme = #strata.quant_scheme<w8a16>} : tensor<?x?x64xf32>, tensor<128x64xi8>, tensor<128xf32>
-    %z = strata.quantized_linear %x, %wq, %s input(%xs, %xz) {scheme = #strata.quant_scheme<w8a8>} : tensor<?x?x64xf32>, tensor<128x64xi8>, tensor<128xf32> input tensor<1xf32>, tensor<1xf32>
+    %z = strata.quantized_linear %x, %wq, %s input(%xs, %xz) row_sums(%rs) {scheme = #strata.quant_scheme<w8a8>} : tensor<?x?x64xf32>, tensor<128x64xi8>, tensor<128xf32> input tensor<1xf32>, tensor<1xf32> row_sums tensor<128xi32>
     ```
   }];
   let arguments = (ins Strata_FloatTensor:$input, Strata_Int8Tensor:$weight,
       Strata_F32Tensor:$weight_scale, Optional<Strata_FloatTensor>:$bias,
       Optional<Strata_F32Tensor>:$input_scale,
       Optional<Strata_F32Tensor>:$input_zero_point,
+      Optional<Strata_IndexTensor>:$weight_row_sums,
       Strata_QuantSchemeAttr:$scheme);
   let results = (outs Strata_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $weight_scale (`,` $bias^)?
-    (`input` `(` $input_scale^ `,` $input_zero_point `)`)? attr-dict `:`
+    (`input` `(` $input_scale^ `,` $input_zero_point `)`)?
+    (`row_sums` `(` $weight_row_sums^ `)`)? attr-dict `:`
     type($input) `,` type($weight) `,` type($weight_scale)
     (`,` type($bias)^)?
     (`input` type($input_scale)^ `,` type($input_zero_point))?
+    (`row_sums` type($weight_row_sums)^)?
   }];
 }
 
@@ -80,12 +87,16 @@ def Strata_QuantizedMoEExpertsOp : Strata_ComputeOp<"quantized_moe_experts",
     with that expert's calibrated scale and zero point, unsigned and
     asymmetric as `strata.quantized_linear` does: `input_scale` and
     `input_zero_point` (`[E]`) for the rows gate and up read,
-    `down_input_scale` and `down_input_zero_point` (`[E]`) for down's.
+    `down_input_scale` and `down_input_zero_point` (`[E]`) for down's, and
+    the weights' row sums (`gate_row_sums`, `up_row_sums`: [E, F],
+    `down_row_sums`: [E, D], i32 parameters the runtime computes) for the
+    zero points' corrections.
 
     Constraints: moe_c1 .. moe_c4 as `strata.moe_experts`;
     quantized_moe_c1 gate_scale and up_scale are [E, F], down_scale [E, D];
     quantized_moe_c2 the four activation parameters are given, `[E]` each,
-    exactly under `w8a8`.
+    exactly under `w8a8`; quantized_moe_c3 the three row sums are given,
+    shaped as the scales, exactly under `w8a8`.
   }];
   let arguments = (ins Strata_FloatTensor:$input, Strata_FloatTensor:$weights,
       Strata_IndexTensor:$indices, Strata_Int8Tensor:$gate_proj,
@@ -94,15 +105,19 @@ def Strata_QuantizedMoEExpertsOp : Strata_ComputeOp<"quantized_moe_experts",
       Strata_F32Tensor:$down_scale, Optional<Strata_F32Tensor>:$input_scale,
       Optional<Strata_F32Tensor>:$input_zero_point,
       Optional<Strata_F32Tensor>:$down_input_scale,
-      Optional<Strata_F32Tensor>:$down_input_zero_point, I64Attr:$num_experts,
+      Optional<Strata_F32Tensor>:$down_input_zero_point,
+      Optional<Strata_IndexTensor>:$gate_row_sums,
+      Optional<Strata_IndexTensor>:$up_row_sums,
+      Optional<Strata_IndexTensor>:$down_row_sums, I64Attr:$num_experts,
       I64Attr:$top_k, Strata_QuantSchemeAttr:$scheme);
   let results = (outs Strata_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj
     `,` $down_proj `)` `scales` `(` $gate_scale `,` $up_scale `,`
     $down_scale `)` (`inputs` `(` $input_scale^ `,` $input_zero_point `,`
-    $down_input_scale `,` $down_input_zero_point `)`)? attr-dict `:`
-    type(operands)
+    $down_input_scale `,` $down_input_zero_point `)`)?
+    (`row_sums` `(` $gate_row_sums^ `,` $up_row_sums `,` $down_row_sums `)`)?
+    attr-dict `:` type(operands)
   }];
 }
 

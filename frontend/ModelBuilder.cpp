@@ -141,7 +141,7 @@ Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
                             InitKindAttr::get(ctx, init),
                             b.getF64FloatAttr(m.initializerRange),
                             /*scale=*/StringAttr(), StringAttr(),
-                            StringAttr());
+                            StringAttr(), /*row_sums=*/StringAttr());
   params[name] = op;
   return op;
 }
@@ -502,7 +502,8 @@ Value ModelBuilder::callLayer(Value x, int64_t layer,
     callOperands.push_back(ParamOp::create(
         b, p.loc, p.type, b.getStringAttr(p.name),
         InitKindAttr::get(ctx, p.init), b.getF64FloatAttr(m.initializerRange),
-        /*scale=*/StringAttr(), StringAttr(), StringAttr()));
+        /*scale=*/StringAttr(), StringAttr(), StringAttr(),
+        /*row_sums=*/StringAttr()));
   auto call = func::CallOp::create(b, callLoc, fn, callOperands);
   unsigned next = 1;
   if (decoding) {

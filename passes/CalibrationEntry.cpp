@@ -130,7 +130,7 @@ LogicalResult CalibrationBuilder::rewriteBody(func::FuncOp f,
         return failure();
       auto plain = QuantizedLinearOp::create(
           b, q.getLoc(), q.getInput(), q.getWeight(), q.getWeightScale(),
-          q.getBias(), Value(), Value(), w8a16);
+          q.getBias(), Value(), Value(), Value(), w8a16);
       q.replaceAllUsesWith(plain.getResult());
       q.erase();
       continue;
@@ -155,7 +155,8 @@ LogicalResult CalibrationBuilder::rewriteBody(func::FuncOp f,
           b, q.getLoc(), q.getInput(), q.getWeights(), q.getIndices(),
           q.getGateProj(), q.getUpProj(), q.getDownProj(), q.getGateScale(),
           q.getUpScale(), q.getDownScale(), Value(), Value(), Value(),
-          Value(), q.getNumExpertsAttr(), q.getTopKAttr(), w8a16);
+          Value(), Value(), Value(), Value(), q.getNumExpertsAttr(),
+          q.getTopKAttr(), w8a16);
       q.replaceAllUsesWith(plain.getResult());
       q.erase();
       continue;

@@ -28,6 +28,11 @@ namespace {
 /// as compressed-tensors checkpoints name them.
 std::string scaleName(StringRef weight) { return (weight + "_scale").str(); }
 
+/// The row sums' parameter name: `q_proj.weight` -> `q_proj.weight_row_sums`.
+/// The runtime computes it; no checkpoint holds it.
+std::string rowSumsName(StringRef weight) {
+  return (weight + "_row_sums").str();
+}
 /// The calibrated activation parameters of the products reading `weight`:
 /// `q_proj.weight` -> `q_proj.input_scale`, as compressed-tensors name
 /// them (`experts.gate_proj` -> `experts.gate_proj.input_scale`).
@@ -42,6 +47,13 @@ RankedTensorType scaleType(Type weight) {
   auto w = cast<RankedTensorType>(weight);
   return RankedTensorType::get(w.getShape().drop_back(),
                                Float32Type::get(weight.getContext()));
+}
+
+/// The row sums of a weight [.., out, in]: one i32 per output channel.
+RankedTensorType rowSumsType(Type weight) {
+  auto w = cast<RankedTensorType>(weight);
+  return RankedTensorType::get(w.getShape().drop_back(),
+                               IntegerType::get(weight.getContext(), 32));
 }
 
 /// The activation parameters of a weight: per tensor ([1]) for a linear's
@@ -73,13 +85,16 @@ bool isUpProjection(Value w, const ProductWeights &weights) {
 
 /// What a quantized weight brings along: its scales and, under the static
 /// scheme, the calibrated scale and zero point of the activations its
-/// products read (none for an up projection: gate's are used).
+/// products read (none for an up projection: gate's are used) and its
+/// rows' sums.
 struct QuantParams {
-  Value scale, inputScale, inputZeroPoint;
-  SmallVector<Value, 3> values() const {
-    SmallVector<Value, 3> out{scale};
+  Value scale, inputScale, inputZeroPoint, rowSums;
+  SmallVector<Value, 4> values() const {
+    SmallVector<Value, 4> out{scale};
     if (inputScale)
       out.append({inputScale, inputZeroPoint});
+    if (rowSums)
+      out.push_back(rowSums);
     return out;
   }
 };
@@ -119,7 +134,7 @@ const QuantParams &Quantizer::paramsOf(Value w) {
     return ParamOp::create(b, param.getLoc(), type, b.getStringAttr(name),
                            InitKindAttr::get(b.getContext(), init),
                            b.getF64FloatAttr(0.0), StringAttr(), StringAttr(),
-                           StringAttr());
+                           StringAttr(), StringAttr());
   };
   QuantParams out;
   std::string name = scaleName(param.getName());
@@ -136,6 +151,11 @@ const QuantParams &Quantizer::paramsOf(Value w) {
     param.setInputScaleAttr(b.getStringAttr(s));
     param.setInputZeroPointAttr(b.getStringAttr(z));
   }
+  if (scheme == QuantScheme::W8A8) {
+    std::string name = rowSumsName(param.getName());
+    out.rowSums = create(rowSumsType(w.getType()), name, InitKind::Zeros);
+    param.setRowSumsAttr(b.getStringAttr(name));
+  }
   return params[w] = out;
 }
 
@@ -147,7 +167,7 @@ void Quantizer::rewriteProduct(Operation *op) {
   const QuantParams &p = paramsOf(w);
   auto q = QuantizedLinearOp::create(
       b, op->getLoc(), x, w, p.scale, bias, p.inputScale, p.inputZeroPoint,
-      QuantSchemeAttr::get(b.getContext(), scheme));
+      p.rowSums, QuantSchemeAttr::get(b.getContext(), scheme));
   op->getResult(0).replaceAllUsesWith(q.getResult());
   op->erase();
 }
@@ -166,7 +186,8 @@ LogicalResult Quantizer::rewriteExperts(MoEExpertsOp op) {
   auto q = QuantizedMoEExpertsOp::create(
       b, op.getLoc(), op.getInput(), op.getWeights(), op.getIndices(), gate,
       up, down, g.scale, u.scale, d.scale, g.inputScale, g.inputZeroPoint,
-      d.inputScale, d.inputZeroPoint, op.getNumExpertsAttr(),
+      d.inputScale, d.inputZeroPoint, g.rowSums, u.rowSums, d.rowSums,
+      op.getNumExpertsAttr(),
       op.getTopKAttr(), QuantSchemeAttr::get(b.getContext(), scheme));
   op.getResult().replaceAllUsesWith(q.getResult());
   op.erase();
@@ -195,6 +216,8 @@ LogicalResult Quantizer::run() {
       p.inputScale = append(activationType(a.getType()));
       p.inputZeroPoint = append(activationType(a.getType()));
     }
+    if (scheme == QuantScheme::W8A8)
+      p.rowSums = append(rowSumsType(a.getType()));
     params[a] = p;
     retyped.insert(f);
   }

@@ -500,6 +500,11 @@ strata_status_code readCheckpoint(const std::string &path,
     }
     filled[i] = true;
   }
+  // Row sums are computed from their weights (Weights::sync), never read.
+  std::vector<int> rowSums = rowSumsSources(exe);
+  for (size_t i = 0; i < like.size(); ++i)
+    if (rowSums[i] >= 0)
+      filled[i] = true;
   for (size_t i = 0; i < like.size(); ++i)
     if (!filled[i])
       if (strata_status_code code =
@@ -541,13 +546,15 @@ strata_status_code writeCheckpoint(const std::string &path,
         dtypes[i] = wanted;
     }
   }
+  // Everything but the row sums the runtime computes.
+  std::vector<int> rowSums = rowSumsSources(exe);
+  std::vector<size_t> stored;
+  for (size_t i = 0; i < weights.size(); ++i)
+    if (rowSums[i] < 0)
+      stored.push_back(i);
   bool sharded = options.max_shard_bytes > 0 || isDirectory(path);
-  if (!sharded) {
-    std::vector<size_t> all(weights.size());
-    for (size_t i = 0; i < all.size(); ++i)
-      all[i] = i;
-    return writeFile(path, exe, weights, all, dtypes, status);
-  }
+  if (!sharded)
+    return writeFile(path, exe, weights, stored, dtypes, status);
   if (!isDirectory(path) && mkdir(path.c_str(), 0777) != 0)
     return fail(status, STRATA_IO_ERROR,
                 "%s: cannot create the checkpoint directory: %s", path.c_str(),
@@ -557,7 +564,7 @@ strata_status_code writeCheckpoint(const std::string &path,
   uint64_t limit = options.max_shard_bytes ? options.max_shard_bytes
                                            : UINT64_MAX,
            filled = 0;
-  for (size_t i = 0; i < weights.size(); ++i) {
+  for (size_t i : stored) {
     uint64_t bytes = weights[i].elements * dtypeSize(dtypes[i]);
     if (!shards.back().empty() && filled + bytes > limit) {
       shards.emplace_back();

@@ -392,7 +392,8 @@ strata_status_code checkTarget(const Executable *exe, const Checker &c) {
 strata_status_code checkQuantization(const Executable *exe,
                                      const Checker &c) {
   const auto *params = exe->parameters();
-  std::vector<bool> quantized(params->size()), scales(params->size());
+  std::vector<bool> quantized(params->size()), scales(params->size()),
+      rowSums(params->size());
   if (const auto *table = exe->quantization())
     for (const QuantizedTensor *q : *table) {
       auto valid = [&](int i) {
@@ -444,14 +445,30 @@ strata_status_code checkQuantization(const Executable *exe,
         return c.corrupt("quantized tensor '%s' names scales '%s', which are "
                          "not f32 with one value per row of it",
                          name, s->name()->c_str());
+      // Static w8a8's row sums: i32, shaped as the scales, computed here.
+      if (int r = q->row_sums(); r != -1) {
+        bool sameRows = valid(r) && params->Get(r)->dtype() == DType::I32 &&
+                        sameShape(params->Get(r)->shape(), s->shape());
+        if (scheme != "w8a8" || !sameRows || rowSums[r] || quantized[r] ||
+            scales[r])
+          return c.corrupt("quantized tensor '%s' names row sums %d, which "
+                           "are not an i32 parameter of its rows in a w8a8 "
+                           "executable",
+                           name, r);
+        rowSums[r] = true;
+      }
       quantized[q->parameter()] = true;
       scales[q->scale()] = true;
     }
-  for (uint32_t i = 0; i < params->size(); ++i)
+  for (uint32_t i = 0; i < params->size(); ++i) {
     if (params->Get(i)->dtype() == DType::I8 && !quantized[i])
       return c.corrupt("int8 parameter '%s' has no scales in the "
                        "quantization table",
                        params->Get(i)->name()->c_str());
+    if (params->Get(i)->dtype() == DType::I32 && !rowSums[i])
+      return c.corrupt("i32 parameter '%s' is no int8 weight's row sums",
+                       params->Get(i)->name()->c_str());
+  }
   return STRATA_OK;
 }
 

@@ -17,6 +17,27 @@ std::vector<int> weightScales(const strata::fb::Executable *exe) {
   return scales;
 }
 
+std::vector<int> rowSumsSources(const strata::fb::Executable *exe) {
+  std::vector<int> sources(exe->parameters()->size(), -1);
+  if (const auto *table = exe->quantization())
+    for (const strata::fb::QuantizedTensor *q : *table)
+      if (q->row_sums() >= 0)
+        sources[q->row_sums()] = q->parameter();
+  return sources;
+}
+
+void computeRowSums(const HostTensor &weight, HostTensor &sums) {
+  const auto *w = reinterpret_cast<const int8_t *>(weight.data.get());
+  auto *out = reinterpret_cast<int32_t *>(sums.data.get());
+  size_t cols = weight.shape.empty() ? 1 : weight.shape.back();
+  for (size_t r = 0; r < sums.elements; ++r) {
+    int32_t s = 0;
+    for (size_t k = 0; k < cols; ++k)
+      s += w[r * cols + k];
+    out[r] = s;
+  }
+}
+
 std::vector<bool> isWeightScale(const std::vector<int> &scales) {
   std::vector<bool> out(scales.size());
   for (int s : scales)

@@ -26,6 +26,13 @@ std::vector<int> weightScales(const strata::fb::Executable *exe);
 /// Per parameter: whether it holds some int8 weight's scales.
 std::vector<bool> isWeightScale(const std::vector<int> &scales);
 
+/// Per parameter of `exe`: the int8 weight whose row sums it holds (static
+/// w8a8; the runtime computes them, no weights file holds them), else -1.
+std::vector<int> rowSumsSources(const strata::fb::Executable *exe);
+
+/// Each row's sum of int8 `weight` (every dim but the last) into i32 `sums`.
+void computeRowSums(const HostTensor &weight, HostTensor &sums);
+
 /// Per parameter of `exe`: whether it holds the calibrated activation
 /// scales (kInputScale) or zero points (kInputZeroPoint) of static w8a8
 /// products, else 0.

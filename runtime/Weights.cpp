@@ -55,16 +55,25 @@ strata_status_code Weights::allocate(const strata::fb::Executable *exe,
                   "out of memory allocating parameter '%s' (%zu bytes)",
                   p->name()->c_str(), t.bytes());
   }
-  deviceStale = true;
+  // Gradients (all f32) compute nothing.
+  rowSumsOf = dtype ? std::vector<int>(params->size(), -1)
+                    : rowSumsSources(exe);
+  deviceStale = derivedStale = true;
   return ok(status);
 }
 
 void Weights::replace(std::vector<HostTensor> loaded) {
   tensors.swap(loaded);
-  deviceStale = true;
+  deviceStale = derivedStale = true;
 }
 
 strata_status_code Weights::sync(Device &device, strata_status *status) {
+  if (derivedStale) {
+    for (size_t i = 0; i < rowSumsOf.size(); ++i)
+      if (rowSumsOf[i] >= 0)
+        computeRowSums(tensors[rowSumsOf[i]], tensors[i]);
+    derivedStale = false;
+  }
   if (device.hostMemory() || !deviceStale)
     return STRATA_OK;
   deviceCopies.resize(tensors.size(), nullptr);
@@ -178,11 +187,15 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
     return weights[a].elements > weights[b].elements;
   });
   // An int8 weight is drawn in f32 and quantized, which fills its scales
-  // too: they are no work item of their own.
+  // too: they are no work item of their own. Row sums are computed from
+  // the weights before the next call (Weights::sync).
   std::vector<int> scales = weightScales(session->exe->root);
   std::vector<bool> isScale = isWeightScale(scales);
+  std::vector<int> rowSums = rowSumsSources(session->exe->root);
   order.erase(std::remove_if(order.begin(), order.end(),
-                             [&](auto i) { return isScale[i]; }),
+                             [&](auto i) {
+                               return isScale[i] || rowSums[i] >= 0;
+                             }),
               order.end());
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};

@@ -50,10 +50,12 @@ public:
   /// Replaces every tensor (a checkpoint read into new buffers, so that a
   /// failure leaves the old values).
   void replace(std::vector<HostTensor> loaded);
-  /// The host values changed: device copies are stale.
-  void changed() { deviceStale = true; }
+  /// The host values changed: device copies and computed parameters are
+  /// stale.
+  void changed() { deviceStale = derivedStale = true; }
 
-  /// Brings the device copies up to date (no-op on host-memory devices).
+  /// Brings the computed parameters (int8 weights' row sums) and the
+  /// device copies up to date; called before every entry point runs.
   strata_status_code sync(Device &device, strata_status *status);
   /// Where the kernels read parameter `i`.
   void *kernelPointer(size_t i, Device &device);
@@ -62,8 +64,10 @@ public:
 
 private:
   std::vector<HostTensor> tensors;
+  /// Per parameter: the int8 weight it holds the row sums of, else -1.
+  std::vector<int> rowSumsOf;
   std::vector<void *> deviceCopies;
-  bool deviceStale = true;
+  bool deviceStale = true, derivedStale = true;
 };
 
 } // namespace strata::runtime

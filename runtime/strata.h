@@ -59,7 +59,9 @@ typedef enum strata_dtype {
 } strata_dtype;
 
 /* A parameter of the executable's parameter table. `shape` points into the
- * executable and lives as long as it. */
+ * executable and lives as long as it. An STRATA_I32 parameter is an int8
+ * weight's row sums (static w8a8), which the runtime computes from the
+ * weight: weights files neither hold nor need it. */
 typedef struct strata_parameter_info {
   const char *name;
   const int64_t *shape;

@@ -3,7 +3,8 @@
 // Tests static w8a8 experts grouped by expert: each sorted row is rounded
 // with its expert's calibrated scale and zero point to uint8 stored minus
 // 128 (the int8 grouped product takes it), and each product row gets
-// (128 - z) times its expert's weight row sum back before the scales.
+// (128 - z) times its expert's weight row sum (the row sums parameters)
+// back before the scales.
 // CHECK-LABEL: func.func @static_experts
 // CHECK:         strata_kernel.expert_sort
 // CHECK:         linalg.generic
@@ -18,8 +19,8 @@
 // CHECK:           arith.addi
 // CHECK:           arith.sitofp
 // CHECK:         strata_kernel.grouped_matmul %{{.*}}, %{{.*}} groups(%{{.*}}) into %{{.*}} : tensor<?x6xi8>, tensor<4x8x6xi8>, tensor<5xi32>, tensor<?x8xi32>
-func.func @static_experts(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>, %e: tensor<4xf32>, %z: tensor<4xf32>) -> tensor<1x3x8xf32> {
-  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) inputs(%e, %z, %e, %z) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+func.func @static_experts(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>, %e: tensor<4xf32>, %z: tensor<4xf32>, %gr: tensor<4x6xi32>, %dr: tensor<4x8xi32>) -> tensor<1x3x8xf32> {
+  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) inputs(%e, %z, %e, %z) row_sums(%gr, %gr, %dr) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4x6xi32>, tensor<4x6xi32>, tensor<4x8xi32>
   return %y : tensor<1x3x8xf32>
 }
 

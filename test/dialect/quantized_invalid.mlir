@@ -106,6 +106,64 @@ func.func @input_shape(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16
 
 // -----
 
+// Tests that a static w8a8 product needs its weight's row sums
+// (quantized_linear_c5).
+func.func @static_without_row_sums(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>, %i: tensor<1xf32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c5: weight_row_sums is required by the static w8a8 scheme}}
+  %y = strata.quantized_linear %x, %w, %s input(%i, %i) {scheme = #strata.quant_scheme<w8a8>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<16xf32> input tensor<1xf32>, tensor<1xf32>
+  return
+}
+
+// -----
+
+// Tests that row sums have one value per output channel
+// (quantized_linear_c5).
+func.func @row_sums_shape(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>, %i: tensor<1xf32>, %r: tensor<32xi32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c5: weight_row_sums must have shape [16], got 'tensor<32xi32>'}}
+  %y = strata.quantized_linear %x, %w, %s input(%i, %i) row_sums(%r) {scheme = #strata.quant_scheme<w8a8>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<16xf32> input tensor<1xf32>, tensor<1xf32> row_sums tensor<32xi32>
+  return
+}
+
+// -----
+
+// Tests that row sums belong to the static scheme only
+// (quantized_linear_c5).
+func.func @row_sums_dynamic(%x: tensor<2x32xf32>, %w: tensor<16x32xi8>, %s: tensor<16xf32>, %r: tensor<16xi32>) {
+  // expected-error @+1 {{'strata.quantized_linear' op quantized_linear_c5: weight_row_sums is only for the static w8a8 scheme}}
+  %y = strata.quantized_linear %x, %w, %s row_sums(%r) {scheme = #strata.quant_scheme<w8a8_dynamic>} : tensor<2x32xf32>, tensor<16x32xi8>, tensor<16xf32> row_sums tensor<16xi32>
+  return
+}
+
+// -----
+
+// Tests that static experts' row sums are shaped as their scales
+// (quantized_moe_c3).
+func.func @expert_row_sums(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>, %a: tensor<4xf32>, %gr: tensor<4x6xi32>) {
+  // expected-error @+1 {{'strata.quantized_moe_experts' op quantized_moe_c3: down_row_sums must have shape [4, 8], got 'tensor<4x6xi32>'}}
+  %y = strata.quantized_moe_experts %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) inputs(%a, %a, %a, %a) row_sums(%gr, %gr, %gr) {num_experts = 4, top_k = 2, scheme = #strata.quant_scheme<w8a8>} : tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xi32>, tensor<4x6x8xi8>, tensor<4x6x8xi8>, tensor<4x8x6xi8>, tensor<4x6xf32>, tensor<4x6xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4x6xi32>, tensor<4x6xi32>, tensor<4x6xi32>
+  return
+}
+
+// -----
+
+// Tests that only an int8 parameter names row sums (param_c6).
+func.func @float_row_sums() {
+  // expected-error @+1 {{'strata.param' op param_c6: `row_sums` names a parameter, on an int8 parameter}}
+  %w = strata.param "w" {row_sums = "w_row_sums"} : tensor<16x32xf32>
+  return
+}
+
+// -----
+
+// Tests that an i32 parameter (row sums) has no scales (param_c4).
+func.func @i32_with_scale() {
+  // expected-error @+1 {{'strata.param' op param_c4: only an int8 parameter has a `scale`}}
+  %w = strata.param "w" {scale = "w_scale"} : tensor<16xi32>
+  return
+}
+
+// -----
+
 // Tests that static w8a8 experts take one activation scale per expert
 // (quantized_moe_c2).
 func.func @expert_inputs(%x: tensor<1x3x8xf32>, %w: tensor<1x3x2xf32>, %i: tensor<1x3x2xi32>, %g: tensor<4x6x8xi8>, %d: tensor<4x8x6xi8>, %gs: tensor<4x6xf32>, %ds: tensor<4x8xf32>, %a: tensor<4xf32>, %b: tensor<1xf32>) {

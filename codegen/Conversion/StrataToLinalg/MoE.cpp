@@ -607,9 +607,10 @@ public:
                  Value inZero) const;
 
   /// `rows` times int8 `weights` [E, cols, K], each product row scaled by
-  /// its expert's `scales` row and its activation scale.
-  Value product(const Rows &rows, Value weights, Value scales,
-                int64_t cols) const;
+  /// its expert's `scales` row and its activation scale; static w8a8's
+  /// zero points corrected by the weights' `rowSums` [E, cols].
+  Value product(const Rows &rows, Value weights, Value scales, int64_t cols,
+                Value rowSums = Value()) const;
 
   /// silu(gate) * up of two products' rows.
   Value swiglu(Value gate, Value up) const {
@@ -649,11 +650,12 @@ QuantizedExpertProducts::quantized(Value input, bool dynamic, Value inScale,
 }
 
 Value QuantizedExpertProducts::product(const Rows &rows, Value weights,
-                                       Value scales, int64_t cols) const {
+                                       Value scales, int64_t cols,
+                                       Value rowSums) const {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   Value input = rows.values, rowScale = rows.scale, rowZero = rows.zero;
-  Value rowSums = rowZero ? weightRowSums(b, loc, weights) : Value();
+  assert((!rowZero || rowSums) && "static w8a8 products need row sums");
   Value init;
   if (rowScale) {
     Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
@@ -715,13 +717,16 @@ struct GroupedQuantizedMoEExpertsLowering
     const SortedPairs &sp = experts.pairs();
     auto rows = experts.quantized(sp.gather(rewriter, loc, x), dynamic,
                                   op.getInputScale(), op.getInputZeroPoint());
-    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f);
-    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f);
+    Value gate = experts.product(rows, op.getGateProj(), op.getGateScale(), f,
+                                 op.getGateRowSums());
+    Value up = experts.product(rows, op.getUpProj(), op.getUpScale(), f,
+                               op.getUpRowSums());
     auto hidden = experts.quantized(experts.swiglu(gate, up), dynamic,
                                     op.getDownInputScale(),
                                     op.getDownInputZeroPoint());
-    Value expertOut =
-        experts.product(hidden, op.getDownProj(), op.getDownScale(), d);
+    Value expertOut = experts.product(hidden, op.getDownProj(),
+                                      op.getDownScale(), d,
+                                      op.getDownRowSums());
     rewriter.replaceOp(op, combineSlots(rewriter, loc, sp, expertOut,
                                         op.getWeights(), /*weighted=*/true, x));
     return success();

@@ -9,7 +9,8 @@
 // stored offset by -128 as int8 so that the same int8 contraction takes it
 // (and a uint8 x int8 instruction only flips the top bit back), the
 // offset and the zero point coming back as one multiple of the weight
-// row's sum.
+// row's sum (a parameter the runtime computes when the weights change, so
+// that a call reads the weight once).
 //
 //===----------------------------------------------------------------------===//
 
@@ -101,46 +102,6 @@ Value mlir::strata::detail::quantizeOffsetRows(
       });
 }
 
-namespace {
-Value int8Contraction(OpBuilder &b, Location loc, Value xq, Value wq);
-} // namespace
-
-Value mlir::strata::detail::weightRowSums(OpBuilder &b, Location loc,
-                                          Value w) {
-  auto type = cast<RankedTensorType>(w.getType());
-  unsigned rank = type.getRank();
-  MLIRContext *ctx = b.getContext();
-  // A linear's weight: a row of ones times Wᵀ, so the sums run on the int8
-  // register tiles (one pass over W at full bandwidth, not a scalar loop).
-  if (rank == 2) {
-    auto ones = RankedTensorType::get({1, type.getDimSize(1)}, b.getI8Type());
-    Value row = arith::ConstantOp::create(
-        b, loc, ones, DenseElementsAttr::get(ones, b.getI8IntegerAttr(1)));
-    return tensor::CollapseShapeOp::create(
-        b, loc, int8Contraction(b, loc, row, w),
-        SmallVector<ReassociationIndices>{{0, 1}});
-  }
-  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-  Value init =
-      linalg::FillOp::create(
-          b, loc, zero,
-          tensor::EmptyOp::create(b, loc, type.getShape().drop_back(),
-                                  b.getI32Type())
-              .getResult())
-          .getResult(0);
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  iterators.back() = utils::IteratorType::reduction;
-  return buildGeneric(
-      b, loc, {w}, init,
-      {dimsMap(ctx, rank, iota(rank)), dimsMap(ctx, rank, iota(rank - 1))},
-      iterators, [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-        return arith::AddIOp::create(
-            nb, nl, args[1],
-            arith::ExtSIOp::create(nb, nl, nb.getI32Type(), args[0]));
-      });
-}
-
 Value mlir::strata::detail::unoffsetSum(OpBuilder &b, Location loc, Value acc,
                                         Value rowSum, Value zeroPoint) {
   Type i32 = b.getI32Type();
@@ -225,7 +186,7 @@ struct QuantizedLinearLowering : OpRewritePattern<QuantizedLinearOp> {
       AffineMap first = AffineMap::get(
           rank, 0, {getAffineConstantExpr(0, ctx)}, ctx);
       inputs.append({op.getInputScale(), op.getInputZeroPoint(),
-                     weightRowSums(rewriter, loc, w)});
+                     op.getWeightRowSums()});
       maps.append({first, first, dimsMap(ctx, rank, {lead})});
     }
     if (Value bias = op.getBias()) {

@@ -103,8 +103,6 @@ Value quantizeRows(OpBuilder &b, Location loc, Value x, Value scales,
 Value quantizeOffsetRows(OpBuilder &b, Location loc, Value x, Value scale,
                          Value zeroPoint, AffineMap paramMap);
 
-/// i32 sums of int8 `w` [.., n, k] over its last dim.
-Value weightRowSums(OpBuilder &b, Location loc, Value w);
 
 /// The exact sum of (x_q - z) * w from the offset rows' int8 sum `acc`:
 /// acc + (128 - z) * rowSum (`zeroPoint` f32, integer-valued).
