@@ -77,7 +77,7 @@ def weight_bytes(bin_dir, exe, config):
             n = dims[-1]
         if re.search(r"\.experts\.\w+$", name) and len(dims) == 3:
             n = int(n * routed)
-        total += n * {"f32": 4, "bf16": 2, "f16": 2, "i8": 1}[dtype]
+        total += n * {"f32": 4, "bf16": 2, "f16": 2, "i8": 1, "i32": 4}[dtype]
     return total
 
 

@@ -334,15 +334,22 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
   });
   if (schemes.wasInterrupted())
     return failure();
+  using DType = ExecutableContents::DType;
+  // The parameter an int8 weight names, if it has `dtype` and `shape`.
+  auto companion = [&](StringRef name, DType dtype,
+                       ArrayRef<int64_t> shape) -> std::optional<int> {
+    auto it = index.find(name);
+    if (it == index.end() || contents.parameters[it->second].dtype != dtype ||
+        ArrayRef<int64_t>(contents.parameters[it->second].shape) != shape)
+      return std::nullopt;
+    return it->second;
+  };
   for (auto [i, p] : llvm::enumerate(contents.parameters)) {
     if (p.scaleName.empty())
       continue;
-    auto it = index.find(p.scaleName);
     std::vector<int64_t> rows(p.shape.begin(), p.shape.end() - 1);
-    if (it == index.end() ||
-        contents.parameters[it->second].dtype !=
-            ExecutableContents::DType::F32 ||
-        contents.parameters[it->second].shape != rows)
+    std::optional<int> scales = companion(p.scaleName, DType::F32, rows);
+    if (!scales)
       return module.emitError("int8 parameter '")
              << p.name << "' names scales '" << p.scaleName
              << "', which are no f32 parameter of its output channels";
@@ -350,7 +357,7 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     std::string name =
         scheme ? stringifyQuantScheme(*scheme).str() : std::string("w8a16");
     std::replace(name.begin(), name.end(), '_', '-');
-    ExecutableContents::Quantized q{static_cast<int>(i), it->second,
+    ExecutableContents::Quantized q{static_cast<int>(i), *scales,
                                     static_cast<int>(p.shape.size()) - 2,
                                     name};
     // Static w8a8: per tensor ([1]) for a linear, per expert ([E]).
@@ -360,27 +367,21 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                                        &q.inputZeroPoint}}) {
       if (name->empty())
         continue;
-      auto at = index.find(*name);
-      if (at == index.end() ||
-          contents.parameters[at->second].dtype !=
-              ExecutableContents::DType::F32 ||
-          contents.parameters[at->second].shape != perTensor)
+      std::optional<int> at = companion(*name, DType::F32, perTensor);
+      if (!at)
         return module.emitError("int8 parameter '")
                << p.name << "' names '" << *name
                << "', which is no f32 parameter of its activations' "
                   "quantization";
-      *out = at->second;
+      *out = *at;
     }
     if (!p.rowSumsName.empty()) {
-      auto at = index.find(p.rowSumsName);
-      if (at == index.end() ||
-          contents.parameters[at->second].dtype !=
-              ExecutableContents::DType::I32 ||
-          contents.parameters[at->second].shape != rows)
+      std::optional<int> at = companion(p.rowSumsName, DType::I32, rows);
+      if (!at)
         return module.emitError("int8 parameter '")
                << p.name << "' names row sums '" << p.rowSumsName
                << "', which are no i32 parameter of its output channels";
-      q.rowSums = at->second;
+      q.rowSums = *at;
     }
     contents.quantized.push_back(q);
   }
