@@ -523,9 +523,9 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
       mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &ctx);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
-  if (opts.statsRequested) {
-    llvm::errs() << "error: --stats needs a model config, not an MLIR "
-                    "module\n";
+  if (opts.statsRequested || opts.deviceMemory) {
+    llvm::errs() << "error: " << (opts.statsRequested ? "--stats" : "--device-memory")
+                 << " needs a model config, not an MLIR module\n";
     return 1;
   }
   // A kernel module has no checkpoint: auto keeps f32.
