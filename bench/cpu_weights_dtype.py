@@ -16,7 +16,7 @@ after a build:
 
     /usr/bin/python3 bench/cpu_weights_dtype.py [--config bench/configs/decode-dense.yaml]
         [--threads N]   (bench/configs/decode-moe.yaml: the Mixtral-style one)
-        [--variants f32,bf16,f16,w8a16,w8a8-dynamic,w8a16+lm-head,...]
+        [--variants f32,bf16,f16,w8a16,w8a8-dynamic,w8a16+lm-head,w8a16+bf16,...]
 """
 import argparse
 import json
@@ -84,11 +84,14 @@ def weight_bytes(bin_dir, exe, config):
 def compile_flags(variant):
     """strata-compile flags of a --variants name: f32/bf16/f16 are
     --weights-dtype; w8a16, w8a8-dynamic --quantize, +lm-head adding
-    --quantize-lm-head."""
+    --quantize-lm-head, +bf16 storing the float weights left (the LM head)
+    in bf16."""
     if variant in ("f32", "bf16", "f16"):
         return [f"--weights-dtype={variant}"]
     scheme, _, head = variant.partition("+")
-    return [f"--quantize={scheme}"] + (["--quantize-lm-head"] if head else [])
+    extra = {"": [], "lm-head": ["--quantize-lm-head"],
+             "bf16": ["--weights-dtype=bf16"]}[head]
+    return [f"--quantize={scheme}"] + extra
 
 
 def main():
@@ -103,7 +106,8 @@ def main():
     p.add_argument("--variants", default="f32,bf16,f16",
                    help="comma-separated: f32, bf16, f16 (--weights-dtype), "
                    "w8a16, w8a8-dynamic, w8a8 (--quantize; +lm-head adds "
-                   "--quantize-lm-head); the first is the baseline")
+                   "--quantize-lm-head, +bf16 stores the float LM head in "
+                   "bf16); the first is the baseline")
     a = p.parse_args()
     variants = a.variants.split(",")
     bin_dir = os.path.join(a.build, "bin")
