@@ -358,8 +358,7 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
         scheme ? stringifyQuantScheme(*scheme).str() : std::string("w8a16");
     std::replace(name.begin(), name.end(), '_', '-');
     ExecutableContents::Quantized q{static_cast<int>(i), *scales,
-                                    static_cast<int>(p.shape.size()) - 2,
-                                    name};
+                                    static_cast<int>(p.shape.size()) - 2, name};
     // Static w8a8: per tensor ([1]) for a linear, per expert ([E]).
     std::vector<int64_t> perTensor{p.shape.size() == 3 ? p.shape[0] : 1};
     for (auto [name, out] : {std::pair{&p.inputScaleName, &q.inputScale},
@@ -385,6 +384,17 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     }
     contents.quantized.push_back(q);
   }
+  // An i32 parameter is some int8 weight's row sums, computed by the
+  // runtime: the loader refuses any other.
+  llvm::SmallDenseSet<int> named;
+  for (const ExecutableContents::Quantized &q : contents.quantized)
+    named.insert(q.rowSums);
+  for (auto [i, p] : llvm::enumerate(contents.parameters))
+    if (p.dtype == DType::I32 && !named.contains(static_cast<int>(i)))
+      return module.emitError("i32 parameter '")
+             << p.name
+             << "' is no int8 weight's row sums (the only i32 parameters "
+                "an executable holds)";
   return success();
 }
 
@@ -649,8 +659,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
   for (const auto &q : c.quantized)
     quantized.push_back(fb::CreateQuantizedTensor(
         b, q.parameter, b.CreateString(q.scheme), q.scale,
-        /*zero_point=*/-1, q.axis, q.inputScale, q.inputZeroPoint,
-        q.rowSums));
+        /*zero_point=*/-1, q.axis, q.inputScale, q.inputZeroPoint, q.rowSums));
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   for (const auto &e : c.entryPoints) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;

@@ -255,9 +255,10 @@ LogicalResult QuantizedLinearOp::inferReturnTypes(
                     {w.getDimSize(0)}, "quantized_linear_c3");
 }
 
-/// quantized_linear_c4 / quantized_moe_c2: the calibrated activation
-/// parameters `values` (`names`) are all given, shaped `shape`, exactly
-/// under the static w8a8 scheme.
+/// The static scheme's own operands — the calibrated activation parameters
+/// (quantized_linear_c4, quantized_moe_c2) and the weights' row sums
+/// (quantized_linear_c5, quantized_moe_c3): `values` (`names`) are all
+/// given, shaped `shape`, exactly under the static w8a8 scheme.
 static LogicalResult
 verifyActivationParams(function_ref<InFlightDiagnostic()> emit,
                        QuantScheme scheme, ArrayRef<Value> values,
@@ -279,10 +280,9 @@ LogicalResult QuantizedLinearOp::verify() {
   auto emit = [&] { return emitOpError(); };
   auto weight = tensorOf(getWeight());
   int64_t out = weight.getRank() ? weight.getDimSize(0) : ShapedType::kDynamic;
-  if (failed(verifyActivationParams(emit, getScheme(),
-                                    {getInputScale(), getInputZeroPoint()},
-                                    {"input_scale", "input_zero_point"}, {1},
-                                    "quantized_linear_c4")))
+  if (failed(verifyActivationParams(
+          emit, getScheme(), {getInputScale(), getInputZeroPoint()},
+          {"input_scale", "input_zero_point"}, {1}, "quantized_linear_c4")))
     return failure();
   return verifyActivationParams(emit, getScheme(), {getWeightRowSums()},
                                 {"weight_row_sums"}, {out},
@@ -677,22 +677,20 @@ LogicalResult QuantizedMoEExpertsOp::verify() {
       failed(checkShape(emit, "down_scale", tensorOf(getDownScale()), {e, d},
                         "quantized_moe_c1")))
     return failure();
-  if (failed(verifyActivationParams(
-      emit, getScheme(),
-      {getInputScale(), getInputZeroPoint(), getDownInputScale(),
-       getDownInputZeroPoint()},
-      {"input_scale", "input_zero_point", "down_input_scale",
-       "down_input_zero_point"},
-      {e}, "quantized_moe_c2")))
+  if (failed(
+          verifyActivationParams(emit, getScheme(),
+                                 {getInputScale(), getInputZeroPoint(),
+                                  getDownInputScale(), getDownInputZeroPoint()},
+                                 {"input_scale", "input_zero_point",
+                                  "down_input_scale", "down_input_zero_point"},
+                                 {e}, "quantized_moe_c2")))
     return failure();
-  if (failed(verifyActivationParams(emit, getScheme(),
-                                    {getGateRowSums(), getUpRowSums()},
-                                    {"gate_row_sums", "up_row_sums"}, {e, f},
-                                    "quantized_moe_c3")))
+  if (failed(verifyActivationParams(
+          emit, getScheme(), {getGateRowSums(), getUpRowSums()},
+          {"gate_row_sums", "up_row_sums"}, {e, f}, "quantized_moe_c3")))
     return failure();
   return verifyActivationParams(emit, getScheme(), {getDownRowSums()},
-                                {"down_row_sums"}, {e, d},
-                                "quantized_moe_c3");
+                                {"down_row_sums"}, {e, d}, "quantized_moe_c3");
 }
 
 LogicalResult QuantizedMoEExpertInputsOp::inferReturnTypes(

@@ -140,8 +140,8 @@ Value ModelBuilder::param(StringRef name, ArrayRef<int64_t> shape,
   auto op = ParamOp::create(b, inLayer(key), type, b.getStringAttr(name),
                             InitKindAttr::get(ctx, init),
                             b.getF64FloatAttr(m.initializerRange),
-                            /*scale=*/StringAttr(), StringAttr(),
-                            StringAttr(), /*row_sums=*/StringAttr());
+                            /*scale=*/StringAttr(), StringAttr(), StringAttr(),
+                            /*row_sums=*/StringAttr());
   params[name] = op;
   return op;
 }

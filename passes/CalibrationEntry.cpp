@@ -154,9 +154,9 @@ LogicalResult CalibrationBuilder::rewriteBody(func::FuncOp f,
       auto plain = QuantizedMoEExpertsOp::create(
           b, q.getLoc(), q.getInput(), q.getWeights(), q.getIndices(),
           q.getGateProj(), q.getUpProj(), q.getDownProj(), q.getGateScale(),
-          q.getUpScale(), q.getDownScale(), Value(), Value(), Value(),
-          Value(), Value(), Value(), Value(), q.getNumExpertsAttr(),
-          q.getTopKAttr(), w8a16);
+          q.getUpScale(), q.getDownScale(), Value(), Value(), Value(), Value(),
+          Value(), Value(), Value(), q.getNumExpertsAttr(), q.getTopKAttr(),
+          w8a16);
       q.replaceAllUsesWith(plain.getResult());
       q.erase();
       continue;

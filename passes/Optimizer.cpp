@@ -162,8 +162,7 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
   // The schedule's step counts every step; AdamW's bias correction counts
   // the updates applied (a skipped float16 step is none), as torch's
   // GradScaler skips optimizer.step() but not the scheduler.
-  SmallVector<Type> inputs{stepType, stepType},
-      outputs{scalarType, scalarType};
+  SmallVector<Type> inputs{stepType, stepType}, outputs{scalarType, scalarType};
   SmallVector<DictionaryAttr> argAttrs{attr("arg:step"),
                                        attr("arg:update_count")};
   SmallVector<DictionaryAttr> resultAttrs{attr("result:lr"),
@@ -216,8 +215,8 @@ LogicalResult buildOptimizerStep(ModuleOp module, func::FuncOp loss,
     ValueRange state = states.slice(i * slots.size(), slots.size());
     SmallVector<Type> stateTypes(slots.size(), p.getType());
     auto update = OptimizerUpdateOp::create(
-        b, p.getLoc(), p.getType(), stateTypes, param, grads[i], state,
-        updates, lr, norm, optimizer, plan.getWeightDecay(), plan.getBeta1(),
+        b, p.getLoc(), p.getType(), stateTypes, param, grads[i], state, updates,
+        lr, norm, optimizer, plan.getWeightDecay(), plan.getBeta1(),
         plan.getBeta2(), plan.getEps(), plan.getGradientClipping());
     newParams.push_back(update.getNewParam());
     llvm::append_range(newStates, update.getNewState());
@@ -282,8 +281,8 @@ void buildShardedOptimizer(ModuleOp module, func::FuncOp loss,
   auto op = OptimizerUpdateOp::create(
       b, loc, flatType, stateTypes, entry->getArgument(3),
       entry->getArgument(4), entry->getArguments().drop_front(5),
-      /*updates=*/entry->getArgument(1), lr, entry->getArgument(2), optimizer, plan.getWeightDecay(),
-      plan.getBeta1(), plan.getBeta2(), plan.getEps(),
+      /*updates=*/entry->getArgument(1), lr, entry->getArgument(2), optimizer,
+      plan.getWeightDecay(), plan.getBeta1(), plan.getBeta2(), plan.getEps(),
       plan.getGradientClipping());
   SmallVector<Value> results{lr, op.getNewParam()};
   llvm::append_range(results, op.getNewState());

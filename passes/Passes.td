@@ -22,6 +22,10 @@ def StrataPrintStats : Pass<"strata-print-stats", "mlir::ModuleOp"> {
     Option<"json", "json", "bool", "false", "Print JSON instead of a table">,
     Option<"plan", "plan", "bool", "false",
            "Also print the parallel plan's per-rank memory and communication">,
+    Option<"recompute", "recompute", "std::string", "\"layer\"",
+           "The plan's training steps recompute each layer in its backward "
+           "(layer, strata-compile's default) or keep every activation "
+           "(none)">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect"];
 }

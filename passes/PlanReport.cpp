@@ -11,6 +11,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -65,6 +66,32 @@ struct BodyLayout {
   int64_t kvBytesPerToken = 0;
 };
 
+/// Routed experts (float or int8): every per-expert operand — the stacked
+/// weights and, int8, their scales, row sums and activation parameters,
+/// all [E, ..] — is split over the ep ranks; tokens travel to their
+/// experts and back (dispatch and combine).
+template <typename ArgIndex>
+void addExperts(BodyLayout &layout, Operation *op, ArgIndex argIndex,
+                int64_t ep) {
+  int64_t experts = op->getAttrOfType<IntegerAttr>("num_experts").getInt();
+  int64_t topK = op->getAttrOfType<IntegerAttr>("top_k").getInt();
+  Value input = op->getOperand(0);
+  for (Value v : op->getOperands().drop_front(3)) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    std::optional<unsigned> i = argIndex(v);
+    if (!i || !type || type.getRank() == 0 || type.getDimSize(0) != experts)
+      continue;
+    layout.expertArgs.insert(*i);
+    if (ep > 1)
+      layout.divisor[*i] = ep;
+  }
+  if (ep > 1) {
+    layout.epCalls += 2;
+    layout.epBytesPerToken =
+        addSat(layout.epBytesPerToken, mulSat(2 * topK, bytesPerToken(input)));
+  }
+}
+
 BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
   BodyLayout layout;
   llvm::DenseMap<unsigned, int64_t> splits;
@@ -102,28 +129,16 @@ BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
         }
       } else if (split != splits.end()) {
         ++layout.tpForwardCalls;
-        layout.tpForwardBytesPerToken = addSat(layout.tpForwardBytesPerToken,
-                                               bytesPerToken(linear));
+        layout.tpForwardBytesPerToken =
+            addSat(layout.tpForwardBytesPerToken, bytesPerToken(linear));
       }
-    } else if (auto experts = dyn_cast<MoEExpertsOp>(op)) {
-      for (Value w : {experts.getGateProj(), experts.getUpProj(),
-                      experts.getDownProj()})
-        if (std::optional<unsigned> i = argIndex(w)) {
-          layout.expertArgs.insert(*i);
-          if (ep > 1)
-            layout.divisor[*i] = ep;
-        }
-      if (ep > 1) {
-        layout.epCalls += 2;
-        layout.epBytesPerToken = addSat(
-            layout.epBytesPerToken,
-            mulSat(2 * experts.getTopK(), bytesPerToken(experts.getInput())));
-      }
+    } else if (isa<MoEExpertsOp, QuantizedMoEExpertsOp>(op)) {
+      addExperts(layout, op, argIndex, ep);
     } else if (auto mla = dyn_cast<LatentAttentionOp>(op)) {
       int64_t bytes = elementBytes(mla.getInput().getType());
-      layout.kvBytesPerToken = addSat(
-          layout.kvBytesPerToken,
-          mulSat(bytes, mla.getKvLoraRank() + mla.getQkRopeHeadDim()));
+      layout.kvBytesPerToken =
+          addSat(layout.kvBytesPerToken,
+                 mulSat(bytes, mla.getKvLoraRank() + mla.getQkRopeHeadDim()));
       // Heads split after the latent projections: q, kv_b by rows, o by
       // columns; the latents stay whole on every rank.
       if (tp > 1 && mla.getNumHeads() % tp == 0) {
@@ -133,23 +148,23 @@ BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
         ++layout.tpForwardCalls;
         layout.tpForwardBytesPerToken =
             addSat(layout.tpForwardBytesPerToken, bytesPerToken(mla));
-        int64_t qIn = mla.getQLoraRank() ? mla.getQLoraRank()
-                                         : bytesPerToken(mla.getInput()) / bytes;
+        int64_t qIn = mla.getQLoraRank()
+                          ? mla.getQLoraRank()
+                          : bytesPerToken(mla.getInput()) / bytes;
         layout.tpBackwardCalls += 2;
         layout.tpBackwardBytesPerToken =
             addSat(layout.tpBackwardBytesPerToken,
                    mulSat(bytes, qIn + mla.getKvLoraRank()));
       }
     } else {
-      slicedResult = llvm::any_of(op->getOperands(), [&](Value v) {
-        return sliced.contains(v);
-      });
+      slicedResult = llvm::any_of(op->getOperands(),
+                                  [&](Value v) { return sliced.contains(v); });
     }
     if (auto attention = dyn_cast<AttentionOp>(op)) {
       int64_t kv = addSat(bytesPerToken(attention.getK()),
                           bytesPerToken(attention.getV()));
-      layout.kvBytesPerToken = addSat(layout.kvBytesPerToken,
-                                      slicedResult ? kv / tp : kv);
+      layout.kvBytesPerToken =
+          addSat(layout.kvBytesPerToken, slicedResult ? kv / tp : kv);
     }
     for (Value result : op->getResults()) {
       if (slicedResult)
@@ -173,8 +188,8 @@ std::vector<int64_t> balanceStages(ArrayRef<int64_t> costs, int64_t stages,
   for (size_t i = 0; i < n; ++i)
     prefix[i + 1] = addSat(prefix[i], costs[i]);
   // best[s][i]: the least max cost of layers [0, i) in s stages.
-  std::vector<std::vector<int64_t>> best(
-      stages + 1, std::vector<int64_t>(n + 1, kMax));
+  std::vector<std::vector<int64_t>> best(stages + 1,
+                                         std::vector<int64_t>(n + 1, kMax));
   std::vector<std::vector<size_t>> cut(stages + 1,
                                        std::vector<size_t>(n + 1, 0));
   best[0][0] = 0;
@@ -232,7 +247,18 @@ private:
   llvm::DenseSet<std::pair<int64_t, Value>> counted;
   /// Per stage: parameters outside routed experts, and in them.
   std::vector<int64_t> denseParams, expertParams, denseTensors, expertTensors;
-  std::vector<int64_t> perTokenActivation, maxGroupActivation;
+  /// Per stage, bytes per token: every forward result (kept for the
+  /// backward without recomputation), the largest single group's, what
+  /// --recompute=layer keeps (the layers' inputs and the values outside
+  /// layers, each once) and the largest layer's results (what it
+  /// recomputes at once).
+  std::vector<int64_t> perTokenActivation, maxGroupActivation, keptBytes,
+      maxLayerActivation;
+  llvm::DenseSet<std::pair<int64_t, Value>> keptValues;
+  void keep(int64_t stage, Value v, int64_t bytes) {
+    if (keptValues.insert({stage, v}).second)
+      keptBytes[stage] = addSat(keptBytes[stage], bytes);
+  }
   std::vector<int64_t> tpForward, tpForwardCalls, tpBackward, tpBackwardCalls;
   std::vector<int64_t> epBytes, epCalls;
   std::vector<int64_t> hiddenBytesPerToken;
@@ -284,6 +310,10 @@ void PlanWalker::visitCall(func::CallOp call, func::FuncOp body) {
       addSat(perTokenActivation[s], layout.activationBytesPerToken);
   maxGroupActivation[s] =
       std::max(maxGroupActivation[s], layout.activationBytesPerToken);
+  maxLayerActivation[s] =
+      std::max(maxLayerActivation[s], layout.activationBytesPerToken);
+  if (call.getNumOperands())
+    keep(s, call.getOperand(0), bytesPerToken(call.getOperand(0)));
   tpForward[s] = addSat(tpForward[s], layout.tpForwardBytesPerToken);
   tpForwardCalls[s] += layout.tpForwardCalls;
   tpBackward[s] = addSat(tpBackward[s], layout.tpBackwardBytesPerToken);
@@ -325,6 +355,13 @@ void PlanWalker::visitOp(Operation *op) {
   }
   perTokenActivation[s] = addSat(perTokenActivation[s], bytes);
   maxGroupActivation[s] = std::max(maxGroupActivation[s], bytes);
+  // Recomputing layers keeps what ops outside them read from a layer and
+  // what they produce.
+  for (Value operand : op->getOperands())
+    if (operand.getDefiningOp<func::CallOp>())
+      keep(s, operand, bytesPerToken(operand));
+  if (op->getNumResults())
+    keep(s, op->getResult(0), bytes);
 }
 
 void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
@@ -347,6 +384,7 @@ void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
   }
   int64_t stages = std::min<int64_t>(r.pp, std::max<size_t>(costs.size(), 1));
   std::vector<int64_t> stageOf = balanceStages(costs, stages, first, last);
+  r.numLayers = costs.size();
   r.kinds.resize(stages);
   for (int64_t s = 0; s < stages; ++s) {
     r.kinds[s].stage = s;
@@ -365,9 +403,9 @@ void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
     r.kinds[s].groups.push_back(g.name);
   }
   for (auto *v : {&denseParams, &expertParams, &denseTensors, &expertTensors,
-                  &perTokenActivation, &maxGroupActivation, &tpForward,
-                  &tpForwardCalls, &tpBackward, &tpBackwardCalls, &epBytes,
-                  &epCalls, &hiddenBytesPerToken})
+                  &perTokenActivation, &maxGroupActivation, &keptBytes,
+                  &maxLayerActivation, &tpForward, &tpForwardCalls, &tpBackward,
+                  &tpBackwardCalls, &epBytes, &epCalls, &hiddenBytesPerToken})
     v->assign(stages, 0);
 
   SymbolTable symbols(module);
@@ -394,11 +432,17 @@ void PlanWalker::finish() {
       return mulSat(mulSat(perToken, tokens), m);
     };
     if (r.training) {
-      kind.activationBytes = mulSat(perTokenActivation[s], tokens);
-      // 1F1B: stage s starts pp - s forwards before its first backward.
-      kind.microBatchesInFlight = std::min<int64_t>(r.pp - s, m);
+      int64_t kept = r.recomputeLayers
+                         ? addSat(keptBytes[s], maxLayerActivation[s])
+                         : perTokenActivation[s];
+      kind.activationBytes = mulSat(kept, tokens);
+      // 1F1B: stage s starts stages - s forwards before its first backward.
+      kind.microBatchesInFlight = std::min<int64_t>(stages - s, m);
       int64_t params = addSat(denseParams[s], expertParams[s]);
-      kind.gradientBytes = mulSat(params, kStateBytes);
+      // A step over several micro-batches or data-parallel ranks holds the
+      // sum of the gradients beside the last micro-batch's.
+      int64_t copies = r.dp > 1 || r.accumulation > 1 ? 2 : 1;
+      kind.gradientBytes = mulSat(params, kStateBytes * copies);
       int64_t dense = denseParams[s], experts = expertParams[s];
       if (r.zeroStage) {
         dense = ceilDiv(dense, r.dp);
@@ -452,18 +496,22 @@ void PlanWalker::finish() {
     }
     int64_t total = addSat(kind.weightBytes, kind.gradientBytes);
     total = addSat(total, kind.optimizerBytes);
-    total = addSat(total,
-                   mulSat(kind.activationBytes, kind.microBatchesInFlight));
+    total =
+        addSat(total, mulSat(kind.activationBytes, kind.microBatchesInFlight));
     kind.totalBytes = addSat(total, kind.kvCacheBytes);
-    if (kind.totalBytes == kMax && !r.overflow)
+    if (kind.totalBytes == kMax && !r.overflow) {
       r.overflow = module;
+      r.bytesOverflow = true;
+    }
   }
 }
 
 } // namespace
 
-PlanReport mlir::strata::computePlanReport(ModuleOp module, int64_t seqLen) {
+PlanReport mlir::strata::computePlanReport(ModuleOp module, int64_t seqLen,
+                                           bool recomputeLayers) {
   PlanReport r;
+  r.recomputeLayers = recomputeLayers;
   if (auto plan = module->getAttrOfType<ParallelAttr>("strata.parallel")) {
     r.tp = plan.getTp();
     r.pp = plan.getPp();
@@ -472,19 +520,21 @@ PlanReport mlir::strata::computePlanReport(ModuleOp module, int64_t seqLen) {
     r.zeroStage = plan.getZeroStage();
     r.microBatchesPerStep = plan.getMicroBatches();
   }
-  r.training = module.lookupSymbol("optimizer_step") ||
-               module.lookupSymbol("loss_grad");
+  r.training =
+      module.lookupSymbol("optimizer_step") || module.lookupSymbol("loss_grad");
   auto training = module->getAttrOfType<TrainingAttr>("strata.training");
-  int64_t slots = optimizerStateSlots(training ? training.getOptimizer()
-                                               : Optimizer::AdamW)
-                      .size();
+  int64_t slots =
+      optimizerStateSlots(training ? training.getOptimizer() : Optimizer::AdamW)
+          .size();
   auto inference = module->getAttrOfType<InferenceAttr>("strata.inference");
   if (r.training) {
-    int64_t accumulation = training ? training.getAccumulationSteps() : 1;
+    r.accumulation = training ? training.getAccumulationSteps() : 1;
     int64_t batch = training ? training.getBatchSize() : 0;
-    int64_t perRank = r.dp * accumulation * r.microBatchesPerStep;
-    r.microBatchesPerStep *= accumulation;
-    r.rowsPerMicroBatch = batch >= perRank ? batch / perRank : 1;
+    int64_t perRank =
+        mulSat(mulSat(r.dp, r.accumulation), r.microBatchesPerStep);
+    r.microBatchesPerStep = mulSat(r.microBatchesPerStep, r.accumulation);
+    r.batchGiven = batch >= perRank;
+    r.rowsPerMicroBatch = r.batchGiven ? batch / perRank : 1;
     r.seqLen = seqLen;
     r.tokensPerMicroBatch = mulSat(r.rowsPerMicroBatch, seqLen);
   } else {
@@ -492,8 +542,7 @@ PlanReport mlir::strata::computePlanReport(ModuleOp module, int64_t seqLen) {
     r.rowsPerMicroBatch = 1;
     r.seqLen = r.tokensPerMicroBatch =
         inference ? inference.getMaxTokens() : seqLen;
-    r.kvTokens =
-        mulSat(inference ? inference.getMaxBatchSize() : 1, seqLen);
+    r.kvTokens = mulSat(inference ? inference.getMaxBatchSize() : 1, seqLen);
   }
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward)
@@ -516,11 +565,10 @@ std::optional<int64_t> mlir::strata::parseByteSize(StringRef text) {
   if (digits.empty() || digits.getAsDouble(value) || value <= 0)
     return std::nullopt;
   static const std::pair<StringRef, double> units[] = {
-      {"", 1},          {"b", 1},           {"kb", 1e3},
-      {"mb", 1e6},      {"gb", 1e9},        {"tb", 1e12},
-      {"kib", 0x1p10},  {"mib", 0x1p20},    {"gib", 0x1p30},
-      {"tib", 0x1p40},  {"k", 0x1p10},      {"m", 0x1p20},
-      {"g", 0x1p30},    {"t", 0x1p40}};
+      {"", 1},         {"b", 1},        {"kb", 1e3},     {"mb", 1e6},
+      {"gb", 1e9},     {"tb", 1e12},    {"kib", 0x1p10}, {"mib", 0x1p20},
+      {"gib", 0x1p30}, {"tib", 0x1p40}, {"k", 0x1p10},   {"m", 0x1p20},
+      {"g", 0x1p30},   {"t", 0x1p40}};
   std::string lower = unit.lower();
   for (auto [name, scale] : units)
     if (lower == name) {
@@ -566,18 +614,18 @@ LogicalResult mlir::strata::checkDeviceMemory(ModuleOp module,
          << ", activations " << humanBytes(worst.activationBytes) << " x "
          << worst.microBatchesInFlight << " micro-batches in flight";
   else
-    diag << ", KV cache " << humanBytes(worst.kvCacheBytes)
-         << ", activations " << humanBytes(worst.activationBytes);
+    diag << ", KV cache " << humanBytes(worst.kvCacheBytes) << ", activations "
+         << humanBytes(worst.activationBytes);
   diag << "), over --device-memory " << humanBytes(deviceMemory) << "; ";
   // The remedies of the two largest parts, largest first.
-  std::string weights;
-  llvm::raw_string_ostream(weights)
-      << "split the weights over more ranks: raise tp (now " << report.tp
-      << ") or pp (now " << report.pp << ")"
-      << (report.hasExperts && report.ep < report.dp
-              ? ", or ep (now " + std::to_string(report.ep) +
-                    ") for the experts"
-              : "");
+  SmallVector<std::string> axes{"tp (now " + std::to_string(report.tp) + ")"};
+  if (report.pp < report.numLayers)
+    axes.push_back("pp (now " + std::to_string(report.pp) + ")");
+  if (report.hasExperts && report.ep < report.dp)
+    axes.push_back("ep (now " + std::to_string(report.ep) +
+                   ") for the experts");
+  std::string weights =
+      "split the weights over more ranks: raise " + llvm::join(axes, " or ");
   std::string optimizer =
       !report.zeroStage && report.dp > 1
           ? "shard the optimizer state over the " + std::to_string(report.dp) +
@@ -585,20 +633,28 @@ LogicalResult mlir::strata::checkDeviceMemory(ModuleOp module,
           : "shard the optimizer state over more data-parallel ranks: "
             "raise dp (now " +
                 std::to_string(report.dp) + ") with --zero 1";
-  std::string activations =
-      report.training
-          ? "use smaller micro-batches (raise num_micro_batches, now " +
-                std::to_string(report.microBatchesPerStep) +
-                " per step) or recompute layers (--recompute=layer)"
-          : "a prefill of " + std::to_string(report.tokensPerMicroBatch) +
-                " tokens: lower inference.max_tokens";
+  std::string activations;
+  if (!report.training) {
+    activations = "a prefill of " + std::to_string(report.tokensPerMicroBatch) +
+                  " tokens: lower inference.max_tokens";
+  } else {
+    // Only the remedies that shrink what this plan keeps.
+    SmallVector<std::string> ways;
+    if (report.batchGiven && report.rowsPerMicroBatch > 1)
+      ways.push_back("raise num_micro_batches (now " +
+                     std::to_string(report.microBatchesPerStep) +
+                     " per step) for smaller micro-batches");
+    if (!report.recomputeLayers)
+      ways.push_back("recompute layers (--recompute=layer)");
+    ways.push_back("raise tp (now " + std::to_string(report.tp) + ")");
+    activations = "keep fewer activations: " + llvm::join(ways, ", or ");
+  }
   std::string kv = "a KV cache of " + std::to_string(report.kvTokens) +
                    " tokens: lower inference.max_batch_size or the context";
   SmallVector<std::pair<int64_t, std::string *>> parts = {
       {addSat(worst.weightBytes, worst.gradientBytes), &weights},
       {worst.optimizerBytes, &optimizer},
-      {mulSat(worst.activationBytes, worst.microBatchesInFlight),
-       &activations},
+      {mulSat(worst.activationBytes, worst.microBatchesInFlight), &activations},
       {worst.kvCacheBytes, &kv}};
   llvm::stable_sort(parts, [](auto &a, auto &b) { return a.first > b.first; });
   diag << *parts[0].second;
@@ -640,8 +696,10 @@ llvm::json::Value mlir::strata::planToJson(const PlanReport &r) {
       {"dp", r.dp},
       {"ep", r.ep},
       {"zero_stage", r.zeroStage},
-      {"world_size", r.tp * r.pp * r.dp},
+      {"world_size", mulSat(mulSat(r.tp, r.pp), r.dp)},
       {"mode", r.training ? "training" : "inference"},
+      {"recompute_layers", r.training && r.recomputeLayers},
+      {"batch_size_given", r.batchGiven},
       {"micro_batches_per_step", r.microBatchesPerStep},
       {"sequences_per_micro_batch", r.rowsPerMicroBatch},
       {"tokens_per_micro_batch", r.tokensPerMicroBatch},
@@ -675,14 +733,18 @@ static std::string describeGroups(ArrayRef<std::string> groups) {
 void mlir::strata::printPlanTable(const PlanReport &r, llvm::raw_ostream &os) {
   os << llvm::formatv("\nplan: tp {0} x pp {1} x dp {2} (ep {3} of dp) = {4} "
                       "ranks{5}; ",
-                      r.tp, r.pp, r.dp, r.ep, r.tp * r.pp * r.dp,
+                      r.tp, r.pp, r.dp, r.ep, mulSat(mulSat(r.tp, r.pp), r.dp),
                       r.zeroStage ? ", optimizer state sharded (ZeRO-1)" : "");
   if (r.training)
-    os << llvm::formatv("training step of {0} micro-batch{1} of {2} x {3} "
-                        "tokens per data-parallel rank\n",
-                        r.microBatchesPerStep,
-                        r.microBatchesPerStep == 1 ? "" : "es",
-                        r.rowsPerMicroBatch, r.seqLen);
+    os << llvm::formatv(
+        "training step of {0} micro-batch{1} of {2} x {3} "
+        "tokens per data-parallel rank{4}, {5}\n",
+        r.microBatchesPerStep, r.microBatchesPerStep == 1 ? "" : "es",
+        r.rowsPerMicroBatch, r.seqLen,
+        r.batchGiven ? ""
+                     : " (no batch_size: one sequence "
+                       "per micro-batch assumed)",
+        r.recomputeLayers ? "layers recomputed" : "no recomputation");
   else
     os << llvm::formatv("inference: a prefill of {0} tokens, a KV cache of "
                         "{1} tokens\n",

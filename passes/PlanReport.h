@@ -30,7 +30,8 @@ namespace mlir::strata {
 struct CommVolume {
   std::string collective; ///< all_reduce, reduce, broadcast, all_to_all,
                           ///< all_gather, send, recv.
-  std::string axis;       ///< tp, pp, dp, "dp (expert shards)", ep.
+  std::string axis;       ///< tp, pp, dp, dp/ep (the routed experts'
+                          ///< data-parallel group), ep.
   int64_t calls = 0;
   int64_t bytes = 0;
 };
@@ -38,13 +39,13 @@ struct CommVolume {
 /// One rank of a pipeline stage.
 struct RankKind {
   int64_t stage = 0;
-  int64_t ranks = 0; ///< Ranks of this kind: tp x dp.
+  int64_t ranks = 0;               ///< Ranks of this kind: tp x dp.
   std::vector<std::string> groups; ///< embed, layers.N, head.
   int64_t params = 0;
   int64_t weightBytes = 0;
-  int64_t gradientBytes = 0;  ///< Training: f32 gradients.
-  int64_t optimizerBytes = 0; ///< Training: the optimizer's f32 state.
-  int64_t activationBytes = 0; ///< Per micro-batch.
+  int64_t gradientBytes = 0;        ///< Training: f32 gradients.
+  int64_t optimizerBytes = 0;       ///< Training: the optimizer's f32 state.
+  int64_t activationBytes = 0;      ///< Per micro-batch.
   int64_t microBatchesInFlight = 1; ///< Activations held at once (1F1B).
   int64_t kvBytesPerToken = 0;
   int64_t kvCacheBytes = 0; ///< Inference: for the batch of full sequences.
@@ -55,6 +56,13 @@ struct RankKind {
 struct PlanReport {
   int64_t tp = 1, pp = 1, dp = 1, ep = 1, zeroStage = 0;
   bool training = false;
+  /// Training: --recompute=layer keeps only each layer's input for the
+  /// backward (the default); otherwise every forward result is kept.
+  bool recomputeLayers = true;
+  int64_t accumulation = 1;
+  /// Training: the config gave a batch_size that the plan divides; else
+  /// one sequence per micro-batch is assumed.
+  bool batchGiven = false;
   /// Training: sequences per micro-batch and their length. Inference:
   /// one sequence of inference.max_tokens (a prefill's token budget).
   int64_t rowsPerMicroBatch = 1, seqLen = 1;
@@ -63,16 +71,25 @@ struct PlanReport {
   int64_t kvTokens = 0; ///< Inference: the cache the total assumes.
   bool hasExperts = false;
   std::vector<RankKind> kinds;
-  /// Where a count overflowed int64 (its figures are meaningless).
+  int64_t numLayers = 0;
+  /// Where a count overflowed int64 (its figures are meaningless): a
+  /// parameter count (kStatsOverflow) or, `bytesOverflow`, a byte count.
   Operation *overflow = nullptr;
+  bool bytesOverflow = false;
 };
+
+/// The error reported at PlanReport::overflow.
+inline constexpr llvm::StringLiteral kPlanOverflow =
+    "the plan's byte counts exceed 2^63 - 1 (a context or batch too large "
+    "to hold); no plan report";
 
 /// The report of `module`'s plan. Training when the module has training
 /// entry points: micro-batches of training.batch_size / (dp x accumulation
 /// x micro_batches) sequences of `seqLen` tokens. Otherwise inference:
 /// one prefill of inference.max_tokens tokens and a KV cache of
 /// inference.max_batch_size sequences of `seqLen` tokens.
-PlanReport computePlanReport(ModuleOp module, int64_t seqLen);
+PlanReport computePlanReport(ModuleOp module, int64_t seqLen,
+                             bool recomputeLayers = true);
 
 /// The largest kind's total against `deviceMemory` bytes: an error at the
 /// module naming the stage, what fills it and the axes that would shrink it.

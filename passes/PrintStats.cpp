@@ -44,9 +44,10 @@ struct PrintStatsPass
     StringRef name = module.getSymName().value_or("model");
     std::optional<PlanReport> report;
     if (plan) {
-      report = computePlanReport(module, contextLength);
+      report = computePlanReport(module, contextLength, recompute == "layer");
       if (report->overflow) {
-        report->overflow->emitError(kStatsOverflow);
+        report->overflow->emitError(report->bytesOverflow ? kPlanOverflow
+                                                          : kStatsOverflow);
         return signalPassFailure();
       }
     }

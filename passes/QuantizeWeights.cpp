@@ -184,11 +184,11 @@ LogicalResult Quantizer::rewriteExperts(MoEExpertsOp op) {
   OpBuilder b(op);
   QuantParams g = paramsOf(gate), u = paramsOf(up), d = paramsOf(down);
   auto q = QuantizedMoEExpertsOp::create(
-      b, op.getLoc(), op.getInput(), op.getWeights(), op.getIndices(), gate,
-      up, down, g.scale, u.scale, d.scale, g.inputScale, g.inputZeroPoint,
+      b, op.getLoc(), op.getInput(), op.getWeights(), op.getIndices(), gate, up,
+      down, g.scale, u.scale, d.scale, g.inputScale, g.inputZeroPoint,
       d.inputScale, d.inputZeroPoint, g.rowSums, u.rowSums, d.rowSums,
-      op.getNumExpertsAttr(),
-      op.getTopKAttr(), QuantSchemeAttr::get(b.getContext(), scheme));
+      op.getNumExpertsAttr(), op.getTopKAttr(),
+      QuantSchemeAttr::get(b.getContext(), scheme));
   op.getResult().replaceAllUsesWith(q.getResult());
   op.erase();
   return success();

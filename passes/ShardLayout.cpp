@@ -52,9 +52,9 @@ mlir::strata::tensorParallelSplits(func::FuncOp body, int64_t ranks) {
       return false;
     };
     Value out = linear.getResult();
-    bool attention = touchesAttention(out) ||
-                     isa_and_nonnull<AttentionOp>(
-                         linear.getInput().getDefiningOp());
+    bool attention =
+        touchesAttention(out) ||
+        isa_and_nonnull<AttentionOp>(linear.getInput().getDefiningOp());
     if (attention && !headsDivide)
       return;
     if (feedsHeadsOrActivation(out))
@@ -64,4 +64,3 @@ mlir::strata::tensorParallelSplits(func::FuncOp body, int64_t ranks) {
   });
   return splits;
 }
-

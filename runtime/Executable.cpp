@@ -451,10 +451,11 @@ strata_status_code checkQuantization(const Executable *exe,
                         sameShape(params->Get(r)->shape(), s->shape());
         if (scheme != "w8a8" || !sameRows || rowSums[r] || quantized[r] ||
             scales[r])
-          return c.corrupt("quantized tensor '%s' names row sums %d, which "
+          return c.corrupt("quantized tensor '%s' names row sums '%s', which "
                            "are not an i32 parameter of its rows in a w8a8 "
                            "executable",
-                           name, r);
+                           name,
+                           valid(r) ? params->Get(r)->name()->c_str() : "?");
         rowSums[r] = true;
       }
       quantized[q->parameter()] = true;

@@ -21,10 +21,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,16 +144,15 @@ strata_status_code saveCheckpoint(strata_session &s, const std::string &path,
   char scale[32];
   std::snprintf(scale, sizeof(scale), "%.9g", s.training.lossScale);
   std::string manifest =
-      std::string("{\n  \"format\": \"") + kFormat + "\",\n  \"version\": " +
-      std::to_string(kVersion) + ",\n  \"model\": " +
+      std::string("{\n  \"format\": \"") + kFormat +
+      "\",\n  \"version\": " + std::to_string(kVersion) + ",\n  \"model\": " +
       jsonString(s.exe->root->metadata()->model_name()
                      ? s.exe->root->metadata()->model_name()->str()
                      : "") +
       ",\n  \"step\": " + std::to_string(s.training.step) +
       ",\n  \"updates\": " + std::to_string(s.training.updates) +
       ",\n  \"optimizer\": \"" + optimizerName(s.exe) +
-      "\",\n  \"loss_scale\": " + scale +
-      ",\n  \"loss_scale_clean_steps\": " +
+      "\",\n  \"loss_scale\": " + scale + ",\n  \"loss_scale_clean_steps\": " +
       std::to_string(s.training.cleanSteps) +
       ",\n  \"parameters\": \"model.safetensors\",\n  \"optimizer_state\": " +
       (names.empty() ? std::string("null") : "\"optimizer.safetensors\"") +

@@ -56,8 +56,8 @@ strata_status_code Weights::allocate(const strata::fb::Executable *exe,
                   p->name()->c_str(), t.bytes());
   }
   // Gradients (all f32) compute nothing.
-  rowSumsOf = dtype ? std::vector<int>(params->size(), -1)
-                    : rowSumsSources(exe);
+  rowSumsOf =
+      dtype ? std::vector<int>(params->size(), -1) : rowSumsSources(exe);
   deviceStale = derivedStale = true;
   return ok(status);
 }
@@ -192,11 +192,10 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
   std::vector<int> scales = weightScales(session->exe->root);
   std::vector<bool> isScale = isWeightScale(scales);
   std::vector<int> rowSums = rowSumsSources(session->exe->root);
-  order.erase(std::remove_if(order.begin(), order.end(),
-                             [&](auto i) {
-                               return isScale[i] || rowSums[i] >= 0;
-                             }),
-              order.end());
+  order.erase(
+      std::remove_if(order.begin(), order.end(),
+                     [&](auto i) { return isScale[i] || rowSums[i] >= 0; }),
+      order.end());
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   auto work = [&] {

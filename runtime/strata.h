@@ -347,7 +347,8 @@ strata_status_code strata_session_save_gradients(
  * hyper-parameters, the schedule, clipping and accumulation are compiled
  * in from the config's training section and the command line). */
 typedef struct strata_train_metrics {
-  int64_t step;           /* updates made so far, this one included */
+  int64_t step;           /* steps made so far, this one included (a
+                             skipped step counts: the schedule moved) */
   float loss;             /* mean over the step's micro-batches */
   float lr;               /* the learning rate this update used */
   float grad_norm;        /* global norm of the gradients, before clipping */
@@ -374,8 +375,8 @@ strata_status_code strata_session_train_step(strata_session *session,
                                              strata_train_metrics *metrics,
                                              strata_status *status);
 
-/* Updates made so far (0 before the first step and after loading a
- * checkpoint of step 0). */
+/* Steps made so far, skipped ones included (0 before the first step and
+ * after loading a checkpoint of step 0). */
 int64_t strata_session_train_steps_done(const strata_session *session);
 
 /* Bytes of optimizer state this session holds (0 before the first step;

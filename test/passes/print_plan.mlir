@@ -18,6 +18,7 @@
 // RUN: strata-opt %s --strata-print-stats="plan=true context-length=6" -o /dev/null | FileCheck %s --check-prefix=TABLE
 
 // CHECK:      "plan": {
+// CHECK-NEXT:   "batch_size_given": false,
 // CHECK-NEXT:   "dp": 4,
 // CHECK-NEXT:   "ep": 2,
 // CHECK-NEXT:   "kv_cache_tokens": 12,
@@ -64,6 +65,7 @@
 // CHECK-NEXT:       "weight_bytes": 7040
 // CHECK-NEXT:     }
 // CHECK-NEXT:   ],
+// CHECK-NEXT:   "recompute_layers": false,
 // CHECK-NEXT:   "sequences_per_micro_batch": 1,
 // CHECK-NEXT:   "tokens_per_micro_batch": 8,
 // CHECK-NEXT:   "tp": 2,

@@ -18,8 +18,8 @@
 #include "passes/ModelStats.h"
 #include "passes/Phases.h"
 #include "passes/PlanReport.h"
-#include "tools/common/MlirNesting.h"
 #include "runtime/OutputFile.h"
+#include "tools/common/MlirNesting.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -524,7 +524,8 @@ int runKernelModule(const Options &opts, mlir::MLIRContext &ctx,
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
   if (opts.statsRequested || opts.deviceMemory) {
-    llvm::errs() << "error: " << (opts.statsRequested ? "--stats" : "--device-memory")
+    llvm::errs() << "error: "
+                 << (opts.statsRequested ? "--stats" : "--device-memory")
                  << " needs a model config, not an MLIR module\n";
     return 1;
   }
@@ -589,9 +590,18 @@ int run(const Options &opts) {
                                      : config.model.maxSeqLen;
   std::optional<mlir::strata::PlanReport> plan;
   if (opts.statsRequested || opts.deviceMemory) {
-    plan = mlir::strata::computePlanReport(*module, context);
+    // Inference sequences grow to the model's length (the KV cache);
+    // training ones are training.seq_len long.
+    bool trains = module->lookupSymbol("loss_grad") != nullptr;
+    int64_t planContext = opts.contextLength ? opts.contextLength
+                          : trains           ? context
+                                             : config.model.maxSeqLen;
+    plan = mlir::strata::computePlanReport(*module, planContext,
+                                           opts.training.recompute == "layer");
     if (plan->overflow) {
-      plan->overflow->emitError(mlir::strata::kStatsOverflow);
+      plan->overflow->emitError(plan->bytesOverflow
+                                    ? mlir::strata::kPlanOverflow
+                                    : mlir::strata::kStatsOverflow);
       return 1;
     }
   }
@@ -612,9 +622,8 @@ int run(const Options &opts) {
       mlir::strata::printPlanTable(*plan, llvm::outs());
     }
   }
-  if (opts.deviceMemory &&
-      mlir::failed(mlir::strata::checkDeviceMemory(*module, *plan,
-                                                   opts.deviceMemory)))
+  if (opts.deviceMemory && mlir::failed(mlir::strata::checkDeviceMemory(
+                               *module, *plan, opts.deviceMemory)))
     return 1;
   // With --stats alone nothing else is printed; -o still writes the IR.
   if (opts.statsRequested && opts.output.empty())

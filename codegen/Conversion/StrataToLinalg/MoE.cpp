@@ -724,9 +724,8 @@ struct GroupedQuantizedMoEExpertsLowering
     auto hidden = experts.quantized(experts.swiglu(gate, up), dynamic,
                                     op.getDownInputScale(),
                                     op.getDownInputZeroPoint());
-    Value expertOut = experts.product(hidden, op.getDownProj(),
-                                      op.getDownScale(), d,
-                                      op.getDownRowSums());
+    Value expertOut = experts.product(
+        hidden, op.getDownProj(), op.getDownScale(), d, op.getDownRowSums());
     rewriter.replaceOp(op, combineSlots(rewriter, loc, sp, expertOut,
                                         op.getWeights(), /*weighted=*/true, x));
     return success();

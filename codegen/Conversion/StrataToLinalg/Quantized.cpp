@@ -185,8 +185,8 @@ struct QuantizedLinearLowering : OpRewritePattern<QuantizedLinearOp> {
     if (isStatic) {
       AffineMap first = AffineMap::get(
           rank, 0, {getAffineConstantExpr(0, ctx)}, ctx);
-      inputs.append({op.getInputScale(), op.getInputZeroPoint(),
-                     op.getWeightRowSums()});
+      inputs.append(
+          {op.getInputScale(), op.getInputZeroPoint(), op.getWeightRowSums()});
       maps.append({first, first, dimsMap(ctx, rank, {lead})});
     }
     if (Value bias = op.getBias()) {

@@ -103,7 +103,6 @@ Value quantizeRows(OpBuilder &b, Location loc, Value x, Value scales,
 Value quantizeOffsetRows(OpBuilder &b, Location loc, Value x, Value scale,
                          Value zeroPoint, AffineMap paramMap);
 
-
 /// The exact sum of (x_q - z) * w from the offset rows' int8 sum `acc`:
 /// acc + (128 - z) * rowSum (`zeroPoint` f32, integer-valued).
 Value unoffsetSum(OpBuilder &b, Location loc, Value acc, Value rowSum,
