@@ -363,6 +363,10 @@ int64_t strata_session_train_steps_done(const strata_session *session) {
   return session ? session->training.step : 0;
 }
 
+int64_t strata_session_train_updates_done(const strata_session *session) {
+  return session ? session->training.updates : 0;
+}
+
 size_t strata_session_training_state_bytes(const strata_session *session) {
   size_t bytes = 0;
   if (session)

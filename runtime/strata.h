@@ -379,6 +379,11 @@ strata_status_code strata_session_train_step(strata_session *session,
  * after loading a checkpoint of step 0). */
 int64_t strata_session_train_steps_done(const strata_session *session);
 
+/* Updates the optimizer applied so far: the steps less the skipped ones
+ * (non-finite float16 gradients). AdamW's bias correction counts these,
+ * as torch's does. */
+int64_t strata_session_train_updates_done(const strata_session *session);
+
 /* Bytes of optimizer state this session holds (0 before the first step;
  * under ZeRO stage 1 across ranks, this rank's share). */
 size_t strata_session_training_state_bytes(const strata_session *session);

@@ -437,8 +437,10 @@ int train(Session &s, TrainOptions &o, bool leader) {
                      (long long)m.dropped_tokens);
       if (std::strcmp(plan.precision, "F16") == 0)
         std::fprintf(metrics, ", \"loss_scale\": %.9g", m.loss_scale);
-      std::fprintf(metrics, ", \"optimizer_state_bytes\": %zu",
-                   strata_session_training_state_bytes(s.session));
+      std::fprintf(metrics,
+                   ", \"optimizer_state_bytes\": %zu, \"updates\": %lld",
+                   strata_session_training_state_bytes(s.session),
+                   (long long)strata_session_train_updates_done(s.session));
       std::fprintf(metrics, "}\n");
       std::fflush(metrics);
     }
