@@ -337,7 +337,7 @@ strata_status_code finish(strata_session &session,
     HostTensor &t = session.weights[param];
     std::memcpy(t.data.get(), values.data(), values.size() * sizeof(float));
   }
-  session.weights.changed();
+  session.weights.floatsChanged();
   session.uncalibrated = false;
   state.warnings = std::move(notes);
   if (warnings)

@@ -16,12 +16,32 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <system_error>
 #include <thread>
 
 namespace strata::runtime {
 
 size_t HostTensor::bytes() const { return elements * dtypeSize(dtype); }
+
+namespace {
+/// Runs `work` on up to 16 threads, this one included; `work` takes its
+/// items from a shared counter until none are left.
+void onEveryCore(const std::function<void()> &work) {
+  std::vector<std::thread> threads;
+  unsigned extra = std::min(16u, std::thread::hardware_concurrency());
+  try {
+    threads.reserve(extra);
+    for (unsigned t = 1; t < extra; ++t)
+      threads.emplace_back(work);
+  } catch (const std::system_error &) {
+    // Fewer threads than asked: the ones running and this one finish.
+  }
+  work();
+  for (std::thread &t : threads)
+    t.join();
+}
+} // namespace
 
 bool HostTensor::allocate() {
   size_t size = bytes();
@@ -69,9 +89,17 @@ void Weights::replace(std::vector<HostTensor> loaded) {
 
 strata_status_code Weights::sync(Device &device, strata_status *status) {
   if (derivedStale) {
+    // One pass over every int8 weight: spread over the cores.
+    std::vector<size_t> sums;
     for (size_t i = 0; i < rowSumsOf.size(); ++i)
       if (rowSumsOf[i] >= 0)
-        computeRowSums(tensors[rowSumsOf[i]], tensors[i]);
+        sums.push_back(i);
+    std::atomic<size_t> next{0};
+    if (!sums.empty())
+      onEveryCore([&] {
+        for (size_t k; (k = next.fetch_add(1)) < sums.size();)
+          computeRowSums(tensors[rowSumsOf[sums[k]]], tensors[sums[k]]);
+      });
     derivedStale = false;
   }
   if (device.hostMemory() || !deviceStale)
@@ -219,18 +247,7 @@ strata_status_code initParameters(strata_session &s, uint64_t seed,
                          p->name()->str(), nullptr);
     }
   };
-  std::vector<std::thread> threads;
-  unsigned extra = std::min(16u, std::thread::hardware_concurrency());
-  try {
-    threads.reserve(extra);
-    for (unsigned t = 1; t < extra; ++t)
-      threads.emplace_back(work);
-  } catch (const std::system_error &) {
-    // Fewer threads than asked: the ones running and this one finish.
-  }
-  work();
-  for (std::thread &t : threads)
-    t.join();
+  onEveryCore(work);
   if (failed)
     return fail(status, STRATA_OUT_OF_MEMORY,
                 "strata_session_init_parameters: out of memory for an int8 "

@@ -53,6 +53,9 @@ public:
   /// The host values changed: device copies and computed parameters are
   /// stale.
   void changed() { deviceStale = derivedStale = true; }
+  /// Only float parameters changed (calibrated activation scales): the
+  /// int8 weights, hence their row sums, did not.
+  void floatsChanged() { deviceStale = true; }
 
   /// Brings the computed parameters (int8 weights' row sums) and the
   /// device copies up to date; called before every entry point runs.
