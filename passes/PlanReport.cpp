@@ -53,6 +53,16 @@ int64_t bytesPerToken(Value v) {
   return n;
 }
 
+/// Collective calls and the bytes per token their buffers hold.
+struct Traffic {
+  int64_t calls = 0, bytesPerToken = 0;
+  void add(int64_t bytes, int64_t n = 1) {
+    calls += n;
+    bytesPerToken = addSat(bytesPerToken, bytes);
+  }
+  void add(const Traffic &other) { add(other.bytesPerToken, other.calls); }
+};
+
 /// What one rank holds and sends for one call of a layer body.
 struct BodyLayout {
   /// Argument -> ranks it is split over (tp, or ep for routed experts).
@@ -60,9 +70,9 @@ struct BodyLayout {
   /// Routed experts' weights: their data-parallel group is dp / ep ranks.
   llvm::DenseSet<unsigned> expertArgs;
   int64_t activationBytesPerToken = 0; ///< The ops' results, per rank.
-  int64_t tpForwardCalls = 0, tpForwardBytesPerToken = 0;
-  int64_t tpBackwardCalls = 0, tpBackwardBytesPerToken = 0;
-  int64_t epCalls = 0, epBytesPerToken = 0; ///< Forward: dispatch, combine.
+  /// tp all-reduces of the forward and the backward; ep all-to-alls of the
+  /// forward (dispatch, combine).
+  Traffic tpForward, tpBackward, ep;
   int64_t kvBytesPerToken = 0;
 };
 
@@ -85,11 +95,29 @@ void addExperts(BodyLayout &layout, Operation *op, ArgIndex argIndex,
     if (ep > 1)
       layout.divisor[*i] = ep;
   }
-  if (ep > 1) {
-    layout.epCalls += 2;
-    layout.epBytesPerToken =
-        addSat(layout.epBytesPerToken, mulSat(2 * topK, bytesPerToken(input)));
-  }
+  if (ep > 1)
+    layout.ep.add(mulSat(2 * topK, bytesPerToken(input)), 2);
+}
+
+/// DeepSeek's latent attention: heads split after the latent projections
+/// (q and kv_b by rows, o by columns); the latents stay whole on every
+/// rank and are what the KV cache holds.
+template <typename SplitArg>
+void addLatentAttention(BodyLayout &layout, LatentAttentionOp mla,
+                        SplitArg splitArg, int64_t tp) {
+  int64_t bytes = elementBytes(mla.getInput().getType());
+  layout.kvBytesPerToken =
+      addSat(layout.kvBytesPerToken,
+             mulSat(bytes, mla.getKvLoraRank() + mla.getQkRopeHeadDim()));
+  if (tp == 1 || mla.getNumHeads() % tp)
+    return;
+  splitArg(mla.getQProj(), tp);
+  splitArg(mla.getKvBProj(), tp);
+  splitArg(mla.getOProj(), tp);
+  layout.tpForward.add(bytesPerToken(mla));
+  int64_t qIn = mla.getQLoraRank() ? mla.getQLoraRank()
+                                   : bytesPerToken(mla.getInput()) / bytes;
+  layout.tpBackward.add(mulSat(bytes, qIn + mla.getKvLoraRank()), 2);
 }
 
 BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
@@ -122,40 +150,15 @@ BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
       auto split = w ? splits.find(*w) : splits.end();
       if (split != splits.end() && split->second == 0) {
         slicedResult = true;
-        if (columnInputs.insert(linear.getInput()).second) {
-          ++layout.tpBackwardCalls;
-          layout.tpBackwardBytesPerToken = addSat(
-              layout.tpBackwardBytesPerToken, bytesPerToken(linear.getInput()));
-        }
+        if (columnInputs.insert(linear.getInput()).second)
+          layout.tpBackward.add(bytesPerToken(linear.getInput()));
       } else if (split != splits.end()) {
-        ++layout.tpForwardCalls;
-        layout.tpForwardBytesPerToken =
-            addSat(layout.tpForwardBytesPerToken, bytesPerToken(linear));
+        layout.tpForward.add(bytesPerToken(linear));
       }
     } else if (isa<MoEExpertsOp, QuantizedMoEExpertsOp>(op)) {
       addExperts(layout, op, argIndex, ep);
     } else if (auto mla = dyn_cast<LatentAttentionOp>(op)) {
-      int64_t bytes = elementBytes(mla.getInput().getType());
-      layout.kvBytesPerToken =
-          addSat(layout.kvBytesPerToken,
-                 mulSat(bytes, mla.getKvLoraRank() + mla.getQkRopeHeadDim()));
-      // Heads split after the latent projections: q, kv_b by rows, o by
-      // columns; the latents stay whole on every rank.
-      if (tp > 1 && mla.getNumHeads() % tp == 0) {
-        splitArg(mla.getQProj(), tp);
-        splitArg(mla.getKvBProj(), tp);
-        splitArg(mla.getOProj(), tp);
-        ++layout.tpForwardCalls;
-        layout.tpForwardBytesPerToken =
-            addSat(layout.tpForwardBytesPerToken, bytesPerToken(mla));
-        int64_t qIn = mla.getQLoraRank()
-                          ? mla.getQLoraRank()
-                          : bytesPerToken(mla.getInput()) / bytes;
-        layout.tpBackwardCalls += 2;
-        layout.tpBackwardBytesPerToken =
-            addSat(layout.tpBackwardBytesPerToken,
-                   mulSat(bytes, qIn + mla.getKvLoraRank()));
-      }
+      addLatentAttention(layout, mla, splitArg, tp);
     } else {
       slicedResult = llvm::any_of(op->getOperands(),
                                   [&](Value v) { return sliced.contains(v); });
@@ -245,23 +248,26 @@ private:
   std::map<std::string, int64_t> stageOfGroup;
   llvm::DenseMap<Operation *, BodyLayout> layouts;
   llvm::DenseSet<std::pair<int64_t, Value>> counted;
-  /// Per stage: parameters outside routed experts, and in them.
-  std::vector<int64_t> denseParams, expertParams, denseTensors, expertTensors;
-  /// Per stage, bytes per token: every forward result (kept for the
-  /// backward without recomputation), the largest single group's, what
-  /// --recompute=layer keeps (the layers' inputs and the values outside
-  /// layers, each once) and the largest layer's results (what it
-  /// recomputes at once).
-  std::vector<int64_t> perTokenActivation, maxGroupActivation, keptBytes,
-      maxLayerActivation;
+  /// What one stage's ops add up to, before the micro-batch's tokens.
+  struct StageTotals {
+    /// Parameters outside routed experts, and in them; and their tensors.
+    int64_t denseParams = 0, expertParams = 0;
+    int64_t denseTensors = 0, expertTensors = 0;
+    /// Bytes per token: every forward result (kept for the backward
+    /// without recomputation), the largest single group's, what
+    /// --recompute=layer keeps (the layers' inputs and the values outside
+    /// layers, each once) and the largest layer's results (what it
+    /// recomputes at once).
+    int64_t allActivations = 0, largestGroup = 0, kept = 0, largestLayer = 0;
+    int64_t hiddenBytesPerToken = 0; ///< What crosses a stage boundary.
+    Traffic tpForward, tpBackward, ep;
+  };
+  std::vector<StageTotals> totals;
   llvm::DenseSet<std::pair<int64_t, Value>> keptValues;
   void keep(int64_t stage, Value v, int64_t bytes) {
     if (keptValues.insert({stage, v}).second)
-      keptBytes[stage] = addSat(keptBytes[stage], bytes);
+      totals[stage].kept = addSat(totals[stage].kept, bytes);
   }
-  std::vector<int64_t> tpForward, tpForwardCalls, tpBackward, tpBackwardCalls;
-  std::vector<int64_t> epBytes, epCalls;
-  std::vector<int64_t> hiddenBytesPerToken;
   int64_t logitsBytesPerToken = 0;
 };
 
@@ -276,9 +282,9 @@ void PlanWalker::addParam(RankKind &kind, Value param, int64_t divisor,
   n /= divisor;
   kind.params = addSat(kind.params, n);
   kind.weightBytes = addSat(kind.weightBytes, mulSat(n, elementBytes(type)));
-  int64_t s = kind.stage;
-  (expert ? expertParams[s] : denseParams[s]) += n;
-  (expert ? expertTensors[s] : denseTensors[s]) += 1;
+  StageTotals &t = totals[kind.stage];
+  (expert ? t.expertParams : t.denseParams) += n;
+  (expert ? t.expertTensors : t.denseTensors) += 1;
   r.hasExperts |= expert;
 }
 
@@ -301,33 +307,30 @@ void PlanWalker::visitCall(func::CallOp call, func::FuncOp body) {
     it->second = layoutOf(body, r.tp, r.ep);
   const BodyLayout &layout = it->second;
   RankKind &kind = kindOf(call);
-  int64_t s = kind.stage;
+  StageTotals &t = totals[kind.stage];
   for (auto [i, operand] : llvm::enumerate(call.getOperands()))
     if (operand.getDefiningOp<ParamOp>())
       addParam(kind, operand, std::max<int64_t>(layout.divisor.lookup(i), 1),
                layout.expertArgs.contains(i));
-  perTokenActivation[s] =
-      addSat(perTokenActivation[s], layout.activationBytesPerToken);
-  maxGroupActivation[s] =
-      std::max(maxGroupActivation[s], layout.activationBytesPerToken);
-  maxLayerActivation[s] =
-      std::max(maxLayerActivation[s], layout.activationBytesPerToken);
-  if (call.getNumOperands())
-    keep(s, call.getOperand(0), bytesPerToken(call.getOperand(0)));
-  tpForward[s] = addSat(tpForward[s], layout.tpForwardBytesPerToken);
-  tpForwardCalls[s] += layout.tpForwardCalls;
-  tpBackward[s] = addSat(tpBackward[s], layout.tpBackwardBytesPerToken);
-  tpBackwardCalls[s] += layout.tpBackwardCalls;
-  epBytes[s] = addSat(epBytes[s], layout.epBytesPerToken);
-  epCalls[s] += layout.epCalls;
+  int64_t bytes = layout.activationBytesPerToken;
+  t.allActivations = addSat(t.allActivations, bytes);
+  t.largestGroup = std::max(t.largestGroup, bytes);
+  t.largestLayer = std::max(t.largestLayer, bytes);
+  if (call.getNumOperands()) {
+    Value hidden = call.getOperand(0);
+    keep(kind.stage, hidden, bytesPerToken(hidden));
+    if (!t.hiddenBytesPerToken)
+      t.hiddenBytesPerToken = bytesPerToken(hidden);
+  }
+  t.tpForward.add(layout.tpForward);
+  t.tpBackward.add(layout.tpBackward);
+  t.ep.add(layout.ep);
   kind.kvBytesPerToken = addSat(kind.kvBytesPerToken, layout.kvBytesPerToken);
-  if (call.getNumOperands() && !hiddenBytesPerToken[s])
-    hiddenBytesPerToken[s] = bytesPerToken(call.getOperand(0));
 }
 
 void PlanWalker::visitOp(Operation *op) {
   RankKind &kind = kindOf(op);
-  int64_t s = kind.stage;
+  StageTotals &t = totals[kind.stage];
   // The embedding and the LM head are vocabulary-parallel.
   bool vocabulary = isa<EmbeddingOp, LMHeadOp>(op) && r.tp > 1;
   for (Value operand : op->getOperands())
@@ -342,26 +345,23 @@ void PlanWalker::visitOp(Operation *op) {
     if (vocabulary && r.training) {
       // Cross-entropy over vocabulary slices: the max, the sum of
       // exponentials and the label's logit; backward, the input's gradient.
-      tpForward[s] = addSat(tpForward[s], 3 * elementBytes(head.getType()));
-      tpForwardCalls[s] += 3;
-      tpBackward[s] = addSat(tpBackward[s], bytesPerToken(head.getInput()));
-      tpBackwardCalls[s] += 1;
+      t.tpForward.add(3 * elementBytes(head.getType()), 3);
+      t.tpBackward.add(bytesPerToken(head.getInput()));
     }
   } else if (vocabulary) {
     // Each rank embeds the tokens of its vocabulary slice; one all-reduce
     // sums the rows.
-    tpForward[s] = addSat(tpForward[s], bytes);
-    tpForwardCalls[s] += 1;
+    t.tpForward.add(bytes);
   }
-  perTokenActivation[s] = addSat(perTokenActivation[s], bytes);
-  maxGroupActivation[s] = std::max(maxGroupActivation[s], bytes);
+  t.allActivations = addSat(t.allActivations, bytes);
+  t.largestGroup = std::max(t.largestGroup, bytes);
   // Recomputing layers keeps what ops outside them read from a layer and
   // what they produce.
   for (Value operand : op->getOperands())
     if (operand.getDefiningOp<func::CallOp>())
-      keep(s, operand, bytesPerToken(operand));
+      keep(kind.stage, operand, bytesPerToken(operand));
   if (op->getNumResults())
-    keep(s, op->getResult(0), bytes);
+    keep(kind.stage, op->getResult(0), bytes);
 }
 
 void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
@@ -402,11 +402,7 @@ void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
     stageOfGroup[g.name] = s;
     r.kinds[s].groups.push_back(g.name);
   }
-  for (auto *v : {&denseParams, &expertParams, &denseTensors, &expertTensors,
-                  &perTokenActivation, &maxGroupActivation, &keptBytes,
-                  &maxLayerActivation, &tpForward, &tpForwardCalls, &tpBackward,
-                  &tpBackwardCalls, &epBytes, &epCalls, &hiddenBytesPerToken})
-    v->assign(stages, 0);
+  totals.assign(stages, StageTotals{});
 
   SymbolTable symbols(module);
   for (Operation &op : forward.getOps()) {
@@ -428,22 +424,22 @@ void PlanWalker::finish() {
   int64_t passes = r.training ? 2 : 1; // forward, and backward in training
   for (RankKind &kind : r.kinds) {
     int64_t s = kind.stage;
+    const StageTotals &t = totals[s];
     auto perStep = [&](int64_t perToken) {
       return mulSat(mulSat(perToken, tokens), m);
     };
     if (r.training) {
-      int64_t kept = r.recomputeLayers
-                         ? addSat(keptBytes[s], maxLayerActivation[s])
-                         : perTokenActivation[s];
+      int64_t kept =
+          r.recomputeLayers ? addSat(t.kept, t.largestLayer) : t.allActivations;
       kind.activationBytes = mulSat(kept, tokens);
       // 1F1B: stage s starts stages - s forwards before its first backward.
       kind.microBatchesInFlight = std::min<int64_t>(stages - s, m);
-      int64_t params = addSat(denseParams[s], expertParams[s]);
+      int64_t params = addSat(t.denseParams, t.expertParams);
       // A step over several micro-batches or data-parallel ranks holds the
       // sum of the gradients beside the last micro-batch's.
       int64_t copies = r.dp > 1 || r.accumulation > 1 ? 2 : 1;
       kind.gradientBytes = mulSat(params, kStateBytes * copies);
-      int64_t dense = denseParams[s], experts = expertParams[s];
+      int64_t dense = t.denseParams, experts = t.expertParams;
       if (r.zeroStage) {
         dense = ceilDiv(dense, r.dp);
         experts = ceilDiv(experts, r.dp / r.ep);
@@ -451,21 +447,23 @@ void PlanWalker::finish() {
       kind.optimizerBytes =
           mulSat(addSat(dense, experts), mulSat(kStateBytes, slots));
     } else {
-      kind.activationBytes = mulSat(maxGroupActivation[s], tokens);
+      kind.activationBytes = mulSat(t.largestGroup, tokens);
       kind.kvCacheBytes = mulSat(kind.kvBytesPerToken, r.kvTokens);
     }
     if (r.tp > 1) {
-      int64_t calls = tpForwardCalls[s] + (r.training ? tpBackwardCalls[s] : 0);
-      int64_t bytes = addSat(tpForward[s], r.training ? tpBackward[s] : 0);
-      addComm(kind, "all_reduce", "tp", mulSat(calls, m), perStep(bytes));
+      Traffic tp = t.tpForward;
+      if (r.training)
+        tp.add(t.tpBackward);
+      addComm(kind, "all_reduce", "tp", mulSat(tp.calls, m),
+              perStep(tp.bytesPerToken));
       if (!r.training && s == stages - 1 && logitsBytesPerToken)
         addComm(kind, "all_gather", "tp", m, perStep(logitsBytesPerToken));
     }
     if (r.ep > 1)
-      addComm(kind, "all_to_all", "ep", mulSat(epCalls[s] * passes, m),
-              perStep(mulSat(epBytes[s], passes)));
+      addComm(kind, "all_to_all", "ep", mulSat(t.ep.calls * passes, m),
+              perStep(mulSat(t.ep.bytesPerToken, passes)));
     if (stages > 1) {
-      int64_t hidden = perStep(hiddenBytesPerToken[s]);
+      int64_t hidden = perStep(t.hiddenBytesPerToken);
       if (s > 0)
         addComm(kind, "recv", "pp", m, hidden);
       if (s + 1 < stages)
@@ -491,8 +489,8 @@ void PlanWalker::finish() {
           addComm(kind, "all_reduce", axis, tensors, bytes);
         }
       };
-      gradients("dp", denseTensors[s], denseParams[s]);
-      gradients(expertAxis, expertTensors[s], expertParams[s]);
+      gradients("dp", t.denseTensors, t.denseParams);
+      gradients(expertAxis, t.expertTensors, t.expertParams);
     }
     int64_t total = addSat(kind.weightBytes, kind.gradientBytes);
     total = addSat(total, kind.optimizerBytes);
