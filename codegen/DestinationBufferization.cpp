@@ -63,6 +63,9 @@ void mlir::strata::registerDestinationBufferization(DialectRegistry &registry) {
     kernel::GroupedMatmulOp::attachInterface<
         DestinationBufferization<kernel::GroupedMatmulOp, /*ReadsInit=*/true>>(
         *ctx);
+    kernel::AllReduceOp::attachInterface<
+        DestinationBufferization<kernel::AllReduceOp, /*ReadsInit=*/true>>(
+        *ctx);
     kernel::ExpertSortOp::attachInterface<
         DestinationBufferization<kernel::ExpertSortOp, /*ReadsInit=*/false>>(
         *ctx);

@@ -211,7 +211,12 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
     if (!func.isPublic() || func.isExternal())
       continue;
     ExecutableContents::EntryPoint entry;
-    entry.name = func.getName().str();
+    entry.function = func.getName().str();
+    // A stage's entry point is `stage<N>.<name>`; the runtime looks it up
+    // by <name> in the stage's program.
+    auto stage = func->getAttrOfType<IntegerAttr>("strata.stage");
+    entry.name =
+        stage ? func.getName().split('.').second.str() : entry.function;
     // Original arguments first: token ids, then labels (the loss), or
     // what `strata.arg` says (optimizer_step). Gradients name their
     // parameter, resolved once the walk below has numbered them.
@@ -223,7 +228,7 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                << i << " is not a ranked tensor";
       using Arg = ExecutableContents::Argument;
       Arg arg;
-      bool decode = func.getName() == "decode";
+      bool decode = entry.name == "decode";
       arg.kind = i == 0       ? Arg::Tokens
                  : !decode    ? Arg::Labels
                  : i == 1     ? Arg::Positions
@@ -256,6 +261,23 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
             << "' appears twice in one function; use one strata.param";
         return WalkResult::interrupt();
       }
+      // A tensor-parallel program's slice: the table holds the whole.
+      std::vector<int64_t> shape = shapeOf(param.getType());
+      int shardDim = -1;
+      int64_t shardCount = 1;
+      if (auto dim = param->getAttrOfType<IntegerAttr>("strata.shard_dim")) {
+        auto count = param->getAttrOfType<IntegerAttr>("strata.shard_count");
+        if (!count || dim.getInt() < 0 ||
+            dim.getInt() >= static_cast<int64_t>(shape.size()) ||
+            count.getInt() < 1) {
+          param.emitOpError("has a malformed strata.shard_dim / "
+                            "strata.shard_count");
+          return WalkResult::interrupt();
+        }
+        shardDim = static_cast<int>(dim.getInt());
+        shardCount = count.getInt();
+        shape[shardDim] *= shardCount;
+      }
       auto [it, inserted] = index.try_emplace(
           param.getName(), static_cast<int>(contents.parameters.size()));
       std::optional<ExecutableContents::DType> dtype =
@@ -267,15 +289,13 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       }
       if (inserted)
         contents.parameters.push_back(
-            {param.getName().str(), shapeOf(param.getType()),
-             static_cast<int>(param.getInit()),
+            {param.getName().str(), shape, static_cast<int>(param.getInit()),
              param.getStd().convertToDouble(), *dtype,
              param.getScale().value_or("").str(),
              param.getInputScale().value_or("").str(),
              param.getInputZeroPoint().value_or("").str(),
              param.getRowSums().value_or("").str()});
-      else if (contents.parameters[it->second].shape !=
-                   shapeOf(param.getType()) ||
+      else if (contents.parameters[it->second].shape != shape ||
                contents.parameters[it->second].dtype != *dtype) {
         param.emitOpError("parameter '")
             << param.getName()
@@ -287,6 +307,8 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       arg.parameter = it->second;
       arg.paramDtype = *dtype;
       arg.shape = shapeOf(param.getType());
+      arg.shardDim = shardDim;
+      arg.shardCount = shardCount;
       entry.arguments.push_back(arg);
       return WalkResult::advance();
     });
@@ -310,7 +332,16 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                << "', which is no parameter of the function";
       entry.arguments[arg].parameter = it->second;
     }
-    contents.entryPoints.push_back(std::move(entry));
+    if (stage) {
+      if (stage.getInt() != 0)
+        return func.emitError("only pipeline stage 0's program is "
+                              "supported, not stage ")
+               << stage.getInt();
+      contents.stages.resize(1);
+      contents.stages.front().entryPoints.push_back(std::move(entry));
+    } else {
+      contents.entryPoints.push_back(std::move(entry));
+    }
   }
   if (contents.entryPoints.empty())
     return module.emitError("the module has no entry point");
@@ -472,9 +503,18 @@ LogicalResult mlir::strata::linkSharedObject(ModuleOp module,
 
 LogicalResult mlir::strata::collectMemoryPlans(ModuleOp module,
                                                ExecutableContents &contents) {
-  for (auto &entry : contents.entryPoints) {
+  SmallVector<ExecutableContents::EntryPoint *> entries;
+  for (auto &entry : contents.entryPoints)
+    entries.push_back(&entry);
+  for (auto &stage : contents.stages)
+    for (auto &entry : stage.entryPoints)
+      entries.push_back(&entry);
+  for (ExecutableContents::EntryPoint *e : entries) {
+    ExecutableContents::EntryPoint &entry = *e;
     // strata-export-entry-points gave the lowered function its ABI name.
-    Operation *fn = module.lookupSymbol(STRATA_ENTRY_PREFIX + entry.name);
+    Operation *fn = module.lookupSymbol(
+        STRATA_ENTRY_PREFIX +
+        (entry.function.empty() ? entry.name : entry.function));
     auto plan =
         fn ? fn->getAttrOfType<DenseI64ArrayAttr>("strata.memory_plan")
            : DenseI64ArrayAttr();
@@ -660,8 +700,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
     quantized.push_back(fb::CreateQuantizedTensor(
         b, q.parameter, b.CreateString(q.scheme), q.scale,
         /*zero_point=*/-1, q.axis, q.inputScale, q.inputZeroPoint, q.rowSums));
-  std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
-  for (const auto &e : c.entryPoints) {
+  auto serializeEntry = [&](const ExecutableContents::EntryPoint &e) {
     std::vector<flatbuffers::Offset<fb::Argument>> args;
     for (const auto &a : e.arguments) {
       using Arg = ExecutableContents::Argument;
@@ -721,10 +760,10 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       }
       args.push_back(fb::CreateArgument(
           b, kind, a.parameter, b.CreateVector(a.shape),
-          a.isInteger                  ? fb::DType::I32
+          a.isInteger            ? fb::DType::I32
           : a.kind == Arg::Param ? static_cast<fb::DType>(a.paramDtype)
-                                       : fb::DType::F32,
-          a.layer, a.state));
+                                 : fb::DType::F32,
+          a.layer, a.state, a.shardDim, a.shardCount));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
     for (const auto &r : e.results) {
@@ -773,18 +812,31 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
           r.state,
           r.parameters.empty() ? 0 : b.CreateVector(r.parameters)));
     }
-    std::vector<flatbuffers::Offset<fb::Command>> commands{
-        fb::CreateCommand(b, fb::CommandKind::Launch, 0,
-                          b.CreateString(STRATA_ENTRY_PREFIX + e.name))};
+    std::vector<flatbuffers::Offset<fb::Command>> commands{fb::CreateCommand(
+        b, fb::CommandKind::Launch, 0,
+        b.CreateString(STRATA_ENTRY_PREFIX +
+                       (e.function.empty() ? e.name : e.function)))};
     flatbuffers::Offset<fb::MemoryPlan> plan;
     if (!e.memoryPlan.empty())
       plan = fb::CreateMemoryPlan(
           b, e.memoryPlan[0],
           b.CreateVector(std::vector<int64_t>(e.memoryPlan.begin() + 2,
                                               e.memoryPlan.end())));
-    entries.push_back(fb::CreateEntryPoint(
-        b, b.CreateString(e.name), b.CreateVector(args),
-        b.CreateVector(results), b.CreateVector(commands), plan));
+    return fb::CreateEntryPoint(b, b.CreateString(e.name), b.CreateVector(args),
+                                b.CreateVector(results),
+                                b.CreateVector(commands), plan);
+  };
+  std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
+  for (const auto &e : c.entryPoints)
+    entries.push_back(serializeEntry(e));
+  std::vector<flatbuffers::Offset<fb::Stage>> stages;
+  for (const auto &stage : c.stages) {
+    std::vector<flatbuffers::Offset<fb::EntryPoint>> stageEntries;
+    for (const auto &e : stage.entryPoints)
+      stageEntries.push_back(serializeEntry(e));
+    // One stage so far: every layer.
+    stages.push_back(fb::CreateStage(b, /*first_layer=*/0, c.numLayers,
+                                     b.CreateVector(stageEntries)));
   }
   auto meta = fb::CreateMetadata(
       b, b.CreateString(c.modelName), b.CreateString(c.configPath),
@@ -802,7 +854,8 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       c.cuda ? fb::Target::Cuda : fb::Target::Cpu, b.CreateVector(kernels),
       b.CreateVector(entries), b.CreateVector(params), meta,
       c.cuda ? b.CreateVector(gpuKernels) : 0, parallel, training, inference,
-      /*stages=*/0, state.empty() ? 0 : b.CreateVector(state),
+      stages.empty() ? 0 : b.CreateVector(stages),
+      state.empty() ? 0 : b.CreateVector(state),
       quantized.empty() ? 0 : b.CreateVector(quantized));
   fb::FinishExecutableBuffer(b, root);
   // The runtime checks the trailer's CRC before it reads anything else.

@@ -71,6 +71,10 @@ struct ExecutableContents {
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
     DType paramDtype = DType::F32; ///< Param: the parameter's dtype
+    /// Param of a tensor-parallel program: the slice's dimension and the
+    /// number of slices (-1, 1: the whole parameter).
+    int shardDim = -1;
+    int64_t shardCount = 1;
   };
   struct Result {
     Result() = default;
@@ -105,6 +109,9 @@ struct ExecutableContents {
   };
   struct EntryPoint {
     std::string name;
+    /// The module's function when not `name` (a stage's entry point:
+    /// `stage0.<name>`).
+    std::string function;
     std::vector<Argument> arguments;
     std::vector<Result> results;
     /// strata-plan-memory's record: buffers, slots, then each slot's bytes
@@ -119,6 +126,11 @@ struct ExecutableContents {
   std::vector<Quantized> quantized;
   std::vector<StateTensor> state;
   std::vector<EntryPoint> entryPoints;
+  /// Partitioned programs (strata-shard{beside}): stage 0's entry points.
+  struct Stage {
+    std::vector<EntryPoint> entryPoints;
+  };
+  std::vector<Stage> stages;
   std::string kernelLibrary; ///< ELF shared object bytes (host code on CUDA)
   /// CPU executables: the same kernels compiled for higher x86-64 levels
   /// (cpu name, ELF bytes), alternatives the runtime picks from by CPU.

@@ -94,6 +94,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addPass(createStrataFlashAttentionLoops());
   pm.addPass(createStrataExpertSortLoops());
   pm.addPass(createStrataGroupedMatmulLoops());
+  pm.addPass(createStrataCpuAllReduceCalls());
   pm.addPass(createStrataInterchangeReductions());
   pm.addPass(createStrataReassociateReductions());
   StrataRegisterTiledMatmulsOptions tiles;
@@ -115,6 +116,7 @@ mlir::strata::buildCpuLoweringPipeline(OpPassManager &pm,
     return failure();
   pm.addPass(createStrataCpuParallelHooks());
   pm.addPass(createStrataCpuArenaHook());
+  pm.addPass(createStrataCpuCollectiveHooks());
   return success();
 }
 

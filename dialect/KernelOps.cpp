@@ -243,3 +243,23 @@ void ExpertSortOp::getEffects(
 
 #define GET_OP_CLASSES
 #include "dialect/KernelOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// AllReduceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AllReduceOp::verify() {
+  bool onTensors = isa<RankedTensorType>(getInit().getType());
+  size_t want = onTensors ? 1 : 0;
+  if (getResult().size() != want ||
+      (onTensors && getResult().front().getType() != getInit().getType()))
+    return emitOpError() << "allreduce_c1: expected " << want
+                         << " result(s) of init's type " << getInit().getType();
+  return success();
+}
+
+void AllReduceOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  destinationEffects(getOperation(), /*readsInit=*/true, effects);
+}

@@ -26,7 +26,9 @@ def StrataKernel_Dialect : Dialect {
     pairs by expert) and `strata_kernel.grouped_matmul` (one GEMM per
     expert over its rows). `strata-convert-to-linalg` produces them from
     `strata.attention`, `strata.latent_attention` and `strata.moe_experts`;
-    each target lowers them (loops on the CPU, kernels on CUDA). They are
+    each target lowers them (loops on the CPU, kernels on CUDA), and
+    `strata_kernel.all_reduce`, a tensor-parallel program's sum over its
+    ranks (from `shard.all_reduce`), which becomes a runtime call. They are
     destination style: on tensors they return the new value of their
     inits, after bufferization they write them in place.
   }];
@@ -184,6 +186,38 @@ def Kernel_ExpertSortOp : Kernel_Op<"expert_sort", [
     MutableOperandRange getDpsInitsMutable() {
       return MutableOperandRange(getOperation(), 1, 3);
     }
+  }];
+}
+
+def Kernel_AllReduceOp : Kernel_Op<"all_reduce", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "sums a tensor over the session's tensor-parallel ranks, in "
+                "place";
+  let description = [{
+    The kernel-level form of the row-parallel products' `shard.all_reduce`
+    (sum over the `tp` mesh axis): every rank of the session's
+    tensor-parallel group ends with the element-wise sum of all the group's
+    values of `init`. Each target lowers it to a call of the runtime's
+    collective hook (the CPU's `strata_cpu_all_reduce`); without a runtime,
+    or in a group of one, `init` keeps its values.
+
+    Destination style, reading its init: on tensors it returns the sum (one
+    result of init's type), after bufferization it sums the buffer in place
+    and returns nothing. Every rank must reach the same all-reduces in the
+    same order, which one SPMD program for all ranks gives.
+
+    Constraints: allreduce_c1 init is a ranked tensor or memref of f32
+    with one result of its type on tensors and none on memrefs.
+  }];
+  let arguments = (ins TensorOrMemRef<[F32]>:$init);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $init attr-dict `:` type($init) (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
   }];
 }
 

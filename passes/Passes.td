@@ -181,10 +181,20 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     each split weight's `strata.param` takes the slice's type and
     `strata.shard_dim` / `strata.shard_count`, and entry arguments and
     results that became slices (decode's KV caches) change type.
-    Training entry points are refused (not yet). strata-compile does not
-    run it yet: the lowering of `shard.all_reduce` and the runtime's
-    per-rank parameter slices come next (docs/parallelism.md).
+    In place, training entry points are refused (not yet).
+
+    With `beside`, what strata-compile runs for a plan with tp above 1: the
+    module keeps its whole program (a world of one runs any plan) and gains
+    the partitioned one beside it, pipeline stage 0's program: the
+    inference entry points (`forward`, `decode`) and the bodies they call
+    are cloned as `stage0.<name>` (entry clones marked `strata.stage = 0`)
+    and only the clones are partitioned; training entry points stay whole.
   }];
+  let options = [
+    Option<"beside", "beside", "bool", "false",
+           "Partition clones of the inference entry points (stage0.<name>) "
+           "and keep the whole program">,
+  ];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::shard::ShardDialect",
                            "mlir::tensor::TensorDialect"];

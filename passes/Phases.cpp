@@ -21,6 +21,12 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
   pm.addPass(createStrataOptimizer());
 }
 
+void mlir::strata::buildShardPhase(OpPassManager &pm) {
+  StrataShardOptions shard;
+  shard.beside = true;
+  pm.addPass(createStrataShard(shard));
+}
+
 void mlir::strata::buildQuantizePhase(OpPassManager &pm,
                                       const QuantizePhaseOptions &options) {
   StrataQuantizeOptions quantize;
@@ -80,6 +86,12 @@ void mlir::strata::registerStrataPhases() {
         options.scaledLoss = cl.scaledLoss;
         buildTrainPhase(pm, options);
       });
+  PassPipelineRegistration<>(
+      "strata-phase-shard",
+      "The shard phase of the strata-level pipeline: the plan's "
+      "tensor-parallel program beside the whole one (what strata-compile "
+      "runs for --tp above 1)",
+      [](OpPassManager &pm) { buildShardPhase(pm); });
   PassPipelineRegistration<QuantizePhaseCLOptions>(
       "strata-phase-quantize",
       "The quantize phase of the strata-level pipeline: the weights' "

@@ -4,7 +4,8 @@
 //
 //   import    the frontend: config -> strata IR (what --emit=mlir prints);
 //   train     --strata-phase-train: the training entry points (autodiff);
-//   shard     the plan's mesh (issue 15 registers --strata-phase-shard);
+//   shard     --strata-phase-shard: the plan's tensor-parallel program
+//             beside the whole one (strata-shard{beside});
 //   quantize  int8 (issue 16 registers --strata-phase-quantize);
 //   lower     codegen's --strata-lower-to-llvm-cpu / -nvvm-cuda.
 //
@@ -40,6 +41,11 @@ struct TrainPhaseOptions {
 /// (strata-mixed-precision), `<loss>_grad` for each (strata-autodiff), and
 /// `optimizer_step` (strata-optimizer).
 void buildTrainPhase(OpPassManager &pm, const TrainPhaseOptions &options);
+
+/// The shard phase: with the plan's tp above 1, pipeline stage 0's
+/// tensor-parallel program (`stage0.forward`, `stage0.decode`) beside the
+/// whole program, which a world of one runs.
+void buildShardPhase(OpPassManager &pm);
 
 struct QuantizePhaseOptions {
   /// strata-narrow-weights' `dtype`: the matrix products' weights in bf16,

@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATASHARD
@@ -59,6 +60,45 @@ LogicalResult partitionBody(func::FuncOp body, FlatSymbolRefAttr grid,
   return success();
 }
 
+/// The prefix of pipeline stage 0's program (the only stage until
+/// pipeline parallelism partitions the layers).
+constexpr llvm::StringLiteral kStagePrefix = "stage0.";
+
+/// Clones the inference entry points and every body they reach as
+/// `stage0.<name>`, the clones calling each other; the entry clones are
+/// marked `strata.stage = 0`. Returns the cloned bodies in `bodies`.
+void cloneInferenceProgram(ModuleOp module,
+                           SmallVectorImpl<func::FuncOp> &bodies) {
+  SymbolTable symbols(module);
+  llvm::StringMap<func::FuncOp> clones;
+  SmallVector<func::FuncOp> work;
+  auto cloneOf = [&](func::FuncOp f) {
+    auto [it, inserted] = clones.try_emplace(f.getName());
+    if (inserted) {
+      func::FuncOp c = f.clone();
+      c.setSymName((kStagePrefix + f.getName()).str());
+      symbols.insert(c, Block::iterator(f->getNextNode()));
+      it->second = c;
+      work.push_back(c);
+    }
+    return it->second;
+  };
+  Builder b(module.getContext());
+  for (StringRef name : {"forward", "decode"})
+    if (auto entry = symbols.lookup<func::FuncOp>(name))
+      cloneOf(entry)->setAttr("strata.stage", b.getI64IntegerAttr(0));
+  while (!work.empty()) {
+    func::FuncOp c = work.pop_back_val();
+    c.walk([&](func::CallOp call) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (callee && !callee.isExternal())
+        call.setCallee(cloneOf(callee).getName());
+    });
+    if (c.isPrivate())
+      bodies.push_back(c);
+  }
+}
+
 struct StrataShardPass
     : public mlir::strata::impl::StrataShardBase<StrataShardPass> {
   using StrataShardBase::StrataShardBase;
@@ -68,19 +108,23 @@ struct StrataShardPass
     auto plan = module->getAttrOfType<ParallelAttr>("strata.parallel");
     if (!plan || plan.getTp() == 1)
       return;
-    if (module.lookupSymbol("loss_grad") ||
-        module.lookupSymbol("optimizer_step")) {
+    if (!beside && (module.lookupSymbol("loss_grad") ||
+                    module.lookupSymbol("optimizer_step"))) {
       module.emitError("strata-shard: tensor parallelism of training steps "
                        "is not implemented yet; compile without --train or "
                        "with --tp 1");
       return signalPassFailure();
     }
     // The layer bodies: private functions with a body that entry points
-    // call.
+    // call (beside: those the cloned inference entry points call).
     SmallVector<func::FuncOp> bodies;
-    for (auto f : module.getOps<func::FuncOp>())
-      if (f.isPrivate() && !f.isExternal())
-        bodies.push_back(f);
+    if (beside) {
+      cloneInferenceProgram(module, bodies);
+    } else {
+      for (auto f : module.getOps<func::FuncOp>())
+        if (f.isPrivate() && !f.isExternal())
+          bodies.push_back(f);
+    }
     for (func::FuncOp body : bodies) {
       llvm::DenseMap<unsigned, int64_t> splits =
           tensorParallelSplits(body, plan.getTp());

@@ -181,7 +181,7 @@ strata_status_code observe(strata_session &session, const int32_t *tokens,
   if (strata_status_code code =
           checkBatch(exe->metadata(), tokens, batch, seq, cells, status))
     return code;
-  const strata::fb::EntryPoint *ep = findEntry(session.exe, "calibrate");
+  const strata::fb::EntryPoint *ep = findEntry(session, "calibrate");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND,
                 "the executable has no calibrate entry point: only a model "

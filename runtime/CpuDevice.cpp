@@ -9,6 +9,7 @@
 #include "runtime/CpuDevice.h"
 #include "runtime/KernelLibrary.h"
 #include "runtime/abi.h"
+#include "runtime/comm/Communicator.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -54,6 +55,9 @@ extern "C" void hookArenaRelease(void *context, void *frame) {
     std::abort();
   }
 }
+extern "C" void hookAllReduce(void *context, float *data, int64_t count) {
+  static_cast<CpuDevice *>(context)->allReduce(data, count);
+}
 } // namespace
 
 CpuDevice::CpuDevice()
@@ -76,8 +80,9 @@ strata_status_code CpuDevice::bind(KernelLibrary &library,
   void **parallel = library.slot(STRATA_HOOK_CPU_PARALLEL_FOR);
   void **acquire = library.slot(STRATA_HOOK_CPU_ARENA);
   void **release = library.slot(STRATA_HOOK_CPU_ARENA_RELEASE);
+  void **allReduce = library.slot(STRATA_HOOK_CPU_ALL_REDUCE);
   // A library has the hooks its code needs, or none.
-  if ((parallel || acquire) && !context)
+  if ((parallel || acquire || allReduce) && !context)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "the kernel library has CPU hooks but no strata_cpu_context");
   if (acquire && !release)
@@ -94,8 +99,24 @@ strata_status_code CpuDevice::bind(KernelLibrary &library,
     KernelLibrary::setHook<strata_arena_release_fn>(release,
                                                     &hookArenaRelease);
   }
+  if (allReduce)
+    KernelLibrary::setHook<strata_all_reduce_fn>(allReduce, &hookAllReduce);
   parallelSlot = parallel;
   return ok(status);
+}
+
+strata_status_code CpuDevice::useTensorParallelGroup(Communicator *group,
+                                                     strata_status *status) {
+  tensorGroup = group;
+  return ok(status);
+}
+
+void CpuDevice::allReduce(float *data, int64_t count) {
+  if (!tensorGroup || tensorGroup->size() == 1 ||
+      collectiveError.code != STRATA_OK)
+    return;
+  tensorGroup->allReduceSum(data, static_cast<size_t>(count), STRATA_COMM_F32,
+                            &collectiveError);
 }
 
 void *CpuDevice::allocate(size_t bytes, strata_status *status) {
@@ -130,10 +151,18 @@ strata_status_code CpuDevice::copyOnDevice(void *dst, const void *src,
 }
 
 strata_status_code CpuDevice::begin(strata_status *status) {
+  collectiveError = strata_status{};
   return ok(status);
 }
 strata_status_code CpuDevice::finish(strata_status *status) {
-  return ok(status);
+  if (collectiveError.code == STRATA_OK)
+    return ok(status);
+  // The kernels ran on with unsummed values: the results are garbage.
+  strata_status_code code = collectiveError.code;
+  if (status)
+    *status = collectiveError;
+  collectiveError = strata_status{};
+  return code;
 }
 
 strata_status_code CpuDevice::setThreads(unsigned threads,

@@ -40,6 +40,12 @@ public:
   unsigned threads() const override;
   size_t workspaceBytes() const override { return arena.bytesHeld(); }
   double lastMilliseconds() const override { return -1; }
+  strata_status_code useTensorParallelGroup(Communicator *group,
+                                            strata_status *status) override;
+
+  /// strata_cpu_all_reduce: sums `data` over the tensor-parallel group; a
+  /// failure is kept for finish() and skips the call's later sums.
+  void allReduce(float *data, int64_t count);
 
   /// What the library's hooks reach through their context argument.
   ThreadPool *pool() { return pool_.get(); }
@@ -52,6 +58,9 @@ private:
   /// The bound library's parallel-for slot: cleared while the pool is
   /// replaced, so loops run on the caller meanwhile.
   void **parallelSlot = nullptr;
+  Communicator *tensorGroup = nullptr;
+  /// The first failed sum of the running call (code STRATA_OK: none).
+  strata_status collectiveError{};
 };
 
 } // namespace strata::runtime

@@ -3,6 +3,7 @@
 #include "runtime/Device.h"
 #include "runtime/CpuDevice.h"
 #include "runtime/CudaDevice.h"
+#include "runtime/comm/Communicator.h"
 
 namespace strata::runtime {
 
@@ -60,3 +61,14 @@ strata_status_code Device::open(const strata::fb::Executable *exe,
 }
 
 } // namespace strata::runtime
+
+strata_status_code
+strata::runtime::Device::useTensorParallelGroup(Communicator *group,
+                                                strata_status *status) {
+  if (group && group->size() > 1)
+    return fail(status, STRATA_UNSUPPORTED,
+                "tensor parallelism across ranks runs on the CPU only; the "
+                "%s device has no tensor-parallel collectives yet",
+                name().c_str());
+  return ok(status);
+}

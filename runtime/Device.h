@@ -19,6 +19,7 @@
 
 namespace strata::runtime {
 
+class Communicator;
 class KernelLibrary;
 
 class Device {
@@ -73,6 +74,13 @@ public:
   virtual size_t workspaceBytes() const = 0;
   /// Device time of the last call in milliseconds; -1 where not measured.
   virtual double lastMilliseconds() const = 0;
+
+  /// Where a tensor-parallel program's sums (strata_kernel.all_reduce) go:
+  /// `group`, which outlives the calls (null: none, a group of one). A
+  /// failed sum fails the call it ran in (finish()). Devices whose kernels
+  /// have no such hook refuse a group of more than one.
+  virtual strata_status_code useTensorParallelGroup(Communicator *group,
+                                                    strata_status *status);
 };
 
 } // namespace strata::runtime

@@ -62,6 +62,15 @@ const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
   return nullptr;
 }
 
+const strata::fb::EntryPoint *findEntry(const strata_session &session,
+                                        const char *name) {
+  if (const strata::fb::Stage *stage = session.parallel.stage)
+    for (const auto *ep : *stage->entry_points())
+      if (ep->name()->str() == name)
+        return ep;
+  return findEntry(session.exe, name);
+}
+
 CallFrame::~CallFrame() {
   for (void *p : staged)
     device.release(p);
@@ -93,8 +102,7 @@ strata_status_code CallFrame::addTokensAndParameters(const int32_t *tokens,
                   {(int64_t)batch, (int64_t)seq}, status))
         return code;
     } else if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
-      addParameter(arg->parameter(), std::vector<int64_t>(arg->shape()->begin(),
-                                                          arg->shape()->end()));
+      addParameter(arg);
     } else {
       return fail(status, STRATA_UNSUPPORTED,
                   "%s takes %s; this runtime calls it with tokens and "
@@ -141,9 +149,11 @@ void CallFrame::addDevice(void *data, std::vector<int64_t> shape) {
   descriptors.emplace_back(data, shape);
 }
 
-void CallFrame::addParameter(size_t index, std::vector<int64_t> shape) {
-  descriptors.emplace_back(session.weights.kernelPointer(index, device),
-                           shape);
+void CallFrame::addParameter(const strata::fb::Argument *arg) {
+  descriptors.emplace_back(
+      session.weights.kernelPointer(arg->parameter(), device,
+                                    /*slice=*/arg->shard_dim() >= 0),
+      std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
 }
 
 strata_status_code CallFrame::call(Results &results, strata_status *status,
@@ -244,7 +254,7 @@ strata_status_code callParametersOnly(strata_session *session,
                                       const size_t *capacities,
                                       size_t numOutputs,
                                       strata_status *status) {
-  const strata::fb::EntryPoint *ep = findEntry(session->exe, name);
+  const strata::fb::EntryPoint *ep = findEntry(*session, name);
   if (!ep)
     return fail(status, STRATA_NOT_FOUND, "no entry point '%s'", name);
   for (const auto *arg : *ep->arguments())
@@ -274,9 +284,7 @@ strata_status_code callParametersOnly(strata_session *session,
   if (strata_status_code code = frame.prepare(status))
     return code;
   for (const auto *arg : *ep->arguments())
-    frame.addParameter(
-        arg->parameter(),
-        std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
+    frame.addParameter(arg);
   Results out;
   if (strata_status_code code = frame.call(out, status))
     return code;
@@ -302,7 +310,7 @@ strata_status_code forward(strata_session *session, const int32_t *tokens,
   if (capacity < needed)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "logits buffer holds %zu floats, %zu needed", capacity, needed);
-  const strata::fb::EntryPoint *ep = findEntry(session->exe, "forward");
+  const strata::fb::EntryPoint *ep = findEntry(*session, "forward");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND, "the executable has no forward");
   const auto *first =

@@ -66,6 +66,10 @@ strata_status_code checkTokens(const strata::fb::Metadata *meta,
 
 const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
                                         const char *name);
+/// Entry point `name` of the program `session` runs: its stage's, where
+/// it runs a partitioned program that has one, else the executable's.
+const strata::fb::EntryPoint *findEntry(const strata_session &session,
+                                        const char *name);
 
 /// Copies a strided f32 result of `rank` (a memref descriptor) to `out`,
 /// row-major.
@@ -87,7 +91,8 @@ public:
                          std::vector<int64_t> shape, strata_status *status);
   /// Memory already on the device (or the host for host devices).
   void addDevice(void *data, std::vector<int64_t> shape);
-  void addParameter(size_t index, std::vector<int64_t> shape);
+  /// A Parameter argument: the whole parameter, or this rank's slice.
+  void addParameter(const strata::fb::Argument *arg);
 
   /// Runs the entry point. Results end up in host memory, except those
   /// `keep` marks on devices with their own memory: their descriptors

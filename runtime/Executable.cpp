@@ -502,7 +502,10 @@ strata_status_code checkParameters(const Executable *exe, const Checker &c) {
 
 /// Exactly one launch, in the host code, of `strata_entry_<name>`: the
 /// runtime looks the entry up by that symbol.
-strata_status_code checkCommands(const EntryPoint *ep, const Checker &c) {
+/// `program`: the symbol's prefix after strata_entry_ ("stage0." for
+/// stage 0's tensor-parallel program, empty for the executable's own).
+strata_status_code checkCommands(const EntryPoint *ep, const Checker &c,
+                                 const std::string &program) {
   const char *name = ep->name()->c_str();
   if (ep->commands()->size() != 1)
     return c.corrupt("entry point '%s' has %u commands; it must have one", name,
@@ -514,10 +517,11 @@ strata_status_code checkCommands(const EntryPoint *ep, const Checker &c) {
     return c.corrupt("entry point '%s' launches kernel library %u; entry "
                      "points are in the host code (kernel library 0)",
                      name, cmd->kernel());
-  if (cmd->symbol()->str() != STRATA_ENTRY_PREFIX + ep->name()->str())
+  std::string symbol = STRATA_ENTRY_PREFIX + program + ep->name()->str();
+  if (cmd->symbol()->str() != symbol)
     return c.corrupt("entry point '%s' calls symbol '%s'; its symbol must "
-                     "be '" STRATA_ENTRY_PREFIX "%s'",
-                     name, cmd->symbol()->c_str(), name);
+                     "be '%s'",
+                     name, cmd->symbol()->c_str(), symbol.c_str());
   return STRATA_OK;
 }
 
@@ -549,8 +553,37 @@ strata_status_code checkExpertLoad(const Executable *exe, int parameter,
 constexpr int kMaxStateSlots = 8;
 
 /// KV caches as f32 [batch, length, width], parameters as themselves.
+/// A partitioned program's Parameter argument: part of `p` along
+/// `shard_dim`, in `tp` equal parts.
+strata_status_code checkSlice(const EntryPoint *ep, uoffset_t index,
+                              const Argument *arg, const Parameter *p,
+                              int64_t tp, const Checker &c) {
+  const auto *shape = arg->shape();
+  int dim = arg->shard_dim();
+  bool valid = tp > 1 && arg->shard_count() == tp && dim >= 0 &&
+               static_cast<uoffset_t>(dim) < shape->size() &&
+               shape->size() == p->shape()->size() &&
+               arg->dtype() == p->dtype();
+  for (uoffset_t d = 0; valid && d < shape->size(); ++d)
+    valid = d == static_cast<uoffset_t>(dim)
+                ? shape->Get(d) * tp == p->shape()->Get(d)
+                : shape->Get(d) == p->shape()->Get(d);
+  if (!valid)
+    return c.corrupt("argument %u of entry point '%s' takes parameter '%s' "
+                     "as %s, part of %lld along dimension %d, but the "
+                     "parameter is %s and the plan's tp %lld",
+                     index, ep->name()->c_str(), p->name()->c_str(),
+                     shapeText(shape).c_str(), (long long)arg->shard_count(),
+                     dim, shapeText(p->shape()).c_str(), (long long)tp);
+  return STRATA_OK;
+}
+
+/// `tp`: the tensor-parallel ranks of a partitioned program (a stage),
+/// whose Parameter arguments may be slices; 1 for the executable's own
+/// entry points, which take whole parameters.
 strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
-                                 uoffset_t index, const Checker &c) {
+                                 uoffset_t index, const Checker &c,
+                                 int64_t tp) {
   const char *name = ep->name()->c_str();
   const Argument *arg = ep->arguments()->Get(index);
   if (!inRange(arg->kind()) || !inRange(arg->dtype()))
@@ -643,6 +676,13 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
     return c.corrupt("entry point '%s' refers to parameter %d of %zu", name,
                      arg->parameter(), numParams);
   const Parameter *p = exe->parameters()->Get(arg->parameter());
+  if (arg->shard_dim() != -1 || arg->shard_count() != 1) {
+    if (arg->kind() != ArgumentKind::Parameter || tp == 1)
+      return c.corrupt("argument %u of entry point '%s' takes a slice of "
+                       "'%s' outside a tensor-parallel program",
+                       index, name, p->name()->c_str());
+    return checkSlice(ep, index, arg, p, tp, c);
+  }
   if (!sameShape(shape, p->shape()) || arg->dtype() != p->dtype())
     return c.corrupt("argument %u of entry point '%s' takes parameter '%s' "
                      "as %s %s, but the parameter is %s %s",
@@ -810,12 +850,12 @@ strata_status_code checkTrainingState(const Executable *exe, const Checker &c) {
 }
 
 strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
-                                   const Checker &c) {
+                                   const Checker &c, int64_t tp = 1) {
   const char *name = ep->name()->c_str();
-  if (strata_status_code code = checkCommands(ep, c))
+  if (strata_status_code code = checkCommands(ep, c, tp > 1 ? "stage0." : ""))
     return code;
   for (uoffset_t i = 0; i < ep->arguments()->size(); ++i)
-    if (strata_status_code code = checkArgument(exe, ep, i, c))
+    if (strata_status_code code = checkArgument(exe, ep, i, c, tp))
       return code;
   if (strata_status_code code = checkNoRepeats(exe, ep, c))
     return code;
@@ -895,9 +935,11 @@ strata_status_code checkDecodeCaches(const EntryPoint *decode,
 /// The metadata's vocabulary against the logits the kernels return: the
 /// runtime reads [batch, seq, vocab_size] floats from forward's and
 /// decode's first result.
-strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
+strata_status_code checkLanguageModel(const Executable *exe,
+                                      const EntryPoint *forward,
+                                      const EntryPoint *decode,
+                                      const Checker &c) {
   int64_t vocab = exe->metadata()->vocab_size();
-  const EntryPoint *forward = findEntry(exe, "forward");
   // A forward whose first result is not rank 3 has no LM head (a
   // classifier); sessions refuse to run it as one.
   if (forward && forward->results()->size() &&
@@ -907,7 +949,6 @@ strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
                      "tokens",
                      shapeText(forward->results()->Get(0)->shape()).c_str(),
                      (long long)vocab);
-  const EntryPoint *decode = findEntry(exe, "decode");
   if (!decode)
     return STRATA_OK;
   bool tokens = false, positions = false;
@@ -925,6 +966,53 @@ strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
                          : "missing",
                      (long long)vocab);
   return checkDecodeCaches(decode, c);
+}
+
+strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
+  return checkLanguageModel(exe, findEntry(exe, "forward"),
+                            findEntry(exe, "decode"), c);
+}
+
+/// The entry point `name` among `eps`, or null.
+const EntryPoint *
+findIn(const flatbuffers::Vector<flatbuffers::Offset<EntryPoint>> *eps,
+       const std::string &name) {
+  for (const EntryPoint *ep : *eps)
+    if (ep->name()->str() == name)
+      return ep;
+  return nullptr;
+}
+
+/// Partitioned programs: today one stage of a tensor-parallel plan, whose
+/// entry points are some of the executable's, taking slices of the
+/// parameters in the plan's tp parts.
+strata_status_code checkStages(const Executable *exe, const Checker &c) {
+  const auto *stages = exe->stages();
+  if (!stages || stages->size() == 0)
+    return STRATA_OK;
+  const ParallelPlan *plan = exe->parallel();
+  if (!plan || plan->tp() < 2 || plan->pp() != 1 || stages->size() != 1)
+    return c.corrupt("the executable has %u partitioned programs but its "
+                     "plan is not tensor parallelism alone",
+                     stages->size());
+  const Stage *stage = stages->Get(0);
+  const auto *eps = stage->entry_points();
+  if (eps->size() == 0 || stage->first_layer() != 0 ||
+      stage->num_layers() != exe->metadata()->num_layers())
+    return c.corrupt("the tensor-parallel program has no entry point or "
+                     "does not hold every layer");
+  std::set<std::string> names;
+  for (const EntryPoint *ep : *eps) {
+    if (!names.insert(ep->name()->str()).second ||
+        !findEntry(exe, ep->name()->c_str()))
+      return c.corrupt("the tensor-parallel program's entry point '%s' is "
+                       "repeated or not one of the executable's",
+                       ep->name()->c_str());
+    if (strata_status_code code = checkEntryPoint(exe, ep, c, plan->tp()))
+      return code;
+  }
+  return checkLanguageModel(exe, findIn(eps, "forward"), findIn(eps, "decode"),
+                            c);
 }
 
 strata_status_code checkEntryPoints(const Executable *exe, const Checker &c) {
@@ -975,9 +1063,9 @@ strata_status_code checkExecutable(const Executable *exe, const Checker &c) {
                 c.where, exe->version(), kFormatVersion);
   if (!inRange(exe->target()))
     return c.corrupt("unknown target");
-  for (auto check :
-       {checkKernelLibraries, checkTarget, checkParameters, checkTrainingState,
-        checkEntryPoints, checkMetadata, checkLanguageModel, checkPlan})
+  for (auto check : {checkKernelLibraries, checkTarget, checkParameters,
+                     checkTrainingState, checkEntryPoints, checkMetadata,
+                     checkLanguageModel, checkPlan, checkStages})
     if (strata_status_code code = check(exe, c))
       return code;
   return STRATA_OK;

@@ -135,9 +135,7 @@ strata_status_code CachedStepper::run(const int32_t *tokens,
       break;
     }
     case ArgumentKind::Parameter:
-      frame.addParameter(
-          arg->parameter(),
-          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
+      frame.addParameter(arg);
       break;
     default:
       return fail(status, STRATA_UNSUPPORTED,
@@ -235,7 +233,7 @@ bool takesKeyPadding(const strata::fb::EntryPoint *decode) {
 strata_status_code generate(strata_session &session, const Batch &batch,
                             const strata_sampling_options &opts,
                             strata_status *status) {
-  const strata::fb::EntryPoint *decode = findEntry(session.exe, "decode");
+  const strata::fb::EntryPoint *decode = findEntry(session, "decode");
   bool cached = decode && session.useKvCache;
   if (cached && (batch.size == 1 || takesKeyPadding(decode))) {
     CachedStepper stepper(session, decode, batch);

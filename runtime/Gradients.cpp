@@ -66,6 +66,13 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
   if (labelled)
     *labelled = std::count_if(targets.begin(), targets.end(),
                               [](int32_t t) { return t != kIgnoreIndex; });
+  // Its program has forward and decode only; loss_grad would run the
+  // whole model on every rank.
+  if (s.parallel.stage)
+    return fail(status, STRATA_UNSUPPORTED,
+                "training across tensor-parallel ranks is not implemented "
+                "yet: compile with --tp 1 to train across data-parallel "
+                "ranks, or train as one process");
   const strata::fb::EntryPoint *ep = findEntry(s.exe, "loss_grad");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND,
@@ -128,9 +135,7 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
       code = frame.add(&s.training.lossScale, sizeof(float), {}, status);
       break;
     case strata::fb::ArgumentKind::Parameter:
-      frame.addParameter(
-          arg->parameter(),
-          std::vector<int64_t>(arg->shape()->begin(), arg->shape()->end()));
+      frame.addParameter(arg);
       break;
     default:
       return fail(status, STRATA_UNSUPPORTED,

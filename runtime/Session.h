@@ -62,6 +62,11 @@ struct ParallelPlace {
   /// This session's rank in its data-parallel group, and the group's size.
   int dpRank() const { return dataParallel ? dataParallel->rank() : 0; }
   int dpSize() const { return dataParallel ? dataParallel->size() : 1; }
+  /// A tensor-parallel launch: the partitioned program this rank runs
+  /// (the executable's stage 0) and the ranks holding the other slices of
+  /// its parameters, over which its kernels sum; null outside one.
+  const strata::fb::Stage *stage = nullptr;
+  std::unique_ptr<Communicator> tensorParallel;
   /// ZeRO-1 (ZeroOptimizer.cpp): the data-parallel rank that keeps each
   /// parameter's optimizer state (-1: not stepped by the optimizer);
   /// empty when the state is not sharded.

@@ -190,7 +190,7 @@ strata_status_code applyUpdate(strata_session &s, const Weights &grads,
       break;
     }
     case strata::fb::ArgumentKind::Parameter:
-      frame.addParameter(arg->parameter(), shape);
+      frame.addParameter(arg);
       break;
     case strata::fb::ArgumentKind::ExpertLoad: {
       // What loss_grad counted over this step's micro-batches.

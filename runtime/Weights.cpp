@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <system_error>
 #include <thread>
@@ -100,6 +101,8 @@ strata_status_code Weights::sync(Device &device, strata_status *status) {
         for (size_t k; (k = next.fetch_add(1)) < sums.size();)
           computeRowSums(tensors[rowSumsOf[sums[k]]], tensors[sums[k]]);
       });
+    if (strata_status_code code = copySlices(status))
+      return code;
     derivedStale = false;
   }
   if (device.hostMemory() || !deviceStale)
@@ -118,7 +121,57 @@ strata_status_code Weights::sync(Device &device, strata_status *status) {
   return STRATA_OK;
 }
 
-void *Weights::kernelPointer(size_t i, Device &device) {
+void Weights::useSlices(std::vector<Slice> slices) {
+  sliceOf = std::move(slices);
+  sliced.clear();
+  sliced.resize(sliceOf.size());
+  derivedStale = true;
+}
+
+/// Copies part `s.part` of `whole` along `s.dim` into `out`: the dims
+/// before `dim` are the outer loop, each step one contiguous run.
+static void copySlice(const HostTensor &whole, const Weights::Slice &s,
+                      HostTensor &out) {
+  size_t element = dtypeSize(whole.dtype);
+  size_t outer = 1, inner = element;
+  for (int d = 0; d < s.dim; ++d)
+    outer *= static_cast<size_t>(whole.shape[d]);
+  for (size_t d = static_cast<size_t>(s.dim) + 1; d < whole.shape.size(); ++d)
+    inner *= static_cast<size_t>(whole.shape[d]);
+  size_t run = static_cast<size_t>(whole.shape[s.dim] / s.count) * inner;
+  size_t stride = static_cast<size_t>(whole.shape[s.dim]) * inner;
+  const uint8_t *from = whole.data.get() + static_cast<size_t>(s.part) * run;
+  uint8_t *to = out.data.get();
+  for (size_t o = 0; o < outer; ++o)
+    std::memcpy(to + o * run, from + o * stride, run);
+}
+
+strata_status_code Weights::copySlices(strata_status *status) {
+  for (size_t i = 0; i < sliceOf.size() && i < tensors.size(); ++i) {
+    const Slice &s = sliceOf[i];
+    if (s.dim < 0)
+      continue;
+    const HostTensor &whole = tensors[i];
+    HostTensor &out = sliced[i];
+    if (!out.data) {
+      out.dtype = whole.dtype;
+      out.shape = whole.shape;
+      out.shape[s.dim] /= s.count;
+      out.elements = whole.elements / static_cast<size_t>(s.count);
+      if (!out.allocate())
+        return fail(status, STRATA_OUT_OF_MEMORY,
+                    "out of memory for parameter %zu's tensor-parallel "
+                    "slice (%zu bytes)",
+                    i, out.bytes());
+    }
+    copySlice(whole, s, out);
+  }
+  return STRATA_OK;
+}
+
+void *Weights::kernelPointer(size_t i, Device &device, bool slice) {
+  if (slice && i < sliced.size() && sliced[i].data)
+    return sliced[i].data.get();
   return device.hostMemory() ? tensors[i].data.get() : deviceCopies[i];
 }
 

@@ -60,15 +60,31 @@ public:
   /// Brings the computed parameters (int8 weights' row sums) and the
   /// device copies up to date; called before every entry point runs.
   strata_status_code sync(Device &device, strata_status *status);
-  /// Where the kernels read parameter `i`.
-  void *kernelPointer(size_t i, Device &device);
+  /// A tensor-parallel program's view of one parameter: part `part` of
+  /// `count` equal slices along dimension `dim` (-1: the whole).
+  struct Slice {
+    int dim = -1;
+    int64_t count = 1, part = 0;
+  };
+  /// A partitioned program's Parameter arguments read these slices (one
+  /// per parameter) instead of the whole parameters, copied out of them
+  /// whenever the values change (host-memory devices only). The whole
+  /// parameters stay: checkpoints and the optimizer see the model, not a rank's
+  /// part of it.
+  void useSlices(std::vector<Slice> slices);
+  /// Where the kernels read parameter `i` (`slice`: its useSlices slice).
+  void *kernelPointer(size_t i, Device &device, bool slice = false);
   /// Frees the device copies (before the device goes).
   void releaseDeviceCopies(Device &device);
 
 private:
+  strata_status_code copySlices(strata_status *status);
   std::vector<HostTensor> tensors;
   /// Per parameter: the int8 weight it holds the row sums of, else -1.
   std::vector<int> rowSumsOf;
+  /// useSlices': per parameter, the slice and its copy (empty: none).
+  std::vector<Slice> sliceOf;
+  std::vector<HostTensor> sliced;
   std::vector<void *> deviceCopies;
   bool deviceStale = true, derivedStale = true;
 };

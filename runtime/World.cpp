@@ -72,8 +72,9 @@ strata_status_code checkSameExecutable(const strata_executable *exe,
 
 /// The launched ranks against the mesh, and the axes this runtime runs
 /// across ranks (data parallelism, with or without ZeRO-1).
-strata_status_code checkPlan(const strata::fb::ParallelPlan *plan, int ranks,
+strata_status_code checkPlan(const strata::fb::Executable *exe, int ranks,
                              strata_status *status) {
+  const strata::fb::ParallelPlan *plan = exe->parallel();
   if (!plan)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "%d ranks were launched, but the executable has no parallel "
@@ -95,8 +96,7 @@ strata_status_code checkPlan(const strata::fb::ParallelPlan *plan, int ranks,
   struct Axis {
     const char *flag;
     int64_t degree;
-  } unpartitioned[] = {{"tp", plan->tp()}, {"pp", plan->pp()},
-                       {"ep", plan->ep()}};
+  } unpartitioned[] = {{"pp", plan->pp()}, {"ep", plan->ep()}};
   for (const Axis &axis : unpartitioned)
     if (axis.degree > 1)
       return fail(status, STRATA_UNSUPPORTED,
@@ -106,6 +106,14 @@ strata_status_code checkPlan(const strata::fb::ParallelPlan *plan, int ranks,
                   "--%s 1 (data parallelism runs across ranks), or run it "
                   "as one process",
                   axis.flag, (long long)axis.degree, axis.flag);
+  if (plan->tp() > 1 && (!exe->stages() || exe->stages()->size() == 0))
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's plan has --tp %lld, but it holds no "
+                "tensor-parallel program (CUDA and int8 executables have "
+                "none yet), so each rank would compute the whole model: "
+                "compile with --tp 1 (data parallelism runs across ranks), "
+                "or run it as one process",
+                (long long)plan->tp());
   return STRATA_OK;
 }
 
@@ -133,6 +141,53 @@ int dataParallelColor(const std::vector<int64_t> &coords,
     color = color * mesh->shape()->Get(i) + coords[i];
   }
   return static_cast<int>(color);
+}
+
+/// The mesh axis named `name`, or -1.
+int axisIndex(const strata::fb::Mesh *mesh, const char *name) {
+  for (size_t i = 0; i < mesh->axes()->size(); ++i)
+    if (mesh->axes()->Get(i)->str() == name)
+      return static_cast<int>(i);
+  return -1;
+}
+
+/// The tensor-parallel group: the ranks whose coordinates differ only on
+/// the tp axis.
+int tensorParallelColor(const std::vector<int64_t> &coords,
+                        const strata::fb::Mesh *mesh) {
+  int tp = axisIndex(mesh, "tp");
+  int64_t color = 0;
+  for (size_t i = 0; i < coords.size(); ++i)
+    if (static_cast<int>(i) != tp)
+      color = color * mesh->shape()->Get(i) + coords[i];
+  return static_cast<int>(color);
+}
+
+/// A tensor-parallel launch: the rank runs stage 0's program, its kernels
+/// sum over its tensor-parallel group, and its Parameter arguments read
+/// part `tp coordinate` of each split parameter.
+strata_status_code useTensorParallelProgram(strata_session &s,
+                                            ParallelPlace &place,
+                                            strata_status *status) {
+  const strata::fb::Executable *exe = s.exe->root;
+  const strata::fb::Mesh *mesh = exe->parallel()->mesh();
+  if (strata_status_code code =
+          place.world->split(tensorParallelColor(place.coords, mesh),
+                             place.world->rank(), place.tensorParallel, status))
+    return code;
+  if (strata_status_code code =
+          s.device->useTensorParallelGroup(place.tensorParallel.get(), status))
+    return code;
+  place.stage = exe->stages()->Get(0);
+  int64_t part = place.coords[axisIndex(mesh, "tp")];
+  std::vector<Weights::Slice> slices(exe->parameters()->size());
+  for (const auto *ep : *place.stage->entry_points())
+    for (const auto *arg : *ep->arguments())
+      if (arg->kind() == strata::fb::ArgumentKind::Parameter &&
+          arg->shard_dim() >= 0)
+        slices[arg->parameter()] = {arg->shard_dim(), arg->shard_count(), part};
+  s.weights.useSlices(std::move(slices));
+  return STRATA_OK;
 }
 
 /// A CUDA session's data-parallel group over NCCL, bootstrapped by the
@@ -191,9 +246,12 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
   }
   if (strata_status_code code = checkSameExecutable(s.exe, world, status))
     return code;
-  if (strata_status_code code = checkPlan(plan, world.size(), status))
+  if (strata_status_code code = checkPlan(s.exe->root, world.size(), status))
     return code;
   place.coords = coordinatesOf(world.rank(), plan->mesh());
+  if (plan->tp() > 1)
+    if (strata_status_code code = useTensorParallelProgram(s, place, status))
+      return code;
   if (strata_status_code code = world.split(
           dataParallelColor(place.coords, plan->mesh()), world.rank(),
           place.dataParallel, status))

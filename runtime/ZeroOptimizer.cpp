@@ -139,7 +139,7 @@ strata_status_code balanceBiases(strata_session &s, strata_status *status) {
   for (const auto *arg : *ep->arguments()) {
     std::vector<int64_t> shape(arg->shape()->begin(), arg->shape()->end());
     if (arg->kind() == strata::fb::ArgumentKind::Parameter) {
-      frame.addParameter(arg->parameter(), shape);
+      frame.addParameter(arg);
       continue;
     }
     auto it = s.training.expertLoads.find(arg->parameter());

@@ -36,12 +36,17 @@ typedef void (*strata_entry_fn)(void **args);
  *        void *captures, int64_t iterations, int64_t costPerIteration);
  *   void *(*strata_cpu_arena)(void *ctx, int64_t bytes);  push a frame
  *   void (*strata_cpu_arena_release)(void *ctx, void *frame);  pop it
+ *   void (*strata_cpu_all_reduce)(void *ctx, float *data, int64_t count);
+ *        a tensor-parallel program's sum of `data` over the session's
+ *        tensor-parallel ranks, in place (only libraries with such a
+ *        program export it; unset: a group of one, data unchanged)
  * A function with a memory plan pushes one 64-byte aligned frame when it
  * starts and pops it before it returns: frames nest like calls. */
 #define STRATA_HOOK_CPU_CONTEXT "strata_cpu_context"
 #define STRATA_HOOK_CPU_PARALLEL_FOR "strata_cpu_parallel_for"
 #define STRATA_HOOK_CPU_ARENA "strata_cpu_arena"
 #define STRATA_HOOK_CPU_ARENA_RELEASE "strata_cpu_arena_release"
+#define STRATA_HOOK_CPU_ALL_REDUCE "strata_cpu_all_reduce"
 typedef void (*strata_parallel_body_fn)(void *captures, int64_t begin,
                                         int64_t end);
 typedef void (*strata_cpu_parallel_for_fn)(void *ctx,
@@ -50,6 +55,7 @@ typedef void (*strata_cpu_parallel_for_fn)(void *ctx,
                                            int64_t costPerIteration);
 typedef void *(*strata_arena_fn)(void *ctx, int64_t bytes);
 typedef void (*strata_arena_release_fn)(void *ctx, void *frame);
+typedef void (*strata_all_reduce_fn)(void *ctx, float *data, int64_t count);
 
 /* CUDA host libraries: the same for device memory, plus launches.
  *   void *strata_cuda_context;

@@ -131,6 +131,33 @@ def StrataCpuArenaHook : Pass<"strata-cpu-arena-hook", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
+def StrataCpuAllReduceCalls
+    : Pass<"strata-cpu-all-reduce-calls", "mlir::ModuleOp"> {
+  let summary = "Lower strata_kernel.all_reduce on buffers to a runtime call";
+  let description = [{
+    For the CPU, on buffers. Each strata_kernel.all_reduce becomes a call of
+    `strata_all_reduce_f32(memref<?xf32>)` on its buffer viewed as one
+    dimension (a buffer with another layout is copied into a contiguous one
+    and back); strata-cpu-collective-hooks gives that function its body.
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+def StrataCpuCollectiveHooks
+    : Pass<"strata-cpu-collective-hooks", "mlir::ModuleOp"> {
+  let summary = "Give strata_all_reduce_f32 a body that asks the runtime";
+  let description = [{
+    For the CPU, on the LLVM dialect, after strata-cpu-all-reduce-calls.
+    `strata_all_reduce_f32` calls the exported hook
+    `strata_cpu_all_reduce(ctx, data, count)` (the context in
+    `strata_cpu_context`), which the runtime binds to the session's
+    tensor-parallel group; while the hook is null the data stay as they are
+    (a group of one). Modules without the function are left alone.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 def StrataOutlineParallelLoops
     : Pass<"strata-outline-parallel-loops", "mlir::ModuleOp"> {
   let summary = "Move each top-level parallel loop nest into a function "

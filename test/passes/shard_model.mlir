@@ -1,15 +1,60 @@
-// RUN: strata-compile %examples/tiny.yaml --emit=mlir | strata-opt --strata-shard | FileCheck %s
-// RUN: strata-compile %examples/tiny.yaml --tp 4 --pp 1 --emit=mlir | strata-opt --strata-shard | FileCheck %s --check-prefix=TP4
-// RUN: strata-compile %examples/tiny.yaml --tp 1 --emit=mlir | strata-opt --strata-shard | FileCheck %s --check-prefix=TP1
-// RUN: strata-compile %examples/tiny.yaml --train --emit=mlir | not strata-opt --strata-shard 2>&1 | FileCheck %s --check-prefix=TRAIN
+// strata-compile's shard phase (strata-shard{beside}) on the example model
+// (hidden 64, 4 query and 2 KV heads of 16, MLP 128, 8 experts with a
+// shared one; its plan has tp 2): the whole program stays, and pipeline
+// stage 0's tensor-parallel program is added beside it.
+// RUN: strata-compile %examples/tiny.yaml --emit=mlir | FileCheck %s --check-prefix=BESIDE
+// RUN: strata-compile %examples/tiny.yaml --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
+// RUN: strata-compile %examples/tiny.yaml --tp 1 --emit=mlir | FileCheck %s --check-prefix=TP1
+// RUN: strata-compile %examples/tiny.yaml --quantize=w8a16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=INT8
 
-// strata-shard on the example model (hidden 64, 4 query and 2 KV heads of
-// 16, MLP 128, 8 experts with a shared one; its plan has tp 2): every layer
-// body keeps half the heads and half the MLP, with two all-reduces in a
-// dense layer; the experts stay whole; the entry points pass each rank's
-// slices (strata.param marked with the split) and decode's KV caches are
-// half as wide in and out.
+// In place (strata-opt --strata-shard) on the IR without the phase (CUDA
+// executables have no tensor-parallel program yet, so theirs is that).
+// RUN: strata-compile %examples/tiny.yaml --target=cuda --emit=mlir 2>/dev/null | strata-opt --strata-shard | FileCheck %s
+// RUN: strata-compile %examples/tiny.yaml --target=cuda --tp 4 --pp 1 --emit=mlir 2>/dev/null | strata-opt --strata-shard | FileCheck %s --check-prefix=TP4
+// RUN: strata-compile %examples/tiny.yaml --target=cuda --train --emit=mlir 2>/dev/null | not strata-opt --strata-shard 2>&1 | FileCheck %s --check-prefix=INPLACE-TRAIN
 
+// Beside: the whole layer keeps its whole weights; its stage-0 clone has
+// half the heads and half the MLP with two all-reduces; the stage-0 entry
+// points call the clones with each rank's slices.
+// BESIDE-LABEL: func.func private @dense_layer(
+// BESIDE-SAME: tensor<64x64xf32>, %{{[^:]*}}: tensor<32x64xf32>, %{{[^:]*}}: tensor<32x64xf32>, %{{[^:]*}}: tensor<64x64xf32>,
+// BESIDE-NOT: shard.all_reduce
+// BESIDE: return
+// BESIDE-LABEL: func.func private @stage0.dense_layer(
+// BESIDE-SAME: tensor<32x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<16x64xf32> {strata.shard_dim = 0 : i64}
+// BESIDE-COUNT-2: shard.all_reduce
+// BESIDE-LABEL: func.func @forward(
+// BESIDE: strata.param "model.layers.0.self_attn.q_proj.weight" : tensor<64x64xf32>
+// BESIDE: call @dense_layer(
+// BESIDE-LABEL: func.func @stage0.forward(
+// BESIDE-SAME: attributes {strata.stage = 0 : i64}
+// BESIDE: strata.param "model.layers.0.self_attn.q_proj.weight" {strata.shard_count = 2 : i64, strata.shard_dim = 0 : i64} : tensor<32x64xf32>
+// BESIDE: call @stage0.dense_layer(
+// BESIDE-LABEL: func.func @decode(
+// BESIDE-SAME: %{{[^:]*}}: tensor<?x?x32xf32>, %{{[^:]*}}: tensor<?x?x32xf32>,
+// BESIDE-LABEL: func.func @stage0.decode(
+// BESIDE-SAME: %{{[^:]*}}: tensor<?x?x16xf32>, %{{[^:]*}}: tensor<?x?x16xf32>,
+// BESIDE-SAME: attributes {strata.stage = 0 : i64}
+
+// Training entry points stay whole; the program has inference's only.
+// TRAIN: func.func @stage0.forward(
+// TRAIN: func.func @loss_grad(
+// TRAIN-NOT: call @stage0.
+// TRAIN: func.func @stage0.decode(
+// TRAIN-NOT: func.func @stage0.loss
+
+// TP1-NOT: stage0.
+// TP1-NOT: strata.shard_dim
+
+// INT8: note: --tp 2: int8 executables hold no tensor-parallel program yet; this one runs as one process
+// INT8-NOT: stage0.
+
+// INPLACE-TRAIN: error: strata-shard: tensor parallelism of training steps is not implemented yet; compile without --train or with --tp 1
+
+// In place: every layer body keeps half the heads and half the MLP, with
+// two all-reduces in a dense layer; the experts stay whole; the entry
+// points pass each rank's slices (strata.param marked with the split) and
+// decode's KV caches are half as wide in and out.
 // CHECK-LABEL: func.func private @dense_layer(
 // CHECK-SAME: tensor<32x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<16x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<16x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x32xf32> {strata.shard_dim = 1 : i64}
 // CHECK-SAME: tensor<64x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x64xf32> {strata.shard_dim = 0 : i64}, %{{[^:]*}}: tensor<64x64xf32> {strata.shard_dim = 1 : i64}
@@ -36,8 +81,3 @@
 // TP4: strata.attention {{.*}}num_heads = 4 : i64, num_kv_heads = 2 : i64
 // TP4-COUNT-1: shard.all_reduce
 // TP4: return
-
-// TP1-NOT: shard.all_reduce
-// TP1-NOT: strata.shard_dim
-
-// TRAIN: error: strata-shard: tensor parallelism of training steps is not implemented yet; compile without --train or with --tp 1

@@ -115,6 +115,28 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   return pm.run(module);
 }
 
+/// The shard phase (passes/Phases.h): with --tp above 1, the
+/// tensor-parallel program that ranks of a launch run, beside the whole
+/// one. CUDA and int8 executables have none yet: they run the plan as one
+/// process (or across data-parallel ranks with --tp 1).
+mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
+                               const std::string &scheme) {
+  auto plan =
+      module->getAttrOfType<mlir::strata::ParallelAttr>("strata.parallel");
+  if (!plan || plan.getTp() == 1)
+    return mlir::success();
+  if (opts.target == "cuda" || scheme != "none") {
+    llvm::errs() << "note: --tp " << plan.getTp() << ": "
+                 << (opts.target == "cuda" ? "CUDA" : "int8")
+                 << " executables hold no tensor-parallel program yet; this "
+                    "one runs as one process\n";
+    return mlir::success();
+  }
+  mlir::PassManager pm(module.getContext());
+  mlir::strata::buildShardPhase(pm);
+  return pm.run(module);
+}
+
 /// --weights-dtype auto: the checkpoint's dtype, so a bf16 or f16
 /// checkpoint loads without being widened; f32 for training (it keeps f32
 /// master weights, as an explicit bf16 there is an error).
@@ -577,6 +599,8 @@ int run(const Options &opts) {
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
   std::string scheme = quantizeScheme(opts, config.quantization);
+  if (mlir::failed(shardPhase(*module, opts, scheme)))
+    return 1;
   if (mlir::failed(quantizePhase(
           *module, scheme,
           opts.quantizeLmHead ||

@@ -7,6 +7,8 @@
 #include "dialect/KernelDialect.h"
 #include "dialect/StrataOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/MapVector.h"
@@ -34,6 +36,7 @@ struct ConvertToLinalgPass
     populateLossToLinalgPatterns(patterns);
     populateGradientsToLinalgPatterns(patterns);
     populateOptimizerToLinalgPatterns(patterns);
+    populateCollectivesToKernelPatterns(patterns);
     populateMoEToLinalgPatterns(patterns, groupExperts,
                                 groupExperts && groupExpertsBackward);
     // decode's KV caches are extended with tensor.concat: lower it to
@@ -49,7 +52,9 @@ struct ConvertToLinalgPass
     // from printing hundreds of identical lines.
     llvm::MapVector<OperationName, SmallVector<Operation *>> left;
     getOperation().walk([&](Operation *op) {
-      if (isa<StrataDialect>(op->getDialect()) && !isa<ParamOp>(op))
+      if ((isa<StrataDialect>(op->getDialect()) && !isa<ParamOp>(op)) ||
+          (isa<shard::ShardDialect>(op->getDialect()) &&
+           !isa<shard::GridOp>(op)))
         left[op->getName()].push_back(op);
     });
     for (auto &[name, ops] : left) {
