@@ -1220,6 +1220,8 @@ strata_status_code strata_executable_get_plan(const strata_executable *exe,
         out->mesh_shape[i] = p->mesh()->shape()->Get(i);
         out->mesh_axes[i] = p->mesh()->axes()->Get(i)->c_str();
       }
+      out->has_tensor_parallel_program =
+          root->stages() && root->stages()->size() > 0;
     }
     if (const TrainingPlan *t = root->training()) {
       out->has_training = 1;

@@ -115,6 +115,10 @@ typedef struct strata_plan_info {
   int64_t batch_size, seq_len, seed, ignore_index;
   int has_inference;
   int64_t max_batch_size, max_tokens;
+  /* The executable holds a tensor-parallel program (forward and decode
+   * partitioned over the plan's tp ranks), which the ranks of a launch of
+   * the mesh's size run; 0: every rank would run the whole model. */
+  int has_tensor_parallel_program;
 } strata_plan_info;
 
 /* Loads and verifies an executable file (flatbuffers verifier plus Strata's

@@ -1,11 +1,13 @@
 // strata-compile's shard phase (strata-shard{beside}) on the example model
 // (hidden 64, 4 query and 2 KV heads of 16, MLP 128, 8 experts with a
-// shared one; its plan has tp 2): the whole program stays, and pipeline
-// stage 0's tensor-parallel program is added beside it.
-// RUN: strata-compile %examples/tiny.yaml --emit=mlir | FileCheck %s --check-prefix=BESIDE
-// RUN: strata-compile %examples/tiny.yaml --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
+// shared one; its plan has tp 2, here with pp 1): the whole program stays,
+// and pipeline stage 0's tensor-parallel program is added beside it. With
+// tp 1, or the config's pp 2 (which runs as one process), there is none.
+// RUN: strata-compile %examples/tiny.yaml --pp 1 --emit=mlir | FileCheck %s --check-prefix=BESIDE
+// RUN: strata-compile %examples/tiny.yaml --pp 1 --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
+// RUN: strata-compile %examples/tiny.yaml --emit=mlir | FileCheck %s --check-prefix=TP1
 // RUN: strata-compile %examples/tiny.yaml --tp 1 --emit=mlir | FileCheck %s --check-prefix=TP1
-// RUN: strata-compile %examples/tiny.yaml --quantize=w8a16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=INT8
+// RUN: strata-compile %examples/tiny.yaml --pp 1 --quantize=w8a16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=INT8
 
 // In place (strata-opt --strata-shard) on the IR without the phase (CUDA
 // executables have no tensor-parallel program yet, so theirs is that).

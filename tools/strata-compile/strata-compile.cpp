@@ -115,15 +115,17 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   return pm.run(module);
 }
 
-/// The shard phase (passes/Phases.h): with --tp above 1, the
-/// tensor-parallel program that ranks of a launch run, beside the whole
-/// one. CUDA and int8 executables have none yet: they run the plan as one
+/// The shard phase (passes/Phases.h): with --tp above 1 (and pp and ep
+/// 1), the tensor-parallel program that ranks of a launch run, beside the
+/// whole one. CUDA and int8 executables have none yet: they run the plan as one
 /// process (or across data-parallel ranks with --tp 1).
 mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
                                const std::string &scheme) {
   auto plan =
       module->getAttrOfType<mlir::strata::ParallelAttr>("strata.parallel");
-  if (!plan || plan.getTp() == 1)
+  // Pipeline and expert parallelism do not run across ranks yet: with
+  // either, the executable runs as one process, which needs no program.
+  if (!plan || plan.getTp() == 1 || plan.getPp() != 1 || plan.getEp() != 1)
     return mlir::success();
   if (opts.target == "cuda" || scheme != "none") {
     llvm::errs() << "note: --tp " << plan.getTp() << ": "
