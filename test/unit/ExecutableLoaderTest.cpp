@@ -159,6 +159,70 @@ TEST(ExecutableLoader, SemanticCorruptionsAreNamed) {
   expectError(c, STRATA_CORRUPT_EXECUTABLE, "invalid memory plan");
 }
 
+/// A tp 2 plan whose stage 0 program takes the embedding's halves by rows.
+ExecutableContents tensorParallelContents() {
+  ExecutableContents c = sampleContents();
+  c.plan.hasParallel = true;
+  c.plan.tp = 2;
+  c.plan.meshShape = {1, 1, 1, 2};
+  ExecutableContents::EntryPoint forward = c.entryPoints[0];
+  forward.function = "stage0.forward";
+  forward.arguments[1].shape = {8, 4};
+  forward.arguments[1].shardDim = 0;
+  forward.arguments[1].shardCount = 2;
+  c.stages.push_back({{forward}});
+  return c;
+}
+
+/// Tests that a tensor-parallel program loads and is reported, and that
+/// its corruptions are named: slices that do not tile the parameter, a
+/// program symbol of the whole model, a slice outside a program, a
+/// program without a tensor-parallel plan.
+TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
+  strata_status status;
+  std::string bytes = mlir::strata::serializeExecutable(tensorParallelContents());
+  strata_executable *exe = nullptr;
+  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                          &status),
+            STRATA_OK)
+      << status.message;
+  strata_plan_info plan;
+  ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
+  EXPECT_EQ(plan.has_tensor_parallel_program, 1);
+  strata_executable_release(exe);
+
+  auto expectError = [&](ExecutableContents c, const char *fragment) {
+    std::string bytes = mlir::strata::serializeExecutable(c);
+    EXPECT_EQ(load(bytes, status), STRATA_CORRUPT_EXECUTABLE);
+    EXPECT_NE(std::string(status.message).find(fragment), std::string::npos)
+        << status.message;
+  };
+  ExecutableContents c = tensorParallelContents();
+  c.stages[0].entryPoints[0].arguments[1].shape = {6, 4};
+  expectError(c, "takes parameter 'model.embed_tokens.weight' as [6, 4], "
+                 "part of 2 along dimension 0, but the parameter is [16, 4] "
+                 "and the plan's tp 2");
+  c = tensorParallelContents();
+  c.stages[0].entryPoints[0].arguments[1].shardCount = 4;
+  expectError(c, "part of 4 along dimension 0");
+  c = tensorParallelContents();
+  c.stages[0].entryPoints[0].function = "forward";
+  expectError(c, "its symbol must be 'strata_entry_stage0.forward'");
+  c = tensorParallelContents();
+  c.entryPoints[0].arguments[2].shardDim = 0;
+  expectError(c, "takes a slice of 'model.norm.weight' outside a "
+                 "tensor-parallel program");
+  c = tensorParallelContents();
+  c.plan.tp = 1;
+  c.plan.meshShape = {1, 1, 1, 1};
+  expectError(c, "partitioned programs but its plan is not tensor "
+                 "parallelism alone");
+  c = tensorParallelContents();
+  c.stages[0].entryPoints[0].name = "generate";
+  expectError(c, "entry point 'generate' is repeated or not one of the "
+                 "executable's");
+}
+
 /// Tests that a memory plan is read back: buffers, slots, fixed bytes and
 /// the slots the input shapes size.
 TEST(ExecutableLoader, MemoryPlanIsReported) {
