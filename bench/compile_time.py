@@ -12,7 +12,9 @@ grow with the layer count (only the parameter table does).
 
 Targets checked (printed as PASS/FAIL, exit 1 on a miss): DeepSeek-V3 to a
 CPU executable in <= 20 s and to a CUDA one in <= 40 s; 61 layers <= 1.5x
-the 4-layer time; `--stats` and `--emit=mlir` under 1 s.
+the 4-layer time; `--stats` and `--emit=mlir` under 1 s; DeepSeek-V3 for
+512 ranks (tp 8 x pp 4 x dp 16, and tp 8 x dp 64 with its tensor-parallel
+program) <= 1.3x its 1-rank time.
 """
 import argparse
 import json
@@ -81,6 +83,15 @@ def main():
             ("deepseek-v3 cut to 4 layers, cpu", cut_layers(v3, 4, tmp), []),
             ("deepseek-v3 cuda", v3, ["--target=cuda"]),
             ("llama-2-7b cpu", os.path.join(CONFIGS, "llama-2-7b.json"), []),
+            # Issue 15: compile time does not grow with the ranks. With pp
+            # above 1 the executable runs as one process (no partitioned
+            # program yet); with tp 8 and pp 1 it adds the tensor-parallel
+            # program every rank runs.
+            ("deepseek-v3 cpu, tp8 x pp4 x dp16", v3,
+             ["--tp", "8", "--pp", "4", "--dp", "16"]),
+            ("deepseek-v3 cpu, tp8 x dp64", v3, ["--tp", "8", "--dp", "64"]),
+            ("llama-2-7b cpu, tp8", os.path.join(CONFIGS, "llama-2-7b.json"),
+             ["--tp", "8"]),
         ]
         results = {}
         print(f"{'case':38} {'seconds':>8} {'executable':>11} {'code':>9}")
@@ -114,6 +125,15 @@ def main():
         check("61 layers <= 1.5x the 4-layer time", full[0] <= 1.5 * cut[0])
         for label, seconds in quick.items():
             check(f"{label} < 1 s", seconds < 1)
+        one = full[0]
+        for label in ["deepseek-v3 cpu, tp8 x pp4 x dp16",
+                      "deepseek-v3 cpu, tp8 x dp64"]:
+            ratio = results[label][0] / one
+            print(f"{label} (512 ranks) / 1 rank: time x{ratio:.2f}")
+            check(f"{label} <= 1.3x the 1-rank time", ratio <= 1.3)
+        llama = results["llama-2-7b cpu, tp8"][0] / results["llama-2-7b cpu"][0]
+        print(f"llama-2-7b tp8 / 1 rank: time x{llama:.2f} (no target: every "
+              f"layer is split, so its program is a second copy)")
     return 1 if misses else 0
 
 

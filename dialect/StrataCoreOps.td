@@ -167,6 +167,31 @@ def Strata_AddOp : Strata_ComputeOp<"add",
   let hasVerifier = 0;
 }
 
+def Strata_EnterTensorParallelOp : Strata_Op<"enter_tensor_parallel",
+    [Pure, AllTypesMatch<["input", "result"]>,
+     DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
+  let summary = "a replicated value where tensor-parallel products read it";
+  let description = [{
+    Megatron's `f`: the identity in the forward. In the backward each
+    rank's gradient of the value covers only the products of its own
+    slices (its heads, its part of the MLP), so the rule sums the gradient
+    over the grid's tensor-parallel axis (`shard.all_reduce` on `grid`,
+    axis `axis`); the row-parallel products' `shard.all_reduce` is the
+    identity there. `strata-shard` puts one on each replicated value that
+    a column-parallel product of a partitioned body reads; the lowering
+    drops it.
+
+    Constraints: enter_c1 input and result have the same type (checked by
+    the type constraint); enter_c2 axis is an axis of grid (checked where
+    the rule builds the sum).
+  }];
+  let arguments = (ins Strata_FloatTensor:$input, FlatSymbolRefAttr:$grid,
+                   I64Attr:$axis);
+  let results = (outs Strata_FloatTensor:$result);
+  let assemblyFormat = "$input `on` $grid `axis` $axis attr-dict `:` type($input)";
+  let hasVerifier = 0;
+}
+
 def Strata_ChannelSliceOp : Strata_Op<"channel_slice",
     [Pure, DeclareOpInterfaceMethods<StrataGradientOpInterface>]> {
   let summary = "a contiguous range of the last dimension";

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/StrataOps.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 
 #include <cmath>
 
@@ -751,5 +752,19 @@ LogicalResult PoolingBackwardOp::verify() {
     return emitOpError() << "pool_bwd_c1: input must be [B, S, D], "
                             "result_grad [B, C] and spread [B, S, C], got "
                          << input << ", " << grad << " and " << spread;
+  return success();
+}
+
+LogicalResult EnterTensorParallelOp::buildVJP(
+    OpBuilder &b, ValueRange resultGrads, SmallVectorImpl<Value> &operandGrads) {
+  auto grid = SymbolTable::lookupNearestSymbolFrom<shard::GridOp>(
+      getOperation(), getGridAttr());
+  if (!grid || getAxis() < 0 || getAxis() >= grid.getRank())
+    return emitOpError("enter_c2: axis ")
+           << getAxis() << " is not an axis of grid " << getGridAttr();
+  operandGrads.push_back(shard::AllReduceOp::create(
+      b, getLoc(), resultGrads[0], getGrid(),
+      ArrayRef<shard::GridAxis>{static_cast<shard::GridAxis>(getAxis())},
+      shard::ReductionKind::Sum));
   return success();
 }

@@ -11,6 +11,7 @@
 #include "dialect/StrataOps.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -350,6 +351,11 @@ LogicalResult Differentiator::backwardOf(Operation *op, OpBuilder &b,
       operandGrads.push_back(isFloatTensor(operand.getType())
                                  ? vjpCall.getResult(next++)
                                  : Value());
+  } else if (isa<shard::AllReduceOp>(op)) {
+    // A row-parallel product's sum over the tensor-parallel ranks
+    // (Megatron's g): every rank's result, hence its gradient, is the same,
+    // and each rank's partial product takes it whole.
+    operandGrads.push_back(resultGrads.front());
   } else if (auto rule = dyn_cast<StrataGradientOpInterface>(op)) {
     if (failed(rule.buildVJP(b, resultGrads, operandGrads)))
       return failure();
@@ -533,6 +539,9 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
     grad.setVisibility(visibleAs.getVisibility());
     symbols.insert(grad);
   }
+  // A partitioned program's loss: its gradient is that program's too.
+  if (Attribute stage = func->getAttr("strata.stage"))
+    grad->setAttr("strata.stage", stage);
   Block *entry = grad.addEntryBlock();
   OpBuilder b = OpBuilder::atBlockEnd(entry);
   IRMapping mapping;

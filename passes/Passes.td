@@ -189,11 +189,21 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     inference entry points (`forward`, `decode`) and the bodies they call
     are cloned as `stage0.<name>` (entry clones marked `strata.stage = 0`)
     and only the clones are partitioned; training entry points stay whole.
+    With `train` the loss is cloned too, before the train phase: strata-
+    autodiff differentiates `stage0.loss` into `stage0.loss_grad` through
+    the partitioned bodies, `shard.all_reduce` being the identity there and
+    the `strata.enter_tensor_parallel` this pass puts on each replicated
+    input of a column-parallel product summing its gradient over the
+    ranks (Megatron's f and g). Cloned bodies that nothing splits are
+    dropped: the program calls the originals.
   }];
   let options = [
     Option<"beside", "beside", "bool", "false",
            "Partition clones of the inference entry points (stage0.<name>) "
            "and keep the whole program">,
+    Option<"train", "train", "bool", "false",
+           "With beside: clone and partition `loss` too (stage0.loss, which "
+           "strata-autodiff then differentiates into stage0.loss_grad)">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::shard::ShardDialect",

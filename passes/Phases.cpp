@@ -21,9 +21,10 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
   pm.addPass(createStrataOptimizer());
 }
 
-void mlir::strata::buildShardPhase(OpPassManager &pm) {
+void mlir::strata::buildShardPhase(OpPassManager &pm, bool train) {
   StrataShardOptions shard;
   shard.beside = true;
+  shard.train = train;
   pm.addPass(createStrataShard(shard));
 }
 

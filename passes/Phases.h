@@ -3,9 +3,11 @@
 // strata-compile runs the strata-level pipeline in phases, in this order:
 //
 //   import    the frontend: config -> strata IR (what --emit=mlir prints);
-//   train     --strata-phase-train: the training entry points (autodiff);
 //   shard     --strata-phase-shard: the plan's tensor-parallel program
-//             beside the whole one (strata-shard{beside});
+//             beside the whole one (strata-shard{beside}), its loss
+//             included when training in f32, so that the train phase
+//             differentiates the partitioned loss too;
+//   train     --strata-phase-train: the training entry points (autodiff);
 //   quantize  int8 (issue 16 registers --strata-phase-quantize);
 //   lower     codegen's --strata-lower-to-llvm-cpu / -nvvm-cuda.
 //
@@ -45,7 +47,9 @@ void buildTrainPhase(OpPassManager &pm, const TrainPhaseOptions &options);
 /// The shard phase: with the plan's tp above 1, pipeline stage 0's
 /// tensor-parallel program (`stage0.forward`, `stage0.decode`) beside the
 /// whole program, which a world of one runs.
-void buildShardPhase(OpPassManager &pm);
+/// `train`: the training forward (`loss`) too, which the train phase
+/// then differentiates as `stage0.loss`.
+void buildShardPhase(OpPassManager &pm, bool train = false);
 
 struct QuantizePhaseOptions {
   /// strata-narrow-weights' `dtype`: the matrix products' weights in bf16,

@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::strata {
@@ -64,10 +65,11 @@ LogicalResult partitionBody(func::FuncOp body, FlatSymbolRefAttr grid,
 /// pipeline parallelism partitions the layers).
 constexpr llvm::StringLiteral kStagePrefix = "stage0.";
 
-/// Clones the inference entry points and every body they reach as
+/// Clones the inference entry points (and with `train` the loss, which
+/// the train phase then differentiates) and every body they reach as
 /// `stage0.<name>`, the clones calling each other; the entry clones are
 /// marked `strata.stage = 0`. Returns the cloned bodies in `bodies`.
-void cloneInferenceProgram(ModuleOp module,
+void cloneInferenceProgram(ModuleOp module, bool train,
                            SmallVectorImpl<func::FuncOp> &bodies) {
   SymbolTable symbols(module);
   llvm::StringMap<func::FuncOp> clones;
@@ -84,7 +86,10 @@ void cloneInferenceProgram(ModuleOp module,
     return it->second;
   };
   Builder b(module.getContext());
-  for (StringRef name : {"forward", "decode"})
+  SmallVector<StringRef> entries{"forward", "decode"};
+  if (train)
+    entries.push_back("loss");
+  for (StringRef name : entries)
     if (auto entry = symbols.lookup<func::FuncOp>(name))
       cloneOf(entry)->setAttr("strata.stage", b.getI64IntegerAttr(0));
   while (!work.empty()) {
@@ -119,7 +124,7 @@ struct StrataShardPass
     // call (beside: those the cloned inference entry points call).
     SmallVector<func::FuncOp> bodies;
     if (beside) {
-      cloneInferenceProgram(module, bodies);
+      cloneInferenceProgram(module, train, bodies);
     } else {
       for (auto f : module.getOps<func::FuncOp>())
         if (f.isPrivate() && !f.isExternal())
@@ -128,8 +133,11 @@ struct StrataShardPass
     for (func::FuncOp body : bodies) {
       llvm::DenseMap<unsigned, int64_t> splits =
           tensorParallelSplits(body, plan.getTp());
-      if (splits.empty())
+      if (splits.empty()) {
+        if (beside)
+          dropUnchangedClone(module, body);
         continue;
+      }
       if (failed(partitionBody(body, plan.getGrid(), splits)))
         return signalPassFailure();
       OpPassManager pm(func::FuncOp::getOperationName());
@@ -141,9 +149,48 @@ struct StrataShardPass
         body.setArgAttr(index, "strata.shard_dim",
                         IntegerAttr::get(IntegerType::get(&getContext(), 64),
                                          dim));
+      markColumnParallelInputs(body, plan.getGrid());
     }
     if (failed(updateCallers(module, plan.getTp())))
       return signalPassFailure();
+  }
+
+  /// Puts one strata.enter_tensor_parallel on each replicated value that
+  /// column-parallel products (a weight split by rows) of partitioned
+  /// `body` read: their backward sums its gradient over the ranks.
+  void markColumnParallelInputs(func::FuncOp body, FlatSymbolRefAttr grid) {
+    llvm::MapVector<Value, SmallVector<LinearOp>> readers;
+    body.walk([&](LinearOp linear) {
+      auto weight = dyn_cast<BlockArgument>(linear.getWeight());
+      auto dim = weight ? body.getArgAttrOfType<IntegerAttr>(
+                              weight.getArgNumber(), "strata.shard_dim")
+                        : IntegerAttr();
+      if (dim && dim.getInt() == 0)
+        readers[linear.getInput()].push_back(linear);
+    });
+    OpBuilder b(&getContext());
+    for (auto &[value, linears] : readers) {
+      b.setInsertionPointAfterValue(value);
+      auto enter = EnterTensorParallelOp::create(
+          b, value.getLoc(), value, grid, b.getI64IntegerAttr(kTensorAxis));
+      for (LinearOp linear : linears)
+        linear.getInputMutable().assign(enter.getResult());
+    }
+  }
+
+  /// A cloned body that nothing splits (a layer with latent attention and
+  /// routed experts, whose weights all stay whole) is the original: its
+  /// callers call that, so the program adds no code for it.
+  void dropUnchangedClone(ModuleOp module, func::FuncOp clone) {
+    bool calls = false;
+    clone.walk([&](func::CallOp) { calls = true; });
+    if (calls)
+      return;
+    StringRef original = clone.getName().drop_front(kStagePrefix.size());
+    if (failed(SymbolTable::replaceAllSymbolUses(
+            clone, StringAttr::get(&getContext(), original), module)))
+      return;
+    clone.erase();
   }
 
   /// Gives every call the partitioned bodies' types: weights become the

@@ -46,6 +46,35 @@ strata_status_code resolveLabels(const strata::fb::Metadata *meta,
   return STRATA_OK;
 }
 
+/// A tensor-parallel rank's gradient of its slice of a parameter (the
+/// result `descriptor`) gathered with the other ranks' into the whole
+/// gradient: part r of `shard_count` along `shard_dim` from tp rank r.
+/// Every rank then holds the same whole gradients, as one process does.
+strata_status_code gatherSlices(strata_session &s,
+                                const strata::fb::Argument *param,
+                                const int64_t *descriptor, HostTensor &whole,
+                                strata_status *status) {
+  Communicator &group = *s.parallel.tensorParallel;
+  size_t count = static_cast<size_t>(param->shard_count());
+  size_t elements = whole.elements / count;
+  std::vector<float> mine(elements), all(elements * count);
+  copyRowMajor(descriptor, param->shape()->size(), mine.data());
+  if (strata_status_code code = group.allGather(
+          mine.data(), all.data(), elements * sizeof(float), status))
+    return code;
+  // Rows of the dims before shard_dim, each a run of every part in turn.
+  size_t dim = static_cast<size_t>(param->shard_dim());
+  size_t outer = 1, run = 1;
+  for (size_t d = 0; d < param->shape()->size(); ++d)
+    (d < dim ? outer : run) *= static_cast<size_t>(param->shape()->Get(d));
+  float *to = reinterpret_cast<float *>(whole.data.get());
+  for (size_t o = 0; o < outer; ++o)
+    for (size_t part = 0; part < count; ++part)
+      std::memcpy(to + (o * count + part) * run,
+                  all.data() + part * elements + o * run, run * sizeof(float));
+  return STRATA_OK;
+}
+
 } // namespace
 
 strata_status_code
@@ -66,14 +95,16 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
   if (labelled)
     *labelled = std::count_if(targets.begin(), targets.end(),
                               [](int32_t t) { return t != kIgnoreIndex; });
-  // Its program has forward and decode only; loss_grad would run the
-  // whole model on every rank.
-  if (s.parallel.stage)
+  // A tensor-parallel rank differentiates its program's loss; without one
+  // (bf16 or f16 training) loss_grad would run the whole model on every
+  // rank.
+  const strata::fb::EntryPoint *ep = findEntry(s, "loss_grad");
+  if (s.parallel.stage && ep && ep == findEntry(s.exe, "loss_grad"))
     return fail(status, STRATA_UNSUPPORTED,
-                "training across tensor-parallel ranks is not implemented "
-                "yet: compile with --tp 1 to train across data-parallel "
-                "ranks, or train as one process");
-  const strata::fb::EntryPoint *ep = findEntry(s.exe, "loss_grad");
+                "the executable's tensor-parallel program cannot train (it "
+                "is built for float32 training only): compile with "
+                "--precision float32, or with --tp 1 to train across "
+                "data-parallel ranks, or train as one process");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND,
                 "the executable has no training entry point loss_grad: "
@@ -174,10 +205,17 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
       *dropped = reinterpret_cast<const int32_t *>(d[1])[d[2]];
     }
   }
-  for (size_t k = 0; k < params.size(); ++k)
-    copyRowMajor(out.descriptor(first + k), params[k]->shape()->size(),
-                 reinterpret_cast<float *>(
-                     s.gradients[params[k]->parameter()].data.get()));
+  for (size_t k = 0; k < params.size(); ++k) {
+    HostTensor &whole = s.gradients[params[k]->parameter()];
+    if (params[k]->shard_dim() < 0) {
+      copyRowMajor(out.descriptor(first + k), params[k]->shape()->size(),
+                   reinterpret_cast<float *>(whole.data.get()));
+      continue;
+    }
+    if (strata_status_code code = gatherSlices(
+            s, params[k], out.descriptor(first + k), whole, status))
+      return code;
+  }
   // The gradients of the loss, not of the scaled loss: an overflow stays
   // inf, which the training step tests for.
   if (scaled) {

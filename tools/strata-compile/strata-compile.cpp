@@ -105,6 +105,9 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   mlir::PassManager pm(module.getContext());
   mlir::strata::TrainPhaseOptions options;
   options.recompute = recompute;
+  // The tensor-parallel program's loss (shard phase) is differentiated too.
+  if (module.lookupSymbol<mlir::func::FuncOp>("stage0.loss"))
+    options.losses.push_back("stage0.loss");
   // The precision comes from the plan; f16's dynamic loss scale makes the
   // gradient take the scale.
   auto plan =
@@ -134,8 +137,14 @@ mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
                     "one runs as one process\n";
     return mlir::success();
   }
+  // Training's program: f32 only (the sums are f32; bf16 and f16 training
+  // runs as one process or data-parallel).
+  auto training =
+      module->getAttrOfType<mlir::strata::TrainingAttr>("strata.training");
+  bool train = opts.train && (!training || training.getPrecision() ==
+                                               mlir::strata::Precision::F32);
   mlir::PassManager pm(module.getContext());
-  mlir::strata::buildShardPhase(pm);
+  mlir::strata::buildShardPhase(pm, train);
   return pm.run(module);
 }
 
@@ -597,11 +606,11 @@ int run(const Options &opts) {
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModel(&ctx, *file, config);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
-  if (opts.train &&
-      mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
-    return 1;
   std::string scheme = quantizeScheme(opts, config.quantization);
   if (mlir::failed(shardPhase(*module, opts, scheme)))
+    return 1;
+  if (opts.train &&
+      mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
     return 1;
   if (mlir::failed(quantizePhase(
           *module, scheme,

@@ -11,6 +11,7 @@
 #include "codegen/Conversion/StrataToLinalg/StrataToLinalg.h"
 
 #include "dialect/KernelDialect.h"
+#include "dialect/StrataOps.h"
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -44,9 +45,21 @@ struct AllReduceToKernel : OpRewritePattern<shard::AllReduceOp> {
   }
 };
 
+/// Megatron's f is the identity in the forward (its backward's sum is a
+/// shard.all_reduce of its own).
+struct DropEnterTensorParallel : OpRewritePattern<EnterTensorParallelOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EnterTensorParallelOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, op.getInput());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::strata::populateCollectivesToKernelPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<AllReduceToKernel>(patterns.getContext());
+  patterns.add<AllReduceToKernel, DropEnterTensorParallel>(
+      patterns.getContext());
 }
