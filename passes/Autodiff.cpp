@@ -11,12 +11,13 @@
 #include "dialect/StrataOps.h"
 #include "passes/Passes.h"
 
-#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::strata {
 #define GEN_PASS_DEF_STRATAAUTODIFF
@@ -166,6 +167,8 @@ private:
   llvm::DenseMap<Operation *, func::FuncOp> trainVariants;
   llvm::DenseMap<Operation *, VariantExtras> extras;
   int64_t nextSalt = 1;
+  /// Salts by "<body>#<n>" (its n-th random op), shared with its clones.
+  llvm::StringMap<int64_t> salts;
 };
 
 bool Differentiator::isStochastic(func::FuncOp f) {
@@ -204,11 +207,19 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   SmallVector<func::CallOp> calls;
   SmallVector<MoEExpertsOp> capped;
   SmallVector<RouterOp> balanced;
+  // A partitioned program's clone of a body (stage0.<body>) draws what the
+  // body draws: its random ops, in the same order, take the same salts.
+  StringRef original = f.getName();
+  original.consume_front("stage0.");
+  int64_t ordinal = 0;
   variant.walk([&](Operation *op) {
     if (drawsRandom(op)) {
       auto give = [&](auto drawing) {
         drawing.getStepMutable().assign(step);
-        drawing.setSalt(static_cast<uint64_t>(nextSalt++));
+        auto [salt, fresh] = salts.try_emplace(
+            (original + "#" + llvm::Twine(ordinal++)).str(), nextSalt);
+        nextSalt += fresh;
+        drawing.setSalt(static_cast<uint64_t>(salt->second));
       };
       if (auto d = dyn_cast<DropoutOp>(op))
         give(d);

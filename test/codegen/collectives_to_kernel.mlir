@@ -23,3 +23,16 @@ func.func @other_axis(%x: tensor<4xf32>) -> tensor<4xf32> {
   %1 = shard.all_reduce %0 on @mesh grid_axes = [3] reduction = max : tensor<4xf32> -> tensor<4xf32>
   return %1 : tensor<4xf32>
 }
+
+// -----
+
+// Tests that the forward drops strata.enter_tensor_parallel (the identity;
+// its backward's sum is a shard.all_reduce of its own).
+// CHECK-LABEL: func.func @enter(
+// CHECK-SAME:    %[[X:.*]]: tensor<4xf32>
+// CHECK-NEXT:    return %[[X]]
+shard.grid @mesh(shape = 1x1x1x2)
+func.func @enter(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = strata.enter_tensor_parallel %x on @mesh axis 3 : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

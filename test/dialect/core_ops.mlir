@@ -171,3 +171,13 @@ func.func @rotary_yarn(%x: tensor<?x?x96xf32>, %pos: tensor<?x?xi32>) -> tensor<
   %0 = strata.rotary %x positions(%pos : tensor<?x?xi32>) {num_heads = 4, head_dim = 24, rotary_dim = 8, interleaved = true, rope = #strata.rope<theta = 500000.0, scaling = yarn, factor = 40.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 0.707>} : tensor<?x?x96xf32>
   return %0 : tensor<?x?x96xf32>
 }
+
+// Tests that strata.enter_tensor_parallel round-trips with its grid and
+// axis, and returns its input's type.
+// CHECK-LABEL: func.func @enter_tensor_parallel(
+// CHECK:         strata.enter_tensor_parallel %{{.*}} on @mesh axis 3 : tensor<?x?x64xf32>
+shard.grid @mesh(shape = 1x1x1x2)
+func.func @enter_tensor_parallel(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = strata.enter_tensor_parallel %x on @mesh axis 3 : tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}

@@ -38,7 +38,22 @@
 // BESIDE-SAME: %{{[^:]*}}: tensor<?x?x16xf32>, %{{[^:]*}}: tensor<?x?x16xf32>,
 // BESIDE-SAME: attributes {strata.stage = 0 : i64}
 
-// Training entry points stay whole; the program has inference's only.
+// float32 training: the program's loss is differentiated through the
+// partitioned bodies. Each replicated input of column-parallel products
+// is marked (strata.enter_tensor_parallel), and the layer's backward sums
+// over the ranks twice more: once per marked input (Megatron's f), the
+// forward's two row-parallel sums (g) being recomputed.
+// TRAIN32-LABEL: func.func private @stage0.dense_layer_train_vjp(
+// TRAIN32: strata.enter_tensor_parallel %{{.*}} on @mesh axis 3
+// TRAIN32-COUNT-4: shard.all_reduce
+// TRAIN32-NOT: shard.all_reduce
+// TRAIN32: return
+// TRAIN32-LABEL: func.func @stage0.loss_grad(
+// TRAIN32-SAME: attributes {strata.stage = 0 : i64}
+// TRAIN32: call @stage0.moe_layer_with_aux_train_vjp(
+
+// With the example's bf16 training, the training entry points stay whole;
+// the program has inference's only.
 // TRAIN: func.func @stage0.forward(
 // TRAIN: func.func @loss_grad(
 // TRAIN-NOT: call @stage0.
