@@ -176,8 +176,9 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     ops' sharding interface each rank's program keeps its heads and its
     slice of the MLP, with one `shard.all_reduce` after each row-parallel
     product. Attention whose heads (query or KV) do not divide among the
-    ranks keeps its projections whole; embeddings, norms, the LM head,
-    routers, experts and latent attention stay replicated. Callers follow:
+    ranks keeps its projections whole; a MoE layer's shared experts split
+    like an MLP; embeddings, norms, the LM head, routers, routed experts
+    and latent attention stay replicated. Callers follow:
     each split weight's `strata.param` takes the slice's type and
     `strata.shard_dim` / `strata.shard_count`, and entry arguments and
     results that became slices (decode's KV caches) change type.

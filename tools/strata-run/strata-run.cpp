@@ -70,8 +70,8 @@ void printPlan(const strata_executable *exe) {
                 (long long)p.ep, p.zero_stage, (long long)p.micro_batches,
                 mesh.c_str(), (long long)ranks);
     if (p.has_tensor_parallel_program)
-      std::printf("tensor-parallel program: inference over %lld "
-                  "tensor-parallel ranks (mpirun -np %lld)\n",
+      std::printf("tensor-parallel program over %lld tensor-parallel ranks "
+                  "(mpirun -np %lld)\n",
                   (long long)p.tp, (long long)ranks);
   }
   if (p.has_training) {
