@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Shard/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
@@ -138,13 +139,19 @@ struct StrataShardPass
           dropUnchangedClone(module, body);
         continue;
       }
-      if (failed(partitionBody(body, plan.getGrid(), splits)))
+      if (beside) {
+        // The upstream passes stop at ops without a sharding interface
+        // (latent attention's decode slices its caches with tensor ops):
+        // such a body stays whole in the program, as the error-free
+        // answer, rather than failing the compile.
+        if (!succeeded(partitionTrial(module, body, plan.getGrid(), splits))) {
+          dropUnchangedClone(module, body);
+          continue;
+        }
+      } else if (failed(partitionBody(body, plan.getGrid(), splits)) ||
+                 failed(partition(body))) {
         return signalPassFailure();
-      OpPassManager pm(func::FuncOp::getOperationName());
-      pm.addPass(shard::createShardingPropagation());
-      pm.addPass(shard::createPartition());
-      if (failed(runPipeline(pm, body)))
-        return signalPassFailure();
+      }
       for (auto [index, dim] : splits)
         body.setArgAttr(index, "strata.shard_dim",
                         IntegerAttr::get(IntegerType::get(&getContext(), 64),
@@ -153,6 +160,39 @@ struct StrataShardPass
     }
     if (failed(updateCallers(module, plan.getTp())))
       return signalPassFailure();
+  }
+
+  /// Upstream sharding-propagation and shard-partition on annotated `body`.
+  LogicalResult partition(func::FuncOp body) {
+    OpPassManager pm(func::FuncOp::getOperationName());
+    pm.addPass(shard::createShardingPropagation());
+    pm.addPass(shard::createPartition());
+    return runPipeline(pm, body);
+  }
+
+  /// Partitions a copy of `body` with its diagnostics held back; on
+  /// success the copy's body replaces `body`'s, else `body` is untouched.
+  LogicalResult
+  partitionTrial(ModuleOp module, func::FuncOp body, FlatSymbolRefAttr grid,
+                 const llvm::DenseMap<unsigned, int64_t> &splits) {
+    auto trial = cast<func::FuncOp>(body->clone());
+    trial.setSymName((body.getName() + ".trial").str());
+    module.getBody()->getOperations().insertAfter(body->getIterator(), trial);
+    LogicalResult result = success();
+    {
+      ScopedDiagnosticHandler quiet(&getContext(),
+                                    [](Diagnostic &) { return success(); });
+      result = succeeded(partitionBody(trial, grid, splits)) &&
+                       succeeded(partition(trial))
+                   ? success()
+                   : failure();
+    }
+    if (succeeded(result)) {
+      body.getBody().takeBody(trial.getBody());
+      body.setFunctionType(trial.getFunctionType());
+    }
+    trial.erase();
+    return result;
   }
 
   /// Puts one strata.enter_tensor_parallel on each replicated value that
