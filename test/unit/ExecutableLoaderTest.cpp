@@ -64,6 +64,17 @@ strata_status_code load(const std::string &bytes, strata_status &status) {
   return code;
 }
 
+/// Tests that `c` fails to load with `code` and a message holding
+/// `fragment`.
+void expectError(const ExecutableContents &c, strata_status_code code,
+                 const char *fragment) {
+  strata_status status;
+  std::string bytes = mlir::strata::serializeExecutable(c);
+  EXPECT_EQ(load(bytes, status), code);
+  EXPECT_NE(std::string(status.message).find(fragment), std::string::npos)
+      << status.message;
+}
+
 /// Tests that a well-formed executable loads and reports its contents.
 TEST(ExecutableLoader, ValidExecutableLoads) {
   std::string bytes = mlir::strata::serializeExecutable(sampleContents());
@@ -122,14 +133,6 @@ TEST(ExecutableLoader, ByteFlipsNeverCrash) {
 
 /// Tests the checks beyond the flatbuffers verifier, one corruption each.
 TEST(ExecutableLoader, SemanticCorruptionsAreNamed) {
-  strata_status status;
-  auto expectError = [&](ExecutableContents c, strata_status_code code,
-                         const char *fragment) {
-    std::string bytes = mlir::strata::serializeExecutable(c);
-    EXPECT_EQ(load(bytes, status), code);
-    EXPECT_NE(std::string(status.message).find(fragment), std::string::npos)
-        << status.message;
-  };
   ExecutableContents c = sampleContents();
   c.entryPoints[0].arguments[1].parameter = 7;
   expectError(c, STRATA_CORRUPT_EXECUTABLE, "refers to parameter 7 of 2");
@@ -191,35 +194,29 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
   EXPECT_EQ(plan.has_tensor_parallel_program, 1);
   strata_executable_release(exe);
 
-  auto expectError = [&](ExecutableContents c, const char *fragment) {
-    std::string bytes = mlir::strata::serializeExecutable(c);
-    EXPECT_EQ(load(bytes, status), STRATA_CORRUPT_EXECUTABLE);
-    EXPECT_NE(std::string(status.message).find(fragment), std::string::npos)
-        << status.message;
-  };
   ExecutableContents c = tensorParallelContents();
   c.stages[0].entryPoints[0].arguments[1].shape = {6, 4};
-  expectError(c, "takes parameter 'model.embed_tokens.weight' as [6, 4], "
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "takes parameter 'model.embed_tokens.weight' as [6, 4], "
                  "part of 2 along dimension 0, but the parameter is [16, 4] "
                  "and the plan's tp 2");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].arguments[1].shardCount = 4;
-  expectError(c, "part of 4 along dimension 0");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "part of 4 along dimension 0");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].function = "forward";
-  expectError(c, "its symbol must be 'strata_entry_stage0.forward'");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "its symbol must be 'strata_entry_stage0.forward'");
   c = tensorParallelContents();
   c.entryPoints[0].arguments[2].shardDim = 0;
-  expectError(c, "takes a slice of 'model.norm.weight' outside a "
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "takes a slice of 'model.norm.weight' outside a "
                  "tensor-parallel program");
   c = tensorParallelContents();
   c.plan.tp = 1;
   c.plan.meshShape = {1, 1, 1, 1};
-  expectError(c, "partitioned programs but its plan is not tensor "
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "partitioned programs but its plan is not tensor "
                  "parallelism alone");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].name = "generate";
-  expectError(c, "entry point 'generate' is repeated or not one of the "
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "entry point 'generate' is repeated or not one of the "
                  "executable's");
 }
 
