@@ -196,28 +196,33 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
 
   ExecutableContents c = tensorParallelContents();
   c.stages[0].entryPoints[0].arguments[1].shape = {6, 4};
-  expectError(c, STRATA_CORRUPT_EXECUTABLE, "takes parameter 'model.embed_tokens.weight' as [6, 4], "
-                 "part of 2 along dimension 0, but the parameter is [16, 4] "
-                 "and the plan's tp 2");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "takes parameter 'model.embed_tokens.weight' as [6, 4], "
+              "part of 2 along dimension 0, but the parameter is [16, 4] "
+              "and the plan's tp 2");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].arguments[1].shardCount = 4;
   expectError(c, STRATA_CORRUPT_EXECUTABLE, "part of 4 along dimension 0");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].function = "forward";
-  expectError(c, STRATA_CORRUPT_EXECUTABLE, "its symbol must be 'strata_entry_stage0.forward'");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "its symbol must be 'strata_entry_stage0.forward'");
   c = tensorParallelContents();
   c.entryPoints[0].arguments[2].shardDim = 0;
-  expectError(c, STRATA_CORRUPT_EXECUTABLE, "takes a slice of 'model.norm.weight' outside a "
-                 "tensor-parallel program");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "takes a slice of 'model.norm.weight' outside a "
+              "tensor-parallel program");
   c = tensorParallelContents();
   c.plan.tp = 1;
   c.plan.meshShape = {1, 1, 1, 1};
-  expectError(c, STRATA_CORRUPT_EXECUTABLE, "partitioned programs but its plan is not tensor "
-                 "parallelism alone");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "partitioned programs but its plan is not tensor "
+              "parallelism alone");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].name = "generate";
-  expectError(c, STRATA_CORRUPT_EXECUTABLE, "entry point 'generate' is repeated or not one of the "
-                 "executable's");
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "entry point 'generate' is repeated or not one of the "
+              "executable's");
 }
 
 /// Tests that a memory plan is read back: buffers, slots, fixed bytes and
