@@ -179,7 +179,8 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     ranks keeps its projections whole; a MoE layer's shared experts split
     like an MLP; embeddings, norms, the LM head, routers, routed experts
     and latent attention stay replicated. Callers follow:
-    each split weight's `strata.param` takes the slice's type and
+    each split weight's (and a column-parallel product's bias's)
+    `strata.param` takes the slice's type and
     `strata.shard_dim` / `strata.shard_count`, and entry arguments and
     results that became slices (decode's KV caches) change type.
     In place, training entry points are refused (not yet).
@@ -195,8 +196,9 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     the partitioned bodies, `shard.all_reduce` being the identity there and
     the `strata.enter_tensor_parallel` this pass puts on each replicated
     input of a column-parallel product summing its gradient over the
-    ranks (Megatron's f and g). Cloned bodies that nothing splits are
-    dropped: the program calls the originals.
+    ranks (Megatron's f and g). Cloned bodies that nothing splits, or
+    that the upstream passes cannot partition (an op without a sharding
+    interface), are dropped: the program calls the originals.
   }];
   let options = [
     Option<"beside", "beside", "bool", "false",

@@ -134,6 +134,7 @@ struct StrataShardPass
     for (func::FuncOp body : bodies) {
       llvm::DenseMap<unsigned, int64_t> splits =
           tensorParallelSplits(body, plan.getTp());
+      SmallVector<Type> whole(body.getArgumentTypes());
       if (splits.empty()) {
         if (beside)
           dropUnchangedClone(module, body);
@@ -152,14 +153,28 @@ struct StrataShardPass
                  failed(partition(body))) {
         return signalPassFailure();
       }
-      for (auto [index, dim] : splits)
-        body.setArgAttr(index, "strata.shard_dim",
-                        IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                                         dim));
+      markSplitArguments(body, whole);
       markColumnParallelInputs(body, plan.getGrid());
     }
     if (failed(updateCallers(module, plan.getTp())))
       return signalPassFailure();
+  }
+
+  /// Marks every argument of partitioned `body` that became a slice with
+  /// `strata.shard_dim`: the annotated weights, and what propagation split
+  /// with them (a column-parallel product's bias, decode's KV caches).
+  void markSplitArguments(func::FuncOp body, ArrayRef<Type> whole) {
+    for (auto [index, before] : llvm::enumerate(whole)) {
+      auto from = dyn_cast<RankedTensorType>(before);
+      auto to = dyn_cast<RankedTensorType>(body.getArgument(index).getType());
+      if (!from || !to || from == to)
+        continue;
+      for (int64_t d = 0; d < from.getRank(); ++d)
+        if (from.getDimSize(d) != to.getDimSize(d))
+          body.setArgAttr(index, "strata.shard_dim",
+                          IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                           d));
+    }
   }
 
   /// Upstream sharding-propagation and shard-partition on annotated `body`.
