@@ -158,6 +158,32 @@ struct StrataShardPass
     }
     if (failed(updateCallers(module, plan.getTp())))
       return signalPassFailure();
+    if (beside)
+      dropUnchangedEntries(module);
+  }
+
+  /// An inference entry clone that passes no slice and calls no partitioned
+  /// body computes what the original does: the program leaves it out and
+  /// its ranks run the original (decode of a model whose decode bodies
+  /// stay whole). The loss clone stays: training looks for the program's.
+  void dropUnchangedEntries(ModuleOp module) {
+    SmallVector<func::FuncOp> unchanged;
+    for (auto f : module.getOps<func::FuncOp>()) {
+      if (!f->hasAttr("strata.stage") ||
+          f.getName() == (kStagePrefix + "loss").str())
+        continue;
+      bool changed = false;
+      f.walk([&](Operation *op) {
+        if (auto param = dyn_cast<ParamOp>(op))
+          changed |= param->hasAttr("strata.shard_dim");
+        if (auto call = dyn_cast<func::CallOp>(op))
+          changed |= call.getCallee().starts_with(kStagePrefix);
+      });
+      if (!changed)
+        unchanged.push_back(f);
+    }
+    for (func::FuncOp f : unchanged)
+      f.erase();
   }
 
   /// Marks every argument of partitioned `body` that became a slice with
