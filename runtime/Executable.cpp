@@ -28,6 +28,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -564,9 +565,11 @@ strata_status_code checkSlice(const EntryPoint *ep, uoffset_t index,
                static_cast<uoffset_t>(dim) < shape->size() &&
                shape->size() == p->shape()->size() &&
                arg->dtype() == p->dtype();
+  // Divide, not multiply: a corrupted dim must not overflow into a match.
   for (uoffset_t d = 0; valid && d < shape->size(); ++d)
     valid = d == static_cast<uoffset_t>(dim)
-                ? shape->Get(d) * tp == p->shape()->Get(d)
+                ? p->shape()->Get(d) % tp == 0 &&
+                      shape->Get(d) == p->shape()->Get(d) / tp
                 : shape->Get(d) == p->shape()->Get(d);
   if (!valid)
     return c.corrupt("argument %u of entry point '%s' takes parameter '%s' "
@@ -995,6 +998,17 @@ strata_status_code checkStages(const Executable *exe, const Checker &c) {
     return c.corrupt("the executable has %u partitioned programs but its "
                      "plan is not tensor parallelism alone",
                      stages->size());
+  // Ranks take part (tp coordinate) of shard_count: the mesh's one tp axis
+  // must have the plan's tp ranks.
+  const Mesh *mesh = plan->mesh();
+  int tpAxes = 0;
+  for (uoffset_t i = 0; i < mesh->axes()->size(); ++i)
+    if (mesh->axes()->Get(i)->str() == "tp")
+      tpAxes += mesh->shape()->Get(i) == plan->tp() ? 1 : 2;
+  if (tpAxes != 1)
+    return c.corrupt("the tensor-parallel program's mesh has no single tp "
+                     "axis of the plan's %lld ranks",
+                     (long long)plan->tp());
   const Stage *stage = stages->Get(0);
   const auto *eps = stage->entry_points();
   if (eps->size() == 0 || stage->first_layer() != 0 ||
@@ -1011,6 +1025,21 @@ strata_status_code checkStages(const Executable *exe, const Checker &c) {
     if (strata_status_code code = checkEntryPoint(exe, ep, c, plan->tp()))
       return code;
   }
+  // A rank holds one slice of each parameter: every entry point of the
+  // program takes it alike.
+  std::map<int, int> dimOf;
+  for (const EntryPoint *ep : *eps)
+    for (const Argument *arg : *ep->arguments()) {
+      if (arg->kind() != ArgumentKind::Parameter)
+        continue;
+      auto [it, inserted] =
+          dimOf.try_emplace(arg->parameter(), arg->shard_dim());
+      if (!inserted && it->second != arg->shard_dim())
+        return c.corrupt("the tensor-parallel program takes parameter '%s' "
+                         "sliced in two ways",
+                         exe->parameters()->Get(arg->parameter())
+                             ->name()->c_str());
+    }
   return checkLanguageModel(exe, findIn(eps, "forward"), findIn(eps, "decode"),
                             c);
 }

@@ -209,10 +209,21 @@ strata_status_code generateRows(strata_session &session, Stepper &stepper,
       break;
     if (strata_status_code code = stepper.step(i, done, last, status))
       return code;
+    std::vector<int32_t> picks(B, -1);
+    for (size_t b = 0; b < B; ++b)
+      if (!done[b])
+        picks[b] = sampleToken(last.data() + b * vocab, vocab, opts, rng[b]);
+    // Tensor-parallel ranks must run the same steps: they take the first
+    // one's tokens, whatever the last bit of their own logits did.
+    if (Communicator *group = session.parallel.tensorParallel.get();
+        group && group->size() > 1)
+      if (strata_status_code code = group->broadcast(
+              picks.data(), picks.size() * sizeof(int32_t), 0, status))
+        return code;
     for (size_t b = 0; b < B; ++b) {
       if (done[b])
         continue;
-      int32_t next = sampleToken(last.data() + b * vocab, vocab, opts, rng[b]);
+      int32_t next = picks[b];
       batch.out[b * batch.maxNew + batch.outCounts[b]++] = next;
       if (next == meta->eos_token_id())
         done[b] = true;

@@ -56,6 +56,11 @@ strata_status_code gatherSlices(strata_session &s,
                                 strata_status *status) {
   Communicator &group = *s.parallel.tensorParallel;
   size_t count = static_cast<size_t>(param->shard_count());
+  if (static_cast<size_t>(group.size()) != count)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "parameter %d is sliced in %zu parts over %d tensor-parallel "
+                "ranks",
+                param->parameter(), count, group.size());
   size_t elements = whole.elements / count;
   std::vector<float> mine(elements), all(elements * count);
   copyRowMajor(descriptor, param->shape()->size(), mine.data());

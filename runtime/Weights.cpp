@@ -101,9 +101,13 @@ strata_status_code Weights::sync(Device &device, strata_status *status) {
         for (size_t k; (k = next.fetch_add(1)) < sums.size();)
           computeRowSums(tensors[rowSumsOf[sums[k]]], tensors[sums[k]]);
       });
+    derivedStale = false;
+    slicesStale = true;
+  }
+  if (slicesStale) {
     if (strata_status_code code = copySlices(status))
       return code;
-    derivedStale = false;
+    slicesStale = false;
   }
   if (device.hostMemory() || !deviceStale)
     return STRATA_OK;

@@ -55,7 +55,7 @@ public:
   void changed() { deviceStale = derivedStale = true; }
   /// Only float parameters changed (calibrated activation scales): the
   /// int8 weights, hence their row sums, did not.
-  void floatsChanged() { deviceStale = true; }
+  void floatsChanged() { deviceStale = slicesStale = true; }
 
   /// Brings the computed parameters (int8 weights' row sums) and the
   /// device copies up to date; called before every entry point runs.
@@ -86,7 +86,7 @@ private:
   std::vector<Slice> sliceOf;
   std::vector<HostTensor> sliced;
   std::vector<void *> deviceCopies;
-  bool deviceStale = true, derivedStale = true;
+  bool deviceStale = true, derivedStale = true, slicesStale = true;
 };
 
 } // namespace strata::runtime

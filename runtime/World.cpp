@@ -165,29 +165,43 @@ int tensorParallelColor(const std::vector<int64_t> &coords,
 
 /// A tensor-parallel launch: the rank runs stage 0's program, its kernels
 /// sum over its tensor-parallel group, and its Parameter arguments read
-/// part `tp coordinate` of each split parameter.
-strata_status_code useTensorParallelProgram(strata_session &s,
-                                            ParallelPlace &place,
-                                            strata_status *status) {
+/// part `tp coordinate` of each split parameter. Makes the group and the
+/// slices in `place` and `slices`; the session takes them only once the
+/// whole join succeeded (useProgram).
+strata_status_code makeTensorParallelProgram(strata_session &s,
+                                             ParallelPlace &place,
+                                             std::vector<Weights::Slice> &slices,
+                                             strata_status *status) {
+  if (!s.device->hostMemory())
+    return fail(status, STRATA_UNSUPPORTED,
+                "tensor parallelism across ranks runs on the CPU only; the "
+                "%s device has no tensor-parallel collectives yet",
+                s.device->name().c_str());
   const strata::fb::Executable *exe = s.exe->root;
   const strata::fb::Mesh *mesh = exe->parallel()->mesh();
   if (strata_status_code code =
           place.world->split(tensorParallelColor(place.coords, mesh),
                              place.world->rank(), place.tensorParallel, status))
     return code;
-  if (strata_status_code code =
-          s.device->useTensorParallelGroup(place.tensorParallel.get(), status))
-    return code;
   place.stage = exe->stages()->Get(0);
   int64_t part = place.coords[axisIndex(mesh, "tp")];
-  std::vector<Weights::Slice> slices(exe->parameters()->size());
+  slices.assign(exe->parameters()->size(), {});
   for (const auto *ep : *place.stage->entry_points())
     for (const auto *arg : *ep->arguments())
       if (arg->kind() == strata::fb::ArgumentKind::Parameter &&
           arg->shard_dim() >= 0)
         slices[arg->parameter()] = {arg->shard_dim(), arg->shard_count(), part};
-  s.weights.useSlices(std::move(slices));
   return STRATA_OK;
+}
+
+/// The session runs `s.parallel`'s program from now on: its kernels sum
+/// over its tensor-parallel group (none: a group of one) and read `slices`.
+strata_status_code useProgram(strata_session &s,
+                              std::vector<Weights::Slice> slices,
+                              strata_status *status) {
+  s.weights.useSlices(std::move(slices));
+  return s.device->useTensorParallelGroup(s.parallel.tensorParallel.get(),
+                                          status);
 }
 
 /// A CUDA session's data-parallel group over NCCL, bootstrapped by the
@@ -242,6 +256,8 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
       place.coords.assign(plan->mesh()->shape()->size(), 0);
     place.dataParallel = makeSingleCommunicator();
     s.parallel = std::move(place);
+    if (strata_status_code code = useProgram(s, {}, status))
+      return code;
     return ok(status);
   }
   if (strata_status_code code = checkSameExecutable(s.exe, world, status))
@@ -249,8 +265,10 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
   if (strata_status_code code = checkPlan(s.exe->root, world.size(), status))
     return code;
   place.coords = coordinatesOf(world.rank(), plan->mesh());
+  std::vector<Weights::Slice> slices;
   if (plan->tp() > 1)
-    if (strata_status_code code = useTensorParallelProgram(s, place, status))
+    if (strata_status_code code =
+            makeTensorParallelProgram(s, place, slices, status))
       return code;
   if (strata_status_code code = world.split(
           dataParallelColor(place.coords, plan->mesh()), world.rank(),
@@ -259,6 +277,8 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
   if (strata_status_code code = useGpuCollectives(s, state, place, status))
     return code;
   s.parallel = std::move(place);
+  if (strata_status_code code = useProgram(s, std::move(slices), status))
+    return code;
   return assignStateOwners(s, status);
 }
 

@@ -219,6 +219,39 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
               "partitioned programs but its plan is not tensor "
               "parallelism alone");
   c = tensorParallelContents();
+  // A slice whose size times the ranks would wrap around to the
+  // parameter's.
+  auto &norm = c.stages[0].entryPoints[0].arguments[2];
+  norm.shape = {(int64_t(1) << 62) + 1};
+  norm.shardDim = 0;
+  norm.shardCount = 4;
+  c.stages[0].entryPoints[0].arguments[1] = c.entryPoints[0].arguments[1];
+  c.plan.tp = 4;
+  c.plan.meshShape = {1, 1, 1, 4};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "as [4611686018427387905], part of 4 along dimension 0, but the "
+              "parameter is [4]");
+  c = tensorParallelContents();
+  c.plan.meshShape = {1, 2, 1, 1};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "mesh has no single tp axis of the plan's 2 ranks");
+  c = tensorParallelContents();
+  {
+    // A second entry point slicing the embedding by columns.
+    ExecutableContents::EntryPoint other = c.entryPoints[0];
+    other.name = "score";
+    c.entryPoints.push_back(other);
+    ExecutableContents::EntryPoint otherSlice = c.stages[0].entryPoints[0];
+    otherSlice.name = "score";
+    otherSlice.function = "stage0.score";
+    otherSlice.arguments[1].shape = {16, 2};
+    otherSlice.arguments[1].shardDim = 1;
+    c.stages[0].entryPoints.push_back(otherSlice);
+  }
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "takes parameter 'model.embed_tokens.weight' sliced in two "
+              "ways");
+  c = tensorParallelContents();
   c.stages[0].entryPoints[0].name = "generate";
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
               "entry point 'generate' is repeated or not one of the "

@@ -145,7 +145,16 @@ mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
                                                mlir::strata::Precision::F32);
   mlir::PassManager pm(module.getContext());
   mlir::strata::buildShardPhase(pm, train);
-  return pm.run(module);
+  if (mlir::failed(pm.run(module)))
+    return mlir::failure();
+  bool program = false;
+  for (auto f : module.getOps<mlir::func::FuncOp>())
+    program |= f->hasAttr("strata.stage");
+  if (!program)
+    llvm::errs() << "note: --tp " << plan.getTp() << ": nothing in this "
+                 << "model splits over " << plan.getTp() << " ranks (heads "
+                 << "or MLP widths); it runs as one process\n";
+  return mlir::success();
 }
 
 /// --weights-dtype auto: the checkpoint's dtype, so a bf16 or f16
