@@ -26,9 +26,9 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <new>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -1035,10 +1035,10 @@ strata_status_code checkStages(const Executable *exe, const Checker &c) {
       auto [it, inserted] =
           dimOf.try_emplace(arg->parameter(), arg->shard_dim());
       if (!inserted && it->second != arg->shard_dim())
-        return c.corrupt("the tensor-parallel program takes parameter '%s' "
-                         "sliced in two ways",
-                         exe->parameters()->Get(arg->parameter())
-                             ->name()->c_str());
+        return c.corrupt(
+            "the tensor-parallel program takes parameter '%s' "
+            "sliced in two ways",
+            exe->parameters()->Get(arg->parameter())->name()->c_str());
     }
   return checkLanguageModel(exe, findIn(eps, "forward"), findIn(eps, "decode"),
                             c);

@@ -168,10 +168,10 @@ int tensorParallelColor(const std::vector<int64_t> &coords,
 /// part `tp coordinate` of each split parameter. Makes the group and the
 /// slices in `place` and `slices`; the session takes them only once the
 /// whole join succeeded (useProgram).
-strata_status_code makeTensorParallelProgram(strata_session &s,
-                                             ParallelPlace &place,
-                                             std::vector<Weights::Slice> &slices,
-                                             strata_status *status) {
+strata_status_code
+makeTensorParallelProgram(strata_session &s, ParallelPlace &place,
+                          std::vector<Weights::Slice> &slices,
+                          strata_status *status) {
   if (!s.device->hostMemory())
     return fail(status, STRATA_UNSUPPORTED,
                 "tensor parallelism across ranks runs on the CPU only; the "
