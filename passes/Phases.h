@@ -5,7 +5,7 @@
 //   import    the frontend: config -> strata IR (what --emit=mlir prints);
 //   shard     --strata-phase-shard: the plan's tensor-parallel program
 //             beside the whole one (strata-shard{beside}), its loss
-//             included when training in f32, so that the train phase
+//             included when training, so that the train phase
 //             differentiates the partitioned loss too;
 //   train     --strata-phase-train: the training entry points (autodiff);
 //   quantize  int8 (issue 16 registers --strata-phase-quantize);

@@ -101,15 +101,14 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
     *labelled = std::count_if(targets.begin(), targets.end(),
                               [](int32_t t) { return t != kIgnoreIndex; });
   // A tensor-parallel rank differentiates its program's loss; without one
-  // (bf16 or f16 training) loss_grad would run the whole model on every
-  // rank.
+  // loss_grad would run the whole model on every rank.
   const strata::fb::EntryPoint *ep = findEntry(s, "loss_grad");
   if (s.parallel.stage && ep && ep == findEntry(s.exe, "loss_grad"))
     return fail(status, STRATA_UNSUPPORTED,
-                "the executable's tensor-parallel program cannot train (it "
-                "is built for float32 training only): compile with "
-                "--precision float32, or with --tp 1 to train across "
-                "data-parallel ranks, or train as one process");
+                "the executable's tensor-parallel program has no loss_grad "
+                "(it was built by an older strata-compile): compile it "
+                "again, or with --tp 1 to train across data-parallel ranks, "
+                "or train as one process");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND,
                 "the executable has no training entry point loss_grad: "

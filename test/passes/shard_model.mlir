@@ -38,7 +38,7 @@
 // BESIDE-SAME: %{{[^:]*}}: tensor<?x?x16xf32>, %{{[^:]*}}: tensor<?x?x16xf32>,
 // BESIDE-SAME: attributes {strata.stage = 0 : i64}
 
-// float32 training: the program's loss is differentiated through the
+// Training: the program's loss is differentiated through the
 // partitioned bodies. Each replicated input of column-parallel products
 // is marked (strata.enter_tensor_parallel), and the layer's backward sums
 // over the ranks twice more: once per marked input (Megatron's f), the
@@ -52,13 +52,18 @@
 // TRAIN32-SAME: attributes {strata.stage = 0 : i64}
 // TRAIN32: call @stage0.moe_layer_with_aux_train_vjp(
 
-// With the example's bf16 training, the training entry points stay whole;
-// the program has inference's only.
-// TRAIN: func.func @stage0.forward(
-// TRAIN: func.func @loss_grad(
+// The example's bf16 training: mixed precision rounds the program's loss
+// like the whole one (its bf16 bodies cloned too), and the whole
+// training entry points call only whole bodies.
+// TRAIN-LABEL: func.func @stage0.forward(
+// TRAIN-LABEL: func.func @loss_grad(
 // TRAIN-NOT: call @stage0.
-// TRAIN: func.func @stage0.decode(
-// TRAIN-NOT: func.func @stage0.loss
+// TRAIN-LABEL: func.func @stage0.loss(
+// TRAIN-LABEL: func.func @stage0.loss_grad(
+// TRAIN-SAME: attributes {strata.stage = 0 : i64}
+// TRAIN: call @stage0.dense_layer_bf16_train_vjp(
+// TRAIN-LABEL: func.func @stage0.decode(
+// TRAIN-NOT: func.func @stage0.optimizer
 
 // TP1-NOT: stage0.
 // TP1-NOT: strata.shard_dim

@@ -137,12 +137,9 @@ mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
                     "one runs as one process\n";
     return mlir::success();
   }
-  // Training's program: f32 only (the sums are f32; bf16 and f16 training
-  // runs as one process or data-parallel).
-  auto training =
-      module->getAttrOfType<mlir::strata::TrainingAttr>("strata.training");
-  bool train = opts.train && (!training || training.getPrecision() ==
-                                               mlir::strata::Precision::F32);
+  // The training forward too (mixed precision rounds values, the tensors
+  // and their sums stay f32).
+  bool train = opts.train;
   mlir::PassManager pm(module.getContext());
   mlir::strata::buildShardPhase(pm, train);
   if (mlir::failed(pm.run(module)))
