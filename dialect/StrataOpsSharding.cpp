@@ -315,6 +315,74 @@ struct ConcatSharding : ParallelSharding<ConcatSharding, tensor::ConcatOp> {
   }
 };
 
+/// Routed experts split by their intermediate features F (Megatron's MLP
+/// split inside every expert): gate and up by rows, down by columns, each
+/// rank's result a partial sum over its features, then one all-reduce.
+/// Loops: the tokens' batch dims and the result's features n (parallel),
+/// then f, the input's features k, the expert e and the top-k slot j
+/// (sums). Only f may be split; which expert a token reaches is data, so
+/// a split of n, k, e or j is refused.
+struct MoEExpertsSharding
+    : shard::ShardingInterface::ExternalModel<MoEExpertsSharding,
+                                              MoEExpertsOp> {
+  SmallVector<IteratorType> getLoopIteratorTypes(Operation *op) const {
+    SmallVector<IteratorType> types(rankOf(op->getResult(0)),
+                                    IteratorType::parallel);
+    types.append(4, IteratorType::reduction);
+    return types;
+  }
+  SmallVector<ReductionKind> getReductionLoopIteratorKinds(Operation *) const {
+    return SmallVector<ReductionKind>(4, ReductionKind::Sum);
+  }
+  SmallVector<AffineMap> getIndexingMaps(Operation *op) const {
+    MLIRContext *ctx = op->getContext();
+    unsigned batch = rankOf(op->getResult(0)) - 1;
+    unsigned n = batch, f = batch + 1, k = batch + 2, e = batch + 3,
+             j = batch + 4, loops = batch + 5;
+    auto tokens = [&](unsigned last) {
+      SmallVector<unsigned> dims = leading(batch);
+      dims.push_back(last);
+      return mapTo(ctx, loops, dims);
+    };
+    // input, weights, indices, gate, up, down; result.
+    return {tokens(k),
+            tokens(j),
+            tokens(j),
+            mapTo(ctx, loops, {e, f, k}),
+            mapTo(ctx, loops, {e, f, k}),
+            mapTo(ctx, loops, {e, n, f}),
+            tokens(n)};
+  }
+  LogicalResult partition(Operation *op, ArrayRef<Value> operands,
+                          ArrayRef<Sharding> operandShardings,
+                          ArrayRef<Sharding> resultShardings, IRMapping &map,
+                          SymbolTableCollection &symbols, OpBuilder &b) const {
+    auto iface = cast<shard::ShardingInterface>(op);
+    SmallVector<IteratorType> loops = iface.getLoopIteratorTypes();
+    shard::ShardingArray assignment =
+        shard::getGridAxisAssignmentForLoopIterators(
+            operandShardings, resultShardings, loops, iface.getIndexingMaps());
+    unsigned batch = rankOf(op->getResult(0)) - 1;
+    for (unsigned loop = batch; loop < loops.size(); ++loop)
+      if (loop != batch + 1 && loop < assignment.size() &&
+          !assignment[loop].empty())
+        return op->emitOpError("can split its experts' intermediate "
+                               "features over ranks, not their input or "
+                               "output features, the experts or the top-k "
+                               "slots");
+    shard::partitionTriviallyShardableOperation(
+        *op, operands, operandShardings, resultShardings, map, symbols, b);
+    if (!shard::isAtLeastOneReductionIteratorSharded(loops, assignment))
+      return success();
+    Value partial = map.lookup(op->getResult(0));
+    Value sum = shard::AllReduceOp::create(
+        b, op->getLoc(), partial, resultShardings[0].getGrid(),
+        shard::getReductionGridAxes(loops, assignment), ReductionKind::Sum);
+    map.map(op->getResult(0), sum);
+    return success();
+  }
+};
+
 /// Every other op: whole tensors only. Propagation sees no loop to split
 /// (all operands and results replicated) and partition keeps the op as it
 /// is on every rank; a split value reaching it is gathered first.
@@ -384,6 +452,7 @@ void mlir::strata::attachShardingModels(MLIRContext &ctx) {
   LayerNormOp::attachInterface<RowNormSharding<LayerNormOp>>(ctx);
   RotaryOp::attachInterface<RotarySharding>(ctx);
   AttentionOp::attachInterface<AttentionSharding>(ctx);
+  MoEExpertsOp::attachInterface<MoEExpertsSharding>(ctx);
   // The tensor dialect is a dependent dialect of strata's: loaded first.
   if (ctx.getLoadedDialect<tensor::TensorDialect>())
     tensor::ConcatOp::attachInterface<ConcatSharding>(ctx);

@@ -177,8 +177,9 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     slice of the MLP, with one `shard.all_reduce` after each row-parallel
     product. Attention whose heads (query or KV) do not divide among the
     ranks keeps its projections whole; a MoE layer's shared experts split
-    like an MLP; embeddings, norms, the LM head, routers, routed experts
-    and latent attention stay replicated. Callers follow:
+    like an MLP and its routed experts by each expert's intermediate
+    features; embeddings, norms, the LM head, routers and latent attention
+    stay replicated. Callers follow:
     each split weight's (and a column-parallel product's bias's)
     `strata.param` takes the slice's type and
     `strata.shard_dim` / `strata.shard_count`, and entry arguments and

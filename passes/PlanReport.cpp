@@ -65,7 +65,8 @@ struct Traffic {
 
 /// What one rank holds and sends for one call of a layer body.
 struct BodyLayout {
-  /// Argument -> ranks it is split over (tp, or ep for routed experts).
+  /// Argument -> ranks it is split over (tp; ep, or tp x ep, for routed
+  /// experts).
   llvm::DenseMap<unsigned, int64_t> divisor;
   /// Routed experts' weights: their data-parallel group is dp / ep ranks.
   llvm::DenseSet<unsigned> expertArgs;
@@ -92,11 +93,24 @@ void addExperts(BodyLayout &layout, Operation *op, ArgIndex argIndex,
     if (!i || !type || type.getRank() == 0 || type.getDimSize(0) != experts)
       continue;
     layout.expertArgs.insert(*i);
-    if (ep > 1)
-      layout.divisor[*i] = ep;
+    // Tensor parallelism splits each expert's features (the divisor tp
+    // strata-shard's split put there), expert parallelism the experts.
+    if (ep > 1) {
+      auto [it, fresh] = layout.divisor.try_emplace(*i, 1);
+      it->second = mulSat(it->second, ep);
+    }
   }
   if (ep > 1)
     layout.ep.add(mulSat(2 * topK, bytesPerToken(input)), 2);
+  // Split features: each rank's partial result is summed over tp, and in
+  // the backward the input's and the routing weights' gradients.
+  std::optional<unsigned> gate = argIndex(op->getOperand(3));
+  if (gate && layout.divisor.count(*gate) &&
+      layout.divisor.lookup(*gate) != ep) {
+    layout.tpForward.add(bytesPerToken(op->getResult(0)));
+    layout.tpBackward.add(bytesPerToken(input));
+    layout.tpBackward.add(bytesPerToken(op->getOperand(1)));
+  }
 }
 
 /// DeepSeek's latent attention: heads split after the latent projections

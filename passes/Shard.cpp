@@ -240,22 +240,34 @@ struct StrataShardPass
   /// column-parallel products (a weight split by rows) of partitioned
   /// `body` read: their backward sums its gradient over the ranks.
   void markColumnParallelInputs(func::FuncOp body, FlatSymbolRefAttr grid) {
-    llvm::MapVector<Value, SmallVector<LinearOp>> readers;
-    body.walk([&](LinearOp linear) {
-      auto weight = dyn_cast<BlockArgument>(linear.getWeight());
-      auto dim = weight ? body.getArgAttrOfType<IntegerAttr>(
-                              weight.getArgNumber(), "strata.shard_dim")
-                        : IntegerAttr();
-      if (dim && dim.getInt() == 0)
-        readers[linear.getInput()].push_back(linear);
+    auto splitAs = [&](Value weight, int64_t want) {
+      auto arg = dyn_cast<BlockArgument>(weight);
+      auto dim = arg ? body.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
+                                                          "strata.shard_dim")
+                     : IntegerAttr();
+      return dim && dim.getInt() == want;
+    };
+    // The replicated operands read by split computations: a column-parallel
+    // product's input; split experts' input and routing weights (each
+    // rank's expert outputs cover only its features).
+    llvm::MapVector<Value, SmallVector<OpOperand *>> readers;
+    body.walk([&](Operation *op) {
+      if (auto linear = dyn_cast<LinearOp>(op);
+          linear && splitAs(linear.getWeight(), 0))
+        readers[linear.getInput()].push_back(&linear.getInputMutable());
+      if (auto experts = dyn_cast<MoEExpertsOp>(op);
+          experts && splitAs(experts.getGateProj(), 1)) {
+        readers[experts.getInput()].push_back(&experts.getInputMutable());
+        readers[experts.getWeights()].push_back(&experts.getWeightsMutable());
+      }
     });
     OpBuilder b(&getContext());
-    for (auto &[value, linears] : readers) {
+    for (auto &[value, uses] : readers) {
       b.setInsertionPointAfterValue(value);
       auto enter = EnterTensorParallelOp::create(
           b, value.getLoc(), value, grid, b.getI64IntegerAttr(kTensorAxis));
-      for (LinearOp linear : linears)
-        linear.getInputMutable().assign(enter.getResult());
+      for (OpOperand *use : uses)
+        use->set(enter.getResult());
     }
   }
 

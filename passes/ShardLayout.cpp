@@ -62,5 +62,23 @@ mlir::strata::tensorParallelSplits(func::FuncOp body, int64_t ranks) {
     else if (fromHeadsOrActivation(linear.getInput()))
       splits[weight.getArgNumber()] = 1;
   });
+  // Routed experts: every expert's intermediate features, gate and up by
+  // rows (dim 1 of [E, F, D]), down by columns (dim 2 of [E, D, F]).
+  body.walk([&](MoEExpertsOp experts) {
+    auto arg = [&](Value v) {
+      auto a = dyn_cast<BlockArgument>(v);
+      return a && a.getOwner() == &body.front() ? a : BlockArgument();
+    };
+    BlockArgument gate = arg(experts.getGateProj()),
+                  up = arg(experts.getUpProj()),
+                  down = arg(experts.getDownProj());
+    auto type = cast<RankedTensorType>(experts.getGateProj().getType());
+    if (!gate || !up || !down || type.isDynamicDim(1) ||
+        type.getDimSize(1) % ranks)
+      return;
+    splits[gate.getArgNumber()] = 1;
+    splits[up.getArgNumber()] = 1;
+    splits[down.getArgNumber()] = 2;
+  });
   return splits;
 }

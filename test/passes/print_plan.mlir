@@ -4,15 +4,16 @@
 // Hand count, per rank:
 //   embed 32x16 vocabulary-parallel: 256; layer: norm 16, q 16x16 / 2 = 128,
 //   k and v 8x16 / 2 = 64 each, o 128 (heads 4 and KV heads 2 divide), the
-//   router's gate 4x16 whole (64), experts 3 x 4x8x16 / ep 2 = 768; head:
-//   norm 16, lm_head 32x16 / 2 = 256. 1760 parameters, 7040 bytes (f32).
+//   router's gate 4x16 whole (64), experts 3 x 4x8x16 / (ep 2 x tp 2, each
+//   expert's 8 intermediate features split) = 384; head: norm 16, lm_head
+//   32x16 / 2 = 256. 1376 parameters, 5504 bytes (f32).
 //   KV cache per token: (8 + 8) x 4 B / 2 = 32 B; x 12 tokens = 384 B.
 //   Activations, the largest group's results per token: the layer's
 //   norm 16, q 8, k 4, v 4, attention 8 (split), o 16, add 16, gate 4,
 //   router 2 + 2 + 4, experts 16, add 16 = 116 x 4 B = 464 B; x 8 = 3712.
-//   Total 7040 + 384 + 3712 = 11136.
-//   tp all-reduces: the embedding's rows and o's product, 2 x 64 B x 8
-//   tokens = 1024 B; the logits gathered: 128 B x 8 = 1024 B; experts'
+//   Total 5504 + 384 + 3712 = 9600.
+//   tp all-reduces: the embedding's rows, o's product and the experts'
+//   partial sums, 3 x 64 B x 8 tokens = 1536 B; the logits gathered: 128 B x 8 = 1024 B; experts'
 //   dispatch and combine over ep: 2 x top_k 2 x 64 B x 8 = 2048 B.
 // RUN: strata-opt %s --strata-print-stats="plan=true json=true context-length=6" -o /dev/null | FileCheck %s
 // RUN: strata-opt %s --strata-print-stats="plan=true context-length=6" -o /dev/null | FileCheck %s --check-prefix=TABLE
@@ -31,8 +32,8 @@
 // CHECK-NEXT:       "communication_per_step": [
 // CHECK-NEXT:         {
 // CHECK-NEXT:           "axis": "tp",
-// CHECK-NEXT:           "bytes": 1024,
-// CHECK-NEXT:           "calls": 2,
+// CHECK-NEXT:           "bytes": 1536,
+// CHECK-NEXT:           "calls": 3,
 // CHECK-NEXT:           "collective": "all_reduce"
 // CHECK-NEXT:         },
 // CHECK-NEXT:         {
@@ -58,11 +59,11 @@
 // CHECK-NEXT:       "kv_cache_bytes_per_token": 32,
 // CHECK-NEXT:       "micro_batches_in_flight": 1,
 // CHECK-NEXT:       "optimizer_state_bytes": 0,
-// CHECK-NEXT:       "params": 1760,
+// CHECK-NEXT:       "params": 1376,
 // CHECK-NEXT:       "ranks": 8,
 // CHECK-NEXT:       "stage": 0,
-// CHECK-NEXT:       "total_bytes": 11136,
-// CHECK-NEXT:       "weight_bytes": 7040
+// CHECK-NEXT:       "total_bytes": 9600,
+// CHECK-NEXT:       "weight_bytes": 5504
 // CHECK-NEXT:     }
 // CHECK-NEXT:   ],
 // CHECK-NEXT:   "recompute_layers": false,
@@ -75,14 +76,14 @@
 
 // TABLE:      plan: tp 2 x pp 1 x dp 4 (ep 2 of dp) = 8 ranks; inference: a prefill of 8 tokens, a KV cache of 12 tokens
 // TABLE-NEXT: stage 0 (8 ranks): embed, layers.0, head
-// TABLE-NEXT:   parameters 1760
-// TABLE-NEXT:   weights 7040 6.88 KiB
+// TABLE-NEXT:   parameters 1376
+// TABLE-NEXT:   weights 5504 5.38 KiB
 // TABLE-NEXT:   activations 3712 3.62 KiB
 // TABLE-NEXT:   KV cache 384 384 B
 // TABLE-NEXT:   KV cache per token 32 32 B
-// TABLE-NEXT:   total 11136 10.88 KiB
+// TABLE-NEXT:   total 9600 9.38 KiB
 // TABLE-NEXT:   communication per prefill (buffer bytes on each rank):
-// TABLE-NEXT:     all_reduce on tp 2 calls 1024 1.00 KiB
+// TABLE-NEXT:     all_reduce on tp 3 calls 1536 1.50 KiB
 // TABLE-NEXT:     all_gather on tp 1 calls 1024 1.00 KiB
 // TABLE-NEXT:     all_to_all on ep 2 calls 2048 2.00 KiB
 

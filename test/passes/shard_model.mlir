@@ -74,7 +74,8 @@
 // INPLACE-TRAIN: error: strata-shard: tensor parallelism of training steps is not implemented yet; compile without --train or with --tp 1
 
 // In place: every layer body keeps half the heads and half the MLP, with
-// two all-reduces in a dense layer; the experts stay whole; the entry
+// two all-reduces in a dense layer; each routed expert keeps half its
+// intermediate features, its partial sums all-reduced; the entry
 // points pass each rank's slices (strata.param marked with the split) and
 // decode's KV caches are half as wide in and out.
 // CHECK-LABEL: func.func private @dense_layer(
@@ -86,7 +87,8 @@
 // CHECK: shard.all_reduce %{{.*}} on @mesh grid_axes = [3] : tensor<?x?x64xf32>
 // CHECK: return
 // CHECK-LABEL: func.func private @moe_layer(
-// CHECK: strata.moe_experts {{.*}} experts(%{{.*}}) {{.*}} tensor<8x32x64xf32>
+// CHECK: %[[EXPERTS:.*]] = strata.moe_experts {{.*}} experts(%{{.*}}) {{.*}} tensor<8x16x64xf32>, tensor<8x16x64xf32>, tensor<8x64x16xf32>
+// CHECK: shard.all_reduce %[[EXPERTS]] on @mesh grid_axes = [3]
 // CHECK-LABEL: func.func @forward(
 // CHECK: strata.param "model.embed_tokens.weight" : tensor<512x64xf32>
 // CHECK: strata.param "model.layers.0.self_attn.q_proj.weight" {strata.shard_count = 2 : i64, strata.shard_dim = 0 : i64} : tensor<32x64xf32>
