@@ -106,6 +106,19 @@ template <typename Op>
 struct ElementwiseSharding
     : ParallelSharding<ElementwiseSharding<Op>, Op> {};
 
+/// After a partition whose split sum loops leave each rank a partial
+/// result: the sum over the ranks of those loops' grid axes.
+void sumPartials(Operation *op, ArrayRef<Sharding> resultShardings,
+                 ArrayRef<IteratorType> loops,
+                 const shard::ShardingArray &assignment, IRMapping &map,
+                 OpBuilder &b) {
+  Value partial = map.lookup(op->getResult(0));
+  Value sum = shard::AllReduceOp::create(
+      b, op->getLoc(), partial, resultShardings[0].getGrid(),
+      shard::getReductionGridAxes(loops, assignment), ReductionKind::Sum);
+  map.map(op->getResult(0), sum);
+}
+
 /// y[..., n] = sum_k x[..., k] W[n, k] (+ b[n]): batch loops, then n
 /// (parallel) and k (a sum).
 struct LinearSharding
@@ -159,11 +172,7 @@ struct LinearSharding
                              "per rank");
     shard::partitionTriviallyShardableOperation(
         *op, operands, operandShardings, resultShardings, map, symbols, b);
-    Value partial = map.lookup(op->getResult(0));
-    Value sum = shard::AllReduceOp::create(
-        b, op->getLoc(), partial, resultShardings[0].getGrid(),
-        shard::getReductionGridAxes(loops, assignment), ReductionKind::Sum);
-    map.map(op->getResult(0), sum);
+    sumPartials(op, resultShardings, loops, assignment, map, b);
     return success();
   }
 };
@@ -374,11 +383,7 @@ struct MoEExpertsSharding
         *op, operands, operandShardings, resultShardings, map, symbols, b);
     if (!shard::isAtLeastOneReductionIteratorSharded(loops, assignment))
       return success();
-    Value partial = map.lookup(op->getResult(0));
-    Value sum = shard::AllReduceOp::create(
-        b, op->getLoc(), partial, resultShardings[0].getGrid(),
-        shard::getReductionGridAxes(loops, assignment), ReductionKind::Sum);
-    map.map(op->getResult(0), sum);
+    sumPartials(op, resultShardings, loops, assignment, map, b);
     return success();
   }
 };
