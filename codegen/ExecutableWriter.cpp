@@ -204,6 +204,10 @@ static std::optional<ExecutableContents::DType> paramDType(Type t) {
   return std::nullopt;
 }
 
+std::string ExecutableContents::EntryPoint::symbol() const {
+  return STRATA_ENTRY_PREFIX + (function.empty() ? name : function);
+}
+
 LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
                                                ExecutableContents &contents) {
   llvm::StringMap<int> index;
@@ -512,9 +516,7 @@ LogicalResult mlir::strata::collectMemoryPlans(ModuleOp module,
   for (ExecutableContents::EntryPoint *e : entries) {
     ExecutableContents::EntryPoint &entry = *e;
     // strata-export-entry-points gave the lowered function its ABI name.
-    Operation *fn = module.lookupSymbol(
-        STRATA_ENTRY_PREFIX +
-        (entry.function.empty() ? entry.name : entry.function));
+    Operation *fn = module.lookupSymbol(entry.symbol());
     auto plan =
         fn ? fn->getAttrOfType<DenseI64ArrayAttr>("strata.memory_plan")
            : DenseI64ArrayAttr();
@@ -813,9 +815,7 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
           r.parameters.empty() ? 0 : b.CreateVector(r.parameters)));
     }
     std::vector<flatbuffers::Offset<fb::Command>> commands{fb::CreateCommand(
-        b, fb::CommandKind::Launch, 0,
-        b.CreateString(STRATA_ENTRY_PREFIX +
-                       (e.function.empty() ? e.name : e.function)))};
+        b, fb::CommandKind::Launch, 0, b.CreateString(e.symbol()))};
     flatbuffers::Offset<fb::MemoryPlan> plan;
     if (!e.memoryPlan.empty())
       plan = fb::CreateMemoryPlan(

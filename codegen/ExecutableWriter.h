@@ -112,6 +112,8 @@ struct ExecutableContents {
     /// The module's function when not `name` (a stage's entry point:
     /// `stage0.<name>`).
     std::string function;
+    /// The kernel library's symbol of the entry point.
+    std::string symbol() const;
     std::vector<Argument> arguments;
     std::vector<Result> results;
     /// strata-plan-memory's record: buffers, slots, then each slot's bytes

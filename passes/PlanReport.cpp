@@ -81,9 +81,10 @@ struct BodyLayout {
 /// weights and, int8, their scales, row sums and activation parameters,
 /// all [E, ..] — is split over the ep ranks; tokens travel to their
 /// experts and back (dispatch and combine).
+/// `featuresSplit`: tensor parallelism splits each expert's features.
 template <typename ArgIndex>
 void addExperts(BodyLayout &layout, Operation *op, ArgIndex argIndex,
-                int64_t ep) {
+                int64_t ep, bool featuresSplit) {
   int64_t experts = op->getAttrOfType<IntegerAttr>("num_experts").getInt();
   int64_t topK = op->getAttrOfType<IntegerAttr>("top_k").getInt();
   Value input = op->getOperand(0);
@@ -104,9 +105,7 @@ void addExperts(BodyLayout &layout, Operation *op, ArgIndex argIndex,
     layout.ep.add(mulSat(2 * topK, bytesPerToken(input)), 2);
   // Split features: each rank's partial result is summed over tp, and in
   // the backward the input's and the routing weights' gradients.
-  std::optional<unsigned> gate = argIndex(op->getOperand(3));
-  if (gate && layout.divisor.count(*gate) &&
-      layout.divisor.lookup(*gate) != ep) {
+  if (featuresSplit) {
     layout.tpForward.add(bytesPerToken(op->getResult(0)));
     layout.tpBackward.add(bytesPerToken(input));
     layout.tpBackward.add(bytesPerToken(op->getOperand(1)));
@@ -170,7 +169,8 @@ BodyLayout layoutOf(func::FuncOp body, int64_t tp, int64_t ep) {
         layout.tpForward.add(bytesPerToken(linear));
       }
     } else if (isa<MoEExpertsOp, QuantizedMoEExpertsOp>(op)) {
-      addExperts(layout, op, argIndex, ep);
+      std::optional<unsigned> gate = argIndex(op->getOperand(3));
+      addExperts(layout, op, argIndex, ep, gate && splits.count(*gate));
     } else if (auto mla = dyn_cast<LatentAttentionOp>(op)) {
       addLatentAttention(layout, mla, splitArg, tp);
     } else {

@@ -54,20 +54,26 @@ strata_status_code checkBatch(const strata::fb::Metadata *meta,
   return checkTokens(meta, tokens, cells, seq, status);
 }
 
-const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
-                                        const char *name) {
-  for (const auto *ep : *exe->root->entry_points())
+/// The entry point `name` among `eps` (the executable's, or a stage's).
+static const strata::fb::EntryPoint *findIn(
+    const flatbuffers::Vector<flatbuffers::Offset<strata::fb::EntryPoint>> *eps,
+    const char *name) {
+  for (const auto *ep : *eps)
     if (ep->name()->str() == name)
       return ep;
   return nullptr;
 }
 
+const strata::fb::EntryPoint *findEntry(const strata_executable *exe,
+                                        const char *name) {
+  return findIn(exe->root->entry_points(), name);
+}
+
 const strata::fb::EntryPoint *findEntry(const strata_session &session,
                                         const char *name) {
-  if (const strata::fb::Stage *stage = session.parallel.stage)
-    for (const auto *ep : *stage->entry_points())
-      if (ep->name()->str() == name)
-        return ep;
+  const strata::fb::Stage *stage = session.parallel.stage;
+  if (const auto *ep = stage ? findIn(stage->entry_points(), name) : nullptr)
+    return ep;
   return findEntry(session.exe, name);
 }
 

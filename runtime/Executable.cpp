@@ -883,11 +883,19 @@ strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
   return STRATA_OK;
 }
 
-const EntryPoint *findEntry(const Executable *exe, const char *name) {
-  for (const EntryPoint *ep : *exe->entry_points())
+/// The entry point `name` among `eps` (the executable's, or a stage's), or
+/// null.
+const EntryPoint *
+findIn(const flatbuffers::Vector<flatbuffers::Offset<EntryPoint>> *eps,
+       const char *name) {
+  for (const EntryPoint *ep : *eps)
     if (ep->name()->str() == name)
       return ep;
   return nullptr;
+}
+
+const EntryPoint *findEntry(const Executable *exe, const char *name) {
+  return findIn(exe->entry_points(), name);
 }
 
 /// Whether result `index` of `ep` is F32 `want`.
@@ -974,16 +982,6 @@ strata_status_code checkLanguageModel(const Executable *exe,
 strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
   return checkLanguageModel(exe, findEntry(exe, "forward"),
                             findEntry(exe, "decode"), c);
-}
-
-/// The entry point `name` among `eps`, or null.
-const EntryPoint *
-findIn(const flatbuffers::Vector<flatbuffers::Offset<EntryPoint>> *eps,
-       const std::string &name) {
-  for (const EntryPoint *ep : *eps)
-    if (ep->name()->str() == name)
-      return ep;
-  return nullptr;
 }
 
 /// Partitioned programs: today one stage of a tensor-parallel plan, whose

@@ -67,16 +67,15 @@ strata_status_code gatherSlices(strata_session &s,
   if (strata_status_code code = group.allGather(
           mine.data(), all.data(), elements * sizeof(float), status))
     return code;
-  // Rows of the dims before shard_dim, each a run of every part in turn.
-  size_t dim = static_cast<size_t>(param->shard_dim());
-  size_t outer = 1, run = 1;
-  for (size_t d = 0; d < param->shape()->size(); ++d)
-    (d < dim ? outer : run) *= static_cast<size_t>(param->shape()->Get(d));
+  // copySlice's inverse: part p's runs back to their places.
+  SliceRuns r =
+      sliceRuns(whole.shape, param->shard_dim(), param->shard_count());
   float *to = reinterpret_cast<float *>(whole.data.get());
-  for (size_t o = 0; o < outer; ++o)
+  for (size_t o = 0; o < r.outer; ++o)
     for (size_t part = 0; part < count; ++part)
-      std::memcpy(to + (o * count + part) * run,
-                  all.data() + part * elements + o * run, run * sizeof(float));
+      std::memcpy(to + o * r.stride + part * r.run,
+                  all.data() + part * elements + o * r.run,
+                  r.run * sizeof(float));
   return STRATA_OK;
 }
 

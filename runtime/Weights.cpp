@@ -132,22 +132,32 @@ void Weights::useSlices(std::vector<Slice> slices) {
   derivedStale = true;
 }
 
-/// Copies part `s.part` of `whole` along `s.dim` into `out`: the dims
-/// before `dim` are the outer loop, each step one contiguous run.
+SliceRuns sliceRuns(const std::vector<int64_t> &shape, int dim, int64_t count) {
+  SliceRuns r;
+  size_t inner = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    size_t n = static_cast<size_t>(shape[d]);
+    if (d < static_cast<size_t>(dim))
+      r.outer *= n;
+    else if (d > static_cast<size_t>(dim))
+      inner *= n;
+  }
+  r.stride = static_cast<size_t>(shape[dim]) * inner;
+  r.run = r.stride / static_cast<size_t>(count);
+  return r;
+}
+
+/// Copies part `s.part` of `whole` along `s.dim` into `out`.
 static void copySlice(const HostTensor &whole, const Weights::Slice &s,
                       HostTensor &out) {
   size_t element = dtypeSize(whole.dtype);
-  size_t outer = 1, inner = element;
-  for (int d = 0; d < s.dim; ++d)
-    outer *= static_cast<size_t>(whole.shape[d]);
-  for (size_t d = static_cast<size_t>(s.dim) + 1; d < whole.shape.size(); ++d)
-    inner *= static_cast<size_t>(whole.shape[d]);
-  size_t run = static_cast<size_t>(whole.shape[s.dim] / s.count) * inner;
-  size_t stride = static_cast<size_t>(whole.shape[s.dim]) * inner;
-  const uint8_t *from = whole.data.get() + static_cast<size_t>(s.part) * run;
+  SliceRuns r = sliceRuns(whole.shape, s.dim, s.count);
+  const uint8_t *from =
+      whole.data.get() + static_cast<size_t>(s.part) * r.run * element;
   uint8_t *to = out.data.get();
-  for (size_t o = 0; o < outer; ++o)
-    std::memcpy(to + o * run, from + o * stride, run);
+  for (size_t o = 0; o < r.outer; ++o)
+    std::memcpy(to + o * r.run * element, from + o * r.stride * element,
+                r.run * element);
 }
 
 strata_status_code Weights::copySlices(strata_status *status) {

@@ -37,6 +37,15 @@ struct HostTensor {
   bool allocate();
 };
 
+/// Where each of `count` equal slices along dimension `dim` of a row-major
+/// tensor of `shape` lies: `outer` runs of `run` elements, one per index
+/// of the dims before `dim`, `stride` elements apart; part p's runs start
+/// at element `p * run`.
+struct SliceRuns {
+  size_t outer = 1, run = 1, stride = 1;
+};
+SliceRuns sliceRuns(const std::vector<int64_t> &shape, int dim, int64_t count);
+
 class Weights {
 public:
   /// One tensor per parameter of `exe`, uninitialised, in each

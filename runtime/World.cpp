@@ -14,7 +14,9 @@
 #include "runtime/comm/Communicator.h"
 #include "runtime/comm/NcclCommunicator.h"
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 using namespace strata::runtime;
@@ -129,18 +131,26 @@ std::vector<int64_t> coordinatesOf(int rank, const strata::fb::Mesh *mesh) {
   return coords;
 }
 
-/// The data-parallel group: the ranks whose coordinates differ only on
-/// the dp and ep axes (experts are carved out of data-parallel ranks).
-int dataParallelColor(const std::vector<int64_t> &coords,
-                      const strata::fb::Mesh *mesh) {
+/// The group of the ranks whose coordinates differ only on the axes
+/// `within` names: each rank's color is its coordinates on the others.
+int groupColor(const std::vector<int64_t> &coords, const strata::fb::Mesh *mesh,
+               std::initializer_list<const char *> within) {
   int64_t color = 0;
   for (size_t i = 0; i < coords.size(); ++i) {
     std::string axis = mesh->axes()->Get(i)->str();
-    if (axis == "dp" || axis == "ep")
+    if (std::any_of(within.begin(), within.end(),
+                    [&](const char *name) { return axis == name; }))
       continue;
     color = color * mesh->shape()->Get(i) + coords[i];
   }
   return static_cast<int>(color);
+}
+
+/// The data-parallel group (experts are carved out of data-parallel
+/// ranks, so the ep axis is in it too).
+int dataParallelColor(const std::vector<int64_t> &coords,
+                      const strata::fb::Mesh *mesh) {
+  return groupColor(coords, mesh, {"dp", "ep"});
 }
 
 /// The mesh axis named `name`, or -1.
@@ -149,18 +159,6 @@ int axisIndex(const strata::fb::Mesh *mesh, const char *name) {
     if (mesh->axes()->Get(i)->str() == name)
       return static_cast<int>(i);
   return -1;
-}
-
-/// The tensor-parallel group: the ranks whose coordinates differ only on
-/// the tp axis.
-int tensorParallelColor(const std::vector<int64_t> &coords,
-                        const strata::fb::Mesh *mesh) {
-  int tp = axisIndex(mesh, "tp");
-  int64_t color = 0;
-  for (size_t i = 0; i < coords.size(); ++i)
-    if (static_cast<int>(i) != tp)
-      color = color * mesh->shape()->Get(i) + coords[i];
-  return static_cast<int>(color);
 }
 
 /// A tensor-parallel launch: the rank runs stage 0's program, its kernels
@@ -180,7 +178,7 @@ makeTensorParallelProgram(strata_session &s, ParallelPlace &place,
   const strata::fb::Executable *exe = s.exe->root;
   const strata::fb::Mesh *mesh = exe->parallel()->mesh();
   if (strata_status_code code =
-          place.world->split(tensorParallelColor(place.coords, mesh),
+          place.world->split(groupColor(place.coords, mesh, {"tp"}),
                              place.world->rank(), place.tensorParallel, status))
     return code;
   place.stage = exe->stages()->Get(0);
