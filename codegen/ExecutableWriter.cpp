@@ -10,6 +10,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
@@ -26,6 +27,9 @@ static std::vector<int64_t> shapeOf(RankedTensorType type) {
 }
 
 namespace {
+
+/// More pipeline stages than any mesh this runtime checks would hold.
+constexpr int64_t kMaxStages = 1 << 16;
 
 /// Index of training state `name` (shaped `shape`), added on first use.
 int stateIndex(ExecutableContents &contents, StringRef name,
@@ -46,6 +50,28 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
   StringRef kind = role.getValue();
   if (kind == "step") {
     arg.kind = Arg::Step;
+    return success();
+  }
+  // A pipeline stage's arguments (strata-pipeline, strata-autodiff).
+  auto layer = func.getArgAttrOfType<IntegerAttr>(i, "strata.layer");
+  auto index = func.getArgAttrOfType<IntegerAttr>(i, "strata.index");
+  std::optional<Arg::Kind> stageKind =
+      llvm::StringSwitch<std::optional<Arg::Kind>>(kind)
+          .Case("tokens", Arg::Tokens)
+          .Case("labels", Arg::Labels)
+          .Case("positions", Arg::Positions)
+          .Case("key_padding", Arg::KeyPadding)
+          .Case("key_cache", layer ? Arg::KeyCache : std::optional<Arg::Kind>())
+          .Case("value_cache",
+                layer ? Arg::ValueCache : std::optional<Arg::Kind>())
+          .Case("boundary", index ? Arg::Boundary : std::optional<Arg::Kind>())
+          .Case("boundary_grad",
+                index ? Arg::BoundaryGrad : std::optional<Arg::Kind>())
+          .Default(std::nullopt);
+  if (stageKind) {
+    arg.kind = *stageKind;
+    arg.layer = layer ? static_cast<int>(layer.getInt()) : -1;
+    arg.index = index ? static_cast<int>(index.getInt()) : -1;
     return success();
   }
   if (kind == "update_count") {
@@ -89,8 +115,11 @@ LogicalResult trainingArgument(func::FuncOp func, unsigned i, StringAttr role,
   return func.emitError("argument ")
          << i << " has strata.arg = \"" << kind
          << "\", which is not step, loss_scale, grad_norm, flat_param, "
-            "flat_gradient, gradient or expert_load (with strata.param), "
-            "state (with strata.state) or flat_state (with strata.slot)";
+            "flat_gradient, tokens, labels, positions, key_padding, "
+            "gradient or expert_load (with strata.param), state (with "
+            "strata.state), flat_state (with strata.slot), key_cache or "
+            "value_cache (with strata.layer), boundary or boundary_grad "
+            "(with strata.index)";
 }
 
 /// A result strata-optimizer marked with `strata.result`.
@@ -106,6 +135,19 @@ LogicalResult trainingResult(func::FuncOp func, unsigned i, StringAttr role,
   }
   if (kind == "dropped_tokens") {
     result.kind = Result::DroppedTokens;
+    return success();
+  }
+  // A pipeline stage's results (strata-pipeline, strata-autodiff).
+  if (auto index = func.getResultAttrOfType<IntegerAttr>(i, "strata.index");
+      index && (kind == "boundary" || kind == "boundary_grad")) {
+    result.kind = kind == "boundary" ? Result::Boundary : Result::BoundaryGrad;
+    result.index = static_cast<int>(index.getInt());
+    return success();
+  }
+  if (auto layer = func.getResultAttrOfType<IntegerAttr>(i, "strata.layer");
+      layer && (kind == "key_cache" || kind == "value_cache")) {
+    result.kind = kind == "key_cache" ? Result::KeyCache : Result::ValueCache;
+    result.layer = static_cast<int>(layer.getInt());
     return success();
   }
   if (auto name = func.getResultAttrOfType<StringAttr>(i, "strata.param");
@@ -337,12 +379,18 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       entry.arguments[arg].parameter = it->second;
     }
     if (stage) {
-      if (stage.getInt() != 0)
-        return func.emitError("only pipeline stage 0's program is "
-                              "supported, not stage ")
-               << stage.getInt();
-      contents.stages.resize(1);
-      contents.stages.front().entryPoints.push_back(std::move(entry));
+      if (stage.getInt() < 0 || stage.getInt() >= kMaxStages)
+        return func.emitError("has strata.stage = ")
+               << stage.getInt() << ", outside [0, " << kMaxStages << ")";
+      size_t s = static_cast<size_t>(stage.getInt());
+      if (contents.stages.size() <= s)
+        contents.stages.resize(s + 1);
+      ExecutableContents::Stage &into = contents.stages[s];
+      if (auto first = func->getAttrOfType<IntegerAttr>("strata.first_layer"))
+        into.firstLayer = first.getInt();
+      if (auto count = func->getAttrOfType<IntegerAttr>("strata.num_layers"))
+        into.numLayers = count.getInt();
+      into.entryPoints.push_back(std::move(entry));
     } else {
       contents.entryPoints.push_back(std::move(entry));
     }
@@ -759,13 +807,19 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Arg::FlatState:
         kind = fb::ArgumentKind::FlatState;
         break;
+      case Arg::Boundary:
+        kind = fb::ArgumentKind::Boundary;
+        break;
+      case Arg::BoundaryGrad:
+        kind = fb::ArgumentKind::BoundaryGrad;
+        break;
       }
       args.push_back(fb::CreateArgument(
           b, kind, a.parameter, b.CreateVector(a.shape),
           a.isInteger            ? fb::DType::I32
           : a.kind == Arg::Param ? static_cast<fb::DType>(a.paramDtype)
                                  : fb::DType::F32,
-          a.layer, a.state, a.shardDim, a.shardCount));
+          a.layer, a.state, a.shardDim, a.shardCount, a.index));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
     for (const auto &r : e.results) {
@@ -807,12 +861,24 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
       case Result::ExpertOffsets:
         kind = fb::ResultKind::ExpertOffsets;
         break;
+      case Result::Boundary:
+        kind = fb::ResultKind::Boundary;
+        break;
+      case Result::BoundaryGrad:
+        kind = fb::ResultKind::BoundaryGrad;
+        break;
+      case Result::KeyCache:
+        kind = fb::ResultKind::KeyCache;
+        break;
+      case Result::ValueCache:
+        kind = fb::ResultKind::ValueCache;
+        break;
       }
       results.push_back(fb::CreateResult(
           b, b.CreateVector(r.shape),
           r.isInteger ? fb::DType::I32 : fb::DType::F32, kind, r.parameter,
-          r.state,
-          r.parameters.empty() ? 0 : b.CreateVector(r.parameters)));
+          r.state, r.parameters.empty() ? 0 : b.CreateVector(r.parameters),
+          r.index, r.layer));
     }
     std::vector<flatbuffers::Offset<fb::Command>> commands{fb::CreateCommand(
         b, fb::CommandKind::Launch, 0, b.CreateString(e.symbol()))};
@@ -834,9 +900,10 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
     std::vector<flatbuffers::Offset<fb::EntryPoint>> stageEntries;
     for (const auto &e : stage.entryPoints)
       stageEntries.push_back(serializeEntry(e));
-    // One stage so far: every layer.
-    stages.push_back(fb::CreateStage(b, /*first_layer=*/0, c.numLayers,
-                                     b.CreateVector(stageEntries)));
+    stages.push_back(
+        fb::CreateStage(b, stage.firstLayer,
+                        stage.numLayers < 0 ? c.numLayers : stage.numLayers,
+                        b.CreateVector(stageEntries)));
   }
   auto meta = fb::CreateMetadata(
       b, b.CreateString(c.modelName), b.CreateString(c.configPath),

@@ -63,11 +63,14 @@ struct ExecutableContents {
       FlatParam,
       FlatGradient,
       FlatState,
-      UpdateCount
+      UpdateCount,
+      Boundary,
+      BoundaryGrad
     } kind = Tokens;
     int parameter = -1;         ///< Param, Gradient, ExpertLoad
     int state = -1; ///< OptimizerState: index into state; FlatState: slot
     int layer = -1;             ///< KeyCache and ValueCache
+    int index = -1;             ///< Boundary, BoundaryGrad
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
     DType paramDtype = DType::F32; ///< Param: the parameter's dtype
@@ -92,11 +95,17 @@ struct ExecutableContents {
       FlatState,
       Activations,
       ExpertRows,
-      ExpertOffsets
+      ExpertOffsets,
+      Boundary,
+      BoundaryGrad,
+      KeyCache,
+      ValueCache
     } kind = Value;
     bool isInteger = false;
     int parameter = -1;
     int state = -1;
+    int index = -1; ///< Boundary, BoundaryGrad
+    int layer = -1; ///< KeyCache, ValueCache
     std::vector<int64_t> shape;
     /// Calibration results: every parameter the value calibrates.
     std::vector<int> parameters;
@@ -130,6 +139,7 @@ struct ExecutableContents {
   std::vector<EntryPoint> entryPoints;
   /// Partitioned programs (strata-shard{beside}): stage 0's entry points.
   struct Stage {
+    int64_t firstLayer = 0, numLayers = -1; ///< -1: every layer
     std::vector<EntryPoint> entryPoints;
   };
   std::vector<Stage> stages;

@@ -85,6 +85,19 @@ bool balancesByBias(RouterOp r) {
          r.getBiasUpdateRate().convertToDouble() > 0;
 }
 
+/// A pipeline stage's function before the last (strata-pipeline): it
+/// returns activations for the next stage, whose gradients seed its
+/// backward, instead of a loss.
+bool isStageBeforeLoss(func::FuncOp f) {
+  if (!f->hasAttr("strata.stage"))
+    return false;
+  for (unsigned i = 0; i < f.getNumResults(); ++i)
+    if (auto role = f.getResultAttrOfType<StringAttr>(i, "strata.result");
+        role && role.getValue() == "boundary")
+      return true;
+  return false;
+}
+
 class Differentiator {
 public:
   /// `inlineBodies`: differentiate through the layer bodies' ops in the
@@ -305,6 +318,16 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   }
   variant.setType(
       b.getFunctionType(variant.getArgumentTypes(), ret.getOperandTypes()));
+  // Result attributes (a pipeline stage's roles) cover f's own results;
+  // the counts after them have none.
+  if (ArrayAttr roles = variant.getResAttrsAttr();
+      roles && roles.size() != variant.getNumResults()) {
+    SmallVector<DictionaryAttr> all;
+    for (unsigned i = 0; i < variant.getNumResults(); ++i)
+      all.push_back(i < roles.size() ? cast<DictionaryAttr>(roles[i])
+                                     : b.getDictionaryAttr({}));
+    variant.setAllResultAttrs(all);
+  }
   extras[variant] = std::move(mine);
   return variant;
 }
@@ -475,15 +498,23 @@ FailureOr<func::FuncOp> Differentiator::vjpOf(func::FuncOp callee) {
 
 LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   FunctionType type = func.getFunctionType();
+  bool stage = isStageBeforeLoss(func);
   auto loss = type.getNumResults() == 1
                   ? dyn_cast<RankedTensorType>(type.getResult(0))
                   : RankedTensorType();
-  if (!loss || loss.getRank() != 0 || !loss.getElementType().isF32())
+  if (!stage &&
+      (!loss || loss.getRank() != 0 || !loss.getElementType().isF32()))
     return func.emitOpError("must return one 0-d f32 tensor (a loss) to be "
                             "differentiated");
   std::string name = (func.getName() + "_grad").str();
-  if (!isStochastic(func))
-    return buildGradient(func, name, func);
+  if (!isStochastic(func)) {
+    if (failed(buildGradient(func, name, func)))
+      return failure();
+    // A stage before the loss runs its forward on its own first.
+    if (stage)
+      (void)symbols.rename(func, (func.getName() + "_forward").str());
+    return success();
+  }
   // The gradient of the training variant, which takes the step's number
   // last; the variant itself is only the template of its forward.
   func::FuncOp variant = trainingVariant(func);
@@ -502,8 +533,8 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
                     StringAttr::get(module.getContext(), "step"));
     const VariantExtras &extra = extras[variant];
     MLIRContext *ctx = module.getContext();
-    unsigned next = 1;
-    if (extra.dropped) // loss_grad's second result
+    unsigned next = func.getNumResults();
+    if (extra.dropped) // after the loss (a stage's activations)
       grad.setResultAttr(next++, "strata.result",
                          StringAttr::get(ctx, "dropped_tokens"));
     for (const BiasLoad &load : extra.loads) {
@@ -514,6 +545,19 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
   }
   extras.erase(variant);
   trainVariants.erase(func);
+  if (succeeded(built) && stage) {
+    // A stage before the loss runs its training forward on its own first
+    // (the step's number drawing its dropout): the variant is that entry
+    // point, in the stage function's place.
+    std::string forward = (func.getName() + "_forward").str();
+    variant.setPublic();
+    variant->setAttr("strata.stage", func->getAttr("strata.stage"));
+    variant.setArgAttr(variant.getNumArguments() - 1, "strata.arg",
+                       StringAttr::get(module.getContext(), "step"));
+    symbols.erase(func);
+    (void)symbols.rename(variant, forward);
+    return success();
+  }
   symbols.erase(variant);
   return built;
 }
@@ -521,7 +565,7 @@ LogicalResult Differentiator::differentiateLoss(func::FuncOp func) {
 LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
                                             func::FuncOp visibleAs) {
   FunctionType type = func.getFunctionType();
-  auto loss = cast<RankedTensorType>(type.getResult(0));
+  bool stage = isStageBeforeLoss(visibleAs);
   SmallVector<ParamOp> params;
   func.walk([&](ParamOp p) { params.push_back(p); });
   // The loss, then what else the function returns (a training variant's
@@ -535,8 +579,18 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
   OpBuilder top(module.getBodyRegion());
   top.setInsertionPointAfter(visibleAs);
   SmallVector<Type> inputs(type.getInputs());
-  if (scaledLoss)
-    inputs.push_back(loss);
+  // A stage before the loss: the gradients of its activations (from the
+  // next stage's gradient) seed the backward. The loss: 1, or the scale.
+  SmallVector<unsigned> seeded;
+  if (stage) {
+    for (unsigned i = 0; i < visibleAs.getNumResults(); ++i)
+      if (isFloatTensor(type.getResult(i))) {
+        seeded.push_back(i);
+        inputs.push_back(type.getResult(i));
+      }
+  } else if (scaledLoss) {
+    inputs.push_back(type.getResult(0));
+  }
   FunctionType gradType = top.getFunctionType(inputs, results);
   // A declaration of <name>_grad (for callers written before the pass
   // runs) is filled in; a definition is an error.
@@ -560,25 +614,51 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
     mapping.map(from, to);
   // d loss / d loss = 1, or the loss scale: every gradient is then
   // multiplied by it.
-  Value seed;
-  if (scaledLoss) {
-    seed = entry->getArguments().back();
+  SmallVector<Value> seeds;
+  if (stage) {
+    seeds.assign(type.getNumResults(), Value());
+    for (auto [k, result] : llvm::enumerate(seeded)) {
+      unsigned arg = func.getNumArguments() + k;
+      seeds[result] = entry->getArgument(arg);
+      grad.setArgAttr(arg, "strata.arg", b.getStringAttr("boundary_grad"));
+      if (auto index = visibleAs.getResultAttr(result, "strata.index"))
+        grad.setArgAttr(arg, "strata.index", index);
+    }
+  } else if (scaledLoss) {
+    seeds.push_back(entry->getArguments().back());
     grad.setArgAttr(entry->getNumArguments() - 1, "strata.arg",
                     b.getStringAttr("loss_scale"));
   } else {
-    seed = arith::ConstantOp::create(
+    seeds.push_back(arith::ConstantOp::create(
         b, func.getLoc(),
-        DenseElementsAttr::get(loss, b.getF32FloatAttr(1.0f)));
+        DenseElementsAttr::get(cast<RankedTensorType>(type.getResult(0)),
+                               b.getF32FloatAttr(1.0f))));
   }
+  // A stage's arguments and results keep saying what they are.
+  for (unsigned i = 0; i < visibleAs.getNumArguments(); ++i)
+    if (DictionaryAttr roles = visibleAs.getArgAttrDict(i))
+      for (NamedAttribute a : roles)
+        grad.setArgAttr(i, a.getName(), a.getValue());
+  for (unsigned i = 0; i < visibleAs.getNumResults(); ++i)
+    if (DictionaryAttr roles = visibleAs.getResultAttrDict(i))
+      for (NamedAttribute a : roles)
+        grad.setResultAttr(i, a.getName(), a.getValue());
   SmallVector<Value> returned;
   Gradients grads;
-  if (failed(buildBackward(func, b, mapping, seed, returned, grads)))
+  if (failed(buildBackward(func, b, mapping, seeds, returned, grads)))
     return failure();
   SmallVector<Value> values(returned);
   for (Value arg : entry->getArguments().take_front(func.getNumArguments())) {
     if (!isFloatTensor(arg.getType()))
       continue;
     Value g = grads.lookup(arg);
+    unsigned i = cast<BlockArgument>(arg).getArgNumber();
+    // A stage's activation argument: its gradient goes to the stage before.
+    if (auto index = grad.getArgAttr(i, "strata.index")) {
+      grad.setResultAttr(values.size(), "strata.result",
+                         b.getStringAttr("boundary_grad"));
+      grad.setResultAttr(values.size(), "strata.index", index);
+    }
     values.push_back(g ? g : zerosLike(b, func.getLoc(), arg));
   }
   for (ParamOp p : params) {

@@ -214,6 +214,42 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def StrataPipeline : Pass<"strata-pipeline", "mlir::ModuleOp"> {
+  let summary = "Split the entry points into the plan's pipeline stages";
+  let description = [{
+    With `#strata.parallel`'s `pp` above 1, splits the layers into `pp`
+    contiguous stages balanced by the cost interface (forward FLOPs per
+    layer, the embedding's on the first stage and the head's on the last:
+    the split `strata-compile --stats` reports) and gives each stage its
+    own program beside the whole one: for each entry point (`forward`,
+    `decode`, with `train` also `loss`) a public `stage<N>.<name>`
+    (`strata.stage = N`) holding the stage's layer calls, the embedding on
+    stage 0 and the heads (and the loss) on the last. Parameters and
+    constants are cloned into every stage that reads them (a tied
+    embedding is read by the first and the last). What one stage computes
+    and a later one reads — the hidden state, a loss's running sum of
+    router balance losses — crosses the boundary: the stage returns it
+    (`strata.result = "boundary"`, `strata.index` its place in the
+    boundary's list) and the next takes it (`strata.arg = "boundary"`),
+    stages in between passing it on. Every other argument says what it is
+    (`strata.arg`: `tokens`, `labels`, `positions`, `key_padding`,
+    `key_cache` / `value_cache` with `strata.layer`), as do decode's new
+    caches (`strata.result` `key_cache` / `value_cache` with
+    `strata.layer`); a stage takes only the arguments its ops read. The
+    runtime passes the activations between the stages' ranks.
+  }];
+  let options = [
+    Option<"train", "train", "bool", "false",
+           "Split `loss` too (stage<N>.loss, which strata-autodiff then "
+           "differentiates into stage<N>.loss_grad and, on stages before "
+           "the last, stage<N>.loss_forward)">,
+    Option<"contextLength", "context-length", "int64_t", "4096",
+           "Tokens of context the attention FLOPs that balance the stages "
+           "assume (the plan report's)">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of a loss into <name>_grad";
   let description = [{

@@ -21,7 +21,12 @@ void mlir::strata::buildTrainPhase(OpPassManager &pm,
   pm.addPass(createStrataOptimizer());
 }
 
-void mlir::strata::buildShardPhase(OpPassManager &pm, bool train) {
+void mlir::strata::buildShardPhase(OpPassManager &pm, bool train,
+                                   int64_t contextLength) {
+  StrataPipelineOptions pipeline;
+  pipeline.train = train;
+  pipeline.contextLength = contextLength;
+  pm.addPass(createStrataPipeline(pipeline));
   StrataShardOptions shard;
   shard.beside = true;
   shard.train = train;
@@ -90,8 +95,8 @@ void mlir::strata::registerStrataPhases() {
   PassPipelineRegistration<>(
       "strata-phase-shard",
       "The shard phase of the strata-level pipeline: the plan's "
-      "tensor-parallel program beside the whole one (what strata-compile "
-      "runs for --tp above 1)",
+      "pipeline-stage or tensor-parallel programs beside the whole one "
+      "(what strata-compile runs for --pp or --tp above 1)",
       [](OpPassManager &pm) { buildShardPhase(pm); });
   PassPipelineRegistration<QuantizePhaseCLOptions>(
       "strata-phase-quantize",

@@ -44,12 +44,15 @@ struct TrainPhaseOptions {
 /// `optimizer_step` (strata-optimizer).
 void buildTrainPhase(OpPassManager &pm, const TrainPhaseOptions &options);
 
-/// The shard phase: with the plan's tp above 1, pipeline stage 0's
-/// tensor-parallel program (`stage0.forward`, `stage0.decode`) beside the
-/// whole program, which a world of one runs.
-/// `train`: the training forward (`loss`) too, which the train phase
-/// then differentiates as `stage0.loss`.
-void buildShardPhase(OpPassManager &pm, bool train = false);
+/// The shard phase: the programs ranks of a launch run, beside the whole
+/// one, which a world of one runs. With the plan's pp above 1, a program
+/// per pipeline stage (strata-pipeline: `stage<N>.forward`, `.decode`);
+/// with tp above 1 (and pp 1), stage 0's tensor-parallel program
+/// (strata-shard). `train`: the training forward (`loss`) too, which the
+/// train phase then differentiates as `stage<N>.loss`. `contextLength`:
+/// the context the FLOPs balancing the stages assume.
+void buildShardPhase(OpPassManager &pm, bool train = false,
+                     int64_t contextLength = 4096);
 
 struct QuantizePhaseOptions {
   /// strata-narrow-weights' `dtype`: the matrix products' weights in bf16,

@@ -237,6 +237,34 @@ std::vector<int64_t> balanceStages(ArrayRef<int64_t> costs, int64_t stages,
   return stageOf;
 }
 
+} // namespace
+
+PipelineStages mlir::strata::pipelineStages(const ModelStats &stats,
+                                            int64_t pp) {
+  // The layers balanced by forward FLOPs (parameters when the model has
+  // none), the embedding on the first stage and the head on the last.
+  PipelineStages split;
+  SmallVector<int64_t> costs;
+  int64_t first = 0, last = 0;
+  bool byParams = stats.total.flopsPerToken == 0;
+  for (const GroupStats &g : stats.groups) {
+    int64_t cost = byParams ? g.params : g.flopsPerToken;
+    if (StringRef(g.name).starts_with("layers.")) {
+      costs.push_back(cost);
+      split.layerNames.push_back(g.name);
+    } else if (split.layerNames.empty()) {
+      first = addSat(first, cost);
+    } else {
+      last = addSat(last, cost);
+    }
+  }
+  split.stages = std::min<int64_t>(pp, std::max<size_t>(costs.size(), 1));
+  split.stageOf = balanceStages(costs, split.stages, first, last);
+  return split;
+}
+
+namespace {
+
 /// Accumulates the report while walking @forward.
 class PlanWalker {
 public:
@@ -379,26 +407,9 @@ void PlanWalker::visitOp(Operation *op) {
 }
 
 void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
-  // Stages: the layers balanced by forward FLOPs (parameters when the
-  // model has none), the embedding on the first and the head on the last.
-  SmallVector<int64_t> costs;
-  SmallVector<std::string> layerNames;
-  int64_t first = 0, last = 0;
-  bool byParams = stats.total.flopsPerToken == 0;
-  for (const GroupStats &g : stats.groups) {
-    int64_t cost = byParams ? g.params : g.flopsPerToken;
-    if (StringRef(g.name).starts_with("layers.")) {
-      costs.push_back(cost);
-      layerNames.push_back(g.name);
-    } else if (layerNames.empty()) {
-      first = addSat(first, cost);
-    } else {
-      last = addSat(last, cost);
-    }
-  }
-  int64_t stages = std::min<int64_t>(r.pp, std::max<size_t>(costs.size(), 1));
-  std::vector<int64_t> stageOf = balanceStages(costs, stages, first, last);
-  r.numLayers = costs.size();
+  PipelineStages split = pipelineStages(stats, r.pp);
+  int64_t stages = split.stages;
+  r.numLayers = split.layerNames.size();
   r.kinds.resize(stages);
   for (int64_t s = 0; s < stages; ++s) {
     r.kinds[s].stage = s;
@@ -408,7 +419,8 @@ void PlanWalker::run(func::FuncOp forward, const ModelStats &stats) {
   for (const GroupStats &g : stats.groups) {
     int64_t s = 0;
     if (StringRef(g.name).starts_with("layers.")) {
-      s = stageOf[llvm::find(layerNames, g.name) - layerNames.begin()];
+      s = split.stageOf[llvm::find(split.layerNames, g.name) -
+                        split.layerNames.begin()];
       seenLayer = true;
     } else if (seenLayer) {
       s = stages - 1;

@@ -13,6 +13,8 @@
 #ifndef STRATA_PASSES_PLANREPORT_H
 #define STRATA_PASSES_PLANREPORT_H
 
+#include "passes/ModelStats.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
@@ -82,6 +84,18 @@ struct PlanReport {
 inline constexpr llvm::StringLiteral kPlanOverflow =
     "the plan's byte counts exceed 2^63 - 1 (a context or batch too large "
     "to hold); no plan report";
+
+/// The plan's pipeline stages: each layer's stage (layers in order of the
+/// model's `layers.N` groups), the layers balanced by forward FLOPs
+/// (parameters when the model has none), the embedding's cost on stage 0
+/// and the head's on the last. The plan report and strata-pipeline both
+/// split by it, so the report describes the programs that run.
+struct PipelineStages {
+  int64_t stages = 1; ///< pp, or fewer when the model has fewer layers
+  std::vector<std::string> layerNames;
+  std::vector<int64_t> stageOf; ///< by layer
+};
+PipelineStages pipelineStages(const ModelStats &stats, int64_t pp);
 
 /// The report of `module`'s plan. Training when the module has training
 /// entry points: micro-batches of training.batch_size / (dp x accumulation

@@ -114,6 +114,10 @@ struct StrataShardPass
     auto plan = module->getAttrOfType<ParallelAttr>("strata.parallel");
     if (!plan || plan.getTp() == 1)
       return;
+    // Pipeline stages split over tensor-parallel ranks: not yet (the
+    // stages run whole, as one process runs them).
+    if (beside && plan.getPp() > 1)
+      return;
     if (!beside && (module.lookupSymbol("loss_grad") ||
                     module.lookupSymbol("optimizer_step"))) {
       module.emitError("strata-shard: tensor parallelism of training steps "

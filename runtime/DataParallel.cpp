@@ -13,7 +13,8 @@ strata_status_code strata::runtime::shareOfBatch(const strata_session &s,
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "a batch of %zu sequences does not split into %zu "
                 "data-parallel ranks x %zu micro-batches (the executable's "
-                "gradient accumulation steps): use a multiple of %zu",
+                "gradient accumulation steps times its plan's micro-batches): "
+                "use a multiple of %zu",
                 batch, ranks, micro, ranks * micro);
   rows = batch / ranks;
   first = static_cast<size_t>(s.parallel.dpRank()) * rows;

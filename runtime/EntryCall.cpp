@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/EntryCall.h"
+#include "runtime/Pipeline.h"
 #include "runtime/abi.h"
 
 #include <cstring>
@@ -316,6 +317,8 @@ strata_status_code forward(strata_session *session, const int32_t *tokens,
   if (capacity < needed)
     return fail(status, STRATA_INVALID_ARGUMENT,
                 "logits buffer holds %zu floats, %zu needed", capacity, needed);
+  if (session->parallel.pipelined())
+    return pipelineForward(*session, tokens, batch, seq, logits, status);
   const strata::fb::EntryPoint *ep = findEntry(*session, "forward");
   if (!ep)
     return fail(status, STRATA_NOT_FOUND, "the executable has no forward");

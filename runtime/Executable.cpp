@@ -548,12 +548,12 @@ strata_status_code checkExpertLoad(const Executable *exe, int parameter,
   return STRATA_OK;
 }
 
-/// One argument against what the runtime passes for its kind: token ids,
-/// labels and positions as i32 [batch, seq], key padding as i32 [batch],
 /// Optimizer state slots per parameter (AdamW has two).
 constexpr int kMaxStateSlots = 8;
+/// More values than any stage boundary passes (the hidden state, a running
+/// sum of balance losses).
+constexpr int kMaxBoundaryValues = 64;
 
-/// KV caches as f32 [batch, length, width], parameters as themselves.
 /// A partitioned program's Parameter argument: part of `p` along
 /// `shard_dim`, in `tp` equal parts.
 strata_status_code checkSlice(const EntryPoint *ep, uoffset_t index,
@@ -581,6 +581,10 @@ strata_status_code checkSlice(const EntryPoint *ep, uoffset_t index,
   return STRATA_OK;
 }
 
+/// One argument against what the runtime passes for its kind: token ids,
+/// labels and positions as i32 [batch, seq], key padding as i32 [batch],
+/// KV caches as f32 [batch, length, width], parameters as themselves,
+/// a stage's boundary values as f32.
 /// `tp`: the tensor-parallel ranks of a partitioned program (a stage),
 /// whose Parameter arguments may be slices; 1 for the executable's own
 /// entry points, which take whole parameters.
@@ -669,6 +673,14 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
       return c.corrupt("entry point '%s' takes optimizer state slot %d",
                        name, arg->state());
     return STRATA_OK;
+  case ArgumentKind::Boundary:
+  case ArgumentKind::BoundaryGrad:
+    if (arg->dtype() != DType::F32 || arg->index() < 0 ||
+        arg->index() >= kMaxBoundaryValues)
+      return c.corrupt("argument %u of entry point '%s' (%s) is not F32 or "
+                       "has no boundary index",
+                       index, name, EnumNameArgumentKind(arg->kind()));
+    return STRATA_OK;
   case ArgumentKind::Gradient:
   case ArgumentKind::Parameter:
     break;
@@ -706,6 +718,7 @@ strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
   std::vector<bool> loads(exe->parameters()->size(), false);
   std::set<int> states, slots;
   std::set<ArgumentKind> kinds;
+  std::set<std::pair<ArgumentKind, int>> boundary;
   for (const Argument *arg : *ep->arguments()) {
     if (arg->kind() == ArgumentKind::Parameter ||
         arg->kind() == ArgumentKind::Gradient ||
@@ -730,6 +743,12 @@ strata_status_code checkNoRepeats(const Executable *exe, const EntryPoint *ep,
         return c.corrupt("entry point '%s' takes optimizer state slot %d "
                          "twice",
                          ep->name()->c_str(), arg->state());
+    } else if (arg->kind() == ArgumentKind::Boundary ||
+               arg->kind() == ArgumentKind::BoundaryGrad) {
+      if (!boundary.insert({arg->kind(), arg->index()}).second)
+        return c.corrupt("entry point '%s' takes %s %d twice",
+                         ep->name()->c_str(), EnumNameArgumentKind(arg->kind()),
+                         arg->index());
     } else if (arg->kind() != ArgumentKind::KeyCache &&
                arg->kind() != ArgumentKind::ValueCache &&
                !kinds.insert(arg->kind()).second) {
@@ -747,6 +766,22 @@ strata_status_code checkResultKind(const Executable *exe, const EntryPoint *ep,
   const char *name = ep->name()->c_str();
   switch (res->kind()) {
   case ResultKind::Value:
+    return STRATA_OK;
+  case ResultKind::Boundary:
+  case ResultKind::BoundaryGrad:
+    if (res->dtype() != DType::F32 || res->index() < 0 ||
+        res->index() >= kMaxBoundaryValues)
+      return c.corrupt("entry point '%s' has a %s result that is not F32 "
+                       "or has no boundary index",
+                       name, EnumNameResultKind(res->kind()));
+    return STRATA_OK;
+  case ResultKind::KeyCache:
+  case ResultKind::ValueCache:
+    if (res->dtype() != DType::F32 || res->layer() < 0 ||
+        res->shape()->size() != 3)
+      return c.corrupt("entry point '%s' has a %s result without a layer or "
+                       "an F32 [batch, n, width] shape",
+                       name, EnumNameResultKind(res->kind()));
     return STRATA_OK;
   case ResultKind::DroppedTokens:
     if (res->dtype() != DType::I32 || res->shape()->size() != 0)
@@ -853,9 +888,11 @@ strata_status_code checkTrainingState(const Executable *exe, const Checker &c) {
 }
 
 strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
-                                   const Checker &c, int64_t tp = 1) {
+                                   const Checker &c, int64_t tp = 1,
+                                   const std::string &program = "") {
   const char *name = ep->name()->c_str();
-  if (strata_status_code code = checkCommands(ep, c, tp > 1 ? "stage0." : ""))
+  if (strata_status_code code =
+          checkCommands(ep, c, tp > 1 ? "stage0." : program))
     return code;
   for (uoffset_t i = 0; i < ep->arguments()->size(); ++i)
     if (strata_status_code code = checkArgument(exe, ep, i, c, tp))
@@ -987,11 +1024,92 @@ strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
 /// Partitioned programs: today one stage of a tensor-parallel plan, whose
 /// entry points are some of the executable's, taking slices of the
 /// parameters in the plan's tp parts.
+/// The values stage `from`'s entry point `out` passes on (Boundary
+/// results) against those stage `from + 1`'s `in` takes (Boundary
+/// arguments), by index: as many, of the same rank.
+strata_status_code checkBoundary(const EntryPoint *out, const EntryPoint *in,
+                                 size_t from, const Checker &c) {
+  std::map<int, size_t> sent, taken;
+  for (const Result *res : *out->results())
+    if (res->kind() == ResultKind::Boundary)
+      sent[res->index()] = res->shape()->size();
+  for (const Argument *arg : *in->arguments())
+    if (arg->kind() == ArgumentKind::Boundary)
+      taken[arg->index()] = arg->shape()->size();
+  if (sent != taken || sent.empty())
+    return c.corrupt("pipeline stage %zu's %s passes %zu boundary values "
+                     "that stage %zu's %s does not take alike (%zu)",
+                     from, out->name()->c_str(), sent.size(), from + 1,
+                     in->name()->c_str(), taken.size());
+  return STRATA_OK;
+}
+
+/// A pipeline-parallel plan's stages: one per pp rank, holding the layers
+/// in order, each entry point calling its stage's symbol, and what each
+/// stage passes on taken by the next.
+strata_status_code checkPipelineStages(const Executable *exe,
+                                       const Checker &c) {
+  const auto *stages = exe->stages();
+  const ParallelPlan *plan = exe->parallel();
+  if (plan->tp() != 1 || plan->ep() != 1 ||
+      stages->size() != static_cast<uoffset_t>(plan->pp()))
+    return c.corrupt("the executable has %u pipeline stage programs, but "
+                     "its plan has pp %lld (with tp and ep 1 expected)",
+                     stages->size(), (long long)plan->pp());
+  int64_t next = 0;
+  for (uoffset_t k = 0; k < stages->size(); ++k) {
+    const Stage *stage = stages->Get(k);
+    if (stage->first_layer() != next || stage->num_layers() < 1)
+      return c.corrupt("pipeline stage %u holds layers [%lld, %lld); the "
+                       "stages must hold the layers in order, each some",
+                       k, (long long)stage->first_layer(),
+                       (long long)(stage->first_layer() + stage->num_layers()));
+    next += stage->num_layers();
+    std::set<std::string> names;
+    std::string program = "stage" + std::to_string(k) + ".";
+    for (const EntryPoint *ep : *stage->entry_points()) {
+      if (!names.insert(ep->name()->str()).second)
+        return c.corrupt("pipeline stage %u has entry point '%s' twice", k,
+                         ep->name()->c_str());
+      if (strata_status_code code = checkEntryPoint(exe, ep, c, 1, program))
+        return code;
+    }
+    if (!findIn(stage->entry_points(), "forward"))
+      return c.corrupt("pipeline stage %u has no forward", k);
+    if (k + 1 == stages->size())
+      continue;
+    const auto *later = stages->Get(k + 1)->entry_points();
+    for (auto [out, in] :
+         {std::pair{"forward", "forward"}, std::pair{"decode", "decode"},
+          std::pair{"loss_forward", "loss_grad"}}) {
+      const EntryPoint *from = findIn(stage->entry_points(), out);
+      const EntryPoint *to = findIn(later, in);
+      if (!from && !to)
+        continue;
+      if (!from || !to)
+        return c.corrupt("pipeline stage %u has %s '%s' but stage %u %s "
+                         "'%s'",
+                         k, from ? "an entry point" : "no entry point", out,
+                         k + 1, to ? "has" : "has no", in);
+      if (strata_status_code code = checkBoundary(from, to, k, c))
+        return code;
+    }
+  }
+  if (next != exe->metadata()->num_layers())
+    return c.corrupt("the pipeline stages hold %lld layers of %lld",
+                     (long long)next, (long long)exe->metadata()->num_layers());
+  return checkLanguageModel(
+      exe, findIn(stages->Get(stages->size() - 1)->entry_points(), "forward"),
+      nullptr, c);
+}
+
 strata_status_code checkStages(const Executable *exe, const Checker &c) {
   const auto *stages = exe->stages();
   if (!stages || stages->size() == 0)
     return STRATA_OK;
   const ParallelPlan *plan = exe->parallel();
+  if (plan && plan->pp() > 1)
+    return checkPipelineStages(exe, c);
   if (!plan || plan->tp() < 2 || plan->pp() != 1 || stages->size() != 1)
     return c.corrupt("the executable has %u partitioned programs but its "
                      "plan is not tensor parallelism alone",
@@ -1247,8 +1365,16 @@ strata_status_code strata_executable_get_plan(const strata_executable *exe,
         out->mesh_shape[i] = p->mesh()->shape()->Get(i);
         out->mesh_axes[i] = p->mesh()->axes()->Get(i)->c_str();
       }
-      out->has_tensor_parallel_program =
-          root->stages() && root->stages()->size() > 0;
+      bool staged = root->stages() && root->stages()->size() > 0;
+      out->has_tensor_parallel_program = staged && p->pp() == 1;
+      if (staged && p->pp() > 1) {
+        out->pipeline_stages = root->stages()->size();
+        for (size_t k = 0; k < out->pipeline_stages && k < STRATA_MAX_STAGES;
+             ++k) {
+          out->stage_first_layer[k] = root->stages()->Get(k)->first_layer();
+          out->stage_num_layers[k] = root->stages()->Get(k)->num_layers();
+        }
+      }
     }
     if (const TrainingPlan *t = root->training()) {
       out->has_training = 1;

@@ -245,7 +245,9 @@ strata_status_code generate(strata_session &session, const Batch &batch,
                             const strata_sampling_options &opts,
                             strata_status *status) {
   const strata::fb::EntryPoint *decode = findEntry(session, "decode");
-  bool cached = decode && session.useKvCache;
+  // Pipeline stages generate by running forward through the stages over
+  // the whole sequence at each step (their decode does not run yet).
+  bool cached = decode && session.useKvCache && !session.parallel.pipelined();
   if (cached && (batch.size == 1 || takesKeyPadding(decode))) {
     CachedStepper stepper(session, decode, batch);
     return generateRows(session, stepper, batch, opts, status);

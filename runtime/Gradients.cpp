@@ -20,16 +20,10 @@
 
 using namespace strata::runtime;
 
-namespace {
-
-constexpr int32_t kIgnoreIndex = -100;
-
-/// `labels`, or each position's next token with the last one ignored.
-strata_status_code resolveLabels(const strata::fb::Metadata *meta,
-                                 const int32_t *tokens, const int32_t *labels,
-                                 size_t batch, size_t seq,
-                                 std::vector<int32_t> &out,
-                                 strata_status *status) {
+strata_status_code strata::runtime::resolveLabels(
+    const strata::fb::Metadata *meta, const int32_t *tokens,
+    const int32_t *labels, size_t batch, size_t seq, std::vector<int32_t> &out,
+    strata_status *status) {
   out.resize(batch * seq);
   for (size_t b = 0; b < batch; ++b)
     for (size_t s = 0; s < seq; ++s) {
@@ -45,6 +39,8 @@ strata_status_code resolveLabels(const strata::fb::Metadata *meta,
     }
   return STRATA_OK;
 }
+
+namespace {
 
 /// A tensor-parallel rank's gradient of its slice of a parameter (the
 /// result `descriptor`) gathered with the other ranks' into the whole
@@ -99,6 +95,11 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
   if (labelled)
     *labelled = std::count_if(targets.begin(), targets.end(),
                               [](int32_t t) { return t != kIgnoreIndex; });
+  if (s.parallel.pipelined())
+    return fail(status, STRATA_UNSUPPORTED,
+                "a pipeline stage's gradients come from a training step "
+                "through every stage (strata_session_train_step), not from "
+                "one batch on one rank");
   // A tensor-parallel rank differentiates its program's loss; without one
   // loss_grad would run the whole model on every rank.
   const strata::fb::EntryPoint *ep = findEntry(s, "loss_grad");

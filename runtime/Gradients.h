@@ -5,6 +5,8 @@
 
 #include "runtime/Session.h"
 
+#include <vector>
+
 namespace strata::runtime {
 
 /// Runs loss_grad on a batch: the loss to `*loss`, every parameter's
@@ -17,6 +19,17 @@ strata_status_code computeGradients(strata_session &session,
                                     const int32_t *labels, size_t batch,
                                     size_t seq, float *loss, int64_t *labelled,
                                     int64_t *dropped, strata_status *status);
+
+/// The ignore index of labels (cross-entropy skips them).
+constexpr int32_t kIgnoreIndex = -100;
+
+/// `labels`, or each position's next token with the last one ignored,
+/// into `out`; an id outside the vocabulary (and not kIgnoreIndex) fails.
+strata_status_code resolveLabels(const strata::fb::Metadata *meta,
+                                 const int32_t *tokens, const int32_t *labels,
+                                 size_t batch, size_t seq,
+                                 std::vector<int32_t> &out,
+                                 strata_status *status);
 
 } // namespace strata::runtime
 

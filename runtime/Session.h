@@ -67,6 +67,11 @@ struct ParallelPlace {
   /// its parameters, over which its kernels sum; null outside one.
   const strata::fb::Stage *stage = nullptr;
   std::unique_ptr<Communicator> tensorParallel;
+  /// A pipeline-parallel launch: the ranks running the plan's stages, in
+  /// stage order (this rank runs stage pipeline->rank(): `stage`), which
+  /// pass the stages' boundary values; null outside one.
+  std::unique_ptr<Communicator> pipeline;
+  bool pipelined() const { return pipeline && pipeline->size() > 1; }
   /// ZeRO-1 (ZeroOptimizer.cpp): the data-parallel rank that keeps each
   /// parameter's optimizer state (-1: not stepped by the optimizer);
   /// empty when the state is not sharded.

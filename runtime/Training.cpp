@@ -14,6 +14,7 @@
 #include "runtime/DataParallel.h"
 #include "runtime/EntryCall.h"
 #include "runtime/Gradients.h"
+#include "runtime/Pipeline.h"
 #include "runtime/ZeroOptimizer.h"
 
 #include <cmath>
@@ -255,6 +256,12 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
     return code;
   const auto *plan = s.exe->root->training();
   size_t micro = plan ? static_cast<size_t>(plan->accumulation_steps()) : 1;
+  // Each accumulation step is the plan's micro-batches: pipeline stages
+  // run them through the stages (1F1B), a single process one by one, so
+  // both sum the same micro-batches' gradients.
+  if (const auto *parallel = s.exe->root->parallel())
+    micro *= static_cast<size_t>(parallel->micro_batches());
+  bool pipelined = s.parallel.pipelined();
   size_t first, rows;
   if (strata_status_code code =
           shareOfBatch(s, batch, micro, first, rows, status))
@@ -264,13 +271,18 @@ strata_status_code trainStep(strata_session &s, const int32_t *tokens,
   m = strata_train_metrics{};
   m.loss_scale = s.training.lossScale;
   // Weighted sums unless loss_grad's own result is the step's gradient.
-  bool weighted = micro > 1 || s.parallel.dpSize() > 1;
+  bool weighted = micro > 1 || s.parallel.dpSize() > 1 || pipelined;
   Weights *sum = nullptr;
   double lossSum = 0.0;
-  if (strata_status_code code = accumulateGradients(
-          s, tokens + first * seq, labels ? labels + first * seq : nullptr,
-          rows, seq, micro, weighted, sum, lossSum, m.tokens,
-          m.dropped_tokens, status))
+  const int32_t *rowTokens = tokens + first * seq;
+  const int32_t *rowLabels = labels ? labels + first * seq : nullptr;
+  if (strata_status_code code =
+          pipelined ? pipelineGradients(s, rowTokens, rowLabels, rows, seq,
+                                        micro, sum, lossSum, m.tokens,
+                                        m.dropped_tokens, status)
+                    : accumulateGradients(s, rowTokens, rowLabels, rows, seq,
+                                          micro, weighted, sum, lossSum,
+                                          m.tokens, m.dropped_tokens, status))
     return code;
   Weights &grads = *sum;
   if (shardsOptimizerState(s)) {

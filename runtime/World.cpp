@@ -95,20 +95,31 @@ strata_status_code checkPlan(const strata::fb::Executable *exe, int ranks,
                 (long long)meshSize, ranks);
   // The compiler does not partition the programs along these axes yet:
   // every rank would compute the whole model, silently, for nothing.
-  struct Axis {
-    const char *flag;
-    int64_t degree;
-  } unpartitioned[] = {{"pp", plan->pp()}, {"ep", plan->ep()}};
-  for (const Axis &axis : unpartitioned)
-    if (axis.degree > 1)
-      return fail(status, STRATA_UNSUPPORTED,
-                  "the executable's plan has --%s %lld, but this compiler "
-                  "does not partition its programs along that axis yet, so "
-                  "each rank would compute the whole model: compile with "
-                  "--%s 1 (data parallelism runs across ranks), or run it "
-                  "as one process",
-                  axis.flag, (long long)axis.degree, axis.flag);
-  if (plan->tp() > 1 && (!exe->stages() || exe->stages()->size() == 0))
+  if (plan->ep() > 1)
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's plan has --ep %lld, but this compiler "
+                "does not partition its programs along that axis yet, so "
+                "each rank would compute the whole model: compile with "
+                "--ep 1 (data parallelism runs across ranks), or run it "
+                "as one process",
+                (long long)plan->ep());
+  size_t stages = exe->stages() ? exe->stages()->size() : 0;
+  if (plan->pp() > 1 && plan->tp() > 1)
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's plan has --pp %lld and --tp %lld; this "
+                "runtime runs pipeline stages or tensor-parallel ranks, not "
+                "both at once yet: compile with one of them 1, or run it "
+                "as one process",
+                (long long)plan->pp(), (long long)plan->tp());
+  if (plan->pp() > 1 && stages != static_cast<size_t>(plan->pp()))
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's plan has --pp %lld, but it holds %zu "
+                "pipeline stage programs (CUDA and int8 executables have "
+                "none yet), so each rank would compute the whole model: "
+                "compile with --pp 1 (data parallelism runs across ranks), "
+                "or run it as one process",
+                (long long)plan->pp(), stages);
+  if (plan->tp() > 1 && stages == 0)
     return fail(status, STRATA_UNSUPPORTED,
                 "the executable's plan has --tp %lld, but it holds no "
                 "tensor-parallel program (CUDA and int8 executables have "
@@ -192,6 +203,33 @@ makeTensorParallelProgram(strata_session &s, ParallelPlace &place,
   return STRATA_OK;
 }
 
+/// A pipeline-parallel launch: the rank runs the stage of its pp
+/// coordinate and passes boundary values to the ranks of the other stages
+/// that share its other coordinates (its pipeline group, in stage order).
+strata_status_code makePipelineProgram(strata_session &s, ParallelPlace &place,
+                                       strata_status *status) {
+  if (!s.device->hostMemory())
+    return fail(status, STRATA_UNSUPPORTED,
+                "pipeline parallelism across ranks runs on the CPU only; the "
+                "%s device does not pass stage boundaries yet",
+                s.device->name().c_str());
+  const strata::fb::Executable *exe = s.exe->root;
+  const strata::fb::Mesh *mesh = exe->parallel()->mesh();
+  int64_t stage = place.coords[axisIndex(mesh, "pp")];
+  // World ranks grow with the pp coordinate (its axis is the slowest), so
+  // ordering by them puts stage k at group rank k.
+  if (strata_status_code code =
+          place.world->split(groupColor(place.coords, mesh, {"pp"}),
+                             place.world->rank(), place.pipeline, status))
+    return code;
+  if (place.pipeline->rank() != stage)
+    return fail(status, STRATA_INTERNAL_ERROR,
+                "rank %d of stage %lld is rank %d of its pipeline group",
+                place.world->rank(), (long long)stage, place.pipeline->rank());
+  place.stage = exe->stages()->Get(static_cast<size_t>(stage));
+  return STRATA_OK;
+}
+
 /// The session runs `s.parallel`'s program from now on: its kernels sum
 /// over its tensor-parallel group (none: a group of one) and read `slices`.
 strata_status_code useProgram(strata_session &s,
@@ -267,6 +305,9 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
   if (plan->tp() > 1)
     if (strata_status_code code =
             makeTensorParallelProgram(s, place, slices, status))
+      return code;
+  if (plan->pp() > 1)
+    if (strata_status_code code = makePipelineProgram(s, place, status))
       return code;
   if (strata_status_code code = world.split(
           dataParallelColor(place.coords, plan->mesh()), world.rank(),

@@ -88,6 +88,8 @@ typedef struct strata_executable_info {
  * training and inference sections (absent sections: has_* 0, degrees 1).
  * Strings live as long as the executable. */
 #define STRATA_MAX_MESH_RANK 8
+/* Pipeline stages strata_plan_info lists the layers of. */
+#define STRATA_MAX_STAGES 64
 typedef struct strata_plan_info {
   int has_parallel;
   int64_t tp, pp, dp, ep;
@@ -119,6 +121,11 @@ typedef struct strata_plan_info {
    * partitioned over the plan's tp ranks), which the ranks of a launch of
    * the mesh's size run; 0: every rank would run the whole model. */
   int has_tensor_parallel_program;
+  /* Pipeline-parallel executables: the stage programs (one per pp rank) and
+   * the layers each holds, [first, first + count); 0 stages otherwise. */
+  size_t pipeline_stages;
+  int64_t stage_first_layer[STRATA_MAX_STAGES];
+  int64_t stage_num_layers[STRATA_MAX_STAGES];
 } strata_plan_info;
 
 /* Loads and verifies an executable file (flatbuffers verifier plus Strata's

@@ -26,7 +26,7 @@ extern "C" {
 
 /* Changes whenever the table below does; the runtime refuses a plugin
  * whose version differs from its own. */
-#define STRATA_COMM_ABI_VERSION 1
+#define STRATA_COMM_ABI_VERSION 2
 
 typedef enum strata_comm_dtype {
   STRATA_COMM_F32 = 0,
@@ -69,6 +69,18 @@ typedef struct strata_comm_plugin {
                    double timeout_s, char *err, size_t err_size);
   int (*barrier)(strata_comm *comm, double timeout_s, char *err,
                  size_t err_size);
+  /* Point to point (pipeline stages): starts sending `bytes` at `data` to
+   * the group's rank `peer` with `tag` and returns; `data` must stay
+   * unchanged until wait_sends returns. Messages of one tag between two
+   * ranks arrive in the order they were sent. */
+  int (*send)(strata_comm *comm, const void *data, size_t bytes, int peer,
+              int tag, char *err, size_t err_size);
+  /* Receives exactly `bytes` from `peer` with `tag` into `data`. */
+  int (*recv)(strata_comm *comm, void *data, size_t bytes, int peer, int tag,
+              double timeout_s, char *err, size_t err_size);
+  /* Waits until every send this group started has completed. */
+  int (*wait_sends)(strata_comm *comm, double timeout_s, char *err,
+                    size_t err_size);
   void (*free_comm)(strata_comm *comm);
   /* Ends every rank of the launch (after an error that left some of them
    * waiting); does not return. */

@@ -12,6 +12,22 @@ using namespace strata::runtime;
 
 Communicator::~Communicator() = default;
 
+strata_status_code Communicator::send(const void *, size_t, int, int,
+                                      strata_status *status) {
+  return fail(status, STRATA_UNSUPPORTED,
+              "this group of %d ranks does not send point to point", size());
+}
+
+strata_status_code Communicator::recv(void *, size_t, int, int,
+                                      strata_status *status) {
+  return fail(status, STRATA_UNSUPPORTED,
+              "this group of %d ranks does not receive point to point", size());
+}
+
+strata_status_code Communicator::waitSends(strata_status *status) {
+  return ok(status);
+}
+
 namespace {
 
 class SingleCommunicator final : public Communicator {
@@ -104,6 +120,24 @@ public:
   strata_status_code barrier(strata_status *status) override {
     if (plugin->barrier(handle, timeout, error, sizeof(error)))
       return failed("barrier", status);
+    return ok(status);
+  }
+  strata_status_code send(const void *data, size_t bytes, int peer, int tag,
+                          strata_status *status) override {
+    if (plugin->send(handle, data, bytes, peer, tag, error, sizeof(error)))
+      return failed("send", status);
+    return ok(status);
+  }
+  strata_status_code recv(void *data, size_t bytes, int peer, int tag,
+                          strata_status *status) override {
+    if (plugin->recv(handle, data, bytes, peer, tag, timeout, error,
+                     sizeof(error)))
+      return failed("recv", status);
+    return ok(status);
+  }
+  strata_status_code waitSends(strata_status *status) override {
+    if (plugin->wait_sends(handle, timeout, error, sizeof(error)))
+      return failed("wait_sends", status);
     return ok(status);
   }
 

@@ -45,6 +45,17 @@ public:
   virtual strata_status_code broadcast(void *data, size_t bytes, int root,
                                        strata_status *status) = 0;
   virtual strata_status_code barrier(strata_status *status) = 0;
+  /// Point to point (pipeline stages): starts sending `bytes` at `data` to
+  /// rank `peer`; `data` must stay unchanged until waitSends. Messages of
+  /// one tag between two ranks arrive in order. Groups without a peer to
+  /// send to (a group of one, NCCL's data-parallel groups) refuse.
+  virtual strata_status_code send(const void *data, size_t bytes, int peer,
+                                  int tag, strata_status *status);
+  /// Receives exactly `bytes` from `peer` with `tag`.
+  virtual strata_status_code recv(void *data, size_t bytes, int peer, int tag,
+                                  strata_status *status);
+  /// Until every send started has completed.
+  virtual strata_status_code waitSends(strata_status *status);
 };
 
 /// The group of one process.

@@ -32,6 +32,7 @@ struct strata_comm {
   std::vector<int> worldRanks; ///< by group rank
   uint64_t calls = 0;          ///< collectives started, for messages
   uint64_t notice = 0; ///< what a timed-out rank sends (outlives the sends)
+  std::vector<MPI_Request> sends; ///< started by send, until wait_sends
 };
 
 namespace {
@@ -302,6 +303,75 @@ int barrier(strata_comm *c, double timeout, char *err, size_t size) {
   return await(c, request, "barrier", timeout, err, size);
 }
 
+/// Pipeline messages: point to point, each at most 2 GiB (an activation
+/// of a micro-batch).
+int checkMessage(size_t bytes, char *err, size_t size) {
+  if (bytes > static_cast<size_t>(INT32_MAX))
+    return report(err, size, "a message of %zu bytes: at most 2 GiB", bytes);
+  return 0;
+}
+
+int sendTo(strata_comm *c, const void *data, size_t bytes, int peer, int tag,
+           char *err, size_t size) {
+  if (int code = checkMessage(bytes, err, size))
+    return code;
+  MPI_Request request;
+  if (int code = MPI_Isend(data, static_cast<int>(bytes), MPI_BYTE, peer, tag,
+                           c->comm, &request))
+    return mpiError(code, "MPI_Isend", err, size);
+  c->sends.push_back(request);
+  return 0;
+}
+
+/// Polls a receive from `peer`; the rank that never sends is named.
+int recvFrom(strata_comm *c, void *data, size_t bytes, int peer, int tag,
+             double timeout, char *err, size_t size) {
+  if (int code = checkMessage(bytes, err, size))
+    return code;
+  MPI_Request request;
+  if (int code = MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, peer, tag,
+                           c->comm, &request))
+    return mpiError(code, "MPI_Irecv", err, size);
+  auto until = Clock::now() + std::chrono::duration<double>(timeout);
+  for (unsigned polls = 0;; ++polls) {
+    int done = 0;
+    if (int code = MPI_Test(&request, &done, MPI_STATUS_IGNORE))
+      return mpiError(code, "MPI_Irecv", err, size);
+    if (done)
+      return 0;
+    std::this_thread::yield();
+    if ((polls & 63) == 0 && Clock::now() > until)
+      break;
+  }
+  MPI_Cancel(&request);
+  MPI_Request_free(&request);
+  return report(err, size,
+                "receive (tag %d) waited %.0f s for rank %d, which did not "
+                "send: it died or hangs",
+                tag, timeout, c->worldRanks[peer]);
+}
+
+int waitSends(strata_comm *c, double timeout, char *err, size_t size) {
+  auto until = Clock::now() + std::chrono::duration<double>(timeout);
+  for (unsigned polls = 0; !c->sends.empty(); ++polls) {
+    int done = 0;
+    if (int code = MPI_Testall(static_cast<int>(c->sends.size()),
+                               c->sends.data(), &done, MPI_STATUSES_IGNORE))
+      return mpiError(code, "MPI_Isend", err, size);
+    if (done) {
+      c->sends.clear();
+      return 0;
+    }
+    std::this_thread::yield();
+    if ((polls & 63) == 0 && Clock::now() > until)
+      return report(err, size,
+                    "%zu sends did not complete within %.0f s: a receiving "
+                    "rank died or hangs",
+                    c->sends.size(), timeout);
+  }
+  return 0;
+}
+
 void freeComm(strata_comm *c) {
   if (!c)
     return;
@@ -338,6 +408,9 @@ const strata_comm_plugin kPlugin = {
     allGather,
     broadcast,
     barrier,
+    sendTo,
+    recvFrom,
+    waitSends,
     freeComm,
     abortAll,
     finalize,

@@ -6,7 +6,7 @@
 // RUN: strata-compile %examples/tiny.yaml --pp 1 --emit=mlir | FileCheck %s --check-prefix=BESIDE
 // RUN: strata-compile %examples/tiny.yaml --pp 1 --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
 // RUN: strata-compile %examples/tiny.yaml --emit=mlir | FileCheck %s --check-prefix=TP1
-// RUN: strata-compile %examples/tiny.yaml --tp 1 --emit=mlir | FileCheck %s --check-prefix=TP1
+// RUN: strata-compile %examples/tiny.yaml --tp 1 --pp 1 --emit=mlir | FileCheck %s --check-prefix=TP1
 // RUN: strata-compile %examples/tiny.yaml --pp 1 --quantize=w8a16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=INT8
 
 // In place (strata-opt --strata-shard) on the IR without the phase (CUDA

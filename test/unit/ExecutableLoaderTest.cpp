@@ -173,7 +173,8 @@ ExecutableContents tensorParallelContents() {
   forward.arguments[1].shape = {8, 4};
   forward.arguments[1].shardDim = 0;
   forward.arguments[1].shardCount = 2;
-  c.stages.push_back({{forward}});
+  c.stages.emplace_back();
+  c.stages.back().entryPoints.push_back(forward);
   return c;
 }
 

@@ -105,9 +105,10 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   mlir::PassManager pm(module.getContext());
   mlir::strata::TrainPhaseOptions options;
   options.recompute = recompute;
-  // The tensor-parallel program's loss (shard phase) is differentiated too.
-  if (module.lookupSymbol<mlir::func::FuncOp>("stage0.loss"))
-    options.losses.push_back("stage0.loss");
+  // The programs' losses (shard phase) are differentiated too.
+  for (auto f : module.getOps<mlir::func::FuncOp>())
+    if (f->hasAttr("strata.stage") && f.getName().ends_with(".loss"))
+      options.losses.push_back(f.getName().str());
   // The precision comes from the plan; f16's dynamic loss scale makes the
   // gradient take the scale.
   auto plan =
@@ -123,34 +124,39 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
 /// whole one. CUDA and int8 executables have none yet: they run the plan as one
 /// process (or across data-parallel ranks with --tp 1).
 mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
-                               const std::string &scheme) {
+                               const std::string &scheme, int64_t context) {
   auto plan =
       module->getAttrOfType<mlir::strata::ParallelAttr>("strata.parallel");
-  // Pipeline and expert parallelism do not run across ranks yet: with
-  // either, the executable runs as one process, which needs no program.
-  if (!plan || plan.getTp() == 1 || plan.getPp() != 1 || plan.getEp() != 1)
+  // Expert parallelism, and pipeline stages split over tensor-parallel
+  // ranks, do not run across ranks yet: the executable runs as one
+  // process, which needs no program.
+  if (!plan || plan.getEp() != 1 || (plan.getTp() > 1 && plan.getPp() > 1) ||
+      (plan.getTp() == 1 && plan.getPp() == 1))
     return mlir::success();
+  std::string axes = plan.getPp() > 1 ? "--pp " + std::to_string(plan.getPp())
+                                      : "--tp " + std::to_string(plan.getTp());
   if (opts.target == "cuda" || scheme != "none") {
-    llvm::errs() << "note: --tp " << plan.getTp() << ": "
+    llvm::errs() << "note: " << axes << ": "
                  << (opts.target == "cuda" ? "CUDA" : "int8")
-                 << " executables hold no tensor-parallel program yet; this "
-                    "one runs as one process\n";
+                 << " executables hold no "
+                 << (plan.getPp() > 1 ? "pipeline stage programs"
+                                      : "tensor-parallel program")
+                 << " yet; this one runs as one process\n";
     return mlir::success();
   }
   // The training forward too (mixed precision rounds values, the tensors
   // and their sums stay f32).
-  bool train = opts.train;
   mlir::PassManager pm(module.getContext());
-  mlir::strata::buildShardPhase(pm, train);
+  mlir::strata::buildShardPhase(pm, opts.train, context);
   if (mlir::failed(pm.run(module)))
     return mlir::failure();
   bool program = false;
   for (auto f : module.getOps<mlir::func::FuncOp>())
     program |= f->hasAttr("strata.stage");
   if (!program)
-    llvm::errs() << "note: --tp " << plan.getTp() << ": nothing in this "
-                 << "model splits over " << plan.getTp() << " ranks (heads "
-                 << "or MLP widths); it runs as one process\n";
+    llvm::errs() << "note: " << axes << ": nothing in this model splits "
+                 << "over " << plan.getTp() << " ranks (heads or MLP "
+                 << "widths); it runs as one process\n";
   return mlir::success();
 }
 
@@ -613,7 +619,15 @@ int run(const Options &opts) {
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
   std::string scheme = quantizeScheme(opts, config.quantization);
-  if (mlir::failed(shardPhase(*module, opts, scheme)))
+  // The context the stats assume: a training sequence, else the model's.
+  int64_t context = opts.contextLength;
+  if (!context)
+    context = config.training.seqLen ? config.training.seqLen
+                                     : config.model.maxSeqLen;
+  if (mlir::failed(shardPhase(*module, opts, scheme,
+                              opts.contextLength ? opts.contextLength
+                              : opts.train       ? context
+                                                 : config.model.maxSeqLen)))
     return 1;
   if (opts.train &&
       mlir::failed(addTrainingEntryPoints(*module, opts.training.recompute)))
@@ -625,10 +639,6 @@ int run(const Options &opts) {
           resolveWeightsDtype(opts, config.model.checkpointDtype))))
     return 1;
 
-  int64_t context = opts.contextLength;
-  if (!context)
-    context = config.training.seqLen ? config.training.seqLen
-                                     : config.model.maxSeqLen;
   std::optional<mlir::strata::PlanReport> plan;
   if (opts.statsRequested || opts.deviceMemory) {
     // Inference sequences grow to the model's length (the KV cache);

@@ -73,6 +73,18 @@ void printPlan(const strata_executable *exe) {
       std::printf("tensor-parallel program over %lld tensor-parallel ranks "
                   "(mpirun -np %lld)\n",
                   (long long)p.tp, (long long)ranks);
+    if (p.pipeline_stages) {
+      std::string layers;
+      for (size_t k = 0; k < p.pipeline_stages && k < STRATA_MAX_STAGES; ++k) {
+        int64_t first = p.stage_first_layer[k];
+        int64_t last = first + p.stage_num_layers[k] - 1;
+        layers += (k ? ", " : "") + std::to_string(first) +
+                  (last > first ? "-" + std::to_string(last) : "");
+      }
+      std::printf("pipeline program: %zu stages, layers %s (mpirun -np "
+                  "%lld)\n",
+                  p.pipeline_stages, layers.c_str(), (long long)ranks);
+    }
   }
   if (p.has_training) {
     char scaling[128] = "";

@@ -1,0 +1,41 @@
+//===- Pipeline.h - a launch's pipeline stages --------------------*- C++
+//-*-===//
+//
+// A pipeline-parallel launch: each rank runs its stage's program (the
+// executable's stages[pp coordinate]) and passes the stage's boundary
+// values — the hidden state — to the next stage's rank, and in training
+// their gradients back, point to point over the pipeline group.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STRATA_RUNTIME_PIPELINE_H
+#define STRATA_RUNTIME_PIPELINE_H
+
+#include "runtime/Session.h"
+
+namespace strata::runtime {
+
+/// forward through the stages: the first takes the tokens, each passes its
+/// boundary values on, the last's logits ([batch, seq, vocab], f32) are
+/// broadcast, so every rank returns them in `logits`.
+strata_status_code pipelineForward(strata_session &s, const int32_t *tokens,
+                                   size_t batch, size_t seq, float *logits,
+                                   strata_status *status);
+
+/// The gradients of a step's `micro` micro-batches of `rows` sequences
+/// through the stages, in a 1F1B schedule: each micro-batch's gradient
+/// of its mean loss weighted by its labelled tokens and summed into `sum`
+/// (the session's accumulator) — this stage's parameters' only — and
+/// summed over the pipeline group, so every rank then holds every
+/// parameter's (a tied embedding's two stages added), with the loss sum,
+/// the labelled tokens, the dropped assignments (-1 without a capacity)
+/// and the expert loads, as TrainingState::accumulate would on one rank.
+strata_status_code pipelineGradients(strata_session &s, const int32_t *tokens,
+                                     const int32_t *labels, size_t rows,
+                                     size_t seq, size_t micro, Weights *&sum,
+                                     double &lossSum, int64_t &labelled,
+                                     int64_t &dropped, strata_status *status);
+
+} // namespace strata::runtime
+
+#endif // STRATA_RUNTIME_PIPELINE_H
