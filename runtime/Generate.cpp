@@ -12,6 +12,7 @@
 
 #include "runtime/EntryCall.h"
 #include "runtime/KvCache.h"
+#include "runtime/Pipeline.h"
 #include "runtime/Sampling.h"
 
 #include <algorithm>
@@ -106,6 +107,12 @@ strata_status_code CachedStepper::run(const int32_t *tokens,
                                       const int32_t *padding, int64_t n,
                                       std::vector<float> &last,
                                       strata_status *status) {
+  // A pipeline stage's decode takes the previous stage's hidden state.
+  BoundaryValues boundary;
+  if (session.parallel.pipelined())
+    if (strata_status_code code =
+            receiveBoundary(session, decode, boundary, status))
+      return code;
   CallFrame frame(session, decode);
   if (strata_status_code code = frame.prepare(status))
     return code;
@@ -134,6 +141,12 @@ strata_status_code CachedStepper::run(const int32_t *tokens,
         frame.addDevice(rows, {B, cache.length(), width});
       break;
     }
+    case ArgumentKind::Boundary: {
+      const BoundaryValue &v = boundary[static_cast<size_t>(arg->index())];
+      code = frame.add(v.data.data(), v.data.size() * sizeof(float), v.shape,
+                       status);
+      break;
+    }
     case ArgumentKind::Parameter:
       frame.addParameter(arg);
       break;
@@ -152,10 +165,26 @@ strata_status_code CachedStepper::run(const int32_t *tokens,
     return code;
   int64_t vocab = session.exe->root->metadata()->vocab_size();
   last.resize(static_cast<size_t>(B * vocab));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t v = 0; v < vocab; ++v)
-      last[b * vocab + v] = results.at3(0, b, n - 1, v);
-  return cache.append(results, n, status);
+  if (!session.parallel.pipelined()) {
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t v = 0; v < vocab; ++v)
+        last[b * vocab + v] = results.at3(0, b, n - 1, v);
+    return cache.append(decode, results, n, status);
+  }
+  // Stages pass the hidden state on; the last one's logits go to every
+  // rank, which all sample alike.
+  Communicator &stages = *session.parallel.pipeline;
+  bool lastStage = stages.rank() + 1 == stages.size();
+  if (strata_status_code code = sendBoundary(session, decode, results, status))
+    return code;
+  if (lastStage)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t v = 0; v < vocab; ++v)
+        last[b * vocab + v] = results.at3(0, b, n - 1, v);
+  if (strata_status_code code = cache.append(decode, results, n, status))
+    return code;
+  return stages.broadcast(last.data(), last.size() * sizeof(float),
+                          stages.size() - 1, status);
 }
 
 /// forward over the whole sequence, every step (one sequence).
@@ -245,9 +274,7 @@ strata_status_code generate(strata_session &session, const Batch &batch,
                             const strata_sampling_options &opts,
                             strata_status *status) {
   const strata::fb::EntryPoint *decode = findEntry(session, "decode");
-  // Pipeline stages generate by running forward through the stages over
-  // the whole sequence at each step (their decode does not run yet).
-  bool cached = decode && session.useKvCache && !session.parallel.pipelined();
+  bool cached = decode && session.useKvCache;
   if (cached && (batch.size == 1 || takesKeyPadding(decode))) {
     CachedStepper stepper(session, decode, batch);
     return generateRows(session, stepper, batch, opts, status);

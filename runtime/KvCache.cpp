@@ -76,13 +76,23 @@ strata_status_code KvCache::appendRows(Rows &rows, const int64_t *result,
   return STRATA_OK;
 }
 
-strata_status_code KvCache::append(Results &results, int64_t n,
+strata_status_code KvCache::append(const strata::fb::EntryPoint *decode,
+                                   Results &results, int64_t n,
                                    strata_status *status) {
   strata_status_code code = STRATA_OK;
-  for (size_t r = 1; r < results.offsets.size(); ++r) {
+  for (size_t r = 0; r < results.offsets.size(); ++r) {
+    // A stage's decode names its caches' layers; the whole model's returns
+    // the logits, then keys and values of each layer in turn.
+    const auto *res = decode->results()->Get(r);
+    bool named = res->kind() == strata::fb::ResultKind::KeyCache ||
+                 res->kind() == strata::fb::ResultKind::ValueCache;
+    if (!named && (r == 0 || res->kind() != strata::fb::ResultKind::Value))
+      continue;
     int64_t *d = results.descriptor(r);
-    size_t layer = (r - 1) / 2;
-    auto &all = r % 2 ? keys : values;
+    size_t layer = named ? static_cast<size_t>(res->layer()) : (r - 1) / 2;
+    bool isKey =
+        named ? res->kind() == strata::fb::ResultKind::KeyCache : r % 2 == 1;
+    auto &all = isKey ? keys : values;
     int64_t width = d[3 + 2];
     // One sequence's new rows must be one contiguous [n, width] block.
     bool contiguous = d[3 + 3 + 2] == 1 && (n == 1 || d[3 + 3 + 1] == width);

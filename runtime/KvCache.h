@@ -29,10 +29,11 @@ public:
   strata_status_code rows(bool keys, size_t layer, int64_t width, void *&data,
                           strata_status *status);
 
-  /// Appends a decode call's new rows — results 1.., keys then values of
-  /// each layer, [batch, n, width] — and releases those results.
-  strata_status_code append(Results &results, int64_t n,
-                            strata_status *status);
+  /// Appends a call of `decode`'s new rows — its KeyCache and ValueCache
+  /// results, or the whole model's results 1.., keys then values of each
+  /// layer, [batch, n, width] — and releases those results.
+  strata_status_code append(const strata::fb::EntryPoint *decode,
+                            Results &results, int64_t n, strata_status *status);
 
 private:
   struct Rows {

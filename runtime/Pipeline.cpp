@@ -29,12 +29,8 @@ constexpr int kBackwardTag = 12; ///< their gradients, stage k + 1 to k
 /// A message's header: the value's rank, then its dims.
 constexpr size_t kHeaderWords = 8;
 
-/// A boundary value (or its gradient) on the host, row-major.
-struct Value {
-  std::vector<int64_t> shape;
-  std::vector<float> data;
-};
-using Values = std::vector<Value>; ///< by boundary index
+using Value = BoundaryValue;
+using Values = BoundaryValues;
 
 /// The results of `kind` a call of `ep` returned, by index.
 void collect(const strata::fb::EntryPoint *ep, const Results &results,
@@ -464,6 +460,34 @@ strata_status_code StageStep::reduce(strata_status *status) {
 }
 
 } // namespace
+
+strata_status_code
+strata::runtime::receiveBoundary(strata_session &s,
+                                 const strata::fb::EntryPoint *ep,
+                                 BoundaryValues &in, strata_status *status) {
+  Communicator &group = *s.parallel.pipeline;
+  in.clear();
+  if (group.rank() == 0)
+    return STRATA_OK;
+  return Link(group).recv(group.rank() - 1, kForwardTag, ep,
+                          ArgumentKind::Boundary, in, status);
+}
+
+strata_status_code
+strata::runtime::sendBoundary(strata_session &s,
+                              const strata::fb::EntryPoint *ep,
+                              const Results &results, strata_status *status) {
+  Communicator &group = *s.parallel.pipeline;
+  if (group.rank() + 1 == group.size())
+    return STRATA_OK;
+  Values out;
+  collect(ep, results, ResultKind::Boundary, out);
+  Link link(group);
+  if (strata_status_code code =
+          link.send(group.rank() + 1, kForwardTag, out, status))
+    return code;
+  return link.finish(status);
+}
 
 strata_status_code strata::runtime::pipelineForward(strata_session &s,
                                                     const int32_t *tokens,

@@ -13,7 +13,30 @@
 
 #include "runtime/Session.h"
 
+#include <vector>
+
 namespace strata::runtime {
+
+struct Results;
+
+/// A stage boundary's value (or its gradient) on the host, row-major.
+struct BoundaryValue {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+using BoundaryValues = std::vector<BoundaryValue>; ///< by boundary index
+
+/// Before this rank's stage calls `ep`: the Boundary values its arguments
+/// take, from the previous stage's rank (none on stage 0).
+strata_status_code receiveBoundary(strata_session &s,
+                                   const strata::fb::EntryPoint *ep,
+                                   BoundaryValues &in, strata_status *status);
+
+/// After the call: its Boundary results to the next stage's rank (none
+/// from the last stage), returning once they are sent.
+strata_status_code sendBoundary(strata_session &s,
+                                const strata::fb::EntryPoint *ep,
+                                const Results &results, strata_status *status);
 
 /// forward through the stages: the first takes the tokens, each passes its
 /// boundary values on, the last's logits ([batch, seq, vocab], f32) are
