@@ -220,10 +220,12 @@ func::FuncOp Differentiator::trainingVariant(func::FuncOp f) {
   SmallVector<func::CallOp> calls;
   SmallVector<MoEExpertsOp> capped;
   SmallVector<RouterOp> balanced;
-  // A partitioned program's clone of a body (stage0.<body>) draws what the
-  // body draws: its random ops, in the same order, take the same salts.
+  // A partitioned program's clone of a body (stage0.<body>, or tp.<body>
+  // for pipeline stages) draws what the body draws: its random ops, in the
+  // same order, take the same salts.
   StringRef original = f.getName();
-  original.consume_front("stage0.");
+  if (!original.consume_front("stage0."))
+    original.consume_front("tp.");
   int64_t ordinal = 0;
   variant.walk([&](Operation *op) {
     if (drawsRandom(op)) {

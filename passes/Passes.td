@@ -200,6 +200,11 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
     ranks (Megatron's f and g). Cloned bodies that nothing splits, or
     that the upstream passes cannot partition (an op without a sharding
     interface), are dropped: the program calls the originals.
+
+    With `beside` and pp above 1, after strata-pipeline: the stages'
+    programs (`stage<N>.*`) are the tensor-parallel ones; the bodies they
+    call are cloned as `tp.<name>` and partitioned the same way, and the
+    stages' parameters become slices.
   }];
   let options = [
     Option<"beside", "beside", "bool", "false",

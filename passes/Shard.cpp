@@ -62,16 +62,19 @@ LogicalResult partitionBody(func::FuncOp body, FlatSymbolRefAttr grid,
   return success();
 }
 
-/// The prefix of pipeline stage 0's program (the only stage until
-/// pipeline parallelism partitions the layers).
+/// The prefix of pipeline stage 0's program when tensor parallelism is
+/// the plan's only split: its entry points and the bodies they call.
 constexpr llvm::StringLiteral kStagePrefix = "stage0.";
+/// The prefix of the tensor-parallel bodies that pipeline stages' programs
+/// (strata-pipeline's `stage<N>.*`) call.
+constexpr llvm::StringLiteral kBodyPrefix = "tp.";
 
-/// Clones the inference entry points (and with `train` the loss, which
-/// the train phase then differentiates) and every body they reach as
-/// `stage0.<name>`, the clones calling each other; the entry clones are
-/// marked `strata.stage = 0`. Returns the cloned bodies in `bodies`.
-void cloneInferenceProgram(ModuleOp module, bool train,
-                           SmallVectorImpl<func::FuncOp> &bodies) {
+/// Clones every body that `entries` reach as `<prefix><name>`, `entries`
+/// and the clones calling the clones (with `cloneEntries`, `entries` are
+/// cloned too and marked `strata.stage = 0`). Returns the cloned bodies.
+void cloneProgram(ModuleOp module, ArrayRef<func::FuncOp> entries,
+                  bool cloneEntries, StringRef prefix,
+                  SmallVectorImpl<func::FuncOp> &bodies) {
   SymbolTable symbols(module);
   llvm::StringMap<func::FuncOp> clones;
   SmallVector<func::FuncOp> work;
@@ -79,7 +82,7 @@ void cloneInferenceProgram(ModuleOp module, bool train,
     auto [it, inserted] = clones.try_emplace(f.getName());
     if (inserted) {
       func::FuncOp c = f.clone();
-      c.setSymName((kStagePrefix + f.getName()).str());
+      c.setSymName((prefix + f.getName()).str());
       symbols.insert(c, Block::iterator(f->getNextNode()));
       it->second = c;
       work.push_back(c);
@@ -87,12 +90,12 @@ void cloneInferenceProgram(ModuleOp module, bool train,
     return it->second;
   };
   Builder b(module.getContext());
-  SmallVector<StringRef> entries{"forward", "decode"};
-  if (train)
-    entries.push_back("loss");
-  for (StringRef name : entries)
-    if (auto entry = symbols.lookup<func::FuncOp>(name))
+  for (func::FuncOp entry : entries) {
+    if (cloneEntries)
       cloneOf(entry)->setAttr("strata.stage", b.getI64IntegerAttr(0));
+    else
+      work.push_back(entry);
+  }
   while (!work.empty()) {
     func::FuncOp c = work.pop_back_val();
     c.walk([&](func::CallOp call) {
@@ -105,6 +108,29 @@ void cloneInferenceProgram(ModuleOp module, bool train,
   }
 }
 
+/// The inference entry points (and with `train` the loss, which the train
+/// phase then differentiates), cloned with every body they reach as
+/// `stage0.<name>`: the tensor-parallel program of a plan without stages.
+void cloneInferenceProgram(ModuleOp module, bool train,
+                           SmallVectorImpl<func::FuncOp> &bodies) {
+  SmallVector<func::FuncOp> entries;
+  for (StringRef name : {"forward", "decode", "loss"})
+    if (auto entry = module.lookupSymbol<func::FuncOp>(name);
+        entry && (train || name != "loss"))
+      entries.push_back(entry);
+  cloneProgram(module, entries, /*cloneEntries=*/true, kStagePrefix, bodies);
+}
+
+/// Pipeline stages' programs (strata-pipeline) split over tensor-parallel
+/// ranks: the bodies they call, cloned as `tp.<name>`.
+void cloneStageBodies(ModuleOp module, SmallVectorImpl<func::FuncOp> &bodies) {
+  SmallVector<func::FuncOp> entries;
+  for (auto f : module.getOps<func::FuncOp>())
+    if (f->hasAttr("strata.stage"))
+      entries.push_back(f);
+  cloneProgram(module, entries, /*cloneEntries=*/false, kBodyPrefix, bodies);
+}
+
 struct StrataShardPass
     : public mlir::strata::impl::StrataShardBase<StrataShardPass> {
   using StrataShardBase::StrataShardBase;
@@ -114,10 +140,9 @@ struct StrataShardPass
     auto plan = module->getAttrOfType<ParallelAttr>("strata.parallel");
     if (!plan || plan.getTp() == 1)
       return;
-    // Pipeline stages split over tensor-parallel ranks: not yet (the
-    // stages run whole, as one process runs them).
-    if (beside && plan.getPp() > 1)
-      return;
+    // With pipeline stages (strata-pipeline ran first), their programs'
+    // bodies are split; else stage 0's program is made here.
+    bool staged = beside && plan.getPp() > 1;
     if (!beside && (module.lookupSymbol("loss_grad") ||
                     module.lookupSymbol("optimizer_step"))) {
       module.emitError("strata-shard: tensor parallelism of training steps "
@@ -128,7 +153,9 @@ struct StrataShardPass
     // The layer bodies: private functions with a body that entry points
     // call (beside: those the cloned inference entry points call).
     SmallVector<func::FuncOp> bodies;
-    if (beside) {
+    if (staged) {
+      cloneStageBodies(module, bodies);
+    } else if (beside) {
       cloneInferenceProgram(module, train, bodies);
     } else {
       for (auto f : module.getOps<func::FuncOp>())
@@ -162,7 +189,7 @@ struct StrataShardPass
     }
     if (failed(updateCallers(module, plan.getTp())))
       return signalPassFailure();
-    if (beside)
+    if (beside && !staged)
       dropUnchangedEntries(module);
   }
 
@@ -283,7 +310,9 @@ struct StrataShardPass
     clone.walk([&](func::CallOp) { calls = true; });
     if (calls)
       return;
-    StringRef original = clone.getName().drop_front(kStagePrefix.size());
+    StringRef original = clone.getName();
+    if (!original.consume_front(kStagePrefix))
+      original.consume_front(kBodyPrefix);
     if (failed(SymbolTable::replaceAllSymbolUses(
             clone, StringAttr::get(&getContext(), original), module)))
       return;

@@ -891,8 +891,10 @@ strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
                                    const Checker &c, int64_t tp = 1,
                                    const std::string &program = "") {
   const char *name = ep->name()->c_str();
-  if (strata_status_code code =
-          checkCommands(ep, c, tp > 1 ? "stage0." : program))
+  if (strata_status_code code = checkCommands(ep, c,
+                                              !program.empty() ? program
+                                              : tp > 1         ? "stage0."
+                                                               : ""))
     return code;
   for (uoffset_t i = 0; i < ep->arguments()->size(); ++i)
     if (strata_status_code code = checkArgument(exe, ep, i, c, tp))
@@ -1024,6 +1026,43 @@ strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
 /// Partitioned programs: today one stage of a tensor-parallel plan, whose
 /// entry points are some of the executable's, taking slices of the
 /// parameters in the plan's tp parts.
+/// Ranks take part (tp coordinate) of shard_count: the mesh's one tp axis
+/// must have the plan's tp ranks.
+strata_status_code checkTensorAxis(const ParallelPlan *plan, const Checker &c) {
+  const Mesh *mesh = plan->mesh();
+  int tpAxes = 0;
+  for (uoffset_t i = 0; i < mesh->axes()->size(); ++i)
+    if (mesh->axes()->Get(i)->str() == "tp")
+      tpAxes += mesh->shape()->Get(i) == plan->tp() ? 1 : 2;
+  if (tpAxes != 1)
+    return c.corrupt("the tensor-parallel program's mesh has no single tp "
+                     "axis of the plan's %lld ranks",
+                     (long long)plan->tp());
+  return STRATA_OK;
+}
+
+/// A rank holds one slice of each parameter: every entry point of a
+/// program takes it alike.
+strata_status_code
+checkOneSlicing(const Executable *exe,
+                const flatbuffers::Vector<flatbuffers::Offset<EntryPoint>> *eps,
+                const Checker &c) {
+  std::map<int, int> dimOf;
+  for (const EntryPoint *ep : *eps)
+    for (const Argument *arg : *ep->arguments()) {
+      if (arg->kind() != ArgumentKind::Parameter)
+        continue;
+      auto [it, inserted] =
+          dimOf.try_emplace(arg->parameter(), arg->shard_dim());
+      if (!inserted && it->second != arg->shard_dim())
+        return c.corrupt(
+            "the tensor-parallel program takes parameter '%s' "
+            "sliced in two ways",
+            exe->parameters()->Get(arg->parameter())->name()->c_str());
+    }
+  return STRATA_OK;
+}
+
 /// The values stage `from`'s entry point `out` passes on (Boundary
 /// results) against those stage `from + 1`'s `in` takes (Boundary
 /// arguments), by index: as many, of the same rank.
@@ -1051,11 +1090,14 @@ strata_status_code checkPipelineStages(const Executable *exe,
                                        const Checker &c) {
   const auto *stages = exe->stages();
   const ParallelPlan *plan = exe->parallel();
-  if (plan->tp() != 1 || plan->ep() != 1 ||
-      stages->size() != static_cast<uoffset_t>(plan->pp()))
+  if (plan->ep() != 1 || stages->size() != static_cast<uoffset_t>(plan->pp()))
     return c.corrupt("the executable has %u pipeline stage programs, but "
-                     "its plan has pp %lld (with tp and ep 1 expected)",
+                     "its plan has pp %lld (with ep 1 expected)",
                      stages->size(), (long long)plan->pp());
+  // Stages split over tensor-parallel ranks take slices of parameters.
+  if (plan->tp() > 1)
+    if (strata_status_code code = checkTensorAxis(plan, c))
+      return code;
   int64_t next = 0;
   for (uoffset_t k = 0; k < stages->size(); ++k) {
     const Stage *stage = stages->Get(k);
@@ -1071,9 +1113,13 @@ strata_status_code checkPipelineStages(const Executable *exe,
       if (!names.insert(ep->name()->str()).second)
         return c.corrupt("pipeline stage %u has entry point '%s' twice", k,
                          ep->name()->c_str());
-      if (strata_status_code code = checkEntryPoint(exe, ep, c, 1, program))
+      if (strata_status_code code =
+              checkEntryPoint(exe, ep, c, plan->tp(), program))
         return code;
     }
+    if (strata_status_code code =
+            checkOneSlicing(exe, stage->entry_points(), c))
+      return code;
     if (!findIn(stage->entry_points(), "forward"))
       return c.corrupt("pipeline stage %u has no forward", k);
     if (k + 1 == stages->size())
@@ -1114,17 +1160,8 @@ strata_status_code checkStages(const Executable *exe, const Checker &c) {
     return c.corrupt("the executable has %u partitioned programs but its "
                      "plan is not tensor parallelism alone",
                      stages->size());
-  // Ranks take part (tp coordinate) of shard_count: the mesh's one tp axis
-  // must have the plan's tp ranks.
-  const Mesh *mesh = plan->mesh();
-  int tpAxes = 0;
-  for (uoffset_t i = 0; i < mesh->axes()->size(); ++i)
-    if (mesh->axes()->Get(i)->str() == "tp")
-      tpAxes += mesh->shape()->Get(i) == plan->tp() ? 1 : 2;
-  if (tpAxes != 1)
-    return c.corrupt("the tensor-parallel program's mesh has no single tp "
-                     "axis of the plan's %lld ranks",
-                     (long long)plan->tp());
+  if (strata_status_code code = checkTensorAxis(plan, c))
+    return code;
   const Stage *stage = stages->Get(0);
   const auto *eps = stage->entry_points();
   if (eps->size() == 0 || stage->first_layer() != 0 ||
@@ -1141,21 +1178,8 @@ strata_status_code checkStages(const Executable *exe, const Checker &c) {
     if (strata_status_code code = checkEntryPoint(exe, ep, c, plan->tp()))
       return code;
   }
-  // A rank holds one slice of each parameter: every entry point of the
-  // program takes it alike.
-  std::map<int, int> dimOf;
-  for (const EntryPoint *ep : *eps)
-    for (const Argument *arg : *ep->arguments()) {
-      if (arg->kind() != ArgumentKind::Parameter)
-        continue;
-      auto [it, inserted] =
-          dimOf.try_emplace(arg->parameter(), arg->shard_dim());
-      if (!inserted && it->second != arg->shard_dim())
-        return c.corrupt(
-            "the tensor-parallel program takes parameter '%s' "
-            "sliced in two ways",
-            exe->parameters()->Get(arg->parameter())->name()->c_str());
-    }
+  if (strata_status_code code = checkOneSlicing(exe, eps, c))
+    return code;
   return checkLanguageModel(exe, findIn(eps, "forward"), findIn(eps, "decode"),
                             c);
 }

@@ -40,16 +40,9 @@ strata_status_code strata::runtime::resolveLabels(
   return STRATA_OK;
 }
 
-namespace {
-
-/// A tensor-parallel rank's gradient of its slice of a parameter (the
-/// result `descriptor`) gathered with the other ranks' into the whole
-/// gradient: part r of `shard_count` along `shard_dim` from tp rank r.
-/// Every rank then holds the same whole gradients, as one process does.
-strata_status_code gatherSlices(strata_session &s,
-                                const strata::fb::Argument *param,
-                                const int64_t *descriptor, HostTensor &whole,
-                                strata_status *status) {
+strata_status_code strata::runtime::gatherSlices(
+    strata_session &s, const strata::fb::Argument *param,
+    const int64_t *descriptor, HostTensor &whole, strata_status *status) {
   Communicator &group = *s.parallel.tensorParallel;
   size_t count = static_cast<size_t>(param->shard_count());
   if (static_cast<size_t>(group.size()) != count)
@@ -74,8 +67,6 @@ strata_status_code gatherSlices(strata_session &s,
                   r.run * sizeof(float));
   return STRATA_OK;
 }
-
-} // namespace
 
 strata_status_code
 strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,

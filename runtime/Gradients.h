@@ -20,6 +20,16 @@ strata_status_code computeGradients(strata_session &session,
                                     size_t seq, float *loss, int64_t *labelled,
                                     int64_t *dropped, strata_status *status);
 
+/// A tensor-parallel rank's gradient of its slice of a parameter (the
+/// result `descriptor`, for `param`, a Parameter argument with a
+/// shard_dim) gathered with the other ranks' into `whole`: part r of
+/// `shard_count` along `shard_dim` from tp rank r. Every rank then holds
+/// the same whole gradient, as one process does.
+strata_status_code gatherSlices(strata_session &s,
+                                const strata::fb::Argument *param,
+                                const int64_t *descriptor, HostTensor &whole,
+                                strata_status *status);
+
 /// The ignore index of labels (cross-entropy skips them).
 constexpr int32_t kIgnoreIndex = -100;
 

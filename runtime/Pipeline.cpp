@@ -259,6 +259,7 @@ private:
   std::vector<std::vector<int32_t>> targets; ///< by micro-batch
   std::vector<Values> saved; ///< each micro-batch's input, for its backward
   std::vector<float> scratch;
+  HostTensor whole; ///< a gathered gradient
 };
 
 strata_status_code StageStep::prepare(size_t micro, const int32_t *labels,
@@ -387,18 +388,36 @@ strata_status_code StageStep::accumulate(size_t m, Results &results,
   }
   // The gradients of the mean (of the scaled mean under dynamic loss
   // scaling), weighted by the micro-batch's labelled tokens.
+  // A slice's gradient (stages split over tensor-parallel ranks) is
+  // gathered with the other ranks' first.
   const float weight = static_cast<float>(n) / t.lossScale;
   size_t first = res->size() - params.size();
   for (size_t j = 0; j < params.size(); ++j) {
     HostTensor &acc = t.accumulated[params[j]->parameter()];
-    scratch.resize(acc.elements);
-    copyRowMajor(results.descriptor(first + j), params[j]->shape()->size(),
-                 scratch.data());
+    const float *from = nullptr;
+    if (params[j]->shard_dim() >= 0) {
+      if (!whole.data || whole.elements != acc.elements) {
+        whole.shape = acc.shape;
+        whole.elements = acc.elements;
+        if (!whole.allocate())
+          return fail(status, STRATA_OUT_OF_MEMORY,
+                      "out of memory gathering a gradient's slices");
+      }
+      whole.shape = acc.shape;
+      if (strata_status_code code = gatherSlices(
+              s, params[j], results.descriptor(first + j), whole, status))
+        return code;
+      from = reinterpret_cast<const float *>(whole.data.get());
+    } else {
+      scratch.resize(acc.elements);
+      copyRowMajor(results.descriptor(first + j), params[j]->shape()->size(),
+                   scratch.data());
+      from = scratch.data();
+    }
     float *to = reinterpret_cast<float *>(acc.data.get());
     for (size_t i = 0; i < acc.elements; ++i)
-      to[i] += weight * scratch[i];
+      to[i] += weight * from[i];
   }
-  (void)status;
   return STRATA_OK;
 }
 

@@ -104,13 +104,6 @@ strata_status_code checkPlan(const strata::fb::Executable *exe, int ranks,
                 "as one process",
                 (long long)plan->ep());
   size_t stages = exe->stages() ? exe->stages()->size() : 0;
-  if (plan->pp() > 1 && plan->tp() > 1)
-    return fail(status, STRATA_UNSUPPORTED,
-                "the executable's plan has --pp %lld and --tp %lld; this "
-                "runtime runs pipeline stages or tensor-parallel ranks, not "
-                "both at once yet: compile with one of them 1, or run it "
-                "as one process",
-                (long long)plan->pp(), (long long)plan->tp());
   if (plan->pp() > 1 && stages != static_cast<size_t>(plan->pp()))
     return fail(status, STRATA_UNSUPPORTED,
                 "the executable's plan has --pp %lld, but it holds %zu "
@@ -172,9 +165,10 @@ int axisIndex(const strata::fb::Mesh *mesh, const char *name) {
   return -1;
 }
 
-/// A tensor-parallel launch: the rank runs stage 0's program, its kernels
-/// sum over its tensor-parallel group, and its Parameter arguments read
-/// part `tp coordinate` of each split parameter. Makes the group and the
+/// A tensor-parallel launch: the rank runs its stage's program (stage 0's
+/// without pipeline stages), its kernels sum over its tensor-parallel
+/// group, and its Parameter arguments read part `tp coordinate` of each
+/// split parameter. Makes the group and the
 /// slices in `place` and `slices`; the session takes them only once the
 /// whole join succeeded (useProgram).
 strata_status_code
@@ -192,7 +186,9 @@ makeTensorParallelProgram(strata_session &s, ParallelPlace &place,
           place.world->split(groupColor(place.coords, mesh, {"tp"}),
                              place.world->rank(), place.tensorParallel, status))
     return code;
-  place.stage = exe->stages()->Get(0);
+  int pp = axisIndex(mesh, "pp");
+  place.stage = exe->stages()->Get(
+      exe->parallel()->pp() > 1 ? static_cast<size_t>(place.coords[pp]) : 0);
   int64_t part = place.coords[axisIndex(mesh, "tp")];
   slices.assign(exe->parameters()->size(), {});
   for (const auto *ep : *place.stage->entry_points())

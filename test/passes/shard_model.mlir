@@ -2,10 +2,11 @@
 // (hidden 64, 4 query and 2 KV heads of 16, MLP 128, 8 experts with a
 // shared one; its plan has tp 2, here with pp 1): the whole program stays,
 // and pipeline stage 0's tensor-parallel program is added beside it. With
-// tp 1, or the config's pp 2 (which runs as one process), there is none.
+// tp 1 there is none; with the config's pp 2 the pipeline stages'
+// programs (test/passes/pipeline.mlir) call the split bodies, `tp.<name>`.
 // RUN: strata-compile %examples/tiny.yaml --pp 1 --emit=mlir | FileCheck %s --check-prefix=BESIDE
 // RUN: strata-compile %examples/tiny.yaml --pp 1 --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
-// RUN: strata-compile %examples/tiny.yaml --emit=mlir | FileCheck %s --check-prefix=TP1
+// RUN: strata-compile %examples/tiny.yaml --emit=mlir | FileCheck %s --check-prefix=STAGES
 // RUN: strata-compile %examples/tiny.yaml --tp 1 --pp 1 --emit=mlir | FileCheck %s --check-prefix=TP1
 // RUN: strata-compile %examples/tiny.yaml --pp 1 --quantize=w8a16 --emit=mlir 2>&1 | FileCheck %s --check-prefix=INT8
 
@@ -67,6 +68,16 @@
 
 // TP1-NOT: stage0.
 // TP1-NOT: strata.shard_dim
+
+// STAGES-LABEL: func.func private @tp.dense_layer(
+// STAGES-SAME: tensor<32x64xf32> {strata.shard_dim = 0 : i64}
+// STAGES-COUNT-2: shard.all_reduce
+// STAGES-LABEL: func.func @stage0.forward(
+// STAGES: strata.param "model.layers.0.self_attn.q_proj.weight" {strata.shard_count = 2 : i64, strata.shard_dim = 0 : i64} : tensor<32x64xf32>
+// STAGES: call @tp.dense_layer(
+// STAGES-LABEL: func.func @stage1.forward(
+// STAGES: call @tp.moe_layer(
+// STAGES-NOT: func.func @stage2.
 
 // INT8: note: --tp 2: int8 executables hold no tensor-parallel program yet; this one runs as one process
 // INT8-NOT: stage0.

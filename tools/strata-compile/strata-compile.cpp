@@ -127,14 +127,14 @@ mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
                                const std::string &scheme, int64_t context) {
   auto plan =
       module->getAttrOfType<mlir::strata::ParallelAttr>("strata.parallel");
-  // Expert parallelism, and pipeline stages split over tensor-parallel
-  // ranks, do not run across ranks yet: the executable runs as one
-  // process, which needs no program.
-  if (!plan || plan.getEp() != 1 || (plan.getTp() > 1 && plan.getPp() > 1) ||
-      (plan.getTp() == 1 && plan.getPp() == 1))
+  // Expert parallelism does not run across ranks yet: the executable runs
+  // as one process, which needs no program.
+  if (!plan || plan.getEp() != 1 || (plan.getTp() == 1 && plan.getPp() == 1))
     return mlir::success();
-  std::string axes = plan.getPp() > 1 ? "--pp " + std::to_string(plan.getPp())
-                                      : "--tp " + std::to_string(plan.getTp());
+  std::string axes =
+      plan.getPp() > 1 ? "--pp " + std::to_string(plan.getPp()) : "";
+  if (plan.getTp() > 1)
+    axes += (axes.empty() ? "--tp " : " --tp ") + std::to_string(plan.getTp());
   if (opts.target == "cuda" || scheme != "none") {
     llvm::errs() << "note: " << axes << ": "
                  << (opts.target == "cuda" ? "CUDA" : "int8")
@@ -153,7 +153,7 @@ mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
   bool program = false;
   for (auto f : module.getOps<mlir::func::FuncOp>())
     program |= f->hasAttr("strata.stage");
-  if (!program)
+  if (!program && plan.getPp() == 1)
     llvm::errs() << "note: " << axes << ": nothing in this model splits "
                  << "over " << plan.getTp() << " ranks (heads or MLP "
                  << "widths); it runs as one process\n";
