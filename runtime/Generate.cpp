@@ -141,12 +141,9 @@ strata_status_code CachedStepper::run(const int32_t *tokens,
         frame.addDevice(rows, {B, cache.length(), width});
       break;
     }
-    case ArgumentKind::Boundary: {
-      const BoundaryValue &v = boundary[static_cast<size_t>(arg->index())];
-      code = frame.add(v.data.data(), v.data.size() * sizeof(float), v.shape,
-                       status);
+    case ArgumentKind::Boundary:
+      code = addBoundary(frame, decode, arg, boundary, status);
       break;
-    }
     case ArgumentKind::Parameter:
       frame.addParameter(arg);
       break;

@@ -174,14 +174,10 @@ strata_status_code callStage(strata_session &s,
     case ArgumentKind::BoundaryGrad: {
       const Values *values =
           arg->kind() == ArgumentKind::Boundary ? in.boundary : in.boundaryGrad;
-      size_t index = static_cast<size_t>(arg->index());
-      if (!values || index >= values->size())
-        return fail(status, STRATA_INTERNAL_ERROR,
-                    "%s's %s %zu was not received", ep->name()->c_str(),
-                    strata::fb::EnumNameArgumentKind(arg->kind()), index);
-      const Value &v = (*values)[index];
-      code = frame.add(v.data.data(), v.data.size() * sizeof(float), v.shape,
-                       status);
+      code = values ? addBoundary(frame, ep, arg, *values, status)
+                    : fail(status, STRATA_INTERNAL_ERROR,
+                           "%s's %s were not received", ep->name()->c_str(),
+                           strata::fb::EnumNameArgumentKind(arg->kind()));
       break;
     }
     case ArgumentKind::Parameter:
@@ -234,6 +230,10 @@ public:
 private:
   strata_status_code forward(size_t m, strata_status *status);
   strata_status_code backward(size_t m, strata_status *status);
+  /// After micro-batch m's loss_grad: its share accumulated, and the
+  /// gradients of its boundary arguments sent to the previous stage.
+  strata_status_code finishBackward(size_t m, Results &results,
+                                    strata_status *status);
   /// Adds a loss_grad call's gradients, loss and counts for micro-batch m.
   strata_status_code accumulate(size_t m, Results &results,
                                 strata_status *status);
@@ -314,13 +314,7 @@ strata_status_code StageStep::forward(size_t m, strata_status *status) {
     // The loss's stage runs its backward at once (1F1B's last stage).
     if (strata_status_code code = callStage(s, gradEp, inputs, results, status))
       return code;
-    if (strata_status_code code = accumulate(m, results, status))
-      return code;
-    if (k == 0)
-      return STRATA_OK;
-    Values grads;
-    collect(gradEp, results, ResultKind::BoundaryGrad, grads);
-    return link.send(k - 1, kBackwardTag, grads, status);
+    return finishBackward(m, results, status);
   }
   if (strata_status_code code =
           callStage(s, forwardEp, inputs, results, status))
@@ -345,8 +339,14 @@ strata_status_code StageStep::backward(size_t m, strata_status *status) {
   if (strata_status_code code = callStage(s, gradEp, inputs, results, status))
     return code;
   saved[m].clear();
+  return finishBackward(m, results, status);
+}
+
+strata_status_code StageStep::finishBackward(size_t m, Results &results,
+                                             strata_status *status) {
   if (strata_status_code code = accumulate(m, results, status))
     return code;
+  int k = group.rank();
   if (k == 0)
     return STRATA_OK;
   Values back;
@@ -479,6 +479,21 @@ strata_status_code StageStep::reduce(strata_status *status) {
 }
 
 } // namespace
+
+strata_status_code
+strata::runtime::addBoundary(CallFrame &frame, const strata::fb::EntryPoint *ep,
+                             const strata::fb::Argument *arg,
+                             const BoundaryValues &values,
+                             strata_status *status) {
+  size_t index = static_cast<size_t>(arg->index());
+  if (index >= values.size())
+    return fail(status, STRATA_INTERNAL_ERROR, "%s's %s %zu was not received",
+                ep->name()->c_str(),
+                strata::fb::EnumNameArgumentKind(arg->kind()), index);
+  const BoundaryValue &v = values[index];
+  return frame.add(v.data.data(), v.data.size() * sizeof(float), v.shape,
+                   status);
+}
 
 strata_status_code
 strata::runtime::receiveBoundary(strata_session &s,

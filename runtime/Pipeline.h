@@ -17,6 +17,7 @@
 
 namespace strata::runtime {
 
+class CallFrame;
 struct Results;
 
 /// A stage boundary's value (or its gradient) on the host, row-major.
@@ -25,6 +26,14 @@ struct BoundaryValue {
   std::vector<float> data;
 };
 using BoundaryValues = std::vector<BoundaryValue>; ///< by boundary index
+
+/// Adds Boundary (or BoundaryGrad) argument `arg` of `ep` to `frame`:
+/// value `arg->index()` of `values`.
+strata_status_code addBoundary(CallFrame &frame,
+                               const strata::fb::EntryPoint *ep,
+                               const strata::fb::Argument *arg,
+                               const BoundaryValues &values,
+                               strata_status *status);
 
 /// Before this rank's stage calls `ep`: the Boundary values its arguments
 /// take, from the previous stage's rank (none on stage 0).
