@@ -75,6 +75,9 @@ public:
       : entry(entry), layerStage(layerStage), stages(stages) {}
 
   LogicalResult split();
+  /// Whether a scalar crosses a boundary (a loss's running sum of router
+  /// balance losses), after split's analysis.
+  bool passesScalar() const;
 
 private:
   /// Each op's stage, and what crosses each boundary.
@@ -227,12 +230,29 @@ void EntrySplitter::buildStage(int64_t s) {
   module->getOperations().insertAfter(after->getIterator(), fn);
 }
 
+bool EntrySplitter::passesScalar() const {
+  for (const SmallVector<Value> &values : crossing)
+    for (Value v : values)
+      if (cast<ShapedType>(v.getType()).getRank() == 0)
+        return true;
+  return false;
+}
+
 LogicalResult EntrySplitter::split() {
   if (!llvm::hasSingleElement(entry.getBody()))
     return entry.emitOpError("has control flow; strata-pipeline splits "
                              "straight-line entry points");
   if (failed(assignStages()))
     return failure();
+  // The gradient of a loss's running sum is the backward's seed itself,
+  // a constant the CPU lowering cannot return from an entry point yet:
+  // such a loss gets no stage programs (training runs as one process).
+  if (entry.getName() == "loss" && passesScalar()) {
+    entry.emitRemark("strata-pipeline: the loss passes its running sum of "
+                     "router balance losses between stages, which pipeline "
+                     "training does not support yet; no stage gets a loss");
+    return success();
+  }
   for (int64_t s = 0; s < stages; ++s)
     buildStage(s);
   return success();

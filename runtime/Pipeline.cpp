@@ -207,7 +207,11 @@ strata_status_code stageEntry(strata_session &s, const char *name,
   return fail(status, STRATA_NOT_FOUND,
               "the executable's pipeline stage %d has no %s%s",
               s.parallel.pipeline->rank(), name,
-              std::strcmp(name, "forward") ? ": compile it with --train" : "");
+              std::strcmp(name, "forward")
+                  ? ": compile it with --train (a loss that passes a running "
+                    "sum of router balance losses between stages, the "
+                    "auxiliary-loss balancing's, has no stage programs yet)"
+                  : "");
 }
 
 /// One training step's work on this stage.

@@ -5,11 +5,14 @@
 // head, reading the tied embedding too).
 // RUN: strata-compile %configs/yaml/tiny-pp.yaml --emit=mlir | FileCheck %s
 // RUN: strata-compile %configs/yaml/tiny-pp.yaml --pp 3 --emit=mlir | FileCheck %s --check-prefix=PP3
-// The training forward too: the example's auxiliary balance loss is a
-// running sum through the layers, which crosses the boundary beside the
-// hidden state; strata-autodiff turns stage 0's loss into its forward
-// (loss_forward) and a loss_grad seeded by the boundary's gradients.
-// RUN: strata-compile %examples/tiny.yaml --tp 1 --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
+// The training forward too: strata-autodiff turns stage 0's loss into its
+// forward (loss_forward) and a loss_grad seeded by the boundary's
+// gradient. The example's auxiliary balance loss is a running sum through
+// the layers, which would cross the boundary beside the hidden state: its
+// gradient is the backward's seed, a constant the CPU lowering cannot
+// return yet, so that loss gets no stage programs (a remark says so).
+// RUN: strata-compile %configs/yaml/tiny-pp.yaml --train --emit=mlir | FileCheck %s --check-prefix=TRAIN
+// RUN: strata-compile %examples/tiny.yaml --tp 1 --train --emit=mlir 2>&1 | FileCheck %s --check-prefix=AUX
 // In place with strata-opt (CUDA executables have no stage programs yet,
 // so their IR is the one without the phase); the layers are found by
 // their calls' locations (`layers.N`), which the IR must keep.
@@ -56,16 +59,20 @@
 // PP3: func.func @stage2.forward({{.*}}strata.first_layer = 3 : i64, strata.num_layers = 1 : i64, strata.stage = 2
 
 // TRAIN-LABEL: func.func @stage0.loss_grad(
-// TRAIN-SAME: {strata.arg = "tokens"}, %{{.*}}: tensor<i32> {strata.arg = "step"}, %{{.*}}: tensor<?x?x64xf32> {strata.arg = "boundary_grad", strata.index = 0 : i64}, %{{.*}}: tensor<f32> {strata.arg = "boundary_grad", strata.index = 1 : i64})
-// TRAIN-SAME: -> (tensor<?x?x64xf32> {strata.index = 0 : i64, strata.result = "boundary"}, tensor<f32> {strata.index = 1 : i64, strata.result = "boundary"}, tensor<i32> {strata.result = "dropped_tokens"}, tensor<512x64xf32>,
+// TRAIN-SAME: {strata.arg = "tokens"}, %{{.*}}: tensor<i32> {strata.arg = "step"}, %{{.*}}: tensor<?x?x64xf32> {strata.arg = "boundary_grad", strata.index = 0 : i64})
+// TRAIN-SAME: -> (tensor<?x?x64xf32> {strata.index = 0 : i64, strata.result = "boundary"}, tensor<8xi32> {strata.param = "model.layers.1.mlp.gate.e_score_correction_bias", strata.result = "expert_load"}, tensor<512x64xf32>,
 // TRAIN-LABEL: func.func @stage0.loss_forward(
 // TRAIN-SAME: {strata.arg = "tokens"}, %{{.*}}: tensor<i32> {strata.arg = "step"})
-// TRAIN-SAME: -> (tensor<?x?x64xf32> {strata.index = 0 : i64, strata.result = "boundary"}, tensor<f32> {strata.index = 1 : i64, strata.result = "boundary"}, tensor<i32>)
+// TRAIN-SAME: -> (tensor<?x?x64xf32> {strata.index = 0 : i64, strata.result = "boundary"}, tensor<8xi32>)
 // TRAIN-NOT: func.func @stage0.loss(
 // TRAIN-LABEL: func.func @stage1.loss_grad(
-// TRAIN-SAME: {strata.arg = "boundary", strata.index = 0 : i64}, %{{.*}}: tensor<f32> {strata.arg = "boundary", strata.index = 1 : i64}, %{{.*}}: tensor<?x?xi32> {strata.arg = "labels"}, %{{.*}}: tensor<i32> {strata.arg = "step"})
-// TRAIN-SAME: -> (tensor<f32>, tensor<i32> {strata.result = "dropped_tokens"}, tensor<?x?x64xf32> {strata.index = 0 : i64, strata.result = "boundary_grad"}, tensor<f32> {strata.index = 1 : i64, strata.result = "boundary_grad"}, tensor<64xf32>,
+// TRAIN-SAME: {strata.arg = "boundary", strata.index = 0 : i64}, %{{.*}}: tensor<?x?xi32> {strata.arg = "labels"}, %{{.*}}: tensor<i32> {strata.arg = "step"})
+// TRAIN-SAME: -> (tensor<f32>, tensor<8xi32> {strata.param = "model.layers.2.mlp.gate.e_score_correction_bias", strata.result = "expert_load"}, tensor<8xi32> {strata.param = "model.layers.3.mlp.gate.e_score_correction_bias", strata.result = "expert_load"}, tensor<?x?x64xf32> {strata.index = 0 : i64, strata.result = "boundary_grad"}, tensor<64xf32>,
 // TRAIN-NOT: func.func @stage1.loss_forward(
+
+// AUX: remark: strata-pipeline: the loss passes its running sum of router balance losses between stages, which pipeline training does not support yet; no stage gets a loss
+// AUX: func.func @stage0.forward(
+// AUX-NOT: func.func @stage0.loss
 
 // CUDA: note: --pp 2: CUDA executables hold no pipeline stage programs yet; this one runs as one process
 

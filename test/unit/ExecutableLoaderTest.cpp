@@ -259,6 +259,90 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
               "executable's");
 }
 
+/// A pp 2 plan of two layers: stage 0 (layer 0) embeds the tokens and
+/// passes the hidden state on, stage 1 (layer 1) takes it and returns the
+/// logits.
+ExecutableContents pipelineContents() {
+  using Arg = ExecutableContents::Argument;
+  using Res = ExecutableContents::Result;
+  ExecutableContents c = sampleContents();
+  c.numLayers = 2;
+  c.plan.hasParallel = true;
+  c.plan.pp = 2;
+  c.plan.meshShape = {2, 1, 1, 1};
+  ExecutableContents::EntryPoint first = c.entryPoints[0];
+  first.function = "stage0.forward";
+  first.arguments.pop_back(); // tokens and the embedding
+  Res hidden({-1, -1, 4});
+  hidden.kind = Res::Boundary;
+  hidden.index = 0;
+  first.results = {hidden};
+  ExecutableContents::EntryPoint last = c.entryPoints[0];
+  last.function = "stage1.forward";
+  Arg in;
+  in.kind = Arg::Boundary;
+  in.index = 0;
+  in.shape = {-1, -1, 4};
+  last.arguments[0] = in; // the hidden state, the embedding (tied), the norm
+  c.stages.resize(2);
+  c.stages[0].firstLayer = 0;
+  c.stages[0].numLayers = 1;
+  c.stages[0].entryPoints.push_back(first);
+  c.stages[1].firstLayer = 1;
+  c.stages[1].numLayers = 1;
+  c.stages[1].entryPoints.push_back(last);
+  return c;
+}
+
+/// Tests that pipeline stages load and are reported, and that their
+/// corruptions are named: layers out of order or miscounted, a boundary
+/// the next stage does not take, a stage's symbol, stages the plan does
+/// not have.
+TEST(ExecutableLoader, PipelineStagesAreChecked) {
+  strata_status status;
+  std::string bytes = mlir::strata::serializeExecutable(pipelineContents());
+  strata_executable *exe = nullptr;
+  ASSERT_EQ(
+      strata_executable_load_memory(bytes.data(), bytes.size(), &exe, &status),
+      STRATA_OK)
+      << status.message;
+  strata_plan_info plan;
+  ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
+  EXPECT_EQ(plan.has_tensor_parallel_program, 0);
+  EXPECT_EQ(plan.pipeline_stages, 2u);
+  EXPECT_EQ(plan.stage_first_layer[1], 1);
+  EXPECT_EQ(plan.stage_num_layers[1], 1);
+  strata_executable_release(exe);
+
+  ExecutableContents c = pipelineContents();
+  c.stages[1].firstLayer = 0;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "pipeline stage 1 holds layers [0, 1); the stages must hold "
+              "the layers in order");
+  c = pipelineContents();
+  c.stages[1].numLayers = 2;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "the pipeline stages hold 3 layers of 2");
+  c = pipelineContents();
+  c.stages[1].entryPoints[0].arguments[0].index = 1;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "pipeline stage 0's forward passes 1 boundary values that "
+              "stage 1's forward does not take alike");
+  c = pipelineContents();
+  c.stages[1].entryPoints[0].function = "stage0.forward";
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "its symbol must be 'strata_entry_stage1.forward'");
+  c = pipelineContents();
+  c.stages.pop_back();
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "has 1 pipeline stage programs, but its plan has pp 2");
+  c = pipelineContents();
+  c.stages[0].entryPoints[0].results[0].index = -1;
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "has a Boundary result that is not F32 or has no boundary "
+              "index");
+}
+
 /// Tests that a memory plan is read back: buffers, slots, fixed bytes and
 /// the slots the input shapes size.
 TEST(ExecutableLoader, MemoryPlanIsReported) {
