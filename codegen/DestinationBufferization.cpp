@@ -69,5 +69,10 @@ void mlir::strata::registerDestinationBufferization(DialectRegistry &registry) {
     kernel::ExpertSortOp::attachInterface<
         DestinationBufferization<kernel::ExpertSortOp, /*ReadsInit=*/false>>(
         *ctx);
+    kernel::ExpertRouteOp::attachInterface<
+        DestinationBufferization<kernel::ExpertRouteOp, /*ReadsInit=*/false>>(
+        *ctx);
+    kernel::ExpertExchangeOp::attachInterface<DestinationBufferization<
+        kernel::ExpertExchangeOp, /*ReadsInit=*/false>>(*ctx);
   });
 }

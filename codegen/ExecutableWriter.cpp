@@ -311,6 +311,9 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       std::vector<int64_t> shape = shapeOf(param.getType());
       int shardDim = -1;
       int64_t shardCount = 1;
+      std::string shardAxis;
+      if (auto axis = param->getAttrOfType<StringAttr>("strata.shard_axis"))
+        shardAxis = axis.str();
       if (auto dim = param->getAttrOfType<IntegerAttr>("strata.shard_dim")) {
         auto count = param->getAttrOfType<IntegerAttr>("strata.shard_count");
         if (!count || dim.getInt() < 0 ||
@@ -355,6 +358,7 @@ LogicalResult mlir::strata::collectEntryPoints(ModuleOp module,
       arg.shape = shapeOf(param.getType());
       arg.shardDim = shardDim;
       arg.shardCount = shardCount;
+      arg.shardAxis = shardAxis;
       entry.arguments.push_back(arg);
       return WalkResult::advance();
     });
@@ -819,7 +823,8 @@ std::string mlir::strata::serializeExecutable(const ExecutableContents &c) {
           a.isInteger            ? fb::DType::I32
           : a.kind == Arg::Param ? static_cast<fb::DType>(a.paramDtype)
                                  : fb::DType::F32,
-          a.layer, a.state, a.shardDim, a.shardCount, a.index));
+          a.layer, a.state, a.shardDim, a.shardCount, a.index,
+          a.shardAxis.empty() ? 0 : b.CreateString(a.shardAxis)));
     }
     std::vector<flatbuffers::Offset<fb::Result>> results;
     for (const auto &r : e.results) {

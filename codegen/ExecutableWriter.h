@@ -74,10 +74,12 @@ struct ExecutableContents {
     std::vector<int64_t> shape; ///< -1 for dynamic dims
     bool isInteger = false;
     DType paramDtype = DType::F32; ///< Param: the parameter's dtype
-    /// Param of a tensor-parallel program: the slice's dimension and the
-    /// number of slices (-1, 1: the whole parameter).
+    /// Param of a partitioned program: the slice's dimension and the
+    /// number of slices (-1, 1: the whole parameter), and the mesh axis
+    /// picking the slice (empty: tp).
     int shardDim = -1;
     int64_t shardCount = 1;
+    std::string shardAxis;
   };
   struct Result {
     Result() = default;

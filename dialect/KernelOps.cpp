@@ -263,3 +263,81 @@ void AllReduceOp::getEffects(
         &effects) {
   destinationEffects(getOperation(), /*readsInit=*/true, effects);
 }
+
+//===----------------------------------------------------------------------===//
+// Expert-parallel exchanges
+//===----------------------------------------------------------------------===//
+
+/// All of `values` ranked tensors or all memrefs, of `want` element types
+/// in order; whether on tensors.
+static LogicalResult flatOperands(Operation *op, StringRef id,
+                                  ArrayRef<Value> values, ArrayRef<Type> want,
+                                  bool &onTensors) {
+  onTensors = isa<RankedTensorType>(values.front().getType());
+  for (auto [v, type] : llvm::zip_equal(values, want)) {
+    auto shaped = cast<ShapedType>(v.getType());
+    if (isa<RankedTensorType>(shaped) != onTensors || !shaped.hasRank() ||
+        shaped.getElementType() != type)
+      return op->emitOpError()
+             << id << ": expected " << type << " operands, all ranked "
+             << "tensors or all memrefs, got " << v.getType();
+  }
+  return success();
+}
+
+LogicalResult ExpertRouteOp::verify() {
+  Builder b(getContext());
+  bool onTensors;
+  if (failed(flatOperands(
+          *this, "eroute_c1",
+          {getWeights(), getIndices(), getRowWeightsInit(),
+           getRowIndicesInit()},
+          {b.getF32Type(), b.getI32Type(), b.getF32Type(), b.getI32Type()},
+          onTensors)))
+    return failure();
+  auto shape = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
+  if (shape(getRowWeightsInit()) != shape(getRowIndicesInit()) ||
+      getNumExperts() < 1 || getTopK() < 1)
+    return emitOpError() << "eroute_c2: the inits must have the same shape "
+                            "and top_k, num_experts be >= 1";
+  size_t want = onTensors ? 2 : 0;
+  if (getResults().size() != want ||
+      (onTensors &&
+       (getResults()[0].getType() != getRowWeightsInit().getType() ||
+        getResults()[1].getType() != getRowIndicesInit().getType())))
+    return emitOpError() << "eroute_c3: expected " << want
+                         << " result(s) of the inits' types";
+  return success();
+}
+
+void ExpertRouteOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  destinationEffects(getOperation(), /*readsInit=*/false, effects);
+}
+
+LogicalResult ExpertExchangeOp::verify() {
+  Builder b(getContext());
+  bool onTensors;
+  if (failed(flatOperands(
+          *this, "eexch_c1",
+          {getInput(), getRowIndices(), getIndices(), getInit()},
+          {b.getF32Type(), b.getI32Type(), b.getI32Type(), b.getF32Type()},
+          onTensors)))
+    return failure();
+  if (getWidth() < 1 || getTopK() < 1 || getNumExperts() < 1)
+    return emitOpError() << "eexch_c2: width, top_k and num_experts must be "
+                            ">= 1";
+  size_t want = onTensors ? 1 : 0;
+  if (getResult().size() != want ||
+      (onTensors && getResult().front().getType() != getInit().getType()))
+    return emitOpError() << "eexch_c3: expected " << want
+                         << " result(s) of init's type";
+  return success();
+}
+
+void ExpertExchangeOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  destinationEffects(getOperation(), /*readsInit=*/false, effects);
+}

@@ -28,7 +28,9 @@ def StrataKernel_Dialect : Dialect {
     `strata.attention`, `strata.latent_attention` and `strata.moe_experts`;
     each target lowers them (loops on the CPU, kernels on CUDA), and
     `strata_kernel.all_reduce`, a tensor-parallel program's sum over its
-    ranks (from `shard.all_reduce`), which becomes a runtime call. They are
+    ranks (from `shard.all_reduce`), and `strata_kernel.expert_route` /
+    `strata_kernel.expert_exchange`, an expert-parallel program's
+    all-to-alls, which become runtime calls. They are
     destination style: on tensors they return the new value of their
     inits, after bufferization they write them in place.
   }];
@@ -155,13 +157,18 @@ def Kernel_ExpertSortOp : Kernel_Op<"expert_sort", [
 
     - `offsets: [num_experts + 1]`: `offsets[e]` is the number of pairs
       routed to experts below e, so expert e owns sorted rows
-      `offsets[e] .. offsets[e + 1]` and `offsets[E] = P`;
+      `offsets[e] .. offsets[e + 1]` and `offsets[E]` counts the routed
+      pairs (`P` when every id is in range);
     - `order: [P]`: sorted row r holds pair `order[r]`;
     - `position: [P]`: pair p lands in row `position[p]` (the inverse of
       `order`).
 
-    An index outside `[0, num_experts)` is the caller's error (the router
-    never produces one); it is not checked at run time.
+    An index outside `[0, num_experts)` routes its pair to no expert: the
+    CPU sorts such pairs after every expert's rows (rows `offsets[E] .. P`,
+    in pair order), so grouped products never compute them. An
+    expert-parallel rank's rows carry -1 for experts held elsewhere. The
+    CUDA kernel clamps such ids instead (no expert-parallel program runs
+    there yet).
 
     Destination style: the three inits are overwritten (their contents are
     not read); on tensors the op returns their new values, after
@@ -214,6 +221,79 @@ def Kernel_AllReduceOp : Kernel_Op<"all_reduce", [
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let assemblyFormat = [{
     $init attr-dict `:` type($init) (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
+  }];
+}
+
+def Kernel_ExpertRouteOp : Kernel_Op<"expert_route", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "gathers the expert-parallel group's routing, localised";
+  let description = [{
+    The kernel form of `strata.expert_route`: from this rank's `weights`
+    and `indices` (P = tokens * top_k pairs in row-major order, global
+    expert ids) the group's G * P pairs in rank order, ids of this rank's experts
+    (the `num_experts / G` from `rank * num_experts / G`) made local and
+    every other id -1 with weight 0. Each target lowers it to the runtime's
+    hook (the CPU's `strata_cpu_expert_route`, on the buffers flattened),
+    which knows the group and the rank; G is the inits' size over P.
+
+    Constraints: eroute_c1 weights and row_weights_init are f32, indices
+    and row_indices_init i32, all ranked tensors or all memrefs;
+    eroute_c2 the inits have the same shape, top_k and num_experts >= 1;
+    eroute_c3
+    two results of the inits' types on tensors, none on memrefs.
+  }];
+  let arguments = (ins TensorOrMemRef<[F32]>:$weights,
+      TensorOrMemRef<[I32]>:$indices, TensorOrMemRef<[F32]>:$row_weights_init,
+      TensorOrMemRef<[I32]>:$row_indices_init, I64Attr:$top_k,
+      I64Attr:$num_experts);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $weights `,` $indices `into` $row_weights_init `,` $row_indices_init
+    attr-dict `:` type($weights) `,` type($indices) `,`
+    type($row_weights_init) `,` type($row_indices_init)
+    (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getOperation(), 2, 2);
+    }
+  }];
+}
+
+def Kernel_ExpertExchangeOp : Kernel_Op<"expert_exchange", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "an expert-parallel all-to-all of token rows";
+  let description = [{
+    The kernel form of `strata.expert_dispatch` (`combine` false) and
+    `strata.expert_combine` (`combine` true), row-major: `input` and
+    `init` hold rows of `width` floats (their last dim), `indices` this rank's
+    tokens' `top_k` global expert ids and `row_indices` the group's
+    localised ones (from `strata_kernel.expert_route`). Dispatch writes the
+    G * T rows (zero where no local expert was chosen), combine the T rows
+    (sums of what came back). Each target lowers it to the runtime's hook
+    (the CPU's `strata_cpu_expert_exchange`, on the buffers flattened).
+
+    Constraints: eexch_c1 input and init are f32, indices and row_indices
+    i32, all ranked tensors or all memrefs; eexch_c2 width, top_k and
+    num_experts >= 1; eexch_c3 one result of init's type on tensors, none
+    on memrefs.
+  }];
+  let arguments = (ins TensorOrMemRef<[F32]>:$input,
+      TensorOrMemRef<[I32]>:$row_indices, TensorOrMemRef<[I32]>:$indices,
+      TensorOrMemRef<[F32]>:$init, BoolAttr:$combine, I64Attr:$width,
+      I64Attr:$top_k, I64Attr:$num_experts);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $input `,` $row_indices `,` $indices `into` $init attr-dict `:`
+    type($input) `,` type($row_indices) `,` type($indices) `,` type($init)
+    (`->` type($result)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

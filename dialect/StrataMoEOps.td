@@ -189,4 +189,100 @@ def Strata_RouterAuxLossOp : Strata_ComputeOp<"router_aux_loss",
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Expert parallelism: routed experts split over the grid's `ep` axis.
+// strata-expert-parallel rewrites each strata.moe_experts of an
+// expert-parallel program into route -> dispatch -> the rank's own experts
+// -> combine. With G ranks on the axis, rank c holds experts
+// [c * E / G, (c + 1) * E / G); the exchanged "rows" are [G * B, S, W]:
+// block p (rows p * B .. (p + 1) * B) stands for rank p's tokens in their
+// own order, and a row is filled only where that token chose one of this
+// rank's experts (zero elsewhere). Only those rows travel.
+//===----------------------------------------------------------------------===//
+
+def Strata_ExpertRouteOp : Strata_Op<"expert_route",
+    [Pure, DeclareOpInterfaceMethods<StrataGradientOpInterface>,
+     DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "every rank's routing, as this rank's experts see it";
+  let description = [{
+    From this rank's router results `weights, indices: [B, S, K]` (global
+    expert ids in `[0, num_experts)`): `row_indices: [G * B, S, K]` holds,
+    at row `p * B + b`, rank p's token `(b, s)` selections localised to
+    this rank's experts (`id - c * E / G`), and -1 for selections of
+    experts held elsewhere; `row_weights` the matching weights, 0 where the
+    index is -1. The routing of the whole group is gathered (K weights and
+    K ids per token, small next to the tokens themselves), so every rank
+    knows which rows the dispatch will bring and the combine send back.
+    Gradient: `d weights = strata.expert_combine(d row_weights)`.
+
+    Constraints: ep_c1 weights and indices are [B, S, K] and the results
+    [G * B, S, K] with G the size of axis `axis` of `grid` (checked with
+    the grid's symbol); ep_c2 G divides num_experts.
+  }];
+  let arguments = (ins Strata_F32Tensor:$weights, Strata_IndexTensor:$indices,
+      FlatSymbolRefAttr:$grid, I64Attr:$axis, I64Attr:$num_experts);
+  let results = (outs Strata_F32Tensor:$row_weights,
+      Strata_IndexTensor:$row_indices);
+  let assemblyFormat = [{
+    $weights `,` $indices `on` $grid `axis` $axis attr-dict `:`
+    type($weights) `,` type($indices) `->` type($row_weights) `,`
+    type($row_indices)
+  }];
+  let hasVerifier = 1;
+}
+
+def Strata_ExpertDispatchOp : Strata_Op<"expert_dispatch",
+    [Pure, DeclareOpInterfaceMethods<StrataGradientOpInterface>,
+     DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "all-to-all: tokens to the ranks holding their experts";
+  let description = [{
+    `rows: [G * B, S, W]`: row `p * B + b` is rank p's `input[b, s]` when
+    `row_indices` (from `strata.expert_route`) has a local expert there,
+    else 0. Each rank sends a token once to every rank holding one of its
+    selected experts (`indices`, its own routing, says which) and receives
+    the tokens `row_indices` says are coming: one all-to-all of only the
+    rows needed. Gradient: `d input = strata.expert_combine(d rows)`.
+
+    Constraints: ep_c1 indices are [B, S, K], row_indices [G * B, S, K],
+    input [B, S, W] and the result [G * B, S, W] with G the size of axis
+    `axis` of `grid`; ep_c2 G divides num_experts.
+  }];
+  let arguments = (ins Strata_F32Tensor:$input, Strata_IndexTensor:$row_indices,
+      Strata_IndexTensor:$indices, FlatSymbolRefAttr:$grid, I64Attr:$axis,
+      I64Attr:$num_experts);
+  let results = (outs Strata_F32Tensor:$rows);
+  let assemblyFormat = [{
+    $input `,` $row_indices `,` $indices `on` $grid `axis` $axis attr-dict `:`
+    type($input) `,` type($row_indices) `,` type($indices) `->` type($rows)
+  }];
+  let hasVerifier = 1;
+}
+
+def Strata_ExpertCombineOp : Strata_Op<"expert_combine",
+    [Pure, DeclareOpInterfaceMethods<StrataGradientOpInterface>,
+     DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "all-to-all back: expert outputs summed at their tokens' ranks";
+  let description = [{
+    The reverse of `strata.expert_dispatch`: each rank sends row
+    `p * B + b` of `rows: [G * B, S, W]` back to rank p when `row_indices`
+    has a local expert there, and `result[b, s]` is the sum of what the
+    ranks holding token `(b, s)`'s experts (by `indices`) sent for it, 0
+    when none did. Dispatch and combine are each other's adjoints, so the
+    gradient is `d rows = strata.expert_dispatch(d result)`.
+
+    Constraints: ep_c1 indices are [B, S, K], row_indices [G * B, S, K],
+    rows [G * B, S, W] and the result [B, S, W] with G the size of axis
+    `axis` of `grid`; ep_c2 G divides num_experts.
+  }];
+  let arguments = (ins Strata_F32Tensor:$rows, Strata_IndexTensor:$row_indices,
+      Strata_IndexTensor:$indices, FlatSymbolRefAttr:$grid, I64Attr:$axis,
+      I64Attr:$num_experts);
+  let results = (outs Strata_F32Tensor:$result);
+  let assemblyFormat = [{
+    $rows `,` $row_indices `,` $indices `on` $grid `axis` $axis attr-dict `:`
+    type($rows) `,` type($row_indices) `,` type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // STRATA_MOE_OPS_TD

@@ -9,6 +9,7 @@
 
 #include "dialect/StrataOps.h"
 
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -820,6 +821,115 @@ LogicalResult ExpertLoadOp::verify() {
     return emitOpError() << "load_c2: num_experts must be >= 1, got "
                          << static_cast<int64_t>(getNumExperts());
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Expert parallelism: route, dispatch, combine
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The shapes every expert exchange shares (ep_c1 as far as the types
+/// tell without the grid): this rank's `indices` [B, S, K], the group's
+/// `rowIndices` [R, S, K] and, when given, a `local` [B, S, W] value and
+/// its `rows` [R, S, W], R = G * B.
+LogicalResult verifyExchangeShapes(Operation *op, Value indices,
+                                   Value rowIndices, Value local, Value rows,
+                                   int64_t numExperts, int64_t axis) {
+  auto emit = [&] { return op->emitOpError(); };
+  auto idx = tensorOf(indices), rowIdx = tensorOf(rowIndices);
+  if (idx.getRank() != 3)
+    return emit() << "ep_c1: indices must be [B, S, K], got " << idx;
+  int64_t b = idx.getDimSize(0), s = idx.getDimSize(1), k = idx.getDimSize(2);
+  if (failed(checkShape(emit, "row_indices", rowIdx,
+                        {ShapedType::kDynamic, s, k}, "ep_c1")))
+    return failure();
+  int64_t r = rowIdx.getDimSize(0);
+  if (local) {
+    auto in = tensorOf(local), out = tensorOf(rows);
+    int64_t w = lastDim(in);
+    if (failed(checkShape(emit, "the tokens", in, {b, s, w}, "ep_c1")) ||
+        failed(checkShape(emit, "the rows", out, {r, s, w}, "ep_c1")))
+      return failure();
+  }
+  if (!ShapedType::isDynamic(b) && !ShapedType::isDynamic(r) &&
+      (b < 1 || r % b != 0))
+    return emit() << "ep_c1: " << r << " rows are not a whole number of "
+                  << "ranks' " << b << " sequences";
+  if (axis < 0)
+    return emit() << "ep_c1: axis must be >= 0, got " << axis;
+  if (numExperts < 1)
+    return emit() << "ep_c2: num_experts must be >= 1, got " << numExperts;
+  return success();
+}
+
+/// ep_c1 and ep_c2 against the grid: axis `axis` has G ranks, G divides
+/// the experts, and static rows are G ranks' sequences.
+LogicalResult verifyExchangeGrid(Operation *op, SymbolTableCollection &tables,
+                                 FlatSymbolRefAttr gridName, int64_t axis,
+                                 Value indices, Value rowIndices,
+                                 int64_t numExperts) {
+  auto grid =
+      tables.lookupNearestSymbolFrom<shard::GridOp>(op, gridName.getAttr());
+  if (!grid)
+    return op->emitOpError() << "ep_c1: " << gridName << " is not a grid";
+  if (axis >= grid.getRank() || ShapedType::isDynamic(grid.getShape()[axis]))
+    return op->emitOpError()
+           << "ep_c1: axis " << axis << " is not a static axis of " << gridName;
+  int64_t group = grid.getShape()[axis];
+  int64_t b = tensorOf(indices).getDimSize(0),
+          r = tensorOf(rowIndices).getDimSize(0);
+  if (!ShapedType::isDynamic(b) && !ShapedType::isDynamic(r) && r != group * b)
+    return op->emitOpError()
+           << "ep_c1: expected " << group << " x " << b << " rows for the "
+           << group << " ranks of axis " << axis << ", got " << r;
+  if (numExperts % group != 0)
+    return op->emitOpError() << "ep_c2: num_experts (" << numExperts
+                             << ") must be split evenly over the " << group
+                             << " ranks of axis " << axis;
+  return success();
+}
+
+} // namespace
+
+LogicalResult ExpertRouteOp::verify() {
+  if (failed(verifyExchangeShapes(*this, getIndices(), getRowIndices(),
+                                  getWeights(), getRowWeights(),
+                                  getNumExperts(), getAxis())))
+    return failure();
+  if (!compatible(lastDim(tensorOf(getWeights())),
+                  lastDim(tensorOf(getIndices()))))
+    return emitOpError() << "ep_c1: weights and indices must have the same "
+                            "shape, got "
+                         << getWeights().getType() << " and "
+                         << getIndices().getType();
+  return success();
+}
+
+LogicalResult ExpertRouteOp::verifySymbolUses(SymbolTableCollection &tables) {
+  return verifyExchangeGrid(*this, tables, getGridAttr(), getAxis(),
+                            getIndices(), getRowIndices(), getNumExperts());
+}
+
+LogicalResult ExpertDispatchOp::verify() {
+  return verifyExchangeShapes(*this, getIndices(), getRowIndices(), getInput(),
+                              getRows(), getNumExperts(), getAxis());
+}
+
+LogicalResult
+ExpertDispatchOp::verifySymbolUses(SymbolTableCollection &tables) {
+  return verifyExchangeGrid(*this, tables, getGridAttr(), getAxis(),
+                            getIndices(), getRowIndices(), getNumExperts());
+}
+
+LogicalResult ExpertCombineOp::verify() {
+  return verifyExchangeShapes(*this, getIndices(), getRowIndices(), getResult(),
+                              getRows(), getNumExperts(), getAxis());
+}
+
+LogicalResult ExpertCombineOp::verifySymbolUses(SymbolTableCollection &tables) {
+  return verifyExchangeGrid(*this, tables, getGridAttr(), getAxis(),
+                            getIndices(), getRowIndices(), getNumExperts());
 }
 
 //===----------------------------------------------------------------------===//

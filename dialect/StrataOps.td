@@ -13,6 +13,7 @@ include "dialect/StrataInterfaces.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
 
 /// A compute op: pure, result types inferred from operands, and costed.
 class Strata_ComputeOp<string mnemonic, list<Trait> traits = [],

@@ -768,3 +768,36 @@ LogicalResult EnterTensorParallelOp::buildVJP(
       shard::ReductionKind::Sum));
   return success();
 }
+
+// Expert parallelism: dispatch and combine are each other's adjoints (one
+// sends rows out, the other the same rows back and sums them), and the
+// route's weights come back the combine's way.
+
+LogicalResult ExpertRouteOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  Value grad;
+  if (resultGrads[0])
+    grad = ExpertCombineOp::create(
+        b, getLoc(), getWeights().getType(), resultGrads[0], getRowIndices(),
+        getIndices(), getGridAttr(), getAxisAttr(), getNumExpertsAttr());
+  operandGrads.append({grad, Value()});
+  return success();
+}
+
+LogicalResult ExpertDispatchOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                         SmallVectorImpl<Value> &operandGrads) {
+  Value grad = ExpertCombineOp::create(
+      b, getLoc(), getInput().getType(), resultGrads[0], getRowIndices(),
+      getIndices(), getGridAttr(), getAxisAttr(), getNumExpertsAttr());
+  operandGrads.append({grad, Value(), Value()});
+  return success();
+}
+
+LogicalResult ExpertCombineOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  Value grad = ExpertDispatchOp::create(
+      b, getLoc(), getRows().getType(), resultGrads[0], getRowIndices(),
+      getIndices(), getGridAttr(), getAxisAttr(), getNumExpertsAttr());
+  operandGrads.append({grad, Value(), Value()});
+  return success();
+}

@@ -219,6 +219,40 @@ def StrataShard : Pass<"strata-shard", "mlir::ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def StrataExpertParallel : Pass<"strata-expert-parallel", "mlir::ModuleOp"> {
+  let summary = "Split routed experts over the plan's expert-parallel ranks";
+  let description = [{
+    With `#strata.parallel`'s `ep` above 1 (and tp and pp 1): the
+    expert-parallel program beside the whole one. The inference entry points
+    (with `train` the loss too) and the bodies they call are cloned as
+    `stage0.<name>`; in the clones each `strata.moe_experts` whose stacked
+    expert weights are body arguments becomes
+
+    - `strata.expert_route` (the group's routing, localised to the rank's
+      experts: `E / ep` of them, the rank's ep coordinate choosing which),
+    - `strata.expert_dispatch` (all-to-all: each token to the ranks holding
+      its selected experts),
+    - `strata.moe_experts` over the received rows with the rank's experts
+      (its capacity factor divided by ep: the same per-expert capacity
+      over the group's tokens),
+    - `strata.expert_combine` (all-to-all back, summed per token).
+
+    The experts' weights become the rank's slices: their `strata.param`
+    take `strata.shard_dim = 0`, `strata.shard_count = ep` and
+    `strata.shard_axis = "ep"`. The router, shared experts and everything
+    else stay replicated. Clones that nothing changed are dropped again,
+    as strata-shard does. The exchanges' gradient rules make `stage0.loss`
+    differentiable like any loss.
+  }];
+  let options = [
+    Option<"train", "train", "bool", "false",
+           "Clone and split `loss` too (stage0.loss, which strata-autodiff "
+           "then differentiates into stage0.loss_grad)">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::shard::ShardDialect"];
+}
+
 def StrataPipeline : Pass<"strata-pipeline", "mlir::ModuleOp"> {
   let summary = "Split the entry points into the plan's pipeline stages";
   let description = [{

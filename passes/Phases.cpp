@@ -31,6 +31,9 @@ void mlir::strata::buildShardPhase(OpPassManager &pm, bool train,
   shard.beside = true;
   shard.train = train;
   pm.addPass(createStrataShard(shard));
+  StrataExpertParallelOptions experts;
+  experts.train = train;
+  pm.addPass(createStrataExpertParallel(experts));
 }
 
 void mlir::strata::buildQuantizePhase(OpPassManager &pm,
@@ -95,8 +98,8 @@ void mlir::strata::registerStrataPhases() {
   PassPipelineRegistration<>(
       "strata-phase-shard",
       "The shard phase of the strata-level pipeline: the plan's "
-      "pipeline-stage or tensor-parallel programs beside the whole one "
-      "(what strata-compile runs for --pp or --tp above 1)",
+      "pipeline-stage, tensor- or expert-parallel programs beside the whole "
+      "one (what strata-compile runs for --pp, --tp or --ep above 1)",
       [](OpPassManager &pm) { buildShardPhase(pm); });
   PassPipelineRegistration<QuantizePhaseCLOptions>(
       "strata-phase-quantize",

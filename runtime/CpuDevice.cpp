@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CpuDevice.h"
+#include "runtime/ExpertExchange.h"
 #include "runtime/KernelLibrary.h"
 #include "runtime/abi.h"
 #include "runtime/comm/Communicator.h"
@@ -58,6 +59,28 @@ extern "C" void hookArenaRelease(void *context, void *frame) {
 extern "C" void hookAllReduce(void *context, float *data, int64_t count) {
   static_cast<CpuDevice *>(context)->allReduce(data, count);
 }
+extern "C" void hookExpertRoute(void *context, int64_t topK, int64_t numExperts,
+                                const float *weights, int64_t weightCount,
+                                const int32_t *indices, int64_t indexCount,
+                                float *rowWeights, int64_t rowWeightCount,
+                                int32_t *rowIndices, int64_t rowIndexCount) {
+  auto *cpu = static_cast<CpuDevice *>(context);
+  // The weights and ids come in pairs, flat, of one length each side.
+  if (weightCount != indexCount || rowWeightCount != rowIndexCount)
+    rowIndexCount = -1;
+  cpu->expertRoute(topK, numExperts, weights, indices, indexCount, rowWeights,
+                   rowIndices, rowIndexCount);
+}
+extern "C" void
+hookExpertExchange(void *context, int64_t combine, int64_t width, int64_t topK,
+                   int64_t numExperts, const float *input, int64_t inputCount,
+                   const int32_t *rowIndices, int64_t rowIndexCount,
+                   const int32_t *indices, int64_t indexCount, float *output,
+                   int64_t outputCount) {
+  static_cast<CpuDevice *>(context)->expertExchange(
+      combine != 0, width, topK, numExperts, input, inputCount, rowIndices,
+      rowIndexCount, indices, indexCount, output, outputCount);
+}
 } // namespace
 
 CpuDevice::CpuDevice()
@@ -81,8 +104,10 @@ strata_status_code CpuDevice::bind(KernelLibrary &library,
   void **acquire = library.slot(STRATA_HOOK_CPU_ARENA);
   void **release = library.slot(STRATA_HOOK_CPU_ARENA_RELEASE);
   void **allReduce = library.slot(STRATA_HOOK_CPU_ALL_REDUCE);
+  void **route = library.slot(STRATA_HOOK_CPU_EXPERT_ROUTE);
+  void **exchange = library.slot(STRATA_HOOK_CPU_EXPERT_EXCHANGE);
   // A library has the hooks its code needs, or none.
-  if ((parallel || acquire || allReduce) && !context)
+  if ((parallel || acquire || allReduce || route || exchange) && !context)
     return fail(status, STRATA_CORRUPT_EXECUTABLE,
                 "the kernel library has CPU hooks but no strata_cpu_context");
   if (acquire && !release)
@@ -101,6 +126,11 @@ strata_status_code CpuDevice::bind(KernelLibrary &library,
   }
   if (allReduce)
     KernelLibrary::setHook<strata_all_reduce_fn>(allReduce, &hookAllReduce);
+  if (route)
+    KernelLibrary::setHook<strata_expert_route_fn>(route, &hookExpertRoute);
+  if (exchange)
+    KernelLibrary::setHook<strata_expert_exchange_fn>(exchange,
+                                                      &hookExpertExchange);
   parallelSlot = parallel;
   return ok(status);
 }
@@ -117,6 +147,47 @@ void CpuDevice::allReduce(float *data, int64_t count) {
     return;
   tensorGroup->allReduceSum(data, static_cast<size_t>(count), STRATA_COMM_F32,
                             &collectiveError);
+}
+
+strata_status_code CpuDevice::useExpertParallelGroup(Communicator *group,
+                                                     strata_status *status) {
+  expertGroup = group;
+  return ok(status);
+}
+
+namespace {
+/// The group a session without an expert-parallel launch exchanges in:
+/// itself alone (a whole program has no exchanges; this keeps a library
+/// run outside a launch from reading unset output).
+Communicator &aloneGroup() {
+  static std::unique_ptr<Communicator> alone = makeSingleCommunicator();
+  return *alone;
+}
+} // namespace
+
+void CpuDevice::expertRoute(int64_t topK, int64_t numExperts,
+                            const float *weights, const int32_t *indices,
+                            int64_t pairs, float *rowWeights,
+                            int32_t *rowIndices, int64_t rowPairs) {
+  if (collectiveError.code != STRATA_OK)
+    return;
+  runtime::expertRoute(expertGroup ? *expertGroup : aloneGroup(), topK,
+                       numExperts, weights, indices, pairs, rowWeights,
+                       rowIndices, rowPairs, &collectiveError);
+}
+
+void CpuDevice::expertExchange(bool combine, int64_t width, int64_t topK,
+                               int64_t numExperts, const float *input,
+                               int64_t inputCount, const int32_t *rowIndices,
+                               int64_t rowPairs, const int32_t *indices,
+                               int64_t pairs, float *output,
+                               int64_t outputCount) {
+  if (collectiveError.code != STRATA_OK)
+    return;
+  runtime::expertExchange(expertGroup ? *expertGroup : aloneGroup(), combine,
+                          width, topK, numExperts, input, inputCount,
+                          rowIndices, rowPairs, indices, pairs, output,
+                          outputCount, &collectiveError);
 }
 
 void *CpuDevice::allocate(size_t bytes, strata_status *status) {

@@ -43,9 +43,22 @@ public:
   strata_status_code useTensorParallelGroup(Communicator *group,
                                             strata_status *status) override;
 
+  strata_status_code useExpertParallelGroup(Communicator *group,
+                                            strata_status *status) override;
+
   /// strata_cpu_all_reduce: sums `data` over the tensor-parallel group; a
   /// failure is kept for finish() and skips the call's later sums.
   void allReduce(float *data, int64_t count);
+  /// strata_cpu_expert_route / strata_cpu_expert_exchange over the
+  /// expert-parallel group (ExpertExchange.h); failures as allReduce's.
+  void expertRoute(int64_t topK, int64_t numExperts, const float *weights,
+                   const int32_t *indices, int64_t pairs, float *rowWeights,
+                   int32_t *rowIndices, int64_t rowPairs);
+  void expertExchange(bool combine, int64_t width, int64_t topK,
+                      int64_t numExperts, const float *input,
+                      int64_t inputCount, const int32_t *rowIndices,
+                      int64_t rowPairs, const int32_t *indices, int64_t pairs,
+                      float *output, int64_t outputCount);
 
   /// What the library's hooks reach through their context argument.
   ThreadPool *pool() { return pool_.get(); }
@@ -59,6 +72,7 @@ private:
   /// replaced, so loops run on the caller meanwhile.
   void **parallelSlot = nullptr;
   Communicator *tensorGroup = nullptr;
+  Communicator *expertGroup = nullptr;
   /// The first failed sum of the running call (code STRATA_OK: none).
   strata_status collectiveError{};
 };

@@ -72,3 +72,14 @@ strata::runtime::Device::useTensorParallelGroup(Communicator *group,
                 name().c_str());
   return ok(status);
 }
+
+strata_status_code
+strata::runtime::Device::useExpertParallelGroup(Communicator *group,
+                                                strata_status *status) {
+  if (group && group->size() > 1)
+    return fail(status, STRATA_UNSUPPORTED,
+                "expert parallelism across ranks runs on the CPU only; the "
+                "%s device has no expert all-to-all yet",
+                name().c_str());
+  return ok(status);
+}

@@ -81,6 +81,11 @@ public:
   /// have no such hook refuse a group of more than one.
   virtual strata_status_code useTensorParallelGroup(Communicator *group,
                                                     strata_status *status);
+  /// Where an expert-parallel program's all-to-alls
+  /// (strata_kernel.expert_route / expert_exchange) go: `group`, ordered
+  /// by ep coordinate, which outlives the calls. As useTensorParallelGroup.
+  virtual strata_status_code useExpertParallelGroup(Communicator *group,
+                                                    strata_status *status);
 };
 
 } // namespace strata::runtime

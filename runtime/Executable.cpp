@@ -554,30 +554,48 @@ constexpr int kMaxStateSlots = 8;
 /// sum of balance losses).
 constexpr int kMaxBoundaryValues = 64;
 
+/// The ranks a partitioned program's parameters are split over, per mesh
+/// axis (1 each: the executable's own entry points, which take whole
+/// parameters).
+struct Partition {
+  int64_t tp = 1, ep = 1;
+  bool any() const { return tp > 1 || ep > 1; }
+  /// The ranks of the axis an argument's slice is picked by (0: unknown).
+  int64_t ranksOf(const Argument *arg) const {
+    if (!arg->shard_axis() || arg->shard_axis()->str() == "tp")
+      return tp;
+    return arg->shard_axis()->str() == "ep" ? ep : 0;
+  }
+};
+
 /// A partitioned program's Parameter argument: part of `p` along
-/// `shard_dim`, in `tp` equal parts.
+/// `shard_dim`, in as many equal parts as its axis has ranks.
 strata_status_code checkSlice(const EntryPoint *ep, uoffset_t index,
                               const Argument *arg, const Parameter *p,
-                              int64_t tp, const Checker &c) {
+                              Partition part, const Checker &c) {
   const auto *shape = arg->shape();
   int dim = arg->shard_dim();
-  bool valid = tp > 1 && arg->shard_count() == tp && dim >= 0 &&
+  int64_t ranks = part.ranksOf(arg);
+  bool valid = ranks > 1 && arg->shard_count() == ranks && dim >= 0 &&
                static_cast<uoffset_t>(dim) < shape->size() &&
                shape->size() == p->shape()->size() &&
                arg->dtype() == p->dtype();
   // Divide, not multiply: a corrupted dim must not overflow into a match.
   for (uoffset_t d = 0; valid && d < shape->size(); ++d)
     valid = d == static_cast<uoffset_t>(dim)
-                ? p->shape()->Get(d) % tp == 0 &&
-                      shape->Get(d) == p->shape()->Get(d) / tp
+                ? p->shape()->Get(d) % ranks == 0 &&
+                      shape->Get(d) == p->shape()->Get(d) / ranks
                 : shape->Get(d) == p->shape()->Get(d);
   if (!valid)
     return c.corrupt("argument %u of entry point '%s' takes parameter '%s' "
-                     "as %s, part of %lld along dimension %d, but the "
-                     "parameter is %s and the plan's tp %lld",
+                     "as %s, part of %lld along dimension %d over axis %s, "
+                     "but the parameter is %s and the plan has tp %lld, "
+                     "ep %lld",
                      index, ep->name()->c_str(), p->name()->c_str(),
                      shapeText(shape).c_str(), (long long)arg->shard_count(),
-                     dim, shapeText(p->shape()).c_str(), (long long)tp);
+                     dim, arg->shard_axis() ? arg->shard_axis()->c_str() : "tp",
+                     shapeText(p->shape()).c_str(), (long long)part.tp,
+                     (long long)part.ep);
   return STRATA_OK;
 }
 
@@ -585,12 +603,11 @@ strata_status_code checkSlice(const EntryPoint *ep, uoffset_t index,
 /// labels and positions as i32 [batch, seq], key padding as i32 [batch],
 /// KV caches as f32 [batch, length, width], parameters as themselves,
 /// a stage's boundary values as f32.
-/// `tp`: the tensor-parallel ranks of a partitioned program (a stage),
-/// whose Parameter arguments may be slices; 1 for the executable's own
-/// entry points, which take whole parameters.
+/// `part`: the ranks of a partitioned program (a stage), whose Parameter
+/// arguments may be slices.
 strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                                  uoffset_t index, const Checker &c,
-                                 int64_t tp) {
+                                 Partition part) {
   const char *name = ep->name()->c_str();
   const Argument *arg = ep->arguments()->Get(index);
   if (!inRange(arg->kind()) || !inRange(arg->dtype()))
@@ -692,11 +709,11 @@ strata_status_code checkArgument(const Executable *exe, const EntryPoint *ep,
                      arg->parameter(), numParams);
   const Parameter *p = exe->parameters()->Get(arg->parameter());
   if (arg->shard_dim() != -1 || arg->shard_count() != 1) {
-    if (arg->kind() != ArgumentKind::Parameter || tp == 1)
+    if (arg->kind() != ArgumentKind::Parameter || !part.any())
       return c.corrupt("argument %u of entry point '%s' takes a slice of "
-                       "'%s' outside a tensor-parallel program",
+                       "'%s' outside a partitioned program",
                        index, name, p->name()->c_str());
-    return checkSlice(ep, index, arg, p, tp, c);
+    return checkSlice(ep, index, arg, p, part, c);
   }
   if (!sameShape(shape, p->shape()) || arg->dtype() != p->dtype())
     return c.corrupt("argument %u of entry point '%s' takes parameter '%s' "
@@ -888,16 +905,16 @@ strata_status_code checkTrainingState(const Executable *exe, const Checker &c) {
 }
 
 strata_status_code checkEntryPoint(const Executable *exe, const EntryPoint *ep,
-                                   const Checker &c, int64_t tp = 1,
+                                   const Checker &c, Partition part = {},
                                    const std::string &program = "") {
   const char *name = ep->name()->c_str();
   if (strata_status_code code = checkCommands(ep, c,
                                               !program.empty() ? program
-                                              : tp > 1         ? "stage0."
+                                              : part.any()     ? "stage0."
                                                                : ""))
     return code;
   for (uoffset_t i = 0; i < ep->arguments()->size(); ++i)
-    if (strata_status_code code = checkArgument(exe, ep, i, c, tp))
+    if (strata_status_code code = checkArgument(exe, ep, i, c, part))
       return code;
   if (strata_status_code code = checkNoRepeats(exe, ep, c))
     return code;
@@ -1023,22 +1040,27 @@ strata_status_code checkLanguageModel(const Executable *exe, const Checker &c) {
                             findEntry(exe, "decode"), c);
 }
 
-/// Partitioned programs: today one stage of a tensor-parallel plan, whose
-/// entry points are some of the executable's, taking slices of the
-/// parameters in the plan's tp parts.
-/// Ranks take part (tp coordinate) of shard_count: the mesh's one tp axis
-/// must have the plan's tp ranks.
-strata_status_code checkTensorAxis(const ParallelPlan *plan, const Checker &c) {
+/// Partitioned programs: one stage of a tensor- or expert-parallel plan,
+/// or the stages of a pipeline, whose entry points take slices of the
+/// parameters in the plan's parts. Ranks take part (their coordinate on
+/// the slice's axis) of shard_count: the mesh must have one `name` axis
+/// of `ranks`.
+strata_status_code checkSliceAxis(const ParallelPlan *plan, const char *name,
+                                  int64_t ranks, const Checker &c) {
   const Mesh *mesh = plan->mesh();
-  int tpAxes = 0;
+  int axes = 0;
   for (uoffset_t i = 0; i < mesh->axes()->size(); ++i)
-    if (mesh->axes()->Get(i)->str() == "tp")
-      tpAxes += mesh->shape()->Get(i) == plan->tp() ? 1 : 2;
-  if (tpAxes != 1)
-    return c.corrupt("the tensor-parallel program's mesh has no single tp "
-                     "axis of the plan's %lld ranks",
-                     (long long)plan->tp());
+    if (mesh->axes()->Get(i)->str() == name)
+      axes += mesh->shape()->Get(i) == ranks ? 1 : 2;
+  if (axes != 1)
+    return c.corrupt("the partitioned program's mesh has no single %s axis "
+                     "of the plan's %lld ranks",
+                     name, (long long)ranks);
   return STRATA_OK;
+}
+
+strata_status_code checkTensorAxis(const ParallelPlan *plan, const Checker &c) {
+  return checkSliceAxis(plan, "tp", plan->tp(), c);
 }
 
 /// A rank holds one slice of each parameter: every entry point of a
@@ -1056,7 +1078,7 @@ checkOneSlicing(const Executable *exe,
           dimOf.try_emplace(arg->parameter(), arg->shard_dim());
       if (!inserted && it->second != arg->shard_dim())
         return c.corrupt(
-            "the tensor-parallel program takes parameter '%s' "
+            "the partitioned program takes parameter '%s' "
             "sliced in two ways",
             exe->parameters()->Get(arg->parameter())->name()->c_str());
     }
@@ -1114,7 +1136,7 @@ strata_status_code checkPipelineStages(const Executable *exe,
         return c.corrupt("pipeline stage %u has entry point '%s' twice", k,
                          ep->name()->c_str());
       if (strata_status_code code =
-              checkEntryPoint(exe, ep, c, plan->tp(), program))
+              checkEntryPoint(exe, ep, c, {plan->tp(), 1}, program))
         return code;
     }
     if (strata_status_code code =
@@ -1156,26 +1178,31 @@ strata_status_code checkStages(const Executable *exe, const Checker &c) {
   const ParallelPlan *plan = exe->parallel();
   if (plan && plan->pp() > 1)
     return checkPipelineStages(exe, c);
-  if (!plan || plan->tp() < 2 || plan->pp() != 1 || stages->size() != 1)
+  // One program split over tp or over ep (not both yet).
+  if (!plan || plan->pp() != 1 || stages->size() != 1 ||
+      (plan->tp() > 1) == (plan->ep() > 1))
     return c.corrupt("the executable has %u partitioned programs but its "
-                     "plan is not tensor parallelism alone",
+                     "plan is not tensor or expert parallelism alone",
                      stages->size());
-  if (strata_status_code code = checkTensorAxis(plan, c))
+  Partition part{plan->tp(), plan->ep()};
+  if (strata_status_code code = plan->tp() > 1
+                                    ? checkTensorAxis(plan, c)
+                                    : checkSliceAxis(plan, "ep", plan->ep(), c))
     return code;
   const Stage *stage = stages->Get(0);
   const auto *eps = stage->entry_points();
   if (eps->size() == 0 || stage->first_layer() != 0 ||
       stage->num_layers() != exe->metadata()->num_layers())
-    return c.corrupt("the tensor-parallel program has no entry point or "
+    return c.corrupt("the partitioned program has no entry point or "
                      "does not hold every layer");
   std::set<std::string> names;
   for (const EntryPoint *ep : *eps) {
     if (!names.insert(ep->name()->str()).second ||
         !findEntry(exe, ep->name()->c_str()))
-      return c.corrupt("the tensor-parallel program's entry point '%s' is "
+      return c.corrupt("the partitioned program's entry point '%s' is "
                        "repeated or not one of the executable's",
                        ep->name()->c_str());
-    if (strata_status_code code = checkEntryPoint(exe, ep, c, plan->tp()))
+    if (strata_status_code code = checkEntryPoint(exe, ep, c, part))
       return code;
   }
   if (strata_status_code code = checkOneSlicing(exe, eps, c))
@@ -1390,7 +1417,8 @@ strata_status_code strata_executable_get_plan(const strata_executable *exe,
         out->mesh_axes[i] = p->mesh()->axes()->Get(i)->c_str();
       }
       bool staged = root->stages() && root->stages()->size() > 0;
-      out->has_tensor_parallel_program = staged && p->pp() == 1;
+      out->has_tensor_parallel_program = staged && p->pp() == 1 && p->tp() > 1;
+      out->has_expert_parallel_program = staged && p->pp() == 1 && p->ep() > 1;
       if (staged && p->pp() > 1) {
         out->pipeline_stages = root->stages()->size();
         for (size_t k = 0; k < out->pipeline_stages && k < STRATA_MAX_STAGES;

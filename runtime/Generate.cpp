@@ -300,15 +300,24 @@ strata_status_code generate(strata_session &session, const Batch &batch,
 /// Data parallelism: each rank of the group generates its share of the
 /// rows (sampling as the whole batch would: row b from seed + b), then the
 /// group sums the outputs — every other row is zero on each rank — so
-/// every rank returns the whole batch.
+/// every rank returns the whole batch. The ranks of an expert-parallel
+/// group exchange tokens at every MoE layer, so they generate one share
+/// together, in step (the same rows, the same shapes); the group's first
+/// rank alone adds it to the sum.
 strata_status_code generateShared(strata_session &session, const Batch &batch,
                                   const strata_sampling_options &opts,
                                   strata_status *status) {
   const ParallelPlace &place = session.parallel;
-  size_t ranks = static_cast<size_t>(place.dpSize());
+  size_t together = place.expertsSplit()
+                        ? static_cast<size_t>(place.expertParallel->size())
+                        : 1;
+  size_t ranks = static_cast<size_t>(place.dpSize()) / together;
   if (ranks == 1 || batch.size == 1)
     return generate(session, batch, opts, status);
-  size_t rank = static_cast<size_t>(place.dpRank());
+  // The data-parallel group orders ranks by world rank, the ep
+  // coordinate fastest: an expert-parallel group is `together` neighbours.
+  size_t rank = static_cast<size_t>(place.dpRank()) / together;
+  bool adds = static_cast<size_t>(place.dpRank()) % together == 0;
   size_t first = batch.size * rank / ranks;
   size_t end = batch.size * (rank + 1) / ranks;
   if (batch.out)
@@ -341,8 +350,10 @@ strata_status_code generateShared(strata_session &session, const Batch &batch,
                 "another data-parallel rank failed to generate its share of "
                 "the batch (it reports why)");
   std::vector<int64_t> counts(batch.size, 0);
-  for (size_t b = first; b < end; ++b)
+  for (size_t b = first; b < end && adds; ++b)
     counts[b] = static_cast<int64_t>(batch.outCounts[b]);
+  if (!adds && batch.out)
+    std::memset(batch.out, 0, batch.size * batch.maxNew * sizeof(int32_t));
   if (batch.out)
     if (strata_status_code c = group.allReduceSum(
             batch.out, batch.size * batch.maxNew, STRATA_COMM_I32, status))

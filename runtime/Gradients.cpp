@@ -91,6 +91,10 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
                 "a pipeline stage's gradients come from a training step "
                 "through every stage (strata_session_train_step), not from "
                 "one batch on one rank");
+  if (s.parallel.expertsSplit())
+    return fail(status, STRATA_UNSUPPORTED,
+                "gradients of an expert-parallel plan across ranks are not "
+                "implemented yet: compile with --ep 1");
   // A tensor-parallel rank differentiates its program's loss; without one
   // loss_grad would run the whole model on every rank.
   const strata::fb::EntryPoint *ep = findEntry(s, "loss_grad");

@@ -72,6 +72,14 @@ struct ParallelPlace {
   /// pass the stages' boundary values; null outside one.
   std::unique_ptr<Communicator> pipeline;
   bool pipelined() const { return pipeline && pipeline->size() > 1; }
+  /// An expert-parallel launch: the ranks holding the other routed experts
+  /// of every MoE layer, in ep-coordinate order (this rank holds the
+  /// expertParallel->rank()-th part), with which the program's kernels
+  /// exchange tokens; null outside one.
+  std::unique_ptr<Communicator> expertParallel;
+  bool expertsSplit() const {
+    return expertParallel && expertParallel->size() > 1;
+  }
   /// ZeRO-1 (ZeroOptimizer.cpp): the data-parallel rank that keeps each
   /// parameter's optimizer state (-1: not stepped by the optimizer);
   /// empty when the state is not sharded.

@@ -81,6 +81,14 @@ strata_status_code checkTrainable(strata_session &s, strata_status *status) {
                   "parameters",
                   params->Get(i)->name()->c_str(),
                   safetensorsName(s.weights[i].dtype));
+  // Each expert's gradient sums its tokens from every rank of the group,
+  // seeded by their own ranks' losses: the data-parallel weighting by
+  // labelled tokens does not apply to it as to the replicated weights.
+  if (s.parallel.expertsSplit())
+    return fail(status, STRATA_UNSUPPORTED,
+                "training steps of an expert-parallel plan across ranks are "
+                "not implemented yet (inference is): compile with --ep 1 to "
+                "train across data-parallel ranks");
   return STRATA_OK;
 }
 

@@ -93,16 +93,6 @@ strata_status_code checkPlan(const strata::fb::Executable *exe, int ranks,
                 "%d ranks",
                 meshText(plan->mesh()).c_str(), (long long)meshSize, ranks,
                 (long long)meshSize, ranks);
-  // The compiler does not partition the programs along these axes yet:
-  // every rank would compute the whole model, silently, for nothing.
-  if (plan->ep() > 1)
-    return fail(status, STRATA_UNSUPPORTED,
-                "the executable's plan has --ep %lld, but this compiler "
-                "does not partition its programs along that axis yet, so "
-                "each rank would compute the whole model: compile with "
-                "--ep 1 (data parallelism runs across ranks), or run it "
-                "as one process",
-                (long long)plan->ep());
   size_t stages = exe->stages() ? exe->stages()->size() : 0;
   if (plan->pp() > 1 && stages != static_cast<size_t>(plan->pp()))
     return fail(status, STRATA_UNSUPPORTED,
@@ -112,6 +102,15 @@ strata_status_code checkPlan(const strata::fb::Executable *exe, int ranks,
                 "compile with --pp 1 (data parallelism runs across ranks), "
                 "or run it as one process",
                 (long long)plan->pp(), stages);
+  if (plan->ep() > 1 && (stages == 0 || plan->tp() > 1 || plan->pp() > 1))
+    return fail(status, STRATA_UNSUPPORTED,
+                "the executable's plan has --ep %lld, but it holds no "
+                "expert-parallel program (expert parallelism together with "
+                "--tp or --pp, CUDA and int8 executables have none yet), "
+                "so each rank would compute every expert: compile with "
+                "--ep 1 (data parallelism runs across ranks), or run it as "
+                "one process",
+                (long long)plan->ep());
   if (plan->tp() > 1 && stages == 0)
     return fail(status, STRATA_UNSUPPORTED,
                 "the executable's plan has --tp %lld, but it holds no "
@@ -199,6 +198,44 @@ makeTensorParallelProgram(strata_session &s, ParallelPlace &place,
   return STRATA_OK;
 }
 
+/// An expert-parallel launch: the rank runs stage 0's program, its kernels
+/// exchange tokens with its expert-parallel group (the ranks differing
+/// only in their ep coordinate, in that order), and its Parameter
+/// arguments read part `ep coordinate` of each routed expert's weights.
+strata_status_code
+makeExpertParallelProgram(strata_session &s, ParallelPlace &place,
+                          std::vector<Weights::Slice> &slices,
+                          strata_status *status) {
+  if (!s.device->hostMemory())
+    return fail(status, STRATA_UNSUPPORTED,
+                "expert parallelism across ranks runs on the CPU only; the "
+                "%s device has no expert all-to-all yet",
+                s.device->name().c_str());
+  const strata::fb::Executable *exe = s.exe->root;
+  const strata::fb::Mesh *mesh = exe->parallel()->mesh();
+  int64_t part = place.coords[axisIndex(mesh, "ep")];
+  // World ranks grow with the ep coordinate among ranks sharing the other
+  // coordinates, so ordering by them puts part k at group rank k.
+  if (strata_status_code code =
+          place.world->split(groupColor(place.coords, mesh, {"ep"}),
+                             place.world->rank(), place.expertParallel, status))
+    return code;
+  if (place.expertParallel->rank() != part)
+    return fail(status, STRATA_INTERNAL_ERROR,
+                "rank %d of expert part %lld is rank %d of its "
+                "expert-parallel group",
+                place.world->rank(), (long long)part,
+                place.expertParallel->rank());
+  place.stage = exe->stages()->Get(0);
+  slices.assign(exe->parameters()->size(), {});
+  for (const auto *ep : *place.stage->entry_points())
+    for (const auto *arg : *ep->arguments())
+      if (arg->kind() == strata::fb::ArgumentKind::Parameter &&
+          arg->shard_dim() >= 0)
+        slices[arg->parameter()] = {arg->shard_dim(), arg->shard_count(), part};
+  return STRATA_OK;
+}
+
 /// A pipeline-parallel launch: the rank runs the stage of its pp
 /// coordinate and passes boundary values to the ranks of the other stages
 /// that share its other coordinates (its pipeline group, in stage order).
@@ -232,7 +269,10 @@ strata_status_code useProgram(strata_session &s,
                               std::vector<Weights::Slice> slices,
                               strata_status *status) {
   s.weights.useSlices(std::move(slices));
-  return s.device->useTensorParallelGroup(s.parallel.tensorParallel.get(),
+  if (strata_status_code code = s.device->useTensorParallelGroup(
+          s.parallel.tensorParallel.get(), status))
+    return code;
+  return s.device->useExpertParallelGroup(s.parallel.expertParallel.get(),
                                           status);
 }
 
@@ -304,6 +344,10 @@ strata_status_code joinWorld(strata_session &s, WorldState &state,
       return code;
   if (plan->pp() > 1)
     if (strata_status_code code = makePipelineProgram(s, place, status))
+      return code;
+  if (plan->ep() > 1)
+    if (strata_status_code code =
+            makeExpertParallelProgram(s, place, slices, status))
       return code;
   if (strata_status_code code = world.split(
           dataParallelColor(place.coords, plan->mesh()), world.rank(),

@@ -40,6 +40,23 @@ typedef void (*strata_entry_fn)(void **args);
  *        a tensor-parallel program's sum of `data` over the session's
  *        tensor-parallel ranks, in place (only libraries with such a
  *        program export it; unset: a group of one, data unchanged)
+ *   void (*strata_cpu_expert_route)(void *ctx, int64_t top_k,
+ *        int64_t num_experts, const float *weights, int64_t pairs,
+ *        const int32_t *indices, int64_t pairs, float *row_weights,
+ *        int64_t row_pairs, int32_t *row_indices, int64_t row_pairs);
+ *        an expert-parallel program's routing gathered over the session's
+ *        expert-parallel group (G = row_pairs / pairs ranks, in rank
+ *        order), ids of the rank's experts made local, others -1 / 0
+ *   void (*strata_cpu_expert_exchange)(void *ctx, int64_t combine,
+ *        int64_t width, int64_t top_k, int64_t num_experts,
+ *        const float *input, int64_t count, const int32_t *row_indices,
+ *        int64_t row_pairs, const int32_t *indices, int64_t pairs,
+ *        float *output, int64_t count);
+ *        the program's all-to-all of token rows of `width` floats:
+ *        dispatch (combine 0) sends each token to the ranks holding its
+ *        experts, combine (1) sends the expert outputs back and sums them
+ *        (see strata.expert_dispatch / expert_combine). Only libraries
+ *        with such a program export these two; unset, nothing is written.
  * A function with a memory plan pushes one 64-byte aligned frame when it
  * starts and pops it before it returns: frames nest like calls. */
 #define STRATA_HOOK_CPU_CONTEXT "strata_cpu_context"
@@ -47,6 +64,8 @@ typedef void (*strata_entry_fn)(void **args);
 #define STRATA_HOOK_CPU_ARENA "strata_cpu_arena"
 #define STRATA_HOOK_CPU_ARENA_RELEASE "strata_cpu_arena_release"
 #define STRATA_HOOK_CPU_ALL_REDUCE "strata_cpu_all_reduce"
+#define STRATA_HOOK_CPU_EXPERT_ROUTE "strata_cpu_expert_route"
+#define STRATA_HOOK_CPU_EXPERT_EXCHANGE "strata_cpu_expert_exchange"
 typedef void (*strata_parallel_body_fn)(void *captures, int64_t begin,
                                         int64_t end);
 typedef void (*strata_cpu_parallel_for_fn)(void *ctx,
@@ -56,6 +75,16 @@ typedef void (*strata_cpu_parallel_for_fn)(void *ctx,
 typedef void *(*strata_arena_fn)(void *ctx, int64_t bytes);
 typedef void (*strata_arena_release_fn)(void *ctx, void *frame);
 typedef void (*strata_all_reduce_fn)(void *ctx, float *data, int64_t count);
+typedef void (*strata_expert_route_fn)(
+    void *ctx, int64_t top_k, int64_t num_experts, const float *weights,
+    int64_t weight_count, const int32_t *indices, int64_t index_count,
+    float *row_weights, int64_t row_weight_count, int32_t *row_indices,
+    int64_t row_index_count);
+typedef void (*strata_expert_exchange_fn)(
+    void *ctx, int64_t combine, int64_t width, int64_t top_k,
+    int64_t num_experts, const float *input, int64_t input_count,
+    const int32_t *row_indices, int64_t row_index_count, const int32_t *indices,
+    int64_t index_count, float *output, int64_t output_count);
 
 /* CUDA host libraries: the same for device memory, plus launches.
  *   void *strata_cuda_context;

@@ -126,6 +126,10 @@ typedef struct strata_plan_info {
   size_t pipeline_stages;
   int64_t stage_first_layer[STRATA_MAX_STAGES];
   int64_t stage_num_layers[STRATA_MAX_STAGES];
+  /* The executable holds an expert-parallel program (routed experts split
+   * over the plan's ep ranks, tokens exchanged all-to-all), which the
+   * ranks of a launch of the mesh's size run. */
+  int has_expert_parallel_program;
 } strata_plan_info;
 
 /* Loads and verifies an executable file (flatbuffers verifier plus Strata's

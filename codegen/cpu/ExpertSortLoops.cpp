@@ -2,8 +2,9 @@
 //
 // strata_kernel.expert_sort on buffers -> four sequential loops: count each
 // expert's pairs into offsets[e + 1], prefix-sum them, scatter each pair
-// to its expert's cursor (offsets[e], which ends at its segment's end),
-// and shift the offsets back by one. O(P + E) work and no temporary; on the
+// to its expert's cursor (offsets[e], which ends at its segment's end; a
+// pair of no expert to offsets[E], after them all), and shift the offsets
+// back by one. O(P + E) work and no temporary; on the
 // CPU the pairs are few next to the expert GEMMs that follow.
 //
 //===----------------------------------------------------------------------===//
@@ -39,10 +40,20 @@ LogicalResult lowerToLoops(kernel::ExpertSortOp op) {
   auto load = [](OpBuilder &b, Location l, Value m, Value i) -> Value {
     return memref::LoadOp::create(b, l, m, i);
   };
-  // Pair p's expert, clamped into [0, E): offsets and the scatter stay in
-  // bounds, and order and position a permutation, whatever the ids hold.
+  // Pair p's expert, or E for an id outside [0, E): such a pair is no
+  // expert's (an expert-parallel rank's rows carry -1 for experts held
+  // elsewhere) and sorts after every expert's, with offsets[E] as its
+  // cursor in step 3 (step 4 then restores offsets[E]).
+  Value numExperts =
+      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(experts));
   auto expertOf = [&](OpBuilder &b, Location l, Value p) -> Value {
-    return clampedIndex(b, l, memref::LoadOp::create(b, l, idx, p), experts);
+    Value id = memref::LoadOp::create(b, l, idx, p);
+    Value inRange = arith::AndIOp::create(
+        b, l, arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, id, zeroI),
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, id, numExperts));
+    return arith::IndexCastOp::create(
+        b, l, b.getIndexType(),
+        arith::SelectOp::create(b, l, inRange, id, numExperts));
   };
   // 1. offsets[e + 1] = pairs of expert e.
   forRange(b, loc, zero, indexConstant(b, loc, experts + 1), one,
@@ -50,9 +61,15 @@ LogicalResult lowerToLoops(kernel::ExpertSortOp op) {
              memref::StoreOp::create(b, l, zeroI, offsets, e);
            });
   forRange(b, loc, zero, pairs, one, [&](OpBuilder &b, Location l, Value p) {
-    Value slot = addConstant(b, l, expertOf(b, l, p), 1);
-    memref::StoreOp::create(
-        b, l, addConstant(b, l, load(b, l, offsets, slot), 1), offsets, slot);
+    Value e = expertOf(b, l, p);
+    Value routed = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, e,
+                                         indexConstant(b, l, experts));
+    scf::IfOp::create(b, l, routed, [&](OpBuilder &b, Location l) {
+      Value slot = addConstant(b, l, e, 1);
+      memref::StoreOp::create(
+          b, l, addConstant(b, l, load(b, l, offsets, slot), 1), offsets, slot);
+      scf::YieldOp::create(b, l);
+    });
   });
   // 2. Inclusive prefix sum: offsets[e + 1] = pairs of experts <= e.
   forRange(b, loc, indexConstant(b, loc, 1), indexConstant(b, loc, experts + 1),

@@ -139,6 +139,11 @@ def StrataCpuAllReduceCalls
     `strata_all_reduce_f32(memref<?xf32>)` on its buffer viewed as one
     dimension (a buffer with another layout is copied into a contiguous one
     and back); strata-cpu-collective-hooks gives that function its body.
+    An expert-parallel program's strata_kernel.expert_route and
+    strata_kernel.expert_exchange become calls of `strata_expert_route` and
+    `strata_expert_exchange` (their attributes as i64 arguments, then their
+    buffers as `memref<?xT>`, a view copied into a contiguous buffer and,
+    when written, back).
   }];
   let dependentDialects = ["mlir::memref::MemRefDialect",
                            "mlir::func::FuncDialect"];
@@ -146,14 +151,18 @@ def StrataCpuAllReduceCalls
 
 def StrataCpuCollectiveHooks
     : Pass<"strata-cpu-collective-hooks", "mlir::ModuleOp"> {
-  let summary = "Give strata_all_reduce_f32 a body that asks the runtime";
+  let summary = "Give the collectives' functions bodies that ask the runtime";
   let description = [{
     For the CPU, on the LLVM dialect, after strata-cpu-all-reduce-calls.
     `strata_all_reduce_f32` calls the exported hook
     `strata_cpu_all_reduce(ctx, data, count)` (the context in
     `strata_cpu_context`), which the runtime binds to the session's
     tensor-parallel group; while the hook is null the data stay as they are
-    (a group of one). Modules without the function are left alone.
+    (a group of one). `strata_expert_route` and `strata_expert_exchange`
+    call `strata_cpu_expert_route` / `strata_cpu_expert_exchange` with
+    their i64 arguments and each buffer as (pointer, element count), which
+    the runtime binds to the session's expert-parallel group; while null,
+    nothing is written. Modules without the functions are left alone.
   }];
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }

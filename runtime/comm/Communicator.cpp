@@ -29,6 +29,44 @@ strata_status_code Communicator::waitSends(strata_status *status) {
 }
 
 namespace {
+/// The tag of allToAllV's messages, apart from the pipeline's.
+constexpr int kAllToAllTag = 0x4550;
+} // namespace
+
+strata_status_code Communicator::allToAllV(const void *send,
+                                           const size_t *sendBytes, void *recv,
+                                           const size_t *recvBytes,
+                                           strata_status *status) {
+  int n = size(), me = rank();
+  std::vector<size_t> sendAt(n + 1, 0), recvAt(n + 1, 0);
+  for (int p = 0; p < n; ++p) {
+    sendAt[p + 1] = sendAt[p] + sendBytes[p];
+    recvAt[p + 1] = recvAt[p] + recvBytes[p];
+  }
+  if (sendBytes[me] != recvBytes[me])
+    return fail(status, STRATA_INTERNAL_ERROR,
+                "all-to-all: rank %d sends itself %zu bytes but expects %zu",
+                worldRank(me), sendBytes[me], recvBytes[me]);
+  const auto *in = static_cast<const char *>(send);
+  auto *out = static_cast<char *>(recv);
+  // Sends start first and complete in the background (the plugin keeps
+  // them until waitSends), so no pair of ranks waits on each other.
+  for (int p = 0; p < n; ++p)
+    if (p != me && sendBytes[p] > 0)
+      if (strata_status_code code =
+              this->send(in + sendAt[p], sendBytes[p], p, kAllToAllTag, status))
+        return code;
+  if (sendBytes[me] > 0)
+    std::memcpy(out + recvAt[me], in + sendAt[me], sendBytes[me]);
+  for (int p = 0; p < n; ++p)
+    if (p != me && recvBytes[p] > 0)
+      if (strata_status_code code = this->recv(out + recvAt[p], recvBytes[p], p,
+                                               kAllToAllTag, status))
+        return code;
+  return waitSends(status);
+}
+
+namespace {
 
 class SingleCommunicator final : public Communicator {
 public:

@@ -56,6 +56,14 @@ public:
                                   strata_status *status);
   /// Until every send started has completed.
   virtual strata_status_code waitSends(strata_status *status);
+  /// Collective: rank r's `sendBytes[p]` bytes (packed in rank order in
+  /// `send`) go to rank p, which receives `recvBytes[r]` of them (packed
+  /// in rank order in `recv`). Both sides must agree on every count; empty
+  /// messages are not sent. Built on send/recv (the rank's own part is
+  /// copied), so groups that refuse those refuse it unless they are alone.
+  strata_status_code allToAllV(const void *send, const size_t *sendBytes,
+                               void *recv, const size_t *recvBytes,
+                               strata_status *status);
 };
 
 /// The group of one process.

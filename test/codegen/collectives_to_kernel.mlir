@@ -36,3 +36,28 @@ func.func @enter(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = strata.enter_tensor_parallel %x on @mesh axis 3 : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// Tests that an expert-parallel program's exchanges become their kernel
+// forms with inits of the rows' shapes: dispatch and route write G = 2
+// ranks' rows ([2 * B, S, .]), combine this rank's tokens.
+// CHECK-LABEL: func.func @experts(
+// CHECK-SAME:    %[[X:[a-z0-9]*]]: tensor<?x?x16xf32>, %[[W:[a-z0-9]*]]: tensor<?x?x2xf32>, %[[I:[a-z0-9]*]]: tensor<?x?x2xi32>
+// CHECK:         %[[B:.*]] = tensor.dim %[[I]], %c0
+// CHECK:         %[[ROWS:.*]] = arith.muli %[[B]], %c2
+// CHECK-DAG:     %[[RII:.*]] = tensor.empty(%[[ROWS]], %{{.*}}) : tensor<?x?x2xi32>
+// CHECK-DAG:     %[[RWI:.*]] = tensor.empty(%[[ROWS]], %{{.*}}) : tensor<?x?x2xf32>
+// CHECK:         %[[RW:.*]]:2 = strata_kernel.expert_route %[[W]], %[[I]] into %[[RWI]], %[[RII]] {num_experts = 8 : i64, top_k = 2 : i64}
+// CHECK:         %[[DI:.*]] = tensor.empty({{.*}}) : tensor<?x?x16xf32>
+// CHECK:         %[[D:.*]] = strata_kernel.expert_exchange %[[X]], %[[RW]]#1, %[[I]] into %[[DI]] {combine = false, num_experts = 8 : i64, top_k = 2 : i64, width = 16 : i64}
+// CHECK:         %[[CI:.*]] = tensor.empty({{.*}}) : tensor<?x?x16xf32>
+// CHECK:         %[[C:.*]] = strata_kernel.expert_exchange %[[D]], %[[RW]]#1, %[[I]] into %[[CI]] {combine = true, num_experts = 8 : i64, top_k = 2 : i64, width = 16 : i64}
+// CHECK:         return %[[C]], %[[RW]]#0
+shard.grid @mesh(shape = 1x1x2x1)
+func.func @experts(%x: tensor<?x?x16xf32>, %w: tensor<?x?x2xf32>, %i: tensor<?x?x2xi32>) -> (tensor<?x?x16xf32>, tensor<?x?x2xf32>) {
+  %rw, %ri = strata.expert_route %w, %i on @mesh axis 2 {num_experts = 8} : tensor<?x?x2xf32>, tensor<?x?x2xi32> -> tensor<?x?x2xf32>, tensor<?x?x2xi32>
+  %rows = strata.expert_dispatch %x, %ri, %i on @mesh axis 2 {num_experts = 8} : tensor<?x?x16xf32>, tensor<?x?x2xi32>, tensor<?x?x2xi32> -> tensor<?x?x16xf32>
+  %y = strata.expert_combine %rows, %ri, %i on @mesh axis 2 {num_experts = 8} : tensor<?x?x16xf32>, tensor<?x?x2xi32>, tensor<?x?x2xi32> -> tensor<?x?x16xf32>
+  return %y, %rw : tensor<?x?x16xf32>, tensor<?x?x2xf32>
+}

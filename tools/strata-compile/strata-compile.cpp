@@ -119,28 +119,39 @@ mlir::LogicalResult addTrainingEntryPoints(mlir::ModuleOp module,
   return pm.run(module);
 }
 
-/// The shard phase (passes/Phases.h): with --tp above 1 (and pp and ep
-/// 1), the tensor-parallel program that ranks of a launch run, beside the
-/// whole one. CUDA and int8 executables have none yet: they run the plan as one
-/// process (or across data-parallel ranks with --tp 1).
+/// The shard phase (passes/Phases.h): with --tp or --pp above 1 (and ep
+/// 1), or --ep above 1 alone, the program that ranks of a launch run,
+/// beside the whole one. CUDA and int8 executables have none yet: they run
+/// the plan as one process (or across data-parallel ranks).
 mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
                                const std::string &scheme, int64_t context) {
   auto plan =
       module->getAttrOfType<mlir::strata::ParallelAttr>("strata.parallel");
-  // Expert parallelism does not run across ranks yet: the executable runs
-  // as one process, which needs no program.
-  if (!plan || plan.getEp() != 1 || (plan.getTp() == 1 && plan.getPp() == 1))
+  if (!plan || (plan.getTp() == 1 && plan.getPp() == 1 && plan.getEp() == 1))
     return mlir::success();
-  std::string axes =
-      plan.getPp() > 1 ? "--pp " + std::to_string(plan.getPp()) : "";
-  if (plan.getTp() > 1)
-    axes += (axes.empty() ? "--tp " : " --tp ") + std::to_string(plan.getTp());
+  std::string axes;
+  for (auto [flag, degree] :
+       {std::pair<const char *, int64_t>{"--pp", plan.getPp()},
+        {"--tp", plan.getTp()},
+        {"--ep", plan.getEp()}})
+    if (degree > 1)
+      axes += (axes.empty() ? "" : " ") + std::string(flag) + " " +
+              std::to_string(degree);
+  // Expert parallelism beside tp or pp has no program yet: the executable
+  // runs such a plan with whole experts on every rank.
+  if (plan.getEp() > 1 && (plan.getTp() > 1 || plan.getPp() > 1)) {
+    llvm::errs() << "note: " << axes << ": expert parallelism together with "
+                 << "tensor or pipeline parallelism has no program yet; "
+                 << "this one runs as one process\n";
+    return mlir::success();
+  }
+  const char *program = plan.getPp() > 1   ? "pipeline stage programs"
+                        : plan.getTp() > 1 ? "tensor-parallel program"
+                                           : "expert-parallel program";
   if (opts.target == "cuda" || scheme != "none") {
     llvm::errs() << "note: " << axes << ": "
                  << (opts.target == "cuda" ? "CUDA" : "int8")
-                 << " executables hold no "
-                 << (plan.getPp() > 1 ? "pipeline stage programs"
-                                      : "tensor-parallel program")
+                 << " executables hold no " << program
                  << " yet; this one runs as one process\n";
     return mlir::success();
   }
@@ -150,13 +161,15 @@ mlir::LogicalResult shardPhase(mlir::ModuleOp module, const Options &opts,
   mlir::strata::buildShardPhase(pm, opts.train, context);
   if (mlir::failed(pm.run(module)))
     return mlir::failure();
-  bool program = false;
+  bool made = false;
   for (auto f : module.getOps<mlir::func::FuncOp>())
-    program |= f->hasAttr("strata.stage");
-  if (!program && plan.getPp() == 1)
+    made |= f->hasAttr("strata.stage");
+  if (!made && plan.getPp() == 1)
     llvm::errs() << "note: " << axes << ": nothing in this model splits "
-                 << "over " << plan.getTp() << " ranks (heads or MLP "
-                 << "widths); it runs as one process\n";
+                 << "over those ranks ("
+                 << (plan.getTp() > 1 ? "heads or MLP widths"
+                                      : "routed experts")
+                 << "); it runs as one process\n";
   return mlir::success();
 }
 

@@ -73,6 +73,11 @@ void printPlan(const strata_executable *exe) {
       std::printf("tensor-parallel program over %lld tensor-parallel ranks "
                   "(mpirun -np %lld)\n",
                   (long long)p.tp, (long long)ranks);
+    if (p.has_expert_parallel_program)
+      std::printf("expert-parallel program: routed experts split over %lld "
+                  "expert-parallel ranks, tokens exchanged all-to-all "
+                  "(mpirun -np %lld)\n",
+                  (long long)p.ep, (long long)ranks);
     if (p.pipeline_stages) {
       std::string layers;
       for (size_t k = 0; k < p.pipeline_stages && k < STRATA_MAX_STAGES; ++k) {

@@ -40,7 +40,8 @@ void populateCoreToLinalgPatterns(RewritePatternSet &patterns);
 /// quantized experts are with the MoE patterns.
 void populateQuantizedToLinalgPatterns(RewritePatternSet &patterns);
 void populateOptimizerToLinalgPatterns(RewritePatternSet &patterns);
-/// shard.all_reduce (sum over tp) -> strata_kernel.all_reduce.
+/// shard.all_reduce (sum over tp) -> strata_kernel.all_reduce; the expert
+/// exchanges -> strata_kernel.expert_route / expert_exchange.
 void populateCollectivesToKernelPatterns(RewritePatternSet &patterns);
 
 namespace detail {
