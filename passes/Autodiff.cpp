@@ -175,6 +175,12 @@ private:
   SymbolTable symbols;
   bool inlineBodies;
   bool scaledLoss;
+  /// Whether `loss`'s gradient takes the loss scale: with dynamic loss
+  /// scaling, and for a loss strata-expert-parallel marked (the runtime
+  /// seeds it with its labelled tokens: the gradient of the summed loss).
+  bool seededByScale(func::FuncOp loss) const {
+    return scaledLoss || loss->hasAttr("strata.seeded_loss");
+  }
   llvm::DenseMap<Operation *, func::FuncOp> vjps;
   llvm::DenseMap<Operation *, bool> stochastic;
   llvm::DenseMap<Operation *, func::FuncOp> trainVariants;
@@ -590,7 +596,7 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
         seeded.push_back(i);
         inputs.push_back(type.getResult(i));
       }
-  } else if (scaledLoss) {
+  } else if (seededByScale(func)) {
     inputs.push_back(type.getResult(0));
   }
   FunctionType gradType = top.getFunctionType(inputs, results);
@@ -626,7 +632,7 @@ LogicalResult Differentiator::buildGradient(func::FuncOp func, StringRef name,
       if (auto index = visibleAs.getResultAttr(result, "strata.index"))
         grad.setArgAttr(arg, "strata.index", index);
     }
-  } else if (scaledLoss) {
+  } else if (seededByScale(func)) {
     seeds.push_back(entry->getArguments().back());
     grad.setArgAttr(entry->getNumArguments() - 1, "strata.arg",
                     b.getStringAttr("loss_scale"));

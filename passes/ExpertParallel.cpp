@@ -82,6 +82,12 @@ struct StrataExpertParallelPass
     if (failed(updateCallers(module, group, "ep")))
       return signalPassFailure();
     dropUnchangedEntries(module);
+    // Each expert's gradient gathers every rank's tokens: the runtime seeds
+    // each rank's backward with its labelled tokens (the gradient of the
+    // summed loss), so that ranks with fewer labels weigh less.
+    if (auto loss =
+            module.lookupSymbol<func::FuncOp>((kStagePrefix + "loss").str()))
+      loss->setAttr("strata.seeded_loss", UnitAttr::get(&getContext()));
   }
 
   /// Rewrites each routed-experts op of `body` whose experts are its

@@ -242,7 +242,11 @@ def StrataExpertParallel : Pass<"strata-expert-parallel", "mlir::ModuleOp"> {
     `strata.shard_axis = "ep"`. The router, shared experts and everything
     else stay replicated. Clones that nothing changed are dropped again,
     as strata-shard does. The exchanges' gradient rules make `stage0.loss`
-    differentiable like any loss.
+    differentiable like any loss; it is marked `strata.seeded_loss`, so
+    strata-autodiff gives `stage0.loss_grad` a loss-scale argument that
+    seeds the backward: the runtime passes each rank's labelled tokens, an
+    expert's gradient then sums every rank's tokens' contributions at their
+    own weight.
   }];
   let options = [
     Option<"train", "train", "bool", "false",
@@ -308,8 +312,9 @@ def StrataAutodiff : Pass<"strata-autodiff", "mlir::ModuleOp"> {
     layer runs twice, and every activation lives until the backward uses
     it. With `scaled-loss` the backward starts from the loss scale instead
     of 1 (dynamic loss scaling: small f16 gradients stay representable);
-    the runtime divides it out. An op without a rule is an error naming
-    it.
+    the runtime divides it out. A loss marked `strata.seeded_loss` (an
+    expert-parallel program's) takes the scale argument too. An op without
+    a rule is an error naming it.
   }];
   let options = [
     ListOption<"functions", "functions", "std::string",

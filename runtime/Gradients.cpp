@@ -68,11 +68,39 @@ strata_status_code strata::runtime::gatherSlices(
   return STRATA_OK;
 }
 
-strata_status_code
-strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
-                                  const int32_t *labels, size_t batch,
-                                  size_t seq, float *loss, int64_t *labelled,
-                                  int64_t *dropped, strata_status *status) {
+namespace {
+
+/// An expert-parallel rank's gradient of its part of the routed experts
+/// (the result `descriptor`, for `param`, sliced over ep) into its place in
+/// `whole`, zero elsewhere: the data-parallel sum over the ep ranks then
+/// assembles the whole gradient, each part from the rank holding it.
+void placeExpertSlice(strata_session &s, const strata::fb::Argument *param,
+                      const int64_t *descriptor, HostTensor &whole) {
+  size_t count = static_cast<size_t>(param->shard_count());
+  size_t part = static_cast<size_t>(s.parallel.expertParallel->rank());
+  size_t elements = whole.elements / count;
+  std::vector<float> mine(elements);
+  copyRowMajor(descriptor, param->shape()->size(), mine.data());
+  SliceRuns r =
+      sliceRuns(whole.shape, param->shard_dim(), param->shard_count());
+  float *to = reinterpret_cast<float *>(whole.data.get());
+  for (size_t o = 0; o < r.outer; ++o)
+    std::memcpy(to + o * r.stride + part * r.run, mine.data() + o * r.run,
+                r.run * sizeof(float));
+}
+
+/// Whether `param` is sliced over the expert-parallel ranks.
+bool expertSlice(const strata::fb::Argument *param) {
+  return param->shard_dim() >= 0 && param->shard_axis() &&
+         param->shard_axis()->str() == "ep";
+}
+
+} // namespace
+
+strata_status_code strata::runtime::computeGradients(
+    strata_session &s, const int32_t *tokens, const int32_t *labels,
+    size_t batch, size_t seq, float *loss, int64_t *labelled, int64_t *dropped,
+    strata_status *status, bool summed) {
   const auto *root = s.exe->root;
   const auto *meta = root->metadata();
   size_t cells;
@@ -83,18 +111,23 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
   if (strata_status_code code =
           resolveLabels(meta, tokens, labels, batch, seq, targets, status))
     return code;
+  const int64_t counted =
+      std::count_if(targets.begin(), targets.end(),
+                    [](int32_t t) { return t != kIgnoreIndex; });
   if (labelled)
-    *labelled = std::count_if(targets.begin(), targets.end(),
-                              [](int32_t t) { return t != kIgnoreIndex; });
+    *labelled = counted;
   if (s.parallel.pipelined())
     return fail(status, STRATA_UNSUPPORTED,
                 "a pipeline stage's gradients come from a training step "
                 "through every stage (strata_session_train_step), not from "
                 "one batch on one rank");
-  if (s.parallel.expertsSplit())
+  // An expert's gradient sums the tokens of every rank of its group: one
+  // rank's batch alone has no gradient of its own.
+  if (s.parallel.expertsSplit() && !summed)
     return fail(status, STRATA_UNSUPPORTED,
-                "gradients of an expert-parallel plan across ranks are not "
-                "implemented yet: compile with --ep 1");
+                "an expert-parallel rank's gradients come from a training "
+                "step over every rank's batch (strata_session_train_step), "
+                "not from one batch on one rank");
   // A tensor-parallel rank differentiates its program's loss; without one
   // loss_grad would run the whole model on every rank.
   const strata::fb::EntryPoint *ep = findEntry(s, "loss_grad");
@@ -142,6 +175,10 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
 
   const int32_t step = static_cast<int32_t>(s.training.step + 1);
   bool scaled = false;
+  // The backward's seed: the loss scale (1 without dynamic scaling),
+  // times the labelled tokens for the summed loss's gradient.
+  const float seed = summed ? s.training.lossScale * static_cast<float>(counted)
+                            : s.training.lossScale;
   CallFrame frame(s, ep);
   if (strata_status_code code = frame.prepare(status))
     return code;
@@ -162,7 +199,7 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
       break;
     case strata::fb::ArgumentKind::LossScale:
       scaled = true;
-      code = frame.add(&s.training.lossScale, sizeof(float), {}, status);
+      code = frame.add(&seed, sizeof(float), {}, status);
       break;
     case strata::fb::ArgumentKind::Parameter:
       frame.addParameter(arg);
@@ -174,6 +211,10 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
     if (code)
       return code;
   }
+  if (summed && !scaled)
+    return fail(status, STRATA_CORRUPT_EXECUTABLE,
+                "the expert-parallel program's loss_grad takes no seed (a "
+                "loss_scale argument); compile the executable again");
   Results out;
   if (strata_status_code code = frame.call(out, status))
     return code;
@@ -211,13 +252,17 @@ strata::runtime::computeGradients(strata_session &s, const int32_t *tokens,
                    reinterpret_cast<float *>(whole.data.get()));
       continue;
     }
+    if (expertSlice(params[k])) {
+      placeExpertSlice(s, params[k], out.descriptor(first + k), whole);
+      continue;
+    }
     if (strata_status_code code = gatherSlices(
             s, params[k], out.descriptor(first + k), whole, status))
       return code;
   }
-  // The gradients of the loss, not of the scaled loss: an overflow stays
-  // inf, which the training step tests for.
-  if (scaled) {
+  // The gradients of the loss (summed: of the summed loss), not of the
+  // scaled loss: an overflow stays inf, which the training step tests for.
+  if (scaled && s.training.lossScale != 1.0f) {
     const float unscale = 1.0f / s.training.lossScale;
     for (size_t k = 0; k < s.gradients.size(); ++k) {
       float *p = reinterpret_cast<float *>(s.gradients[k].data.get());

@@ -13,12 +13,17 @@ namespace strata::runtime {
 /// gradient to session.gradients (f32), and the number of labels that are
 /// not ignored to `*labelled` and the (token, expert) assignments the
 /// experts' capacity dropped to `*dropped` (-1 without a capacity limit),
-/// each when not null.
+/// each when not null. With `summed` the gradients are of the loss summed
+/// over the labelled tokens rather than their mean: loss_grad's backward
+/// is seeded with their number (an expert-parallel program's loss_grad
+/// takes that seed, since each expert's gradient sums every rank's
+/// tokens); the loss stays the mean.
 strata_status_code computeGradients(strata_session &session,
                                     const int32_t *tokens,
                                     const int32_t *labels, size_t batch,
                                     size_t seq, float *loss, int64_t *labelled,
-                                    int64_t *dropped, strata_status *status);
+                                    int64_t *dropped, strata_status *status,
+                                    bool summed = false);
 
 /// A tensor-parallel rank's gradient of its slice of a parameter (the
 /// result `descriptor`, for `param`, a Parameter argument with a

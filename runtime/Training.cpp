@@ -81,14 +81,6 @@ strata_status_code checkTrainable(strata_session &s, strata_status *status) {
                   "parameters",
                   params->Get(i)->name()->c_str(),
                   safetensorsName(s.weights[i].dtype));
-  // Each expert's gradient sums its tokens from every rank of the group,
-  // seeded by their own ranks' losses: the data-parallel weighting by
-  // labelled tokens does not apply to it as to the replicated weights.
-  if (s.parallel.expertsSplit())
-    return fail(status, STRATA_UNSUPPORTED,
-                "training steps of an expert-parallel plan across ranks are "
-                "not implemented yet (inference is): compile with --ep 1 to "
-                "train across data-parallel ranks");
   return STRATA_OK;
 }
 
@@ -100,7 +92,8 @@ strata_status_code checkTrainable(strata_session &s, strata_status *status) {
 /// the labelled tokens of the whole step (finishStep, after the
 /// data-parallel ranks have added theirs), they are the gradient and loss
 /// of the mean over every labelled token of the global batch, however the
-/// batch was split.
+/// batch was split. An expert-parallel rank's gradients are of the summed
+/// loss already (computeGradients' `summed`) and are summed unweighted.
 strata_status_code accumulateGradients(strata_session &s, const int32_t *tokens,
                                        const int32_t *labels, size_t batch,
                                        size_t seq, size_t micro,
@@ -115,13 +108,17 @@ strata_status_code accumulateGradients(strata_session &s, const int32_t *tokens,
   labelled = 0;
   dropped = -1;
   sum = &s.gradients;
+  // An expert-parallel rank's expert gradients sum every rank's tokens:
+  // each rank's backward is seeded by its labelled tokens (summed losses),
+  // so its gradients need no weight of their own.
+  bool summed = s.parallel.expertsSplit();
   for (size_t k = 0; k < micro; ++k) {
     size_t at = k * rows * seq;
     float l = 0.0f;
     int64_t n = 0, d = -1;
     if (strata_status_code code =
             computeGradients(s, tokens + at, labels ? labels + at : nullptr,
-                             rows, seq, &l, &n, &d, status))
+                             rows, seq, &l, &n, &d, status, summed))
       return code;
     labelled += n;
     if (d >= 0)
@@ -138,7 +135,7 @@ strata_status_code accumulateGradients(strata_session &s, const int32_t *tokens,
       t.haveAccumulator = true;
     }
     sum = &t.accumulated;
-    const float weight = static_cast<float>(n);
+    const float weight = summed ? 1.0f : static_cast<float>(n);
     for (size_t i = 0; i < s.gradients.size(); ++i) {
       float *acc = reinterpret_cast<float *>(t.accumulated[i].data.get());
       const float *g =

@@ -10,14 +10,18 @@
 //                                      rank's GPU (bootstrapped over MPI
 //                                      under mpirun, a world of one alone)
 // The last two show that a rank that hangs or dies ends the launch with
-// an error naming it instead of a wait without end.
+// an error naming it instead of a wait without end. `collectives` also
+// runs an expert-parallel layer's exchanges (runtime/ExpertExchange.h)
+// with experts that scale their tokens, against what every rank can
+// compute of the others' data.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CudaDevice.h"
-#include "runtime/strata.h"
+#include "runtime/ExpertExchange.h"
 #include "runtime/comm/Communicator.h"
 #include "runtime/comm/NcclCommunicator.h"
+#include "runtime/strata.h"
 
 #include <chrono>
 #include <cmath>
@@ -113,15 +117,118 @@ void collectives(Communicator &world) {
   expect(members == want, r, "all_reduce over a split group");
 }
 
+/// Rank p's token t, slot j: its expert among `experts`, its routing
+/// weight and the token's feature c (every rank can compute them all).
+int32_t expertOf(int p, int t, int j, int experts) {
+  return static_cast<int32_t>((p * 7 + t * 3 + j * 5) % experts);
+}
+float weightOf(int p, int t, int j) { return 0.25f * (j + 1) + p + 0.5f * t; }
+float featureOf(int p, int t, int c) { return 100.0f * p + 10.0f * t + c; }
+
+/// Route, dispatch, "experts" (expert e multiplies its rows by e + 1) and
+/// combine over `world`: each token ends with sum_j w_j (e_j + 1) x.
+void expertExchanges(Communicator &world) {
+  strata_status status;
+  const int r = world.rank(), g = world.size();
+  const int experts = 2 * g, local = 2, topK = 2, tokens = 5, width = 3;
+  std::vector<float> weights(tokens * topK), x(tokens * width);
+  std::vector<int32_t> indices(tokens * topK);
+  for (int t = 0; t < tokens; ++t) {
+    for (int j = 0; j < topK; ++j) {
+      indices[t * topK + j] = expertOf(r, t, j, experts);
+      weights[t * topK + j] = weightOf(r, t, j);
+    }
+    for (int c = 0; c < width; ++c)
+      x[t * width + c] = featureOf(r, t, c);
+  }
+  const int64_t pairs = tokens * topK, rowPairs = g * pairs;
+  std::vector<float> rowWeights(rowPairs);
+  std::vector<int32_t> rowIndices(rowPairs);
+  if (!check(expertRoute(world, topK, experts, weights.data(), indices.data(),
+                         pairs, rowWeights.data(), rowIndices.data(), rowPairs,
+                         &status),
+             status))
+    return ++failures, void();
+  bool routed = true;
+  for (int q = 0; q < g; ++q)
+    for (int t = 0; t < tokens; ++t)
+      for (int j = 0; j < topK; ++j) {
+        int32_t id = expertOf(q, t, j, experts) - r * local;
+        bool mine = id >= 0 && id < local;
+        size_t at = (q * tokens + t) * topK + j;
+        routed &= rowIndices[at] == (mine ? id : -1) &&
+                  rowWeights[at] == (mine ? weightOf(q, t, j) : 0.0f);
+      }
+  expect(routed, r, "expert route: the group's routing, localised");
+
+  std::vector<float> rows(g * tokens * width, -1.0f);
+  if (!check(expertExchange(world, /*combine=*/false, width, topK, experts,
+                            x.data(), x.size(), rowIndices.data(), rowPairs,
+                            indices.data(), pairs, rows.data(), rows.size(),
+                            &status),
+             status))
+    return ++failures, void();
+  bool dispatched = true;
+  for (int q = 0; q < g; ++q)
+    for (int t = 0; t < tokens; ++t) {
+      bool wanted = false;
+      for (int j = 0; j < topK; ++j)
+        wanted |= rowIndices[(q * tokens + t) * topK + j] >= 0;
+      for (int c = 0; c < width; ++c)
+        dispatched &= rows[(q * tokens + t) * width + c] ==
+                      (wanted ? featureOf(q, t, c) : 0.0f);
+    }
+  expect(dispatched, r, "expert dispatch: the tokens choosing local experts");
+
+  // The rank's experts over the rows it received.
+  std::vector<float> outRows(rows.size(), 0.0f);
+  for (int64_t row = 0; row < g * tokens; ++row)
+    for (int j = 0; j < topK; ++j) {
+      int32_t id = rowIndices[row * topK + j];
+      if (id < 0)
+        continue;
+      float scale = rowWeights[row * topK + j] * (r * local + id + 1);
+      for (int c = 0; c < width; ++c)
+        outRows[row * width + c] += scale * rows[row * width + c];
+    }
+  std::vector<float> y(x.size(), -1.0f);
+  if (!check(expertExchange(world, /*combine=*/true, width, topK, experts,
+                            outRows.data(), outRows.size(), rowIndices.data(),
+                            rowPairs, indices.data(), pairs, y.data(), y.size(),
+                            &status),
+             status))
+    return ++failures, void();
+  bool combined = true;
+  for (int t = 0; t < tokens; ++t)
+    for (int c = 0; c < width; ++c) {
+      float want = 0.0f;
+      for (int j = 0; j < topK; ++j)
+        want += weightOf(r, t, j) * (expertOf(r, t, j, experts) + 1) *
+                featureOf(r, t, c);
+      combined &= std::fabs(y[t * width + c] - want) <= 1e-4f * std::fabs(want);
+    }
+  expect(combined, r, "expert combine: every expert's output back, summed");
+
+  // A group the routing was not gathered for is named, not overrun.
+  std::vector<float> short_(rows.size() - 1);
+  strata_status wrong;
+  expect(expertExchange(world, false, width, topK, experts, x.data(), x.size(),
+                        rowIndices.data(), rowPairs, indices.data(), pairs,
+                        short_.data(), short_.size(),
+                        &wrong) == STRATA_INTERNAL_ERROR &&
+             std::strstr(wrong.message, "the rows are not the routing's size"),
+         r, "expert exchange: buffers of the wrong size refused");
+}
+
 /// Reports every rank's failures and prints PASS on rank 0 when none.
-int summarise(Communicator &group, const char *over) {
+int summarise(Communicator &group, const char *what, const char *over) {
   strata_status status;
   int32_t failed = failures;
   group.allReduceSum(&failed, 1, STRATA_COMM_I32, &status);
   if (group.rank() == 0 && failed == 0)
     std::printf("PASS: all_reduce (f32, f64, i32, i64), reduce, all_gather, "
-                "broadcast, barrier and split over %d ranks%s\n",
-                group.size(), over);
+                "broadcast, barrier%s over %d ranks%s\n",
+                what, group.size(), over);
   return failed ? 1 : 0;
 }
 
@@ -154,7 +261,7 @@ int ncclCheck() {
              status))
     return 1;
   collectives(*nccl);
-  return summarise(*nccl, " over NCCL");
+  return summarise(*nccl, " and split", " over NCCL");
 }
 
 } // namespace
@@ -177,7 +284,8 @@ int main(int argc, char **argv) {
   int r = world.rank();
   if (mode == "collectives") {
     collectives(world);
-    return summarise(world, "");
+    expertExchanges(world);
+    return summarise(world, ", split and expert exchanges", "");
   }
   int victim = argc > 2 ? std::atoi(argv[2]) : 1;
   if (r == victim) {
