@@ -71,9 +71,11 @@ struct BodyLayout {
   /// Routed experts' weights: their data-parallel group is dp / ep ranks.
   llvm::DenseSet<unsigned> expertArgs;
   int64_t activationBytesPerToken = 0; ///< The ops' results, per rank.
-  /// tp all-reduces of the forward and the backward; ep all-to-alls of the
-  /// forward (dispatch, combine).
-  Traffic tpForward, tpBackward, ep;
+  /// tp all-reduces of the forward and the backward; the expert-parallel
+  /// program's all-gathers of the routing (forward) and all-to-alls of
+  /// the forward (dispatch, combine) and the backward (the output's
+  /// gradient dispatched, the rows' and routing weights' combined).
+  Traffic tpForward, tpBackward, epRoute, epForward, epBackward;
   int64_t kvBytesPerToken = 0;
 };
 
@@ -101,8 +103,17 @@ void addExperts(BodyLayout &layout, Operation *op, ArgIndex argIndex,
       it->second = mulSat(it->second, ep);
     }
   }
-  if (ep > 1)
-    layout.ep.add(mulSat(2 * topK, bytesPerToken(input)), 2);
+  if (ep > 1) {
+    // strata-expert-parallel's exchanges: the routing's K weights and K
+    // ids gathered, and each token sent once to each rank holding one of
+    // its experts (at most min(top_k, ep) ranks) and back.
+    int64_t copies = std::min(topK, ep);
+    int64_t rows = mulSat(copies, bytesPerToken(input));
+    int64_t routing = mulSat(topK, 4);
+    layout.epRoute.add(mulSat(2, routing), 2);
+    layout.epForward.add(mulSat(2, rows), 2);
+    layout.epBackward.add(addSat(mulSat(2, rows), mulSat(copies, routing)), 3);
+  }
   // Split features: each rank's partial result is summed over tp, and in
   // the backward the input's and the routing weights' gradients.
   if (featuresSplit) {
@@ -302,7 +313,7 @@ private:
     /// recomputes at once).
     int64_t allActivations = 0, largestGroup = 0, kept = 0, largestLayer = 0;
     int64_t hiddenBytesPerToken = 0; ///< What crosses a stage boundary.
-    Traffic tpForward, tpBackward, ep;
+    Traffic tpForward, tpBackward, epRoute, epForward, epBackward;
   };
   std::vector<StageTotals> totals;
   llvm::DenseSet<std::pair<int64_t, Value>> keptValues;
@@ -366,7 +377,9 @@ void PlanWalker::visitCall(func::CallOp call, func::FuncOp body) {
   }
   t.tpForward.add(layout.tpForward);
   t.tpBackward.add(layout.tpBackward);
-  t.ep.add(layout.ep);
+  t.epRoute.add(layout.epRoute);
+  t.epForward.add(layout.epForward);
+  t.epBackward.add(layout.epBackward);
   kind.kvBytesPerToken = addSat(kind.kvBytesPerToken, layout.kvBytesPerToken);
 }
 
@@ -447,7 +460,6 @@ void PlanWalker::finish() {
   int64_t tokens = r.tokensPerMicroBatch;
   int64_t m = r.microBatchesPerStep;
   int64_t stages = r.kinds.size();
-  int64_t passes = r.training ? 2 : 1; // forward, and backward in training
   for (RankKind &kind : r.kinds) {
     int64_t s = kind.stage;
     const StageTotals &t = totals[s];
@@ -485,9 +497,22 @@ void PlanWalker::finish() {
       if (!r.training && s == stages - 1 && logitsBytesPerToken)
         addComm(kind, "all_gather", "tp", m, perStep(logitsBytesPerToken));
     }
-    if (r.ep > 1)
-      addComm(kind, "all_to_all", "ep", mulSat(t.ep.calls * passes, m),
-              perStep(mulSat(t.ep.bytesPerToken, passes)));
+    if (r.ep > 1) {
+      // Training runs each layer's forward exchanges again when the
+      // backward recomputes the layer.
+      int64_t forwards = r.training && r.recomputeLayers ? 2 : 1;
+      Traffic route, exchanges;
+      for (int64_t i = 0; i < forwards; ++i) {
+        route.add(t.epRoute);
+        exchanges.add(t.epForward);
+      }
+      if (r.training)
+        exchanges.add(t.epBackward);
+      addComm(kind, "all_gather", "ep", mulSat(route.calls, m),
+              perStep(route.bytesPerToken));
+      addComm(kind, "all_to_all", "ep", mulSat(exchanges.calls, m),
+              perStep(exchanges.bytesPerToken));
+    }
     if (stages > 1) {
       int64_t hidden = perStep(t.hiddenBytesPerToken);
       if (s > 0)

@@ -164,6 +164,50 @@ int axisIndex(const strata::fb::Mesh *mesh, const char *name) {
   return -1;
 }
 
+/// Partitioned programs run on the CPU only: other devices have no
+/// collective hooks in their kernels yet (`lacks` says which).
+strata_status_code onHostOnly(const strata_session &s, const char *what,
+                              const char *lacks, strata_status *status) {
+  if (s.device->hostMemory())
+    return STRATA_OK;
+  return fail(status, STRATA_UNSUPPORTED,
+              "%s parallelism across ranks runs on the CPU only; the %s "
+              "device %s yet",
+              what, s.device->name().c_str(), lacks);
+}
+
+/// The ranks differing from this one only on mesh axis `axis`, into
+/// `group`. World ranks grow with each coordinate among ranks sharing the
+/// others, so ordering by them puts coordinate k at group rank k.
+strata_status_code joinAxisGroup(ParallelPlace &place,
+                                 const strata::fb::Mesh *mesh, const char *axis,
+                                 std::unique_ptr<Communicator> &group,
+                                 strata_status *status) {
+  int64_t coordinate = place.coords[axisIndex(mesh, axis)];
+  if (strata_status_code code =
+          place.world->split(groupColor(place.coords, mesh, {axis}),
+                             place.world->rank(), group, status))
+    return code;
+  if (group->rank() != coordinate)
+    return fail(status, STRATA_INTERNAL_ERROR,
+                "rank %d of %s coordinate %lld is rank %d of its %s group",
+                place.world->rank(), axis, (long long)coordinate, group->rank(),
+                axis);
+  return STRATA_OK;
+}
+
+/// Part `part` of every parameter `stage`'s program takes sliced.
+void readSlices(const strata::fb::Executable *exe,
+                const strata::fb::Stage *stage, int64_t part,
+                std::vector<Weights::Slice> &slices) {
+  slices.assign(exe->parameters()->size(), {});
+  for (const auto *ep : *stage->entry_points())
+    for (const auto *arg : *ep->arguments())
+      if (arg->kind() == strata::fb::ArgumentKind::Parameter &&
+          arg->shard_dim() >= 0)
+        slices[arg->parameter()] = {arg->shard_dim(), arg->shard_count(), part};
+}
+
 /// A tensor-parallel launch: the rank runs its stage's program (stage 0's
 /// without pipeline stages), its kernels sum over its tensor-parallel
 /// group, and its Parameter arguments read part `tp coordinate` of each
@@ -174,27 +218,18 @@ strata_status_code
 makeTensorParallelProgram(strata_session &s, ParallelPlace &place,
                           std::vector<Weights::Slice> &slices,
                           strata_status *status) {
-  if (!s.device->hostMemory())
-    return fail(status, STRATA_UNSUPPORTED,
-                "tensor parallelism across ranks runs on the CPU only; the "
-                "%s device has no tensor-parallel collectives yet",
-                s.device->name().c_str());
+  if (strata_status_code code =
+          onHostOnly(s, "tensor", "has no tensor-parallel collectives", status))
+    return code;
   const strata::fb::Executable *exe = s.exe->root;
   const strata::fb::Mesh *mesh = exe->parallel()->mesh();
   if (strata_status_code code =
-          place.world->split(groupColor(place.coords, mesh, {"tp"}),
-                             place.world->rank(), place.tensorParallel, status))
+          joinAxisGroup(place, mesh, "tp", place.tensorParallel, status))
     return code;
   int pp = axisIndex(mesh, "pp");
   place.stage = exe->stages()->Get(
       exe->parallel()->pp() > 1 ? static_cast<size_t>(place.coords[pp]) : 0);
-  int64_t part = place.coords[axisIndex(mesh, "tp")];
-  slices.assign(exe->parameters()->size(), {});
-  for (const auto *ep : *place.stage->entry_points())
-    for (const auto *arg : *ep->arguments())
-      if (arg->kind() == strata::fb::ArgumentKind::Parameter &&
-          arg->shard_dim() >= 0)
-        slices[arg->parameter()] = {arg->shard_dim(), arg->shard_count(), part};
+  readSlices(exe, place.stage, place.tensorParallel->rank(), slices);
   return STRATA_OK;
 }
 
@@ -206,33 +241,15 @@ strata_status_code
 makeExpertParallelProgram(strata_session &s, ParallelPlace &place,
                           std::vector<Weights::Slice> &slices,
                           strata_status *status) {
-  if (!s.device->hostMemory())
-    return fail(status, STRATA_UNSUPPORTED,
-                "expert parallelism across ranks runs on the CPU only; the "
-                "%s device has no expert all-to-all yet",
-                s.device->name().c_str());
-  const strata::fb::Executable *exe = s.exe->root;
-  const strata::fb::Mesh *mesh = exe->parallel()->mesh();
-  int64_t part = place.coords[axisIndex(mesh, "ep")];
-  // World ranks grow with the ep coordinate among ranks sharing the other
-  // coordinates, so ordering by them puts part k at group rank k.
   if (strata_status_code code =
-          place.world->split(groupColor(place.coords, mesh, {"ep"}),
-                             place.world->rank(), place.expertParallel, status))
+          onHostOnly(s, "expert", "has no expert all-to-all", status))
     return code;
-  if (place.expertParallel->rank() != part)
-    return fail(status, STRATA_INTERNAL_ERROR,
-                "rank %d of expert part %lld is rank %d of its "
-                "expert-parallel group",
-                place.world->rank(), (long long)part,
-                place.expertParallel->rank());
+  const strata::fb::Executable *exe = s.exe->root;
+  if (strata_status_code code = joinAxisGroup(
+          place, exe->parallel()->mesh(), "ep", place.expertParallel, status))
+    return code;
   place.stage = exe->stages()->Get(0);
-  slices.assign(exe->parameters()->size(), {});
-  for (const auto *ep : *place.stage->entry_points())
-    for (const auto *arg : *ep->arguments())
-      if (arg->kind() == strata::fb::ArgumentKind::Parameter &&
-          arg->shard_dim() >= 0)
-        slices[arg->parameter()] = {arg->shard_dim(), arg->shard_count(), part};
+  readSlices(exe, place.stage, place.expertParallel->rank(), slices);
   return STRATA_OK;
 }
 
@@ -241,25 +258,14 @@ makeExpertParallelProgram(strata_session &s, ParallelPlace &place,
 /// that share its other coordinates (its pipeline group, in stage order).
 strata_status_code makePipelineProgram(strata_session &s, ParallelPlace &place,
                                        strata_status *status) {
-  if (!s.device->hostMemory())
-    return fail(status, STRATA_UNSUPPORTED,
-                "pipeline parallelism across ranks runs on the CPU only; the "
-                "%s device does not pass stage boundaries yet",
-                s.device->name().c_str());
-  const strata::fb::Executable *exe = s.exe->root;
-  const strata::fb::Mesh *mesh = exe->parallel()->mesh();
-  int64_t stage = place.coords[axisIndex(mesh, "pp")];
-  // World ranks grow with the pp coordinate (its axis is the slowest), so
-  // ordering by them puts stage k at group rank k.
   if (strata_status_code code =
-          place.world->split(groupColor(place.coords, mesh, {"pp"}),
-                             place.world->rank(), place.pipeline, status))
+          onHostOnly(s, "pipeline", "does not pass stage boundaries", status))
     return code;
-  if (place.pipeline->rank() != stage)
-    return fail(status, STRATA_INTERNAL_ERROR,
-                "rank %d of stage %lld is rank %d of its pipeline group",
-                place.world->rank(), (long long)stage, place.pipeline->rank());
-  place.stage = exe->stages()->Get(static_cast<size_t>(stage));
+  const strata::fb::Executable *exe = s.exe->root;
+  if (strata_status_code code = joinAxisGroup(place, exe->parallel()->mesh(),
+                                              "pp", place.pipeline, status))
+    return code;
+  place.stage = exe->stages()->Get(static_cast<size_t>(place.pipeline->rank()));
   return STRATA_OK;
 }
 

@@ -163,6 +163,23 @@ TEST(ExecutableLoader, SemanticCorruptionsAreNamed) {
 }
 
 /// A tp 2 plan whose stage 0 program takes the embedding's halves by rows.
+/// `c` serialized and loaded (a test failure if it does not load), and
+/// the plan it reports.
+::testing::AssertionResult planOf(const ExecutableContents &c,
+                                  strata_plan_info &plan) {
+  strata_status status;
+  std::string bytes = mlir::strata::serializeExecutable(c);
+  strata_executable *exe = nullptr;
+  if (strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
+                                    &status) != STRATA_OK)
+    return ::testing::AssertionFailure() << status.message;
+  strata_status_code code = strata_executable_get_plan(exe, &plan, &status);
+  strata_executable_release(exe);
+  if (code != STRATA_OK)
+    return ::testing::AssertionFailure() << status.message;
+  return ::testing::AssertionSuccess();
+}
+
 ExecutableContents tensorParallelContents() {
   ExecutableContents c = sampleContents();
   c.plan.hasParallel = true;
@@ -183,24 +200,16 @@ ExecutableContents tensorParallelContents() {
 /// program symbol of the whole model, a slice outside a program, a
 /// program without a tensor-parallel plan.
 TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
-  strata_status status;
-  std::string bytes = mlir::strata::serializeExecutable(tensorParallelContents());
-  strata_executable *exe = nullptr;
-  ASSERT_EQ(strata_executable_load_memory(bytes.data(), bytes.size(), &exe,
-                                          &status),
-            STRATA_OK)
-      << status.message;
   strata_plan_info plan;
-  ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
+  ASSERT_TRUE(planOf(tensorParallelContents(), plan));
   EXPECT_EQ(plan.has_tensor_parallel_program, 1);
-  strata_executable_release(exe);
 
   ExecutableContents c = tensorParallelContents();
   c.stages[0].entryPoints[0].arguments[1].shape = {6, 4};
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
               "takes parameter 'model.embed_tokens.weight' as [6, 4], "
-              "part of 2 along dimension 0, but the parameter is [16, 4] "
-              "and the plan's tp 2");
+              "part of 2 along dimension 0 over axis tp, but the parameter "
+              "is [16, 4] and the plan has tp 2, ep 1");
   c = tensorParallelContents();
   c.stages[0].entryPoints[0].arguments[1].shardCount = 4;
   expectError(c, STRATA_CORRUPT_EXECUTABLE, "part of 4 along dimension 0");
@@ -212,13 +221,13 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
   c.entryPoints[0].arguments[2].shardDim = 0;
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
               "takes a slice of 'model.norm.weight' outside a "
-              "tensor-parallel program");
+              "partitioned program");
   c = tensorParallelContents();
   c.plan.tp = 1;
   c.plan.meshShape = {1, 1, 1, 1};
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
-              "partitioned programs but its plan is not tensor "
-              "parallelism alone");
+              "partitioned programs but its plan is not tensor or "
+              "expert parallelism alone");
   c = tensorParallelContents();
   // A slice whose size times the ranks would wrap around to the
   // parameter's.
@@ -230,8 +239,8 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
   c.plan.tp = 4;
   c.plan.meshShape = {1, 1, 1, 4};
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
-              "as [4611686018427387905], part of 4 along dimension 0, but the "
-              "parameter is [4]");
+              "as [4611686018427387905], part of 4 along dimension 0 over "
+              "axis tp, but the parameter is [4]");
   c = tensorParallelContents();
   c.plan.meshShape = {1, 2, 1, 1};
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
@@ -257,6 +266,46 @@ TEST(ExecutableLoader, TensorParallelProgramIsChecked) {
   expectError(c, STRATA_CORRUPT_EXECUTABLE,
               "entry point 'generate' is repeated or not one of the "
               "executable's");
+}
+
+/// An expert-parallel program: the plan's ep ranks, slices picked by the
+/// ep coordinate (the argument's shard axis).
+ExecutableContents expertParallelContents() {
+  ExecutableContents c = tensorParallelContents();
+  c.plan.tp = 1;
+  c.plan.dp = 2;
+  c.plan.ep = 2;
+  c.plan.meshShape = {1, 1, 2, 1};
+  c.stages[0].entryPoints[0].arguments[1].shardAxis = "ep";
+  return c;
+}
+
+/// Tests that an expert-parallel program loads and is reported, and that
+/// a slice over the wrong axis or count, a mesh without the ep axis and a
+/// plan with both tp and ep are named.
+TEST(ExecutableLoader, ExpertParallelProgramIsChecked) {
+  strata_plan_info plan;
+  ASSERT_TRUE(planOf(expertParallelContents(), plan));
+  EXPECT_EQ(plan.has_expert_parallel_program, 1);
+  EXPECT_EQ(plan.has_tensor_parallel_program, 0);
+
+  ExecutableContents c = expertParallelContents();
+  c.stages[0].entryPoints[0].arguments[1].shardAxis = "tp";
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "part of 2 along dimension 0 over axis tp, but the parameter "
+              "is [16, 4] and the plan has tp 1, ep 2");
+  c = expertParallelContents();
+  c.stages[0].entryPoints[0].arguments[1].shardAxis = "pp";
+  expectError(c, STRATA_CORRUPT_EXECUTABLE, "over axis pp");
+  c = expertParallelContents();
+  c.plan.meshShape = {1, 2, 1, 1};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "mesh has no single ep axis of the plan's 2 ranks");
+  c = expertParallelContents();
+  c.plan.tp = 2;
+  c.plan.meshShape = {1, 1, 2, 2};
+  expectError(c, STRATA_CORRUPT_EXECUTABLE,
+              "plan is not tensor or expert parallelism alone");
 }
 
 /// A pp 2 plan of two layers: stage 0 (layer 0) embeds the tokens and
@@ -299,20 +348,12 @@ ExecutableContents pipelineContents() {
 /// the next stage does not take, a stage's symbol, stages the plan does
 /// not have.
 TEST(ExecutableLoader, PipelineStagesAreChecked) {
-  strata_status status;
-  std::string bytes = mlir::strata::serializeExecutable(pipelineContents());
-  strata_executable *exe = nullptr;
-  ASSERT_EQ(
-      strata_executable_load_memory(bytes.data(), bytes.size(), &exe, &status),
-      STRATA_OK)
-      << status.message;
   strata_plan_info plan;
-  ASSERT_EQ(strata_executable_get_plan(exe, &plan, &status), STRATA_OK);
+  ASSERT_TRUE(planOf(pipelineContents(), plan));
   EXPECT_EQ(plan.has_tensor_parallel_program, 0);
   EXPECT_EQ(plan.pipeline_stages, 2u);
   EXPECT_EQ(plan.stage_first_layer[1], 1);
   EXPECT_EQ(plan.stage_num_layers[1], 1);
-  strata_executable_release(exe);
 
   ExecutableContents c = pipelineContents();
   c.stages[1].firstLayer = 0;
