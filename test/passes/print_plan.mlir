@@ -13,8 +13,9 @@
 //   router 2 + 2 + 4, experts 16, add 16 = 116 x 4 B = 464 B; x 8 = 3712.
 //   Total 5504 + 384 + 3712 = 9600.
 //   tp all-reduces: the embedding's rows, o's product and the experts'
-//   partial sums, 3 x 64 B x 8 tokens = 1536 B; the logits gathered: 128 B x 8 = 1024 B; experts'
-//   dispatch and combine over ep: 2 x top_k 2 x 64 B x 8 = 2048 B.
+//   partial sums, 3 x 64 B x 8 tokens = 1536 B; the logits gathered: 128 B x 8 = 1024 B; the
+//   experts' routing gathered over ep (top_k 2 weights and ids, 2 x 8 B x 8 = 128 B) and
+//   their dispatch and combine: 2 x min(top_k 2, ep 2) x 64 B x 8 = 2048 B.
 // RUN: strata-opt %s --strata-print-stats="plan=true json=true context-length=6" -o /dev/null | FileCheck %s
 // RUN: strata-opt %s --strata-print-stats="plan=true context-length=6" -o /dev/null | FileCheck %s --check-prefix=TABLE
 
@@ -40,6 +41,12 @@
 // CHECK-NEXT:           "axis": "tp",
 // CHECK-NEXT:           "bytes": 1024,
 // CHECK-NEXT:           "calls": 1,
+// CHECK-NEXT:           "collective": "all_gather"
+// CHECK-NEXT:         },
+// CHECK-NEXT:         {
+// CHECK-NEXT:           "axis": "ep",
+// CHECK-NEXT:           "bytes": 128,
+// CHECK-NEXT:           "calls": 2,
 // CHECK-NEXT:           "collective": "all_gather"
 // CHECK-NEXT:         },
 // CHECK-NEXT:         {
@@ -85,6 +92,7 @@
 // TABLE-NEXT:   communication per prefill (buffer bytes on each rank):
 // TABLE-NEXT:     all_reduce on tp 3 calls 1536 1.50 KiB
 // TABLE-NEXT:     all_gather on tp 1 calls 1024 1.00 KiB
+// TABLE-NEXT:     all_gather on ep 2 calls 128 128 B
 // TABLE-NEXT:     all_to_all on ep 2 calls 2048 2.00 KiB
 
 module @moe attributes {strata.parallel = #strata.parallel<grid = @mesh, tp = 2, dp = 4, ep = 2>, strata.inference = #strata.inference<max_batch_size = 2, max_tokens = 8>} {
